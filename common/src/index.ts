@@ -1,0 +1,11 @@
+export { LokiError, ERROR_CODES, KIND_MAP, GRPC_STATUS, isErrorCode, kindFromGrpcStatus, toLokiError } from './errors.js';
+export type { ErrorCode, ErrorKind } from './errors.js';
+export { createLogger, scrubSecrets, REDACT_PATHS } from './logger.js';
+export type { Logger, LoggerFactoryOptions } from './logger.js';
+export { loadConfig, readConfigFile, deepFreeze, parseBytes, ConfigError } from './config.js';
+export type { EnvBinding, EnvType, DeepReadonly, LoadConfigOptions } from './config.js';
+export { VERSION } from './version.js';
+export { defaultLokiHome, runtimePaths } from './paths.js';
+export type { RuntimePaths } from './paths.js';
+export { SCOPES, ROLES, isScope, isRole, hasScope } from './scopes.js';
+export type { Scope, Role } from './scopes.js';

@@ -1,0 +1,117 @@
+// Converts between Loki errors and gRPC status at the wire, in one place.
+// Every daemon handler is wrapped by one of these; handlers throw LokiError and
+// never build status codes by hand.
+import {
+  Metadata,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceError,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { LokiError, toLokiError, type Logger } from '../../../common/src/index.js';
+import { callerFromMetadata, type Caller, type ListenerIdentity } from './caller.js';
+
+export function toServiceError(err: unknown): Partial<ServiceError> & { code: number; details: string } {
+  const le = toLokiError(err);
+  const metadata = new Metadata();
+  metadata.set('x-loki-error-code', le.code);
+  return { code: le.grpcStatus, details: le.message, metadata, message: le.message, name: 'LokiError' };
+}
+
+function logError(log: Logger, method: string, caller: Caller | undefined, err: unknown): void {
+  const le = toLokiError(err);
+  const fields = { method, code: le.code, subject: caller?.subject, request_id: caller?.requestId };
+  if (le.kind === 'internal') log.error({ ...fields, err: le.cause ?? le }, 'call failed');
+  else log.info({ ...fields, msg_detail: le.message }, 'call rejected');
+}
+
+export interface HandlerContext {
+  log: Logger;
+  listener: ListenerIdentity;
+}
+
+export type UnaryHandler<Req, Res> = (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
+
+export function unary<Req, Res>(ctx: HandlerContext, method: string, fn: UnaryHandler<Req, Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    let caller: Caller | undefined;
+    Promise.resolve()
+      .then(() => {
+        caller = callerFromMetadata(ctx.listener, call.metadata);
+        return fn(call.request, caller, call);
+      })
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          logError(ctx.log, method, caller, err);
+          callback(toServiceError(err) as ServiceError);
+        },
+      );
+  };
+}
+
+export type ServerStreamHandler<Req, Res> = (
+  req: Req,
+  caller: Caller,
+  call: ServerWritableStream<Req, Res>,
+  signal: AbortSignal,
+) => Promise<void>;
+
+/** Server-streaming: the handler writes; resolving ends the stream OK, throwing ends it with a status. */
+export function serverStream<Req, Res>(ctx: HandlerContext, method: string, fn: ServerStreamHandler<Req, Res>) {
+  return (call: ServerWritableStream<Req, Res>): void => {
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort());
+    call.on('close', () => ac.abort());
+    let caller: Caller | undefined;
+    Promise.resolve()
+      .then(() => {
+        caller = callerFromMetadata(ctx.listener, call.metadata);
+        return fn(call.request, caller, call, ac.signal);
+      })
+      .then(
+        () => {
+          if (!call.writableEnded) call.end();
+        },
+        (err: unknown) => {
+          if (ac.signal.aborted && !(err instanceof LokiError)) return;
+          logError(ctx.log, method, caller, err);
+          if (!call.writableEnded) call.emit('error', toServiceError(err));
+        },
+      );
+  };
+}
+
+export type BidiHandler<Req, Res> = (caller: Caller, call: ServerDuplexStream<Req, Res>, signal: AbortSignal) => Promise<void>;
+
+export function bidiStream<Req, Res>(ctx: HandlerContext, method: string, fn: BidiHandler<Req, Res>) {
+  return (call: ServerDuplexStream<Req, Res>): void => {
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort());
+    let caller: Caller | undefined;
+    Promise.resolve()
+      .then(() => {
+        caller = callerFromMetadata(ctx.listener, call.metadata);
+        return fn(caller, call, ac.signal);
+      })
+      .then(
+        () => {
+          if (!call.writableEnded) call.end();
+        },
+        (err: unknown) => {
+          if (ac.signal.aborted && !(err instanceof LokiError)) return;
+          logError(ctx.log, method, caller, err);
+          if (!call.writableEnded) call.emit('error', toServiceError(err));
+        },
+      );
+  };
+}
+
+/** Writes one message to a gRPC stream, waiting for back-pressure to clear. */
+export function writeMessage<T>(call: { write(m: T): boolean; once(e: 'drain', f: () => void): unknown }, msg: T): Promise<void> {
+  return new Promise((resolve) => {
+    if (call.write(msg)) resolve();
+    else call.once('drain', resolve);
+  });
+}

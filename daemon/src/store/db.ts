@@ -1,0 +1,46 @@
+// The daemon's embedded store: one SQLite database (WAL, synchronous=FULL so an
+// acknowledged write survives kill -9 and power loss), file mode 0600.
+// Feature modules own their tables and register migrations by module name.
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+export interface Migration {
+  /** Module that owns the tables, e.g. `tokens`, `approvals`. */
+  module: string;
+  /** 1, 2, 3 … applied in order, each exactly once. */
+  version: number;
+  sql: string;
+}
+
+export function openDatabase(path: string): Db {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  chmodSync(path, 0o600);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  for (const suffix of ['-wal', '-shm']) {
+    if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
+  }
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (module, version))');
+  return db;
+}
+
+/** Applies the migrations not yet applied, each in its own transaction. */
+export function migrate(db: Db, migrations: readonly Migration[]): void {
+  const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE module = ? AND version = ?');
+  const record = db.prepare('INSERT INTO schema_migrations (module, version, applied_at) VALUES (?, ?, ?)');
+  const sorted = [...migrations].sort((a, b) => a.module.localeCompare(b.module) || a.version - b.version);
+  for (const m of sorted) {
+    if (applied.get(m.module, m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.module, m.version, new Date().toISOString());
+    })();
+  }
+}
