@@ -29,6 +29,13 @@ function logError(log: Logger, method: string, caller: Caller | undefined, err: 
 export interface HandlerContext {
   log: Logger;
   listener: ListenerIdentity;
+  /** Extra check of the transport peer (the mTLS listener checks the client certificate's name). */
+  authorizePeer?: (call: { getAuthContext?: () => unknown }) => void;
+}
+
+function identify(ctx: HandlerContext, call: { metadata: Metadata; getAuthContext?: () => unknown }): Caller {
+  ctx.authorizePeer?.(call);
+  return callerFromMetadata(ctx.listener, call.metadata);
 }
 
 export type UnaryHandler<Req, Res> = (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
@@ -38,7 +45,7 @@ export function unary<Req, Res>(ctx: HandlerContext, method: string, fn: UnaryHa
     let caller: Caller | undefined;
     Promise.resolve()
       .then(() => {
-        caller = callerFromMetadata(ctx.listener, call.metadata);
+        caller = identify(ctx, call);
         return fn(call.request, caller, call);
       })
       .then(
@@ -67,7 +74,7 @@ export function serverStream<Req, Res>(ctx: HandlerContext, method: string, fn: 
     let caller: Caller | undefined;
     Promise.resolve()
       .then(() => {
-        caller = callerFromMetadata(ctx.listener, call.metadata);
+        caller = identify(ctx, call);
         return fn(call.request, caller, call, ac.signal);
       })
       .then(
@@ -92,7 +99,7 @@ export function bidiStream<Req, Res>(ctx: HandlerContext, method: string, fn: Bi
     let caller: Caller | undefined;
     Promise.resolve()
       .then(() => {
-        caller = callerFromMetadata(ctx.listener, call.metadata);
+        caller = identify(ctx, call);
         return fn(caller, call, ac.signal);
       })
       .then(

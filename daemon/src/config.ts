@@ -1,0 +1,163 @@
+// lokid's one config schema: file (YAML/JSON, --config or $LOKI_HOME/config.yaml)
+// plus LOKI_* env vars, validated at startup (every problem listed), then frozen.
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import {
+  defaultLokiHome,
+  loadConfig,
+  parseBytes,
+  readConfigFile,
+  type DeepReadonly,
+  type EnvBinding,
+} from '../../common/src/index.js';
+import { tokensConfigSchema, tokensEnvBindings } from './tokens/config.js';
+import { auditConfigSchema, auditEnvBindings } from './audit/config.js';
+
+/** Repository/installation root (two levels above daemon/src or dist/daemon/src). */
+export function installRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'deploy', 'seccomp'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+const bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseBytes(v);
+  if (n === undefined || n <= 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a size such as 512m or 2g, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const modeString = z.string().regex(/^0?[0-7]{3}$/, 'expected an octal file mode such as 0600 or 0660');
+const groupName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'expected a group name');
+const userSpec = z.string().regex(/^(auto|\d{1,10}:\d{1,10})$/, 'expected "auto" or "uid:gid"');
+
+export const sandboxConfigSchema = z
+  .object({
+    image: z.string().min(1).default('loki-sandbox:latest'),
+    seccomp_profile: z.string().min(1).optional(),
+    user: userSpec.default('auto'),
+    memory: bytes.default(2 * 1024 ** 3),
+    cpus: z.number().positive().max(256).default(2),
+    pids: z.number().int().min(16).max(1_000_000).default(512),
+    tmpfs_size: bytes.default(256 * 1024 ** 2),
+    stop_timeout_seconds: z.number().int().min(0).max(3600).default(10),
+    max_sandboxes: z.number().int().min(1).max(10_000).default(50),
+    debootstrap_mirror: z.string().url().optional(),
+    allow: z
+      .object({
+        network: z.boolean().default(false),
+        writable_rootfs: z.boolean().default(false),
+        root_user: z.boolean().default(false),
+      })
+      .strict()
+      .default({ network: false, writable_rootfs: false, root_user: false }),
+  })
+  .strict();
+
+export const daemonConfigSchema = z
+  .object({
+    home: z.string().min(1),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    sockets: z
+      .object({
+        dir: z.string().min(1).optional(),
+        admin_mode: modeString.default('0600'),
+        admin_group: groupName.optional(),
+        gateway_mode: modeString.default('0600'),
+        gateway_group: groupName.optional(),
+      })
+      .strict()
+      .default({ admin_mode: '0600', gateway_mode: '0600' }),
+    tcp: z
+      .object({
+        listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port').optional(),
+        cert: z.string().optional(),
+        key: z.string().optional(),
+        client_ca: z.string().optional(),
+        gateway_names: z.array(z.string().min(1)).default(['loki-gateway']),
+      })
+      .strict()
+      .default({ gateway_names: ['loki-gateway'] }),
+    docker: z
+      .object({ socket: z.string().min(1).default('/var/run/docker.sock') })
+      .strict()
+      .default({ socket: '/var/run/docker.sock' }),
+    sandbox: sandboxConfigSchema.default(sandboxConfigSchema.parse({})),
+    tokens: tokensConfigSchema.default(tokensConfigSchema.parse({})),
+    audit: auditConfigSchema.default(auditConfigSchema.parse({})),
+  })
+  .strict();
+
+export type DaemonConfig = DeepReadonly<z.infer<typeof daemonConfigSchema>>;
+export type SandboxConfig = DaemonConfig['sandbox'];
+
+export const daemonEnvBindings: readonly EnvBinding[] = [
+  { env: 'LOKI_HOME', path: 'home', type: 'string' },
+  { env: 'LOKI_LOG_LEVEL', path: 'log_level', type: 'string' },
+  { env: 'LOKI_RUN_DIR', path: 'sockets.dir', type: 'string' },
+  { env: 'LOKI_DAEMON_TCP_LISTEN', path: 'tcp.listen', type: 'string' },
+  { env: 'LOKI_DAEMON_TLS_CERT', path: 'tcp.cert', type: 'string' },
+  { env: 'LOKI_DAEMON_TLS_KEY', path: 'tcp.key', type: 'string' },
+  { env: 'LOKI_DAEMON_CLIENT_CA', path: 'tcp.client_ca', type: 'string' },
+  { env: 'LOKI_DOCKER_SOCKET', path: 'docker.socket', type: 'string' },
+  { env: 'LOKI_SANDBOX_IMAGE', path: 'sandbox.image', type: 'string' },
+  { env: 'LOKI_SECCOMP_PROFILE', path: 'sandbox.seccomp_profile', type: 'string' },
+  { env: 'LOKI_SANDBOX_USER', path: 'sandbox.user', type: 'string' },
+  { env: 'LOKI_SANDBOX_MEMORY', path: 'sandbox.memory', type: 'string' },
+  { env: 'LOKI_SANDBOX_CPUS', path: 'sandbox.cpus', type: 'number' },
+  { env: 'LOKI_SANDBOX_PIDS', path: 'sandbox.pids', type: 'int' },
+  { env: 'LOKI_SANDBOX_STOP_TIMEOUT', path: 'sandbox.stop_timeout_seconds', type: 'int' },
+  { env: 'LOKI_MAX_SANDBOXES', path: 'sandbox.max_sandboxes', type: 'int' },
+  { env: 'LOKI_DEBOOTSTRAP_MIRROR', path: 'sandbox.debootstrap_mirror', type: 'string' },
+  ...tokensEnvBindings,
+  ...auditEnvBindings,
+];
+
+export interface LoadDaemonConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  configFile?: string;
+  /** Overrides applied after file + env (used by `loki up` and tests). */
+  overrides?: Record<string, unknown>;
+}
+
+/** Config file: --config, else $LOKI_CONFIG, else $LOKI_HOME/config.yaml when it exists. */
+export function loadDaemonConfig(opts: LoadDaemonConfigOptions = {}): DaemonConfig {
+  const env = opts.env ?? process.env;
+  const home = defaultLokiHome(env);
+  const explicit = opts.configFile ?? env.LOKI_CONFIG;
+  const implicit = join(home, 'config.yaml');
+  const file = explicit ? readConfigFile(explicit) : existsSync(implicit) ? readConfigFile(implicit) : {};
+  const raw = { home, ...file, ...(opts.overrides ?? {}) };
+  return loadConfig({
+    schema: daemonConfigSchema,
+    file: raw,
+    env,
+    bindings: daemonEnvBindings,
+    refine: (cfg, problems) => {
+      if (!isAbsolute(cfg.home)) problems.push(`home: must be an absolute path, got ${JSON.stringify(cfg.home)}`);
+      const t = cfg.tcp;
+      if (t.listen) {
+        const port = Number(t.listen.split(':').pop());
+        if (port < 1 || port > 65535) problems.push(`tcp.listen: port must be 1-65535, got ${port}`);
+        for (const k of ['cert', 'key', 'client_ca'] as const) {
+          if (!t[k]) problems.push(`tcp.${k}: required when tcp.listen is set (the TCP listener is mutual TLS only)`);
+          else if (!existsSync(t[k])) problems.push(`tcp.${k}: file not found: ${t[k]}`);
+        }
+      }
+      if (cfg.sandbox.seccomp_profile && !isAbsolute(cfg.sandbox.seccomp_profile)) {
+        problems.push('sandbox.seccomp_profile: must be an absolute path');
+      }
+    },
+  });
+}
+
+export function seccompProfilePath(cfg: SandboxConfig): string {
+  return cfg.seccomp_profile ?? join(installRoot(), 'deploy', 'seccomp', 'loki-sandbox.json');
+}

@@ -1,0 +1,169 @@
+// Wires lokid from its parts: config → store → ports (Docker, audit) → services
+// → listeners. `startDaemon` is used by main.ts and, with temp dirs, by tests.
+import type { Server } from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger, runtimePaths, type Logger, type RuntimePaths } from '../../common/src/index.js';
+import { createAuditModule, createAuditRuntime, type AuditRuntime } from './audit/index.js';
+import { loadDaemonConfig, seccompProfilePath, type DaemonConfig } from './config.js';
+import { createHealthModule, HealthState } from './grpc/health.js';
+import type { ServiceModule } from './grpc/module.js';
+import { createSandboxModule } from './grpc/sandbox-service.js';
+import { createSystemModule } from './grpc/system-service.js';
+import { listenTcp, listenUnix, shutdownServer } from './listeners.js';
+import { DockerSandboxDriver } from './sandbox/docker-driver.js';
+import { buildSandboxImage } from './sandbox/image-builder.js';
+import { SandboxManager } from './sandbox/manager.js';
+import { openDatabase, type Db } from './store/db.js';
+import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
+
+export interface StartDaemonOptions {
+  /** LOKI_HOME for this daemon (overrides env). */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  configFile?: string;
+  logLevel?: string;
+  logger?: Logger;
+  /** Extra config overrides (tests). */
+  overrides?: Record<string, unknown>;
+}
+
+export interface DaemonHandle {
+  config: DaemonConfig;
+  paths: RuntimePaths;
+  log: Logger;
+  db: Db;
+  manager: SandboxManager;
+  tokens: TokenStore;
+  audit: AuditRuntime;
+  tcpPort?: number;
+  close(): Promise<void>;
+}
+
+/** Daemons sharing one Docker engine see only their own sandboxes: the instance id is derived from LOKI_HOME. */
+export function instanceId(home: string): string {
+  return createHash('sha256').update(realpathSync(home)).digest('hex').slice(0, 16);
+}
+
+export async function startDaemon(opts: StartDaemonOptions = {}): Promise<DaemonHandle> {
+  const env = { ...(opts.env ?? process.env), ...(opts.home ? { LOKI_HOME: opts.home } : {}) };
+  const config = loadDaemonConfig({ env, ...(opts.configFile ? { configFile: opts.configFile } : {}), ...(opts.overrides ? { overrides: opts.overrides } : {}) });
+  const log = opts.logger ?? createLogger({ name: 'lokid', level: opts.logLevel ?? config.log_level, pretty: Boolean(process.stderr.isTTY) });
+  const paths = runtimePaths(config.home, config.sockets.dir);
+  for (const d of [config.home, paths.stateDir, paths.workspacesDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
+  const startedAtMs = Date.now();
+
+  const db = openDatabase(join(paths.stateDir, 'loki.db'));
+  const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log: log.child({ component: 'audit' }) });
+  const audit = auditRuntime.audit;
+  const driver = new DockerSandboxDriver({ socketPath: config.docker.socket, instance: instanceId(config.home) });
+  const manager = new SandboxManager({
+    driver,
+    config: config.sandbox,
+    seccompPath: seccompProfilePath(config.sandbox),
+    workspacesDir: paths.workspacesDir,
+    audit,
+    log: log.child({ component: 'sandbox' }),
+  });
+  await manager.reconcile().catch((err: unknown) => log.warn({ err }, 'could not list existing sandboxes (is dockerd running?)'));
+
+  const tokens = new TokenStore({ db, config: config.tokens, log: log.child({ component: 'tokens' }) });
+  // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
+  // (`loki up` prints it once). Nothing happens when an admin token already exists.
+  if (ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
+
+  const features: ServiceModule[] = [
+    createTokenModule({ store: tokens, audit }),
+    createAuditModule({ runtime: auditRuntime }),
+    createSystemModule({ driver, manager, baseImage: config.sandbox.image, startedAtMs }),
+    createSandboxModule({
+      manager,
+      log: log.child({ component: 'sandbox-service' }),
+      build: async (req, onEvent, signal) => {
+        await buildSandboxImage({
+          tag: req.tag || config.sandbox.image,
+          force: req.force,
+          ...(config.sandbox.debootstrap_mirror ? { mirror: config.sandbox.debootstrap_mirror } : {}),
+          workDir: join(config.home, 'build'),
+          dockerSocket: config.docker.socket,
+          log: log.child({ component: 'image-builder' }),
+          signal,
+          onEvent,
+        });
+      },
+    }),
+  ];
+  const health = new HealthState(features.map((f) => f.name));
+  const modules = [createHealthModule(health), ...features];
+  const grpcLog = log.child({ component: 'grpc' });
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+
+  const servers: Server[] = [];
+  let tcpPort: number | undefined;
+  try {
+    servers.push(
+      await listenUnix({
+        path: paths.adminSocket,
+        mode: parseInt(config.sockets.admin_mode, 8),
+        ...(config.sockets.admin_group ? { group: config.sockets.admin_group } : {}),
+        identity: { role: 'local-admin', localUid: uid },
+        modules,
+        log: grpcLog,
+      }),
+    );
+    servers.push(
+      await listenUnix({
+        path: paths.gatewaySocket,
+        mode: parseInt(config.sockets.gateway_mode, 8),
+        ...(config.sockets.gateway_group ? { group: config.sockets.gateway_group } : {}),
+        identity: { role: 'gateway' },
+        modules,
+        log: grpcLog,
+      }),
+    );
+    if (config.tcp.listen) {
+      const t = await listenTcp({
+        listen: config.tcp.listen,
+        cert: config.tcp.cert!,
+        key: config.tcp.key!,
+        clientCa: config.tcp.client_ca!,
+        gatewayNames: config.tcp.gateway_names,
+        modules,
+        log: grpcLog,
+      });
+      servers.push(t.server);
+      tcpPort = t.port;
+    }
+  } catch (err) {
+    for (const s of servers) s.forceShutdown();
+    tokens.close();
+    await auditRuntime.close();
+    db.close();
+    throw err;
+  }
+  health.setAll(true);
+  log.info({ admin: paths.adminSocket, gateway: paths.gatewaySocket, tcp: tcpPort }, 'lokid listening');
+
+  let closed = false;
+  return {
+    config,
+    paths,
+    log,
+    db,
+    manager,
+    tokens,
+    audit: auditRuntime,
+    ...(tcpPort !== undefined ? { tcpPort } : {}),
+    async close() {
+      if (closed) return;
+      closed = true;
+      health.setAll(false);
+      await Promise.all(servers.map((s) => shutdownServer(s, 5000)));
+      tokens.close();
+      await auditRuntime.close();
+      db.close();
+    },
+  };
+}

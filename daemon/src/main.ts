@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// lokid: the privileged supervisor. Usage: lokid [--config FILE] [--home DIR] [--log-level L]
+import { parseArgs } from 'node:util';
+import { ConfigError, LokiError, createLogger, VERSION } from '../../common/src/index.js';
+import { loadDaemonConfig } from './config.js';
+import { startDaemon, type DaemonHandle } from './daemon.js';
+import { createNotifier } from './systemd.js';
+
+const HELP = `lokid ${VERSION} — the Loki daemon
+
+Usage: lokid [--config FILE] [--home DIR] [--log-level LEVEL]
+
+  --config FILE     config file (default: $LOKI_CONFIG, else $LOKI_HOME/config.yaml if present)
+  --home DIR        state directory (default: $LOKI_HOME, else ~/.loki)
+  --log-level L     fatal|error|warn|info|debug|trace (default: info)
+  --check-config    validate the config, print every problem, and exit
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the config (log level).
+`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        config: { type: 'string' },
+        home: { type: 'string' },
+        'log-level': { type: 'string' },
+        'check-config': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`lokid: ${(err as Error).message}\n${HELP}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const env = { ...process.env, ...(args.home ? { LOKI_HOME: args.home } : {}), ...(args['log-level'] ? { LOKI_LOG_LEVEL: args['log-level'] } : {}) };
+  const configFile = args.config;
+  if (args['check-config']) {
+    loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
+    process.stdout.write('config OK\n');
+    return 0;
+  }
+  const bootLog = createLogger({ name: 'lokid', level: env.LOKI_LOG_LEVEL ?? 'info', pretty: Boolean(process.stderr.isTTY) });
+  const notifier = createNotifier(process.env, bootLog);
+  let daemon: DaemonHandle;
+  try {
+    daemon = await startDaemon({ env, ...(configFile ? { configFile } : {}), logger: bootLog });
+  } catch (err) {
+    if (err instanceof LokiError) {
+      process.stderr.write(`lokid: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  bootLog.level = daemon.config.log_level;
+  await notifier.ready(`serving on ${daemon.paths.adminSocket}`);
+  const stopWatchdog = notifier.startWatchdog();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    daemon.log.info({ signal }, 'shutting down');
+    await notifier.stopping();
+    stopWatchdog();
+    await daemon.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    void (async () => {
+      await notifier.reloading();
+      try {
+        const next = loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
+        bootLog.level = next.log_level;
+        daemon.log.info({ log_level: next.log_level }, 'config reloaded');
+      } catch (err) {
+        const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+        daemon.log.error({ problems }, 'config reload refused; keeping the running config');
+      }
+      await notifier.ready();
+    })();
+  });
+  return -1;
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof LokiError) {
+      process.stderr.write(`lokid: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`lokid: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,119 @@
+// Resolves the hardening controls for one sandbox. Every control is on unless
+// the daemon's config allows relaxing it AND the request asks (two keys). If a
+// control cannot be applied (seccomp profile missing or invalid, engine without
+// seccomp), the sandbox is refused — never started with less.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { LokiError } from '../../../common/src/index.js';
+import type { SandboxConfig } from '../config.js';
+import type { ResolvedHardening, SandboxLimits, SandboxRelaxations } from './types.js';
+
+/** Syscalls the shipped profile must refuse; a profile that allows any of them is rejected. */
+export const REQUIRED_DENIED_SYSCALLS = [
+  'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'ptrace', 'mount', 'umount2',
+  'unshare', 'setns', 'keyctl', 'add_key', 'request_key', 'bpf', 'kexec_load', 'init_module',
+] as const;
+
+interface SeccompRule {
+  names?: string[];
+  action?: string;
+}
+
+interface SeccompProfile {
+  defaultAction?: string;
+  syscalls?: SeccompRule[];
+}
+
+/** Parses and checks a seccomp profile; returns its compact JSON. */
+export async function loadSeccompProfile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new LokiError(
+      'hardening_unavailable',
+      `cannot read the seccomp profile ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); refusing to start a sandbox without it`,
+    );
+  }
+  let profile: SeccompProfile;
+  try {
+    profile = JSON.parse(text) as SeccompProfile;
+  } catch {
+    throw new LokiError('hardening_unavailable', `the seccomp profile ${path} is not valid JSON; refusing to start a sandbox`);
+  }
+  if (profile.defaultAction !== 'SCMP_ACT_ERRNO' || !Array.isArray(profile.syscalls)) {
+    throw new LokiError('hardening_unavailable', `the seccomp profile ${path} must deny by default (defaultAction SCMP_ACT_ERRNO)`);
+  }
+  const allowed = new Set(
+    profile.syscalls.filter((r) => r.action === 'SCMP_ACT_ALLOW').flatMap((r) => r.names ?? []),
+  );
+  const leaks = REQUIRED_DENIED_SYSCALLS.filter((s) => allowed.has(s));
+  if (leaks.length) {
+    throw new LokiError('hardening_unavailable', `the seccomp profile ${path} allows ${leaks.join(', ')}; refusing to start a sandbox`);
+  }
+  return JSON.stringify(profile);
+}
+
+export interface HardeningRequest {
+  relax: SandboxRelaxations;
+  limits: Partial<SandboxLimits>;
+}
+
+export interface HardeningInputs {
+  config: SandboxConfig;
+  seccompPath: string;
+  /** uid:gid resolved from config (`auto` → the daemon's uid, or 1000:1000 when root). */
+  defaultUser: string;
+  engineSupportsSeccomp: boolean;
+}
+
+export async function resolveHardening(inputs: HardeningInputs, req: HardeningRequest): Promise<ResolvedHardening> {
+  const { config } = inputs;
+  const refused: string[] = [];
+  if (req.relax.network && !config.allow.network) refused.push('network');
+  if (req.relax.writableRootfs && !config.allow.writable_rootfs) refused.push('writable_rootfs');
+  if (req.relax.rootUser && !config.allow.root_user) refused.push('root_user');
+  if (refused.length) {
+    throw new LokiError(
+      'relaxation_not_allowed',
+      `the daemon config does not allow relaxing ${refused.join(', ')} (set sandbox.allow.${refused[0]}: true in the daemon config to permit it)`,
+    );
+  }
+  if (!inputs.engineSupportsSeccomp) {
+    throw new LokiError('hardening_unavailable', 'the Docker engine reports no seccomp support; refusing to start a sandbox');
+  }
+  const seccompJson = await loadSeccompProfile(inputs.seccompPath);
+  const limits: SandboxLimits = {
+    memoryBytes: clampLimit('memory', req.limits.memoryBytes, config.memory),
+    cpus: clampLimit('cpus', req.limits.cpus, config.cpus),
+    pids: clampLimit('pids', req.limits.pids, config.pids),
+  };
+  const user = req.relax.rootUser ? '0:0' : inputs.defaultUser;
+  return {
+    seccompJson,
+    tmpfsSize: config.tmpfs_size,
+    user,
+    summary: {
+      user,
+      readOnlyRootfs: !req.relax.writableRootfs,
+      capDrop: ['ALL'],
+      noNewPrivileges: true,
+      seccompProfile: basename(inputs.seccompPath),
+      networkMode: req.relax.network ? 'bridge' : 'none',
+      memoryBytes: limits.memoryBytes,
+      cpus: limits.cpus,
+      pids: limits.pids,
+      privileged: false,
+    },
+  };
+}
+
+/** A request may lower a limit but never raise it above the configured ceiling. */
+function clampLimit(name: string, requested: number | undefined, ceiling: number): number {
+  if (requested === undefined || requested === 0) return ceiling;
+  if (!(requested > 0)) throw new LokiError('invalid_argument', `limits.${name} must be positive`);
+  if (requested > ceiling) {
+    throw new LokiError('invalid_argument', `limits.${name} ${requested} exceeds the daemon's ceiling of ${ceiling}`);
+  }
+  return requested;
+}

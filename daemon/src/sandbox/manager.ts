@@ -1,0 +1,255 @@
+// SandboxManager: the daemon's policy around sandboxes — validation, ownership,
+// workspace directories, hardening (two keys), audit — on top of a SandboxDriver.
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LokiError, type Logger } from '../../../common/src/index.js';
+import type { AuditLog } from '../audit/types.js';
+import type { SandboxConfig } from '../config.js';
+import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { resolveHardening } from './hardening.js';
+import type { ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';
+
+export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;
+export const SANDBOX_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const MAX_ARGV_BYTES = 128 * 1024;
+const MAX_ENV_ENTRIES = 128;
+
+export interface StartRequest {
+  name: string;
+  project: string;
+  image: string;
+  command: string[];
+  env: Record<string, string>;
+  limits: Partial<SandboxLimits>;
+  relax: SandboxRelaxations;
+  /** Set by the daemon for session sandboxes (never from an API request). */
+  session?: string;
+  workspace?: string;
+  extraMounts?: SandboxMount[];
+}
+
+export interface SandboxManagerOptions {
+  driver: SandboxDriver;
+  config: SandboxConfig;
+  seccompPath: string;
+  workspacesDir: string;
+  audit: AuditLog;
+  log: Logger;
+}
+
+/** `auto`: the daemon's own uid:gid, or 1000:1000 (the image's `loki` user) when the daemon is root. */
+export function resolveSandboxUser(spec: string): { uid: number; gid: number } {
+  if (spec !== 'auto') {
+    const [u, g] = spec.split(':').map(Number);
+    return { uid: u!, gid: g! };
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 1000;
+  const gid = typeof process.getgid === 'function' ? process.getgid() : 1000;
+  return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
+}
+
+function checkArgv(field: string, argv: readonly string[]): void {
+  let total = 0;
+  for (const a of argv) {
+    if (a.includes('\0')) throw new LokiError('invalid_argument', `${field} must not contain NUL bytes`);
+    total += Buffer.byteLength(a);
+  }
+  if (total > MAX_ARGV_BYTES) throw new LokiError('payload_too_large', `${field} is larger than ${MAX_ARGV_BYTES} bytes`);
+}
+
+function checkEnv(env: Record<string, string>): void {
+  const keys = Object.keys(env);
+  if (keys.length > MAX_ENV_ENTRIES) throw new LokiError('invalid_argument', `env has more than ${MAX_ENV_ENTRIES} entries`);
+  for (const k of keys) {
+    if (!ENV_KEY_RE.test(k)) throw new LokiError('invalid_argument', `env key ${JSON.stringify(k.slice(0, 64))} is not a valid variable name`);
+    if (env[k]!.includes('\0')) throw new LokiError('invalid_argument', `env ${k} must not contain NUL bytes`);
+  }
+  checkArgv('env', Object.values(env));
+}
+
+export function validateRef(id: string): void {
+  if (!id) throw new LokiError('invalid_argument', 'id is required (a sandbox id sbx-… or a name)');
+  if (id.length > 128 || !(SANDBOX_ID_RE.test(id) || SANDBOX_NAME_RE.test(id))) {
+    throw new LokiError('invalid_argument', `"${id.slice(0, 64)}" is not a valid sandbox id or name`);
+  }
+}
+
+export class SandboxManager {
+  private readonly o: SandboxManagerOptions;
+  private readonly user: { uid: number; gid: number };
+  private seccompSupported: boolean | undefined;
+
+  constructor(opts: SandboxManagerOptions) {
+    for (const k of ['driver', 'config', 'seccompPath', 'workspacesDir', 'audit', 'log'] as const) {
+      if (!opts[k]) throw new Error(`SandboxManager: missing dependency ${k}`);
+    }
+    this.o = opts;
+    this.user = resolveSandboxUser(opts.config.user);
+  }
+
+  get sandboxUser(): { uid: number; gid: number } {
+    return this.user;
+  }
+
+  /** Re-attaches to sandboxes that survived a daemon restart (Docker labels are the record). */
+  async reconcile(): Promise<SandboxInfo[]> {
+    const all = await this.o.driver.list();
+    const running = all.filter((s) => s.state === 'running' || s.state === 'paused');
+    if (all.length) this.o.log.info({ running: running.length, total: all.length }, 're-attached to existing sandboxes');
+    return all;
+  }
+
+  async start(caller: Caller, req: StartRequest): Promise<SandboxInfo> {
+    requireScope(caller, 'control');
+    if (req.name && !SANDBOX_NAME_RE.test(req.name)) {
+      throw new LokiError('invalid_argument', `name "${req.name.slice(0, 64)}" must match [a-z0-9][a-z0-9_.-]{0,62}`);
+    }
+    if (req.project && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(req.project)) {
+      throw new LokiError('invalid_argument', 'project must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}');
+    }
+    if (req.image && !/^[a-z0-9][a-z0-9._/:@-]{0,254}$/.test(req.image)) {
+      throw new LokiError('invalid_argument', `image "${req.image.slice(0, 64)}" is not a valid image reference`);
+    }
+    checkArgv('command', req.command);
+    checkEnv(req.env);
+    const existing = await this.o.driver.list();
+    if (req.name && existing.some((s) => s.name === req.name)) {
+      throw new LokiError('name_in_use', `a sandbox named "${req.name}" already exists`);
+    }
+    const active = existing.filter((s) => s.state === 'running' || s.state === 'paused' || s.state === 'created').length;
+    if (active >= this.o.config.max_sandboxes) {
+      throw new LokiError('resource_exhausted', `the daemon already runs ${active} sandboxes (sandbox.max_sandboxes = ${this.o.config.max_sandboxes})`);
+    }
+    const image = req.image || this.o.config.image;
+    if (!(await this.o.driver.imageExists(image))) {
+      throw new LokiError('image_not_found', `image ${image} not found; build it with \`loki sandbox build\``);
+    }
+    this.seccompSupported ??= (await this.o.driver.info()).seccomp;
+    const hardening = await resolveHardening(
+      { config: this.o.config, seccompPath: this.o.seccompPath, defaultUser: `${this.user.uid}:${this.user.gid}`, engineSupportsSeccomp: this.seccompSupported },
+      { relax: req.relax, limits: req.limits },
+    );
+    const id = `sbx-${randomBytes(6).toString('hex')}`;
+    const workspace = req.workspace ?? (await this.makeWorkspace(id, req.relax.rootUser));
+    const command = req.command.length
+      ? req.command
+      : ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
+    const resource = `sandbox:${id}`;
+    try {
+      const info = await this.o.driver.create(
+        {
+          id,
+          name: req.name || id,
+          owner: caller.subject,
+          project: req.project,
+          session: req.session ?? '',
+          image,
+          command,
+          env: req.env,
+          workspace,
+          extraMounts: req.extraMounts ?? [],
+          limits: { memoryBytes: hardening.summary.memoryBytes, cpus: hardening.summary.cpus, pids: hardening.summary.pids },
+          relax: req.relax,
+        },
+        hardening,
+      );
+      await this.audit(caller, 'sandbox.start', resource, 'success', { name: info.name, image, project: req.project, hardening: hardening.summary });
+      return info;
+    } catch (err) {
+      await this.audit(caller, 'sandbox.start', resource, 'error', { image }, (err as Error).message);
+      throw err;
+    }
+  }
+
+  private async makeWorkspace(id: string, root: boolean): Promise<string> {
+    const dir = join(this.o.workspacesDir, id);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    if (!root && typeof process.getuid === 'function' && process.getuid() === 0) {
+      await chown(dir, this.user.uid, this.user.gid);
+    }
+    return dir;
+  }
+
+  /** Resolves an id or name to a sandbox the caller may see; unknown and not-yours look the same. */
+  async get(caller: Caller, ref: string): Promise<SandboxInfo> {
+    validateRef(ref);
+    requireScope(caller, 'read');
+    let info = SANDBOX_ID_RE.test(ref) ? await this.o.driver.get(ref) : undefined;
+    if (!info) info = (await this.o.driver.list()).find((s) => s.name === ref);
+    if (!info || !canAccessOwned(caller, info.owner)) throw new LokiError('sandbox_not_found', `no sandbox "${ref}"`);
+    return info;
+  }
+
+  async list(caller: Caller, all: boolean): Promise<SandboxInfo[]> {
+    requireScope(caller, 'read');
+    const rows = await this.o.driver.list();
+    return rows
+      .filter((s) => canAccessOwned(caller, s.owner))
+      .filter((s) => all || s.state === 'running' || s.state === 'paused' || s.state === 'created')
+      .sort((a, b) => a.createdAtMs - b.createdAtMs);
+  }
+
+  async *logs(caller: Caller, ref: string, opts: LogOptions, signal: AbortSignal): AsyncIterable<LogChunk> {
+    if (opts.tail < 0 || opts.tail > 100_000) throw new LokiError('invalid_argument', 'tail must be between 0 and 100000');
+    const info = await this.get(caller, ref);
+    yield* this.o.driver.logs(info.id, opts, signal);
+  }
+
+  async exec(caller: Caller, ref: string, opts: Omit<ExecOptions, 'user'>): Promise<{ info: SandboxInfo; session: ExecSession }> {
+    requireScope(caller, 'control');
+    checkArgv('argv', opts.argv);
+    checkEnv(opts.env);
+    if (opts.workdir && (!opts.workdir.startsWith('/') || opts.workdir.includes('\0'))) {
+      throw new LokiError('invalid_argument', 'workdir must be an absolute path');
+    }
+    if (opts.cols > 10_000 || opts.rows > 10_000) throw new LokiError('invalid_argument', 'terminal size out of range');
+    const info = await this.get(caller, ref);
+    if (info.state !== 'running') throw new LokiError('sandbox_not_running', `sandbox ${info.id} is ${info.state}, not running`);
+    const argv = opts.argv.length ? opts.argv : ['/bin/bash', '-l'];
+    const session = await this.o.driver.exec(info.id, { ...opts, argv, workdir: opts.workdir || '/workspace', user: info.hardening.user || `${this.user.uid}:${this.user.gid}` });
+    await this.audit(caller, 'sandbox.shell', `sandbox:${info.id}`, 'success', { argv: argv.slice(0, 16).map((a) => a.slice(0, 200)), tty: opts.tty });
+    return { info, session };
+  }
+
+  async stop(caller: Caller, ref: string, timeoutSeconds: number, keep: boolean): Promise<{ info: SandboxInfo; removed: boolean }> {
+    requireScope(caller, 'control');
+    if (timeoutSeconds < 0 || timeoutSeconds > 3600) throw new LokiError('invalid_argument', 'timeout_seconds must be between 0 and 3600');
+    const info = await this.get(caller, ref);
+    const t = timeoutSeconds || this.o.config.stop_timeout_seconds;
+    try {
+      await this.o.driver.stop(info.id, t);
+      if (!keep) await this.o.driver.remove(info.id, true);
+    } catch (err) {
+      await this.audit(caller, 'sandbox.stop', `sandbox:${info.id}`, 'error', {}, (err as Error).message);
+      throw err;
+    }
+    await this.audit(caller, 'sandbox.stop', `sandbox:${info.id}`, 'success', { removed: !keep, timeout_seconds: t });
+    const after = keep ? ((await this.o.driver.get(info.id)) ?? info) : { ...info, state: 'exited' as const };
+    return { info: after, removed: !keep };
+  }
+
+  async remove(caller: Caller, ref: string, force: boolean): Promise<void> {
+    requireScope(caller, 'control');
+    const info = await this.get(caller, ref);
+    if ((info.state === 'running' || info.state === 'paused') && !force) {
+      throw new LokiError('failed_precondition', `sandbox ${info.id} is ${info.state}; stop it first or pass --force`);
+    }
+    await this.o.driver.remove(info.id, true);
+    await this.audit(caller, 'sandbox.stop', `sandbox:${info.id}`, 'success', { removed: true, forced: force });
+  }
+
+  private async audit(caller: Caller, action: string, resource: string, result: 'success' | 'denied' | 'error', details: Record<string, unknown>, reason?: string): Promise<void> {
+    await this.o.audit.record({
+      action,
+      user: caller.subject,
+      resource,
+      details,
+      ip: caller.clientIp,
+      result,
+      ...(reason ? { reason } : {}),
+      request_id: caller.requestId,
+    });
+  }
+}

@@ -1,0 +1,101 @@
+// Real daemons for tests: in-process (startDaemon) or as a child process
+// (for SIGKILL/restart and signal tests), each on its own temp LOKI_HOME.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { credentials, Metadata, type Client } from '@grpc/grpc-js';
+import { existsSync, rmSync } from 'node:fs';
+import { createLogger, runtimePaths, type RuntimePaths } from '../../common/src/index.js';
+import { startDaemon, type DaemonHandle, type StartDaemonOptions } from '../../daemon/src/daemon.js';
+import { HealthClient, HealthCheckResponse_ServingStatus } from '../../proto/gen/grpc/health/v1/health.js';
+import { entryArgv, shortTempDir } from './entry.js';
+
+export const SANDBOX_IMAGE = process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest';
+
+export function quietLogger() {
+  return createLogger({ name: 'test', level: process.env.LOKI_TEST_LOG ?? 'silent' });
+}
+
+export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<DaemonHandle & { home: string; cleanup(): Promise<void> }> {
+  const home = opts.home ?? shortTempDir('lkd');
+  const d = await startDaemon({ logger: quietLogger(), env: { PATH: process.env.PATH ?? '' }, ...opts, home, overrides: { sandbox: { image: SANDBOX_IMAGE, stop_timeout_seconds: 2 }, ...(opts.overrides ?? {}) } });
+  return Object.assign(d, {
+    home,
+    async cleanup() {
+      await d.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  });
+}
+
+type Ctor<C> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: object) => C;
+
+export function clientFor<C extends Client>(ctor: Ctor<C>, socket: string): C {
+  return new ctor(`unix:${socket}`, credentials.createInsecure());
+}
+
+/** Promisified unary call; rejects with the raw ServiceError so tests can check code + metadata. */
+export function unaryCall<Req, Res>(
+  method: (req: Req, md: Metadata, opts: object, cb: (err: (Error & { code?: number; metadata?: Metadata; details?: string }) | null, res: Res) => void) => unknown,
+  req: Req,
+  md: Metadata = new Metadata(),
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(req, md, { deadline: Date.now() + 60_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+export function errorCode(err: unknown): string | undefined {
+  const v = (err as { metadata?: Metadata }).metadata?.get('x-loki-error-code')[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  home: string;
+  paths: RuntimePaths;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns a real lokid process and waits until its health service says SERVING. */
+export async function spawnDaemon(home: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [...entryArgv('daemon'), '--home', home], {
+    env: { PATH: process.env.PATH ?? '', LOKI_SANDBOX_IMAGE: SANDBOX_IMAGE, LOKI_SANDBOX_STOP_TIMEOUT: '2', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const paths = runtimePaths(home);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`lokid exited early (${child.exitCode}):\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`lokid did not become healthy:\n${out}`);
+    }
+    if (existsSync(paths.adminSocket) && (await healthy(paths.adminSocket))) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    child,
+    home,
+    paths,
+    output: () => out,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      }),
+  };
+}
+
+export function healthy(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = clientFor(HealthClient, socket);
+    c.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1000 }, (err, res) => {
+      c.close();
+      resolve(!err && res?.status === HealthCheckResponse_ServingStatus.SERVING);
+    });
+  });
+}
