@@ -1,0 +1,11 @@
+export { TokenStore, TOKEN_MIGRATIONS, TOKEN_NAME, tokenStatus } from './store.js';
+export type { TokenRecord, TokenStatus, GenerateInput, RejectReason, VerifyResult, TokenStoreOptions } from './store.js';
+export { tokensConfigSchema, tokensEnvBindings, TOKENS_CONFIG_DEFAULTS } from './config.js';
+export type { TokensConfig } from './config.js';
+export { ensureBootstrapAdminToken, BOOTSTRAP_TOKEN_NAME } from './bootstrap.js';
+export type { BootstrapOptions } from './bootstrap.js';
+export { createTokenModule, toWireToken, tokenSubject } from './service.js';
+export type { TokenModuleDeps } from './service.js';
+export { resolveGrant, normalizeScopes } from './grant.js';
+export type { Grant } from './grant.js';
+export { generateSecret, isWellFormed, hashSecret, TOKEN_PREFIX } from './secret.js';

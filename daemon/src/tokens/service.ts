@@ -1,0 +1,142 @@
+// gRPC adapter for loki.v1.TokenService: converts wire messages to domain calls
+// on TokenStore, authorizes each call and audits token management.
+// Token management needs `*` (admin); Verify is for the gateway (and the local
+// admin, for diagnostics) — the agent role never gets this service at all.
+import type { Server } from '@grpc/grpc-js';
+import { LokiError, toLokiError } from '../../../common/src/index.js';
+import {
+  TokenServiceService,
+  type GenerateTokenRequest,
+  type GenerateTokenResponse,
+  type ListTokensRequest,
+  type ListTokensResponse,
+  type RevokeTokenRequest,
+  type RevokeTokenResponse,
+  type Token,
+  type TokenServiceServer,
+  type VerifyTokenRequest,
+  type VerifyTokenResponse,
+} from '../../../proto/gen/loki/v1/tokens.js';
+import type { AuditEventInput, AuditLog } from '../audit/types.js';
+import { requireScope, type Caller } from '../grpc/caller.js';
+import type { ServiceModule } from '../grpc/module.js';
+import { unary, type HandlerContext } from '../grpc/wrap.js';
+import type { TokenRecord, TokenStore } from './store.js';
+
+export interface TokenModuleDeps {
+  store: TokenStore;
+  audit: AuditLog;
+}
+
+export function toWireToken(t: TokenRecord): Token {
+  return {
+    id: t.id,
+    name: t.name,
+    scopes: [...t.scopes],
+    role: t.role,
+    owner: t.owner,
+    createdAtMs: t.createdAt,
+    expiresAtMs: t.expiresAt ?? 0,
+    revokedAtMs: t.revokedAt ?? 0,
+    lastUsedAtMs: t.lastUsedAt ?? 0,
+  };
+}
+
+/** The subject a request authenticated with this token acts as. */
+export function tokenSubject(t: TokenRecord): string {
+  return `token:${t.name}`;
+}
+
+function auditResult(err: unknown): Pick<AuditEventInput, 'result' | 'reason'> {
+  const le = toLokiError(err);
+  return { result: le.kind === 'permission_denied' ? 'denied' : 'error', reason: le.kind === 'internal' ? 'internal error' : le.message };
+}
+
+/**
+ * Runs `fn` and records exactly one audit event for it. The event carries names,
+ * ids and scopes only; the secret and its hash never reach the audit log.
+ */
+async function audited<T>(
+  audit: AuditLog,
+  caller: Caller,
+  action: string,
+  resource: (res: T | undefined) => string,
+  details: Record<string, unknown>,
+  fn: () => T,
+): Promise<T> {
+  const base = { action, user: caller.subject, ip: caller.clientIp, request_id: caller.requestId, details };
+  let res: T;
+  try {
+    res = fn();
+  } catch (err) {
+    await audit.record({ ...base, resource: resource(undefined), ...auditResult(err) });
+    throw err;
+  }
+  await audit.record({ ...base, resource: resource(res), result: 'success' });
+  return res;
+}
+
+function verifyAllowed(caller: Caller): void {
+  if (caller.role !== 'gateway' && caller.role !== 'local-admin') {
+    throw new LokiError('permission_denied', 'only the gateway may verify tokens');
+  }
+}
+
+export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
+  if (!deps?.store || !deps.audit) throw new Error('createTokenModule needs store and audit');
+  const { store, audit } = deps;
+  return {
+    name: 'loki.v1.TokenService',
+    roles: ['local-admin', 'gateway'],
+    register(server: Server, ctx: HandlerContext): void {
+      const impl: TokenServiceServer = {
+        generate: unary<GenerateTokenRequest, GenerateTokenResponse>(ctx, 'TokenService.Generate', async (req, caller) => {
+          const details = { name: req.name, role: req.role, scopes: req.scopes, expires_days: req.expiresDays };
+          const { token, secret } = await audited(
+            audit,
+            caller,
+            'token.generate',
+            (r) => (r ? `token:${r.token.id}` : `token:${req.name}`),
+            details,
+            () => {
+              requireScope(caller, '*');
+              return store.generate({
+                name: req.name,
+                role: req.role,
+                scopes: req.scopes,
+                expiresDays: req.expiresDays,
+                owner: caller.subject,
+              });
+            },
+          );
+          return { token: toWireToken(token), secret };
+        }),
+        list: unary<ListTokensRequest, ListTokensResponse>(ctx, 'TokenService.List', async (req, caller) => {
+          requireScope(caller, '*');
+          return { tokens: store.list({ all: req.all }).map(toWireToken) };
+        }),
+        revoke: unary<RevokeTokenRequest, RevokeTokenResponse>(ctx, 'TokenService.Revoke', async (req, caller) => {
+          const token = await audited(
+            audit,
+            caller,
+            'token.revoke',
+            (r) => `token:${r ? r.id : req.nameOrId}`,
+            { name_or_id: req.nameOrId },
+            () => {
+              requireScope(caller, '*');
+              return store.revoke(req.nameOrId);
+            },
+          );
+          return { token: toWireToken(token) };
+        }),
+        verify: unary<VerifyTokenRequest, VerifyTokenResponse>(ctx, 'TokenService.Verify', async (req, caller) => {
+          verifyAllowed(caller);
+          const r = store.verify(req.secret);
+          if (!r.ok) return { valid: false, reason: r.reason, token: undefined, subject: '' };
+          return { valid: true, reason: '', token: toWireToken(r.token), subject: tokenSubject(r.token) };
+        }),
+      };
+      server.addService(TokenServiceService, impl);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBootstrapAdminToken } from '../../../daemon/src/tokens/bootstrap.js';
+import { makeFixture, type Fixture } from './helpers.js';
+
+describe('ensureBootstrapAdminToken', () => {
+  let f: Fixture;
+  let path: string;
+  beforeEach(() => {
+    f = makeFixture();
+    path = join(f.home, 'cli-token');
+  });
+  afterEach(() => f.cleanup());
+
+  it('creates a never-expiring local-admin token on first run and stores its secret 0600', () => {
+    const secret = ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000' });
+    assert.ok(secret);
+    assert.equal(readFileSync(path, 'utf8'), secret + '\n');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const r = f.store.verify(secret);
+    assert.ok(r.ok);
+    assert.equal(r.token.name, 'local-admin');
+    assert.deepEqual(r.token.scopes, ['*']);
+    assert.equal(r.token.expiresAt, null);
+  });
+
+  it('does nothing on the second run', () => {
+    assert.ok(ensureBootstrapAdminToken(f.store, path));
+    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
+    assert.equal(f.store.list().length, 1);
+  });
+
+  it('does nothing when an active admin token already exists', () => {
+    f.store.generate({ name: 'mine', role: 'admin', owner: 'o' });
+    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
+    assert.equal(existsSync(path), false);
+  });
+
+  it('never overwrites an existing token file, even when no admin token exists', () => {
+    writeFileSync(path, 'something else\n', { mode: 0o600 });
+    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
+    assert.equal(readFileSync(path, 'utf8'), 'something else\n');
+    assert.equal(f.store.list().length, 0);
+  });
+
+  it('refuses to follow a planted symlink', () => {
+    const target = join(f.home, 'elsewhere');
+    symlinkSync(target, path);
+    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
+    assert.equal(existsSync(target), false);
+  });
+
+  it('counts toward max_active_per_user and leaves no file or token behind when refused', () => {
+    f.cleanup();
+    f = makeFixture({ max_active_per_user: 1 });
+    path = join(f.home, 'cli-token');
+    f.store.generate({ name: 'viewer-1', owner: 'local:1000' });
+    assert.throws(() => ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000' }), /max_active_per_user/);
+    assert.equal(existsSync(path), false);
+    assert.equal(f.store.hasActiveAdminToken(), false);
+  });
+});
