@@ -1,0 +1,37 @@
+// The `audit` section of the daemon config and its LOKI_* environment bindings.
+import { z } from 'zod';
+import type { EnvBinding } from '../../../common/src/index.js';
+
+export const auditSyslogSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(514),
+    protocol: z.enum(['udp', 'tcp', 'tls']).default('udp'),
+    ca_file: z.string().min(1).optional(),
+    /** 13 = "log audit" (RFC 5424 table 1). */
+    facility: z.number().int().min(0).max(23).default(13),
+    app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'printable ASCII, at most 48 characters').default('lokid'),
+  })
+  .strict();
+
+export const auditConfigSchema = z
+  .object({
+    /** LOKI_AUDIT_DISABLED=true turns the audit log off (logged at warn on startup). */
+    disabled: z.boolean().default(false),
+    retention_days: z.number().int().min(1).max(3650).default(30),
+    /** How long an idle-period entry waits for others before the batch is fsync'd. */
+    max_batch_delay_ms: z.number().int().min(0).max(100).default(2),
+    syslog: auditSyslogSchema.optional(),
+  })
+  .strict()
+  .prefault({});
+
+export type AuditConfig = z.infer<typeof auditConfigSchema>;
+
+export const auditEnvBindings: EnvBinding[] = [
+  { env: 'LOKI_AUDIT_DISABLED', path: 'audit.disabled', type: 'bool' },
+  { env: 'LOKI_AUDIT_RETENTION_DAYS', path: 'audit.retention_days', type: 'int' },
+  { env: 'LOKI_AUDIT_SYSLOG_HOST', path: 'audit.syslog.host', type: 'string' },
+  { env: 'LOKI_AUDIT_SYSLOG_PORT', path: 'audit.syslog.port', type: 'int' },
+  { env: 'LOKI_AUDIT_SYSLOG_PROTOCOL', path: 'audit.syslog.protocol', type: 'string' },
+];

@@ -1,0 +1,80 @@
+// Builds the daemon's audit log from config: the file sink (+ SIEM forwarder)
+// or, when LOKI_AUDIT_DISABLED=true, a sink that records nothing — and says so
+// loudly at startup, since an operator should never be surprised by it.
+import { join } from 'node:path';
+import { runtimePaths, type DeepReadonly, type Logger } from '../../../common/src/index.js';
+import type { AuditConfig } from './config.js';
+import { loadOrCreateKey } from './files.js';
+import { FileAuditLog } from './sink.js';
+import { SyslogForwarder } from './syslog.js';
+import { NOOP_AUDIT, type AuditLog } from './types.js';
+
+export interface AuditRuntimeOptions {
+  config: DeepReadonly<AuditConfig>;
+  /** `$LOKI_HOME`: the log goes to `dashboard/audit/`, the key to `state/audit.key`. */
+  home: string;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface AuditRuntime {
+  /** Hand this to every feature that emits events. */
+  audit: AuditLog;
+  /** The file sink; undefined when audit is disabled. */
+  sink: FileAuditLog | undefined;
+  forwarder: SyslogForwarder | undefined;
+  dir: string;
+  /** HMAC key; undefined when disabled. */
+  key: Buffer | undefined;
+  now: () => number;
+  /** Flushes queued entries and closes files and sockets. */
+  close(): Promise<void>;
+}
+
+export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<AuditRuntime> {
+  const log = opts.log.child({ component: 'audit' });
+  const paths = runtimePaths(opts.home);
+  const now = opts.now ?? Date.now;
+  if (opts.config.disabled) {
+    log.warn('audit logging is DISABLED (LOKI_AUDIT_DISABLED=true): no audit entries will be written');
+    return { audit: NOOP_AUDIT, sink: undefined, forwarder: undefined, dir: paths.auditDir, key: undefined, now, close: async () => {} };
+  }
+  const key = loadOrCreateKey(join(paths.stateDir, 'audit.key'), log);
+  const sink = await FileAuditLog.open({
+    dir: paths.auditDir,
+    key,
+    log,
+    now,
+    maxBatchDelayMs: opts.config.max_batch_delay_ms,
+    retentionDays: opts.config.retention_days,
+  });
+  let forwarder: SyslogForwarder | undefined;
+  const s = opts.config.syslog;
+  if (s) {
+    forwarder = new SyslogForwarder({
+      host: s.host,
+      port: s.port,
+      protocol: s.protocol,
+      facility: s.facility,
+      appName: s.app_name,
+      log,
+      ...(s.ca_file ? { caFile: s.ca_file } : {}),
+    });
+    const fwd = forwarder;
+    sink.subscribe((entries) => fwd.send(entries));
+    log.info({ host: s.host, port: s.port, protocol: s.protocol }, 'forwarding audit entries to syslog');
+  }
+  log.info({ dir: paths.auditDir, retention_days: opts.config.retention_days }, 'audit log enabled');
+  return {
+    audit: sink,
+    sink,
+    forwarder,
+    dir: paths.auditDir,
+    key,
+    now,
+    close: async () => {
+      await sink.close();
+      forwarder?.close();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// `loki enterprise audit …` against a real AuditService on a real admin socket,
+// mounted under an `enterprise` parent as program.ts mounts it.
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { LokiError } from '../../../common/src/index.js';
+import type { GlobalOptions } from '../../../cli/src/client.js';
+import { registerAuditCommands } from '../../../cli/src/commands/audit.js';
+import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
+import { createAuditRuntime, type AuditRuntime } from '../../../daemon/src/audit/runtime.js';
+import { createAuditModule } from '../../../daemon/src/audit/service.js';
+import { event, readLogLines, tempDir, writeLogLines } from './helpers.js';
+
+async function runLoki(socket: string, args: string[]): Promise<{ out: string; exitCode: number }> {
+  const program = new Command().name('loki').option('--socket <path>').exitOverride();
+  const enterprise = program.command('enterprise').exitOverride();
+  registerAuditCommands(enterprise, { globals: () => program.opts<GlobalOptions>() });
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stdout.write;
+  const before = process.exitCode;
+  try {
+    await program.parseAsync(['--socket', socket, 'enterprise', 'audit', ...args], { from: 'user' });
+    return { out, exitCode: typeof process.exitCode === 'number' ? process.exitCode : 0 };
+  } finally {
+    process.stdout.write = write;
+    process.exitCode = before;
+  }
+}
+
+describe('loki enterprise audit', () => {
+  let home: string;
+  let cleanup: () => void;
+  let rt: AuditRuntime;
+  let server: Server;
+  let socket: string;
+
+  beforeEach(async () => {
+    ({ dir: home, cleanup } = tempDir());
+    rt = await createAuditRuntime({ config: auditConfigSchema.parse({}), home, log: pino({ level: 'silent' }) });
+    server = new Server();
+    createAuditModule({ runtime: rt }).register(server, { log: pino({ level: 'silent' }), listener: { role: 'local-admin', localUid: 1000 } });
+    socket = join(home, 'admin.sock');
+    await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+    await rt.audit.record(event('session.start', 1));
+    await rt.audit.record(event('auth.fail', 2, { user: 'token:mallory', result: 'denied', reason: 'unknown token' }));
+    await rt.audit.record(event('auth.fail', 3, { user: 'token:mallory', result: 'denied', reason: 'expired' }));
+  });
+
+  afterEach(async () => {
+    server.forceShutdown();
+    await rt.close();
+    cleanup();
+  });
+
+  it('verify prints OK with the counts on an untouched log', async () => {
+    const { out, exitCode } = await runLoki(socket, ['verify']);
+    assert.equal(out, 'OK: 3 entries in 1 files verified (last seq 3)\n');
+    assert.equal(exitCode, 0);
+  });
+
+  it('verify names the first bad entry and exits non-zero after an edit', async () => {
+    const dir = join(home, 'dashboard', 'audit');
+    const file = join(dir, readdirSync(dir)[0]!);
+    const lines = readLogLines(file);
+    lines[1] = lines[1]!.replace('unknown token', 'unknown tokeN');
+    writeLogLines(file, lines);
+    const { out, exitCode } = await runLoki(socket, ['verify']);
+    assert.match(out, /^FAILED: audit-\d{4}-\d\d-\d\d\.jsonl line 2 \(seq 2\): MAC mismatch/);
+    assert.equal(exitCode, 1);
+  });
+
+  it('summary --json counts by action, user and result', async () => {
+    const { out } = await runLoki(socket, ['summary', '--since', '1h', '--json']);
+    const s = JSON.parse(out);
+    assert.equal(s.total, 3);
+    assert.deepEqual(s.by_action, { 'session.start': 1, 'auth.fail': 2 });
+    assert.deepEqual(s.by_user, { 'local:1000': 1, 'token:mallory': 2 });
+    assert.deepEqual(s.by_result, { success: 1, denied: 2 });
+  });
+
+  it('tail --event auth.fail --json prints the matching entries oldest first, one per line', async () => {
+    const { out } = await runLoki(socket, ['tail', '--event', 'auth.fail', '--json', '-n', '5']);
+    const entries = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(entries.map((e) => [e.seq, e.reason]), [[2, 'unknown token'], [3, 'expired']]);
+  });
+
+  it('tail rejects a malformed --event before calling the daemon', async () => {
+    await assert.rejects(runLoki(socket, ['tail', '--event', 'AUTH FAIL']), (e: unknown) => e instanceof LokiError && e.code === 'invalid_argument');
+  });
+});
