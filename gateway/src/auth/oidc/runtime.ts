@@ -1,0 +1,64 @@
+// One immutable snapshot of the OIDC settings. reload() builds a new snapshot
+// and swaps a single reference, so a request sees either the old settings or
+// the new ones, never a mix.
+import { createHash } from 'node:crypto';
+import type { JWTPayload } from 'jose';
+import { LokiError } from '../../../../common/src/errors.js';
+import type { Identity } from '../identity.js';
+import type { OidcConfig } from './config.js';
+import type { CookieSealer } from './cookies.js';
+import type { Discovered, IssuerDiscovery } from './discovery.js';
+
+export interface Runtime {
+  cfg: OidcConfig & { issuer: string; client_id: string };
+  clientSecret: string | undefined;
+  /** Expected `aud` of bearer JWTs. */
+  audience: string;
+  redirectUri: string;
+  postLogoutRedirectUri: string;
+  discovery: IssuerDiscovery;
+  sealer: CookieSealer;
+  /** Changes whenever a setting that shaped an existing session changes, which ends those sessions. */
+  fingerprint: string;
+}
+
+export function settingsFingerprint(cfg: OidcConfig): string {
+  const basis = JSON.stringify([cfg.issuer, cfg.client_id, cfg.role_claims, Object.entries(cfg.role_map).sort(), cfg.default_role]);
+  return createHash('sha256').update(basis).digest('base64url').slice(0, 22);
+}
+
+/** The discovered provider, or the reason OIDC is refused right now. */
+export function requireDiscovered(rt: Runtime | undefined): { rt: Runtime; discovered: Discovered } {
+  if (!rt) throw new LokiError('unauthenticated', 'OIDC/SSO is not configured on this gateway');
+  const discovered = rt.discovery.discovered;
+  if (!discovered) {
+    throw new LokiError('unauthenticated', 'OIDC is temporarily unavailable (the identity provider cannot be reached); API tokens still work');
+  }
+  return { rt, discovered };
+}
+
+export const SESSION_COOKIE = 'loki_session';
+/** `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/. */
+export const SECURE_SESSION_COOKIE = '__Host-loki_session';
+export const STATE_COOKIE = 'loki_oidc_state';
+export const STATE_COOKIE_PATH = '/auth/oidc';
+export const STATE_TTL_SECONDS = 600;
+
+/** The session cookie's claims, kept small: cookies over ~4 KB are dropped by browsers. */
+export interface SessionClaims extends JWTPayload {
+  subj: string;
+  scp: string[];
+  role?: string;
+  sid?: string;
+  fp: string;
+}
+
+export function identityFromSession(claims: JWTPayload, rt: Runtime): Identity | undefined {
+  if (claims.fp !== rt.fingerprint) return undefined;
+  if (typeof claims.subj !== 'string' || !claims.subj.startsWith('oidc:')) return undefined;
+  if (!Array.isArray(claims.scp) || !claims.scp.every((s) => typeof s === 'string')) return undefined;
+  const identity: Identity = { subject: claims.subj, scopes: [...(claims.scp as string[])], method: 'oidc', viaCookie: true };
+  if (typeof claims.role === 'string') identity.role = claims.role;
+  if (typeof claims.sid === 'string') identity.credentialId = claims.sid;
+  return identity;
+}

@@ -1,0 +1,126 @@
+// A real OpenID provider (oidc-provider v9) on loopback for the OIDC tests.
+// One HTTP server stays up on a fixed port while the Provider behind it can be
+// swapped, which is how the tests rotate signing keys.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, type JWK, type CryptoKey } from 'jose';
+import Provider from 'oidc-provider';
+
+export interface SigningKey {
+  kid: string;
+  alg: 'RS256' | 'ES256';
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+  privateJwk: JWK;
+}
+
+export async function makeKey(alg: 'RS256' | 'ES256', kid: string): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' };
+  return { kid, alg, privateKey, publicJwk, privateJwk };
+}
+
+export const CLIENT_ID = 'loki-gateway';
+export const CLIENT_SECRET = 'a-test-client-secret-that-is-long-enough';
+export const API_RESOURCE = 'https://loki.test/api';
+export const API_AUDIENCE = 'loki-api';
+
+/** Group memberships the provider's accounts report (the `groups` claim). */
+const GROUPS: Record<string, string[]> = {
+  alice: ['engineering', 'loki-operators'],
+  root: ['loki-admins'],
+};
+
+export interface TestProvider {
+  issuer: string;
+  port: number;
+  /** Requests per path, e.g. jwksRequests() counts fetches of the key set. */
+  jwksRequests(): number;
+  /** Replaces the signing keys (the provider is rebuilt behind the same port). */
+  rotate(keys: SigningKey[]): void;
+  close(): Promise<void>;
+}
+
+function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string): InstanceType<typeof Provider> {
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [`${gatewayBase}/auth/oidc/callback`],
+        post_logout_redirect_uris: [`${gatewayBase}/`],
+        grant_types: ['authorization_code', 'client_credentials'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: keys[0]!.alg,
+      },
+    ],
+    jwks: { keys: keys.map((k) => k.privateJwk) },
+    async findAccount(_ctx: unknown, id: string) {
+      return {
+        accountId: id,
+        async claims() {
+          return { sub: id, email: `${id}@example.test`, name: id, groups: GROUPS[id] ?? [] };
+        },
+      };
+    },
+    claims: { openid: ['sub'], email: ['email'], profile: ['name', 'groups'] },
+    // Put scope claims (groups) into the ID token itself, as most enterprise IdPs can be configured to.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, ClientCredentials: 600, Grant: 3600, IdToken: 3600, Interaction: 600, Session: 3600 },
+    cookies: { keys: ['oidc-provider-test-cookie-key'] },
+    features: {
+      devInteractions: { enabled: true },
+      clientCredentials: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => API_RESOURCE,
+        getResourceServerInfo: () => ({ scope: 'api', audience: API_AUDIENCE, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+      },
+    },
+  });
+  return provider;
+}
+
+/** Starts the provider; `port` 0 picks a free one, a fixed port lets a test bring an "unreachable" issuer up. */
+export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: string; port?: number }): Promise<TestProvider> {
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
+  let jwks = 0;
+  const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/jwks')) jwks += 1;
+    handler(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://127.0.0.1:${port}`;
+  const install = (keys: SigningKey[]): void => {
+    handler = buildProvider(issuer, keys, opts.gatewayBase).callback();
+  };
+  install(opts.keys);
+  return {
+    issuer,
+    port,
+    jwksRequests: () => jwks,
+    rotate: install,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A loopback port that is free right now (for an issuer that is not up yet, or a gateway URL needed in advance). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}

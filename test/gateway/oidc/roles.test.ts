@@ -1,0 +1,29 @@
+import { strict as assert } from 'node:assert';
+import { identityFromClaims, mapRoles } from '../../../gateway/src/auth/oidc/index.js';
+
+const cfg = {
+  role_claims: ['roles', 'groups', 'realm_access.roles', 'hd'],
+  role_map: { 'loki-admins': 'admin', 'loki-auditors': 'auditor', 'example.com': 'viewer' } as Record<string, 'admin' | 'operator' | 'viewer' | 'auditor'>,
+  default_role: 'none' as const,
+};
+
+describe('OIDC role mapping', function () {
+  it('reads lists, space- or comma-separated strings and nested claims', function () {
+    assert.deepEqual(mapRoles({ groups: 'staff loki-auditors' }, cfg), ['auditor']);
+    assert.deepEqual(mapRoles({ roles: 'x,loki-admins' }, cfg), ['admin']);
+    assert.deepEqual(mapRoles({ realm_access: { roles: ['loki-auditors', 'loki-admins'] } }, cfg), ['admin', 'auditor']);
+    assert.deepEqual(mapRoles({ hd: 'example.com' }, cfg), ['viewer']);
+  });
+
+  it('grants nothing for a value that merely looks like a role name', function () {
+    assert.deepEqual(mapRoles({ groups: ['admin', 'operator'], roles: ['*'] }, cfg), []);
+    assert.throws(() => identityFromClaims({ sub: 'eve', groups: ['admin'] }, cfg), (e: Error & { code?: string }) => e.code === 'permission_denied');
+  });
+
+  it('refuses subjects that are empty, too long, or contain separators or control characters', function () {
+    for (const sub of ['', 'a,b', 'line\nbreak', 'x'.repeat(256), undefined]) {
+      assert.throws(() => identityFromClaims({ sub, hd: 'example.com' }, cfg), /usable subject/, JSON.stringify(sub));
+    }
+    assert.equal(identityFromClaims({ sub: '00u1abc', hd: 'example.com' }, cfg).subject, 'oidc:00u1abc');
+  });
+});
