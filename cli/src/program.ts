@@ -6,6 +6,12 @@ import type { GlobalOptions } from './client.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerTokenCommands } from './commands/tokens.js';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerPolicyCommands } from './commands/policy.js';
+import { registerApprovalCommands } from './commands/approvals.js';
+import { registerProjectsCommands } from './commands/projects.js';
+import { registerAuditTrailCommands } from './commands/audit-trail.js';
 
 export interface CliContext {
   /** Global options (resolved at action time, after parsing). */
@@ -26,7 +32,18 @@ export function buildProgram(): Command {
   registerUpCommand(program, ctx);
   registerStatusCommand(program, ctx);
   registerSandboxCommands(program, ctx);
-  for (const c of program.commands) c.exitOverride();
+  const enterprise = program.command('enterprise').description('enterprise features: API tokens, audit log');
+  registerTokenCommands(enterprise, ctx);
+  registerAuditCommands(enterprise, ctx);
+  registerPolicyCommands(program, ctx);
+  registerApprovalCommands(program, ctx);
+  registerProjectsCommands(program, ctx);
+  registerAuditTrailCommands(program, ctx);
+  const override = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   return program;
 }
 
