@@ -9,7 +9,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { LokiError, type Logger } from '../../../common/src/index.js';
-import { listAuditFiles, fsyncDir } from './files.js';
+import { fsyncDir } from './files.js';
 import {
   GENESIS_PREV,
   entryLine,
