@@ -85,9 +85,11 @@ async function main(): Promise<number> {
         const next = loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
         bootLog.level = next.log_level;
         daemon.log.info({ log_level: next.log_level }, 'config reloaded');
+        await daemon.audit.audit.record({ action: 'config.change', user: 'system', resource: 'config:daemon', result: 'success', details: { trigger: 'SIGHUP', log_level: next.log_level } });
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
         daemon.log.error({ problems }, 'config reload refused; keeping the running config');
+        await daemon.audit.audit.record({ action: 'config.change', user: 'system', resource: 'config:daemon', result: 'error', reason: problems.join('; ').slice(0, 500), details: { trigger: 'SIGHUP' } });
       }
       await notifier.ready();
     })();
