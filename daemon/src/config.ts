@@ -41,7 +41,7 @@ const userSpec = z.string().regex(/^(auto|\d{1,10}:\d{1,10})$/, 'expected "auto"
 export const sandboxConfigSchema = z
   .object({
     image: z.string().min(1).default('loki-sandbox:latest'),
-    seccomp_profile: z.string().min(1).optional(),
+    seccomp_profile: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
     user: userSpec.default('auto'),
     memory: bytes.default(2 * 1024 ** 3),
     cpus: z.number().positive().max(256).default(2),
@@ -63,7 +63,7 @@ export const sandboxConfigSchema = z
 
 export const daemonConfigSchema = z
   .object({
-    home: z.string().min(1),
+    home: z.string().min(1).refine(isAbsolute, 'must be an absolute path'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     sockets: z
       .object({
@@ -84,6 +84,15 @@ export const daemonConfigSchema = z
         gateway_names: z.array(z.string().min(1)).default(['loki-gateway']),
       })
       .strict()
+      .superRefine((t, ctx) => {
+        if (!t.listen) return;
+        const port = Number(t.listen.split(':').pop());
+        if (port < 1 || port > 65535) ctx.addIssue({ code: 'custom', path: ['listen'], message: `port must be 1-65535, got ${port}` });
+        for (const k of ['cert', 'key', 'client_ca'] as const) {
+          if (!t[k]) ctx.addIssue({ code: 'custom', path: [k], message: 'required when tcp.listen is set (the TCP listener is mutual TLS only)' });
+          else if (!existsSync(t[k])) ctx.addIssue({ code: 'custom', path: [k], message: `file not found: ${t[k]}` });
+        }
+      })
       .default({ gateway_names: ['loki-gateway'] }),
     docker: z
       .object({ socket: z.string().min(1).default('/var/run/docker.sock') })
@@ -140,21 +149,6 @@ export function loadDaemonConfig(opts: LoadDaemonConfigOptions = {}): DaemonConf
     file: raw,
     env,
     bindings: daemonEnvBindings,
-    refine: (cfg, problems) => {
-      if (!isAbsolute(cfg.home)) problems.push(`home: must be an absolute path, got ${JSON.stringify(cfg.home)}`);
-      const t = cfg.tcp;
-      if (t.listen) {
-        const port = Number(t.listen.split(':').pop());
-        if (port < 1 || port > 65535) problems.push(`tcp.listen: port must be 1-65535, got ${port}`);
-        for (const k of ['cert', 'key', 'client_ca'] as const) {
-          if (!t[k]) problems.push(`tcp.${k}: required when tcp.listen is set (the TCP listener is mutual TLS only)`);
-          else if (!existsSync(t[k])) problems.push(`tcp.${k}: file not found: ${t[k]}`);
-        }
-      }
-      if (cfg.sandbox.seccomp_profile && !isAbsolute(cfg.sandbox.seccomp_profile)) {
-        problems.push('sandbox.seccomp_profile: must be an absolute path');
-      }
-    },
   });
 }
 
