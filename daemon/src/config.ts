@@ -14,6 +14,7 @@ import {
 } from '../../common/src/index.js';
 import { tokensConfigSchema, tokensEnvBindings } from './tokens/config.js';
 import { auditConfigSchema, auditEnvBindings } from './audit/config.js';
+import { gitConfigSchema, gitEnvBindings } from './git/config.js';
 
 /** Repository/installation root (two levels above daemon/src or dist/daemon/src). */
 export function installRoot(): string {
@@ -101,6 +102,7 @@ export const daemonConfigSchema = z
     sandbox: sandboxConfigSchema.default(sandboxConfigSchema.parse({})),
     tokens: tokensConfigSchema.default(tokensConfigSchema.parse({})),
     audit: auditConfigSchema.default(auditConfigSchema.parse({})),
+    git: gitConfigSchema.prefault({}),
   })
   .strict();
 
@@ -127,6 +129,7 @@ export const daemonEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_DEBOOTSTRAP_MIRROR', path: 'sandbox.debootstrap_mirror', type: 'string' },
   ...tokensEnvBindings,
   ...auditEnvBindings,
+  ...gitEnvBindings,
 ];
 
 export interface LoadDaemonConfigOptions {

@@ -17,6 +17,7 @@ import { buildSandboxImage } from './sandbox/image-builder.js';
 import { SandboxManager } from './sandbox/manager.js';
 import { openDatabase, type Db } from './store/db.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
+import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
 
 export interface StartDaemonOptions {
   /** LOKI_HOME for this daemon (overrides env). */
@@ -27,6 +28,26 @@ export interface StartDaemonOptions {
   logger?: Logger;
   /** Extra config overrides (tests). */
   overrides?: Record<string, unknown>;
+  /** Extra features built on the daemon's parts (sessions: `createSessionFeature`); their modules join every listener. */
+  features?: (base: FeatureBase) => DaemonFeature;
+}
+
+export interface FeatureBase {
+  db: Db;
+  paths: RuntimePaths;
+  manager: SandboxManager;
+  driver: DockerSandboxDriver;
+  audit: AuditRuntime['audit'];
+  log: Logger;
+  config: DaemonConfig;
+  git: { projects: ProjectRegistry; workspaces: WorkspaceManager; trail: AgentTrail };
+}
+
+export interface DaemonFeature {
+  modules: ServiceModule[];
+  /** After the listeners are up (re-attach to running work). */
+  start(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface DaemonHandle {
@@ -74,9 +95,17 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   // (`loki up` prints it once). Nothing happens when an admin token already exists.
   if (ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
 
+  const projects = new ProjectRegistry({ db, log: log.child({ component: 'projects' }) });
+  const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
+  const workspaces = new WorkspaceManager({ db, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: config.git });
+  const git = { projects, workspaces, trail };
+
+  const extra = opts.features?.({ db, paths, manager, driver, audit, log, config, git });
   const features: ServiceModule[] = [
+    ...(extra?.modules ?? []),
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
+    createWorkspaceModule({ projects, workspaces, trail, audit }),
     createSystemModule({ driver, manager, baseImage: config.sandbox.image, startedAtMs }),
     createSandboxModule({
       manager,
@@ -138,11 +167,13 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     }
   } catch (err) {
     for (const s of servers) s.forceShutdown();
+    await extra?.close();
     tokens.close();
     await auditRuntime.close();
     db.close();
     throw err;
   }
+  await extra?.start();
   health.setAll(true);
   log.info({ admin: paths.adminSocket, gateway: paths.gatewaySocket, tcp: tcpPort }, 'lokid listening');
 
@@ -161,6 +192,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       closed = true;
       health.setAll(false);
       await Promise.all(servers.map((s) => shutdownServer(s, 5000)));
+      await extra?.close();
       tokens.close();
       await auditRuntime.close();
       db.close();

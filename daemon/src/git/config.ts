@@ -1,0 +1,43 @@
+// The daemon config section `git`: branch protection, PR creation and the
+// agent audit trail export. The lead mounts it under the key `git`.
+import { z } from 'zod';
+import type { DeepReadonly, EnvBinding } from '../../../common/src/index.js';
+import { ALWAYS_PROTECTED, checkPatternSyntax } from './refs.js';
+
+const pattern = z.string().superRefine((p, ctx) => {
+  const problem = checkPatternSyntax(p);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const gitConfigSchema = z
+  .object({
+    /** Refuse to bring back or push any ref whose name is protected. */
+    branch_protection: z.boolean().default(true),
+    /** Globs (`release/*`); `main` and `master` are always protected and may be listed again. */
+    protected_branches: z.array(pattern).default([...ALWAYS_PROTECTED]),
+    /** Allow a session branch that was already brought back to be replaced by a rewritten history. */
+    allow_non_fast_forward: z.boolean().default(false),
+    /** Open a pull request with `gh` at the end of a session. */
+    auto_pr: z.boolean().default(false),
+    /** Copy the session's agent audit trail to `<project>/.loki/logs/agent-audit.jsonl` (read-only) at the end. */
+    export_agent_audit: z.boolean().default(false),
+    /** Owner of workspace files; default 1000:1000 when the daemon runs as root, unchanged otherwise. */
+    workspace_uid: z.number().int().min(0).max(4_294_967_294).optional(),
+    workspace_gid: z.number().int().min(0).max(4_294_967_294).optional(),
+    /** The GitHub CLI, looked up on the daemon's PATH unless absolute. */
+    gh_path: z.string().min(1).default('gh'),
+  })
+  .strict();
+
+export type GitConfig = DeepReadonly<z.infer<typeof gitConfigSchema>>;
+
+export const gitEnvBindings: EnvBinding[] = [
+  { env: 'LOKI_BRANCH_PROTECTION', path: 'git.branch_protection', type: 'bool' },
+  { env: 'LOKI_AUTO_PR', path: 'git.auto_pr', type: 'bool' },
+  { env: 'LOKI_PROTECTED_BRANCHES', path: 'git.protected_branches', type: 'list' },
+];
+
+/** Defaults, for tests and callers that have no config file. */
+export function defaultGitConfig(overrides: Partial<z.input<typeof gitConfigSchema>> = {}): GitConfig {
+  return gitConfigSchema.parse(overrides);
+}

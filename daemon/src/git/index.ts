@@ -1,0 +1,15 @@
+export { gitConfigSchema, gitEnvBindings, defaultGitConfig } from './config.js';
+export type { GitConfig } from './config.js';
+export { ProjectRegistry, PROJECT_MIGRATIONS } from './projects.js';
+export type { Project, RegisterProjectOptions, ProjectRegistryOptions } from './projects.js';
+export { WorkspaceManager, WORKSPACE_MIGRATIONS } from './workspaces.js';
+export type { Workspace, WorkspaceState, CreateWorkspaceInput, BringBackResult, FinishResult, WorkspaceManagerOptions } from './workspaces.js';
+export { AgentTrail } from './trail.js';
+export type { TrailEntry, TrailInput, TrailCounts, AgentTrailOptions } from './trail.js';
+export type { DiffSummary, FileChange, CommitInfo } from './summary.js';
+export type { PrResult } from './pr.js';
+export { createWorkspaceModule } from './service.js';
+export type { WorkspaceModuleDeps } from './service.js';
+export { ALWAYS_PROTECTED, isProtectedBranch, isSessionBranch, sessionBranchName, validateBranchName } from './refs.js';
+export { runGit, GitCommandError, GIT_HARDENING } from './runner.js';
+export type { GitRunOptions, GitResult } from './runner.js';

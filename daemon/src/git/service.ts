@@ -1,0 +1,220 @@
+// gRPC adapter for WorkspaceService: authorizes, converts at the wire, audits.
+// Business logic lives in ProjectRegistry / WorkspaceManager / AgentTrail.
+//
+// Authorization: registering a project grants the daemon a host path, so it
+// needs `*` (admin). Creating, finishing and opening PRs need `control`; reads
+// need `read`. Workspaces are owned by the subject that created them; others
+// (without `*`) get workspace_not_found, never a hint that it exists.
+import type { Server } from '@grpc/grpc-js';
+import { LokiError } from '../../../common/src/index.js';
+import * as pb from '../../../proto/gen/loki/v1/workspace.js';
+import type { AuditLog } from '../audit/types.js';
+import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import type { ServiceModule } from '../grpc/module.js';
+import { unary, type HandlerContext } from '../grpc/wrap.js';
+import type { PrResult } from './pr.js';
+import type { Project, ProjectRegistry } from './projects.js';
+import type { DiffSummary } from './summary.js';
+import type { AgentTrail } from './trail.js';
+import type { Workspace, WorkspaceManager } from './workspaces.js';
+
+export interface WorkspaceModuleDeps {
+  projects: ProjectRegistry;
+  workspaces: WorkspaceManager;
+  trail: AgentTrail;
+  audit: AuditLog;
+}
+
+const MAX_LOG_ENTRIES = 10_000;
+
+function projectToPb(p: Project): pb.Project {
+  return {
+    id: p.id,
+    name: p.name,
+    path: p.path,
+    baseBranch: p.baseBranch,
+    remote: p.remote ?? '',
+    protectedBranches: p.protectedBranches,
+    registeredBy: p.registeredBy,
+    registeredAtMs: p.registeredAtMs,
+  };
+}
+
+function workspaceToPb(w: Workspace): pb.Workspace {
+  return {
+    sessionId: w.sessionId,
+    projectId: w.projectId,
+    owner: w.owner,
+    agent: w.agent,
+    path: w.path,
+    branch: w.branch,
+    baseBranch: w.baseBranch,
+    baseCommit: w.baseCommit,
+    state: w.state,
+    createdAtMs: w.createdAtMs,
+    finishedAtMs: w.finishedAtMs ?? 0,
+    headCommit: w.headCommit ?? '',
+  };
+}
+
+function summaryToPb(s: DiffSummary): pb.DiffSummary {
+  return { ...s, files: s.files.map((f) => ({ ...f })), commits: s.commits.map((c) => ({ ...c })) };
+}
+
+function prToPb(r: PrResult): pb.PullRequestResult {
+  return { opened: r.opened, url: r.url, reason: r.reason, commands: [...r.commands] };
+}
+
+function required(value: string, field: string): string {
+  if (!value) throw new LokiError('invalid_argument', `${field} is required`);
+  return value;
+}
+
+export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule {
+  for (const k of ['projects', 'workspaces', 'trail', 'audit'] as const) {
+    if (!deps[k]) throw new Error(`createWorkspaceModule needs ${k}`);
+  }
+  const { projects, workspaces, trail, audit } = deps;
+
+  /** The caller's workspace, or not-found (same answer whether it is missing or someone else's). */
+  function ownWorkspace(caller: Caller, sessionId: string): Workspace {
+    const ws = workspaces.get(required(sessionId, 'session_id'));
+    if (!canAccessOwned(caller, ws.owner)) throw new LokiError('workspace_not_found', `no workspace for session "${sessionId}"`);
+    return ws;
+  }
+
+  function canSeeSession(caller: Caller, sessionId: string): boolean {
+    try {
+      return canAccessOwned(caller, workspaces.get(sessionId).owner);
+    } catch {
+      // a trail without a workspace record: only admins see it
+      return canAccessOwned(caller, '');
+    }
+  }
+
+  async function audited<T>(caller: Caller, action: string, resource: string, fn: () => Promise<T>, details: (r: T) => Record<string, unknown>): Promise<T> {
+    const base = { action, user: caller.subject, resource, ip: caller.clientIp, request_id: caller.requestId };
+    try {
+      const r = await fn();
+      await audit.record({ ...base, result: 'success', details: details(r) });
+      return r;
+    } catch (err) {
+      const le = err instanceof LokiError ? err : undefined;
+      await audit.record({ ...base, result: le?.kind === 'permission_denied' ? 'denied' : 'error', reason: le?.message ?? 'internal error' });
+      throw err;
+    }
+  }
+
+  return {
+    name: 'loki.v1.WorkspaceService',
+    roles: ['local-admin', 'gateway'],
+    register(server: Server, ctx: HandlerContext) {
+      const impl: pb.WorkspaceServiceServer = {
+        registerProject: unary(ctx, 'WorkspaceService/RegisterProject', async (req: pb.RegisterProjectRequest, caller) => {
+          requireScope(caller, '*');
+          const path = required(req.path, 'path');
+          const p = await audited(
+            caller,
+            'project.register',
+            `project:${req.name || path}`,
+            () =>
+              projects.register(path, {
+                registeredBy: caller.subject,
+                ...(req.name ? { name: req.name } : {}),
+                ...(req.baseBranch ? { baseBranch: req.baseBranch } : {}),
+                ...(req.remote ? { remote: req.remote } : {}),
+                protectedBranches: req.protectedBranches,
+              }),
+            (r) => ({ id: r.id, path: r.path, base_branch: r.baseBranch, remote: r.remote }),
+          );
+          return projectToPb(p);
+        }),
+        listProjects: unary(ctx, 'WorkspaceService/ListProjects', async (_req: pb.ListProjectsRequest, caller) => {
+          requireScope(caller, 'read');
+          return { projects: projects.list().map(projectToPb) };
+        }),
+        createWorkspace: unary(ctx, 'WorkspaceService/CreateWorkspace', async (req: pb.CreateWorkspaceRequest, caller) => {
+          requireScope(caller, 'control');
+          const sessionId = required(req.sessionId, 'session_id');
+          const ws = await audited(
+            caller,
+            'workspace.create',
+            `session:${sessionId}`,
+            () =>
+              workspaces.createWorkspace({
+                project: required(req.project, 'project'),
+                sessionId,
+                owner: caller.subject,
+                ...(req.pid > 0 ? { pid: req.pid } : {}),
+                ...(req.agent ? { agent: req.agent } : {}),
+              }),
+            (w) => ({ project: w.projectId, branch: w.branch, base_commit: w.baseCommit }),
+          );
+          return workspaceToPb(ws);
+        }),
+        getWorkspace: unary(ctx, 'WorkspaceService/GetWorkspace', async (req: pb.GetWorkspaceRequest, caller) => {
+          requireScope(caller, 'read');
+          return workspaceToPb(ownWorkspace(caller, req.sessionId));
+        }),
+        diff: unary(ctx, 'WorkspaceService/Diff', async (req: pb.DiffRequest, caller) => {
+          requireScope(caller, 'read');
+          const ws = ownWorkspace(caller, req.sessionId);
+          return summaryToPb(await workspaces.diff(ws.sessionId));
+        }),
+        finish: unary(ctx, 'WorkspaceService/Finish', async (req: pb.FinishRequest, caller) => {
+          requireScope(caller, 'control');
+          const ws = ownWorkspace(caller, req.sessionId);
+          const r = await audited(
+            caller,
+            'workspace.finish',
+            `session:${ws.sessionId}`,
+            () => workspaces.finish(ws.sessionId, req.openPr === undefined ? {} : { openPr: req.openPr }),
+            (f) => ({ branch: f.bringBack.branch, commit: f.bringBack.commit, commits: f.summary.commits.length, pull_request: f.pullRequest.url || null }),
+          );
+          return { summary: summaryToPb(r.summary), bringBack: { ...r.bringBack }, pullRequest: prToPb(r.pullRequest), exportedTrail: r.exportedTrail };
+        }),
+        openPullRequest: unary(ctx, 'WorkspaceService/OpenPullRequest', async (req: pb.OpenPullRequestRequest, caller) => {
+          requireScope(caller, 'control');
+          const ws = ownWorkspace(caller, req.sessionId);
+          const r = await audited(caller, 'workspace.pull_request', `session:${ws.sessionId}`, () => workspaces.openPullRequest(ws.sessionId), (p) => ({
+            opened: p.opened,
+            url: p.url,
+          }));
+          return prToPb(r);
+        }),
+        auditLog: unary(ctx, 'WorkspaceService/AuditLog', async (req: pb.AgentAuditLogRequest, caller) => {
+          requireScope(caller, 'read');
+          const sessions = req.sessionId ? [ownWorkspaceOrTrail(req.sessionId, caller)] : trail.sessions().filter((s) => canSeeSession(caller, s));
+          const entries = sessions.flatMap((sid) =>
+            trail.read(sid).map((e) => ({ sessionId: sid, timestamp: e.timestamp, seq: e.seq, action: e.action, agent: e.agent, detailsJson: JSON.stringify(e.details) })),
+          );
+          // Across sessions: interleave by time; within one session seq already orders them.
+          if (!req.sessionId) entries.sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.sessionId.localeCompare(b.sessionId) || a.seq - b.seq);
+          const limit = req.limit > 0 ? Math.min(req.limit, MAX_LOG_ENTRIES) : MAX_LOG_ENTRIES;
+          return { entries: entries.slice(-limit) };
+        }),
+        auditCount: unary(ctx, 'WorkspaceService/AuditCount', async (req: pb.AgentAuditCountRequest, caller) => {
+          requireScope(caller, 'read');
+          if (req.sessionId) return trail.count(ownWorkspaceOrTrail(req.sessionId, caller));
+          const total = { total: 0, byAction: {} as Record<string, number>, bySession: {} as Record<string, number> };
+          for (const sid of trail.sessions().filter((s) => canSeeSession(caller, s))) {
+            const c = trail.count(sid);
+            total.total += c.total;
+            total.bySession[sid] = c.total;
+            for (const [a, n] of Object.entries(c.byAction)) total.byAction[a] = (total.byAction[a] ?? 0) + n;
+          }
+          return total;
+        }),
+      };
+
+      function ownWorkspaceOrTrail(sessionId: string, caller: Caller): string {
+        if (!canSeeSession(caller, sessionId) || trail.read(sessionId).length === 0) {
+          throw new LokiError('workspace_not_found', `no agent audit trail for session "${sessionId}"`);
+        }
+        return sessionId;
+      }
+
+      server.addService(pb.WorkspaceServiceService, impl);
+    },
+  };
+}

@@ -1,0 +1,410 @@
+// Session workspaces: a private clone of a project per session, on the session
+// branch `loki/session-<unix-timestamp>-<pid>`, and the one way work comes back:
+// the daemon fetches that single branch from the workspace into the project
+// repository (or pushes it to the project's remote). Nothing else the agent
+// does in its workspace (other branches, tags, rewritten refs, config, hooks)
+// can reach the project.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { LokiError, type Logger } from '../../../common/src/index.js';
+import { migrate, type Db, type Migration } from '../store/db.js';
+import type { GitConfig } from './config.js';
+import { ghCreatePr, ghReady, ghRepoFromUrl, manualPrCommands, prBody, prTitle, type PrResult } from './pr.js';
+import { refExists, type Project, type ProjectRegistry } from './projects.js';
+import { isProtectedBranch, isSessionBranch, sessionBranchName, validateSessionId } from './refs.js';
+import { GitCommandError, inRepo, runGit } from './runner.js';
+import { computeSummary, type DiffSummary } from './summary.js';
+import type { AgentTrail } from './trail.js';
+import { checkWorkspaceGitDir, chownTree, workspaceOwner } from './workspace-safety.js';
+
+export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
+  {
+    module: 'git_workspaces',
+    version: 1,
+    sql: `CREATE TABLE git_workspaces (
+      session_id TEXT PRIMARY KEY,
+      project_id TEXT NOT NULL,
+      owner TEXT NOT NULL,
+      agent TEXT NOT NULL,
+      path TEXT NOT NULL,
+      branch TEXT NOT NULL UNIQUE,
+      base_branch TEXT NOT NULL,
+      base_commit TEXT NOT NULL,
+      state TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      finished_at INTEGER,
+      head_commit TEXT
+    )`,
+  },
+];
+
+export type WorkspaceState = 'active' | 'finished';
+
+export interface Workspace {
+  sessionId: string;
+  projectId: string;
+  owner: string;
+  agent: string;
+  /** Host directory bind-mounted into the sandbox at /workspace. */
+  path: string;
+  branch: string;
+  baseBranch: string;
+  baseCommit: string;
+  state: WorkspaceState;
+  createdAtMs: number;
+  finishedAtMs: number | null;
+  /** Commit last brought back into the project repository, if any. */
+  headCommit: string | null;
+}
+
+interface Row {
+  session_id: string;
+  project_id: string;
+  owner: string;
+  agent: string;
+  path: string;
+  branch: string;
+  base_branch: string;
+  base_commit: string;
+  state: WorkspaceState;
+  created_at: number;
+  finished_at: number | null;
+  head_commit: string | null;
+}
+
+function toWorkspace(r: Row): Workspace {
+  return {
+    sessionId: r.session_id,
+    projectId: r.project_id,
+    owner: r.owner,
+    agent: r.agent,
+    path: r.path,
+    branch: r.branch,
+    baseBranch: r.base_branch,
+    baseCommit: r.base_commit,
+    state: r.state,
+    createdAtMs: r.created_at,
+    finishedAtMs: r.finished_at,
+    headCommit: r.head_commit,
+  };
+}
+
+export interface CreateWorkspaceInput {
+  /** Project id or name. */
+  project: string;
+  sessionId: string;
+  /** The session runner's pid; default the daemon's own pid (see docs/git-workflow.md). */
+  pid?: number;
+  /** Agent name recorded in the trail for commits (Loki Mode: `development`, …). */
+  agent?: string;
+  owner: string;
+}
+
+export interface BringBackResult {
+  branch: string;
+  commit: string;
+  /** Previous value of the branch in the project repository, or empty when it was created. */
+  previous: string;
+  /** False when the branch already pointed at this commit. */
+  updated: boolean;
+}
+
+export interface FinishResult {
+  summary: DiffSummary;
+  bringBack: BringBackResult;
+  pullRequest: PrResult;
+  /** Path of the exported read-only trail copy, or empty. */
+  exportedTrail: string;
+}
+
+export interface WorkspaceManagerOptions {
+  db: Db;
+  projects: ProjectRegistry;
+  trail: AgentTrail;
+  log: Logger;
+  /** `$LOKI_HOME/workspaces`. */
+  workspacesDir: string;
+  config: GitConfig;
+  /** Environment for PATH/HOME lookups (git, gh); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  clock?: () => number;
+}
+
+function summaryIds(ws: Workspace): { sessionId: string; branch: string; baseBranch: string; baseCommit: string } {
+  return { sessionId: ws.sessionId, branch: ws.branch, baseBranch: ws.baseBranch, baseCommit: ws.baseCommit };
+}
+
+export class WorkspaceManager {
+  private readonly o: Required<Omit<WorkspaceManagerOptions, 'log'>> & { log: Logger };
+
+  constructor(opts: WorkspaceManagerOptions) {
+    for (const k of ['db', 'projects', 'trail', 'log', 'workspacesDir', 'config'] as const) {
+      if (!opts[k]) throw new Error(`WorkspaceManager needs ${k}`);
+    }
+    this.o = { env: process.env, clock: Date.now, ...opts, log: opts.log.child({ component: 'workspaces' }) };
+    migrate(this.o.db, WORKSPACE_MIGRATIONS);
+  }
+
+  get(sessionId: string): Workspace {
+    const row = this.o.db.prepare('SELECT * FROM git_workspaces WHERE session_id = ?').get(validateSessionId(sessionId)) as Row | undefined;
+    if (!row) throw new LokiError('workspace_not_found', `no workspace for session "${sessionId}"`);
+    return toWorkspace(row);
+  }
+
+  list(): Workspace[] {
+    return (this.o.db.prepare('SELECT * FROM git_workspaces ORDER BY created_at').all() as Row[]).map(toWorkspace);
+  }
+
+  private protectedPatterns(project: Project): string[] {
+    return [...this.o.config.protected_branches, ...project.protectedBranches, project.baseBranch];
+  }
+
+  /** Refuses any ref the daemon would write that is not a session branch or is protected. */
+  private assertWritable(project: Project, branch: string): void {
+    if (!isSessionBranch(branch)) throw new LokiError('protected_ref', `Loki only ever writes session branches (loki/session-…), not "${branch}"`);
+    if (this.o.config.branch_protection && isProtectedBranch(branch, this.protectedPatterns(project))) {
+      throw new LokiError('protected_ref', `branch "${branch}" is protected in project "${project.name}"; Loki never updates it`);
+    }
+  }
+
+  async createWorkspace(input: CreateWorkspaceInput): Promise<Workspace> {
+    const sessionId = validateSessionId(input.sessionId);
+    const project = this.o.projects.get(input.project);
+    const agent = input.agent ?? 'development';
+    if (this.o.db.prepare('SELECT 1 FROM git_workspaces WHERE session_id = ?').get(sessionId)) {
+      throw new LokiError('conflict', `session "${sessionId}" already has a workspace`);
+    }
+    const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid);
+    this.assertWritable(project, branch);
+    if (this.o.db.prepare('SELECT 1 FROM git_workspaces WHERE branch = ?').get(branch) || (await refExists(project.path, `refs/heads/${branch}`))) {
+      throw new LokiError('ref_exists', `branch "${branch}" already exists; another session started in the same second with the same pid`);
+    }
+    const base = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${project.baseBranch}^{commit}`], inRepo(project.path, { okExitCodes: [1] }));
+    const baseCommit = base.stdout.trim();
+    if (base.exitCode !== 0 || !baseCommit) {
+      throw new LokiError('base_branch_missing', `base branch "${project.baseBranch}" no longer exists in ${project.path}`);
+    }
+
+    mkdirSync(this.o.workspacesDir, { recursive: true, mode: 0o700 });
+    const dest = join(this.o.workspacesDir, sessionId);
+    if (existsSync(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
+    try {
+      // --no-local: objects are copied through the git transport, so nothing in the
+      // workspace is a hardlink into (or an alternate of) the project's object store.
+      // Trusting the registered project path (it may belong to another user) is the registration's point.
+      await runGit(['clone', '--quiet', '--no-local', '--no-hardlinks', '--no-checkout', '--single-branch', '--no-tags', '--branch', project.baseBranch, '--', project.path, dest], {
+        safeDirectories: [project.path, join(project.path, '.git')],
+      });
+      await runGit(['checkout', '--quiet', '-b', branch, baseCommit], { cwd: dest }).catch((err: unknown) => {
+        throw new LokiError('conflict', `base branch "${project.baseBranch}" moved while the workspace was cloned; retry`, { cause: err });
+      });
+      // The agent must not know, or be able to push to, the host path of the project.
+      await runGit(['remote', 'remove', 'origin'], { cwd: dest });
+      await runGit(['config', 'user.name', 'Loki Agent'], { cwd: dest });
+      await runGit(['config', 'user.email', 'agent@loki.invalid'], { cwd: dest });
+      const owner = workspaceOwner(this.o.config);
+      if (owner) chownTree(dest, owner.uid, owner.gid);
+    } catch (err) {
+      rmSync(dest, { recursive: true, force: true });
+      throw err;
+    }
+    const now = this.o.clock();
+    this.o.db
+      .prepare(
+        `INSERT INTO git_workspaces (session_id, project_id, owner, agent, path, branch, base_branch, base_commit, state, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)`,
+      )
+      .run(sessionId, project.id, input.owner, agent, dest, branch, project.baseBranch, baseCommit, now);
+    this.o.trail.append(sessionId, {
+      action: 'workspace_create',
+      agent: 'loki',
+      details: { project: project.name, branch, base_branch: project.baseBranch, base_commit: baseCommit },
+    });
+    this.o.log.info({ session_id: sessionId, project: project.id, branch, base_commit: baseCommit }, 'workspace created');
+    return this.get(sessionId);
+  }
+
+  /**
+   * Fetches exactly the session branch from the workspace into a daemon-private
+   * staging ref of the project repo. The workspace is only read by upload-pack
+   * under the hardened config; its refs other than the session branch are never asked for.
+   */
+  private async fetchSession(ws: Workspace): Promise<{ project: Project; staging: string; head: string }> {
+    const project = this.o.projects.get(ws.projectId);
+    const gitDir = checkWorkspaceGitDir(ws.path);
+    // Unique per call, so two concurrent reads of one session never share a staging ref.
+    const staging = `refs/loki/incoming/${ws.sessionId}-${randomBytes(6).toString('hex')}`;
+    try {
+      await runGit(
+        ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', gitDir, `+refs/heads/${ws.branch}:${staging}`],
+        inRepo(project.path, { safeDirectories: [gitDir], config: ['fetch.fsckObjects=true'] }),
+      );
+    } catch (err) {
+      if (err instanceof GitCommandError && /couldn't find remote ref/i.test(err.stderr)) {
+        throw new LokiError('failed_precondition', `the session branch ${ws.branch} no longer exists in the workspace`);
+      }
+      if (err instanceof GitCommandError) {
+        throw new LokiError('unsafe_workspace', `could not read the session branch from the workspace: ${err.stderr.trim().split('\n').pop() ?? ''}`, { cause: err });
+      }
+      throw err;
+    }
+    const head = (await runGit(['rev-parse', '--verify', `${staging}^{commit}`], inRepo(project.path))).stdout.trim();
+    return { project, staging, head };
+  }
+
+  private async dropStaging(project: Project, staging: string): Promise<void> {
+    await runGit(['update-ref', '-d', staging], inRepo(project.path));
+  }
+
+  /** Files changed, insertions, deletions and commits of the session branch against its pinned base. */
+  async diff(sessionId: string): Promise<DiffSummary> {
+    const ws = this.get(sessionId);
+    const { project, staging, head } = await this.fetchSession(ws);
+    try {
+      return await computeSummary(project.path, summaryIds(ws), head);
+    } finally {
+      await this.dropStaging(project, staging);
+    }
+  }
+
+  /** Brings the session branch back into the project repository as `refs/heads/loki/session-…`. */
+  async bringBack(sessionId: string): Promise<BringBackResult> {
+    const ws = this.get(sessionId);
+    const { project, staging, head } = await this.fetchSession(ws);
+    try {
+      return await this.updateSessionRef(ws, project, head);
+    } finally {
+      await this.dropStaging(project, staging);
+    }
+  }
+
+  private async updateSessionRef(ws: Workspace, project: Project, head: string): Promise<BringBackResult> {
+    this.assertWritable(project, ws.branch);
+    const ref = `refs/heads/${ws.branch}`;
+    const cur = await runGit(['symbolic-ref', '--quiet', 'HEAD'], inRepo(project.path, { okExitCodes: [1, 128] }));
+    if (cur.stdout.trim() === ref) {
+      throw new LokiError('failed_precondition', `${ws.branch} is checked out in ${project.path}; switch to another branch before bringing the session back`);
+    }
+    const old = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], inRepo(project.path, { okExitCodes: [1] }));
+    const previous = old.exitCode === 0 ? old.stdout.trim() : '';
+    if (previous === head) return { branch: ws.branch, commit: head, previous, updated: false };
+    if (previous && !this.o.config.allow_non_fast_forward) {
+      const ff = await runGit(['merge-base', '--is-ancestor', previous, head], inRepo(project.path, { okExitCodes: [1] }));
+      if (ff.exitCode !== 0) {
+        throw new LokiError('non_fast_forward', `${ws.branch} in the project is at ${previous.slice(0, 12)}, which the workspace branch no longer contains (history rewritten); refusing a non-fast-forward update`);
+      }
+    }
+    // Compare-and-swap against what we just read (all zeros = must not exist yet).
+    const expected = previous || '0'.repeat(head.length);
+    try {
+      await runGit(['update-ref', '-m', `loki: bring back session ${ws.sessionId}`, ref, head, expected], inRepo(project.path));
+    } catch (err) {
+      throw new LokiError('conflict', `${ws.branch} changed in the project repository while it was being updated; retry`, { cause: err });
+    }
+    this.o.db.prepare('UPDATE git_workspaces SET head_commit = ? WHERE session_id = ?').run(head, ws.sessionId);
+    this.o.log.info({ session_id: ws.sessionId, branch: ws.branch, commit: head, previous }, 'session branch brought back');
+    return { branch: ws.branch, commit: head, previous, updated: true };
+  }
+
+  /** Pushes the brought-back session branch to the project's remote: one ref, never forced, never a protected name. */
+  async pushToRemote(sessionId: string): Promise<{ remote: string; ref: string }> {
+    const ws = this.get(sessionId);
+    const project = this.o.projects.get(ws.projectId);
+    if (!project.remote) throw new LokiError('no_remote', `project "${project.name}" has no git remote`);
+    this.assertWritable(project, ws.branch);
+    const ref = `refs/heads/${ws.branch}`;
+    if (!(await refExists(project.path, ref))) throw new LokiError('failed_precondition', `${ws.branch} has not been brought back into the project yet`);
+    try {
+      await runGit(['push', '--quiet', '--porcelain', '--no-verify', '--no-follow-tags', '--no-recurse-submodules', project.remote, `${ref}:${ref}`], inRepo(project.path, { allowCredentials: true }));
+    } catch (err) {
+      if (err instanceof GitCommandError && /non-fast-forward|fetch first|rejected/i.test(err.stderr + err.message)) {
+        throw new LokiError('non_fast_forward', `the remote "${project.remote}" refused ${ws.branch} (not a fast-forward)`);
+      }
+      if (err instanceof GitCommandError) throw new LokiError('unavailable', `push to "${project.remote}" failed: ${err.stderr.trim().split('\n').pop() ?? ''}`, { cause: err });
+      throw err;
+    }
+    this.o.trail.append(sessionId, { action: 'branch_push', agent: 'loki', details: { remote: project.remote, branch: ws.branch } });
+    return { remote: project.remote, ref };
+  }
+
+  /** Pushes the session branch and opens a PR with gh; otherwise returns the commands to do it by hand. */
+  async openPullRequest(sessionId: string, summary?: DiffSummary): Promise<PrResult> {
+    const ws = this.get(sessionId);
+    const project = this.o.projects.get(ws.projectId);
+    const sum = summary ?? (await this.diff(sessionId));
+    const req = {
+      projectPath: project.path,
+      remote: project.remote,
+      baseBranch: ws.baseBranch,
+      branch: ws.branch,
+      title: prTitle(ws.sessionId, sum.commits),
+      body: prBody(sum, this.o.trail.count(sessionId)),
+    };
+    const commands = manualPrCommands(req);
+    if (!project.remote) return { opened: false, url: '', reason: `project "${project.name}" has no git remote`, commands };
+    const gh = await ghReady({ ghPath: this.o.config.gh_path, env: this.o.env }, project.path);
+    if (!gh.path) return { opened: false, url: '', reason: gh.reason ?? 'gh unavailable', commands };
+    await this.pushToRemote(sessionId);
+    const url = await runGit(['remote', 'get-url', '--', project.remote], inRepo(project.path, { okExitCodes: [2, 128] }));
+    const ghRepo = url.exitCode === 0 ? ghRepoFromUrl(url.stdout.trim()) : undefined;
+    const res = await ghCreatePr(gh.path, { ...req, ...(ghRepo ? { ghRepo } : {}) }, this.o.env);
+    this.o.trail.append(sessionId, {
+      action: 'pull_request',
+      agent: 'loki',
+      details: { opened: res.opened, url: res.url, base: ws.baseBranch, head: ws.branch, ...(res.reason ? { reason: res.reason } : {}) },
+    });
+    return res;
+  }
+
+  /** End of session: summarize, log new commits in the trail, bring the branch back, optionally open a PR and export the trail. */
+  async finish(sessionId: string, opts: { openPr?: boolean } = {}): Promise<FinishResult> {
+    const ws = this.get(sessionId);
+    const { project, staging, head } = await this.fetchSession(ws);
+    let summary: DiffSummary;
+    let bringBack: BringBackResult;
+    try {
+      summary = await computeSummary(project.path, summaryIds(ws), head);
+      bringBack = await this.updateSessionRef(ws, project, head);
+    } finally {
+      await this.dropStaging(project, staging);
+    }
+    const logged = new Set(this.o.trail.read(sessionId).filter((e) => e.action === 'git_commit').map((e) => e.details.sha));
+    for (const c of summary.commits) {
+      if (logged.has(c.sha)) continue;
+      this.o.trail.append(sessionId, { action: 'git_commit', agent: ws.agent, details: { sha: c.sha, message: c.subject, files_changed: c.filesChanged } });
+    }
+    this.o.trail.append(sessionId, {
+      action: 'branch_bring_back',
+      agent: 'loki',
+      details: { branch: ws.branch, commit: head, previous: bringBack.previous, files_changed: summary.filesChanged, insertions: summary.insertions, deletions: summary.deletions },
+    });
+    const manual = (reason: string): PrResult => ({
+      opened: false,
+      url: '',
+      reason,
+      commands: manualPrCommands({ projectPath: project.path, remote: project.remote, baseBranch: ws.baseBranch, branch: ws.branch, title: prTitle(sessionId, summary.commits), body: prBody(summary, this.o.trail.count(sessionId)) }),
+    });
+    let pullRequest: PrResult;
+    if (!(opts.openPr ?? this.o.config.auto_pr)) pullRequest = manual('opening pull requests is opt-in (LOKI_AUTO_PR=true or git.auto_pr)');
+    else {
+      // The branch is already safely back in the project; a failed push or PR must not undo that.
+      try {
+        pullRequest = await this.openPullRequest(sessionId, summary);
+      } catch (err) {
+        if (!(err instanceof LokiError)) throw err;
+        pullRequest = manual(err.message);
+      }
+    }
+    this.o.trail.append(sessionId, { action: 'session_finish', agent: 'loki', details: { commits: summary.commits.length, pull_request: pullRequest.url || null } });
+    const exportedTrail = this.o.config.export_agent_audit ? this.o.trail.exportTo(sessionId, project.path) : '';
+    this.o.db.prepare("UPDATE git_workspaces SET state = 'finished', finished_at = ? WHERE session_id = ?").run(this.o.clock(), sessionId);
+    return { summary, bringBack, pullRequest, exportedTrail };
+  }
+
+  /** Deletes the workspace directory (after the sandbox is gone); the record and trail stay. */
+  removeWorkspaceDir(sessionId: string): void {
+    const ws = this.get(sessionId);
+    rmSync(ws.path, { recursive: true, force: true });
+  }
+}

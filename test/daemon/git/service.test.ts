@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { credentials, Metadata, type CallOptions, Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
+import { createWorkspaceModule } from '../../../daemon/src/git/service.js';
+import { WorkspaceServiceClient } from '../../../proto/gen/loki/v1/workspace.js';
+import { agentGit, agentWrite, gitFixture, makeProject, silentLogger, tempDir, type GitFixture } from './helpers.js';
+
+type Unary<Req, Res> = (req: Req, md: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+function call<Req, Res>(client: WorkspaceServiceClient, method: Unary<Req, Res>, req: Req, md = new Metadata()): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, md, {}, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+function codeOf(err: unknown): { grpc: number; loki: unknown; message: string } {
+  const se = err as ServiceError;
+  return { grpc: se.code, loki: se.metadata?.get('x-loki-error-code')[0], message: se.details };
+}
+
+describe('WorkspaceService over a unix socket', () => {
+  let fx: GitFixture;
+  let server: Server;
+  let admin: WorkspaceServiceClient;
+  let gateway: WorkspaceServiceClient;
+  let audits: AuditEventInput[];
+  let project: string;
+  let sockDir: string;
+
+  beforeEach(async () => {
+    fx = gitFixture();
+    project = makeProject(fx.root);
+    audits = [];
+    const mod = createWorkspaceModule({ projects: fx.projects, workspaces: fx.workspaces, trail: fx.trail, audit: { record: async (e) => void audits.push(e) } });
+    server = new Server();
+    const gwServer = new Server();
+    mod.register(server, { log: silentLogger(), listener: { role: 'local-admin', localUid: 0 } });
+    mod.register(gwServer, { log: silentLogger(), listener: { role: 'gateway' } });
+    sockDir = tempDir('loki-sock-');
+    const adminSock = join(sockDir, 'admin.sock');
+    const gwSock = join(sockDir, 'gw.sock');
+    await new Promise<void>((res, rej) => server.bindAsync(`unix:${adminSock}`, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+    await new Promise<void>((res, rej) => gwServer.bindAsync(`unix:${gwSock}`, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+    const prevShutdown = server.forceShutdown.bind(server);
+    server.forceShutdown = () => {
+      gwServer.forceShutdown();
+      prevShutdown();
+    };
+    admin = new WorkspaceServiceClient(`unix:${adminSock}`, credentials.createInsecure());
+    gateway = new WorkspaceServiceClient(`unix:${gwSock}`, credentials.createInsecure());
+  });
+
+  afterEach(() => {
+    admin?.close();
+    gateway?.close();
+    server?.forceShutdown();
+    fx?.close();
+    rmSync(sockDir, { recursive: true, force: true });
+  });
+
+  it('registers a project, creates a workspace and returns the diff of an agent commit, and audits the registration', async () => {
+    const p = await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: ['release/*'] });
+    assert.match(p.id, /^prj-[0-9a-f]{12}$/);
+    assert.equal(p.baseBranch, 'main');
+    assert.deepEqual(p.protectedBranches, ['release/*']);
+    assert.equal(audits[0]?.action, 'project.register');
+    assert.equal(audits[0]?.result, 'success');
+    assert.equal(audits[0]?.user, 'local:0');
+
+    const ws = await call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'g1', pid: 321, agent: '' });
+    assert.match(ws.branch, /^loki\/session-\d+-321$/);
+    agentWrite(join(ws.path, 'x.txt'), 'x\ny\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'Add x');
+    const d = await call(admin, admin.diff, { sessionId: 'g1' });
+    assert.equal(d.filesChanged, 1);
+    assert.equal(d.insertions, 2);
+    assert.deepEqual(d.commits.map((c) => c.subject), ['Add x']);
+
+    const log = await call(admin, admin.auditLog, { sessionId: 'g1', limit: 0 });
+    assert.deepEqual(log.entries.map((e) => e.action), ['workspace_create']);
+    const count = await call(admin, admin.auditCount, { sessionId: '' });
+    assert.equal(count.total, 1);
+    assert.deepEqual(count.bySession, { g1: 1 });
+  });
+
+  it('answers bad input with INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION and a message that says what is wrong', async () => {
+    const cases: [() => Promise<unknown>, number, string, RegExp][] = [
+      [() => call(admin, admin.registerProject, { path: fx.root, name: '', baseBranch: '', remote: '', protectedBranches: [] }), status.INVALID_ARGUMENT, 'not_a_git_repo', /not a git repository/],
+      [() => call(admin, admin.registerProject, { path: join(fx.root, 'nope'), name: '', baseBranch: '', remote: '', protectedBranches: [] }), status.INVALID_ARGUMENT, 'not_a_git_repo', /does not exist/],
+      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: '', remote: '', protectedBranches: ['-x'] }), status.INVALID_ARGUMENT, 'invalid_argument', /must not start with "-"/],
+      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: 'rel@{1}', remote: '', protectedBranches: [] }), status.INVALID_ARGUMENT, 'invalid_ref', /base branch/],
+      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: 'develop', remote: '', protectedBranches: [] }), status.FAILED_PRECONDITION, 'base_branch_missing', /"develop" does not exist/],
+      [() => call(admin, admin.createWorkspace, { project: 'ghost', sessionId: 's', pid: 0, agent: '' }), status.NOT_FOUND, 'project_not_found', /no project "ghost"/],
+      [() => call(admin, admin.diff, { sessionId: 'nope' }), status.NOT_FOUND, 'workspace_not_found', /nope/],
+      [() => call(admin, admin.diff, { sessionId: '' }), status.INVALID_ARGUMENT, 'invalid_argument', /session_id is required/],
+    ];
+    for (const [fn, grpc, loki, msg] of cases) {
+      await assert.rejects(fn(), (err: unknown) => {
+        const c = codeOf(err);
+        assert.equal(c.loki, loki, c.message);
+        assert.equal(c.grpc, grpc, c.message);
+        assert.match(c.message, msg);
+        return true;
+      });
+    }
+  });
+
+  it('lets a gateway caller with only read scope list projects but not register one or read another subject\'s workspace', async () => {
+    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [] });
+    await call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'g2', pid: 1, agent: '' });
+    const md = new Metadata();
+    md.set('x-loki-subject', 'token:viewer');
+    md.set('x-loki-scopes', 'read');
+    const list = await call(gateway, gateway.listProjects, {}, md);
+    assert.deepEqual(list.projects.map((p) => p.name), ['demo']);
+    await assert.rejects(call(gateway, gateway.registerProject, { path: project, name: 'x', baseBranch: '', remote: '', protectedBranches: [] }, md), (e: unknown) => codeOf(e).grpc === status.PERMISSION_DENIED);
+    await assert.rejects(call(gateway, gateway.getWorkspace, { sessionId: 'g2' }, md), (e: unknown) => codeOf(e).loki === 'workspace_not_found');
+    const log = await call(gateway, gateway.auditLog, { sessionId: '', limit: 0 }, md);
+    assert.deepEqual(log.entries, []);
+  });
+});

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LokiError } from '../../../common/src/index.js';
+import { defaultGitConfig } from '../../../daemon/src/git/config.js';
+import { agentGit, agentWrite, gitFixture, hostGit, makeProject, refSnapshot, tempDir, type GitFixture } from './helpers.js';
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+async function rejectsWith(p: Promise<unknown>, code: string, msg?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof LokiError, `expected LokiError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (msg) assert.match(err.message, msg);
+    return true;
+  });
+}
+
+describe('WorkspaceManager', () => {
+  let fx: GitFixture;
+  let project: string;
+  afterEach(() => fx?.close());
+
+  async function setup(config = defaultGitConfig(), clock?: () => number): Promise<void> {
+    fx = gitFixture({ config, ...(clock ? { clock } : {}) });
+    project = makeProject(fx.root);
+    await fx.projects.register(project, { registeredBy: 'local:0' });
+  }
+
+  it('clones the project at the pinned base commit onto loki/session-<unix-timestamp>-<pid> with no remote back to the host', async () => {
+    await setup();
+    const before = Math.floor(Date.now() / 1000);
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's1', pid: 4242, owner: 'local:0' });
+    const m = /^loki\/session-(\d+)-4242$/.exec(ws.branch);
+    assert.ok(m, ws.branch);
+    assert.ok(Math.abs(Number(m[1]) - before) <= 2);
+    assert.equal(ws.baseBranch, 'main');
+    assert.equal(ws.baseCommit, hostGit(project, 'rev-parse', 'main'));
+    assert.equal(ws.path, join(fx.home, 'workspaces', 's1'));
+    assert.equal(agentGit(ws.path, 'symbolic-ref', '--short', 'HEAD'), ws.branch);
+    assert.equal(agentGit(ws.path, 'rev-parse', 'HEAD'), ws.baseCommit);
+    assert.equal(agentGit(ws.path, 'remote'), '');
+    assert.equal(agentGit(ws.path, 'config', 'user.name'), 'Loki Agent');
+    assert.equal(readFileSync(join(ws.path, 'app.js'), 'utf8'), 'console.log(1);\n');
+    if (isRoot) assert.equal(statSync(join(ws.path, 'app.js')).uid, 1000);
+    const trail = fx.trail.read('s1');
+    assert.equal(trail[0]?.action, 'workspace_create');
+  });
+
+  it('brings back a commit made on the session branch and leaves main and every other ref byte-for-byte unchanged', async () => {
+    await setup();
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's2', pid: 1, owner: 'local:0' });
+    const before = refSnapshot(project);
+    agentWrite(join(ws.path, 'feature.txt'), 'one\ntwo\n');
+    agentWrite(join(ws.path, 'app.js'), 'console.log(2);\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'Add feature');
+    const agentHead = agentGit(ws.path, 'rev-parse', 'HEAD');
+
+    const diff = await fx.workspaces.diff('s2');
+    assert.equal(diff.filesChanged, 2);
+    assert.equal(diff.insertions, 3);
+    assert.equal(diff.deletions, 1);
+    assert.deepEqual(diff.commits.map((c) => [c.sha, c.subject, c.filesChanged]), [[agentHead, 'Add feature', 2]]);
+    assert.equal(refSnapshot(project), before, 'diff must not leave refs behind in the project');
+
+    const res = await fx.workspaces.finish('s2');
+    assert.equal(res.bringBack.commit, agentHead);
+    assert.equal(res.bringBack.previous, '');
+    assert.equal(hostGit(project, 'rev-parse', `refs/heads/${ws.branch}`), agentHead);
+    const after = refSnapshot(project).split('\n').filter((l) => !l.startsWith(`refs/heads/${ws.branch} `));
+    assert.deepEqual(after, before.split('\n'));
+    assert.equal(res.pullRequest.opened, false);
+    assert.match(res.pullRequest.reason, /opt-in/);
+    const commitEntry = fx.trail.read('s2').find((e) => e.action === 'git_commit');
+    assert.deepEqual(commitEntry?.details, { sha: agentHead, message: 'Add feature', files_changed: 2 });
+    assert.equal(commitEntry?.agent, 'development');
+    assert.equal(fx.workspaces.get('s2').state, 'finished');
+  });
+
+  it('never lets a rewritten main, a new master, tags or force-moved refs in the workspace reach the project', async () => {
+    await setup();
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's3', pid: 2, owner: 'local:0' });
+    const before = refSnapshot(project);
+    agentWrite(join(ws.path, 'evil.txt'), 'x\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'evil');
+    const evil = agentGit(ws.path, 'rev-parse', 'HEAD');
+    agentGit(ws.path, 'branch', '-f', 'main', evil);
+    agentGit(ws.path, 'update-ref', 'refs/heads/master', evil);
+    agentGit(ws.path, 'update-ref', 'refs/heads/release/1.0', evil);
+    agentGit(ws.path, 'tag', 'v9.9', evil);
+    agentGit(ws.path, 'tag', '-a', '-m', 'annotated', 'v10', evil);
+    agentGit(ws.path, 'update-ref', 'refs/remotes/origin/main', evil);
+    agentGit(ws.path, 'update-ref', 'refs/notes/commits', evil);
+    // the session branch itself goes back to the base: the only ref that returns is "no change"
+    agentGit(ws.path, 'reset', '--quiet', '--hard', ws.baseCommit);
+
+    const res = await fx.workspaces.finish('s3');
+    assert.equal(res.bringBack.commit, ws.baseCommit);
+    const after = refSnapshot(project).split('\n').filter((l) => !l.startsWith(`refs/heads/${ws.branch} `));
+    assert.deepEqual(after, before.split('\n'));
+    assert.equal(hostGit(project, 'tag', '--list'), '');
+    assert.throws(() => hostGit(project, 'cat-file', '-e', evil), 'the evil commit object must not even be copied');
+  });
+
+  it('refuses a non-fast-forward update of a session branch already brought back, unless configured', async () => {
+    await setup();
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's4', pid: 3, owner: 'local:0' });
+    agentWrite(join(ws.path, 'a.txt'), 'a\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'first');
+    const first = (await fx.workspaces.bringBack('s4')).commit;
+    agentGit(ws.path, 'reset', '--quiet', '--hard', ws.baseCommit);
+    agentWrite(join(ws.path, 'b.txt'), 'b\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'rewritten');
+    await rejectsWith(fx.workspaces.bringBack('s4'), 'non_fast_forward', /history rewritten/);
+    assert.equal(hostGit(project, 'rev-parse', `refs/heads/${ws.branch}`), first);
+  });
+
+  it('replaces a rewritten session branch when allow_non_fast_forward is set', async () => {
+    await setup(defaultGitConfig({ allow_non_fast_forward: true }));
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's5', pid: 3, owner: 'local:0' });
+    agentWrite(join(ws.path, 'a.txt'), 'a\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'first');
+    await fx.workspaces.bringBack('s5');
+    agentGit(ws.path, 'commit', '--quiet', '--amend', '-m', 'amended');
+    const res = await fx.workspaces.bringBack('s5');
+    assert.equal(hostGit(project, 'rev-parse', `refs/heads/${ws.branch}`), res.commit);
+    assert.equal(hostGit(project, 'log', '-1', '--format=%s', res.commit), 'amended');
+  });
+
+  it('refuses to create a session branch whose name a configured protected pattern covers', async () => {
+    await setup(defaultGitConfig({ protected_branches: ['main', 'master', 'loki/**'] }));
+    await rejectsWith(fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's6', pid: 1, owner: 'local:0' }), 'protected_ref', /protected/);
+  });
+
+  it('refuses a second session that would get the same branch name', async () => {
+    await setup(defaultGitConfig(), () => 1_700_000_000_000);
+    const a = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's7', pid: 99, owner: 'local:0' });
+    assert.equal(a.branch, 'loki/session-1700000000-99');
+    await rejectsWith(fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's8', pid: 99, owner: 'local:0' }), 'ref_exists', /1700000000-99/);
+  });
+
+  it('rejects an unknown project, an unknown session and a session id that could escape the workspaces dir', async () => {
+    await setup();
+    await rejectsWith(fx.workspaces.createWorkspace({ project: 'nope', sessionId: 's9', owner: 'local:0' }), 'project_not_found', /loki projects register/);
+    await rejectsWith(fx.workspaces.diff('missing'), 'workspace_not_found');
+    await rejectsWith(fx.workspaces.createWorkspace({ project: 'proj', sessionId: '../etc', owner: 'local:0' }), 'invalid_argument', /session id/);
+    await rejectsWith(fx.workspaces.createWorkspace({ project: 'proj', sessionId: '-rf', owner: 'local:0' }), 'invalid_argument');
+  });
+
+  it('says so when the agent deleted its session branch, and still refuses to bring anything else back', async () => {
+    await setup();
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's11', pid: 6, owner: 'local:0' });
+    const before = refSnapshot(project);
+    agentGit(ws.path, 'checkout', '--quiet', '-b', 'elsewhere');
+    agentGit(ws.path, 'branch', '-D', ws.branch);
+    await rejectsWith(fx.workspaces.finish('s11'), 'failed_precondition', /no longer exists in the workspace/);
+    assert.equal(refSnapshot(project), before);
+  });
+
+  it('finishes with the branch brought back and manual PR commands when the push for the PR fails', async () => {
+    const bin = tempDir('loki-gh-');
+    after(() => rmSync(bin, { recursive: true, force: true }));
+    const gh = join(bin, 'gh');
+    writeFileSync(gh, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    await setup(defaultGitConfig({ auto_pr: true, gh_path: gh }));
+    hostGit(project, 'remote', 'add', 'origin', join(fx.root, 'no-such-remote.git'));
+    fx.projects.remove('proj');
+    await fx.projects.register(project, { registeredBy: 'local:0' });
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's12', pid: 6, owner: 'local:0' });
+    agentWrite(join(ws.path, 'd.txt'), 'd\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'Add d');
+    const res = await fx.workspaces.finish('s12');
+    assert.equal(res.pullRequest.opened, false);
+    assert.match(res.pullRequest.reason, /push to "origin" failed/);
+    assert.equal(res.pullRequest.commands.length, 2);
+    assert.equal(hostGit(project, 'rev-parse', `refs/heads/${ws.branch}`), res.bringBack.commit);
+    assert.equal(fx.workspaces.get('s12').state, 'finished');
+  });
+
+  it('works on a project owned by another user when the daemon is root, leaving no root-owned files in its .git', async function () {
+    if (!isRoot) this.skip();
+    fx = gitFixture();
+    project = makeProject(fx.root);
+    execFileSync('chown', ['-R', '1001:1001', project]);
+    await fx.projects.register(project, { registeredBy: 'local:0' });
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's13', pid: 8, owner: 'local:0' });
+    agentWrite(join(ws.path, 'e.txt'), 'e\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'Add e');
+    const res = await fx.workspaces.finish('s13');
+    const owner = (...args: string[]) => execFileSync('git', args, { cwd: project, uid: 1001, gid: 1001, env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent', GIT_CONFIG_GLOBAL: '/dev/null' }, encoding: 'utf8' }).trim();
+    assert.equal(owner('rev-parse', `refs/heads/${ws.branch}`), res.bringBack.commit);
+    assert.equal(owner('fsck', '--no-progress'), '');
+    const notOwned = execFileSync('find', [join(project, '.git'), '!', '-uid', '1001'], { encoding: 'utf8' }).trim();
+    assert.equal(notOwned, '', 'every file in the project .git still belongs to its owner');
+  });
+
+  it('exports a read-only copy of the trail to .loki/logs/agent-audit.jsonl when configured', async () => {
+    await setup(defaultGitConfig({ export_agent_audit: true }));
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's10', pid: 5, owner: 'local:0' });
+    agentWrite(join(ws.path, 'c.txt'), 'c\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'Add c');
+    const res = await fx.workspaces.finish('s10');
+    const dest = join(project, '.loki', 'logs', 'agent-audit.jsonl');
+    assert.equal(res.exportedTrail, dest);
+    assert.equal(statSync(dest).mode & 0o777, 0o444);
+    const lines = readFileSync(dest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; action: string });
+    assert.deepEqual(lines.map((l) => l.seq), lines.map((_, i) => i + 1));
+    assert.ok(lines.some((l) => l.action === 'git_commit'));
+    // a second export replaces the read-only file instead of failing
+    fx.trail.append('s10', { action: 'note', agent: 'loki' });
+    fx.trail.exportTo('s10', project);
+    assert.equal(readFileSync(dest, 'utf8').trim().split('\n').length, lines.length + 1);
+  });
+});
