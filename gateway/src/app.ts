@@ -1,0 +1,173 @@
+// buildApp(deps): the gateway's Fastify instance, fully wired but not
+// listening. main.ts supplies real dependencies; tests build the same app with
+// a real daemon on temp sockets.
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Logger } from '../../common/src/index.js';
+import { AuditForwarder } from './audit-forwarder.js';
+import { Authenticator, type AuthSettings } from './auth/authenticator.js';
+import { disabledOidc } from './auth/oidc-disabled.js';
+import type { OidcAuthenticator } from './auth/oidc/types.js';
+import { tlsEnabled, type GatewayConfig } from './config.js';
+import type { DaemonClient } from './daemon-client.js';
+import { RequestLimiter, type LimiterSettings } from './limits/limiter.js';
+import { MemoryRateLimitStore, type RateLimitStore } from './limits/store.js';
+import { GatewayMetrics } from './metrics.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { guardPlugin, type RouteEntry } from './plugins/guard.js';
+import { observabilityPlugin } from './plugins/observability.js';
+import { securityPlugin, type SecuritySettings } from './plugins/security.js';
+import { auditRoutes } from './routes/audit.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { statusRoutes } from './routes/status.js';
+import { tokenRoutes } from './routes/tokens.js';
+
+export interface TlsMaterial {
+  key: string | Buffer;
+  cert: string | Buffer;
+}
+
+/** A route group another feature contributes (sessions, control…); it must declare config.access on every route. */
+export interface RouteGroup {
+  plugin: FastifyPluginAsync<Record<string, unknown>>;
+  options?: Record<string, unknown>;
+}
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  daemon: DaemonClient;
+  logger: Logger;
+  oidc?: OidcAuthenticator;
+  /** TLS key/cert already read from disk; omitted = plain HTTP. */
+  tls?: TlsMaterial;
+  metrics?: GatewayMetrics;
+  rateLimitStore?: RateLimitStore;
+  routes?: readonly RouteGroup[];
+}
+
+export interface GatewayHandle {
+  readonly routes: readonly RouteEntry[];
+  readonly metrics: GatewayMetrics;
+  readonly limiter: RequestLimiter;
+  readonly authenticator: Authenticator;
+  readonly audit: AuditForwarder;
+  config(): GatewayConfig;
+  /** Applies a new, already-validated config (and new TLS material) atomically; throws and changes nothing if TLS material is rejected. */
+  reload(next: GatewayConfig, tls?: TlsMaterial): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    loki: GatewayHandle;
+  }
+}
+
+function limiterSettings(cfg: GatewayConfig): LimiterSettings {
+  return { ...cfg.rate_limit };
+}
+
+function authSettings(cfg: GatewayConfig): AuthSettings {
+  const a = cfg.enterprise.auth;
+  return { enabled: a.enabled, anonymousRole: a.anonymous_role, tokenCacheMs: a.token_cache_ms };
+}
+
+function securitySettings(cfg: GatewayConfig): SecuritySettings {
+  return {
+    hstsMaxAgeS: tlsEnabled(cfg) || cfg.behind_tls_proxy ? cfg.tls.hsts_max_age_s : undefined,
+    corsOrigins: cfg.cors.origins,
+    corsCredentials: cfg.cors.credentials,
+  };
+}
+
+export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
+  let config = deps.config;
+  const oidc = deps.oidc ?? disabledOidc();
+  const metrics =
+    deps.metrics ??
+    new GatewayMetrics({
+      // The scrape itself is the gateway asking, with read scope only.
+      sandboxStatus: () => deps.daemon.getStatus({ requestId: `metrics-${randomUUID()}`, subject: 'gateway:metrics', scopes: ['read'], auth: 'gateway' }),
+    });
+  const limiter = new RequestLimiter({
+    store: deps.rateLimitStore ?? new MemoryRateLimitStore({ maxEntries: config.rate_limit.max_entries }),
+    settings: limiterSettings(config),
+  });
+  const authenticator = new Authenticator({ daemon: deps.daemon, oidc, settings: authSettings(config) });
+  const audit = new AuditForwarder({
+    sender: deps.daemon,
+    capacity: config.audit.buffer_size,
+    log: deps.logger.child({ component: 'audit-forwarder' }),
+    onForwarded: () => metrics.auditForwarded.inc(),
+    onDropped: () => metrics.auditDropped.inc(),
+    onBuffered: (n) => metrics.auditBuffered.set(n),
+  });
+  let security = securitySettings(config);
+  const routes: RouteEntry[] = [];
+
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }),
+    // One line per request is written by the observability plugin (with subject and route).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    genReqId: () => randomUUID(),
+    // proxy-addr walks X-Forwarded-For from the right and stops at the first
+    // untrusted hop, which is exactly the client address we want.
+    trustProxy: config.trusted_proxies.length ? [...config.trusted_proxies] : false,
+    bodyLimit: config.body_limit_bytes,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert, minVersion: config.tls.min_version } } : {}),
+  }) as unknown as FastifyInstance;
+
+  const handle: GatewayHandle = {
+    routes,
+    metrics,
+    limiter,
+    authenticator,
+    audit,
+    config: () => config,
+    reload(next, tls) {
+      // TLS first: it is the only step that can still fail, and a failure must leave everything as it was.
+      if (tls) {
+        const server = app.server as unknown as { setSecureContext?: (o: object) => void };
+        if (!server.setSecureContext) throw new Error('TLS material given but the gateway is not serving TLS');
+        server.setSecureContext({ key: tls.key, cert: tls.cert, minVersion: next.tls.min_version });
+      }
+      oidc.reload(next.enterprise.auth.oidc);
+      limiter.update(limiterSettings(next));
+      authenticator.update(authSettings(next));
+      security = securitySettings(next);
+      app.log.level = next.log.level;
+      config = next;
+    },
+  };
+  app.decorate('loki', handle);
+
+  await app.register(errorsPlugin);
+  await app.register(securityPlugin, { settings: () => security });
+  await app.register(observabilityPlugin, { metrics });
+  await app.register(guardPlugin, {
+    authenticator,
+    limiter,
+    metrics,
+    audit,
+    security: () => security,
+    routes,
+    log: deps.logger,
+  });
+
+  await app.register(healthRoutes, { daemon: deps.daemon, limiter });
+  await app.register(statusRoutes, { daemon: deps.daemon, authEnabled: () => authenticator.enabled, oidcStatus: () => oidc.status() });
+  await app.register(tokenRoutes, { daemon: deps.daemon });
+  await app.register(auditRoutes, { daemon: deps.daemon });
+  if (!config.metrics.listen) await app.register(metricsRoutes, { metrics });
+  await app.register(async (child) => oidc.registerRoutes(child));
+  for (const group of deps.routes ?? []) await app.register(group.plugin, group.options ?? {});
+
+  app.addHook('onClose', async () => {
+    // Give in-flight audit events a moment to reach a reachable daemon; do not wait on one that is down.
+    if (!audit.retrying()) await Promise.race([audit.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    audit.close();
+  });
+  return app;
+}

@@ -1,0 +1,136 @@
+// Turns a request's credentials into an Identity: a bearer JWT goes to OIDC, a
+// bearer `loki_…` token is verified by the daemon (cached briefly), a browser
+// cookie goes to OIDC's session. The cache is keyed by the token's SHA-256 so
+// the gateway never holds plaintext tokens beyond the request.
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { LokiError, ROLES, type Role } from '../../../common/src/index.js';
+import type { DaemonClient } from '../daemon-client.js';
+import type { Identity } from './identity.js';
+import type { OidcAuthenticator } from './oidc/types.js';
+
+/** Bounded label set for loki_auth_failures_total{reason}. */
+export type AuthFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'unknown'
+  | 'expired'
+  | 'revoked'
+  | 'oidc_invalid'
+  | 'oidc_unavailable'
+  | 'locked_out';
+
+export type AuthOutcome =
+  | { kind: 'ok'; identity: Identity }
+  | { kind: 'none' }
+  | { kind: 'failed'; reason: AuthFailureReason; message: string };
+
+export interface AuthSettings {
+  enabled: boolean;
+  anonymousRole: Role;
+  tokenCacheMs: number;
+}
+
+interface CacheEntry {
+  identity: Identity;
+  until: number;
+}
+
+// A Loki token: `loki_` + base64url body (+ checksum). Anything else is refused
+// before it costs a daemon round trip.
+const TOKEN_SHAPE = /^loki_[A-Za-z0-9_-]{20,200}$/;
+const MAX_CACHE = 10_000;
+
+export class Authenticator {
+  private settings: AuthSettings;
+  private readonly daemon: DaemonClient;
+  private readonly oidc: OidcAuthenticator;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly now: () => number;
+
+  constructor(opts: { daemon: DaemonClient; oidc: OidcAuthenticator; settings: AuthSettings; now?: () => number }) {
+    this.daemon = opts.daemon;
+    this.oidc = opts.oidc;
+    this.settings = { ...opts.settings };
+    this.now = opts.now ?? Date.now;
+  }
+
+  get enabled(): boolean {
+    return this.settings.enabled;
+  }
+
+  /** SIGHUP: new settings and an empty token cache (revocations apply at once). */
+  update(settings: AuthSettings): void {
+    this.settings = { ...settings };
+    this.cache.clear();
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Throws LokiError only for infrastructure problems (daemon down); credential problems are outcomes. */
+  async authenticate(req: FastifyRequest, requestId: string): Promise<AuthOutcome> {
+    if (!this.settings.enabled) {
+      // Auth off is accepted only on a loopback bind (config refuses otherwise):
+      // a single local user, who gets the configured role (admin by default).
+      const role = this.settings.anonymousRole;
+      return { kind: 'ok', identity: { subject: 'anonymous', scopes: [...ROLES[role]], method: 'none', role } };
+    }
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+      if (!m) return { kind: 'failed', reason: 'malformed', message: 'the Authorization header must be "Bearer <token>"' };
+      return this.bearer(m[1]!, requestId, req.ip);
+    }
+    const fromCookie = await this.oidc.identityFromCookie(req);
+    if (fromCookie) return { kind: 'ok', identity: { ...fromCookie, viaCookie: true } };
+    return { kind: 'none' };
+  }
+
+  private async bearer(credential: string, requestId: string, clientIp: string): Promise<AuthOutcome> {
+    if (this.oidc.looksLikeJwt(credential)) {
+      if (this.oidc.status() !== 'ready') {
+        return { kind: 'failed', reason: 'oidc_unavailable', message: 'OIDC sign-in is not available right now; use an API token' };
+      }
+      try {
+        return { kind: 'ok', identity: await this.oidc.verifyBearer(credential) };
+      } catch (err) {
+        const message = err instanceof LokiError && err.kind === 'unauthenticated' ? err.message : 'the OIDC token is not valid';
+        return { kind: 'failed', reason: 'oidc_invalid', message };
+      }
+    }
+    if (!TOKEN_SHAPE.test(credential)) {
+      return { kind: 'failed', reason: 'malformed', message: 'the bearer token is not a Loki token (loki_…) or a JWT' };
+    }
+    const key = createHash('sha256').update(credential).digest('base64url');
+    const now = this.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) return { kind: 'ok', identity: hit.identity };
+    if (hit) this.cache.delete(key);
+
+    const v = await this.daemon.verifyToken(credential, { requestId, clientIp });
+    if (!v.valid) {
+      const reason: AuthFailureReason = v.reason === 'expired' || v.reason === 'revoked' || v.reason === 'malformed' ? v.reason : 'unknown';
+      const message = reason === 'expired' ? 'the token has expired' : reason === 'revoked' ? 'the token has been revoked' : 'the token is not valid';
+      return { kind: 'failed', reason, message };
+    }
+    const identity: Identity = {
+      subject: v.subject,
+      scopes: v.token.scopes,
+      method: 'token',
+      ...(v.token.role ? { role: v.token.role } : {}),
+      credentialId: v.token.id,
+    };
+    // Never cache past the token's own expiry.
+    const until = Math.min(now + this.settings.tokenCacheMs, v.token.expiresAtMs > 0 ? v.token.expiresAtMs : Infinity);
+    if (this.settings.tokenCacheMs > 0) {
+      if (this.cache.size >= MAX_CACHE) {
+        const oldest = this.cache.keys().next();
+        if (!oldest.done) this.cache.delete(oldest.value);
+      }
+      this.cache.set(key, { identity, until });
+    }
+    return { kind: 'ok', identity };
+  }
+}

@@ -1,0 +1,26 @@
+// The gateway's public surface: what main.ts and other features' route groups use.
+export { buildApp } from './app.js';
+export type { GatewayDeps, GatewayHandle, RouteGroup, TlsMaterial } from './app.js';
+export { startGateway, configOptionsFromArgs } from './main.js';
+export type { RunningGateway } from './main.js';
+export { loadGatewayConfig, gatewayConfigSchema, gatewayEnvBindings, daemonSocketPath, isLoopbackHost, tlsEnabled } from './config.js';
+export type { GatewayConfig, GatewayConfigInput, LoadGatewayConfigOptions } from './config.js';
+export { createDaemonClient, fromServiceError } from './daemon-client.js';
+export type { DaemonClient, CallIdentity, DaemonStatus, TokenInfo, TokenVerification } from './daemon-client.js';
+export { AuditForwarder } from './audit-forwarder.js';
+export type { AuditEvent, AuditSender } from './audit-forwarder.js';
+export { Authenticator } from './auth/authenticator.js';
+export type { AuthOutcome, AuthFailureReason } from './auth/authenticator.js';
+export { disabledOidc } from './auth/oidc-disabled.js';
+export type { Identity, AuthMethod } from './auth/identity.js';
+export { RequestLimiter } from './limits/limiter.js';
+export type { LimiterSettings, RateDecision } from './limits/limiter.js';
+export { MemoryRateLimitStore } from './limits/store.js';
+export type { RateLimitStore, WindowResult } from './limits/store.js';
+export { GatewayMetrics } from './metrics.js';
+export { callIdentity } from './plugins/guard.js';
+export type { RouteEntry } from './plugins/guard.js';
+export { sendError, classify } from './plugins/errors.js';
+export { mayBePublic, PUBLIC_PATHS } from './routes/access.js';
+export type { RouteAccess } from './routes/access.js';
+export { buildMetricsApp } from './routes/metrics.js';

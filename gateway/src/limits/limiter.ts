@@ -1,0 +1,171 @@
+// Abuse resistance in one place: per-subject and per-IP sliding-window rate
+// limits (with a short burst window), auth-failure lockout per IP, a
+// per-subject concurrency limit with a brief queue, and a global in-flight cap
+// that also feeds /healthz/ready. Memory is bounded everywhere.
+import { LokiError } from '../../../common/src/index.js';
+import type { RateLimitStore } from './store.js';
+
+export interface LimiterSettings {
+  per_minute: number;
+  burst: number;
+  unauthenticated_per_minute: number;
+  concurrency: number;
+  queue_ms: number;
+  max_in_flight: number;
+  max_entries: number;
+  lockout_failures: number;
+  lockout_window_s: number;
+  lockout_duration_s: number;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  resetSeconds: number;
+  /** Which window rejected (for the metric label). */
+  scope: 'subject' | 'ip';
+}
+
+interface Slot {
+  active: number;
+  waiters: (() => void)[];
+}
+
+const MINUTE = 60_000;
+// "burst 10" = at most `burst` requests in any one second, on top of the per-minute budget.
+const BURST_WINDOW = 1000;
+
+export class RequestLimiter {
+  private settings: LimiterSettings;
+  private readonly store: RateLimitStore;
+  private readonly lockedUntil = new Map<string, number>();
+  private readonly slots = new Map<string, Slot>();
+  private inFlight = 0;
+
+  constructor(opts: { store: RateLimitStore; settings: LimiterSettings }) {
+    this.store = opts.store;
+    this.settings = { ...opts.settings };
+  }
+
+  /** SIGHUP: new limits apply to the next request; existing counters are kept. */
+  update(settings: LimiterSettings): void {
+    this.settings = { ...settings };
+  }
+
+  current(): Readonly<LimiterSettings> {
+    return this.settings;
+  }
+
+  async checkRate(kind: 'subject' | 'ip', key: string, now: number): Promise<RateDecision> {
+    const s = this.settings;
+    const limit = kind === 'subject' ? s.per_minute : s.unauthenticated_per_minute;
+    const burst = await this.store.hit(`b:${kind}:${key}`, BURST_WINDOW, s.burst, now);
+    if (!burst.allowed) return { allowed: false, limit, remaining: 0, resetSeconds: burst.resetSeconds, scope: kind };
+    const minute = await this.store.hit(`m:${kind}:${key}`, MINUTE, limit, now);
+    return { allowed: minute.allowed, limit, remaining: minute.remaining, resetSeconds: minute.resetSeconds, scope: kind };
+  }
+
+  /** True while `ip` is locked out of further authentication attempts. */
+  isLockedOut(ip: string, now: number): boolean {
+    const until = this.lockedUntil.get(ip);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.lockedUntil.delete(ip);
+    return false;
+  }
+
+  /** Seconds left on a lockout (for Retry-After). */
+  lockoutSeconds(ip: string, now: number): number {
+    return Math.max(1, Math.ceil(((this.lockedUntil.get(ip) ?? now) - now) / 1000));
+  }
+
+  /** Counts a failed authentication; the Nth failure in the window locks the IP. */
+  async recordAuthFailure(ip: string, now: number): Promise<boolean> {
+    const s = this.settings;
+    const r = await this.store.hit(`f:${ip}`, s.lockout_window_s * 1000, s.lockout_failures, now);
+    if (r.allowed && r.remaining > 0) return false;
+    if (this.lockedUntil.size >= this.settings.max_entries) this.pruneLockouts(now);
+    this.lockedUntil.set(ip, now + s.lockout_duration_s * 1000);
+    await this.store.delete(`f:${ip}`);
+    return true;
+  }
+
+  /** Fraction of the global in-flight budget still free (readiness drains below 10%). */
+  headroom(): number {
+    return 1 - this.inFlight / this.settings.max_in_flight;
+  }
+
+  /** Enters the global in-flight count; exempt routes are never refused. */
+  enter(exempt: boolean): () => void {
+    if (!exempt && this.inFlight >= this.settings.max_in_flight) {
+      throw new LokiError('unavailable', 'the gateway is at capacity; retry shortly');
+    }
+    this.inFlight += 1;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.inFlight -= 1;
+    };
+  }
+
+  /**
+   * Takes one of the subject's concurrency slots, waiting up to `queue_ms` for
+   * one to free up; then 503. Exempt routes always get a slot.
+   */
+  async acquire(subject: string, exempt: boolean): Promise<() => void> {
+    let slot = this.slots.get(subject);
+    if (!slot) {
+      slot = { active: 0, waiters: [] };
+      this.slots.set(subject, slot);
+    }
+    const s = slot;
+    if (s.active < this.settings.concurrency || exempt) {
+      s.active += 1;
+      return this.releaser(subject, s);
+    }
+    const queueCap = this.settings.concurrency * 4;
+    if (s.waiters.length >= queueCap || this.settings.queue_ms === 0) {
+      throw new LokiError('unavailable', `too many concurrent requests for ${subject}; retry shortly`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = s.waiters.indexOf(waiter);
+        if (i >= 0) s.waiters.splice(i, 1);
+        reject(new LokiError('unavailable', `too many concurrent requests for ${subject}; retry shortly`));
+      }, this.settings.queue_ms);
+      s.waiters.push(waiter);
+    });
+    // The releasing request handed its slot over without decrementing `active`.
+    return this.releaser(subject, s);
+  }
+
+  private releaser(subject: string, slot: Slot): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = slot.waiters.shift();
+      if (next) {
+        next();
+        return;
+      }
+      slot.active -= 1;
+      if (slot.active <= 0 && this.slots.get(subject) === slot) this.slots.delete(subject);
+    };
+  }
+
+  private pruneLockouts(now: number): void {
+    for (const [ip, until] of this.lockedUntil) if (until <= now) this.lockedUntil.delete(ip);
+    while (this.lockedUntil.size >= this.settings.max_entries) {
+      const oldest = this.lockedUntil.keys().next();
+      if (oldest.done) break;
+      this.lockedUntil.delete(oldest.value);
+    }
+  }
+}

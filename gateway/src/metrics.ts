@@ -1,0 +1,121 @@
+// Prometheus metrics for one gateway instance: a registry per app (never the
+// global default one, so tests and several apps in one process do not collide).
+// Route labels are templates (`/api/sessions/:id`), unknown routes are
+// `unmatched`, methods outside a fixed set are `OTHER`: label cardinality is bounded.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DaemonStatus } from './daemon-client.js';
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+export interface GatewayMetricsOptions {
+  /** Fetches sandbox counts at scrape time; undefined or a rejection leaves the gauge without samples. */
+  sandboxStatus?: () => Promise<DaemonStatus>;
+  /** Default process metrics (off in tests that build many apps). */
+  processMetrics?: boolean;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+  readonly duration: Histogram<'method' | 'route'>;
+  readonly inFlight: Gauge;
+  readonly authFailures: Counter<'reason'>;
+  readonly rateLimitRejections: Counter<'scope'>;
+  readonly grpcDuration: Histogram<'method' | 'code'>;
+  readonly auditForwarded: Counter;
+  readonly auditDropped: Counter;
+  readonly auditBuffered: Gauge;
+  readonly reloads: Counter<'result'>;
+
+  constructor(opts: GatewayMetricsOptions = {}) {
+    const registers = [this.registry];
+    if (opts.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // These gauges break Prometheus naming rules (`_total` on a non-counter) and
+      // fail `promtool check metrics`; the per-type nodejs_active_* gauges stay.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(name);
+      }
+    }
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status code.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency in seconds, by method and route template.',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests currently being served.', registers });
+    this.authFailures = new Counter({
+      name: 'loki_auth_failures_total',
+      help: 'Failed authentication attempts, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rateLimitRejections = new Counter({
+      name: 'loki_rate_limit_rejections_total',
+      help: 'Requests rejected by the rate limiter or the concurrency limit, by scope (subject, ip, lockout, concurrency).',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.grpcDuration = new Histogram({
+      name: 'loki_grpc_client_duration_seconds',
+      help: 'Latency of gRPC calls from the gateway to the daemon, by method and result code.',
+      labelNames: ['method', 'code'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.auditForwarded = new Counter({ name: 'loki_audit_events_forwarded_total', help: 'Gateway audit events delivered to the daemon.', registers });
+    this.auditDropped = new Counter({
+      name: 'loki_audit_events_dropped_total',
+      help: 'Gateway audit events dropped because the buffer was full while the daemon was unreachable.',
+      registers,
+    });
+    this.auditBuffered = new Gauge({ name: 'loki_audit_events_buffered', help: 'Gateway audit events waiting for the daemon.', registers });
+    this.reloads = new Counter({
+      name: 'loki_gateway_config_reloads_total',
+      help: 'SIGHUP configuration reloads, by result (applied, refused).',
+      labelNames: ['result'],
+      registers,
+    });
+    const fetchStatus = opts.sandboxStatus;
+    new Gauge({
+      name: 'loki_sandboxes',
+      help: 'Sandboxes by state, as reported by the daemon at scrape time.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        this.reset();
+        if (!fetchStatus) return;
+        try {
+          const s = await fetchStatus();
+          this.set({ state: 'running' }, s.sandboxes.running);
+          this.set({ state: 'paused' }, s.sandboxes.paused);
+          this.set({ state: 'exited' }, s.sandboxes.exited);
+        } catch {
+          // Daemon unreachable: no samples rather than stale or zero counts.
+        }
+      },
+    });
+  }
+
+  observeGrpc = (method: string, code: string, seconds: number): void => {
+    this.grpcDuration.observe({ method, code }, seconds);
+  };
+
+  observeRequest(method: string, route: string | undefined, status: number, seconds: number): void {
+    const m = METHODS.has(method) ? method : 'OTHER';
+    const r = route ?? 'unmatched';
+    this.requests.inc({ method: m, route: r, status: String(status) });
+    this.duration.observe({ method: m, route: r }, seconds);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

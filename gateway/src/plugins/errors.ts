@@ -1,0 +1,58 @@
+// Every error leaves the gateway through here as
+// {"error":{"code","message","request_id"}} with the status from the one
+// kind table (common/src/errors.ts). Client mistakes never become 500.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { LokiError, scrubSecrets } from '../../../common/src/index.js';
+
+export interface ErrorBody {
+  error: { code: string; message: string; request_id: string };
+}
+
+/** Maps anything thrown by Fastify, a plugin or a handler to a LokiError. */
+export function classify(err: unknown): LokiError {
+  if (err instanceof LokiError) return err;
+  const fe = err as Partial<FastifyError> & { validation?: unknown[] };
+  if (fe.validation) {
+    // Fastify's message already names the field: "body/name must be string".
+    return new LokiError('invalid_argument', `invalid request: ${fe.message ?? 'validation failed'}`);
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new LokiError('payload_too_large', 'request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new LokiError('invalid_argument', 'unsupported Content-Type; send application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new LokiError('invalid_argument', 'the request body is empty but Content-Type is application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new LokiError('invalid_argument', 'the request body is not valid JSON');
+    default:
+      break;
+  }
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
+  if (status === 404) return new LokiError('not_found', 'no such route');
+  if (status === 413) return new LokiError('payload_too_large', 'request body is too large');
+  if (err instanceof SyntaxError || (status >= 400 && status < 500)) {
+    return new LokiError('invalid_argument', `invalid request: ${scrubSecrets(fe.message ?? 'bad request')}`);
+  }
+  return new LokiError('internal', 'internal error', { cause: err });
+}
+
+export function sendError(req: FastifyRequest, reply: FastifyReply, err: LokiError): FastifyReply {
+  const body: ErrorBody = { error: { code: err.code, message: err.message, request_id: req.id } };
+  if (err.kind === 'unauthenticated') reply.header('www-authenticate', 'Bearer realm="loki"');
+  return reply.code(err.httpStatus).type('application/json; charset=utf-8').send(body);
+}
+
+export const errorsPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((err, req, reply) => {
+      const le = classify(err);
+      if (le.kind === 'internal') req.log.error({ err: le.cause ?? le }, 'request failed');
+      else req.log.info({ code: le.code, msg_detail: le.message }, 'request rejected');
+      return sendError(req, reply, le);
+    });
+    app.setNotFoundHandler((req, reply) => sendError(req, reply, new LokiError('not_found', `no route ${req.method} ${scrubSecrets(req.url.split('?')[0] ?? '').slice(0, 200)}`)));
+  },
+  { name: 'loki-errors' },
+);

@@ -1,0 +1,186 @@
+// The one default-deny gate in front of every route:
+//   capacity → authenticate → lockout → rate limit → authorize (declared scope) → CSRF → concurrency slot.
+// Routes declare `config.access` next to their schema; a route without it (or a
+// `public` route outside the allow-list, or a route without a schema) makes startup fail.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { LokiError, hasScope, type Logger } from '../../../common/src/index.js';
+import type { AuditForwarder } from '../audit-forwarder.js';
+import type { Authenticator, AuthFailureReason } from '../auth/authenticator.js';
+import type { Identity } from '../auth/identity.js';
+import type { CallIdentity } from '../daemon-client.js';
+import type { RequestLimiter, RateDecision } from '../limits/limiter.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { mayBePublic, type RouteAccess } from '../routes/access.js';
+import { isSafeMethod, sameOrigin, type SecuritySettings } from './security.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity?: Identity;
+    lokiReleases?: (() => void)[];
+  }
+}
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+export interface GuardOptions {
+  authenticator: Authenticator;
+  limiter: RequestLimiter;
+  metrics: GatewayMetrics;
+  audit: AuditForwarder;
+  security: () => SecuritySettings;
+  /** Filled with every route as it is registered (the route census walks it). */
+  routes: RouteEntry[];
+  log: Logger;
+}
+
+/** The identity the daemon should see for this request (forwarded as gateway-socket metadata). */
+export function callIdentity(req: FastifyRequest): CallIdentity {
+  const id = req.identity;
+  return {
+    requestId: req.id,
+    clientIp: req.ip,
+    ...(id ? { subject: id.subject, scopes: id.scopes, auth: id.method === 'none' ? 'none' : id.subject } : {}),
+  };
+}
+
+function setRateHeaders(reply: FastifyReply, d: RateDecision): void {
+  reply.header('ratelimit-limit', String(d.limit));
+  reply.header('ratelimit-remaining', String(d.remaining));
+  reply.header('ratelimit-reset', String(d.resetSeconds));
+}
+
+export const guardPlugin = fp(
+  async (app: FastifyInstance, opts: GuardOptions) => {
+    const { authenticator, limiter, metrics, audit } = opts;
+
+    app.addHook('onRoute', (route) => {
+      const where = `${String(route.method)} ${route.url}`;
+      const access = route.config?.access;
+      if (!access) throw new Error(`route ${where} declares no access (config.access.scope); every route must (default deny)`);
+      if (access.scope === 'public' && !mayBePublic(route.url)) {
+        throw new Error(`route ${where} is declared public, but only health and OIDC login routes may be`);
+      }
+      if (!route.schema) throw new Error(`route ${where} declares no JSON schema`);
+      for (const m of Array.isArray(route.method) ? route.method : [route.method]) {
+        opts.routes.push({ method: m, url: route.url, access });
+      }
+    });
+
+    app.addHook('onRequest', async (req, reply) => {
+      const access = req.routeOptions.config?.access;
+      const exempt = access?.rateLimit === 'exempt';
+      const releases: (() => void)[] = [];
+      req.lokiReleases = releases;
+      releases.push(limiter.enter(exempt));
+      const now = Date.now();
+
+      if (!access || access.scope === 'public') {
+        // Unmatched paths and public routes: per-IP limit only (slows scanners).
+        if (!exempt) await ipLimit(req, reply, now);
+        return;
+      }
+
+      const outcome = await authenticator.authenticate(req, req.id);
+      if (outcome.kind !== 'ok') {
+        // A valid credential never reaches this branch, so lockout cannot block it.
+        if (limiter.isLockedOut(req.ip, now) && outcome.kind === 'failed') {
+          // Counted but not audited: the lockout itself was audited when it began,
+          // and a locked-out client must not be able to flood the audit log.
+          metrics.authFailures.inc({ reason: 'locked_out' });
+          metrics.rateLimitRejections.inc({ scope: 'lockout' });
+          reply.header('retry-after', String(limiter.lockoutSeconds(req.ip, now)));
+          throw new LokiError('resource_exhausted', 'too many failed authentication attempts from this address; try again later');
+        }
+        await ipLimit(req, reply, now);
+        if (outcome.kind === 'none') {
+          fail('missing', req);
+          throw new LokiError('unauthenticated', 'authentication required: send "Authorization: Bearer <token>"');
+        }
+        fail(outcome.reason, req);
+        if (await limiter.recordAuthFailure(req.ip, now)) {
+          req.log.warn({ client_ip: req.ip }, 'address locked out after repeated authentication failures');
+          audit.forward({
+            action: 'auth.fail',
+            resource: `ip:${req.ip}`,
+            result: 'denied',
+            reason: 'locked_out',
+            details: { lockout_s: limiter.current().lockout_duration_s },
+            identity: { requestId: req.id, clientIp: req.ip },
+          });
+        }
+        throw new LokiError('unauthenticated', outcome.message);
+      }
+
+      const identity = outcome.identity;
+      req.identity = identity;
+      req.log = req.log.child({ subject: identity.subject });
+
+      if (!exempt) {
+        const d = await limiter.checkRate('subject', identity.subject, now);
+        setRateHeaders(reply, d);
+        if (!d.allowed) {
+          metrics.rateLimitRejections.inc({ scope: 'subject' });
+          reply.header('retry-after', String(d.resetSeconds));
+          throw new LokiError('resource_exhausted', `rate limit exceeded (${d.limit} requests per minute); retry in ${d.resetSeconds}s`);
+        }
+      }
+
+      if (!hasScope(identity.scopes, access.scope)) {
+        audit.forward({
+          action: 'access.denied',
+          resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
+          result: 'denied',
+          reason: `missing scope ${access.scope}`,
+          identity: callIdentity(req),
+        });
+        throw new LokiError('permission_denied', `this route needs the "${access.scope}" scope; your credential has: ${identity.scopes.join(', ') || 'none'}`);
+      }
+
+      if (identity.viaCookie && !isSafeMethod(req.method) && !sameOrigin(req, opts.security())) {
+        throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change must come from the same origin');
+      }
+
+      try {
+        releases.push(await limiter.acquire(identity.subject, exempt));
+      } catch (err) {
+        metrics.rateLimitRejections.inc({ scope: 'concurrency' });
+        throw err;
+      }
+    });
+
+    const release = async (req: FastifyRequest) => {
+      for (const r of req.lokiReleases ?? []) r();
+      req.lokiReleases = [];
+    };
+    app.addHook('onResponse', release);
+    app.addHook('onRequestAbort', release);
+
+    async function ipLimit(req: FastifyRequest, reply: FastifyReply, now: number): Promise<void> {
+      const d = await limiter.checkRate('ip', req.ip, now);
+      setRateHeaders(reply, d);
+      if (d.allowed) return;
+      metrics.rateLimitRejections.inc({ scope: 'ip' });
+      reply.header('retry-after', String(d.resetSeconds));
+      throw new LokiError('resource_exhausted', `rate limit exceeded for unauthenticated requests; retry in ${d.resetSeconds}s`);
+    }
+
+    function fail(reason: AuthFailureReason, req: FastifyRequest): void {
+      metrics.authFailures.inc({ reason });
+      // Missing credentials are routine (a browser, a probe); only real attempts are audited.
+      if (reason === 'missing') return;
+      audit.forward({
+        action: 'auth.fail',
+        resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
+        result: 'denied',
+        reason,
+        identity: { requestId: req.id, clientIp: req.ip },
+      });
+    }
+  },
+  { name: 'loki-guard' },
+);

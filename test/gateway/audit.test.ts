@@ -1,0 +1,98 @@
+// Gateway-observed events reach the daemon's real audit log (AuditService).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createLogger } from '../../common/src/index.js';
+import { auditConfigSchema, createAuditModule, createAuditRuntime } from '../../daemon/src/audit/index.js';
+import { listenUnix, shutdownServer } from '../../daemon/src/listeners.js';
+import { AuditForwarder } from '../../gateway/src/audit-forwarder.js';
+import { createDaemonClient } from '../../gateway/src/daemon-client.js';
+import { bearer, buildTestGateway, generateToken, startTestDaemon, tempDir, type TestDaemon, type TestGateway } from './helpers.js';
+
+describe('gateway audit events', () => {
+  let daemon: TestDaemon;
+  let gw: TestGateway;
+  const tok: Record<string, string> = {};
+  before(async () => {
+    daemon = await startTestDaemon();
+    for (const role of ['admin', 'viewer', 'auditor']) tok[role] = (await generateToken(daemon.adminSocket, { name: `a-${role}`, role })).secret;
+    gw = await buildTestGateway({ socket: daemon.gatewaySocket });
+  });
+  after(async () => {
+    await gw?.close();
+    await daemon?.close();
+  });
+
+  it('records failed authentication, denied routes and token management with the right user, address and result', async () => {
+    await gw.app.inject({ url: '/api/status', headers: bearer('loki_' + 'E'.repeat(43)), remoteAddress: '192.0.2.77' });
+    await gw.app.inject({ method: 'POST', url: '/api/enterprise/tokens', headers: bearer(tok.viewer!), payload: { name: 'nope' } });
+    const made = await gw.app.inject({ method: 'POST', url: '/api/enterprise/tokens', headers: bearer(tok.admin!), payload: { name: 'via-gw', role: 'viewer' } });
+    assert.equal(made.statusCode, 201);
+    const dup = await gw.app.inject({ method: 'POST', url: '/api/enterprise/tokens', headers: bearer(tok.admin!), payload: { name: 'via-gw', role: 'viewer' } });
+    assert.equal(dup.statusCode, 409);
+    assert.equal((await gw.app.inject({ method: 'DELETE', url: `/api/enterprise/tokens/${made.json().id}`, headers: bearer(tok.admin!) })).statusCode, 200);
+    await Promise.race([gw.app.loki.audit.idle(), new Promise((_, reject) => setTimeout(() => reject(new Error('audit events not delivered within 5 s')), 5000))]);
+
+    const r = await gw.app.inject({ url: '/api/enterprise/audit?limit=50', headers: bearer(tok.auditor!) });
+    assert.equal(r.statusCode, 200, r.body);
+    const entries = r.json().entries as { action: string; user: string; ip: string; result: string; reason?: string; resource: string }[];
+    const fail = entries.find((e) => e.action === 'auth.fail');
+    assert.ok(fail, JSON.stringify(entries));
+    assert.equal(fail.ip, '192.0.2.77');
+    assert.equal(fail.result, 'denied');
+    assert.equal(fail.reason, 'malformed');
+    const denied = entries.find((e) => e.action === 'access.denied');
+    assert.ok(denied);
+    assert.equal(denied.user, 'token:a-viewer');
+    assert.equal(denied.resource, 'route:POST /api/enterprise/tokens');
+    const gen = entries.find((e) => e.action === 'token.generate' && e.user === 'token:a-admin' && e.result === 'success');
+    assert.ok(gen, 'token.generate through the gateway is audited by the daemon as the token user');
+    assert.equal(gen.result, 'success');
+    assert.ok(entries.some((e) => e.action === 'token.generate' && e.user === 'token:a-admin' && e.result === 'error'), 'the failed generate is audited too');
+    const revoke = entries.find((e) => e.action === 'token.revoke');
+    assert.ok(revoke && revoke.user === 'token:a-admin' && revoke.result === 'success' && revoke.resource === `token:${made.json().id}`);
+    assert.ok(!r.body.includes(made.json().token.slice(5)), 'no secret in the audit log');
+
+    const summary = await gw.app.inject({ url: '/api/enterprise/audit/summary', headers: bearer(tok.auditor!) });
+    assert.equal(summary.statusCode, 200);
+    assert.ok(summary.json().total >= 3);
+    assert.ok(summary.json().by_action['auth.fail'] >= 1);
+  });
+});
+
+describe('AuditForwarder', () => {
+  it('buffers while the daemon is down, drops and counts beyond capacity, and delivers in order when it returns', async () => {
+    const t = tempDir();
+    const socket = join(t.dir, 'gateway.sock');
+    const log = createLogger({ name: 'fwd-test', level: 'silent' });
+    const client = createDaemonClient({ socketPath: socket, timeoutMs: 1000 });
+    let forwarded = 0;
+    let dropped = 0;
+    const fwd = new AuditForwarder({ sender: client, capacity: 3, log, retryMs: 50, maxRetryMs: 100, onForwarded: () => forwarded++, onDropped: () => dropped++ });
+    const rt = await createAuditRuntime({ config: auditConfigSchema.parse({}), home: t.dir, log });
+    try {
+      for (let i = 0; i < 5; i++) {
+        fwd.forward({ action: 'auth.fail', resource: `route:GET /r${i}`, result: 'denied', reason: 'unknown', identity: { requestId: `req-${i}`, clientIp: '192.0.2.1' } });
+      }
+      assert.equal(dropped, 2);
+      assert.equal(fwd.buffered(), 3);
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(forwarded, 0);
+
+      const server = await listenUnix({ path: socket, mode: 0o600, identity: { role: 'gateway' }, modules: [createAuditModule({ runtime: rt })], log });
+      try {
+        await fwd.idle();
+        assert.equal(forwarded, 3);
+        const q = await client.queryAudit({ limit: 10 }, { requestId: 'q', subject: 'token:auditor', scopes: ['audit'] });
+        assert.deepEqual(q.entries.map((e) => e.resource).reverse(), ['route:GET /r0', 'route:GET /r1', 'route:GET /r2']);
+        assert.ok(q.entries.every((e) => e.ip === '192.0.2.1' && e.result === 'denied'));
+      } finally {
+        await shutdownServer(server, 1000);
+      }
+    } finally {
+      fwd.close();
+      client.close();
+      await rt.close();
+      t.cleanup();
+    }
+  });
+});

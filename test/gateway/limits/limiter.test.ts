@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { LokiError } from '../../../common/src/index.js';
+import { RequestLimiter, type LimiterSettings } from '../../../gateway/src/limits/limiter.js';
+import { MemoryRateLimitStore } from '../../../gateway/src/limits/store.js';
+
+const SETTINGS: LimiterSettings = {
+  per_minute: 60,
+  burst: 10,
+  unauthenticated_per_minute: 60,
+  concurrency: 2,
+  queue_ms: 200,
+  max_in_flight: 10,
+  max_entries: 1000,
+  lockout_failures: 5,
+  lockout_window_s: 60,
+  lockout_duration_s: 300,
+};
+
+const limiter = (over: Partial<LimiterSettings> = {}) =>
+  new RequestLimiter({ store: new MemoryRateLimitStore({ maxEntries: 1000 }), settings: { ...SETTINGS, ...over } });
+
+describe('RequestLimiter', () => {
+  it('allows a burst of 10 in one second, then throttles until the burst window slides', async () => {
+    const l = limiter();
+    const now = 1_000_000;
+    const first = [];
+    for (let i = 0; i < 12; i++) first.push((await l.checkRate('subject', 'token:a', now)).allowed);
+    assert.deepEqual(first, [...Array(10).fill(true), false, false]);
+    assert.ok((await l.checkRate('subject', 'token:a', now + 2500)).allowed);
+  });
+
+  it('caps a subject at per_minute over the minute even when paced under the burst', async () => {
+    const l = limiter({ per_minute: 20 });
+    let allowed = 0;
+    for (let i = 0; i < 40; i++) if ((await l.checkRate('subject', 's', 1_000_000 + i * 500)).allowed) allowed++;
+    assert.equal(allowed, 20);
+    const d = await l.checkRate('subject', 's', 1_000_000 + 40 * 500);
+    assert.equal(d.allowed, false);
+    assert.equal(d.limit, 20);
+    assert.equal(d.remaining, 0);
+  });
+
+  it('keeps subjects and addresses in separate buckets', async () => {
+    const l = limiter({ burst: 1 });
+    assert.ok((await l.checkRate('subject', 'x', 0)).allowed);
+    assert.ok((await l.checkRate('ip', 'x', 0)).allowed);
+    assert.ok((await l.checkRate('subject', 'y', 0)).allowed);
+    assert.equal((await l.checkRate('subject', 'x', 0)).allowed, false);
+  });
+
+  it('locks an address out on the 5th failure within a minute, and releases it after the lockout', async () => {
+    const l = limiter({ lockout_duration_s: 10 });
+    for (let i = 0; i < 4; i++) assert.equal(await l.recordAuthFailure('1.2.3.4', 1000 + i), false);
+    assert.equal(l.isLockedOut('1.2.3.4', 1010), false);
+    assert.equal(await l.recordAuthFailure('1.2.3.4', 1005), true);
+    assert.equal(l.isLockedOut('1.2.3.4', 1010), true);
+    assert.equal(l.isLockedOut('5.6.7.8', 1010), false);
+    assert.equal(l.lockoutSeconds('1.2.3.4', 1010), 10);
+    assert.equal(l.isLockedOut('1.2.3.4', 1005 + 10_001), false);
+  });
+
+  it('queues a request beyond the concurrency limit briefly and lets it in when a slot frees', async () => {
+    const l = limiter();
+    const r1 = await l.acquire('s', false);
+    await l.acquire('s', false);
+    let entered = false;
+    const waiting = l.acquire('s', false).then((r) => {
+      entered = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(entered, false);
+    r1();
+    const r3 = await waiting;
+    assert.equal(entered, true);
+    r3();
+  });
+
+  it('answers 503 (unavailable) when no slot frees within the queue time', async () => {
+    const l = limiter({ queue_ms: 50 });
+    await l.acquire('s', false);
+    await l.acquire('s', false);
+    await assert.rejects(l.acquire('s', false), (e: unknown) => e instanceof LokiError && e.kind === 'unavailable');
+    // Another subject is unaffected.
+    (await l.acquire('other', false))();
+  });
+
+  it('never refuses an exempt request (emergency stop) for concurrency or capacity', async () => {
+    const l = limiter({ max_in_flight: 1, queue_ms: 0 });
+    await l.acquire('s', false);
+    await l.acquire('s', false);
+    (await l.acquire('s', true))();
+    l.enter(false);
+    assert.throws(() => l.enter(false), (e: unknown) => e instanceof LokiError && e.kind === 'unavailable');
+    l.enter(true)();
+  });
+
+  it('reports headroom for readiness', () => {
+    const l = limiter({ max_in_flight: 10 });
+    const releases = Array.from({ length: 9 }, () => l.enter(false));
+    assert.ok(Math.abs(l.headroom() - 0.1) < 1e-9);
+    releases.forEach((r) => r());
+    assert.equal(l.headroom(), 1);
+  });
+});
