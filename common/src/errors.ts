@@ -56,6 +56,10 @@ export const ERROR_CODES = {
   approval_mismatch: 'permission_denied',
   approval_not_granted: 'permission_denied',
   four_eyes_required: 'permission_denied',
+  // agent sessions
+  session_not_found: 'not_found',
+  session_not_active: 'failed_precondition',
+  session_limit_reached: 'resource_exhausted',
   internal: 'internal',
 } as const satisfies Record<string, ErrorKind>;
 

@@ -1,0 +1,254 @@
+// gRPC adapter for loki.v1.PolicyService: converts wire messages to domain
+// calls, authorizes each call (scope + session ownership) and never lets a
+// request body pick who decided. Mounted on the admin and gateway listeners;
+// the agent reaches Decide through the agent API, which calls PolicyService.
+import type { Server, ServerWritableStream } from '@grpc/grpc-js';
+import { LokiError, type DeepReadonly } from '../../../common/src/index.js';
+import {
+  PolicyDecision,
+  PolicyServiceService,
+  type Approval as WireApproval,
+  type ApprovalEvent as WireApprovalEvent,
+  type DecideApprovalRequest,
+  type DecideApprovalResponse,
+  type DecideRequest,
+  type DecideResponse,
+  type ExplainRequest,
+  type ListApprovalsRequest,
+  type ListApprovalsResponse,
+  type PolicyAction,
+  type PolicyServiceServer,
+  type ShowPolicyRequest,
+  type ShowPolicyResponse,
+  type WatchApprovalsRequest,
+} from '../../../proto/gen/loki/v1/policy.js';
+import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import type { ServiceModule } from '../grpc/module.js';
+import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
+import type { Approval, ApprovalEvent } from './approvals.js';
+import type { PolicyConfig } from './config.js';
+import type { Action, DecideContext, Decision, DecisionKind } from './engine.js';
+import type { PolicyService } from './service.js';
+
+export interface PolicyModuleDeps {
+  service: PolicyService;
+  /** Owner subject of a session, undefined when the session is unknown. */
+  ownerOf: (sessionId: string) => string | undefined;
+  /** Host path of a session's workspace (for symlink checks), when known. */
+  hostWorkspaceOf?: (sessionId: string) => string | undefined;
+  /** The loaded `policy` config section, for ShowPolicy. */
+  config: DeepReadonly<Pick<PolicyConfig, 'allowed_paths' | 'protected_paths' | 'approvals'>>;
+}
+
+const MAX_WRITTEN_PATHS = 10_000;
+
+export function toDomainAction(a: PolicyAction | undefined): Action {
+  const k = a?.kind;
+  if (!k) throw new LokiError('invalid_argument', 'action is required (one of shell, write, read, delete, commit, phase)');
+  switch (k.$case) {
+    case 'shell':
+      return { kind: 'shell', command: k.shell.command };
+    case 'write':
+      return { kind: 'write', path: k.write.path };
+    case 'read':
+      return { kind: 'read', path: k.read.path };
+    case 'delete':
+      return { kind: 'delete', path: k.delete.path };
+    case 'commit':
+      return { kind: 'commit', message: k.commit.message };
+    case 'phase':
+      return { kind: 'phase', name: k.phase.name };
+  }
+}
+
+const WIRE_DECISION: Readonly<Record<DecisionKind, PolicyDecision>> = {
+  allow: PolicyDecision.POLICY_DECISION_ALLOW,
+  deny: PolicyDecision.POLICY_DECISION_DENY,
+  ask: PolicyDecision.POLICY_DECISION_ASK,
+};
+
+export function toWireDecision(d: Decision, approvalId = ''): DecideResponse {
+  return {
+    decision: WIRE_DECISION[d.decision],
+    reason: d.reason,
+    rule: d.rule,
+    normalized: d.normalized,
+    actionHash: d.actionHash,
+    approvalId,
+    profile: d.profile,
+    mode: d.mode,
+    commands: d.commands.map((c) => ({ normalized: c.normalized, via: c.via, decision: WIRE_DECISION[c.decision], rule: c.rule, reason: c.reason })),
+  };
+}
+
+export function toWireApproval(a: Approval): WireApproval {
+  return {
+    id: a.id,
+    sessionId: a.sessionId,
+    actionKind: a.actionKind,
+    normalized: a.normalized,
+    actionHash: a.actionHash,
+    askedBy: a.askedBy,
+    reason: a.reason,
+    requestedAtMs: a.requestedAt,
+    expiresAtMs: a.expiresAt,
+    status: a.status,
+    decidedBy: a.decidedBy,
+    decidedAtMs: a.decidedAt,
+    comment: a.comment,
+    consumedAtMs: a.consumedAt,
+  };
+}
+
+export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
+  if (!deps?.service || !deps.ownerOf || !deps.config) throw new Error('createPolicyModule needs service, ownerOf and config');
+  const { service, ownerOf } = deps;
+
+  /** Gateway callers act only on sessions they own (unless `*`); the local admin on any. */
+  const requireSession = (caller: Caller, sessionId: string): void => {
+    const owner = ownerOf(sessionId);
+    if (caller.role === 'local-admin') return;
+    if (owner === undefined || !canAccessOwned(caller, owner)) {
+      // Same answer for "not yours" and "does not exist", so ids cannot be probed.
+      throw new LokiError('not_found', `no session ${JSON.stringify(sessionId)} visible to ${caller.subject}`);
+    }
+  };
+
+  const context = (req: { sessionId: string; profile: string; cwd: string; sessionWrittenPaths: string[] }, sessionId: string): DecideContext => {
+    if (req.sessionWrittenPaths.length > MAX_WRITTEN_PATHS) throw new LokiError('invalid_argument', `session_written_paths is limited to ${MAX_WRITTEN_PATHS} entries`);
+    if (req.cwd && !req.cwd.startsWith('/')) throw new LokiError('invalid_argument', 'cwd must be an absolute sandbox path');
+    const host = deps.hostWorkspaceOf?.(sessionId);
+    return {
+      sessionId,
+      ...(req.profile ? { profile: req.profile } : {}),
+      ...(req.cwd ? { cwd: req.cwd } : {}),
+      ...(host ? { hostWorkspace: host } : {}),
+      ...(req.sessionWrittenPaths.length ? { sessionWritten: new Set(req.sessionWrittenPaths) } : {}),
+    };
+  };
+
+  const visible = (caller: Caller, a: Approval): boolean => {
+    if (caller.role === 'local-admin') return true;
+    const owner = ownerOf(a.sessionId);
+    return owner !== undefined && canAccessOwned(caller, owner);
+  };
+
+  return {
+    name: 'loki.v1.PolicyService',
+    roles: ['local-admin', 'gateway'],
+    register(server: Server, ctx: HandlerContext): void {
+      const impl: PolicyServiceServer = {
+        decide: unary<DecideRequest, DecideResponse>(ctx, 'PolicyService.Decide', async (req, caller) => {
+          requireScope(caller, 'read');
+          if (!req.sessionId) throw new LokiError('invalid_argument', 'session_id is required');
+          requireSession(caller, req.sessionId);
+          const action = toDomainAction(req.action);
+          const r = await service.decide(action, context(req, req.sessionId), {
+            subject: caller.subject,
+            requestId: caller.requestId,
+            ...(req.approvalId ? { approvalId: req.approvalId } : {}),
+            ...(req.waitMs ? { waitMs: req.waitMs } : {}),
+          });
+          return toWireDecision(r, r.approvalId);
+        }),
+        explain: unary<ExplainRequest, DecideResponse>(ctx, 'PolicyService.Explain', async (req, caller) => {
+          requireScope(caller, 'read');
+          if (req.sessionId) requireSession(caller, req.sessionId);
+          const action = toDomainAction(req.action);
+          return toWireDecision(service.explain(action, context(req, req.sessionId || 'explain')));
+        }),
+        listApprovals: unary<ListApprovalsRequest, ListApprovalsResponse>(ctx, 'PolicyService.ListApprovals', async (req, caller) => {
+          requireScope(caller, 'read');
+          if (req.sessionId) requireSession(caller, req.sessionId);
+          const list = service.listApprovals({ sessionId: req.sessionId, status: req.status });
+          return { approvals: list.filter((a) => visible(caller, a)).map(toWireApproval) };
+        }),
+        decideApproval: unary<DecideApprovalRequest, DecideApprovalResponse>(ctx, 'PolicyService.DecideApproval', async (req, caller) => {
+          requireScope(caller, 'control');
+          if (!req.id) throw new LokiError('invalid_argument', 'id is required');
+          if (req.comment.length > 2000) throw new LokiError('invalid_argument', 'comment is limited to 2000 characters');
+          const a = service.approvals.get(req.id);
+          if (!visible(caller, a)) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(req.id)}`);
+          const done = await service.decideApproval(req.id, req.approve, caller.subject, req.comment, caller.requestId);
+          return { approval: toWireApproval(done) };
+        }),
+        watchApprovals: serverStream<WatchApprovalsRequest, WireApprovalEvent>(ctx, 'PolicyService.WatchApprovals', async (req, caller, call, signal) => {
+          requireScope(caller, 'read');
+          if (req.sessionId) requireSession(caller, req.sessionId);
+          await watch(req, caller, call, signal, visible, service);
+        }),
+        showPolicy: unary<ShowPolicyRequest, ShowPolicyResponse>(ctx, 'PolicyService.ShowPolicy', async (req, caller) => {
+          requireScope(caller, 'read');
+          const engine = service.engine;
+          const names = req.profile ? [engine.profile(req.profile).name] : engine.profileNames();
+          return {
+            defaultProfile: engine.defaultProfile,
+            mode: engine.modeFor(engine.profile()),
+            profiles: names.map((n) => {
+              const p = engine.profile(n);
+              return {
+                name: p.name,
+                description: p.description,
+                defaultDecision: p.default,
+                failClosed: p.failClosed,
+                writes: p.writes,
+                commit: p.commit,
+                mode: engine.modeFor(p),
+                rules: p.rules.map((r) => ({ id: r.id, effect: r.effect, pattern: r.pattern, reason: r.reason })),
+              };
+            }),
+            allowedPaths: [...deps.config.allowed_paths],
+            protectedPaths: [...deps.config.protected_paths],
+            approvalTimeoutSeconds: deps.config.approvals.timeout_seconds,
+            onTimeout: deps.config.approvals.on_timeout,
+            fourEyes: deps.config.approvals.four_eyes,
+          };
+        }),
+      };
+      server.addService(PolicyServiceService, impl);
+    },
+  };
+}
+
+async function watch(
+  req: WatchApprovalsRequest,
+  caller: Caller,
+  call: ServerWritableStream<WatchApprovalsRequest, WireApprovalEvent>,
+  signal: AbortSignal,
+  visible: (c: Caller, a: Approval) => boolean,
+  service: PolicyService,
+): Promise<void> {
+  // Subscribe before listing so nothing that happens in between is lost.
+  const queue: ApprovalEvent[] = [];
+  let wake: (() => void) | undefined;
+  const unsubscribe = service.approvals.subscribe((e) => {
+    if (req.sessionId && e.approval.sessionId !== req.sessionId) return;
+    if (!visible(caller, e.approval)) return;
+    queue.push(e);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (req.includePending) {
+      for (const a of service.listApprovals({ sessionId: req.sessionId, status: 'pending' })) {
+        if (visible(caller, a)) await writeMessage(call, { type: 'pending', approval: toWireApproval(a) });
+      }
+    }
+    while (!signal.aborted) {
+      const e = queue.shift();
+      if (e) {
+        await writeMessage(call, { type: e.type, approval: toWireApproval(e.approval) });
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (signal.aborted || queue.length) resolve();
+      });
+      wake = undefined;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    unsubscribe();
+  }
+}

@@ -1,0 +1,20 @@
+// The policy feature: shell analysis, rules, paths, autonomy, approvals.
+export { analyseShell, MAX_COMMAND_LENGTH } from './shell/analyse.js';
+export type { Analysis, AnalyseOptions, Arg, Finding, SimpleCommand } from './shell/types.js';
+export { normalizeArgv, canonicalPath } from './shell/normalize.js';
+export type { NormalizedCommand, Operand } from './shell/normalize.js';
+export { compileRule, matchRule, blockedCommandRule, globToRegExp } from './rules.js';
+export type { Effect, Rule, RuleSpec, MatchResult } from './rules.js';
+export { BUILTIN_DENY, BUILTIN_PROFILES, DEFAULT_PROTECTED_PATHS } from './defaults.js';
+export { PathPolicy } from './paths.js';
+export type { PathContext, PathOp, PathPolicyOptions, PathVerdict } from './paths.js';
+export { PolicyEngine, actionHash } from './engine.js';
+export type { Action, AutonomyMode, CommandReport, DecideContext, Decision, DecisionKind, Profile } from './engine.js';
+export { policyConfigSchema, policyEnvBindings, buildPolicyEngine, effectiveMode } from './config.js';
+export type { PolicyConfig, PolicyConfigInput } from './config.js';
+export { ApprovalStore, APPROVAL_MIGRATIONS } from './approvals.js';
+export type { Approval, ApprovalEvent, ApprovalRequest, ApprovalStatus, ApprovalStoreOptions } from './approvals.js';
+export { PolicyService, MAX_WAIT_MS } from './service.js';
+export type { DecideOptions, DecideResult, PolicyServiceOptions } from './service.js';
+export { createPolicyModule, toDomainAction, toWireApproval, toWireDecision } from './grpc.js';
+export type { PolicyModuleDeps } from './grpc.js';

@@ -1,0 +1,189 @@
+// PolicyService over real gRPC on unix sockets, one server per listener role as
+// the daemon mounts modules, so the caller's role really comes from the door.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Metadata, Server, ServerCredentials, credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { PolicyDecision, PolicyServiceClient, type ApprovalEvent, type DecideResponse } from '../../../proto/gen/loki/v1/policy.js';
+import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
+import { ApprovalStore } from '../../../daemon/src/policy/approvals.js';
+import { buildPolicyEngine } from '../../../daemon/src/policy/config.js';
+import { createPolicyModule } from '../../../daemon/src/policy/grpc.js';
+import { PolicyService } from '../../../daemon/src/policy/service.js';
+import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import { quietLogger, tempDir, type TempDir } from './helpers.js';
+
+type Role = 'local-admin' | 'gateway' | 'agent';
+
+function listen(server: Server, address: string): Promise<void> {
+  return new Promise((resolve, reject) => server.bindAsync(address, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+}
+
+function md(headers: Record<string, string> = {}): Metadata {
+  const m = new Metadata();
+  for (const [k, v] of Object.entries(headers)) m.set(k, v);
+  return m;
+}
+
+function rpc<Res>(client: PolicyServiceClient, method: 'decide' | 'explain' | 'listApprovals' | 'decideApproval' | 'showPolicy', req: object, meta = md()): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const fn = client[method].bind(client) as unknown as (r: object, m: Metadata, cb: (e: ServiceError | null, r: Res) => void) => void;
+    fn(req, meta, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+async function rejectsWith(p: Promise<unknown>, grpcStatus: number, code: string, message?: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    const se = err as ServiceError;
+    assert.equal(se.code, grpcStatus, se.details);
+    assert.equal(se.metadata.get('x-loki-error-code')[0], code);
+    if (message) assert.match(se.details, message);
+    return;
+  }
+  assert.fail('expected the call to fail');
+}
+
+const shellReq = (sessionId: string, command: string, extra: object = {}) => ({
+  sessionId,
+  action: { kind: { $case: 'shell', shell: { command } } },
+  profile: '',
+  cwd: '',
+  sessionWrittenPaths: [],
+  approvalId: '',
+  waitMs: 0,
+  ...extra,
+});
+
+describe('PolicyService over gRPC', function () {
+  let tmp: TempDir;
+  let db: Db;
+  let store: ApprovalStore;
+  let service: PolicyService;
+  let events: AuditEventInput[];
+  const servers: Server[] = [];
+  const clients = new Map<Role, PolicyServiceClient>();
+  const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob' };
+  const gw = (subject: string, scopes: string) => md({ 'x-loki-subject': subject, 'x-loki-scopes': scopes, 'x-loki-request-id': 'req-1' });
+  const admin = () => clients.get('local-admin')!;
+  const gateway = () => clients.get('gateway')!;
+
+  beforeEach(async function () {
+    tmp = tempDir();
+    events = [];
+    db = openDatabase(join(tmp.path, 'loki.db'));
+    const { engine, config } = buildPolicyEngine({});
+    store = new ApprovalStore({ db, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: (s) => owners[s] });
+    service = new PolicyService({ engine, approvals: store, audit: { record: async (e) => void events.push(e) }, log: quietLogger() });
+    const mod = createPolicyModule({ service, ownerOf: (s) => owners[s], config });
+    for (const role of ['local-admin', 'gateway', 'agent'] as const) {
+      const server = new Server();
+      if (mod.roles.includes(role)) mod.register(server, { log: quietLogger(), listener: { role, sessionId: 'sess-alice', localUid: 1000 } });
+      const sock = join(tmp.path, `${role}.sock`);
+      await listen(server, `unix:${sock}`);
+      servers.push(server);
+      clients.set(role, new PolicyServiceClient(`unix:${sock}`, credentials.createInsecure()));
+    }
+  });
+
+  afterEach(function () {
+    for (const c of clients.values()) c.close();
+    for (const s of servers) s.forceShutdown();
+    clients.clear();
+    servers.length = 0;
+    service.close();
+    store.close();
+    db.close();
+    tmp.cleanup();
+  });
+
+  it('decides a shell command and reports the rule and normalized form', async function () {
+    const d = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-alice', 'sudo /bin/rm -fr //'));
+    assert.equal(d.decision, PolicyDecision.POLICY_DECISION_DENY);
+    assert.equal(d.rule, 'builtin:rm-root');
+    assert.equal(d.normalized, 'rm -f -r /');
+    assert.deepEqual(d.commands[0]?.via, ['sudo']);
+    assert.equal(events[0]?.action, 'policy.deny');
+    assert.equal(events[0]?.user, 'local:1000');
+  });
+
+  it('answers INVALID_ARGUMENT with a specific message for malformed requests', async function () {
+    await rejectsWith(rpc(admin(), 'decide', { ...shellReq('sess-alice', ''), action: undefined }), status.INVALID_ARGUMENT, 'invalid_argument', /action is required/);
+    await rejectsWith(rpc(admin(), 'decide', shellReq('', 'ls')), status.INVALID_ARGUMENT, 'invalid_argument', /session_id is required/);
+    await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', '  ')), status.INVALID_ARGUMENT, 'invalid_argument', /command must be a non-empty/);
+    await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', 'ls', { profile: 'nope' })), status.INVALID_ARGUMENT, 'invalid_argument', /unknown policy profile/);
+    await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', 'ls', { waitMs: 10_000_000 })), status.INVALID_ARGUMENT, 'invalid_argument', /wait_ms/);
+    await rejectsWith(rpc(admin(), 'listApprovals', { sessionId: '', status: 'maybe' }), status.INVALID_ARGUMENT, 'invalid_argument', /status must be/);
+    await rejectsWith(rpc(admin(), 'explain', { ...shellReq('', 'ls'), cwd: 'relative' }), status.INVALID_ARGUMENT, 'invalid_argument', /cwd must be an absolute/);
+  });
+
+  it('explains without recording anything', async function () {
+    const d = await rpc<DecideResponse>(admin(), 'explain', shellReq('', 'git push --force'));
+    assert.equal(d.decision, PolicyDecision.POLICY_DECISION_ASK);
+    assert.equal(d.approvalId, '');
+    assert.equal(store.list().length, 0);
+    assert.equal(events.length, 0);
+  });
+
+  it('runs the approval lifecycle with the approver taken from the authenticated caller', async function () {
+    const asked = await rpc<DecideResponse>(gateway(), 'decide', shellReq('sess-alice', 'git push -f'), gw('oidc:alice', 'read'));
+    assert.equal(asked.decision, PolicyDecision.POLICY_DECISION_ASK);
+    const list = await rpc<{ approvals: { id: string; status: string }[] }>(gateway(), 'listApprovals', { sessionId: '', status: 'pending' }, gw('oidc:alice', 'read'));
+    assert.deepEqual(list.approvals.map((a) => a.id), [asked.approvalId]);
+    await rejectsWith(rpc(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: '' }, gw('oidc:alice', 'read')), status.PERMISSION_DENIED, 'permission_denied', /control/);
+    const done = await rpc<{ approval: { status: string; decidedBy: string } }>(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: 'ok' }, gw('oidc:alice', 'control'));
+    assert.deepEqual([done.approval.status, done.approval.decidedBy], ['approved', 'oidc:alice']);
+    const ok = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-alice', 'git push -f', { approvalId: asked.approvalId }));
+    assert.equal(ok.decision, PolicyDecision.POLICY_DECISION_ALLOW);
+    await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', 'git push -f origin x', { approvalId: asked.approvalId })), status.PERMISSION_DENIED, 'approval_mismatch');
+  });
+
+  it('hides other owners\' sessions and approvals from gateway callers without *', async function () {
+    const asked = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-bob', 'git push -f'));
+    await rejectsWith(rpc(gateway(), 'decide', shellReq('sess-bob', 'ls'), gw('oidc:alice', 'control')), status.NOT_FOUND, 'not_found');
+    const list = await rpc<{ approvals: unknown[] }>(gateway(), 'listApprovals', { sessionId: '', status: '' }, gw('oidc:alice', 'control'));
+    assert.equal(list.approvals.length, 0);
+    await rejectsWith(rpc(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: '' }, gw('oidc:alice', 'control')), status.NOT_FOUND, 'approval_not_found');
+    const boss = await rpc<{ approval: { decidedBy: string } }>(gateway(), 'decideApproval', { id: asked.approvalId, approve: false, comment: '' }, gw('oidc:root', '*'));
+    assert.equal(boss.approval.decidedBy, 'oidc:root');
+    await rejectsWith(rpc(gateway(), 'listApprovals', { sessionId: '', status: '' }), status.PERMISSION_DENIED, 'permission_denied');
+  });
+
+  it('is not served on the agent socket at all', async function () {
+    const err = await rpc(clients.get('agent')!, 'explain', shellReq('', 'ls')).catch((e: ServiceError) => e);
+    assert.equal((err as ServiceError).code, status.UNIMPLEMENTED);
+  });
+
+  it('streams approval requests and decisions to a watcher', async function () {
+    const existing = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-alice', 'git push --force-with-lease'));
+    const call = admin().watchApprovals({ sessionId: 'sess-alice', includePending: true }, md());
+    const seen: ApprovalEvent[] = [];
+    const waiters: { n: number; resolve: () => void }[] = [];
+    call.on('data', (e: ApprovalEvent) => {
+      seen.push(e);
+      for (const w of waiters) if (seen.length >= w.n) w.resolve();
+    });
+    call.on('error', () => undefined); // cancelled at the end
+    const got = (n: number) => new Promise<void>((resolve) => (seen.length >= n ? resolve() : waiters.push({ n, resolve })));
+    // The pending snapshot is sent after the server subscribed, so nothing later can be missed.
+    await got(1);
+    const three = got(3);
+    const asked = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-alice', 'git push -f'));
+    await rpc(admin(), 'decideApproval', { id: asked.approvalId, approve: false, comment: 'no' });
+    await three;
+    call.cancel();
+    assert.deepEqual(seen.map((e) => [e.type, e.approval?.id]), [
+      ['pending', existing.approvalId],
+      ['requested', asked.approvalId],
+      ['decided', asked.approvalId],
+    ]);
+  });
+
+  it('shows the profiles and rules', async function () {
+    const res = await rpc<{ defaultProfile: string; profiles: { name: string; rules: { id: string }[] }[]; onTimeout: string }>(admin(), 'showPolicy', { profile: 'strict' });
+    assert.equal(res.defaultProfile, 'default');
+    assert.deepEqual(res.profiles.map((p) => p.name), ['strict']);
+    assert.ok(res.profiles[0]!.rules.some((r) => r.id === 'builtin:rm-root'));
+    assert.equal(res.onTimeout, 'deny');
+  });
+});
