@@ -13,6 +13,13 @@ import { parseIntOption } from './options.js';
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 
+/** node argv for a sibling entry point: compiled `.js`, or `.ts` through tsx when running from source. */
+function entry(relJs: string): string[] {
+  const js = here(relJs);
+  if (existsSync(js)) return [js];
+  return ['--import', 'tsx', js.replace(/\.js$/, '.ts')];
+}
+
 function waitHealthy(socket: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -71,7 +78,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
       const paths = runtimePaths(home);
       const env = { ...process.env, LOKI_HOME: home };
       const hadToken = existsSync(paths.cliTokenFile);
-      const daemon = spawn(process.execPath, [here('../../../daemon/src/main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+      const daemon = spawn(process.execPath, entry('../../../daemon/src/main.js'), { env, stdio: ['ignore', 'inherit', 'inherit'] });
       let gateway: ChildProcess | undefined;
       let shuttingDown = false;
       const shutdown = async (code: number) => {
@@ -101,8 +108,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
           printLine("IMPORTANT: Save this token - it won't be shown again!\n");
         }
         if (o.gateway) {
-          const gwMain = here('../../../gateway/src/main.js');
-          gateway = spawn(process.execPath, [gwMain, '--host', o.host, '--port', String(o.port)], {
+          gateway = spawn(process.execPath, [...entry('../../../gateway/src/main.js'), '--host', o.host, '--port', String(o.port)], {
             env: { ...env, LOKI_DAEMON_SOCKET: paths.gatewaySocket },
             stdio: ['ignore', 'inherit', 'inherit'],
           });
