@@ -102,6 +102,20 @@ export class SandboxManager {
   }
 
   async start(caller: Caller, req: StartRequest): Promise<SandboxInfo> {
+    try {
+      const info = await this.startUnaudited(caller, req);
+      await this.audit(caller, 'sandbox.start', `sandbox:${info.id}`, 'success', { name: info.name, image: info.image, project: req.project, hardening: info.hardening });
+      return info;
+    } catch (err) {
+      // Refusals are audited too, with the reason: denied for permission problems, error otherwise.
+      const le = err instanceof LokiError ? err : undefined;
+      const result = le?.kind === 'permission_denied' || le?.kind === 'unauthenticated' ? 'denied' : 'error';
+      await this.audit(caller, 'sandbox.start', `sandbox:${req.name || 'new'}`, result, { image: req.image || this.o.config.image, project: req.project }, (err as Error).message);
+      throw err;
+    }
+  }
+
+  private async startUnaudited(caller: Caller, req: StartRequest): Promise<SandboxInfo> {
     requireScope(caller, 'control');
     if (req.name && !SANDBOX_NAME_RE.test(req.name)) {
       throw new LokiError('invalid_argument', `name "${req.name.slice(0, 64)}" must match [a-z0-9][a-z0-9_.-]{0,62}`);
@@ -136,31 +150,23 @@ export class SandboxManager {
     const command = req.command.length
       ? req.command
       : ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
-    const resource = `sandbox:${id}`;
-    try {
-      const info = await this.o.driver.create(
-        {
-          id,
-          name: req.name || id,
-          owner: caller.subject,
-          project: req.project,
-          session: req.session ?? '',
-          image,
-          command,
-          env: req.env,
-          workspace,
-          extraMounts: req.extraMounts ?? [],
-          limits: { memoryBytes: hardening.summary.memoryBytes, cpus: hardening.summary.cpus, pids: hardening.summary.pids },
-          relax: req.relax,
-        },
-        hardening,
-      );
-      await this.audit(caller, 'sandbox.start', resource, 'success', { name: info.name, image, project: req.project, hardening: hardening.summary });
-      return info;
-    } catch (err) {
-      await this.audit(caller, 'sandbox.start', resource, 'error', { image }, (err as Error).message);
-      throw err;
-    }
+    return this.o.driver.create(
+      {
+        id,
+        name: req.name || id,
+        owner: caller.subject,
+        project: req.project,
+        session: req.session ?? '',
+        image,
+        command,
+        env: req.env,
+        workspace,
+        extraMounts: req.extraMounts ?? [],
+        limits: { memoryBytes: hardening.summary.memoryBytes, cpus: hardening.summary.cpus, pids: hardening.summary.pids },
+        relax: req.relax,
+      },
+      hardening,
+    );
   }
 
   private async makeWorkspace(id: string, root: boolean): Promise<string> {

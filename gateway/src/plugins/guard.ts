@@ -125,6 +125,13 @@ export const guardPlugin = fp(
         setRateHeaders(reply, d);
         if (!d.allowed) {
           metrics.rateLimitRejections.inc({ scope: 'subject' });
+          audit.forward({
+            action: 'rate_limit.reject',
+            resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
+            result: 'denied',
+            reason: `subject over ${d.limit}/min`,
+            identity: callIdentity(req),
+          });
           reply.header('retry-after', String(d.resetSeconds));
           throw new LokiError('resource_exhausted', `rate limit exceeded (${d.limit} requests per minute); retry in ${d.resetSeconds}s`);
         }
@@ -165,6 +172,13 @@ export const guardPlugin = fp(
       setRateHeaders(reply, d);
       if (d.allowed) return;
       metrics.rateLimitRejections.inc({ scope: 'ip' });
+      audit.forward({
+        action: 'rate_limit.reject',
+        resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
+        result: 'denied',
+        reason: `unauthenticated address over ${d.limit}/min`,
+        identity: { requestId: req.id, clientIp: req.ip },
+      });
       reply.header('retry-after', String(d.resetSeconds));
       throw new LokiError('resource_exhausted', `rate limit exceeded for unauthenticated requests; retry in ${d.resetSeconds}s`);
     }
