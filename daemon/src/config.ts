@@ -88,7 +88,7 @@ export const daemonConfigSchema = z
       .superRefine((t, ctx) => {
         if (!t.listen) return;
         const port = Number(t.listen.split(':').pop());
-        if (port < 1 || port > 65535) ctx.addIssue({ code: 'custom', path: ['listen'], message: `port must be 1-65535, got ${port}` });
+        if (port > 65535) ctx.addIssue({ code: 'custom', path: ['listen'], message: `port must be 0-65535 (0 = any free port), got ${port}` });
         for (const k of ['cert', 'key', 'client_ca'] as const) {
           if (!t[k]) ctx.addIssue({ code: 'custom', path: [k], message: 'required when tcp.listen is set (the TCP listener is mutual TLS only)' });
           else if (!existsSync(t[k])) ctx.addIssue({ code: 'custom', path: [k], message: `file not found: ${t[k]}` });

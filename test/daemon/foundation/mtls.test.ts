@@ -1,0 +1,94 @@
+// The optional TCP listener is mutual TLS only, and the caller's role comes
+// from the client certificate: a cert naming an allowed gateway gets the
+// gateway role; any other cert, or none, gets nothing.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
+import { shortTempDir } from '../../helpers/entry.js';
+import { errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: 'ignore' });
+}
+
+/** A throwaway CA and leaf certificates signed by it (server cert valid for 127.0.0.1/localhost). */
+function makePki(dir: string): void {
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=loki-test-ca'], dir);
+  const leaf = (name: string, san: string) => {
+    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
+    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], dir);
+  };
+  leaf('lokid', 'DNS:localhost,IP:127.0.0.1');
+  leaf('loki-gateway', 'DNS:loki-gateway');
+  leaf('intruder', 'DNS:intruder');
+}
+
+describe('mTLS TCP listener', function () {
+  this.timeout(60_000);
+  let pki: string;
+  let d: Awaited<ReturnType<typeof startTestDaemon>>;
+
+  before(async () => {
+    pki = shortTempDir('lkpki');
+    makePki(pki);
+    d = await startTestDaemon({
+      overrides: {
+        tcp: { listen: '127.0.0.1:0', cert: join(pki, 'lokid.crt'), key: join(pki, 'lokid.key'), client_ca: join(pki, 'ca.crt') },
+      },
+    });
+    assert.ok(d.tcpPort && d.tcpPort > 0);
+  });
+
+  after(async () => {
+    await d?.cleanup();
+    rmSync(pki, { recursive: true, force: true });
+  });
+
+  function client(name?: string) {
+    const ca = readFileSync(join(pki, 'ca.crt'));
+    const creds = name
+      ? credentials.createSsl(ca, readFileSync(join(pki, `${name}.key`)), readFileSync(join(pki, `${name}.crt`)))
+      : credentials.createSsl(ca);
+    return new SystemServiceClient(`127.0.0.1:${d.tcpPort}`, creds, { 'grpc.ssl_target_name_override': 'localhost' });
+  }
+
+  function withIdentity(subject: string, scopes: string): Metadata {
+    const md = new Metadata();
+    md.set('x-loki-subject', subject);
+    md.set('x-loki-scopes', scopes);
+    return md;
+  }
+
+  it('gives a client certificate naming loki-gateway the gateway role with forwarded identity', async () => {
+    const c = client('loki-gateway');
+    try {
+      const s = await unaryCall(c.getStatus.bind(c), {}, withIdentity('token:ci', 'read'));
+      assert.equal(s.callerRole, 'gateway');
+      assert.equal(s.callerSubject, 'token:ci');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('refuses a valid certificate that does not name an allowed gateway', async () => {
+    const c = client('intruder');
+    try {
+      await assert.rejects(unaryCall(c.getStatus.bind(c), {}, withIdentity('token:ci', '*')), (e: unknown) => (e as { code: number }).code === 7 && errorCode(e) === 'permission_denied');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('refuses a client without a certificate at the TLS handshake', async () => {
+    const c = client();
+    try {
+      await assert.rejects(unaryCall(c.getStatus.bind(c), {}, withIdentity('token:ci', '*')), (e: unknown) => (e as { code: number }).code === 14);
+    } finally {
+      c.close();
+    }
+  });
+});
