@@ -1,0 +1,33 @@
+// agent-runner entry: the sandbox's main process (`node /opt/loki/agent-runner.cjs`),
+// or Claude Code's PreToolUse hook (`… hook pretooluse`).
+import { DEFAULT_AGENT_SOCKET } from './channel.js';
+import { runHook } from './hook.js';
+import { runAgent } from './run.js';
+
+function log(msg: string): void {
+  process.stderr.write(`[loki-agent-runner] ${msg}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const socketPath = process.env.LOKI_AGENT_SOCKET || DEFAULT_AGENT_SOCKET;
+  if (argv[0] === 'hook') {
+    if (argv[1] !== 'pretooluse') {
+      log(`unknown hook "${argv[1] ?? ''}" (expected pretooluse)`);
+      return 2;
+    }
+    return runHook(socketPath);
+  }
+  if (argv.length) {
+    log('usage: agent-runner [hook pretooluse]');
+    return 2;
+  }
+  return runAgent({ socketPath, runnerPath: process.argv[1] ?? '/opt/loki/agent-runner.cjs', log });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`fatal: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);

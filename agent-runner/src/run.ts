@@ -1,0 +1,65 @@
+// The runner's main loop: Hello → brief → provider → `finished` or `error`.
+import type { ServiceError } from '@grpc/grpc-js';
+import { Actor } from './actor.js';
+import { AgentLink, Reporter } from './channel.js';
+import { claudeProvider } from './providers/claude.js';
+import { openaiProvider } from './providers/openai.js';
+import { scriptProvider } from './providers/script.js';
+import { ProviderError, type Provider } from './providers/types.js';
+import { Workspace } from './workspace.js';
+
+const PROVIDERS: Record<string, Provider> = { script: scriptProvider, openai: openaiProvider, claude: claudeProvider };
+
+export interface RunOptions {
+  socketPath: string;
+  runnerPath: string;
+  log: (msg: string) => void;
+}
+
+function num(v: string | undefined, dflt: number, min: number, max: number): number {
+  const n = Number(v);
+  return Number.isFinite(n) && n >= min && n <= max ? n : dflt;
+}
+
+/** Returns the process exit code: 0 finished, 1 failed, 2 could not reach the daemon. */
+export async function runAgent(o: RunOptions): Promise<number> {
+  const link = new AgentLink(o.socketPath);
+  let brief;
+  try {
+    brief = await link.hello();
+  } catch (err) {
+    o.log(`cannot reach the Loki daemon at ${o.socketPath}: ${(err as ServiceError).details ?? (err as Error).message}`);
+    link.close();
+    return 2;
+  }
+  const opts = brief.options;
+  const reporter = new Reporter(link, o.log);
+  reporter.startHeartbeat(num(opts.heartbeat_ms, 5000, 100, 60_000));
+  const ws = new Workspace({
+    root: brief.workspace || '/workspace',
+    commandTimeoutMs: num(opts.command_timeout_ms, 120_000, 100, 3_600_000),
+    outputCapBytes: num(opts.output_cap_bytes, 64 * 1024, 1024, 4 * 1024 * 1024),
+    // Commands get a small fixed environment: never the API key or the runner's own env.
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME || '/home/loki', LANG: 'C.UTF-8', TMPDIR: '/tmp' },
+  });
+  const actor = new Actor(link, reporter, ws);
+  // SIGTERM (docker stop) is a stop request: finish the current step, then report.
+  process.once('SIGTERM', () => link.requestStop());
+  let code = 0;
+  try {
+    const provider = PROVIDERS[brief.provider];
+    if (!provider) throw new ProviderError(`unknown provider "${brief.provider.slice(0, 32)}" (script, openai or claude)`);
+    const r = await provider({ brief, actor, reporter, link, log: o.log, runnerPath: o.runnerPath });
+    reporter.emit({ type: 'finished', message: r.summary, dataJson: JSON.stringify(r.data ?? {}) });
+  } catch (err) {
+    code = 1;
+    const msg = err instanceof ProviderError ? err.message : `runner failed: ${(err as Error).message}`;
+    o.log(msg);
+    reporter.emit({ type: 'error', message: msg });
+  }
+  reporter.stopHeartbeat();
+  // Bounded: a daemon that never comes back must not keep the sandbox alive.
+  await Promise.race([reporter.flush(), new Promise((r) => setTimeout(r, 60_000).unref())]);
+  link.close();
+  return code;
+}

@@ -1,0 +1,207 @@
+// The per-session agent channel: one grpc-js server per session on a unix
+// socket in `<runDir>/agents/<sessionId>/`, a directory bind-mounted into that
+// one sandbox only. The session a call speaks for is fixed by which socket it
+// arrived on; nothing the runner sends can name another session, owner or profile.
+import { Server, ServerCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
+import { chmodSync, existsSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { LokiError, type Logger } from '../../../common/src/index.js';
+import {
+  AgentServiceService,
+  type AgentDecideRequest,
+  type AgentDecideResponse,
+  type AgentHeartbeatRequest,
+  type AgentHeartbeatResponse,
+  type AgentHelloRequest,
+  type AgentReportRequest,
+  type AgentReportResponse,
+  type SessionBrief,
+} from '../../../proto/gen/loki/v1/agent.js';
+import type { Caller } from '../grpc/caller.js';
+import type { ServiceModule } from '../grpc/module.js';
+import { unary, type HandlerContext } from '../grpc/wrap.js';
+import { toActionRequest, toBriefMessage, toEventData, MAX_EVENTS_PER_REPORT } from './convert.js';
+import { startModelProxy, type ModelProxy } from './model-proxy.js';
+import type { AgentChannel, AgentChannelHooks, AgentChannels } from './types.js';
+
+export const AGENT_DIR_IN_SANDBOX = '/run/loki-agent';
+export const AGENT_SOCKET_NAME = 'agent.sock';
+export const MODEL_SOCKET_NAME = 'model.sock';
+/** sun_path is 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+const SESSION_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** The runner is untrusted: a small receive cap keeps a hostile runner from making the daemon buffer much. */
+const AGENT_SERVER_OPTIONS = {
+  'grpc.max_receive_message_length': 1024 * 1024,
+  'grpc.max_send_message_length': 4 * 1024 * 1024,
+  'grpc.max_concurrent_streams': 32,
+};
+
+export interface AgentChannelsOptions {
+  /** `$LOKI_HOME/run` (or `/run/loki`): channels live under `<runDir>/agents/`. */
+  runDir: string;
+  hooks: AgentChannelHooks;
+  log: Logger;
+}
+
+interface OpenChannel {
+  channel: AgentChannel;
+  server: Server;
+  model?: ModelProxy;
+}
+
+export interface AgentChannelsHandle extends AgentChannels {
+  /**
+   * Forwards the model endpoint into the (network-less) sandbox: starts a proxy
+   * on `<agent dir>/model.sock` to `upstream` (only `POST …/chat/completions`).
+   * Set the brief's `options.model_socket` to the returned path. Call again after
+   * a daemon restart (after `open`); `close`/`closeAll` stop it.
+   */
+  forwardModel(sessionId: string, upstream: URL): Promise<{ socketInSandbox: string }>;
+}
+
+export function agentDirFor(runDir: string, sessionId: string): string {
+  if (!SESSION_ID_RE.test(sessionId)) throw new LokiError('invalid_argument', `"${sessionId.slice(0, 64)}" is not a valid session id`);
+  return join(runDir, 'agents', sessionId);
+}
+
+/** The session id a handler may act for: only ever the listener's, never a request field. */
+function sessionOf(caller: Caller): string {
+  if (caller.role !== 'agent' || !caller.sessionId) throw new LokiError('permission_denied', 'only a session agent socket serves this API');
+  return caller.sessionId;
+}
+
+/**
+ * AgentService as a ServiceModule. It is registered only on the per-session
+ * agent listeners this file creates (role `agent`), never on admin.sock or
+ * gateway.sock, so the lead does not mount it on the daemon's own doors.
+ */
+export function createAgentServiceModule(hooks: AgentChannelHooks): ServiceModule {
+  return { name: 'loki.v1.AgentService', roles: ['agent'], register: (server, ctx) => registerAgentService(server, ctx, hooks) };
+}
+
+function registerAgentService(server: Server, ctx: HandlerContext, hooks: AgentChannelHooks): void {
+  server.addService(AgentServiceService, {
+    hello: unary<AgentHelloRequest, SessionBrief>(ctx, 'Agent.Hello', async (req, caller) => {
+      const sessionId = sessionOf(caller);
+      const version = String(req.runnerVersion ?? '').slice(0, 64);
+      const pid = Number.isInteger(req.pid) && req.pid > 0 ? req.pid : 0;
+      return toBriefMessage(await hooks.hello(sessionId, { version, pid }));
+    }),
+    decide: unary<AgentDecideRequest, AgentDecideResponse>(ctx, 'Agent.Decide', async (req, caller, call) => {
+      const sessionId = sessionOf(caller);
+      const action = toActionRequest(req);
+      // A decision may wait for a human; if the runner goes away (container
+      // stopped, call cancelled) the hook must stop waiting rather than leak.
+      const ac = new AbortController();
+      const onCancel = () => ac.abort();
+      (call as ServerUnaryCall<AgentDecideRequest, AgentDecideResponse>).on('cancelled', onCancel);
+      try {
+        const d = await hooks.decide(sessionId, action, ac.signal);
+        return { decision: d.decision, reason: d.reason, rule: d.rule, approvalId: d.approvalId };
+      } finally {
+        call.off('cancelled', onCancel);
+      }
+    }),
+    report: unary<AgentReportRequest, AgentReportResponse>(ctx, 'Agent.Report', async (req, caller) => {
+      const sessionId = sessionOf(caller);
+      const events = req.events ?? [];
+      if (events.length > MAX_EVENTS_PER_REPORT) {
+        throw new LokiError('payload_too_large', `a report may carry at most ${MAX_EVENTS_PER_REPORT} events (got ${events.length})`);
+      }
+      const res = await hooks.report(sessionId, events.map(toEventData));
+      return { stopRequested: res.stopRequested };
+    }),
+    heartbeat: unary<AgentHeartbeatRequest, AgentHeartbeatResponse>(ctx, 'Agent.Heartbeat', async (req, caller) => {
+      const sessionId = sessionOf(caller);
+      const iteration = Number.isInteger(req.iteration) && req.iteration >= 0 ? req.iteration : 0;
+      return { stopRequested: (await hooks.heartbeat(sessionId, iteration)).stopRequested };
+    }),
+  });
+}
+
+function shutdown(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandle {
+  if (!o.runDir || !o.hooks || !o.log) throw new Error('createAgentChannels needs runDir, hooks and log');
+  const log = o.log.child({ component: 'agent-channels' });
+  const open = new Map<string, OpenChannel>();
+  const module = createAgentServiceModule(o.hooks);
+
+  async function openChannel(sessionId: string): Promise<AgentChannel> {
+    const existing = open.get(sessionId);
+    if (existing) return existing.channel;
+    const dir = agentDirFor(o.runDir, sessionId);
+    // 0755: the sandbox user (uid 1000) must traverse it; the parent run dir is
+    // the daemon's, and only this session's container gets this dir mounted.
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const sock = join(dir, AGENT_SOCKET_NAME);
+    if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
+      throw new LokiError('invalid_config', `agent socket path ${sock} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter run directory`);
+    }
+    // After a daemon restart the old socket file is stale (its server died with
+    // the old process); the container keeps the bind-mounted directory, so a new
+    // socket at the same path is what the runner reconnects to.
+    if (existsSync(sock)) unlinkSync(sock);
+    const server = new Server(AGENT_SERVER_OPTIONS);
+    const ctx: HandlerContext = { log, listener: { role: 'agent', sessionId } };
+    module.register(server, ctx);
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
+    // 0666 on purpose: the runner runs as the sandbox user (uid 1000, or the
+    // daemon's uid), which differs from the daemon's. Access control is the
+    // directory itself: it sits under the daemon's run dir (not reachable by
+    // other local users through the parent's mode) and is bind-mounted into
+    // exactly one container, so whoever can reach this socket is that session.
+    chmodSync(sock, 0o666);
+    const channel: AgentChannel = {
+      sessionId,
+      mount: { hostPath: dir, containerPath: AGENT_DIR_IN_SANDBOX, readOnly: false },
+      socketInSandbox: `${AGENT_DIR_IN_SANDBOX}/${AGENT_SOCKET_NAME}`,
+    };
+    open.set(sessionId, { channel, server });
+    log.info({ session_id: sessionId }, 'agent channel open');
+    return channel;
+  }
+
+  async function closeChannel(sessionId: string, removeDir: boolean): Promise<void> {
+    const entry = open.get(sessionId);
+    open.delete(sessionId);
+    if (entry) await Promise.all([shutdown(entry.server, 1000), entry.model?.close()]);
+    const dir = agentDirFor(o.runDir, sessionId);
+    if (removeDir) rmSync(dir, { recursive: true, force: true });
+    else rmSync(join(dir, AGENT_SOCKET_NAME), { force: true });
+  }
+
+  return {
+    open: openChannel,
+    async forwardModel(sessionId, upstream) {
+      const entry = open.get(sessionId);
+      if (!entry) throw new LokiError('failed_precondition', `no open agent channel for session ${sessionId}`);
+      await entry.model?.close();
+      entry.model = await startModelProxy({ socketPath: join(entry.channel.mount.hostPath, MODEL_SOCKET_NAME), upstream, log });
+      return { socketInSandbox: `${AGENT_DIR_IN_SANDBOX}/${MODEL_SOCKET_NAME}` };
+    },
+    // Closing a session's channel removes its directory: the session is over.
+    close: (sessionId) => closeChannel(sessionId, true),
+    // closeAll is the daemon shutting down: keep the directories (the containers
+    // still mount them) so a restarted daemon re-opens the same paths.
+    async closeAll() {
+      await Promise.all([...open.keys()].map((id) => closeChannel(id, false)));
+    },
+  };
+}

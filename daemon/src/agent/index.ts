@@ -1,0 +1,16 @@
+export { createAgentChannels, createAgentServiceModule, agentDirFor, AGENT_DIR_IN_SANDBOX, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME } from './channels.js';
+export type { AgentChannelsHandle, AgentChannelsOptions } from './channels.js';
+export { startModelProxy } from './model-proxy.js';
+export type { ModelProxy, ModelProxyOptions } from './model-proxy.js';
+export { agentRunnerMount, AGENT_RUNNER_COMMAND, AGENT_RUNNER_IN_SANDBOX } from './runner-bundle.js';
+export { RUNNER_EVENT_TYPES, MAX_EVENTS_PER_REPORT } from './convert.js';
+export type {
+  AgentActionData,
+  AgentActionRequest,
+  AgentChannel,
+  AgentChannelHooks,
+  AgentChannels,
+  AgentDecision,
+  AgentEventData,
+  SessionBriefData,
+} from './types.js';

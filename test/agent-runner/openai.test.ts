@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { startModelProxy, type ModelProxy } from '../../daemon/src/agent/index.js';
+import { quietLogger } from '../helpers/daemon.js';
+import { shortTempDir } from '../helpers/entry.js';
+import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
+import { fakeOpenAI, type FakeOpenAI } from './fake-openai.js';
+import { gitWorkspace, sandboxRun, type SandboxRun } from './sandbox.js';
+
+const KEY = 'sk-test-4f1c2b9e';
+
+function viaSocket(socketPath: string, method: string, path: string, body = ''): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('model proxy', () => {
+  let fake: FakeOpenAI;
+  let proxy: ModelProxy;
+  let dir: string;
+  before(async () => {
+    fake = await fakeOpenAI(KEY, []);
+    dir = shortTempDir('lkm');
+    proxy = await startModelProxy({ socketPath: join(dir, 'model.sock'), upstream: new URL(fake.url), log: quietLogger() });
+  });
+  after(async () => {
+    await proxy.close();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('forwards chat-completions POSTs to the upstream base path with the bearer token', async () => {
+    const r = await viaSocket(proxy.socketPath, 'POST', '/v1/chat/completions', JSON.stringify({ model: 'm', messages: [], tools: [] }));
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.text).choices[0].message.content, 'nothing left to do');
+    assert.equal(fake.requests.at(-1)!.path, '/v1/chat/completions');
+  });
+
+  it('forwards nothing else: other paths and methods get 403 and never reach the upstream', async () => {
+    const before = fake.requests.length;
+    for (const [m, p] of [['GET', '/v1/chat/completions'], ['POST', '/v1/embeddings'], ['POST', '/v1/chat/completions/../../admin'], ['GET', '/']]) {
+      assert.equal((await viaSocket(proxy.socketPath, m!, p!)).status, 403, `${m} ${p}`);
+    }
+    assert.equal(fake.requests.length, before);
+  });
+});
+
+describe('agent-runner openai provider in a real sandbox', function () {
+  this.timeout(120_000);
+  let hooks: RecordingHooks;
+  let run: SandboxRun;
+  let fake: FakeOpenAI;
+
+  before(async () => {
+    hooks = recordingHooks((id) => scriptBrief(id, []));
+    run = await sandboxRun(hooks);
+  });
+  after(async () => {
+    await fake?.close();
+    await run?.cleanup();
+  });
+
+  it('runs scripted tool calls through Decide over the forwarded model socket, feeds a denial back to the model, and records usage', async () => {
+    fake = await fakeOpenAI(KEY, [
+      [
+        { name: 'write_file', args: { path: 'greet.sh', content: 'echo "hi from $(id -u)"\n' } },
+        { name: 'list_files', args: { path: '.' } },
+      ],
+      [{ name: 'shell', args: { command: 'sh greet.sh > out.txt && cat out.txt' } }],
+      [{ name: 'shell', args: { command: 'rm -rf /' } }, { name: 'shell', args: { command: '' } }],
+      [{ name: 'git_commit', args: { message: 'feat: greeting script' } }],
+      [{ name: 'finish', args: { summary: 'greeting done' } }],
+    ]);
+    const ws = gitWorkspace(run.daemon.home, 'openai1');
+    await run.channels.open('sess-openai');
+    // The sandbox has no network: the model endpoint arrives as a socket in the agent dir.
+    const forwarded = await run.channels.forwardModel('sess-openai', new URL(fake.url));
+    assert.equal(forwarded.socketInSandbox, '/run/loki-agent/model.sock');
+    hooks.briefs.set(
+      'sess-openai',
+      scriptBrief('sess-openai', [], {
+        provider: 'openai',
+        prompt: 'Write a greeting script, run it, commit it.',
+        planJson: '',
+        model: 'qwen2.5-coder:7b',
+        baseUrl: 'http://model/v1',
+        apiKey: KEY,
+        maxIterations: 10,
+        options: { model_socket: '/run/loki-agent/model.sock', price_input_per_mtok: '1', price_output_per_mtok: '2' },
+      }),
+    );
+    const { info } = await run.start('sess-openai', ws);
+    const done = await run.waitExit(info.id);
+    const events = hooks.events.filter((e) => e.sessionId === 'sess-openai').map((e) => e.event);
+    assert.equal(done.exitCode, 0, JSON.stringify(events.filter((e) => e.type === 'error')));
+
+    assert.equal(fake.requests.length, 5);
+    assert.ok(fake.requests.every((r) => r.auth === `Bearer ${KEY}` && r.body.model === 'qwen2.5-coder:7b'));
+    assert.deepEqual(
+      (fake.requests[0]!.body.tools as { function: { name: string } }[]).map((t) => t.function.name),
+      ['shell', 'read_file', 'write_file', 'list_files', 'git_commit', 'finish'],
+    );
+    assert.deepEqual(
+      hooks.decisions.map((d) => [d.req.tool, d.req.action.kind, d.decision]),
+      [
+        ['write_file', 'write', 'allow'],
+        ['list_files', 'read', 'allow'],
+        ['shell', 'shell', 'allow'],
+        ['shell', 'shell', 'deny'],
+        ['git_commit', 'commit', 'allow'],
+      ],
+    );
+    // What the model was told: tool results, including the denial and its reason.
+    const toolMsgs = (i: number) => fake.requests[i]!.body.messages.filter((m) => m.role === 'tool').map((m) => m.content ?? '');
+    assert.match(toolMsgs(1)[1]!, /greet\.sh/);
+    assert.match(toolMsgs(2).at(-1)!, /^exit 0\nhi from 1000/);
+    assert.match(toolMsgs(3).at(-2)!, /^denied by Loki policy: destructive command: rm -rf \//);
+    assert.equal(toolMsgs(3).at(-1)!, 'rejected by Loki: shell must not be empty', 'a malformed call is the model’s to fix, not the end of the run');
+
+    const usage = events.filter((e) => e.type === 'usage');
+    assert.equal(usage.length, 5);
+    assert.deepEqual([usage[0]!.inputTokens, usage[0]!.outputTokens], [100, 20]);
+    assert.ok(Math.abs(usage.reduce((s, e) => s + e.costUsd, 0) - 5 * 0.00014) < 1e-9);
+    const finished = events.at(-1)!;
+    assert.equal(finished.type, 'finished');
+    assert.equal(finished.message, 'greeting done');
+    // The key went only to the model endpoint: never into events.
+    assert.ok(!JSON.stringify(events).includes(KEY));
+
+    assert.equal(readFileSync(join(ws, 'out.txt'), 'utf8'), 'hi from 1000\n');
+    const log = execFileSync('git', ['-C', ws, '-c', `safe.directory=${ws}`, 'log', '--format=%s'], { encoding: 'utf8' });
+    assert.equal(log.trim(), 'feat: greeting script');
+  });
+
+  it('fails with an error event (and never the key) when the model endpoint refuses the key', async () => {
+    const wrong = await fakeOpenAI('sk-other', []);
+    try {
+      const ws = gitWorkspace(run.daemon.home, 'openai2');
+      hooks.briefs.set(
+        'sess-openai-401',
+        scriptBrief('sess-openai-401', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', apiKey: KEY, options: { model_socket: '/run/loki-agent/model.sock' } }),
+      );
+      const channel = await run.channels.open('sess-openai-401');
+      const p = await startModelProxy({ socketPath: join(channel.mount.hostPath, 'model.sock'), upstream: new URL(wrong.url), log: quietLogger() });
+      try {
+        const { info } = await run.start('sess-openai-401', ws);
+        assert.equal((await run.waitExit(info.id)).exitCode, 1);
+      } finally {
+        await p.close();
+      }
+      const events = hooks.events.filter((e) => e.sessionId === 'sess-openai-401').map((e) => e.event);
+      assert.equal(events.at(-1)!.type, 'error');
+      assert.match(events.at(-1)!.message, /HTTP 401: .*Incorrect API key/);
+      assert.ok(!JSON.stringify(events).includes(KEY));
+    } finally {
+      await wrong.close();
+    }
+  });
+});

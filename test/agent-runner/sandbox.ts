@@ -1,0 +1,91 @@
+// Runs the bundled agent-runner as the main process of a real hardened sandbox,
+// wired to a real AgentChannels with recording hooks.
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { agentRunnerMount, createAgentChannels } from '../../daemon/src/agent/index.js';
+import type { AgentChannelsHandle } from '../../daemon/src/agent/index.js';
+import type { AgentChannel } from '../../daemon/src/agent/types.js';
+import type { Caller } from '../../daemon/src/grpc/caller.js';
+import type { SandboxInfo, SandboxMount } from '../../daemon/src/sandbox/types.js';
+import { quietLogger, startTestDaemon } from '../helpers/daemon.js';
+import type { RecordingHooks } from '../daemon/agent/hooks.js';
+
+export const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: '', clientIp: 'local' };
+
+/** The bundle must exist; say how to make it rather than failing obscurely. */
+export function runnerMountOrExplain() {
+  try {
+    return agentRunnerMount();
+  } catch (err) {
+    throw new Error(`${(err as Error).message} — the agent-runner tests run the bundle; build it first (npm run build, or node scripts/postbuild.mjs)`);
+  }
+}
+
+function chownTree(dir: string, uid: number, gid: number): void {
+  chownSync(dir, uid, gid);
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) chownTree(p, uid, gid);
+    else chownSync(p, uid, gid);
+  }
+}
+
+/** A git workspace the sandbox user owns (uid 1000 when the daemon runs as root). */
+export function gitWorkspace(home: string, name: string): string {
+  const ws = join(home, 'workspaces', name);
+  mkdirSync(ws, { recursive: true });
+  execFileSync('git', ['init', '-q', '-b', 'loki/session', ws]);
+  if (process.getuid?.() === 0) chownTree(ws, 1000, 1000);
+  return ws;
+}
+
+export interface SandboxRun {
+  daemon: Awaited<ReturnType<typeof startTestDaemon>>;
+  channels: AgentChannelsHandle;
+  cleanup(): Promise<void>;
+  start(sessionId: string, workspace: string, extraMounts?: SandboxMount[]): Promise<{ channel: AgentChannel; info: SandboxInfo }>;
+  waitExit(id: string, ms?: number): Promise<SandboxInfo>;
+}
+
+export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
+  const mount = runnerMountOrExplain();
+  const daemon = await startTestDaemon();
+  const channels = createAgentChannels({ runDir: daemon.paths.runDir, hooks, log: quietLogger() });
+  const started: string[] = [];
+  return {
+    daemon,
+    channels,
+    async start(sessionId, workspace, extraMounts = []) {
+      const channel = await channels.open(sessionId);
+      const info = await daemon.manager.start(ADMIN, {
+        name: '',
+        project: '',
+        image: '',
+        command: ['node', '/opt/loki/agent-runner.cjs'],
+        env: {},
+        limits: {},
+        relax: { network: false, writableRootfs: false, rootUser: false },
+        session: sessionId,
+        workspace,
+        extraMounts: [channel.mount, mount, ...extraMounts],
+      });
+      started.push(info.id);
+      return { channel, info };
+    },
+    async waitExit(id, ms = 60_000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const info = await daemon.manager.get(ADMIN, id);
+        if (info.state === 'exited' || info.state === 'dead') return info;
+        if (Date.now() > end) throw new Error(`sandbox ${id} still ${info.state} after ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async cleanup() {
+      for (const id of started) await daemon.manager.remove(ADMIN, id, true).catch(() => undefined);
+      await channels.closeAll();
+      await daemon.cleanup();
+    },
+  };
+}

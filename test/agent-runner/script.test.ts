@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createAgentChannels } from '../../daemon/src/agent/index.js';
+import { quietLogger } from '../helpers/daemon.js';
+import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
+import { ADMIN, gitWorkspace, sandboxRun, type SandboxRun } from './sandbox.js';
+
+describe('agent-runner script provider in a real sandbox', function () {
+  this.timeout(120_000);
+  let hooks: RecordingHooks;
+  let run: SandboxRun;
+
+  before(async () => {
+    hooks = recordingHooks((id) => scriptBrief(id, []));
+    run = await sandboxRun(hooks);
+  });
+  after(async () => run?.cleanup());
+
+  it('writes, runs, is denied `rm -rf /` and continues, commits, and finishes with exit 0', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script1');
+    const plan = [
+      { phase: 'build' },
+      { write: 'hello.txt', content: 'hello from the sandbox\n', task: 't1', agent: 'development' },
+      { run: 'cat hello.txt | tr a-z A-Z > upper.txt && id -u' },
+      { run: 'rm -rf /' },
+      { read: 'upper.txt' },
+      { commit: 'add greeting' },
+    ];
+    hooks.briefs.set('sess-script', scriptBrief('sess-script', plan, { options: { heartbeat_ms: '500' } }));
+    const { info } = await run.start('sess-script', ws);
+    const done = await run.waitExit(info.id);
+    const events = hooks.events.filter((e) => e.sessionId === 'sess-script').map((e) => e.event);
+    assert.equal(done.exitCode, 0, JSON.stringify(events.filter((e) => e.type === 'error')));
+
+    // Every action went through Decide, in plan order, with sandbox paths.
+    assert.deepEqual(
+      hooks.decisions.map((d) => [d.req.action, d.decision]),
+      [
+        [{ kind: 'phase', name: 'build' }, 'allow'],
+        [{ kind: 'write', path: '/workspace/hello.txt' }, 'allow'],
+        [{ kind: 'shell', command: 'cat hello.txt | tr a-z A-Z > upper.txt && id -u' }, 'allow'],
+        [{ kind: 'shell', command: 'rm -rf /' }, 'deny'],
+        [{ kind: 'read', path: '/workspace/upper.txt' }, 'allow'],
+        [{ kind: 'commit', message: 'add greeting' }, 'allow'],
+      ],
+    );
+    // The events tell the same story, the denial carries the reason, and the run went on.
+    const story = events.filter((e) => ['tool_call', 'tool_result', 'denied', 'phase', 'task', 'finished'].includes(e.type)).map((e) => e.type + (e.taskStatus ? `:${e.taskStatus}` : ''));
+    assert.deepEqual(story, [
+      'tool_call', 'phase',
+      'task:in_progress', 'tool_call', 'tool_result', 'task:completed',
+      'tool_call', 'tool_result',
+      'tool_call', 'denied',
+      'tool_call', 'tool_result',
+      'tool_call', 'tool_result',
+      'finished',
+    ]);
+    const denied = events.find((e) => e.type === 'denied')!;
+    assert.match(denied.message, /destructive command: rm -rf \//);
+    assert.deepEqual(events.filter((e) => e.type === 'iteration').map((e) => e.iteration), [1, 2, 3, 4, 5, 6]);
+    const shell = events.filter((e) => e.type === 'tool_result')[1]!;
+    assert.match(shell.message, /^exit 0\n1000/, 'the command ran inside the sandbox as the sandbox user');
+    assert.match(events.find((e) => e.type === 'tool_result' && e.message.startsWith('HELLO'))?.message ?? '', /HELLO FROM THE SANDBOX/);
+    const finished = events.at(-1)!;
+    assert.equal(finished.type, 'finished');
+    assert.deepEqual(JSON.parse(finished.dataJson), { steps: 6, denied: 1, failed: 0 });
+    assert.ok(hooks.heartbeats.some((h) => h.sessionId === 'sess-script'), 'the runner heartbeats');
+
+    // The workspace holds the files and the session branch holds the commit.
+    assert.equal(readFileSync(join(ws, 'upper.txt'), 'utf8'), 'HELLO FROM THE SANDBOX\n');
+    const log = execFileSync('git', ['-C', ws, '-c', `safe.directory=${ws}`, 'log', '--format=%s|%an', 'loki/session'], { encoding: 'utf8' });
+    assert.equal(log.trim(), 'add greeting|Loki Agent');
+    const files = execFileSync('git', ['-C', ws, '-c', `safe.directory=${ws}`, 'ls-tree', '--name-only', 'HEAD'], { encoding: 'utf8' });
+    assert.deepEqual(files.trim().split('\n'), ['hello.txt', 'upper.txt']);
+  });
+
+  it('refuses a write that escapes the workspace through a symlink and reports a bad plan as an error with exit 1', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script2');
+    hooks.briefs.set('sess-escape', scriptBrief('sess-escape', [{ run: 'ln -s /tmp out' }, { write: 'out/x', content: 'x' }]));
+    const a = await run.start('sess-escape', ws);
+    assert.equal((await run.waitExit(a.info.id)).exitCode, 0);
+    const results = hooks.events.filter((e) => e.sessionId === 'sess-escape' && e.event.type === 'tool_result').map((e) => e.event);
+    assert.match(results[1]!.message, /outside the workspace/);
+    assert.equal(existsSync(join(ws, 'out', 'x')), false);
+
+    hooks.briefs.set('sess-bad', scriptBrief('sess-bad', [{ frobnicate: 1 }]));
+    const b = await run.start('sess-bad', gitWorkspace(run.daemon.home, 'script3'));
+    assert.equal((await run.waitExit(b.info.id)).exitCode, 1);
+    const last = hooks.events.filter((e) => e.sessionId === 'sess-bad').at(-1)!.event;
+    assert.equal(last.type, 'error');
+    assert.match(last.message, /step 1 must have exactly one of run, write/);
+  });
+
+  it('blocks on a decision that waits for a human, then continues once it is granted', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script4');
+    hooks.briefs.set('sess-ask', scriptBrief('sess-ask', [{ run: 'ask deploy; echo approved > ok.txt' }, { run: 'echo after > after.txt' }]));
+    const { info } = await run.start('sess-ask', ws);
+    const end = Date.now() + 30_000;
+    while (!hooks.held.some((h) => h.req.action.kind === 'shell' && h.req.action.command.startsWith('ask deploy'))) {
+      if (Date.now() > end) throw new Error('the runner never asked');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(existsSync(join(ws, 'after.txt')), false, 'nothing ran while the decision was pending');
+    assert.equal((await run.daemon.manager.get(ADMIN, info.id)).state, 'running');
+    const held = hooks.held.find((h) => h.req.action.kind === 'shell' && h.req.action.command.startsWith('ask deploy'))!;
+    held.release({ decision: 'allow', reason: 'approved by alice', rule: 'approval', approvalId: 'apr-1' });
+    assert.equal((await run.waitExit(info.id)).exitCode, 0);
+    assert.equal(readFileSync(join(ws, 'after.txt'), 'utf8'), 'after\n');
+  });
+
+  it('finishes early and cleanly when the daemon asks it to stop', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script5');
+    hooks.briefs.set('sess-stop', scriptBrief('sess-stop', [{ sleep: 60_000 }, { run: 'echo never > never.txt' }], { options: { heartbeat_ms: '200' } }));
+    const { info } = await run.start('sess-stop', ws);
+    const end = Date.now() + 30_000;
+    while (!hooks.events.some((e) => e.sessionId === 'sess-stop' && e.event.type === 'iteration')) {
+      if (Date.now() > end) throw new Error('the runner never started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const t0 = Date.now();
+    hooks.stop.add('sess-stop');
+    assert.equal((await run.waitExit(info.id, 20_000)).exitCode, 0);
+    assert.ok(Date.now() - t0 < 10_000, 'the sleep was cut short');
+    const last = hooks.events.filter((e) => e.sessionId === 'sess-stop').at(-1)!.event;
+    assert.equal(last.type, 'finished');
+    assert.match(last.message, /stopped on request/);
+    assert.equal(existsSync(join(ws, 'never.txt')), false);
+  });
+
+  it('keeps running across a daemon restart: the re-opened channel gets the rest of the run', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script6');
+    hooks.briefs.set('sess-restart', scriptBrief('sess-restart', [{ run: 'echo 1 > one.txt' }, { sleep: 2500 }, { run: 'echo 2 > two.txt' }, { commit: 'across a restart' }]));
+    const { info } = await run.start('sess-restart', ws);
+    const end = Date.now() + 30_000;
+    while (!hooks.events.some((e) => e.sessionId === 'sess-restart' && e.event.type === 'tool_result')) {
+      if (Date.now() > end) throw new Error('the first step never finished');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The daemon side goes away (as on SIGKILL) and a new one re-opens the same path.
+    await run.channels.closeAll();
+    await new Promise((r) => setTimeout(r, 300));
+    const again = createAgentChannels({ runDir: run.daemon.paths.runDir, hooks, log: quietLogger() });
+    try {
+      await again.open('sess-restart');
+      assert.equal((await run.waitExit(info.id)).exitCode, 0);
+    } finally {
+      await again.closeAll();
+    }
+    const decided = hooks.decisions.filter((d) => d.sessionId === 'sess-restart').map((d) => d.req.action.kind);
+    assert.deepEqual(decided, ['shell', 'shell', 'commit']);
+    assert.equal(hooks.events.filter((e) => e.sessionId === 'sess-restart').at(-1)!.event.type, 'finished');
+    assert.equal(readFileSync(join(ws, 'two.txt'), 'utf8'), '2\n');
+  });
+});

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { Metadata, status } from '@grpc/grpc-js';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createAgentChannels } from '../../../daemon/src/agent/index.js';
+import type { AgentChannels } from '../../../daemon/src/agent/types.js';
+import { AgentServiceClient, type AgentEvent } from '../../../proto/gen/loki/v1/agent.js';
+import { clientFor, errorCode, quietLogger, unaryCall } from '../../helpers/daemon.js';
+import { shortTempDir } from '../../helpers/entry.js';
+import { allow, recordingHooks, scriptBrief, type RecordingHooks } from './hooks.js';
+
+function event(type: string, message = ''): AgentEvent {
+  return { type, message, dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', taskStatus: '', agent: '' };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('AgentChannels', () => {
+  let runDir: string;
+  let hooks: RecordingHooks;
+  let channels: AgentChannels;
+  const clients: AgentServiceClient[] = [];
+
+  function connect(sessionId: string): AgentServiceClient {
+    const c = clientFor(AgentServiceClient, join(runDir, 'agents', sessionId, 'agent.sock'));
+    clients.push(c);
+    return c;
+  }
+
+  beforeEach(() => {
+    runDir = shortTempDir('lka');
+    hooks = recordingHooks((id) => scriptBrief(id, [{ run: 'true' }], { apiKey: 'sk-secret' }));
+    channels = createAgentChannels({ runDir, hooks, log: quietLogger() });
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await channels.closeAll();
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  it('opens a per-session socket directory whose mount is /run/loki-agent and answers Hello with the brief', async () => {
+    const ch = await channels.open('s1');
+    assert.deepEqual(ch.mount, { hostPath: join(runDir, 'agents', 's1'), containerPath: '/run/loki-agent', readOnly: false });
+    assert.equal(ch.socketInSandbox, '/run/loki-agent/agent.sock');
+    assert.equal(statSync(ch.mount.hostPath).mode & 0o777, 0o755);
+    assert.equal(statSync(join(ch.mount.hostPath, 'agent.sock')).mode & 0o777, 0o666);
+    const c = connect('s1');
+    const brief = await unaryCall(c.hello.bind(c), { runnerVersion: '9.9', pid: 42 });
+    assert.equal(brief.sessionId, 's1');
+    assert.equal(brief.provider, 'script');
+    assert.equal(brief.apiKey, 'sk-secret');
+    assert.deepEqual(hooks.hellos, [{ sessionId: 's1', version: '9.9', pid: 42 }]);
+  });
+
+  it('hands the hooks only the socket’s session id, whatever the runner sends', async () => {
+    await channels.open('s1');
+    await channels.open('s2');
+    const c = connect('s1');
+    // The API has no session field; forged metadata must not matter either.
+    const md = new Metadata();
+    md.set('x-loki-subject', 'admin');
+    md.set('x-loki-session', 's2');
+    await unaryCall(c.report.bind(c), { events: [event('log', 'hi')] }, md);
+    await unaryCall(c.heartbeat.bind(c), { iteration: 3 }, md);
+    await unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' } }, md);
+    assert.deepEqual(hooks.events.map((e) => e.sessionId), ['s1']);
+    assert.deepEqual(hooks.heartbeats, [{ sessionId: 's1', iteration: 3 }]);
+    assert.deepEqual(hooks.decisions.map((d) => [d.sessionId, d.req.action]), [['s1', { kind: 'shell', command: 'ls' }]]);
+  });
+
+  it('blocks Decide until the hook decides, and aborts the hook when the runner cancels', async () => {
+    await channels.open('s1');
+    const c = connect('s1');
+    const first = unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ask deploy' }, tool: 'shell', detail: '' } });
+    await until(() => hooks.held.length === 1);
+    let settled = false;
+    void first.finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(settled, false, 'Decide returned before the decision');
+    hooks.held[0]!.release(allow('approved by alice'));
+    const res = await first;
+    assert.equal(res.decision, 'allow');
+    assert.equal(res.reason, 'approved by alice');
+
+    const call = c.decide({ action: { action: { $case: 'shell', shell: 'ask again' }, tool: 'shell', detail: '' } }, () => undefined);
+    await until(() => hooks.held.length === 2);
+    assert.equal(hooks.held[1]!.signal.aborted, false);
+    call.cancel();
+    await until(() => hooks.held[1]!.signal.aborted);
+  });
+
+  it('rejects a Report with too many events as INVALID_ARGUMENT and passes nothing on', async () => {
+    await channels.open('s1');
+    const c = connect('s1');
+    const events = Array.from({ length: 1000 }, (_, i) => event('log', `e${i}`));
+    await assert.rejects(unaryCall(c.report.bind(c), { events }), (err: { code: number }) => {
+      assert.equal(err.code, status.INVALID_ARGUMENT);
+      assert.equal(errorCode(err), 'payload_too_large');
+      return true;
+    });
+    const big = { ...event('log'), dataJson: 'x'.repeat(40_000) };
+    await assert.rejects(unaryCall(c.report.bind(c), { events: [big] }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
+    await assert.rejects(unaryCall(c.report.bind(c), { events: [event('running')] }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
+    assert.equal(hooks.events.length, 0);
+  });
+
+  it('clips long strings and refuses a Decide without an action', async () => {
+    await channels.open('s1');
+    const c = connect('s1');
+    await unaryCall(c.report.bind(c), { events: [{ ...event('log', 'm'.repeat(20_000)), agent: 'a'.repeat(500), inputTokens: -5 }] });
+    const e = hooks.events[0]!.event;
+    assert.ok(e.message.length <= 8 * 1024);
+    assert.ok(e.agent.length <= 64);
+    assert.equal(e.inputTokens, 0);
+    await assert.rejects(unaryCall(c.decide.bind(c), { action: undefined }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
+  });
+
+  it('re-opens a session after close and after the daemon side went away (stale socket)', async () => {
+    await channels.open('s1');
+    await channels.closeAll();
+    // closeAll (daemon shutdown) keeps the mounted directory for the restarted daemon.
+    assert.ok(existsSync(join(runDir, 'agents', 's1')));
+    const again = createAgentChannels({ runDir, hooks, log: quietLogger() });
+    channels = again;
+    await again.open('s1');
+    const c = connect('s1');
+    assert.equal((await unaryCall(c.hello.bind(c), { runnerVersion: 'x', pid: 1 })).sessionId, 's1');
+    await again.close('s1');
+    assert.equal(existsSync(join(runDir, 'agents', 's1')), false);
+    await again.open('s1');
+    const c2 = connect('s1');
+    assert.equal((await unaryCall(c2.heartbeat.bind(c2), { iteration: 1 })).stopRequested, false);
+  });
+
+  it('refuses a session id that is not a safe directory name', async () => {
+    await assert.rejects(channels.open('../evil'), /not a valid session id/);
+  });
+});
