@@ -27,8 +27,11 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { tail -20 /var/log/loki-dockerd.log; echo "dockerd did not start" >&2; exit 1; }
 fi
 
-log "npm ci"
-npm ci --no-audit --no-fund
+log "npm install (from package-lock.json)"
+# `npm ci` refuses this lock: npm 11 omits the other-platform optional bindings of
+# unrs-resolver (used by the lint resolver) and then reports them "missing".
+# `npm install` installs the same locked versions and tolerates that.
+npm install --no-audit --no-fund
 
 log "build"
 npm run build
