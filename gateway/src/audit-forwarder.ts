@@ -25,12 +25,16 @@ export interface AuditForwarderOptions {
   /** First retry delay after a failed send; doubles up to maxRetryMs. */
   retryMs?: number;
   maxRetryMs?: number;
+  /** Records sent concurrently (default 64). */
+  maxInFlight?: number;
 }
 
 export class AuditForwarder {
   private readonly opts: AuditForwarderOptions;
   private readonly queue: AuditEvent[] = [];
   private draining = false;
+  /** Events taken off the queue and being sent; they still count against capacity. */
+  private inFlight = 0;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private delay: number;
@@ -44,13 +48,13 @@ export class AuditForwarder {
   /** Never throws, never blocks. */
   forward(event: AuditEvent): void {
     if (this.closed) return;
-    if (this.queue.length >= this.opts.capacity) {
+    if (this.queue.length + this.inFlight >= this.opts.capacity) {
       this.opts.onDropped?.();
       this.opts.log.warn({ action: event.action }, 'audit buffer full; event dropped');
       return;
     }
     this.queue.push(event);
-    this.opts.onBuffered?.(this.queue.length);
+    this.opts.onBuffered?.(this.buffered());
     if (!this.timer) void this.drain();
   }
 
@@ -60,12 +64,12 @@ export class AuditForwarder {
   }
 
   buffered(): number {
-    return this.queue.length;
+    return this.queue.length + this.inFlight;
   }
 
   /** Resolves when the buffer is empty (tests, graceful shutdown). */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && !this.draining) return Promise.resolve();
+    if (this.buffered() === 0 && !this.draining) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -80,29 +84,48 @@ export class AuditForwarder {
     this.wakeIdle();
   }
 
+  /**
+   * Sends up to `maxInFlight` events at once: each Record waits for the daemon's
+   * durable group commit, so one-at-a-time would cap throughput at 1/latency and
+   * drop events under load. Events that could not reach the daemon go back to
+   * the front of the queue, in order, for the retry.
+   */
   private async drain(): Promise<void> {
     if (this.draining || this.closed) return;
     this.draining = true;
+    const window = this.opts.maxInFlight ?? 64;
     try {
       while (this.queue.length && !this.closed) {
-        const event = this.queue[0]!;
-        try {
-          await this.opts.sender.recordAudit(event, event.identity);
-        } catch (err) {
+        const batch = this.queue.splice(0, window);
+        this.inFlight = batch.length;
+        const results = await Promise.allSettled(batch.map((e) => this.opts.sender.recordAudit(e, e.identity)));
+        this.inFlight = 0;
+        const unsent: AuditEvent[] = [];
+        let unreachable: unknown;
+        results.forEach((r, i) => {
+          const event = batch[i]!;
+          if (r.status === 'fulfilled') {
+            this.opts.onForwarded?.();
+            return;
+          }
+          const err = r.reason as unknown;
           // Only an unreachable daemon is worth waiting for; an event the daemon
           // refuses would block the queue forever, so it is dropped and counted.
           if (err instanceof LokiError && err.kind !== 'unavailable') {
-            this.queue.shift();
             this.opts.onDropped?.();
             this.opts.log.error({ action: event.action, code: err.code, msg_detail: err.message }, 'daemon refused audit event; dropped');
-            continue;
+            return;
           }
-          this.scheduleRetry(err);
+          unreachable = err;
+          unsent.push(event);
+        });
+        if (unsent.length) {
+          this.queue.unshift(...unsent);
+          this.opts.onBuffered?.(this.queue.length);
+          this.scheduleRetry(unreachable);
           return;
         }
-        this.queue.shift();
         this.delay = this.opts.retryMs ?? 500;
-        this.opts.onForwarded?.();
         this.opts.onBuffered?.(this.queue.length);
       }
     } finally {
