@@ -12,6 +12,8 @@ import { registerPolicyCommands } from './commands/policy.js';
 import { registerApprovalCommands } from './commands/approvals.js';
 import { registerProjectsCommands } from './commands/projects.js';
 import { registerAuditTrailCommands } from './commands/audit-trail.js';
+import { registerSessionCommands } from './commands/sessions.js';
+import { registerSessionGitCommands } from './commands/session-git.js';
 
 export interface CliContext {
   /** Global options (resolved at action time, after parsing). */
@@ -39,6 +41,9 @@ export function buildProgram(): Command {
   registerApprovalCommands(program, ctx);
   registerProjectsCommands(program, ctx);
   registerAuditTrailCommands(program, ctx);
+  registerSessionCommands(program, ctx);
+  const session = program.command('session').description("one session's git work: diff, branch");
+  registerSessionGitCommands(session, ctx);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);

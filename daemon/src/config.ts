@@ -15,6 +15,8 @@ import {
 import { tokensConfigSchema, tokensEnvBindings } from './tokens/config.js';
 import { auditConfigSchema, auditEnvBindings } from './audit/config.js';
 import { gitConfigSchema, gitEnvBindings } from './git/config.js';
+import { policyConfigSchema, policyEnvBindings } from './policy/config.js';
+import { sessionsConfigSchema, sessionsEnvBindings } from './sessions/config.js';
 
 /** Repository/installation root (two levels above daemon/src or dist/daemon/src). */
 export function installRoot(): string {
@@ -103,6 +105,8 @@ export const daemonConfigSchema = z
     tokens: tokensConfigSchema.default(tokensConfigSchema.parse({})),
     audit: auditConfigSchema.default(auditConfigSchema.parse({})),
     git: gitConfigSchema.prefault({}),
+    policy: policyConfigSchema.prefault({}),
+    sessions: sessionsConfigSchema.prefault({}),
   })
   .strict();
 
@@ -130,6 +134,8 @@ export const daemonEnvBindings: readonly EnvBinding[] = [
   ...tokensEnvBindings,
   ...auditEnvBindings,
   ...gitEnvBindings,
+  ...policyEnvBindings,
+  ...sessionsEnvBindings,
 ];
 
 export interface LoadDaemonConfigOptions {

@@ -18,6 +18,8 @@ import { SandboxManager } from './sandbox/manager.js';
 import { openDatabase, type Db } from './store/db.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
+import { agentRunnerMount } from './agent/index.js';
+import { createSessionFeature } from './sessions/feature.js';
 
 export interface StartDaemonOptions {
   /** LOKI_HOME for this daemon (overrides env). */
@@ -100,9 +102,15 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const workspaces = new WorkspaceManager({ db, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: config.git });
   const git = { projects, workspaces, trail };
 
-  const extra = opts.features?.({ db, paths, manager, driver, audit, log, config, git });
+  // Sessions (with the policy engine and approvals) are a feature on these parts;
+  // tests may swap in their own runner command through `features`.
+  const makeFeature =
+    opts.features ??
+    ((b: FeatureBase) =>
+      createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, policy: config.policy, runnerMount: () => agentRunnerMount() }));
+  const extra = makeFeature({ db, paths, manager, driver, audit, log, config, git });
   const features: ServiceModule[] = [
-    ...(extra?.modules ?? []),
+    ...extra.modules,
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
     createWorkspaceModule({ projects, workspaces, trail, audit }),
@@ -167,13 +175,13 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     }
   } catch (err) {
     for (const s of servers) s.forceShutdown();
-    await extra?.close();
+    await extra.close();
     tokens.close();
     await auditRuntime.close();
     db.close();
     throw err;
   }
-  await extra?.start();
+  await extra.start();
   health.setAll(true);
   log.info({ admin: paths.adminSocket, gateway: paths.gatewaySocket, tcp: tcpPort }, 'lokid listening');
 
@@ -192,7 +200,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       closed = true;
       health.setAll(false);
       await Promise.all(servers.map((s) => shutdownServer(s, 5000)));
-      await extra?.close();
+      await extra.close();
       tokens.close();
       await auditRuntime.close();
       db.close();

@@ -44,6 +44,8 @@ export interface GatewayDeps {
   metrics?: GatewayMetrics;
   rateLimitStore?: RateLimitStore;
   routes?: readonly RouteGroup[];
+  /** false skips per-request metrics and request logging (benchmarks only: the "off" baseline). */
+  observability?: boolean;
 }
 
 export interface GatewayHandle {
@@ -88,6 +90,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     new GatewayMetrics({
       // The scrape itself is the gateway asking, with read scope only.
       sandboxStatus: () => deps.daemon.getStatus({ requestId: `metrics-${randomUUID()}`, subject: 'gateway:metrics', scopes: ['read'], auth: 'gateway' }),
+      // Session metrics are daemon-wide (Loki Mode's /metrics): the scrape reads every session.
+      sessionMetrics: () => deps.daemon.sessions.metrics({ requestId: `metrics-${randomUUID()}`, subject: 'gateway:metrics', scopes: ['*'], auth: 'gateway' }),
     });
   const limiter = new RequestLimiter({
     store: deps.rateLimitStore ?? new MemoryRateLimitStore({ maxEntries: config.rate_limit.max_entries }),
@@ -145,7 +149,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   await app.register(errorsPlugin);
   await app.register(securityPlugin, { settings: () => security });
-  await app.register(observabilityPlugin, { metrics });
+  if (deps.observability !== false) await app.register(observabilityPlugin, { metrics });
   await app.register(guardPlugin, {
     authenticator,
     limiter,

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, LokiError, createLogger, type Logger } from '../../common/src/index.js';
+import { sessionRouteGroups } from './routes/control.js';
 import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
 import { daemonSocketPath, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
@@ -82,6 +83,8 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
   // The scrape-time callback runs only after `daemon` exists (the client needs the metrics' observer first).
   const metrics = new GatewayMetrics({
     sandboxStatus: () => daemon.getStatus({ requestId: 'metrics', subject: 'gateway:metrics', scopes: ['read'], auth: 'gateway' }),
+    // Session metrics are daemon-wide, as Loki Mode's /metrics (see docs/metrics.md).
+    sessionMetrics: () => daemon.sessions.metrics({ requestId: 'metrics', subject: 'gateway:metrics', scopes: ['*'], auth: 'gateway' }),
   });
   const socketPath = daemonSocketPath(cfg, env);
   const daemon: DaemonClient = createDaemonClient({ socketPath, timeoutMs: cfg.daemon.timeout_ms, observe: metrics.observeGrpc });
@@ -93,7 +96,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
     routeConfig: { access: { scope: 'public' } },
   });
 
-  const app = await buildApp({ config: cfg, daemon, logger, oidc, metrics, ...(tlsEnabled(cfg) ? { tls: readTls(cfg)! } : {}) });
+  const app = await buildApp({ config: cfg, daemon, logger, oidc, metrics, routes: sessionRouteGroups(daemon), ...(tlsEnabled(cfg) ? { tls: readTls(cfg)! } : {}) });
   await app.listen({ host: cfg.host, port: cfg.port });
   mainLog.info({ address: publicBaseUrl(cfg), daemon_socket: socketPath, tls: tlsEnabled(cfg), auth: cfg.enterprise.auth.enabled }, 'gateway listening');
 

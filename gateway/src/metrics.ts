@@ -3,13 +3,16 @@
 // Route labels are templates (`/api/sessions/:id`), unknown routes are
 // `unmatched`, methods outside a fixed set are `OTHER`: label cardinality is bounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DaemonStatus } from './daemon-client.js';
+import type { DaemonStatus, SessionMetricsInfo } from './daemon-client.js';
+import { registerSessionMetrics } from './session-metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export interface GatewayMetricsOptions {
   /** Fetches sandbox counts at scrape time; undefined or a rejection leaves the gauge without samples. */
   sandboxStatus?: () => Promise<DaemonStatus>;
+  /** Fetches the loki_* session numbers at scrape time (SessionService/Metrics); undefined = no session series. */
+  sessionMetrics?: () => Promise<SessionMetricsInfo>;
   /** Default process metrics (off in tests that build many apps). */
   processMetrics?: boolean;
 }
@@ -102,6 +105,7 @@ export class GatewayMetrics {
         }
       },
     });
+    registerSessionMetrics(this.registry, opts.sessionMetrics);
   }
 
   observeGrpc = (method: string, code: string, seconds: number): void => {

@@ -1,0 +1,131 @@
+// gRPC adapter for loki.v1.SessionService: wire messages ↔ domain calls. The
+// manager authorizes every call (scope + ownership); this file only converts.
+import type { Server } from '@grpc/grpc-js';
+import { LokiError } from '../../../common/src/index.js';
+import {
+  SessionServiceService,
+  type ListSessionsRequest,
+  type ListSessionsResponse,
+  type Session as WireSession,
+  type SessionEvent as WireEvent,
+  type SessionEventsRequest,
+  type SessionMetricsRequest,
+  type SessionMetricsResponse,
+  type SessionRef,
+  type SessionServiceServer,
+  type StartSessionRequest,
+} from '../../../proto/gen/loki/v1/sessions.js';
+import type { ServiceModule } from '../grpc/module.js';
+import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
+import type { SessionManager } from './manager.js';
+import { isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
+
+export interface SessionsModuleDeps {
+  manager: SessionManager;
+  clock?: () => number;
+}
+
+export function toWireSession(s: Session, now: number): WireSession {
+  const end = isTerminal(s.state) ? s.endedAtMs : now;
+  return {
+    id: s.id,
+    owner: s.owner,
+    state: s.state,
+    provider: s.provider,
+    profile: s.profile,
+    autonomy: s.autonomy,
+    projectId: s.projectId,
+    promptSource: s.promptSource,
+    model: s.model,
+    maxIterations: s.maxIterations,
+    sandboxId: s.sandboxId,
+    branch: s.branch,
+    createdAtMs: s.createdAtMs,
+    startedAtMs: s.startedAtMs,
+    endedAtMs: s.endedAtMs,
+    lastEventAtMs: s.lastEventAtMs,
+    iteration: s.iteration,
+    agentsActive: s.agentsActive,
+    agentsTotal: s.agentsTotal,
+    costUsd: s.costUsd,
+    inputTokens: s.inputTokens,
+    outputTokens: s.outputTokens,
+    eventsTotal: s.eventsTotal,
+    stopRequested: s.stopRequested,
+    reason: s.reason,
+    tasks: { pending: s.tasks.pending, inProgress: s.tasks.in_progress, completed: s.tasks.completed, failed: s.tasks.failed },
+    tasksReached: { pending: s.tasksReached.pending, inProgress: s.tasksReached.in_progress, completed: s.tasksReached.completed, failed: s.tasksReached.failed },
+    decisionsAllow: s.decisions.allow,
+    decisionsDeny: s.decisions.deny,
+    decisionsAsk: s.decisions.ask,
+    uptimeSeconds: s.startedAtMs ? Math.max(0, (end - s.startedAtMs) / 1000) : 0,
+  };
+}
+
+export function toWireEvent(e: SessionEvent): WireEvent {
+  return { sessionId: e.sessionId, seq: e.seq, gid: e.gid, timeMs: e.timeMs, type: e.type, message: e.message, dataJson: JSON.stringify(e.data) };
+}
+
+export function toStartInput(r: StartSessionRequest): StartSessionInput {
+  return {
+    prd: r.prd ?? '',
+    prompt: r.prompt ?? '',
+    provider: r.provider ?? '',
+    plan: r.plan ?? '',
+    profile: r.profile ?? '',
+    autonomy: r.autonomy ?? '',
+    project: r.project ?? '',
+    projectPath: r.projectPath ?? '',
+    model: r.model ?? '',
+    baseUrl: r.baseUrl ?? '',
+    maxIterations: r.maxIterations ?? 0,
+    network: r.network ?? false,
+  };
+}
+
+function cursor(n: number | undefined, field: string): number {
+  const v = n ?? 0;
+  if (!Number.isSafeInteger(v) || v < 0) throw new LokiError('invalid_argument', `${field} must be a non-negative integer`);
+  return v;
+}
+
+export function createSessionsModule(deps: SessionsModuleDeps): ServiceModule {
+  const { manager } = deps;
+  const now = deps.clock ?? Date.now;
+  return {
+    name: 'loki.v1.SessionService',
+    // The agent role reaches only its own AgentService; never this one.
+    roles: ['local-admin', 'gateway'],
+    register(server: Server, ctx: HandlerContext) {
+      const impl: SessionServiceServer = {
+        start: unary<StartSessionRequest, WireSession>(ctx, 'Session.Start', async (req, caller) => toWireSession(await manager.start(caller, toStartInput(req)), now())),
+        get: unary<SessionRef, WireSession>(ctx, 'Session.Get', async (req, caller) => toWireSession(manager.get(caller, req.id ?? ''), now())),
+        list: unary<ListSessionsRequest, ListSessionsResponse>(ctx, 'Session.List', async (req, caller) => ({
+          sessions: manager.list(caller, req.all ?? false).map((s) => toWireSession(s, now())),
+        })),
+        stop: unary<SessionRef, WireSession>(ctx, 'Session.Stop', async (req, caller) => toWireSession(await manager.stop(caller, req.id ?? ''), now())),
+        pause: unary<SessionRef, WireSession>(ctx, 'Session.Pause', async (req, caller) => toWireSession(await manager.pause(caller, req.id ?? ''), now())),
+        resume: unary<SessionRef, WireSession>(ctx, 'Session.Resume', async (req, caller) => toWireSession(await manager.resume(caller, req.id ?? ''), now())),
+        events: serverStream<SessionEventsRequest, WireEvent>(ctx, 'Session.Events', async (req, caller, call, signal) => {
+          const q = { sessionId: req.sessionId ?? '', afterSeq: cursor(req.afterSeq, 'after_seq'), afterGid: cursor(req.afterGid, 'after_gid'), follow: req.follow ?? false };
+          // writeMessage waits for 'drain': a slow reader holds the loop, it does not grow a buffer.
+          for await (const ev of manager.events(caller, q, signal)) await writeMessage(call, toWireEvent(ev));
+        }),
+        metrics: unary<SessionMetricsRequest, SessionMetricsResponse>(ctx, 'Session.Metrics', async (_req, caller) => {
+          const m = manager.metrics(caller);
+          const t = now();
+          return {
+            sessions: m.sessions.map((s) => toWireSession(s, t)),
+            active: m.active,
+            createdTotal: m.createdTotal,
+            decisionsAllow: m.decisions.allow,
+            decisionsDeny: m.decisions.deny,
+            decisionsAsk: m.decisions.ask,
+            approvalsPending: m.approvalsPending,
+          };
+        }),
+      };
+      server.addService(SessionServiceService, impl);
+    },
+  };
+}

@@ -1,0 +1,231 @@
+// The daemon's answers to the agent-runner (AgentChannelHooks). The session id
+// always comes from the socket the call arrived on; profile, owner and mode come
+// from the stored session, never from the runner. Every action is decided by
+// the policy engine and appended to the session's agent trail by the daemon.
+import { posix } from 'node:path';
+import { LokiError } from '../../../common/src/index.js';
+import type { AgentActionRequest, AgentChannelHooks, AgentDecision, AgentEventData, SessionBriefData } from '../agent/types.js';
+import type { AuditLog } from '../audit/types.js';
+import type { AgentTrail } from '../git/trail.js';
+import type { Action, AutonomyMode, DecideContext, Decision } from '../policy/engine.js';
+import type { PolicyService } from '../policy/service.js';
+import type { SessionsConfig } from './config.js';
+import type { SessionRuntime } from './runtime.js';
+import { isTerminal, TASK_STATUSES, type Session, type TaskStatus } from './types.js';
+
+const WORKSPACE_IN_SANDBOX = '/workspace';
+const AGENT_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export interface SessionAgentHooksOptions {
+  rt: SessionRuntime;
+  policy: PolicyService;
+  trail: AgentTrail;
+  config: SessionsConfig;
+  audit: AuditLog;
+  onFinished: (sessionId: string) => void;
+}
+
+function target(a: Action): string {
+  switch (a.kind) {
+    case 'shell':
+      return a.command;
+    case 'commit':
+      return a.message;
+    case 'phase':
+      return a.name;
+    default:
+      return a.path;
+  }
+}
+
+function parseData(json: string): Record<string, unknown> {
+  if (!json) return {};
+  try {
+    const v: unknown = JSON.parse(json);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
+  } catch {
+    return { raw: json.slice(0, 1000) };
+  }
+}
+
+export class SessionAgentHooks implements AgentChannelHooks {
+  /** Paths written in each session (sourcing one of them fails closed in the shell analysis). */
+  private readonly written = new Map<string, Set<string>>();
+
+  constructor(private readonly o: SessionAgentHooksOptions) {}
+
+  private live(sessionId: string): Session {
+    const s = this.o.rt.store.get(sessionId);
+    if (!s) throw new LokiError('session_not_found', `no session "${sessionId}"`);
+    if (isTerminal(s.state)) throw new LokiError('session_not_active', `session ${sessionId} is ${s.state}`);
+    return s;
+  }
+
+  async hello(sessionId: string, runner: { version: string; pid: number }): Promise<SessionBriefData> {
+    const s = this.live(sessionId);
+    const { prompt, planJson } = this.o.rt.store.brief(sessionId);
+    this.o.rt.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
+    const engine = this.o.policy.engine;
+    const options: Record<string, string> = { profile: s.profile };
+    if (this.o.rt.hasModelProxy(sessionId)) options.model_socket = '/run/loki-agent/model.sock';
+    if (this.o.config.openai.input_usd_per_mtok) options.price_input_per_mtok = String(this.o.config.openai.input_usd_per_mtok);
+    if (this.o.config.openai.output_usd_per_mtok) options.price_output_per_mtok = String(this.o.config.openai.output_usd_per_mtok);
+    return {
+      sessionId,
+      provider: s.provider,
+      prompt,
+      planJson,
+      model: s.model,
+      baseUrl: s.baseUrl,
+      // The secret travels only in this reply over the session's own socket.
+      apiKey: s.provider === 'openai' ? this.o.config.openai.api_key : '',
+      maxIterations: s.maxIterations,
+      workspace: WORKSPACE_IN_SANDBOX,
+      autonomyMode: s.autonomy || engine.modeFor(engine.profile(s.profile)),
+      options,
+    };
+  }
+
+  async decide(sessionId: string, req: AgentActionRequest, signal: AbortSignal): Promise<AgentDecision> {
+    const s = this.live(sessionId);
+    const action = req.action as Action;
+    if (s.stopRequested) return this.record(s, req, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');
+    const ctx: DecideContext = { sessionId, profile: s.profile, workspace: WORKSPACE_IN_SANDBOX, sessionWritten: this.writtenSet(sessionId) };
+    if (s.workspace) ctx.hostWorkspace = s.workspace;
+    const subject = `session:${sessionId}`;
+    const d = this.withSessionMode(s, action, this.o.policy.explain(action, ctx));
+    if (d.decision !== 'ask') {
+      const r = d.rule.startsWith('session-mode:') ? await this.overrideAllow(d, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject });
+      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: '' }, d.normalized);
+    }
+    // ask: one approval per action (a re-asked action after a restart reuses the pending one).
+    const overridden = d.rule.startsWith('session-mode:');
+    const approval = overridden
+      ? this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason })
+      : this.o.policy.approvals.list({ sessionId }).find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt))) ??
+        this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
+    this.o.rt.store.updateCounters(sessionId, { decision: 'ask' });
+    const wait = this.o.rt.beginWait(sessionId);
+    const onAbort = () => wait.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.o.rt.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${d.normalized.slice(0, 200)}`, {
+      data: { approval_id: approval.id, normalized: d.normalized.slice(0, 1000), reason: d.reason, rule: d.rule },
+    });
+    let outcome: 'allow' | 'deny' | 'pending' = 'pending';
+    let decided = approval;
+    try {
+      decided = await this.o.policy.approvals.waitForDecision(approval.id, wait.signal);
+      outcome = this.o.policy.approvals.outcome(decided);
+    } catch {
+      // stopped waiting (runner gone, session stopping): the approval stays for a re-ask
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (this.o.rt.endWait(sessionId, wait) === 0) this.o.rt.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
+    }
+    if (outcome === 'allow') {
+      const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id });
+      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false);
+    }
+    const why = outcome === 'pending' ? 'stopped waiting for the approval' : decided.status === 'expired' ? 'the approval timed out' : `rejected by ${decided.decidedBy}${decided.comment ? `: ${decided.comment}` : ''}`;
+    return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false);
+  }
+
+  /**
+   * The engine applies the profile's autonomy mode; a session may choose its
+   * own mode at start. Only the differences are re-decided here: phase
+   * boundaries, and supervised turning an allow into an ask. A deny stays a deny.
+   */
+  private withSessionMode(s: Session, action: Action, d: Decision): Decision {
+    const mode = s.autonomy as AutonomyMode | '';
+    if (!mode || mode === d.mode || d.decision === 'deny') return d;
+    if (action.kind === 'phase') {
+      return mode === 'perpetual'
+        ? { ...d, decision: 'allow', mode, rule: 'session-mode:perpetual', reason: 'perpetual mode does not stop at phase boundaries' }
+        : { ...d, decision: 'ask', mode, rule: `session-mode:${mode}`, reason: `${mode} mode asks for approval at the phase boundary "${action.name}"` };
+    }
+    if (mode === 'supervised' && d.decision === 'allow') return { ...d, decision: 'ask', mode, rule: 'session-mode:supervised', reason: 'supervised mode asks for approval of every action' };
+    return { ...d, mode };
+  }
+
+  private async overrideAllow(d: Decision, sessionId: string, subject: string): Promise<Decision> {
+    await this.o.audit.record({ action: 'policy.allow', user: subject, resource: `session:${sessionId}`, details: { normalized: d.normalized.slice(0, 1000), rule: d.rule, action_hash: d.actionHash, profile: d.profile, mode: d.mode }, result: 'success' });
+    return d;
+  }
+
+  private async consumeOverride(d: Decision, approvalId: string, sessionId: string, subject: string): Promise<Decision> {
+    const a = this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash);
+    const out: Decision = { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: `approved by ${a.decidedBy}` };
+    return this.overrideAllow(out, sessionId, subject);
+  }
+
+  private writtenSet(sessionId: string): Set<string> {
+    let set = this.written.get(sessionId);
+    if (!set) {
+      // Rebuilt from the trail after a restart, so the fail-closed check survives it.
+      set = new Set(this.o.trail.read(sessionId).filter((e) => e.action === 'agent_write' && e.details.decision === 'allow').map((e) => String(e.details.path)));
+      this.written.set(sessionId, set);
+    }
+    return set;
+  }
+
+  /** Appends the decision to the event log and the agent trail, in the order the daemon saw it. */
+  private record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true): AgentDecision {
+    const a = req.action as Action;
+    const what = target(a);
+    const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(WORKSPACE_IN_SANDBOX, a.path) : undefined;
+    if (a.kind === 'write' && r.decision === 'allow' && path) this.writtenSet(s.id).add(path);
+    this.o.rt.append(
+      s.id,
+      'decision',
+      `${r.decision} ${a.kind} ${what.slice(0, 200)}${r.decision === 'deny' ? `: ${r.reason}` : ''}`,
+      { kind: a.kind, target: what.slice(0, 1000), tool: req.tool, decision: r.decision, rule: r.rule, reason: r.reason, normalized: normalized.slice(0, 1000), approval_id: r.approvalId },
+      count ? { counters: { decision: r.decision } } : {},
+    );
+    this.o.trail.append(s.id, {
+      action: `agent_${a.kind}`,
+      agent: 'development',
+      details: { ...(path ? { path } : { target: what.slice(0, 1000) }), tool: req.tool, decision: r.decision, rule: r.rule, ...(r.approvalId ? { approval_id: r.approvalId } : {}) },
+    });
+    return r;
+  }
+
+  async report(sessionId: string, events: AgentEventData[]): Promise<{ stopRequested: boolean }> {
+    const s = this.o.rt.store.get(sessionId);
+    if (!s || isTerminal(s.state)) return { stopRequested: true };
+    let finished = false;
+    for (const e of events) {
+      const counters = {
+        ...(e.iteration ? { iteration: e.iteration } : {}),
+        ...(e.costUsd > 0 && Number.isFinite(e.costUsd) ? { addCostUsd: Math.min(e.costUsd, 1000) } : {}),
+        ...(e.inputTokens > 0 ? { addInputTokens: e.inputTokens } : {}),
+        ...(e.outputTokens > 0 ? { addOutputTokens: e.outputTokens } : {}),
+      };
+      if (!counters.addCostUsd && (e.inputTokens > 0 || e.outputTokens > 0)) {
+        const cost = (e.inputTokens * this.o.config.openai.input_usd_per_mtok + e.outputTokens * this.o.config.openai.output_usd_per_mtok) / 1e6;
+        if (cost > 0) counters.addCostUsd = cost;
+      }
+      if (e.agent && AGENT_RE.test(e.agent)) this.o.rt.store.addAgent(sessionId, e.agent);
+      if (e.taskId) await this.task(sessionId, e.taskId, (e.taskStatus || 'pending') as TaskStatus);
+      const data = { ...parseData(e.dataJson), ...(e.iteration ? { iteration: e.iteration } : {}), ...(e.taskId ? { task_id: e.taskId, task_status: e.taskStatus } : {}), ...(e.agent ? { agent: e.agent } : {}) };
+      if (e.inputTokens || e.outputTokens || e.costUsd) Object.assign(data, { input_tokens: e.inputTokens, output_tokens: e.outputTokens, cost_usd: e.costUsd });
+      this.o.rt.append(sessionId, e.type, e.message, data, { counters });
+      if (e.type === 'finished') finished = true;
+    }
+    if (finished) this.o.onFinished(sessionId);
+    return { stopRequested: this.o.rt.store.get(sessionId)!.stopRequested || finished };
+  }
+
+  private async task(sessionId: string, taskId: string, status: TaskStatus): Promise<void> {
+    if (!TASK_STATUSES.includes(status)) return;
+    const created = this.o.rt.store.setTask(sessionId, taskId, status);
+    await this.o.audit.record({ action: created ? 'task.create' : 'task.update', user: `session:${sessionId}`, resource: `session:${sessionId}`, details: { task_id: taskId.slice(0, 128), status }, result: 'success' });
+  }
+
+  async heartbeat(sessionId: string, iteration: number): Promise<{ stopRequested: boolean }> {
+    const s = this.o.rt.store.get(sessionId);
+    if (!s || isTerminal(s.state)) return { stopRequested: true };
+    // A heartbeat is not an event: a runner that only heartbeats is still a stall.
+    if (iteration) this.o.rt.store.updateCounters(sessionId, { iteration });
+    return { stopRequested: s.stopRequested };
+  }
+}

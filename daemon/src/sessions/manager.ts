@@ -1,0 +1,418 @@
+// SessionManager: one agent on one project in one sandbox. Owns the session
+// lifecycle (pending → starting → running ⇄ paused, running ⇄ waiting_approval,
+// terminal completed | failed | stopped), its limits and its event log. Every
+// transition is written to the store before anyone is told about it.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { LokiError, type Logger } from '../../../common/src/index.js';
+import type { AgentChannelHooks, AgentChannels } from '../agent/types.js';
+import type { AuditLog } from '../audit/types.js';
+import type { Project, ProjectRegistry } from '../git/projects.js';
+import type { AgentTrail } from '../git/trail.js';
+import type { WorkspaceManager, Workspace } from '../git/workspaces.js';
+import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import type { PolicyService } from '../policy/service.js';
+import type { SandboxManager } from '../sandbox/manager.js';
+import type { SandboxDriver, SandboxMount } from '../sandbox/types.js';
+import type { Db } from '../store/db.js';
+import type { SessionsConfig } from './config.js';
+import { SessionAgentHooks } from './hooks.js';
+import { SessionRuntime } from './runtime.js';
+import { SessionStore } from './store.js';
+import { isTerminal, type Session, type SessionEvent, type SessionState, type StartSessionInput } from './types.js';
+import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
+
+export const SESSION_ID_RE = /^ses-[0-9a-f]{12}$/;
+export const ACTIVE_STATES: readonly SessionState[] = ['pending', 'starting', 'running', 'paused', 'waiting_approval'];
+
+export interface SessionManagerOptions {
+  db: Db;
+  sandboxes: SandboxManager;
+  driver: SandboxDriver;
+  /** Builds the per-session agent channels around the manager's hooks (`createAgentChannels`). */
+  createChannels: (hooks: AgentChannelHooks) => AgentChannels;
+  /** The read-only runner bundle mount (`agentRunnerMount`); omitted when `runner_command` needs none. */
+  runnerMount?: () => SandboxMount;
+  projects: ProjectRegistry;
+  workspaces: WorkspaceManager;
+  trail: AgentTrail;
+  policy: PolicyService;
+  audit: AuditLog;
+  config: SessionsConfig;
+  log: Logger;
+  clock?: () => number;
+}
+
+export interface EventQuery {
+  /** One session, or empty for every session the caller may see. */
+  sessionId: string;
+  afterSeq: number;
+  afterGid: number;
+  follow: boolean;
+}
+
+export interface SessionMetricsSnapshot {
+  /** Non-terminal sessions plus the most recent terminal ones (bounded). */
+  sessions: Session[];
+  active: number;
+  createdTotal: number;
+  decisions: { allow: number; deny: number; ask: number };
+  approvalsPending: number;
+}
+
+export class SessionManager {
+  readonly store: SessionStore;
+  readonly channels: AgentChannels;
+  private readonly rt: SessionRuntime;
+  private readonly o: SessionManagerOptions;
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private ticker: NodeJS.Timeout | undefined;
+  private ticking = false;
+
+  constructor(opts: SessionManagerOptions) {
+    for (const k of ['db', 'sandboxes', 'driver', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log'] as const) {
+      if (!opts[k]) throw new Error(`SessionManager: missing dependency ${k}`);
+    }
+    this.o = opts;
+    this.clock = opts.clock ?? Date.now;
+    this.log = opts.log;
+    this.store = new SessionStore(opts.db, this.clock);
+    this.rt = new SessionRuntime({ store: this.store, emitter: new EventEmitter(), log: opts.log, clock: this.clock, audit: opts.audit });
+    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
+  }
+
+  /** Sessions, by id, that the caller may see (unknown and not-yours look the same). */
+  get(caller: Caller, id: string, scope: 'read' | 'control' = 'read'): Session {
+    requireScope(caller, scope);
+    if (!SESSION_ID_RE.test(id)) throw new LokiError('invalid_argument', `"${id.slice(0, 64)}" is not a session id (ses-…)`);
+    const s = this.store.get(id);
+    if (!s || !canAccessOwned(caller, s.owner)) throw new LokiError('session_not_found', `no session "${id}"`);
+    return s;
+  }
+
+  list(caller: Caller, all: boolean): Session[] {
+    requireScope(caller, 'read');
+    const rows = all ? this.store.list() : this.store.listByStates(ACTIVE_STATES);
+    return rows.filter((s) => canAccessOwned(caller, s.owner));
+  }
+
+  async start(caller: Caller, input: StartSessionInput): Promise<Session> {
+    requireScope(caller, 'control');
+    const cfg = this.o.config;
+    checkStartInput(input, cfg.max_prompt_bytes);
+    const provider = checkProvider(input.provider || cfg.default_provider);
+    const autonomy = checkAutonomy(input.autonomy);
+    const profile = checkProfile(this.o.policy.engine, input.profile);
+    const planJson = normalizePlan(provider, input.plan);
+    const model = input.model || (provider === 'openai' ? cfg.openai.model : '');
+    const baseUrl = input.baseUrl || (provider === 'openai' ? cfg.openai.base_url : '');
+    if (provider === 'openai' && (!model || !baseUrl)) {
+      throw new LokiError('invalid_argument', 'the openai provider needs a model and a base URL (--model/--base-url, or sessions.openai.model/base_url)');
+    }
+    const project = await resolveProject(this.o.projects, caller, input);
+    const prompt = input.prd ? readPrd(caller, input.prd, project.path, cfg.max_prompt_bytes) : { text: input.prompt, source: 'inline' };
+    const active = this.store.listByStates(ACTIVE_STATES).length;
+    if (active >= cfg.max_concurrent) {
+      throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${cfg.max_concurrent})`);
+    }
+    const id = `ses-${randomBytes(6).toString('hex')}`;
+    const s = this.store.insert({
+      id,
+      owner: caller.subject,
+      provider,
+      profile,
+      autonomy,
+      projectId: project.id,
+      promptSource: prompt.source,
+      prompt: prompt.text,
+      planJson,
+      model,
+      baseUrl,
+      maxIterations: input.maxIterations || cfg.default_max_iterations,
+      network: input.network,
+    });
+    this.rt.notify();
+    await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source });
+    try {
+      await this.launch(caller, s, project);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      await this.finalize(id, 'failed', `could not start: ${why}`);
+      if (err instanceof LokiError) throw new LokiError(err.code, `session ${id} failed to start: ${err.message}`, { cause: err });
+      throw err;
+    }
+    return this.store.get(id)!;
+  }
+
+  private async launch(caller: Caller, s: Session, project: Project): Promise<void> {
+    this.rt.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
+    const ws = await this.createWorkspace(s, project);
+    this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
+    this.rt.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
+    const channel = await this.channels.open(s.id);
+    await this.rt.openModelProxy(s, channel.mount.hostPath, this.o.config);
+    const mounts = [channel.mount, ...(this.o.runnerMount ? [this.o.runnerMount()] : [])];
+    const box = await this.o.sandboxes.start(caller, {
+      name: `session-${s.id}`,
+      project: project.name,
+      image: '',
+      command: [...this.o.config.runner_command],
+      env: { LOKI_AGENT_SOCKET: channel.socketInSandbox, LOKI_SESSION_ID: s.id },
+      limits: {},
+      relax: { network: s.network, writableRootfs: false, rootUser: false },
+      session: s.id,
+      workspace: ws.path,
+      extraMounts: mounts,
+    });
+    this.store.setRuntime(s.id, { sandboxId: box.id });
+    this.rt.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
+  }
+
+  /** The branch name is `loki/session-<unix seconds>-<pid>`: two sessions in one second need the next second. */
+  private async createWorkspace(s: Session, project: Project): Promise<Workspace> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.o.workspaces.createWorkspace({ project: project.id, sessionId: s.id, owner: s.owner });
+      } catch (err) {
+        if (!(err instanceof LokiError) || err.code !== 'ref_exists' || attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 1000 - (this.clock() % 1000) + 10));
+      }
+    }
+  }
+
+  async stop(caller: Caller, id: string): Promise<Session> {
+    const s = this.get(caller, id, 'control');
+    if (isTerminal(s.state)) return s;
+    await this.rt.auditAs(caller, 'session.stop', id, 'success', { from: s.state });
+    await this.requestStop(id, `stopped by ${caller.subject}`);
+    const waitMs = (this.o.config.stop_grace_seconds + 15) * 1000;
+    await this.rt.waitFor(id, (x) => isTerminal(x.state), waitMs);
+    return this.store.get(id)!;
+  }
+
+  /** Asks the runner to finish (stop_requested in its next Report/Heartbeat reply), then stops the container after the grace period. */
+  private async requestStop(id: string, reason: string): Promise<void> {
+    const s = this.store.get(id)!;
+    if (!s.stopRequested) {
+      this.store.requestStop(id);
+      this.rt.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
+    }
+    // A frozen runner cannot hear the request.
+    if (s.state === 'paused' && s.sandboxId) {
+      await this.o.driver.unpause(s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
+      this.rt.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
+    }
+    this.rt.cancelWaits(id);
+    this.rt.schedule(id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(id, 'stopped', reason));
+  }
+
+  async pause(caller: Caller, id: string): Promise<Session> {
+    const s = this.get(caller, id, 'control');
+    if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
+    // docker pause freezes every process in the container (cgroup freezer): the runner stops mid-step.
+    await this.o.driver.pause(s.sandboxId);
+    this.rt.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
+    await this.rt.auditAs(caller, 'session.pause', id, 'success', {});
+    return this.store.get(id)!;
+  }
+
+  /**
+   * Resumes a paused session. Like Loki Mode, `resume` on a session waiting at
+   * a staged-autonomy checkpoint (an approval asked by `mode:…`) approves it.
+   */
+  async resume(caller: Caller, id: string): Promise<Session> {
+    const s = this.get(caller, id, 'control');
+    if (s.state === 'paused') {
+      await this.o.driver.unpause(s.sandboxId);
+      const to = this.rt.waiting(id) > 0 ? 'waiting_approval' : 'running';
+      this.rt.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
+      await this.rt.auditAs(caller, 'session.resume', id, 'success', {});
+    } else if (s.state !== 'waiting_approval') {
+      throw new LokiError('session_not_active', `session ${id} is ${s.state}; nothing to resume`);
+    }
+    if (this.store.get(id)!.state === 'waiting_approval') {
+      const staged = this.o.policy.listApprovals({ sessionId: id, status: 'pending' }).filter((a) => a.askedBy.startsWith('mode:'));
+      for (const a of staged) await this.o.policy.decideApproval(a.id, true, caller.subject, 'approved by resume', caller.requestId);
+      if (s.state !== 'paused') await this.rt.auditAs(caller, 'session.resume', id, 'success', { approved: staged.map((a) => a.id) });
+    }
+    return this.store.get(id)!;
+  }
+
+  /** Replays events after the cursor, then (with follow) streams new ones until the session ends or the caller goes away. */
+  async *events(caller: Caller, q: EventQuery, signal: AbortSignal): AsyncGenerator<SessionEvent> {
+    const one = q.sessionId ? this.get(caller, q.sessionId) : undefined;
+    if (!one) requireScope(caller, 'read');
+    const owners = new Map<string, string>();
+    const visible = (sid: string) => {
+      let owner = owners.get(sid);
+      if (owner === undefined) owners.set(sid, (owner = this.store.get(sid)?.owner ?? ''));
+      return canAccessOwned(caller, owner);
+    };
+    let seq = q.afterSeq;
+    let gid = q.afterGid;
+    const BATCH = 500;
+    while (!signal.aborted) {
+      const version = this.rt.version;
+      const batch = one ? this.store.events(one.id, seq, BATCH) : this.store.eventsSince(gid, BATCH);
+      for (const ev of batch) {
+        seq = ev.seq;
+        gid = ev.gid;
+        if (one || visible(ev.sessionId)) yield ev;
+        if (signal.aborted) return;
+      }
+      if (batch.length === BATCH) continue;
+      if (!q.follow) return;
+      if (one && isTerminal(this.store.get(one.id)!.state)) return;
+      await this.rt.waitForChange(version, signal, 15_000);
+    }
+  }
+
+  metrics(caller: Caller): SessionMetricsSnapshot {
+    requireScope(caller, 'read');
+    const all = this.store.list().filter((s) => canAccessOwned(caller, s.owner));
+    const active = all.filter((s) => !isTerminal(s.state));
+    const recent = all.filter((s) => isTerminal(s.state)).sort((a, b) => b.endedAtMs - a.endedAtMs).slice(0, this.o.config.metrics_recent_terminal);
+    const decisions = { allow: 0, deny: 0, ask: 0 };
+    for (const s of all) for (const k of ['allow', 'deny', 'ask'] as const) decisions[k] += s.decisions[k];
+    const ids = new Set(all.map((s) => s.id));
+    const approvalsPending = this.o.policy.listApprovals({ status: 'pending' }).filter((a) => ids.has(a.sessionId)).length;
+    return { sessions: [...active, ...recent], active: active.length, createdTotal: all.length, decisions, approvalsPending };
+  }
+
+  /** After a daemon restart: re-attach to running sandboxes and re-open their agent channels (the runner reconnects to the same path). */
+  async reconcile(): Promise<void> {
+    for (const s of this.store.listByStates(ACTIVE_STATES)) {
+      try {
+        await this.reattach(s);
+      } catch (err) {
+        this.log.error({ err, session_id: s.id }, 'could not re-attach a session');
+        await this.finalize(s.id, 'failed', `could not re-attach after a daemon restart: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async reattach(s: Session): Promise<void> {
+    if (s.state === 'pending' || s.state === 'starting') {
+      await this.finalize(s.id, 'failed', 'the daemon restarted while the session was starting');
+      return;
+    }
+    const info = s.sandboxId ? await this.o.driver.get(s.sandboxId) : undefined;
+    if (!info || (info.state !== 'running' && info.state !== 'paused')) {
+      await this.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
+      return;
+    }
+    const channel = await this.channels.open(s.id);
+    await this.rt.openModelProxy(s, channel.mount.hostPath, this.o.config);
+    // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
+    if (s.state === 'waiting_approval') this.rt.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
+    if (info.state === 'paused') this.rt.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
+    else this.rt.transition(s.id, ['paused'], 'running', 'the sandbox is running');
+    this.rt.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
+    if (s.stopRequested) this.rt.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
+  }
+
+  /** Starts the stall / idle / exited-container checks. */
+  startChecks(): void {
+    if (this.ticker) return;
+    this.ticker = setInterval(() => void this.check(), this.o.config.check_interval_ms);
+    this.ticker.unref();
+  }
+
+  private async check(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = this.clock();
+      const cfg = this.o.config;
+      for (const s of this.store.listByStates(['running', 'paused', 'waiting_approval'])) {
+        if (this.rt.finishing(s.id)) continue;
+        const info = s.sandboxId ? await this.o.driver.get(s.sandboxId).catch(() => undefined) : undefined;
+        if (!info || info.state === 'exited' || info.state === 'dead') {
+          const code = info ? ` with code ${info.exitCode}` : '';
+          if (s.stopRequested) await this.finalize(s.id, 'stopped', s.reason || 'stopped');
+          else await this.finalize(s.id, 'failed', `the sandbox exited${code} before the runner finished`);
+          continue;
+        }
+        if (s.state !== 'running') continue; // waiting for a human or frozen: never a stall
+        const quiet = now - s.lastEventAtMs;
+        if (cfg.idle_timeout_seconds && quiet > cfg.idle_timeout_seconds * 1000 && !s.stopRequested) {
+          await this.requestStop(s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
+        } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.rt.stalled(s.id)) {
+          this.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'session check failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private onRunnerFinished(id: string): void {
+    const s = this.store.get(id);
+    if (!s || isTerminal(s.state)) return;
+    void this.finalize(id, s.stopRequested ? 'stopped' : 'completed', s.stopRequested ? s.reason || 'stopped' : '');
+  }
+
+  /** Ends a session once: stop the container, bring the branch back (diff summary), close the channel, record the terminal state. */
+  finalize(id: string, to: 'completed' | 'failed' | 'stopped', reason: string): Promise<void> {
+    return this.rt.once(id, async () => {
+      const s = this.store.get(id);
+      if (!s || isTerminal(s.state)) return;
+      if (s.sandboxId) await this.endSandbox(s, to);
+      if (s.workspace) {
+        try {
+          const r = await this.o.workspaces.finish(id);
+          const sum = r.summary;
+          this.rt.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
+            branch: sum.branch,
+            head: sum.headCommit,
+            commits: sum.commits.length,
+            files_changed: sum.filesChanged,
+            insertions: sum.insertions,
+            deletions: sum.deletions,
+            files: sum.files.slice(0, 50).map((f) => f.path),
+            pull_request: r.pullRequest.url || null,
+          });
+        } catch (err) {
+          this.rt.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
+        }
+      }
+      await this.channels.close(id).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'closing the agent channel failed'));
+      await this.rt.closeModelProxy(id);
+      // Audited before the state changes: whoever sees the terminal state can find its audit entry.
+      await this.rt.auditAs(undefined, 'session.stop', id, to === 'failed' ? 'error' : 'success', { state: to }, reason);
+      this.rt.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
+    });
+  }
+
+  private async endSandbox(s: Session, to: string): Promise<void> {
+    const d = this.o.driver;
+    try {
+      // A completing runner exits by itself; give it a moment before stopping the container.
+      if (to === 'completed') await this.rt.waitExit(d, s.sandboxId, 10_000);
+      const info = await d.get(s.sandboxId);
+      if (info?.state === 'paused') await d.unpause(s.sandboxId);
+      if (to === 'failed' && info) {
+        const tail = await this.rt.logTail(d, s.sandboxId, 30);
+        if (tail) this.rt.append(s.id, 'log', 'last lines of the sandbox output', { tail });
+      }
+      if (info) {
+        await d.stop(s.sandboxId, 2);
+        await d.remove(s.sandboxId, true);
+      }
+    } catch (err) {
+      this.log.warn({ err, session_id: s.id }, 'stopping the session sandbox failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    this.rt.close();
+    // Sandboxes keep running: a restarted daemon re-attaches (reconcile).
+    await this.channels.closeAll();
+    await this.rt.closeAllModelProxies();
+  }
+}

@@ -1,0 +1,84 @@
+// Domain types of agent sessions (the gRPC adapter converts them at the wire).
+
+export type SessionState = 'pending' | 'starting' | 'running' | 'paused' | 'waiting_approval' | 'completed' | 'failed' | 'stopped';
+export type Provider = 'script' | 'openai' | 'claude';
+export type TaskStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
+
+export const PROVIDERS: readonly Provider[] = ['script', 'openai', 'claude'];
+export const TERMINAL_STATES: readonly SessionState[] = ['completed', 'failed', 'stopped'];
+export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'in_progress', 'completed', 'failed'];
+
+export function isTerminal(s: SessionState): boolean {
+  return TERMINAL_STATES.includes(s);
+}
+
+export interface Session {
+  id: string;
+  owner: string;
+  state: SessionState;
+  provider: Provider;
+  profile: string;
+  autonomy: string;
+  projectId: string;
+  /** Where the prompt came from: the PRD path, or `inline`. */
+  promptSource: string;
+  model: string;
+  baseUrl: string;
+  maxIterations: number;
+  network: boolean;
+  sandboxId: string;
+  workspace: string;
+  branch: string;
+  createdAtMs: number;
+  startedAtMs: number;
+  endedAtMs: number;
+  lastEventAtMs: number;
+  iteration: number;
+  agentsActive: number;
+  agentsTotal: number;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  eventsTotal: number;
+  stopRequested: boolean;
+  /** Why the session failed or stopped (empty otherwise). */
+  reason: string;
+  /** Tasks currently in each status. */
+  tasks: Record<TaskStatus, number>;
+  /** Tasks that ever reached each status (monotonic). */
+  tasksReached: Record<TaskStatus, number>;
+  decisions: { allow: number; deny: number; ask: number };
+}
+
+export interface SessionEvent {
+  sessionId: string;
+  /** Per-session sequence number, 1, 2, 3 … without gaps. */
+  seq: number;
+  /** Daemon-wide cursor for the all-sessions stream. */
+  gid: number;
+  timeMs: number;
+  type: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface StartSessionInput {
+  /** PRD path (absolute, or relative to the project). */
+  prd: string;
+  /** Inline prompt (instead of a PRD file). */
+  prompt: string;
+  provider: string;
+  /** Script provider: the plan (JSON or YAML text of a list of steps). */
+  plan: string;
+  profile: string;
+  autonomy: string;
+  /** Project id or name; empty = the project at `projectPath`, or the only registered project. */
+  project: string;
+  /** The caller's working tree (local CLI): the project registered at this path. */
+  projectPath: string;
+  model: string;
+  baseUrl: string;
+  maxIterations: number;
+  /** Second key for network access (the daemon's sandbox config is the first). */
+  network: boolean;
+}

@@ -1,0 +1,136 @@
+// Start-request validation: every client mistake becomes a specific
+// invalid_argument before anything is created.
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { LokiError } from '../../../common/src/index.js';
+import type { Project, ProjectRegistry } from '../git/projects.js';
+import type { Caller } from '../grpc/caller.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import { PROVIDERS, type Provider, type StartSessionInput } from './types.js';
+
+const MODES = ['perpetual', 'checkpoint', 'supervised'];
+const MAX_PLAN_STEPS = 10_000;
+
+function inside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
+}
+
+export function checkProvider(p: string): Provider {
+  if (!PROVIDERS.includes(p as Provider)) {
+    throw new LokiError('invalid_argument', `unknown provider "${p.slice(0, 32)}" (known: ${PROVIDERS.join(', ')})`);
+  }
+  return p as Provider;
+}
+
+export function checkAutonomy(mode: string): string {
+  if (mode && !MODES.includes(mode)) throw new LokiError('invalid_argument', `unknown autonomy mode "${mode.slice(0, 32)}" (known: ${MODES.join(', ')})`);
+  return mode;
+}
+
+export function checkProfile(engine: PolicyEngine, name: string): string {
+  // Throws invalid_argument naming the known profiles.
+  return engine.profile(name || undefined).name;
+}
+
+/**
+ * Reads the PRD. A relative path is resolved against the project. A remote
+ * (gateway) caller may only name files inside the project: the daemon reads as
+ * a privileged user and must not become a file-reading oracle. The local
+ * administrator may name any file the daemon can read.
+ */
+export function readPrd(caller: Caller, prd: string, projectPath: string, maxBytes: number): { text: string; source: string } {
+  if (prd.includes('\0')) throw new LokiError('invalid_argument', 'prd must not contain NUL bytes');
+  const abs = isAbsolute(prd) ? prd : resolve(projectPath, prd);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch {
+    throw new LokiError('invalid_argument', `PRD file ${prd} does not exist or is not readable by the daemon`);
+  }
+  if (caller.role !== 'local-admin' && !inside(realpathSync(projectPath), real)) {
+    throw new LokiError('invalid_argument', `PRD file ${prd} is outside the project; remote callers may only name files inside it`);
+  }
+  const st = statSync(real);
+  if (!st.isFile()) throw new LokiError('invalid_argument', `PRD ${prd} is not a regular file`);
+  if (st.size > maxBytes) throw new LokiError('payload_too_large', `PRD ${prd} is larger than ${maxBytes} bytes`);
+  const text = readFileSync(real, 'utf8');
+  if (!text.trim()) throw new LokiError('invalid_argument', `PRD file ${prd} is empty`);
+  return { text, source: real };
+}
+
+/** Script plans arrive as JSON or YAML text; the runner validates each step, the daemon only the shape. */
+export function normalizePlan(provider: Provider, plan: string): string {
+  if (provider !== 'script') {
+    if (plan) throw new LokiError('invalid_argument', `a plan is only used by the script provider (provider is ${provider})`);
+    return '';
+  }
+  if (!plan.trim()) throw new LokiError('invalid_argument', 'the script provider needs a plan (--plan FILE: a JSON or YAML list of steps)');
+  let v: unknown;
+  try {
+    v = parseYaml(plan);
+  } catch (err) {
+    throw new LokiError('invalid_argument', `the plan is not valid JSON or YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const steps = Array.isArray(v) ? v : v && typeof v === 'object' && Array.isArray((v as { steps?: unknown }).steps) ? (v as { steps: unknown[] }).steps : undefined;
+  if (!steps) throw new LokiError('invalid_argument', 'the plan must be a list of steps (or an object with a "steps" list)');
+  if (steps.length > MAX_PLAN_STEPS) throw new LokiError('invalid_argument', `the plan has more than ${MAX_PLAN_STEPS} steps`);
+  steps.forEach((s, i) => {
+    if (!s || typeof s !== 'object' || Array.isArray(s)) throw new LokiError('invalid_argument', `plan step ${i + 1} must be an object such as {"run": "npm test"}`);
+  });
+  return JSON.stringify(steps);
+}
+
+export function checkStartInput(i: StartSessionInput, maxPromptBytes: number): void {
+  if (!i.prd && !i.prompt) throw new LokiError('invalid_argument', 'a PRD path (prd) or an inline prompt is required');
+  if (i.prd && i.prompt) throw new LokiError('invalid_argument', 'give either a PRD path or an inline prompt, not both');
+  if (Buffer.byteLength(i.prompt) > maxPromptBytes) throw new LokiError('payload_too_large', `the prompt is larger than ${maxPromptBytes} bytes`);
+  if (Buffer.byteLength(i.plan) > maxPromptBytes) throw new LokiError('payload_too_large', `the plan is larger than ${maxPromptBytes} bytes`);
+  if (!Number.isInteger(i.maxIterations) || i.maxIterations < 0 || i.maxIterations > 100_000) {
+    throw new LokiError('invalid_argument', 'max_iterations must be an integer between 0 and 100000 (0 = the default)');
+  }
+  if (i.baseUrl) {
+    let u: URL;
+    try {
+      u = new URL(i.baseUrl);
+    } catch {
+      throw new LokiError('invalid_argument', `base_url "${i.baseUrl.slice(0, 64)}" is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new LokiError('invalid_argument', 'base_url must be http(s)');
+    if (u.username || u.password) throw new LokiError('invalid_argument', 'base_url must not carry credentials; configure sessions.openai.api_key');
+  }
+  if (i.model.length > 200) throw new LokiError('invalid_argument', 'model name is longer than 200 characters');
+}
+
+/** The project a start request means: named, the local caller's working tree (registered on first use), or the only one. */
+export async function resolveProject(projects: ProjectRegistry, caller: Caller, input: StartSessionInput): Promise<Project> {
+  if (input.project) return projects.get(input.project);
+  const all = projects.list();
+  if (input.projectPath) {
+    // A host path only means something to a local caller; remote callers name a registered project.
+    if (caller.role !== 'local-admin') throw new LokiError('invalid_argument', 'project_path is only accepted from the local CLI; name a registered project instead');
+    const top = findRepoTop(input.projectPath);
+    const known = all.find((p) => p.path === top);
+    if (known) return known;
+    return projects.register(top, { registeredBy: caller.subject });
+  }
+  if (all.length === 1) return all[0]!;
+  throw new LokiError('invalid_argument', all.length ? `name the project (one of: ${all.map((p) => p.name).join(', ')})` : 'no project is registered; run `loki start` inside a git repository or `loki projects add PATH`');
+}
+
+/** The repository top level containing `path` (walks up to a `.git`). */
+function findRepoTop(path: string): string {
+  let dir: string;
+  try {
+    dir = realpathSync(path);
+  } catch {
+    throw new LokiError('invalid_argument', `project path ${path} does not exist`);
+  }
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new LokiError('not_a_git_repo', `${path} is not inside a git repository`);
+    dir = up;
+  }
+}

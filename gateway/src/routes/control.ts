@@ -1,0 +1,124 @@
+// Loki Mode's control API: POST /api/control/{start,stop,pause,resume}.
+// `control` scope; `stop` is the emergency brake and is never rate limited.
+// Without a session_id, stop/pause/resume act on the caller's only active session.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LokiError } from '../../../common/src/index.js';
+import type { DaemonClient } from '../daemon-client.js';
+import { callIdentity } from '../plugins/guard.js';
+import type { RouteAccess } from './access.js';
+import type { RouteGroup } from '../app.js';
+import { SESSION_ID_PATTERN, sessionDtoSchema, sessionRoutes, toSessionDto, type SessionRouteOptions } from './sessions.js';
+
+interface StartBody {
+  prd?: string;
+  prompt?: string;
+  provider?: string;
+  plan?: string | unknown[];
+  profile?: string;
+  autonomy?: string;
+  project?: string;
+  model?: string;
+  base_url?: string;
+  max_iterations?: number;
+  network?: boolean;
+  /** Loki Mode compatibility: sessions always run sandboxed, so this changes nothing. */
+  sandbox?: boolean;
+}
+
+const CONTROL: RouteAccess = { scope: 'control', owner: true };
+const EMERGENCY: RouteAccess = { scope: 'control', owner: true, rateLimit: 'exempt' };
+
+const startSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    prd: { type: 'string', minLength: 1, maxLength: 4096 },
+    prompt: { type: 'string', minLength: 1, maxLength: 1_000_000 },
+    provider: { type: 'string', enum: ['script', 'openai', 'claude'] },
+    // The plan as YAML/JSON text or as the list itself (checked in the handler: a union type would be coerced).
+    plan: {},
+    profile: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9._-]*$' },
+    autonomy: { type: 'string', enum: ['perpetual', 'checkpoint', 'supervised'] },
+    project: { type: 'string', minLength: 1, maxLength: 128 },
+    model: { type: 'string', minLength: 1, maxLength: 200 },
+    base_url: { type: 'string', minLength: 1, maxLength: 2048 },
+    max_iterations: { type: 'integer', minimum: 1, maximum: 100_000 },
+    network: { type: 'boolean' },
+    sandbox: { type: 'boolean' },
+  },
+} as const;
+
+const refSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { session_id: { type: 'string', pattern: SESSION_ID_PATTERN } },
+} as const;
+
+async function target(daemon: DaemonClient, req: FastifyRequest<{ Body: { session_id?: string } | undefined }>): Promise<string> {
+  const given = req.body?.session_id;
+  if (given) return given;
+  const active = await daemon.sessions.list(false, callIdentity(req));
+  if (active.length === 1) return active[0]!.id;
+  if (!active.length) throw new LokiError('session_not_found', 'no active session; send {"session_id": "ses-…"}');
+  throw new LokiError('invalid_argument', `several sessions are active (${active.map((s) => s.id).join(', ')}); send {"session_id": "ses-…"}`);
+}
+
+export async function controlRoutes(app: FastifyInstance, opts: { daemon: DaemonClient }): Promise<void> {
+  const { daemon } = opts;
+
+  app.post<{ Body: StartBody }>(
+    '/api/control/start',
+    { config: { access: CONTROL }, schema: { body: startSchema, response: { 201: sessionDtoSchema } } },
+    async (req, reply) => {
+      const b = req.body ?? {};
+      if (!b.prd && !b.prompt) throw new LokiError('invalid_argument', 'send a PRD path ("prd") or an inline prompt ("prompt")');
+      if (b.plan !== undefined && typeof b.plan !== 'string' && !Array.isArray(b.plan)) throw new LokiError('invalid_argument', 'plan must be a list of steps or its JSON/YAML text');
+      const s = await daemon.sessions.start(
+        {
+          ...(b.prd ? { prd: b.prd } : {}),
+          ...(b.prompt ? { prompt: b.prompt } : {}),
+          ...(b.provider ? { provider: b.provider } : {}),
+          ...(b.plan !== undefined ? { plan: typeof b.plan === 'string' ? b.plan : JSON.stringify(b.plan) } : {}),
+          ...(b.profile ? { profile: b.profile } : {}),
+          ...(b.autonomy ? { autonomy: b.autonomy } : {}),
+          ...(b.project ? { project: b.project } : {}),
+          ...(b.model ? { model: b.model } : {}),
+          ...(b.base_url ? { baseUrl: b.base_url } : {}),
+          ...(b.max_iterations ? { maxIterations: b.max_iterations } : {}),
+          network: b.network === true,
+        },
+        callIdentity(req),
+      );
+      return reply.code(201).send(toSessionDto(s));
+    },
+  );
+
+  for (const verb of ['stop', 'pause', 'resume'] as const) {
+    app.post<{ Body: { session_id?: string } | undefined }>(
+      `/api/control/${verb}`,
+      {
+        config: { access: verb === 'stop' ? EMERGENCY : CONTROL },
+        schema: { body: refSchema, response: { 200: sessionDtoSchema } },
+        // `curl -X POST /api/control/stop` with no body must work: the emergency brake takes no arguments.
+        preValidation: async (req) => {
+          req.body ??= {};
+        },
+      },
+      async (req) => {
+        const id = await target(daemon, req);
+        return toSessionDto(await daemon.sessions[verb](id, callIdentity(req)));
+      },
+    );
+  }
+}
+
+/**
+ * The session and control route groups, for `buildApp({ routes })` (main.ts):
+ * `routes: sessionRouteGroups(daemon)`.
+ */
+export function sessionRouteGroups(daemon: DaemonClient, o: Omit<SessionRouteOptions, 'daemon'> = {}): RouteGroup[] {
+  return [
+    { plugin: sessionRoutes as unknown as RouteGroup['plugin'], options: { ...o, daemon } },
+    { plugin: controlRoutes as unknown as RouteGroup['plugin'], options: { daemon } },
+  ];
+}

@@ -1,0 +1,227 @@
+// Agent sessions over HTTP: GET /api/sessions, /api/sessions/:id,
+// /api/sessions/:id/events (SSE) and /api/events (SSE, every session the caller
+// may see). Owner-scoped: the daemon filters by the forwarded subject unless
+// the caller holds `*`; an unknown and a not-yours session both answer 404.
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LokiError } from '../../../common/src/index.js';
+import type { DaemonClient, SessionEventInfo, SessionInfo } from '../daemon-client.js';
+import { callIdentity } from '../plugins/guard.js';
+import type { RouteAccess } from './access.js';
+
+export const SESSION_ID_PATTERN = '^ses-[0-9a-f]{12}$';
+
+export interface SessionRouteOptions {
+  daemon: DaemonClient;
+  /** SSE comment line interval (default 15 s). */
+  heartbeatMs?: number;
+  /** A client that has not drained its socket for this long is disconnected (default 30 s). */
+  slowClientMs?: number;
+}
+
+export interface SessionDto {
+  id: string;
+  state: string;
+  owner: string;
+  provider: string;
+  profile: string;
+  autonomy: string | null;
+  project_id: string;
+  prd: string;
+  model: string | null;
+  branch: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  uptime_seconds: number;
+  iteration: number;
+  max_iterations: number;
+  tasks: { pending: number; in_progress: number; completed: number; failed: number };
+  agents: { active: number; total: number };
+  cost_usd: number;
+  events_total: number;
+  decisions: { allow: number; deny: number; ask: number };
+  stop_requested: boolean;
+  reason: string | null;
+}
+
+const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
+
+export function toSessionDto(s: SessionInfo): SessionDto {
+  return {
+    id: s.id,
+    state: s.state,
+    owner: s.owner,
+    provider: s.provider,
+    profile: s.profile,
+    autonomy: s.autonomy || null,
+    project_id: s.projectId,
+    prd: s.promptSource,
+    model: s.model || null,
+    branch: s.branch,
+    created_at: iso(s.createdAtMs) ?? '',
+    started_at: iso(s.startedAtMs),
+    ended_at: iso(s.endedAtMs),
+    uptime_seconds: Math.round(s.uptimeSeconds),
+    iteration: s.iteration,
+    max_iterations: s.maxIterations,
+    tasks: { pending: s.tasks.pending, in_progress: s.tasks.inProgress, completed: s.tasks.completed, failed: s.tasks.failed },
+    agents: { active: s.agentsActive, total: s.agentsTotal },
+    cost_usd: s.costUsd,
+    events_total: s.eventsTotal,
+    decisions: { ...s.decisions },
+    stop_requested: s.stopRequested,
+    reason: s.reason || null,
+  };
+}
+
+const count = { type: 'integer' };
+export const sessionDtoSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    state: { type: 'string' },
+    owner: { type: 'string' },
+    provider: { type: 'string' },
+    profile: { type: 'string' },
+    autonomy: { type: ['string', 'null'] },
+    project_id: { type: 'string' },
+    prd: { type: 'string' },
+    model: { type: ['string', 'null'] },
+    branch: { type: 'string' },
+    created_at: { type: 'string' },
+    started_at: { type: ['string', 'null'] },
+    ended_at: { type: ['string', 'null'] },
+    uptime_seconds: count,
+    iteration: count,
+    max_iterations: count,
+    tasks: { type: 'object', properties: { pending: count, in_progress: count, completed: count, failed: count } },
+    agents: { type: 'object', properties: { active: count, total: count } },
+    cost_usd: { type: 'number' },
+    events_total: count,
+    decisions: { type: 'object', properties: { allow: count, deny: count, ask: count } },
+    stop_requested: { type: 'boolean' },
+    reason: { type: ['string', 'null'] },
+  },
+} as const;
+
+const READ_OWNED: RouteAccess = { scope: 'read', owner: true };
+
+function lastEventId(req: FastifyRequest, fallback: number | undefined): number {
+  const h = req.headers['last-event-id'];
+  if (h === undefined || h === '') return fallback ?? 0;
+  const v = Array.isArray(h) ? h[0]! : h;
+  if (!/^\d{1,15}$/.test(v)) throw new LokiError('invalid_argument', 'Last-Event-ID must be the numeric id of an event');
+  return Number(v);
+}
+
+function frame(e: SessionEventInfo, id: number): string {
+  let data: unknown = {};
+  try {
+    data = JSON.parse(e.dataJson || '{}');
+  } catch {
+    data = {};
+  }
+  const body = JSON.stringify({ session_id: e.sessionId, seq: e.seq, time: new Date(e.timeMs).toISOString(), type: e.type, message: e.message, data });
+  // Event types are daemon-validated words; the JSON body has no raw newlines.
+  return `id: ${id}\nevent: ${e.type.replace(/[^A-Za-z0-9_.-]/g, '_')}\ndata: ${body}\n\n`;
+}
+
+/**
+ * Streams events as SSE. Back-pressure: when the response buffer is full the
+ * gRPC stream is paused (the daemon then waits on its own write), and a client
+ * that does not drain within `slowClientMs` is disconnected; it can resume with
+ * Last-Event-ID without losing anything.
+ */
+function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q: { sessionId: string; after: number; follow: boolean }): FastifyReply {
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  const byGid = !q.sessionId;
+  let slowTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const stream = o.daemon.sessions.events({ sessionId: q.sessionId, afterSeq: byGid ? 0 : q.after, afterGid: byGid ? q.after : 0, follow: q.follow }, callIdentity(req), {
+    onEvent(e) {
+      if (closed) return;
+      if (!out.write(frame(e, byGid ? e.gid : e.seq))) {
+        stream.pause();
+        slowTimer ??= setTimeout(() => {
+          req.log.info({ session_id: q.sessionId || undefined }, 'closing a slow SSE client');
+          finish();
+        }, o.slowClientMs ?? 30_000);
+      }
+    },
+    onEnd: () => finish(),
+    onError(err) {
+      if (!closed) out.write(`event: error\ndata: ${JSON.stringify({ code: err.code, message: err.message })}\n\n`);
+      finish();
+    },
+  });
+  out.on('drain', () => {
+    if (slowTimer) clearTimeout(slowTimer);
+    slowTimer = undefined;
+    stream.resume();
+  });
+  const beat = setInterval(() => {
+    if (out.writableLength === 0) out.write(': heartbeat\n\n');
+  }, o.heartbeatMs ?? 15_000);
+  function finish(): void {
+    if (closed) return;
+    closed = true;
+    clearInterval(beat);
+    if (slowTimer) clearTimeout(slowTimer);
+    stream.cancel();
+    out.end();
+  }
+  req.raw.on('close', finish);
+  out.write('retry: 3000\n\n');
+  return reply
+    .header('content-type', 'text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache, no-transform')
+    .header('x-accel-buffering', 'no')
+    .send(out);
+}
+
+export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): Promise<void> {
+  const { daemon } = opts;
+  const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: SESSION_ID_PATTERN } } } as const;
+
+  app.get<{ Querystring: { all?: boolean } }>(
+    '/api/sessions',
+    {
+      config: { access: READ_OWNED },
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
+        response: { 200: { type: 'object', properties: { sessions: { type: 'array', items: sessionDtoSchema } } } },
+      },
+    },
+    async (req) => ({ sessions: (await daemon.sessions.list(req.query.all === true, callIdentity(req))).map(toSessionDto) }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/sessions/:id',
+    { config: { access: READ_OWNED }, schema: { params: idParams, response: { 200: sessionDtoSchema } } },
+    async (req) => toSessionDto(await daemon.sessions.get(req.params.id, callIdentity(req))),
+  );
+
+  const eventsQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: { after: { type: 'integer', minimum: 0 }, follow: { type: 'boolean', default: true } },
+  } as const;
+
+  app.get<{ Params: { id: string }; Querystring: { after?: number; follow: boolean } }>(
+    '/api/sessions/:id/events',
+    { config: { access: READ_OWNED }, schema: { params: idParams, querystring: eventsQuery } },
+    async (req, reply) => {
+      const after = lastEventId(req, req.query.after);
+      // Resolve ownership before the 200 goes out, so a foreign id is a plain 404.
+      await daemon.sessions.get(req.params.id, callIdentity(req));
+      return sse(req, reply, opts, { sessionId: req.params.id, after, follow: req.query.follow });
+    },
+  );
+
+  app.get<{ Querystring: { after?: number; follow: boolean } }>(
+    '/api/events',
+    { config: { access: READ_OWNED }, schema: { querystring: eventsQuery } },
+    async (req, reply) => sse(req, reply, opts, { sessionId: '', after: lastEventId(req, req.query.after), follow: req.query.follow }),
+  );
+}

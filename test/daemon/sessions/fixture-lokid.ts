@@ -1,0 +1,25 @@
+// A lokid process with the session feature mounted, for SIGKILL/restart tests.
+// Usage: node fixture-lokid.js HOME   (prints "ready" once serving)
+import { createLogger } from '../../../common/src/index.js';
+import { startDaemon } from '../../../daemon/src/daemon.js';
+import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
+import { createSessionFeature } from '../../../daemon/src/sessions/feature.js';
+import { COUNTER_COMMAND } from './helpers.js';
+
+const home = process.argv[2];
+if (!home) throw new Error('usage: fixture-lokid HOME');
+const d = await startDaemon({
+  home,
+  env: { PATH: process.env.PATH ?? '' },
+  logger: createLogger({ name: 'lokid', level: process.env.LOKI_TEST_LOG ?? 'warn' }),
+  overrides: { sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', stop_timeout_seconds: 2 } },
+  features: (b) =>
+    createSessionFeature({
+      ...b,
+      sandboxes: b.manager,
+      sessions: defaultSessionsConfig({ runner_command: COUNTER_COMMAND, check_interval_ms: 200, stop_grace_seconds: 1 }),
+      policy: {},
+    }),
+});
+process.stdout.write('ready\n');
+process.on('SIGTERM', () => void d.close().then(() => process.exit(0)));

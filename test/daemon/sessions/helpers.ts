@@ -1,0 +1,157 @@
+// Real parts for session tests: a real git project, a real daemon (in-process)
+// with the session feature mounted, real sandboxes, and a stand-in agent-runner
+// that speaks the real AgentService protocol over the session's real socket.
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DaemonHandle } from '../../../daemon/src/daemon.js';
+import type { Caller } from '../../../daemon/src/grpc/caller.js';
+import type { SandboxDriver, SandboxMount } from '../../../daemon/src/sandbox/types.js';
+import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
+import { createSessionFeature, type SessionFeature } from '../../../daemon/src/sessions/feature.js';
+import {
+  AgentServiceClient,
+  type AgentAction,
+  type AgentDecideResponse,
+  type AgentEvent,
+  type SessionBrief,
+} from '../../../proto/gen/loki/v1/agent.js';
+import { ROOT, shortTempDir } from '../../helpers/entry.js';
+import { startTestDaemon } from '../../helpers/daemon.js';
+
+export const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'test', clientIp: 'local' };
+
+export function gatewayCaller(subject: string, scopes: string[]): Caller {
+  return { role: 'gateway', subject, scopes, auth: subject, requestId: 'test', clientIp: '127.0.0.1' };
+}
+
+/** A project repository with one commit on main. */
+export function makeRepo(): string {
+  const dir = shortTempDir('lkp');
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  git('config', 'user.name', 'Test');
+  git('config', 'user.email', 't@example.invalid');
+  writeFileSync(join(dir, 'README.md'), '# project\n');
+  mkdirSync(join(dir, 'docs'));
+  writeFileSync(join(dir, 'docs', 'prd.md'), '# PRD\nBuild a hello world.\n');
+  git('add', '.');
+  git('commit', '-q', '-m', 'initial');
+  return dir;
+}
+
+/** A container main process that proves it runs: a counter in the workspace (readable from the host even while frozen). */
+export const COUNTER_COMMAND = ['/bin/sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /workspace/.loki-counter; sleep 0.1; done'];
+
+export interface SessionDaemon {
+  d: DaemonHandle & { home: string; cleanup(): Promise<void> };
+  feature: SessionFeature;
+  driver: SandboxDriver;
+  cleanup(): Promise<void>;
+}
+
+export async function startSessionDaemon(o: { sessions?: Record<string, unknown>; policy?: Record<string, unknown>; home?: string; runnerMount?: () => SandboxMount } = {}): Promise<SessionDaemon> {
+  let feature: SessionFeature | undefined;
+  let driver: SandboxDriver | undefined;
+  const d = await startTestDaemon({
+    ...(o.home ? { home: o.home } : {}),
+    features: (b) => {
+      driver = b.driver;
+      feature = createSessionFeature({
+        ...b,
+        sandboxes: b.manager,
+        sessions: defaultSessionsConfig({ runner_command: COUNTER_COMMAND, check_interval_ms: 200, stop_grace_seconds: 1, ...o.sessions }),
+        policy: { ...o.policy },
+        ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),
+      });
+      return feature;
+    },
+  });
+  return {
+    d,
+    feature: feature!,
+    driver: driver!,
+    async cleanup() {
+      // Sessions still running at the end of a test: remove their containers (a daemon close leaves them running on purpose).
+      for (const s of feature!.manager.store.list()) {
+        if (s.sandboxId) await driver!.remove(s.sandboxId, true).catch(() => undefined);
+      }
+      await d.cleanup();
+    },
+  };
+}
+
+/** Runs a command in the session's container as the sandbox user (what the runner does after an allow). */
+export async function execIn(driver: SandboxDriver, sandboxId: string, script: string): Promise<{ code: number; out: string }> {
+  const ex = await driver.exec(sandboxId, { argv: ['/bin/sh', '-c', script], tty: false, cols: 0, rows: 0, env: {}, workdir: '/workspace', user: '1000:1000' });
+  let out = '';
+  for await (const c of ex.output) out += c.data.toString();
+  return { code: await ex.exitCode(), out };
+}
+
+type Cb<T> = (err: ServiceError | null, res: T) => void;
+
+/** The runner's side of the agent socket, as the real runner speaks it. */
+export class StandInRunner {
+  readonly client: AgentServiceClient;
+
+  constructor(socketPath: string) {
+    // A short reconnect backoff keeps the restart test quick; the real runner should use the same (see docs/sessions.md).
+    this.client = new AgentServiceClient(`unix:${socketPath}`, credentials.createInsecure(), { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 });
+  }
+
+  /** waitForReady, as the real runner: across a daemon restart calls wait for the re-opened socket. */
+  private call<Req, Res>(fn: (req: Req, md: Metadata, opts: object, cb: Cb<Res>) => unknown, req: Req, opts: object = { deadline: Date.now() + 30_000, waitForReady: true }): Promise<Res> {
+    return new Promise((resolve, reject) => fn.call(this.client, req, new Metadata(), opts, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res))));
+  }
+
+  hello(): Promise<SessionBrief> {
+    return this.call(this.client.hello, { runnerVersion: 'stand-in', pid: 1 });
+  }
+
+  decide(action: AgentAction['action'], tool = 'test'): Promise<AgentDecideResponse> {
+    return this.call(this.client.decide, { action: { action, tool, detail: '' } }, { waitForReady: true });
+  }
+
+  report(events: Partial<AgentEvent>[]): Promise<{ stopRequested: boolean }> {
+    const full = events.map((e) => ({ type: 'message', message: '', dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', taskStatus: '', agent: '', ...e }));
+    return this.call(this.client.report, { events: full });
+  }
+
+  heartbeat(iteration: number): Promise<{ stopRequested: boolean }> {
+    return this.call(this.client.heartbeat, { iteration });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export function agentSocket(d: DaemonHandle, sessionId: string): string {
+  return join(d.paths.runDir, 'agents', sessionId, 'agent.sock');
+}
+
+export function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The directory holding `dist/agent-runner/loki-agent-runner.cjs` (from source: the repo; compiled: dist's parent), if built. */
+export function runnerBundleRoot(): string | undefined {
+  for (const root of [ROOT, join(ROOT, '..')]) if (existsSync(join(root, 'dist', 'agent-runner', 'loki-agent-runner.cjs'))) return root;
+  return undefined;
+}

@@ -1,0 +1,103 @@
+// SIGKILL the daemon mid-session and restart it: the session continues on the
+// same sandbox, the runner's calls reach the new process through the re-opened
+// socket, and the event replay has every acknowledged event, numbered without gaps.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Metadata } from '@grpc/grpc-js';
+import { runtimePaths } from '../../../common/src/index.js';
+import { SessionServiceClient, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
+import { clientFor, healthy, unaryCall } from '../../helpers/daemon.js';
+import { shortTempDir } from '../../helpers/entry.js';
+import { git, makeRepo, removeDir, StandInRunner, until } from './helpers.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+function fixtureArgv(): string[] {
+  const js = join(here, 'fixture-lokid.js');
+  return existsSync(js) ? [js] : ['--import', 'tsx', join(here, 'fixture-lokid.ts')];
+}
+
+async function spawnFixture(home: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...fixtureArgv(), home], { env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const admin = runtimePaths(home).adminSocket;
+  await until(`the fixture daemon to serve (${out})`, async () => {
+    if (child.exitCode !== null) throw new Error(`fixture daemon exited: ${out}`);
+    return out.includes('ready') && (await healthy(admin));
+  }, 30_000);
+  return child;
+}
+
+function events(client: SessionServiceClient, id: string, afterSeq = 0): Promise<SessionEvent[]> {
+  return new Promise((resolve, reject) => {
+    const out: SessionEvent[] = [];
+    const call = client.events({ sessionId: id, afterSeq, afterGid: 0, follow: false }, new Metadata());
+    call.on('data', (e: SessionEvent) => out.push(e));
+    call.on('error', reject);
+    call.on('end', () => resolve(out));
+  });
+}
+
+describe('SessionManager across a daemon SIGKILL', function () {
+  this.timeout(120_000);
+  let home: string;
+  let repo: string;
+  let child: ChildProcess | undefined;
+
+  beforeEach(function () {
+    home = shortTempDir('lkr');
+    repo = makeRepo();
+  });
+
+  afterEach(async function () {
+    child?.kill('SIGKILL');
+    removeDir(home);
+    removeDir(repo);
+  });
+
+  it('continues the session after a restart and loses no acknowledged event', async function () {
+    child = await spawnFixture(home);
+    const admin = runtimePaths(home).adminSocket;
+    let client = clientFor(SessionServiceClient, admin);
+    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: 'script', plan: '[{"run":"true"}]', projectPath: repo }));
+    assert.equal(s.state, 'running');
+    const runner = new StandInRunner(join(runtimePaths(home).runDir, 'agents', s.id, 'agent.sock'));
+    try {
+      await runner.hello();
+      assert.equal((await runner.decide({ $case: 'shell', shell: 'ls' })).decision, 'allow');
+      await runner.report([{ type: 'message', message: 'before the crash' }]);
+      const before = await events(client, s.id);
+
+      child.kill('SIGKILL');
+      await new Promise((r) => child!.once('exit', r));
+      client.close();
+      child = await spawnFixture(home);
+      client = clientFor(SessionServiceClient, admin);
+
+      // The same runner client, the same socket path: its calls reach the new daemon.
+      assert.equal((await runner.decide({ $case: 'writePath', writePath: 'after.txt' })).decision, 'allow');
+      await runner.report([{ type: 'message', message: 'after the restart' }, { type: 'finished', message: 'done' }]);
+      await until('completed', async () => (await unaryCall<{ id: string }, Session>(client.get.bind(client), { id: s.id })).state === 'completed', 30_000);
+
+      const all = await events(client, s.id);
+      assert.deepEqual(all.map((e) => e.seq), all.map((_, i) => i + 1), 'seq has no gaps');
+      assert.deepEqual(all.slice(0, before.length), before, 'every event acknowledged before the crash is replayed unchanged');
+      const types = all.map((e) => `${e.type}:${e.message}`);
+      assert.ok(types.includes('message:before the crash'));
+      assert.ok(types.includes('reattached:daemon restarted and re-attached to the sandbox'));
+      assert.ok(types.indexOf('message:after the restart') > types.indexOf('reattached:daemon restarted and re-attached to the sandbox'));
+      // Replay from a cursor returns exactly the tail.
+      const tail = await events(client, s.id, before.length);
+      assert.deepEqual(tail, all.slice(before.length));
+      assert.match(git(repo, 'branch', '--list', 'loki/session-*'), /loki\/session-/);
+    } finally {
+      runner.close();
+      client.close();
+    }
+  });
+});
