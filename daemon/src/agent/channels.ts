@@ -18,6 +18,7 @@ import {
   type SessionBrief,
 } from '../../../proto/gen/loki/v1/agent.js';
 import type { Caller } from '../grpc/caller.js';
+import { shutdownServer } from '../listeners.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import { toActionRequest, toBriefMessage, toEventData, MAX_EVENTS_PER_REPORT } from './convert.js';
@@ -121,19 +122,6 @@ function registerAgentService(server: Server, ctx: HandlerContext, hooks: AgentC
   });
 }
 
-function shutdown(server: Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
 export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandle {
   if (!o.runDir || !o.hooks || !o.log) throw new Error('createAgentChannels needs runDir, hooks and log');
   const log = o.log.child({ component: 'agent-channels' });
@@ -181,7 +169,7 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
   async function closeChannel(sessionId: string, removeDir: boolean): Promise<void> {
     const entry = open.get(sessionId);
     open.delete(sessionId);
-    if (entry) await Promise.all([shutdown(entry.server, 1000), entry.model?.close()]);
+    if (entry) await Promise.all([shutdownServer(entry.server, 1000), entry.model?.close()]);
     const dir = agentDirFor(o.runDir, sessionId);
     if (removeDir) rmSync(dir, { recursive: true, force: true });
     else rmSync(join(dir, AGENT_SOCKET_NAME), { force: true });
