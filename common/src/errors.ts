@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   token_limit_reached: 'resource_exhausted',
   unavailable: 'unavailable',
   daemon_unavailable: 'unavailable',
+  gateway_not_allowed: 'unavailable',
   docker_unavailable: 'unavailable',
   // projects, session workspaces and session branches
   project_not_found: 'not_found',

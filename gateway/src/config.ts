@@ -1,10 +1,11 @@
 // The gateway's one config schema (file + LOKI_* env), validated at startup
 // listing every problem, then frozen. SIGHUP builds a new one through the same
 // function; an invalid new config is refused and the old one keeps running.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import {
+  LokiError,
   ROLES,
   defaultLokiHome,
   loadConfig,
@@ -13,6 +14,7 @@ import {
   type DeepReadonly,
   type EnvBinding,
 } from '../../common/src/index.js';
+import type { DaemonTarget } from './daemon-client-wire.js';
 
 const roleNames = Object.keys(ROLES) as [keyof typeof ROLES, ...(keyof typeof ROLES)[]];
 
@@ -61,6 +63,18 @@ function buildSchema(oidcSchema: z.ZodType) {
       daemon: z
         .object({
           socket: z.string().min(1).optional(),
+          /** host:port of the daemon's mutual-TLS TCP listener (a gateway on another machine); excludes `socket`. */
+          address: hostPort.optional(),
+          tls: z
+            .object({
+              ca: readableFile.optional(),
+              cert: readableFile.optional(),
+              key: readableFile.optional(),
+              /** Name in the daemon's certificate when it differs from the address's host. */
+              server_name: z.string().min(1).optional(),
+            })
+            .strict()
+            .optional(),
           timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
         })
         .strict()
@@ -97,6 +111,8 @@ function buildSchema(oidcSchema: z.ZodType) {
           burst: z.number().int().min(1, 'must be at least 1').default(10),
           unauthenticated_per_minute: z.number().int().min(1, 'must be at least 1').default(60),
           concurrency: z.number().int().min(1, 'must be at least 1').default(8),
+          /** Open SSE streams per subject; streams are outside `concurrency` (they live for minutes). */
+          max_streams_per_subject: z.number().int().min(1, 'must be at least 1').default(16),
           queue_ms: z.number().int().min(0).max(30_000).default(1000),
           max_in_flight: z.number().int().min(1).default(512),
           max_entries: z.number().int().min(100).default(100_000),
@@ -155,6 +171,11 @@ export const gatewayEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_BEHIND_TLS_PROXY', path: 'behind_tls_proxy', type: 'bool' },
   { env: 'LOKI_TRUSTED_PROXIES', path: 'trusted_proxies', type: 'list' },
   { env: 'LOKI_DAEMON_SOCKET', path: 'daemon.socket', type: 'string' },
+  { env: 'LOKI_DAEMON_ADDRESS', path: 'daemon.address', type: 'string' },
+  { env: 'LOKI_DAEMON_TLS_CA', path: 'daemon.tls.ca', type: 'string' },
+  { env: 'LOKI_DAEMON_TLS_CERT', path: 'daemon.tls.cert', type: 'string' },
+  { env: 'LOKI_DAEMON_TLS_KEY', path: 'daemon.tls.key', type: 'string' },
+  { env: 'LOKI_DAEMON_TLS_SERVER_NAME', path: 'daemon.tls.server_name', type: 'string' },
   { env: 'LOKI_TLS_CERT', path: 'tls.cert', type: 'string' },
   { env: 'LOKI_TLS_KEY', path: 'tls.key', type: 'string' },
   { env: 'LOKI_ENTERPRISE_AUTH', path: 'enterprise.auth.enabled', type: 'bool' },
@@ -162,6 +183,7 @@ export const gatewayEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_RATE_LIMIT_PER_MINUTE', path: 'rate_limit.per_minute', type: 'int' },
   { env: 'LOKI_RATE_LIMIT_BURST', path: 'rate_limit.burst', type: 'int' },
   { env: 'LOKI_RATE_LIMIT_CONCURRENCY', path: 'rate_limit.concurrency', type: 'int' },
+  { env: 'LOKI_RATE_LIMIT_MAX_STREAMS', path: 'rate_limit.max_streams_per_subject', type: 'int' },
   { env: 'LOKI_CORS_ORIGINS', path: 'cors.origins', type: 'list' },
   { env: 'LOKI_METRICS_LISTEN', path: 'metrics.listen', type: 'string' },
   { env: 'LOKI_LOG_LEVEL', path: 'log.level', type: 'string' },
@@ -176,8 +198,29 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** Cross-field rules: the safe-by-default bind policy and CORS sanity. */
+/** The daemon is either a local socket or a mutual-TLS TCP address; there is no plaintext TCP. */
+function refineDaemon(d: z.output<ReturnType<typeof buildSchema>>['daemon'], problems: string[]): void {
+  if (d.socket && d.address) {
+    problems.push('daemon: set either daemon.socket (LOKI_DAEMON_SOCKET) or daemon.address (LOKI_DAEMON_ADDRESS), not both');
+  }
+  if (d.socket && /^(tcp|https?|dns|ipv[46]):|^[^/]*:\d{1,5}$/.test(d.socket)) {
+    problems.push(`daemon.socket: ${JSON.stringify(d.socket)} looks like a network address; a TCP daemon is reached with daemon.address plus daemon.tls (mutual TLS only)`);
+  }
+  if (d.address) {
+    const missing = (['ca', 'cert', 'key'] as const).filter((k) => !d.tls?.[k]);
+    if (missing.length) {
+      problems.push(
+        `daemon.tls: a TCP daemon address is mutual TLS only (there is no plaintext TCP); set ${missing.map((k) => `daemon.tls.${k} (LOKI_DAEMON_TLS_${k.toUpperCase()})`).join(', ')}`,
+      );
+    }
+  } else if (d.tls) {
+    problems.push('daemon.tls: applies only to daemon.address (LOKI_DAEMON_ADDRESS); the local socket needs no TLS');
+  }
+}
+
+/** Cross-field rules: the safe-by-default bind policy, the daemon road and CORS sanity. */
 function refine(cfg: z.output<ReturnType<typeof buildSchema>>, problems: string[]): void {
+  refineDaemon(cfg.daemon, problems);
   const loopback = isLoopbackHost(cfg.host);
   const tls = Boolean(cfg.tls.cert || cfg.tls.key);
   if (Boolean(cfg.tls.cert) !== Boolean(cfg.tls.key)) {
@@ -226,6 +269,21 @@ export function loadGatewayConfig(opts: LoadGatewayConfigOptions = {}): GatewayC
 /** The daemon's gateway socket: explicit config, else `<LOKI_HOME>/run/gateway.sock`. */
 export function daemonSocketPath(cfg: GatewayConfig, env: NodeJS.ProcessEnv = {}): string {
   return cfg.daemon.socket ?? runtimePaths(cfg.home ?? defaultLokiHome(env)).gatewaySocket;
+}
+
+/**
+ * Where the gateway reaches the daemon: `daemon.address` over mutual TLS (PEM files
+ * read now, so a restart picks up rotated certificates), else the gateway socket.
+ */
+export function daemonTarget(cfg: GatewayConfig, env: NodeJS.ProcessEnv = {}): DaemonTarget {
+  const { address, tls } = cfg.daemon;
+  if (!address) return { socketPath: daemonSocketPath(cfg, env) };
+  // loadGatewayConfig refuses an address without all three files; this guards hand-built configs.
+  if (!tls?.ca || !tls.cert || !tls.key) throw new LokiError('invalid_config', 'daemon.address needs daemon.tls.ca, cert and key (TCP to the daemon is mutual TLS only)');
+  return {
+    address,
+    tls: { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...(tls.server_name ? { serverName: tls.server_name } : {}) },
+  };
 }
 
 export function tlsEnabled(cfg: GatewayConfig): boolean {

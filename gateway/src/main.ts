@@ -8,7 +8,7 @@ import { ConfigError, LokiError, createLogger, type Logger } from '../../common/
 import { sessionRouteGroups } from './routes/control.js';
 import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
-import { daemonSocketPath, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
+import { daemonTarget, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
 import { createDaemonClient, type DaemonClient } from './daemon-client.js';
 import { GatewayMetrics } from './metrics.js';
 import { buildMetricsApp } from './routes/metrics.js';
@@ -16,7 +16,8 @@ import { buildMetricsApp } from './routes/metrics.js';
 const USAGE = `usage: loki-gateway [--config FILE] [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--behind-tls-proxy]
 
 Environment: LOKI_API_HOST, LOKI_API_PORT, LOKI_TLS_CERT, LOKI_TLS_KEY, LOKI_ENTERPRISE_AUTH,
-LOKI_DAEMON_SOCKET, LOKI_HOME, LOKI_LOG_LEVEL, LOKI_OIDC_* (see docs/SECURITY.md).
+LOKI_DAEMON_SOCKET or LOKI_DAEMON_ADDRESS + LOKI_DAEMON_TLS_{CA,CERT,KEY,SERVER_NAME},
+LOKI_HOME, LOKI_LOG_LEVEL, LOKI_OIDC_* (see docs/SECURITY.md).
 Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT shut down gracefully.`;
 
 /** Command-line flags win over the environment, which wins over the config file. */
@@ -86,8 +87,8 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
     // Session metrics are daemon-wide, as Loki Mode's /metrics (see docs/metrics.md).
     sessionMetrics: () => daemon.sessions.metrics({ requestId: 'metrics', subject: 'gateway:metrics', scopes: ['*'], auth: 'gateway' }),
   });
-  const socketPath = daemonSocketPath(cfg, env);
-  const daemon: DaemonClient = createDaemonClient({ socketPath, timeoutMs: cfg.daemon.timeout_ms, observe: metrics.observeGrpc });
+  const target = daemonTarget(cfg, env);
+  const daemon: DaemonClient = createDaemonClient({ ...target, timeoutMs: cfg.daemon.timeout_ms, observe: metrics.observeGrpc });
   const secureCookies = tlsEnabled(cfg) || cfg.behind_tls_proxy;
   const oidc = createOidcAuthenticator(cfg.enterprise.auth.oidc, {
     log: logger,
@@ -98,7 +99,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
 
   const app = await buildApp({ config: cfg, daemon, logger, oidc, metrics, routes: sessionRouteGroups(daemon), ...(tlsEnabled(cfg) ? { tls: readTls(cfg)! } : {}) });
   await app.listen({ host: cfg.host, port: cfg.port });
-  mainLog.info({ address: publicBaseUrl(cfg), daemon_socket: socketPath, tls: tlsEnabled(cfg), auth: cfg.enterprise.auth.enabled }, 'gateway listening');
+  mainLog.info({ address: publicBaseUrl(cfg), daemon: 'socketPath' in target ? target.socketPath : `${target.address} (mTLS)`, tls: tlsEnabled(cfg), auth: cfg.enterprise.auth.enabled }, 'gateway listening');
 
   const metricsApp = cfg.metrics.listen ? buildMetricsApp(metrics) : undefined;
   if (metricsApp && cfg.metrics.listen) {

@@ -1,7 +1,8 @@
 // Abuse resistance in one place: per-subject and per-IP sliding-window rate
 // limits (with a short burst window), auth-failure lockout per IP, a
-// per-subject concurrency limit with a brief queue, and a global in-flight cap
-// that also feeds /healthz/ready. Memory is bounded everywhere.
+// per-subject concurrency limit with a brief queue, a separate per-subject cap
+// on open streams, and a global in-flight cap that also feeds /healthz/ready.
+// Memory is bounded everywhere.
 import { LokiError } from '../../../common/src/index.js';
 import type { RateLimitStore } from './store.js';
 
@@ -10,6 +11,8 @@ export interface LimiterSettings {
   burst: number;
   unauthenticated_per_minute: number;
   concurrency: number;
+  /** Open long-lived streams (SSE) per subject; they do not take concurrency slots. */
+  max_streams_per_subject: number;
   queue_ms: number;
   max_in_flight: number;
   max_entries: number;
@@ -41,6 +44,7 @@ export class RequestLimiter {
   private readonly store: RateLimitStore;
   private readonly lockedUntil = new Map<string, number>();
   private readonly slots = new Map<string, Slot>();
+  private readonly streams = new Map<string, number>();
   private inFlight = 0;
 
   constructor(opts: { store: RateLimitStore; settings: LimiterSettings }) {
@@ -143,6 +147,33 @@ export class RequestLimiter {
     });
     // The releasing request handed its slot over without decrementing `active`.
     return this.releaser(subject, s);
+  }
+
+  /**
+   * Opens one of the subject's stream places (SSE). No queue: a dashboard that
+   * cannot open now should be told at once, and a stream would never free a
+   * place within a short wait anyway. Exempt routes always get one.
+   */
+  openStream(subject: string, exempt: boolean): () => void {
+    const open = this.streams.get(subject) ?? 0;
+    const max = this.settings.max_streams_per_subject;
+    if (open >= max && !exempt) {
+      throw new LokiError('resource_exhausted', `too many open event streams for ${subject} (limit ${max}); close a dashboard or stream and retry`);
+    }
+    this.streams.set(subject, open + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.streams.get(subject) ?? 1) - 1;
+      if (left <= 0) this.streams.delete(subject);
+      else this.streams.set(subject, left);
+    };
+  }
+
+  /** Streams the subject has open now (tests, metrics). */
+  openStreams(subject: string): number {
+    return this.streams.get(subject) ?? 0;
   }
 
   private releaser(subject: string, slot: Slot): () => void {

@@ -1,5 +1,6 @@
 // The one default-deny gate in front of every route:
-//   capacity → authenticate → lockout → rate limit → authorize (declared scope) → CSRF → concurrency slot.
+//   capacity → authenticate → lockout → rate limit → authorize (declared scope) → CSRF
+//   → concurrency slot (or, for a `stream` route, one of the subject's stream places).
 // Routes declare `config.access` next to their schema; a route without it (or a
 // `public` route outside the allow-list, or a route without a schema) makes startup fail.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -152,10 +153,12 @@ export const guardPlugin = fp(
         throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change must come from the same origin');
       }
 
+      // A stream holds its place for its whole life; a concurrency slot would let a
+      // few open dashboards lock the same user out of every other request.
       try {
-        releases.push(await limiter.acquire(identity.subject, exempt));
+        releases.push(access.stream ? limiter.openStream(identity.subject, exempt) : await limiter.acquire(identity.subject, exempt));
       } catch (err) {
-        metrics.rateLimitRejections.inc({ scope: 'concurrency' });
+        metrics.rateLimitRejections.inc({ scope: access.stream ? 'streams' : 'concurrency' });
         throw err;
       }
     });

@@ -13,6 +13,12 @@ export interface RouteAccess {
    * (emergency `POST /api/control/stop`; also cheap health probes).
    */
   rateLimit?: 'default' | 'exempt';
+  /**
+   * Long-lived stream (SSE): counted by the rate limiter when it opens, but held
+   * outside the per-subject concurrency slots (open dashboards must not lock a
+   * user out) and capped by `rate_limit.max_streams_per_subject` instead.
+   */
+  stream?: boolean;
 }
 
 declare module 'fastify' {

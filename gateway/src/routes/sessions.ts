@@ -106,6 +106,8 @@ export const sessionDtoSchema = {
 } as const;
 
 const READ_OWNED: RouteAccess = { scope: 'read', owner: true };
+// SSE streams stay open for minutes: capped per subject, outside the concurrency slots.
+const READ_STREAM: RouteAccess = { ...READ_OWNED, stream: true };
 
 function lastEventId(req: FastifyRequest, fallback: number | undefined): number {
   const h = req.headers['last-event-id'];
@@ -210,7 +212,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
 
   app.get<{ Params: { id: string }; Querystring: { after?: number; follow: boolean } }>(
     '/api/sessions/:id/events',
-    { config: { access: READ_OWNED }, schema: { params: idParams, querystring: eventsQuery } },
+    { config: { access: READ_STREAM }, schema: { params: idParams, querystring: eventsQuery } },
     async (req, reply) => {
       const after = lastEventId(req, req.query.after);
       // Resolve ownership before the 200 goes out, so a foreign id is a plain 404.
@@ -221,7 +223,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
 
   app.get<{ Querystring: { after?: number; follow: boolean } }>(
     '/api/events',
-    { config: { access: READ_OWNED }, schema: { querystring: eventsQuery } },
+    { config: { access: READ_STREAM }, schema: { querystring: eventsQuery } },
     async (req, reply) => sse(req, reply, opts, { sessionId: '', after: lastEventId(req, req.query.after), follow: req.query.follow }),
   );
 }

@@ -8,6 +8,7 @@ const SETTINGS: LimiterSettings = {
   burst: 10,
   unauthenticated_per_minute: 60,
   concurrency: 2,
+  max_streams_per_subject: 3,
   queue_ms: 200,
   max_in_flight: 10,
   max_entries: 1000,
@@ -93,6 +94,25 @@ describe('RequestLimiter', () => {
     l.enter(false);
     assert.throws(() => l.enter(false), (e: unknown) => e instanceof LokiError && e.kind === 'unavailable');
     l.enter(true)();
+  });
+
+  it('caps open streams per subject without touching the concurrency slots, and frees a place when a stream closes', async () => {
+    const l = limiter({ queue_ms: 0 });
+    const streams = [l.openStream('s', false), l.openStream('s', false), l.openStream('s', false)];
+    assert.throws(
+      () => l.openStream('s', false),
+      (e: unknown) => e instanceof LokiError && e.kind === 'resource_exhausted' && /too many open event streams.*limit 3/.test(e.message),
+    );
+    // Both concurrency slots are still free for ordinary requests, and other subjects are unaffected.
+    (await l.acquire('s', false))();
+    (await l.acquire('s', false))();
+    l.openStream('other', false)();
+    streams[0]!();
+    streams[0]!();
+    assert.equal(l.openStreams('s'), 2);
+    l.openStream('s', false);
+    assert.equal(l.openStreams('s'), 3);
+    l.openStream('s', true)();
   });
 
   it('reports headroom for readiness', () => {
