@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     // Runner path: a plan of `run: true` steps (plus a slow last step that keeps the container up for the baselines).
     const plan = [...Array.from({ length: calls + 1 }, () => ({ run: 'true' })), { sleep: 600_000 }];
     const m = feature!.manager;
-    const s = await m.start(ADMIN, { prd: '', prompt: 'b7', provider: 'script', plan: JSON.stringify(plan), profile: '', autonomy: 'perpetual', project: '', projectPath: project, model: '', baseUrl: '', maxIterations: 0, network: false });
+    const s = await m.start(ADMIN, { prd: '', prompt: 'b7', provider: 'script', plan: JSON.stringify(plan), profile: '', autonomy: 'perpetual', project: '', projectPath: project, model: '', baseUrl: '', maxIterations: calls + 5, network: false });
     const decisions: number[] = [];
     for (const deadline = Date.now() + 120_000; decisions.length < calls + 1 && Date.now() < deadline; ) {
       decisions.length = 0;
