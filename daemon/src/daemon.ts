@@ -120,8 +120,9 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       log: log.child({ component: 'sandbox-service' }),
       build: async (req, onEvent, signal) => {
         await buildSandboxImage({
-          tag: req.tag || config.sandbox.image,
+          tag: req.tag || (req.claudeVersion ? config.sessions.claude_image : config.sandbox.image),
           force: req.force,
+          ...(req.claudeVersion ? { claudeVersion: req.claudeVersion } : {}),
           ...(config.sandbox.debootstrap_mirror ? { mirror: config.sandbox.debootstrap_mirror } : {}),
           workDir: join(config.home, 'build'),
           dockerSocket: config.docker.socket,

@@ -56,10 +56,12 @@ export function registerSandboxCommands(program: Command, ctx: CliContext): void
     .description('build the sandbox base image offline (debootstrap + node), or reuse it')
     .option('--tag <tag>', 'image tag (default: the configured base image)')
     .option('--force', 'rebuild even when the image exists')
-    .action(async (o: { tag?: string; force?: boolean }) => {
+    .option('--with-claude', 'also install Claude Code (for --provider claude sessions); default tag: the sessions.claude_image')
+    .option('--claude-version <version>', 'npm version or tag of @anthropic-ai/claude-code (with --with-claude)')
+    .action(async (o: { tag?: string; force?: boolean; withClaude?: boolean; claudeVersion?: string }) => {
       await withClient(ctx, (c, conn) =>
         new Promise<void>((resolve, reject) => {
-          const stream = c.build({ tag: o.tag ?? '', force: !!o.force }, conn.metadata());
+          const stream = c.build({ tag: o.tag ?? '', force: !!o.force, withClaude: !!o.withClaude, claudeVersion: o.claudeVersion ?? '' }, conn.metadata());
           const tty = process.stderr.isTTY;
           stream.on('data', (p: BuildProgress) => {
             const line = `[${String(p.percent).padStart(3)}%] ${p.phase}: ${p.message}`;

@@ -13,7 +13,7 @@ import {
 } from '../../../proto/gen/loki/v1/sandbox.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxInfo } from '../sandbox/types.js';
-import type { BuildEvent } from '../sandbox/image-builder.js';
+import { DEFAULT_CLAUDE_CODE_VERSION, type BuildEvent } from '../sandbox/image-builder.js';
 import { requireScope } from './caller.js';
 import type { ServiceModule } from './module.js';
 import { bidiStream, serverStream, unary, writeMessage } from './wrap.js';
@@ -21,7 +21,7 @@ import { bidiStream, serverStream, unary, writeMessage } from './wrap.js';
 export interface SandboxModuleDeps {
   manager: SandboxManager;
   /** Builds (or reuses) the base image, reporting progress. */
-  build: (req: { tag: string; force: boolean }, onEvent: (e: BuildEvent) => void, signal: AbortSignal) => Promise<void>;
+  build: (req: { tag: string; force: boolean; claudeVersion?: string }, onEvent: (e: BuildEvent) => void, signal: AbortSignal) => Promise<void>;
   log: Logger;
 }
 
@@ -57,7 +57,12 @@ export function createSandboxModule(deps: SandboxModuleDeps): ServiceModule {
             throw new LokiError('invalid_argument', `tag "${req.tag.slice(0, 64)}" is not a valid image tag`);
           }
           const pending: Promise<void>[] = [];
-          await deps.build({ tag: req.tag, force: req.force }, (e) => {
+          if (req.claudeVersion && !req.withClaude) throw new LokiError('invalid_argument', 'claude_version needs with_claude');
+          if (req.claudeVersion && !/^[0-9A-Za-z.+-]{1,64}$/.test(req.claudeVersion)) {
+            throw new LokiError('invalid_argument', `claude_version "${req.claudeVersion.slice(0, 64)}" is not a valid npm version or tag`);
+          }
+          const claude = req.withClaude ? { claudeVersion: req.claudeVersion || DEFAULT_CLAUDE_CODE_VERSION } : {};
+          await deps.build({ tag: req.tag, force: req.force, ...claude }, (e) => {
             pending.push(writeMessage(call, { phase: e.phase, message: e.message, percent: e.percent, imageId: e.imageId ?? '', reused: e.reused ?? false }));
           }, signal);
           await Promise.all(pending);

@@ -3,7 +3,7 @@
 // then `docker import`. Equivalent to deploy/sandbox/Dockerfile for hosts that
 // can pull node:20-bookworm-slim.
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, appendFile, chmod, chown, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, appendFile, chmod, chown, readdir, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +11,7 @@ import Docker from 'dockerode';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 
 export interface BuildEvent {
-  phase: 'check' | 'bootstrap' | 'user' | 'node' | 'import' | 'done';
+  phase: 'check' | 'bootstrap' | 'user' | 'node' | 'claude' | 'import' | 'done';
   message: string;
   percent: number;
   imageId?: string;
@@ -27,7 +27,12 @@ export interface ImageBuildOptions {
   log: Logger;
   signal: AbortSignal;
   onEvent: (e: BuildEvent) => void;
+  /** Install Claude Code (this npm version/tag of @anthropic-ai/claude-code) into the image. */
+  claudeVersion?: string;
 }
+
+/** The Claude Code version installed by `--with-claude` unless another is asked for. */
+export const DEFAULT_CLAUDE_CODE_VERSION = '2.1.330';
 
 export const SANDBOX_UID = 1000;
 export const IMAGE_LABEL = 'loki.image';
@@ -101,6 +106,7 @@ export async function buildSandboxImage(o: ImageBuildOptions): Promise<{ imageId
     o.onEvent({ phase: 'node', message: `copying ${process.execPath} (node ${process.version})`, percent: 85 });
     await copyFile(process.execPath, join(dir, 'usr/local/bin/node'));
     await chmod(join(dir, 'usr/local/bin/node'), 0o755);
+    if (o.claudeVersion) await installClaudeCode(dir, o.claudeVersion, o);
     await slim(dir);
     o.onEvent({ phase: 'import', message: `importing into Docker as ${o.tag}`, percent: 88 });
     const imageId = await importRootfs(docker, dir, o.tag, o.signal);
@@ -109,6 +115,27 @@ export async function buildSandboxImage(o: ImageBuildOptions): Promise<{ imageId
   } finally {
     await rm(dir, { recursive: true, force: true }).catch((err: unknown) => o.log.warn({ err, dir }, 'could not remove build dir'));
   }
+}
+
+/**
+ * Claude Code ships as a native binary in a platform package of the npm
+ * registry; npm on the host fetches it into the root filesystem (no network is
+ * ever needed inside the sandbox). Only on request: the base image stays small.
+ */
+async function installClaudeCode(root: string, version: string, o: ImageBuildOptions): Promise<void> {
+  if (!/^[0-9A-Za-z.+-]{1,64}$/.test(version)) throw new LokiError('invalid_argument', `claude_version "${version.slice(0, 64)}" is not a valid npm version or tag`);
+  o.onEvent({ phase: 'claude', message: `installing @anthropic-ai/claude-code@${version} from the npm registry`, percent: 86 });
+  const prefix = join(root, 'opt', 'claude-code');
+  await mkdir(prefix, { recursive: true });
+  await run('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--no-save', '--ignore-scripts', '--os=linux', '--cpu=x64', `@anthropic-ai/claude-code@${version}`], o.signal, (line) => {
+    if (line.trim()) o.onEvent({ phase: 'claude', message: line.slice(0, 200), percent: 87 });
+  });
+  const bin = join(prefix, 'node_modules', '@anthropic-ai', 'claude-code-linux-x64', 'claude');
+  const fallback = join(prefix, 'node_modules', '.bin', 'claude');
+  const target = existsSync(bin) ? '/opt/claude-code/node_modules/@anthropic-ai/claude-code-linux-x64/claude' : existsSync(fallback) ? '/opt/claude-code/node_modules/.bin/claude' : '';
+  if (!target) throw new LokiError('failed_precondition', 'npm installed @anthropic-ai/claude-code but no claude binary was found in it');
+  await rm(join(root, 'usr/local/bin/claude'), { force: true });
+  await symlink(target, join(root, 'usr/local/bin/claude'));
 }
 
 async function addUser(root: string): Promise<void> {

@@ -17,6 +17,8 @@ export const sessionsConfigSchema = z
     default_max_iterations: z.number().int().positive().max(100_000).default(50),
     /** The sandbox's main process; the runner bundle is mounted at /opt/loki/agent-runner.cjs. */
     runner_command: z.array(z.string().min(1)).min(1).default(['node', '/opt/loki/agent-runner.cjs']),
+    /** Image for `--provider claude` sessions: the base image plus Claude Code (`loki sandbox build --with-claude`). */
+    claude_image: z.string().min(1).default('loki-sandbox:claude'),
     /** Largest PRD / prompt accepted. */
     max_prompt_bytes: z.number().int().positive().default(1024 * 1024),
     /** Terminal sessions kept in loki_* per-session metric series (bounded label cardinality). */

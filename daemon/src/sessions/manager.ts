@@ -156,7 +156,8 @@ export class SessionManager {
     const box = await this.o.sandboxes.start(caller, {
       name: `session-${s.id}`,
       project: project.name,
-      image: '',
+      // Claude Code is installed only in the image built on request (`loki sandbox build --with-claude`).
+      image: s.provider === 'claude' ? this.o.config.claude_image : '',
       command: [...this.o.config.runner_command],
       env: { LOKI_AGENT_SOCKET: channel.socketInSandbox, LOKI_SESSION_ID: s.id },
       limits: {},

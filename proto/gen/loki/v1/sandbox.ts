@@ -229,14 +229,18 @@ export interface RemoveSandboxResponse {
 }
 
 export interface BuildImageRequest {
-  /** optional; defaults to the configured base image */
+  /** optional; defaults to the configured base image (or sessions.claude_image with with_claude) */
   tag: string;
   /** rebuild even when the image exists */
   force: boolean;
+  /** also install Claude Code (npm @anthropic-ai/claude-code) for the claude provider */
+  withClaude: boolean;
+  /** npm version or tag of @anthropic-ai/claude-code; default: the pinned one */
+  claudeVersion: string;
 }
 
 export interface BuildProgress {
-  /** check | bootstrap | user | node | import | done */
+  /** check | bootstrap | user | node | claude | import | done */
   phase: string;
   message: string;
   percent: number;
@@ -2704,7 +2708,7 @@ export const RemoveSandboxResponse: MessageFns<RemoveSandboxResponse> = {
 };
 
 function createBaseBuildImageRequest(): BuildImageRequest {
-  return { tag: "", force: false };
+  return { tag: "", force: false, withClaude: false, claudeVersion: "" };
 }
 
 export const BuildImageRequest: MessageFns<BuildImageRequest> = {
@@ -2714,6 +2718,12 @@ export const BuildImageRequest: MessageFns<BuildImageRequest> = {
     }
     if (message.force !== false) {
       writer.uint32(16).bool(message.force);
+    }
+    if (message.withClaude !== false) {
+      writer.uint32(24).bool(message.withClaude);
+    }
+    if (message.claudeVersion !== "") {
+      writer.uint32(34).string(message.claudeVersion);
     }
     return writer;
   },
@@ -2747,6 +2757,22 @@ export const BuildImageRequest: MessageFns<BuildImageRequest> = {
             message.force = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.withClaude = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.claudeVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2763,6 +2789,16 @@ export const BuildImageRequest: MessageFns<BuildImageRequest> = {
     return {
       tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
       force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      withClaude: isSet(object.withClaude)
+        ? globalThis.Boolean(object.withClaude)
+        : isSet(object.with_claude)
+        ? globalThis.Boolean(object.with_claude)
+        : false,
+      claudeVersion: isSet(object.claudeVersion)
+        ? globalThis.String(object.claudeVersion)
+        : isSet(object.claude_version)
+        ? globalThis.String(object.claude_version)
+        : "",
     };
   },
 
@@ -2774,6 +2810,12 @@ export const BuildImageRequest: MessageFns<BuildImageRequest> = {
     if (message.force !== false) {
       obj.force = message.force;
     }
+    if (message.withClaude !== false) {
+      obj.withClaude = message.withClaude;
+    }
+    if (message.claudeVersion !== "") {
+      obj.claudeVersion = message.claudeVersion;
+    }
     return obj;
   },
 
@@ -2784,6 +2826,8 @@ export const BuildImageRequest: MessageFns<BuildImageRequest> = {
     const message = createBaseBuildImageRequest();
     message.tag = object.tag ?? "";
     message.force = object.force ?? false;
+    message.withClaude = object.withClaude ?? false;
+    message.claudeVersion = object.claudeVersion ?? "";
     return message;
   },
 };
