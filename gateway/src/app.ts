@@ -13,7 +13,7 @@ import type { DaemonClient } from './daemon-client.js';
 import { RequestLimiter, type LimiterSettings } from './limits/limiter.js';
 import { MemoryRateLimitStore, type RateLimitStore } from './limits/store.js';
 import { GatewayMetrics } from './metrics.js';
-import { errorsPlugin } from './plugins/errors.js';
+import { classify, errorsPlugin, sendError } from './plugins/errors.js';
 import { guardPlugin, type RouteEntry } from './plugins/guard.js';
 import { observabilityPlugin } from './plugins/observability.js';
 import { securityPlugin, type SecuritySettings } from './plugins/security.js';
@@ -119,6 +119,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     trustProxy: config.trusted_proxies.length ? [...config.trusted_proxies] : false,
     bodyLimit: config.body_limit_bytes,
     return503OnClosing: true,
+    // Router-level rejections (a bad %-escape, an over-long path parameter) never reach
+    // the error handler; without this they leave as Fastify's own body, without X-Request-Id.
+    frameworkErrors: (err, req, reply) => sendError(req, reply, classify(err)),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert, minVersion: config.tls.min_version } } : {}),
   }) as unknown as FastifyInstance;

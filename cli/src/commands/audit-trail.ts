@@ -5,7 +5,7 @@ import { WorkspaceServiceClient, type AgentTrailEntry } from '../../../proto/gen
 import { call, connectDaemon } from '../client.js';
 import { printJson, printLine, printTable } from '../output.js';
 import type { CliContext } from '../program.js';
-import { parseIntOption } from './options.js';
+import { parsePositiveIntOption } from './options.js';
 
 function entryDto(e: AgentTrailEntry) {
   let details: unknown = {};
@@ -24,7 +24,7 @@ export function registerAuditTrailCommands(program: Command, ctx: CliContext): v
     .command('log')
     .description('print agent actions, oldest first')
     .option('--session <id>', 'only this session')
-    .option('--limit <n>', 'only the last N entries', parseIntOption)
+    .option('--limit <n>', 'only the last N entries', parsePositiveIntOption)
     .option('--json', 'print JSON lines (the .loki/logs/agent-audit.jsonl format)')
     .action(async (o: { session?: string; limit?: number; json?: boolean }) => {
       const conn = connectDaemon(ctx.globals());

@@ -7,6 +7,20 @@ export function parseIntOption(value: string): number {
   return Number(value);
 }
 
+/** For counts where 0 would reach the daemon as "unset" and silently mean the default (all lines, the default cap). */
+export function parsePositiveIntOption(value: string): number {
+  const n = parseIntOption(value);
+  if (n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A TCP port, checked before `loki up` starts lokid only to have the gateway refuse it. */
+export function parsePortOption(value: string): number {
+  const n = parseIntOption(value);
+  if (n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 export function parseSize(value: string): number {
   const n = parseBytes(value);
   if (n === undefined || n <= 0) throw new InvalidArgumentError(`expected a size such as 512m or 2g, got ${JSON.stringify(value)}`);

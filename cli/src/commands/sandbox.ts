@@ -13,7 +13,7 @@ import {
 import { call, connectDaemon, fromServiceError, type DaemonConnection } from '../client.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
 import type { CliContext } from '../program.js';
-import { parseIntOption, parseSize } from './options.js';
+import { parseIntOption, parsePositiveIntOption, parseSize } from './options.js';
 
 function sandboxDto(s: Sandbox) {
   return {
@@ -82,7 +82,7 @@ export function registerSandboxCommands(program: Command, ctx: CliContext): void
     .option('--image <image>', 'image (default: the configured base image)')
     .option('--memory <size>', 'memory limit, e.g. 512m (≤ the daemon ceiling)', parseSize)
     .option('--cpus <n>', 'CPU limit (≤ the daemon ceiling)', Number)
-    .option('--pids <n>', 'process limit (≤ the daemon ceiling)', parseIntOption)
+    .option('--pids <n>', 'process limit (≤ the daemon ceiling)', parsePositiveIntOption)
     .option('--allow-network', 'relax: bridge network (needs sandbox.allow.network in the daemon config)')
     .option('--writable-rootfs', 'relax: writable root filesystem (needs sandbox.allow.writable_rootfs)')
     .option('--root', 'relax: run as root in the container (needs sandbox.allow.root_user)')
@@ -140,7 +140,7 @@ export function registerSandboxCommands(program: Command, ctx: CliContext): void
     .description("print a sandbox's output")
     .argument('[id]', 'sandbox id or name')
     .option('-f, --follow', 'keep streaming new output')
-    .option('-n, --tail <n>', 'only the last N lines', parseIntOption)
+    .option('-n, --tail <n>', 'only the last N lines', parsePositiveIntOption)
     .option('-t, --timestamps', 'prefix timestamps')
     .action(async (id: string | undefined, o: { follow?: boolean; tail?: number; timestamps?: boolean }) => {
       await withClient(ctx, async (c, conn) => {

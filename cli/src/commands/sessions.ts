@@ -9,7 +9,7 @@ import { SessionServiceClient, StartSessionRequest, type Session, type SessionEv
 import { call, connectDaemon, fromServiceError, type DaemonConnection } from '../client.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
 import type { CliContext } from '../program.js';
-import { parseIntOption } from './options.js';
+import { parsePositiveIntOption } from './options.js';
 
 const TERMINAL = ['completed', 'failed', 'stopped'];
 
@@ -113,7 +113,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .option('--model <name>', 'openai/claude model')
     .option('--base-url <url>', 'openai: chat-completions base URL (e.g. http://127.0.0.1:11434/v1 for Ollama)')
     .option('--project <name>', 'registered project (default: the git repository of the current directory)')
-    .option('--max-iterations <n>', 'iteration cap', parseIntOption)
+    .option('--max-iterations <n>', 'iteration cap', parsePositiveIntOption)
     .option('--network', 'ask for network access in the sandbox (the daemon must allow it too)')
     .option('--sandbox', 'accepted for Loki Mode compatibility: sessions always run sandboxed')
     .option('--json', 'print JSON')

@@ -8,6 +8,18 @@ import { formatTime, printJson, printLine, printTable } from '../output.js';
 import type { CliContext } from '../program.js';
 
 const MAX_EXPIRES_DAYS = 3650;
+// The daemon's token-name rule, checked here too: the daemon audits a refused
+// request with the name in the event, and its audit writer rejects over-long or
+// control-character values, which replaced the real error (see the bad-input sweep).
+const TOKEN_REF = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function checkTokenRef(value: string, what: string): string {
+  if (!TOKEN_REF.test(value)) {
+    const shown = JSON.stringify(value.length > 70 ? `${value.slice(0, 70)}…` : value);
+    throw new LokiError('invalid_argument', `invalid ${what} ${shown}: use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  }
+  return value;
+}
 
 /** `--expires DAYS`: a whole number of days, or `never`. */
 export function parseExpires(value: string): number {
@@ -66,6 +78,7 @@ export function registerTokenCommands(enterprise: Command, ctx: CliContext): voi
     .option('--role <role>', 'admin | operator | viewer | auditor')
     .option('--expires <days>', 'days until expiry, or "never" (default: tokens.default_expiration_days)')
     .action(async (name: string, opts: { scopes?: string; role?: string; expires?: string }) => {
+      checkTokenRef(name, 'token name');
       const expiresDays = opts.expires === undefined ? 0 : parseExpires(opts.expires);
       const scopes = opts.scopes === undefined ? [] : opts.scopes.split(',').map((s) => s.trim());
       if (opts.scopes !== undefined && scopes.every((s) => s === '')) {
@@ -122,6 +135,7 @@ export function registerTokenCommands(enterprise: Command, ctx: CliContext): voi
     .description('revoke a token by name or id (takes effect at the gateway within its cache window, at most 5 s)')
     .argument('<name-or-id>')
     .action(async (nameOrId: string) => {
+      checkTokenRef(nameOrId, 'token name or id');
       const res = await withTokens(ctx, (conn, client) => call(conn, client.revoke.bind(client), { nameOrId }));
       const t = res.token!;
       printLine(`Token revoked: ${t.name} (${t.id})`);

@@ -9,7 +9,7 @@ import { LokiError, defaultLokiHome, runtimePaths } from '../../../common/src/in
 import { HealthClient, HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/health/v1/health.js';
 import { printLine } from '../output.js';
 import type { CliContext } from '../program.js';
-import { parseIntOption } from './options.js';
+import { parsePortOption } from './options.js';
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 
@@ -70,7 +70,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
     .command('up')
     .description('run lokid and loki-gateway together (Ctrl-C stops both)')
     .option('--host <host>', 'gateway bind address', '127.0.0.1')
-    .option('--port <port>', 'gateway port', parseIntOption, 57374)
+    .option('--port <port>', 'gateway port', parsePortOption, 57374)
     .option('--no-gateway', 'run only the daemon')
     .action(async (o: { host: string; port: number; gateway: boolean }) => {
       const g = ctx.globals();

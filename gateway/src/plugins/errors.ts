@@ -41,6 +41,8 @@ export function classify(err: unknown): LokiError {
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: LokiError): FastifyReply {
   const body: ErrorBody = { error: { code: err.code, message: err.message, request_id: req.id } };
   if (err.kind === 'unauthenticated') reply.header('www-authenticate', 'Bearer realm="loki"');
+  // Also set by the security plugin, but errors raised before its hook (router rejections) need it too.
+  reply.header('x-request-id', req.id);
   return reply.code(err.httpStatus).type('application/json; charset=utf-8').send(body);
 }
 

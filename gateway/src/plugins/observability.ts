@@ -11,6 +11,14 @@ function sessionId(req: FastifyRequest): string | undefined {
   return typeof v === 'string' ? v.slice(0, 128) : undefined;
 }
 
+/**
+ * The URL as logged: ASCII %-escapes decoded, so the log's secret scrubber also
+ * recognises a token that arrived percent-encoded (`%6Coki_…`, `loki%5F…`).
+ */
+export function loggableUrl(url: string): string {
+  return url.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
 export const observabilityPlugin = fp(
   async (app: FastifyInstance, opts: { metrics: GatewayMetrics }) => {
     const { metrics } = opts;
@@ -33,7 +41,7 @@ export const observabilityPlugin = fp(
         {
           method: req.method,
           route: route ?? 'unmatched',
-          url: req.url,
+          url: loggableUrl(req.url),
           status: reply.statusCode,
           duration_ms: Math.round(reply.elapsedTime * 100) / 100,
           client_ip: req.ip,

@@ -123,7 +123,9 @@ export async function tokenRoutes(app: FastifyInstance, opts: { daemon: DaemonCl
     {
       config: { access: ADMIN },
       schema: {
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } },
+        // Names and ids share this alphabet; anything else (control characters above all) is refused
+        // here, before the daemon would put it in an audit resource and fail writing that.
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } } },
         response: { 200: { type: 'object', properties: { revoked: { type: 'boolean' }, token: tokenDtoSchema } } },
       },
     },
