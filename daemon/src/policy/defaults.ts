@@ -22,6 +22,7 @@ export const BUILTIN_DENY: readonly RuleSpec[] = [
   { id: 'builtin:dd-mem', effect: 'deny', pattern: 'dd of=/dev/{mem,kmem,port}', reason: 'dd writing to kernel memory' },
   { id: 'builtin:mkfs', effect: 'deny', pattern: 'mkfs*', reason: 'creating a filesystem destroys the device', match: ['mkfs.ext4 /dev/sdb1', 'mkfs -t xfs /dev/sdc'] },
   { id: 'builtin:mke2fs', effect: 'deny', pattern: '{mke2fs,mkswap,wipefs}', reason: 'formatting or wiping a device' },
+  { id: 'builtin:partition-device', effect: 'deny', pattern: `{blkdiscard,sfdisk,sgdisk,gdisk,cfdisk,fdisk,parted} ${DISKS}`, reason: 'repartitioning or discarding a block device', match: ['blkdiscard /dev/sda', 'parted -s /dev/sda mklabel gpt'] },
   { id: 'builtin:shred-device', effect: 'deny', pattern: `shred ${DISKS}`, reason: 'shredding a block device' },
   { id: 'builtin:power', effect: 'deny', pattern: '{shutdown,reboot,halt,poweroff}', reason: 'powering the machine off or rebooting it', match: ['shutdown -h now', '/sbin/reboot'] },
   { id: 'builtin:init-runlevel', effect: 'deny', pattern: '{init,telinit} {0,6}', reason: 'switching to runlevel 0/6 halts or reboots' },

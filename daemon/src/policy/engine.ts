@@ -84,7 +84,8 @@ interface Verdict {
 }
 
 const RANK: Readonly<Record<DecisionKind, number>> = { allow: 0, ask: 1, deny: 2 };
-const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>']);
+// `>&FILE` (bash's older spelling of `&>FILE`) writes FILE; `>&2`/`>&-` are fd dups and are skipped below.
+const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>', '>&']);
 
 function worst(a: Verdict, b: Verdict): Verdict {
   return RANK[b.decision] > RANK[a.decision] ? b : a;
@@ -188,7 +189,7 @@ export class PolicyEngine {
       let v = this.rules(n, profile);
       for (const pv of this.commandPaths(c, n, here, profile)) v = worst(v, pv);
       if (cwd.moved && cwd.cwd === undefined && c.redirects.length) v = worst(v, { decision: profile.failClosed, rule: 'unresolved:dynamic-cwd', reason: 'redirection after a cd to a directory only known at run time' });
-      const text = [shown.text, ...c.redirects.map((r) => `${r.op}${r.target.text}`)].join(' ');
+      const text = [...(c.assigns ?? []), shown.text, ...c.redirects.map((r) => `${r.op}${r.target.text}`)].join(' ');
       commands.push({ normalized: text, via: c.via, ...v });
       verdicts.push(analysis.commands.length > 1 ? { ...v, reason: `${text}: ${v.reason}` } : v);
     }

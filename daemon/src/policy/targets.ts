@@ -6,7 +6,8 @@ import type { NormalizedCommand, Operand } from './shell/normalize.js';
 
 const ALL_OPERANDS = new Set(['rm', 'rmdir', 'unlink', 'shred', 'truncate', 'touch', 'mkdir', 'tee', 'mv']);
 const LAST_OPERAND = new Set(['cp', 'install', 'ln', 'rsync']);
-const AFTER_FIRST = new Set(['chmod', 'chown', 'chgrp']);
+// ddrescue INFILE OUTFILE [MAPFILE]: writes every operand after the first.
+const AFTER_FIRST = new Set(['chmod', 'chown', 'chgrp', 'ddrescue']);
 
 /** Operands that name files the command writes or deletes (dynamic ones included, for fail-closed handling). */
 export function writeTargets(n: NormalizedCommand): Pick<Operand, 'text' | 'dynamic'>[] {

@@ -15,6 +15,8 @@ import { isTerminal, TASK_STATUSES, type Session, type TaskStatus } from './type
 
 const WORKSPACE_IN_SANDBOX = '/workspace';
 const AGENT_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Most one runner event may add to a session's cost (USD); the runner's numbers are untrusted. */
+const MAX_EVENT_COST_USD = 1000;
 
 export interface SessionAgentHooksOptions {
   rt: SessionRuntime;
@@ -196,13 +198,14 @@ export class SessionAgentHooks implements AgentChannelHooks {
     for (const e of events) {
       const counters = {
         ...(e.iteration ? { iteration: e.iteration } : {}),
-        ...(e.costUsd > 0 && Number.isFinite(e.costUsd) ? { addCostUsd: Math.min(e.costUsd, 1000) } : {}),
+        ...(e.costUsd > 0 && Number.isFinite(e.costUsd) ? { addCostUsd: Math.min(e.costUsd, MAX_EVENT_COST_USD) } : {}),
         ...(e.inputTokens > 0 ? { addInputTokens: e.inputTokens } : {}),
         ...(e.outputTokens > 0 ? { addOutputTokens: e.outputTokens } : {}),
       };
       if (!counters.addCostUsd && (e.inputTokens > 0 || e.outputTokens > 0)) {
         const cost = (e.inputTokens * this.o.config.openai.input_usd_per_mtok + e.outputTokens * this.o.config.openai.output_usd_per_mtok) / 1e6;
-        if (cost > 0) counters.addCostUsd = cost;
+        // Same per-event cap as a reported cost: the token counts are the runner's word too.
+        if (cost > 0) counters.addCostUsd = Math.min(cost, MAX_EVENT_COST_USD);
       }
       if (e.agent && AGENT_RE.test(e.agent)) this.o.rt.store.addAgent(sessionId, e.agent);
       if (e.taskId) await this.task(sessionId, e.taskId, (e.taskStatus || 'pending') as TaskStatus);

@@ -76,6 +76,9 @@ export function expandBraces(s: string): string[] {
 /** Converts a parsed word to Args: static when no part needs run-time evaluation; brace lists expand to several. */
 export function wordToArgs(w: Word): Arg[] {
   const parts = w.parts;
+  // An unquoted `~user`, `~+` or `~-` expands to a directory known only at run
+  // time (`~root` is /root, not a file named "~root" in the working directory).
+  if (/^~[^/]/.test(w.text)) return [{ text: w.text, dynamic: 'any' }];
   if (!parts || parts.every(partIsStatic)) return [{ text: w.value, dynamic: 'none' }];
   if (parts.every((p) => partIsStatic(p) || p.type === 'BraceExpansion')) {
     // Expand over the static value; quoted braces are expanded too, which only adds words to check.
@@ -99,6 +102,8 @@ function redirectOf(node: SyntaxNode): Redirect | undefined {
 class Walker {
   readonly commands: SimpleCommand[] = [];
   readonly findings: Finding[] = [];
+  /** Names given to `alias` earlier in this script. */
+  private readonly aliases = new Set<string>();
   constructor(
     private readonly opts: AnalyseOptions,
     private readonly depth: number,
@@ -171,12 +176,19 @@ class Walker {
       if (red) redirects.push(red);
     }
     const name = argv[0]!;
+    if (name.dynamic === 'none' && name.text === 'alias') {
+      for (const a of argv.slice(1)) if (a.text.includes('=')) this.aliases.add(a.text.slice(0, a.text.indexOf('=')));
+    } else if (name.dynamic === 'none' && this.aliases.has(name.text)) {
+      // /bin/sh (dash) expands an alias defined on an earlier line of the same script.
+      this.flag({ severity: 'unresolved', id: 'unresolved:alias', reason: `${name.text} is an alias defined in this command; what it runs is not analysed` });
+    }
     if (name.dynamic === 'none' && ctx.functions.includes(name.text) && (ctx.inPipeline || ctx.background)) {
       // A function that starts copies of itself in a pipeline or in the background
       // grows without bound: the fork bomb, whatever it is named.
       this.flag({ severity: 'deny', id: 'builtin:fork-bomb', reason: `function ${name.text} spawns itself in a pipeline/background (fork bomb)` });
     }
-    const simple: SimpleCommand = { argv, redirects, via: [], pipedIn: ctx.pipedIn, hereInput };
+    const assigns = node.prefix.filter((p) => p.type === 'Assignment').map((p) => p.text);
+    const simple: SimpleCommand = { argv, redirects, via: [], pipedIn: ctx.pipedIn, hereInput, ...(assigns.length ? { assigns } : {}) };
     const expanded = expandWrappers(simple, {
       depth: this.depth,
       maxDepth: this.opts.maxDepth ?? DEFAULT_MAX_DEPTH,

@@ -27,6 +27,8 @@ export interface SimpleCommand {
   pipedIn: boolean;
   /** Heredoc or here-string attached to this command. */
   hereInput: boolean;
+  /** Variables it runs with (`LD_PRELOAD=x.so cmd`, `env X=y cmd`): not judged by rules, but shown to approvers. */
+  assigns?: string[];
 }
 
 export type FindingSeverity = 'deny' | 'unresolved';

@@ -204,6 +204,7 @@ function expand(cmd: SimpleCommand, opts: ExpandOptions, out: Expanded, hops: nu
 
 function expandEnv(cmd: SimpleCommand, opts: ExpandOptions, out: Expanded, next: (c: SimpleCommand) => void): void {
   let i = 1;
+  const assigns = [...(cmd.assigns ?? [])];
   while (i < cmd.argv.length) {
     const a = cmd.argv[i]!;
     const t = a.text;
@@ -231,10 +232,12 @@ function expandEnv(cmd: SimpleCommand, opts: ExpandOptions, out: Expanded, next:
       i += 1;
       break;
     } else if (t.startsWith('-') && t.length > 1) i += 1;
-    else if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(t)) i += 1;
-    else break;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(t)) {
+      assigns.push(/[^\w=./:,@%+-]/.test(t) ? `${t.slice(0, t.indexOf('=') + 1)}${JSON.stringify(t.slice(t.indexOf('=') + 1))}` : t);
+      i += 1;
+    } else break;
   }
-  if (i < cmd.argv.length) next(rest(cmd, i, 'env'));
+  if (i < cmd.argv.length) next(rest(cmd, i, 'env', assigns.length ? { assigns } : {}));
   else out.commands.push(cmd);
 }
 

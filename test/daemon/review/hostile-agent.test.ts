@@ -1,0 +1,200 @@
+// A malicious agent-runner holding its session's agent socket, against a real
+// session daemon (real sandboxes, real SQLite, real policy, real approvals).
+// Every attack here either must be refused or must not change anything the
+// runner has no right to change.
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
+import { AgentServiceClient, type AgentDecideResponse } from '../../../proto/gen/loki/v1/agent.js';
+import { PolicyServiceClient } from '../../../proto/gen/loki/v1/policy.js';
+import { SessionServiceClient } from '../../../proto/gen/loki/v1/sessions.js';
+import { ADMIN, agentSocket, makeRepo, removeDir, StandInRunner, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
+
+function input(over: Partial<StartSessionInput>): StartSessionInput {
+  return { prd: '', prompt: 'hostile', provider: 'script', plan: '[{"run": "true"}]', profile: '', autonomy: '', project: '', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false, ...over };
+}
+
+function grpcCode(err: unknown): number | undefined {
+  return (err as ServiceError).code;
+}
+
+describe('security review: a hostile agent-runner on the agent socket', function () {
+  this.timeout(60_000);
+  let sd: SessionDaemon;
+  let repo: string;
+  const runners: StandInRunner[] = [];
+
+  before(async function () {
+    repo = makeRepo();
+    // Prices set so token counts turn into cost: the token path must be capped like the explicit one.
+    sd = await startSessionDaemon({ sessions: { max_concurrent: 20, openai: { input_usd_per_mtok: 3, output_usd_per_mtok: 15 } } });
+  });
+
+  after(async function () {
+    for (const r of runners) r.close();
+    await sd.cleanup();
+    removeDir(repo);
+  });
+
+  async function session(over: Partial<StartSessionInput> = {}) {
+    const s = await sd.feature.manager.start(ADMIN, input({ projectPath: repo, ...over }));
+    const runner = new StandInRunner(agentSocket(sd.d, s.id));
+    runners.push(runner);
+    return { s, runner };
+  }
+
+  it('cannot invent lifecycle events: state/running/completed are refused and nothing is appended', async function () {
+    const { s, runner } = await session();
+    const m = sd.feature.manager;
+    const before = m.get(ADMIN, s.id).eventsTotal;
+    for (const type of ['state', 'running', 'completed', 'stop_requested', 'decision', '']) {
+      await assert.rejects(runner.report([{ type: 'message', message: 'ok' }, { type, message: 'forged' }]), (e) => grpcCode(e) === status.INVALID_ARGUMENT, type);
+    }
+    const after = m.get(ADMIN, s.id);
+    assert.equal(after.eventsTotal, before, 'a refused report appends none of its events');
+    assert.equal(after.state, 'running');
+  });
+
+  it('cannot corrupt counters with negative, NaN or infinite numbers, and cost per event is capped', async function () {
+    const { s, runner } = await session();
+    await runner.report([
+      { type: 'usage', costUsd: Number.NaN, inputTokens: -5, outputTokens: -1e9, iteration: -3 },
+      { type: 'usage', costUsd: -100 },
+      { type: 'usage', costUsd: Number.POSITIVE_INFINITY, iteration: -2147483648 },
+      { type: 'usage', costUsd: Number.NEGATIVE_INFINITY },
+    ]);
+    await runner.heartbeat(-7);
+    let x = sd.feature.manager.get(ADMIN, s.id);
+    assert.equal(x.costUsd, 0);
+    assert.equal(x.iteration, 0);
+    assert.equal(x.inputTokens, 0);
+    assert.equal(x.outputTokens, 0);
+    await runner.report([{ type: 'usage', costUsd: 1e300 }]);
+    x = sd.feature.manager.get(ADMIN, s.id);
+    assert.ok(x.costUsd > 0 && x.costUsd <= 1000, `cost ${x.costUsd}`);
+    // Token counts priced by the daemon are capped per event the same way.
+    await runner.report([{ type: 'usage', inputTokens: 1e12, outputTokens: 1e12 }]);
+    const y = sd.feature.manager.get(ADMIN, s.id);
+    assert.ok(y.costUsd - x.costUsd <= 1000, `one event added ${y.costUsd - x.costUsd} USD`);
+  });
+
+  it('refuses oversized reports and huge strings, and keeps serving afterwards', async function () {
+    const { s, runner } = await session();
+    await assert.rejects(runner.report(Array.from({ length: 201 }, () => ({ type: 'log', message: 'x' }))), (e) => grpcCode(e) === status.INVALID_ARGUMENT);
+    await assert.rejects(runner.report([{ type: 'log', message: 'x'.repeat(2 * 1024 * 1024) }]), (e) => grpcCode(e) === status.RESOURCE_EXHAUSTED);
+    await assert.rejects(runner.decide({ $case: 'shell', shell: 'x'.repeat(65 * 1024) }));
+    await assert.rejects(runner.decide({ $case: 'writePath', writePath: 'a\0b' }), (e) => grpcCode(e) === status.INVALID_ARGUMENT);
+    await runner.report([{ type: 'log', message: 'y'.repeat(100_000) }]);
+    const [last] = sd.feature.manager.store.events(s.id, sd.feature.manager.get(ADMIN, s.id).eventsTotal - 1, 1);
+    assert.ok(last!.message.length <= 8 * 1024 + 1, `message clipped (${last!.message.length})`);
+    assert.equal((await runner.heartbeat(1)).stopRequested, false);
+  });
+
+  it('takes thousands of events in bounded time, numbered without gaps, and keeps the session healthy', async function () {
+    const { s, runner } = await session();
+    const m = sd.feature.manager;
+    const start = m.get(ADMIN, s.id).eventsTotal;
+    const t0 = Date.now();
+    for (let i = 0; i < 20; i++) await runner.report(Array.from({ length: 200 }, (_, k) => ({ type: 'log', message: `e${i}-${k}`, iteration: i })));
+    assert.ok(Date.now() - t0 < 20_000, `4000 events took ${Date.now() - t0} ms`);
+    const x = m.get(ADMIN, s.id);
+    assert.equal(x.eventsTotal, start + 4000);
+    assert.equal(x.iteration, 19);
+    assert.equal(x.state, 'running');
+    const seqs = sd.feature.manager.store.events(s.id, 0, 10_000).map((e) => e.seq);
+    assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+  });
+
+  it('speaks only for its own session whatever metadata it sends, and cannot reach the policy/approval API', async function () {
+    const a = await session();
+    const b = await session();
+    const client = new AgentServiceClient(`unix:${agentSocket(sd.d, a.s.id)}`, credentials.createInsecure());
+    try {
+      const md = new Metadata();
+      for (const k of ['x-loki-session', 'x-loki-session-id', 'session-id', 'x-loki-role', 'authorization']) md.set(k, k === 'x-loki-role' ? 'local-admin' : b.s.id);
+      const brief = await new Promise<{ sessionId: string }>((res, rej) => client.hello({ runnerVersion: b.s.id, pid: -1 }, md, (e, r) => (e ? rej(e) : res(r))));
+      assert.equal(brief.sessionId, a.s.id);
+    } finally {
+      client.close();
+    }
+    const policy = new PolicyServiceClient(`unix:${agentSocket(sd.d, a.s.id)}`, credentials.createInsecure());
+    try {
+      const err = await new Promise<ServiceError | null>((res) => policy.listApprovals({ sessionId: '', status: '' }, (e) => res(e)));
+      assert.equal(err?.code, status.UNIMPLEMENTED);
+      const err2 = await new Promise<ServiceError | null>((res) => policy.decideApproval({ id: 'apr-anything', approve: true, comment: '' }, (e) => res(e)));
+      assert.equal(err2?.code, status.UNIMPLEMENTED);
+    } finally {
+      policy.close();
+    }
+    // Nor the session API: `resume` approves staged checkpoints, `stop` would hit another session.
+    const sessions = new SessionServiceClient(`unix:${agentSocket(sd.d, a.s.id)}`, credentials.createInsecure());
+    try {
+      for (const call of ['resume', 'stop', 'get'] as const) {
+        const err = await new Promise<ServiceError | null>((res) => sessions[call]({ id: b.s.id }, (e: ServiceError | null) => res(e)));
+        assert.equal(err?.code, status.UNIMPLEMENTED, call);
+      }
+    } finally {
+      sessions.close();
+    }
+    assert.equal(sd.feature.manager.get(ADMIN, b.s.id).state, 'running');
+  });
+
+  it('gets an approval bound to the exact command: a respelling, a second use or another session asks again', async function () {
+    const { s, runner } = await session();
+    const other = await session();
+    const policy = sd.feature.policy;
+    const pending = (id: string) => policy.listApprovals({ sessionId: id, status: 'pending' });
+    const approveNext = async (id: string) => {
+      const a = await until('a pending approval', () => pending(id)[0]);
+      await policy.decideApproval(a.id, true, 'reviewer', '');
+      return a;
+    };
+    const cmd = 'git push -f origin main';
+    const first = runner.decide({ $case: 'shell', shell: cmd });
+    const a1 = await approveNext(s.id);
+    assert.equal((await first).decision, 'allow');
+
+    // Each of these must raise a new approval rather than ride on a1.
+    const respellings = ['git push  -f origin main', "git push -f 'origin' main", 'git push --force origin main', cmd];
+    for (const r of respellings) {
+      const d = runner.decide({ $case: 'shell', shell: r });
+      const a = await approveNext(s.id);
+      assert.notEqual(a.id, a1.id, r);
+      assert.equal((await d).approvalId, a.id, r);
+    }
+    const o = other.runner.decide({ $case: 'shell', shell: cmd });
+    const oa = await approveNext(other.s.id);
+    assert.notEqual(oa.id, a1.id);
+    assert.equal((await o).decision, 'allow');
+    // Consuming a1 again for a different action is refused by the approval store itself.
+    assert.throws(() => policy.approvals.consume(a1.id, s.id, 'f'.repeat(64)));
+  });
+
+  it('stops waiting when the runner cancels Decide: the session leaves waiting_approval and the approval stays pending', async function () {
+    const { s, runner } = await session();
+    const client = runner.client;
+    const err = await new Promise<ServiceError | null>((res) =>
+      client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' } }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
+    );
+    assert.equal(err?.code, status.DEADLINE_EXCEEDED);
+    await until('back to running', () => sd.feature.manager.get(ADMIN, s.id).state === 'running');
+    assert.equal(sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' }).length, 1);
+  });
+
+  it('cannot keep a stopped session alive: after stop every call says stop and nothing revives it', async function () {
+    const { s, runner } = await session();
+    const m = sd.feature.manager;
+    const stopping = m.stop(ADMIN, s.id);
+    await until('stop_requested', () => m.get(ADMIN, s.id).stopRequested);
+    // The runner ignores the request and keeps working.
+    assert.equal((await runner.report([{ type: 'iteration', iteration: 5 }])).stopRequested, true);
+    assert.equal((await runner.decide({ $case: 'shell', shell: 'ls' })).decision, 'deny');
+    const done = await stopping;
+    assert.equal(done.state, 'stopped');
+    const n = m.get(ADMIN, s.id).eventsTotal;
+    assert.equal((await runner.report([{ type: 'message', message: 'still here' }]).catch(() => ({ stopRequested: true }))).stopRequested, true);
+    await assert.rejects(runner.decide({ $case: 'shell', shell: 'ls' }));
+    assert.equal(m.get(ADMIN, s.id).eventsTotal, n, 'no events after the end');
+    assert.equal(m.get(ADMIN, s.id).state, 'stopped');
+  });
+});
