@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   unauthenticated: 'unauthenticated',
   permission_denied: 'permission_denied',
   relaxation_not_allowed: 'permission_denied',
+  protected_path: 'permission_denied',
   not_found: 'not_found',
   sandbox_not_found: 'not_found',
   image_not_found: 'not_found',

@@ -9,6 +9,19 @@ const pattern = z.string().superRefine((p, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+export const DEFAULT_PUSH_PROTECTED_PATHS = [
+  '.github/workflows/**',
+  '.github/actions/**',
+  '.gitlab-ci.yml',
+  '.gitlab/**',
+  '.circleci/**',
+  '.buildkite/**',
+  'Jenkinsfile',
+  'azure-pipelines.yml',
+  '.drone.yml',
+  '.loki/**',
+] as const;
+
 export const gitConfigSchema = z
   .object({
     /** Refuse to bring back or push any ref whose name is protected. */
@@ -24,6 +37,14 @@ export const gitConfigSchema = z
     /** Owner of workspace files; default 1000:1000 when the daemon runs as root, unchanged otherwise. */
     workspace_uid: z.number().int().min(0).max(4_294_967_294).optional(),
     workspace_gid: z.number().int().min(0).max(4_294_967_294).optional(),
+    /**
+     * Paths whose change would run with the repository's CI secrets once pushed
+     * (workflows, CI definitions). Loki brings such a session branch back for a
+     * human to review but never pushes it or opens its PR itself.
+     */
+    push_protected_paths: z.array(z.string().min(1).max(256)).default([...DEFAULT_PUSH_PROTECTED_PATHS]),
+    /** Lets Loki push / open PRs for session branches that touch push_protected_paths. */
+    allow_protected_path_push: z.boolean().default(false),
     /** The GitHub CLI, looked up on the daemon's PATH unless absolute. */
     gh_path: z.string().min(1).default('gh'),
   })

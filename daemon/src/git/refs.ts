@@ -73,7 +73,7 @@ export function validatePattern(pattern: string): string {
   return pattern;
 }
 
-function globToRegExp(pattern: string): RegExp {
+export function globToRegExp(pattern: string): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;

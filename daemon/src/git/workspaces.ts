@@ -12,7 +12,7 @@ import { migrate, type Db, type Migration } from '../store/db.js';
 import type { GitConfig } from './config.js';
 import { ghCreatePr, ghReady, ghRepoFromUrl, manualPrCommands, prBody, prTitle, type PrResult } from './pr.js';
 import { refExists, type Project, type ProjectRegistry } from './projects.js';
-import { isProtectedBranch, isSessionBranch, sessionBranchName, validateSessionId } from './refs.js';
+import { globToRegExp, isProtectedBranch, isSessionBranch, sessionBranchName, validateSessionId } from './refs.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { computeSummary, type DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
@@ -315,6 +315,7 @@ export class WorkspaceManager {
     this.assertWritable(project, ws.branch);
     const ref = `refs/heads/${ws.branch}`;
     if (!(await refExists(project.path, ref))) throw new LokiError('failed_precondition', `${ws.branch} has not been brought back into the project yet`);
+    if (!this.o.config.allow_protected_path_push) await this.assertNoProtectedPaths(project.path, ws.baseCommit, ref, ws.branch);
     try {
       await runGit(['push', '--quiet', '--porcelain', '--no-verify', '--no-follow-tags', '--no-recurse-submodules', project.remote, `${ref}:${ref}`], inRepo(project.path, { allowCredentials: true }));
     } catch (err) {
@@ -326,6 +327,23 @@ export class WorkspaceManager {
     }
     this.o.trail.append(sessionId, { action: 'branch_push', agent: 'loki', details: { remote: project.remote, branch: ws.branch } });
     return { remote: project.remote, ref };
+  }
+
+  /**
+   * A pushed workflow change runs with the repository's CI secrets, so a branch
+   * that touches a push-protected path (however the agent spelled the change:
+   * cp, mv, git mv, tar…) stays local until a human reviews and pushes it.
+   */
+  private async assertNoProtectedPaths(repo: string, base: string, ref: string, branch: string): Promise<void> {
+    const res = await runGit(['diff', '--name-only', '-z', '--no-renames', '--no-ext-diff', '--no-textconv', base, ref, '--'], inRepo(repo));
+    const patterns = this.o.config.push_protected_paths.map((p) => globToRegExp(p));
+    const hits = res.stdout.split('\0').filter((f) => f && patterns.some((re) => re.test(f)));
+    if (hits.length) {
+      throw new LokiError(
+        'protected_path',
+        `${branch} changes ${hits.slice(0, 5).join(', ')}${hits.length > 5 ? ` and ${hits.length - 5} more` : ''} (git.push_protected_paths); review it and push it yourself, or set git.allow_protected_path_push`,
+      );
+    }
   }
 
   /** Pushes the session branch and opens a PR with gh; otherwise returns the commands to do it by hand. */

@@ -83,6 +83,28 @@ describe('session branches on a remote and pull requests', () => {
     assert.notEqual(head, mainBefore);
   });
 
+  it('never pushes or opens a PR for a branch that changes a CI workflow, whatever spelling made the change', async () => {
+    const gh = fakeGh(tempRoot(), { authenticated: true });
+    await setup({ PATH: `${gh.bin}:${process.env.PATH}` }, { ...defaultGitConfig(), auto_pr: true });
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 'w1', pid: 11, owner: 'local:0' });
+    // The agent moves a file into place (mv), which a command-level path check would not see as a write.
+    agentWrite(join(ws.path, 'evil.yml'), 'on: push\njobs: {}\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'add file');
+    mkdirSync(join(ws.path, '.github', 'workflows'), { recursive: true });
+    execFileSync('chown', ['-R', '1000:1000', join(ws.path, '.github')]);
+    agentGit(ws.path, 'mv', 'evil.yml', '.github/workflows/ci.yml');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'move it');
+    const res = await fx.workspaces.finish('w1');
+    assert.equal(res.bringBack.updated, true, 'the branch is back in the project for review');
+    assert.equal(res.pullRequest.opened, false);
+    assert.match(res.pullRequest.reason, /\.github\/workflows\/ci\.yml.*push_protected_paths/);
+    assert.ok(res.pullRequest.commands.length > 0, 'the manual commands are still given');
+    assert.throws(() => hostGit(bare, 'rev-parse', '--verify', `refs/heads/${ws.branch}`), 'nothing reached the remote');
+    assert.ok(!gh.calls().some((c) => c[0] === 'pr'), 'gh pr create never ran');
+    await assert.rejects(fx.workspaces.pushToRemote('w1'), (e: unknown) => e instanceof LokiError && e.code === 'protected_path');
+  });
+
   it('runs gh pr create with the exact arguments when gh is installed and authenticated', async () => {
     const gh = fakeGh(tempRoot(), { authenticated: true });
     await setup({ PATH: `${gh.bin}:/usr/bin:/bin`, HOME: '/nonexistent' }, defaultGitConfig({ auto_pr: true }));
