@@ -69,11 +69,23 @@ async function audited<T>(
   try {
     res = fn();
   } catch (err) {
-    await audit.record({ ...base, resource: resource(undefined), ...auditResult(err) });
+    // The refused input may itself be what the audit format rejects (control
+    // characters, overlong names): record a bounded, printable form, and never
+    // let an audit problem replace the caller's real error.
+    const r = auditResult(err);
+    await audit
+      .record({ ...base, resource: printable(resource(undefined), 256), result: r.result, reason: printable(r.reason ?? '', 1000) })
+      .catch(() => undefined);
     throw err;
   }
   await audit.record({ ...base, resource: resource(res), result: 'success' });
   return res;
+}
+
+/** Control characters escaped, length bounded: safe to put in an audit field. */
+function printable(s: string, max: number): string {
+  const escaped = s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
 }
 
 function verifyAllowed(caller: Caller): void {
