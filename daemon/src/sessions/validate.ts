@@ -43,15 +43,19 @@ export function checkProfile(engine: PolicyEngine, name: string): string {
 export function readPrd(caller: Caller, prd: string, projectPath: string, maxBytes: number): { text: string; source: string } {
   if (prd.includes('\0')) throw new LokiError('invalid_argument', 'prd must not contain NUL bytes');
   const abs = isAbsolute(prd) ? prd : resolve(projectPath, prd);
+  const remote = caller.role !== 'local-admin';
+  // Remote callers get one answer for "missing" and "outside the project", checked
+  // lexically before touching the path, so the daemon is no oracle for host files.
+  const remoteRefusal = () => new LokiError('invalid_argument', `PRD file ${prd} is missing or outside the project (remote callers may only name readable files inside it)`);
+  if (remote && !inside(resolve(projectPath), resolve(abs))) throw remoteRefusal();
   let real: string;
   try {
     real = realpathSync(abs);
   } catch {
+    if (remote) throw remoteRefusal();
     throw new LokiError('invalid_argument', `PRD file ${prd} does not exist or is not readable by the daemon`);
   }
-  if (caller.role !== 'local-admin' && !inside(realpathSync(projectPath), real)) {
-    throw new LokiError('invalid_argument', `PRD file ${prd} is outside the project; remote callers may only name files inside it`);
-  }
+  if (remote && !inside(realpathSync(projectPath), real)) throw remoteRefusal();
   const st = statSync(real);
   if (!st.isFile()) throw new LokiError('invalid_argument', `PRD ${prd} is not a regular file`);
   if (st.size > maxBytes) throw new LokiError('payload_too_large', `PRD ${prd} is larger than ${maxBytes} bytes`);

@@ -224,7 +224,18 @@ describe('SessionManager', function () {
     await bad({ prompt: 'x', provider: 'openai', plan: '' }, 'invalid_argument', /needs a model and a base URL/);
     const remote = gatewayCaller('token:alice', ['control']);
     if (!sd.feature.projects.list().length) await sd.feature.projects.register(repo, { registeredBy: 'test' });
-    await assert.rejects(m.start(remote, input({ prd: '/etc/passwd' })), /outside the project/);
+    // A remote caller cannot tell an existing host file from a missing one.
+    const refusal = async (prd: string) => {
+      try {
+        await m.start(remote, input({ prd }));
+      } catch (err) {
+        return (err as Error).message.replace(prd, '<prd>');
+      }
+      throw new Error(`${prd} was accepted`);
+    };
+    assert.match(await refusal('/etc/passwd'), /outside the project/);
+    assert.equal(await refusal('/etc/passwd'), await refusal('/etc/no-such-file-here'));
+    assert.equal(await refusal('/etc/passwd'), await refusal('missing-prd-inside.md'));
     assert.deepEqual(m.list(ADMIN, true), [], 'no session was created by a bad request');
   });
 });
