@@ -164,7 +164,7 @@ describe('session HTTP API', function () {
       assert.match(r.json<{ error: { message: string } }>().error.message, msg);
     };
     await bad({}, /send a PRD path \("prd"\) or an inline prompt/);
-    await bad({ prd: 'missing.md', project: 'demo', plan: [{ run: 'true' }] }, /PRD file missing\.md does not exist/);
+    await bad({ prd: 'missing.md', project: 'demo', plan: [{ run: 'true' }] }, /PRD file missing\.md is missing or outside the project/);
     await bad({ prd: '../../../../etc/passwd', project: 'demo', plan: [{ run: 'true' }] }, /outside the project/);
     await bad({ prompt: 'x', provider: 'gpt' }, /provider/);
     await bad({ prompt: 'x', profile: 'nope', project: 'demo', plan: [{ run: 'true' }] }, /unknown policy profile "nope"/);
