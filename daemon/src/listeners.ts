@@ -8,6 +8,7 @@ import { LokiError, type Logger } from '../../common/src/index.js';
 import type { GatewayTrust, ListenerIdentity } from './grpc/caller.js';
 import type { ServiceModule } from './grpc/module.js';
 import type { HandlerContext } from './grpc/wrap.js';
+import { withSafeDecoding } from './grpc/decode.js';
 
 export const GRPC_SERVER_OPTIONS = {
   'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -38,7 +39,8 @@ async function clearStaleSocket(path: string): Promise<void> {
 
 function buildServer(modules: readonly ServiceModule[], ctx: HandlerContext): Server {
   const server = new Server(GRPC_SERVER_OPTIONS);
-  for (const m of modules) if (m.roles.includes(ctx.listener.role)) m.register(server, ctx);
+  const safe = withSafeDecoding(server);
+  for (const m of modules) if (m.roles.includes(ctx.listener.role)) m.register(safe, ctx);
   return server;
 }
 
@@ -105,7 +107,8 @@ export async function listenTcp(o: TcpListenerOptions): Promise<{ server: Server
   };
   const server = new Server(GRPC_SERVER_OPTIONS);
   const ctx: HandlerContext = { log: o.log, listener: { role: 'gateway' }, authorizePeer, ...(o.trust ? { trust: o.trust } : {}) };
-  for (const m of o.modules) if (m.roles.includes('gateway')) m.register(server, ctx);
+  const safe = withSafeDecoding(server);
+  for (const m of o.modules) if (m.roles.includes('gateway')) m.register(safe, ctx);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.listen, creds, (err, p) => (err ? reject(err) : resolve(p))),
   );

@@ -11,6 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import { LokiError, toLokiError, type Logger } from '../../../common/src/index.js';
 import { runWithCaller } from './call-context.js';
+import { undecodable } from './decode.js';
 import { resolveCaller, type Caller, type GatewayTrust, type ListenerIdentity } from './caller.js';
 
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: number; details: string } {
@@ -36,9 +37,14 @@ export interface HandlerContext {
   trust?: GatewayTrust;
 }
 
-function identify(ctx: HandlerContext, method: string, call: { metadata: Metadata; getAuthContext?: () => unknown }): Promise<Caller> {
+function identify(ctx: HandlerContext, method: string, call: { metadata: Metadata; getAuthContext?: () => unknown; request?: unknown }): Promise<Caller> {
   ctx.authorizePeer?.(call);
-  return resolveCaller(ctx.listener, call.metadata, method, ctx.trust);
+  return resolveCaller(ctx.listener, call.metadata, method, ctx.trust).then((caller) => {
+    // After identification: an anonymous prober learns nothing about field handling.
+    const bad = undecodable(call.request);
+    if (bad) throw new LokiError('invalid_argument', bad);
+    return caller;
+  });
 }
 
 export type UnaryHandler<Req, Res> = (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
