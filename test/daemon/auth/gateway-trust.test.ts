@@ -14,6 +14,7 @@ import { SystemServiceService, SystemServiceClient } from '../../../proto/gen/lo
 import { TokenServiceService, TokenServiceClient } from '../../../proto/gen/loki/v1/tokens.js';
 import { WorkspaceServiceService } from '../../../proto/gen/loki/v1/workspace.js';
 import { SessionServiceClient } from '../../../proto/gen/loki/v1/sessions.js';
+import { queryAuditLog } from '../../../daemon/src/audit/query.js';
 import { clientFor, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
 import { mint, nowSec } from '../../gateway/oidc/helpers.js';
 import { CLIENT_ID, makeKey, startProvider, type SigningKey, type TestProvider } from '../../gateway/oidc/provider.js';
@@ -140,6 +141,12 @@ describe('gateway door: the daemon verifies the forwarded credential itself', fu
       const st = await unaryCall(sys.getStatus.bind(sys), {}, md());
       assert.equal(st.callerSubject, 'token:viewer');
       assert.equal(d.tokens.list({ all: true }).filter((t) => t.name === 'forever').length, 0);
+      // The refusal is audited as the verified user; the ip is the gateway's report and says so.
+      const page = await queryAuditLog(d.audit.dir, { limit: 10, action: 'token.generate' });
+      const e = page.entries.find((x) => x.resource === 'token:forever');
+      assert.ok(e, 'the denied generate is audited');
+      assert.deepEqual([e.user, e.result, e.ip], ['token:viewer', 'denied', '203.0.113.7']);
+      assert.deepEqual(e.details.reported_by_gateway, ['ip']);
     } finally {
       tokens.close();
       sessions.close();
