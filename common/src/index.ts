@@ -9,3 +9,5 @@ export { defaultLokiHome, runtimePaths } from './paths.js';
 export type { RuntimePaths } from './paths.js';
 export { SCOPES, ROLES, isScope, isRole, hasScope } from './scopes.js';
 export type { Scope, Role } from './scopes.js';
+export { OIDC_ROLE_ORDER, mapOidcRoles, oidcGrant } from './oidc-claims.js';
+export type { OidcGrant, RoleMappingSettings } from './oidc-claims.js';

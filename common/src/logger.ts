@@ -22,6 +22,9 @@ export const REDACT_PATHS = [
   '*.password',
   '*.apiKey',
   '*.api_key',
+  'credential',
+  '*.credential',
+  'req.headers["x-loki-credential"]',
 ];
 
 // Loki tokens and bearer credentials that slip into free text (a URL, an error

@@ -13,6 +13,7 @@ import {
   type EnvBinding,
 } from '../../common/src/index.js';
 import { tokensConfigSchema, tokensEnvBindings } from './tokens/config.js';
+import { authConfigSchema, authEnvBindings } from './auth/config.js';
 import { auditConfigSchema, auditEnvBindings } from './audit/config.js';
 import { gitConfigSchema, gitEnvBindings } from './git/config.js';
 import { policyConfigSchema, policyEnvBindings } from './policy/config.js';
@@ -103,6 +104,7 @@ export const daemonConfigSchema = z
       .default({ socket: '/var/run/docker.sock' }),
     sandbox: sandboxConfigSchema.default(sandboxConfigSchema.parse({})),
     tokens: tokensConfigSchema.default(tokensConfigSchema.parse({})),
+    auth: authConfigSchema.prefault({}),
     audit: auditConfigSchema.default(auditConfigSchema.parse({})),
     git: gitConfigSchema.prefault({}),
     policy: policyConfigSchema.prefault({}),
@@ -132,6 +134,7 @@ export const daemonEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_MAX_SANDBOXES', path: 'sandbox.max_sandboxes', type: 'int' },
   { env: 'LOKI_DEBOOTSTRAP_MIRROR', path: 'sandbox.debootstrap_mirror', type: 'string' },
   ...tokensEnvBindings,
+  ...authEnvBindings,
   ...auditEnvBindings,
   ...gitEnvBindings,
   ...policyEnvBindings,

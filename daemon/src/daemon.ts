@@ -12,6 +12,8 @@ import type { ServiceModule } from './grpc/module.js';
 import { createSandboxModule } from './grpc/sandbox-service.js';
 import { createSystemModule } from './grpc/system-service.js';
 import { listenTcp, listenUnix, shutdownServer } from './listeners.js';
+import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
+import type { GatewayTrust } from './grpc/caller.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { buildSandboxImage } from './sandbox/image-builder.js';
 import { SandboxManager } from './sandbox/manager.js';
@@ -133,6 +135,12 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       },
     }),
   ];
+  // The gateway door verifies every forwarded credential itself (token store, OIDC JWKS).
+  const oidc = config.auth.oidc.issuer ? new OidcVerifier({ config: config.auth.oidc, log: log.child({ component: 'auth' }) }) : undefined;
+  const trust: GatewayTrust = {
+    verifier: createCredentialVerifier({ tokens, ...(oidc ? { oidc } : {}) }),
+    anonymousRole: config.auth.gateway_anonymous_role,
+  };
   const health = new HealthState(features.map((f) => f.name));
   const modules = [createHealthModule(health), ...features];
   const grpcLog = log.child({ component: 'grpc' });
@@ -159,6 +167,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         identity: { role: 'gateway' },
         modules,
         log: grpcLog,
+        trust,
       }),
     );
     if (config.tcp.listen) {
@@ -170,6 +179,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         gatewayNames: config.tcp.gateway_names,
         modules,
         log: grpcLog,
+        trust,
       });
       servers.push(t.server);
       tcpPort = t.port;

@@ -5,9 +5,10 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { LokiError, type Logger } from '../../common/src/index.js';
-import type { ListenerIdentity } from './grpc/caller.js';
+import type { GatewayTrust, ListenerIdentity } from './grpc/caller.js';
 import type { ServiceModule } from './grpc/module.js';
 import type { HandlerContext } from './grpc/wrap.js';
+import { withSafeDecoding } from './grpc/decode.js';
 
 export const GRPC_SERVER_OPTIONS = {
   'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -38,7 +39,8 @@ async function clearStaleSocket(path: string): Promise<void> {
 
 function buildServer(modules: readonly ServiceModule[], ctx: HandlerContext): Server {
   const server = new Server(GRPC_SERVER_OPTIONS);
-  for (const m of modules) if (m.roles.includes(ctx.listener.role)) m.register(server, ctx);
+  const safe = withSafeDecoding(server);
+  for (const m of modules) if (m.roles.includes(ctx.listener.role)) m.register(safe, ctx);
   return server;
 }
 
@@ -49,11 +51,13 @@ export interface UnixListenerOptions {
   identity: ListenerIdentity;
   modules: readonly ServiceModule[];
   log: Logger;
+  /** Gateway door: how forwarded credentials are verified. */
+  trust?: GatewayTrust;
 }
 
 export async function listenUnix(o: UnixListenerOptions): Promise<Server> {
   await clearStaleSocket(o.path);
-  const server = buildServer(o.modules, { log: o.log, listener: o.identity });
+  const server = buildServer(o.modules, { log: o.log, listener: o.identity, ...(o.trust ? { trust: o.trust } : {}) });
   // The socket is created under a 0177 umask so no other user can connect in the
   // window between bind() and chmod().
   const old = process.umask(0o177);
@@ -77,6 +81,7 @@ export interface TcpListenerOptions {
   gatewayNames: readonly string[];
   modules: readonly ServiceModule[];
   log: Logger;
+  trust?: GatewayTrust;
 }
 
 interface PeerCert {
@@ -101,8 +106,9 @@ export async function listenTcp(o: TcpListenerOptions): Promise<{ server: Server
     }
   };
   const server = new Server(GRPC_SERVER_OPTIONS);
-  const ctx: HandlerContext = { log: o.log, listener: { role: 'gateway' }, authorizePeer };
-  for (const m of o.modules) if (m.roles.includes('gateway')) m.register(server, ctx);
+  const ctx: HandlerContext = { log: o.log, listener: { role: 'gateway' }, authorizePeer, ...(o.trust ? { trust: o.trust } : {}) };
+  const safe = withSafeDecoding(server);
+  for (const m of o.modules) if (m.roles.includes('gateway')) m.register(safe, ctx);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.listen, creds, (err, p) => (err ? reject(err) : resolve(p))),
   );

@@ -5,7 +5,12 @@ import { ChannelCredentials, credentials, Metadata, type CallOptions, type Clien
 import { existsSync } from 'node:fs';
 import { GRPC_STATUS, LokiError, isErrorCode, kindFromGrpcStatus, type ErrorCode } from '../../common/src/index.js';
 
-/** Who the daemon should think is calling; omitted subject = the gateway itself (e.g. token verification). */
+/**
+ * Whom a call is for. The daemon acts on `credential` alone (it verifies it
+ * itself); without one the call is the gateway's own. `subject`/`scopes` are the
+ * gateway's view, used here and in logs; only the subject is sent, as a claim
+ * the daemon may quote in audit entries but never acts on.
+ */
 export interface CallIdentity {
   requestId: string;
   subject?: string;
@@ -13,6 +18,8 @@ export interface CallIdentity {
   /** `token:<name>` | `oidc:<sub>` | `none` */
   auth?: string;
   clientIp?: string;
+  /** The end user's bearer token or OIDC JWT. */
+  credential?: string;
 }
 
 /** PEM material for the mutual-TLS TCP road to the daemon. */
@@ -86,9 +93,9 @@ export function metadataFor(id: CallIdentity): Metadata {
   };
   set('x-loki-request-id', id.requestId);
   set('x-loki-subject', id.subject);
-  if (id.subject) set('x-loki-scopes', (id.scopes ?? []).join(','));
-  set('x-loki-auth', id.auth);
   set('x-loki-client-ip', id.clientIp);
+  // Tokens and JWTs are printable ASCII; JWTs can exceed the 256-character cap above.
+  if (id.credential !== undefined && /^[\x21-\x7e]{1,16384}$/.test(id.credential)) md.set('x-loki-credential', id.credential);
   return md;
 }
 

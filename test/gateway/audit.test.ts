@@ -78,7 +78,8 @@ describe('AuditForwarder', () => {
       await new Promise((r) => setTimeout(r, 150));
       assert.equal(forwarded, 0);
 
-      const server = await listenUnix({ path: socket, mode: 0o600, identity: { role: 'gateway' }, modules: [createAuditModule({ runtime: rt })], log });
+      // Credential-less reads need a daemon that trusts this door as an auditor (auth.gateway_anonymous_role).
+      const server = await listenUnix({ path: socket, mode: 0o600, identity: { role: 'gateway' }, modules: [createAuditModule({ runtime: rt })], log, trust: { anonymousRole: 'auditor' } });
       try {
         await fwd.idle();
         assert.equal(forwarded, 3);

@@ -222,14 +222,19 @@ describe('gateway abuse resistance', () => {
   });
 
   it('drops cached verifications on reload, so a revoked token fails at once', async () => {
-    const gw = await buildTestGateway({ socket: daemon.gatewaySocket });
+    // A gateway-only route: what the gateway's own cache decides, with no daemon call behind it.
+    const local = { plugin: async (app: FastifyInstance) => void app.get('/api/local', { schema: {}, config: { access: { scope: 'read' } } }, async () => ({ ok: true })) };
+    const gw = await buildTestGateway({ socket: daemon.gatewaySocket, deps: { routes: [local] } });
     try {
       const t = await generateToken(daemon.adminSocket, { name: 'reload-me', role: 'viewer' });
       assert.equal((await gw.app.inject({ url: '/api/status', headers: bearer(t.secret) })).statusCode, 200);
+      assert.equal((await gw.app.inject({ url: '/api/local', headers: bearer(t.secret) })).statusCode, 200);
       await revokeToken(daemon.adminSocket, 'reload-me');
-      assert.equal((await gw.app.inject({ url: '/api/status', headers: bearer(t.secret) })).statusCode, 200, 'still cached (documented ≤ 5 s window)');
-      gw.app.loki.reload(gw.config);
+      assert.equal((await gw.app.inject({ url: '/api/local', headers: bearer(t.secret) })).statusCode, 200, 'still cached by the gateway (documented ≤ 5 s window)');
+      // The daemon re-verifies the forwarded token on every call: daemon-backed routes refuse it at once.
       assert.equal((await gw.app.inject({ url: '/api/status', headers: bearer(t.secret) })).statusCode, 401);
+      gw.app.loki.reload(gw.config);
+      assert.equal((await gw.app.inject({ url: '/api/local', headers: bearer(t.secret) })).statusCode, 401);
     } finally {
       await gw.close();
     }

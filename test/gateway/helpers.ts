@@ -33,9 +33,9 @@ function tokenClient(socket: string): TokenClient {
 }
 
 /** A real lokid (startDaemon) on a temp LOKI_HOME; removed again on close. */
-export async function startTestDaemon(): Promise<TestDaemon> {
+export async function startTestDaemon(overrides?: Record<string, unknown>): Promise<TestDaemon> {
   const { dir: home, cleanup } = tempDir('loki-gwd-');
-  const d = await startDaemon({ home, env: { LOKI_HOME: home }, logLevel: 'silent' });
+  const d = await startDaemon({ home, env: { LOKI_HOME: home }, logLevel: 'silent', ...(overrides ? { overrides } : {}) });
   return {
     home,
     adminSocket: d.paths.adminSocket,

@@ -15,9 +15,10 @@ describe('gateway with OIDC bearer tokens', () => {
   const claims = (over: Record<string, unknown> = {}) => ({ iss: provider.issuer, aud: CLIENT_ID, sub: 'alice', iat: nowSec(), exp: nowSec() + 300, ...over });
 
   before(async () => {
-    daemon = await startTestDaemon();
     key = await makeKey('RS256', 'k1');
     provider = await startProvider({ keys: [key], gatewayBase: 'http://127.0.0.1:1' });
+    // The daemon verifies the forwarded JWT itself, with the same issuer and role mapping.
+    daemon = await startTestDaemon({ auth: { oidc: { issuer: provider.issuer, client_id: CLIENT_ID, role_map: { 'loki-operators': 'operator' } } } });
     oidc = createOidcAuthenticator(
       { issuer: provider.issuer, client_id: CLIENT_ID, role_map: { 'loki-operators': 'operator' } },
       { log: silentLog, secureCookies: false, publicBaseUrl: 'http://127.0.0.1:1', routeConfig: { access: { scope: 'public' } } },

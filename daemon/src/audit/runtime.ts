@@ -8,6 +8,7 @@ import { loadOrCreateKey } from './files.js';
 import { FileAuditLog } from './sink.js';
 import { SyslogForwarder } from './syslog.js';
 import { NOOP_AUDIT, type AuditLog } from './types.js';
+import { gatewayReportMarks } from '../grpc/call-context.js';
 
 export interface AuditRuntimeOptions {
   config: DeepReadonly<AuditConfig>;
@@ -65,8 +66,15 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
     log.info({ host: s.host, port: s.port, protocol: s.protocol }, 'forwarding audit entries to syslog');
   }
   log.info({ dir: paths.auditDir, retention_days: opts.config.retention_days }, 'audit log enabled');
+  // Entries written while serving a gateway call say which fields are the gateway's report.
+  const audit: AuditLog = {
+    record: (event) => {
+      const marks = gatewayReportMarks(event.ip, event.request_id);
+      return sink.record(marks ? { ...event, details: { ...(event.details ?? {}), ...marks } } : event);
+    },
+  };
   return {
-    audit: sink,
+    audit,
     sink,
     forwarder,
     dir: paths.auditDir,

@@ -14,6 +14,7 @@ import {
   type VerifyAuditResponse,
 } from '../../../proto/gen/loki/v1/audit.js';
 import { requireScope, type Caller } from '../grpc/caller.js';
+import { gatewayReportMarks } from '../grpc/call-context.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import { AUDIT_RESULTS, type AuditEntry } from './format.js';
@@ -99,6 +100,11 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
           const result = parseResult(req.result) ?? 'success';
           const details = parseDetails(req.detailsJson);
           if (!rt.sink) return { seq: 0 };
+          // Without a verified credential the entry is the gateway's own, and the
+          // user it names is recorded as its claim, never as the entry's user.
+          const claimed = caller.unverified && caller.reportedSubject ? { reported_user: caller.reportedSubject } : {};
+          const marks = gatewayReportMarks(caller.clientIp, caller.requestId) ?? {};
+          const merged = details || Object.keys(claimed).length || Object.keys(marks).length ? { ...(details ?? {}), ...claimed, ...marks } : undefined;
           const entry = await rt.sink.append({
             action: req.action,
             user: caller.subject,
@@ -107,7 +113,7 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
             ip: caller.clientIp,
             request_id: caller.requestId,
             ...(req.reason ? { reason: req.reason } : {}),
-            ...(details ? { details } : {}),
+            ...(merged ? { details: merged } : {}),
           });
           return { seq: entry.seq };
         }),

@@ -136,6 +136,8 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         createWorkspace: unary(ctx, 'WorkspaceService/CreateWorkspace', async (req: pb.CreateWorkspaceRequest, caller) => {
           requireScope(caller, 'control');
           const sessionId = required(req.sessionId, 'session_id');
+          // Linux pids never exceed PID_MAX_LIMIT (2^22); 0 means the daemon's own.
+          if (!Number.isInteger(req.pid) || req.pid < 0 || req.pid > 4_194_304) throw new LokiError('invalid_argument', 'pid must be an integer between 0 and 4194304');
           const ws = await audited(
             caller,
             'workspace.create',

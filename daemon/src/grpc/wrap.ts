@@ -10,7 +10,9 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { LokiError, toLokiError, type Logger } from '../../../common/src/index.js';
-import { callerFromMetadata, type Caller, type ListenerIdentity } from './caller.js';
+import { runWithCaller } from './call-context.js';
+import { undecodable } from './decode.js';
+import { resolveCaller, type Caller, type GatewayTrust, type ListenerIdentity } from './caller.js';
 
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: number; details: string } {
   const le = toLokiError(err);
@@ -31,11 +33,18 @@ export interface HandlerContext {
   listener: ListenerIdentity;
   /** Extra check of the transport peer (the mTLS listener checks the client certificate's name). */
   authorizePeer?: (call: { getAuthContext?: () => unknown }) => void;
+  /** Gateway doors: how forwarded end-user credentials are verified (folded into each call: no extra round trip). */
+  trust?: GatewayTrust;
 }
 
-function identify(ctx: HandlerContext, call: { metadata: Metadata; getAuthContext?: () => unknown }): Caller {
+function identify(ctx: HandlerContext, method: string, call: { metadata: Metadata; getAuthContext?: () => unknown; request?: unknown }): Promise<Caller> {
   ctx.authorizePeer?.(call);
-  return callerFromMetadata(ctx.listener, call.metadata);
+  return resolveCaller(ctx.listener, call.metadata, method, ctx.trust).then((caller) => {
+    // After identification: an anonymous prober learns nothing about field handling.
+    const bad = undecodable(call.request);
+    if (bad) throw new LokiError('invalid_argument', bad);
+    return caller;
+  });
 }
 
 export type UnaryHandler<Req, Res> = (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
@@ -44,9 +53,10 @@ export function unary<Req, Res>(ctx: HandlerContext, method: string, fn: UnaryHa
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     let caller: Caller | undefined;
     Promise.resolve()
-      .then(() => {
-        caller = identify(ctx, call);
-        return fn(call.request, caller, call);
+      .then(() => identify(ctx, method, call))
+      .then((c) => {
+        caller = c;
+        return runWithCaller(c, () => fn(call.request, c, call));
       })
       .then(
         (res) => callback(null, res),
@@ -73,9 +83,10 @@ export function serverStream<Req, Res>(ctx: HandlerContext, method: string, fn: 
     call.on('close', () => ac.abort());
     let caller: Caller | undefined;
     Promise.resolve()
-      .then(() => {
-        caller = identify(ctx, call);
-        return fn(call.request, caller, call, ac.signal);
+      .then(() => identify(ctx, method, call))
+      .then((c) => {
+        caller = c;
+        return runWithCaller(c, () => fn(call.request, c, call, ac.signal));
       })
       .then(
         () => {
@@ -98,9 +109,10 @@ export function bidiStream<Req, Res>(ctx: HandlerContext, method: string, fn: Bi
     call.on('cancelled', () => ac.abort());
     let caller: Caller | undefined;
     Promise.resolve()
-      .then(() => {
-        caller = identify(ctx, call);
-        return fn(caller, call, ac.signal);
+      .then(() => identify(ctx, method, call))
+      .then((c) => {
+        caller = c;
+        return runWithCaller(c, () => fn(c, call, ac.signal));
       })
       .then(
         () => {

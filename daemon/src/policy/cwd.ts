@@ -5,7 +5,10 @@
 import { posix } from 'node:path';
 import { canonicalPath, pathOperand, type NormalizedCommand, type Operand } from './shell/normalize.js';
 
-const FILE_PROGRAMS = new Set(['rm', 'rmdir', 'unlink', 'shred', 'truncate', 'touch', 'mkdir', 'tee', 'mv', 'cp', 'ln', 'install', 'rsync', 'chmod', 'chown', 'chgrp', 'find', 'dd']);
+const FILE_PROGRAMS = new Set([
+  'rm', 'rmdir', 'unlink', 'shred', 'truncate', 'touch', 'mkdir', 'tee', 'mv', 'cp', 'ln', 'install', 'ginstall', 'rsync', 'chmod', 'chown', 'chgrp', 'find', 'dd',
+  'sed', 'perl', 'ruby', 'awk', 'gawk', 'mawk', 'nawk', 'tar', 'gtar', 'bsdtar', 'unzip', 'cpio', '7z', '7za', '7zr',
+]);
 
 export interface CwdState {
   /** Sandbox path, `~` for the home directory, or undefined once it depends on run-time values. */
@@ -37,12 +40,14 @@ function absolutize(o: Operand, cwd: string | undefined): Operand {
     return { ...inner, text: `${kv[1]}=${inner.text}`, alts: inner.alts.map((a) => `${kv[1]}=${a}`) };
   }
   if (cwd === undefined) return { text: o.text, alts: [], dynamic: 'any' };
-  return pathOperand(canonicalPath(cwd === '~' ? `~/${o.text}` : posix.join(cwd, o.text)));
+  const abs = pathOperand(canonicalPath(cwd === '~' ? `~/${o.text}` : posix.join(cwd, o.text)));
+  return o.raw ? { ...abs, raw: o.raw } : abs;
 }
 
 /** The command as it will act after earlier `cd`s in the same command line. */
 export function inCwd(n: NormalizedCommand, state: CwdState): NormalizedCommand {
   if (!state.moved || !FILE_PROGRAMS.has(n.program)) return n;
   const operands = n.operands.map((o) => absolutize(o, state.cwd));
-  return { ...n, operands, dynamicFlags: n.dynamicFlags || (state.cwd === undefined && operands.some((o) => o.dynamic === 'any')) };
+  const values = n.values.map((v) => ({ flag: v.flag, value: absolutize(v.value, state.cwd) }));
+  return { ...n, operands, values, dynamicFlags: n.dynamicFlags || (state.cwd === undefined && operands.some((o) => o.dynamic === 'any')) };
 }

@@ -223,7 +223,7 @@ export class PolicyEngine {
         out.push({ decision: profile.failClosed, rule: 'unresolved:dynamic-path', reason: `${n.program} writes to ${t.text}, a path only known at run time` });
         continue;
       }
-      const v = this.opts.paths.check('write', t.text, pctx);
+      const v = 'into' in t && t.into ? this.opts.paths.checkInto(t.text, pctx) : this.opts.paths.check('write', t.text, pctx);
       if (v.decision === 'deny') out.push(v);
     }
     return out;

@@ -142,4 +142,28 @@ export class PathPolicy {
     const shown = resolved === clean(raw) ? resolved : `${raw} (resolves to ${resolved})`;
     return { decision: 'deny', rule: 'paths:outside-allowed', reason: `${shown} is outside the allowed paths (${roots.join(', ')})`, resolved };
   }
+
+  /**
+   * Writes of names only known at run time inside `raw` (an archive extracted
+   * there, `cp -r dir/. raw`): the directory must be writable, and must not be
+   * the parent of a protected path (`.git` holds `.git/hooks` and `.git/config`).
+   */
+  checkInto(raw: string, ctx: PathContext): PathVerdict {
+    const v = this.check('write', raw, ctx);
+    if (v.decision === 'deny') return v;
+    const segs = v.resolved.toLowerCase().split('/').filter(Boolean);
+    for (const prot of this.protectedSegs) {
+      for (let k = 1; k < prot.length && k <= segs.length; k++) {
+        if (prot.slice(0, k).every((s, i) => segs[segs.length - k + i] === s)) {
+          return {
+            decision: 'deny',
+            rule: 'paths:protected',
+            reason: `${v.resolved} contains the protected path ${prot.join('/')}; writing names only known at run time into it could replace it`,
+            resolved: v.resolved,
+          };
+        }
+      }
+    }
+    return v;
+  }
 }

@@ -25,6 +25,11 @@ export interface SessionsModuleDeps {
   clock?: () => number;
 }
 
+/** Operational counters only: no owner, prompt, model, project, branch or reason. */
+function redactForGateway(w: WireSession): WireSession {
+  return { ...w, owner: '', promptSource: '', model: '', projectId: '', branch: '', reason: '', sandboxId: '', profile: '' };
+}
+
 export function toWireSession(s: Session, now: number): WireSession {
   const end = isTerminal(s.state) ? s.endedAtMs : now;
   return {
@@ -115,7 +120,9 @@ export function createSessionsModule(deps: SessionsModuleDeps): ServiceModule {
           const m = manager.metrics(caller);
           const t = now();
           return {
-            sessions: m.sessions.map((s) => toWireSession(s, t)),
+            // The gateway asking for itself (its /metrics, no user credential) gets the
+            // numbers, not who owns what or what they asked for.
+            sessions: m.sessions.map((s) => (caller.unverified ? redactForGateway(toWireSession(s, t)) : toWireSession(s, t))),
             active: m.active,
             createdTotal: m.createdTotal,
             decisionsAllow: m.decisions.allow,

@@ -94,7 +94,7 @@ export class Authenticator {
         return { kind: 'failed', reason: 'oidc_unavailable', message: 'OIDC sign-in is not available right now; use an API token' };
       }
       try {
-        return { kind: 'ok', identity: await this.oidc.verifyBearer(credential) };
+        return { kind: 'ok', identity: { ...(await this.oidc.verifyBearer(credential)), credential } };
       } catch (err) {
         const message = err instanceof LokiError && err.kind === 'unauthenticated' ? err.message : 'the OIDC token is not valid';
         return { kind: 'failed', reason: 'oidc_invalid', message };
@@ -106,7 +106,8 @@ export class Authenticator {
     const key = createHash('sha256').update(credential).digest('base64url');
     const now = this.now();
     const hit = this.cache.get(key);
-    if (hit && hit.until > now) return { kind: 'ok', identity: hit.identity };
+    // The cache holds no plaintext: the credential is re-attached from this request.
+    if (hit && hit.until > now) return { kind: 'ok', identity: { ...hit.identity, credential } };
     if (hit) this.cache.delete(key);
 
     const v = await this.daemon.verifyToken(credential, { requestId, clientIp });
@@ -131,6 +132,6 @@ export class Authenticator {
       }
       this.cache.set(key, { identity, until });
     }
-    return { kind: 'ok', identity };
+    return { kind: 'ok', identity: { ...identity, credential } };
   }
 }

@@ -1,6 +1,7 @@
 // The authenticated principal of one HTTP request, as every gateway plugin sees it.
-// The gateway forwards it to the daemon as x-loki-subject / x-loki-scopes /
-// x-loki-auth metadata on the gateway socket; the daemon re-checks everything.
+// The gateway's checks here are for early rejection and rate limits only: it
+// forwards the raw `credential` to the daemon (x-loki-credential), which verifies
+// it itself and derives subject and scopes from it.
 
 export type AuthMethod = 'token' | 'oidc' | 'none';
 
@@ -16,4 +17,6 @@ export interface Identity {
   credentialId?: string;
   /** Set for browser (cookie) sessions: state-changing requests need CSRF protection. */
   viaCookie?: boolean;
+  /** The bearer token / OIDC JWT (for a cookie session: the ID token behind it). Forwarded, never logged. */
+  credential?: string;
 }

@@ -46,6 +46,7 @@ export function callIdentity(req: FastifyRequest): CallIdentity {
     requestId: req.id,
     clientIp: req.ip,
     ...(id ? { subject: id.subject, scopes: id.scopes, auth: id.method === 'none' ? 'none' : id.subject } : {}),
+    ...(id?.credential ? { credential: id.credential } : {}),
   };
 }
 

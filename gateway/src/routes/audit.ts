@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DaemonClient } from '../daemon-client.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
+import { MAX_SAFE, cursorField, intField, intParam } from './schemas.js';
 
 const AUDIT: RouteAccess = { scope: 'audit' };
 const isoString = { type: 'string', maxLength: 40, pattern: '^\\d{4}-\\d{2}-\\d{2}' } as const;
@@ -28,19 +29,21 @@ export async function auditRoutes(app: FastifyInstance, opts: { daemon: DaemonCl
           type: 'object',
           additionalProperties: false,
           properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            limit: intField(1, 1000),
             action: { type: 'string', maxLength: 64 },
             user: { type: 'string', maxLength: 256 },
             result: { type: 'string', enum: ['success', 'denied', 'error'] },
             since: isoString,
             until: isoString,
-            cursor: { type: 'integer', minimum: 0 },
+            cursor: cursorField,
           },
         },
       },
     },
     async (req) => {
       const q = req.query;
+      intParam(q.limit, 'querystring/limit', 1, 1000);
+      intParam(q.cursor, 'querystring/cursor', 0, MAX_SAFE);
       const r = await opts.daemon.queryAudit(
         {
           limit: q.limit ?? 100,

@@ -8,6 +8,7 @@ import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import type { RouteGroup } from '../app.js';
 import { SESSION_ID_PATTERN, sessionDtoSchema, sessionRoutes, toSessionDto, type SessionRouteOptions } from './sessions.js';
+import { intParam } from './schemas.js';
 
 interface StartBody {
   prd?: string;
@@ -84,7 +85,7 @@ export async function controlRoutes(app: FastifyInstance, opts: { daemon: Daemon
           ...(b.project ? { project: b.project } : {}),
           ...(b.model ? { model: b.model } : {}),
           ...(b.base_url ? { baseUrl: b.base_url } : {}),
-          ...(b.max_iterations ? { maxIterations: b.max_iterations } : {}),
+          ...(b.max_iterations ? { maxIterations: intParam(b.max_iterations, 'body/max_iterations', 1, 100_000)! } : {}),
           network: b.network === true,
         },
         callIdentity(req),

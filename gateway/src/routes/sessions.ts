@@ -4,10 +4,10 @@
 // the caller holds `*`; an unknown and a not-yours session both answer 404.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LokiError } from '../../../common/src/index.js';
 import type { DaemonClient, SessionEventInfo, SessionInfo } from '../daemon-client.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
+import { MAX_SAFE, cursorField, intHeader, intParam } from './schemas.js';
 
 export const SESSION_ID_PATTERN = '^ses-[0-9a-f]{12}$';
 
@@ -110,11 +110,7 @@ const READ_OWNED: RouteAccess = { scope: 'read', owner: true };
 const READ_STREAM: RouteAccess = { ...READ_OWNED, stream: true };
 
 function lastEventId(req: FastifyRequest, fallback: number | undefined): number {
-  const h = req.headers['last-event-id'];
-  if (h === undefined || h === '') return fallback ?? 0;
-  const v = Array.isArray(h) ? h[0]! : h;
-  if (!/^\d{1,15}$/.test(v)) throw new LokiError('invalid_argument', 'Last-Event-ID must be the numeric id of an event');
-  return Number(v);
+  return intHeader(req.headers['last-event-id'], 'Last-Event-ID', 0, MAX_SAFE) ?? intParam(fallback, 'querystring/after', 0, MAX_SAFE) ?? 0;
 }
 
 function frame(e: SessionEventInfo, id: number): string {
@@ -207,7 +203,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
   const eventsQuery = {
     type: 'object',
     additionalProperties: false,
-    properties: { after: { type: 'integer', minimum: 0 }, follow: { type: 'boolean', default: true } },
+    properties: { after: cursorField, follow: { type: 'boolean', default: true } },
   } as const;
 
   app.get<{ Params: { id: string }; Querystring: { after?: number; follow: boolean } }>(

@@ -6,6 +6,7 @@ import { LokiError, ROLES, SCOPES } from '../../../common/src/index.js';
 import type { DaemonClient, TokenInfo } from '../daemon-client.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
+import { intParam } from './schemas.js';
 
 const ADMIN: RouteAccess = { scope: '*' };
 
@@ -96,7 +97,7 @@ export async function tokenRoutes(app: FastifyInstance, opts: { daemon: DaemonCl
       const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
       if (bad.length) throw new LokiError('invalid_argument', `unknown scope(s): ${bad.join(', ')}; valid: ${SCOPES.join(', ')}`);
       const r = await daemon.generateToken(
-        { name: b.name, scopes, role: b.role ?? '', expiresDays: b.expires_days ?? 0 },
+        { name: b.name, scopes, role: b.role ?? '', expiresDays: intParam(b.expires_days, 'body/expires_days', -1, 3650) ?? 0 },
         callIdentity(req),
       );
       return reply.code(201).send({ ...toTokenDto(r.token), token: r.secret, message: "IMPORTANT: Save this token - it won't be shown again!" });

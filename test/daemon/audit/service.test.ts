@@ -17,6 +17,7 @@ import {
 import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
 import { createAuditRuntime, type AuditRuntime } from '../../../daemon/src/audit/runtime.js';
 import { createAuditModule } from '../../../daemon/src/audit/service.js';
+import { issuingVerifier } from '../../helpers/credentials.js';
 import type { CallerRole } from '../../../daemon/src/grpc/caller.js';
 import { event, tempDir } from './helpers.js';
 
@@ -34,10 +35,12 @@ const rpc = {
   verify: (c: AuditServiceClient, req: VerifyAuditRequest, md = new Metadata()) => promised<VerifyAuditResponse>((cb) => c.verify(req, md, cb)),
 };
 
+const creds = issuingVerifier();
+
+/** A gateway call: the user's (verified) credential when `subject` is given, plus gateway-reported fields. */
 function gatewayMd(subject: string | undefined, scopes: string, extra: Record<string, string> = {}): Metadata {
   const md = new Metadata();
-  if (subject) md.set('x-loki-subject', subject);
-  md.set('x-loki-scopes', scopes);
+  if (subject) md.set('x-loki-credential', creds.issue(subject, scopes.split(',').filter(Boolean)));
   for (const [k, v] of Object.entries(extra)) md.set(k, v);
   return md;
 }
@@ -52,7 +55,7 @@ async function serve(rt: AuditRuntime, dir: string): Promise<{ admin: AuditServi
   const clients: Record<string, AuditServiceClient> = {};
   for (const role of ['local-admin', 'gateway'] as CallerRole[]) {
     const server = new Server();
-    module.register(server, { log: pino({ level: 'silent' }), listener: { role, localUid: 1000 } });
+    module.register(server, { log: pino({ level: 'silent' }), listener: { role, localUid: 1000 }, trust: { verifier: creds } });
     const sock = join(dir, `${role}.sock`);
     await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
     servers.push(server);
@@ -92,8 +95,19 @@ describe('AuditService (gRPC)', () => {
     const page = await rpc.query(doors.admin, { limit: 10, action: 'auth.fail', user: '', result: '', since: '', until: '', cursor: 0 });
     assert.equal(page.entries.length, 1);
     const e = page.entries[0]!;
-    assert.deepEqual([e.user, e.ip, e.requestId, e.result, e.reason], ['anonymous', '203.0.113.9', 'req-42', 'denied', 'unknown token']);
-    assert.deepEqual(JSON.parse(e.detailsJson), { reason_code: 'unknown' });
+    assert.deepEqual([e.user, e.ip, e.requestId, e.result, e.reason], ['gateway', '203.0.113.9', 'req-42', 'denied', 'unknown token']);
+    assert.deepEqual(JSON.parse(e.detailsJson), { reason_code: 'unknown', reported_by_gateway: ['ip', 'request_id'] });
+  });
+
+  it('names a forged user only as the gateway\'s claim, and a verified one as the user', async () => {
+    const forged = gatewayMd(undefined, '', { 'x-loki-subject': 'oidc:ceo@example.com', 'x-loki-scopes': '*', 'x-loki-client-ip': '203.0.113.7' });
+    await rpc.record(doors.gateway, { action: 'access.denied', resource: 'route:/x', detailsJson: '', result: 'denied', reason: 'r' }, forged);
+    await rpc.record(doors.gateway, { action: 'access.denied', resource: 'route:/y', detailsJson: '', result: 'denied', reason: 'r' }, gatewayMd('token:ci', 'read'));
+    const page = await rpc.query(doors.admin, { limit: 10, action: 'access.denied', user: '', result: '', since: '', until: '', cursor: 0 });
+    const byResource = new Map(page.entries.map((e) => [e.resource, e]));
+    assert.equal(byResource.get('route:/x')!.user, 'gateway');
+    assert.deepEqual(JSON.parse(byResource.get('route:/x')!.detailsJson), { reported_user: 'oidc:ceo@example.com', reported_by_gateway: ['ip'] });
+    assert.equal(byResource.get('route:/y')!.user, 'token:ci');
   });
 
   it('refuses actions the gateway may not emit, and Record from any other door', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
 import { createWorkspaceModule } from '../../../daemon/src/git/service.js';
 import { WorkspaceServiceClient } from '../../../proto/gen/loki/v1/workspace.js';
+import { issuingVerifier } from '../../helpers/credentials.js';
 import { agentGit, agentWrite, gitFixture, makeProject, silentLogger, tempDir, type GitFixture } from './helpers.js';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
@@ -19,6 +20,7 @@ function codeOf(err: unknown): { grpc: number; loki: unknown; message: string } 
 }
 
 describe('WorkspaceService over a unix socket', () => {
+  const creds = issuingVerifier();
   let fx: GitFixture;
   let server: Server;
   let admin: WorkspaceServiceClient;
@@ -35,7 +37,7 @@ describe('WorkspaceService over a unix socket', () => {
     server = new Server();
     const gwServer = new Server();
     mod.register(server, { log: silentLogger(), listener: { role: 'local-admin', localUid: 0 } });
-    mod.register(gwServer, { log: silentLogger(), listener: { role: 'gateway' } });
+    mod.register(gwServer, { log: silentLogger(), listener: { role: 'gateway' }, trust: { verifier: creds } });
     sockDir = tempDir('loki-sock-');
     const adminSock = join(sockDir, 'admin.sock');
     const gwSock = join(sockDir, 'gw.sock');
@@ -110,8 +112,7 @@ describe('WorkspaceService over a unix socket', () => {
     await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [] });
     await call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'g2', pid: 1, agent: '' });
     const md = new Metadata();
-    md.set('x-loki-subject', 'token:viewer');
-    md.set('x-loki-scopes', 'read');
+    md.set('x-loki-credential', creds.issue('token:viewer', ['read']));
     const list = await call(gateway, gateway.listProjects, {}, md);
     assert.deepEqual(list.projects.map((p) => p.name), ['demo']);
     await assert.rejects(call(gateway, gateway.registerProject, { path: project, name: 'x', baseBranch: '', remote: '', protectedBranches: [] }, md), (e: unknown) => codeOf(e).grpc === status.PERMISSION_DENIED);

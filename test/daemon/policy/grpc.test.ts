@@ -11,6 +11,7 @@ import { createPolicyModule } from '../../../daemon/src/policy/grpc.js';
 import { PolicyService } from '../../../daemon/src/policy/service.js';
 import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
 import { quietLogger, tempDir, type TempDir } from './helpers.js';
+import { issuingVerifier } from '../../helpers/credentials.js';
 
 type Role = 'local-admin' | 'gateway' | 'agent';
 
@@ -64,7 +65,8 @@ describe('PolicyService over gRPC', function () {
   const servers: Server[] = [];
   const clients = new Map<Role, PolicyServiceClient>();
   const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob' };
-  const gw = (subject: string, scopes: string) => md({ 'x-loki-subject': subject, 'x-loki-scopes': scopes, 'x-loki-request-id': 'req-1' });
+  const creds = issuingVerifier();
+  const gw = (subject: string, scopes: string) => md({ 'x-loki-credential': creds.issue(subject, scopes.split(',').filter(Boolean)), 'x-loki-request-id': 'req-1' });
   const admin = () => clients.get('local-admin')!;
   const gateway = () => clients.get('gateway')!;
 
@@ -78,7 +80,7 @@ describe('PolicyService over gRPC', function () {
     const mod = createPolicyModule({ service, ownerOf: (s) => owners[s], config });
     for (const role of ['local-admin', 'gateway', 'agent'] as const) {
       const server = new Server();
-      if (mod.roles.includes(role)) mod.register(server, { log: quietLogger(), listener: { role, sessionId: 'sess-alice', localUid: 1000 } });
+      if (mod.roles.includes(role)) mod.register(server, { log: quietLogger(), listener: { role, sessionId: 'sess-alice', localUid: 1000 }, trust: { verifier: creds } });
       const sock = join(tmp.path, `${role}.sock`);
       await listen(server, `unix:${sock}`);
       servers.push(server);
@@ -146,7 +148,8 @@ describe('PolicyService over gRPC', function () {
     await rejectsWith(rpc(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: '' }, gw('oidc:alice', 'control')), status.NOT_FOUND, 'approval_not_found');
     const boss = await rpc<{ approval: { decidedBy: string } }>(gateway(), 'decideApproval', { id: asked.approvalId, approve: false, comment: '' }, gw('oidc:root', '*'));
     assert.equal(boss.approval.decidedBy, 'oidc:root');
-    await rejectsWith(rpc(gateway(), 'listApprovals', { sessionId: '', status: '' }), status.PERMISSION_DENIED, 'permission_denied');
+    // No credential: the daemon does not know who is asking, whatever subject the gateway names.
+    await rejectsWith(rpc(gateway(), 'listApprovals', { sessionId: '', status: '' }, md({ 'x-loki-subject': 'oidc:root', 'x-loki-scopes': '*' })), status.UNAUTHENTICATED, 'unauthenticated');
   });
 
   it('is not served on the agent socket at all', async function () {

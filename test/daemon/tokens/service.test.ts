@@ -7,6 +7,7 @@ import { TokenServiceClient } from '../../../proto/gen/loki/v1/tokens.js';
 import type { AuditEventInput, AuditLog } from '../../../daemon/src/audit/types.js';
 import type { CallerRole } from '../../../daemon/src/grpc/caller.js';
 import { createTokenModule } from '../../../daemon/src/tokens/service.js';
+import { createCredentialVerifier } from '../../../daemon/src/auth/verifier.js';
 import { makeFixture, type Fixture } from './helpers.js';
 
 interface Door {
@@ -51,7 +52,16 @@ describe('TokenService over gRPC', function () {
   const doors = new Map<CallerRole, Door>();
   const admin = () => doors.get('local-admin')!.client;
   const gateway = () => doors.get('gateway')!.client;
-  const gw = (subject: string, scopes: string) => md({ 'x-loki-subject': subject, 'x-loki-scopes': scopes, 'x-loki-client-ip': '203.0.113.7', 'x-loki-request-id': 'req-1' });
+  /** What a gateway sends: the user's credential, plus subject/scopes claims the daemon must ignore. */
+  const gw = (credential: string | undefined, forged: { subject?: string; scopes?: string } = {}) =>
+    md({
+      ...(credential ? { 'x-loki-credential': credential } : {}),
+      ...(forged.subject ? { 'x-loki-subject': forged.subject } : {}),
+      ...(forged.scopes ? { 'x-loki-scopes': forged.scopes } : {}),
+      'x-loki-client-ip': '203.0.113.7',
+      'x-loki-request-id': 'req-1',
+    });
+  const mint = (name: string, role: 'admin' | 'operator' | 'viewer') => f.store.generate({ name, role, scopes: [], expiresDays: 0, owner: 'local:0' }).secret;
 
   beforeEach(async () => {
     f = makeFixture();
@@ -61,7 +71,9 @@ describe('TokenService over gRPC', function () {
     for (const role of ['local-admin', 'gateway', 'agent'] as const) {
       const server = new Server();
       // The daemon registers a module only on the listeners its roles allow.
-      if (mod.roles.includes(role)) mod.register(server, { log: f.log, listener: { role, sessionId: 's1', localUid: 1000 } });
+      if (mod.roles.includes(role)) {
+        mod.register(server, { log: f.log, listener: { role, sessionId: 's1', localUid: 1000 }, trust: { verifier: createCredentialVerifier({ tokens: f.store }) } });
+      }
       const sock = join(f.home, `${role}.sock`);
       await listen(server, `unix:${sock}`);
       doors.set(role, { server, client: new TokenServiceClient(`unix:${sock}`, credentials.createInsecure()) });
@@ -102,41 +114,55 @@ describe('TokenService over gRPC', function () {
     assert.deepEqual([bad.valid, bad.reason], [false, 'malformed']);
   });
 
-  it('lets a gateway caller with * manage tokens, owned by the forwarded subject', async () => {
-    const gen = await rpc<{ token: { owner: string; name: string } }>(
-      gateway(),
-      'generate',
-      { name: 'remote', scopes: [], role: 'viewer', expiresDays: 0 },
-      gw('oidc:alice', '*'),
-    );
-    assert.equal(gen.token.owner, 'oidc:alice');
-    const list = await rpc<{ tokens: { name: string }[] }>(gateway(), 'list', { all: false }, gw('oidc:alice', '*'));
-    assert.deepEqual(list.tokens.map((t) => t.name), ['remote']);
-    await rpc(gateway(), 'revoke', { nameOrId: 'remote' }, gw('oidc:alice', '*'));
+  it('lets a gateway caller with an admin credential manage tokens, owned by the verified subject', async () => {
+    const alice = mint('alice-admin', 'admin');
+    const as = gw(alice, { subject: 'oidc:ceo@example.com' });
+    const gen = await rpc<{ token: { owner: string; name: string } }>(gateway(), 'generate', { name: 'remote', scopes: [], role: 'viewer', expiresDays: 0 }, as);
+    assert.equal(gen.token.owner, 'token:alice-admin', 'the owner is the verified subject, not the forwarded one');
+    const list = await rpc<{ tokens: { name: string }[] }>(gateway(), 'list', { all: false }, as);
+    assert.deepEqual(list.tokens.map((t) => t.name), ['alice-admin', 'remote']);
+    await rpc(gateway(), 'revoke', { nameOrId: 'remote' }, as);
     const ok = events.filter((e) => e.result === 'success').map((e) => [e.action, e.user, e.ip, e.request_id]);
     assert.deepEqual(ok, [
-      ['token.generate', 'oidc:alice', '203.0.113.7', 'req-1'],
-      ['token.revoke', 'oidc:alice', '203.0.113.7', 'req-1'],
+      ['token.generate', 'token:alice-admin', '203.0.113.7', 'req-1'],
+      ['token.revoke', 'token:alice-admin', '203.0.113.7', 'req-1'],
     ]);
   });
 
   it('denies token management to a gateway caller without *, and audits the denial', async () => {
-    await rejectsWith(
-      rpc(gateway(), 'generate', { name: 'sneaky', scopes: [], role: 'admin', expiresDays: 0 }, gw('token:ops', 'control,write,read')),
-      status.PERMISSION_DENIED,
-      'permission_denied',
-    );
-    await rejectsWith(rpc(gateway(), 'list', { all: true }, gw('token:ops', 'control')), status.PERMISSION_DENIED, 'permission_denied');
-    await rejectsWith(rpc(gateway(), 'generate', { name: 'anon', scopes: [], role: '', expiresDays: 0 }), status.PERMISSION_DENIED, 'permission_denied');
-    assert.equal(f.store.list({ all: true }).length, 0);
+    const ops = mint('ops', 'operator');
+    await rejectsWith(rpc(gateway(), 'generate', { name: 'sneaky', scopes: [], role: 'admin', expiresDays: 0 }, gw(ops)), status.PERMISSION_DENIED, 'permission_denied');
+    await rejectsWith(rpc(gateway(), 'list', { all: true }, gw(ops)), status.PERMISSION_DENIED, 'permission_denied');
+    assert.equal(f.store.list({ all: true }).length, 1);
     assert.deepEqual(
       events.map((e) => [e.action, e.result, e.user, e.resource]),
-      [
-        ['token.generate', 'denied', 'token:ops', 'token:sneaky'],
-        ['token.generate', 'denied', 'anonymous', 'token:anon'],
-      ],
+      [['token.generate', 'denied', 'token:ops', 'token:sneaky']],
     );
     assert.match(events[0]!.reason ?? '', /"\*" scope/);
+  });
+
+  it('refuses forged subject and scopes without a credential: UNAUTHENTICATED, nothing minted', async () => {
+    const forged = gw(undefined, { subject: 'oidc:ceo@example.com', scopes: '*' });
+    await rejectsWith(rpc(gateway(), 'generate', { name: 'forever', scopes: ['*'], role: '', expiresDays: 0 }, forged), status.UNAUTHENTICATED, 'unauthenticated');
+    await rejectsWith(rpc(gateway(), 'list', { all: true }, forged), status.UNAUTHENTICATED, 'unauthenticated');
+    await rejectsWith(rpc(gateway(), 'revoke', { nameOrId: 'x' }, forged), status.UNAUTHENTICATED, 'unauthenticated');
+    await rejectsWith(rpc(gateway(), 'list', { all: true }, gw('loki_' + 'A'.repeat(40), { scopes: '*' })), status.UNAUTHENTICATED, 'unauthenticated');
+    assert.equal(f.store.list({ all: true }).length, 0);
+  });
+
+  it('gives a viewer credential viewer rights even with forged scopes "*"', async () => {
+    const viewer = mint('viewer', 'viewer');
+    const forged = gw(viewer, { subject: 'oidc:ceo@example.com', scopes: '*' });
+    await rejectsWith(rpc(gateway(), 'generate', { name: 'forever', scopes: ['*'], role: '', expiresDays: 0 }, forged), status.PERMISSION_DENIED, 'permission_denied');
+    await rejectsWith(rpc(gateway(), 'list', { all: true }, forged), status.PERMISSION_DENIED, 'permission_denied');
+    assert.deepEqual(events.map((e) => e.user), ['token:viewer']);
+  });
+
+  it('refuses a revoked or expired credential at once (no cache window in the daemon)', async () => {
+    const admin1 = mint('short', 'admin');
+    await rpc(gateway(), 'list', { all: true }, gw(admin1));
+    f.store.revoke('short');
+    await rejectsWith(rpc(gateway(), 'list', { all: true }, gw(admin1)), status.UNAUTHENTICATED, 'unauthenticated');
   });
 
   it('is not reachable from the agent socket at all', async () => {

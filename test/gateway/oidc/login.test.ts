@@ -87,7 +87,11 @@ describe('OIDC browser login in headless Chromium', function () {
     await signIn(page, 'alice');
     await page.waitForURL(`${gw}/whoami`);
     const me = await bodyJson(page);
-    assert.deepEqual(me, { subject: 'oidc:alice', scopes: ['control', 'write', 'read'], method: 'oidc', role: 'operator', viaCookie: true, credentialId: me.credentialId });
+    assert.deepEqual(me, { subject: 'oidc:alice', scopes: ['control', 'write', 'read'], method: 'oidc', role: 'operator', viaCookie: true, credentialId: me.credentialId, credential: me.credential });
+    // The session carries the verified ID token so the daemon can check the user itself.
+    const idt = JSON.parse(Buffer.from(String(me.credential).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    assert.equal(idt.sub, 'alice');
+    assert.equal(idt.aud, CLIENT_ID);
     assert.equal(typeof me.credentialId, 'string', 'the provider session id (sid) is kept for audit');
 
     const cookies = await context.cookies(gw);

@@ -104,6 +104,8 @@ class Walker {
   readonly findings: Finding[] = [];
   /** Names given to `alias` earlier in this script. */
   private readonly aliases = new Set<string>();
+  /** Calls between functions defined in this script: caller → callee, and whether the call forks (pipeline/background). */
+  private readonly calls: { from: string; to: string; forks: boolean }[] = [];
   constructor(
     private readonly opts: AnalyseOptions,
     private readonly depth: number,
@@ -182,6 +184,8 @@ class Walker {
       // /bin/sh (dash) expands an alias defined on an earlier line of the same script.
       this.flag({ severity: 'unresolved', id: 'unresolved:alias', reason: `${name.text} is an alias defined in this command; what it runs is not analysed` });
     }
+    const caller = ctx.functions.at(-1);
+    if (name.dynamic === 'none' && caller !== undefined) this.calls.push({ from: caller, to: name.text, forks: ctx.inPipeline || ctx.background });
     if (name.dynamic === 'none' && ctx.functions.includes(name.text) && (ctx.inPipeline || ctx.background)) {
       // A function that starts copies of itself in a pipeline or in the background
       // grows without bound: the fork bomb, whatever it is named.
@@ -197,6 +201,34 @@ class Walker {
     });
     this.commands.push(...expanded.commands);
     for (const f of expanded.findings) this.flag(f);
+  }
+
+  /**
+   * Recursion through any number of functions (`a(){ b|b& }; b(){ a|a& }`) that
+   * forks on the way round grows without bound just like the one-function fork
+   * bomb: a call cycle containing a forking call is denied, whatever the names.
+   */
+  checkRecursion(): void {
+    const edges = new Map<string, Set<string>>();
+    for (const c of this.calls) edges.set(c.from, (edges.get(c.from) ?? new Set()).add(c.to));
+    const reaches = (from: string, to: string): boolean => {
+      const seen = new Set<string>();
+      const stack = [from];
+      while (stack.length) {
+        const f = stack.pop()!;
+        if (f === to) return true;
+        if (seen.has(f)) continue;
+        seen.add(f);
+        for (const g of edges.get(f) ?? []) stack.push(g);
+      }
+      return false;
+    };
+    for (const c of this.calls) {
+      if (c.forks && reaches(c.to, c.from)) {
+        this.flag({ severity: 'deny', id: 'builtin:fork-bomb', reason: `functions ${c.from} and ${c.to} call each other with pipelines/background jobs (fork bomb)` });
+        return;
+      }
+    }
   }
 
   /** Analyses a string the shell would itself parse and run (`sh -c STRING`, `env -S`, `trap`). */
@@ -222,6 +254,7 @@ function analyseAt(command: string, opts: AnalyseOptions, depth: number): Analys
     return { commands: [], findings: walker.findings };
   }
   walker.visit(script, { pipedIn: false, inPipeline: false, background: false, functions: [] });
+  walker.checkRecursion();
   return { commands: walker.commands, findings: walker.findings };
 }
 

@@ -3,6 +3,7 @@
 // their short twin (--recursive → -r), path operands canonicalized
 // (//, /., /usr/.., trailing slashes), and `X/*` also seen as X.
 import { posix } from 'node:path';
+import { TOOL_OPTIONS, resolveLong, type ToolOptions } from './options.js';
 import type { Arg } from './types.js';
 import { programName } from './wrappers.js';
 
@@ -11,6 +12,15 @@ export interface Operand {
   /** Other spellings this operand is equivalent to for matching (e.g. `/` for `/*`). */
   alts: string[];
   dynamic: Arg['dynamic'];
+  /** The word as written, when canonicalizing changed its meaning to a copier (`src/.` names src's contents). */
+  raw?: string;
+}
+
+/** The value an option took (`-t /etc`, `--directory=x`), kept apart from the operands. */
+export interface OptionValue {
+  /** The canonical flag it belongs to (`-t`, `--log-file`). */
+  flag: string;
+  value: Operand;
 }
 
 export interface NormalizedCommand {
@@ -22,6 +32,8 @@ export interface NormalizedCommand {
   operands: Operand[];
   /** True when some argument is a shell expansion that could turn out to be a flag. */
   dynamicFlags: boolean;
+  /** Values of options that take one, for programs whose options are known (see options.ts). */
+  values: OptionValue[];
   /** Printable normalized form, e.g. `rm -r -f /`. */
   text: string;
 }
@@ -79,7 +91,9 @@ function canonOperand(a: Arg): Operand {
     const o = pathOperand(canonicalPath(kv[2]!));
     return { ...o, text: `${kv[1]}=${o.text}`, alts: o.alts.map((x) => `${kv[1]}=${x}`) };
   }
-  return looksLikePath(a.text) ? pathOperand(canonicalPath(a.text)) : { text: a.text, alts: [], dynamic: 'none' };
+  if (!looksLikePath(a.text)) return { text: a.text, alts: [], dynamic: 'none' };
+  const o = pathOperand(canonicalPath(a.text));
+  return /(^|\/)\.\/*$/.test(a.text) ? { ...o, raw: a.text } : o;
 }
 
 export function normalizeArgv(argv: readonly Arg[]): NormalizedCommand {
@@ -88,10 +102,12 @@ export function normalizeArgv(argv: readonly Arg[]): NormalizedCommand {
   const program = first ? (programDynamic ? first.text : programName(first.text)) : '';
   const flags: string[] = [];
   const operands: Operand[] = [];
+  const values: OptionValue[] = [];
   let dynamicFlags = false;
   let endOfOptions = false;
   const longMap = LONG_MAP[program] ?? {};
   const alias = SHORT_ALIAS[program] ?? {};
+  const spec: ToolOptions | undefined = programDynamic ? undefined : TOOL_OPTIONS[program];
   const split = !NO_SPLIT.has(program);
   const shown: string[] = [program];
   const addFlag = (f: string) => {
@@ -104,15 +120,32 @@ export function normalizeArgv(argv: readonly Arg[]): NormalizedCommand {
   const addOperand = (a: Arg) => {
     const o = canonOperand(a);
     operands.push(o);
-    shown.push(/[\s'"\\$`;&|<>]/.test(o.text) || o.text === '' ? JSON.stringify(o.text) : o.text);
+    shown.push(show(o));
   };
-  for (const a of argv.slice(1)) {
+  const addValue = (flag: string, a: Arg) => {
+    const g = alias[flag] ?? flag;
+    if (!flags.includes(g)) flags.push(g);
+    const o = canonOperand(a);
+    values.push({ flag: g, value: o });
+    shown.push(g, show(o));
+  };
+  const rest = argv.slice(1);
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
     if (a.dynamic === 'any') {
       dynamicFlags = true;
       addOperand(a);
       continue;
     }
     const t = a.text;
+    if (spec?.oldStyleFirstArg && i === 0 && a.dynamic === 'none' && /^[A-Za-z]+$/.test(t)) {
+      // `tar xzf a.tgz -C d`: each value letter takes the next word, in order.
+      for (const ch of t) {
+        if (spec.shortRequired.includes(ch) && i + 1 < rest.length) addValue(`-${ch}`, rest[++i]!);
+        else addFlag(`-${ch}`);
+      }
+      continue;
+    }
     if (a.dynamic === 'operand' || endOfOptions || !split || !t.startsWith('-') || t === '-') {
       addOperand(a);
       continue;
@@ -122,12 +155,38 @@ export function normalizeArgv(argv: readonly Arg[]): NormalizedCommand {
       continue;
     }
     if (t.startsWith('--')) {
-      const [name, value] = t.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-      const mapped = longMap[name];
-      addFlag(mapped && value === undefined ? mapped : t);
+      const [written, value] = t.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+      const name = spec ? (resolveLong(spec, written) ?? written) : written;
+      const opt = spec?.long[name];
+      const canonical = opt?.short ?? longMap[name] ?? `--${name}`;
+      if (opt && opt.arity !== 'none' && value !== undefined) addValue(canonical, { text: value, dynamic: 'none' });
+      else if (opt?.arity === 'required' && i + 1 < rest.length) addValue(canonical, rest[++i]!);
+      else if (!opt && value !== undefined) addFlag(t);
+      else addFlag(longMap[name] && value === undefined ? longMap[name] : opt ? canonical : t);
       continue;
     }
-    for (const ch of t.slice(1)) addFlag(`-${ch}`);
+    const letters = t.slice(1);
+    for (let k = 0; k < letters.length; k++) {
+      const ch = letters[k]!;
+      if (spec?.shortOptional.includes(ch)) {
+        const attached = letters.slice(k + 1);
+        if (attached) addValue(`-${ch}`, { text: attached, dynamic: 'none' });
+        else addFlag(`-${ch}`);
+        break;
+      }
+      if (spec?.shortRequired.includes(ch)) {
+        const attached = letters.slice(k + 1);
+        if (attached) addValue(`-${ch}`, { text: attached, dynamic: 'none' });
+        else if (i + 1 < rest.length) addValue(`-${ch}`, rest[++i]!);
+        else addFlag(`-${ch}`);
+        break;
+      }
+      addFlag(`-${ch}`);
+    }
   }
-  return { program, programDynamic, flags, operands, dynamicFlags, text: shown.join(' ') };
+  return { program, programDynamic, flags, operands, dynamicFlags, values, text: shown.join(' ') };
+}
+
+function show(o: Operand): string {
+  return /[\s'"\\$`;&|<>]/.test(o.text) || o.text === '' ? JSON.stringify(o.text) : o.text;
 }

@@ -1,62 +1,22 @@
-// Claims → Loki identity. Only explicitly mapped claim values grant roles: a
-// group that merely happens to be called "admin" in the IdP grants nothing,
-// because in many directories users can create or join groups themselves.
+// Claims → Loki identity. The mapping itself lives in common/ so the daemon,
+// which re-verifies the same JWT, derives exactly the same subject and scopes.
 import type { JWTPayload } from 'jose';
-import { LokiError } from '../../../../common/src/errors.js';
-import { ROLES, type Role } from '../../../../common/src/scopes.js';
+import { mapOidcRoles, oidcGrant } from '../../../../common/src/oidc-claims.js';
+import type { Role } from '../../../../common/src/scopes.js';
 import type { Identity } from '../identity.js';
 import type { OidcConfig } from './config.js';
 
-/** Most privileged first; Identity.role names the strongest mapped role. */
-const ROLE_ORDER: readonly Role[] = ['admin', 'operator', 'auditor', 'viewer'];
-const MAX_SUB_LENGTH = 255;
-
 export type RoleMappingConfig = Pick<OidcConfig, 'role_claims' | 'role_map' | 'default_role'>;
-
-function claimAt(payload: JWTPayload, path: string): unknown {
-  if (Object.hasOwn(payload, path)) return payload[path];
-  let cur: unknown = payload;
-  for (const part of path.split('.')) {
-    if (!cur || typeof cur !== 'object' || Array.isArray(cur) || !Object.hasOwn(cur, part)) return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
-function claimValues(value: unknown): string[] {
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter((v) => v !== '');
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
-  return [];
-}
 
 /** The roles a token's claims map to (empty when nothing matches). */
 export function mapRoles(payload: JWTPayload, cfg: RoleMappingConfig): Role[] {
-  const found = new Set<Role>();
-  for (const claim of cfg.role_claims) {
-    for (const value of claimValues(claimAt(payload, claim))) {
-      if (Object.hasOwn(cfg.role_map, value)) found.add(cfg.role_map[value]!);
-    }
-  }
-  return ROLE_ORDER.filter((r) => found.has(r));
+  return mapOidcRoles(payload, cfg);
 }
 
 /** Builds the Identity for verified claims; throws when the subject is unusable or no role applies. */
 export function identityFromClaims(payload: JWTPayload, cfg: RoleMappingConfig): Identity {
-  const sub = payload.sub;
-  // The subject becomes an ownership key in the daemon: refuse anything that could be ambiguous in logs or metadata.
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH || /[\x00-\x1f\x7f,]/.test(sub)) {
-    throw new LokiError('unauthenticated', 'OIDC token has no usable subject (sub) claim');
-  }
-  let roles = mapRoles(payload, cfg);
-  if (roles.length === 0) {
-    if (cfg.default_role === 'none') {
-      throw new LokiError('permission_denied', 'your identity provider account is not mapped to any Loki role');
-    }
-    roles = [cfg.default_role];
-  }
-  const scopes = [...new Set(roles.flatMap((r) => ROLES[r] as readonly string[]))];
-  const identity: Identity = { subject: `oidc:${sub}`, scopes, method: 'oidc', role: roles[0]! };
-  const credentialId = typeof payload.sid === 'string' ? payload.sid : payload.jti;
-  if (typeof credentialId === 'string' && credentialId.length <= MAX_SUB_LENGTH) identity.credentialId = credentialId;
+  const g = oidcGrant(payload, cfg);
+  const identity: Identity = { subject: g.subject, scopes: g.scopes, method: 'oidc', role: g.role };
+  if (g.credentialId) identity.credentialId = g.credentialId;
   return identity;
 }

@@ -29,6 +29,7 @@ export interface RouteContext {
 }
 
 const PARAM = { type: 'string', maxLength: 4096 } as const;
+const MAX_SESSION_COOKIE = 4000;
 
 function random(): string {
   return randomBytes(32).toString('base64url');
@@ -198,11 +199,15 @@ export function registerOidcRoutes(app: FastifyInstance, ctx: RouteContext): voi
         const nowSec = Math.floor(now / 1000);
         const ttl = Math.min(rt.cfg.session_max_age_seconds, (claims.exp ?? nowSec) - nowSec);
         if (ttl <= 0) throw new LokiError('unauthenticated', 'ID token has expired');
-        const session: SessionClaims = { subj: identity.subject, scp: identity.scopes, fp: rt.fingerprint };
+        const session: SessionClaims = { subj: identity.subject, scp: identity.scopes, fp: rt.fingerprint, idt: idToken };
         if (identity.role) session.role = identity.role;
         // Every browser session gets an id for audit correlation, even when the IdP sends no `sid`.
         session.sid = identity.credentialId ?? `ses-${randomBytes(12).toString('base64url')}`;
         const sealed = await rt.sealer.seal('session', session, now, ttl);
+        // Browsers drop cookies over ~4 KB; a session that silently vanished would look like a redirect loop.
+        if (sealed.length > MAX_SESSION_COOKIE) {
+          throw new LokiError('unauthenticated', 'the identity provider\'s ID token is too large for a browser session cookie; ask your IdP admin to trim its claims, or use an API token');
+        }
         ctx.log.info({ subject: identity.subject, role: identity.role, request_id: req.id }, 'OIDC browser login');
         return reply
           .header('cache-control', 'no-store')

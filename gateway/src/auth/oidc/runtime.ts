@@ -51,6 +51,8 @@ export interface SessionClaims extends JWTPayload {
   role?: string;
   sid?: string;
   fp: string;
+  /** The verified ID token: forwarded to the daemon, which re-verifies it (the cookie never outlives it). */
+  idt?: string;
 }
 
 export function identityFromSession(claims: JWTPayload, rt: Runtime): Identity | undefined {
@@ -60,5 +62,6 @@ export function identityFromSession(claims: JWTPayload, rt: Runtime): Identity |
   const identity: Identity = { subject: claims.subj, scopes: [...(claims.scp as string[])], method: 'oidc', viaCookie: true };
   if (typeof claims.role === 'string') identity.role = claims.role;
   if (typeof claims.sid === 'string') identity.credentialId = claims.sid;
+  if (typeof claims.idt === 'string') identity.credential = claims.idt;
   return identity;
 }
