@@ -1,0 +1,164 @@
+// Per-session workspace size limit. After the workspace is cloned, it is moved
+// onto its own ext4 file system in a sparse image file of `max_size`
+// (`<workspaces>/.images/<session>.img`), loop-mounted at the workspace path.
+// The agent then hits ENOSPC at the limit; the host's file system (which also
+// holds the store and the audit log) never fills from inside a sandbox. The
+// kernel enforces it, at write time, whatever the agent does; no watcher has to
+// win a race against `dd`.
+import { execFile } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LokiError, type Logger } from '../../../common/src/index.js';
+
+export interface WorkspaceVolumesOptions {
+  workspacesDir: string;
+  /** 0 = no limit (workspaces stay plain directories). */
+  maxBytes: number;
+  minFreeBytes: number;
+  owner: { uid: number; gid: number };
+  log: Logger;
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 120_000 }, (err, _out, stderr) => {
+      if (err) reject(Object.assign(new Error(`${cmd} failed: ${String(stderr).trim().split('\n').pop() || err.message}`), { cause: err }));
+      else resolve();
+    });
+  });
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** Disk space used under `dir` (allocated blocks, no symlinks followed, one file system). */
+export function diskUsage(dir: string): number {
+  let total = 0;
+  let dev: number | undefined;
+  const stack = [dir];
+  while (stack.length) {
+    const p = stack.pop()!;
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    dev ??= st.dev;
+    if (st.dev !== dev) continue;
+    total += st.blocks * 512;
+    if (st.isDirectory()) for (const name of readdirSync(p)) stack.push(join(p, name));
+  }
+  return total;
+}
+
+export function isMountPoint(dir: string): boolean {
+  try {
+    return statSync(dir).dev !== statSync(dirname(dir)).dev;
+  } catch {
+    return false;
+  }
+}
+
+export class WorkspaceVolumes {
+  constructor(private readonly o: WorkspaceVolumesOptions) {}
+
+  private get imagesDir(): string {
+    return join(this.o.workspacesDir, '.images');
+  }
+
+  imagePath(sessionId: string): string {
+    return join(this.imagesDir, `${sessionId}.img`);
+  }
+
+  /**
+   * Refuses a new session when a full workspace would leave the state
+   * directory's file system with less than `min_free`.
+   */
+  checkFreeSpace(): void {
+    mkdirSync(this.o.workspacesDir, { recursive: true, mode: 0o700 });
+    const st = statfsSync(this.o.workspacesDir);
+    const free = st.bavail * st.bsize;
+    const need = this.o.minFreeBytes + this.o.maxBytes;
+    if (free < need) {
+      throw new LokiError(
+        'resource_exhausted',
+        `not enough free disk space for a new session: ${formatBytes(free)} free under ${this.o.workspacesDir}, a session needs ${formatBytes(need)} ` +
+          `(sessions.workspace.max_size ${formatBytes(this.o.maxBytes)} + sessions.workspace.min_free ${formatBytes(this.o.minFreeBytes)}); remove old workspaces with \`loki sessions prune\``,
+      );
+    }
+  }
+
+  /** Moves the freshly cloned workspace at `dir` onto its own size-limited file system mounted at `dir`. */
+  async limit(sessionId: string, dir: string): Promise<void> {
+    if (!this.o.maxBytes) return;
+    const image = this.imagePath(sessionId);
+    const clone = `${dir}.clone`;
+    mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
+    renameSync(dir, clone);
+    mkdirSync(dir, { mode: 0o700 });
+    let mounted = false;
+    try {
+      // Sparse: the image takes only what the agent writes, up to max_size.
+      const fd = openSync(image, 'wx', 0o600);
+      try {
+        ftruncateSync(fd, this.o.maxBytes);
+      } finally {
+        closeSync(fd);
+      }
+      const { uid, gid } = this.o.owner;
+      try {
+        await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', `root_owner=${uid}:${gid}`, '-d', clone, image]);
+      } catch (err) {
+        throw new LokiError('resource_exhausted', `the project checkout does not fit in sessions.workspace.max_size (${formatBytes(this.o.maxBytes)}): ${(err as Error).message}`, { cause: err });
+      }
+      try {
+        await run('mount', ['-o', 'loop,nosuid,nodev', image, dir]);
+      } catch (err) {
+        throw new LokiError(
+          'failed_precondition',
+          `cannot mount the size-limited workspace (${(err as Error).message}); the daemon needs root with CAP_SYS_ADMIN in Docker's mount namespace, or set sessions.workspace.max_size: 0 to run without a limit`,
+          { cause: err },
+        );
+      }
+      mounted = true;
+      rmdirSync(join(dir, 'lost+found'));
+      rmSync(clone, { recursive: true, force: true });
+      this.o.log.info({ session_id: sessionId, max_bytes: this.o.maxBytes }, 'workspace size limit mounted');
+    } catch (err) {
+      if (mounted) await run('umount', [dir]).catch(() => undefined);
+      rmSync(image, { force: true });
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(clone, dir);
+      throw err;
+    }
+  }
+
+  /** Unmounts the workspace and deletes its image; returns the disk space that frees (the caller removes the directory). */
+  async release(sessionId: string, dir: string): Promise<number> {
+    const image = this.imagePath(sessionId);
+    let freed = 0;
+    if (isMountPoint(dir)) {
+      freed = existsSync(image) ? statSync(image).blocks * 512 : 0;
+      try {
+        await run('umount', [dir]);
+      } catch {
+        // Busy (a stray process still inside): detach now, the kernel frees it when the last user goes.
+        await run('umount', ['-l', dir]);
+      }
+    } else {
+      freed = existsSync(dir) ? diskUsage(dir) : 0;
+      if (existsSync(image)) freed += statSync(image).blocks * 512;
+    }
+    rmSync(image, { force: true });
+    return freed;
+  }
+}
