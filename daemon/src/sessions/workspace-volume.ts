@@ -6,12 +6,14 @@
 // kernel enforces it, at write time, whatever the agent does; no watcher has to
 // win a race against `dd`.
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 
 export interface WorkspaceVolumesOptions {
   workspacesDir: string;
+  /** dockerd's pid file: a mount is only useful if Docker sees it (default /var/run/docker.pid; '' = do not check). */
+  dockerPidFile?: string;
   /** 0 = no limit (workspaces stay plain directories). */
   maxBytes: number;
   minFreeBytes: number;
@@ -68,7 +70,39 @@ export function isMountPoint(dir: string): boolean {
   }
 }
 
+/**
+ * A mount made in a private mount namespace (systemd's ProtectSystem=,
+ * PrivateTmp=, …) is invisible to dockerd, which would then bind the empty
+ * directory underneath into the sandbox: no limit, and a workspace the daemon
+ * does not see. Refuse rather than run like that.
+ */
+export function checkSameMountNamespace(dockerPidFile: string): void {
+  let pid: string;
+  try {
+    pid = readFileSync(dockerPidFile, 'utf8').trim();
+  } catch {
+    return; // no pid file (remote or rootless engine): nothing to compare with
+  }
+  let ours: string;
+  let docker: string;
+  try {
+    ours = readlinkSync('/proc/self/ns/mnt');
+    docker = readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return;
+  }
+  if (ours !== docker) {
+    throw new LokiError(
+      'failed_precondition',
+      'lokid runs in a different mount namespace from dockerd (e.g. systemd ProtectSystem=/PrivateTmp=), so the size-limited workspace mount would not reach the sandbox; ' +
+        'run lokid in the host mount namespace, or set sessions.workspace.max_size: 0 to run without a limit',
+    );
+  }
+}
+
 export class WorkspaceVolumes {
+  private namespaceChecked = false;
+
   constructor(private readonly o: WorkspaceVolumesOptions) {}
 
   private get imagesDir(): string {
@@ -100,6 +134,11 @@ export class WorkspaceVolumes {
   /** Moves the freshly cloned workspace at `dir` onto its own size-limited file system mounted at `dir`. */
   async limit(sessionId: string, dir: string): Promise<void> {
     if (!this.o.maxBytes) return;
+    if (!this.namespaceChecked) {
+      const pidFile = this.o.dockerPidFile ?? '/var/run/docker.pid';
+      if (pidFile) checkSameMountNamespace(pidFile);
+      this.namespaceChecked = true;
+    }
     const image = this.imagePath(sessionId);
     const clone = `${dir}.clone`;
     mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
