@@ -8,7 +8,7 @@ import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
 import type { SandboxDriver } from '../sandbox/types.js';
 import type { SessionRuntime } from './runtime.js';
 import { isTerminal, type Session } from './types.js';
-import { formatBytes, type WorkspaceVolumes } from './workspace-volume.js';
+import { formatBytes, measure, type WorkspaceVolumes } from './workspace-volume.js';
 
 export interface SessionCleanupOptions {
   rt: SessionRuntime;
@@ -73,6 +73,22 @@ export class SessionCleanup {
     }
     await this.o.rt.auditAs(caller, 'session.prune', '*', 'success', { older_than_seconds: Math.round(olderThanMs / 1000), removed, freed_bytes: freedBytes });
     return { removed, freedBytes };
+  }
+
+  /**
+   * `watch` enforcement (no size-limited mount here): running sessions whose
+   * workspace is over the limit, with the reason to stop them with.
+   */
+  async overLimit(running: Session[]): Promise<{ id: string; reason: string }[]> {
+    const out: { id: string; reason: string }[] = [];
+    for (const s of running) {
+      if (!s.workspace || !this.o.volumes.needsWatch(s.workspace)) continue;
+      const used = await measure(s.workspace).catch(() => 0);
+      if (used > this.o.volumes.maxBytes) {
+        out.push({ id: s.id, reason: `the workspace uses ${formatBytes(used)}, over sessions.workspace.max_size (${formatBytes(this.o.volumes.maxBytes)})` });
+      }
+    }
+    return out;
   }
 
   /** Retention: removes workspaces of sessions that ended more than retention_hours ago. */

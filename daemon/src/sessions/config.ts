@@ -88,6 +88,12 @@ export const sessionsConfigSchema = z
         max_size: size.default(10 * 1024 ** 3),
         /** New sessions are refused when the state directory's filesystem would have less free space than this after a full workspace. */
         min_free: size.default(2 * 1024 ** 3),
+        /**
+         * How the limit is enforced: `mount` (a loop-mounted ext4 image: ENOSPC at the limit; needs root with
+         * CAP_SYS_ADMIN in dockerd's mount namespace), `watch` (the daemon measures the workspace every few seconds
+         * and stops the session over the limit), or `auto` (mount when possible, else watch, with a warning).
+         */
+        enforce: z.enum(['auto', 'mount', 'watch']).default('auto'),
         /** Ended sessions' workspaces (and containers) are removed this long after the session ended (0 = keep until `loki sessions rm/prune`). */
         retention_hours: z.number().min(0).max(24 * 365 * 10).default(24 * 7),
       })
@@ -111,6 +117,7 @@ export const sessionsEnvBindings: EnvBinding[] = [
   { env: 'LOKI_ANTHROPIC_BASE_URL', path: 'sessions.claude.base_url', type: 'string' },
   { env: 'LOKI_WORKSPACE_MAX_SIZE', path: 'sessions.workspace.max_size', type: 'string' },
   { env: 'LOKI_WORKSPACE_MIN_FREE', path: 'sessions.workspace.min_free', type: 'string' },
+  { env: 'LOKI_WORKSPACE_ENFORCE', path: 'sessions.workspace.enforce', type: 'string' },
   { env: 'LOKI_WORKSPACE_RETENTION_HOURS', path: 'sessions.workspace.retention_hours', type: 'number' },
 ];
 

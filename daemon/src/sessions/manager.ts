@@ -91,7 +91,7 @@ export class SessionManager {
     this.store = new SessionStore(opts.db, this.clock);
     this.rt = new SessionRuntime({ store: this.store, emitter: new EventEmitter(), log: opts.log, clock: this.clock, audit: opts.audit });
     const ws = opts.config.workspace;
-    this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
+    this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
     this.cleanup = new SessionCleanup({ rt: this.rt, driver: opts.driver, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
     this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
   }
@@ -163,7 +163,8 @@ export class SessionManager {
     this.rt.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
     const ws = await this.createWorkspace(s, project);
     this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
-    await this.volumes.limit(s.id, ws.path);
+    const how = await this.volumes.limit(s.id, ws.path);
+    if (how !== 'none') this.rt.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
     this.rt.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
     await this.rt.openModelProxy(s, channel.mount.hostPath, this.upstreams, this.o.sandboxes.sandboxUser);
@@ -369,6 +370,10 @@ export class SessionManager {
         } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.rt.stalled(s.id)) {
           this.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
         }
+      }
+      for (const over of await this.cleanup.overLimit(this.store.listByStates(['running', 'paused', 'waiting_approval']))) {
+        // No grace period: the agent is filling the disk.
+        await this.finalize(over.id, 'stopped', over.reason);
       }
       await this.cleanup.expire();
     } catch (err) {

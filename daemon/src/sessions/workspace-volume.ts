@@ -16,6 +16,7 @@ export interface WorkspaceVolumesOptions {
   dockerPidFile?: string;
   /** 0 = no limit (workspaces stay plain directories). */
   maxBytes: number;
+  enforce: 'auto' | 'mount' | 'watch';
   minFreeBytes: number;
   owner: { uid: number; gid: number };
   log: Logger;
@@ -100,10 +101,33 @@ export function checkSameMountNamespace(dockerPidFile: string): void {
   }
 }
 
+/** Disk space used under `dir` by `du` (a child process, so a big tree never blocks the daemon's event loop). */
+export function measure(dir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile('du', ['-sxB1', dir], { timeout: 60_000 }, (err, out) => {
+      // du exits 1 when a file vanished mid-walk (the agent is busy): its total is still good.
+      const n = Number(String(out).split(/\s/)[0]);
+      if (Number.isFinite(n) && String(out).trim()) resolve(n);
+      else reject(err ?? new Error(`du printed nothing for ${dir}`));
+    });
+  });
+}
+
 export class WorkspaceVolumes {
   private namespaceChecked = false;
+  /** `auto`: decided on the first workspace (mount works here or not). */
+  private mountWorks: boolean | undefined;
 
   constructor(private readonly o: WorkspaceVolumesOptions) {}
+
+  get maxBytes(): number {
+    return this.o.maxBytes;
+  }
+
+  /** Whether the daemon must watch this workspace's size (it is not on its own size-limited file system). */
+  needsWatch(dir: string): boolean {
+    return this.o.maxBytes > 0 && !isMountPoint(dir);
+  }
 
   private get imagesDir(): string {
     return join(this.o.workspacesDir, '.images');
@@ -131,10 +155,28 @@ export class WorkspaceVolumes {
     }
   }
 
-  /** Moves the freshly cloned workspace at `dir` onto its own size-limited file system mounted at `dir`. */
-  async limit(sessionId: string, dir: string): Promise<void> {
-    if (!this.o.maxBytes) return;
+  /**
+   * Puts the workspace under the limit: `mount` (its own file system) or
+   * `watch` (the session manager measures it). Returns which, or `none`.
+   */
+  async limit(sessionId: string, dir: string): Promise<'mount' | 'watch' | 'none'> {
+    if (!this.o.maxBytes) return 'none';
+    if (this.o.enforce === 'watch' || this.mountWorks === false) return 'watch';
+    try {
+      await this.mount(sessionId, dir);
+      this.mountWorks = true;
+      return 'mount';
+    } catch (err) {
+      if (this.o.enforce === 'mount' || !(err instanceof LokiError) || err.kind !== 'failed_precondition') throw err;
+      this.mountWorks = false;
+      this.o.log.warn({ reason: err.message }, 'workspace size limit: cannot mount a size-limited file system here; the daemon watches workspace sizes instead (sessions.workspace.enforce)');
+      return 'watch';
+    }
+  }
+
+  private async mount(sessionId: string, dir: string): Promise<void> {
     if (!this.namespaceChecked) {
+      if (process.getuid?.() !== 0) throw new LokiError('failed_precondition', 'a size-limited workspace mount needs lokid to run as root');
       const pidFile = this.o.dockerPidFile ?? '/var/run/docker.pid';
       if (pidFile) checkSameMountNamespace(pidFile);
       this.namespaceChecked = true;

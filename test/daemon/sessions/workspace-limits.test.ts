@@ -85,6 +85,26 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
     await m.stop(ADMIN, s.id);
   });
 
+  it('where no size-limited mount is possible (enforce: watch), stops a session whose workspace grows past the limit, with the reason', async function () {
+    const watched = await startSessionDaemon({ sessions: { workspace: { max_size: LIMIT, min_free: '1g', enforce: 'watch' } } });
+    try {
+      const m = watched.feature.manager;
+      const s = await m.start(ADMIN, input(repo));
+      const cur = m.get(ADMIN, s.id);
+      assert.equal(isMountPoint(cur.workspace), false);
+      const r = await execIn(watched.driver, cur.sandboxId, 'dd if=/dev/zero of=/workspace/big.bin bs=1M count=64 2>&1; echo "dd=$?"');
+      assert.match(r.out, /dd=0/);
+      const ended = await until('the daemon to stop the session', () => {
+        const x = m.get(ADMIN, s.id);
+        return x.state === 'stopped' ? x : undefined;
+      }, 30_000);
+      assert.match(ended.reason, /the workspace uses .* over sessions\.workspace\.max_size \(32\.0 MiB\)/);
+      assert.equal(await watched.driver.get(cur.sandboxId), undefined, 'the container is gone');
+    } finally {
+      await watched.cleanup();
+    }
+  });
+
   it('refuses a new session when the state directory would be left with less than min_free', async function () {
     const tight = await startSessionDaemon({ sessions: { workspace: { max_size: LIMIT, min_free: '1000t' } } });
     try {
