@@ -24,6 +24,7 @@ export function sessionJson(s: Session): Record<string, unknown> {
     project_id: s.projectId,
     prd: s.promptSource,
     model: s.model || null,
+    upstream: s.upstream || null,
     branch: s.branch,
     sandbox_id: s.sandboxId || null,
     created_at: formatTime(s.createdAtMs),
@@ -40,6 +41,7 @@ export function sessionJson(s: Session): Record<string, unknown> {
     decisions: { allow: s.decisionsAllow, deny: s.decisionsDeny, ask: s.decisionsAsk },
     stop_requested: s.stopRequested,
     reason: s.reason || null,
+    workspace_removed: s.workspaceRemoved,
   };
 }
 
@@ -75,6 +77,7 @@ function printSession(s: Session): void {
   printLine(`${s.id}  ${s.state}${s.reason ? ` (${s.reason})` : ''}`);
   printLine(`  provider ${s.provider}, profile ${s.profile}${s.autonomy ? `, autonomy ${s.autonomy}` : ''}, owner ${s.owner}`);
   if (s.branch) printLine(`  branch   ${s.branch}`);
+  if (s.workspaceRemoved) printLine('  workspace removed (rm, prune or retention)');
   printLine(`  prd      ${s.promptSource}`);
   printLine(`  iteration ${s.iteration}/${s.maxIterations}, cost $${s.costUsd.toFixed(4)}, events ${s.eventsTotal}, uptime ${Math.round(s.uptimeSeconds)}s`);
   const t = s.tasks;

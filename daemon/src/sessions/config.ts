@@ -85,7 +85,7 @@ export const sessionsConfigSchema = z
     workspace: z
       .object({
         /** Per-session workspace size (a loop-mounted ext4 image): the agent gets ENOSPC beyond it. 0 = no limit. */
-        max_size: size.default(10 * 1024 ** 3),
+        max_size: size.refine((n) => n === 0 || n >= 16 * 1024 ** 2, 'must be 0 (no limit) or at least 16m (an ext4 file system needs room for its metadata)').default(10 * 1024 ** 3),
         /** New sessions are refused when the state directory's filesystem would have less free space than this after a full workspace. */
         min_free: size.default(2 * 1024 ** 3),
         /**
