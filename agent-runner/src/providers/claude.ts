@@ -109,6 +109,8 @@ export const claudeProvider: Provider = async ({ brief, reporter, runnerPath, li
   if (bridge) {
     env.ANTHROPIC_BASE_URL = `http://127.0.0.1:${bridge.port}`;
     env.ANTHROPIC_API_KEY = PLACEHOLDER_KEY;
+    // The proxy forwards the Messages API only; telemetry and update checks would just time out.
+    env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
   }
   const child = spawn('claude', args, { cwd: brief.workspace || '/workspace', env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.once('close', () => bridge?.close());
