@@ -26,8 +26,9 @@ const EXPIRE_BATCH = 20;
 export class SessionCleanup {
   constructor(private readonly o: SessionCleanupOptions) {}
 
+  /** Ended, with something left to remove (a session that failed before its workspace existed has nothing). */
   private removable(s: Session): boolean {
-    return isTerminal(s.state) && s.workspaceRemovedAtMs === 0;
+    return isTerminal(s.state) && s.workspaceRemovedAtMs === 0 && Boolean(s.workspace || s.sandboxId);
   }
 
   /** Removes one ended session's workspace and container; `caller` undefined = retention. */
