@@ -5,11 +5,13 @@
 //
 // Who can reach a socket is decided by the file system alone, never by the
 // run dir's mode (systemd makes /run/loki 0755): `agents/` is 0711 (traverse,
-// no listing), `agents/<id>/` is 0700 and every socket 0600, both owned by the
-// sandbox uid, a dedicated uid no host account has. So only that sandbox (and
-// root) can connect; other host users get EACCES on listing and connecting.
+// no listing); `agents/<id>/` is the daemon's with the sandbox's group, 0750
+// (the sandbox may enter but not write: it cannot swap a socket for a symlink
+// the root daemon would then chown); every socket is the sandbox uid's, 0600.
+// The sandbox uid:gid is a dedicated one no host account has, so only that
+// sandbox (and root) can connect; other host users get EACCES.
 import { Server, ServerCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import {
@@ -138,11 +140,14 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
   const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const owner = o.sandboxUser ?? self;
 
-  /** Hands a path to the sandbox uid (only root may give files away; a non-root daemon's sandboxes run as itself). */
-  function own(path: string): void {
-    if (owner.uid === self.uid && owner.gid === self.gid) return;
+  const sameUser = owner.uid === self.uid && owner.gid === self.gid;
+
+  /** Hands a path to the sandbox (only root may give files away; a non-root daemon's sandboxes run as itself). */
+  function own(path: string, uid: number, gid: number): void {
+    if (sameUser) return;
     try {
-      chownSync(path, owner.uid, owner.gid);
+      // Never follows a symlink (the directory is not the sandbox's to write anyway).
+      lchownSync(path, uid, gid);
     } catch (err) {
       throw new LokiError('invalid_config', `cannot hand ${path} to the sandbox user ${owner.uid}:${owner.gid} (${(err as NodeJS.ErrnoException).code}); a daemon not running as root must use sandbox.user "auto"`, { cause: err });
     }
@@ -163,11 +168,13 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
     if (existing) return existing.channel;
     agentsRoot();
     const dir = agentDirFor(o.runDir, sessionId);
-    // 0700 and the sandbox's before any socket exists in it, so there is no
-    // window in which a socket is reachable by anyone else.
+    // Private before any socket exists in it, so no socket is ever reachable by anyone else.
     if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
     chmodSync(dir, 0o700);
-    own(dir);
+    if (!sameUser) {
+      own(dir, self.uid, owner.gid);
+      chmodSync(dir, 0o750);
+    }
     const sock = join(dir, AGENT_SOCKET_NAME);
     if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
       throw new LokiError('invalid_config', `agent socket path ${sock} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter run directory`);
@@ -182,7 +189,7 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
-    own(sock);
+    own(sock, owner.uid, owner.gid);
     chmodSync(sock, 0o600);
     const channel: AgentChannel = {
       sessionId,

@@ -7,7 +7,7 @@
 // paths, methods, hosts or upgrades.
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { chmodSync, chownSync, existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../../common/src/index.js';
 
 export interface ModelProxyOptions {
@@ -118,8 +118,8 @@ export async function startModelProxy(o: ModelProxyOptions): Promise<ModelProxy>
     server.once('error', reject);
     server.listen(o.socketPath, () => resolve());
   });
-  // Only the sandbox user may connect (the directory is 0700 and the sandbox's too).
-  if (o.owner) chownSync(o.socketPath, o.owner.uid, o.owner.gid);
+  // Only the sandbox user may connect (its directory is closed to everyone else too).
+  if (o.owner) lchownSync(o.socketPath, o.owner.uid, o.owner.gid);
   chmodSync(o.socketPath, 0o600);
   return {
     socketPath: o.socketPath,

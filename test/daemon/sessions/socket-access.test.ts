@@ -20,6 +20,7 @@ const out = {};
 const code = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
 out.list_agents = code(() => fs.readdirSync(agents));
 out.list_session = code(() => fs.readdirSync(agents + '/' + id));
+out.write_session = code(() => fs.writeFileSync(agents + '/' + id + '/planted', 'x'));
 let pending = 0;
 for (const s of ['agent.sock', 'model.sock']) {
   pending++;
@@ -77,9 +78,12 @@ describe('agent sockets: only the session’s sandbox can reach them', function 
       const agents = join(runDir, 'agents');
       openParents(runDir);
 
-      assert.deepEqual(probeAs(65534, agents, s.id), { list_agents: 'EACCES', list_session: 'EACCES', 'agent.sock': 'EACCES', 'model.sock': 'EACCES' });
-      // The sandbox's uid may use its own session's sockets (but still not list other sessions).
-      assert.deepEqual(probeAs(DEFAULT_SANDBOX_UID, agents, s.id), { list_agents: 'EACCES', list_session: 'ok', 'agent.sock': 'ok', 'model.sock': 'ok' });
+      assert.deepEqual(probeAs(65534, agents, s.id), { list_agents: 'EACCES', list_session: 'EACCES', write_session: 'EACCES', 'agent.sock': 'EACCES', 'model.sock': 'EACCES' });
+      // The sandbox's uid may use its own session's sockets, but not list other sessions, nor plant files
+      // (a symlink in place of a socket) in a directory the root daemon manages.
+      assert.deepEqual(probeAs(DEFAULT_SANDBOX_UID, agents, s.id), { list_agents: 'EACCES', list_session: 'ok', write_session: 'EACCES', 'agent.sock': 'ok', 'model.sock': 'ok' });
+      const st = statSync(join(agents, s.id));
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, DEFAULT_SANDBOX_UID, 0o750]);
     });
   }
 });

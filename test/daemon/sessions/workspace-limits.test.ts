@@ -92,8 +92,8 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
       const s = await m.start(ADMIN, input(repo));
       const cur = m.get(ADMIN, s.id);
       assert.equal(isMountPoint(cur.workspace), false);
-      const r = await execIn(watched.driver, cur.sandboxId, 'dd if=/dev/zero of=/workspace/big.bin bs=1M count=64 2>&1; echo "dd=$?"');
-      assert.match(r.out, /dd=0/);
+      // The write itself succeeds (nothing limits it) unless the daemon stops the sandbox mid-write, which is also fine.
+      await execIn(watched.driver, cur.sandboxId, 'dd if=/dev/zero of=/workspace/big.bin bs=1M count=64 2>&1').catch(() => undefined);
       const ended = await until('the daemon to stop the session', () => {
         const x = m.get(ADMIN, s.id);
         return x.state === 'stopped' ? x : undefined;
