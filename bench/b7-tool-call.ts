@@ -58,7 +58,8 @@ async function main(): Promise<void> {
     overrides: { sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', stop_timeout_seconds: 2 } },
     features: (b) => {
       driver = b.driver;
-      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig(), policy: {}, runnerMount: () => agentRunnerMount(root) });
+      // No workspace size limit here: it is a loop mount the temp-dir cleanup below would trip over, and B7 measures tool calls.
+      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ workspace: { max_size: 0 } }), policy: {}, runnerMount: () => agentRunnerMount(root) });
       return feature;
     },
   });

@@ -101,7 +101,10 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
 
   const projects = new ProjectRegistry({ db, log: log.child({ component: 'projects' }) });
   const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
-  const workspaces = new WorkspaceManager({ db, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: config.git });
+  // Workspaces belong to the sandbox user (unless git.workspace_uid says otherwise).
+  const sbx = manager.sandboxUser;
+  const gitConfig = { ...config.git, workspace_uid: config.git.workspace_uid ?? sbx.uid, workspace_gid: config.git.workspace_gid ?? sbx.gid };
+  const workspaces = new WorkspaceManager({ db, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: gitConfig });
   const git = { projects, workspaces, trail };
 
   // Sessions (with the policy engine and approvals) are a feature on these parts;

@@ -64,6 +64,7 @@ export interface StartSessionInput {
   project?: string;
   model?: string;
   baseUrl?: string;
+  upstream?: string;
   maxIterations?: number;
   network?: boolean;
 }
@@ -150,6 +151,7 @@ export function createSessionsClient(c: SessionServiceClient, invoke: Invoke, ch
         project: i.project ?? '',
         model: i.model ?? '',
         baseUrl: i.baseUrl ?? '',
+        upstream: i.upstream ?? '',
         maxIterations: i.maxIterations ?? 0,
         network: i.network ?? false,
       });

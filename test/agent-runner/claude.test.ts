@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgentChannels } from '../../daemon/src/agent/index.js';
@@ -10,6 +12,7 @@ import { shortTempDir } from '../helpers/entry.js';
 import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
 import { gitWorkspace, runnerMountOrExplain, sandboxRun, type SandboxRun } from './sandbox.js';
 
+const ANTHROPIC_KEY = 'sk-ant-host-only-91c2';
 const here = fileURLToPath(new URL('.', import.meta.url));
 /** The fake CLI sits next to this test in the source tree (tsc does not copy .cjs files). */
 function fakeClaudePath(): string {
@@ -126,19 +129,34 @@ describe('agent-runner claude provider in a real sandbox', function () {
   this.timeout(120_000);
   let hooks: RecordingHooks;
   let run: SandboxRun;
+  let anthropic: Server | undefined;
   before(async () => {
     hooks = recordingHooks((id) => scriptBrief(id, []));
     run = await sandboxRun(hooks);
   });
-  after(async () => run?.cleanup());
+  after(async () => {
+    anthropic?.close();
+    await run?.cleanup();
+  });
 
-  it('runs Claude Code headless with the hook wired: allowed calls run, denied ones get the reason, cost is recorded', async () => {
+  it('runs Claude Code headless with the hook wired: allowed calls run, denied ones get the reason, cost is recorded, and the key stays on the host', async () => {
     const ws = gitWorkspace(run.daemon.home, 'claude1');
     const calls = [
       { name: 'Bash', input: { command: 'echo from-claude > c.txt' } },
       { name: 'Bash', input: { command: 'rm -rf /' } },
+      { name: 'Bash', input: { command: 'env > env.txt' } },
     ];
-    hooks.briefs.set('sess-claude', scriptBrief('sess-claude', [], { provider: 'claude', planJson: '', prompt: JSON.stringify(calls), apiKey: 'sk-ant-test' }));
+    // Anthropic's Messages API, stood in for on loopback: Claude Code reaches it only through the host-side proxy.
+    const seen: { path: string; key: string }[] = [];
+    anthropic = createServer((req, res) => {
+      seen.push({ path: req.url ?? '', key: String(req.headers['x-api-key'] ?? '') });
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"type":"message","content":[]}'));
+    });
+    await new Promise<void>((r) => anthropic!.listen(0, '127.0.0.1', r));
+    await run.channels.open('sess-claude');
+    await run.channels.forwardModel('sess-claude', new URL(`http://127.0.0.1:${(anthropic.address() as AddressInfo).port}`), { kind: 'anthropic', apiKey: ANTHROPIC_KEY });
+    hooks.briefs.set('sess-claude', scriptBrief('sess-claude', [], { provider: 'claude', planJson: '', prompt: JSON.stringify(calls), options: { model_socket: '/run/loki-agent/model.sock' } }));
     // The image has no Claude Code; a protocol-speaking stand-in takes its place on PATH.
     const { info } = await run.start('sess-claude', ws, [{ hostPath: fakeClaudePath(), containerPath: '/usr/local/bin/claude', readOnly: true }]);
     const done = await run.waitExit(info.id);
@@ -147,10 +165,16 @@ describe('agent-runner claude provider in a real sandbox', function () {
     assert.deepEqual(hooks.decisions.map((d) => [d.req.tool, d.req.action, d.decision]), [
       ['Bash', { kind: 'shell', command: 'echo from-claude > c.txt' }, 'allow'],
       ['Bash', { kind: 'shell', command: 'rm -rf /' }, 'deny'],
+      ['Bash', { kind: 'shell', command: 'env > env.txt' }, 'allow'],
     ]);
     assert.equal(readFileSync(join(ws, 'c.txt'), 'utf8'), 'from-claude\n');
+    // The proxy added the real key; Claude Code's own environment (what its Bash tool sees) holds none.
+    assert.deepEqual(seen, [{ path: '/v1/messages?beta=true', key: ANTHROPIC_KEY }]);
+    const env = readFileSync(join(ws, 'env.txt'), 'utf8');
+    assert.match(env, /^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.ok(!env.includes(ANTHROPIC_KEY), env);
     const types = events.map((e) => e.type);
-    assert.deepEqual(types.filter((t) => t !== 'denied'), ['tool_call', 'tool_call', 'message', 'usage', 'finished']);
+    assert.deepEqual(types.filter((t) => t !== 'denied'), ['tool_call', 'tool_call', 'tool_call', 'message', 'usage', 'finished']);
     assert.ok(types.includes('denied'));
     const usage = events.find((e) => e.type === 'usage')!;
     assert.deepEqual([usage.inputTokens, usage.outputTokens, usage.costUsd], [1200, 340, 0.0123]);

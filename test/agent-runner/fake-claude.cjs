@@ -5,7 +5,7 @@
 // documented reply (hookSpecificOutput.permissionDecision), and prints
 // `--output-format stream-json` lines. The scripted tool calls come from the prompt (JSON).
 'use strict';
-/* global require, process */
+/* global require, process, fetch */
 /* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS script run as a bare executable in the sandbox */
 const { execSync, spawnSync } = require('node:child_process');
 const { readFileSync } = require('node:fs');
@@ -21,6 +21,23 @@ const hooks = settings.hooks.PreToolUse.flatMap((m) => m.hooks.map((h) => h.comm
 const calls = JSON.parse(opt('-p'));
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const sessionId = '3f0e8a51-claude';
+
+/** One Messages API call, as Claude Code makes it: to ANTHROPIC_BASE_URL with ANTHROPIC_API_KEY as x-api-key. */
+async function modelCall() {
+  if (!process.env.ANTHROPIC_BASE_URL) return;
+  const res = await fetch(`${process.env.ANTHROPIC_BASE_URL}/v1/messages?beta=true`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': process.env.ANTHROPIC_API_KEY || '' },
+    body: JSON.stringify({ model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  if (res.status !== 200) {
+    process.stderr.write(`fake claude: the model answered HTTP ${res.status}: ${await res.text()}\n`);
+    process.exit(1);
+  }
+}
+
+async function main() {
+await modelCall();
 out({ type: 'system', subtype: 'init', session_id: sessionId, cwd: process.cwd(), tools: ['Bash', 'Write', 'Read'] });
 let turns = 0;
 for (const call of calls) {
@@ -46,3 +63,9 @@ for (const call of calls) {
 }
 out({ type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text: 'All done.' }] }, session_id: sessionId });
 out({ type: 'result', subtype: 'success', is_error: false, num_turns: turns, result: 'All done.', session_id: sessionId, total_cost_usd: 0.0123, usage: { input_tokens: 1200, output_tokens: 340 } });
+}
+
+main().catch((err) => {
+  process.stderr.write(`fake claude: ${err.message}\n`);
+  process.exit(1);
+});

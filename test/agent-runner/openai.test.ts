@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { startModelProxy, type ModelProxy } from '../../daemon/src/agent/index.js';
@@ -12,9 +12,9 @@ import { gitWorkspace, sandboxRun, type SandboxRun } from './sandbox.js';
 
 const KEY = 'sk-test-4f1c2b9e';
 
-function viaSocket(socketPath: string, method: string, path: string, body = ''): Promise<{ status: number; text: string }> {
+function viaSocket(socketPath: string, method: string, path: string, body = '', auth = ''): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' } }, (res) => {
+    const req = request({ socketPath, method, path, headers: { ...(auth ? { authorization: auth } : {}), 'content-type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
@@ -31,7 +31,7 @@ describe('model proxy', () => {
   before(async () => {
     fake = await fakeOpenAI(KEY, []);
     dir = shortTempDir('lkm');
-    proxy = await startModelProxy({ socketPath: join(dir, 'model.sock'), upstream: new URL(fake.url), log: quietLogger() });
+    proxy = await startModelProxy({ socketPath: join(dir, 'model.sock'), upstream: new URL(fake.url), apiKey: KEY, log: quietLogger() });
   });
   after(async () => {
     await proxy.close();
@@ -39,11 +39,23 @@ describe('model proxy', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('forwards chat-completions POSTs to the upstream base path with the bearer token', async () => {
-    const r = await viaSocket(proxy.socketPath, 'POST', '/v1/chat/completions', JSON.stringify({ model: 'm', messages: [], tools: [] }));
+  it('forwards chat-completions POSTs to the upstream base path, adding the key itself', async () => {
+    const r = await viaSocket(proxy.socketPath, 'POST', '/v1/chat/completions', JSON.stringify({ model: 'm', messages: [], tools: [] }), 'Bearer sk-forged-by-the-sandbox');
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.text).choices[0].message.content, 'nothing left to do');
     assert.equal(fake.requests.at(-1)!.path, '/v1/chat/completions');
+    assert.equal(fake.requests.at(-1)!.auth, `Bearer ${KEY}`, 'the sandbox’s own Authorization is dropped');
+    assert.equal(statSync(proxy.socketPath).mode & 0o777, 0o600);
+  });
+
+  it('sends no key when it has none, whatever the sandbox sends', async () => {
+    const keyless = await startModelProxy({ socketPath: join(dir, 'keyless.sock'), upstream: new URL(fake.url), log: quietLogger() });
+    try {
+      const r = await viaSocket(keyless.socketPath, 'POST', '/v1/chat/completions', '{}', `Bearer ${KEY}`);
+      assert.equal(r.status, 401, 'a key the sandbox learned elsewhere is not passed on');
+    } finally {
+      await keyless.close();
+    }
   });
 
   it('forwards nothing else: other paths and methods get 403 and never reach the upstream', async () => {
@@ -84,7 +96,7 @@ describe('agent-runner openai provider in a real sandbox', function () {
     const ws = gitWorkspace(run.daemon.home, 'openai1');
     await run.channels.open('sess-openai');
     // The sandbox has no network: the model endpoint arrives as a socket in the agent dir.
-    const forwarded = await run.channels.forwardModel('sess-openai', new URL(fake.url));
+    const forwarded = await run.channels.forwardModel('sess-openai', new URL(fake.url), { apiKey: KEY });
     assert.equal(forwarded.socketInSandbox, '/run/loki-agent/model.sock');
     hooks.briefs.set(
       'sess-openai',
@@ -94,7 +106,6 @@ describe('agent-runner openai provider in a real sandbox', function () {
         planJson: '',
         model: 'qwen2.5-coder:7b',
         baseUrl: 'http://model/v1',
-        apiKey: KEY,
         maxIterations: 10,
         options: { model_socket: '/run/loki-agent/model.sock', price_input_per_mtok: '1', price_output_per_mtok: '2' },
       }),
@@ -123,7 +134,7 @@ describe('agent-runner openai provider in a real sandbox', function () {
     // What the model was told: tool results, including the denial and its reason.
     const toolMsgs = (i: number) => fake.requests[i]!.body.messages.filter((m) => m.role === 'tool').map((m) => m.content ?? '');
     assert.match(toolMsgs(1)[1]!, /greet\.sh/);
-    assert.match(toolMsgs(2).at(-1)!, /^exit 0\nhi from 1000/);
+    assert.match(toolMsgs(2).at(-1)!, /^exit 0\nhi from 64000/);
     assert.match(toolMsgs(3).at(-2)!, /^denied by Loki policy: destructive command: rm -rf \//);
     assert.equal(toolMsgs(3).at(-1)!, 'rejected by Loki: shell must not be empty', 'a malformed call is the model’s to fix, not the end of the run');
 
@@ -137,7 +148,7 @@ describe('agent-runner openai provider in a real sandbox', function () {
     // The key went only to the model endpoint: never into events.
     assert.ok(!JSON.stringify(events).includes(KEY));
 
-    assert.equal(readFileSync(join(ws, 'out.txt'), 'utf8'), 'hi from 1000\n');
+    assert.equal(readFileSync(join(ws, 'out.txt'), 'utf8'), 'hi from 64000\n');
     const log = execFileSync('git', ['-C', ws, '-c', `safe.directory=${ws}`, 'log', '--format=%s'], { encoding: 'utf8' });
     assert.equal(log.trim(), 'feat: greeting script');
   });
@@ -148,10 +159,10 @@ describe('agent-runner openai provider in a real sandbox', function () {
       const ws = gitWorkspace(run.daemon.home, 'openai2');
       hooks.briefs.set(
         'sess-openai-401',
-        scriptBrief('sess-openai-401', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', apiKey: KEY, options: { model_socket: '/run/loki-agent/model.sock' } }),
+        scriptBrief('sess-openai-401', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', options: { model_socket: '/run/loki-agent/model.sock' } }),
       );
       const channel = await run.channels.open('sess-openai-401');
-      const p = await startModelProxy({ socketPath: join(channel.mount.hostPath, 'model.sock'), upstream: new URL(wrong.url), log: quietLogger() });
+      const p = await startModelProxy({ socketPath: join(channel.mount.hostPath, 'model.sock'), upstream: new URL(wrong.url), apiKey: KEY, owner: run.daemon.manager.sandboxUser, log: quietLogger() });
       try {
         const { info } = await run.start('sess-openai-401', ws);
         assert.equal((await run.waitExit(info.id)).exitCode, 1);

@@ -8,6 +8,7 @@ import type { AgentChannelsHandle } from '../../daemon/src/agent/index.js';
 import type { AgentChannel } from '../../daemon/src/agent/types.js';
 import type { Caller } from '../../daemon/src/grpc/caller.js';
 import type { SandboxInfo, SandboxMount } from '../../daemon/src/sandbox/types.js';
+import { DEFAULT_SANDBOX_UID } from '../../daemon/src/sandbox/manager.js';
 import { quietLogger, startTestDaemon } from '../helpers/daemon.js';
 import type { RecordingHooks } from '../daemon/agent/hooks.js';
 
@@ -31,12 +32,12 @@ function chownTree(dir: string, uid: number, gid: number): void {
   }
 }
 
-/** A git workspace the sandbox user owns (uid 1000 when the daemon runs as root). */
+/** A git workspace the sandbox user owns (the dedicated uid when the daemon runs as root). */
 export function gitWorkspace(home: string, name: string): string {
   const ws = join(home, 'workspaces', name);
   mkdirSync(ws, { recursive: true });
   execFileSync('git', ['init', '-q', '-b', 'loki/session', ws]);
-  if (process.getuid?.() === 0) chownTree(ws, 1000, 1000);
+  if (process.getuid?.() === 0) chownTree(ws, DEFAULT_SANDBOX_UID, DEFAULT_SANDBOX_UID);
   return ws;
 }
 
@@ -51,7 +52,7 @@ export interface SandboxRun {
 export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
   const mount = runnerMountOrExplain();
   const daemon = await startTestDaemon();
-  const channels = createAgentChannels({ runDir: daemon.paths.runDir, hooks, log: quietLogger() });
+  const channels = createAgentChannels({ runDir: daemon.paths.runDir, hooks, log: quietLogger(), sandboxUser: daemon.manager.sandboxUser });
   const started: string[] = [];
   return {
     daemon,

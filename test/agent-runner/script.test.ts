@@ -61,7 +61,7 @@ describe('agent-runner script provider in a real sandbox', function () {
     assert.match(denied.message, /destructive command: rm -rf \//);
     assert.deepEqual(events.filter((e) => e.type === 'iteration').map((e) => e.iteration), [1, 2, 3, 4, 5, 6]);
     const shell = events.filter((e) => e.type === 'tool_result')[1]!;
-    assert.match(shell.message, /^exit 0\n1000/, 'the command ran inside the sandbox as the sandbox user');
+    assert.match(shell.message, /^exit 0\n64000/, 'the command ran inside the sandbox as the sandbox user');
     assert.match(events.find((e) => e.type === 'tool_result' && e.message.startsWith('HELLO'))?.message ?? '', /HELLO FROM THE SANDBOX/);
     const finished = events.at(-1)!;
     assert.equal(finished.type, 'finished');
@@ -142,7 +142,7 @@ describe('agent-runner script provider in a real sandbox', function () {
     // The daemon side goes away (as on SIGKILL) and a new one re-opens the same path.
     await run.channels.closeAll();
     await new Promise((r) => setTimeout(r, 300));
-    const again = createAgentChannels({ runDir: run.daemon.paths.runDir, hooks, log: quietLogger() });
+    const again = createAgentChannels({ runDir: run.daemon.paths.runDir, hooks, log: quietLogger(), sandboxUser: run.daemon.manager.sandboxUser });
     try {
       await again.open('sess-restart');
       assert.equal((await run.waitExit(info.id)).exitCode, 0);

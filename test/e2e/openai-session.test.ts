@@ -60,8 +60,10 @@ describe('an openai session through the SessionManager', function () {
     server = fakeModel(seen);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     repo = makeRepo();
+    const port = (server.address() as AddressInfo).port;
+    // The key belongs to this configured upstream only: the host-side proxy adds it there and nowhere else.
     sd = await startSessionDaemon({
-      sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], openai: { api_key: API_KEY, input_usd_per_mtok: 1, output_usd_per_mtok: 2 } },
+      sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], openai: { upstreams: { local: { base_url: `http://127.0.0.1:${port}/v1`, api_key: API_KEY } }, input_usd_per_mtok: 1, output_usd_per_mtok: 2 } },
       runnerMount: () => agentRunnerMount(root),
     });
   });
@@ -75,6 +77,7 @@ describe('an openai session through the SessionManager', function () {
   it('runs tool calls through Decide, returns the denial to the model, commits, finishes and accounts tokens and cost', async function () {
     const m = sd!.feature.manager;
     const port = (server.address() as AddressInfo).port;
+    // The local admin names the configured upstream by its exact URL.
     const s = await m.start(ADMIN, { prd: '', prompt: 'write hello.txt and commit it', provider: 'openai', plan: '', profile: '', autonomy: '', project: '', projectPath: repo, model: 'scripted', baseUrl: `http://127.0.0.1:${port}/v1`, maxIterations: 10, network: false });
     const done = await until('the session to end', () => {
       const x = m.get(ADMIN, s.id);
@@ -82,7 +85,7 @@ describe('an openai session through the SessionManager', function () {
     }, 60_000);
     assert.equal(done.state, 'completed', done.reason);
 
-    // The sandbox has no network: the calls came through the daemon's model socket, with the key from the brief.
+    // The sandbox has no network: the calls came through the daemon's model socket, which added the key.
     assert.equal(seen.length, 4);
     assert.ok(seen.every((x) => x.auth === `Bearer ${API_KEY}`));
     const toolResults = seen[2]!.messages.filter((x) => x.role === 'tool').map((x) => x.content ?? '');

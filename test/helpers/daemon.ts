@@ -1,8 +1,8 @@
 // Real daemons for tests: in-process (startDaemon) or as a child process
 // (for SIGKILL/restart and signal tests), each on its own temp LOKI_HOME.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { credentials, Metadata, type Client } from '@grpc/grpc-js';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createLogger, runtimePaths, type RuntimePaths } from '../../common/src/index.js';
 import { startDaemon, type DaemonHandle, type StartDaemonOptions } from '../../daemon/src/daemon.js';
 import { HealthClient, HealthCheckResponse_ServingStatus } from '../../proto/gen/grpc/health/v1/health.js';
@@ -14,6 +14,21 @@ export function quietLogger() {
   return createLogger({ name: 'test', level: process.env.LOKI_TEST_LOG ?? 'silent' });
 }
 
+/** Size-limited session workspaces are loop mounts: unmount what lies under `dir`, then delete it. */
+export function removeHome(dir: string): void {
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  let mounts: string[] = [];
+  try {
+    mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => unescape(l.split(' ')[4] ?? '')).filter((m) => m.startsWith(`${dir}/`));
+  } catch {
+    // no /proc: nothing this process could have mounted
+  }
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<DaemonHandle & { home: string; cleanup(): Promise<void> }> {
   const home = opts.home ?? shortTempDir('lkd');
   const d = await startDaemon({ logger: quietLogger(), env: { PATH: process.env.PATH ?? '' }, ...opts, home, overrides: { sandbox: { image: SANDBOX_IMAGE, stop_timeout_seconds: 2 }, ...(opts.overrides ?? {}) } });
@@ -21,7 +36,7 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Da
     home,
     async cleanup() {
       await d.close();
-      rmSync(home, { recursive: true, force: true });
+      removeHome(home);
     },
   });
 }

@@ -5,9 +5,32 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Reporter } from '../channel.js';
 import { ProviderError, type Provider } from './types.js';
+
+/** Not a secret: the model proxy on the host drops it and adds the real key. */
+export const PLACEHOLDER_KEY = 'loki-model-proxy-adds-the-key';
+
+/** A 127.0.0.1 port piped to the model socket (Claude Code speaks TCP only; the sandbox has no network). */
+export async function loopbackBridge(socketPath: string): Promise<{ port: number; close(): void }> {
+  const server = createServer((c) => {
+    const up = connect(socketPath);
+    c.pipe(up).pipe(c);
+    const end = () => {
+      c.destroy();
+      up.destroy();
+    };
+    c.on('error', end);
+    up.on('error', end);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
 
 export function hookSettings(runnerPath: string): object {
   return {
@@ -77,12 +100,20 @@ export const claudeProvider: Provider = async ({ brief, reporter, runnerPath, li
   const args = ['-p', brief.prompt, '--output-format', 'stream-json', '--verbose', '--settings', settings, '--setting-sources', 'user'];
   if (brief.model) args.push('--model', brief.model);
   if (brief.maxIterations > 0) args.push('--max-turns', String(brief.maxIterations));
-  // Claude Code reads its key from the environment; it exists only in this
-  // child's env (not the runner's, not the workspace).
+  // No key in here: Claude Code talks to a loopback port that is piped to the
+  // daemon's model socket, and the proxy on the host adds the Anthropic key.
+  // ANTHROPIC_API_KEY is a placeholder so Claude Code does not ask for a login.
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, LOKI_AGENT_SOCKET: process.env.LOKI_AGENT_SOCKET ?? '' };
-  if (brief.apiKey) env.ANTHROPIC_API_KEY = brief.apiKey;
-  if (brief.baseUrl) env.ANTHROPIC_BASE_URL = brief.baseUrl;
+  const modelSocket = brief.options.model_socket;
+  const bridge = modelSocket ? await loopbackBridge(modelSocket) : undefined;
+  if (bridge) {
+    env.ANTHROPIC_BASE_URL = `http://127.0.0.1:${bridge.port}`;
+    env.ANTHROPIC_API_KEY = PLACEHOLDER_KEY;
+    // The proxy forwards the Messages API only; telemetry and update checks would just time out.
+    env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
+  }
   const child = spawn('claude', args, { cwd: brief.workspace || '/workspace', env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.once('close', () => bridge?.close());
   const stop = setInterval(() => {
     if (link.stopRequested) child.kill('SIGTERM');
   }, 1000);

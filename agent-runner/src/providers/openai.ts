@@ -1,6 +1,7 @@
 // The `openai` provider: a tool-calling loop against any OpenAI-compatible
-// chat-completions endpoint (OpenAI, Ollama, vLLM, llama.cpp server). The API
-// key lives only in this process's memory and the Authorization header.
+// chat-completions endpoint (OpenAI, Ollama, vLLM, llama.cpp server), reached
+// through the daemon's model socket. The runner never has a key: the host-side
+// proxy behind the socket adds it.
 import { postJson } from '../http.js';
 import type { Actor, Outcome } from '../actor.js';
 import { ProviderError, type Provider } from './types.js';
@@ -92,7 +93,7 @@ export const openaiProvider: Provider = async ({ brief, actor, reporter, link })
   }
   const socketPath = brief.options.model_socket || undefined;
   const timeoutMs = Number(brief.options.request_timeout_ms ?? 300_000) || 300_000;
-  const headers: Record<string, string> = brief.apiKey ? { authorization: `Bearer ${brief.apiKey}` } : {};
+  const headers: Record<string, string> = {};
   const max = brief.maxIterations > 0 ? brief.maxIterations : 50;
   const messages: ChatMessage[] = [
     { role: 'system', content: brief.options.system_prompt || SYSTEM_PROMPT },

@@ -1,6 +1,6 @@
 // Loki Mode's session commands: `loki start|stop|pause|resume`, `loki sessions
-// list|show|logs` and `loki metrics`, over the admin socket's SessionService.
-import type { Command } from 'commander';
+// list|show|logs|rm|prune` and `loki metrics`, over the admin socket's SessionService.
+import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -24,6 +24,7 @@ export function sessionJson(s: Session): Record<string, unknown> {
     project_id: s.projectId,
     prd: s.promptSource,
     model: s.model || null,
+    upstream: s.upstream || null,
     branch: s.branch,
     sandbox_id: s.sandboxId || null,
     created_at: formatTime(s.createdAtMs),
@@ -40,6 +41,7 @@ export function sessionJson(s: Session): Record<string, unknown> {
     decisions: { allow: s.decisionsAllow, deny: s.decisionsDeny, ask: s.decisionsAsk },
     stop_requested: s.stopRequested,
     reason: s.reason || null,
+    workspace_removed: s.workspaceRemoved,
   };
 }
 
@@ -75,6 +77,7 @@ function printSession(s: Session): void {
   printLine(`${s.id}  ${s.state}${s.reason ? ` (${s.reason})` : ''}`);
   printLine(`  provider ${s.provider}, profile ${s.profile}${s.autonomy ? `, autonomy ${s.autonomy}` : ''}, owner ${s.owner}`);
   if (s.branch) printLine(`  branch   ${s.branch}`);
+  if (s.workspaceRemoved) printLine('  workspace removed (rm, prune or retention)');
   printLine(`  prd      ${s.promptSource}`);
   printLine(`  iteration ${s.iteration}/${s.maxIterations}, cost $${s.costUsd.toFixed(4)}, events ${s.eventsTotal}, uptime ${Math.round(s.uptimeSeconds)}s`);
   const t = s.tasks;
@@ -111,7 +114,8 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .option('--profile <name>', 'policy profile (default: policy.default_profile)')
     .option('--autonomy <mode>', 'perpetual | checkpoint | supervised')
     .option('--model <name>', 'openai/claude model')
-    .option('--base-url <url>', 'openai: chat-completions base URL (e.g. http://127.0.0.1:11434/v1 for Ollama)')
+    .option('--base-url <url>', 'openai: chat-completions base URL (e.g. http://127.0.0.1:11434/v1 for Ollama); sent no key unless it is a configured upstream')
+    .option('--upstream <name>', 'openai: a model upstream configured in sessions.openai.upstreams (default: the default upstream)')
     .option('--project <name>', 'registered project (default: the git repository of the current directory)')
     .option('--max-iterations <n>', 'iteration cap', parsePositiveIntOption)
     .option('--network', 'ask for network access in the sandbox (the daemon must allow it too)')
@@ -140,6 +144,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
         projectPath: typeof o.project === 'string' ? '' : process.cwd(),
         model: typeof o.model === 'string' ? o.model : '',
         baseUrl: typeof o.baseUrl === 'string' ? o.baseUrl : '',
+        upstream: typeof o.upstream === 'string' ? o.upstream : '',
         maxIterations: typeof o.maxIterations === 'number' ? o.maxIterations : 0,
         network: o.network === true,
       });
@@ -200,6 +205,30 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
       await withSessions(ctx, (conn, c) => streamEvents(conn, c, id, o.follow ?? false, (e) => printEvent(e, o.json ?? false)));
     });
 
+  sessions
+    .command('rm')
+    .description('remove an ended session\'s workspace and container (the record and audit trail stay)')
+    .argument('<id>', 'session id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const r = await withSessions(ctx, (conn, c) => call(conn, c.remove.bind(c), { id }, 120_000));
+      if (o.json) return printJson({ ...sessionJson(r.session!), freed_bytes: r.freedBytes });
+      printLine(`removed the workspace of ${id} (${formatBytesShort(r.freedBytes)} freed)`);
+    });
+  sessions
+    .command('prune')
+    .description('remove the workspaces and containers of ended sessions')
+    .option('--older-than <duration>', 'only sessions that ended at least this long ago, e.g. 7d, 12h, 30m (default: all ended)', parseDuration)
+    .option('--dry-run', 'list what would be removed')
+    .option('--json', 'print JSON')
+    .action(async (o: { olderThan?: number; dryRun?: boolean; json?: boolean }) => {
+      const r = await withSessions(ctx, (conn, c) => call(conn, c.prune.bind(c), { olderThanSeconds: o.olderThan ?? 0, dryRun: o.dryRun ?? false }, 600_000));
+      if (o.json) return printJson({ removed: r.removed, freed_bytes: r.freedBytes, dry_run: o.dryRun ?? false });
+      if (!r.removed.length) return printLine('nothing to prune');
+      for (const id of r.removed) printLine(`${o.dryRun ? 'would remove' : 'removed'} ${id}`);
+      if (!o.dryRun) printLine(`${r.removed.length} workspaces removed, ${formatBytesShort(r.freedBytes)} freed`);
+    });
+
   program
     .command('metrics')
     .description('the loki_* session metrics in Prometheus text format (from the daemon)')
@@ -218,6 +247,25 @@ export async function sessionsOverview(conn: DaemonConnection): Promise<Session[
     if (err instanceof LokiError && err.kind === 'unavailable' && err.code !== 'daemon_unavailable') return undefined;
     throw err;
   }
+}
+
+/** `90`, `90s`, `30m`, `12h`, `7d`, `2w` → seconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d{1,9})\s*([smhdw]?)$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration such as 90s, 30m, 12h, 7d or 2w, got ${JSON.stringify(value)}`);
+  const mult = { '': 1, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[m[2]!.toLowerCase() as '' | 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * mult;
+}
+
+function formatBytesShort(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
 function esc(v: string): string {

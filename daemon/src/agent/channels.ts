@@ -2,8 +2,16 @@
 // socket in `<runDir>/agents/<sessionId>/`, a directory bind-mounted into that
 // one sandbox only. The session a call speaks for is fixed by which socket it
 // arrived on; nothing the runner sends can name another session, owner or profile.
+//
+// Who can reach a socket is decided by the file system alone, never by the
+// run dir's mode (systemd makes /run/loki 0755): `agents/` is 0711 (traverse,
+// no listing); `agents/<id>/` is the daemon's with the sandbox's group, 0750
+// (the sandbox may enter but not write: it cannot swap a socket for a symlink
+// the root daemon would then chown); every socket is the sandbox uid's, 0600.
+// The sandbox uid:gid is a dedicated one no host account has, so only that
+// sandbox (and root) can connect; other host users get EACCES.
 import { Server, ServerCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
-import { chmodSync, existsSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import {
@@ -44,6 +52,8 @@ export interface AgentChannelsOptions {
   runDir: string;
   hooks: AgentChannelHooks;
   log: Logger;
+  /** The uid:gid the sandbox runs as: it owns the session's directory and sockets (default: the daemon's own). */
+  sandboxUser?: { uid: number; gid: number };
 }
 
 interface OpenChannel {
@@ -59,7 +69,7 @@ export interface AgentChannelsHandle extends AgentChannels {
    * Set the brief's `options.model_socket` to the returned path. Call again after
    * a daemon restart (after `open`); `close`/`closeAll` stop it.
    */
-  forwardModel(sessionId: string, upstream: URL): Promise<{ socketInSandbox: string }>;
+  forwardModel(sessionId: string, upstream: URL, o?: { kind?: 'openai' | 'anthropic'; apiKey?: string }): Promise<{ socketInSandbox: string }>;
 }
 
 export function agentDirFor(runDir: string, sessionId: string): string {
@@ -127,15 +137,44 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
   const log = o.log.child({ component: 'agent-channels' });
   const open = new Map<string, OpenChannel>();
   const module = createAgentServiceModule(o.hooks);
+  const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const owner = o.sandboxUser ?? self;
+
+  const sameUser = owner.uid === self.uid && owner.gid === self.gid;
+
+  /** Hands a path to the sandbox (only root may give files away; a non-root daemon's sandboxes run as itself). */
+  function own(path: string, uid: number, gid: number): void {
+    if (sameUser) return;
+    try {
+      // Never follows a symlink (the directory is not the sandbox's to write anyway).
+      lchownSync(path, uid, gid);
+    } catch (err) {
+      throw new LokiError('invalid_config', `cannot hand ${path} to the sandbox user ${owner.uid}:${owner.gid} (${(err as NodeJS.ErrnoException).code}); a daemon not running as root must use sandbox.user "auto"`, { cause: err });
+    }
+  }
+
+  /** `agents/`: the daemon's, traverse-only, whatever the run dir's mode is. */
+  function agentsRoot(): string {
+    const root = join(o.runDir, 'agents');
+    mkdirSync(root, { recursive: true, mode: 0o711 });
+    const st = statSync(root);
+    if (st.uid !== self.uid) throw new LokiError('invalid_config', `${root} belongs to uid ${st.uid}, not to the daemon; remove it`);
+    chmodSync(root, 0o711);
+    return root;
+  }
 
   async function openChannel(sessionId: string): Promise<AgentChannel> {
     const existing = open.get(sessionId);
     if (existing) return existing.channel;
+    agentsRoot();
     const dir = agentDirFor(o.runDir, sessionId);
-    // 0755: the sandbox user (uid 1000) must traverse it; the parent run dir is
-    // the daemon's, and only this session's container gets this dir mounted.
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    chmodSync(dir, 0o755);
+    // Private before any socket exists in it, so no socket is ever reachable by anyone else.
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+    chmodSync(dir, 0o700);
+    if (!sameUser) {
+      own(dir, self.uid, owner.gid);
+      chmodSync(dir, 0o750);
+    }
     const sock = join(dir, AGENT_SOCKET_NAME);
     if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
       throw new LokiError('invalid_config', `agent socket path ${sock} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter run directory`);
@@ -150,12 +189,8 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
-    // 0666 on purpose: the runner runs as the sandbox user (uid 1000, or the
-    // daemon's uid), which differs from the daemon's. Access control is the
-    // directory itself: it sits under the daemon's run dir (not reachable by
-    // other local users through the parent's mode) and is bind-mounted into
-    // exactly one container, so whoever can reach this socket is that session.
-    chmodSync(sock, 0o666);
+    own(sock, owner.uid, owner.gid);
+    chmodSync(sock, 0o600);
     const channel: AgentChannel = {
       sessionId,
       mount: { hostPath: dir, containerPath: AGENT_DIR_IN_SANDBOX, readOnly: false },
@@ -177,11 +212,11 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
 
   return {
     open: openChannel,
-    async forwardModel(sessionId, upstream) {
+    async forwardModel(sessionId, upstream, fo = {}) {
       const entry = open.get(sessionId);
       if (!entry) throw new LokiError('failed_precondition', `no open agent channel for session ${sessionId}`);
       await entry.model?.close();
-      entry.model = await startModelProxy({ socketPath: join(entry.channel.mount.hostPath, MODEL_SOCKET_NAME), upstream, log });
+      entry.model = await startModelProxy({ socketPath: join(entry.channel.mount.hostPath, MODEL_SOCKET_NAME), upstream, log, owner, ...fo });
       return { socketInSandbox: `${AGENT_DIR_IN_SANDBOX}/${MODEL_SOCKET_NAME}` };
     },
     // Closing a session's channel removes its directory: the session is over.

@@ -102,7 +102,6 @@ export function toBriefMessage(b: SessionBriefData): SessionBrief {
     planJson: b.planJson,
     model: b.model,
     baseUrl: b.baseUrl,
-    apiKey: b.apiKey,
     maxIterations: b.maxIterations,
     workspace: b.workspace,
     autonomyMode: b.autonomyMode,

@@ -1,11 +1,13 @@
-// A forwarder for the model endpoint, so sandboxes can stay `NetworkMode: none`.
-// It listens on a unix socket inside the session's agent dir (mounted into that
-// one container) and forwards only chat-completions POSTs to the configured
-// upstream (a loopback/LAN Ollama, vLLM or llama.cpp server). Nothing else is
-// reachable through it: no other paths, methods, hosts or upgrades.
+// The host-side model proxy, so sandboxes stay `NetworkMode: none` and hold no
+// key. It listens on a unix socket inside the session's agent dir (mounted into
+// that one container) and forwards only the model API's POSTs (chat completions
+// for OpenAI-compatible servers, messages for Anthropic) to the one upstream it
+// was started for, adding that upstream's key itself. Whatever credential the
+// sandbox sends is dropped. Nothing else is reachable through it: no other
+// paths, methods, hosts or upgrades.
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../../common/src/index.js';
 
 export interface ModelProxyOptions {
@@ -13,6 +15,12 @@ export interface ModelProxyOptions {
   socketPath: string;
   /** Base URL of the upstream, e.g. `http://127.0.0.1:11434/v1`. */
   upstream: URL;
+  /** Which API: `openai` (chat completions, Bearer key) or `anthropic` (messages, x-api-key). Default openai. */
+  kind?: 'openai' | 'anthropic';
+  /** Secret: the upstream's key, added here on the host ('' = send none). */
+  apiKey?: string;
+  /** Owner (the sandbox uid) and mode of the socket; default: the daemon's, 0600. */
+  owner?: { uid: number; gid: number };
   log: Logger;
   /** Request body cap (default 4 MiB). */
   maxBodyBytes?: number;
@@ -25,15 +33,30 @@ export interface ModelProxy {
   close(): Promise<void>;
 }
 
-const FORWARDED_HEADERS = ['authorization', 'content-type', 'accept', 'user-agent'];
+// Never `authorization` or `x-api-key`: the only credential upstream is the one added here.
+const FORWARDED_HEADERS = {
+  openai: ['content-type', 'accept', 'user-agent'],
+  anthropic: ['content-type', 'accept', 'user-agent', 'anthropic-version', 'anthropic-beta'],
+};
 
-/** `/chat/completions` under the upstream's base path (with or without a `/v1` the runner adds). */
-function allowedPath(reqPath: string, basePath: string): string | undefined {
-  const path = reqPath.split('?')[0] ?? '';
+/** The upstream path for a sandbox request, or undefined when it is not the model API. */
+function allowedPath(kind: 'openai' | 'anthropic', reqUrl: string, basePath: string): string | undefined {
+  const [path = '', query] = reqUrl.split('?', 2);
   const base = basePath.replace(/\/+$/, '');
+  if (kind === 'anthropic') {
+    // Claude Code asks for /v1/messages (and count_tokens), sometimes with ?beta=true.
+    if (path !== '/v1/messages' && path !== '/v1/messages/count_tokens') return undefined;
+    if (query !== undefined && query !== 'beta=true') return undefined;
+    return `${base}${path}${query ? `?${query}` : ''}`;
+  }
   if (path === `${base}/chat/completions`) return path;
   if (path === '/chat/completions' || path === '/v1/chat/completions') return `${base}/chat/completions`;
   return undefined;
+}
+
+function credentialHeader(kind: 'openai' | 'anthropic', key: string): Record<string, string> {
+  if (!key) return {};
+  return kind === 'anthropic' ? { 'x-api-key': key } : { authorization: `Bearer ${key}` };
 }
 
 function reject(res: ServerResponse, status: number, message: string): void {
@@ -47,17 +70,20 @@ export async function startModelProxy(o: ModelProxyOptions): Promise<ModelProxy>
   const maxBody = o.maxBodyBytes ?? 4 * 1024 * 1024;
   const timeoutMs = o.timeoutMs ?? 600_000;
   const send = o.upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const kind = o.kind ?? 'openai';
+  const credential = credentialHeader(kind, o.apiKey ?? '');
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const target = allowedPath(req.url ?? '', o.upstream.pathname);
-    if (req.method !== 'POST' || !target) return reject(res, 403, 'only POST …/chat/completions is forwarded');
+    const target = allowedPath(kind, req.url ?? '', o.upstream.pathname);
+    if (req.method !== 'POST' || !target) return reject(res, 403, kind === 'anthropic' ? 'only POST /v1/messages is forwarded' : 'only POST …/chat/completions is forwarded');
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > maxBody) return reject(res, 413, `request body larger than ${maxBody} bytes`);
     const headers: Record<string, string> = {};
-    for (const h of FORWARDED_HEADERS) {
+    for (const h of FORWARDED_HEADERS[kind]) {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
+    Object.assign(headers, credential);
     const up = send(
       { protocol: o.upstream.protocol, hostname: o.upstream.hostname, port: o.upstream.port, path: target, method: 'POST', headers, timeout: timeoutMs },
       (ur) => {
@@ -67,7 +93,7 @@ export async function startModelProxy(o: ModelProxyOptions): Promise<ModelProxy>
     );
     up.on('timeout', () => up.destroy(new Error('upstream timed out')));
     up.on('error', (err) => {
-      // Never log headers: the Authorization header carries the model API key.
+      // Never log headers: they carry the model API key.
       log.warn({ err: err.message, upstream: o.upstream.host }, 'model upstream failed');
       if (!res.headersSent) reject(res, 502, 'model upstream unavailable');
       else res.destroy();
@@ -92,9 +118,9 @@ export async function startModelProxy(o: ModelProxyOptions): Promise<ModelProxy>
     server.once('error', reject);
     server.listen(o.socketPath, () => resolve());
   });
-  // Same reasoning as agent.sock: the sandbox user differs from the daemon's,
-  // and the directory is reachable only from this one container.
-  chmodSync(o.socketPath, 0o666);
+  // Only the sandbox user may connect (its directory is closed to everyone else too).
+  if (o.owner) lchownSync(o.socketPath, o.owner.uid, o.owner.gid);
+  chmodSync(o.socketPath, 0o600);
   return {
     socketPath: o.socketPath,
     close: () =>

@@ -8,9 +8,8 @@ export interface SessionBriefData {
   prompt: string;
   planJson: string;
   model: string;
+  /** openai: the path prefix to use on the model socket (never the upstream's URL, never a key). */
   baseUrl: string;
-  /** Secret: never logged, never written to the workspace or env. */
-  apiKey: string;
   maxIterations: number;
   workspace: string;
   autonomyMode: string;

@@ -114,7 +114,8 @@ export class DockerSandboxDriver implements SandboxDriver {
         HostConfig: {
           Binds: binds,
           ReadonlyRootfs: s.readOnlyRootfs,
-          Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${h.tmpfsSize}`, '/home/loki': `rw,nosuid,nodev,size=${h.tmpfsSize}` },
+          // HOME belongs to the sandbox user, whichever uid that is (the image's `loki` is 1000; the default is a dedicated uid).
+          Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${h.tmpfsSize}`, '/home/loki': `rw,nosuid,nodev,size=${h.tmpfsSize}${tmpfsOwner(h.user)}` },
           CapDrop: ['ALL'],
           CapAdd: [],
           SecurityOpt: ['no-new-privileges:true', `seccomp=${h.seccompJson}`],
@@ -301,6 +302,11 @@ export class DockerSandboxDriver implements SandboxDriver {
       throw dockerError(err, `unpause ${id}`);
     }
   }
+}
+
+function tmpfsOwner(user: string): string {
+  const m = /^(\d+):(\d+)$/.exec(user);
+  return m ? `,uid=${m[1]},gid=${m[2]},mode=0700` : '';
 }
 
 function toStream(buf: Buffer | NodeJS.ReadableStream): NodeJS.ReadableStream {

@@ -62,7 +62,7 @@ export interface HardeningRequest {
 export interface HardeningInputs {
   config: SandboxConfig;
   seccompPath: string;
-  /** uid:gid resolved from config (`auto` → the daemon's uid, or 1000:1000 when root). */
+  /** uid:gid resolved from config (`auto` → the daemon's uid, or 64000:64000 when root). */
   defaultUser: string;
   engineSupportsSeccomp: boolean;
 }

@@ -39,15 +39,23 @@ export interface SandboxManagerOptions {
   log: Logger;
 }
 
-/** `auto`: the daemon's own uid:gid, or 1000:1000 (the image's `loki` user) when the daemon is root. */
+/**
+ * The sandbox's dedicated uid:gid when the daemon is root: in no host account's
+ * range (useradd allocates below 60000; Debian reserves 60000-64999 for
+ * packages that ask), so no host user shares it and only the sandbox can use
+ * the files and agent sockets handed to it.
+ */
+export const DEFAULT_SANDBOX_UID = 64000;
+
+/** `auto`: 64000:64000 when the daemon is root, else the daemon's own uid:gid (it cannot give files away). */
 export function resolveSandboxUser(spec: string): { uid: number; gid: number } {
   if (spec !== 'auto') {
     const [u, g] = spec.split(':').map(Number);
     return { uid: u!, gid: g! };
   }
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 1000;
-  const gid = typeof process.getgid === 'function' ? process.getgid() : 1000;
-  return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
+  const uid = typeof process.getuid === 'function' ? process.getuid() : DEFAULT_SANDBOX_UID;
+  const gid = typeof process.getgid === 'function' ? process.getgid() : DEFAULT_SANDBOX_UID;
+  return uid === 0 ? { uid: DEFAULT_SANDBOX_UID, gid: DEFAULT_SANDBOX_UID } : { uid, gid };
 }
 
 function checkArgv(field: string, argv: readonly string[]): void {

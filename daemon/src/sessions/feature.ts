@@ -21,7 +21,7 @@ import { SessionManager } from './manager.js';
 
 export interface SessionFeatureOptions {
   db: Db;
-  paths: Pick<RuntimePaths, 'runDir'>;
+  paths: Pick<RuntimePaths, 'runDir' | 'workspacesDir'>;
   sandboxes: SandboxManager;
   driver: SandboxDriver;
   audit: AuditLog;
@@ -66,7 +66,8 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
     db: o.db,
     sandboxes: o.sandboxes,
     driver: o.driver,
-    createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log }),
+    createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log, sandboxUser: o.sandboxes.sandboxUser }),
+    workspacesDir: o.paths.workspacesDir,
     ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),
     projects,
     workspaces,

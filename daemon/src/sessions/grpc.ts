@@ -6,6 +6,9 @@ import {
   SessionServiceService,
   type ListSessionsRequest,
   type ListSessionsResponse,
+  type PruneSessionsRequest,
+  type PruneSessionsResponse,
+  type RemoveSessionResponse,
   type Session as WireSession,
   type SessionEvent as WireEvent,
   type SessionEventsRequest,
@@ -64,6 +67,8 @@ export function toWireSession(s: Session, now: number): WireSession {
     decisionsDeny: s.decisions.deny,
     decisionsAsk: s.decisions.ask,
     uptimeSeconds: s.startedAtMs ? Math.max(0, (end - s.startedAtMs) / 1000) : 0,
+    upstream: s.upstream,
+    workspaceRemoved: s.workspaceRemovedAtMs > 0,
   };
 }
 
@@ -83,6 +88,7 @@ export function toStartInput(r: StartSessionRequest): StartSessionInput {
     projectPath: r.projectPath ?? '',
     model: r.model ?? '',
     baseUrl: r.baseUrl ?? '',
+    upstream: r.upstream ?? '',
     maxIterations: r.maxIterations ?? 0,
     network: r.network ?? false,
   };
@@ -115,6 +121,16 @@ export function createSessionsModule(deps: SessionsModuleDeps): ServiceModule {
           const q = { sessionId: req.sessionId ?? '', afterSeq: cursor(req.afterSeq, 'after_seq'), afterGid: cursor(req.afterGid, 'after_gid'), follow: req.follow ?? false };
           // writeMessage waits for 'drain': a slow reader holds the loop, it does not grow a buffer.
           for await (const ev of manager.events(caller, q, signal)) await writeMessage(call, toWireEvent(ev));
+        }),
+        remove: unary<SessionRef, RemoveSessionResponse>(ctx, 'Session.Remove', async (req, caller) => {
+          const r = await manager.remove(caller, req.id ?? '');
+          return { session: toWireSession(r.session, now()), freedBytes: r.freedBytes };
+        }),
+        prune: unary<PruneSessionsRequest, PruneSessionsResponse>(ctx, 'Session.Prune', async (req, caller) => {
+          const secs = cursor(req.olderThanSeconds, 'older_than_seconds');
+          if (secs > 100 * 365 * 86_400) throw new LokiError('invalid_argument', 'older_than_seconds must be at most 100 years');
+          const r = await manager.prune(caller, secs * 1000, req.dryRun ?? false);
+          return { removed: r.removed, freedBytes: r.freedBytes };
         }),
         metrics: unary<SessionMetricsRequest, SessionMetricsResponse>(ctx, 'Session.Metrics', async (_req, caller) => {
           const m = manager.metrics(caller);

@@ -14,6 +14,8 @@ import type { SessionRuntime } from './runtime.js';
 import { isTerminal, TASK_STATUSES, type Session, type TaskStatus } from './types.js';
 
 const WORKSPACE_IN_SANDBOX = '/workspace';
+/** What the openai runner calls on the model socket: a path prefix, never the upstream's real URL. */
+export const MODEL_PROXY_BASE_URL = 'http://model-proxy.loki.invalid/v1';
 const AGENT_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Most one runner event may add to a session's cost (USD); the runner's numbers are untrusted. */
 const MAX_EVENT_COST_USD = 1000;
@@ -78,9 +80,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
       prompt,
       planJson,
       model: s.model,
-      baseUrl: s.baseUrl,
-      // The secret travels only in this reply over the session's own socket.
-      apiKey: s.provider === 'openai' ? this.o.config.openai.api_key : '',
+      // No key and no upstream URL: the runner talks to the model socket, and the
+      // proxy behind it adds the key on the host.
+      baseUrl: s.provider === 'openai' && options.model_socket ? MODEL_PROXY_BASE_URL : '',
       maxIterations: s.maxIterations,
       workspace: WORKSPACE_IN_SANDBOX,
       autonomyMode: s.autonomy || engine.modeFor(engine.profile(s.profile)),

@@ -19,6 +19,9 @@ import type { SessionsConfig } from './config.js';
 import { SessionAgentHooks } from './hooks.js';
 import { SessionRuntime } from './runtime.js';
 import { SessionStore } from './store.js';
+import { ModelUpstreams } from './upstreams.js';
+import { SessionCleanup } from './cleanup.js';
+import { WorkspaceVolumes } from './workspace-volume.js';
 import { isTerminal, type Session, type SessionEvent, type SessionState, type StartSessionInput } from './types.js';
 import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
 
@@ -41,6 +44,10 @@ export interface SessionManagerOptions {
   config: SessionsConfig;
   log: Logger;
   clock?: () => number;
+  /** Where `api_key_env` keys are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** `$LOKI_HOME/workspaces`: size-limited workspace images live in its `.images/`. */
+  workspacesDir: string;
 }
 
 export interface EventQuery {
@@ -63,6 +70,9 @@ export interface SessionMetricsSnapshot {
 export class SessionManager {
   readonly store: SessionStore;
   readonly channels: AgentChannels;
+  readonly upstreams: ModelUpstreams;
+  readonly volumes: WorkspaceVolumes;
+  private readonly cleanup: SessionCleanup;
   private readonly rt: SessionRuntime;
   private readonly o: SessionManagerOptions;
   private readonly log: Logger;
@@ -71,14 +81,18 @@ export class SessionManager {
   private ticking = false;
 
   constructor(opts: SessionManagerOptions) {
-    for (const k of ['db', 'sandboxes', 'driver', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log'] as const) {
+    for (const k of ['db', 'sandboxes', 'driver', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
       if (!opts[k]) throw new Error(`SessionManager: missing dependency ${k}`);
     }
     this.o = opts;
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log;
+    this.upstreams = new ModelUpstreams(opts.config, opts.env ?? process.env);
     this.store = new SessionStore(opts.db, this.clock);
     this.rt = new SessionRuntime({ store: this.store, emitter: new EventEmitter(), log: opts.log, clock: this.clock, audit: opts.audit });
+    const ws = opts.config.workspace;
+    this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
+    this.cleanup = new SessionCleanup({ rt: this.rt, driver: opts.driver, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
     this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
   }
 
@@ -106,16 +120,15 @@ export class SessionManager {
     const profile = checkProfile(this.o.policy.engine, input.profile);
     const planJson = normalizePlan(provider, input.plan);
     const model = input.model || (provider === 'openai' ? cfg.openai.model : '');
-    const baseUrl = input.baseUrl || (provider === 'openai' ? cfg.openai.base_url : '');
-    if (provider === 'openai' && (!model || !baseUrl)) {
-      throw new LokiError('invalid_argument', 'the openai provider needs a model and a base URL (--model/--base-url, or sessions.openai.model/base_url)');
-    }
+    const upstream = this.upstreams.choose(caller, provider, { upstream: input.upstream ?? '', baseUrl: input.baseUrl });
+    if (provider === 'openai' && !model) throw new LokiError('invalid_argument', 'the openai provider needs a model (--model, or sessions.openai.model)');
     const project = await resolveProject(this.o.projects, caller, input);
     const prompt = input.prd ? readPrd(caller, input.prd, project.path, cfg.max_prompt_bytes) : { text: input.prompt, source: 'inline' };
     const active = this.store.listByStates(ACTIVE_STATES).length;
     if (active >= cfg.max_concurrent) {
       throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${cfg.max_concurrent})`);
     }
+    this.volumes.checkFreeSpace();
     const id = `ses-${randomBytes(6).toString('hex')}`;
     const s = this.store.insert({
       id,
@@ -128,12 +141,13 @@ export class SessionManager {
       prompt: prompt.text,
       planJson,
       model,
-      baseUrl,
+      baseUrl: upstream.baseUrl,
+      upstream: upstream.name,
       maxIterations: input.maxIterations || cfg.default_max_iterations,
       network: input.network,
     });
     this.rt.notify();
-    await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source });
+    await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
     try {
       await this.launch(caller, s, project);
     } catch (err) {
@@ -149,9 +163,11 @@ export class SessionManager {
     this.rt.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
     const ws = await this.createWorkspace(s, project);
     this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
+    const how = await this.volumes.limit(s.id, ws.path);
+    if (how !== 'none') this.rt.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
     this.rt.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
-    await this.rt.openModelProxy(s, channel.mount.hostPath, this.o.config);
+    await this.rt.openModelProxy(s, channel.mount.hostPath, this.upstreams, this.o.sandboxes.sandboxUser);
     const mounts = [channel.mount, ...(this.o.runnerMount ? [this.o.runnerMount()] : [])];
     const box = await this.o.sandboxes.start(caller, {
       name: `session-${s.id}`,
@@ -304,13 +320,25 @@ export class SessionManager {
       return;
     }
     const channel = await this.channels.open(s.id);
-    await this.rt.openModelProxy(s, channel.mount.hostPath, this.o.config);
+    await this.rt.openModelProxy(s, channel.mount.hostPath, this.upstreams, this.o.sandboxes.sandboxUser);
     // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
     if (s.state === 'waiting_approval') this.rt.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
     if (info.state === 'paused') this.rt.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
     else this.rt.transition(s.id, ['paused'], 'running', 'the sandbox is running');
     this.rt.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
     if (s.stopRequested) this.rt.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
+  }
+
+  /** `loki sessions rm ID`: removes an ended session's workspace and container (audited). */
+  async remove(caller: Caller, id: string): Promise<{ session: Session; freedBytes: number }> {
+    const s = this.get(caller, id, 'control');
+    const freedBytes = await this.cleanup.removeOne(caller, s);
+    return { session: this.store.get(id)!, freedBytes };
+  }
+
+  /** `loki sessions prune [--older-than]`: removes the workspaces of ended sessions the caller may control. */
+  prune(caller: Caller, olderThanMs: number, dryRun: boolean): Promise<{ removed: string[]; freedBytes: number }> {
+    return this.cleanup.prune(caller, olderThanMs, dryRun);
   }
 
   /** Starts the stall / idle / exited-container checks. */
@@ -343,6 +371,11 @@ export class SessionManager {
           this.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
         }
       }
+      for (const over of await this.cleanup.overLimit(this.store.listByStates(['running', 'paused', 'waiting_approval']))) {
+        // No grace period: the agent is filling the disk.
+        await this.finalize(over.id, 'stopped', over.reason);
+      }
+      await this.cleanup.expire();
     } catch (err) {
       this.log.warn({ err }, 'session check failed');
     } finally {

@@ -8,7 +8,7 @@ import { startModelProxy, type ModelProxy } from '../agent/model-proxy.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../grpc/caller.js';
 import type { SandboxDriver } from '../sandbox/types.js';
-import type { SessionsConfig } from './config.js';
+import type { ModelUpstreams } from './upstreams.js';
 import type { CounterUpdate, SessionStore } from './store.js';
 import type { Session, SessionEvent, SessionState } from './types.js';
 
@@ -142,12 +142,22 @@ export class SessionRuntime {
   }
 
   /**
-   * openai sessions without network reach their model through a forwarding
-   * socket in the agent directory (mounted at /run/loki-agent/model.sock).
+   * openai and claude sessions reach their model through the host-side proxy
+   * on `<agent dir>/model.sock` (mounted at /run/loki-agent/model.sock), with or
+   * without sandbox network: the proxy adds the upstream's key, so the sandbox
+   * never holds one.
    */
-  async openModelProxy(s: Session, agentDir: string, cfg: SessionsConfig): Promise<void> {
-    if (s.provider !== 'openai' || s.network || !s.baseUrl || this.proxies.has(s.id)) return;
-    const proxy = await startModelProxy({ socketPath: join(agentDir, 'model.sock'), upstream: new URL(s.baseUrl || cfg.openai.base_url), log: this.o.log });
+  async openModelProxy(s: Session, agentDir: string, upstreams: ModelUpstreams, owner: { uid: number; gid: number }): Promise<void> {
+    if ((s.provider !== 'openai' && s.provider !== 'claude') || !s.baseUrl || this.proxies.has(s.id)) return;
+    const u = upstreams.resolve(s.provider, s.upstream, s.baseUrl);
+    const proxy = await startModelProxy({
+      socketPath: join(agentDir, 'model.sock'),
+      upstream: new URL(u.baseUrl),
+      kind: s.provider === 'claude' ? 'anthropic' : 'openai',
+      apiKey: u.key,
+      owner,
+      log: this.o.log,
+    });
     this.proxies.set(s.id, proxy);
   }
 

@@ -73,6 +73,13 @@ export const SESSION_MIGRATIONS: readonly Migration[] = [
       PRIMARY KEY (session_id, agent)
     );`,
   },
+  {
+    module: 'sessions',
+    version: 2,
+    // upstream: the model upstream's name (its key is looked up in config, never stored).
+    sql: `ALTER TABLE sessions ADD COLUMN upstream TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sessions ADD COLUMN workspace_removed_at INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 export interface NewSession {
@@ -87,6 +94,7 @@ export interface NewSession {
   planJson: string;
   model: string;
   baseUrl: string;
+  upstream: string;
   maxIterations: number;
   network: boolean;
 }
@@ -123,6 +131,8 @@ interface Row {
   decisions_allow: number;
   decisions_deny: number;
   decisions_ask: number;
+  upstream: string;
+  workspace_removed_at: number;
 }
 
 interface EventRow {
@@ -137,7 +147,7 @@ interface EventRow {
 
 const COLUMNS = `id, owner, state, provider, profile, autonomy, project_id, prompt_source, model, base_url, max_iterations, network,
   sandbox_id, workspace, branch, created_at, started_at, ended_at, last_event_at, iteration, agents_active, agents_total, cost_usd,
-  input_tokens, output_tokens, events_total, stop_requested, reason, decisions_allow, decisions_deny, decisions_ask`;
+  input_tokens, output_tokens, events_total, stop_requested, reason, decisions_allow, decisions_deny, decisions_ask, upstream, workspace_removed_at`;
 
 const MAX_MESSAGE = 4096;
 const MAX_DATA_JSON = 16 * 1024;
@@ -172,10 +182,10 @@ export class SessionStore {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO sessions (id, owner, state, provider, profile, autonomy, project_id, prompt_source, prompt, plan_json, model, base_url, max_iterations, network, created_at, last_event_at)
-           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO sessions (id, owner, state, provider, profile, autonomy, project_id, prompt_source, prompt, plan_json, model, base_url, upstream, max_iterations, network, created_at, last_event_at)
+           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(s.id, s.owner, s.provider, s.profile, s.autonomy, s.projectId, s.promptSource, s.prompt, s.planJson, s.model, s.baseUrl, s.maxIterations, s.network ? 1 : 0, now, now);
+        .run(s.id, s.owner, s.provider, s.profile, s.autonomy, s.projectId, s.promptSource, s.prompt, s.planJson, s.model, s.baseUrl, s.upstream, s.maxIterations, s.network ? 1 : 0, now, now);
       this.appendInTx(s.id, 'state', 'session created', { state: 'pending', provider: s.provider, profile: s.profile, autonomy: s.autonomy, owner: s.owner });
     })();
     return this.get(s.id)!;
@@ -235,6 +245,10 @@ export class SessionStore {
     this.db
       .prepare('UPDATE sessions SET sandbox_id = ?, workspace = ?, branch = ? WHERE id = ?')
       .run(f.sandboxId ?? s.sandboxId, f.workspace ?? s.workspace, f.branch ?? s.branch, id);
+  }
+
+  markWorkspaceRemoved(id: string): void {
+    this.db.prepare('UPDATE sessions SET workspace_removed_at = ? WHERE id = ? AND workspace_removed_at = 0').run(this.clock(), id);
   }
 
   requestStop(id: string): void {
@@ -324,6 +338,7 @@ export class SessionStore {
       promptSource: r.prompt_source,
       model: r.model,
       baseUrl: r.base_url,
+      upstream: r.upstream,
       maxIterations: r.max_iterations,
       network: r.network === 1,
       sandboxId: r.sandbox_id,
@@ -345,6 +360,7 @@ export class SessionStore {
       tasks,
       tasksReached,
       decisions: { allow: r.decisions_allow, deny: r.decisions_deny, ask: r.decisions_ask },
+      workspaceRemovedAtMs: r.workspace_removed_at,
     };
   }
 }

@@ -24,6 +24,8 @@ export interface Session {
   promptSource: string;
   model: string;
   baseUrl: string;
+  /** The model upstream's name (sessions.openai.upstreams / sessions.claude); empty = none (keyless URL). */
+  upstream: string;
   maxIterations: number;
   network: boolean;
   sandboxId: string;
@@ -48,6 +50,8 @@ export interface Session {
   /** Tasks that ever reached each status (monotonic). */
   tasksReached: Record<TaskStatus, number>;
   decisions: { allow: number; deny: number; ask: number };
+  /** When the workspace and container were removed (retention, rm, prune); 0 = still there. */
+  workspaceRemovedAtMs: number;
 }
 
 export interface SessionEvent {
@@ -78,6 +82,8 @@ export interface StartSessionInput {
   projectPath: string;
   model: string;
   baseUrl: string;
+  /** A configured model upstream by name (empty/absent = the default). */
+  upstream?: string;
   maxIterations: number;
   /** Second key for network access (the daemon's sandbox config is the first). */
   network: boolean;

@@ -102,8 +102,9 @@ export function checkStartInput(i: StartSessionInput, maxPromptBytes: number): v
       throw new LokiError('invalid_argument', `base_url "${i.baseUrl.slice(0, 64)}" is not a URL`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new LokiError('invalid_argument', 'base_url must be http(s)');
-    if (u.username || u.password) throw new LokiError('invalid_argument', 'base_url must not carry credentials; configure sessions.openai.api_key');
+    if (u.username || u.password) throw new LokiError('invalid_argument', 'base_url must not carry credentials; keys are configured on the daemon (sessions.openai.upstreams)');
   }
+  if (i.upstream && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(i.upstream)) throw new LokiError('invalid_argument', `upstream "${i.upstream.slice(0, 64)}" is not an upstream name`);
   if (i.model.length > 200) throw new LokiError('invalid_argument', 'model name is longer than 200 characters');
 }
 

@@ -20,6 +20,7 @@ interface StartBody {
   project?: string;
   model?: string;
   base_url?: string;
+  upstream?: string;
   max_iterations?: number;
   network?: boolean;
   /** Loki Mode compatibility: sessions always run sandboxed, so this changes nothing. */
@@ -43,6 +44,8 @@ const startSchema = {
     project: { type: 'string', minLength: 1, maxLength: 128 },
     model: { type: 'string', minLength: 1, maxLength: 200 },
     base_url: { type: 'string', minLength: 1, maxLength: 2048 },
+    // A model upstream the daemon's admin configured; a free-form base_url must match one exactly.
+    upstream: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' },
     max_iterations: { type: 'integer', minimum: 1, maximum: 100_000 },
     network: { type: 'boolean' },
     sandbox: { type: 'boolean' },
@@ -85,6 +88,7 @@ export async function controlRoutes(app: FastifyInstance, opts: { daemon: Daemon
           ...(b.project ? { project: b.project } : {}),
           ...(b.model ? { model: b.model } : {}),
           ...(b.base_url ? { baseUrl: b.base_url } : {}),
+          ...(b.upstream ? { upstream: b.upstream } : {}),
           ...(b.max_iterations ? { maxIterations: intParam(b.max_iterations, 'body/max_iterations', 1, 100_000)! } : {}),
           network: b.network === true,
         },

@@ -35,7 +35,7 @@ describe('AgentChannels', () => {
 
   beforeEach(() => {
     runDir = shortTempDir('lka');
-    hooks = recordingHooks((id) => scriptBrief(id, [{ run: 'true' }], { apiKey: 'sk-secret' }));
+    hooks = recordingHooks((id) => scriptBrief(id, [{ run: 'true' }]));
     channels = createAgentChannels({ runDir, hooks, log: quietLogger() });
   });
 
@@ -49,13 +49,15 @@ describe('AgentChannels', () => {
     const ch = await channels.open('s1');
     assert.deepEqual(ch.mount, { hostPath: join(runDir, 'agents', 's1'), containerPath: '/run/loki-agent', readOnly: false });
     assert.equal(ch.socketInSandbox, '/run/loki-agent/agent.sock');
-    assert.equal(statSync(ch.mount.hostPath).mode & 0o777, 0o755);
-    assert.equal(statSync(join(ch.mount.hostPath, 'agent.sock')).mode & 0o777, 0o666);
+    // Traverse-only parent, private session dir and socket: nothing depends on the run dir's mode.
+    assert.equal(statSync(join(runDir, 'agents')).mode & 0o777, 0o711);
+    assert.equal(statSync(ch.mount.hostPath).mode & 0o777, 0o700);
+    assert.equal(statSync(join(ch.mount.hostPath, 'agent.sock')).mode & 0o777, 0o600);
     const c = connect('s1');
     const brief = await unaryCall(c.hello.bind(c), { runnerVersion: '9.9', pid: 42 });
     assert.equal(brief.sessionId, 's1');
     assert.equal(brief.provider, 'script');
-    assert.equal(brief.apiKey, 'sk-secret');
+    assert.ok(!('apiKey' in brief), 'the brief has no key field at all');
     assert.deepEqual(hooks.hellos, [{ sessionId: 's1', version: '9.9', pid: 42 }]);
   });
 

@@ -64,7 +64,6 @@ export function scriptBrief(sessionId: string, plan: unknown, over: Partial<Sess
     planJson: JSON.stringify(plan),
     model: '',
     baseUrl: '',
-    apiKey: '',
     maxIterations: 0,
     workspace: '/workspace',
     autonomyMode: 'autonomous',

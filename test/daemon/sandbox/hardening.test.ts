@@ -67,7 +67,8 @@ describe('Sandbox hardening (real dockerd, real image)', function () {
     for (const s of ['io_uring_setup', 'io_uring_enter', 'ptrace', 'mount', 'unshare', 'keyctl', 'bpf']) assert.ok(!allowed.has(s), `${s} must not be allowed`);
     assert.equal(hc.Privileged, false);
     assert.equal(hc.NetworkMode, 'none');
-    assert.equal(ins.Config.User, '1000:1000');
+    // A dedicated uid no host account has (sandbox.user auto, daemon root).
+    assert.equal(ins.Config.User, '64000:64000');
     assert.ok((hc.PidsLimit as number) > 0 && (hc.Memory as number) > 0 && (hc.NanoCpus as number) > 0);
     assert.deepEqual(hc.Binds, [`${sb.workspace}:/workspace:rw`], 'only the workspace is bind-mounted');
     assert.ok(!JSON.stringify(ins.Mounts).includes('docker.sock'));
@@ -89,7 +90,7 @@ describe('Sandbox hardening (real dockerd, real image)', function () {
   it('runs as a non-root user with no capabilities and no_new_privs', async () => {
     const r = await execIn(client, sb.id, ['sh', '-c', 'id -u; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^1000\n/);
+    assert.match(r.stdout, /^64000\n/);
     assert.match(r.stdout, /CapEff:\s+0000000000000000/);
     assert.match(r.stdout, /NoNewPrivs:\s+1/);
     assert.match(r.stdout, /Seccomp:\s+2/);

@@ -3,7 +3,7 @@
 // that speaks the real AgentService protocol over the session's real socket.
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonHandle } from '../../../daemon/src/daemon.js';
 import type { Caller } from '../../../daemon/src/grpc/caller.js';
@@ -18,7 +18,7 @@ import {
   type SessionBrief,
 } from '../../../proto/gen/loki/v1/agent.js';
 import { ROOT, shortTempDir } from '../../helpers/entry.js';
-import { startTestDaemon } from '../../helpers/daemon.js';
+import { removeHome, startTestDaemon } from '../../helpers/daemon.js';
 
 export const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'test', clientIp: 'local' };
 
@@ -51,11 +51,14 @@ export interface SessionDaemon {
   cleanup(): Promise<void>;
 }
 
-export async function startSessionDaemon(o: { sessions?: Record<string, unknown>; policy?: Record<string, unknown>; home?: string; runnerMount?: () => SandboxMount } = {}): Promise<SessionDaemon> {
+export async function startSessionDaemon(
+  o: { sessions?: Record<string, unknown>; policy?: Record<string, unknown>; home?: string; runnerMount?: () => SandboxMount; overrides?: Record<string, unknown> } = {},
+): Promise<SessionDaemon> {
   let feature: SessionFeature | undefined;
   let driver: SandboxDriver | undefined;
   const d = await startTestDaemon({
     ...(o.home ? { home: o.home } : {}),
+    ...(o.overrides ? { overrides: o.overrides } : {}),
     features: (b) => {
       driver = b.driver;
       feature = createSessionFeature({
@@ -84,7 +87,8 @@ export async function startSessionDaemon(o: { sessions?: Record<string, unknown>
 
 /** Runs a command in the session's container as the sandbox user (what the runner does after an allow). */
 export async function execIn(driver: SandboxDriver, sandboxId: string, script: string): Promise<{ code: number; out: string }> {
-  const ex = await driver.exec(sandboxId, { argv: ['/bin/sh', '-c', script], tty: false, cols: 0, rows: 0, env: {}, workdir: '/workspace', user: '1000:1000' });
+  const user = (await driver.get(sandboxId))?.hardening.user || '64000:64000';
+  const ex = await driver.exec(sandboxId, { argv: ['/bin/sh', '-c', script], tty: false, cols: 0, rows: 0, env: {}, workdir: '/workspace', user });
   let out = '';
   for await (const c of ex.output) out += c.data.toString();
   return { code: await ex.exitCode(), out };
@@ -137,7 +141,7 @@ export function git(dir: string, ...args: string[]): string {
 }
 
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  removeHome(dir);
 }
 
 export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000): Promise<T> {

@@ -221,7 +221,7 @@ describe('SessionManager', function () {
     await bad({ prompt: 'x', autonomy: 'yolo' }, 'invalid_argument', /unknown autonomy mode "yolo"/);
     await bad({ prompt: 'x', plan: '' }, 'invalid_argument', /script provider needs a plan/);
     await bad({ prompt: 'x', plan: '{"steps": 3}' }, 'invalid_argument', /must be a list of steps/);
-    await bad({ prompt: 'x', provider: 'openai', plan: '' }, 'invalid_argument', /needs a model and a base URL/);
+    await bad({ prompt: 'x', provider: 'openai', plan: '' }, 'invalid_argument', /needs a model upstream: configure sessions.openai.base_url or sessions.openai.upstreams/);
     const remote = gatewayCaller('token:alice', ['control']);
     if (!sd.feature.projects.list().length) await sd.feature.projects.register(repo, { registeredBy: 'test' });
     // A remote caller cannot tell an existing host file from a missing one.

@@ -32,8 +32,8 @@ export interface AgentHelloRequest {
 }
 
 /**
- * What the daemon tells the runner to do. Secrets (API keys) are passed here,
- * never via env vars or files in the workspace, and never logged.
+ * What the daemon tells the runner to do. It carries no secret: model API keys
+ * never leave the host (the model proxy behind options.model_socket adds them).
  */
 export interface SessionBrief {
   sessionId: string;
@@ -44,10 +44,8 @@ export interface SessionBrief {
   /** script provider: JSON list of steps */
   planJson: string;
   model: string;
-  /** openai: chat-completions base URL (may be the daemon's forwarded endpoint) */
+  /** openai: the path prefix to use on options.model_socket (not the upstream's URL) */
   baseUrl: string;
-  /** secret; never logged */
-  apiKey: string;
   maxIterations: number;
   /** path inside the sandbox, normally /workspace */
   workspace: string;
@@ -224,7 +222,6 @@ function createBaseSessionBrief(): SessionBrief {
     planJson: "",
     model: "",
     baseUrl: "",
-    apiKey: "",
     maxIterations: 0,
     workspace: "",
     autonomyMode: "",
@@ -251,9 +248,6 @@ export const SessionBrief: MessageFns<SessionBrief> = {
     }
     if (message.baseUrl !== "") {
       writer.uint32(50).string(message.baseUrl);
-    }
-    if (message.apiKey !== "") {
-      writer.uint32(58).string(message.apiKey);
     }
     if (message.maxIterations !== 0) {
       writer.uint32(64).int32(message.maxIterations);
@@ -331,14 +325,6 @@ export const SessionBrief: MessageFns<SessionBrief> = {
             message.baseUrl = reader.string();
             continue;
           }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.apiKey = reader.string();
-            continue;
-          }
           case 8: {
             if (tag !== 64) {
               break;
@@ -406,11 +392,6 @@ export const SessionBrief: MessageFns<SessionBrief> = {
         : isSet(object.base_url)
         ? globalThis.String(object.base_url)
         : "",
-      apiKey: isSet(object.apiKey)
-        ? globalThis.String(object.apiKey)
-        : isSet(object.api_key)
-        ? globalThis.String(object.api_key)
-        : "",
       maxIterations: isSet(object.maxIterations)
         ? globalThis.Number(object.maxIterations)
         : isSet(object.max_iterations)
@@ -459,9 +440,6 @@ export const SessionBrief: MessageFns<SessionBrief> = {
     if (message.baseUrl !== "") {
       obj.baseUrl = message.baseUrl;
     }
-    if (message.apiKey !== "") {
-      obj.apiKey = message.apiKey;
-    }
     if (message.maxIterations !== 0) {
       obj.maxIterations = Math.round(message.maxIterations);
     }
@@ -494,7 +472,6 @@ export const SessionBrief: MessageFns<SessionBrief> = {
     message.planJson = object.planJson ?? "";
     message.model = object.model ?? "";
     message.baseUrl = object.baseUrl ?? "";
-    message.apiKey = object.apiKey ?? "";
     message.maxIterations = object.maxIterations ?? 0;
     message.workspace = object.workspace ?? "";
     message.autonomyMode = object.autonomyMode ?? "";

@@ -51,6 +51,8 @@ export interface StartSessionRequest {
   maxIterations: number;
   /** second key for sandbox network access (sandbox.allow_network is the first) */
   network: boolean;
+  /** a model upstream named in sessions.openai.upstreams (empty = the default) */
+  upstream: string;
 }
 
 export interface TaskCounts {
@@ -94,7 +96,13 @@ export interface Session {
   decisionsAsk: number;
   uptimeSeconds: number;
   /** tasks that ever reached each status (monotonic; loki_tasks_total) */
-  tasksReached: TaskCounts | undefined;
+  tasksReached:
+    | TaskCounts
+    | undefined;
+  /** the model upstream's name (never its key) */
+  upstream: string;
+  /** the workspace and container are gone (retention, rm or prune) */
+  workspaceRemoved: boolean;
 }
 
 export interface SessionRef {
@@ -133,6 +141,26 @@ export interface SessionEvent {
   dataJson: string;
 }
 
+export interface RemoveSessionResponse {
+  session:
+    | Session
+    | undefined;
+  /** disk space the workspace used */
+  freedBytes: number;
+}
+
+export interface PruneSessionsRequest {
+  /** ended at least this long ago (0 = every ended session) */
+  olderThanSeconds: number;
+  dryRun: boolean;
+}
+
+export interface PruneSessionsResponse {
+  /** session ids whose workspaces (and containers) were removed */
+  removed: string[];
+  freedBytes: number;
+}
+
 export interface SessionMetricsRequest {
 }
 
@@ -161,6 +189,7 @@ function createBaseStartSessionRequest(): StartSessionRequest {
     baseUrl: "",
     maxIterations: 0,
     network: false,
+    upstream: "",
   };
 }
 
@@ -201,6 +230,9 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     }
     if (message.network !== false) {
       writer.uint32(96).bool(message.network);
+    }
+    if (message.upstream !== "") {
+      writer.uint32(106).string(message.upstream);
     }
     return writer;
   },
@@ -314,6 +346,14 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
             message.network = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.upstream = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -352,6 +392,7 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
         ? globalThis.Number(object.max_iterations)
         : 0,
       network: isSet(object.network) ? globalThis.Boolean(object.network) : false,
+      upstream: isSet(object.upstream) ? globalThis.String(object.upstream) : "",
     };
   },
 
@@ -393,6 +434,9 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     if (message.network !== false) {
       obj.network = message.network;
     }
+    if (message.upstream !== "") {
+      obj.upstream = message.upstream;
+    }
     return obj;
   },
 
@@ -413,6 +457,7 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     message.baseUrl = object.baseUrl ?? "";
     message.maxIterations = object.maxIterations ?? 0;
     message.network = object.network ?? false;
+    message.upstream = object.upstream ?? "";
     return message;
   },
 };
@@ -571,6 +616,8 @@ function createBaseSession(): Session {
     decisionsAsk: 0,
     uptimeSeconds: 0,
     tasksReached: undefined,
+    upstream: "",
+    workspaceRemoved: false,
   };
 }
 
@@ -668,6 +715,12 @@ export const Session: MessageFns<Session> = {
     }
     if (message.tasksReached !== undefined) {
       TaskCounts.encode(message.tasksReached, writer.uint32(250).fork()).join();
+    }
+    if (message.upstream !== "") {
+      writer.uint32(258).string(message.upstream);
+    }
+    if (message.workspaceRemoved !== false) {
+      writer.uint32(264).bool(message.workspaceRemoved);
     }
     return writer;
   },
@@ -933,6 +986,22 @@ export const Session: MessageFns<Session> = {
             message.tasksReached = TaskCounts.decode(reader, reader.uint32());
             continue;
           }
+          case 32: {
+            if (tag !== 258) {
+              break;
+            }
+
+            message.upstream = reader.string();
+            continue;
+          }
+          case 33: {
+            if (tag !== 264) {
+              break;
+            }
+
+            message.workspaceRemoved = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1058,6 +1127,12 @@ export const Session: MessageFns<Session> = {
         : isSet(object.tasks_reached)
         ? TaskCounts.fromJSON(object.tasks_reached)
         : undefined,
+      upstream: isSet(object.upstream) ? globalThis.String(object.upstream) : "",
+      workspaceRemoved: isSet(object.workspaceRemoved)
+        ? globalThis.Boolean(object.workspaceRemoved)
+        : isSet(object.workspace_removed)
+        ? globalThis.Boolean(object.workspace_removed)
+        : false,
     };
   },
 
@@ -1156,6 +1231,12 @@ export const Session: MessageFns<Session> = {
     if (message.tasksReached !== undefined) {
       obj.tasksReached = TaskCounts.toJSON(message.tasksReached);
     }
+    if (message.upstream !== "") {
+      obj.upstream = message.upstream;
+    }
+    if (message.workspaceRemoved !== false) {
+      obj.workspaceRemoved = message.workspaceRemoved;
+    }
     return obj;
   },
 
@@ -1199,6 +1280,8 @@ export const Session: MessageFns<Session> = {
     message.tasksReached = (object.tasksReached !== undefined && object.tasksReached !== null)
       ? TaskCounts.fromPartial(object.tasksReached)
       : undefined;
+    message.upstream = object.upstream ?? "";
+    message.workspaceRemoved = object.workspaceRemoved ?? false;
     return message;
   },
 };
@@ -1712,6 +1795,279 @@ export const SessionEvent: MessageFns<SessionEvent> = {
   },
 };
 
+function createBaseRemoveSessionResponse(): RemoveSessionResponse {
+  return { session: undefined, freedBytes: 0 };
+}
+
+export const RemoveSessionResponse: MessageFns<RemoveSessionResponse> = {
+  encode(message: RemoveSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      Session.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.freedBytes !== 0) {
+      writer.uint32(16).int64(message.freedBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = Session.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.freedBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveSessionResponse {
+    return {
+      session: isSet(object.session) ? Session.fromJSON(object.session) : undefined,
+      freedBytes: isSet(object.freedBytes)
+        ? globalThis.Number(object.freedBytes)
+        : isSet(object.freed_bytes)
+        ? globalThis.Number(object.freed_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: RemoveSessionResponse): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = Session.toJSON(message.session);
+    }
+    if (message.freedBytes !== 0) {
+      obj.freedBytes = Math.round(message.freedBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveSessionResponse>, I>>(base?: I): RemoveSessionResponse {
+    return RemoveSessionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveSessionResponse>, I>>(object: I): RemoveSessionResponse {
+    const message = createBaseRemoveSessionResponse();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? Session.fromPartial(object.session)
+      : undefined;
+    message.freedBytes = object.freedBytes ?? 0;
+    return message;
+  },
+};
+
+function createBasePruneSessionsRequest(): PruneSessionsRequest {
+  return { olderThanSeconds: 0, dryRun: false };
+}
+
+export const PruneSessionsRequest: MessageFns<PruneSessionsRequest> = {
+  encode(message: PruneSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.olderThanSeconds !== 0) {
+      writer.uint32(8).int64(message.olderThanSeconds);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.olderThanSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneSessionsRequest {
+    return {
+      olderThanSeconds: isSet(object.olderThanSeconds)
+        ? globalThis.Number(object.olderThanSeconds)
+        : isSet(object.older_than_seconds)
+        ? globalThis.Number(object.older_than_seconds)
+        : 0,
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: PruneSessionsRequest): unknown {
+    const obj: any = {};
+    if (message.olderThanSeconds !== 0) {
+      obj.olderThanSeconds = Math.round(message.olderThanSeconds);
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneSessionsRequest>, I>>(base?: I): PruneSessionsRequest {
+    return PruneSessionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneSessionsRequest>, I>>(object: I): PruneSessionsRequest {
+    const message = createBasePruneSessionsRequest();
+    message.olderThanSeconds = object.olderThanSeconds ?? 0;
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBasePruneSessionsResponse(): PruneSessionsResponse {
+  return { removed: [], freedBytes: 0 };
+}
+
+export const PruneSessionsResponse: MessageFns<PruneSessionsResponse> = {
+  encode(message: PruneSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.removed) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.freedBytes !== 0) {
+      writer.uint32(16).int64(message.freedBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.removed.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.freedBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneSessionsResponse {
+    return {
+      removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => globalThis.String(e)) : [],
+      freedBytes: isSet(object.freedBytes)
+        ? globalThis.Number(object.freedBytes)
+        : isSet(object.freed_bytes)
+        ? globalThis.Number(object.freed_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: PruneSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.removed?.length) {
+      obj.removed = message.removed;
+    }
+    if (message.freedBytes !== 0) {
+      obj.freedBytes = Math.round(message.freedBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneSessionsResponse>, I>>(base?: I): PruneSessionsResponse {
+    return PruneSessionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneSessionsResponse>, I>>(object: I): PruneSessionsResponse {
+    const message = createBasePruneSessionsResponse();
+    message.removed = object.removed?.map((e) => e) || [];
+    message.freedBytes = object.freedBytes ?? 0;
+    return message;
+  },
+};
+
 function createBaseSessionMetricsRequest(): SessionMetricsRequest {
   return {};
 }
@@ -2034,6 +2390,28 @@ export const SessionServiceService = {
       Buffer.from(SessionMetricsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SessionMetricsResponse => SessionMetricsResponse.decode(value),
   },
+  /** Removes an ended session's workspace and container (the record and its audit trail stay). */
+  remove: {
+    path: "/loki.v1.SessionService/Remove" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SessionRef): Buffer => Buffer.from(SessionRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SessionRef => SessionRef.decode(value),
+    responseSerialize: (value: RemoveSessionResponse): Buffer =>
+      Buffer.from(RemoveSessionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveSessionResponse => RemoveSessionResponse.decode(value),
+  },
+  /** Remove for every ended session the caller may control, ended at least older_than_seconds ago. */
+  prune: {
+    path: "/loki.v1.SessionService/Prune" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneSessionsRequest): Buffer => Buffer.from(PruneSessionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneSessionsRequest => PruneSessionsRequest.decode(value),
+    responseSerialize: (value: PruneSessionsResponse): Buffer =>
+      Buffer.from(PruneSessionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneSessionsResponse => PruneSessionsResponse.decode(value),
+  },
 } as const;
 
 export interface SessionServiceServer extends UntypedServiceImplementation {
@@ -2045,6 +2423,10 @@ export interface SessionServiceServer extends UntypedServiceImplementation {
   resume: handleUnaryCall<SessionRef, Session>;
   events: handleServerStreamingCall<SessionEventsRequest, SessionEvent>;
   metrics: handleUnaryCall<SessionMetricsRequest, SessionMetricsResponse>;
+  /** Removes an ended session's workspace and container (the record and its audit trail stay). */
+  remove: handleUnaryCall<SessionRef, RemoveSessionResponse>;
+  /** Remove for every ended session the caller may control, ended at least older_than_seconds ago. */
+  prune: handleUnaryCall<PruneSessionsRequest, PruneSessionsResponse>;
 }
 
 export interface SessionServiceClient extends Client {
@@ -2146,6 +2528,38 @@ export interface SessionServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SessionMetricsResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes an ended session's workspace and container (the record and its audit trail stay). */
+  remove(
+    request: SessionRef,
+    callback: (error: ServiceError | null, response: RemoveSessionResponse) => void,
+  ): ClientUnaryCall;
+  remove(
+    request: SessionRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveSessionResponse) => void,
+  ): ClientUnaryCall;
+  remove(
+    request: SessionRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveSessionResponse) => void,
+  ): ClientUnaryCall;
+  /** Remove for every ended session the caller may control, ended at least older_than_seconds ago. */
+  prune(
+    request: PruneSessionsRequest,
+    callback: (error: ServiceError | null, response: PruneSessionsResponse) => void,
+  ): ClientUnaryCall;
+  prune(
+    request: PruneSessionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneSessionsResponse) => void,
+  ): ClientUnaryCall;
+  prune(
+    request: PruneSessionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneSessionsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,245 @@
+// Per-session workspace size limit. After the workspace is cloned, it is moved
+// onto its own ext4 file system in a sparse image file of `max_size`
+// (`<workspaces>/.images/<session>.img`), loop-mounted at the workspace path.
+// The agent then hits ENOSPC at the limit; the host's file system (which also
+// holds the store and the audit log) never fills from inside a sandbox. The
+// kernel enforces it, at write time, whatever the agent does; no watcher has to
+// win a race against `dd`.
+import { execFile } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LokiError, type Logger } from '../../../common/src/index.js';
+
+export interface WorkspaceVolumesOptions {
+  workspacesDir: string;
+  /** dockerd's pid file: a mount is only useful if Docker sees it (default /var/run/docker.pid; '' = do not check). */
+  dockerPidFile?: string;
+  /** 0 = no limit (workspaces stay plain directories). */
+  maxBytes: number;
+  enforce: 'auto' | 'mount' | 'watch';
+  minFreeBytes: number;
+  owner: { uid: number; gid: number };
+  log: Logger;
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 120_000 }, (err, _out, stderr) => {
+      if (err) reject(Object.assign(new Error(`${cmd} failed: ${String(stderr).trim().split('\n').pop() || err.message}`), { cause: err }));
+      else resolve();
+    });
+  });
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** Disk space used under `dir` (allocated blocks, no symlinks followed, one file system). */
+export function diskUsage(dir: string): number {
+  let total = 0;
+  let dev: number | undefined;
+  const stack = [dir];
+  while (stack.length) {
+    const p = stack.pop()!;
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    dev ??= st.dev;
+    if (st.dev !== dev) continue;
+    total += st.blocks * 512;
+    if (st.isDirectory()) for (const name of readdirSync(p)) stack.push(join(p, name));
+  }
+  return total;
+}
+
+export function isMountPoint(dir: string): boolean {
+  try {
+    return statSync(dir).dev !== statSync(dirname(dir)).dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A mount made in a private mount namespace (systemd's ProtectSystem=,
+ * PrivateTmp=, …) is invisible to dockerd, which would then bind the empty
+ * directory underneath into the sandbox: no limit, and a workspace the daemon
+ * does not see. Refuse rather than run like that.
+ */
+export function checkSameMountNamespace(dockerPidFile: string): void {
+  let pid: string;
+  try {
+    pid = readFileSync(dockerPidFile, 'utf8').trim();
+  } catch {
+    return; // no pid file (remote or rootless engine): nothing to compare with
+  }
+  let ours: string;
+  let docker: string;
+  try {
+    ours = readlinkSync('/proc/self/ns/mnt');
+    docker = readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return;
+  }
+  if (ours !== docker) {
+    throw new LokiError(
+      'failed_precondition',
+      'lokid runs in a different mount namespace from dockerd (e.g. systemd ProtectSystem=/PrivateTmp=), so the size-limited workspace mount would not reach the sandbox; ' +
+        'run lokid in the host mount namespace, or set sessions.workspace.max_size: 0 to run without a limit',
+    );
+  }
+}
+
+/** Disk space used under `dir` by `du` (a child process, so a big tree never blocks the daemon's event loop). */
+export function measure(dir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile('du', ['-sxB1', dir], { timeout: 60_000 }, (err, out) => {
+      // du exits 1 when a file vanished mid-walk (the agent is busy): its total is still good.
+      const n = Number(String(out).split(/\s/)[0]);
+      if (Number.isFinite(n) && String(out).trim()) resolve(n);
+      else reject(err ?? new Error(`du printed nothing for ${dir}`));
+    });
+  });
+}
+
+export class WorkspaceVolumes {
+  private namespaceChecked = false;
+  /** `auto`: decided on the first workspace (mount works here or not). */
+  private mountWorks: boolean | undefined;
+
+  constructor(private readonly o: WorkspaceVolumesOptions) {}
+
+  get maxBytes(): number {
+    return this.o.maxBytes;
+  }
+
+  /** Whether the daemon must watch this workspace's size (it is not on its own size-limited file system). */
+  needsWatch(dir: string): boolean {
+    return this.o.maxBytes > 0 && !isMountPoint(dir);
+  }
+
+  private get imagesDir(): string {
+    return join(this.o.workspacesDir, '.images');
+  }
+
+  imagePath(sessionId: string): string {
+    return join(this.imagesDir, `${sessionId}.img`);
+  }
+
+  /**
+   * Refuses a new session when a full workspace would leave the state
+   * directory's file system with less than `min_free`.
+   */
+  checkFreeSpace(): void {
+    mkdirSync(this.o.workspacesDir, { recursive: true, mode: 0o700 });
+    const st = statfsSync(this.o.workspacesDir);
+    const free = st.bavail * st.bsize;
+    const need = this.o.minFreeBytes + this.o.maxBytes;
+    if (free < need) {
+      throw new LokiError(
+        'resource_exhausted',
+        `not enough free disk space for a new session: ${formatBytes(free)} free under ${this.o.workspacesDir}, a session needs ${formatBytes(need)} ` +
+          `(sessions.workspace.max_size ${formatBytes(this.o.maxBytes)} + sessions.workspace.min_free ${formatBytes(this.o.minFreeBytes)}); remove old workspaces with \`loki sessions prune\``,
+      );
+    }
+  }
+
+  /**
+   * Puts the workspace under the limit: `mount` (its own file system) or
+   * `watch` (the session manager measures it). Returns which, or `none`.
+   */
+  async limit(sessionId: string, dir: string): Promise<'mount' | 'watch' | 'none'> {
+    if (!this.o.maxBytes) return 'none';
+    if (this.o.enforce === 'watch' || this.mountWorks === false) return 'watch';
+    try {
+      await this.mount(sessionId, dir);
+      this.mountWorks = true;
+      return 'mount';
+    } catch (err) {
+      if (this.o.enforce === 'mount' || !(err instanceof LokiError) || err.kind !== 'failed_precondition') throw err;
+      this.mountWorks = false;
+      this.o.log.warn({ reason: err.message }, 'workspace size limit: cannot mount a size-limited file system here; the daemon watches workspace sizes instead (sessions.workspace.enforce)');
+      return 'watch';
+    }
+  }
+
+  private async mount(sessionId: string, dir: string): Promise<void> {
+    if (!this.namespaceChecked) {
+      if (process.getuid?.() !== 0) throw new LokiError('failed_precondition', 'a size-limited workspace mount needs lokid to run as root');
+      const pidFile = this.o.dockerPidFile ?? '/var/run/docker.pid';
+      if (pidFile) checkSameMountNamespace(pidFile);
+      this.namespaceChecked = true;
+    }
+    const image = this.imagePath(sessionId);
+    const clone = `${dir}.clone`;
+    mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
+    renameSync(dir, clone);
+    mkdirSync(dir, { mode: 0o700 });
+    let mounted = false;
+    try {
+      // Sparse: the image takes only what the agent writes, up to max_size.
+      const fd = openSync(image, 'wx', 0o600);
+      try {
+        ftruncateSync(fd, this.o.maxBytes);
+      } finally {
+        closeSync(fd);
+      }
+      const { uid, gid } = this.o.owner;
+      try {
+        await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', `root_owner=${uid}:${gid}`, '-d', clone, image]);
+      } catch (err) {
+        throw new LokiError('resource_exhausted', `the project checkout does not fit in sessions.workspace.max_size (${formatBytes(this.o.maxBytes)}): ${(err as Error).message}`, { cause: err });
+      }
+      try {
+        await run('mount', ['-o', 'loop,nosuid,nodev', image, dir]);
+      } catch (err) {
+        throw new LokiError(
+          'failed_precondition',
+          `cannot mount the size-limited workspace (${(err as Error).message}); the daemon needs root with CAP_SYS_ADMIN in Docker's mount namespace, or set sessions.workspace.max_size: 0 to run without a limit`,
+          { cause: err },
+        );
+      }
+      mounted = true;
+      rmdirSync(join(dir, 'lost+found'));
+      rmSync(clone, { recursive: true, force: true });
+      this.o.log.info({ session_id: sessionId, max_bytes: this.o.maxBytes }, 'workspace size limit mounted');
+    } catch (err) {
+      if (mounted) await run('umount', [dir]).catch(() => undefined);
+      rmSync(image, { force: true });
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(clone, dir);
+      throw err;
+    }
+  }
+
+  /** Unmounts the workspace and deletes its image; returns the disk space that frees (the caller removes the directory). */
+  async release(sessionId: string, dir: string): Promise<number> {
+    const image = this.imagePath(sessionId);
+    let freed = 0;
+    if (isMountPoint(dir)) {
+      freed = existsSync(image) ? statSync(image).blocks * 512 : 0;
+      try {
+        await run('umount', [dir]);
+      } catch {
+        // Busy (a stray process still inside): detach now, the kernel frees it when the last user goes.
+        await run('umount', ['-l', dir]);
+      }
+    } else {
+      freed = existsSync(dir) ? diskUsage(dir) : 0;
+      if (existsSync(image)) freed += statSync(image).blocks * 512;
+    }
+    rmSync(image, { force: true });
+    return freed;
+  }
+}
