@@ -9,3 +9,4 @@ export { defaultLokiHome, runtimePaths } from './paths.js';
 export type { RuntimePaths } from './paths.js';
 export { SCOPES, ROLES, isScope, isRole, hasScope } from './scopes.js';
 export type { Scope, Role } from './scopes.js';
+export { escapeForDisplay, shortenForDisplay, hasHiddenCharacters, needsEscape } from './display.js';
