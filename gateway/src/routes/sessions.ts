@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LokiError } from '../../../common/src/index.js';
-import type { DaemonClient, SessionEventInfo, SessionInfo } from '../daemon-client.js';
+import type { DaemonClient, SessionEventInfo, SessionInfo } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 
