@@ -2,6 +2,7 @@
 // listening. main.ts supplies real dependencies; tests build the same app with
 // a real daemon on temp sockets.
 import { randomUUID } from 'node:crypto';
+import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../../common/src/index.js';
 import { AuditForwarder } from './audit-forwarder.js';
@@ -176,6 +177,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     tickets,
   });
   await app.register(openApiCollector, { routes: collected });
+  // Before any route: its onRoute hook turns `websocket: true` routes into upgrade handlers.
+  // 1 MiB frames bound memory per connection (stdin is relayed in chunks of at most that).
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   await app.register(healthRoutes, { daemon: deps.daemon, limiter });
   await app.register(statusRoutes, { daemon: deps.daemon, authEnabled: () => authenticator.enabled, oidcStatus: () => oidc.status() });

@@ -179,8 +179,10 @@ export const guardPlugin = fp(
         throw new LokiError('permission_denied', `this route needs the "${access.scope}" scope; your credential has: ${identity.scopes.join(', ') || 'none'}`);
       }
 
-      if (identity.viaCookie && !isSafeMethod(req.method) && !sameOrigin(req, opts.security())) {
-        throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change must come from the same origin');
+      // A WebSocket upgrade is a GET, but browsers attach cookies to cross-site upgrades
+      // (no CORS preflight): without this, any page could open a shell as the signed-in user.
+      if (identity.viaCookie && (!isSafeMethod(req.method) || req.headers.upgrade !== undefined) && !sameOrigin(req, opts.security())) {
+        throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change or WebSocket must come from the same origin');
       }
 
       // A stream holds its place for its whole life; a concurrency slot would let a
