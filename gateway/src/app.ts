@@ -164,6 +164,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.decorate('loki', handle);
 
   await app.register(errorsPlugin);
+  // Before the guard: its onRequest hook marks upgrade requests, and only a marked request's
+  // socket is destroyed after a refusal (401/403/429); otherwise every refused upgrade would
+  // leave a socket open. Before any route: its onRoute hook turns `websocket: true` routes
+  // into upgrade handlers. 1 MiB frames bound memory per connection.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(securityPlugin, { settings: () => security });
   if (deps.observability !== false) await app.register(observabilityPlugin, { metrics });
   await app.register(guardPlugin, {
@@ -177,9 +182,6 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     tickets,
   });
   await app.register(openApiCollector, { routes: collected });
-  // Before any route: its onRoute hook turns `websocket: true` routes into upgrade handlers.
-  // 1 MiB frames bound memory per connection (stdin is relayed in chunks of at most that).
-  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   await app.register(healthRoutes, { daemon: deps.daemon, limiter });
   await app.register(statusRoutes, { daemon: deps.daemon, authEnabled: () => authenticator.enabled, oidcStatus: () => oidc.status() });
