@@ -15,6 +15,7 @@ import { RequestLimiter, type LimiterSettings } from './limits/limiter.js';
 import { MemoryRateLimitStore, type RateLimitStore } from './limits/store.js';
 import { GatewayMetrics } from './metrics.js';
 import { classify, errorsPlugin, sendError } from './plugins/errors.js';
+import { finiteNumbersPlugin } from './plugins/finite-numbers.js';
 import { guardPlugin, type RouteEntry } from './plugins/guard.js';
 import { observabilityPlugin } from './plugins/observability.js';
 import { securityPlugin, type SecuritySettings } from './plugins/security.js';
@@ -182,6 +183,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     tickets,
   });
   await app.register(openApiCollector, { routes: collected });
+  await app.register(finiteNumbersPlugin);
 
   await app.register(healthRoutes, { daemon: deps.daemon, limiter });
   await app.register(statusRoutes, { daemon: deps.daemon, authEnabled: () => authenticator.enabled, oidcStatus: () => oidc.status() });

@@ -94,4 +94,36 @@ describe('approvals HTTP API', function () {
     assert.equal(done.state, 'completed', String(done.reason));
     assert.equal(git(repo, 'log', '-1', '--format=%s', s.branch).trim(), 'add hello');
   });
+
+  it("serves the finished session's diff, patch, branch and agent trail to its owner only", async function () {
+    const [s] = (await get('/api/sessions?all=true', 'alice')).json<{ sessions: { id: string; branch: string }[] }>().sessions;
+    assert.ok(s);
+    const diff = await get(`/api/sessions/${s.id}/diff`, 'alice');
+    assert.equal(diff.statusCode, 200, diff.body);
+    const d = diff.json<{ branch: string; files: { path: string; insertions: number }[]; commits: { subject: string }[]; descends_from_base: boolean }>();
+    assert.equal(d.branch, s.branch);
+    assert.deepEqual(d.files, [{ path: 'hello.txt', insertions: 1, deletions: 0, binary: false }]);
+    assert.deepEqual(d.commits.map((c) => c.subject), ['add hello']);
+    assert.equal(d.descends_from_base, true);
+
+    const patch = (await get(`/api/sessions/${s.id}/patch`, 'alice')).json<{ patch: string; truncated: boolean; head_commit: string }>();
+    assert.match(patch.patch, /^diff --git a\/hello.txt b\/hello.txt/m);
+    assert.match(patch.patch, /^\+hello$/m);
+    assert.equal(patch.truncated, false);
+
+    const branch = (await get(`/api/sessions/${s.id}/branch`, 'alice')).json<{ branch: string; owner: string }>();
+    assert.equal(branch.branch, s.branch);
+    assert.equal(branch.owner, 'token:alice');
+
+    const trail = (await get(`/api/sessions/${s.id}/trail`, 'alice')).json<{ entries: { action: string; session_id: string }[] }>();
+    assert.ok(trail.entries.some((e) => e.action === 'agent_write'), JSON.stringify(trail.entries.map((e) => e.action)));
+    assert.equal((await get(`/api/sessions/${s.id}/trail?limit=1`, 'alice')).json<{ entries: unknown[] }>().entries.length, 1);
+
+    for (const what of ['diff', 'patch', 'branch', 'trail']) assert.equal((await get(`/api/sessions/${s.id}/${what}`, 'bob')).statusCode, 404, what);
+    for (const bad of ['0', '-1', '1.5', 'abc', '10001', '1e400']) {
+      const r = await get(`/api/sessions/${s.id}/trail?limit=${bad}`, 'alice');
+      assert.equal(r.statusCode, 400, `limit=${bad}: ${r.body}`);
+      assert.match(r.json().error.message, /limit/);
+    }
+  });
 });
