@@ -22,8 +22,10 @@ import { registerCompletionCommand } from './commands/completion.js';
 
 export type { CliContext } from './context.js';
 
-export function buildProgram(): Command {
+export function buildProgram(o: { jsonErrors?: boolean } = {}): Command {
   const program = new Command();
+  // Under --json the error is reported once, as JSON (runCli), not also as commander's text.
+  if (o.jsonErrors) program.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   program
     .name('loki')
     .description('Loki: a secure control plane for autonomous AI coding agents')
@@ -77,8 +79,8 @@ function reportError(err: LokiError, json: boolean): void {
 
 /** Runs the CLI and returns the process exit code (errors mapped by kind, see docs/errors.md). */
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
   const json = wantsJson(argv);
+  const program = buildProgram({ jsonErrors: json });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

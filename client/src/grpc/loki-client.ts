@@ -54,7 +54,6 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
     invoke<Req, Res>(name, client, method, req, d.identity(), timeoutMs);
   const decode = (err: unknown) => fromServiceError(err, channel);
   const md = () => d.metadata(d.identity());
-  const notServed = (what: string) => Promise.reject(new LokiError('unavailable', `this daemon does not serve ${what} over gRPC yet`));
 
   const approvalsList = async (q: { session_id?: string; status?: string }) =>
     (await call('PolicyService/ListApprovals', s.policy, s.policy.listApprovals, { sessionId: q.session_id ?? '', status: q.status === 'all' ? '' : (q.status ?? '') })).approvals.map(toApproval);
@@ -116,8 +115,9 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       async diff(id) {
         return toDiff(await call('WorkspaceService/Diff', s.workspace, s.workspace.diff, { sessionId: id }, SLOW_MS));
       },
-      patch() {
-        return notServed('session patches');
+      async patch(id) {
+        const r = await call('WorkspaceService/Patch', s.workspace, s.workspace.patch, { sessionId: id }, SLOW_MS);
+        return { session_id: r.sessionId, base_commit: r.baseCommit, head_commit: r.headCommit, patch: r.patch, truncated: r.truncated };
       },
       async workspace(id) {
         return toWorkspace(await call('WorkspaceService/GetWorkspace', s.workspace, s.workspace.getWorkspace, { sessionId: id }));
@@ -218,13 +218,10 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
         }, SLOW_MS));
       },
       async get(idOrName) {
-        const all = (await call('WorkspaceService/ListProjects', s.workspace, s.workspace.listProjects, {})).projects.map(toProject);
-        const p = all.find((x) => x.id === idOrName) ?? all.find((x) => x.name === idOrName);
-        if (!p) throw new LokiError('project_not_found', `no project ${idOrName}; register it with \`loki projects register PATH\``);
-        return p;
+        return toProject(await call('WorkspaceService/GetProject', s.workspace, s.workspace.getProject, { project: idOrName }));
       },
-      remove() {
-        return notServed('project removal');
+      async remove(idOrName) {
+        await call('WorkspaceService/RemoveProject', s.workspace, s.workspace.removeProject, { project: idOrName });
       },
     },
     tokens: {
