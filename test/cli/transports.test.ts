@@ -141,6 +141,9 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
           return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
         }, 120_000);
         assert.equal(done.state, 'completed', String(done.reason));
+        // Different sessions per transport, so compare shapes: the same fields either way.
+        seen[t].sessionFields = Object.keys(await json<Record<string, unknown>>(t, ['sessions', 'show', s.id])).sort();
+        seen[t].approvalFields = Object.keys(await json<Record<string, unknown>>(t, ['approvals', 'show', pending.id])).sort();
       });
 
       it('sessions list/show/logs, session diff/patch/branch and the agent trail', async () => {
@@ -175,6 +178,7 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         // Options before the command: everything after it belongs to the command.
         const s = JSON.parse(await ok(t, ['sandbox', 'start', '--json', '--name', `box-${t}`, '--memory', '256m', 'sh', '-c', 'echo one; echo two; exec sleep 300'])) as { id: string; hardening: { memory_bytes: number } };
         assert.equal(s.hardening.memory_bytes, 256 * 1024 * 1024);
+        seen[t].sandboxFields = Object.keys(s).sort();
         const l = await json<{ sandboxes: { id: string }[] }>(t, ['sandbox', 'list']);
         assert.ok(l.sandboxes.some((x) => x.id === s.id));
         assert.match(await ok(t, ['sandbox', 'status', `box-${t}`]), /memory 256 MiB/);
@@ -244,7 +248,10 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
   describe('same output either way', () => {
     it('prints identical JSON over both transports', function () {
       if (!Object.keys(seen.http).length) this.skip();
-      for (const k of ['projects', 'policy', 'diff']) assert.deepEqual(seen.http[k], seen.grpc[k], k);
+      for (const k of ['projects', 'policy', 'diff', 'sessionFields', 'approvalFields', 'sandboxFields']) {
+        assert.ok(seen.grpc[k] !== undefined, k);
+        assert.deepEqual(seen.http[k], seen.grpc[k], k);
+      }
     });
   });
 });
