@@ -4,7 +4,8 @@
 // transport inside one process (no Node start-up). Prints medians, p95 and ratios.
 // Run: npm run build && node dist/bench/b11-cli-transports.js [--runs 50] [--sessions 5] [--calls 300]
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Fastify from 'fastify';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,17 @@ import { makeRepo, removeDir, startSessionDaemon } from '../test/daemon/sessions
 import { buildTestGateway, generateToken } from '../test/gateway/helpers.js';
 import { entryArgv } from '../test/helpers/entry.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '50' }, sessions: { type: 'string', default: '5' }, calls: { type: 'string', default: '300' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '50' }, sessions: { type: 'string', default: '5' }, calls: { type: 'string', default: '300' }, seconds: { type: 'string', default: '5' } } });
+
+/** wrk in its own process (the load generator must not share this event loop, which serves both targets); requests/s. */
+async function wrk(url: string, headers: Record<string, string>): Promise<number> {
+  const args = ['-t1', '-c10', `-d${values.seconds}s`, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const out = await new Promise<string>((resolve, reject) => execFile('wrk', args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!m) throw new Error(`no Requests/sec in wrk output:\n${out}`);
+  if (/Non-2xx/.test(out)) throw new Error(`wrk saw errors:\n${out}`);
+  return Number(m[1]);
+}
 const runs = Number(values.runs);
 const calls = Number(values.calls);
 
@@ -95,6 +106,22 @@ async function main(): Promise<void> {
     console.log(`  ratio HTTP/gRPC per call: median ${(ch.median / ca.median).toFixed(2)}x, p95 ${(ch.p95 / ca.p95).toFixed(2)}x`);
     admin.close();
     http.close();
+
+    if (existsSync('/usr/bin/wrk')) {
+      // The HTTP transport's server side per call: GET /api/sessions (auth, rate limit, one daemon round trip)
+      // against B1's baseline, a bare Fastify hello-world, measured now on the same machine.
+      const bare = Fastify();
+      bare.get('/', async () => ({ hello: 'world' }));
+      await bare.listen({ host: '127.0.0.1', port: 0 });
+      const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/`;
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      const rb = await wrk(bareUrl, {});
+      const rg = await wrk(`${url}/api/sessions?all=true`, { authorization: `Bearer ${token}` });
+      await bare.close();
+      console.log(`  wrk -c10 ${values.seconds}s: bare Fastify ${rb.toFixed(0)} req/s, gateway GET /api/sessions?all=true ${rg.toFixed(0)} req/s, ratio ${(rg / rb).toFixed(2)}x`);
+    } else {
+      console.log('  wrk not installed: skipped the GET /api/sessions vs bare Fastify part');
+    }
   } finally {
     await gw.close();
     await sd.cleanup();
