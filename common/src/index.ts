@@ -11,3 +11,4 @@ export { SCOPES, ROLES, isScope, isRole, hasScope } from './scopes.js';
 export type { Scope, Role } from './scopes.js';
 export { OIDC_ROLE_ORDER, mapOidcRoles, oidcGrant } from './oidc-claims.js';
 export type { OidcGrant, RoleMappingSettings } from './oidc-claims.js';
+export { escapeForDisplay, shortenForDisplay, hasHiddenCharacters, needsEscape } from './display.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
-import { createDaemonClient, type DaemonClient } from '../../gateway/src/daemon-client.js';
+import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { GatewayMetrics } from '../../gateway/src/metrics.js';
 import { sessionRouteGroups } from '../../gateway/src/routes/control.js';
 import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';

@@ -3,7 +3,7 @@
 // non-finite, is a 400 whose message names the field. Table-driven: a new route
 // with a numeric field adds a row (and uses routes/schemas.ts for its schema).
 import assert from 'node:assert/strict';
-import { createDaemonClient, type DaemonClient } from '../../gateway/src/daemon-client.js';
+import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { sessionRouteGroups } from '../../gateway/src/routes/control.js';
 import { buildTestGateway, generateToken, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
 
