@@ -18,7 +18,29 @@ import { isSafeMethod, sameOrigin, type SecuritySettings } from './security.js';
 declare module 'fastify' {
   interface FastifyRequest {
     identity?: Identity;
-    lokiReleases?: (() => void)[];
+    lokiReleases?: Releases;
+  }
+}
+
+/**
+ * What a request holds (in-flight place, concurrency slot, stream place), given back exactly once
+ * however the request ends. A place taken after the request already ended (the client left while
+ * the guard awaited a queued slot) is given back at once: it must never land where no hook looks.
+ */
+export class Releases {
+  private fns: (() => void)[] = [];
+  private released = false;
+
+  add(fn: () => void): void {
+    if (this.released) fn();
+    else this.fns.push(fn);
+  }
+
+  releaseAll(): void {
+    this.released = true;
+    const fns = this.fns;
+    this.fns = [];
+    for (const fn of fns) fn();
   }
 }
 
@@ -75,9 +97,9 @@ export const guardPlugin = fp(
     app.addHook('onRequest', async (req, reply) => {
       const access = req.routeOptions.config?.access;
       const exempt = access?.rateLimit === 'exempt';
-      const releases: (() => void)[] = [];
+      const releases = new Releases();
       req.lokiReleases = releases;
-      releases.push(limiter.enter(exempt));
+      releases.add(limiter.enter(exempt));
       const now = Date.now();
 
       if (!access || access.scope === 'public') {
@@ -86,10 +108,13 @@ export const guardPlugin = fp(
         return;
       }
 
-      const outcome = await authenticator.authenticate(req, req.id);
+      // Lockout first: a locked-out address gets no daemon round trip. Only a credential the
+      // gateway can vouch for alone (a cached token, OIDC) still passes, so a valid user
+      // behind the same address keeps working while an attacker's guesses cost nothing.
+      const lockedOut = limiter.isLockedOut(req.ip, now);
+      const outcome = await authenticator.authenticate(req, req.id, { daemon: !lockedOut });
       if (outcome.kind !== 'ok') {
-        // A valid credential never reaches this branch, so lockout cannot block it.
-        if (limiter.isLockedOut(req.ip, now) && outcome.kind === 'failed') {
+        if (lockedOut && outcome.kind === 'failed') {
           // Counted but not audited: the lockout itself was audited when it began,
           // and a locked-out client must not be able to flood the audit log.
           metrics.authFailures.inc({ reason: 'locked_out' });
@@ -156,7 +181,7 @@ export const guardPlugin = fp(
       // A stream holds its place for its whole life; a concurrency slot would let a
       // few open dashboards lock the same user out of every other request.
       try {
-        releases.push(access.stream ? limiter.openStream(identity.subject, exempt) : await limiter.acquire(identity.subject, exempt));
+        releases.add(access.stream ? limiter.openStream(identity.subject, exempt) : await limiter.acquire(identity.subject, exempt));
       } catch (err) {
         metrics.rateLimitRejections.inc({ scope: access.stream ? 'streams' : 'concurrency' });
         throw err;
@@ -164,8 +189,7 @@ export const guardPlugin = fp(
     });
 
     const release = async (req: FastifyRequest) => {
-      for (const r of req.lokiReleases ?? []) r();
-      req.lokiReleases = [];
+      req.lokiReleases?.releaseAll();
     };
     app.addHook('onResponse', release);
     app.addHook('onRequestAbort', release);
