@@ -115,22 +115,29 @@ export const guardPlugin = fp(
       const outcome = await authenticator.authenticate(req, req.id, { daemon: !lockedOut });
       if (outcome.kind !== 'ok') {
         if (lockedOut && outcome.kind === 'failed') {
-          // Counted but not audited: the lockout itself was audited when it began,
-          // and a locked-out client must not be able to flood the audit log.
+          // Audited as counted entries (one per address, route and window): the trail
+          // shows the whole attempt without a locked-out client flooding it.
           metrics.authFailures.inc({ reason: 'locked_out' });
           metrics.rateLimitRejections.inc({ scope: 'lockout' });
+          await audit.forward({
+            action: 'auth.fail',
+            resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
+            result: 'denied',
+            reason: 'locked_out',
+            identity: { requestId: req.id, clientIp: req.ip },
+          });
           reply.header('retry-after', String(limiter.lockoutSeconds(req.ip, now)));
           throw new LokiError('resource_exhausted', 'too many failed authentication attempts from this address; try again later');
         }
         await ipLimit(req, reply, now);
         if (outcome.kind === 'none') {
-          fail('missing', req);
+          await fail('missing', req);
           throw new LokiError('unauthenticated', 'authentication required: send "Authorization: Bearer <token>"');
         }
-        fail(outcome.reason, req);
+        await fail(outcome.reason, req);
         if (await limiter.recordAuthFailure(req.ip, now)) {
           req.log.warn({ client_ip: req.ip }, 'address locked out after repeated authentication failures');
-          audit.forward({
+          await audit.forward({
             action: 'auth.fail',
             resource: `ip:${req.ip}`,
             result: 'denied',
@@ -151,7 +158,7 @@ export const guardPlugin = fp(
         setRateHeaders(reply, d);
         if (!d.allowed) {
           metrics.rateLimitRejections.inc({ scope: 'subject' });
-          audit.forward({
+          await audit.forward({
             action: 'rate_limit.reject',
             resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
             result: 'denied',
@@ -164,7 +171,7 @@ export const guardPlugin = fp(
       }
 
       if (!hasScope(identity.scopes, access.scope)) {
-        audit.forward({
+        await audit.forward({
           action: 'access.denied',
           resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
           result: 'denied',
@@ -199,7 +206,7 @@ export const guardPlugin = fp(
       setRateHeaders(reply, d);
       if (d.allowed) return;
       metrics.rateLimitRejections.inc({ scope: 'ip' });
-      audit.forward({
+      await audit.forward({
         action: 'rate_limit.reject',
         resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
         result: 'denied',
@@ -210,11 +217,11 @@ export const guardPlugin = fp(
       throw new LokiError('resource_exhausted', `rate limit exceeded for unauthenticated requests; retry in ${d.resetSeconds}s`);
     }
 
-    function fail(reason: AuthFailureReason, req: FastifyRequest): void {
+    async function fail(reason: AuthFailureReason, req: FastifyRequest): Promise<void> {
       metrics.authFailures.inc({ reason });
       // Missing credentials are routine (a browser, a probe); only real attempts are audited.
       if (reason === 'missing') return;
-      audit.forward({
+      await audit.forward({
         action: 'auth.fail',
         resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
         result: 'denied',
