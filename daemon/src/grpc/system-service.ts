@@ -45,11 +45,12 @@ export class DockerStatusCache {
 
   constructor(private readonly deps: { driver: SandboxDriver; baseImage: string; ttlMs?: number; maxStaleMs?: number; now?: () => number }) {
     this.ttl = deps.ttlMs ?? 1000;
-    this.maxStale = Math.max(this.ttl, deps.maxStaleMs ?? 10_000);
+    this.maxStale = this.ttl === 0 ? 0 : Math.max(this.ttl, deps.maxStaleMs ?? 10_000);
     this.now = deps.now ?? Date.now;
   }
 
   async get(): Promise<DockerSnapshot> {
+    if (this.ttl === 0) return this.load();
     const s = this.snapshot;
     const age = s ? this.now() - s.takenAtMs : Infinity;
     if (s && age < this.ttl) return s;
