@@ -59,8 +59,9 @@ function ms(v: string): number {
 }
 
 /** Runs wrk (a separate process) against `url` and parses its report. */
-export function wrk(url: string, o: { threads?: number; connections?: number; seconds?: number; headers?: Record<string, string>; rate?: number } = {}): Promise<WrkResult> {
-  const args = ['-t', String(o.threads ?? 1), '-c', String(o.connections ?? 50), '-d', `${o.seconds ?? 5}s`, '--latency'];
+export function wrk(url: string, o: { threads?: number; connections?: number; seconds?: number; headers?: Record<string, string>; script?: string } = {}): Promise<WrkResult> {
+  const args = ['-t', String(o.threads ?? 1), '-c', String(o.connections ?? 50), '-d', `${o.seconds ?? 5}s`, '--latency', '--timeout', '10s'];
+  if (o.script) args.push('-s', o.script);
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`);
   args.push(url);
   return new Promise((resolveP, reject) => {
