@@ -47,11 +47,13 @@ export class AuditAggregator {
   }
 
   /**
-   * Returns the event when it must be recorded now (first of its window, or not an
-   * aggregated action, or no room to track it); undefined when it was counted.
+   * Returns what must be recorded now: the event itself when it is the first of its
+   * window (or not an aggregated action, or there is no room to track it), preceded by
+   * the previous window's counted entry when this event closes that window. Empty when
+   * the event was only counted.
    */
-  offer(event: AuditEvent): AuditEvent | undefined {
-    if (!this.actions.has(event.action)) return event;
+  offer(event: AuditEvent): AuditEvent[] {
+    if (!this.actions.has(event.action)) return [event];
     const key = keyOf(event);
     const now = this.now();
     const b = this.buckets.get(key);
@@ -59,12 +61,19 @@ export class AuditAggregator {
       b.count += 1;
       b.last = event;
       b.lastAt = now;
-      return undefined;
+      return [];
     }
-    if (b) return event; // its window is over: the sweep emits the count; this one starts the next
-    if (this.buckets.size >= this.opts.maxKeys) return event;
+    if (b) {
+      // Its window is over: close it here rather than waiting for the sweep, so a
+      // steady flood never passes events through one by one between sweeps.
+      const out = b.count > 0 ? [this.counted(b, now)] : [];
+      Object.assign(b, { last: event, count: 0, firstAt: now, lastAt: now, windowStart: now });
+      out.push(event);
+      return out;
+    }
+    if (this.buckets.size >= this.opts.maxKeys) return [event];
     this.buckets.set(key, { last: event, count: 0, firstAt: now, lastAt: now, windowStart: now });
-    return event;
+    return [event];
   }
 
   /** Counted entries for every window that has ended (all windows when `all`); quiet keys are forgotten. */

@@ -67,16 +67,23 @@ export class AuditForwarder {
   forward(event: AuditEvent): Promise<void> {
     if (this.closed) return Promise.resolve();
     const now = this.aggregator.offer(event);
-    if (!now) {
+    if (now.length === 0) {
       this.opts.onAggregated?.();
       this.armSweeper();
       return Promise.resolve();
     }
+    let accepted: Promise<void> = Promise.resolve();
+    for (const e of now) accepted = this.accept(e);
+    return accepted;
+  }
+
+  // The last of a few events resolves last (places are given out in order).
+  private accept(event: AuditEvent): Promise<void> {
     if (this.spaceWaiters.length === 0 && this.buffered() < this.opts.capacity) {
-      this.enqueue(now);
+      this.enqueue(event);
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.spaceWaiters.push({ event: now, resolve }));
+    return new Promise((resolve) => this.spaceWaiters.push({ event, resolve }));
   }
 
   /** True while waiting to retry after the daemon could not be reached. */
