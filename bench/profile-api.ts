@@ -1,13 +1,14 @@
 // Profiles GET /api/sessions through gateway + daemon under wrk: both processes run
 // with --cpu-prof and write .cpuprofile files (open them in Chrome DevTools or
 // speedscope) into --out; a short summary of the heaviest functions is printed.
-// Run: npm run build && node dist/bench/profile-api.js [--seconds N] [--out DIR]
+// Run: npm run build && node dist/bench/profile-api.js [--seconds N] [--out DIR (default $TMPDIR/loki-profiles)]
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, requireWrk, startStack, wrk } from './lib/stack.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, out: { type: 'string', default: 'bench-profiles' }, path: { type: 'string', default: '/api/sessions' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(tmpdir(), 'loki-profiles') }, path: { type: 'string', default: '/api/sessions' } } });
 
 interface Node {
   id: number;
