@@ -3,7 +3,7 @@
 // The soak's load is wrk (its own process) pacing each connection with a Lua
 // delay: connections × 1000 / delay_ms ≈ the target rate (the rate reached is printed).
 // Goal: idle total ≤ 200 MB; no growth over 10 min at 500 req/s.
-// Run: npm run build && node dist/bench/memory.js [--soak-minutes 10] [--interval-s 60] [--rate 500] [--path /api/sessions]
+// Run: npm run build && node dist/bench/memory.js [--soak-minutes 10 (0 = idle only)] [--interval-s 60] [--rate 500] [--path /api/sessions]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     const idle = sample(up);
     process.stdout.write(`idle RSS of loki up after ${values['idle-s']}s: ${show(idle)} (goal total <= 200 MB)\n`);
 
+    if (Number(values['soak-minutes']) <= 0) return;
     const token = await generateToken(join(home, 'run', 'admin.sock'), 'soak', 'viewer');
     const conns = Number(values.connections);
     const delayMs = Math.max(1, Math.round((conns * 1000) / Number(values.rate)));
