@@ -1,5 +1,5 @@
 // The one default-deny gate in front of every route:
-//   capacity → authenticate → lockout → rate limit → authorize (declared scope) → CSRF
+//   capacity → lockout (a locked-out address is checked without the daemon) → authenticate → rate limit → authorize (declared scope) → CSRF
 //   → concurrency slot (or, for a `stream` route, one of the subject's stream places).
 // Routes declare `config.access` next to their schema; a route without it (or a
 // `public` route outside the allow-list, or a route without a schema) makes startup fail.
