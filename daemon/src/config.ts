@@ -53,6 +53,8 @@ export const sandboxConfigSchema = z
     tmpfs_size: bytes.default(256 * 1024 ** 2),
     stop_timeout_seconds: z.number().int().min(0).max(3600).default(10),
     max_sandboxes: z.number().int().min(1).max(10_000).default(50),
+    /** How long GetStatus serves one Docker snapshot (0 = ask Docker on every call). */
+    status_cache_ms: z.number().int().min(0).max(60_000).default(1000),
     debootstrap_mirror: z.string().url().optional(),
     allow: z
       .object({
@@ -132,6 +134,7 @@ export const daemonEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_SANDBOX_PIDS', path: 'sandbox.pids', type: 'int' },
   { env: 'LOKI_SANDBOX_STOP_TIMEOUT', path: 'sandbox.stop_timeout_seconds', type: 'int' },
   { env: 'LOKI_MAX_SANDBOXES', path: 'sandbox.max_sandboxes', type: 'int' },
+  { env: 'LOKI_STATUS_CACHE_MS', path: 'sandbox.status_cache_ms', type: 'int' },
   { env: 'LOKI_DEBOOTSTRAP_MIRROR', path: 'sandbox.debootstrap_mirror', type: 'string' },
   ...tokensEnvBindings,
   ...authEnvBindings,

@@ -1,9 +1,13 @@
 // Ships gateway-observed events (auth failures, denials, config reloads) to the
-// daemon's audit log. The request path never waits on it: events go into a
-// bounded buffer that is drained in order; while the daemon is down the buffer
-// holds them, and when it is full new events are dropped and counted
-// (loki_audit_events_dropped_total) rather than growing memory.
+// daemon's audit log. Events go into a bounded buffer that is drained in order;
+// while the daemon is down the buffer holds them. High-volume actions (a 429
+// flood) are folded into counted entries first, so a flood costs a few entries
+// per window. When the buffer is still full, forward() applies back-pressure:
+// its promise resolves only once the event has a place, and the guard awaits it
+// before answering, so the flooding client is slowed instead of the trail losing
+// events. Memory stays bounded: each waiting event is a request in flight.
 import { LokiError, type Logger } from '../../common/src/index.js';
+import { AuditAggregator, DEFAULT_AGGREGATE, type AggregateOptions } from './audit-aggregator.js';
 import type { AuditRecordInput, CallIdentity } from '../../client/src/grpc/index.js';
 
 export interface AuditEvent extends AuditRecordInput {
@@ -20,8 +24,13 @@ export interface AuditForwarderOptions {
   capacity: number;
   log: Logger;
   onForwarded?: () => void;
+  /** Only on shutdown (close) or when the daemon refuses an event; never for load. */
   onDropped?: () => void;
   onBuffered?: (n: number) => void;
+  /** Events folded into a counted entry instead of being sent one by one. */
+  onAggregated?: () => void;
+  /** Which actions are counted per subject/address and window (default: rate_limit.reject, auth.fail per 10 s). */
+  aggregate?: AggregateOptions;
   /** First retry delay after a failed send; doubles up to maxRetryMs. */
   retryMs?: number;
   maxRetryMs?: number;
@@ -39,23 +48,42 @@ export class AuditForwarder {
   private timer: NodeJS.Timeout | undefined;
   private delay: number;
   private idleWaiters: (() => void)[] = [];
+  /** Events waiting for a place in the full buffer, in arrival order (back-pressure). */
+  private spaceWaiters: { event: AuditEvent; resolve: () => void }[] = [];
+  private readonly aggregator: AuditAggregator;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(opts: AuditForwarderOptions) {
     this.opts = opts;
     this.delay = opts.retryMs ?? 500;
+    this.aggregator = new AuditAggregator(opts.aggregate ?? DEFAULT_AGGREGATE);
   }
 
-  /** Never throws, never blocks. */
-  forward(event: AuditEvent): void {
-    if (this.closed) return;
-    if (this.queue.length + this.inFlight >= this.opts.capacity) {
-      this.opts.onDropped?.();
-      this.opts.log.warn({ action: event.action }, 'audit buffer full; event dropped');
-      return;
+  /**
+   * Never throws and never drops while running. Resolves once the event is buffered
+   * or counted; while the buffer is full it waits for a place (callers on the request
+   * path await it, which slows exactly the clients producing the flood).
+   */
+  forward(event: AuditEvent): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const now = this.aggregator.offer(event);
+    if (now.length === 0) {
+      this.opts.onAggregated?.();
+      this.armSweeper();
+      return Promise.resolve();
     }
-    this.queue.push(event);
-    this.opts.onBuffered?.(this.buffered());
-    if (!this.timer) void this.drain();
+    let accepted: Promise<void> = Promise.resolve();
+    for (const e of now) accepted = this.accept(e);
+    return accepted;
+  }
+
+  // The last of a few events resolves last (places are given out in order).
+  private accept(event: AuditEvent): Promise<void> {
+    if (this.spaceWaiters.length === 0 && this.buffered() < this.opts.capacity) {
+      this.enqueue(event);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.spaceWaiters.push({ event, resolve }));
   }
 
   /** True while waiting to retry after the daemon could not be reached. */
@@ -67,21 +95,61 @@ export class AuditForwarder {
     return this.queue.length + this.inFlight;
   }
 
-  /** Resolves when the buffer is empty (tests, graceful shutdown). */
+  /** Events waiting for a place in the buffer (back-pressure in effect when > 0). */
+  waiting(): number {
+    return this.spaceWaiters.length;
+  }
+
+  /** Emits every open count now, then resolves when the buffer is empty (tests, graceful shutdown). */
   idle(): Promise<void> {
-    if (this.buffered() === 0 && !this.draining) return Promise.resolve();
+    for (const e of this.aggregator.sweep(true)) this.enqueue(e);
+    if (this.buffered() === 0 && this.spaceWaiters.length === 0 && !this.draining) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops retrying; whatever is still buffered is counted as dropped. */
+  /** Stops retrying; whatever is still buffered or counted is counted as dropped. */
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    for (let i = 0; i < this.queue.length; i++) this.opts.onDropped?.();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    let lost = this.queue.length + this.spaceWaiters.length + this.aggregator.sweep(true).length;
+    for (const w of this.spaceWaiters) w.resolve();
+    this.spaceWaiters = [];
+    while (lost-- > 0) this.opts.onDropped?.();
     this.queue.length = 0;
     this.opts.onBuffered?.(0);
     this.wakeIdle();
+  }
+
+  private enqueue(event: AuditEvent): void {
+    this.queue.push(event);
+    this.opts.onBuffered?.(this.buffered());
+    if (!this.timer) void this.drain();
+  }
+
+  /** Moves waiting events into the buffer as places free up, oldest first. */
+  private admitWaiters(): void {
+    while (this.spaceWaiters.length && this.buffered() < this.opts.capacity) {
+      const w = this.spaceWaiters.shift()!;
+      this.queue.push(w.event);
+      w.resolve();
+    }
+  }
+
+  // Counted entries go out when their window ends, even if the flood stopped.
+  private armSweeper(): void {
+    if (this.sweeper) return;
+    const every = Math.max(100, Math.floor((this.opts.aggregate ?? DEFAULT_AGGREGATE).windowMs / 2));
+    this.sweeper = setInterval(() => {
+      for (const e of this.aggregator.sweep()) this.enqueue(e);
+      if (this.aggregator.pending() === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, every);
+    this.sweeper.unref();
   }
 
   /**
@@ -95,7 +163,8 @@ export class AuditForwarder {
     this.draining = true;
     const window = this.opts.maxInFlight ?? 64;
     try {
-      while (this.queue.length && !this.closed) {
+      while ((this.queue.length || this.spaceWaiters.length) && !this.closed) {
+        this.admitWaiters();
         const batch = this.queue.splice(0, window);
         this.inFlight = batch.length;
         const results = await Promise.allSettled(batch.map((e) => this.opts.sender.recordAudit(e, e.identity)));
@@ -126,7 +195,7 @@ export class AuditForwarder {
           return;
         }
         this.delay = this.opts.retryMs ?? 500;
-        this.opts.onBuffered?.(this.queue.length);
+        this.opts.onBuffered?.(this.buffered());
       }
     } finally {
       this.draining = false;
@@ -145,7 +214,7 @@ export class AuditForwarder {
   }
 
   private wakeIdle(): void {
-    if (this.queue.length) return;
+    if (this.queue.length || this.spaceWaiters.length) return;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const fn of w) fn();

@@ -27,6 +27,7 @@ export class GatewayMetrics {
   readonly grpcDuration: Histogram<'method' | 'code'>;
   readonly auditForwarded: Counter;
   readonly auditDropped: Counter;
+  readonly auditAggregated: Counter;
   readonly auditBuffered: Gauge;
   readonly reloads: Counter<'result'>;
 
@@ -76,7 +77,12 @@ export class GatewayMetrics {
     this.auditForwarded = new Counter({ name: 'loki_audit_events_forwarded_total', help: 'Gateway audit events delivered to the daemon.', registers });
     this.auditDropped = new Counter({
       name: 'loki_audit_events_dropped_total',
-      help: 'Gateway audit events dropped because the buffer was full while the daemon was unreachable.',
+      help: 'Gateway audit events lost: still buffered at shutdown, or refused by the daemon (a full buffer applies back-pressure instead).',
+      registers,
+    });
+    this.auditAggregated = new Counter({
+      name: 'loki_audit_events_aggregated_total',
+      help: 'Gateway audit events folded into a counted entry (one per action, subject or address, and window) instead of one entry each.',
       registers,
     });
     this.auditBuffered = new Gauge({ name: 'loki_audit_events_buffered', help: 'Gateway audit events waiting for the daemon.', registers });

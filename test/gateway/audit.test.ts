@@ -60,7 +60,7 @@ describe('gateway audit events', () => {
 });
 
 describe('AuditForwarder', () => {
-  it('buffers while the daemon is down, drops and counts beyond capacity, and delivers in order when it returns', async () => {
+  it('buffers while the daemon is down, holds events back beyond capacity instead of dropping them, and delivers all in order when it returns', async () => {
     const t = tempDir();
     const socket = join(t.dir, 'gateway.sock');
     const log = createLogger({ name: 'fwd-test', level: 'silent' });
@@ -70,21 +70,28 @@ describe('AuditForwarder', () => {
     const fwd = new AuditForwarder({ sender: client, capacity: 3, log, retryMs: 50, maxRetryMs: 100, onForwarded: () => forwarded++, onDropped: () => dropped++ });
     const rt = await createAuditRuntime({ config: auditConfigSchema.parse({}), home: t.dir, log });
     try {
+      const accepted: number[] = [];
       for (let i = 0; i < 5; i++) {
-        fwd.forward({ action: 'auth.fail', resource: `route:GET /r${i}`, result: 'denied', reason: 'unknown', identity: { requestId: `req-${i}`, clientIp: '192.0.2.1' } });
+        void fwd
+          .forward({ action: 'access.denied', resource: `route:GET /r${i}`, result: 'denied', reason: 'unknown', identity: { requestId: `req-${i}`, clientIp: '192.0.2.1' } })
+          .then(() => accepted.push(i));
       }
-      assert.equal(dropped, 2);
-      assert.equal(fwd.buffered(), 3);
       await new Promise((r) => setTimeout(r, 150));
+      assert.equal(dropped, 0);
+      assert.equal(fwd.buffered(), 3);
+      assert.equal(fwd.waiting(), 2, 'the two events beyond capacity wait for a place (back-pressure)');
+      assert.deepEqual(accepted, [0, 1, 2]);
       assert.equal(forwarded, 0);
 
       // Credential-less reads need a daemon that trusts this door as an auditor (auth.gateway_anonymous_role).
       const server = await listenUnix({ path: socket, mode: 0o600, identity: { role: 'gateway' }, modules: [createAuditModule({ runtime: rt })], log, trust: { anonymousRole: 'auditor' } });
       try {
         await fwd.idle();
-        assert.equal(forwarded, 3);
+        assert.equal(forwarded, 5);
+        assert.equal(dropped, 0);
+        assert.deepEqual(accepted, [0, 1, 2, 3, 4]);
         const q = await client.queryAudit({ limit: 10 }, { requestId: 'q', subject: 'token:auditor', scopes: ['audit'] });
-        assert.deepEqual(q.entries.map((e) => e.resource).reverse(), ['route:GET /r0', 'route:GET /r1', 'route:GET /r2']);
+        assert.deepEqual(q.entries.map((e) => e.resource).reverse(), ['route:GET /r0', 'route:GET /r1', 'route:GET /r2', 'route:GET /r3', 'route:GET /r4']);
         assert.ok(q.entries.every((e) => e.ip === '192.0.2.1' && e.result === 'denied'));
       } finally {
         await shutdownServer(server, 1000);

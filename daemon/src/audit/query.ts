@@ -2,7 +2,8 @@
 // streamed one at a time; a page holds at most `limit` entries in memory
 // regardless of how large the files are.
 import { LokiError } from '../../../common/src/index.js';
-import { listAuditFiles, readLines } from './files.js';
+import { readLinesBackward } from './backward.js';
+import { listAuditFiles, readLines, type AuditFile } from './files.js';
 import { AUDIT_RESULTS, parseEntry, utcDay, type AuditEntry } from './format.js';
 import type { AuditResult } from './types.js';
 
@@ -70,23 +71,45 @@ function dayInRange(day: string, q: AuditQuery): boolean {
   return true;
 }
 
+// A plain file is read from its end: the newest page costs about the page, not the day.
+async function newestBackward(file: AuditFile, q: AuditQuery, want: number): Promise<AuditEntry[]> {
+  const found: AuditEntry[] = [];
+  try {
+    for await (const line of readLinesBackward(file)) {
+      const e = parseEntry(line);
+      if (!e || !matches(e, q)) continue;
+      found.push(e);
+      if (found.length >= want) break;
+    }
+  } catch (err) {
+    // Compressed between listing and opening: the gzip can only be read forward.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return newestForward(file, q, want);
+    throw err;
+  }
+  return found;
+}
+
+// A gzipped (past) day streams forward; its newest `want` matches are the last `want`
+// in file order, kept in a ring of that size so memory stays bounded.
+async function newestForward(file: AuditFile, q: AuditQuery, want: number): Promise<AuditEntry[]> {
+  const ring: AuditEntry[] = [];
+  for await (const { line, terminated } of readLines(file)) {
+    if (!terminated) break;
+    const e = parseEntry(line);
+    if (!e || !matches(e, q)) continue;
+    ring.push(e);
+    if (ring.length > want) ring.shift();
+  }
+  return ring.reverse();
+}
+
 export async function queryAuditLog(dir: string, query: AuditQuery): Promise<AuditPage> {
   const q = normalizeQuery(query);
   const files = (await listAuditFiles(dir)).filter((f) => dayInRange(f.day, q)).reverse();
   const out: AuditEntry[] = [];
   for (const file of files) {
     const want = q.limit - out.length;
-    // Within a file, the newest `want` matches are the last `want` in file order:
-    // a ring of that size keeps memory bounded while streaming forward.
-    const ring: AuditEntry[] = [];
-    for await (const { line, terminated } of readLines(file)) {
-      if (!terminated) break;
-      const e = parseEntry(line);
-      if (!e || !matches(e, q)) continue;
-      ring.push(e);
-      if (ring.length > want) ring.shift();
-    }
-    out.push(...ring.reverse());
+    out.push(...(file.gz ? await newestForward(file, q, want) : await newestBackward(file, q, want)));
     if (out.length >= q.limit) break;
   }
   const page: AuditPage = { entries: out };

@@ -28,7 +28,28 @@ export function openDatabase(path: string): Db {
     if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
   }
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (module, version))');
+  cachePreparedStatements(db);
   return db;
+}
+
+// Stores call db.prepare(sql) inline on every request; compiling the same SQL again
+// each time was the largest daemon-side cost of a session list (profiled). Statements
+// are reusable (no store uses pluck/raw/expand or iterates one while re-running it),
+// so the same SQL text gets the same compiled statement. Bounded: dynamic SQL beyond
+// the cap is simply prepared each time.
+const MAX_CACHED_STATEMENTS = 512;
+
+function cachePreparedStatements(db: Db): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = prepare(sql);
+      if (cache.size < MAX_CACHED_STATEMENTS) cache.set(sql, s);
+    }
+    return s;
+  }) as Db['prepare'];
 }
 
 /** Applies the migrations not yet applied, each in its own transaction. */

@@ -69,8 +69,12 @@ export class Authenticator {
     this.cache.clear();
   }
 
-  /** Throws LokiError only for infrastructure problems (daemon down); credential problems are outcomes. */
-  async authenticate(req: FastifyRequest, requestId: string): Promise<AuthOutcome> {
+  /**
+   * Throws LokiError only for infrastructure problems (daemon down); credential problems are outcomes.
+   * `daemon: false` (a locked-out address) answers only from what the gateway can check alone (the
+   * token cache, OIDC): a Loki token it would have to ask the daemon about fails as `locked_out`.
+   */
+  async authenticate(req: FastifyRequest, requestId: string, opts: { daemon?: boolean } = {}): Promise<AuthOutcome> {
     if (!this.settings.enabled) {
       // Auth off is accepted only on a loopback bind (config refuses otherwise):
       // a single local user, who gets the configured role (admin by default).
@@ -81,14 +85,14 @@ export class Authenticator {
     if (header !== undefined) {
       const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
       if (!m) return { kind: 'failed', reason: 'malformed', message: 'the Authorization header must be "Bearer <token>"' };
-      return this.bearer(m[1]!, requestId, req.ip);
+      return this.bearer(m[1]!, requestId, req.ip, opts.daemon !== false);
     }
     const fromCookie = await this.oidc.identityFromCookie(req);
     if (fromCookie) return { kind: 'ok', identity: { ...fromCookie, viaCookie: true } };
     return { kind: 'none' };
   }
 
-  private async bearer(credential: string, requestId: string, clientIp: string): Promise<AuthOutcome> {
+  private async bearer(credential: string, requestId: string, clientIp: string, mayAskDaemon: boolean): Promise<AuthOutcome> {
     if (this.oidc.looksLikeJwt(credential)) {
       if (this.oidc.status() !== 'ready') {
         return { kind: 'failed', reason: 'oidc_unavailable', message: 'OIDC sign-in is not available right now; use an API token' };
@@ -109,6 +113,7 @@ export class Authenticator {
     // The cache holds no plaintext: the credential is re-attached from this request.
     if (hit && hit.until > now) return { kind: 'ok', identity: { ...hit.identity, credential } };
     if (hit) this.cache.delete(key);
+    if (!mayAskDaemon) return { kind: 'failed', reason: 'locked_out', message: 'too many failed authentication attempts from this address' };
 
     const v = await this.daemon.verifyToken(credential, { requestId, clientIp });
     if (!v.valid) {

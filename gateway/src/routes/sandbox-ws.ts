@@ -110,8 +110,7 @@ async function relay(socket: WebSocket, req: FastifyRequest<{ Params: { id: stri
     closed = true;
     session?.cancel();
     // The reply was hijacked, so onResponse never runs: give back the stream place here.
-    for (const r of req.lokiReleases ?? []) r();
-    req.lokiReleases = [];
+    req.lokiReleases?.releaseAll();
   });
 
   const first = await new Promise<RawData | undefined>((resolve) => {

@@ -1,0 +1,76 @@
+// The architecture's ceiling for an authenticated API read, as separate
+// processes: a bare grpc-js server on a unix socket, and a bare Fastify route
+// that makes one bare grpc-js unary call to it per request (no auth, no limits,
+// no logging, raw bytes instead of protobuf). Plus a bare Fastify hello-world.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { ROOT, freePort } from './stack.js';
+
+const GRPC_SERVER = `
+const grpc = require('@grpc/grpc-js');
+const id = (b) => b;
+const def = { list: { path: '/bench.Ceiling/List', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } };
+const s = new grpc.Server();
+s.addService(def, { list: (_call, cb) => cb(null, Buffer.alloc(0)) });
+s.bindAsync('unix:' + process.argv[1], grpc.ServerCredentials.createInsecure(), (err) => { if (err) throw err; });`;
+
+const FASTIFY_GRPC = `
+const grpc = require('@grpc/grpc-js');
+const fastify = require('fastify')();
+const id = (b) => b;
+const Client = grpc.makeGenericClientConstructor({ list: { path: '/bench.Ceiling/List', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } }, 'Ceiling');
+const client = new Client('unix:' + process.argv[1], grpc.credentials.createInsecure());
+const empty = Buffer.alloc(0);
+fastify.get('/api/sessions', () => new Promise((resolve, reject) => client.list(empty, (err) => (err ? reject(err) : resolve({ sessions: [] })))));
+fastify.listen({ host: '127.0.0.1', port: Number(process.argv[2]) });`;
+
+const FASTIFY_HELLO = `
+const fastify = require('fastify')();
+fastify.get('/ping', async () => ({ ok: true }));
+fastify.listen({ host: '127.0.0.1', port: Number(process.argv[1]) });`;
+
+export interface Ceiling {
+  /** GET /api/sessions on bare Fastify + one bare grpc-js call. */
+  grpcUrl: string;
+  /** GET /ping on bare Fastify. */
+  helloUrl: string;
+  pids: number[];
+  stop(): void;
+}
+
+async function ready(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`ceiling process exited (${child.exitCode})`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startCeiling(dir: string): Promise<Ceiling> {
+  const sock = `${dir}/ceiling.sock`;
+  const opts = { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] as ('ignore' | 'inherit')[] };
+  const server = spawn(process.execPath, ['-e', GRPC_SERVER, sock], opts);
+  while (!existsSync(sock)) await new Promise((r) => setTimeout(r, 20));
+  const p1 = await freePort();
+  const front = spawn(process.execPath, ['-e', FASTIFY_GRPC, sock, String(p1)], opts);
+  const p2 = await freePort();
+  const hello = spawn(process.execPath, ['-e', FASTIFY_HELLO, String(p2)], opts);
+  const grpcUrl = `http://127.0.0.1:${p1}/api/sessions`;
+  const helloUrl = `http://127.0.0.1:${p2}/ping`;
+  await ready(grpcUrl, front);
+  await ready(helloUrl, hello);
+  return {
+    grpcUrl,
+    helloUrl,
+    pids: [server.pid!, front.pid!, hello.pid!],
+    stop() {
+      for (const c of [front, hello, server]) c.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// P1: authenticated GET /api/sessions (viewer token, empty store) through
+// loki-gateway + lokid, both as separate processes the way `loki up` runs them,
+// against the architecture's ceiling measured in the same run: a bare Fastify
+// route making one bare grpc-js unary call over a unix socket to a bare grpc-js
+// server. Also a bare Fastify hello-world. wrk is the load generator (its own
+// process); rounds are interleaved so drift on a shared machine hits all sides.
+// Also prints CPU per 1,000 requests for the gateway and the daemon.
+// Goal: Loki/ceiling ≥ 0.8×. Prints ratios; no assertions.
+// Run: npm run build && node dist/bench/p1-api.js [--seconds 10] [--rounds 3] [--connections 50]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startCeiling } from './lib/ceiling.js';
+import { cpuMs, fmt, requireWrk, startStack, wrk, type WrkResult } from './lib/stack.js';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' } },
+});
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+const connections = Number(values.connections);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  requireWrk();
+  const dir = mkdtempSync(join(tmpdir(), 'lkp1-'));
+  const stack = await startStack();
+  const ceiling = await startCeiling(dir);
+  try {
+    const auth = { authorization: `Bearer ${await stack.token('p1')}` };
+    const loki = `${stack.url}/api/sessions`;
+    const load = (url: string, headers: Record<string, string> = {}, s = seconds) => wrk(url, { seconds: s, connections, headers });
+    // Warm-up: JIT, token cache, connection pools.
+    await load(loki, auth, 2);
+    await load(ceiling.grpcUrl, {}, 2);
+    await load(ceiling.helloUrl, {}, 2);
+    const res: Record<'loki' | 'ceiling' | 'hello', WrkResult[]> = { loki: [], ceiling: [], hello: [] };
+    const cpu = { gateway: [] as number[], daemon: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      res.ceiling.push(await load(ceiling.grpcUrl));
+      const g0 = cpuMs(stack.gateway.pid);
+      const d0 = cpuMs(stack.daemon.pid);
+      const l = await load(loki, auth);
+      res.loki.push(l);
+      cpu.gateway.push(((cpuMs(stack.gateway.pid) - g0) / l.requests) * 1000);
+      cpu.daemon.push(((cpuMs(stack.daemon.pid) - d0) / l.requests) * 1000);
+      res.hello.push(await load(ceiling.helloUrl));
+      process.stdout.write(`round ${r + 1}: ceiling ${fmt(res.ceiling[r]!)} | loki ${fmt(l)} | bare hello ${fmt(res.hello[r]!)}\n`);
+    }
+    const m = (k: 'loki' | 'ceiling' | 'hello', f: keyof WrkResult) => median(res[k].map((x) => x[f]));
+    process.stdout.write(`\nP1 GET /api/sessions, wrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds (medians)\n`);
+    process.stdout.write(`side                                     req/s   p50 ms   p99 ms\n`);
+    for (const [name, k] of [['loki (gateway + lokid)', 'loki'], ['ceiling (bare Fastify + bare grpc-js)', 'ceiling'], ['bare Fastify hello-world', 'hello']] as const) {
+      process.stdout.write(`${name.padEnd(38)} ${m(k, 'rps').toFixed(0).padStart(7)} ${m(k, 'p50ms').toFixed(2).padStart(8)} ${m(k, 'p99ms').toFixed(2).padStart(8)}\n`);
+    }
+    process.stdout.write(`loki / ceiling: ${(m('loki', 'rps') / m('ceiling', 'rps')).toFixed(2)}x (goal >= 0.8)\n`);
+    process.stdout.write(`loki / bare Fastify hello: ${(m('loki', 'rps') / m('hello', 'rps')).toFixed(2)}x\n`);
+    process.stdout.write(`CPU per 1,000 requests: gateway ${median(cpu.gateway).toFixed(0)} ms, daemon ${median(cpu.daemon).toFixed(0)} ms\n`);
+  } finally {
+    ceiling.stop();
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
