@@ -114,7 +114,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
     createWorkspaceModule({ projects, workspaces, trail, audit }),
-    createSystemModule({ driver, manager, baseImage: config.sandbox.image, startedAtMs }),
+    createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs }),
     createSandboxModule({
       manager,
       log: log.child({ component: 'sandbox-service' }),

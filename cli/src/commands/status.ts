@@ -36,6 +36,7 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
           uptime_seconds: Math.round(s.uptimeSeconds),
           docker: { reachable: s.dockerReachable, version: s.dockerVersion },
           base_image: { name: s.baseImage, present: s.baseImagePresent },
+          sandbox_runtime: { name: s.sandboxRuntime, registered: s.sandboxRuntimeRegistered },
           sandboxes: s.sandboxes,
           caller: { role: s.callerRole, subject: s.callerSubject },
           sessions: sessions?.map((x) => ({ id: x.id, state: x.state, provider: x.provider, branch: x.branch, iteration: x.iteration, max_iterations: x.maxIterations, cost_usd: x.costUsd, uptime_seconds: Math.round(x.uptimeSeconds) })) ?? null,
@@ -45,6 +46,7 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         printLine(`lokid ${s.version}, up ${dto.uptime_seconds}s (since ${dto.started_at})`);
         printLine(`Docker:     ${s.dockerReachable ? `reachable (${s.dockerVersion})` : 'NOT reachable'}`);
         printLine(`Base image: ${s.baseImage} ${s.baseImagePresent ? 'present' : 'missing — run `loki sandbox build`'}`);
+        printLine(`Runtime:    ${s.sandboxRuntime}${s.sandboxRuntime === 'runsc' ? ' (gVisor)' : ''}${s.sandboxRuntimeRegistered ? '' : ' — NOT registered with Docker; run scripts/register-runsc.sh'}`);
         const c2 = s.sandboxes!;
         printLine(`Sandboxes:  ${c2.running} running, ${c2.paused} paused, ${c2.exited} stopped`);
         if (sessions) {

@@ -10,6 +10,8 @@ export interface SystemModuleDeps {
   driver: SandboxDriver;
   manager: SandboxManager;
   baseImage: string;
+  /** sandbox.runtime from the daemon config (runc | runsc). */
+  runtime: string;
   startedAtMs: number;
 }
 
@@ -24,9 +26,12 @@ export function createSystemModule(deps: SystemModuleDeps): ServiceModule {
           let dockerVersion = '';
           let reachable = false;
           let imagePresent = false;
+          let runtimeRegistered = false;
           const counts = { running: 0, paused: 0, exited: 0, total: 0 };
           try {
-            dockerVersion = (await deps.driver.info()).version;
+            const engine = await deps.driver.info();
+            dockerVersion = engine.version;
+            runtimeRegistered = deps.runtime in engine.runtimes;
             reachable = true;
             imagePresent = await deps.driver.imageExists(deps.baseImage);
             for (const s of await deps.manager.list(caller, true)) {
@@ -50,6 +55,8 @@ export function createSystemModule(deps: SystemModuleDeps): ServiceModule {
             sandboxes: counts,
             callerRole: caller.role,
             callerSubject: caller.subject,
+            sandboxRuntime: deps.runtime,
+            sandboxRuntimeRegistered: runtimeRegistered,
           };
         }),
       });

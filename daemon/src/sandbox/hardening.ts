@@ -65,6 +65,8 @@ export interface HardeningInputs {
   /** uid:gid resolved from config (`auto` → the daemon's uid, or 1000:1000 when root). */
   defaultUser: string;
   engineSupportsSeccomp: boolean;
+  /** Runtimes the engine has registered → their runtimeArgs; the configured one must be among them. */
+  engineRuntimes: Readonly<Record<string, readonly string[]>>;
 }
 
 export async function resolveHardening(inputs: HardeningInputs, req: HardeningRequest): Promise<ResolvedHardening> {
@@ -82,6 +84,7 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
   if (!inputs.engineSupportsSeccomp) {
     throw new LokiError('hardening_unavailable', 'the Docker engine reports no seccomp support; refusing to start a sandbox');
   }
+  checkRuntime(config.runtime, inputs.engineRuntimes);
   const seccompJson = await loadSeccompProfile(inputs.seccompPath);
   const limits: SandboxLimits = {
     memoryBytes: clampLimit('memory', req.limits.memoryBytes, config.memory),
@@ -93,6 +96,7 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
     seccompJson,
     tmpfsSize: config.tmpfs_size,
     user,
+    runtime: config.runtime,
     summary: {
       user,
       readOnlyRootfs: !req.relax.writableRootfs,
@@ -106,6 +110,29 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
       privileged: false,
     },
   };
+}
+
+/** runsc flags without which a hardening control would silently not apply. */
+const RUNSC_REQUIRED_ARGS = ['--network=none', '--oci-seccomp'];
+
+function checkRuntime(runtime: string, engine: Readonly<Record<string, readonly string[]>>): void {
+  const args = engine[runtime];
+  // Never fall back to runc: the operator asked for the stronger boundary.
+  if (!args) {
+    throw new LokiError(
+      'hardening_unavailable',
+      `sandbox.runtime is ${runtime} but the Docker engine has no such runtime (it has: ${Object.keys(engine).join(', ') || 'none'}); register it with scripts/register-runsc.sh or LOKI_SETUP_GVISOR=1 scripts/setup.sh`,
+    );
+  }
+  if (runtime !== 'runsc') return;
+  // Without --oci-seccomp gVisor ignores the container's seccomp profile.
+  const missing = RUNSC_REQUIRED_ARGS.filter((a) => !args.includes(a));
+  if (missing.length) {
+    throw new LokiError(
+      'hardening_unavailable',
+      `the Docker engine registers runsc without ${missing.join(' ')} (its runtimeArgs are ${JSON.stringify(args)}); re-register it with scripts/register-runsc.sh`,
+    );
+  }
 }
 
 /** A request may lower a limit but never raise it above the configured ceiling. */
