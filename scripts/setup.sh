@@ -15,6 +15,8 @@ APT_PACKAGES=(docker.io protobuf-compiler debootstrap git ca-certificates openss
 [ "${LOKI_SETUP_GVISOR:-0}" = 1 ] && APT_PACKAGES+=(runsc)
 
 log() { printf '\n== %s\n' "$*"; }
+tree_state() { git status --porcelain 2>/dev/null || true; }
+tree_before=$(tree_state)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -59,12 +61,9 @@ else
   node dist/cli/src/main.js --home "$home" sandbox build --tag "$image"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 fi
-if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then
-  dirty=$(git status --porcelain)
-  if [ -n "$dirty" ]; then
-    printf '%s\n' "$dirty" >&2
-    echo "setup left the work tree dirty (see above); it must not" >&2
-    exit 1
-  fi
+if [ "$(tree_state)" != "$tree_before" ]; then
+  diff <(printf '%s\n' "$tree_before") <(tree_state) >&2 || true
+  echo "setup changed the git work tree (see above); it must not" >&2
+  exit 1
 fi
 log "setup complete"
