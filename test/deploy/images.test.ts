@@ -1,0 +1,56 @@
+// The container images, built offline by scripts/build-images.sh (debootstrap +
+// docker import for the base, then the multi-stage Dockerfiles), run under the
+// local dockerd.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { REPO, until } from './helpers.js';
+
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const TAG = `test-${process.pid}`;
+
+describe('container images (scripts/build-images.sh, offline)', function () {
+  this.timeout(900_000);
+  const containers: string[] = [];
+
+  before(() => {
+    execFileSync(join(REPO, 'scripts', 'build-images.sh'), { cwd: REPO, env: { ...process.env, LOKI_IMAGE_TAG: TAG }, stdio: ['ignore', 'ignore', 'pipe'] });
+  });
+  after(async () => {
+    for (const c of containers) await docker.getContainer(c).remove({ force: true }).catch(() => undefined);
+    for (const img of [`loki-gateway:${TAG}`, `lokid:${TAG}`]) await docker.getImage(img).remove({ force: true }).catch(() => undefined);
+  });
+
+  it('runs the gateway image non-root under tini and answers /healthz/live 200, and Docker reports it healthy', async () => {
+    const img = await docker.getImage(`loki-gateway:${TAG}`).inspect();
+    assert.equal(img.Config.User, '10002:10002');
+    assert.ok(img.Config.Healthcheck?.Test?.length, 'the image declares a HEALTHCHECK');
+    const c = await docker.createContainer({
+      Image: `loki-gateway:${TAG}`,
+      Env: ['LOKI_BEHIND_TLS_PROXY=true'],
+      ExposedPorts: { '57374/tcp': {} },
+      HostConfig: { PortBindings: { '57374/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }, ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
+    });
+    containers.push(c.id);
+    await c.start();
+    const port = (await c.inspect()).NetworkSettings.Ports['57374/tcp']![0]!.HostPort;
+    const res = await until('/healthz/live', async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz/live`);
+      return r.status === 200 ? r : undefined;
+    });
+    assert.equal(res.status, 200);
+    const top = await c.top({ ps_args: '-o pid,user,args' });
+    assert.match(top.Processes[0]!.join(' '), /tini -- node \/app\/dist\/gateway\/src\/main\.js/);
+    await until('Docker health status healthy', async () => (await c.inspect()).State.Health?.Status === 'healthy', 90_000);
+  });
+
+  it('ships lokid with its config, checked by lokid itself, and only production dependencies', () => {
+    const out = execFileSync('docker', ['run', '--rm', `lokid:${TAG}`, '--check-config'], { encoding: 'utf8' });
+    assert.match(out, /config OK/);
+    const ls = execFileSync('docker', ['run', '--rm', '--entrypoint', 'sh', `lokid:${TAG}`, '-c', 'ls /app/node_modules; id -u; command -v git'], { encoding: 'utf8' });
+    assert.match(ls, /better-sqlite3/);
+    assert.doesNotMatch(ls, /\bmocha\b|\btypescript\b|\beslint\b/);
+    assert.match(ls, /\n0\n\/usr\/bin\/git/);
+  });
+});
