@@ -12,7 +12,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY node_modules ./node_modules
 RUN npm prune --omit=dev --offline --no-audit --no-fund --ignore-scripts \
- && rm -rf node_modules/.cache
+ && rm -rf node_modules/.cache \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
 COPY dist/common ./dist/common
 COPY dist/proto ./dist/proto
 COPY dist/gateway ./dist/gateway
