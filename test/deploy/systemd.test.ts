@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT, entryArgv, shortTempDir } from '../helpers/entry.js';
 import { DEPLOY, ensureLokiAccounts, freePort, notifySocket, readUnit, requireTool, startProcess, until } from './helpers.js';
 
@@ -30,19 +30,25 @@ describe('deploy/systemd units', function () {
     requireTool('setpriv', 'util-linux');
     // `systemd-analyze verify` checks that ExecStart exists: install the binaries as
     // DEPLOYMENT.md does (symlinks in /usr/local/bin) unless they are already there.
-    for (const [bin, entry] of Object.entries(BINS)) {
-      const link = `/usr/local/bin/${bin}`;
+    const targets: Array<[string, string]> = [
+      ...Object.entries(BINS).map(([bin, entry]): [string, string] => [`/usr/local/bin/${bin}`, entryArgv(entry).at(-1)!]),
+      ['/usr/local/lib/loki/loki-health-textfile.sh', join(DEPLOY, 'prometheus', 'loki-health-textfile.sh')],
+    ];
+    for (const [link, target] of targets) {
       if (existsSync(link) || isLink(link)) continue;
-      symlinkSync(entryArgv(entry).at(-1)!, link);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(target, link);
       installed.push(link);
     }
   });
   after(() => {
-    for (const link of installed) if (isLink(link) && readlinkSync(link).startsWith(ROOT)) unlinkSync(link);
+    for (const link of installed) if (isLink(link) && (readlinkSync(link).startsWith(ROOT) || readlinkSync(link).startsWith(DEPLOY))) unlinkSync(link);
+    if (installed.includes('/usr/local/lib/loki/loki-health-textfile.sh')) rmSync('/usr/local/lib/loki', { recursive: false, force: true });
   });
 
   it('passes systemd-analyze verify with no warning', () => {
-    const r = spawnSync('systemd-analyze', ['verify', join(UNITS, 'lokid.service'), join(UNITS, 'loki-gateway.service')], { encoding: 'utf8' });
+    const units = ['lokid.service', 'loki-gateway.service', 'loki-health.service', 'loki-health.timer'].map((u) => join(UNITS, u));
+    const r = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.trim(), '', `systemd-analyze verify warned:\n${r.stderr}`);
   });
@@ -50,7 +56,9 @@ describe('deploy/systemd units', function () {
   it('keeps the gateway at exposure ≤ 2.0 and lokid ≤ 3.0 (systemd-analyze security --offline)', () => {
     const gw = exposure('loki-gateway.service');
     const d = exposure('lokid.service');
-    process.stdout.write(`      exposure: loki-gateway.service ${gw}, lokid.service ${d}\n`);
+    const h = exposure('loki-health.service');
+    process.stdout.write(`      exposure: loki-gateway.service ${gw}, lokid.service ${d}, loki-health.service ${h}\n`);
+    assert.ok(h <= 2.0, `loki-health.service exposure ${h} > 2.0`);
     assert.ok(gw <= 2.0, `loki-gateway.service exposure ${gw} > 2.0`);
     assert.ok(d <= 3.0, `lokid.service exposure ${d} > 3.0`);
   });
