@@ -72,7 +72,18 @@ for img in $images; do
       name=loki-nginx; file=deploy/compose/nginx.Dockerfile
       # Debian's nginx, fetched by the host's apt (the only repository reachable offline).
       rm -rf dist/docker/nginx-debs && mkdir -p dist/docker/nginx-debs
-      (cd dist/docker/nginx-debs && apt-get download -qq nginx nginx-common >/dev/null)
+      # nginx and what it needs beyond the base (iproute2 & co.): the dependency closure
+      # minus what the base already has at the same version.
+      have=$(docker run --rm --entrypoint dpkg-query "$base" -W -f '${Package}=${Version}\n')
+      want=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances nginx \
+        | grep -E '^[a-z0-9]' | sort -u)
+      debs=()
+      for p in $want; do
+        v=$(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')
+        [ -n "$v" ] && [ "$v" != "(none)" ] || continue
+        grep -qx "$p=$v" <<<"$have" || debs+=("$p")
+      done
+      (cd dist/docker/nginx-debs && apt-get download -qq "${debs[@]}" >/dev/null)
       ;;
     *) echo "unknown image $img (gateway, lokid, nginx)" >&2; exit 2 ;;
   esac

@@ -10,8 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io protobuf-compiler debootstrap git ca-certificates openssl tmux)
-[ "${LOKI_SETUP_TEST_DEPS:-0}" = 1 ] && APT_PACKAGES+=(prometheus chromium nginx wrk systemd)
+# sqlite3: online backups (docs/DEPLOYMENT.md); tini: PID 1 of the images scripts/build-images.sh builds.
+APT_PACKAGES=(docker.io protobuf-compiler debootstrap git ca-certificates openssl tmux sqlite3 tini)
+[ "${LOKI_SETUP_TEST_DEPS:-0}" = 1 ] && APT_PACKAGES+=(prometheus chromium nginx wrk systemd curl jq)
 [ "${LOKI_SETUP_GVISOR:-0}" = 1 ] && APT_PACKAGES+=(runsc)
 
 log() { printf '\n== %s\n' "$*"; }

@@ -3,9 +3,12 @@
 // local dockerd.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { REPO, until } from './helpers.js';
+import { parse } from 'yaml';
+import { shortTempDir } from '../helpers/entry.js';
+import { DEPLOY, REPO, until } from './helpers.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const TAG = `test-${process.pid}`;
@@ -15,11 +18,11 @@ describe('container images (scripts/build-images.sh, offline)', function () {
   const containers: string[] = [];
 
   before(() => {
-    execFileSync(join(REPO, 'scripts', 'build-images.sh'), { cwd: REPO, env: { ...process.env, LOKI_IMAGE_TAG: TAG }, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(join(REPO, 'scripts', 'build-images.sh'), { cwd: REPO, env: { ...process.env, LOKI_IMAGE_TAG: TAG, LOKI_IMAGES: 'gateway lokid nginx' }, stdio: ['ignore', 'ignore', 'pipe'] });
   });
   after(async () => {
     for (const c of containers) await docker.getContainer(c).remove({ force: true }).catch(() => undefined);
-    for (const img of [`loki-gateway:${TAG}`, `lokid:${TAG}`]) await docker.getImage(img).remove({ force: true }).catch(() => undefined);
+    for (const img of [`loki-gateway:${TAG}`, `lokid:${TAG}`, `loki-nginx:${TAG}`]) await docker.getImage(img).remove({ force: true }).catch(() => undefined);
   });
 
   it('runs the gateway image non-root under tini and answers /healthz/live 200, and Docker reports it healthy', async () => {
@@ -54,5 +57,24 @@ describe('container images (scripts/build-images.sh, offline)', function () {
     // Dev dependencies are pruned (an emptied scope directory is removed too).
     assert.doesNotMatch(ls, /^(mocha|typescript|eslint|tsx|esbuild|@typescript-eslint|@kubernetes-models|playwright-core)$/m);
     assert.match(ls, /\n0\n\/usr\/bin\/git/);
+  });
+
+  it('runs the nginx image with docker-compose.yml\'s mounts, capabilities and read-only root: nginx -t passes', () => {
+    const compose = join(DEPLOY, 'compose');
+    const svc = (parse(readFileSync(join(compose, 'docker-compose.yml'), 'utf8')) as { services: { nginx: { volumes: string[]; cap_add: string[]; tmpfs: string[] } } }).services.nginx;
+    const tls = shortTempDir('lkngi');
+    try {
+      chmodSync(tls, 0o755);
+      execFileSync(join(compose, 'gen-cert.sh'), [tls]);
+      const mounts = svc.volumes.flatMap((v) => ['-v', v.startsWith('./tls:') ? v.replace('./tls', tls) : v.replace(/^\.\//, `${compose}/`)]);
+      const out = execFileSync('docker', [
+        'run', '--rm', '--add-host', 'gateway:127.0.0.1', '--read-only', ...svc.tmpfs.flatMap((t) => ['--tmpfs', t]),
+        '--cap-drop', 'ALL', ...svc.cap_add.flatMap((c) => ['--cap-add', c]), '--security-opt', 'no-new-privileges:true',
+        ...mounts, `loki-nginx:${TAG}`, '-t',
+      ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(typeof out, 'string');
+    } finally {
+      rmSync(tls, { recursive: true, force: true });
+    }
   });
 });
