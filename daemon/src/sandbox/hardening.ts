@@ -85,7 +85,8 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
     throw new LokiError('hardening_unavailable', 'the Docker engine reports no seccomp support; refusing to start a sandbox');
   }
   checkRuntime(config.runtime, inputs.engineRuntimes);
-  const seccompJson = await loadSeccompProfile(inputs.seccompPath);
+  const profileJson = await loadSeccompProfile(inputs.seccompPath);
+  const seccompJson = config.runtime === 'runsc' ? adaptProfileForGvisor(profileJson) : profileJson;
   const limits: SandboxLimits = {
     memoryBytes: clampLimit('memory', req.limits.memoryBytes, config.memory),
     cpus: clampLimit('cpus', req.limits.cpus, config.cpus),
@@ -112,8 +113,23 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
   };
 }
 
+/**
+ * The profile answers clone3 with ENOSYS (errnoRet 38) so that glibc falls back to
+ * clone(), whose flags the profile can filter. Debian's runsc (2022-12) ignores
+ * errnoRet and answers EPERM, so glibc never falls back and no thread can start
+ * (node aborts). Under gVisor clone3 is served by gVisor's own kernel, and a
+ * namespace made with it is a gVisor namespace, not a host one; so runsc gets the
+ * profile with clone3 allowed and every other rule unchanged.
+ */
+export function adaptProfileForGvisor(profileJson: string): string {
+  const p = JSON.parse(profileJson) as SeccompProfile & { syscalls: Array<SeccompRule & { errnoRet?: number }> };
+  p.syscalls = p.syscalls.map((r) => (r.names?.length === 1 && r.names[0] === 'clone3' && r.action === 'SCMP_ACT_ERRNO' ? { names: ['clone3'], action: 'SCMP_ACT_ALLOW' } : r));
+  return JSON.stringify(p);
+}
+
 /** runsc flags without which a hardening control would silently not apply. */
-const RUNSC_REQUIRED_ARGS = ['--network=none', '--oci-seccomp'];
+// --host-uds=open: the sandbox connects to the model proxy's socket that lokid bind-mounts in.
+const RUNSC_REQUIRED_ARGS = ['--network=none', '--oci-seccomp', '--host-uds=open'];
 
 function checkRuntime(runtime: string, engine: Readonly<Record<string, readonly string[]>>): void {
   const args = engine[runtime];

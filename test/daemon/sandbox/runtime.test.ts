@@ -16,7 +16,7 @@ import { execIn } from './hardening.test.js';
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const START = { name: 'gvisor', project: 'demo', image: '', command: [] as string[], env: {}, limits: undefined, relax: undefined };
 const NO_RELAX = { network: false, writableRootfs: false, rootUser: false };
-const PROBE = `grep Seccomp: /proc/self/status; unshare --user true 2>/dev/null; echo "unshare=$?"; node -e "require('child_process').execFileSync('mount',['-t','tmpfs','x','/mnt'])" 2>/dev/null; echo "mount=$?"; echo done; sleep 600`;
+const PROBE = `node -e "console.log('node=ok')"; grep Seccomp: /proc/self/status; unshare --user true 2>/dev/null; echo "unshare=$?"; node -e "require('child_process').execFileSync('mount',['-t','tmpfs','x','/mnt'])" 2>/dev/null; echo "mount=$?"; echo done; sleep 600`;
 
 async function logsUntil(id: string, done: RegExp): Promise<string> {
   for (let i = 0; i < 100; i++) {
@@ -94,6 +94,8 @@ describe('Sandbox runtime (sandbox.runtime: runc | runsc)', function () {
         // process tree, which is where a session's runner and its agent's commands run.
         const probe = (await unaryCall(client.start.bind(client), { ...START, name: 'probe', command: ['sh', '-c', PROBE] })).sandbox!;
         const out = await logsUntil(probe.id, /done/);
+        // node starts threads (clone3 → clone fallback; see adaptProfileForGvisor).
+        assert.match(out, /node=ok/);
         assert.match(out, /Seccomp:\s+2/);
         assert.match(out, /unshare=[1-9]/);
         assert.match(out, /mount=[1-9]/);
