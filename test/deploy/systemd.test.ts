@@ -6,7 +6,7 @@
 // /usr/local/bin) and a free port instead of 57374.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT, entryArgv, shortTempDir } from '../helpers/entry.js';
 import { DEPLOY, ensureLokiAccounts, freePort, notifySocket, readUnit, requireTool, startProcess, until } from './helpers.js';
@@ -43,7 +43,7 @@ describe('deploy/systemd units', function () {
   });
   after(() => {
     for (const link of installed) if (isLink(link) && (readlinkSync(link).startsWith(ROOT) || readlinkSync(link).startsWith(DEPLOY))) unlinkSync(link);
-    if (installed.includes('/usr/local/lib/loki/loki-health-textfile.sh')) rmSync('/usr/local/lib/loki', { recursive: false, force: true });
+    if (installed.includes('/usr/local/lib/loki/loki-health-textfile.sh')) rmdirSync('/usr/local/lib/loki');
   });
 
   it('passes systemd-analyze verify with no warning', () => {
