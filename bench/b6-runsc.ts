@@ -4,6 +4,7 @@
 // it has exited 0. Prints medians and the ratio; no assertions.
 // Needs runsc registered (scripts/register-runsc.sh). Run: npx tsx bench/b6-runsc.ts [--n 5]
 import { credentials, Metadata } from '@grpc/grpc-js';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -66,6 +67,7 @@ export async function runB6Runsc(n: number): Promise<{ runc: number[]; runsc: nu
   } finally {
     for (const c of clients) c.close();
     for (const d of daemons) await d.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   return { ...out, ratio: median(out.runsc) / median(out.runc) };
 }
