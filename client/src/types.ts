@@ -533,6 +533,8 @@ export interface DaemonStatus {
   uptime_seconds: number;
   docker: { reachable: boolean; version: string };
   base_image: { name: string; present: boolean };
+  /** sandbox.runtime (runc | runsc) and whether Docker has it registered. */
+  sandbox_runtime: { name: string; registered: boolean };
   sandboxes: { running: number; paused: number; exited: number; total: number };
 }
 

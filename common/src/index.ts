@@ -6,6 +6,7 @@ export { loadConfig, readConfigFile, deepFreeze, parseBytes, ConfigError } from 
 export type { EnvBinding, EnvType, DeepReadonly, LoadConfigOptions } from './config.js';
 export { VERSION } from './version.js';
 export { defaultLokiHome, runtimePaths } from './paths.js';
+export { isMainModule } from './main-module.js';
 export type { RuntimePaths } from './paths.js';
 export { SCOPES, ROLES, isScope, isRole, hasScope } from './scopes.js';
 export type { Scope, Role } from './scopes.js';

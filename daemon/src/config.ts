@@ -45,6 +45,9 @@ const userSpec = z.string().regex(/^(auto|\d{1,10}:\d{1,10})$/, 'expected "auto"
 export const sandboxConfigSchema = z
   .object({
     image: z.string().min(1).default('loki-sandbox:latest'),
+    // runc: Docker's default. runsc: gVisor, a user-space kernel between the agent and the
+    // host kernel (register it with scripts/register-runsc.sh; see docs/DEPLOYMENT.md).
+    runtime: z.enum(['runc', 'runsc']).default('runc'),
     seccomp_profile: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
     user: userSpec.default('auto'),
     memory: bytes.default(2 * 1024 ** 3),
@@ -127,6 +130,7 @@ export const daemonEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_DAEMON_CLIENT_CA', path: 'tcp.client_ca', type: 'string' },
   { env: 'LOKI_DOCKER_SOCKET', path: 'docker.socket', type: 'string' },
   { env: 'LOKI_SANDBOX_IMAGE', path: 'sandbox.image', type: 'string' },
+  { env: 'LOKI_SANDBOX_RUNTIME', path: 'sandbox.runtime', type: 'string' },
   { env: 'LOKI_SECCOMP_PROFILE', path: 'sandbox.seccomp_profile', type: 'string' },
   { env: 'LOKI_SANDBOX_USER', path: 'sandbox.user', type: 'string' },
   { env: 'LOKI_SANDBOX_MEMORY', path: 'sandbox.memory', type: 'string' },

@@ -119,7 +119,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
     createWorkspaceModule({ projects, workspaces, trail, audit }),
-    createSystemModule({ driver, manager, baseImage: config.sandbox.image, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms }),
+    createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms }),
     createSandboxModule({
       manager,
       log: log.child({ component: 'sandbox-service' }),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // lokid: the privileged supervisor. Usage: lokid [--config FILE] [--home DIR] [--log-level L]
 import { parseArgs } from 'node:util';
-import { ConfigError, LokiError, createLogger, VERSION } from '../../common/src/index.js';
+import { ConfigError, LokiError, createLogger, isMainModule, VERSION } from '../../common/src/index.js';
 import { loadDaemonConfig } from './config.js';
 import { startDaemon, type DaemonHandle } from './daemon.js';
 import { createNotifier } from './systemd.js';
@@ -97,16 +97,19 @@ async function main(): Promise<number> {
   return -1;
 }
 
-main().then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (err: unknown) => {
-    if (err instanceof LokiError) {
-      process.stderr.write(`lokid: ${err.message}\n`);
-      process.exit(err.exitCode);
-    }
-    process.stderr.write(`lokid: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+// Nothing runs on import; real paths so a symlinked lokid (npm link, /usr/local/bin) still starts.
+if (isMainModule(import.meta.url)) {
+  main().then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (err: unknown) => {
+      if (err instanceof LokiError) {
+        process.stderr.write(`lokid: ${err.message}\n`);
+        process.exit(err.exitCode);
+      }
+      process.stderr.write(`lokid: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

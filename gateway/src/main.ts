@@ -2,9 +2,8 @@
 // loki-gateway: wires real dependencies into buildApp, listens (HTTP or HTTPS
 // with TLS ≥ 1.2), reloads on SIGHUP, closes gracefully on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, LokiError, createLogger, type Logger } from '../../common/src/index.js';
+import { ConfigError, LokiError, createLogger, isMainModule, type Logger } from '../../common/src/index.js';
 import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
 import { daemonTarget, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
@@ -192,6 +191,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Real paths: started through a symlink (npm link, /usr/local/bin), argv[1] is the link.
+if (isMainModule(import.meta.url)) {
   void main();
 }

@@ -9,6 +9,8 @@ import { HealthClient, HealthCheckResponse_ServingStatus } from '../../proto/gen
 import { entryArgv, shortTempDir } from './entry.js';
 
 export const SANDBOX_IMAGE = process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest';
+/** LOKI_TEST_RUNTIME=runsc runs the sandbox and session suites under gVisor (.ci/run does one such pass). */
+export const SANDBOX_RUNTIME = process.env.LOKI_TEST_RUNTIME ?? 'runc';
 
 export function quietLogger() {
   return createLogger({ name: 'test', level: process.env.LOKI_TEST_LOG ?? 'silent' });
@@ -31,7 +33,7 @@ export function removeHome(dir: string): void {
 
 export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<DaemonHandle & { home: string; cleanup(): Promise<void> }> {
   const home = opts.home ?? shortTempDir('lkd');
-  const d = await startDaemon({ logger: quietLogger(), env: { PATH: process.env.PATH ?? '' }, ...opts, home, overrides: { sandbox: { image: SANDBOX_IMAGE, stop_timeout_seconds: 2 }, ...(opts.overrides ?? {}) } });
+  const d = await startDaemon({ logger: quietLogger(), env: { PATH: process.env.PATH ?? '' }, ...opts, home, overrides: testOverrides(opts.overrides) });
   return Object.assign(d, {
     home,
     async cleanup() {
@@ -39,6 +41,12 @@ export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<Da
       removeHome(home);
     },
   });
+}
+
+/** The test image and runtime, under whatever sandbox keys a test sets itself. */
+function testOverrides(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const sandbox = { image: SANDBOX_IMAGE, stop_timeout_seconds: 2, runtime: SANDBOX_RUNTIME, ...((extra.sandbox as Record<string, unknown> | undefined) ?? {}) };
+  return { ...extra, sandbox };
 }
 
 type Ctor<C> = new (address: string, creds: ReturnType<typeof credentials.createInsecure>, options?: object) => C;
@@ -74,7 +82,7 @@ export interface DaemonProcess {
 /** Spawns a real lokid process and waits until its health service says SERVING. */
 export async function spawnDaemon(home: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [...entryArgv('daemon'), '--home', home], {
-    env: { PATH: process.env.PATH ?? '', LOKI_SANDBOX_IMAGE: SANDBOX_IMAGE, LOKI_SANDBOX_STOP_TIMEOUT: '2', ...env },
+    env: { PATH: process.env.PATH ?? '', LOKI_SANDBOX_IMAGE: SANDBOX_IMAGE, LOKI_SANDBOX_RUNTIME: SANDBOX_RUNTIME, LOKI_SANDBOX_STOP_TIMEOUT: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

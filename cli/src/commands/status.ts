@@ -48,6 +48,8 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       printLine(`lokid ${d.version}, up ${formatDuration(d.uptime_seconds)} (since ${formatTime(d.started_at)})`);
       printLine(`Docker:     ${d.docker.reachable ? `reachable (${d.docker.version})` : 'NOT reachable'}`);
       printLine(`Base image: ${d.base_image.name} ${d.base_image.present ? 'present' : "missing — run `loki sandbox build` on the daemon's host"}`);
+      const rt = d.sandbox_runtime;
+      if (rt) printLine(`Runtime:    ${rt.name}${rt.name === 'runsc' ? ' (gVisor)' : ''}${rt.registered ? '' : " — NOT registered with Docker; run scripts/register-runsc.sh on the daemon's host"}`);
       printLine(`Sandboxes:  ${d.sandboxes.running} running, ${d.sandboxes.paused} paused, ${d.sandboxes.exited} stopped`);
       if (sessions) {
         printLine(`Sessions:   ${sessions.length ? `${sessions.length} active` : 'none active'}`);

@@ -325,6 +325,7 @@ export function toStatus(r: GetStatusResponse): Status {
       uptime_seconds: r.uptimeSeconds,
       docker: { reachable: r.dockerReachable, version: r.dockerVersion },
       base_image: { name: r.baseImage, present: r.baseImagePresent },
+      sandbox_runtime: { name: r.sandboxRuntime, registered: r.sandboxRuntimeRegistered },
       sandboxes: { running: s?.running ?? 0, paused: s?.paused ?? 0, exited: s?.exited ?? 0, total: s?.total ?? 0 },
     },
     gateway: null,

@@ -37,6 +37,8 @@ export interface DaemonStatus {
   dockerVersion: string;
   baseImagePresent: boolean;
   baseImage: string;
+  sandboxRuntime: string;
+  sandboxRuntimeRegistered: boolean;
   sandboxes: { running: number; paused: number; exited: number; total: number };
 }
 
@@ -184,6 +186,8 @@ function toStatus(r: GetStatusResponse): DaemonStatus {
     dockerVersion: r.dockerVersion,
     baseImagePresent: r.baseImagePresent,
     baseImage: r.baseImage,
+    sandboxRuntime: r.sandboxRuntime,
+    sandboxRuntimeRegistered: r.sandboxRuntimeRegistered,
     sandboxes: { running: s?.running ?? 0, paused: s?.paused ?? 0, exited: s?.exited ?? 0, total: s?.total ?? 0 },
   };
 }

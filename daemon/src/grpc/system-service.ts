@@ -10,6 +10,8 @@ export interface SystemModuleDeps {
   driver: SandboxDriver;
   manager: SandboxManager;
   baseImage: string;
+  /** sandbox.runtime from the daemon config (runc | runsc). */
+  runtime: string;
   startedAtMs: number;
   /** How long a Docker snapshot is served as fresh (default 1000 ms). */
   statusTtlMs?: number;
@@ -23,6 +25,8 @@ export interface DockerSnapshot {
   reachable: boolean;
   version: string;
   imagePresent: boolean;
+  /** OCI runtimes the engine has registered. */
+  runtimes: string[];
   sandboxes: { owner: string; state: SandboxState }[];
   takenAtMs: number;
 }
@@ -76,9 +80,11 @@ export class DockerStatusCache {
 
   private async load(): Promise<DockerSnapshot> {
     this.refreshes++;
-    const snap: DockerSnapshot = { reachable: false, version: '', imagePresent: false, sandboxes: [], takenAtMs: this.now() };
+    const snap: DockerSnapshot = { reachable: false, version: '', imagePresent: false, runtimes: [], sandboxes: [], takenAtMs: this.now() };
     try {
-      snap.version = (await this.deps.driver.info()).version;
+      const engine = await this.deps.driver.info();
+      snap.version = engine.version;
+      snap.runtimes = Object.keys(engine.runtimes);
       snap.reachable = true;
       const [present, rows] = await Promise.all([this.deps.driver.imageExists(this.deps.baseImage), this.deps.driver.list()]);
       snap.imagePresent = present;
@@ -87,6 +93,7 @@ export class DockerStatusCache {
       // Docker down (or answering badly): report it unreachable, with nothing counted.
       snap.reachable = false;
       snap.imagePresent = false;
+      snap.runtimes = [];
       snap.sandboxes = [];
     }
     this.snapshot = snap;
@@ -134,6 +141,8 @@ export function createSystemModule(deps: SystemModuleDeps): ServiceModule {
             sandboxes: countFor(caller, snap),
             callerRole: caller.role,
             callerSubject: caller.subject,
+            sandboxRuntime: deps.runtime,
+            sandboxRuntimeRegistered: snap.runtimes.includes(deps.runtime),
           };
         }),
       });

@@ -67,9 +67,13 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async info(): Promise<DriverInfo> {
     try {
-      const [version, info] = await Promise.all([this.docker.version(), this.docker.info() as Promise<{ SecurityOptions?: string[] }>]);
+      const [version, info] = await Promise.all([
+        this.docker.version(),
+        this.docker.info() as Promise<{ SecurityOptions?: string[]; Runtimes?: Record<string, { runtimeArgs?: string[] }> }>,
+      ]);
       const seccomp = (info.SecurityOptions ?? []).some((o) => o.startsWith('name=seccomp'));
-      return { version: version.Version, seccomp };
+      const runtimes = Object.fromEntries(Object.entries(info.Runtimes ?? { runc: {} }).map(([k, v]) => [k, v.runtimeArgs ?? []]));
+      return { version: version.Version, seccomp, runtimes };
     } catch (err) {
       throw dockerError(err, 'query the engine');
     }
@@ -120,6 +124,7 @@ export class DockerSandboxDriver implements SandboxDriver {
           CapAdd: [],
           SecurityOpt: ['no-new-privileges:true', `seccomp=${h.seccompJson}`],
           Privileged: false,
+          Runtime: h.runtime,
           NetworkMode: s.networkMode,
           Memory: s.memoryBytes,
           MemorySwap: s.memoryBytes,
@@ -353,7 +358,7 @@ function fromLabels(
 
 /** Compares what the engine recorded with what we asked for; any gap refuses the sandbox. */
 export function verifyApplied(ins: ContainerInspectInfo, h: ResolvedHardening): void {
-  const hc = ins.HostConfig as ContainerInspectInfo['HostConfig'] & { CapDrop?: string[]; SecurityOpt?: string[]; ReadonlyRootfs?: boolean };
+  const hc = ins.HostConfig as ContainerInspectInfo['HostConfig'] & { CapDrop?: string[]; SecurityOpt?: string[]; ReadonlyRootfs?: boolean; Runtime?: string };
   const gaps: string[] = [];
   const s = h.summary;
   if (Boolean(hc.ReadonlyRootfs) !== s.readOnlyRootfs) gaps.push('read-only root filesystem');
@@ -362,6 +367,7 @@ export function verifyApplied(ins: ContainerInspectInfo, h: ResolvedHardening): 
   if (!sec.includes('no-new-privileges:true')) gaps.push('no-new-privileges');
   if (!sec.some((o) => o.startsWith('seccomp=') && o.length > 'seccomp='.length + 10)) gaps.push('seccomp profile');
   if (hc.Privileged) gaps.push('unprivileged');
+  if ((hc.Runtime || 'runc') !== h.runtime) gaps.push(`runtime ${h.runtime}`);
   if (hc.NetworkMode !== s.networkMode) gaps.push(`network mode ${s.networkMode}`);
   if (ins.Config.User !== h.user) gaps.push(`user ${h.user}`);
   if ((hc.PidsLimit ?? 0) !== s.pids || (hc.Memory ?? 0) !== s.memoryBytes) gaps.push('resource limits');

@@ -65,6 +65,8 @@ export interface HardeningInputs {
   /** uid:gid resolved from config (`auto` → the daemon's uid, or 64000:64000 when root). */
   defaultUser: string;
   engineSupportsSeccomp: boolean;
+  /** Runtimes the engine has registered → their runtimeArgs; the configured one must be among them. */
+  engineRuntimes: Readonly<Record<string, readonly string[]>>;
 }
 
 export async function resolveHardening(inputs: HardeningInputs, req: HardeningRequest): Promise<ResolvedHardening> {
@@ -82,7 +84,9 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
   if (!inputs.engineSupportsSeccomp) {
     throw new LokiError('hardening_unavailable', 'the Docker engine reports no seccomp support; refusing to start a sandbox');
   }
-  const seccompJson = await loadSeccompProfile(inputs.seccompPath);
+  checkRuntime(config.runtime, inputs.engineRuntimes);
+  const profileJson = await loadSeccompProfile(inputs.seccompPath);
+  const seccompJson = config.runtime === 'runsc' ? adaptProfileForGvisor(profileJson) : profileJson;
   const limits: SandboxLimits = {
     memoryBytes: clampLimit('memory', req.limits.memoryBytes, config.memory),
     cpus: clampLimit('cpus', req.limits.cpus, config.cpus),
@@ -93,6 +97,7 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
     seccompJson,
     tmpfsSize: config.tmpfs_size,
     user,
+    runtime: config.runtime,
     summary: {
       user,
       readOnlyRootfs: !req.relax.writableRootfs,
@@ -106,6 +111,44 @@ export async function resolveHardening(inputs: HardeningInputs, req: HardeningRe
       privileged: false,
     },
   };
+}
+
+/**
+ * The profile answers clone3 with ENOSYS (errnoRet 38) so that glibc falls back to
+ * clone(), whose flags the profile can filter. Debian's runsc (2022-12) ignores
+ * errnoRet and answers EPERM, so glibc never falls back and no thread can start
+ * (node aborts). Under gVisor clone3 is served by gVisor's own kernel, and a
+ * namespace made with it is a gVisor namespace, not a host one; so runsc gets the
+ * profile with clone3 allowed and every other rule unchanged.
+ */
+export function adaptProfileForGvisor(profileJson: string): string {
+  const p = JSON.parse(profileJson) as SeccompProfile & { syscalls: Array<SeccompRule & { errnoRet?: number }> };
+  p.syscalls = p.syscalls.map((r) => (r.names?.length === 1 && r.names[0] === 'clone3' && r.action === 'SCMP_ACT_ERRNO' ? { names: ['clone3'], action: 'SCMP_ACT_ALLOW' } : r));
+  return JSON.stringify(p);
+}
+
+/** runsc flags without which a hardening control would silently not apply. */
+// --host-uds=open: the sandbox connects to the model proxy's socket that lokid bind-mounts in.
+const RUNSC_REQUIRED_ARGS = ['--network=none', '--oci-seccomp', '--host-uds=open'];
+
+function checkRuntime(runtime: string, engine: Readonly<Record<string, readonly string[]>>): void {
+  const args = engine[runtime];
+  // Never fall back to runc: the operator asked for the stronger boundary.
+  if (!args) {
+    throw new LokiError(
+      'hardening_unavailable',
+      `sandbox.runtime is ${runtime} but the Docker engine has no such runtime (it has: ${Object.keys(engine).join(', ') || 'none'}); register it with scripts/register-runsc.sh or LOKI_SETUP_GVISOR=1 scripts/setup.sh`,
+    );
+  }
+  if (runtime !== 'runsc') return;
+  // Without --oci-seccomp gVisor ignores the container's seccomp profile.
+  const missing = RUNSC_REQUIRED_ARGS.filter((a) => !args.includes(a));
+  if (missing.length) {
+    throw new LokiError(
+      'hardening_unavailable',
+      `the Docker engine registers runsc without ${missing.join(' ')} (its runtimeArgs are ${JSON.stringify(args)}); re-register it with scripts/register-runsc.sh`,
+    );
+  }
 }
 
 /** A request may lower a limit but never raise it above the configured ceiling. */

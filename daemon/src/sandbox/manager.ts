@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
 import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
 import { resolveHardening } from './hardening.js';
-import type { ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';
+import type { DriverInfo, ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';
 
 export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;
 export const SANDBOX_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -87,7 +87,7 @@ export function validateRef(id: string): void {
 export class SandboxManager {
   private readonly o: SandboxManagerOptions;
   private readonly user: { uid: number; gid: number };
-  private seccompSupported: boolean | undefined;
+  private engine: DriverInfo | undefined;
 
   constructor(opts: SandboxManagerOptions) {
     for (const k of ['driver', 'config', 'seccompPath', 'workspacesDir', 'audit', 'log'] as const) {
@@ -148,9 +148,9 @@ export class SandboxManager {
     if (!(await this.o.driver.imageExists(image))) {
       throw new LokiError('image_not_found', `image ${image} not found; build it with \`loki sandbox build\``);
     }
-    this.seccompSupported ??= (await this.o.driver.info()).seccomp;
+    this.engine ??= await this.o.driver.info();
     const hardening = await resolveHardening(
-      { config: this.o.config, seccompPath: this.o.seccompPath, defaultUser: `${this.user.uid}:${this.user.gid}`, engineSupportsSeccomp: this.seccompSupported },
+      { config: this.o.config, seccompPath: this.o.seccompPath, defaultUser: `${this.user.uid}:${this.user.gid}`, engineSupportsSeccomp: this.engine.seccomp, engineRuntimes: this.engine.runtimes },
       { relax: req.relax, limits: req.limits },
     );
     const id = `sbx-${randomBytes(6).toString('hex')}`;

@@ -100,6 +100,8 @@ export interface ExecSession {
 export interface DriverInfo {
   version: string;
   seccomp: boolean;
+  /** OCI runtimes the engine has registered (runc, runsc, …) → their runtimeArgs. */
+  runtimes: Record<string, readonly string[]>;
 }
 
 /** The narrow seam the SandboxManager drives. One implementation per backend. */
@@ -125,4 +127,6 @@ export interface ResolvedHardening {
   tmpfsSize: number;
   /** uid:gid the main process and every exec run as. */
   user: string;
+  /** The OCI runtime (runc or runsc/gVisor), checked against the engine after create. */
+  runtime: string;
 }

@@ -20,6 +20,7 @@ export interface StatusDto {
     uptime_seconds: number;
     docker: { reachable: boolean; version: string };
     base_image: { name: string; present: boolean };
+    sandbox_runtime: { name: string; registered: boolean };
     sandboxes: { running: number; paused: number; exited: number; total: number };
   };
   gateway: { version: string; auth: 'enabled' | 'disabled'; oidc: OidcStatus };
@@ -44,6 +45,7 @@ export async function statusRoutes(app: FastifyInstance, opts: StatusRouteOption
           uptime_seconds: s.uptimeSeconds,
           docker: { reachable: s.dockerReachable, version: s.dockerVersion },
           base_image: { name: s.baseImage, present: s.baseImagePresent },
+          sandbox_runtime: { name: s.sandboxRuntime, registered: s.sandboxRuntimeRegistered },
           sandboxes: { ...s.sandboxes },
         },
         gateway: { version: VERSION, auth: opts.authEnabled() ? 'enabled' : 'disabled', oidc: opts.oidcStatus() },

@@ -12,7 +12,7 @@ const d = await startDaemon({
   home,
   env: { PATH: process.env.PATH ?? '' },
   logger: createLogger({ name: 'lokid', level: process.env.LOKI_TEST_LOG ?? 'warn' }),
-  overrides: { sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', stop_timeout_seconds: 2 } },
+  overrides: { sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', runtime: process.env.LOKI_TEST_RUNTIME ?? 'runc', stop_timeout_seconds: 2 } },
   features: (b) =>
     createSessionFeature({
       ...b,

@@ -45,6 +45,10 @@ export interface GetStatusResponse {
   /** local-admin | gateway | agent */
   callerRole: string;
   callerSubject: string;
+  /** runc | runsc (sandbox.runtime) */
+  sandboxRuntime: string;
+  /** the engine has that runtime registered */
+  sandboxRuntimeRegistered: boolean;
 }
 
 function createBaseGetStatusRequest(): GetStatusRequest {
@@ -228,6 +232,8 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     sandboxes: undefined,
     callerRole: "",
     callerSubject: "",
+    sandboxRuntime: "",
+    sandboxRuntimeRegistered: false,
   };
 }
 
@@ -262,6 +268,12 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.callerSubject !== "") {
       writer.uint32(82).string(message.callerSubject);
+    }
+    if (message.sandboxRuntime !== "") {
+      writer.uint32(90).string(message.sandboxRuntime);
+    }
+    if (message.sandboxRuntimeRegistered !== false) {
+      writer.uint32(96).bool(message.sandboxRuntimeRegistered);
     }
     return writer;
   },
@@ -359,6 +371,22 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.callerSubject = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.sandboxRuntime = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.sandboxRuntimeRegistered = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -415,6 +443,16 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.caller_subject)
         ? globalThis.String(object.caller_subject)
         : "",
+      sandboxRuntime: isSet(object.sandboxRuntime)
+        ? globalThis.String(object.sandboxRuntime)
+        : isSet(object.sandbox_runtime)
+        ? globalThis.String(object.sandbox_runtime)
+        : "",
+      sandboxRuntimeRegistered: isSet(object.sandboxRuntimeRegistered)
+        ? globalThis.Boolean(object.sandboxRuntimeRegistered)
+        : isSet(object.sandbox_runtime_registered)
+        ? globalThis.Boolean(object.sandbox_runtime_registered)
+        : false,
     };
   },
 
@@ -450,6 +488,12 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.callerSubject !== "") {
       obj.callerSubject = message.callerSubject;
     }
+    if (message.sandboxRuntime !== "") {
+      obj.sandboxRuntime = message.sandboxRuntime;
+    }
+    if (message.sandboxRuntimeRegistered !== false) {
+      obj.sandboxRuntimeRegistered = message.sandboxRuntimeRegistered;
+    }
     return obj;
   },
 
@@ -470,6 +514,8 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
       : undefined;
     message.callerRole = object.callerRole ?? "";
     message.callerSubject = object.callerSubject ?? "";
+    message.sandboxRuntime = object.sandboxRuntime ?? "";
+    message.sandboxRuntimeRegistered = object.sandboxRuntimeRegistered ?? false;
     return message;
   },
 };
