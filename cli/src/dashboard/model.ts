@@ -76,16 +76,16 @@ export function pad(s: string, n: number): string {
 
 export function sessionLine(s: Session): string {
   const tasks = `${s.tasks.completed}/${s.tasks.completed + s.tasks.pending + s.tasks.in_progress + s.tasks.failed}`;
-  return [pad(s.id, 14), pad(s.state, 16), pad(s.owner, 12), pad(s.provider, 8), pad(`${s.iteration}/${s.max_iterations}`, 8), pad(tasks, 7), shortenForDisplay(s.branch, 40)].join(' ');
+  return [pad(s.id, 16), pad(s.state, 16), pad(s.owner, 12), pad(s.provider, 8), pad(`${s.iteration}/${s.max_iterations}`, 8), pad(tasks, 7), shortenForDisplay(s.branch, 40)].join(' ');
 }
 
-export const SESSION_HEADER = [pad('ID', 14), pad('STATE', 16), pad('OWNER', 12), pad('AGENT', 8), pad('ITER', 8), pad('TASKS', 7), 'BRANCH'].join(' ');
+export const SESSION_HEADER = [pad('ID', 16), pad('STATE', 16), pad('OWNER', 12), pad('AGENT', 8), pad('ITER', 8), pad('TASKS', 7), 'BRANCH'].join(' ');
 
 export function sandboxLine(s: Sandbox): string {
-  return [pad(s.id.slice(0, 12), 12), pad(shortenForDisplay(s.name, 24), 24), pad(s.state, 9), pad(s.owner, 12), pad(s.session || '-', 14), shortenForDisplay(s.image, 30)].join(' ');
+  return [pad(s.id.slice(0, 12), 12), pad(shortenForDisplay(s.name, 24), 24), pad(s.state, 9), pad(s.owner, 12), pad(s.session || '-', 16), shortenForDisplay(s.image, 30)].join(' ');
 }
 
-export const SANDBOX_HEADER = [pad('ID', 12), pad('NAME', 24), pad('STATE', 9), pad('OWNER', 12), pad('SESSION', 14), 'IMAGE'].join(' ');
+export const SANDBOX_HEADER = [pad('ID', 12), pad('NAME', 24), pad('STATE', 9), pad('OWNER', 12), pad('SESSION', 16), 'IMAGE'].join(' ');
 
 /** Event lines come from the agent: escaped, and the message never cut. */
 export function eventLine(e: SessionEvent): string {
@@ -99,7 +99,7 @@ export function auditLine(e: AuditEntry): string {
 
 /** For the approvals list only: the action shortened with an explicit "hidden" marker. The decision view shows it whole. */
 export function approvalListLine(a: Approval, width: number): string {
-  const head = `${pad(a.id.slice(0, 12), 12)} ${pad(a.session_id, 14)} ${pad(a.action_kind, 6)} `;
+  const head = `${pad(a.id.slice(0, 12), 12)} ${pad(a.session_id, 16)} ${pad(a.action_kind, 6)} `;
   return head + shortenForDisplay(a.action, Math.max(20, width - head.length - 2));
 }
 

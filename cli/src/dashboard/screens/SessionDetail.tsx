@@ -26,7 +26,7 @@ export function SessionDetailScreen({ height }: { height: number }) {
   const trail = d.trail.slice(-3);
   used += 1 + Math.max(1, trail.length);
   // Pending approvals are never cut; the event list gets what remains.
-  const approvalLines = pending.reduce((n, a) => n + 3 + Math.ceil(escapeForDisplay(a.action).length / Math.max(20, s.cols - 4)), 0);
+  const approvalLines = pending.reduce((n, a) => n + 4 + Math.ceil(escapeForDisplay(a.action).length / Math.max(20, s.cols - 4)), 0);
   used += pending.length ? approvalLines + 1 : 0;
   const evHeight = Math.max(3, height - used - 2);
   const end = s.ui.follow ? d.events.length : Math.max(0, d.events.length - s.ui.scroll);
@@ -43,7 +43,7 @@ export function SessionDetailScreen({ height }: { height: number }) {
           <C bold color="yellow">{`Waiting for approval (${pending.length}) — a approve · r reject`}</C>
           {pending.map((a) => (
             <Box key={a.id} flexDirection="column">
-              <Text wrap="truncate-end">{`  ${a.id} ${a.action_kind} asked by ${escapeForDisplay(a.asked_by)}: ${escapeForDisplay(a.reason)}`}</Text>
+              <Text wrap="wrap">{`  ${a.id} ${a.action_kind} asked by ${escapeForDisplay(a.asked_by)}: ${escapeForDisplay(a.reason)}`}</Text>
               <Text wrap="wrap">{`  ${escapeForDisplay(a.action)}`}</Text>
             </Box>
           ))}
