@@ -198,3 +198,22 @@ describe('loki dashboard screens', () => {
     subset(f.allEvents.lastOptions, { after_gid: 41, follow: true });
   });
 });
+
+describe('loki dashboard approvals stream', () => {
+  it('shows an approval decided and then consumed once among the recently decided (no duplicate rows)', async () => {
+    const f = fixture({ pending: [approval('apr-dup', 'phase p01')] });
+    const m = mount({ client: f.client, theme: { color: false, ascii: false } });
+    try {
+      await m.press('2');
+      await m.until((x) => x.includes('Pending approvals (1)'), 'pending');
+      const decided = approval('apr-dup', 'phase p01', { status: 'approved', decided_by: 'local', decided_at: '2026-12-04T05:02:00.000Z' });
+      f.approvalEvents.push({ type: 'decided', approval: decided });
+      f.approvalEvents.push({ type: 'consumed', approval: { ...decided, used_at: '2026-12-04T05:02:01.000Z' } });
+      const fr = await m.until((x) => x.includes('Recently decided'), 'recent list');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(m.frame().match(/approved by local apr-dup/g)?.length, 1, fr);
+    } finally {
+      m.unmount();
+    }
+  });
+});

@@ -34,13 +34,21 @@ export function useApprovals(client: LokiClient, backoff?: BackoffOptions): Appr
       },
       open: (signal) => client.approvals.watch({ include_pending: true, signal }),
       onBatch: (events) => {
-        const done: Approval[] = [];
+        // One approval can arrive several times in a batch (decided, then consumed): keep its newest
+        // state once, so the list never holds two rows for one approval (React keys must be unique).
+        const done = new Map<string, Approval>();
         for (const { approval } of events) {
           if (approval.status === 'pending') map.current.set(approval.id, approval);
-          else if (map.current.delete(approval.id) || approval.decided_at) done.push(approval);
+          else if (map.current.delete(approval.id) || approval.decided_at) {
+            done.delete(approval.id);
+            done.set(approval.id, approval);
+          }
         }
         publish();
-        if (done.length) setRecent((prev) => [...done.reverse(), ...prev.filter((p) => !done.some((d) => d.id === p.id))].slice(0, 20));
+        if (done.size) {
+          const newest = [...done.values()].reverse();
+          setRecent((prev) => [...newest, ...prev.filter((p) => !done.has(p.id))].slice(0, 20));
+        }
         setLastEventAt(Date.now());
       },
     },
