@@ -74,7 +74,18 @@ export function Dashboard(props: DashboardProps) {
   const sandboxes = usePoll<Sandbox[]>(() => client.sandboxes.list({ all: true }), pollMs, ui.screen === 'sandboxes', [client]);
   const logs = useSandboxLogs(client, ui.screen === 'logs' ? ui.openSandbox : null, props.backoff);
   const audit = useAudit(client, ui.screen === 'audit' && canAudit, props.backoff);
-  const live = sessions.link.state === 'live' && approvals.link.state === 'live';
+  // The transports resume streams on their own while the daemon is away, so a
+  // quiet stream proves nothing: the health poll decides whether data is live.
+  const live = sessions.link.state === 'live' && approvals.link.state === 'live' && !status.stale;
+  const wasDown = useRef(false);
+  useEffect(() => {
+    if (status.stale) wasDown.current = true;
+    else if (wasDown.current && status.at) {
+      wasDown.current = false;
+      sessions.resync();
+      approvals.resync();
+    }
+  }, [status.stale, status.at]);
 
   const state: DashboardState = {
     ui, transport: client.transport, readonly, readonlyReason, theme: props.theme, cols, rows,

@@ -4,7 +4,7 @@
 import type { ReactNode } from 'react';
 import { Box, Text } from 'ink';
 import { useDashboardState } from './context.js';
-import { windowAround } from './model.js';
+import { clock, windowAround } from './model.js';
 
 type Color = 'green' | 'red' | 'yellow' | 'cyan' | 'gray' | 'magenta';
 
@@ -18,6 +18,8 @@ export function C({ color, bold, children }: { color?: Color; bold?: boolean; ch
 }
 
 export function Title({ children, stale }: { children: ReactNode; stale?: string | null }) {
+  const s = useDashboardState();
+  if (!stale && s.status.stale) stale = `daemon unreachable, data as of ${clock(s.status.at)}`;
   return (
     <Box>
       <C bold color="cyan">

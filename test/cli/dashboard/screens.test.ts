@@ -217,3 +217,22 @@ describe('loki dashboard approvals stream', () => {
     }
   });
 });
+
+describe('loki dashboard liveness', () => {
+  it('is not live while the daemon does not answer, even when the streams stay open (the transport resumes them quietly), and re-reads the lists when it is back', async () => {
+    const f = fixture({ sessions: [session('ses-1')] });
+    const m = mount({ client: f.client, theme: { color: false, ascii: false }, pollMs: 100 });
+    try {
+      await m.until((x) => x.includes('LIVE') && x.includes('daemon ok'), 'live');
+      f.down = true;
+      const fr = await m.until((x) => x.includes('RECONNECTING') && x.includes('daemon unreachable'), 'daemon down');
+      assert.match(fr, /not live: daemon unreachable, data as of \d\d:\d\d:\d\d/);
+      assert.ok(!/^LIVE/m.test(fr), fr);
+      f.sessions = [session('ses-1'), session('ses-2', { created_at: '2026-12-04T05:10:00.000Z' })];
+      f.down = false;
+      await m.until((x) => /^LIVE/m.test(x) && x.includes('Sessions (2)') && !x.includes('not live'), 'live again with the list re-read');
+    } finally {
+      m.unmount();
+    }
+  });
+});

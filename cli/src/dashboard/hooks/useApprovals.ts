@@ -11,6 +11,8 @@ export interface ApprovalsState {
   recent: Approval[];
   link: LinkStatus;
   lastEventAt: number | null;
+  /** Re-read the pending list (after the daemon came back). */
+  resync(): void;
 }
 
 function byRequested(a: Approval, b: Approval): number {
@@ -23,15 +25,16 @@ export function useApprovals(client: LokiClient, backoff?: BackoffOptions): Appr
   const [recent, setRecent] = useState<Approval[]>([]);
   const [lastEventAt, setLastEventAt] = useState<number | null>(null);
   const publish = useCallback(() => setPending([...map.current.values()].sort(byRequested)), []);
+  const resync = useCallback(async () => {
+    const list = await client.approvals.list({ status: 'pending' });
+    map.current = new Map(list.map((a) => [a.id, a]));
+    publish();
+  }, [client, publish]);
   const link = useFollow<ApprovalEvent>(
     {
       enabled: true,
       backoff,
-      resync: async () => {
-        const list = await client.approvals.list({ status: 'pending' });
-        map.current = new Map(list.map((a) => [a.id, a]));
-        publish();
-      },
+      resync,
       open: (signal) => client.approvals.watch({ include_pending: true, signal }),
       onBatch: (events) => {
         // One approval can arrive several times in a batch (decided, then consumed): keep its newest
@@ -54,5 +57,5 @@ export function useApprovals(client: LokiClient, backoff?: BackoffOptions): Appr
     },
     [client],
   );
-  return { pending, recent, link, lastEventAt };
+  return { pending, recent, link, lastEventAt, resync: () => void resync().catch(() => undefined) };
 }

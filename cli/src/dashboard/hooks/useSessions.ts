@@ -12,6 +12,8 @@ export interface SessionsState {
   lastEventTime: string | null;
   /** When the list was last known to match the daemon (ms). */
   syncedAt: number | null;
+  /** Re-read the list (after the daemon came back). */
+  resync(): void;
 }
 
 export function useSessions(client: LokiClient, backoff?: BackoffOptions): SessionsState {
@@ -40,5 +42,5 @@ export function useSessions(client: LokiClient, backoff?: BackoffOptions): Sessi
     },
     [client],
   );
-  return { sessions, link, lastEventTime, syncedAt };
+  return { sessions, link, lastEventTime, syncedAt, resync: () => void refetch().catch(() => undefined) };
 }

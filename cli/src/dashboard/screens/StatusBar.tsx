@@ -23,12 +23,15 @@ export function StatusBar() {
   const t = s.transport;
   const st = s.status;
   const health = st.value && !st.stale ? `daemon ok v${st.value.daemon.version}${st.value.gateway ? ` · gateway ${st.value.gateway.ready ? 'ready' : 'not ready'}` : ''}` : st.error ? `daemon unreachable` : 'daemon …';
+  const down = st.stale
+    ? `RECONNECTING (attempt ${st.failures}, next in ${Math.max(0, Math.ceil(((st.retryAt ?? now) - now) / 1000))}s: ${st.error ?? 'daemon unreachable'})`
+    : null;
   const worst = [s.sessions.link, s.approvals.link].find((l) => l.state === 'reconnecting') ?? [s.sessions.link, s.approvals.link].find((l) => l.state === 'connecting') ?? s.sessions.link;
   const last = s.sessions.lastEventTime ?? (s.approvals.lastEventAt ? new Date(s.approvals.lastEventAt).toISOString() : null);
   return (
     <Box flexDirection="column">
       <Text wrap="truncate-end">
-        <C color={s.live ? 'green' : 'yellow'} bold>{linkText(worst, now)}</C>
+        <C color={s.live ? 'green' : 'yellow'} bold>{down ?? linkText(worst, now)}</C>
         {` · ${t.kind} ${t.target}${t.tls ? ' (tls)' : ''} · `}
         <C color={st.value && !st.stale ? 'green' : 'red'}>{health}</C>
         {` · `}
