@@ -27,9 +27,14 @@ export async function runDashboard(o: RunOptions): Promise<void> {
     restored = true;
     stdout.write(LEAVE_ALT);
   };
-  const onSignal = () => {
+  // 128 + signal number, as a shell reports a process killed by it.
+  const onTerm = () => {
     restore();
-    process.exit(130);
+    process.exit(143);
+  };
+  const onHup = () => {
+    restore();
+    process.exit(129);
   };
   // The terminal reflows what is on screen when it narrows, so Ink's "erase the
   // last frame's lines" would leave torn pieces: wipe the screen first (this
@@ -37,8 +42,8 @@ export async function runDashboard(o: RunOptions): Promise<void> {
   const onResize = () => stdout.write(CLEAR);
   stdout.write(ENTER_ALT);
   stdout.prependListener('resize', onResize);
-  process.once('SIGTERM', onSignal);
-  process.once('SIGHUP', onSignal);
+  process.once('SIGTERM', onTerm);
+  process.once('SIGHUP', onHup);
   process.once('exit', restore);
   try {
     const app = render(<Dashboard client={o.client} theme={o.theme} readonly={o.readonly} />, { stdout, stdin, exitOnCtrlC: false, patchConsole: false });
@@ -47,8 +52,8 @@ export async function runDashboard(o: RunOptions): Promise<void> {
     app.unmount();
   } finally {
     restore();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
     process.off('exit', restore);
     stdout.off('resize', onResize);
   }
