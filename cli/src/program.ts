@@ -19,6 +19,7 @@ import { registerSessionCommands } from './commands/sessions.js';
 import { registerSessionGitCommands } from './commands/session-git.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerCompletionCommand } from './commands/completion.js';
+import { registerDashboardCommand } from './commands/dashboard.js';
 
 export type { CliContext } from './context.js';
 
@@ -58,6 +59,7 @@ export function buildProgram(o: { jsonErrors?: boolean } = {}): Command {
   const session = program.command('session').description("one session's git work: diff, patch, branch");
   registerSessionGitCommands(session, ctx);
   registerCompletionCommand(program);
+  registerDashboardCommand(program, ctx);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);
