@@ -6,6 +6,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync }
 import type { Logger } from '../../common/src/index.js';
 import { AuditForwarder } from './audit-forwarder.js';
 import { Authenticator, type AuthSettings } from './auth/authenticator.js';
+import { cookieSessionRoutes } from './auth/cookie-session-routes.js';
+import { WebSessionStore } from './auth/cookie-session.js';
 import { disabledOidc } from './auth/oidc-disabled.js';
 import type { OidcAuthenticator } from './auth/oidc/types.js';
 import { tlsEnabled, type GatewayConfig } from './config.js';
@@ -18,6 +20,7 @@ import { guardPlugin, type RouteEntry } from './plugins/guard.js';
 import { observabilityPlugin } from './plugins/observability.js';
 import { securityPlugin, type SecuritySettings } from './plugins/security.js';
 import { auditRoutes } from './routes/audit.js';
+import { dashboardRoutes, type DashboardOptions } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statusRoutes } from './routes/status.js';
@@ -46,6 +49,8 @@ export interface GatewayDeps {
   routes?: readonly RouteGroup[];
   /** false skips per-request metrics and request logging (benchmarks only: the "off" baseline). */
   observability?: boolean;
+  /** Where the built web dashboard lives (default dist/web). */
+  web?: DashboardOptions;
 }
 
 export interface GatewayHandle {
@@ -54,6 +59,7 @@ export interface GatewayHandle {
   readonly limiter: RequestLimiter;
   readonly authenticator: Authenticator;
   readonly audit: AuditForwarder;
+  readonly webSessions: WebSessionStore;
   config(): GatewayConfig;
   /** Applies a new, already-validated config (and new TLS material) atomically; throws and changes nothing if TLS material is rejected. */
   reload(next: GatewayConfig, tls?: TlsMaterial): void;
@@ -97,7 +103,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     store: deps.rateLimitStore ?? new MemoryRateLimitStore({ maxEntries: config.rate_limit.max_entries }),
     settings: limiterSettings(config),
   });
-  const authenticator = new Authenticator({ daemon: deps.daemon, oidc, settings: authSettings(config) });
+  const webSessions = new WebSessionStore();
+  // Secure cookies whenever the browser reaches us over TLS (ours or a terminating proxy's).
+  const secureCookies = () => tlsEnabled(config) || config.behind_tls_proxy;
+  const authenticator = new Authenticator({ daemon: deps.daemon, oidc, settings: authSettings(config), webSessions, secureCookies });
   const audit = new AuditForwarder({
     sender: deps.daemon,
     capacity: config.audit.buffer_size,
@@ -132,6 +141,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     limiter,
     authenticator,
     audit,
+    webSessions,
     config: () => config,
     reload(next, tls) {
       // TLS first: it is the only step that can still fail, and a failure must leave everything as it was.
@@ -169,6 +179,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes, { daemon: deps.daemon });
   if (!config.metrics.listen) await app.register(metricsRoutes, { metrics });
   await app.register(async (child) => oidc.registerRoutes(child));
+  await app.register(cookieSessionRoutes, { store: webSessions, secureCookies, security: () => security });
+  await app.register(dashboardRoutes, deps.web ?? {});
   for (const group of deps.routes ?? []) await app.register(group.plugin, group.options ?? {});
 
   app.addHook('onClose', async () => {

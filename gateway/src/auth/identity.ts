@@ -16,4 +16,8 @@ export interface Identity {
   credentialId?: string;
   /** Set for browser (cookie) sessions: state-changing requests need CSRF protection. */
   viaCookie?: boolean;
+  /** Browser session from a pasted token: state changes must echo this in `x-csrf-token`. */
+  csrfToken?: string;
+  /** That browser session's cookie value (logout revokes it). */
+  webSessionId?: string;
 }

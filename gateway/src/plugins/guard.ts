@@ -8,6 +8,7 @@ import fp from 'fastify-plugin';
 import { LokiError, hasScope, type Logger } from '../../../common/src/index.js';
 import type { AuditForwarder } from '../audit-forwarder.js';
 import type { Authenticator, AuthFailureReason } from '../auth/authenticator.js';
+import { sameSecret } from '../auth/cookie-session.js';
 import type { Identity } from '../auth/identity.js';
 import type { CallIdentity } from '../daemon-client.js';
 import type { RequestLimiter, RateDecision } from '../limits/limiter.js';
@@ -47,6 +48,10 @@ export function callIdentity(req: FastifyRequest): CallIdentity {
     clientIp: req.ip,
     ...(id ? { subject: id.subject, scopes: id.scopes, auth: id.method === 'none' ? 'none' : id.subject } : {}),
   };
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? undefined : v;
 }
 
 function setRateHeaders(reply: FastifyReply, d: RateDecision): void {
@@ -151,6 +156,11 @@ export const guardPlugin = fp(
 
       if (identity.viaCookie && !isSafeMethod(req.method) && !sameOrigin(req, opts.security())) {
         throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change must come from the same origin');
+      }
+      // Browser sessions from a pasted token also need the session's CSRF token (double-submit in a header a
+      // cross-site form cannot set); the Origin check above alone would trust an old browser that omits Origin.
+      if (identity.csrfToken !== undefined && !isSafeMethod(req.method) && !sameSecret(headerValue(req.headers['x-csrf-token']), identity.csrfToken)) {
+        throw new LokiError('permission_denied', 'missing or wrong CSRF token (x-csrf-token): reload the dashboard and try again');
       }
 
       // A stream holds its place for its whole life; a concurrency slot would let a
