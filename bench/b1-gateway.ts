@@ -18,7 +18,7 @@ import { createLogger } from '../common/src/index.js';
 import { startDaemon } from '../daemon/src/daemon.js';
 import { buildApp } from '../gateway/src/app.js';
 import { loadGatewayConfig } from '../gateway/src/config.js';
-import { createDaemonClient } from '../gateway/src/daemon-client.js';
+import { createDaemonClient } from '../client/src/grpc/index.js';
 import { GatewayMetrics } from '../gateway/src/metrics.js';
 import { TokenServiceClient, type GenerateTokenResponse } from '../proto/gen/loki/v1/tokens.js';
 

@@ -1,4 +1,3 @@
 export { buildProgram, runCli } from './program.js';
-export type { CliContext } from './program.js';
-export { connectDaemon, call, fromServiceError, adminSocketPath } from './client.js';
-export type { DaemonConnection, GlobalOptions } from './client.js';
+export { adminSocketPath, openClient, resolveConnection, withClient } from './context.js';
+export type { CliContext, Connection, GlobalOptions } from './context.js';

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { runCli } from './program.js';
+import { installProcessHandlers } from './output.js';
+
+installProcessHandlers();
 
 runCli(process.argv.slice(2)).then(
   (code) => {

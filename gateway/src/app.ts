@@ -2,6 +2,7 @@
 // listening. main.ts supplies real dependencies; tests build the same app with
 // a real daemon on temp sockets.
 import { randomUUID } from 'node:crypto';
+import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../../common/src/index.js';
 import { AuditForwarder } from './audit-forwarder.js';
@@ -11,16 +12,21 @@ import { WebSessionStore } from './auth/cookie-session.js';
 import { disabledOidc } from './auth/oidc-disabled.js';
 import type { OidcAuthenticator } from './auth/oidc/types.js';
 import { tlsEnabled, type GatewayConfig } from './config.js';
-import type { DaemonClient } from './daemon-client.js';
+import type { DaemonClient } from '../../client/src/grpc/index.js';
 import { RequestLimiter, type LimiterSettings } from './limits/limiter.js';
 import { MemoryRateLimitStore, type RateLimitStore } from './limits/store.js';
 import { GatewayMetrics } from './metrics.js';
 import { classify, errorsPlugin, sendError } from './plugins/errors.js';
+import { finiteNumbersPlugin } from './plugins/finite-numbers.js';
 import { guardPlugin, type RouteEntry } from './plugins/guard.js';
 import { observabilityPlugin } from './plugins/observability.js';
 import { securityPlugin, type SecuritySettings } from './plugins/security.js';
+import { StreamTicketStore } from './plugins/stream-tickets.js';
+import { openApiCollector, openApiRoutes, type CollectedRoute } from './openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { dashboardRoutes, type DashboardOptions } from './routes/dashboard.js';
+import { defaultRouteGroups } from './routes/groups.js';
+import { streamTicketRoutes } from './routes/stream-ticket.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statusRoutes } from './routes/status.js';
@@ -46,6 +52,7 @@ export interface GatewayDeps {
   tls?: TlsMaterial;
   metrics?: GatewayMetrics;
   rateLimitStore?: RateLimitStore;
+  /** The API's route groups; default: every group (sessions, control, approvals, sandboxes, projects, policy). */
   routes?: readonly RouteGroup[];
   /** false skips per-request metrics and request logging (benchmarks only: the "off" baseline). */
   observability?: boolean;
@@ -60,6 +67,9 @@ export interface GatewayHandle {
   readonly authenticator: Authenticator;
   readonly audit: AuditForwarder;
   readonly webSessions: WebSessionStore;
+  readonly tickets: StreamTicketStore;
+  /** Every route with its schema, as /openapi.json describes it. */
+  readonly openapi: readonly CollectedRoute[];
   config(): GatewayConfig;
   /** Applies a new, already-validated config (and new TLS material) atomically; throws and changes nothing if TLS material is rejected. */
   reload(next: GatewayConfig, tls?: TlsMaterial): void;
@@ -117,6 +127,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   });
   let security = securitySettings(config);
   const routes: RouteEntry[] = [];
+  const collected: CollectedRoute[] = [];
+  const tickets = new StreamTicketStore();
 
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }),
@@ -142,6 +154,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     authenticator,
     audit,
     webSessions,
+    tickets,
+    openapi: collected,
     config: () => config,
     reload(next, tls) {
       // TLS first: it is the only step that can still fail, and a failure must leave everything as it was.
@@ -161,6 +175,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.decorate('loki', handle);
 
   await app.register(errorsPlugin);
+  // Before the guard: its onRequest hook marks upgrade requests, and only a marked request's
+  // socket is destroyed after a refusal (401/403/429); otherwise every refused upgrade would
+  // leave a socket open. Before any route: its onRoute hook turns `websocket: true` routes
+  // into upgrade handlers. 1 MiB frames bound memory per connection.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(securityPlugin, { settings: () => security });
   if (deps.observability !== false) await app.register(observabilityPlugin, { metrics });
   await app.register(guardPlugin, {
@@ -171,7 +190,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     security: () => security,
     routes,
     log: deps.logger,
+    tickets,
   });
+  await app.register(openApiCollector, { routes: collected });
+  await app.register(finiteNumbersPlugin);
 
   await app.register(healthRoutes, { daemon: deps.daemon, limiter });
   await app.register(statusRoutes, { daemon: deps.daemon, authEnabled: () => authenticator.enabled, oidcStatus: () => oidc.status() });
@@ -181,7 +203,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(async (child) => oidc.registerRoutes(child));
   await app.register(cookieSessionRoutes, { store: webSessions, secureCookies, security: () => security });
   await app.register(dashboardRoutes, deps.web ?? {});
-  for (const group of deps.routes ?? []) await app.register(group.plugin, group.options ?? {});
+  await app.register(streamTicketRoutes, { tickets, routes });
+  await app.register(openApiRoutes, { routes: collected });
+  for (const group of deps.routes ?? defaultRouteGroups(deps.daemon)) await app.register(group.plugin, group.options ?? {});
 
   app.addHook('onClose', async () => {
     // Give in-flight audit events a moment to reach a reachable daemon; do not wait on one that is down.

@@ -4,7 +4,7 @@
 // holds them, and when it is full new events are dropped and counted
 // (loki_audit_events_dropped_total) rather than growing memory.
 import { LokiError, type Logger } from '../../common/src/index.js';
-import type { AuditRecordInput, CallIdentity } from './daemon-client.js';
+import type { AuditRecordInput, CallIdentity } from '../../client/src/grpc/index.js';
 
 export interface AuditEvent extends AuditRecordInput {
   /** Who did it, as the daemon should record it (forwarded identity). */

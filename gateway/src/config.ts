@@ -14,7 +14,7 @@ import {
   type DeepReadonly,
   type EnvBinding,
 } from '../../common/src/index.js';
-import type { DaemonTarget } from './daemon-client-wire.js';
+import type { DaemonTarget } from '../../client/src/grpc/index.js';
 
 const roleNames = Object.keys(ROLES) as [keyof typeof ROLES, ...(keyof typeof ROLES)[]];
 

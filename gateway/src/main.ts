@@ -5,11 +5,10 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, LokiError, createLogger, type Logger } from '../../common/src/index.js';
-import { sessionRouteGroups } from './routes/control.js';
 import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
 import { daemonTarget, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
-import { createDaemonClient, type DaemonClient } from './daemon-client.js';
+import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { GatewayMetrics } from './metrics.js';
 import { buildMetricsApp } from './routes/metrics.js';
 
@@ -97,7 +96,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
     routeConfig: { access: { scope: 'public' } },
   });
 
-  const app = await buildApp({ config: cfg, daemon, logger, oidc, metrics, routes: sessionRouteGroups(daemon), ...(tlsEnabled(cfg) ? { tls: readTls(cfg)! } : {}) });
+  const app = await buildApp({ config: cfg, daemon, logger, oidc, metrics, ...(tlsEnabled(cfg) ? { tls: readTls(cfg)! } : {}) });
   await app.listen({ host: cfg.host, port: cfg.port });
   mainLog.info({ address: publicBaseUrl(cfg), daemon: 'socketPath' in target ? target.socketPath : `${target.address} (mTLS)`, tls: tlsEnabled(cfg), auth: cfg.enterprise.auth.enabled }, 'gateway listening');
 

@@ -3,7 +3,7 @@
 // Route labels are templates (`/api/sessions/:id`), unknown routes are
 // `unmatched`, methods outside a fixed set are `OTHER`: label cardinality is bounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DaemonStatus, SessionMetricsInfo } from './daemon-client.js';
+import type { DaemonStatus, SessionMetricsInfo } from '../../client/src/grpc/index.js';
 import { registerSessionMetrics } from './session-metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

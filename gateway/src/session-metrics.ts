@@ -3,7 +3,7 @@
 // family. Per-session series exist only for the sessions the daemon reports
 // (active ones plus the last few finished: bounded label cardinality).
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { SessionInfo, SessionMetricsInfo } from './daemon-client.js';
+import type { SessionInfo, SessionMetricsInfo } from '../../client/src/grpc/index.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'stopped']);
 

@@ -54,10 +54,10 @@ describe('loki sandbox (the real CLI against a real lokid)', function () {
   it('starts a sandbox and shows it in status --json and list --json', async () => {
     const start = await sb(['start', '--json', '--name', 'cli-box', '--project', 'demo', '--', 'sh', '-c', 'echo one; echo two; exec sleep 300']);
     assert.equal(start.code, 0, start.stderr);
-    const started = JSON.parse(start.stdout) as { id: string; name: string; state: string; hardening: { networkMode: string; readOnlyRootfs: boolean } };
+    const started = JSON.parse(start.stdout) as { id: string; name: string; state: string; hardening: { network_mode: string; read_only_rootfs: boolean } };
     id = started.id;
     assert.match(id, /^sbx-[0-9a-f]{12}$/);
-    assert.deepEqual([started.name, started.state, started.hardening.networkMode, started.hardening.readOnlyRootfs], ['cli-box', 'running', 'none', true]);
+    assert.deepEqual([started.name, started.state, started.hardening.network_mode, started.hardening.read_only_rootfs], ['cli-box', 'running', 'none', true]);
 
     const status = await sb(['status', 'cli-box', '--json']);
     assert.equal(status.code, 0, status.stderr);
@@ -65,7 +65,7 @@ describe('loki sandbox (the real CLI against a real lokid)', function () {
 
     const list = await sb(['list', '--json']);
     assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual((JSON.parse(list.stdout) as { id: string; project: string }[]).map((s) => [s.id, s.project]), [[id, 'demo']]);
+    assert.deepEqual((JSON.parse(list.stdout) as { sandboxes: { id: string; project: string }[] }).sandboxes.map((s) => [s.id, s.project]), [[id, 'demo']]);
   });
 
   it('passes the exit code of `exec` through as its own', async () => {

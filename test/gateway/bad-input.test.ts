@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createDaemonClient, type DaemonClient } from '../../gateway/src/daemon-client.js';
+import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { sessionRouteGroups } from '../../gateway/src/routes/control.js';
 import { bearer, buildTestGateway, captureLogger, generateToken, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ConfigError, createLogger } from '../../common/src/index.js';
 import { buildApp } from '../../gateway/src/app.js';
 import { daemonTarget, loadGatewayConfig } from '../../gateway/src/config.js';
-import { createDaemonClient, type DaemonClient } from '../../gateway/src/daemon-client.js';
+import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { GatewayMetrics } from '../../gateway/src/metrics.js';
 import { shortTempDir } from '../helpers/entry.js';
 import { startTestDaemon } from '../helpers/daemon.js';

@@ -13,7 +13,7 @@ import { startDaemon } from '../../daemon/src/daemon.js';
 import { TokenServiceClient, type GenerateTokenResponse, type TokenServiceClient as TokenClient } from '../../proto/gen/loki/v1/tokens.js';
 import { buildApp, type GatewayDeps } from '../../gateway/src/app.js';
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/src/config.js';
-import { createDaemonClient, type DaemonClient } from '../../gateway/src/daemon-client.js';
+import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { GatewayMetrics } from '../../gateway/src/metrics.js';
 
 export function tempDir(prefix = 'loki-gw-'): { dir: string; cleanup: () => void } {

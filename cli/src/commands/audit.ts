@@ -1,16 +1,13 @@
-// `loki enterprise audit summary|tail|verify`, backed by the daemon's
-// AuditService on the admin socket.
+// `loki enterprise audit summary|tail|verify`, through the LokiClient.
 import type { Command } from 'commander';
-import { Metadata } from '@grpc/grpc-js';
-import { LokiError } from '../../../common/src/index.js';
-import { AuditServiceClient, type AuditEntry } from '../../../proto/gen/loki/v1/audit.js';
-import { call, connectDaemon, fromServiceError } from '../client.js';
-import { printJson, printLine, printTable } from '../output.js';
-import type { CliContext } from '../program.js';
+import { LokiError, escapeForDisplay } from '../../../common/src/index.js';
+import type { AuditEntry } from '../../../client/src/index.js';
+import { withClient, type CliContext } from '../context.js';
+import { printJson, printJsonLine, printLine, printTable } from '../output.js';
+import { jsonMode } from './options.js';
 
 const ACTION = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
-// grpc-js status for a call we cancelled ourselves (Ctrl-C on --follow).
-const CANCELLED = 1;
+const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 function parseLines(value: string): number {
   const n = Number(value);
@@ -18,31 +15,17 @@ function parseLines(value: string): number {
   return n;
 }
 
-/** The entry as it is on disk, for --json (one JSON object per line). */
-export function entryJson(e: AuditEntry): Record<string, unknown> {
-  let details: unknown = {};
-  try {
-    details = JSON.parse(e.detailsJson || '{}');
-  } catch {
-    details = { unparsed: e.detailsJson };
-  }
-  return {
-    timestamp: e.timestamp,
-    action: e.action,
-    user: e.user,
-    resource: e.resource,
-    details,
-    ip: e.ip,
-    result: e.result,
-    ...(e.reason ? { reason: e.reason } : {}),
-    request_id: e.requestId,
-    seq: e.seq,
-  };
+/** `24h`, `7d` → an ISO time that far back; an ISO time as is (both transports take ISO). */
+export function toIsoTime(value: string, flag: string, now = Date.now()): string {
+  const m = /^(\d{1,6})([smhdw])$/.exec(value.trim());
+  if (m) return new Date(now - Number(m[1]) * UNIT[m[2]!]! * 1000).toISOString();
+  if (!Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
+  throw new LokiError('invalid_argument', `${flag} must be a duration back from now (30m, 24h, 7d) or an ISO time, got ${JSON.stringify(value)}`);
 }
 
 export function entryText(e: AuditEntry): string {
-  const reason = e.reason ? ` (${e.reason})` : '';
-  return `${e.timestamp}  ${e.action.padEnd(18)} ${e.user.padEnd(22)} ${e.result.padEnd(7)} ${e.resource}${reason}`;
+  const reason = e.reason ? ` (${escapeForDisplay(e.reason)})` : '';
+  return `${e.timestamp}  ${e.action.padEnd(18)} ${escapeForDisplay(e.user).padEnd(22)} ${e.result.padEnd(7)} ${escapeForDisplay(e.resource)}${reason}`;
 }
 
 function sortedRows(counts: Record<string, number>): string[][] {
@@ -61,21 +44,13 @@ export function registerAuditCommands(enterprise: Command, ctx: CliContext): voi
     .option('--until <time>', 'end: a duration back from now or an ISO time (default: now)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { since: string; until?: string; json?: boolean }) => {
-      const conn = connectDaemon(ctx.globals());
-      try {
-        const client = conn.get(AuditServiceClient);
-        const s = await call(conn, client.summary.bind(client), { since: opts.since, until: opts.until ?? '' });
-        if (opts.json) {
-          printJson({ since: s.since, until: s.until, total: s.total, by_action: s.byAction, by_user: s.byUser, by_result: s.byResult });
-          return;
-        }
-        printLine(`Audit summary ${s.since} .. ${s.until}: ${s.total} entries`);
-        for (const [title, counts] of [['ACTION', s.byAction], ['USER', s.byUser], ['RESULT', s.byResult]] as const) {
-          printLine();
-          printTable([title, 'COUNT'], sortedRows(counts));
-        }
-      } finally {
-        conn.close();
+      const range = { since: toIsoTime(opts.since, '--since'), ...(opts.until ? { until: toIsoTime(opts.until, '--until') } : {}) };
+      const s = await withClient(ctx, (c) => c.audit.summary(range));
+      if (jsonMode(ctx, opts)) return printJson(s);
+      printLine(`Audit summary ${s.since} .. ${s.until}: ${s.total} entries`);
+      for (const [title, counts] of [['ACTION', s.by_action], ['USER', s.by_user], ['RESULT', s.by_result]] as const) {
+        printLine();
+        printTable([title, 'COUNT'], sortedRows(counts));
       }
     });
 
@@ -91,22 +66,12 @@ export function registerAuditCommands(enterprise: Command, ctx: CliContext): voi
         throw new LokiError('invalid_argument', `--event must be an action name like auth.fail, got ${JSON.stringify(opts.event)}`);
       }
       const last = parseLines(opts.lines);
-      const conn = connectDaemon(ctx.globals());
-      const client = conn.get(AuditServiceClient);
-      const md: Metadata = conn.metadata();
-      const stream = client.tail({ last, action: opts.event ?? '', follow: opts.follow === true }, md);
-      const stop = () => stream.cancel();
-      process.once('SIGINT', stop);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          stream.on('data', (e: AuditEntry) => printLine(opts.json ? JSON.stringify(entryJson(e)) : entryText(e)));
-          stream.on('end', resolve);
-          stream.on('error', (err: { code?: number }) => (err.code === CANCELLED ? resolve() : reject(fromServiceError(err, conn.socket))));
-        });
-      } finally {
-        process.removeListener('SIGINT', stop);
-        conn.close();
-      }
+      await withClient(ctx, async (c) => {
+        for await (const e of c.audit.tail({ last, ...(opts.event ? { action: opts.event } : {}), follow: opts.follow === true })) {
+          if (jsonMode(ctx, opts)) printJsonLine(e);
+          else printLine(entryText(e));
+        }
+      });
     });
 
   audit
@@ -114,26 +79,14 @@ export function registerAuditCommands(enterprise: Command, ctx: CliContext): voi
     .description('check the HMAC chain across every file; exits non-zero at the first bad entry')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const conn = connectDaemon(ctx.globals());
-      try {
-        const client = conn.get(AuditServiceClient);
-        const r = await call(conn, client.verify.bind(client), {}, 10 * 60_000);
-        if (opts.json) {
-          printJson(
-            r.ok
-              ? { ok: true, entries: r.entries, files: r.files, last_seq: r.lastSeq, last_mac: r.lastMac }
-              : { ok: false, entries: r.entries, files: r.files, file: r.file, line: r.line, seq: r.seq, reason: r.reason },
-          );
-        } else if (r.ok) {
-          printLine(`OK: ${r.entries} entries in ${r.files} files verified (last seq ${r.lastSeq})`);
-        } else {
-          printLine(`FAILED: ${r.file} line ${r.line} (seq ${r.seq}): ${r.reason}`);
-          printLine(`${r.entries} entries verified before it.`);
-        }
-        // Tampering is not a usage error; exit 1 like any failed check.
-        if (!r.ok) process.exitCode = 1;
-      } finally {
-        conn.close();
+      const r = await withClient(ctx, (c) => c.audit.verify());
+      if (jsonMode(ctx, opts)) printJson(r);
+      else if (r.ok) printLine(`OK: ${r.entries} entries in ${r.files} files verified (last seq ${r.last_seq})`);
+      else {
+        printLine(`FAILED: ${r.file} line ${r.line} (seq ${r.seq}): ${r.reason}`);
+        printLine(`${r.entries} entries verified before it.`);
       }
+      // Tampering is not a usage error; exit 1 like any failed check.
+      if (!r.ok) process.exitCode = 1;
     });
 }

@@ -26,3 +26,8 @@ export function parseSize(value: string): number {
   if (n === undefined || n <= 0) throw new InvalidArgumentError(`expected a size such as 512m or 2g, got ${JSON.stringify(value)}`);
   return n;
 }
+
+/** `--json` given on the command or globally (`loki --json …`). */
+export function jsonMode(ctx: { globals(): { json?: boolean } }, o: { json?: boolean }): boolean {
+  return o.json === true || ctx.globals().json === true;
+}

@@ -1,33 +1,11 @@
-// `loki policy check|show`: ask the daemon how it would decide an action
-// (Explain never records anything or creates approvals) and what the policy is.
+// `loki policy check|explain|show`: ask the daemon how it would decide an action
+// (nothing is recorded, no approval is created) and what the policy is.
 import type { Command } from 'commander';
-import { LokiError } from '../../../common/src/index.js';
-import { PolicyDecision, PolicyServiceClient, type DecideResponse, type PolicyAction, type ShowPolicyResponse } from '../../../proto/gen/loki/v1/policy.js';
-import { call, connectDaemon, type DaemonConnection } from '../client.js';
+import { LokiError, escapeForDisplay } from '../../../common/src/index.js';
+import type { PolicyAction, PolicyDecision, PolicyShow } from '../../../client/src/index.js';
+import { withClient, type CliContext } from '../context.js';
 import { printJson, printLine, printTable } from '../output.js';
-import type { CliContext } from '../program.js';
-
-export function decisionName(d: PolicyDecision): string {
-  switch (d) {
-    case PolicyDecision.POLICY_DECISION_ALLOW:
-      return 'allow';
-    case PolicyDecision.POLICY_DECISION_DENY:
-      return 'deny';
-    case PolicyDecision.POLICY_DECISION_ASK:
-      return 'ask';
-    default:
-      return 'unknown';
-  }
-}
-
-export async function withPolicy<T>(ctx: CliContext, fn: (conn: DaemonConnection, client: PolicyServiceClient) => Promise<T>): Promise<T> {
-  const conn = connectDaemon(ctx.globals());
-  try {
-    return await fn(conn, conn.get(PolicyServiceClient));
-  } finally {
-    conn.close();
-  }
-}
+import { jsonMode } from './options.js';
 
 interface CheckOptions {
   profile?: string;
@@ -44,74 +22,66 @@ export function checkAction(target: string, o: CheckOptions): PolicyAction {
   const kinds = [o.write && 'write', o.read && 'read', o.delete && 'delete'].filter(Boolean);
   if (kinds.length > 1) throw new LokiError('invalid_argument', 'use at most one of --write, --read, --delete');
   if (!target.trim()) throw new LokiError('invalid_argument', 'nothing to check: give a command (or a path with --write/--read/--delete)');
-  if (o.write) return { kind: { $case: 'write', write: { path: target } } };
-  if (o.read) return { kind: { $case: 'read', read: { path: target } } };
-  if (o.delete) return { kind: { $case: 'delete', delete: { path: target } } };
-  return { kind: { $case: 'shell', shell: { command: target } } };
+  if (o.write) return { kind: 'write', path: target };
+  if (o.read) return { kind: 'read', path: target };
+  if (o.delete) return { kind: 'delete', path: target };
+  return { kind: 'shell', command: target };
 }
 
-export function decisionJson(r: DecideResponse): Record<string, unknown> {
-  return {
-    decision: decisionName(r.decision),
-    rule: r.rule,
-    reason: r.reason,
-    normalized: r.normalized,
-    action_hash: r.actionHash,
-    profile: r.profile,
-    mode: r.mode,
-    commands: r.commands.map((c) => ({ normalized: c.normalized, via: c.via, decision: decisionName(c.decision), rule: c.rule, reason: c.reason })),
-  };
+function printDecision(r: PolicyDecision): void {
+  printLine(`decision:   ${r.decision}`);
+  printLine(`rule:       ${r.rule}`);
+  printLine(`reason:     ${escapeForDisplay(r.reason)}`);
+  printLine(`normalized: ${escapeForDisplay(r.normalized)}`);
+  printLine(`profile:    ${r.profile} (mode ${r.mode})`);
+  if (r.commands.length > 1 || r.commands.some((c) => c.via.length)) {
+    printTable(['DECISION', 'COMMAND', 'VIA', 'RULE'], r.commands.map((c) => [c.decision, c.normalized, c.via.join(' > ') || '-', c.rule]));
+  }
 }
 
-function printShow(res: ShowPolicyResponse): void {
-  printLine(`default profile: ${res.defaultProfile}   autonomy mode: ${res.mode}`);
-  printLine(`allowed paths:   ${res.allowedPaths.length ? res.allowedPaths.join(', ') : '(the session workspace)'}`);
-  printLine(`protected paths: ${res.protectedPaths.join(', ')}`);
-  printLine(`approvals:       timeout ${res.approvalTimeoutSeconds}s → ${res.onTimeout}${res.fourEyes ? ', four-eyes' : ''}`);
+function printShow(res: PolicyShow): void {
+  printLine(`default profile: ${res.default_profile}   autonomy mode: ${res.mode}`);
+  printLine(`allowed paths:   ${res.allowed_paths.length ? res.allowed_paths.join(', ') : '(the session workspace)'}`);
+  printLine(`protected paths: ${res.protected_paths.join(', ')}`);
+  printLine(`approvals:       timeout ${res.approval_timeout_seconds}s → ${res.on_timeout}${res.four_eyes ? ', four-eyes' : ''}`);
   for (const p of res.profiles) {
     printLine();
     printLine(`profile ${p.name}: ${p.description}`);
-    printLine(`  default ${p.defaultDecision}, unresolvable → ${p.failClosed}, writes ${p.writes}, commits ${p.commit}, mode ${p.mode}`);
+    printLine(`  default ${p.default_decision}, unresolvable → ${p.fail_closed}, writes ${p.writes}, commits ${p.commit}, mode ${p.mode}`);
     printTable(['  EFFECT', 'PATTERN', 'RULE'], p.rules.map((r) => [`  ${r.effect}`, r.pattern, r.id]));
   }
 }
 
 export function registerPolicyCommands(program: Command, ctx: CliContext): void {
   const policy = program.command('policy').description('inspect the policy engine');
-  policy
-    .command('check')
-    .description('show how the daemon would decide a command (nothing is recorded)')
-    .argument('<command>', 'the shell command, quoted (or a path with --write/--read/--delete)')
-    .option('--profile <name>', 'permission profile (default: the configured default)')
-    .option('--session <id>', 'decide as this session (its workspace and ownership)')
-    .option('--cwd <path>', 'working directory inside the sandbox')
-    .option('--write', 'check a file write of the given path')
-    .option('--read', 'check a file read of the given path')
-    .option('--delete', 'check a file delete of the given path')
-    .option('--json', 'print JSON')
-    .action(async (target: string, o: CheckOptions) => {
-      const action = checkAction(target, o);
-      const res = await withPolicy(ctx, (conn, client) =>
-        call(conn, client.explain.bind(client), { sessionId: o.session ?? '', action, profile: o.profile ?? '', cwd: o.cwd ?? '', sessionWrittenPaths: [] }),
-      );
-      if (o.json) return printJson(decisionJson(res));
-      printLine(`decision:   ${decisionName(res.decision)}`);
-      printLine(`rule:       ${res.rule}`);
-      printLine(`reason:     ${res.reason}`);
-      printLine(`normalized: ${res.normalized}`);
-      printLine(`profile:    ${res.profile} (mode ${res.mode})`);
-      if (res.commands.length > 1 || res.commands.some((c) => c.via.length)) {
-        printTable(['DECISION', 'COMMAND', 'VIA', 'RULE'], res.commands.map((c) => [decisionName(c.decision), c.normalized, c.via.join(' > ') || '-', c.rule]));
-      }
-    });
+  for (const verb of ['check', 'explain'] as const) {
+    policy
+      .command(verb)
+      .description(verb === 'check' ? 'show how the daemon would decide a command (nothing is recorded)' : 'check, with the decision of every command inside it (wrappers looked through)')
+      .argument('<command>', 'the shell command, quoted (or a path with --write/--read/--delete)')
+      .option('--profile <name>', 'permission profile (default: the configured default)')
+      .option('--session <id>', 'decide as this session (its workspace and ownership)')
+      .option('--cwd <path>', 'working directory inside the sandbox')
+      .option('--write', 'check a file write of the given path')
+      .option('--read', 'check a file read of the given path')
+      .option('--delete', 'check a file delete of the given path')
+      .option('--json', 'print JSON')
+      .action(async (target: string, o: CheckOptions) => {
+        const action = checkAction(target, o);
+        // `check` prints the per-command table too when there is more than one command: both ask Explain.
+        const r = await withClient(ctx, (c) => c.policy.explain({ action, ...(o.session ? { session_id: o.session } : {}), ...(o.profile ? { profile: o.profile } : {}), ...(o.cwd ? { cwd: o.cwd } : {}) }));
+        if (jsonMode(ctx, o)) return printJson(r);
+        printDecision(r);
+      });
+  }
   policy
     .command('show')
     .description('show profiles, rules, paths and the autonomy mode')
     .option('--profile <name>', 'only this profile')
     .option('--json', 'print JSON')
     .action(async (o: { profile?: string; json?: boolean }) => {
-      const res = await withPolicy(ctx, (conn, client) => call(conn, client.showPolicy.bind(client), { profile: o.profile ?? '' }));
-      if (o.json) return printJson(res);
+      const res = await withClient(ctx, (c) => c.policy.show(o.profile ? { profile: o.profile } : {}));
+      if (jsonMode(ctx, o)) return printJson(res);
       printShow(res);
     });
 }

@@ -1,26 +1,23 @@
-// `loki projects register|list`: git repositories the daemon may use.
+// `loki projects register|list|show|rm`: git repositories the daemon may use.
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
-import { WorkspaceServiceClient, type Project } from '../../../proto/gen/loki/v1/workspace.js';
-import { call, connectDaemon } from '../client.js';
+import { isAbsolute, resolve } from 'node:path';
+import { LokiError } from '../../../common/src/index.js';
+import type { Project } from '../../../client/src/index.js';
+import { withClient, type CliContext } from '../context.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
-import type { CliContext } from '../program.js';
-
-function projectDto(p: Project) {
-  return {
-    id: p.id,
-    name: p.name,
-    path: p.path,
-    base_branch: p.baseBranch,
-    remote: p.remote || null,
-    protected_branches: p.protectedBranches,
-    registered_by: p.registeredBy,
-    registered_at: formatTime(p.registeredAtMs),
-  };
-}
+import { jsonMode } from './options.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
+}
+
+function printProject(p: Project): void {
+  printLine(`project ${p.name} (${p.id})`);
+  printLine(`  path:   ${p.path}`);
+  printLine(`  base:   ${p.base_branch}`);
+  printLine(`  remote: ${p.remote ?? '(none)'}`);
+  if (p.protected_branches.length) printLine(`  protected (besides main, master, ${p.base_branch}): ${p.protected_branches.join(', ')}`);
+  printLine(`  registered by ${p.registered_by} at ${formatTime(p.registered_at)}`);
 }
 
 export function registerProjectsCommands(program: Command, ctx: CliContext): void {
@@ -29,52 +26,60 @@ export function registerProjectsCommands(program: Command, ctx: CliContext): voi
   projects
     .command('register')
     .description('allow the daemon to use the git repository at PATH')
-    .argument('<path>', 'top level of a (non-bare) git repository')
+    .argument('<path>', "top level of a (non-bare) git repository (remote mode: an absolute path on the daemon's host)")
     .option('--name <name>', 'project name (default: the directory name)')
     .option('--base <branch>', 'base branch for session workspaces (default: the current branch)')
     .option('--remote <name>', 'git remote for pushes and PRs (default: origin, when present)')
     .option('--protect <pattern>', 'extra protected branch glob, e.g. release/* (repeatable)', collect, [] as string[])
     .option('--json', 'print JSON')
     .action(async (path: string, o: { name?: string; base?: string; remote?: string; protect: string[]; json?: boolean }) => {
-      const conn = connectDaemon(ctx.globals());
-      try {
-        const c = conn.get(WorkspaceServiceClient);
-        // The daemon needs an absolute path; resolve it against the caller's directory here.
-        const p = await call(conn, c.registerProject.bind(c), {
-          path: resolve(path),
-          name: o.name ?? '',
-          baseBranch: o.base ?? '',
-          remote: o.remote ?? '',
-          protectedBranches: o.protect,
+      const p = await withClient(ctx, (c, conn) => {
+        // The daemon needs an absolute path: locally, resolve against this directory; remotely, the caller must give one.
+        if (conn.kind === 'remote' && !isAbsolute(path)) throw new LokiError('invalid_argument', "remotely, give the repository's absolute path on the daemon's host");
+        return c.projects.register({
+          path: conn.kind === 'local' ? resolve(path) : path,
+          ...(o.name ? { name: o.name } : {}),
+          ...(o.base ? { base_branch: o.base } : {}),
+          ...(o.remote ? { remote: o.remote } : {}),
+          protected_branches: o.protect,
         });
-        if (o.json) return printJson(projectDto(p));
-        printLine(`registered project ${p.name} (${p.id})`);
-        printLine(`  path:   ${p.path}`);
-        printLine(`  base:   ${p.baseBranch}`);
-        printLine(`  remote: ${p.remote || '(none)'}`);
-        if (p.protectedBranches.length) printLine(`  protected (besides main, master, ${p.baseBranch}): ${p.protectedBranches.join(', ')}`);
-      } finally {
-        conn.close();
-      }
+      });
+      if (jsonMode(ctx, o)) return printJson(p);
+      printLine(`registered project ${p.name} (${p.id})`);
+      printProject(p);
     });
 
   projects
     .command('list')
+    .alias('ls')
     .description('list registered projects')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const conn = connectDaemon(ctx.globals());
-      try {
-        const c = conn.get(WorkspaceServiceClient);
-        const res = await call(conn, c.listProjects.bind(c), {});
-        if (o.json) return printJson(res.projects.map(projectDto));
-        if (res.projects.length === 0) return printLine('no projects; register one with `loki projects register PATH`');
-        printTable(
-          ['ID', 'NAME', 'BASE', 'REMOTE', 'PATH'],
-          res.projects.map((p) => [p.id, p.name, p.baseBranch, p.remote || '-', p.path]),
-        );
-      } finally {
-        conn.close();
-      }
+      const rows = await withClient(ctx, (c) => c.projects.list());
+      if (jsonMode(ctx, o)) return printJson({ projects: rows });
+      if (rows.length === 0) return printLine('no projects; register one with `loki projects register PATH`');
+      printTable(['ID', 'NAME', 'BASE', 'REMOTE', 'PATH'], rows.map((p) => [p.id, p.name, p.base_branch, p.remote ?? '-', p.path]));
+    });
+
+  projects
+    .command('show')
+    .description('one registered project')
+    .argument('<id-or-name>')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const p = await withClient(ctx, (c) => c.projects.get(id));
+      if (jsonMode(ctx, o)) return printJson(p);
+      printProject(p);
+    });
+
+  projects
+    .command('rm')
+    .description('forget a registered project (its repository is left alone)')
+    .argument('<id-or-name>')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await withClient(ctx, (c) => c.projects.remove(id));
+      if (jsonMode(ctx, o)) return printJson({ removed: true, id });
+      printLine(`${id} removed`);
     });
 }

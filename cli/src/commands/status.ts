@@ -1,19 +1,19 @@
+// `loki status`: the daemon, Docker, sandboxes, sessions and pending approvals,
+// and — in remote mode — the gateway (URL, TLS, readiness).
 import type { Command } from 'commander';
-import { LokiError } from '../../../common/src/index.js';
-import { PolicyServiceClient, type Approval } from '../../../proto/gen/loki/v1/policy.js';
-import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
-import { call, connectDaemon } from '../client.js';
-import { formatTime, printJson, printLine } from '../output.js';
-import type { CliContext } from '../program.js';
-import { sessionsOverview } from './sessions.js';
+import { LokiError, shortenForDisplay } from '../../../common/src/index.js';
+import type { Approval, Session } from '../../../client/src/index.js';
+import { withClient, type CliContext } from '../context.js';
+import { formatDuration, formatTime, printJson, printLine } from '../output.js';
+import { jsonMode } from './options.js';
 
-/** Pending approvals; undefined when the daemon serves no policy service. */
-async function pendingApprovals(conn: ReturnType<typeof connectDaemon>): Promise<Approval[] | undefined> {
-  const c = conn.get(PolicyServiceClient);
+/** undefined when the daemon does not serve that service (older lokid): the section is left out. */
+async function optional<T>(p: Promise<T>): Promise<T | undefined> {
   try {
-    return (await call(conn, c.listApprovals.bind(c), { sessionId: '', status: 'pending' })).approvals;
+    return await p;
   } catch (err) {
     if (err instanceof LokiError && err.kind === 'unavailable' && err.code !== 'daemon_unavailable') return undefined;
+    if (err instanceof LokiError && err.kind === 'permission_denied') return undefined;
     throw err;
   }
 }
@@ -21,42 +21,41 @@ async function pendingApprovals(conn: ReturnType<typeof connectDaemon>): Promise
 export function registerStatusCommand(program: Command, ctx: CliContext): void {
   program
     .command('status')
-    .description('show the daemon, Docker, sandbox and session status, and pending approvals')
+    .description('show the daemon, Docker, sandbox and session status, pending approvals, and the gateway in remote mode')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const conn = connectDaemon(ctx.globals());
-      try {
-        const c = conn.get(SystemServiceClient);
-        const s = await call(conn, c.getStatus.bind(c), {});
-        const sessions = await sessionsOverview(conn);
-        const approvals = await pendingApprovals(conn);
-        const dto = {
-          version: s.version,
-          started_at: formatTime(s.startedAtMs),
-          uptime_seconds: Math.round(s.uptimeSeconds),
-          docker: { reachable: s.dockerReachable, version: s.dockerVersion },
-          base_image: { name: s.baseImage, present: s.baseImagePresent },
-          sandboxes: s.sandboxes,
-          caller: { role: s.callerRole, subject: s.callerSubject },
-          sessions: sessions?.map((x) => ({ id: x.id, state: x.state, provider: x.provider, branch: x.branch, iteration: x.iteration, max_iterations: x.maxIterations, cost_usd: x.costUsd, uptime_seconds: Math.round(x.uptimeSeconds) })) ?? null,
-          approvals_pending: approvals?.map((a) => ({ id: a.id, session_id: a.sessionId, action: a.normalized, reason: a.reason, expires_at: formatTime(a.expiresAtMs) })) ?? null,
-        };
-        if (o.json) return printJson(dto);
-        printLine(`lokid ${s.version}, up ${dto.uptime_seconds}s (since ${dto.started_at})`);
-        printLine(`Docker:     ${s.dockerReachable ? `reachable (${s.dockerVersion})` : 'NOT reachable'}`);
-        printLine(`Base image: ${s.baseImage} ${s.baseImagePresent ? 'present' : 'missing — run `loki sandbox build`'}`);
-        const c2 = s.sandboxes!;
-        printLine(`Sandboxes:  ${c2.running} running, ${c2.paused} paused, ${c2.exited} stopped`);
-        if (sessions) {
-          printLine(`Sessions:   ${sessions.length ? `${sessions.length} active` : 'none active'}`);
-          for (const x of sessions) printLine(`  ${x.id}  ${x.state.padEnd(16)} ${x.provider.padEnd(7)} iteration ${x.iteration}/${x.maxIterations}  $${x.costUsd.toFixed(2)}  ${x.branch}`);
-        }
-        if (approvals) {
-          printLine(`Approvals:  ${approvals.length ? `${approvals.length} pending` : 'none pending'}`);
-          for (const a of approvals) printLine(`  ${a.id}  ${a.sessionId}  ${a.normalized.slice(0, 80)}  (loki approvals approve ${a.id})`);
-        }
-      } finally {
-        conn.close();
+      const { s, sessions, approvals } = await withClient(ctx, async (c) => {
+        const s = await c.status();
+        const sessions: Session[] | undefined = await optional(c.sessions.list());
+        const approvals: Approval[] | undefined = await optional(c.approvals.list({ status: 'pending' }));
+        return { s, sessions, approvals };
+      });
+      const d = s.daemon;
+      if (jsonMode(ctx, o)) {
+        return printJson({
+          ...d,
+          gateway: s.gateway,
+          caller: s.caller,
+          sessions: sessions ?? null,
+          approvals_pending: approvals ?? null,
+        });
+      }
+      if (s.gateway) {
+        const g = s.gateway;
+        printLine(`Gateway:    ${g.url} (${g.tls ? 'TLS' : 'NO TLS'}), loki-gateway ${g.version}, ${g.ready ? 'ready' : 'NOT ready'}, auth ${g.auth}`);
+        printLine(`Caller:     ${s.caller.subject} (scopes ${s.caller.scopes.join(',') || 'none'})`);
+      }
+      printLine(`lokid ${d.version}, up ${formatDuration(d.uptime_seconds)} (since ${formatTime(d.started_at)})`);
+      printLine(`Docker:     ${d.docker.reachable ? `reachable (${d.docker.version})` : 'NOT reachable'}`);
+      printLine(`Base image: ${d.base_image.name} ${d.base_image.present ? 'present' : "missing — run `loki sandbox build` on the daemon's host"}`);
+      printLine(`Sandboxes:  ${d.sandboxes.running} running, ${d.sandboxes.paused} paused, ${d.sandboxes.exited} stopped`);
+      if (sessions) {
+        printLine(`Sessions:   ${sessions.length ? `${sessions.length} active` : 'none active'}`);
+        for (const x of sessions) printLine(`  ${x.id}  ${x.state.padEnd(16)} ${x.provider.padEnd(7)} iteration ${x.iteration}/${x.max_iterations}  $${x.cost_usd.toFixed(2)}  ${x.branch}`);
+      }
+      if (approvals) {
+        printLine(`Approvals:  ${approvals.length ? `${approvals.length} pending` : 'none pending'}`);
+        for (const a of approvals) printLine(`  ${a.id}  ${a.session_id}  ${shortenForDisplay(a.action, 60)}  (loki approvals show ${a.id})`);
       }
     });
 }

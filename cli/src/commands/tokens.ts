@@ -1,11 +1,10 @@
 // `loki enterprise token generate|list|revoke`: Loki Mode's commands and output,
-// backed by the daemon's TokenService on the admin socket.
+// through the LokiClient.
 import type { Command } from 'commander';
 import { LokiError } from '../../../common/src/index.js';
-import { TokenServiceClient, type Token } from '../../../proto/gen/loki/v1/tokens.js';
-import { call, connectDaemon, type DaemonConnection } from '../client.js';
+import { withClient, type CliContext } from '../context.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
-import type { CliContext } from '../program.js';
+import { jsonMode } from './options.js';
 
 const MAX_EXPIRES_DAYS = 3650;
 // The daemon's token-name rule, checked here too: the daemon audits a refused
@@ -31,41 +30,7 @@ export function parseExpires(value: string): number {
   return n;
 }
 
-function day(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-function status(t: Token, now: number): 'active' | 'expired' | 'revoked' {
-  if (t.revokedAtMs > 0) return 'revoked';
-  if (t.expiresAtMs > 0 && t.expiresAtMs <= now) return 'expired';
-  return 'active';
-}
-
-/** The `--json` shape: explicit snake_case fields, timestamps as ISO strings or null. */
-export function tokenJson(t: Token, now: number): Record<string, unknown> {
-  const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
-  return {
-    id: t.id,
-    name: t.name,
-    role: t.role || null,
-    scopes: t.scopes,
-    owner: t.owner,
-    status: status(t, now),
-    created_at: iso(t.createdAtMs),
-    expires_at: iso(t.expiresAtMs),
-    revoked_at: iso(t.revokedAtMs),
-    last_used_at: iso(t.lastUsedAtMs),
-  };
-}
-
-async function withTokens<T>(ctx: CliContext, fn: (conn: DaemonConnection, client: TokenServiceClient) => Promise<T>): Promise<T> {
-  const conn = connectDaemon(ctx.globals());
-  try {
-    return await fn(conn, conn.get(TokenServiceClient));
-  } finally {
-    conn.close();
-  }
-}
+const day = (iso: string | null) => (iso ? iso.slice(0, 10) : 'never');
 
 export function registerTokenCommands(enterprise: Command, ctx: CliContext): void {
   const token = enterprise.command('token').description('manage API tokens for the gateway (admin)');
@@ -77,56 +42,41 @@ export function registerTokenCommands(enterprise: Command, ctx: CliContext): voi
     .option('--scopes <list>', 'comma-separated scopes: *, control, write, read, audit')
     .option('--role <role>', 'admin | operator | viewer | auditor')
     .option('--expires <days>', 'days until expiry, or "never" (default: tokens.default_expiration_days)')
-    .action(async (name: string, opts: { scopes?: string; role?: string; expires?: string }) => {
+    .option('--json', 'print JSON (the secret is in "secret")')
+    .action(async (name: string, opts: { scopes?: string; role?: string; expires?: string; json?: boolean }) => {
       checkTokenRef(name, 'token name');
       const expiresDays = opts.expires === undefined ? 0 : parseExpires(opts.expires);
       const scopes = opts.scopes === undefined ? [] : opts.scopes.split(',').map((s) => s.trim());
       if (opts.scopes !== undefined && scopes.every((s) => s === '')) {
         throw new LokiError('invalid_argument', '--scopes is empty; give at least one scope or leave it out');
       }
-      const res = await withTokens(ctx, (conn, client) =>
-        call(conn, client.generate.bind(client), { name, scopes, role: opts.role ?? '', expiresDays }),
-      );
-      const t = res.token!;
+      const r = await withClient(ctx, (c) => c.tokens.generate({ name, scopes, ...(opts.role ? { role: opts.role } : {}), expires_days: expiresDays }));
+      if (jsonMode(ctx, opts)) return printJson({ ...r.token, secret: r.secret });
+      const t = r.token;
       printLine('Token generated successfully!');
       printLine();
       printLine(`Name:    ${t.name}`);
       printLine(`ID:      ${t.id}`);
-      printLine(`Token:   ${res.secret}`);
+      printLine(`Token:   ${r.secret}`);
       printLine(`Scopes:  ${t.scopes.join(', ')}`);
-      printLine(`Expires: ${t.expiresAtMs > 0 ? day(t.expiresAtMs) : 'never'}`);
+      printLine(`Expires: ${day(t.expires_at)}`);
       printLine();
       printLine("IMPORTANT: Save this token - it won't be shown again!");
     });
 
   token
     .command('list')
+    .alias('ls')
     .description('list active tokens')
     .option('--all', 'include revoked and expired tokens')
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; json?: boolean }) => {
-      const res = await withTokens(ctx, (conn, client) => call(conn, client.list.bind(client), { all: opts.all === true }));
-      const now = Date.now();
-      if (opts.json) {
-        printJson(res.tokens.map((t) => tokenJson(t, now)));
-        return;
-      }
-      if (res.tokens.length === 0) {
-        printLine(opts.all ? 'No tokens.' : 'No active tokens.');
-        return;
-      }
+      const rows = await withClient(ctx, (c) => c.tokens.list({ all: opts.all === true }));
+      if (jsonMode(ctx, opts)) return printJson({ tokens: rows });
+      if (rows.length === 0) return printLine(opts.all ? 'No tokens.' : 'No active tokens.');
       printTable(
         ['NAME', 'ID', 'ROLE', 'SCOPES', 'CREATED', 'EXPIRES', 'STATUS', 'LAST-USED'],
-        res.tokens.map((t) => [
-          t.name,
-          t.id,
-          t.role || 'custom',
-          t.scopes.join(','),
-          day(t.createdAtMs),
-          t.expiresAtMs > 0 ? day(t.expiresAtMs) : 'never',
-          status(t, now),
-          t.lastUsedAtMs > 0 ? formatTime(t.lastUsedAtMs) : 'never',
-        ]),
+        rows.map((t) => [t.name, t.id, t.role ?? 'custom', t.scopes.join(','), day(t.created_at), day(t.expires_at), t.status, t.last_used_at ? formatTime(t.last_used_at) : 'never']),
       );
     });
 
@@ -134,10 +84,11 @@ export function registerTokenCommands(enterprise: Command, ctx: CliContext): voi
     .command('revoke')
     .description('revoke a token by name or id (takes effect at the gateway within its cache window, at most 5 s)')
     .argument('<name-or-id>')
-    .action(async (nameOrId: string) => {
+    .option('--json', 'print JSON')
+    .action(async (nameOrId: string, opts: { json?: boolean }) => {
       checkTokenRef(nameOrId, 'token name or id');
-      const res = await withTokens(ctx, (conn, client) => call(conn, client.revoke.bind(client), { nameOrId }));
-      const t = res.token!;
+      const t = await withClient(ctx, (c) => c.tokens.revoke(nameOrId));
+      if (jsonMode(ctx, opts)) return printJson({ revoked: true, token: t });
       printLine(`Token revoked: ${t.name} (${t.id})`);
     });
 }

@@ -1,14 +1,18 @@
 // `loki up`: runs lokid and loki-gateway together for local use with embedded
 // defaults (state under $LOKI_HOME, default ~/.loki) and stops both on Ctrl-C.
+// It says "ready" only once both of ITS OWN processes answer: a port or socket
+// already taken by something else is refused before anything starts, because a
+// probe would otherwise be answered by that other process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { credentials, Metadata } from '@grpc/grpc-js';
 import { LokiError, defaultLokiHome, runtimePaths } from '../../../common/src/index.js';
-import { HealthClient, HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/health/v1/health.js';
-import { printLine } from '../output.js';
-import type { CliContext } from '../program.js';
+import { adminSocketServing } from '../../../client/src/grpc/index.js';
+import { requireLocal, type CliContext } from '../context.js';
+import { onInterrupt, printLine } from '../output.js';
 import { parsePortOption } from './options.js';
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
@@ -20,41 +24,69 @@ function entry(relJs: string): string[] {
   return ['--import', 'tsx', js.replace(/\.js$/, '.ts')];
 }
 
-function waitHealthy(socket: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child.exitCode !== null) return reject(new LokiError('daemon_unavailable', `lokid exited with code ${child.exitCode} during startup (see its output above)`));
-      if (Date.now() > deadline) return reject(new LokiError('daemon_unavailable', `lokid did not become healthy within ${timeoutMs / 1000}s`));
-      if (!existsSync(socket)) return void setTimeout(attempt, 100);
-      const client = new HealthClient(`unix:${socket}`, credentials.createInsecure());
-      client.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1000 }, (err, res) => {
-        client.close();
-        if (!err && res?.status === HealthCheckResponse_ServingStatus.SERVING) resolve();
-        else setTimeout(attempt, 150);
-      });
-    };
-    attempt();
-  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function waitHttp(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitDaemon(socket: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new LokiError('unavailable', `loki-gateway exited with code ${child.exitCode} during startup`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new LokiError('unavailable', `loki-gateway did not answer ${url} within ${timeoutMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, 150));
+    if (exited(child)) throw new LokiError('daemon_unavailable', `lokid exited with code ${child.exitCode ?? child.signalCode} during startup (see its output above)`);
+    if (Date.now() > deadline) throw new LokiError('daemon_unavailable', `lokid did not become healthy within ${timeoutMs / 1000}s`);
+    if (existsSync(socket) && (await adminSocketServing(socket, 1000))) return;
+    await sleep(150);
   }
 }
 
+/** One GET; TLS is checked for being served, not for whose certificate it is (our own child on this host). */
+function probe(url: string): Promise<number> {
+  if (url.startsWith('https:')) {
+    return new Promise((resolve) => {
+      const req = httpsRequest(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', () => resolve(0));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+  }
+  return fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+    (r) => r.status,
+    () => 0,
+  );
+}
+
+async function waitGateway(base: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited(child)) throw new LokiError('unavailable', `loki-gateway exited with code ${child.exitCode ?? child.signalCode} during startup (see its output above)`);
+    // Ready, not just live: the gateway answers and reaches the daemon.
+    if ((await probe(`${base}/healthz/ready`)) === 200) return;
+    if (Date.now() > deadline) throw new LokiError('unavailable', `loki-gateway did not answer ${base}/healthz/ready within ${timeoutMs / 1000}s`);
+    await sleep(150);
+  }
+}
+
+/** Fails fast when host:port is taken, instead of probing whoever holds it. */
+function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new LokiError('conflict', `port ${port} on ${host} is already in use; stop what holds it or pick another with --port (or LOKI_API_PORT)`));
+      else if (err.code === 'EACCES') reject(new LokiError('permission_denied', `not allowed to bind ${host}:${port}; pick a port above 1023 with --port`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new LokiError('invalid_argument', `${host} is not an address of this machine (--host / LOKI_API_HOST)`));
+      else reject(new LokiError('unavailable', `cannot bind ${host}:${port} (${err.code ?? err.message})`));
+    });
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve()));
+  });
+}
+
 function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (!child || exited(child)) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => {
@@ -65,22 +97,50 @@ function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<vo
   });
 }
 
+export interface UpOptions {
+  host?: string;
+  port?: number;
+  gateway: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** Flags, then LOKI_API_HOST/LOKI_API_PORT/LOKI_TLS_CERT/LOKI_TLS_KEY, then defaults. */
+export function resolveUp(o: UpOptions, env: NodeJS.ProcessEnv = process.env): { host: string; port: number; cert?: string; key?: string } {
+  const host = o.host ?? (env.LOKI_API_HOST || '127.0.0.1');
+  const port = o.port ?? (env.LOKI_API_PORT ? parsePortOption(env.LOKI_API_PORT) : 57374);
+  const cert = o.tlsCert ?? (env.LOKI_TLS_CERT || undefined);
+  const key = o.tlsKey ?? (env.LOKI_TLS_KEY || undefined);
+  if (Boolean(cert) !== Boolean(key)) throw new LokiError('invalid_argument', 'TLS needs both a certificate and a key (--tls-cert and --tls-key, or LOKI_TLS_CERT and LOKI_TLS_KEY)');
+  for (const f of [cert, key]) if (f && !existsSync(f)) throw new LokiError('invalid_argument', `no such file: ${f}`);
+  return { host, port, ...(cert && key ? { cert, key } : {}) };
+}
+
 export function registerUpCommand(program: Command, ctx: CliContext): void {
   program
     .command('up')
-    .description('run lokid and loki-gateway together (Ctrl-C stops both)')
-    .option('--host <host>', 'gateway bind address', '127.0.0.1')
-    .option('--port <port>', 'gateway port', parsePortOption, 57374)
+    .description('run lokid and loki-gateway together on this host (Ctrl-C stops both)')
+    .option('--host <host>', 'gateway bind address (default: $LOKI_API_HOST or 127.0.0.1)')
+    .option('--port <port>', 'gateway port (default: $LOKI_API_PORT or 57374)', parsePortOption)
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (default: $LOKI_TLS_CERT)')
+    .option('--tls-key <file>', 'and this PEM key (default: $LOKI_TLS_KEY)')
     .option('--no-gateway', 'run only the daemon')
-    .action(async (o: { host: string; port: number; gateway: boolean }) => {
+    .action(async (o: UpOptions) => {
+      requireLocal(ctx, '`loki up`');
       const g = ctx.globals();
       const home = g.home ?? defaultLokiHome();
       const paths = runtimePaths(home);
+      const net = resolveUp(o);
+      if (await adminSocketServing(paths.adminSocket, 1000)) {
+        throw new LokiError('conflict', `another lokid already serves ${paths.adminSocket}; stop it first (or use another --home)`);
+      }
+      if (o.gateway) await checkPortFree(net.host, net.port);
       const env = { ...process.env, LOKI_HOME: home };
       const hadToken = existsSync(paths.cliTokenFile);
       const daemon = spawn(process.execPath, entry('../../../daemon/src/main.js'), { env, stdio: ['ignore', 'inherit', 'inherit'] });
       let gateway: ChildProcess | undefined;
       let shuttingDown = false;
+      let ready = false;
       const shutdown = async (code: number) => {
         if (shuttingDown) return;
         shuttingDown = true;
@@ -89,16 +149,18 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         await stopChild(daemon, 15_000);
         process.exit(code);
       };
-      process.on('SIGINT', () => void shutdown(0));
-      process.on('SIGTERM', () => void shutdown(0));
+      // Replace the CLI's plain Ctrl-C exit: stop the children first, then exit 130.
+      process.off('SIGINT', onInterrupt);
+      process.on('SIGINT', () => void shutdown(130));
+      process.on('SIGTERM', () => void shutdown(143));
       daemon.on('exit', (code) => {
-        if (!shuttingDown) {
+        if (!shuttingDown && ready) {
           process.stderr.write(`loki: lokid exited (${code ?? 'signal'}); stopping\n`);
           void shutdown(code || 1);
         }
       });
       try {
-        await waitHealthy(paths.adminSocket, daemon, 30_000);
+        await waitDaemon(paths.adminSocket, daemon, 30_000);
         printLine(`lokid ready (admin socket ${paths.adminSocket})`);
         if (!hadToken && existsSync(paths.cliTokenFile)) {
           const secret = readFileSync(paths.cliTokenFile, 'utf8').trim();
@@ -108,22 +170,25 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
           printLine("IMPORTANT: Save this token - it won't be shown again!\n");
         }
         if (o.gateway) {
-          gateway = spawn(process.execPath, [...entry('../../../gateway/src/main.js'), '--host', o.host, '--port', String(o.port)], {
-            env: { ...env, LOKI_DAEMON_SOCKET: paths.gatewaySocket },
-            stdio: ['ignore', 'inherit', 'inherit'],
-          });
+          const genv: NodeJS.ProcessEnv = { ...env, LOKI_DAEMON_SOCKET: paths.gatewaySocket, LOKI_API_HOST: net.host, LOKI_API_PORT: String(net.port) };
+          if (net.cert && net.key) Object.assign(genv, { LOKI_TLS_CERT: net.cert, LOKI_TLS_KEY: net.key });
+          gateway = spawn(process.execPath, entry('../../../gateway/src/main.js'), { env: genv, stdio: ['ignore', 'inherit', 'inherit'] });
           gateway.on('exit', (code) => {
-            if (!shuttingDown) {
+            if (!shuttingDown && ready) {
               process.stderr.write(`loki: loki-gateway exited (${code ?? 'signal'}); stopping\n`);
               void shutdown(code || 1);
             }
           });
-          const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
-          await waitHttp(`${url}/healthz/live`, gateway, 30_000);
-          printLine(`loki-gateway ready at ${url}`);
+          const scheme = net.cert ? 'https' : 'http';
+          const url = `${scheme}://${net.host.includes(':') ? `[${net.host}]` : net.host}:${net.port}`;
+          await waitGateway(url, gateway, 30_000);
+          printLine(`loki-gateway ready at ${url}${net.cert ? ' (TLS)' : ''}`);
         }
+        if (exited(daemon)) throw new LokiError('daemon_unavailable', `lokid exited with code ${daemon.exitCode ?? daemon.signalCode} during startup`);
+        ready = true;
         printLine('Loki is up. Press Ctrl-C to stop.');
       } catch (err) {
+        shuttingDown = true;
         await stopChild(gateway, 5000);
         await stopChild(daemon, 5000);
         throw err;

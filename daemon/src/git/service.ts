@@ -205,6 +205,37 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
           }
           return total;
         }),
+        patch: unary(ctx, 'WorkspaceService/Patch', async (req: pb.DiffRequest, caller) => {
+          requireScope(caller, 'read');
+          const ws = ownWorkspace(caller, req.sessionId);
+          const p = await workspaces.patch(ws.sessionId);
+          return { sessionId: ws.sessionId, baseCommit: p.baseCommit, headCommit: p.headCommit, patch: p.patch, truncated: p.truncated };
+        }),
+        getProject: unary(ctx, 'WorkspaceService/GetProject', async (req: pb.GetProjectRequest, caller) => {
+          requireScope(caller, 'read');
+          return projectToPb(projects.get(required(req.project, 'project')));
+        }),
+        removeProject: unary(ctx, 'WorkspaceService/RemoveProject', async (req: pb.RemoveProjectRequest, caller) => {
+          // Registering granted the daemon a host path, so taking it back is an admin act too.
+          requireScope(caller, '*');
+          const ref = required(req.project, 'project');
+          const p = await audited(
+            caller,
+            'project.remove',
+            `project:${ref}`,
+            async () => {
+              const project = projects.get(ref);
+              const active = workspaces.list().filter((w) => w.projectId === project.id && w.state === 'active');
+              if (active.length) {
+                throw new LokiError('failed_precondition', `project ${project.name} has ${active.length} active session workspace(s) (${active.map((w) => w.sessionId).slice(0, 5).join(', ')}); stop them first`);
+              }
+              projects.remove(project.id);
+              return project;
+            },
+            (r) => ({ id: r.id, path: r.path }),
+          );
+          return { project: projectToPb(p) };
+        }),
       };
 
       function ownWorkspaceOrTrail(sessionId: string, caller: Caller): string {

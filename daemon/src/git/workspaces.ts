@@ -41,6 +41,16 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
 
 export type WorkspaceState = 'active' | 'finished';
 
+/** Patches beyond this are cut (the diff summary still counts every file). */
+export const PATCH_MAX_BYTES = 4 * 1024 * 1024;
+
+export interface SessionPatchResult {
+  baseCommit: string;
+  headCommit: string;
+  patch: string;
+  truncated: boolean;
+}
+
 export interface Workspace {
   sessionId: string;
   projectId: string;
@@ -263,6 +273,26 @@ export class WorkspaceManager {
     const { project, staging, head } = await this.fetchSession(ws);
     try {
       return await computeSummary(project.path, summaryIds(ws), head);
+    } finally {
+      await this.dropStaging(project, staging);
+    }
+  }
+
+  /**
+   * The unified patch of the session branch against its pinned base commit,
+   * computed in the project repository (never inside the agent's workspace),
+   * cut at a line boundary once it exceeds `maxBytes`.
+   */
+  async patch(sessionId: string, maxBytes = PATCH_MAX_BYTES): Promise<SessionPatchResult> {
+    const ws = this.get(sessionId);
+    const { project, staging, head } = await this.fetchSession(ws);
+    try {
+      const r = await runGit(['diff', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', ws.baseCommit, head, '--'], inRepo(project.path));
+      const full = Buffer.from(r.stdout, 'utf8');
+      if (full.length <= maxBytes) return { baseCommit: ws.baseCommit, headCommit: head, patch: r.stdout, truncated: false };
+      const cut = full.subarray(0, maxBytes);
+      const nl = cut.lastIndexOf(0x0a);
+      return { baseCommit: ws.baseCommit, headCommit: head, patch: cut.subarray(0, nl >= 0 ? nl + 1 : 0).toString('utf8'), truncated: true };
     } finally {
       await this.dropStaging(project, staging);
     }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { LokiError, ROLES, type Role } from '../../../common/src/index.js';
-import type { DaemonClient, TokenVerification } from '../daemon-client.js';
+import type { DaemonClient, TokenVerification } from '../../../client/src/grpc/index.js';
 import type { WebSessionStore } from './cookie-session.js';
 import type { Identity } from './identity.js';
 import type { OidcAuthenticator } from './oidc/types.js';

@@ -1,20 +1,23 @@
 // The one default-deny gate in front of every route:
 //   capacity → authenticate → lockout → rate limit → authorize (declared scope) → CSRF
 //   → concurrency slot (or, for a `stream` route, one of the subject's stream places).
+// On a `stream` route a single-use `?ticket=` may stand in for the credential;
+// a long-lived credential in a URL is always refused.
 // Routes declare `config.access` next to their schema; a route without it (or a
 // `public` route outside the allow-list, or a route without a schema) makes startup fail.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { LokiError, hasScope, type Logger } from '../../../common/src/index.js';
 import type { AuditForwarder } from '../audit-forwarder.js';
-import type { Authenticator, AuthFailureReason } from '../auth/authenticator.js';
+import type { Authenticator, AuthFailureReason, AuthOutcome } from '../auth/authenticator.js';
 import { sameSecret } from '../auth/cookie-session.js';
 import type { Identity } from '../auth/identity.js';
-import type { CallIdentity } from '../daemon-client.js';
+import type { CallIdentity } from '../../../client/src/grpc/index.js';
 import type { RequestLimiter, RateDecision } from '../limits/limiter.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { mayBePublic, type RouteAccess } from '../routes/access.js';
 import { isSafeMethod, sameOrigin, type SecuritySettings } from './security.js';
+import type { StreamTicketStore } from './stream-tickets.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,6 +41,27 @@ export interface GuardOptions {
   /** Filled with every route as it is registered (the route census walks it). */
   routes: RouteEntry[];
   log: Logger;
+  /** Single-use tickets that stand in for a credential on stream routes (`?ticket=`). */
+  tickets: StreamTicketStore;
+}
+
+// Query parameters that would carry a long-lived credential. They are refused
+// outright, so a token pasted into a URL fails loudly instead of leaking quietly.
+const URL_CREDENTIALS = ['access_token', 'token', 'api_key', 'apikey'];
+
+/** Takes `?ticket=` out of the query (so route schemas never see it); undefined when absent. */
+function takeTicket(req: FastifyRequest): string | string[] | undefined {
+  const q = req.query as Record<string, unknown> | undefined;
+  if (!q || typeof q !== 'object') return undefined;
+  for (const k of URL_CREDENTIALS) {
+    if (Object.hasOwn(q, k)) {
+      throw new LokiError('unauthenticated', 'credentials are never accepted in a URL: send "Authorization: Bearer <token>" (a browser stream: POST /api/auth/stream-ticket, then ?ticket=)');
+    }
+  }
+  if (!Object.hasOwn(q, 'ticket')) return undefined;
+  const t = q.ticket as string | string[];
+  delete q.ticket;
+  return t;
 }
 
 /** The identity the daemon should see for this request (forwarded as gateway-socket metadata). */
@@ -85,13 +109,19 @@ export const guardPlugin = fp(
       releases.push(limiter.enter(exempt));
       const now = Date.now();
 
+      if (!access && req.headers.authorization !== undefined) {
+        // An unknown path with a credential: a valid one is counted to its subject and
+        // gets its 404 (not the anonymous per-IP budget); anything else falls through.
+        if (await knownCaller(req, reply, now)) return;
+      }
       if (!access || access.scope === 'public') {
         // Unmatched paths and public routes: per-IP limit only (slows scanners).
         if (!exempt) await ipLimit(req, reply, now);
         return;
       }
 
-      const outcome = await authenticator.authenticate(req, req.id);
+      const ticket = takeTicket(req);
+      const outcome = ticket === undefined ? await authenticator.authenticate(req, req.id) : redeem(req, access, ticket);
       if (outcome.kind !== 'ok') {
         // A valid credential never reaches this branch, so lockout cannot block it.
         if (limiter.isLockedOut(req.ip, now) && outcome.kind === 'failed') {
@@ -154,8 +184,10 @@ export const guardPlugin = fp(
         throw new LokiError('permission_denied', `this route needs the "${access.scope}" scope; your credential has: ${identity.scopes.join(', ') || 'none'}`);
       }
 
-      if (identity.viaCookie && !isSafeMethod(req.method) && !sameOrigin(req, opts.security())) {
-        throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change must come from the same origin');
+      // A WebSocket upgrade is a GET, but browsers attach cookies to cross-site upgrades
+      // (no CORS preflight): without this, any page could open a shell as the signed-in user.
+      if (identity.viaCookie && (!isSafeMethod(req.method) || req.headers.upgrade !== undefined) && !sameOrigin(req, opts.security())) {
+        throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change or WebSocket must come from the same origin');
       }
       // Browser sessions from a pasted token also need the session's CSRF token (double-submit in a header a
       // cross-site form cannot set); the Origin check above alone would trust an old browser that omits Origin.
@@ -172,6 +204,37 @@ export const guardPlugin = fp(
         throw err;
       }
     });
+
+    function redeem(req: FastifyRequest, access: RouteAccess, ticket: string | string[]): AuthOutcome {
+      if (!access.stream) return { kind: 'failed', reason: 'malformed', message: 'a stream ticket is accepted only on SSE and WebSocket routes' };
+      if (req.headers.authorization !== undefined) throw new LokiError('invalid_argument', 'send either an Authorization header or ?ticket=, not both');
+      if (typeof ticket !== 'string') return { kind: 'failed', reason: 'malformed', message: 'send exactly one ticket' };
+      const r = opts.tickets.redeem(ticket, req.url.split('?')[0] ?? '');
+      return r.ok ? { kind: 'ok', identity: r.identity } : { kind: 'failed', reason: 'unknown', message: r.message };
+    }
+
+    /** For unmatched paths: true when the credential is valid and within its subject's rate limit. */
+    async function knownCaller(req: FastifyRequest, reply: FastifyReply, now: number): Promise<boolean> {
+      const outcome = await authenticator.authenticate(req, req.id);
+      if (outcome.kind !== 'ok') return false;
+      req.identity = outcome.identity;
+      req.log = req.log.child({ subject: outcome.identity.subject });
+      const d = await limiter.checkRate('subject', outcome.identity.subject, now);
+      setRateHeaders(reply, d);
+      if (!d.allowed) {
+        metrics.rateLimitRejections.inc({ scope: 'subject' });
+        audit.forward({
+          action: 'rate_limit.reject',
+          resource: `route:${req.method} (unmatched)`,
+          result: 'denied',
+          reason: `subject over ${d.limit}/min`,
+          identity: callIdentity(req),
+        });
+        reply.header('retry-after', String(d.resetSeconds));
+        throw new LokiError('resource_exhausted', `rate limit exceeded (${d.limit} requests per minute); retry in ${d.resetSeconds}s`);
+      }
+      return true;
+    }
 
     const release = async (req: FastifyRequest) => {
       for (const r of req.lokiReleases ?? []) r();

@@ -1,7 +1,7 @@
 // Loki Mode's audit API (audit scope): /api/enterprise/audit and /summary,
 // served from the daemon's AuditService.
 import type { FastifyInstance } from 'fastify';
-import type { DaemonClient } from '../daemon-client.js';
+import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 

@@ -3,7 +3,7 @@
 // Without a session_id, stop/pause/resume act on the caller's only active session.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LokiError } from '../../../common/src/index.js';
-import type { DaemonClient } from '../daemon-client.js';
+import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import type { RouteGroup } from '../app.js';

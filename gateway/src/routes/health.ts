@@ -2,7 +2,7 @@
 // is unreachable or the gateway is nearly saturated, so a load balancer drains it.
 import type { FastifyInstance } from 'fastify';
 import { VERSION } from '../../../common/src/index.js';
-import type { DaemonClient } from '../daemon-client.js';
+import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import type { RequestLimiter } from '../limits/limiter.js';
 import type { RouteAccess } from './access.js';
 

@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LokiError } from '../../../common/src/index.js';
-import type { DaemonClient, SessionEventInfo, SessionInfo } from '../daemon-client.js';
+import type { DaemonClient, SessionEventInfo, SessionInfo } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 
@@ -30,6 +30,7 @@ export interface SessionDto {
   prd: string;
   model: string | null;
   branch: string;
+  sandbox_id: string | null;
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
@@ -37,8 +38,10 @@ export interface SessionDto {
   iteration: number;
   max_iterations: number;
   tasks: { pending: number; in_progress: number; completed: number; failed: number };
+  tasks_reached: { pending: number; in_progress: number; completed: number; failed: number };
   agents: { active: number; total: number };
   cost_usd: number;
+  tokens: { input: number; output: number };
   events_total: number;
   decisions: { allow: number; deny: number; ask: number };
   stop_requested: boolean;
@@ -59,6 +62,7 @@ export function toSessionDto(s: SessionInfo): SessionDto {
     prd: s.promptSource,
     model: s.model || null,
     branch: s.branch,
+    sandbox_id: s.sandboxId || null,
     created_at: iso(s.createdAtMs) ?? '',
     started_at: iso(s.startedAtMs),
     ended_at: iso(s.endedAtMs),
@@ -66,8 +70,10 @@ export function toSessionDto(s: SessionInfo): SessionDto {
     iteration: s.iteration,
     max_iterations: s.maxIterations,
     tasks: { pending: s.tasks.pending, in_progress: s.tasks.inProgress, completed: s.tasks.completed, failed: s.tasks.failed },
+    tasks_reached: { pending: s.tasksReached.pending, in_progress: s.tasksReached.inProgress, completed: s.tasksReached.completed, failed: s.tasksReached.failed },
     agents: { active: s.agentsActive, total: s.agentsTotal },
     cost_usd: s.costUsd,
+    tokens: { input: s.inputTokens, output: s.outputTokens },
     events_total: s.eventsTotal,
     decisions: { ...s.decisions },
     stop_requested: s.stopRequested,
@@ -89,6 +95,7 @@ export const sessionDtoSchema = {
     prd: { type: 'string' },
     model: { type: ['string', 'null'] },
     branch: { type: 'string' },
+    sandbox_id: { type: ['string', 'null'] },
     created_at: { type: 'string' },
     started_at: { type: ['string', 'null'] },
     ended_at: { type: ['string', 'null'] },
@@ -96,8 +103,10 @@ export const sessionDtoSchema = {
     iteration: count,
     max_iterations: count,
     tasks: { type: 'object', properties: { pending: count, in_progress: count, completed: count, failed: count } },
+    tasks_reached: { type: 'object', properties: { pending: count, in_progress: count, completed: count, failed: count } },
     agents: { type: 'object', properties: { active: count, total: count } },
     cost_usd: { type: 'number' },
+    tokens: { type: 'object', properties: { input: count, output: count } },
     events_total: count,
     decisions: { type: 'object', properties: { allow: count, deny: count, ask: count } },
     stop_requested: { type: 'boolean' },
@@ -124,7 +133,7 @@ function frame(e: SessionEventInfo, id: number): string {
   } catch {
     data = {};
   }
-  const body = JSON.stringify({ session_id: e.sessionId, seq: e.seq, time: new Date(e.timeMs).toISOString(), type: e.type, message: e.message, data });
+  const body = JSON.stringify({ session_id: e.sessionId, seq: e.seq, gid: e.gid, time: new Date(e.timeMs).toISOString(), type: e.type, message: e.message, data });
   // Event types are daemon-validated words; the JSON body has no raw newlines.
   return `id: ${id}\nevent: ${e.type.replace(/[^A-Za-z0-9_.-]/g, '_')}\ndata: ${body}\n\n`;
 }

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { VERSION } from '../../../common/src/index.js';
 import type { OidcStatus } from '../auth/oidc/types.js';
-import type { DaemonClient } from '../daemon-client.js';
+import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 
 export interface StatusRouteOptions {

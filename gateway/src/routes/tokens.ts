@@ -3,7 +3,7 @@
 // and shapes the DTOs. The secret appears exactly once, in the POST response.
 import type { FastifyInstance } from 'fastify';
 import { LokiError, ROLES, SCOPES } from '../../../common/src/index.js';
-import type { DaemonClient, TokenInfo } from '../daemon-client.js';
+import type { DaemonClient, TokenInfo } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 

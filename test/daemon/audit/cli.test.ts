@@ -7,7 +7,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { LokiError } from '../../../common/src/index.js';
-import type { GlobalOptions } from '../../../cli/src/client.js';
+import type { GlobalOptions } from '../../../cli/src/context.js';
 import { registerAuditCommands } from '../../../cli/src/commands/audit.js';
 import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
 import { createAuditRuntime, type AuditRuntime } from '../../../daemon/src/audit/runtime.js';

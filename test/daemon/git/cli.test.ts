@@ -51,7 +51,7 @@ describe('loki projects / session diff|branch / audit log|count against a real d
     assert.equal(reg.code, 0, reg.err);
     assert.match(reg.out, /registered project demo \(prj-[0-9a-f]+\)/);
     const list = await capture(() => runCli(['--socket', sock, 'projects', 'list', '--json']));
-    assert.deepEqual((JSON.parse(list.out) as { name: string; base_branch: string }[]).map((p) => [p.name, p.base_branch]), [['demo', 'main']]);
+    assert.deepEqual((JSON.parse(list.out) as { projects: { name: string; base_branch: string }[] }).projects.map((p) => [p.name, p.base_branch]), [['demo', 'main']]);
 
     const ws = await fx.workspaces.createWorkspace({ project: 'demo', sessionId: 'cli1', pid: 5, owner: 'local:0' });
     agentWrite(join(ws.path, 'n.txt'), 'n\n');

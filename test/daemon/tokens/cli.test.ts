@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { LokiError } from '../../../common/src/index.js';
-import type { GlobalOptions } from '../../../cli/src/client.js';
+import type { GlobalOptions } from '../../../cli/src/context.js';
 import { registerTokenCommands } from '../../../cli/src/commands/tokens.js';
 import { createTokenModule } from '../../../daemon/src/tokens/service.js';
 import { makeFixture, type Fixture } from './helpers.js';
@@ -79,7 +79,7 @@ describe('loki enterprise token', () => {
     assert.match(table[1]!, /^keep +tok-[0-9a-f]{12} +viewer +read +\d{4}-\d\d-\d\d +\d{4}-\d\d-\d\d +active +never$/);
     const all = await runLoki(socket, ['list', '--all']);
     assert.match(all, /\ndrop +tok-[0-9a-f]{12} +auditor +read,audit .* revoked +never\n/);
-    const json = JSON.parse(await runLoki(socket, ['list', '--all', '--json'])) as Record<string, unknown>[];
+    const json = (JSON.parse(await runLoki(socket, ['list', '--all', '--json'])) as { tokens: Record<string, unknown>[] }).tokens;
     // The CLI reports its uid; the daemon records it as the owner.
     const me = `local:${process.getuid!()}`;
     assert.deepEqual(

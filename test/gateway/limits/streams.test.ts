@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createDaemonClient, type DaemonClient } from '../../../gateway/src/daemon-client.js';
+import { createDaemonClient, type DaemonClient } from '../../../client/src/grpc/index.js';
 import { sessionRouteGroups } from '../../../gateway/src/routes/control.js';
 import { startSessionDaemon, until, type SessionDaemon } from '../../daemon/sessions/helpers.js';
 import { bearer, buildTestGateway, generateToken, type TestGateway } from '../helpers.js';

@@ -198,6 +198,31 @@ export interface AgentAuditCountResponse_BySessionEntry {
   value: number;
 }
 
+export interface SessionPatch {
+  sessionId: string;
+  baseCommit: string;
+  headCommit: string;
+  /** unified diff base_commit..head_commit */
+  patch: string;
+  /** cut at the daemon's limit (at a line boundary) */
+  truncated: boolean;
+}
+
+export interface GetProjectRequest {
+  /** id or name */
+  project: string;
+}
+
+export interface RemoveProjectRequest {
+  /** id or name */
+  project: string;
+}
+
+export interface RemoveProjectResponse {
+  /** what was removed */
+  project: Project | undefined;
+}
+
 function createBaseProject(): Project {
   return {
     id: "",
@@ -3032,6 +3057,354 @@ export const AgentAuditCountResponse_BySessionEntry: MessageFns<AgentAuditCountR
   },
 };
 
+function createBaseSessionPatch(): SessionPatch {
+  return { sessionId: "", baseCommit: "", headCommit: "", patch: "", truncated: false };
+}
+
+export const SessionPatch: MessageFns<SessionPatch> = {
+  encode(message: SessionPatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.baseCommit !== "") {
+      writer.uint32(18).string(message.baseCommit);
+    }
+    if (message.headCommit !== "") {
+      writer.uint32(26).string(message.headCommit);
+    }
+    if (message.patch !== "") {
+      writer.uint32(34).string(message.patch);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(40).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionPatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionPatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.baseCommit = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.headCommit = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.patch = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionPatch {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      baseCommit: isSet(object.baseCommit)
+        ? globalThis.String(object.baseCommit)
+        : isSet(object.base_commit)
+        ? globalThis.String(object.base_commit)
+        : "",
+      headCommit: isSet(object.headCommit)
+        ? globalThis.String(object.headCommit)
+        : isSet(object.head_commit)
+        ? globalThis.String(object.head_commit)
+        : "",
+      patch: isSet(object.patch) ? globalThis.String(object.patch) : "",
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: SessionPatch): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.baseCommit !== "") {
+      obj.baseCommit = message.baseCommit;
+    }
+    if (message.headCommit !== "") {
+      obj.headCommit = message.headCommit;
+    }
+    if (message.patch !== "") {
+      obj.patch = message.patch;
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SessionPatch>, I>>(base?: I): SessionPatch {
+    return SessionPatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SessionPatch>, I>>(object: I): SessionPatch {
+    const message = createBaseSessionPatch();
+    message.sessionId = object.sessionId ?? "";
+    message.baseCommit = object.baseCommit ?? "";
+    message.headCommit = object.headCommit ?? "";
+    message.patch = object.patch ?? "";
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBaseGetProjectRequest(): GetProjectRequest {
+  return { project: "" };
+}
+
+export const GetProjectRequest: MessageFns<GetProjectRequest> = {
+  encode(message: GetProjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectRequest {
+    return { project: isSet(object.project) ? globalThis.String(object.project) : "" };
+  },
+
+  toJSON(message: GetProjectRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectRequest>, I>>(base?: I): GetProjectRequest {
+    return GetProjectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectRequest>, I>>(object: I): GetProjectRequest {
+    const message = createBaseGetProjectRequest();
+    message.project = object.project ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveProjectRequest(): RemoveProjectRequest {
+  return { project: "" };
+}
+
+export const RemoveProjectRequest: MessageFns<RemoveProjectRequest> = {
+  encode(message: RemoveProjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveProjectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveProjectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveProjectRequest {
+    return { project: isSet(object.project) ? globalThis.String(object.project) : "" };
+  },
+
+  toJSON(message: RemoveProjectRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveProjectRequest>, I>>(base?: I): RemoveProjectRequest {
+    return RemoveProjectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveProjectRequest>, I>>(object: I): RemoveProjectRequest {
+    const message = createBaseRemoveProjectRequest();
+    message.project = object.project ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveProjectResponse(): RemoveProjectResponse {
+  return { project: undefined };
+}
+
+export const RemoveProjectResponse: MessageFns<RemoveProjectResponse> = {
+  encode(message: RemoveProjectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== undefined) {
+      Project.encode(message.project, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveProjectResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveProjectResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = Project.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveProjectResponse {
+    return { project: isSet(object.project) ? Project.fromJSON(object.project) : undefined };
+  },
+
+  toJSON(message: RemoveProjectResponse): unknown {
+    const obj: any = {};
+    if (message.project !== undefined) {
+      obj.project = Project.toJSON(message.project);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveProjectResponse>, I>>(base?: I): RemoveProjectResponse {
+    return RemoveProjectResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveProjectResponse>, I>>(object: I): RemoveProjectResponse {
+    const message = createBaseRemoveProjectResponse();
+    message.project = (object.project !== undefined && object.project !== null)
+      ? Project.fromPartial(object.project)
+      : undefined;
+    return message;
+  },
+};
+
 export type WorkspaceServiceService = typeof WorkspaceServiceService;
 export const WorkspaceServiceService = {
   registerProject: {
@@ -3122,6 +3495,34 @@ export const WorkspaceServiceService = {
       Buffer.from(AgentAuditCountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AgentAuditCountResponse => AgentAuditCountResponse.decode(value),
   },
+  patch: {
+    path: "/loki.v1.WorkspaceService/Patch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DiffRequest): Buffer => Buffer.from(DiffRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiffRequest => DiffRequest.decode(value),
+    responseSerialize: (value: SessionPatch): Buffer => Buffer.from(SessionPatch.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SessionPatch => SessionPatch.decode(value),
+  },
+  getProject: {
+    path: "/loki.v1.WorkspaceService/GetProject" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProjectRequest): Buffer => Buffer.from(GetProjectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProjectRequest => GetProjectRequest.decode(value),
+    responseSerialize: (value: Project): Buffer => Buffer.from(Project.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Project => Project.decode(value),
+  },
+  removeProject: {
+    path: "/loki.v1.WorkspaceService/RemoveProject" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveProjectRequest): Buffer => Buffer.from(RemoveProjectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveProjectRequest => RemoveProjectRequest.decode(value),
+    responseSerialize: (value: RemoveProjectResponse): Buffer =>
+      Buffer.from(RemoveProjectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveProjectResponse => RemoveProjectResponse.decode(value),
+  },
 } as const;
 
 export interface WorkspaceServiceServer extends UntypedServiceImplementation {
@@ -3134,6 +3535,9 @@ export interface WorkspaceServiceServer extends UntypedServiceImplementation {
   openPullRequest: handleUnaryCall<OpenPullRequestRequest, PullRequestResult>;
   auditLog: handleUnaryCall<AgentAuditLogRequest, AgentAuditLogResponse>;
   auditCount: handleUnaryCall<AgentAuditCountRequest, AgentAuditCountResponse>;
+  patch: handleUnaryCall<DiffRequest, SessionPatch>;
+  getProject: handleUnaryCall<GetProjectRequest, Project>;
+  removeProject: handleUnaryCall<RemoveProjectRequest, RemoveProjectResponse>;
 }
 
 export interface WorkspaceServiceClient extends Client {
@@ -3268,6 +3672,48 @@ export interface WorkspaceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AgentAuditCountResponse) => void,
+  ): ClientUnaryCall;
+  patch(request: DiffRequest, callback: (error: ServiceError | null, response: SessionPatch) => void): ClientUnaryCall;
+  patch(
+    request: DiffRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SessionPatch) => void,
+  ): ClientUnaryCall;
+  patch(
+    request: DiffRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SessionPatch) => void,
+  ): ClientUnaryCall;
+  getProject(
+    request: GetProjectRequest,
+    callback: (error: ServiceError | null, response: Project) => void,
+  ): ClientUnaryCall;
+  getProject(
+    request: GetProjectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Project) => void,
+  ): ClientUnaryCall;
+  getProject(
+    request: GetProjectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Project) => void,
+  ): ClientUnaryCall;
+  removeProject(
+    request: RemoveProjectRequest,
+    callback: (error: ServiceError | null, response: RemoveProjectResponse) => void,
+  ): ClientUnaryCall;
+  removeProject(
+    request: RemoveProjectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveProjectResponse) => void,
+  ): ClientUnaryCall;
+  removeProject(
+    request: RemoveProjectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveProjectResponse) => void,
   ): ClientUnaryCall;
 }
 

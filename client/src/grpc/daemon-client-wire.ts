@@ -1,9 +1,10 @@
-// The wire under the daemon client: where the daemon is (unix socket or
+// The wire under the gRPC transport: where the daemon is (unix socket or
 // mutual-TLS TCP), the channel credentials for it, the forwarded-identity
-// metadata, and the one place a gRPC error becomes a LokiError again.
+// metadata, and the hand-off of a gRPC error to the one decoder (../errors.ts).
 import { ChannelCredentials, credentials, Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
-import { GRPC_STATUS, LokiError, isErrorCode, kindFromGrpcStatus, type ErrorCode } from '../../common/src/index.js';
+import type { LokiError } from '../../../common/src/index.js';
+import { decodeGrpcError } from '../errors.js';
 
 /** Who the daemon should think is calling; omitted subject = the gateway itself (e.g. token verification). */
 export interface CallIdentity {
@@ -37,6 +38,8 @@ export interface Channel {
   describe: string;
   tcp: boolean;
   socketPath?: string;
+  /** Who reads error messages: the operator on the host (may name the socket) or a remote HTTP client. */
+  audience?: 'operator' | 'remote';
 }
 
 export function channelFor(target: DaemonTarget): Channel {
@@ -50,30 +53,18 @@ export function channelFor(target: DaemonTarget): Channel {
   return { address: target.address, credentials: credentials.createSsl(ca, key, cert), options, describe: target.address, tcp: true };
 }
 
-/** Turns a gRPC error from the daemon back into the LokiError it was (code travels in `x-loki-error-code`). */
-export function fromServiceError(err: unknown, target: string | Pick<Channel, 'tcp' | 'socketPath'>, ownCall = false): LokiError {
-  if (err instanceof LokiError) return err;
-  const ch = typeof target === 'string' ? { tcp: false, socketPath: target } : target;
-  const se = err as Partial<ServiceError>;
-  const codeMd = se.metadata?.get('x-loki-error-code')[0];
-  if (typeof codeMd === 'string' && isErrorCode(codeMd)) {
-    // A refusal of the gateway's own call (no forwarded user) can only mean the daemon
-    // does not accept this gateway as a gateway (wrong client certificate name, wrong
-    // socket): a gateway misconfiguration, not the end user's lack of permission.
-    if (ownCall && ch.tcp && codeMd === 'permission_denied') {
-      return new LokiError('gateway_not_allowed', 'the Loki daemon does not accept this gateway (its client certificate does not name an allowed gateway)');
-    }
-    return new LokiError(codeMd, se.details ?? codeMd);
-  }
-  if (se.code === GRPC_STATUS.UNAVAILABLE || se.code === GRPC_STATUS.DEADLINE_EXCEEDED) {
-    // The socket path or address is operator information; the HTTP client only learns that the daemon is down.
-    const why = ch.tcp ? 'not reachable' : ch.socketPath && existsSync(ch.socketPath) ? 'not answering' : 'not running';
-    return new LokiError('daemon_unavailable', `the Loki daemon is ${why}`);
-  }
-  if (se.code === GRPC_STATUS.UNIMPLEMENTED) return new LokiError('unavailable', 'the daemon does not serve this API yet');
-  const kind = typeof se.code === 'number' ? kindFromGrpcStatus(se.code) : 'internal';
-  const code: ErrorCode = kind;
-  return new LokiError(code, kind === 'internal' ? 'daemon call failed' : (se.details ?? 'daemon call failed'), { cause: err });
+/**
+ * Turns a gRPC error from the daemon back into the LokiError it was (code travels in `x-loki-error-code`).
+ */
+export function fromServiceError(err: unknown, target: string | Pick<Channel, 'tcp' | 'socketPath' | 'describe' | 'audience'>, ownCall = false): LokiError {
+  const ch = typeof target === 'string' ? { tcp: false, socketPath: target, describe: target, audience: undefined } : target;
+  return decodeGrpcError(err, {
+    audience: ch.audience ?? 'remote',
+    target: ch.socketPath ?? ch.describe,
+    tcp: ch.tcp,
+    socketExists: ch.socketPath ? existsSync(ch.socketPath) : false,
+    ownCall,
+  });
 }
 
 // Metadata values must be printable ASCII; the daemon drops anything else.

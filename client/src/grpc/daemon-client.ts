@@ -1,16 +1,21 @@
-// The gateway's only road to the daemon: gRPC over the daemon's gateway socket,
-// or over the daemon's mutual-TLS TCP listener when the gateway runs elsewhere.
-// Every call forwards the end user's identity as metadata (the daemon trusts it
-// only from the gateway role and re-checks scope and ownership itself).
-// Generated messages stay in these files; the rest of the gateway sees domain types.
-import type { Client } from '@grpc/grpc-js';
-import { HealthClient, HealthCheckResponse_ServingStatus } from '../../proto/gen/grpc/health/v1/health.js';
-import { AuditServiceClient, type AuditEntry as PbAuditEntry } from '../../proto/gen/loki/v1/audit.js';
-import { SessionServiceClient } from '../../proto/gen/loki/v1/sessions.js';
-import { SystemServiceClient, type GetStatusResponse } from '../../proto/gen/loki/v1/system.js';
-import { TokenServiceClient, type Token } from '../../proto/gen/loki/v1/tokens.js';
+// The gRPC transport's connection to the daemon: its admin socket (the CLI and
+// dashboards on the daemon's host), its gateway socket, or its mutual-TLS TCP
+// listener (the gateway, possibly on another machine). Every call carries an
+// identity as metadata (the daemon trusts forwarded identity only from the
+// gateway role and re-checks scope and ownership itself).
+// `forCaller(id)` is the LokiClient bound to one caller; the per-call methods
+// below are the gateway's older surface (token verification, audit forwarding,
+// health) and stay for it. Generated messages stay inside client/src/grpc/.
+import type { Metadata } from '@grpc/grpc-js';
+import { HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/health/v1/health.js';
+import type { AuditEntry as PbAuditEntry } from '../../../proto/gen/loki/v1/audit.js';
+import type { GetStatusResponse } from '../../../proto/gen/loki/v1/system.js';
+import type { Token } from '../../../proto/gen/loki/v1/tokens.js';
+import type { LokiClient } from '../client.js';
 import { createSessionsClient, type SessionsClient } from './daemon-client-sessions.js';
 import { channelFor, fromServiceError, metadataFor, type CallIdentity, type DaemonTarget, type Invoke } from './daemon-client-wire.js';
+import { createGrpcLokiClient } from './loki-client.js';
+import { createServices } from './services.js';
 
 export { fromServiceError } from './daemon-client-wire.js';
 export type { CallIdentity, DaemonTarget, DaemonTlsMaterial } from './daemon-client-wire.js';
@@ -113,6 +118,8 @@ export interface DaemonClient {
   isServing(timeoutMs: number): Promise<boolean>;
   /** SessionService (agent sessions); see daemon-client-sessions.ts. */
   readonly sessions: SessionsClient;
+  /** The whole LokiClient, every call made as `id` (a function: evaluated per call). */
+  forCaller(id: CallIdentity | (() => CallIdentity)): LokiClient;
   close(): void;
 }
 
@@ -123,6 +130,10 @@ export type CallObserver = (method: string, code: string, seconds: number) => vo
 export type DaemonClientOptions = DaemonTarget & {
   timeoutMs: number;
   observe?: CallObserver;
+  /** Adds transport-level metadata to every call (the CLI's `x-loki-local-uid`). */
+  decorate?: (md: Metadata) => void;
+  /** Who reads error messages (default `remote`: never names the socket). */
+  audience?: 'operator' | 'remote';
 };
 
 function toTokenInfo(t: Token | undefined): TokenInfo {
@@ -178,19 +189,21 @@ function toStatus(r: GetStatusResponse): DaemonStatus {
 }
 
 export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
-  const ch = channelFor(opts);
+  const ch = { ...channelFor(opts), audience: opts.audience ?? 'remote' };
   // One channel for all services: the clients share the underlying subchannel pool.
-  const system = new SystemServiceClient(ch.address, ch.credentials, ch.options);
-  const tokens = new TokenServiceClient(ch.address, ch.credentials, ch.options);
-  const health = new HealthClient(ch.address, ch.credentials, ch.options);
-  const audit = new AuditServiceClient(ch.address, ch.credentials, ch.options);
-  const sessionService = new SessionServiceClient(ch.address, ch.credentials, ch.options);
-  const clients: Client[] = [system, tokens, health, audit, sessionService];
+  const services = createServices(ch);
+  const { system, tokens, health, audit, sessions: sessionService } = services;
+  const clients = services.all;
+  const metadata = (id: CallIdentity): Metadata => {
+    const md = metadataFor(id);
+    opts.decorate?.(md);
+    return md;
+  };
 
   const invoke: Invoke = (name, client, method, req, id, timeoutMs = opts.timeoutMs) => {
     const started = process.hrtime.bigint();
     return new Promise((resolve, reject) => {
-      method.call(client, req, metadataFor(id), { deadline: Date.now() + timeoutMs }, (err, res) => {
+      method.call(client, req, metadata(id), { deadline: Date.now() + timeoutMs }, (err, res) => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         if (err) {
           const le = fromServiceError(err, ch, id.subject === undefined);
@@ -204,8 +217,22 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
     });
   };
 
+  const close = () => {
+    for (const c of clients) c.close();
+  };
   return {
     sessions: createSessionsClient(sessionService, invoke, ch),
+    forCaller(id) {
+      return createGrpcLokiClient({
+        services,
+        invoke,
+        channel: ch,
+        identity: typeof id === 'function' ? id : () => id,
+        metadata,
+        transport: { kind: 'grpc', target: ch.describe, tls: ch.tcp },
+        close,
+      });
+    },
     async getStatus(id) {
       return toStatus(await invoke('SystemService/GetStatus', system, system.getStatus, {}, id));
     },
@@ -269,8 +296,6 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
         return false;
       }
     },
-    close() {
-      for (const c of clients) c.close();
-    },
+    close,
   };
 }

@@ -2,13 +2,13 @@
 // reads, metrics and the event stream the SSE routes relay. Generated messages
 // stay here; callers see the domain types below.
 import type { ServiceError } from '@grpc/grpc-js';
-import { GRPC_STATUS, type LokiError } from '../../common/src/index.js';
+import { GRPC_STATUS, type LokiError } from '../../../common/src/index.js';
 import {
   StartSessionRequest,
   type SessionServiceClient,
   type Session as PbSession,
   type SessionEvent as PbSessionEvent,
-} from '../../proto/gen/loki/v1/sessions.js';
+} from '../../../proto/gen/loki/v1/sessions.js';
 import { fromServiceError, metadataFor, type CallIdentity, type Channel, type Invoke } from './daemon-client-wire.js';
 
 export interface SessionInfo {

@@ -1,0 +1,133 @@
+// `loki up` you can trust: it honours LOKI_API_PORT and LOKI_TLS_CERT/KEY,
+// probes over the scheme it serves, says "ready" only when its own processes
+// answer, and refuses a busy port or a socket another lokid serves — at once,
+// with the reason and a non-zero exit.
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { entryArgv, shortTempDir } from '../helpers/entry.js';
+import { SANDBOX_IMAGE, spawnDaemon } from '../helpers/daemon.js';
+import { selfSignedCert } from '../gateway/helpers.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Up {
+  child: ChildProcess;
+  out: () => string;
+  exit: Promise<number | null>;
+}
+
+function up(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Up {
+  const child = spawn(process.execPath, [...entryArgv('cli'), '--home', home, 'up', ...args], {
+    env: { PATH: process.env.PATH ?? '', LOKI_SANDBOX_IMAGE: SANDBOX_IMAGE, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { child, out: () => out, exit };
+}
+
+async function waitFor(u: Up, text: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!u.out().includes(text)) {
+    if (u.child.exitCode !== null) throw new Error(`loki up exited (${u.child.exitCode}):\n${u.out()}`);
+    if (Date.now() > deadline) throw new Error(`no "${text}" from loki up:\n${u.out()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_CONFIG_DIR: '/nonexistent' }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('loki up', function () {
+  this.timeout(120_000);
+  const homes: string[] = [];
+  const home = () => {
+    const h = shortTempDir('lkup');
+    homes.push(h);
+    return h;
+  };
+  after(() => {
+    for (const h of homes) rmSync(h, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS from LOKI_TLS_CERT/LOKI_TLS_KEY on LOKI_API_PORT, probes over HTTPS, and the remote CLI reaches it with --ca-file', async () => {
+    const h = home();
+    const { cert, key } = selfSignedCert(h);
+    const port = await freePort();
+    const u = up(h, [], { LOKI_TLS_CERT: cert, LOKI_TLS_KEY: key, LOKI_API_PORT: String(port) });
+    try {
+      await waitFor(u, 'Loki is up');
+      assert.match(u.out(), new RegExp(`loki-gateway ready at https://127\\.0\\.0\\.1:${port} \\(TLS\\)`));
+      const token = /Token: {3}(loki_\S+)/.exec(u.out())?.[1];
+      assert.ok(token, u.out());
+      const tokenFile = join(h, 'cli-token');
+      const st = await cli(['--url', `https://127.0.0.1:${port}`, '--token-file', tokenFile, '--ca-file', cert, 'status', '--json']);
+      assert.equal(st.code, 0, st.stderr);
+      const s = JSON.parse(st.stdout) as { gateway: { tls: boolean; ready: boolean } };
+      assert.deepEqual([s.gateway.tls, s.gateway.ready], [true, true]);
+      // Without the CA the certificate is refused, and the error says how to fix it.
+      const noCa = await cli(['--url', `https://127.0.0.1:${port}`, '--token-file', tokenFile, 'status']);
+      assert.equal(noCa.code, 8);
+      assert.match(noCa.stderr, /--ca-file/);
+    } finally {
+      u.child.kill('SIGINT');
+      assert.equal(await u.exit, 130, 'Ctrl-C exits 130 after stopping both');
+    }
+  });
+
+  it('refuses a busy port at once, with the reason and exit 6, and never says ready', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const u = up(home(), ['--port', String(port)]);
+      const code = await u.exit;
+      assert.equal(code, 6, u.out());
+      assert.match(u.out(), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      assert.doesNotMatch(u.out(), /\bready\b|Loki is up/);
+      assert.ok(Date.now() - started < 15_000, 'fails fast, not after a 30 s probe');
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('refuses to start when another lokid already serves the socket', async () => {
+    const h = home();
+    const other = await spawnDaemon(h);
+    try {
+      const u = up(h, ['--port', String(await freePort())]);
+      assert.equal(await u.exit, 6, u.out());
+      assert.match(u.out(), /another lokid already serves .*admin\.sock/);
+      assert.doesNotMatch(u.out(), /\bready\b|Loki is up/);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('refuses TLS with only half of the key pair', async () => {
+    const h = home();
+    const { cert } = selfSignedCert(h);
+    const u = up(h, ['--tls-cert', cert, '--port', String(await freePort())]);
+    assert.equal(await u.exit, 2, u.out());
+    assert.match(u.out(), /needs both a certificate and a key/);
+  });
+});

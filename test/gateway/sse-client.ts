@@ -1,0 +1,57 @@
+// A minimal SSE reader over a real HTTP connection, for gateway tests.
+import { request, type IncomingMessage } from 'node:http';
+
+export interface SseMessage {
+  id?: string;
+  event: string;
+  data: unknown;
+}
+
+export interface SseRead {
+  status: number;
+  headers: IncomingMessage['headers'];
+  events: SseMessage[];
+  /** Every byte received, comments (heartbeats) included. */
+  raw: string;
+}
+
+/** Reads frames until `stop(events, raw)` is true, the server ends the stream, or `timeoutMs` passes. */
+export function readSse(port: number, path: string, headers: Record<string, string>, stop: (events: SseMessage[], raw: string) => boolean, timeoutMs = 30_000): Promise<SseRead> {
+  return new Promise((resolve, reject) => {
+    let all = '';
+    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+      let buf = '';
+      const events: SseMessage[] = [];
+      let finished = false;
+      const done = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, events, raw: all });
+      };
+      const timer = setTimeout(done, timeoutMs);
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        all += chunk;
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const f: Record<string, string> = {};
+          for (const line of frame.split('\n')) {
+            if (!line || line.startsWith(':')) continue;
+            const c = line.indexOf(':');
+            f[line.slice(0, c)] = line.slice(c + 1).replace(/^ /, '');
+          }
+          if (f.data !== undefined) events.push({ ...(f.id !== undefined ? { id: f.id } : {}), event: f.event ?? 'message', data: JSON.parse(f.data) as unknown });
+        }
+        if (stop(events, all)) done();
+      });
+      res.on('end', done);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
