@@ -79,8 +79,9 @@ function App() {
   if (me === null) return <Login onLogin={setMe} />;
   const logout = async () => {
     await api.logout().catch(() => undefined);
-    // Also ends an OIDC browser session (clears its cookie, and the IdP session when it offers logout).
-    location.assign('/auth/logout');
+    // An OIDC browser session ends at /auth/logout (its cookie, and the IdP session when it offers logout).
+    if (me.method === 'oidc') location.assign('/auth/logout');
+    else setMe(null);
   };
   const base = route.split('/').slice(0, 2).join('/') || '/';
   return (

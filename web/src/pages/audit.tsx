@@ -48,7 +48,7 @@ export function Audit() {
         <button type="submit">Apply</button>
       </form>
       {page.error ? <p class="error" role="alert">{page.error}</p> : null}
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Audit entries">
         <table>
           <caption class="sr-only">Audit entries, newest first</caption>
           <thead>

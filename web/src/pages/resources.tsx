@@ -12,7 +12,7 @@ export function Sandboxes({ me }: { me: BrowserSession }) {
     <section>
       <h1 tabIndex={-1}>Sandboxes</h1>
       {list.error ? <p class="error" role="alert">{list.error}</p> : null}
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Sandboxes table">
         <table>
           <caption class="sr-only">Sandboxes</caption>
           <thead>
@@ -62,7 +62,7 @@ export function Projects() {
     <section>
       <h1 tabIndex={-1}>Projects</h1>
       {list.error ? <p class="error" role="alert">{list.error}</p> : null}
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Projects table">
         <table>
           <caption class="sr-only">Projects</caption>
           <thead>

@@ -70,7 +70,7 @@ function Trail({ id, tick }: { id: string; tick: number }) {
   const t = useLoad(() => api.sessions.trail(id), [id, tick]);
   if (t.error) return <p class="muted">Trail not available: {t.error}</p>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Agent trail table">
       <table>
         <caption class="sr-only">Agent trail</caption>
         <thead>

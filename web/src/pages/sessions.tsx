@@ -35,6 +35,7 @@ function StartForm({ onStarted }: { onStarted: (s: Session) => void }) {
   const [open, setOpen] = useState(false);
   const [provider, setProvider] = useState('script');
   const [project, setProject] = useState('');
+  const [autonomy, setAutonomy] = useState('');
   const [prompt, setPrompt] = useState('');
   const [plan, setPlan] = useState('- run: echo hello\n');
   const [error, setError] = useState<string>();
@@ -50,7 +51,7 @@ function StartForm({ onStarted }: { onStarted: (s: Session) => void }) {
     e.preventDefault();
     setError(undefined);
     try {
-      const s = await api.sessions.start({ provider, ...(project ? { project } : {}), prompt: prompt || 'dashboard session', ...(provider === 'script' ? { plan } : {}) });
+      const s = await api.sessions.start({ provider, ...(project ? { project } : {}), ...(autonomy ? { autonomy } : {}), prompt: prompt || 'dashboard session', ...(provider === 'script' ? { plan } : {}) });
       setOpen(false);
       onStarted(s);
     } catch (err) {
@@ -78,6 +79,15 @@ function StartForm({ onStarted }: { onStarted: (s: Session) => void }) {
                 {p.name}
               </option>
             ))}
+          </select>
+        </label>
+        <label>
+          Autonomy
+          <select value={autonomy} onChange={(e) => setAutonomy((e.target as HTMLSelectElement).value)}>
+            <option value="">(policy default)</option>
+            <option value="perpetual">perpetual</option>
+            <option value="checkpoint">checkpoint</option>
+            <option value="supervised">supervised</option>
           </select>
         </label>
       </div>
@@ -145,7 +155,7 @@ export function Sessions({ me }: { me: BrowserSession }) {
         ) : null}
       </div>
       {list.error ? <p class="error" role="alert">{list.error}</p> : null}
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Sessions table">
         <table>
           <caption class="sr-only">Sessions</caption>
           <thead>

@@ -45,7 +45,7 @@ export function Tokens() {
         <div class="row">
           <label>
             Name
-            <input value={name} required maxLength={64} pattern="[A-Za-z0-9][A-Za-z0-9._-]*" onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+            <input value={name} required maxLength={64} pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" onInput={(e) => setName((e.target as HTMLInputElement).value)} />
           </label>
           <label>
             Role
@@ -86,7 +86,7 @@ export function Tokens() {
           {error ?? list.error}
         </p>
       ) : null}
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Tokens table">
         <table>
           <caption class="sr-only">Tokens</caption>
           <thead>
