@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
+import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { escapeForDisplay } from '../../common/src/display.js';
+import { GatewayMetrics } from '../../gateway/src/metrics.js';
 import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
 import { makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, type SessionDaemon } from '../daemon/sessions/helpers.js';
 import { buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
@@ -39,6 +41,7 @@ describe('web dashboard in a real browser', function () {
   let admin: TestBrowser;
   const tok: Record<string, string> = {};
   let sessionId = '';
+  let metricsClient: DaemonClient;
 
   const api = async <T>(path: string, who = 'admin', init: RequestInit = {}): Promise<{ status: number; body: T }> => {
     const r = await fetch(base + path, { ...init, headers: { authorization: `Bearer ${tok[who]}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
@@ -59,8 +62,12 @@ describe('web dashboard in a real browser', function () {
     sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
     await sd.feature.projects.register(repo, { name: 'demo', registeredBy: 'test' });
     for (const [name, role] of [['admin', 'admin'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name: `web-${name}`, role })).secret;
+    // The Overview charts read /metrics: wire the session series as main.ts does.
+    metricsClient = createDaemonClient({ socketPath: sd.d.paths.gatewaySocket, timeoutMs: 5000 });
+    const metrics = new GatewayMetrics({ processMetrics: false, sessionMetrics: () => metricsClient.sessions.metrics({ requestId: 'm', subject: 'gateway:metrics', scopes: ['*'] }) });
     gw = await buildTestGateway({
       socket: sd.d.paths.gatewaySocket,
+      deps: { metrics },
       raw: { enterprise: { auth: { token_cache_ms: 0 } }, rate_limit: { per_minute: 100_000, burst: 100_000, unauthenticated_per_minute: 100_000, max_streams_per_subject: 64 } },
     });
     await gw.app.listen({ host: '127.0.0.1', port: 0 });
@@ -71,6 +78,7 @@ describe('web dashboard in a real browser', function () {
   after(async function () {
     await admin?.close();
     await gw?.close();
+    metricsClient?.close();
     await sd?.cleanup();
     if (repo) removeDir(repo);
   });
@@ -201,7 +209,7 @@ describe('web dashboard in a real browser', function () {
     await page.waitForSelector('main h1');
     // Let the first data load and the live streams settle before judging the page.
     await page.waitForLoadState('networkidle').catch(() => undefined);
-    await page.waitForTimeout(400);
+    await page.waitForTimeout(route === '/' ? 5600 : 400);
     return r === '/' ? 'overview' : r.slice(1).replace(/\//g, '-').replace(/-ses-[0-9a-f]+$/, '-detail');
   }
 
@@ -215,6 +223,16 @@ describe('web dashboard in a real browser', function () {
         await screenshot(admin.page, `${name}-${size.width}x${size.height}`);
       }
     }
+    // Dark mode follows the system: the same pages, judged again.
+    await admin.page.setViewportSize({ width: 1280, height: 800 });
+    await admin.page.emulateMedia({ colorScheme: 'dark' });
+    for (const route of ['/', 'SESSION', '/approvals']) {
+      const name = await visit(admin.page, route);
+      assert.equal(await admin.page.evaluate('getComputedStyle(document.body).backgroundColor'), 'rgb(19, 20, 23)');
+      assert.deepEqual((await axeSerious(admin.page)).map((v) => `${name} (dark): ${v.id} ${v.help}`), []);
+      await screenshot(admin.page, `${name}-dark-1280x800`);
+    }
+    await admin.page.emulateMedia({ colorScheme: 'light' });
     // Logging out from the UI revokes the cookie session on the server: the old cookie is dead.
     const [cookie] = await admin.context.cookies();
     await admin.page.click('button:text("Log out")');

@@ -42,9 +42,13 @@ function Spark({ values, label, unit }: { values: number[]; label: string; unit:
       <figcaption>
         {label}: <strong>{last.toFixed(last < 10 ? 2 : 0)}</strong> {unit}
       </figcaption>
-      <svg viewBox={`0 0 ${w} ${h}`} width="100%" height={h} role="img" aria-label={`${label} over the last ${values.length} samples`}>
-        <polyline class="spark" points={pts} fill="none" />
-      </svg>
+      {values.length < 2 ? (
+        <p class="muted">Collecting samples (every 5 s)…</p>
+      ) : (
+        <svg viewBox={`0 0 ${w} ${h}`} width="100%" height={h} role="img" aria-label={`${label} over the last ${values.length} samples`}>
+          <polyline class="spark" points={pts} fill="none" />
+        </svg>
+      )}
     </figure>
   );
 }

@@ -117,7 +117,7 @@ function StartForm({ onStarted }: { onStarted: (s: Session) => void }) {
 }
 
 export function Sessions({ me }: { me: BrowserSession }) {
-  const [all, setAll] = useState(false);
+  const [all, setAll] = useState(true);
   const [state, setState] = useState('');
   const [text, setText] = useState('');
   const list = useLoad(() => api.sessions.list({ all }), [all]);
@@ -148,11 +148,9 @@ export function Sessions({ me }: { me: BrowserSession }) {
           Search
           <input type="search" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} placeholder="id, owner, project, branch" />
         </label>
-        {me.scopes.includes('*') ? (
-          <label class="check">
-            <input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} /> every owner
-          </label>
-        ) : null}
+        <label class="check">
+          <input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} /> include ended sessions
+        </label>
       </div>
       {list.error ? <p class="error" role="alert">{list.error}</p> : null}
       <div class="table-wrap" tabIndex={0} role="region" aria-label="Sessions table">
