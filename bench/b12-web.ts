@@ -34,6 +34,8 @@ const sd = await startSessionDaemon();
 const gw = await buildTestGateway({
   socket: sd.d.paths.gatewaySocket,
   raw: { rate_limit: { per_minute: 1_000_000, burst: 1_000_000, unauthenticated_per_minute: 1_000_000 } },
+  // Run from source by tsx: point the gateway at the built dashboard explicitly.
+  deps: { web: { root: join(process.cwd(), 'dist', 'web') } },
 });
 await gw.app.listen({ host: '127.0.0.1', port: 0 });
 const base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
@@ -41,14 +43,15 @@ const token = (await generateToken(sd.d.paths.adminSocket, { name: 'b12', role: 
 const cliEnv = { ...process.env, LOKI_URL: base, LOKI_TOKEN: token };
 const browser = await openBrowser();
 const m = sd.feature.manager;
-const s = await m.start(ADMIN, { prd: '', prompt: 'b12', provider: 'script', plan: '', profile: '', autonomy: 'supervised', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
-await until('running', () => m.get(ADMIN, s.id).state === 'running', 60_000);
-const runner = new StandInRunner(agentSocket(sd.d, s.id));
-await runner.hello();
-
 const web = { see: [] as number[], cont: [] as number[] };
 const cli = { see: [] as number[], cont: [] as number[] };
+let runner: StandInRunner | undefined;
 try {
+  // The session's container runs a stand-in loop; this process speaks the runner's side of the agent socket.
+  const s = await m.start(ADMIN, { prd: '', prompt: 'b12', provider: 'script', plan: '- run: "true"\n', profile: '', autonomy: 'supervised', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
+  await until('running', () => m.get(ADMIN, s.id).state === 'running', 60_000);
+  runner = new StandInRunner(agentSocket(sd.d, s.id));
+  await runner.hello();
   const page = browser.page;
   await page.goto(`${base}/`);
   await page.fill('#token', token);
@@ -59,7 +62,7 @@ try {
 
   for (let i = 0; i < asks; i++) {
     const t0 = performance.now();
-    const decided = runner.decide({ $case: 'shell', shell: `echo web-${i}` });
+    const decided = runner!.decide({ $case: 'shell', shell: `echo web-${i}` });
     const card = await page.waitForSelector('article.approval', { timeout: 30_000 });
     web.see.push(performance.now() - t0);
     const t1 = performance.now();
@@ -72,7 +75,7 @@ try {
 
   for (let i = 0; i < asks; i++) {
     const t0 = performance.now();
-    const decided = runner.decide({ $case: 'shell', shell: `echo cli-${i}` });
+    const decided = runner!.decide({ $case: 'shell', shell: `echo cli-${i}` });
     let id: string | undefined;
     while (!id) {
       const { stdout } = await run(process.execPath, [CLI, 'approvals', 'list', '--json'], { env: cliEnv });
@@ -87,7 +90,7 @@ try {
     if (r.decision !== 'allow') throw new Error(`cli ask ${i} ended ${r.decision}`);
   }
 } finally {
-  runner.close();
+  runner?.close();
   await browser.close();
   await gw.close();
   await sd.cleanup();
