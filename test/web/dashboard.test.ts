@@ -59,9 +59,14 @@ describe('web dashboard in a real browser', function () {
     if (!runnerBundleRoot()) this.skip(); // `npm run build` makes the runner bundle
     repo = makeRepo();
     const root = runnerBundleRoot()!;
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
+    sd = await startSessionDaemon({
+      sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] },
+      runnerMount: () => agentRunnerMount(root),
+      // The two-person rule under test: production deploys need two distinct people.
+      policy: { rules: [{ id: 'two-person-deploy', effect: 'ask', pattern: 'deploy-prod', reason: 'production deploys need two people', approvers: 2, require_distinct_approver: true }] },
+    });
     await sd.feature.projects.register(repo, { name: 'demo', registeredBy: 'test' });
-    for (const [name, role] of [['admin', 'admin'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name: `web-${name}`, role })).secret;
+    for (const [name, role] of [['admin', 'admin'], ['viewer', 'viewer'], ['second', 'admin'], ['third', 'admin']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name: `web-${name}`, role })).secret;
     // The Overview charts read /metrics: wire the session series as main.ts does.
     metricsClient = createDaemonClient({ socketPath: sd.d.paths.gatewaySocket, timeoutMs: 5000 });
     const metrics = new GatewayMetrics({ processMetrics: false, sessionMetrics: () => metricsClient.sessions.metrics({ requestId: 'm', subject: 'gateway:metrics', scopes: ['*'] }) });
@@ -180,6 +185,39 @@ describe('web dashboard in a real browser', function () {
     } finally {
       await viewer.close();
     }
+  });
+
+  it('holds a two-person approval after the first approver, and the session goes on only after a second person', async () => {
+    const page = admin.page;
+    // Started by "second": the UI's user (admin) is the first approver, the starter may not approve, "third" completes it.
+    const started = await api<{ id: string }>('/api/control/start', 'second', { method: 'POST', body: JSON.stringify({ prompt: 'deploy', provider: 'script', project: 'demo', plan: '- run: deploy-prod\n' }) });
+    assert.equal(started.status, 201);
+    await page.goto(`${base}/#/sessions/${started.body.id}`);
+    const card = await page.waitForSelector('article.approval', { timeout: 90_000 });
+    assert.match((await card.textContent()) ?? '', /two-person-deploy/);
+    await card.$eval('button.approve', (b) => (b as unknown as { click(): void }).click());
+    await page.waitForSelector('article.approval [role=alert]:has-text("distinct approvers are needed")');
+    const [pending] = (await api<{ approvals: ApprovalDto[] }>(`/api/approvals?session_id=${started.body.id}`)).body.approvals;
+    assert.equal(pending!.status, 'pending', 'one approval is not enough');
+    // The same person again is refused by the daemon.
+    await card.$eval('button.approve', (b) => (b as unknown as { click(): void }).click());
+    await page.waitForSelector('article.approval [role=alert]:has-text("already approved")');
+    const starter = await api<{ error: { code: string; message: string } }>(`/api/approvals/${pending!.id}/approve`, 'second', { method: 'POST', body: '{}' });
+    assert.equal(starter.status, 403);
+    assert.match(starter.body.error.message, /other than the session's starter/);
+    // A second, distinct person completes it; the card leaves and the session carries on.
+    const second = await api<ApprovalDto>(`/api/approvals/${pending!.id}/approve`, 'third', { method: 'POST', body: '{}' });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    assert.equal(second.body.status, 'approved');
+    await page.waitForSelector('article.approval', { state: 'detached' });
+    // The runner goes on: the daemon lets the approved action through, once (the approval is consumed).
+    const deadline = Date.now() + 60_000;
+    let used: string | null = null;
+    while (!used && Date.now() < deadline) {
+      used = (await api<ApprovalDto & { used_at: string | null }>(`/api/approvals/${pending!.id}`)).body.used_at;
+      if (!used) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(used, `the approved action was never let through; events: ${await page.textContent('.events')}`);
   });
 
   it('generates a token (secret shown once), revokes it, and the next request with it fails', async () => {

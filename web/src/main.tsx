@@ -37,7 +37,7 @@ const NAV: { href: string; label: string; show?: (scopes: string[]) => boolean }
 
 function Page({ route, me }: { route: string; me: BrowserSession }) {
   const m = /^\/sessions\/(ses-[0-9a-f]{12})$/.exec(route);
-  if (m) return <SessionDetail id={m[1]!} me={me} />;
+  if (m) return <SessionDetail key={m[1]!} id={m[1]!} me={me} />;
   switch (route) {
     case '/sessions':
       return <Sessions me={me} />;
