@@ -1,13 +1,29 @@
-// ESLint flat config. The import-boundary rules enforce STYLE.md's privilege
-// boundary: gateway, cli and agent-runner never import daemon code, dockerode,
-// simple-git or the daemon's store; agent-runner imports only proto + common.
+// ESLint flat config. The import-boundary rules enforce the privilege boundary
+// of docs/architecture.md (STYLE.md "The layout shows the privilege boundary"):
+//   common  imports no part (daemon, gateway, cli, client, agent-runner);
+//   daemon  never imports gateway, cli or client;
+//   gateway never imports daemon code, cli, dockerode, simple-git or better-sqlite3;
+//   client  imports only proto/ and common/ (never daemon, gateway or cli);
+//   cli     goes through client/: never daemon, gateway, generated code or grpc-js;
+//   agent-runner imports only proto/ and common/.
+// test/client/boundaries.test.ts feeds a violating import for each rule and expects an error.
+// Type-aware rules (no-floating-promises, consistent-type-imports) use the TypeScript project service.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const privileged = ['dockerode', 'simple-git', 'better-sqlite3'];
-const daemonCode = ['**/daemon/**', '../daemon/*', '../../daemon/*'];
+const part = (name) => [`**/${name}/**`, `../${name}/*`, `../../${name}/*`];
+const daemonCode = part('daemon');
+
+const restrict = (paths, groups) => ({
+  'no-restricted-imports': ['error', {
+    paths: paths.map(([name, message]) => ({ name, message })),
+    patterns: groups.map(([group, message]) => ({ group, message })),
+  }],
+});
+const privilegedPaths = privileged.map((name) => [name, 'only the daemon may use this (privilege boundary)']);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'proto/gen/**', 'coverage/**'] },
@@ -16,8 +32,12 @@ export default tseslint.config(
   {
     files: ['**/*.ts', '**/*.tsx'],
     plugins: { 'import-x': importX },
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     settings: {
       'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+      // Without these, import-x skips .ts dependencies and no-cycle never sees a cycle.
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
     },
     rules: {
       'no-console': 'error',
@@ -25,19 +45,42 @@ export default tseslint.config(
       'no-control-regex': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
       'import-x/no-cycle': ['error', { maxDepth: 8, ignoreExternal: true }],
       'import-x/no-self-import': 'error',
       'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'export by name, not export * (STYLE.md)' }],
     },
   },
   {
-    files: ['gateway/**/*.ts', 'cli/**/*.ts', 'cli/**/*.tsx'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        paths: privileged.map((name) => ({ name, message: 'only the daemon may use this (privilege boundary)' })),
-        patterns: [{ group: daemonCode, message: 'gateway and cli never import daemon code; call the daemon over gRPC' }],
-      }],
-    },
+    files: ['common/**/*.ts'],
+    rules: restrict([], [[[...daemonCode, ...part('gateway'), ...part('cli'), ...part('client'), ...part('agent-runner')], 'common imports no part of Loki (it is shared by all of them)']]),
+  },
+  {
+    files: ['daemon/**/*.ts'],
+    rules: restrict([], [[[...part('gateway'), ...part('cli'), ...part('client')], 'the daemon never imports the gateway, the CLI or the client (they call it, not the other way round)']]),
+  },
+  {
+    files: ['gateway/**/*.ts'],
+    rules: restrict(privilegedPaths, [
+      [daemonCode, 'the gateway never imports daemon code; call the daemon over gRPC (client/src/grpc)'],
+      [part('cli'), 'the gateway never imports the CLI'],
+    ]),
+  },
+  {
+    files: ['client/**/*.ts'],
+    rules: restrict(privilegedPaths, [[[...daemonCode, ...part('gateway'), ...part('cli')], 'client imports only proto/ and common/']]),
+  },
+  {
+    files: ['cli/**/*.ts', 'cli/**/*.tsx'],
+    rules: restrict(
+      [...privilegedPaths, ['@grpc/grpc-js', 'the CLI talks through client/ (LokiClient), never to sockets itself']],
+      [
+        [daemonCode, 'the CLI never imports daemon code; it talks through client/'],
+        [part('gateway'), 'the CLI never imports the gateway; it talks through client/'],
+        [['**/proto/gen/**'], 'the CLI renders domain types from client/, never generated messages'],
+      ],
+    ),
   },
   {
     // The web dashboard runs in the browser and speaks only HTTP through client/src/http-browser.ts.
@@ -53,12 +96,10 @@ export default tseslint.config(
   },
   {
     files: ['agent-runner/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        paths: [...privileged, 'fastify', 'pino', 'commander', 'ink', 'react'].map((name) => ({ name, message: 'agent-runner imports only proto/ and common/ (it runs untrusted in the sandbox)' })),
-        patterns: [{ group: [...daemonCode, '**/gateway/**', '**/cli/**'], message: 'agent-runner imports only proto/ and common/' }],
-      }],
-    },
+    rules: restrict(
+      [...privileged, 'fastify', 'pino', 'commander', 'ink', 'react'].map((name) => [name, 'agent-runner imports only proto/ and common/ (it runs untrusted in the sandbox)']),
+      [[[...daemonCode, ...part('gateway'), ...part('cli'), ...part('client')], 'agent-runner imports only proto/ and common/']],
+    ),
   },
   {
     files: ['cli/**/*.ts', 'cli/**/*.tsx', 'bench/**/*.ts', 'scripts/**', 'test/**/*.ts', 'agent-runner/src/hook*.ts'],

@@ -39,5 +39,5 @@ export async function resolveId(kind: keyof typeof FULL, input: string, candidat
   // No candidate: the daemon answers for it (its not-found message, or a check we do not repeat here).
   if (matches.length === 0) return input;
   const shown = matches.slice(0, 10).map((m) => `  ${m.id}${m.name ? ` (${m.name})` : ''}`).join('\n');
-  throw new LokiError('invalid_argument', `${JSON.stringify(input)} matches ${matches.length} ${kind}s; give more of the id:\n${shown}${matches.length > 10 ? `\n  … and ${matches.length - 10} more` : ''}`);
+  throw new LokiError('invalid_argument', `${JSON.stringify(input)} matches ${matches.length} ${kind === 'sandbox' ? 'sandboxes' : `${kind}s`}; give more of the id:\n${shown}${matches.length > 10 ? `\n  … and ${matches.length - 10} more` : ''}`);
 }

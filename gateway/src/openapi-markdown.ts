@@ -112,3 +112,28 @@ export function renderApiMarkdown(doc: OpenApiDocument): string {
   }
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
+
+export const ROUTE_TABLE_BEGIN = '<!-- route-table:begin (generated from /openapi.json by scripts/gen-api-docs.mjs) -->';
+export const ROUTE_TABLE_END = '<!-- route-table:end -->';
+
+/** The route → scope table of docs/authorization.md, from the same document. */
+export function renderRouteTable(doc: OpenApiDocument): string {
+  const rows: string[] = [];
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const stream = op['x-loki-stream'];
+      rows.push(
+        `| \`${method.toUpperCase()}\` | \`${path}\` | ${op['x-loki-scope'] === 'public' ? 'public' : `\`${String(op['x-loki-scope'])}\``} | ${op['x-loki-owner-scoped'] ? 'yes' : 'no'} | ${String(op['x-loki-rate-limit'])} | ${stream ? String(stream) : ''} | ${cell(String(op.summary ?? ''))} |`,
+      );
+    }
+  }
+  return [ROUTE_TABLE_BEGIN, '| method | path | scope | owner-scoped | rate limit | stream | what |', '|---|---|---|---|---|---|---|', ...rows, ROUTE_TABLE_END].join('\n');
+}
+
+/** Replaces the generated table between the markers of `text`; throws when the markers are missing. */
+export function spliceRouteTable(text: string, doc: OpenApiDocument): string {
+  const a = text.indexOf(ROUTE_TABLE_BEGIN);
+  const b = text.indexOf(ROUTE_TABLE_END);
+  if (a < 0 || b < a) throw new Error('docs/authorization.md has no route-table markers');
+  return text.slice(0, a) + renderRouteTable(doc) + text.slice(b + ROUTE_TABLE_END.length);
+}

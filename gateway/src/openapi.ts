@@ -55,6 +55,32 @@ export function tagOf(url: string): string {
   return 'status';
 }
 
+// One-line summaries for routes whose schema does not carry its own (the
+// older route groups, the OIDC plugin); new routes put `summary` in their schema.
+const SUMMARIES: Record<string, string> = {
+  'GET /health': 'Liveness, Loki Mode compatible ({"status":"ok"})',
+  'GET /healthz/live': 'The process is up',
+  'GET /healthz/ready': 'Ready to serve: 503 while the daemon is unreachable or the gateway is saturated',
+  'GET /auth/oidc/login': 'Browser sign-in: redirect to the OIDC provider',
+  'GET /auth/oidc/callback': 'OIDC redirect target: sets the session cookie',
+  'GET /auth/logout': 'Clear the session cookie (and log out at the provider when it supports it)',
+  'GET /api/status': 'Daemon and gateway status, and who the caller is',
+  'GET /metrics': 'Prometheus metrics (absent here when metrics.listen moves them to a private listener)',
+  'GET /api/sessions': 'List sessions (active ones unless all=true)',
+  'GET /api/sessions/:id': 'Show one session',
+  'GET /api/sessions/:id/events': "One session's events on SSE; resume with Last-Event-ID (the event seq) or ?after=",
+  'GET /api/events': "Every visible session's events on SSE; resume with Last-Event-ID (the global gid) or ?after=",
+  'POST /api/control/start': 'Start a session (a PRD path or an inline prompt)',
+  'POST /api/control/stop': 'Emergency stop of a session (never rate limited); without session_id: the only active one',
+  'POST /api/control/pause': 'Pause a session; without session_id: the only active one',
+  'POST /api/control/resume': 'Resume a paused session, or approve a pending staged-autonomy checkpoint (Loki Mode)',
+  'GET /api/enterprise/tokens': 'List API tokens (never their secrets)',
+  'POST /api/enterprise/tokens': 'Create an API token (the secret is in this response only)',
+  'DELETE /api/enterprise/tokens/:id': 'Revoke a token (by id or name)',
+  'GET /api/enterprise/audit': 'Query the audit log, newest first (cursor paging)',
+  'GET /api/enterprise/audit/summary': 'Audit counts by action, user and result',
+};
+
 const errorSchema = {
   type: 'object',
   required: ['error'],
@@ -118,7 +144,7 @@ function operation(r: CollectedRoute, method: string): Json {
   const query = parameters('query', s.querystring, Boolean(r.access.stream));
   const op: Json = {
     operationId: `${method}${r.url.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c?: string) => (c ? c.toUpperCase() : ''))}`,
-    summary: typeof s.summary === 'string' ? s.summary : `${method.toUpperCase()} ${r.url}`,
+    summary: typeof s.summary === 'string' ? s.summary : (SUMMARIES[`${method.toUpperCase()} ${r.url}`] ?? `${method.toUpperCase()} ${r.url}`),
     ...(typeof s.description === 'string' ? { description: s.description } : {}),
     tags: [tagOf(r.url)],
     ...(path.length || query.length ? { parameters: [...path, ...query] } : {}),

@@ -4,8 +4,8 @@
 // gateway over HTTP with an API token. The same assertions run for both, and
 // the JSON both transports print is compared at the end.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +141,9 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
           return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
         }, 120_000);
         assert.equal(done.state, 'completed', String(done.reason));
+        // Different sessions per transport, so compare shapes: the same fields either way.
+        seen[t].sessionFields = Object.keys(await json<Record<string, unknown>>(t, ['sessions', 'show', s.id])).sort();
+        seen[t].approvalFields = Object.keys(await json<Record<string, unknown>>(t, ['approvals', 'show', pending.id])).sort();
       });
 
       it('sessions list/show/logs, session diff/patch/branch and the agent trail', async () => {
@@ -175,6 +178,7 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         // Options before the command: everything after it belongs to the command.
         const s = JSON.parse(await ok(t, ['sandbox', 'start', '--json', '--name', `box-${t}`, '--memory', '256m', 'sh', '-c', 'echo one; echo two; exec sleep 300'])) as { id: string; hardening: { memory_bytes: number } };
         assert.equal(s.hardening.memory_bytes, 256 * 1024 * 1024);
+        seen[t].sandboxFields = Object.keys(s).sort();
         const l = await json<{ sandboxes: { id: string }[] }>(t, ['sandbox', 'list']);
         assert.ok(l.sandboxes.some((x) => x.id === s.id));
         assert.match(await ok(t, ['sandbox', 'status', `box-${t}`]), /memory 256 MiB/);
@@ -182,6 +186,40 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         assert.deepEqual([r.code, r.stdout, r.stderr], [3, 'out\n', 'err\n']);
         await until('the log lines', async () => (await ok(t, ['sandbox', 'logs', s.id])) === 'one\ntwo\n', 20_000);
         assert.match(await ok(t, ['sandbox', 'stop', s.id, '--timeout', '1']), /stopped and removed/);
+      });
+
+      it('sandbox shell in a real terminal (tmux): size, resize and exit code', async function () {
+        if (!existsSync('/usr/bin/tmux')) this.skip();
+        const s = JSON.parse(await ok(t, ['sandbox', 'start', '--json', '--name', `tty-${t}`])) as { id: string };
+        const tdir = mkdtempSync(join('/tmp', 'lk-tmux-'));
+        const tmux = ['-S', join(tdir, 'tmux.sock')];
+        const codeFile = join(tdir, 'code');
+        const conn = t === 'grpc' ? ['--socket', sd.d.paths.adminSocket] : ['--url', url, '--token-file', tokenFile];
+        const cmd = [process.execPath, ...entryArgv('cli'), ...conn, 'sandbox', 'shell', s.id].map((a) => `'${a}'`).join(' ');
+        const pane = () => execFileSync('tmux', [...tmux, 'capture-pane', '-p', '-t', 'sh'], { encoding: 'utf8' });
+        try {
+          execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'sh', '-x', '120', '-y', '40', `LOKI_CONFIG_DIR=${join(dir, 'config')} ${cmd}; echo $? > ${codeFile}; sleep 30`], { env: { ...process.env, TERM: 'xterm-256color' } });
+          await until('the shell prompt', () => /[$#] ?$/m.test(pane()), 30_000).catch((err: Error) => {
+            throw new Error(`${err.message}; the pane shows:\n${pane()}`);
+          });
+          execFileSync('tmux', [...tmux, 'send-keys', '-t', 'sh', 'echo $((6*7)); stty size', 'Enter']);
+          await until(`"40 120" in the pane`, () => /^40 120$/m.test(pane()), 20_000);
+          assert.match(pane(), /^42$/m);
+          execFileSync('tmux', [...tmux, 'resize-window', '-t', 'sh', '-x', '100', '-y', '30']);
+          execFileSync('tmux', [...tmux, 'send-keys', '-t', 'sh', 'clear; stty size', 'Enter']);
+          await until('"30 100" after resize', () => /^30 100$/m.test(pane()), 20_000);
+          execFileSync('tmux', [...tmux, 'send-keys', '-t', 'sh', 'exit 5', 'Enter']);
+          const code = await until('the CLI to exit', () => (existsSync(codeFile) && readFileSync(codeFile, 'utf8').trim()) || undefined, 20_000);
+          assert.equal(code, '5');
+        } finally {
+          try {
+            execFileSync('tmux', [...tmux, 'kill-server'], { stdio: 'ignore' });
+          } catch {
+            // already gone
+          }
+          rmSync(tdir, { recursive: true, force: true });
+          await loki(t, ['sandbox', 'stop', s.id, '--timeout', '1']);
+        }
       });
 
       it('errors: exit code of the kind, one line, and JSON under --json', async () => {
@@ -210,7 +248,10 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
   describe('same output either way', () => {
     it('prints identical JSON over both transports', function () {
       if (!Object.keys(seen.http).length) this.skip();
-      for (const k of ['projects', 'policy', 'diff']) assert.deepEqual(seen.http[k], seen.grpc[k], k);
+      for (const k of ['projects', 'policy', 'diff', 'sessionFields', 'approvalFields', 'sandboxFields']) {
+        assert.ok(seen.grpc[k] !== undefined, k);
+        assert.deepEqual(seen.http[k], seen.grpc[k], k);
+      }
     });
   });
 });

@@ -35,6 +35,18 @@ function printEvent(e: SessionEvent, json: boolean): void {
   printLine(`${formatTime(e.time)} #${e.seq} ${e.type.padEnd(14)} ${escapeForDisplay(e.message)}`);
 }
 
+/** The daemon names the known providers; say here how to choose one. */
+async function startWithHint(c: LokiClient, input: Parameters<LokiClient['sessions']['start']>[0]): Promise<Session> {
+  try {
+    return await c.sessions.start(input);
+  } catch (err) {
+    if (err instanceof LokiError && err.code === 'invalid_argument' && /provider/i.test(err.message)) {
+      throw new LokiError('invalid_argument', `${err.message}; pick one with --provider NAME or LOKI_PROVIDER (without either, the daemon's sessions.default_provider applies)`);
+    }
+    throw err;
+  }
+}
+
 function readPlan(file: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -71,7 +83,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
         if (!local && !str('project')) throw new LokiError('invalid_argument', 'remotely, name the registered project with --project (see `loki projects list`)');
         const provider = str('provider') ?? (process.env.LOKI_PROVIDER || undefined);
         const autonomy = str('autonomy') ?? (process.env.LOKI_AUTONOMY_MODE || undefined);
-        return c.sessions.start({
+        return startWithHint(c, {
           ...(prd ? { prd: local ? resolve(prd) : prd } : {}),
           ...(str('prompt') ? { prompt: str('prompt') } : {}),
           ...(provider ? { provider } : {}),

@@ -1,7 +1,7 @@
 // The wire under the gRPC transport: where the daemon is (unix socket or
 // mutual-TLS TCP), the channel credentials for it, the forwarded-identity
 // metadata, and the hand-off of a gRPC error to the one decoder (../errors.ts).
-import { ChannelCredentials, credentials, Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelCredentials, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import type { LokiError } from '../../../common/src/index.js';
 import { decodeGrpcError } from '../errors.js';

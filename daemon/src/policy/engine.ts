@@ -3,7 +3,7 @@
 // cheap to call for every action and easy to test.
 import { createHash } from 'node:crypto';
 import { LokiError } from '../../../common/src/index.js';
-import { PathPolicy, type PathContext, type PathOp } from './paths.js';
+import { type PathPolicy, type PathContext, type PathOp } from './paths.js';
 import { matchRule, type Rule } from './rules.js';
 import { analyseShell } from './shell/analyse.js';
 import { normalizeArgv, type NormalizedCommand } from './shell/normalize.js';

@@ -1,7 +1,7 @@
 // PolicyEngine decisions: shell analysis through wrappers, fail-closed cases,
 // profiles and autonomy modes, exactly as lokid builds the engine from config.
 import assert from 'node:assert/strict';
-import { loadConfig, LokiError } from '../../../common/src/index.js';
+import { loadConfig, type LokiError } from '../../../common/src/index.js';
 import { z } from 'zod';
 import { actionHash } from '../../../daemon/src/policy/engine.js';
 import { buildPolicyEngine, policyConfigSchema, policyEnvBindings } from '../../../daemon/src/policy/config.js';

@@ -1,7 +1,7 @@
 // Rules from config and LOKI_BLOCKED_COMMANDS, and the load-time example checks.
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { loadConfig, LokiError } from '../../../common/src/index.js';
+import { loadConfig, type LokiError } from '../../../common/src/index.js';
 import { buildPolicyEngine, policyConfigSchema, policyEnvBindings } from '../../../daemon/src/policy/config.js';
 import { compileRule, matchRule } from '../../../daemon/src/policy/rules.js';
 import { normalizeArgv } from '../../../daemon/src/policy/shell/normalize.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadConfig, ConfigError } from '../../../common/src/config.js';
+import { loadConfig, type ConfigError } from '../../../common/src/config.js';
 import {
   createOidcAuthenticator,
   oidcConfigSchema,

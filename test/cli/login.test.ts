@@ -1,0 +1,71 @@
+// `loki login URL` checks the token against a real gateway before storing it
+// (0600), later commands go remote without flags, and `loki logout` goes local again.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { entryArgv } from '../helpers/entry.js';
+import { buildTestGateway, generateToken, startTestDaemon, type TestDaemon, type TestGateway } from '../gateway/helpers.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('loki login / logout against a real gateway', function () {
+  this.timeout(120_000);
+  let d: TestDaemon;
+  let gw: TestGateway;
+  let dir: string;
+  let url: string;
+  const env = () => ({ PATH: process.env.PATH ?? '', LOKI_CONFIG_DIR: join(dir, 'cfg'), HOME: dir });
+
+  before(async () => {
+    d = await startTestDaemon();
+    dir = mkdtempSync(join(tmpdir(), 'loki-login-'));
+    writeFileSync(join(dir, 'good'), (await generateToken(d.adminSocket, { name: 'me', role: 'viewer' })).secret);
+    writeFileSync(join(dir, 'bad'), 'loki_' + 'x'.repeat(49));
+    gw = await buildTestGateway({ socket: d.gatewaySocket });
+    await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    await gw?.close();
+    await d?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const loki = (args: string[]): Promise<Run> =>
+    new Promise((resolve) =>
+      execFile(process.execPath, [...entryArgv('cli'), ...args], { env: env(), timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+      ),
+    );
+
+  it('refuses a token the gateway does not accept, and stores nothing', async () => {
+    const r = await loki(['login', url, '--token-file', join(dir, 'bad')]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(existsSync(join(dir, 'cfg', 'login.json')), false);
+  });
+
+  it('stores URL + token 0600, then talks to the gateway without flags; logout goes back to the local socket', async () => {
+    const r = await loki(['login', url, '--token-file', join(dir, 'good')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Logged in to .* as token:me/);
+    assert.equal(statSync(join(dir, 'cfg', 'login.json')).mode & 0o777, 0o600);
+    const st = await loki(['status', '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal((JSON.parse(st.stdout) as { gateway: { url: string } }).gateway.url, url);
+    // A viewer cannot mint tokens: the gateway says so (403 → exit 4).
+    const denied = await loki(['enterprise', 'token', 'generate', 'nope']);
+    assert.equal(denied.code, 4, denied.stderr);
+    assert.equal((await loki(['logout'])).code, 0);
+    const local = await loki(['status']);
+    assert.equal(local.code, 8, 'no local daemon under this HOME');
+    assert.match(local.stderr, /lokid is not running/);
+  });
+});
