@@ -83,6 +83,18 @@ export default tseslint.config(
     ),
   },
   {
+    // The web dashboard runs in the browser and speaks only HTTP through client/src/http-browser.ts.
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: [...daemonCode, '**/gateway/**', '**/cli/**', '**/proto/**'], message: 'the web dashboard talks to the gateway over HTTP only (client/src/http-browser.ts)' },
+          { group: ['node:*'], message: 'the web dashboard runs in a browser' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['agent-runner/**/*.ts'],
     rules: restrict(
       [...privileged, 'fastify', 'pino', 'commander', 'ink', 'react'].map((name) => [name, 'agent-runner imports only proto/ and common/ (it runs untrusted in the sandbox)']),

@@ -7,6 +7,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync }
 import type { Logger } from '../../common/src/index.js';
 import { AuditForwarder } from './audit-forwarder.js';
 import { Authenticator, type AuthSettings } from './auth/authenticator.js';
+import { cookieSessionRoutes } from './auth/cookie-session-routes.js';
+import { WebSessionStore } from './auth/cookie-session.js';
 import { disabledOidc } from './auth/oidc-disabled.js';
 import type { OidcAuthenticator } from './auth/oidc/types.js';
 import { tlsEnabled, type GatewayConfig } from './config.js';
@@ -22,6 +24,7 @@ import { securityPlugin, type SecuritySettings } from './plugins/security.js';
 import { StreamTicketStore } from './plugins/stream-tickets.js';
 import { openApiCollector, openApiRoutes, type CollectedRoute } from './openapi.js';
 import { auditRoutes } from './routes/audit.js';
+import { dashboardRoutes, type DashboardOptions } from './routes/dashboard.js';
 import { defaultRouteGroups } from './routes/groups.js';
 import { streamTicketRoutes } from './routes/stream-ticket.js';
 import { healthRoutes } from './routes/health.js';
@@ -53,6 +56,8 @@ export interface GatewayDeps {
   routes?: readonly RouteGroup[];
   /** false skips per-request metrics and request logging (benchmarks only: the "off" baseline). */
   observability?: boolean;
+  /** Where the built web dashboard lives (default dist/web). */
+  web?: DashboardOptions;
 }
 
 export interface GatewayHandle {
@@ -61,6 +66,7 @@ export interface GatewayHandle {
   readonly limiter: RequestLimiter;
   readonly authenticator: Authenticator;
   readonly audit: AuditForwarder;
+  readonly webSessions: WebSessionStore;
   readonly tickets: StreamTicketStore;
   /** Every route with its schema, as /openapi.json describes it. */
   readonly openapi: readonly CollectedRoute[];
@@ -107,7 +113,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     store: deps.rateLimitStore ?? new MemoryRateLimitStore({ maxEntries: config.rate_limit.max_entries }),
     settings: limiterSettings(config),
   });
-  const authenticator = new Authenticator({ daemon: deps.daemon, oidc, settings: authSettings(config) });
+  const webSessions = new WebSessionStore();
+  // Secure cookies whenever the browser reaches us over TLS (ours or a terminating proxy's).
+  const secureCookies = () => tlsEnabled(config) || config.behind_tls_proxy;
+  const authenticator = new Authenticator({ daemon: deps.daemon, oidc, settings: authSettings(config), webSessions, secureCookies });
   const audit = new AuditForwarder({
     sender: deps.daemon,
     capacity: config.audit.buffer_size,
@@ -145,6 +154,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     limiter,
     authenticator,
     audit,
+    webSessions,
     tickets,
     openapi: collected,
     config: () => config,
@@ -192,6 +202,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes, { daemon: deps.daemon });
   if (!config.metrics.listen) await app.register(metricsRoutes, { metrics });
   await app.register(async (child) => oidc.registerRoutes(child));
+  await app.register(cookieSessionRoutes, { store: webSessions, secureCookies, security: () => security });
+  await app.register(dashboardRoutes, deps.web ?? {});
   await app.register(streamTicketRoutes, { tickets, routes });
   await app.register(openApiRoutes, { routes: collected });
   for (const group of deps.routes ?? defaultRouteGroups(deps.daemon)) await app.register(group.plugin, group.options ?? {});

@@ -26,6 +26,12 @@ export interface Approval {
   comment: string;
   /** Set once an approved action has been let through (approvals are single-use). */
   consumedAt: number;
+  /** Two-person rule: distinct approvals needed (1 = an ordinary approval). */
+  approvalsRequired: number;
+  /** The session's starter may not approve. */
+  distinctFromStarter: boolean;
+  /** Subjects who approved so far (the last one's approval completes it). */
+  approvers: string[];
 }
 
 export interface ApprovalEvent {
@@ -56,6 +62,13 @@ export const APPROVAL_MIGRATIONS: readonly Migration[] = [
     CREATE INDEX approvals_session ON approvals (session_id, status);
     CREATE INDEX approvals_pending ON approvals (status, expires_at);`,
   },
+  {
+    module: 'approvals',
+    version: 2,
+    sql: `ALTER TABLE approvals ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE approvals ADD COLUMN distinct_from_starter INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE approvals ADD COLUMN approvers TEXT NOT NULL DEFAULT '[]';`,
+  },
 ];
 
 interface Row {
@@ -73,6 +86,18 @@ interface Row {
   decided_at: number;
   comment: string;
   consumed_at: number;
+  approvals_required: number;
+  distinct_from_starter: number;
+  approvers: string;
+}
+
+function parseApprovers(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 function fromRow(r: Row): Approval {
@@ -91,6 +116,9 @@ function fromRow(r: Row): Approval {
     decidedAt: r.decided_at,
     comment: r.comment,
     consumedAt: r.consumed_at,
+    approvalsRequired: r.approvals_required ?? 1,
+    distinctFromStarter: r.distinct_from_starter === 1,
+    approvers: parseApprovers(r.approvers ?? '[]'),
   };
 }
 
@@ -107,6 +135,8 @@ export interface ApprovalStoreOptions {
   ownerOf: (sessionId: string) => string | undefined;
   /** Pending requests one session may hold; a runaway agent cannot flood the approvers. Default 100. */
   maxPendingPerSession?: number;
+  /** Two-person rule by the id of the rule that asked (policy config `approvers`, `require_distinct_approver`). */
+  requirementFor?: (askedBy: string) => { approvers: number; distinctFromStarter: boolean } | undefined;
   now?: () => number;
 }
 
@@ -148,6 +178,7 @@ export class ApprovalStore {
     const pending = (this.opts.db.prepare("SELECT COUNT(*) AS n FROM approvals WHERE session_id = ? AND status = 'pending'").get(req.sessionId) as { n: number }).n;
     if (pending >= limit) throw new LokiError('resource_exhausted', `session ${req.sessionId} already has ${pending} pending approvals; wait for them to be decided`);
     const now = this.now();
+    const need = this.opts.requirementFor?.(req.askedBy);
     const a: Approval = {
       id: `apr-${randomUUID()}`,
       sessionId: req.sessionId,
@@ -163,13 +194,16 @@ export class ApprovalStore {
       decidedAt: 0,
       comment: '',
       consumedAt: 0,
+      approvalsRequired: Math.max(1, need?.approvers ?? 1),
+      distinctFromStarter: need?.distinctFromStarter ?? false,
+      approvers: [],
     };
     this.opts.db
       .prepare(
-        `INSERT INTO approvals (id, session_id, action_kind, normalized, action_hash, asked_by, reason, requested_at, expires_at, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+        `INSERT INTO approvals (id, session_id, action_kind, normalized, action_hash, asked_by, reason, requested_at, expires_at, status, approvals_required, distinct_from_starter)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
       )
-      .run(a.id, a.sessionId, a.actionKind, a.normalized, a.actionHash, a.askedBy, a.reason, a.requestedAt, a.expiresAt);
+      .run(a.id, a.sessionId, a.actionKind, a.normalized, a.actionHash, a.askedBy, a.reason, a.requestedAt, a.expiresAt, a.approvalsRequired, a.distinctFromStarter ? 1 : 0);
     this.arm(a);
     this.emit({ type: 'requested', approval: a });
     return a;
@@ -209,15 +243,38 @@ export class ApprovalStore {
         throw new LokiError('four_eyes_required', owner === undefined ? `four-eyes approval is required and the owner of session ${a.sessionId} is unknown` : `four-eyes approval is required: ${d.subject} owns session ${a.sessionId} and cannot approve its actions`);
       }
     }
+    if (d.approve && (a.distinctFromStarter || a.approvalsRequired > 1)) {
+      // The rule's own requirement, enforced here whatever the daemon-wide four-eyes setting says.
+      const owner = this.opts.ownerOf(a.sessionId);
+      if (a.distinctFromStarter && (owner === undefined || owner === d.subject)) {
+        throw new LokiError('four_eyes_required', `rule ${a.askedBy} requires an approver other than the session's starter${owner === undefined ? ' (the starter is unknown)' : `: ${d.subject} started session ${a.sessionId}`}`);
+      }
+      if (a.approvers.includes(d.subject)) {
+        throw new LokiError('four_eyes_required', `${d.subject} already approved ${id}; rule ${a.askedBy} needs ${a.approvalsRequired} distinct approvers`);
+      }
+    }
     const comment = (d.comment ?? '').slice(0, MAX_COMMENT);
-    const status: ApprovalStatus = d.approve ? 'approved' : 'rejected';
     const now = this.now();
+    if (d.approve && a.approvers.length + 1 < a.approvalsRequired) {
+      // Not enough people yet: record this approver and stay pending. Compare-and-set on the list so two
+      // approvals arriving together cannot both count as the first.
+      const approvers = [...a.approvers, d.subject];
+      const changed = this.opts.db
+        .prepare("UPDATE approvals SET approvers = ?, comment = ? WHERE id = ? AND status = 'pending' AND approvers = ?")
+        .run(JSON.stringify(approvers), comment, id, JSON.stringify(a.approvers)).changes;
+      if (changed !== 1) throw new LokiError('approval_decided', `approval ${id} changed concurrently; look again and retry`);
+      const out = { ...a, approvers, comment };
+      this.opts.log.info({ approval_id: id, approver: d.subject, of: a.approvalsRequired }, 'approval recorded; more approvers needed');
+      this.emit({ type: 'requested', approval: out });
+      return out;
+    }
+    const status: ApprovalStatus = d.approve ? 'approved' : 'rejected';
     const changed = this.opts.db
-      .prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ? WHERE id = ? AND status = 'pending'")
-      .run(status, d.subject, now, comment, id).changes;
+      .prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ?, approvers = ? WHERE id = ? AND status = 'pending' AND approvers = ?")
+      .run(status, d.subject, now, comment, JSON.stringify(d.approve ? [...a.approvers, d.subject] : a.approvers), id, JSON.stringify(a.approvers)).changes;
     if (changed !== 1) throw new LokiError('approval_decided', `approval ${id} was decided concurrently`);
     this.disarm(id);
-    const out = { ...a, status, decidedBy: d.subject, decidedAt: now, comment };
+    const out = { ...a, status, decidedBy: d.subject, decidedAt: now, comment, approvers: d.approve ? [...a.approvers, d.subject] : a.approvers };
     this.emit({ type: 'decided', approval: out });
     return out;
   }

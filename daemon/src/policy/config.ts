@@ -19,8 +19,32 @@ const ruleSchema = z
     reason: z.string().optional(),
     match: z.array(z.string()).optional(),
     not_match: z.array(z.string()).optional(),
+    /** Two-person rule: how many distinct humans must approve what this rule asks (1–5, default 1). */
+    approvers: z.number().int().min(1).max(5).optional(),
+    /** The session's starter may not be one of the approvers of what this rule asks. */
+    require_distinct_approver: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  // The requirement is looked up by the deciding rule's id, so a rule that sets one must name itself.
+  .refine((r) => (r.approvers === undefined && r.require_distinct_approver === undefined) || r.id !== undefined, {
+    message: 'a rule with approvers or require_distinct_approver needs an id',
+  });
+
+export interface ApprovalRequirement {
+  approvers: number;
+  distinctFromStarter: boolean;
+}
+
+/** Rule id → its two-person requirement, from the global rules and every profile's rules. */
+export function approvalRequirements(cfg: DeepReadonly<PolicyConfig>): Map<string, ApprovalRequirement> {
+  const out = new Map<string, ApprovalRequirement>();
+  const all = [...cfg.rules, ...Object.values(cfg.profiles).flatMap((p) => p.rules)];
+  for (const r of all) {
+    if (!r.id || (r.approvers === undefined && r.require_distinct_approver === undefined)) continue;
+    out.set(r.id, { approvers: r.approvers ?? 1, distinctFromStarter: r.require_distinct_approver ?? false });
+  }
+  return out;
+}
 
 const modeSchema = z.enum(['perpetual', 'checkpoint', 'supervised']);
 

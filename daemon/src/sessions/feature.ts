@@ -9,7 +9,7 @@ import type { AgentTrail } from '../git/trail.js';
 import type { WorkspaceManager } from '../git/workspaces.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { ApprovalStore } from '../policy/approvals.js';
-import { buildPolicyEngine, type PolicyConfigInput } from '../policy/config.js';
+import { approvalRequirements, buildPolicyEngine, type PolicyConfigInput } from '../policy/config.js';
 import { createPolicyModule } from '../policy/grpc.js';
 import { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
@@ -59,6 +59,10 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
     onTimeout: policyCfg.approvals.on_timeout,
     fourEyes: policyCfg.approvals.four_eyes,
     ownerOf: (id) => owners.of(id),
+    requirementFor: (() => {
+      const byRule = approvalRequirements(policyCfg);
+      return (askedBy: string) => byRule.get(askedBy);
+    })(),
   });
   const policy = new PolicyService({ engine, approvals, audit: o.audit, log: log.child({ component: 'policy' }) });
   const { projects, workspaces, trail } = o.git;

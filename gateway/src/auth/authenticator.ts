@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { LokiError, ROLES, type Role } from '../../../common/src/index.js';
-import type { DaemonClient } from '../../../client/src/grpc/index.js';
+import type { DaemonClient, TokenVerification } from '../../../client/src/grpc/index.js';
+import type { WebSessionStore } from './cookie-session.js';
 import type { Identity } from './identity.js';
 import type { OidcAuthenticator } from './oidc/types.js';
 
@@ -41,16 +42,44 @@ interface CacheEntry {
 const TOKEN_SHAPE = /^loki_[A-Za-z0-9_-]{20,200}$/;
 const MAX_CACHE = 10_000;
 
+function refusal(daemonReason: string): AuthOutcome {
+  const reason: AuthFailureReason = daemonReason === 'expired' || daemonReason === 'revoked' || daemonReason === 'malformed' ? daemonReason : 'unknown';
+  const message = reason === 'expired' ? 'the token has expired' : reason === 'revoked' ? 'the token has been revoked' : 'the token is not valid';
+  return { kind: 'failed', reason, message };
+}
+
+function tokenIdentity(v: TokenVerification & { valid: true }): Identity {
+  return {
+    subject: v.subject,
+    scopes: v.token.scopes,
+    method: 'token',
+    ...(v.token.role ? { role: v.token.role } : {}),
+    credentialId: v.token.id,
+  };
+}
+
 export class Authenticator {
   private settings: AuthSettings;
   private readonly daemon: DaemonClient;
   private readonly oidc: OidcAuthenticator;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly now: () => number;
+  private readonly web: WebSessionStore | undefined;
+  private readonly secureCookies: () => boolean;
 
-  constructor(opts: { daemon: DaemonClient; oidc: OidcAuthenticator; settings: AuthSettings; now?: () => number }) {
+  constructor(opts: {
+    daemon: DaemonClient;
+    oidc: OidcAuthenticator;
+    settings: AuthSettings;
+    now?: () => number;
+    /** Browser sessions made from a pasted token (the dashboard's login). */
+    webSessions?: WebSessionStore;
+    secureCookies?: () => boolean;
+  }) {
     this.daemon = opts.daemon;
     this.oidc = opts.oidc;
+    this.web = opts.webSessions;
+    this.secureCookies = opts.secureCookies ?? (() => false);
     this.settings = { ...opts.settings };
     this.now = opts.now ?? Date.now;
   }
@@ -87,12 +116,30 @@ export class Authenticator {
       if (!m) return { kind: 'failed', reason: 'malformed', message: 'the Authorization header must be "Bearer <token>"' };
       return this.bearer(m[1]!, requestId, req.ip, opts.daemon !== false);
     }
+    const web = this.web?.fromCookieHeader(req.headers.cookie, this.secureCookies());
+    if (web) {
+      // Re-verified on every request (through the short cache), so revoking the token ends the browser session.
+      const outcome = await this.bearer(web.session.token, requestId, req.ip, opts.daemon !== false);
+      if (outcome.kind !== 'ok') {
+        this.web!.revokeToken(web.session.token);
+        return outcome;
+      }
+      return { kind: 'ok', identity: { ...outcome.identity, viaCookie: true, csrfToken: web.session.csrf, webSessionId: web.id } };
+    }
     const fromCookie = await this.oidc.identityFromCookie(req);
     if (fromCookie) return { kind: 'ok', identity: { ...fromCookie, viaCookie: true } };
     return { kind: 'none' };
   }
 
-  private async bearer(credential: string, requestId: string, clientIp: string, mayAskDaemon: boolean): Promise<AuthOutcome> {
+  /** A pasted Loki token, verified by the daemon exactly as a bearer token is (the dashboard's login exchange). */
+  async verifyToken(credential: string, requestId: string, clientIp: string): Promise<AuthOutcome & { expiresAtMs?: number }> {
+    if (!TOKEN_SHAPE.test(credential)) return { kind: 'failed', reason: 'malformed', message: 'that is not a Loki token (loki_…)' };
+    const v = await this.daemon.verifyToken(credential, { requestId, clientIp });
+    if (!v.valid) return refusal(v.reason);
+    return { kind: 'ok', identity: tokenIdentity(v), expiresAtMs: v.token.expiresAtMs };
+  }
+
+  private async bearer(credential: string, requestId: string, clientIp: string, mayAskDaemon = true): Promise<AuthOutcome> {
     if (this.oidc.looksLikeJwt(credential)) {
       if (this.oidc.status() !== 'ready') {
         return { kind: 'failed', reason: 'oidc_unavailable', message: 'OIDC sign-in is not available right now; use an API token' };
@@ -116,18 +163,8 @@ export class Authenticator {
     if (!mayAskDaemon) return { kind: 'failed', reason: 'locked_out', message: 'too many failed authentication attempts from this address' };
 
     const v = await this.daemon.verifyToken(credential, { requestId, clientIp });
-    if (!v.valid) {
-      const reason: AuthFailureReason = v.reason === 'expired' || v.reason === 'revoked' || v.reason === 'malformed' ? v.reason : 'unknown';
-      const message = reason === 'expired' ? 'the token has expired' : reason === 'revoked' ? 'the token has been revoked' : 'the token is not valid';
-      return { kind: 'failed', reason, message };
-    }
-    const identity: Identity = {
-      subject: v.subject,
-      scopes: v.token.scopes,
-      method: 'token',
-      ...(v.token.role ? { role: v.token.role } : {}),
-      credentialId: v.token.id,
-    };
+    if (!v.valid) return refusal(v.reason);
+    const identity = tokenIdentity(v);
     // Never cache past the token's own expiry.
     const until = Math.min(now + this.settings.tokenCacheMs, v.token.expiresAtMs > 0 ? v.token.expiresAtMs : Infinity);
     if (this.settings.tokenCacheMs > 0) {

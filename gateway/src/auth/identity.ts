@@ -19,4 +19,8 @@ export interface Identity {
   viaCookie?: boolean;
   /** The bearer token / OIDC JWT (for a cookie session: the ID token behind it). Forwarded, never logged. */
   credential?: string;
+  /** Browser session from a pasted token: state changes must echo this in `x-csrf-token`. */
+  csrfToken?: string;
+  /** That browser session's cookie value (logout revokes it). */
+  webSessionId?: string;
 }

@@ -10,6 +10,7 @@ import fp from 'fastify-plugin';
 import { LokiError, hasScope, type Logger } from '../../../common/src/index.js';
 import type { AuditForwarder } from '../audit-forwarder.js';
 import type { Authenticator, AuthFailureReason, AuthOutcome } from '../auth/authenticator.js';
+import { sameSecret } from '../auth/cookie-session.js';
 import type { Identity } from '../auth/identity.js';
 import type { CallIdentity } from '../../../client/src/grpc/index.js';
 import type { RequestLimiter, RateDecision } from '../limits/limiter.js';
@@ -94,6 +95,10 @@ export function callIdentity(req: FastifyRequest): CallIdentity {
     ...(id ? { subject: id.subject, scopes: id.scopes, auth: id.method === 'none' ? 'none' : id.subject } : {}),
     ...(id?.credential ? { credential: id.credential } : {}),
   };
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? undefined : v;
 }
 
 function setRateHeaders(reply: FastifyReply, d: RateDecision): void {
@@ -220,6 +225,11 @@ export const guardPlugin = fp(
       // (no CORS preflight): without this, any page could open a shell as the signed-in user.
       if (identity.viaCookie && (!isSafeMethod(req.method) || req.headers.upgrade !== undefined) && !sameOrigin(req, opts.security())) {
         throw new LokiError('permission_denied', 'cross-site request refused: a cookie-authenticated change or WebSocket must come from the same origin');
+      }
+      // Browser sessions from a pasted token also need the session's CSRF token (double-submit in a header a
+      // cross-site form cannot set); the Origin check above alone would trust an old browser that omits Origin.
+      if (identity.csrfToken !== undefined && !isSafeMethod(req.method) && !sameSecret(headerValue(req.headers['x-csrf-token']), identity.csrfToken)) {
+        throw new LokiError('permission_denied', 'missing or wrong CSRF token (x-csrf-token): reload the dashboard and try again');
       }
 
       // A stream holds its place for its whole life; a concurrency slot would let a

@@ -14,8 +14,9 @@ export interface SecuritySettings {
 // API responses are never rendered: deny everything. Dashboard HTML gets a
 // strict policy with scripts only from our own origin (no inline script).
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+// No exceptions: no inline script or style, no eval, no data: URLs, no other origin.
 const HTML_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; manifest-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -1,0 +1,47 @@
+import { useState } from 'preact/hooks';
+import type { BrowserSession } from '../../../client/src/http-browser.js';
+import { api } from '../util.js';
+
+export function Login({ onLogin }: { onLogin: (me: BrowserSession) => void }) {
+  const [token, setToken] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const me = await api.login(token);
+      // The token is exchanged for an HttpOnly cookie; drop it from the page at once.
+      setToken('');
+      onLogin(me);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main id="main" class="login">
+      <h1 tabIndex={-1}>Sign in to Loki</h1>
+      <form onSubmit={submit}>
+        <label for="token">API token</label>
+        <input id="token" name="token" type="password" autoComplete="off" spellcheck={false} placeholder="loki_…" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} required />
+        <p class="hint">
+          Paste a token from <code>loki token generate</code>. It is exchanged for a browser session cookie and is never stored by this page.
+        </p>
+        {error ? (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+      <p>
+        Or <a href="/auth/oidc/login">sign in with your organisation (OIDC)</a>.
+      </p>
+    </main>
+  );
+}
