@@ -37,7 +37,10 @@ import type {
   PolicyDecision,
   PolicyShow,
   Project,
+  PruneResult,
+  PruneSessionsInput,
   RegisterProjectInput,
+  RemovedSession,
   Sandbox,
   SandboxLogsOptions,
   Session,
@@ -68,6 +71,10 @@ export interface SessionsApi {
   pause(id: string): Promise<Session>;
   /** Unfreezes a paused session; approves a pending staged-autonomy checkpoint (Loki Mode's meaning). */
   resume(id: string): Promise<Session>;
+  /** Removes an ended session's workspace and container; the record, branch and audit trail stay. */
+  remove(id: string): Promise<RemovedSession>;
+  /** `remove` for every ended session the caller may control (optionally only older ones). */
+  prune(input?: PruneSessionsInput): Promise<PruneResult>;
   /** One session's events from `after_seq`; with `follow`, until the session ends. */
   events(id: string, opts?: SessionEventsOptions): AsyncIterable<SessionEvent>;
   /** Every session the caller may see, from `after_gid`. */

@@ -19,6 +19,9 @@ export { TERMINAL_SESSION_STATES } from './types.js';
 export type {
   Timestamp,
   SessionState,
+  RemovedSession,
+  PruneSessionsInput,
+  PruneResult,
   TaskCounts,
   Session,
   SessionEvent,

@@ -33,6 +33,8 @@ export interface Session {
   /** Where the prompt came from: the PRD path, or `inline`. */
   prd: string;
   model: string | null;
+  /** The configured model upstream the session's model calls go to (openai), or null. */
+  upstream: string | null;
   branch: string;
   sandbox_id: string | null;
   created_at: Timestamp;
@@ -52,6 +54,29 @@ export interface Session {
   decisions: { allow: number; deny: number; ask: number };
   stop_requested: boolean;
   reason: string | null;
+  /** The workspace (and container) were removed by `sessions rm`, `prune` or retention; the record stays. */
+  workspace_removed: boolean;
+}
+
+/** What `sessions rm` removed. */
+export interface RemovedSession {
+  session: Session;
+  /** Disk space the workspace used. */
+  freed_bytes: number;
+}
+
+export interface PruneSessionsInput {
+  /** Only sessions that ended at least this long ago (0 or unset = every ended session). */
+  older_than_seconds?: number;
+  /** Report what would be removed, remove nothing. */
+  dry_run?: boolean;
+}
+
+export interface PruneResult {
+  /** Session ids whose workspaces were (or, dry run, would be) removed. */
+  removed: string[];
+  freed_bytes: number;
+  dry_run: boolean;
 }
 
 export interface SessionEvent {
@@ -82,7 +107,10 @@ export interface StartSessionInput {
   /** Local admin socket only: the working tree, registered on first use. */
   project_path?: string;
   model?: string;
+  /** openai: a free-form chat-completions URL (local admin socket, or exactly a configured upstream's). */
   base_url?: string;
+  /** openai: a model upstream named in the daemon's `sessions.openai.upstreams`. */
+  upstream?: string;
   max_iterations?: number;
   network?: boolean;
 }

@@ -164,6 +164,22 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         seen[t].diff = [diff.files_changed, diff.commits.map((c) => c.subject)];
       });
 
+      it('sessions prune --dry-run lists the ended session; rm removes its workspace; show and prune then agree', async () => {
+        const dry = await json<{ removed: string[]; dry_run: boolean }>(t, ['sessions', 'prune', '--dry-run']);
+        assert.ok(dry.removed.includes(sessionId), JSON.stringify(dry));
+        assert.equal(dry.dry_run, true);
+        assert.equal((await json<{ workspace_removed: boolean }>(t, ['sessions', 'show', sessionId])).workspace_removed, false, 'a dry run removes nothing');
+        const rm = await json<{ session: { id: string; workspace_removed: boolean }; freed_bytes: number }>(t, ['sessions', 'rm', sessionId.slice(0, 10)]);
+        assert.deepEqual([rm.session.id, rm.session.workspace_removed], [sessionId, true]);
+        assert.ok(rm.freed_bytes >= 0);
+        assert.match(await ok(t, ['sessions', 'show', sessionId]), /workspace removed/);
+        assert.ok(!(await json<{ removed: string[] }>(t, ['sessions', 'prune', '--dry-run'])).removed.includes(sessionId));
+        const bad = await loki(t, ['sessions', 'prune', '--older-than', 'soon']);
+        assert.equal(bad.code, 2, bad.stderr);
+        assert.match(bad.stderr, /expected a duration such as 90s/);
+        seen[t].rmFields = Object.keys(rm).sort();
+      });
+
       it('enterprise token generate/list/revoke and audit summary', async () => {
         const g = await json<{ name: string; secret: string }>(t, ['enterprise', 'token', 'generate', `ci-${t}`, '--role', 'viewer']);
         assert.match(g.secret, /^loki_/);
@@ -248,7 +264,7 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
   describe('same output either way', () => {
     it('prints identical JSON over both transports', function () {
       if (!Object.keys(seen.http).length) this.skip();
-      for (const k of ['projects', 'policy', 'diff', 'sessionFields', 'approvalFields', 'sandboxFields']) {
+      for (const k of ['projects', 'policy', 'diff', 'rmFields', 'sessionFields', 'approvalFields', 'sandboxFields']) {
         assert.ok(seen.grpc[k] !== undefined, k);
         assert.deepEqual(seen.http[k], seen.grpc[k], k);
       }

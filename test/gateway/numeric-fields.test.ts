@@ -29,6 +29,7 @@ const ROWS: Row[] = [
   { what: 'session events after', method: 'GET', url: (v) => `/api/sessions/ses-000000000000/events?after=${encodeURIComponent(v)}&follow=false`, name: /after/ },
   { what: 'events Last-Event-ID', method: 'GET', url: () => '/api/events?follow=false', headers: (v) => ({ 'last-event-id': v }), name: /Last-Event-ID/ },
   { what: 'start max_iterations', method: 'POST', url: () => '/api/control/start', body: (v) => `{"provider":"script","prompt":"x","max_iterations":${/^[-\d.e]+$/.test(v) ? v : JSON.stringify(v)}}`, name: /max_iterations/ },
+  { what: 'prune older_than_seconds', method: 'POST', url: () => '/api/sessions/prune', body: (v) => `{"dry_run":true,"older_than_seconds":${/^[-\d.e]+$/.test(v) ? v : JSON.stringify(v)}}`, name: /older_than_seconds/ },
   {
     what: 'token expires_days',
     method: 'POST',

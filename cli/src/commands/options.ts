@@ -27,6 +27,14 @@ export function parseSize(value: string): number {
   return n;
 }
 
+/** `90`, `90s`, `30m`, `12h`, `7d`, `2w` → seconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d{1,9})\s*([smhdw]?)$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration such as 90s, 30m, 12h, 7d or 2w, got ${JSON.stringify(value)}`);
+  const mult = { '': 1, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[m[2]!.toLowerCase() as '' | 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * mult;
+}
+
 /** `--json` given on the command or globally (`loki --json …`). */
 export function jsonMode(ctx: { globals(): { json?: boolean } }, o: { json?: boolean }): boolean {
   return o.json === true || ctx.globals().json === true;

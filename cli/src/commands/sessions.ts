@@ -1,5 +1,5 @@
 // Loki Mode's session commands: `loki start|stop|pause|resume`, `loki sessions
-// list|show|logs` and `loki metrics`, through the LokiClient (either transport).
+// list|show|logs|rm|prune` and `loki metrics`, through the LokiClient (either transport).
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -7,8 +7,8 @@ import { LokiError, escapeForDisplay } from '../../../common/src/index.js';
 import { TERMINAL_SESSION_STATES, type LokiClient, type Session, type SessionEvent, type SessionMetrics } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { resolveId } from '../ids.js';
-import { formatDuration, formatTime, printJson, printJsonLine, printLine, printTable } from '../output.js';
-import { jsonMode, parsePositiveIntOption } from './options.js';
+import { formatBytes, formatDuration, formatTime, printJson, printJsonLine, printLine, printTable } from '../output.js';
+import { jsonMode, parseDuration, parsePositiveIntOption } from './options.js';
 
 /** A session id from a unique prefix (or the one active session when none is given). */
 export async function sessionId(c: LokiClient, id: string | undefined): Promise<string> {
@@ -23,6 +23,8 @@ function printSession(s: Session): void {
   printLine(`${s.id}  ${s.state}${s.reason ? ` (${escapeForDisplay(s.reason)})` : ''}`);
   printLine(`  provider ${s.provider}, profile ${s.profile}${s.autonomy ? `, autonomy ${s.autonomy}` : ''}, owner ${s.owner}`);
   if (s.branch) printLine(`  branch   ${s.branch}`);
+  if (s.upstream) printLine(`  upstream ${s.upstream}${s.model ? `, model ${s.model}` : ''}`);
+  if (s.workspace_removed) printLine('  workspace removed (sessions rm, prune or retention); the branch and audit trail stay');
   printLine(`  prd      ${escapeForDisplay(s.prd)}`);
   printLine(`  iteration ${s.iteration}/${s.max_iterations}, cost $${s.cost_usd.toFixed(4)}, events ${s.events_total}, uptime ${formatDuration(s.uptime_seconds)}`);
   const t = s.tasks;
@@ -66,7 +68,8 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .option('--profile <name>', 'policy profile (default: policy.default_profile)')
     .option('--autonomy <mode>', 'perpetual | checkpoint | supervised (default: $LOKI_AUTONOMY_MODE)')
     .option('--model <name>', 'openai/claude model')
-    .option('--base-url <url>', 'openai: chat-completions base URL (local admin socket only)')
+    .option('--upstream <name>', 'openai: a model upstream configured in sessions.openai.upstreams (default: the default upstream)')
+    .option('--base-url <url>', 'openai: chat-completions base URL; local admin socket only, unless it is exactly a configured upstream\'s (only those get a key)')
     .option('--project <name>', 'registered project (default: the git repository of the current directory; required remotely)')
     .option('--max-iterations <n>', 'iteration cap', parsePositiveIntOption)
     .option('--network', 'ask for network access in the sandbox (the daemon must allow it too)')
@@ -93,6 +96,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
           ...(str('project') ? { project: str('project') } : local ? { project_path: process.cwd() } : {}),
           ...(str('model') ? { model: str('model') } : {}),
           ...(str('baseUrl') ? { base_url: str('baseUrl') } : {}),
+          ...(str('upstream') ? { upstream: str('upstream') } : {}),
           ...(typeof o.maxIterations === 'number' ? { max_iterations: o.maxIterations } : {}),
           network: o.network === true,
         });
@@ -155,6 +159,30 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
       });
     });
 
+  sessions
+    .command('rm')
+    .description("remove an ended session's workspace and container (the record, branch and audit trail stay)")
+    .argument('<id>', 'session id or unique prefix')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const r = await withClient(ctx, async (c) => c.sessions.remove(await sessionId(c, id)));
+      if (jsonMode(ctx, o)) return printJson(r);
+      printLine(`removed the workspace of ${r.session.id} (${freed(r.freed_bytes)} freed)`);
+    });
+  sessions
+    .command('prune')
+    .description('remove the workspaces and containers of ended sessions you may control')
+    .option('--older-than <duration>', 'only sessions that ended at least this long ago, e.g. 7d, 12h, 30m (default: every ended session)', parseDuration)
+    .option('--dry-run', 'list what would be removed, remove nothing')
+    .option('--json', 'print JSON')
+    .action(async (o: { olderThan?: number; dryRun?: boolean; json?: boolean }) => {
+      const r = await withClient(ctx, (c) => c.sessions.prune({ older_than_seconds: o.olderThan ?? 0, dry_run: o.dryRun ?? false }));
+      if (jsonMode(ctx, o)) return printJson(r);
+      if (!r.removed.length) return printLine('nothing to prune');
+      for (const x of r.removed) printLine(`${r.dry_run ? 'would remove' : 'removed'} ${x}`);
+      if (!r.dry_run) printLine(`${r.removed.length} workspace${r.removed.length === 1 ? '' : 's'} removed, ${freed(r.freed_bytes)} freed`);
+    });
+
   program
     .command('metrics')
     .description('the loki_* session metrics in Prometheus text format (from the daemon)')
@@ -162,6 +190,10 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
       const m = await withClient(ctx, (c) => c.sessions.metrics());
       process.stdout.write(formatSessionMetrics(m));
     });
+}
+
+function freed(n: number): string {
+  return n ? formatBytes(n) : '0 B';
 }
 
 function esc(v: string): string {

@@ -66,6 +66,7 @@ export function toSession(s: PbSession | undefined): Session {
     project_id: s?.projectId ?? '',
     prd: s?.promptSource ?? '',
     model: orNull(s?.model),
+    upstream: orNull(s?.upstream),
     branch: s?.branch ?? '',
     sandbox_id: orNull(s?.sandboxId),
     created_at: iso(s?.createdAtMs) ?? '',
@@ -83,6 +84,7 @@ export function toSession(s: PbSession | undefined): Session {
     decisions: { allow: s?.decisionsAllow ?? 0, deny: s?.decisionsDeny ?? 0, ask: s?.decisionsAsk ?? 0 },
     stop_requested: s?.stopRequested ?? false,
     reason: orNull(s?.reason),
+    workspace_removed: s?.workspaceRemoved ?? false,
   };
 }
 

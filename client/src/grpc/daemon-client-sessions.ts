@@ -21,6 +21,7 @@ export interface SessionInfo {
   projectId: string;
   promptSource: string;
   model: string;
+  upstream: string;
   maxIterations: number;
   sandboxId: string;
   branch: string;
@@ -37,6 +38,7 @@ export interface SessionInfo {
   eventsTotal: number;
   stopRequested: boolean;
   reason: string;
+  workspaceRemoved: boolean;
   tasks: { pending: number; inProgress: number; completed: number; failed: number };
   /** Tasks that ever reached each status (monotonic). */
   tasksReached: { pending: number; inProgress: number; completed: number; failed: number };
@@ -98,6 +100,9 @@ export interface SessionsClient {
   pause(sessionId: string, id: CallIdentity): Promise<SessionInfo>;
   resume(sessionId: string, id: CallIdentity): Promise<SessionInfo>;
   metrics(id: CallIdentity): Promise<SessionMetricsInfo>;
+  /** Removes an ended session's workspace and container. */
+  remove(sessionId: string, id: CallIdentity): Promise<{ session: SessionInfo; freedBytes: number }>;
+  prune(q: { olderThanSeconds: number; dryRun: boolean }, id: CallIdentity): Promise<{ removed: string[]; freedBytes: number }>;
   /** Empty sessionId = every session the caller may see (cursor `afterGid`). */
   events(q: { sessionId: string; afterSeq: number; afterGid: number; follow: boolean }, id: CallIdentity, h: SessionEventHandlers): SessionEventStream;
 }
@@ -113,6 +118,7 @@ function toSessionInfo(s: PbSession | undefined): SessionInfo {
     projectId: s?.projectId ?? '',
     promptSource: s?.promptSource ?? '',
     model: s?.model ?? '',
+    upstream: s?.upstream ?? '',
     maxIterations: s?.maxIterations ?? 0,
     sandboxId: s?.sandboxId ?? '',
     branch: s?.branch ?? '',
@@ -129,6 +135,7 @@ function toSessionInfo(s: PbSession | undefined): SessionInfo {
     eventsTotal: s?.eventsTotal ?? 0,
     stopRequested: s?.stopRequested ?? false,
     reason: s?.reason ?? '',
+    workspaceRemoved: s?.workspaceRemoved ?? false,
     tasks: { pending: s?.tasks?.pending ?? 0, inProgress: s?.tasks?.inProgress ?? 0, completed: s?.tasks?.completed ?? 0, failed: s?.tasks?.failed ?? 0 },
     tasksReached: { pending: s?.tasksReached?.pending ?? 0, inProgress: s?.tasksReached?.inProgress ?? 0, completed: s?.tasksReached?.completed ?? 0, failed: s?.tasksReached?.failed ?? 0 },
     decisions: { allow: s?.decisionsAllow ?? 0, deny: s?.decisionsDeny ?? 0, ask: s?.decisionsAsk ?? 0 },
@@ -171,6 +178,14 @@ export function createSessionsClient(c: SessionServiceClient, invoke: Invoke, ch
     },
     async resume(sessionId, id) {
       return toSessionInfo(await invoke('SessionService/Resume', c, c.resume, { id: sessionId }, id, SLOW_MS));
+    },
+    async remove(sessionId, id) {
+      const r = await invoke('SessionService/Remove', c, c.remove, { id: sessionId }, id, SLOW_MS);
+      return { session: toSessionInfo(r.session), freedBytes: r.freedBytes };
+    },
+    async prune(q, id) {
+      const r = await invoke('SessionService/Prune', c, c.prune, q, id, 600_000);
+      return { removed: r.removed, freedBytes: r.freedBytes };
     },
     async metrics(id) {
       const r = await invoke('SessionService/Metrics', c, c.metrics, {}, id);

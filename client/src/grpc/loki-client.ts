@@ -34,6 +34,8 @@ import { fromServiceError, type CallIdentity, type Channel, type Invoke, type Un
 
 // Starting and stopping wait on Docker and git; give them longer than a plain read.
 const SLOW_MS = 120_000;
+// Prune removes many workspaces (each an unmount and a delete) in one call.
+const PRUNE_MS = 600_000;
 const VERIFY_MS = 10 * 60_000;
 
 export interface GrpcLokiClientDeps {
@@ -82,6 +84,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
           projectPath: i.project_path ?? '',
           model: i.model ?? '',
           baseUrl: i.base_url ?? '',
+          upstream: i.upstream ?? '',
           maxIterations: i.max_iterations ?? 0,
           network: i.network ?? false,
         });
@@ -95,6 +98,15 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       },
       async resume(id) {
         return toSession(await call('SessionService/Resume', s.sessions, s.sessions.resume, { id }, SLOW_MS));
+      },
+      async remove(id) {
+        const r = await call('SessionService/Remove', s.sessions, s.sessions.remove, { id }, SLOW_MS);
+        return { session: toSession(r.session), freed_bytes: r.freedBytes };
+      },
+      async prune(i = {}) {
+        const dryRun = i.dry_run ?? false;
+        const r = await call('SessionService/Prune', s.sessions, s.sessions.prune, { olderThanSeconds: i.older_than_seconds ?? 0, dryRun }, PRUNE_MS);
+        return { removed: r.removed, freed_bytes: r.freedBytes, dry_run: dryRun };
       },
       events(id, o = {}) {
         return resumable({

@@ -15,6 +15,8 @@ import type {
   PolicyDecision,
   PolicyShow,
   Project,
+  PruneResult,
+  RemovedSession,
   Sandbox,
   Session,
   SessionEvent,
@@ -41,6 +43,8 @@ export interface HttpClientOptions {
 }
 
 const SLOW_MS = 130_000;
+// Prune removes many workspaces (each an unmount and a delete) in one call.
+const PRUNE_MS = 610_000;
 const enc = encodeURIComponent;
 
 function policyBody(i: PolicyCheckInput): Record<string, unknown> {
@@ -112,6 +116,8 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
       stop: (id) => post<Session>('/api/control/stop', { session_id: id }, SLOW_MS),
       pause: (id) => post<Session>('/api/control/pause', { session_id: id }, SLOW_MS),
       resume: (id) => post<Session>('/api/control/resume', { session_id: id }, SLOW_MS),
+      remove: (id) => json<RemovedSession>(t, { method: 'DELETE', path: `/api/sessions/${enc(id)}/workspace`, timeoutMs: SLOW_MS }),
+      prune: (i = {}) => post<PruneResult>('/api/sessions/prune', { ...(i.older_than_seconds ? { older_than_seconds: i.older_than_seconds } : {}), ...(i.dry_run ? { dry_run: true } : {}) }, PRUNE_MS),
       events: (id, q = {}) =>
         sse<SessionEvent>(t, {
           call: { path: `/api/sessions/${enc(id)}/events`, query: { follow: q.follow ?? false } },

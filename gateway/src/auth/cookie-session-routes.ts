@@ -47,6 +47,7 @@ export async function cookieSessionRoutes(app: FastifyInstance, opts: CookieSess
     {
       config: { access: { scope: 'public' } },
       schema: {
+        summary: 'Browser sign-in with a pasted API token: sets an HttpOnly session cookie (the token itself never reaches the page again)',
         body: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: { type: 'string', minLength: 1, maxLength: 512 } } },
         response: { 201: meSchema },
       },
@@ -79,14 +80,14 @@ export async function cookieSessionRoutes(app: FastifyInstance, opts: CookieSess
     },
   );
 
-  app.get('/auth/session', { config: { access: { scope: 'read' } }, schema: { querystring: { type: 'object', properties: {} }, response: { 200: meSchema } } }, async (req, reply) => {
+  app.get('/auth/session', { config: { access: { scope: 'read' } }, schema: { summary: 'Who the browser session is (subject, scopes, CSRF token)', querystring: { type: 'object', properties: {} }, response: { 200: meSchema } } }, async (req, reply) => {
     noStore(reply);
     const id = req.identity!;
     const session = id.webSessionId ? store.get(id.webSessionId) : undefined;
     return me(id, session?.csrf, session?.expiresAtMs);
   });
 
-  app.post('/auth/session/logout', { config: { access: { scope: 'read' } }, schema: { querystring: { type: 'object', properties: {} } } }, async (req, reply) => {
+  app.post('/auth/session/logout', { config: { access: { scope: 'read' } }, schema: { summary: 'End the browser session (the cookie stops working at once)', querystring: { type: 'object', properties: {} } } }, async (req, reply) => {
     noStore(reply);
     const id = req.identity!;
     if (id.webSessionId) {

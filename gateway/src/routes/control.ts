@@ -1,4 +1,5 @@
-// Loki Mode's control API: POST /api/control/{start,stop,pause,resume}.
+// Loki Mode's control API: POST /api/control/{start,stop,pause,resume}, and the
+// clean-up of ended sessions: DELETE /api/sessions/:id/workspace, POST /api/sessions/prune.
 // `control` scope; `stop` is the emergency brake and is never rate limited.
 // Without a session_id, stop/pause/resume act on the caller's only active session.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -8,7 +9,7 @@ import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import type { RouteGroup } from '../app.js';
 import { SESSION_ID_PATTERN, sessionDtoSchema, sessionRoutes, toSessionDto, type SessionRouteOptions } from './sessions.js';
-import { intParam } from './schemas.js';
+import { intField, intParam } from './schemas.js';
 
 interface StartBody {
   prd?: string;
@@ -117,6 +118,56 @@ export async function controlRoutes(app: FastifyInstance, opts: { daemon: Daemon
   }
 }
 
+/** Ten years: a bound that no real retention reaches, so an overflow is a 400, not a wrapped number. */
+const MAX_AGE_SECONDS = 10 * 366 * 86_400;
+
+const removedSchema = { type: 'object', properties: { session: sessionDtoSchema, freed_bytes: { type: 'integer' } } } as const;
+const pruneSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { older_than_seconds: intField(0, MAX_AGE_SECONDS), dry_run: { type: 'boolean' } },
+} as const;
+const prunedSchema = {
+  type: 'object',
+  properties: { removed: { type: 'array', items: { type: 'string' } }, freed_bytes: { type: 'integer' }, dry_run: { type: 'boolean' } },
+} as const;
+
+/** Removing the workspaces of ended sessions (`loki sessions rm` / `prune` remotely). The daemon audits both. */
+export async function cleanupRoutes(app: FastifyInstance, opts: { daemon: DaemonClient }): Promise<void> {
+  const { daemon } = opts;
+  app.delete<{ Params: { id: string } }>(
+    '/api/sessions/:id/workspace',
+    {
+      config: { access: CONTROL },
+      schema: {
+        summary: "Remove an ended session's workspace and container (the record, branch and audit trail stay)",
+        params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: SESSION_ID_PATTERN } } },
+        response: { 200: removedSchema },
+      },
+    },
+    async (req) => {
+      const r = await daemon.sessions.remove(req.params.id, callIdentity(req));
+      return { session: toSessionDto(r.session), freed_bytes: r.freedBytes };
+    },
+  );
+  app.post<{ Body: { older_than_seconds?: number; dry_run?: boolean } | undefined }>(
+    '/api/sessions/prune',
+    {
+      config: { access: CONTROL },
+      schema: { summary: 'Remove the workspaces of every ended session the caller may control, optionally only older ones', body: pruneSchema, response: { 200: prunedSchema } },
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    },
+    async (req) => {
+      const dryRun = req.body?.dry_run === true;
+      const olderThanSeconds = intParam(req.body?.older_than_seconds, 'body/older_than_seconds', 0, MAX_AGE_SECONDS) ?? 0;
+      const r = await daemon.sessions.prune({ olderThanSeconds, dryRun }, callIdentity(req));
+      return { removed: r.removed, freed_bytes: r.freedBytes, dry_run: dryRun };
+    },
+  );
+}
+
 /**
  * The session and control route groups, for `buildApp({ routes })` (main.ts):
  * `routes: sessionRouteGroups(daemon)`.
@@ -125,5 +176,6 @@ export function sessionRouteGroups(daemon: DaemonClient, o: Omit<SessionRouteOpt
   return [
     { plugin: sessionRoutes as unknown as RouteGroup['plugin'], options: { ...o, daemon } },
     { plugin: controlRoutes as unknown as RouteGroup['plugin'], options: { daemon } },
+    { plugin: cleanupRoutes as unknown as RouteGroup['plugin'], options: { daemon } },
   ];
 }

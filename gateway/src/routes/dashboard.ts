@@ -57,7 +57,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
   // Read once at startup: the files are immutable build output, and serving from memory avoids any path handling per request.
   const built = load(opts.root ?? defaultWebRoot());
 
-  app.get('/', { config: { access: PUBLIC }, schema: { querystring: { type: 'object', properties: {} } } }, async (_req, reply) => {
+  app.get('/', { config: { access: PUBLIC }, schema: { summary: 'The web dashboard (single-page app shell; no data without a session)', querystring: { type: 'object', properties: {} } } }, async (_req, reply) => {
     if (!built) throw new LokiError('unavailable', 'the web dashboard is not built: run `npm run build` (scripts/build-web.mjs)');
     // The shell must always be fresh so it names the current hashed assets.
     return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(built.index);
@@ -65,7 +65,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
 
   app.get<{ Params: { name: string } }>(
     '/assets/:name',
-    { config: { access: PUBLIC }, schema: { params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: ASSET_NAME } } } } },
+    { config: { access: PUBLIC }, schema: { summary: 'A hashed web dashboard asset (immutable, long cache)', params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: ASSET_NAME } } } } },
     async (req, reply) => {
       const asset = built?.assets.get(req.params.name);
       if (!asset) throw new LokiError('not_found', 'no such dashboard asset');

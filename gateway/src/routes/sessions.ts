@@ -30,6 +30,7 @@ export interface SessionDto {
   project_id: string;
   prd: string;
   model: string | null;
+  upstream: string | null;
   branch: string;
   sandbox_id: string | null;
   created_at: string;
@@ -47,6 +48,7 @@ export interface SessionDto {
   decisions: { allow: number; deny: number; ask: number };
   stop_requested: boolean;
   reason: string | null;
+  workspace_removed: boolean;
 }
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
@@ -62,6 +64,7 @@ export function toSessionDto(s: SessionInfo): SessionDto {
     project_id: s.projectId,
     prd: s.promptSource,
     model: s.model || null,
+    upstream: s.upstream || null,
     branch: s.branch,
     sandbox_id: s.sandboxId || null,
     created_at: iso(s.createdAtMs) ?? '',
@@ -79,6 +82,7 @@ export function toSessionDto(s: SessionInfo): SessionDto {
     decisions: { ...s.decisions },
     stop_requested: s.stopRequested,
     reason: s.reason || null,
+    workspace_removed: s.workspaceRemoved,
   };
 }
 
@@ -95,6 +99,7 @@ export const sessionDtoSchema = {
     project_id: { type: 'string' },
     prd: { type: 'string' },
     model: { type: ['string', 'null'] },
+    upstream: { type: ['string', 'null'] },
     branch: { type: 'string' },
     sandbox_id: { type: ['string', 'null'] },
     created_at: { type: 'string' },
@@ -112,6 +117,7 @@ export const sessionDtoSchema = {
     decisions: { type: 'object', properties: { allow: count, deny: count, ask: count } },
     stop_requested: { type: 'boolean' },
     reason: { type: ['string', 'null'] },
+    workspace_removed: { type: 'boolean' },
   },
 } as const;
 

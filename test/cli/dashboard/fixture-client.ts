@@ -54,10 +54,10 @@ export class Channel<T> {
 
 export function session(id: string, over: Partial<Session> = {}): Session {
   return {
-    id, state: 'running', owner: 'alice', provider: 'script', profile: 'default', autonomy: null, project_id: 'p1', prd: 'inline', model: null,
+    id, state: 'running', owner: 'alice', provider: 'script', profile: 'default', autonomy: null, project_id: 'p1', prd: 'inline', model: null, upstream: null,
     branch: `loki/${id}`, sandbox_id: null, created_at: '2026-12-04T05:00:00.000Z', started_at: null, ended_at: null, uptime_seconds: 1,
     iteration: 1, max_iterations: 10, tasks: { pending: 1, in_progress: 1, completed: 2, failed: 0 }, tasks_reached: { pending: 4, in_progress: 2, completed: 2, failed: 0 },
-    agents: { active: 1, total: 1 }, cost_usd: 0, tokens: { input: 0, output: 0 }, events_total: 0, decisions: { allow: 0, deny: 0, ask: 0 }, stop_requested: false, reason: null,
+    agents: { active: 1, total: 1 }, cost_usd: 0, tokens: { input: 0, output: 0 }, events_total: 0, decisions: { allow: 0, deny: 0, ask: 0 }, stop_requested: false, reason: null, workspace_removed: false,
     ...over,
   };
 }
@@ -121,7 +121,7 @@ export function fixture(init: Partial<Pick<Fixture, 'sessions' | 'pending' | 'sa
     sessions: {
       list: () => up(() => f.sessions),
       get: (id) => up(() => f.sessions.find((s) => s.id === id)!),
-      start: notHere('start'), stop: notHere('stop'), pause: notHere('pause'), resume: notHere('resume'),
+      start: notHere('start'), stop: notHere('stop'), pause: notHere('pause'), resume: notHere('resume'), remove: notHere('remove'), prune: notHere('prune'),
       events: (_id, o) => f.sessionEvents.iterable(o?.signal, o),
       allEvents: (o) => f.allEvents.iterable(o?.signal, o),
       diff: (id) => up(() => ({ session_id: id, branch: `loki/${id}`, base_branch: 'main', base_commit: 'a', head_commit: 'b', descends_from_base: true, files_changed: 2, insertions: 10, deletions: 3, files: [{ path: 'src/app.ts', insertions: 8, deletions: 3, binary: false }, { path: 'README.md', insertions: 2, deletions: 0, binary: false }], commits: [] })),

@@ -134,8 +134,9 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
 
     const r = await cli(sd, 'sessions', 'rm', s.id, '--json');
     assert.equal(r.code, 0, r.err);
-    const out = JSON.parse(r.out) as { id: string; freed_bytes: number };
-    assert.equal(out.id, s.id);
+    const out = JSON.parse(r.out) as { session: { id: string; workspace_removed: boolean }; freed_bytes: number };
+    assert.equal(out.session.id, s.id);
+    assert.equal(out.session.workspace_removed, true);
     assert.ok(out.freed_bytes > 0);
     assert.equal(existsSync(ws), false);
     assert.equal(existsSync(join(sd.d.paths.workspacesDir, '.images', `${s.id}.img`)), false);
