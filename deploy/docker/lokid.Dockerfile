@@ -7,7 +7,7 @@
 #   root-equivalent on the host; lokid uses it only to create, inspect, exec, stop
 #   and remove its own labelled sandbox containers and to import the base image.
 # - root in the container (uid 0): it chowns each workspace to the sandbox user
-#   (1000:1000) and its sockets to the loki-admin / loki-gateway groups.
+#   (64000:64000) and its sockets to the loki-admin / loki-gateway groups.
 # - LOKI_HOME and the socket dir bind-mounted at the SAME path as on the host
 #   (/var/lib/loki, /run/loki): lokid asks the engine to bind-mount workspaces and
 #   agent sockets into sandboxes by path, and the engine resolves paths on the host.
@@ -25,6 +25,7 @@ RUN npm prune --omit=dev --offline --no-audit --no-fund --ignore-scripts \
 COPY dist/common ./dist/common
 COPY dist/proto ./dist/proto
 COPY dist/daemon ./dist/daemon
+COPY dist/client ./dist/client
 COPY dist/cli ./dist/cli
 COPY dist/agent-runner ./dist/agent-runner
 COPY deploy/seccomp ./deploy/seccomp

@@ -21,12 +21,12 @@ function loki(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   });
 }
 
-async function waitFor<T>(f: () => T | undefined, what: string, ms = 20_000): Promise<T> {
+async function waitFor<T>(f: () => T | undefined, what: string | (() => string), ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = f();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -99,14 +99,14 @@ describe('loki sandbox (the real CLI against a real lokid)', function () {
     const pane = () => execFileSync('tmux', [...tmux, 'capture-pane', '-p', '-t', 'sh'], { encoding: 'utf8' });
     try {
       execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'sh', '-x', '120', '-y', '40', `${cmd}; echo $? > ${codeFile}; sleep 30`], { env: { ...process.env, TERM: 'xterm-256color' } });
-      await waitFor(() => (/loki@|\$ $/m.test(pane()) ? true : undefined), 'the shell prompt');
+      await waitFor(() => (/loki@|\$ $/m.test(pane()) ? true : undefined), () => `the shell prompt:\n${pane()}`);
       execFileSync('tmux', [...tmux, 'send-keys', '-t', 'sh', 'echo $((6*7)); stty size; id -u', 'Enter']);
-      await waitFor(() => (/^40 120$/m.test(pane()) ? true : undefined), `"40 120" in the pane:\n${pane()}`);
+      await waitFor(() => (/^40 120$/m.test(pane()) ? true : undefined), () => `"40 120" in the pane:\n${pane()}`);
       assert.match(pane(), /^42$/m);
-      assert.match(pane(), /^1000$/m);
+      assert.match(pane(), /^64000$/m);
       execFileSync('tmux', [...tmux, 'resize-window', '-t', 'sh', '-x', '100', '-y', '30']);
       execFileSync('tmux', [...tmux, 'send-keys', '-t', 'sh', 'clear; stty size', 'Enter']);
-      await waitFor(() => (/^30 100$/m.test(pane()) ? true : undefined), `"30 100" after resize:\n${pane()}`);
+      await waitFor(() => (/^30 100$/m.test(pane()) ? true : undefined), () => `"30 100" after resize:\n${pane()}`);
       execFileSync('tmux', [...tmux, 'send-keys', '-t', 'sh', 'exit 5', 'Enter']);
       const code = await waitFor(() => (existsSync(codeFile) && readFileSync(codeFile, 'utf8').trim() ? readFileSync(codeFile, 'utf8').trim() : undefined), 'the CLI to exit');
       assert.equal(code, '5');

@@ -1,5 +1,5 @@
 // Builds the sandbox base image offline: debootstrap (minbase + git +
-// ca-certificates) + the host's node binary + a non-root user `loki` (1000:1000),
+// ca-certificates) + the host's node binary + a non-root user `loki` (64000:64000),
 // then `docker import`. Equivalent to deploy/sandbox/Dockerfile for hosts that
 // can pull node:20-bookworm-slim.
 import { spawn } from 'node:child_process';
@@ -34,7 +34,11 @@ export interface ImageBuildOptions {
 /** The Claude Code version installed by `--with-claude` unless another is asked for. */
 export const DEFAULT_CLAUDE_CODE_VERSION = '2.1.330';
 
-export const SANDBOX_UID = 1000;
+/**
+ * The image's `loki` user: the dedicated sandbox uid lokid runs sandboxes as when it
+ * is root (sandbox/manager.ts DEFAULT_SANDBOX_UID), so the shell has a name and a home.
+ */
+export const SANDBOX_UID = 64000;
 export const IMAGE_LABEL = 'loki.image';
 
 /** The Debian mirror apt on this host uses (deb822 or one-line format), else deb.debian.org. */
@@ -101,7 +105,7 @@ export async function buildSandboxImage(o: ImageBuildOptions): Promise<{ imageId
       // debootstrap prints ~250 "I:" lines for minbase+git; map them onto 2..80%.
       o.onEvent({ phase: 'bootstrap', message: line.slice(3), percent: Math.min(80, 2 + Math.floor(seen / 3.2)) });
     });
-    o.onEvent({ phase: 'user', message: 'adding user loki (1000:1000)', percent: 82 });
+    o.onEvent({ phase: 'user', message: 'adding user loki (64000:64000)', percent: 82 });
     await addUser(dir);
     o.onEvent({ phase: 'node', message: `copying ${process.execPath} (node ${process.version})`, percent: 85 });
     await copyFile(process.execPath, join(dir, 'usr/local/bin/node'));

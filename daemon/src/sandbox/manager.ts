@@ -8,6 +8,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
 import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
 import { resolveHardening } from './hardening.js';
+import { SANDBOX_UID } from './image-builder.js';
 import type { DriverInfo, ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';
 
 export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;
@@ -45,7 +46,7 @@ export interface SandboxManagerOptions {
  * packages that ask), so no host user shares it and only the sandbox can use
  * the files and agent sockets handed to it.
  */
-export const DEFAULT_SANDBOX_UID = 64000;
+export const DEFAULT_SANDBOX_UID = SANDBOX_UID;
 
 /** `auto`: 64000:64000 when the daemon is root, else the daemon's own uid:gid (it cannot give files away). */
 export function resolveSandboxUser(spec: string): { uid: number; gid: number } {

@@ -26,18 +26,18 @@ describe('the two sandbox image recipes (offline build vs deploy/sandbox/Dockerf
 
   it('the Dockerfile starts from node 20 on bookworm and sets the same image config as the offline build', () => {
     assert.deepEqual(instr('FROM'), ['node:20-bookworm-slim']);
-    assert.deepEqual(instr('USER'), ['1000:1000']);
+    assert.deepEqual(instr('USER'), ['64000:64000']);
     assert.deepEqual(instr('WORKDIR'), ['/workspace']);
     assert.deepEqual(instr('ENV'), ['HOME=/home/loki']);
     assert.deepEqual(instr('LABEL'), ['loki.image=base']);
     assert.deepEqual(instr('CMD'), ['["/bin/bash"]']);
     assert.match(dockerfile, /apt-get install -y --no-install-recommends git ca-certificates/);
     assert.match(dockerfile, /userdel --remove node/);
-    assert.match(dockerfile, /useradd --uid 1000 --gid 1000 --home-dir \/home\/loki/);
-    assert.match(dockerfile, /chown 1000:1000 \/workspace/);
+    assert.match(dockerfile, /useradd --uid 64000 --gid 64000 --home-dir \/home\/loki/);
+    assert.match(dockerfile, /chown 64000:64000 \/workspace/);
     // The offline builder's `docker import --change` list says the same.
     for (const change of ['ENV HOME=/home/loki', 'WORKDIR /workspace', 'CMD ["/bin/bash"]']) assert.ok(builder.includes(`'${change}'`), change);
-    assert.ok(builder.includes('`USER ${SANDBOX_UID}:${SANDBOX_UID}`') && /SANDBOX_UID = 1000\b/.test(builder));
+    assert.ok(builder.includes('`USER ${SANDBOX_UID}:${SANDBOX_UID}`') && /SANDBOX_UID = 64000\b/.test(builder));
   });
 
   it('both recipes write the same /etc/gitconfig', () => {
@@ -50,7 +50,7 @@ describe('the two sandbox image recipes (offline build vs deploy/sandbox/Dockerf
 
     it('has the image config the Dockerfile declares', async () => {
       const cfg = (await docker.getImage(SANDBOX_IMAGE).inspect()).Config;
-      assert.equal(cfg.User, '1000:1000');
+      assert.equal(cfg.User, '64000:64000');
       assert.equal(cfg.WorkingDir, '/workspace');
       assert.ok(cfg.Env.includes('HOME=/home/loki'));
       assert.equal(cfg.Labels?.['loki.image'], 'base');
@@ -66,7 +66,7 @@ describe('the two sandbox image recipes (offline build vs deploy/sandbox/Dockerf
       const [node, git, uid, gid, user, pwd, home, ca, wsOwner, homeOwner] = head.trim().split('\n');
       assert.match(node!, /^v20\./);
       assert.match(git!, /^git version 2\./);
-      assert.deepEqual([uid, gid, user, pwd, home, ca, wsOwner, homeOwner], ['1000', '1000', 'loki', '/workspace', '/home/loki', 'ca', '1000:1000', '1000:1000']);
+      assert.deepEqual([uid, gid, user, pwd, home, ca, wsOwner, homeOwner], ['64000', '64000', 'loki', '/workspace', '/home/loki', 'ca', '64000:64000', '64000:64000']);
       assert.equal(gitconfig, dockerfileGitconfig);
     });
   });

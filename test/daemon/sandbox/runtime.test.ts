@@ -85,7 +85,7 @@ describe('Sandbox runtime (sandbox.runtime: runc | runsc)', function () {
         assert.ok(hc.SecurityOpt.some((o) => o.startsWith('seccomp=') && o.includes('SCMP_ACT_ERRNO')));
         assert.equal(hc.NetworkMode, 'none');
         assert.equal(hc.Privileged, false);
-        assert.equal(ins.Config.User, '1000:1000');
+        assert.equal(ins.Config.User, '64000:64000', 'the dedicated sandbox uid, under gVisor too');
         // The kernel the agent talks to is gVisor's, not the host's.
         const r = await execIn(client, sb.id, ['dmesg']);
         assert.equal(r.code, 0, r.stderr);
