@@ -1,14 +1,14 @@
 // A thin browser transport for the dashboard: the LokiClient methods the web UI
-// needs, over same-origin fetch and EventSource. It authenticates with the
-// HttpOnly cookie session (the page never holds the token) and echoes the
-// session's CSRF token on every state change. EventSource resumes a dropped
-// stream by itself with Last-Event-ID (the gateway replays from the daemon's
-// durable event log), so a consumer sees no gap and no duplicate; the seq/gid
-// guard below also drops anything already delivered.
-// Only browser globals here (fetch, EventSource, URLSearchParams): no node imports.
-// The repository's tsconfig has no DOM library, so the few browser globals used
-// here are declared below by shape.
+// needs, over same-origin fetch. It authenticates with the HttpOnly cookie
+// session (the page never holds the token) and echoes the session's CSRF token
+// on every state change. Event streams are server-sent events read with fetch
+// and resumed after a drop with Last-Event-ID (the gateway replays from the
+// daemon's durable event log), so a consumer sees no gap and no duplicate.
+// Only browser globals here (fetch, TextDecoder, URLSearchParams): no node imports.
+import { LokiError } from '../../common/src/index.js';
 import { decodeHttpError } from './errors.js';
+import { resumable } from './resume.js';
+import { sseErrorFrame, sseFrames } from './sse-frames.js';
 import type {
   Approval,
   ApprovalEvent,
@@ -38,14 +38,6 @@ export interface BrowserSession {
   expires_at: string | null;
 }
 
-interface SseMessage {
-  data?: unknown;
-}
-interface EventSourceLike {
-  addEventListener(type: string, fn: (ev: SseMessage) => void): void;
-  close(): void;
-}
-declare const EventSource: new (url: string, init?: { withCredentials?: boolean }) => EventSourceLike;
 declare const location: { origin: string } | undefined;
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -57,55 +49,65 @@ function qs(q: Query = {}): string {
   return s ? `?${s}` : '';
 }
 
-/** An AsyncIterable over an EventSource; `key` picks the resume cursor so a re-delivered event is dropped. */
-function sseIterable<T>(url: string, types: readonly string[], parse: (data: string) => T, key?: (v: T) => number, signal?: AbortSignal): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const es = new EventSource(url, { withCredentials: true });
-      const queue: T[] = [];
-      let wake: (() => void) | undefined;
-      let done = false;
-      let last = -1;
-      const push = (ev: SseMessage) => {
-        // A connection error is also an `error` event, without data: EventSource retries it by itself.
-        if (typeof ev.data !== 'string') return;
-        let v: T;
-        try {
-          v = parse(ev.data);
-        } catch {
-          return;
-        }
-        if (key) {
-          const k = key(v);
-          if (k <= last) return;
-          last = k;
-        }
-        queue.push(v);
-        wake?.();
-      };
-      for (const t of types) es.addEventListener(t, push);
-      const close = () => {
-        done = true;
-        es.close();
-        wake?.();
-      };
-      signal?.addEventListener('abort', close);
-      return {
-        async next(): Promise<IteratorResult<T>> {
-          for (;;) {
-            if (queue.length) return { value: queue.shift()!, done: false };
-            if (done) return { value: undefined, done: true };
-            await new Promise<void>((r) => (wake = r));
-            wake = undefined;
+/** The body of a fetch response as text chunks. */
+async function* textChunks(res: Response): AsyncGenerator<string> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      yield dec.decode(value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/**
+ * A server-sent-events stream over fetch (not EventSource, which drops every
+ * event name it was not told to listen for — a newer daemon's event type would
+ * be a silent gap). A dropped connection is reopened with Last-Event-ID from
+ * `cursor` (seq or gid), so nothing is lost or repeated; without a cursor (the
+ * approvals stream, which is not durable) it simply reconnects.
+ */
+function sseIterable<T>(url: string, parse: (data: string) => T, cursor: ((v: T) => number) | undefined, endless: boolean, signal?: AbortSignal): AsyncIterable<T> {
+  let n = 0;
+  const cursorOf = cursor ?? (() => ++n);
+  const once = (after: number): AsyncIterable<T> => ({
+    async *[Symbol.asyncIterator]() {
+      const headers: Record<string, string> = { accept: 'text/event-stream' };
+      if (cursor && after > 0) headers['last-event-id'] = String(after);
+      let res: Response;
+      try {
+        res = await fetch(url, { headers, credentials: 'same-origin', ...(signal ? { signal } : {}) });
+      } catch (err) {
+        throw new LokiError('unavailable', 'the event stream could not be opened', { cause: err });
+      }
+      if (!res.ok) throw decodeHttpError(res.status, await res.json().catch(() => undefined), url);
+      try {
+        for await (const f of sseFrames(textChunks(res))) {
+          if (f.event === 'error') throw sseErrorFrame(f.data);
+          let v: T;
+          try {
+            v = parse(f.data);
+          } catch {
+            continue;
           }
-        },
-        async return(): Promise<IteratorResult<T>> {
-          close();
-          return { value: undefined, done: true };
-        },
-      };
+          yield v;
+        }
+      } catch (err) {
+        if (err instanceof LokiError) throw err;
+        throw new LokiError('unavailable', 'the event stream was cut', { cause: err });
+      }
+      // A cut connection fails the read above; a clean end is the server's word that the stream
+      // is over (a session's events after it ended) — except for endless streams, which reopen.
+      if (endless) throw new LokiError('unavailable', 'the event stream ended');
     },
-  };
+  });
+  // An open dashboard keeps trying (a gateway restart, a laptop waking up), at most every 5 s.
+  return resumable({ start: 0, cursorOf, open: once, attempts: Number.MAX_SAFE_INTEGER, delayMs: 500, maxDelayMs: 5000, ...(signal ? { signal } : {}) });
 }
 
 export class BrowserLokiClient {
@@ -167,15 +169,15 @@ export class BrowserLokiClient {
     pause: (id: string) => this.call<Session>('POST', '/api/control/pause', { session_id: id }),
     resume: (id: string) => this.call<Session>('POST', '/api/control/resume', { session_id: id }),
     events: (id: string, opts: { follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<SessionEvent> =>
-      sseIterable(`${this.base}/api/sessions/${encodeURIComponent(id)}/events${qs({ follow: opts.follow ?? true })}`, ['message', ...EVENT_TYPES], (d) => JSON.parse(d) as SessionEvent, (e) => e.seq, opts.signal),
+      sseIterable(`${this.base}/api/sessions/${encodeURIComponent(id)}/events${qs({ follow: opts.follow ?? true })}`, (d) => JSON.parse(d) as SessionEvent, (e) => e.seq, false, opts.signal),
     diff: (id: string) => this.call<DiffSummary>('GET', `/api/sessions/${encodeURIComponent(id)}/diff`),
     patch: (id: string) => this.call<SessionPatch>('GET', `/api/sessions/${encodeURIComponent(id)}/patch`),
     trail: async (id: string, limit = 500) => (await this.call<{ entries: TrailEntry[] }>('GET', `/api/sessions/${encodeURIComponent(id)}/trail${qs({ limit })}`)).entries,
   };
 
-  /** Every event of every session the caller may see (live list updates). Event names are open-ended, so the page subscribes by type. */
-  allEvents(types: readonly string[], signal?: AbortSignal): AsyncIterable<SessionEvent> {
-    return sseIterable(`${this.base}/api/events${qs({ follow: true, after: 0 })}`, types, (d) => JSON.parse(d) as SessionEvent, undefined, signal);
+  /** Every event of every session the caller may see, from now on (live list updates). */
+  allEvents(signal?: AbortSignal): AsyncIterable<SessionEvent> {
+    return sseIterable(`${this.base}/api/events${qs({ follow: true })}`, (d) => JSON.parse(d) as SessionEvent, (e) => e.gid, true, signal);
   }
 
   readonly approvals = {
@@ -183,7 +185,7 @@ export class BrowserLokiClient {
     approve: (id: string, opts: { comment?: string } = {}) => this.call<Approval>('POST', `/api/approvals/${encodeURIComponent(id)}/approve`, opts),
     reject: (id: string, opts: { comment?: string } = {}) => this.call<Approval>('POST', `/api/approvals/${encodeURIComponent(id)}/reject`, opts),
     watch: (opts: { session_id?: string; signal?: AbortSignal } = {}): AsyncIterable<ApprovalEvent> =>
-      sseIterable(`${this.base}/api/approvals/events${qs({ session_id: opts.session_id })}`, ['pending', 'requested', 'decided', 'expired', 'consumed'], (d) => JSON.parse(d) as ApprovalEvent, undefined, opts.signal),
+      sseIterable(`${this.base}/api/approvals/events${qs({ session_id: opts.session_id })}`, (d) => JSON.parse(d) as ApprovalEvent, undefined, true, opts.signal),
   };
 
   readonly sandboxes = {
@@ -210,12 +212,3 @@ export class BrowserLokiClient {
     query: (q: AuditQuery = {}) => this.call<AuditPage>('GET', `/api/enterprise/audit${qs({ ...q })}`),
   };
 }
-
-/**
- * The session event types the daemon emits (SSE `event:` names): its own (state, decision, workspace…) and
- * the runner's (agent/convert.ts RUNNER_EVENT_TYPES). EventSource only delivers named events it listens for.
- */
-export const EVENT_TYPES = [
-  'state', 'decision', 'workspace', 'diff_summary', 'runner_connected', 'reattached', 'stall', 'stop_requested', 'stopped',
-  'tool_call', 'tool_result', 'denied', 'phase', 'iteration', 'task', 'usage', 'log', 'error', 'finished', 'approval',
-] as const;

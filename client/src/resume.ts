@@ -15,6 +15,8 @@ export interface ResumeOptions<T> {
   attempts?: number;
   /** First back-off delay in ms, doubled per failed attempt (default 250). */
   delayMs?: number;
+  /** Cap of the back-off delay (default: none). */
+  maxDelayMs?: number;
   signal?: AbortSignal;
 }
 
@@ -48,7 +50,7 @@ export async function* resumable<T>(o: ResumeOptions<T>): AsyncGenerator<T> {
     } catch (err) {
       if (o.signal?.aborted) return;
       if (!retryable(err) || ++failures > max) throw err;
-      await sleep((o.delayMs ?? 250) * 2 ** (failures - 1), o.signal);
+      await sleep(Math.min((o.delayMs ?? 250) * 2 ** (failures - 1), o.maxDelayMs ?? Infinity), o.signal);
       if (o.signal?.aborted) return;
     }
   }

@@ -2,4 +2,4 @@
 export { createHttpClient } from './loki-client.js';
 export type { HttpClientOptions } from './loki-client.js';
 export { frames } from './sse.js';
-export type { SseFrame } from './sse.js';
+export type { SseFrame } from '../sse-frames.js';

@@ -2,56 +2,15 @@
 // dropped connection with Last-Event-ID (client/src/resume.ts) so nothing is
 // lost or repeated. `event: error` frames carry a Loki error body.
 import type { IncomingMessage } from 'node:http';
-import { LokiError, isErrorCode } from '../../../common/src/index.js';
+import { LokiError } from '../../../common/src/index.js';
 import { resumable } from '../resume.js';
+import { sseErrorFrame, sseFrames, type SseFrame } from '../sse-frames.js';
 import { fail, open, type HttpCall, type HttpTarget } from './request.js';
 
-export interface SseFrame {
-  id: string;
-  event: string;
-  data: string;
-}
-
-/** Parses one response body into frames (spec: blank line ends a frame; `:` lines are comments). */
-export async function* frames(res: IncomingMessage): AsyncGenerator<SseFrame> {
-  let buf = '';
-  let cur: SseFrame = { id: '', event: 'message', data: '' };
-  let hasData = false;
+/** Parses one response body into frames. */
+export function frames(res: IncomingMessage): AsyncGenerator<SseFrame> {
   res.setEncoding('utf8');
-  for await (const chunk of res) {
-    buf += chunk as string;
-    let nl: number;
-    while ((nl = buf.search(/\r\n|\n|\r/)) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
-      if (line === '') {
-        if (hasData) yield cur;
-        cur = { id: cur.id, event: 'message', data: '' };
-        hasData = false;
-        continue;
-      }
-      if (line.startsWith(':')) continue;
-      const i = line.indexOf(':');
-      const field = i < 0 ? line : line.slice(0, i);
-      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-      if (field === 'data') {
-        cur.data = hasData ? `${cur.data}\n${value}` : value;
-        hasData = true;
-      } else if (field === 'event') cur.event = value;
-      else if (field === 'id') cur.id = value;
-    }
-  }
-}
-
-function errorFrame(data: string): LokiError {
-  try {
-    const v = JSON.parse(data) as { code?: unknown; message?: unknown; error?: { code?: unknown; message?: unknown } };
-    const e = v.error ?? v;
-    const msg = typeof e.message === 'string' ? e.message : 'stream error';
-    return new LokiError(isErrorCode(e.code) ? e.code : 'internal', msg);
-  } catch {
-    return new LokiError('internal', 'stream error');
-  }
+  return sseFrames(res as AsyncIterable<string>);
 }
 
 export interface SseStreamOptions<T> {
@@ -74,7 +33,7 @@ function once<T>(t: HttpTarget, o: SseStreamOptions<T>, cursor: number): AsyncIt
       if ((res.statusCode ?? 0) !== 200) await fail(res, o.call.path);
       try {
         for await (const f of frames(res)) {
-          if (f.event === 'error') throw errorFrame(f.data);
+          if (f.event === 'error') throw sseErrorFrame(f.data);
           const item = o.map(f);
           if (item !== undefined) yield item;
         }

@@ -1,7 +1,6 @@
 // Sessions: the live list (refreshed on every event of the all-sessions stream), filters, and a start form.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { BrowserSession } from '../../../client/src/http-browser.js';
-import { EVENT_TYPES } from '../../../client/src/http-browser.js';
 import type { Session } from '../../../client/src/types.js';
 import { age, api, canControl, useLoad, useNow } from '../util.js';
 
@@ -13,7 +12,7 @@ export function useLiveReload(reload: () => void): void {
     const ctl = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     (async () => {
-      for await (const _e of api.allEvents(['message', ...EVENT_TYPES], ctl.signal)) {
+      for await (const _e of api.allEvents(ctl.signal)) {
         timer ??= setTimeout(() => {
           timer = undefined;
           reload();
