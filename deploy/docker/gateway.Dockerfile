@@ -16,7 +16,10 @@ RUN npm prune --omit=dev --offline --no-audit --no-fund --ignore-scripts \
  && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
 COPY dist/common ./dist/common
 COPY dist/proto ./dist/proto
+COPY dist/client ./dist/client
 COPY dist/gateway ./dist/gateway
+# The web dashboard's hashed assets (npm run build → scripts/build-web.mjs).
+COPY dist/web ./dist/web
 COPY dist/docker/tini-static /tini
 
 # --- runtime: node, tini as PID 1, a non-root user in the group that may open gateway.sock ---
