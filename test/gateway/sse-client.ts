@@ -19,7 +19,8 @@ export interface SseRead {
 export function readSse(port: number, path: string, headers: Record<string, string>, stop: (events: SseMessage[], raw: string) => boolean, timeoutMs = 30_000): Promise<SseRead> {
   return new Promise((resolve, reject) => {
     let all = '';
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+    // No keep-alive pool: a finished stream's socket closes, so tests can count the server's open connections.
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       let buf = '';
       const events: SseMessage[] = [];
       let finished = false;

@@ -43,7 +43,8 @@ describe('gateway streams (WebSocket guard, stream places, SSE heartbeat)', () =
     gw = await buildTestGateway({
       socket: daemon.gatewaySocket,
       raw: { rate_limit: { per_minute: 100_000, burst: 100_000, unauthenticated_per_minute: 100_000, max_streams_per_subject: 1 } },
-      deps: { oidc: cookieSessionOidc({ subject: 'oidc:alice', scopes: ['control', 'write', 'read'], method: 'oidc' }) },
+      // The daemon verifies the forwarded credential itself: the cookie session carries a real one.
+      deps: { oidc: cookieSessionOidc({ subject: 'oidc:alice', scopes: ['control', 'write', 'read'], method: 'oidc', credential: op }) },
     });
     // The SSE heartbeat is tested on a second app with a short interval.
     await gw.app.listen({ host: '127.0.0.1', port: 0 });

@@ -17,11 +17,11 @@ async function counter(gw: TestGateway, name: string, labels: Record<string, str
   return got.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
-async function allEntries(gw: TestGateway, action: string): Promise<AuditEntryInfo[]> {
+async function allEntries(gw: TestGateway, auditor: string, action: string): Promise<AuditEntryInfo[]> {
   const out: AuditEntryInfo[] = [];
   let cursor = 0;
   for (;;) {
-    const page = await gw.daemon.queryAudit({ limit: 1000, action, cursor }, { requestId: 'q', subject: 'token:auditor', scopes: ['audit'] });
+    const page = await gw.daemon.queryAudit({ limit: 1000, action, cursor }, { requestId: 'q', credential: auditor });
     out.push(...page.entries);
     if (!page.nextCursor) return out;
     cursor = page.nextCursor;
@@ -36,9 +36,12 @@ describe('The audit trail under a flood', function () {
   let gw: TestGateway;
   let port: number;
   let auth: Record<string, string>;
+  let auditor: string;
 
   before(async () => {
     d = await startTestDaemon();
+    // The daemon trusts no forwarded scopes: reading the trail takes a real auditor credential.
+    auditor = (await generateToken(d.adminSocket, { name: 'auditor', role: 'auditor' })).secret;
     auth = bearer((await generateToken(d.adminSocket, { name: 'flooder', role: 'viewer' })).secret);
     gw = await buildTestGateway({
       socket: d.gatewaySocket,
@@ -78,7 +81,7 @@ describe('The audit trail under a flood', function () {
     const rejected = statuses.get(429) ?? 0;
     assert.equal(rejected, 580, `all but the 20 allowed were refused: ${JSON.stringify([...statuses])}`);
     assert.equal(await counter(gw, 'loki_rate_limit_rejections_total', { scope: 'subject' }), rejected);
-    const entries = (await allEntries(gw, 'rate_limit.reject')).filter((e) => e.user === 'token:flooder');
+    const entries = (await allEntries(gw, auditor, 'rate_limit.reject')).filter((e) => e.user === 'token:flooder');
     assert.equal(entries.reduce((n, e) => n + counted(e), 0), rejected, 'the counts in the log add up to every 429 answered');
     assert.ok(entries.length <= 4, `a handful of entries, not one per request (got ${entries.length})`);
     assert.ok(entries.some((e) => e.details.aggregated === true && counted(e) > 1));
@@ -97,7 +100,7 @@ describe('The audit trail under a flood', function () {
     assert.equal(codes.filter((c) => c === 401 || c === 429).length, n);
     // Each attempt is refused once: as a failed authentication, as locked out, or by the per-address rate limit.
     const mine = (e: AuditEntryInfo) => e.ip === '192.0.2.30' && e.resource === 'route:GET /fast';
-    const entries = [...(await allEntries(gw, 'auth.fail')), ...(await allEntries(gw, 'rate_limit.reject'))].filter(mine);
+    const entries = [...(await allEntries(gw, auditor, 'auth.fail')), ...(await allEntries(gw, auditor, 'rate_limit.reject'))].filter(mine);
     assert.equal(entries.reduce((s, e) => s + counted(e), 0), n, 'every refused attempt is accounted for');
     assert.ok(entries.some((e) => e.action === 'auth.fail' && e.reason === 'locked_out' && counted(e) > 1), JSON.stringify(entries));
     assert.ok(entries.length <= 8, `a handful of entries, not one per attempt (got ${entries.length})`);
