@@ -84,7 +84,7 @@ async function gateway(socket: string, on: boolean, auditAll = false): Promise<F
       {
         plugin: async (a) =>
           void a.get('/ping', { schema: {}, config: { access: { scope: 'read' } } }, async (req) => {
-            if (auditAll) app.loki.audit.forward({ action: 'token.use', resource: 'route:GET /ping', result: 'success', identity: { requestId: req.id, clientIp: req.ip } });
+            if (auditAll) await app.loki.audit.forward({ action: 'token.use', resource: 'route:GET /ping', result: 'success', identity: { requestId: req.id, clientIp: req.ip } });
             return { ok: true };
           }),
       },

@@ -120,7 +120,8 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
       metrics.reloads.inc({ result: 'applied' });
       if (ignored.length) mainLog.warn({ keys: ignored }, 'these settings change only on restart; kept their running values');
       mainLog.info({ level: cfg.log.level }, 'configuration reloaded');
-      app.loki.audit.forward({
+      // Not awaited: a reload signal has no request to slow down; the forwarder bounds its buffer.
+      void app.loki.audit.forward({
         action: 'config.change',
         resource: 'config:gateway',
         result: 'success',
@@ -132,7 +133,8 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
       const problems = err instanceof ConfigError ? err.problems : [err instanceof LokiError ? err.message : String((err as Error).message)];
       metrics.reloads.inc({ result: 'refused' });
       mainLog.error({ problems }, 'configuration reload refused; the previous configuration keeps running');
-      app.loki.audit.forward({
+      // Not awaited: a reload signal has no request to slow down; the forwarder bounds its buffer.
+      void app.loki.audit.forward({
         action: 'config.change',
         resource: 'config:gateway',
         result: 'error',

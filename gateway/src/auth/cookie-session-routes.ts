@@ -68,12 +68,12 @@ export async function cookieSessionRoutes(app: FastifyInstance, opts: CookieSess
         const reason = outcome.kind === 'failed' ? outcome.reason : 'missing';
         app.loki.metrics.authFailures.inc({ reason });
         await limiter.recordAuthFailure(req.ip, now);
-        app.loki.audit.forward({ action: 'auth.fail', resource: 'route:POST /auth/session', result: 'denied', reason, identity: { requestId: req.id, clientIp: req.ip } });
+        await app.loki.audit.forward({ action: 'auth.fail', resource: 'route:POST /auth/session', result: 'denied', reason, identity: { requestId: req.id, clientIp: req.ip } });
         throw new LokiError('unauthenticated', outcome.kind === 'failed' ? outcome.message : 'a token is required');
       }
       const { id, session } = store.create(token, outcome.identity.subject, outcome.expiresAtMs ?? 0);
       req.identity = outcome.identity;
-      app.loki.audit.forward({ action: 'auth.web_login', resource: 'web-session', result: 'success', identity: callIdentity(req) });
+      await app.loki.audit.forward({ action: 'auth.web_login', resource: 'web-session', result: 'success', identity: callIdentity(req) });
       const maxAge = Math.floor((session.expiresAtMs - now) / 1000);
       reply.header('set-cookie', webSessionCookie(cookieName(), id, Math.min(maxAge, WEB_SESSION_MAX_AGE_S), opts.secureCookies()));
       return reply.code(201).send(me({ ...outcome.identity, viaCookie: true }, session.csrf, session.expiresAtMs));
@@ -92,7 +92,7 @@ export async function cookieSessionRoutes(app: FastifyInstance, opts: CookieSess
     const id = req.identity!;
     if (id.webSessionId) {
       store.revoke(id.webSessionId);
-      app.loki.audit.forward({ action: 'auth.web_logout', resource: 'web-session', result: 'success', identity: callIdentity(req) });
+      await app.loki.audit.forward({ action: 'auth.web_logout', resource: 'web-session', result: 'success', identity: callIdentity(req) });
     }
     reply.header('set-cookie', webSessionCookie(cookieName(), '', 0, opts.secureCookies()));
     return { logged_out: true };

@@ -4,7 +4,6 @@
 // the caller holds `*`; an unknown and a not-yours session both answer 404.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LokiError } from '../../../common/src/index.js';
 import type { DaemonClient, SessionEventInfo, SessionInfo } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
