@@ -15,6 +15,7 @@ import type {
   ApprovalQuery,
   AuditPage,
   AuditQuery,
+  AuditVerification,
   DiffSummary,
   GeneratedToken,
   GenerateTokenInput,
@@ -72,7 +73,7 @@ async function* textChunks(res: Response): AsyncGenerator<string> {
  * `cursor` (seq or gid), so nothing is lost or repeated; without a cursor (the
  * approvals stream, which is not durable) it simply reconnects.
  */
-function sseIterable<T>(url: string, parse: (data: string) => T, cursor: ((v: T) => number) | undefined, endless: boolean, signal?: AbortSignal): AsyncIterable<T> {
+function sseIterable<T>(url: string, parse: (data: string) => T, cursor: ((v: T) => number) | undefined, endless: boolean, signal?: AbortSignal, retry = true): AsyncIterable<T> {
   let n = 0;
   const cursorOf = cursor ?? (() => ++n);
   const once = (after: number): AsyncIterable<T> => ({
@@ -107,7 +108,7 @@ function sseIterable<T>(url: string, parse: (data: string) => T, cursor: ((v: T)
     },
   });
   // An open dashboard keeps trying (a gateway restart, a laptop waking up), at most every 5 s.
-  return resumable({ start: 0, cursorOf, open: once, attempts: Number.MAX_SAFE_INTEGER, delayMs: 500, maxDelayMs: 5000, ...(signal ? { signal } : {}) });
+  return resumable({ start: 0, cursorOf, open: once, attempts: retry ? Number.MAX_SAFE_INTEGER : 0, delayMs: 500, maxDelayMs: 5000, ...(signal ? { signal } : {}) });
 }
 
 export class BrowserLokiClient {
@@ -191,6 +192,9 @@ export class BrowserLokiClient {
   readonly sandboxes = {
     list: async (opts: { all?: boolean } = {}) => (await this.call<{ sandboxes: Sandbox[] }>('GET', `/api/sandboxes${qs({ all: opts.all })}`)).sandboxes,
     stop: (id: string) => this.call<{ sandbox: Sandbox; removed: boolean }>('POST', `/api/sandboxes/${encodeURIComponent(id)}/stop`, {}),
+    /** The last `tail` lines of a sandbox's output, as UTF-8 text chunks (no follow: the stream ends; a cut is an error, never a replay). */
+    logs: (id: string, opts: { tail?: number; signal?: AbortSignal } = {}): AsyncIterable<{ stream: 'stdout' | 'stderr'; data: string }> =>
+      sseIterable(`${this.base}/api/sandboxes/${encodeURIComponent(id)}/logs${qs({ follow: false, tail: opts.tail })}`, (d) => JSON.parse(d) as { stream: 'stdout' | 'stderr'; data: string }, undefined, false, opts.signal, false),
   };
 
   readonly projects = {
@@ -210,5 +214,6 @@ export class BrowserLokiClient {
 
   readonly audit = {
     query: (q: AuditQuery = {}) => this.call<AuditPage>('GET', `/api/enterprise/audit${qs({ ...q })}`),
+    verify: () => this.call<AuditVerification>('GET', '/api/enterprise/audit/verify'),
   };
 }

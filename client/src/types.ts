@@ -244,6 +244,12 @@ export interface Approval {
   comment: string | null;
   /** When the approved action was consumed (approvals are single-use). */
   used_at: Timestamp | null;
+  /** Two-person rule: distinct approvals needed (1 = an ordinary approval). */
+  approvals_required: number;
+  /** Who approved so far; the approval is granted when there are `approvals_required` of them. */
+  approvers: string[];
+  /** The session's starter may not approve this action. */
+  distinct_from_starter: boolean;
 }
 
 export interface ApprovalQuery {

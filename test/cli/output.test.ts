@@ -29,6 +29,7 @@ describe('loki approvals show: the whole action, escaped', () => {
     const a: Approval = {
       id: 'apr-1', session_id: 'ses-1', status: 'pending', action, action_kind: 'shell', action_hash: 'ab'.repeat(32), asked_by: 'rule:ask-network', reason: 'network',
       requested_at: new Date(Date.now() - 90_000).toISOString(), expires_at: new Date(Date.now() + 200_000).toISOString(), decided_by: null, decided_at: null, comment: null, used_at: null,
+      approvals_required: 1, approvers: [], distinct_from_starter: false,
     };
     const out = capture(() => printApproval(a));
     assert.doesNotMatch(out, /[\u001b\u202e]/, 'no raw control or bidi character reaches the terminal');

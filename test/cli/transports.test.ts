@@ -180,7 +180,7 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         seen[t].rmFields = Object.keys(rm).sort();
       });
 
-      it('enterprise token generate/list/revoke and audit summary', async () => {
+      it('enterprise token generate/list/revoke, audit summary and verify', async () => {
         const g = await json<{ name: string; secret: string }>(t, ['enterprise', 'token', 'generate', `ci-${t}`, '--role', 'viewer']);
         assert.match(g.secret, /^loki_/);
         const l = await json<{ tokens: { name: string; status: string }[] }>(t, ['enterprise', 'token', 'list']);
@@ -188,6 +188,8 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         assert.match(await ok(t, ['enterprise', 'token', 'revoke', `ci-${t}`]), /Token revoked: ci-/);
         const s = await json<{ total: number; by_action: Record<string, number> }>(t, ['enterprise', 'audit', 'summary', '--since', '1h']);
         assert.ok(s.total > 0 && (s.by_action['token.generate'] ?? 0) > 0, JSON.stringify(s));
+        const v = await json<{ ok: boolean; entries: number }>(t, ['enterprise', 'audit', 'verify']);
+        assert.ok(v.ok && v.entries > 0, JSON.stringify(v));
       });
 
       it('sandbox start/list/status/exec (no `--` needed)/logs/stop', async () => {

@@ -195,8 +195,11 @@ describe('web dashboard in a real browser', function () {
     await page.goto(`${base}/#/sessions/${started.body.id}`);
     const card = await page.waitForSelector('article.approval', { timeout: 90_000 });
     assert.match((await card.textContent()) ?? '', /two-person-deploy/);
+    // The rule is shown before anyone decides: how many people, and that the starter is barred.
+    assert.match(await card.$eval('.two-person', (e) => e.textContent ?? ''), /^0 of 2 distinct approvers; the session’s starter may not approve$/);
     await card.$eval('button.approve', (b) => (b as unknown as { click(): void }).click());
-    await page.waitForSelector('article.approval [role=alert]:has-text("distinct approvers are needed")');
+    await page.waitForSelector('article.approval [role=alert]:has-text("another person must approve too")');
+    await page.waitForSelector('article.approval .two-person:has-text("1 of 2 distinct approvers (token:web-admin)")');
     const [pending] = (await api<{ approvals: ApprovalDto[] }>(`/api/approvals?session_id=${started.body.id}`)).body.approvals;
     assert.equal(pending!.status, 'pending', 'one approval is not enough');
     // The same person again is refused by the daemon.
@@ -237,6 +240,29 @@ describe('web dashboard in a real browser', function () {
     await page.waitForSelector('tr[data-token="from-the-ui"] td:nth-child(4):text-is("revoked")');
     const after = await fetch(`${base}/api/status`, { headers: { authorization: `Bearer ${secret}` } });
     assert.equal(after.status, 401);
+  });
+
+  it("shows a sandbox's recent output with stderr marked, and the audit chain's verify status", async () => {
+    const page = admin.page;
+    const started = await api<{ id: string }>('/api/sandboxes', 'admin', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'web-logs', project: 'demo', command: ['/bin/sh', '-c', 'echo hello from stdout; echo oops on stderr >&2; printf "\\033[31mred\\n"; exec sleep 600'] }),
+    });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    await page.goto(`${base}/#/sandboxes`);
+    await page.click('button[aria-label="Logs of web-logs"]');
+    const logs = await page.waitForSelector('pre.logs:has-text("oops on stderr")', { timeout: 30_000 });
+    assert.match((await logs.textContent()) ?? '', /hello from stdout/);
+    assert.deepEqual(await page.$$eval('pre.logs .stderr', (l) => l.map((e) => e.textContent?.trim())), ['oops on stderr']);
+    // An agent's escape sequences are shown, never interpreted.
+    assert.match((await logs.textContent()) ?? '', /\\x1b\[31mred/);
+    await screenshot(page, 'sandbox-logs-1280x800');
+
+    await page.goto(`${base}/#/audit`);
+    await page.click('button:text("Verify the chain")');
+    const ok = await page.waitForSelector('[data-verify=ok]', { timeout: 60_000 });
+    assert.match((await ok.textContent()) ?? '', /^Intact: \d+ entries in \d+ files/);
+    await api(`/api/sandboxes/${started.body.id}/stop`, 'admin', { method: 'POST', body: '{}' });
   });
 
   const PAGES = ['/', '/sessions', 'SESSION', '/approvals', '/sandboxes', '/projects', '/audit', '/tokens'];

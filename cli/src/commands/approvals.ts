@@ -28,6 +28,10 @@ export function printApproval(a: Approval, now = Date.now()): void {
   printLine(`  asked:     ${formatTime(a.requested_at)} (${formatAge(a.requested_at, now)})`);
   printLine(`  expires:   ${formatTime(a.expires_at)} (${formatAge(a.expires_at, now)})`);
   printLine(`  hash:      ${a.action_hash}`);
+  if (a.approvals_required > 1 || a.distinct_from_starter) {
+    const who = a.approvers.length ? ` (${a.approvers.map((x) => escapeForDisplay(x)).join(', ')})` : '';
+    printLine(`  approvals: ${a.approvers.length} of ${a.approvals_required}${who}${a.distinct_from_starter ? "; the session's starter may not approve" : ''}`);
+  }
   if (a.decided_by) printLine(`  decided:   ${a.status} by ${a.decided_by} at ${formatTime(a.decided_at)}${a.comment ? `: ${escapeForDisplay(a.comment)}` : ''}`);
   if (a.used_at) printLine(`  used:      ${formatTime(a.used_at)}`);
   printLine('  action:');

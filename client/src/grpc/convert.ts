@@ -161,6 +161,9 @@ export function toApproval(a: PbApproval | undefined): Approval {
     decided_at: iso(a?.decidedAtMs),
     comment: orNull(a?.comment),
     used_at: iso(a?.consumedAtMs),
+    approvals_required: Math.max(1, a?.approvalsRequired ?? 1),
+    approvers: [...(a?.approvers ?? [])],
+    distinct_from_starter: a?.distinctFromStarter ?? false,
   };
 }
 

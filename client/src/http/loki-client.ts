@@ -9,6 +9,7 @@ import type {
   AuditEntry,
   AuditPage,
   AuditSummary,
+  AuditVerification,
   DiffSummary,
   GeneratedToken,
   PolicyCheckInput,
@@ -228,7 +229,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
     audit: {
       query: (q = {}) => get<AuditPage>('/api/enterprise/audit', { limit: q.limit, action: q.action, user: q.user, result: q.result, since: q.since, until: q.until, cursor: q.cursor || undefined }),
       summary: (r = {}) => get<AuditSummary>('/api/enterprise/audit/summary', { since: r.since, until: r.until }),
-      verify: () => notServed('audit chain verification'),
+      verify: () => get<AuditVerification>('/api/enterprise/audit/verify'),
       tail: (q = {}): AsyncIterable<AuditEntry> => {
         if (q.follow) return notServed('a live audit tail');
         return {

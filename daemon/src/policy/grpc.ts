@@ -97,6 +97,9 @@ export function toWireApproval(a: Approval): WireApproval {
     decidedAtMs: a.decidedAt,
     comment: a.comment,
     consumedAtMs: a.consumedAt,
+    approvalsRequired: a.approvalsRequired,
+    approvers: [...a.approvers],
+    distinctFromStarter: a.distinctFromStarter,
   };
 }
 

@@ -40,6 +40,9 @@ export const approvalSchema = {
     decided_at: ts,
     comment: { type: ['string', 'null'] },
     used_at: ts,
+    approvals_required: { type: 'integer' },
+    approvers: { type: 'array', items: { type: 'string' } },
+    distinct_from_starter: { type: 'boolean' },
   },
 } as const;
 

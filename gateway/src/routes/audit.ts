@@ -88,4 +88,32 @@ export async function auditRoutes(app: FastifyInstance, opts: { daemon: DaemonCl
       return { total: s.total, by_action: s.byAction, by_user: s.byUser, by_result: s.byResult, since: s.since, until: s.until };
     },
   );
+
+  app.get(
+    '/api/enterprise/audit/verify',
+    {
+      config: { access: AUDIT },
+      schema: {
+        summary: 'Check the HMAC chain of every audit file (reads the whole log: seconds on a large one)',
+        querystring: { type: 'object', additionalProperties: false, properties: {} },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              entries: { type: 'integer' },
+              files: { type: 'integer' },
+              last_seq: { type: 'integer' },
+              last_mac: { type: 'string' },
+              file: { type: 'string' },
+              line: { type: 'integer' },
+              seq: { type: 'integer' },
+              reason: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    async (req) => opts.daemon.forCaller(callIdentity(req)).audit.verify(),
+  );
 }

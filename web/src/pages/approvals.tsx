@@ -5,11 +5,8 @@ import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { Approval } from '../../../client/src/types.js';
 import { age, api, canControl, duration, escapeForDisplay, useNow } from '../util.js';
 
-/** Two-person rule fields (present when the daemon enforces it for this approval's rule). */
-type Approval2 = Approval & { approvals_required?: number; approvers?: string[]; distinct_from_starter?: boolean };
-
-export function useApprovals(sessionId?: string): { items: Approval2[]; error?: string; remove: (id: string) => void } {
-  const [items, setItems] = useState<Approval2[]>([]);
+export function useApprovals(sessionId?: string): { items: Approval[]; error?: string; remove: (id: string) => void } {
+  const [items, setItems] = useState<Approval[]>([]);
   const [error, setError] = useState<string>();
   useEffect(() => {
     const ctl = new AbortController();
@@ -20,7 +17,7 @@ export function useApprovals(sessionId?: string): { items: Approval2[]; error?: 
     );
     (async () => {
       for await (const ev of api.approvals.watch({ ...(sessionId ? { session_id: sessionId } : {}), signal: ctl.signal })) {
-        const a = ev.approval as Approval2;
+        const a = ev.approval;
         if (a.status === 'pending' && (ev.type === 'pending' || ev.type === 'requested' || ev.type === 'decided')) setItems((cur) => merge(cur, [a]));
         else setItems((cur) => cur.filter((x) => x.id !== a.id));
       }
@@ -30,13 +27,13 @@ export function useApprovals(sessionId?: string): { items: Approval2[]; error?: 
   return { items, error, remove: (id) => setItems((cur) => cur.filter((x) => x.id !== id)) };
 }
 
-function merge(cur: Approval2[], add: Approval2[]): Approval2[] {
+function merge(cur: Approval[], add: Approval[]): Approval[] {
   const byId = new Map(cur.map((a) => [a.id, a]));
   for (const a of add) byId.set(a.id, a);
   return [...byId.values()].sort((x, y) => Date.parse(x.requested_at ?? '') - Date.parse(y.requested_at ?? ''));
 }
 
-export function ApprovalCard({ a, me, onDone }: { a: Approval2; me: BrowserSession; onDone: (id: string) => void }) {
+export function ApprovalCard({ a, me, onDone }: { a: Approval; me: BrowserSession; onDone: (id: string) => void }) {
   const now = useNow();
   const [comment, setComment] = useState('');
   const [error, setError] = useState<string>();
@@ -47,9 +44,9 @@ export function ApprovalCard({ a, me, onDone }: { a: Approval2; me: BrowserSessi
     setBusy(true);
     setError(undefined);
     try {
-      const r = (await api.approvals[verb](a.id, comment ? { comment } : {})) as Approval2;
+      const r = await api.approvals[verb](a.id, comment ? { comment } : {});
       // Under a two-person rule the first approval leaves it pending for a second person.
-      if (r.status === 'pending') setError(`Recorded your approval; ${a.approvals_required ?? 2} distinct approvers are needed.`);
+      if (r.status === 'pending') setError(`Recorded your approval (${r.approvers.length} of ${r.approvals_required}); another person must approve too.`);
       else onDone(a.id);
     } catch (err) {
       setError((err as Error).message);
@@ -79,12 +76,12 @@ export function ApprovalCard({ a, me, onDone }: { a: Approval2; me: BrowserSessi
         <dd class={left !== undefined && left < 60_000 ? 'urgent' : ''}>{left === undefined ? 'never' : left > 0 ? `in ${duration(left)}` : 'expired'}</dd>
         <dt>Action hash</dt>
         <dd class="mono hash">{a.action_hash}</dd>
-        {a.approvals_required && a.approvals_required > 1 ? (
+        {a.approvals_required > 1 || a.distinct_from_starter ? (
           <>
-            <dt>Two-person rule</dt>
-            <dd>
-              {a.approvers?.length ?? 0} of {a.approvals_required} distinct approvers
-              {a.approvers?.length ? ` (${a.approvers.join(', ')})` : ''}
+            <dt>{a.approvals_required > 1 ? 'Two-person rule' : 'Approver'}</dt>
+            <dd class="two-person">
+              {a.approvals_required > 1 ? `${a.approvers.length} of ${a.approvals_required} distinct approvers` : 'anyone with control'}
+              {a.approvers.length ? ` (${a.approvers.map((x) => escapeForDisplay(x)).join(', ')})` : ''}
               {a.distinct_from_starter ? '; the session’s starter may not approve' : ''}
             </dd>
           </>

@@ -1,7 +1,43 @@
-// Audit (auditor/admin): filter, page back through the HMAC-chained log.
+// Audit (auditor/admin): filter, page back through the HMAC-chained log, and verify the chain.
 import { useState } from 'preact/hooks';
-import type { AuditQuery } from '../../../client/src/types.js';
+import type { AuditQuery, AuditVerification } from '../../../client/src/types.js';
 import { api, escapeForDisplay, time, useLoad } from '../util.js';
+
+/** Runs the daemon's HMAC chain check on demand (it reads the whole log) and says what it found. */
+function VerifyChain() {
+  const [r, setR] = useState<AuditVerification | string>();
+  const [busy, setBusy] = useState(false);
+  const run = async () => {
+    setBusy(true);
+    try {
+      setR(await api.audit.verify());
+    } catch (err) {
+      setR((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="verify row" aria-live="polite">
+      <button type="button" class="secondary" disabled={busy} onClick={run}>
+        {busy ? 'Verifying…' : 'Verify the chain'}
+      </button>
+      {typeof r === 'string' ? (
+        <span class="error" role="alert">
+          {r}
+        </span>
+      ) : r?.ok ? (
+        <span class="ok" data-verify="ok">
+          Intact: {r.entries} entries in {r.files} files (last seq {r.last_seq})
+        </span>
+      ) : r ? (
+        <span class="bad" data-verify="broken" role="alert">
+          BROKEN at {r.file} line {r.line} (seq {r.seq}): {escapeForDisplay(r.reason ?? '')}; {r.entries} entries verified before it
+        </span>
+      ) : null}
+    </div>
+  );
+}
 
 export function Audit() {
   const [filter, setFilter] = useState<AuditQuery>({ limit: 50 });
@@ -27,6 +63,7 @@ export function Audit() {
   return (
     <section>
       <h1 tabIndex={-1}>Audit log</h1>
+      <VerifyChain />
       <form class="filters" onSubmit={apply} aria-label="Filter the audit log">
         <label>
           Action

@@ -160,6 +160,13 @@ export interface Approval {
   decidedAtMs: number;
   comment: string;
   consumedAtMs: number;
+  /**
+   * Two-person rule: distinct approvals the action needs (1 = an ordinary approval),
+   * who approved so far, and whether the session's starter is barred from approving.
+   */
+  approvalsRequired: number;
+  approvers: string[];
+  distinctFromStarter: boolean;
 }
 
 export interface ListApprovalsRequest {
@@ -1374,6 +1381,9 @@ function createBaseApproval(): Approval {
     decidedAtMs: 0,
     comment: "",
     consumedAtMs: 0,
+    approvalsRequired: 0,
+    approvers: [],
+    distinctFromStarter: false,
   };
 }
 
@@ -1420,6 +1430,15 @@ export const Approval: MessageFns<Approval> = {
     }
     if (message.consumedAtMs !== 0) {
       writer.uint32(112).int64(message.consumedAtMs);
+    }
+    if (message.approvalsRequired !== 0) {
+      writer.uint32(120).int32(message.approvalsRequired);
+    }
+    for (const v of message.approvers) {
+      writer.uint32(130).string(v!);
+    }
+    if (message.distinctFromStarter !== false) {
+      writer.uint32(136).bool(message.distinctFromStarter);
     }
     return writer;
   },
@@ -1549,6 +1568,30 @@ export const Approval: MessageFns<Approval> = {
             message.consumedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.approvalsRequired = reader.int32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.approvers.push(reader.string());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.distinctFromStarter = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1613,6 +1656,19 @@ export const Approval: MessageFns<Approval> = {
         : isSet(object.consumed_at_ms)
         ? globalThis.Number(object.consumed_at_ms)
         : 0,
+      approvalsRequired: isSet(object.approvalsRequired)
+        ? globalThis.Number(object.approvalsRequired)
+        : isSet(object.approvals_required)
+        ? globalThis.Number(object.approvals_required)
+        : 0,
+      approvers: globalThis.Array.isArray(object?.approvers)
+        ? object.approvers.map((e: any) => globalThis.String(e))
+        : [],
+      distinctFromStarter: isSet(object.distinctFromStarter)
+        ? globalThis.Boolean(object.distinctFromStarter)
+        : isSet(object.distinct_from_starter)
+        ? globalThis.Boolean(object.distinct_from_starter)
+        : false,
     };
   },
 
@@ -1660,6 +1716,15 @@ export const Approval: MessageFns<Approval> = {
     if (message.consumedAtMs !== 0) {
       obj.consumedAtMs = Math.round(message.consumedAtMs);
     }
+    if (message.approvalsRequired !== 0) {
+      obj.approvalsRequired = Math.round(message.approvalsRequired);
+    }
+    if (message.approvers?.length) {
+      obj.approvers = message.approvers;
+    }
+    if (message.distinctFromStarter !== false) {
+      obj.distinctFromStarter = message.distinctFromStarter;
+    }
     return obj;
   },
 
@@ -1682,6 +1747,9 @@ export const Approval: MessageFns<Approval> = {
     message.decidedAtMs = object.decidedAtMs ?? 0;
     message.comment = object.comment ?? "";
     message.consumedAtMs = object.consumedAtMs ?? 0;
+    message.approvalsRequired = object.approvalsRequired ?? 0;
+    message.approvers = object.approvers?.map((e) => e) || [];
+    message.distinctFromStarter = object.distinctFromStarter ?? false;
     return message;
   },
 };
