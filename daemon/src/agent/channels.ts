@@ -32,6 +32,7 @@ import { unary, type HandlerContext } from '../grpc/wrap.js';
 import { toActionRequest, toBriefMessage, toEventData, MAX_EVENTS_PER_REPORT } from './convert.js';
 import { startModelProxy, type ModelProxy } from './model-proxy.js';
 import type { AgentChannel, AgentChannelHooks, AgentChannels } from './types.js';
+import { withSafeDecoding } from '../grpc/decode.js';
 
 export const AGENT_DIR_IN_SANDBOX = '/run/loki-agent';
 export const AGENT_SOCKET_NAME = 'agent.sock';
@@ -185,7 +186,8 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
     if (existsSync(sock)) unlinkSync(sock);
     const server = new Server(AGENT_SERVER_OPTIONS);
     const ctx: HandlerContext = { log, listener: { role: 'agent', sessionId } };
-    module.register(server, ctx);
+    // The agent is the least trusted caller: an undecodable request is its INVALID_ARGUMENT, never INTERNAL.
+    module.register(withSafeDecoding(server), ctx);
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
