@@ -6,7 +6,9 @@
 // .loki-test/artifacts/dashboard/.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { agentRunnerMount } from '../../../daemon/src/agent/runner-bundle.js';
 import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../../daemon/sessions/helpers.js';
 import { buildTestGateway, generateToken, type TestGateway } from '../../gateway/helpers.js';
@@ -31,6 +33,16 @@ function hasTmux(): boolean {
 }
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * A short `loki` wrapper in `dir`, so the command line typed into the pane fits the 80-column
+ * resize whatever the checkout path is (a wrapped command line reflows unpredictably).
+ */
+function lokiWrapper(dir: string, args: string[]): string {
+  const file = join(dir, 'loki');
+  writeFileSync(file, `#!/bin/sh\nexec ${['node', ...entryArgv('cli'), ...args].map(shq).join(' ')} "$@"\n`, { mode: 0o755 });
+  return shq(file);
+}
 
 describe('loki dashboard in tmux against a real daemon', function () {
   this.timeout(200_000);
@@ -85,8 +97,7 @@ describe('loki dashboard in tmux against a real daemon', function () {
   it('navigates, approves through the confirmation, survives a resize and quits to a clean screen (admin socket, gRPC)', async function () {
     const t = (tmux = new Tmux(120, 40, {}));
     await t.until((x) => x.includes('$'), 'the shell prompt');
-    const cli = ['node', ...entryArgv('cli')].map(shq).join(' ');
-    t.send(`${cli} --socket ${shq(sd.d.paths.adminSocket)} dashboard`, 'Enter');
+    t.send(`${lokiWrapper(sd.d.home, ['--socket', sd.d.paths.adminSocket])} dashboard`, 'Enter');
     let screen = await t.until((x) => x.includes('LIVE') && x.includes('daemon ok'), 'the dashboard to connect');
     assert.match(screen, /grpc .*admin\.sock/);
     t.save('grpc-0-empty', screen);
@@ -128,9 +139,8 @@ describe('loki dashboard in tmux against a real daemon', function () {
       const port = (gw.app.server.address() as AddressInfo).port;
       const t = (tmux = new Tmux(120, 40, { LOKI_TOKEN: secret }));
       await t.until((x) => x.includes('$'), 'the shell prompt');
-      const cli = ['node', ...entryArgv('cli')].map(shq).join(' ');
       // The token travels in the environment, not on the visible command line.
-      t.send(`${cli} --url http://127.0.0.1:${port} dashboard`, 'Enter');
+      t.send(`${lokiWrapper(sd.d.home, [])} --url http://127.0.0.1:${port} dashboard`, 'Enter');
       const screen = await t.until((x) => x.includes('LIVE') && x.includes('daemon ok'), 'the dashboard to connect over HTTP');
       assert.match(screen, new RegExp(`http http://127\\.0\\.0\\.1:${port}`));
       t.save('http-0-connected', screen);
