@@ -20,7 +20,8 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -n "${WALK_KEEP:-}" ] || rm -rf "$R"
+  # Session workspaces are loop-mounted file systems (sessions.workspace.enforce: mount): unmount them first.
+  [ -n "${WALK_KEEP:-}" ] || { findmnt -rn -o TARGET | grep "^$R/" | sort -r | xargs -r umount -l 2>/dev/null || true; rm -rf "$R"; }
 }
 trap cleanup EXIT
 # The unit's paths, under the scratch root.
@@ -122,7 +123,7 @@ env -i PATH="$PATH" LOKI_HOME="$fresh" "$R/usr/local/bin/lokid" >"$R/restored.lo
 pids+=("$!")
 export LOKI_SOCKET=$fresh/run/admin.sock
 wait_for "the restored lokid" "$R/usr/local/bin/loki" status
-"$R/usr/local/bin/loki" sessions list --all --json | jq -e --arg id "$sid" 'map(select(.id == $id and .state == "completed")) | length == 1' >/dev/null \
+"$R/usr/local/bin/loki" sessions list --all --json | jq -e --arg id "$sid" '.sessions | map(select(.id == $id and .state == "completed")) | length == 1' >/dev/null \
   || fail "session $sid not found in the restored store"
 "$R/usr/local/bin/loki" enterprise audit verify | grep -q '^OK' || fail "audit verify after restore"
 echo "session $sid found completed in the restored store; audit chain verified"
