@@ -27,6 +27,12 @@ import type {
   AuditVerification,
   BuildImageInput,
   BuildProgress,
+  DiscoverInput,
+  DiscoverResult,
+  ListTasksQuery,
+  ProjectHealth,
+  ProjectSync,
+  RegistryTask,
   DiffSummary,
   ExecOptions,
   ExecSession,
@@ -119,9 +125,19 @@ export interface SandboxesApi {
 export interface ProjectsApi {
   list(): Promise<Project[]>;
   register(input: RegisterProjectInput): Promise<Project>;
-  /** By id or name. */
+  /** By id, name or alias. */
   get(idOrName: string): Promise<Project>;
   remove(idOrName: string): Promise<void>;
+  /** Git repositories under the roots (never following a symlink, never running repo content). */
+  discover(input?: DiscoverInput): Promise<DiscoverResult>;
+  health(idOrName: string): Promise<ProjectHealth>;
+  /** Branches, last commit and session branches of one project, or of every project the caller sees. */
+  sync(idOrName?: string): Promise<ProjectSync[]>;
+}
+
+export interface TasksApi {
+  /** Tasks sessions reported, across the projects the caller sees. */
+  list(query?: ListTasksQuery): Promise<RegistryTask[]>;
 }
 
 export interface TokensApi {
@@ -164,6 +180,7 @@ export interface LokiClient {
   readonly approvals: ApprovalsApi;
   readonly sandboxes: SandboxesApi;
   readonly projects: ProjectsApi;
+  readonly tasks: TasksApi;
   readonly tokens: TokensApi;
   readonly audit: AuditApi;
   readonly policy: PolicyApi;

@@ -14,6 +14,8 @@ export type Timestamp = string;
 export type SessionState = 'pending' | 'starting' | 'running' | 'paused' | 'waiting_approval' | 'completed' | 'failed' | 'stopped';
 export const TERMINAL_SESSION_STATES: readonly string[] = ['completed', 'failed', 'stopped'];
 
+export type TaskStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
+
 export interface TaskCounts {
   pending: number;
   in_progress: number;
@@ -382,15 +384,85 @@ export interface Project {
   protected_branches: string[];
   registered_by: string;
   registered_at: Timestamp | null;
+  /** A second name the project answers to, or null. */
+  alias: string | null;
+  /** Visible to every reader by the daemon's configuration (git.shared_projects). */
+  shared: boolean;
 }
 
 export interface RegisterProjectInput {
   /** Absolute path (on the daemon's host) of a non-bare repository's top level. */
   path: string;
   name?: string;
+  alias?: string;
   base_branch?: string;
   remote?: string;
   protected_branches?: string[];
+}
+
+export interface DiscoverInput {
+  /** Absolute paths on the daemon's host; empty = the daemon's git.registry_roots. */
+  roots?: string[];
+  /** Directory levels below each root (default 3, at most 8). */
+  depth?: number;
+  /** Register every repository found that is not registered yet. */
+  register?: boolean;
+}
+
+export interface DiscoveredRepo {
+  path: string;
+  root: string;
+  /** Set when the repository is (or was just) a project the caller sees. */
+  project_id: string | null;
+  project_name: string | null;
+  /** Why registering it failed. */
+  error: string | null;
+}
+
+export interface DiscoverResult {
+  repos: DiscoveredRepo[];
+  /** Symlinks met on the walk; they are never followed. */
+  skipped_symlinks: string[];
+  truncated: boolean;
+}
+
+export type HealthStatus = 'ok' | 'warn' | 'fail';
+
+export interface ProjectHealth {
+  project: Project;
+  status: HealthStatus;
+  /** repo_readable, base_branch, working_tree, remote, last_session, sandbox_image. */
+  checks: { name: string; status: HealthStatus; detail: string }[];
+}
+
+export interface ProjectSync {
+  project_id: string;
+  project_name: string;
+  branches: number;
+  last_commit: string | null;
+  last_commit_subject: string | null;
+  last_commit_at: Timestamp | null;
+  /** `loki/session-*` branches still in the project. */
+  session_branches: string[];
+  error: string | null;
+}
+
+export interface RegistryTask {
+  session_id: string;
+  task_id: string;
+  status: TaskStatus;
+  project_id: string;
+  project_name: string;
+  owner: string;
+  session_state: string;
+  session_created_at: Timestamp | null;
+}
+
+export interface ListTasksQuery {
+  status?: TaskStatus;
+  /** Project id, name or alias. */
+  project?: string;
+  limit?: number;
 }
 
 // ------------------------------------------------------------------ tokens

@@ -208,6 +208,8 @@ export function toProject(p: PbProject): Project {
     protected_branches: [...p.protectedBranches],
     registered_by: p.registeredBy,
     registered_at: iso(p.registeredAtMs),
+    alias: orNull(p.alias),
+    shared: p.shared,
   };
 }
 

@@ -28,6 +28,7 @@ import {
   toWorkspace,
 } from './convert.js';
 import { startExec } from './exec.js';
+import { registryProjectMethods, tasksMethods } from './registry.js';
 import type { Services } from './services.js';
 import { iterateStream } from './stream.js';
 import { fromServiceError, type CallIdentity, type Channel, type Invoke, type Unary } from './daemon-client-wire.js';
@@ -227,6 +228,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
           baseBranch: i.base_branch ?? '',
           remote: i.remote ?? '',
           protectedBranches: i.protected_branches ?? [],
+          alias: i.alias ?? '',
         }, SLOW_MS));
       },
       async get(idOrName) {
@@ -235,7 +237,9 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       async remove(idOrName) {
         await call('WorkspaceService/RemoveProject', s.workspace, s.workspace.removeProject, { project: idOrName });
       },
+      ...registryProjectMethods(s, call, SLOW_MS),
     },
+    tasks: tasksMethods(s, call),
     tokens: {
       async list(o) {
         const now = Date.now();

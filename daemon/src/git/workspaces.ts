@@ -156,6 +156,10 @@ export class WorkspaceManager {
     migrate(this.o.db, WORKSPACE_MIGRATIONS);
   }
 
+  get gitConfig(): GitConfig {
+    return this.o.config;
+  }
+
   get(sessionId: string): Workspace {
     const row = this.o.db.prepare('SELECT * FROM git_workspaces WHERE session_id = ?').get(validateSessionId(sessionId)) as Row | undefined;
     if (!row) throw new LokiError('workspace_not_found', `no workspace for session "${sessionId}"`);
