@@ -29,6 +29,8 @@ import type {
   BuildProgress,
   DiscoverInput,
   DiscoverResult,
+  Learning,
+  LearningsQuery,
   ListTasksQuery,
   ProjectHealth,
   ProjectSync,
@@ -135,6 +137,13 @@ export interface ProjectsApi {
   sync(idOrName?: string): Promise<ProjectSync[]>;
 }
 
+export interface MemoryApi {
+  /** Newest learnings first, across the projects the caller sees. */
+  list(query?: LearningsQuery): Promise<Learning[]>;
+  /** Ranked full-text search (exact phrase first). */
+  search(q: string, query?: LearningsQuery): Promise<Learning[]>;
+}
+
 export interface TasksApi {
   /** Tasks sessions reported, across the projects the caller sees. */
   list(query?: ListTasksQuery): Promise<RegistryTask[]>;
@@ -181,6 +190,7 @@ export interface LokiClient {
   readonly sandboxes: SandboxesApi;
   readonly projects: ProjectsApi;
   readonly tasks: TasksApi;
+  readonly memory: MemoryApi;
   readonly tokens: TokensApi;
   readonly audit: AuditApi;
   readonly policy: PolicyApi;

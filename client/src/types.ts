@@ -458,6 +458,24 @@ export interface RegistryTask {
   session_created_at: Timestamp | null;
 }
 
+export interface Learning {
+  id: number;
+  session_id: string;
+  project_id: string;
+  project_name: string;
+  text: string;
+  tags: string[];
+  created_at: Timestamp | null;
+  /** Search only: `phrase` (the exact phrase occurs) ranks before `terms` (every term occurs). */
+  match: 'phrase' | 'terms' | null;
+}
+
+export interface LearningsQuery {
+  /** Project id, name or alias. */
+  project?: string;
+  limit?: number;
+}
+
 export interface ListTasksQuery {
   status?: TaskStatus;
   /** Project id, name or alias. */

@@ -28,7 +28,7 @@ import {
   toWorkspace,
 } from './convert.js';
 import { startExec } from './exec.js';
-import { registryProjectMethods, tasksMethods } from './registry.js';
+import { memoryMethods, registryProjectMethods, tasksMethods } from './registry.js';
 import type { Services } from './services.js';
 import { iterateStream } from './stream.js';
 import { fromServiceError, type CallIdentity, type Channel, type Invoke, type Unary } from './daemon-client-wire.js';
@@ -240,6 +240,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       ...registryProjectMethods(s, call, SLOW_MS),
     },
     tasks: tasksMethods(s, call),
+    memory: memoryMethods(s, call),
     tokens: {
       async list(o) {
         const now = Date.now();

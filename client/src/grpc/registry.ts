@@ -1,9 +1,9 @@
 // The registry methods of the gRPC transport (WorkspaceService): discovery,
 // health, sync and tasks across projects, converted to the client's domain types.
 import type { Client } from '@grpc/grpc-js';
-import type { ProjectHealthReport, ProjectSync as PbSync, RegistryTask as PbTask } from '../../../proto/gen/loki/v1/workspace.js';
-import type { ProjectsApi, TasksApi } from '../client.js';
-import type { HealthStatus, ProjectSync, RegistryTask, TaskStatus } from '../types.js';
+import type { Learning as PbLearning, ProjectHealthReport, ProjectSync as PbSync, RegistryTask as PbTask } from '../../../proto/gen/loki/v1/workspace.js';
+import type { MemoryApi, ProjectsApi, TasksApi } from '../client.js';
+import type { HealthStatus, Learning, ProjectSync, RegistryTask, TaskStatus } from '../types.js';
 import { iso, toProject } from './convert.js';
 import type { Unary } from './daemon-client-wire.js';
 import type { Services } from './services.js';
@@ -62,6 +62,28 @@ export function registryProjectMethods(s: Services, call: Call, slowMs: number):
     async sync(project) {
       return (await call('WorkspaceService/Sync', s.workspace, s.workspace.sync, { project: project ?? '' }, slowMs)).projects.map(toSync);
     },
+  };
+}
+
+function toLearning(l: PbLearning): Learning {
+  return {
+    id: l.id,
+    session_id: l.sessionId,
+    project_id: l.projectId,
+    project_name: l.projectName,
+    text: l.text,
+    tags: [...l.tags],
+    created_at: iso(l.createdAtMs),
+    match: l.match === 'phrase' || l.match === 'terms' ? l.match : null,
+  };
+}
+
+export function memoryMethods(s: Services, call: Call): MemoryApi {
+  const query = async (q: string, o: { project?: string; limit?: number }) =>
+    (await call('WorkspaceService/ListLearnings', s.workspace, s.workspace.listLearnings, { q, project: o.project ?? '', limit: o.limit ?? 0 })).learnings.map(toLearning);
+  return {
+    list: (o = {}) => query('', o),
+    search: (q, o = {}) => query(q, o),
   };
 }
 

@@ -19,6 +19,7 @@ import type {
   ProjectHealth,
   ProjectSync,
   RegistryTask,
+  Learning,
   PruneResult,
   RemovedSession,
   Sandbox,
@@ -218,6 +219,10 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
         i.register ? post<DiscoverResult>('/api/registry/discover', i, SLOW_MS) : get<DiscoverResult>('/api/registry/discover', { root: i.roots?.length ? i.roots : undefined, depth: i.depth || undefined }, SLOW_MS),
       health: (id) => get<ProjectHealth>(`/api/registry/projects/${enc(id)}/health`, undefined, SLOW_MS),
       sync: async (id) => (await post<{ projects: ProjectSync[] }>('/api/registry/sync', id ? { project: id } : {}, SLOW_MS)).projects,
+    },
+    memory: {
+      list: async (q = {}) => (await get<{ learnings: Learning[] }>('/api/registry/learnings', { project: q.project, limit: q.limit || undefined })).learnings,
+      search: async (text, q = {}) => (await get<{ learnings: Learning[] }>('/api/registry/learnings', { q: text, project: q.project, limit: q.limit || undefined })).learnings,
     },
     tasks: {
       list: async (q = {}) => (await get<{ tasks: RegistryTask[] }>('/api/registry/tasks', { status: q.status, project: q.project, limit: q.limit || undefined })).tasks,

@@ -16,6 +16,7 @@ import type { GitConfig } from './config.js';
 import { isInside, type Project, type ProjectRegistry } from './projects.js';
 import { DEFAULT_DISCOVER_DEPTH, discoverRepos, projectHealth, realRoot, syncProject } from './registry.js';
 import { listTasks, lastSessionOf } from './registry-tasks.js';
+import { LearningStore } from '../registry/learnings.js';
 import type { WorkspaceManager } from './workspaces.js';
 
 export interface RegistryHandlerDeps {
@@ -90,6 +91,7 @@ export class ProjectAccess {
 export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext) {
   const { projects, workspaces, config, db, audited } = deps;
   const access = new ProjectAccess(projects, config);
+  const learnings = new LearningStore(db);
   const toPb = (p: Project) => projectToPb(p, access.isShared(p));
 
   async function register(caller: Caller, req: pb.RegisterProjectRequest): Promise<pb.Project> {
@@ -203,6 +205,27 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
       const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
       if (req.limit < 0 || req.limit > 10_000) throw new LokiError('invalid_argument', 'limit must be between 0 and 10000');
       return { tasks: listTasks(db, list, { status: req.status, limit: req.limit || 1000 }) };
+    }),
+    listLearnings: unary(ctx, 'WorkspaceService/ListLearnings', async (req: pb.ListLearningsRequest, caller) => {
+      requireScope(caller, 'read');
+      if (req.limit < 0 || req.limit > 1000) throw new LokiError('invalid_argument', 'limit must be between 0 and 1000');
+      if (req.q.length > 1000) throw new LokiError('invalid_argument', 'the query is at most 1000 characters');
+      const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
+      const names = new Map(list.map((p) => [p.id, p.name]));
+      const ids = [...names.keys()];
+      const rows = req.q.trim() ? learnings.search(req.q, ids, req.limit || 50) : learnings.list(ids, req.limit || 100);
+      return {
+        learnings: rows.map((l) => ({
+          id: l.id,
+          sessionId: l.sessionId,
+          projectId: l.projectId,
+          projectName: names.get(l.projectId) ?? '',
+          text: l.text,
+          tags: l.tags,
+          createdAtMs: l.createdAtMs,
+          match: l.match ?? '',
+        })),
+      };
     }),
   };
   return { access, toPb, handlers };

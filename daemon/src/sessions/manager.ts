@@ -16,6 +16,7 @@ import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxDriver, SandboxMount } from '../sandbox/types.js';
 import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
+import { LearningStore } from '../registry/learnings.js';
 import { SessionAgentHooks } from './hooks.js';
 import { SessionRuntime } from './runtime.js';
 import { SessionStore } from './store.js';
@@ -93,7 +94,9 @@ export class SessionManager {
     const ws = opts.config.workspace;
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
     this.cleanup = new SessionCleanup({ rt: this.rt, driver: opts.driver, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
-    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
+    this.channels = opts.createChannels(
+      new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.db), onFinished: (id) => this.onRunnerFinished(id) }),
+    );
   }
 
   /** Sessions, by id, that the caller may see (unknown and not-yours look the same). */

@@ -109,6 +109,37 @@ export async function registryRoutes(app: FastifyInstance, opts: { daemon: Daemo
     async (req) => ({ projects: await client(req).projects.sync(req.body?.project) }),
   );
 
+  const learningSchema = {
+    type: 'object',
+    properties: {
+      id: { type: 'integer' },
+      session_id: str,
+      project_id: str,
+      project_name: str,
+      text: str,
+      tags: { type: 'array', items: str },
+      created_at: nullableStr,
+      match: { type: ['string', 'null'], enum: ['phrase', 'terms', null], description: 'search only: phrase matches rank before terms matches' },
+    },
+  } as const;
+  const learningsQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: { q: { type: 'string', maxLength: 1000, description: 'full-text query; omitted = newest first' }, project: projectRef, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+  } as const;
+  app.get<{ Querystring: { q?: string; project?: string; limit?: number } }>(
+    '/api/registry/learnings',
+    {
+      config: { access: READ },
+      schema: { summary: 'Learnings sessions recorded: ranked full-text search (exact phrase first) or the newest', querystring: learningsQuery, response: { 200: { type: 'object', properties: { learnings: { type: 'array', items: learningSchema } } } } },
+    },
+    async (req) => {
+      const { q, ...rest } = req.query;
+      const c = client(req);
+      return { learnings: q ? await c.memory.search(q, rest) : await c.memory.list(rest) };
+    },
+  );
+
   const tasksQuery = {
     type: 'object',
     additionalProperties: false,

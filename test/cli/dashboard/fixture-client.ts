@@ -149,6 +149,7 @@ export function fixture(init: Partial<Pick<Fixture, 'sessions' | 'pending' | 'sa
     },
     projects: { list: notHere('projects'), register: notHere('register'), get: notHere('get'), remove: notHere('remove'), discover: notHere('discover'), health: notHere('health'), sync: notHere('sync') },
     tasks: { list: notHere('tasks') },
+    memory: { list: notHere('memory'), search: notHere('search') },
     tokens: { list: notHere('tokens'), generate: notHere('generate'), revoke: notHere('revoke') },
     audit: { query: notHere('query'), summary: notHere('summary'), verify: notHere('verify'), tail: (o) => f.audit.iterable(o?.signal, o) },
     policy: { check: notHere('check'), explain: notHere('explain'), show: notHere('show') },

@@ -324,6 +324,31 @@ export interface ListTasksResponse {
   tasks: RegistryTask[];
 }
 
+export interface ListLearningsRequest {
+  /** full-text query; empty = newest first */
+  q: string;
+  /** id, name or alias; empty = every visible project */
+  project: string;
+  /** 0 = 50 (search) / 100 (list) */
+  limit: number;
+}
+
+export interface Learning {
+  id: number;
+  sessionId: string;
+  projectId: string;
+  projectName: string;
+  text: string;
+  tags: string[];
+  createdAtMs: number;
+  /** search only: phrase (exact phrase) | terms (every term) */
+  match: string;
+}
+
+export interface ListLearningsResponse {
+  learnings: Learning[];
+}
+
 function createBaseProject(): Project {
   return {
     id: "",
@@ -4910,6 +4935,377 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
   },
 };
 
+function createBaseListLearningsRequest(): ListLearningsRequest {
+  return { q: "", project: "", limit: 0 };
+}
+
+export const ListLearningsRequest: MessageFns<ListLearningsRequest> = {
+  encode(message: ListLearningsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.q !== "") {
+      writer.uint32(10).string(message.q);
+    }
+    if (message.project !== "") {
+      writer.uint32(18).string(message.project);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLearningsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLearningsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.q = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLearningsRequest {
+    return {
+      q: isSet(object.q) ? globalThis.String(object.q) : "",
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListLearningsRequest): unknown {
+    const obj: any = {};
+    if (message.q !== "") {
+      obj.q = message.q;
+    }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLearningsRequest>, I>>(base?: I): ListLearningsRequest {
+    return ListLearningsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLearningsRequest>, I>>(object: I): ListLearningsRequest {
+    const message = createBaseListLearningsRequest();
+    message.q = object.q ?? "";
+    message.project = object.project ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseLearning(): Learning {
+  return { id: 0, sessionId: "", projectId: "", projectName: "", text: "", tags: [], createdAtMs: 0, match: "" };
+}
+
+export const Learning: MessageFns<Learning> = {
+  encode(message: Learning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(26).string(message.projectId);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(34).string(message.projectName);
+    }
+    if (message.text !== "") {
+      writer.uint32(42).string(message.text);
+    }
+    for (const v of message.tags) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(56).int64(message.createdAtMs);
+    }
+    if (message.match !== "") {
+      writer.uint32(66).string(message.match);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Learning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLearning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createdAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.match = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Learning {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      tags: globalThis.Array.isArray(object?.tags)
+        ? object.tags.map((e: any) => globalThis.String(e))
+        : [],
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+      match: isSet(object.match) ? globalThis.String(object.match) : "",
+    };
+  },
+
+  toJSON(message: Learning): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = Math.round(message.createdAtMs);
+    }
+    if (message.match !== "") {
+      obj.match = message.match;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Learning>, I>>(base?: I): Learning {
+    return Learning.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Learning>, I>>(object: I): Learning {
+    const message = createBaseLearning();
+    message.id = object.id ?? 0;
+    message.sessionId = object.sessionId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.projectName = object.projectName ?? "";
+    message.text = object.text ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
+    message.createdAtMs = object.createdAtMs ?? 0;
+    message.match = object.match ?? "";
+    return message;
+  },
+};
+
+function createBaseListLearningsResponse(): ListLearningsResponse {
+  return { learnings: [] };
+}
+
+export const ListLearningsResponse: MessageFns<ListLearningsResponse> = {
+  encode(message: ListLearningsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.learnings) {
+      Learning.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLearningsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLearningsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.learnings.push(Learning.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLearningsResponse {
+    return {
+      learnings: globalThis.Array.isArray(object?.learnings)
+        ? object.learnings.map((e: any) => Learning.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListLearningsResponse): unknown {
+    const obj: any = {};
+    if (message.learnings?.length) {
+      obj.learnings = message.learnings.map((e) => Learning.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLearningsResponse>, I>>(base?: I): ListLearningsResponse {
+    return ListLearningsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLearningsResponse>, I>>(object: I): ListLearningsResponse {
+    const message = createBaseListLearningsResponse();
+    message.learnings = object.learnings?.map((e) => Learning.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type WorkspaceServiceService = typeof WorkspaceServiceService;
 export const WorkspaceServiceService = {
   registerProject: {
@@ -5064,6 +5460,16 @@ export const WorkspaceServiceService = {
     responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
   },
+  listLearnings: {
+    path: "/loki.v1.WorkspaceService/ListLearnings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListLearningsRequest): Buffer => Buffer.from(ListLearningsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListLearningsRequest => ListLearningsRequest.decode(value),
+    responseSerialize: (value: ListLearningsResponse): Buffer =>
+      Buffer.from(ListLearningsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListLearningsResponse => ListLearningsResponse.decode(value),
+  },
 } as const;
 
 export interface WorkspaceServiceServer extends UntypedServiceImplementation {
@@ -5083,6 +5489,7 @@ export interface WorkspaceServiceServer extends UntypedServiceImplementation {
   projectHealth: handleUnaryCall<ProjectHealthRequest, ProjectHealthReport>;
   sync: handleUnaryCall<SyncRequest, SyncResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
+  listLearnings: handleUnaryCall<ListLearningsRequest, ListLearningsResponse>;
 }
 
 export interface WorkspaceServiceClient extends Client {
@@ -5316,6 +5723,21 @@ export interface WorkspaceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listLearnings(
+    request: ListLearningsRequest,
+    callback: (error: ServiceError | null, response: ListLearningsResponse) => void,
+  ): ClientUnaryCall;
+  listLearnings(
+    request: ListLearningsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListLearningsResponse) => void,
+  ): ClientUnaryCall;
+  listLearnings(
+    request: ListLearningsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListLearningsResponse) => void,
   ): ClientUnaryCall;
 }
 
