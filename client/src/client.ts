@@ -34,6 +34,7 @@ import type {
   ListTasksQuery,
   ProjectHealth,
   ProjectSync,
+  PruneBranchesResult,
   RegistryTask,
   DiffSummary,
   ExecOptions,
@@ -45,6 +46,7 @@ import type {
   PolicyDecision,
   PolicyShow,
   Project,
+  PullRequestResult,
   PruneResult,
   PruneSessionsInput,
   RegisterProjectInput,
@@ -91,6 +93,8 @@ export interface SessionsApi {
   diff(id: string): Promise<DiffSummary>;
   /** The unified patch of the session branch against its base commit. */
   patch(id: string): Promise<SessionPatch>;
+  /** Pushes the session branch and opens its pull request now (gh on the daemon's host); the result says why not, with the commands. */
+  pullRequest(id: string): Promise<PullRequestResult>;
   /** The session's branch, base and workspace. */
   workspace(id: string): Promise<Workspace>;
   /** The agent action trail, oldest first. */
@@ -135,6 +139,8 @@ export interface ProjectsApi {
   health(idOrName: string): Promise<ProjectHealth>;
   /** Branches, last commit and session branches of one project, or of every project the caller sees. */
   sync(idOrName?: string): Promise<ProjectSync[]>;
+  /** Session branches nobody needs (dry run unless `yes`); one project or every project the caller registered. */
+  prune(idOrName?: string, opts?: { yes?: boolean }): Promise<PruneBranchesResult>;
 }
 
 export interface MemoryApi {

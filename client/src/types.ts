@@ -169,6 +169,17 @@ export interface DiffSummary {
   files: DiffFileChange[];
   /** Oldest first. */
   commits: DiffCommit[];
+  /** The last pull-request attempt (null before any): why none was opened and the commands to do it by hand. */
+  pull_request: PullRequestResult | null;
+}
+
+export interface PullRequestResult {
+  opened: boolean;
+  url: string | null;
+  /** Why no pull request was opened (null when opened). */
+  reason: string | null;
+  /** The same steps by hand, shell-quoted. */
+  commands: string[];
 }
 
 export interface SessionPatch {
@@ -445,6 +456,18 @@ export interface ProjectSync {
   /** `loki/session-*` branches still in the project. */
   session_branches: string[];
   error: string | null;
+}
+
+export interface PruneBranchesResult {
+  /** True unless `yes` was given: nothing was deleted. */
+  dry_run: boolean;
+  projects: {
+    project_id: string;
+    project_name: string;
+    /** Session branches that are merged, identical to their base, or of sessions the daemon no longer knows. */
+    branches: { branch: string; commit: string; reason: 'merged' | 'identical' | 'removed_session'; deleted: boolean; error: string | null }[];
+    error: string | null;
+  }[];
 }
 
 export interface RegistryTask {

@@ -5,7 +5,7 @@
 // runner with a clear `quota` event while the session still completes.
 import assert from 'node:assert/strict';
 import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
-import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
+import { ADMIN, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
 import { requireImage } from '../daemon/foundation/helpers.js';
 import { bearer, buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
 
@@ -32,7 +32,12 @@ describe('tasks and learnings from a script session, across projects', function 
     await requireImage();
     repo = makeRepo();
     const root = runnerBundleRoot()!;
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], quotas: { learnings: 2, tasks: 2 } }, runnerMount: () => agentRunnerMount(root) });
+    sd = await startSessionDaemon({
+      sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], quotas: { learnings: 2, tasks: 2 } },
+      runnerMount: () => agentRunnerMount(root),
+      // Auto PR on, and no gh: the PR step must say so, not fail silently.
+      overrides: { git: { auto_pr: true, gh_path: '/nonexistent/gh' } },
+    });
     for (const [name, role] of [['admin', 'admin'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name, role })).secret;
     gw = await buildTestGateway({ socket: sd.d.paths.gatewaySocket, raw: { rate_limit: { per_minute: 100_000, burst: 100_000 } } });
   });
@@ -43,6 +48,7 @@ describe('tasks and learnings from a script session, across projects', function 
   });
 
   const get = (url: string, who: string) => gw.app.inject({ method: 'GET', url, headers: bearer(tok[who]!) });
+  const post = (url: string, who: string, payload: Record<string, unknown> = {}) => gw.app.inject({ method: 'POST', url, headers: bearer(tok[who]!), payload });
 
   it('records what fits, says which quota was hit, completes, and serves it to who may see the project', async () => {
     const m = sd.feature.manager;
@@ -84,5 +90,20 @@ describe('tasks and learnings from a script session, across projects', function 
     assert.equal((await get(`/api/registry/learnings?project=${s.projectId}`, 'viewer')).statusCode, 404);
     assert.equal((await get('/api/registry/learnings?q=' + 'x'.repeat(1001), 'admin')).statusCode, 400);
     assert.equal((await get('/api/registry/learnings?q=***', 'admin')).statusCode, 400);
+
+    // No agent commit: no branch is left, and with auto PR on the session says why no PR (event, diff API, `session pr`).
+    assert.equal(git(repo, 'for-each-ref', 'refs/heads/loki/').trim(), '', 'no session branch in the project');
+    const prEvent = events.find((e) => e.type === 'pull_request');
+    assert.match(prEvent?.message ?? '', /pull request not opened: the session made no commits/);
+    const diff = await get(`/api/sessions/${s.id}/diff`, 'admin');
+    assert.equal(diff.statusCode, 200, diff.body);
+    assert.match(diff.json<{ pull_request: { opened: boolean; reason: string } }>().pull_request.reason, /no commits/);
+    const pr = await post(`/api/sessions/${s.id}/pr`, 'admin');
+    assert.equal(pr.statusCode, 200, pr.body);
+    assert.deepEqual([pr.json<{ opened: boolean }>().opened, /no commits/.test(pr.json<{ reason: string }>().reason)], [false, true]);
+    assert.equal((await post(`/api/sessions/${s.id}/pr`, 'viewer')).statusCode, 403);
+    const prune = await post('/api/registry/prune', 'admin', {});
+    assert.equal(prune.statusCode, 200, prune.body);
+    assert.equal(prune.json<{ dry_run: boolean }>().dry_run, true);
   });
 });

@@ -139,6 +139,18 @@ describe('registry HTTP API (owner-scoped projects, discovery, health, sync, tas
     assert.equal((await req('POST', '/api/registry/sync', 'alice', { project: 'beta' })).statusCode, 404);
   });
 
+  it('prunes only what the caller registered: a dry run unless yes, 404 for someone else\'s project', async () => {
+    const dry = await req('POST', '/api/registry/prune', 'alice', { project: 'alpha' });
+    assert.equal(dry.statusCode, 200, dry.body);
+    assert.deepEqual(dry.json(), { dry_run: true, projects: [{ project_id: dry.json<{ projects: { project_id: string }[] }>().projects[0]!.project_id, project_name: 'alpha', branches: [], error: null }] });
+    assert.equal((await req('POST', '/api/registry/prune', 'bob', { project: 'alpha' })).statusCode, 404);
+    assert.equal((await req('POST', '/api/registry/prune', 'alice', { project: 'shared-one', yes: true })).statusCode, 403);
+    assert.equal((await req('POST', '/api/registry/prune', 'viewer', {})).statusCode, 403);
+    const all = await req('POST', '/api/registry/prune', 'alice', { yes: true });
+    assert.equal(all.statusCode, 200, all.body);
+    assert.deepEqual(all.json<{ projects: { project_name: string }[] }>().projects.map((p) => p.project_name), ['alpha', 'gamma']);
+  });
+
   it('lists tasks across visible projects and rejects bad filters with 400/404', async () => {
     const t = await req('GET', '/api/registry/tasks', 'alice');
     assert.equal(t.statusCode, 200, t.body);

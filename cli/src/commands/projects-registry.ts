@@ -73,3 +73,20 @@ export function registerProjectRegistryCommands(projects: Command, ctx: CliConte
       );
     });
 }
+
+export function registerProjectPruneCommand(projects: Command, ctx: CliContext): void {
+  projects
+    .command('prune')
+    .description('session branches that are merged, identical to their base, or of removed sessions (dry run unless --yes)')
+    .argument('[id-or-name]', 'one project (default: every project you registered)')
+    .option('--yes', 'delete them (audited)')
+    .option('--json', 'print JSON')
+    .action(async (id: string | undefined, o: { yes?: boolean; json?: boolean }) => {
+      const r = await withClient(ctx, (c) => c.projects.prune(id, { yes: o.yes ?? false }));
+      if (jsonMode(ctx, o)) return printJson(r);
+      const rows = r.projects.flatMap((p) => (p.error ? [[p.project_name, '-', '-', `error: ${p.error}`]] : p.branches.map((b) => [p.project_name, b.branch, b.reason, r.dry_run ? 'would delete' : b.deleted ? 'deleted' : `kept: ${b.error ?? ''}`])));
+      if (!rows.length) return printLine('no session branches to prune');
+      printTable(['PROJECT', 'BRANCH', 'WHY', 'ACTION'], rows);
+      if (r.dry_run) printLine('dry run: nothing was deleted; run again with --yes to delete');
+    });
+}

@@ -7,7 +7,7 @@ import type { Project } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
 import { jsonMode } from './options.js';
-import { registerProjectRegistryCommands } from './projects-registry.js';
+import { registerProjectPruneCommand, registerProjectRegistryCommands } from './projects-registry.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -89,4 +89,5 @@ export function registerProjectsCommands(program: Command, ctx: CliContext): voi
     });
 
   registerProjectRegistryCommands(projects, ctx);
+  registerProjectPruneCommand(projects, ctx);
 }

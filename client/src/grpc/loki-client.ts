@@ -17,6 +17,7 @@ import {
   toPolicyDecision,
   toPolicyShow,
   toProject,
+  toPullRequest,
   toSandbox,
   toSession,
   toSessionEvent,
@@ -127,6 +128,9 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       },
       async diff(id) {
         return toDiff(await call('WorkspaceService/Diff', s.workspace, s.workspace.diff, { sessionId: id }, SLOW_MS));
+      },
+      async pullRequest(id) {
+        return toPullRequest(await call('WorkspaceService/OpenPullRequest', s.workspace, s.workspace.openPullRequest, { sessionId: id }, PRUNE_MS));
       },
       async patch(id) {
         const r = await call('WorkspaceService/Patch', s.workspace, s.workspace.patch, { sessionId: id }, SLOW_MS);

@@ -46,8 +46,20 @@ function toTask(t: PbTask): RegistryTask {
   };
 }
 
-export function registryProjectMethods(s: Services, call: Call, slowMs: number): Pick<ProjectsApi, 'discover' | 'health' | 'sync'> {
+export function registryProjectMethods(s: Services, call: Call, slowMs: number): Pick<ProjectsApi, 'discover' | 'health' | 'sync' | 'prune'> {
   return {
+    async prune(project, o = {}) {
+      const r = await call('WorkspaceService/PruneBranches', s.workspace, s.workspace.pruneBranches, { project: project ?? '', yes: o.yes ?? false }, slowMs);
+      return {
+        dry_run: r.dryRun,
+        projects: r.projects.map((p) => ({
+          project_id: p.projectId,
+          project_name: p.projectName,
+          branches: p.branches.map((b) => ({ branch: b.branch, commit: b.commit, reason: b.reason as 'merged' | 'identical' | 'removed_session', deleted: b.deleted, error: orNull(b.error) })),
+          error: orNull(p.error),
+        })),
+      };
+    },
     async discover(i = {}) {
       const r = await call('WorkspaceService/Discover', s.workspace, s.workspace.discover, { roots: i.roots ?? [], depth: i.depth ?? 0, register: i.register ?? false }, slowMs);
       return {

@@ -15,9 +15,11 @@ import type {
   PolicyDecision,
   PolicyShow,
   Project,
+  PullRequestResult,
   DiscoverResult,
   ProjectHealth,
   ProjectSync,
+  PruneBranchesResult,
   RegistryTask,
   Learning,
   PruneResult,
@@ -143,6 +145,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
         }),
       diff: (id) => get<DiffSummary>(`/api/sessions/${enc(id)}/diff`),
       patch: (id) => get<SessionPatch>(`/api/sessions/${enc(id)}/patch`),
+      pullRequest: (id) => post<PullRequestResult>(`/api/sessions/${enc(id)}/pr`, {}, SLOW_MS * 2),
       workspace: (id) => get<Workspace>(`/api/sessions/${enc(id)}/branch`),
       trail: async (q = {}) => {
         if (!q.session_id) return notServed('the trail of every session (pass one session)');
@@ -218,6 +221,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
       discover: (i = {}) =>
         i.register ? post<DiscoverResult>('/api/registry/discover', i, SLOW_MS) : get<DiscoverResult>('/api/registry/discover', { root: i.roots?.length ? i.roots : undefined, depth: i.depth || undefined }, SLOW_MS),
       health: (id) => get<ProjectHealth>(`/api/registry/projects/${enc(id)}/health`, undefined, SLOW_MS),
+      prune: (id, o = {}) => post<PruneBranchesResult>('/api/registry/prune', { ...(id ? { project: id } : {}), ...(o.yes ? { yes: true } : {}) }, SLOW_MS),
       sync: async (id) => (await post<{ projects: ProjectSync[] }>('/api/registry/sync', id ? { project: id } : {}, SLOW_MS)).projects,
     },
     memory: {

@@ -16,6 +16,7 @@ import type { GitConfig } from './config.js';
 import { isInside, type Project, type ProjectRegistry } from './projects.js';
 import { DEFAULT_DISCOVER_DEPTH, discoverRepos, projectHealth, realRoot, syncProject } from './registry.js';
 import { listTasks, lastSessionOf } from './registry-tasks.js';
+import { deleteBranches, findPrunable } from './prune.js';
 import { LearningStore } from '../registry/learnings.js';
 import type { WorkspaceManager } from './workspaces.js';
 
@@ -205,6 +206,30 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
       const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
       if (req.limit < 0 || req.limit > 10_000) throw new LokiError('invalid_argument', 'limit must be between 0 and 10000');
       return { tasks: listTasks(db, list, { status: req.status, limit: req.limit || 1000 }) };
+    }),
+    pruneBranches: unary(ctx, 'WorkspaceService/PruneBranches', async (req: pb.PruneBranchesRequest, caller) => {
+      requireScope(caller, 'control');
+      // Only what the caller may change: its own projects (admins: all). Shared projects are read-only to others.
+      const list = req.project ? [access.own(caller, req.project)] : access.visible(caller).filter((p) => canAccessOwned(caller, p.registeredBy));
+      const all = workspaces.list();
+      const run = async (): Promise<pb.ProjectPrune[]> => {
+        const out: pb.ProjectPrune[] = [];
+        for (const p of list) {
+          try {
+            const found = await findPrunable(db, p, all);
+            out.push({ projectId: p.id, projectName: p.name, branches: req.yes ? await deleteBranches(p, found) : found, error: '' });
+          } catch (err) {
+            out.push({ projectId: p.id, projectName: p.name, branches: [], error: err instanceof Error ? err.message.split('\n')[0]!.slice(0, 300) : 'prune failed' });
+          }
+        }
+        return out;
+      };
+      const projectsOut = req.yes
+        ? await audited(caller, 'project.prune', `project:${req.project || '*'}`, run, (r) => ({
+            deleted: r.flatMap((p) => p.branches.filter((b) => b.deleted).map((b) => `${p.projectName}:${b.branch}@${b.commit.slice(0, 12)}`)).slice(0, 200),
+          }))
+        : await run();
+      return { projects: projectsOut, dryRun: !req.yes };
     }),
     listLearnings: unary(ctx, 'WorkspaceService/ListLearnings', async (req: pb.ListLearningsRequest, caller) => {
       requireScope(caller, 'read');

@@ -47,7 +47,7 @@ function workspaceToPb(w: Workspace): pb.Workspace {
 }
 
 function summaryToPb(s: DiffSummary): pb.DiffSummary {
-  return { ...s, files: s.files.map((f) => ({ ...f })), commits: s.commits.map((c) => ({ ...c })) };
+  return { ...s, files: s.files.map((f) => ({ ...f })), commits: s.commits.map((c) => ({ ...c })), pullRequest: undefined };
 }
 
 function prToPb(r: PrResult): pb.PullRequestResult {
@@ -132,7 +132,8 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         diff: unary(ctx, 'WorkspaceService/Diff', async (req: pb.DiffRequest, caller) => {
           requireScope(caller, 'read');
           const ws = ownWorkspace(caller, req.sessionId);
-          return summaryToPb(await workspaces.diff(ws.sessionId));
+          const pr = workspaces.pullRequestOf(ws.sessionId);
+          return { ...summaryToPb(await workspaces.diff(ws.sessionId)), ...(pr ? { pullRequest: prToPb(pr) } : {}) };
         }),
         finish: unary(ctx, 'WorkspaceService/Finish', async (req: pb.FinishRequest, caller) => {
           requireScope(caller, 'control');

@@ -412,6 +412,11 @@ export class SessionManager {
             files: sum.files.slice(0, 50).map((f) => f.path),
             pull_request: r.pullRequest.url || null,
           });
+          // The PR step never fails silently: when one was asked for (or opened), say what happened and how to do it by hand.
+          const pr = r.pullRequest;
+          if (pr.opened || this.o.workspaces.gitConfig.auto_pr) {
+            this.rt.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
+          }
         } catch (err) {
           this.rt.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
         }

@@ -140,6 +140,34 @@ export async function registryRoutes(app: FastifyInstance, opts: { daemon: Daemo
     },
   );
 
+  const pruneSchema = {
+    type: 'object',
+    properties: {
+      dry_run: { type: 'boolean' },
+      projects: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            project_id: str,
+            project_name: str,
+            branches: { type: 'array', items: { type: 'object', properties: { branch: str, commit: str, reason: { type: 'string', enum: ['merged', 'identical', 'removed_session'] }, deleted: { type: 'boolean' }, error: nullableStr } } },
+            error: nullableStr,
+          },
+        },
+      },
+    },
+  } as const;
+  const pruneBody = { type: 'object', additionalProperties: false, properties: { project: projectRef, yes: { type: 'boolean', description: 'delete; otherwise a dry run' } } } as const;
+  app.post<{ Body: { project?: string; yes?: boolean } }>(
+    '/api/registry/prune',
+    {
+      config: { access: CONTROL },
+      schema: { summary: 'Session branches that are merged, identical to their base or of removed sessions: list (dry run) or delete (yes, audited)', body: pruneBody, response: { 200: pruneSchema } },
+    },
+    async (req) => client(req).projects.prune(req.body?.project, { yes: req.body?.yes ?? false }),
+  );
+
   const tasksQuery = {
     type: 'object',
     additionalProperties: false,

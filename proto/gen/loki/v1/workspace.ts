@@ -129,6 +129,8 @@ export interface DiffSummary {
   files: DiffFileChange[];
   /** oldest first */
   commits: DiffCommit[];
+  /** the last pull-request attempt; unset before any */
+  pullRequest: PullRequestResult | undefined;
 }
 
 export interface FinishRequest {
@@ -347,6 +349,34 @@ export interface Learning {
 
 export interface ListLearningsResponse {
   learnings: Learning[];
+}
+
+export interface PruneBranchesRequest {
+  /** id, name or alias; empty = every project the caller registered (admins: all) */
+  project: string;
+  /** delete; otherwise a dry run */
+  yes: boolean;
+}
+
+export interface PrunedBranch {
+  branch: string;
+  commit: string;
+  /** merged | identical | removed_session */
+  reason: string;
+  deleted: boolean;
+  error: string;
+}
+
+export interface ProjectPrune {
+  projectId: string;
+  projectName: string;
+  branches: PrunedBranch[];
+  error: string;
+}
+
+export interface PruneBranchesResponse {
+  projects: ProjectPrune[];
+  dryRun: boolean;
 }
 
 function createBaseProject(): Project {
@@ -1687,6 +1717,7 @@ function createBaseDiffSummary(): DiffSummary {
     deletions: 0,
     files: [],
     commits: [],
+    pullRequest: undefined,
   };
 }
 
@@ -1724,6 +1755,9 @@ export const DiffSummary: MessageFns<DiffSummary> = {
     }
     for (const v of message.commits) {
       DiffCommit.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.pullRequest !== undefined) {
+      PullRequestResult.encode(message.pullRequest, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1829,6 +1863,14 @@ export const DiffSummary: MessageFns<DiffSummary> = {
             message.commits.push(DiffCommit.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.pullRequest = PullRequestResult.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1882,6 +1924,11 @@ export const DiffSummary: MessageFns<DiffSummary> = {
       commits: globalThis.Array.isArray(object?.commits)
         ? object.commits.map((e: any) => DiffCommit.fromJSON(e))
         : [],
+      pullRequest: isSet(object.pullRequest)
+        ? PullRequestResult.fromJSON(object.pullRequest)
+        : isSet(object.pull_request)
+        ? PullRequestResult.fromJSON(object.pull_request)
+        : undefined,
     };
   },
 
@@ -1920,6 +1967,9 @@ export const DiffSummary: MessageFns<DiffSummary> = {
     if (message.commits?.length) {
       obj.commits = message.commits.map((e) => DiffCommit.toJSON(e));
     }
+    if (message.pullRequest !== undefined) {
+      obj.pullRequest = PullRequestResult.toJSON(message.pullRequest);
+    }
     return obj;
   },
 
@@ -1939,6 +1989,9 @@ export const DiffSummary: MessageFns<DiffSummary> = {
     message.deletions = object.deletions ?? 0;
     message.files = object.files?.map((e) => DiffFileChange.fromPartial(e)) || [];
     message.commits = object.commits?.map((e) => DiffCommit.fromPartial(e)) || [];
+    message.pullRequest = (object.pullRequest !== undefined && object.pullRequest !== null)
+      ? PullRequestResult.fromPartial(object.pullRequest)
+      : undefined;
     return message;
   },
 };
@@ -5306,6 +5359,442 @@ export const ListLearningsResponse: MessageFns<ListLearningsResponse> = {
   },
 };
 
+function createBasePruneBranchesRequest(): PruneBranchesRequest {
+  return { project: "", yes: false };
+}
+
+export const PruneBranchesRequest: MessageFns<PruneBranchesRequest> = {
+  encode(message: PruneBranchesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    if (message.yes !== false) {
+      writer.uint32(16).bool(message.yes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneBranchesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneBranchesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.yes = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneBranchesRequest {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      yes: isSet(object.yes) ? globalThis.Boolean(object.yes) : false,
+    };
+  },
+
+  toJSON(message: PruneBranchesRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.yes !== false) {
+      obj.yes = message.yes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneBranchesRequest>, I>>(base?: I): PruneBranchesRequest {
+    return PruneBranchesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneBranchesRequest>, I>>(object: I): PruneBranchesRequest {
+    const message = createBasePruneBranchesRequest();
+    message.project = object.project ?? "";
+    message.yes = object.yes ?? false;
+    return message;
+  },
+};
+
+function createBasePrunedBranch(): PrunedBranch {
+  return { branch: "", commit: "", reason: "", deleted: false, error: "" };
+}
+
+export const PrunedBranch: MessageFns<PrunedBranch> = {
+  encode(message: PrunedBranch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.branch !== "") {
+      writer.uint32(10).string(message.branch);
+    }
+    if (message.commit !== "") {
+      writer.uint32(18).string(message.commit);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.deleted !== false) {
+      writer.uint32(32).bool(message.deleted);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrunedBranch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrunedBranch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.branch = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commit = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrunedBranch {
+    return {
+      branch: isSet(object.branch) ? globalThis.String(object.branch) : "",
+      commit: isSet(object.commit) ? globalThis.String(object.commit) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: PrunedBranch): unknown {
+    const obj: any = {};
+    if (message.branch !== "") {
+      obj.branch = message.branch;
+    }
+    if (message.commit !== "") {
+      obj.commit = message.commit;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrunedBranch>, I>>(base?: I): PrunedBranch {
+    return PrunedBranch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrunedBranch>, I>>(object: I): PrunedBranch {
+    const message = createBasePrunedBranch();
+    message.branch = object.branch ?? "";
+    message.commit = object.commit ?? "";
+    message.reason = object.reason ?? "";
+    message.deleted = object.deleted ?? false;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseProjectPrune(): ProjectPrune {
+  return { projectId: "", projectName: "", branches: [], error: "" };
+}
+
+export const ProjectPrune: MessageFns<ProjectPrune> = {
+  encode(message: ProjectPrune, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.projectId !== "") {
+      writer.uint32(10).string(message.projectId);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(18).string(message.projectName);
+    }
+    for (const v of message.branches) {
+      PrunedBranch.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectPrune {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectPrune();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.branches.push(PrunedBranch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectPrune {
+    return {
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      branches: globalThis.Array.isArray(object?.branches)
+        ? object.branches.map((e: any) => PrunedBranch.fromJSON(e))
+        : [],
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: ProjectPrune): unknown {
+    const obj: any = {};
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.branches?.length) {
+      obj.branches = message.branches.map((e) => PrunedBranch.toJSON(e));
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectPrune>, I>>(base?: I): ProjectPrune {
+    return ProjectPrune.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectPrune>, I>>(object: I): ProjectPrune {
+    const message = createBaseProjectPrune();
+    message.projectId = object.projectId ?? "";
+    message.projectName = object.projectName ?? "";
+    message.branches = object.branches?.map((e) => PrunedBranch.fromPartial(e)) || [];
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBasePruneBranchesResponse(): PruneBranchesResponse {
+  return { projects: [], dryRun: false };
+}
+
+export const PruneBranchesResponse: MessageFns<PruneBranchesResponse> = {
+  encode(message: PruneBranchesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projects) {
+      ProjectPrune.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneBranchesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneBranchesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projects.push(ProjectPrune.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneBranchesResponse {
+    return {
+      projects: globalThis.Array.isArray(object?.projects)
+        ? object.projects.map((e: any) => ProjectPrune.fromJSON(e))
+        : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: PruneBranchesResponse): unknown {
+    const obj: any = {};
+    if (message.projects?.length) {
+      obj.projects = message.projects.map((e) => ProjectPrune.toJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneBranchesResponse>, I>>(base?: I): PruneBranchesResponse {
+    return PruneBranchesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneBranchesResponse>, I>>(object: I): PruneBranchesResponse {
+    const message = createBasePruneBranchesResponse();
+    message.projects = object.projects?.map((e) => ProjectPrune.fromPartial(e)) || [];
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
 export type WorkspaceServiceService = typeof WorkspaceServiceService;
 export const WorkspaceServiceService = {
   registerProject: {
@@ -5470,6 +5959,16 @@ export const WorkspaceServiceService = {
       Buffer.from(ListLearningsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListLearningsResponse => ListLearningsResponse.decode(value),
   },
+  pruneBranches: {
+    path: "/loki.v1.WorkspaceService/PruneBranches" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneBranchesRequest): Buffer => Buffer.from(PruneBranchesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneBranchesRequest => PruneBranchesRequest.decode(value),
+    responseSerialize: (value: PruneBranchesResponse): Buffer =>
+      Buffer.from(PruneBranchesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneBranchesResponse => PruneBranchesResponse.decode(value),
+  },
 } as const;
 
 export interface WorkspaceServiceServer extends UntypedServiceImplementation {
@@ -5490,6 +5989,7 @@ export interface WorkspaceServiceServer extends UntypedServiceImplementation {
   sync: handleUnaryCall<SyncRequest, SyncResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   listLearnings: handleUnaryCall<ListLearningsRequest, ListLearningsResponse>;
+  pruneBranches: handleUnaryCall<PruneBranchesRequest, PruneBranchesResponse>;
 }
 
 export interface WorkspaceServiceClient extends Client {
@@ -5738,6 +6238,21 @@ export interface WorkspaceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListLearningsResponse) => void,
+  ): ClientUnaryCall;
+  pruneBranches(
+    request: PruneBranchesRequest,
+    callback: (error: ServiceError | null, response: PruneBranchesResponse) => void,
+  ): ClientUnaryCall;
+  pruneBranches(
+    request: PruneBranchesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneBranchesResponse) => void,
+  ): ClientUnaryCall;
+  pruneBranches(
+    request: PruneBranchesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneBranchesResponse) => void,
   ): ClientUnaryCall;
 }
 
