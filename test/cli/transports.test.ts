@@ -25,6 +25,8 @@ const PLAN = `
 - write: hello.txt
   content: "hello\\n"
   task: t1
+- learn: "greeting files live at the repository root"
+  tags: [demo]
 - phase: review
 - commit: "add hello"
 `;
@@ -178,7 +180,11 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         assert.ok((sync.projects.find((p) => p.project_name === 'demo')?.session_branches.length ?? 0) >= 1, JSON.stringify(sync));
         const d = await json<{ repos: { path: string; project_name: string | null }[] }>(t, ['projects', 'discover', repo, '--depth', '0']);
         assert.deepEqual(d.repos.map((r) => r.project_name), ['demo']);
+        const mem = await json<{ learnings: { text: string; project_name: string; session_id: string; match: string }[] }>(t, ['memory', 'search', 'greeting files']);
+        assert.ok(mem.learnings.some((l) => l.session_id === sessionId && l.project_name === 'demo' && l.match === 'phrase'), JSON.stringify(mem));
+        assert.match(await ok(t, ['memory', 'list', '--project', 'demo']), /greeting files live at the repository root/);
         seen[t].taskFields = Object.keys(mine[0] ?? {}).sort();
+        seen[t].learningFields = Object.keys(mem.learnings[0] ?? {}).sort();
       });
 
       it('sessions prune --dry-run lists the ended session; rm removes its workspace; show and prune then agree', async () => {

@@ -107,3 +107,49 @@ describe('tasks and learnings from a script session, across projects', function 
     assert.equal(prune.json<{ dry_run: boolean }>().dry_run, true);
   });
 });
+
+describe('per-session quotas on events and approvals', function () {
+  this.timeout(180_000);
+  let sd: SessionDaemon;
+  let gw: TestGateway;
+  let repo: string;
+  let admin = '';
+
+  before(async function () {
+    if (!runnerBundleRoot()) this.skip();
+    await requireImage();
+    repo = makeRepo();
+    const root = runnerBundleRoot()!;
+    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], quotas: { events: 30, approvals: 1 } }, runnerMount: () => agentRunnerMount(root) });
+    admin = (await generateToken(sd.d.paths.adminSocket, { name: 'admin', role: 'admin' })).secret;
+    gw = await buildTestGateway({ socket: sd.d.paths.gatewaySocket, raw: { rate_limit: { per_minute: 100_000, burst: 100_000 } } });
+  });
+  after(async () => {
+    await gw?.close();
+    await sd?.cleanup();
+    if (repo) removeDir(repo);
+  });
+
+  it('denies the approval over the quota without asking, drops events over the quota, and the session still completes', async () => {
+    const plan = ['- phase: review', '- phase: deploy', ...Array.from({ length: 30 }, (_, i) => `- run: echo ${i}`)].join('\n');
+    const m = sd.feature.manager;
+    const s = await m.start(ADMIN, { prd: '', prompt: 'loop', provider: 'script', plan, profile: '', autonomy: 'checkpoint', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
+    const first = await until('the first approval', () => sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' })[0], 60_000);
+    const ok = await gw.app.inject({ method: 'POST', url: `/api/approvals/${first.id}/approve`, headers: bearer(admin), payload: {} });
+    assert.equal(ok.statusCode, 200, ok.body);
+    const done = await until('the session to end', () => {
+      const x = m.get(ADMIN, s.id);
+      return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
+    }, 120_000);
+    const events: { type: string; message: string; data: Record<string, unknown> }[] = [];
+    for await (const e of m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) events.push(e);
+    assert.equal(done.state, 'completed', `${done.reason}\n${events.map((e) => `${e.type}: ${e.message}`).join('\n')}`);
+    assert.equal(sd.feature.policy.listApprovals({ sessionId: s.id }).length, 1, 'the second phase asked no human');
+    assert.ok(events.some((e) => /reached its quota of 1 approvals \(sessions\.quotas\.approvals\)/.test(e.message)), events.map((e) => e.message).join('\n'));
+    assert.equal(events.filter((e) => e.type === 'quota').length, 1);
+    assert.match(events.find((e) => e.type === 'quota')!.message, /reached its quota of 30 events \(sessions\.quotas\.events\)/);
+    // 30 accepted, then the quota event, the runner's `finished`, and the daemon's own end-of-session events.
+    assert.ok(events.length < 45, `events were not bounded: ${events.length}`);
+    assert.ok(events.some((e) => e.type === 'finished'), 'finished is accepted over the quota');
+  });
+});

@@ -111,6 +111,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const s = this.live(sessionId);
     const action = req.action as Action;
     if (s.stopRequested) return this.record(s, req, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');
+    // Over the event quota every action is denied without a decision event (recording it would add what the quota forbids).
+    const maxEvents = this.o.config.quotas.events;
+    if (s.eventsTotal >= maxEvents) return { decision: 'deny', reason: this.noteBreach(sessionId, 'events', maxEvents).message, rule: 'quota:events', approvalId: '' };
     const ctx: DecideContext = { sessionId, profile: s.profile, workspace: WORKSPACE_IN_SANDBOX, sessionWritten: this.writtenSet(sessionId) };
     if (s.workspace) ctx.hostWorkspace = s.workspace;
     const subject = `session:${sessionId}`;
