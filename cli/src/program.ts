@@ -14,6 +14,8 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerApprovalCommands } from './commands/approvals.js';
 import { registerProjectsCommands } from './commands/projects.js';
+import { registerTasksCommands } from './commands/tasks.js';
+import { registerMemoryCommands } from './commands/memory.js';
 import { registerAuditTrailCommands } from './commands/audit-trail.js';
 import { registerSessionCommands } from './commands/sessions.js';
 import { registerSessionGitCommands } from './commands/session-git.js';
@@ -54,6 +56,8 @@ export function buildProgram(o: { jsonErrors?: boolean } = {}): Command {
   registerPolicyCommands(program, ctx);
   registerApprovalCommands(program, ctx);
   registerProjectsCommands(program, ctx);
+  registerTasksCommands(program, ctx);
+  registerMemoryCommands(program, ctx);
   registerAuditTrailCommands(program, ctx);
   registerSessionCommands(program, ctx);
   const session = program.command('session').description("one session's git work: diff, patch, branch");

@@ -27,6 +27,15 @@ import type {
   AuditVerification,
   BuildImageInput,
   BuildProgress,
+  DiscoverInput,
+  DiscoverResult,
+  Learning,
+  LearningsQuery,
+  ListTasksQuery,
+  ProjectHealth,
+  ProjectSync,
+  PruneBranchesResult,
+  RegistryTask,
   DiffSummary,
   ExecOptions,
   ExecSession,
@@ -37,6 +46,7 @@ import type {
   PolicyDecision,
   PolicyShow,
   Project,
+  PullRequestResult,
   PruneResult,
   PruneSessionsInput,
   RegisterProjectInput,
@@ -83,6 +93,8 @@ export interface SessionsApi {
   diff(id: string): Promise<DiffSummary>;
   /** The unified patch of the session branch against its base commit. */
   patch(id: string): Promise<SessionPatch>;
+  /** Pushes the session branch and opens its pull request now (gh on the daemon's host); the result says why not, with the commands. */
+  pullRequest(id: string): Promise<PullRequestResult>;
   /** The session's branch, base and workspace. */
   workspace(id: string): Promise<Workspace>;
   /** The agent action trail, oldest first. */
@@ -119,9 +131,28 @@ export interface SandboxesApi {
 export interface ProjectsApi {
   list(): Promise<Project[]>;
   register(input: RegisterProjectInput): Promise<Project>;
-  /** By id or name. */
+  /** By id, name or alias. */
   get(idOrName: string): Promise<Project>;
   remove(idOrName: string): Promise<void>;
+  /** Git repositories under the roots (never following a symlink, never running repo content). */
+  discover(input?: DiscoverInput): Promise<DiscoverResult>;
+  health(idOrName: string): Promise<ProjectHealth>;
+  /** Branches, last commit and session branches of one project, or of every project the caller sees. */
+  sync(idOrName?: string): Promise<ProjectSync[]>;
+  /** Session branches nobody needs (dry run unless `yes`); one project or every project the caller registered. */
+  prune(idOrName?: string, opts?: { yes?: boolean }): Promise<PruneBranchesResult>;
+}
+
+export interface MemoryApi {
+  /** Newest learnings first, across the projects the caller sees. */
+  list(query?: LearningsQuery): Promise<Learning[]>;
+  /** Ranked full-text search (exact phrase first). */
+  search(q: string, query?: LearningsQuery): Promise<Learning[]>;
+}
+
+export interface TasksApi {
+  /** Tasks sessions reported, across the projects the caller sees. */
+  list(query?: ListTasksQuery): Promise<RegistryTask[]>;
 }
 
 export interface TokensApi {
@@ -164,6 +195,8 @@ export interface LokiClient {
   readonly approvals: ApprovalsApi;
   readonly sandboxes: SandboxesApi;
   readonly projects: ProjectsApi;
+  readonly tasks: TasksApi;
+  readonly memory: MemoryApi;
   readonly tokens: TokensApi;
   readonly audit: AuditApi;
   readonly policy: PolicyApi;

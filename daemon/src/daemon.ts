@@ -118,7 +118,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     ...extra.modules,
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
-    createWorkspaceModule({ projects, workspaces, trail, audit }),
+    createWorkspaceModule({ projects, workspaces, trail, audit, imagePresent: () => driver.imageExists(config.sandbox.image) }),
     createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms }),
     createSandboxModule({
       manager,

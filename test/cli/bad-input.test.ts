@@ -77,6 +77,19 @@ const CASES: Case[] = [
   [['session', 'branch', 'ses-000000000000'], NOT_FOUND, /session|workspace/],
   [['pause', 'ses-000000000000'], NOT_FOUND, /session/],
   [['start', '--provider', 'openai', '--model', 'm', '--base-url', 'http://127.0.0.1:1/v1', '--prompt', 'x', '--project', 'no-such-project'], NOT_FOUND, /no project/],
+  // The registry: bad filters, depths, paths and names, and unknown projects.
+  [['tasks', 'list', '--status', 'done'], USAGE, /--status must be one of/],
+  [['tasks', 'list', '--limit', '0'], USAGE, /--limit must be an integer/],
+  [['memory', 'search', '***'], USAGE, /at least one word/],
+  [['memory', 'list', '--limit', 'lots'], USAGE, /--limit must be an integer/],
+  [['projects', 'discover', '/', '--depth', '99'], USAGE, /--depth must be an integer from 0 to 8/],
+  [['projects', 'discover', '/no/such/root'], USAGE, /does not exist/],
+  [['projects', 'register', '/no/such/repo'], USAGE, /does not exist/],
+  [['projects', 'register', '/', '--alias', 'Bad Alias'], USAGE, /invalid project name|not a git repository/],
+  [['projects', 'health', 'no-such-project'], NOT_FOUND, /no project/],
+  [['projects', 'prune', 'no-such-project'], NOT_FOUND, /no project/],
+  [['tasks', 'list', '--project', 'no-such-project'], NOT_FOUND, /no project/],
+  [['session', 'pr', 'ses-000000000000'], NOT_FOUND, /session|workspace/],
 ];
 
 /** Runs `cases` with at most `width` CLIs at once (the machine is shared). */

@@ -25,6 +25,8 @@ const PLAN = `
 - write: hello.txt
   content: "hello\\n"
   task: t1
+- learn: "greeting files live at the repository root"
+  tags: [demo]
 - phase: review
 - commit: "add hello"
 `;
@@ -162,6 +164,27 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
         const trail = (await ok(t, ['audit', 'log', '--session', sessionId, '--json'])).trim().split('\n').map((l) => JSON.parse(l) as { action: string });
         assert.ok(trail.length > 0);
         seen[t].diff = [diff.files_changed, diff.commits.map((c) => c.subject)];
+      });
+
+      it('tasks list shows the script session task across projects; projects health/sync/discover see the project', async () => {
+        const tasks = await json<{ tasks: { session_id: string; task_id: string; project_name: string; status: string }[] }>(t, ['tasks', 'list', '--project', 'demo']);
+        const mine = tasks.tasks.filter((x) => x.session_id === sessionId);
+        assert.deepEqual(mine.map((x) => [x.task_id, x.project_name]), [['t1', 'demo']], JSON.stringify(tasks));
+        assert.match(await ok(t, ['tasks', 'list']), new RegExp(`demo +${sessionId} +t1`));
+        const bad = await loki(t, ['tasks', 'list', '--status', 'done']);
+        assert.equal(bad.code, 2, bad.stderr);
+        const h = await json<{ status: string; checks: { name: string; status: string }[] }>(t, ['projects', 'health', 'demo']);
+        assert.equal(h.checks.find((c) => c.name === 'base_branch')?.status, 'ok');
+        assert.match(await ok(t, ['projects', 'health', 'demo']), /^  ok +base_branch +main$/m);
+        const sync = await json<{ projects: { project_name: string; session_branches: string[] }[] }>(t, ['projects', 'sync']);
+        assert.ok((sync.projects.find((p) => p.project_name === 'demo')?.session_branches.length ?? 0) >= 1, JSON.stringify(sync));
+        const d = await json<{ repos: { path: string; project_name: string | null }[] }>(t, ['projects', 'discover', repo, '--depth', '0']);
+        assert.deepEqual(d.repos.map((r) => r.project_name), ['demo']);
+        const mem = await json<{ learnings: { text: string; project_name: string; session_id: string; match: string }[] }>(t, ['memory', 'search', 'greeting files']);
+        assert.ok(mem.learnings.some((l) => l.session_id === sessionId && l.project_name === 'demo' && l.match === 'phrase'), JSON.stringify(mem));
+        assert.match(await ok(t, ['memory', 'list', '--project', 'demo']), /greeting files live at the repository root/);
+        seen[t].taskFields = Object.keys(mine[0] ?? {}).sort();
+        seen[t].learningFields = Object.keys(mem.learnings[0] ?? {}).sort();
       });
 
       it('sessions prune --dry-run lists the ended session; rm removes its workspace; show and prune then agree', async () => {

@@ -11,7 +11,8 @@ describe('projects and policy HTTP API', () => {
   let repo: string;
   const tok: Record<string, string> = {};
   before(async () => {
-    daemon = await startTestDaemon();
+    // Projects are owner-scoped; sharing "demo" by config is what lets the viewer read it.
+    daemon = await startTestDaemon({ git: { shared_projects: ['demo'] } });
     repo = makeRepo();
     for (const [name, role] of [['admin', 'admin'], ['op', 'operator'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(daemon.adminSocket, { name, role })).secret;
     gw = await buildTestGateway({ socket: daemon.gatewaySocket, raw: { rate_limit: { per_minute: 100_000, burst: 100_000 } } });

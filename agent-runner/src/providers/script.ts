@@ -9,14 +9,16 @@ export type Step =
   | { delete: string }
   | { commit: string }
   | { phase: string }
-  | { sleep: number };
+  | { sleep: number }
+  /** Records a learning (text + optional tags) for the session's project. */
+  | { learn: string; tags?: string[] };
 
 interface StepMeta {
   task?: string;
   agent?: string;
 }
 
-const KEYS = ['run', 'write', 'read', 'delete', 'commit', 'phase', 'sleep'] as const;
+const KEYS = ['run', 'write', 'read', 'delete', 'commit', 'phase', 'sleep', 'learn'] as const;
 const MAX_SLEEP_MS = 10 * 60_000;
 
 export function parsePlan(text: string): (Step & StepMeta)[] {
@@ -43,6 +45,10 @@ export function parsePlan(text: string): (Step & StepMeta)[] {
     const v = (s as Record<string, unknown>)[k];
     if (k === 'sleep' ? typeof v !== 'number' || v < 0 || v > MAX_SLEEP_MS : typeof v !== 'string' || !v) {
       throw new ProviderError(`step ${i + 1}: "${k}" needs ${k === 'sleep' ? `a number of ms (0–${MAX_SLEEP_MS})` : 'a non-empty string'}`);
+    }
+    const tags = (s as { tags?: unknown }).tags;
+    if (tags !== undefined && (k !== 'learn' || !Array.isArray(tags) || !tags.every((t) => typeof t === 'string'))) {
+      throw new ProviderError(`step ${i + 1}: "tags" belongs to a learn step and is a list of strings`);
     }
     return s as Step & StepMeta;
   });
@@ -74,6 +80,7 @@ export const scriptProvider: Provider = async ({ brief, actor, reporter, link })
     else if ('delete' in step) outcome = await actor.delete(step.delete, 'delete');
     else if ('commit' in step) outcome = await actor.commit(step.commit, 'commit');
     else if ('phase' in step) outcome = await actor.phase(step.phase, 'phase');
+    else if ('learn' in step) reporter.emit({ type: 'learning', message: step.learn, dataJson: JSON.stringify({ tags: step.tags ?? [] }), agent });
     else await sleepUnlessStopped(step.sleep, () => link.stopRequested);
     if (outcome.denied) denied++;
     else if (!outcome.ok) failed++;

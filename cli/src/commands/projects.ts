@@ -1,4 +1,5 @@
-// `loki projects register|list|show|rm`: git repositories the daemon may use.
+// `loki projects register|list|show|rm` (the registry's discover/health/sync
+// live in projects-registry.ts): git repositories the daemon may use.
 import type { Command } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
@@ -6,13 +7,14 @@ import type { Project } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
 import { jsonMode } from './options.js';
+import { registerProjectPruneCommand, registerProjectRegistryCommands } from './projects-registry.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
 }
 
 function printProject(p: Project): void {
-  printLine(`project ${p.name} (${p.id})`);
+  printLine(`project ${p.name} (${p.id})${p.alias ? ` alias ${p.alias}` : ''}${p.shared ? ' [shared]' : ''}`);
   printLine(`  path:   ${p.path}`);
   printLine(`  base:   ${p.base_branch}`);
   printLine(`  remote: ${p.remote ?? '(none)'}`);
@@ -28,17 +30,19 @@ export function registerProjectsCommands(program: Command, ctx: CliContext): voi
     .description('allow the daemon to use the git repository at PATH')
     .argument('<path>', "top level of a (non-bare) git repository (remote mode: an absolute path on the daemon's host)")
     .option('--name <name>', 'project name (default: the directory name)')
+    .option('--alias <alias>', 'a second name the project answers to')
     .option('--base <branch>', 'base branch for session workspaces (default: the current branch)')
     .option('--remote <name>', 'git remote for pushes and PRs (default: origin, when present)')
     .option('--protect <pattern>', 'extra protected branch glob, e.g. release/* (repeatable)', collect, [] as string[])
     .option('--json', 'print JSON')
-    .action(async (path: string, o: { name?: string; base?: string; remote?: string; protect: string[]; json?: boolean }) => {
+    .action(async (path: string, o: { name?: string; alias?: string; base?: string; remote?: string; protect: string[]; json?: boolean }) => {
       const p = await withClient(ctx, (c, conn) => {
         // The daemon needs an absolute path: locally, resolve against this directory; remotely, the caller must give one.
         if (conn.kind === 'remote' && !isAbsolute(path)) throw new LokiError('invalid_argument', "remotely, give the repository's absolute path on the daemon's host");
         return c.projects.register({
           path: conn.kind === 'local' ? resolve(path) : path,
           ...(o.name ? { name: o.name } : {}),
+          ...(o.alias ? { alias: o.alias } : {}),
           ...(o.base ? { base_branch: o.base } : {}),
           ...(o.remote ? { remote: o.remote } : {}),
           protected_branches: o.protect,
@@ -58,7 +62,7 @@ export function registerProjectsCommands(program: Command, ctx: CliContext): voi
       const rows = await withClient(ctx, (c) => c.projects.list());
       if (jsonMode(ctx, o)) return printJson({ projects: rows });
       if (rows.length === 0) return printLine('no projects; register one with `loki projects register PATH`');
-      printTable(['ID', 'NAME', 'BASE', 'REMOTE', 'PATH'], rows.map((p) => [p.id, p.name, p.base_branch, p.remote ?? '-', p.path]));
+      printTable(['ID', 'NAME', 'ALIAS', 'BASE', 'REMOTE', 'OWNER', 'PATH'], rows.map((p) => [p.id, p.name, p.alias ?? '-', p.base_branch, p.remote ?? '-', p.shared ? `${p.registered_by} (shared)` : p.registered_by, p.path]));
     });
 
   projects
@@ -74,6 +78,7 @@ export function registerProjectsCommands(program: Command, ctx: CliContext): voi
 
   projects
     .command('rm')
+    .alias('remove')
     .description('forget a registered project (its repository is left alone)')
     .argument('<id-or-name>')
     .option('--json', 'print JSON')
@@ -82,4 +87,7 @@ export function registerProjectsCommands(program: Command, ctx: CliContext): voi
       if (jsonMode(ctx, o)) return printJson({ removed: true, id });
       printLine(`${id} removed`);
     });
+
+  registerProjectRegistryCommands(projects, ctx);
+  registerProjectPruneCommand(projects, ctx);
 }

@@ -12,7 +12,7 @@ import type { Sandbox as PbSandbox, BuildProgress as PbBuildProgress } from '../
 import type { Session as PbSession, SessionEvent as PbSessionEvent, SessionMetricsResponse, TaskCounts as PbTaskCounts } from '../../../proto/gen/loki/v1/sessions.js';
 import type { GetStatusResponse } from '../../../proto/gen/loki/v1/system.js';
 import type { Token as PbToken } from '../../../proto/gen/loki/v1/tokens.js';
-import type { AgentTrailEntry, DiffSummary as PbDiff, Project as PbProject, Workspace as PbWorkspace } from '../../../proto/gen/loki/v1/workspace.js';
+import type { AgentTrailEntry, DiffSummary as PbDiff, Project as PbProject, PullRequestResult as PbPullRequest, Workspace as PbWorkspace } from '../../../proto/gen/loki/v1/workspace.js';
 import type {
   Approval,
   AuditEntry,
@@ -25,6 +25,7 @@ import type {
   PolicyDecision,
   PolicyShow,
   Project,
+  PullRequestResult,
   Sandbox,
   Session,
   SessionEvent,
@@ -115,7 +116,12 @@ export function toDiff(d: PbDiff): DiffSummary {
     deletions: d.deletions,
     files: d.files.map((f) => ({ path: f.path, insertions: f.insertions, deletions: f.deletions, binary: f.binary })),
     commits: d.commits.map((c) => ({ sha: c.sha, subject: c.subject, author: c.author, date: c.date, files_changed: c.filesChanged })),
+    pull_request: d.pullRequest ? toPullRequest(d.pullRequest) : null,
   };
+}
+
+export function toPullRequest(p: PbPullRequest): PullRequestResult {
+  return { opened: p.opened, url: orNull(p.url), reason: orNull(p.reason), commands: [...p.commands] };
 }
 
 export function toWorkspace(w: PbWorkspace): Workspace {
@@ -211,6 +217,8 @@ export function toProject(p: PbProject): Project {
     protected_branches: [...p.protectedBranches],
     registered_by: p.registeredBy,
     registered_at: iso(p.registeredAtMs),
+    alias: orNull(p.alias),
+    shared: p.shared,
   };
 }
 

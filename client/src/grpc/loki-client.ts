@@ -17,6 +17,7 @@ import {
   toPolicyDecision,
   toPolicyShow,
   toProject,
+  toPullRequest,
   toSandbox,
   toSession,
   toSessionEvent,
@@ -28,6 +29,7 @@ import {
   toWorkspace,
 } from './convert.js';
 import { startExec } from './exec.js';
+import { memoryMethods, registryProjectMethods, tasksMethods } from './registry.js';
 import type { Services } from './services.js';
 import { iterateStream } from './stream.js';
 import { fromServiceError, type CallIdentity, type Channel, type Invoke, type Unary } from './daemon-client-wire.js';
@@ -126,6 +128,9 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       },
       async diff(id) {
         return toDiff(await call('WorkspaceService/Diff', s.workspace, s.workspace.diff, { sessionId: id }, SLOW_MS));
+      },
+      async pullRequest(id) {
+        return toPullRequest(await call('WorkspaceService/OpenPullRequest', s.workspace, s.workspace.openPullRequest, { sessionId: id }, PRUNE_MS));
       },
       async patch(id) {
         const r = await call('WorkspaceService/Patch', s.workspace, s.workspace.patch, { sessionId: id }, SLOW_MS);
@@ -227,6 +232,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
           baseBranch: i.base_branch ?? '',
           remote: i.remote ?? '',
           protectedBranches: i.protected_branches ?? [],
+          alias: i.alias ?? '',
         }, SLOW_MS));
       },
       async get(idOrName) {
@@ -235,7 +241,10 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       async remove(idOrName) {
         await call('WorkspaceService/RemoveProject', s.workspace, s.workspace.removeProject, { project: idOrName });
       },
+      ...registryProjectMethods(s, call, SLOW_MS),
     },
+    tasks: tasksMethods(s, call),
+    memory: memoryMethods(s, call),
     tokens: {
       async list(o) {
         const now = Date.now();

@@ -16,6 +16,13 @@ import type {
   PolicyDecision,
   PolicyShow,
   Project,
+  PullRequestResult,
+  DiscoverResult,
+  ProjectHealth,
+  ProjectSync,
+  PruneBranchesResult,
+  RegistryTask,
+  Learning,
   PruneResult,
   RemovedSession,
   Sandbox,
@@ -29,7 +36,7 @@ import type {
   Workspace,
 } from '../types.js';
 import { startWsExec } from './exec.js';
-import { json, open, type HttpTarget } from './request.js';
+import { json, open, type HttpCall, type HttpTarget } from './request.js';
 import { sse } from './sse.js';
 
 export interface HttpClientOptions {
@@ -75,7 +82,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new LokiError('invalid_argument', `the gateway URL must be http:// or https://, got ${url.protocol}`);
   const t: HttpTarget = { url, ...(o.token ? { token: o.token } : {}), ...(o.ca ? { ca: o.ca } : {}), timeoutMs: o.timeoutMs ?? 30_000 };
-  const get = <T>(path: string, query?: Record<string, string | number | boolean | undefined>) => json<T>(t, { method: 'GET', path, ...(query ? { query } : {}) });
+  const get = <T>(path: string, query?: HttpCall['query'], timeoutMs?: number) => json<T>(t, { method: 'GET', path, ...(query ? { query } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
   const post = <T>(path: string, body: unknown = {}, timeoutMs?: number) => json<T>(t, { method: 'POST', path, body, ...(timeoutMs ? { timeoutMs } : {}) });
   const notServed = (what: string): never => {
     throw new LokiError('unavailable', `the gateway's HTTP API does not offer ${what}; run it on the daemon's host without --url`);
@@ -139,6 +146,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
         }),
       diff: (id) => get<DiffSummary>(`/api/sessions/${enc(id)}/diff`),
       patch: (id) => get<SessionPatch>(`/api/sessions/${enc(id)}/patch`),
+      pullRequest: (id) => post<PullRequestResult>(`/api/sessions/${enc(id)}/pr`, {}, SLOW_MS * 2),
       workspace: (id) => get<Workspace>(`/api/sessions/${enc(id)}/branch`),
       trail: async (q = {}) => {
         if (!q.session_id) return notServed('the trail of every session (pass one session)');
@@ -204,12 +212,25 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
       build: () => localOnly('`loki sandbox build`'),
     },
     projects: {
-      list: async () => (await get<{ projects: Project[] }>('/api/projects')).projects,
-      register: (i) => post<Project>('/api/projects', i, SLOW_MS),
-      get: (id) => get<Project>(`/api/projects/${enc(id)}`),
+      list: async () => (await get<{ projects: Project[] }>('/api/registry/projects')).projects,
+      register: (i) => post<Project>('/api/registry/projects', i, SLOW_MS),
+      get: (id) => get<Project>(`/api/registry/projects/${enc(id)}`),
       remove: async (id) => {
-        await json(t, { method: 'DELETE', path: `/api/projects/${enc(id)}` });
+        await json(t, { method: 'DELETE', path: `/api/registry/projects/${enc(id)}` });
       },
+      // Registering changes state, so it is a POST; a plain look is a GET.
+      discover: (i = {}) =>
+        i.register ? post<DiscoverResult>('/api/registry/discover', i, SLOW_MS) : get<DiscoverResult>('/api/registry/discover', { root: i.roots?.length ? i.roots : undefined, depth: i.depth || undefined }, SLOW_MS),
+      health: (id) => get<ProjectHealth>(`/api/registry/projects/${enc(id)}/health`, undefined, SLOW_MS),
+      prune: (id, o = {}) => post<PruneBranchesResult>('/api/registry/prune', { ...(id ? { project: id } : {}), ...(o.yes ? { yes: true } : {}) }, SLOW_MS),
+      sync: async (id) => (await post<{ projects: ProjectSync[] }>('/api/registry/sync', id ? { project: id } : {}, SLOW_MS)).projects,
+    },
+    memory: {
+      list: async (q = {}) => (await get<{ learnings: Learning[] }>('/api/registry/learnings', { project: q.project, limit: q.limit || undefined })).learnings,
+      search: async (text, q = {}) => (await get<{ learnings: Learning[] }>('/api/registry/learnings', { q: text, project: q.project, limit: q.limit || undefined })).learnings,
+    },
+    tasks: {
+      list: async (q = {}) => (await get<{ tasks: RegistryTask[] }>('/api/registry/tasks', { status: q.status, project: q.project, limit: q.limit || undefined })).tasks,
     },
     tokens: {
       list: async (q) => (await get<{ tokens: Token[] }>('/api/enterprise/tokens', { all: q?.all ? true : undefined })).tokens,

@@ -20,7 +20,8 @@ export interface HttpTarget {
 export interface HttpCall {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
-  query?: Record<string, string | number | boolean | undefined>;
+  /** Arrays become repeated parameters (`?root=/a&root=/b`). */
+  query?: Record<string, string | number | boolean | readonly string[] | undefined>;
   body?: unknown;
   headers?: Record<string, string>;
   timeoutMs?: number;
@@ -29,7 +30,10 @@ export interface HttpCall {
 
 export function urlFor(t: HttpTarget, path: string, query?: HttpCall['query']): URL {
   const u = new URL(t.url.href.replace(/\/+$/, '') + path);
-  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') u.searchParams.set(k, String(v));
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (Array.isArray(v)) for (const x of v as readonly string[]) u.searchParams.append(k, x);
+    else if (v !== undefined && v !== '') u.searchParams.set(k, String(v));
+  }
   return u;
 }
 

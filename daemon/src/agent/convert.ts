@@ -21,6 +21,8 @@ export const RUNNER_EVENT_TYPES = [
   'phase',
   'iteration',
   'task',
+  // a note for the project's memory (text + data_json {tags}); recorded within sessions.quotas.learnings
+  'learning',
   'usage',
   'log',
   'error',

@@ -47,6 +47,13 @@ export const gitConfigSchema = z
     allow_protected_path_push: z.boolean().default(false),
     /** The GitHub CLI, looked up on the daemon's PATH unless absolute. */
     gh_path: z.string().min(1).default('gh'),
+    /**
+     * Directories `loki projects discover` searches by default. A caller without
+     * `*` may register (and discover) repositories only inside these.
+     */
+    registry_roots: z.array(z.string().regex(/^\//, 'must be an absolute path').max(4096)).max(64).default([]),
+    /** Project names (or `*`) every reader sees; otherwise a subject sees only the projects it registered (admins see all). */
+    shared_projects: z.array(z.string().min(1).max(63)).max(1024).default([]),
   })
   .strict();
 
@@ -56,6 +63,7 @@ export const gitEnvBindings: EnvBinding[] = [
   { env: 'LOKI_BRANCH_PROTECTION', path: 'git.branch_protection', type: 'bool' },
   { env: 'LOKI_AUTO_PR', path: 'git.auto_pr', type: 'bool' },
   { env: 'LOKI_PROTECTED_BRANCHES', path: 'git.protected_branches', type: 'list' },
+  { env: 'LOKI_REGISTRY_ROOTS', path: 'git.registry_roots', type: 'list' },
 ];
 
 /** Defaults, for tests and callers that have no config file. */

@@ -23,6 +23,13 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
       registered_at INTEGER NOT NULL
     )`,
   },
+  {
+    module: 'projects',
+    version: 2,
+    // alias: a second name (`loki projects register --alias`), unique across names and aliases.
+    sql: `ALTER TABLE projects ADD COLUMN alias TEXT;
+    CREATE UNIQUE INDEX projects_alias ON projects (alias) WHERE alias IS NOT NULL;`,
+  },
 ];
 
 export interface Project {
@@ -37,10 +44,14 @@ export interface Project {
   protectedBranches: string[];
   registeredBy: string;
   registeredAtMs: number;
+  alias: string | null;
 }
 
 export interface RegisterProjectOptions {
   name?: string;
+  alias?: string;
+  /** When set, the repository must lie inside one of these real paths (non-admin registration). */
+  allowedRoots?: readonly string[];
   baseBranch?: string;
   /** Remote name; default `origin` when the repo has one. */
   remote?: string;
@@ -57,6 +68,7 @@ interface Row {
   protected_branches: string;
   registered_by: string;
   registered_at: number;
+  alias: string | null;
 }
 
 function toProject(r: Row): Project {
@@ -69,6 +81,7 @@ function toProject(r: Row): Project {
     protectedBranches: JSON.parse(r.protected_branches) as string[],
     registeredBy: r.registered_by,
     registeredAtMs: r.registered_at,
+    alias: r.alias,
   };
 }
 
@@ -91,9 +104,28 @@ export class ProjectRegistry {
     migrate(this.db, PROJECT_MIGRATIONS);
   }
 
+  /** The database the registry lives in (the cross-project queries read it too). */
+  get database(): Db {
+    return this.db;
+  }
+
+  /**
+   * Registers the repository at `path`. Idempotent: registering the same
+   * repository again (same or no name/alias) returns the existing project.
+   */
   async register(path: string, opts: RegisterProjectOptions): Promise<Project> {
     const top = await resolveRepoTopLevel(path);
+    if (opts.allowedRoots && !opts.allowedRoots.some((r) => isInside(top, r))) {
+      throw new LokiError(
+        'permission_denied',
+        opts.allowedRoots.length
+          ? `${top} is outside the registry roots (${opts.allowedRoots.join(', ')}); only an admin may register it`
+          : 'only an admin may register a project: the daemon has no git.registry_roots configured',
+      );
+    }
     const name = validateProjectName(opts.name ?? defaultName(top));
+    const alias = opts.alias === undefined || opts.alias === '' ? null : validateProjectName(opts.alias);
+    if (alias === name) throw new LokiError('invalid_argument', `alias "${alias}" is the project's name`);
     const patterns = (opts.protectedBranches ?? []).map(validatePattern);
     const baseBranch = opts.baseBranch ?? (await currentBranch(top));
     await validateBranchName(baseBranch, 'base branch');
@@ -107,11 +139,17 @@ export class ProjectRegistry {
       if (!remotes.includes(remote)) throw new LokiError('no_remote', `${top} has no git remote named "${remote}"`);
     } else if (remotes.includes('origin')) remote = 'origin';
 
-    const clash = this.db.prepare('SELECT name, path FROM projects WHERE name = ? OR path = ?').get(name, top) as Pick<Row, 'name' | 'path'> | undefined;
+    const existing = this.db.prepare('SELECT * FROM projects WHERE path = ?').get(top) as Row | undefined;
+    if (existing && (opts.name === undefined || opts.name === existing.name) && (opts.alias === undefined || opts.alias === '' || opts.alias === existing.alias)) {
+      return toProject(existing);
+    }
+    const clash = this.db
+      .prepare('SELECT name, path FROM projects WHERE name IN (?, ?) OR alias IN (?, ?) OR path = ?')
+      .get(name, alias ?? name, name, alias ?? name, top) as Pick<Row, 'name' | 'path'> | undefined;
     if (clash) {
       throw new LokiError(
         'project_exists',
-        clash.path === top ? `${top} is already registered as project "${clash.name}"` : `a project named "${name}" already exists (${clash.path})`,
+        clash.path === top ? `${top} is already registered as project "${clash.name}"` : `a project named "${alias && clash.name !== name ? alias : name}" already exists (${clash.path})`,
       );
     }
     const project: Project = {
@@ -123,17 +161,18 @@ export class ProjectRegistry {
       protectedBranches: patterns,
       registeredBy: opts.registeredBy,
       registeredAtMs: this.clock(),
+      alias,
     };
     this.db
-      .prepare('INSERT INTO projects (id, name, path, base_branch, remote, protected_branches, registered_by, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(project.id, name, top, baseBranch, remote, JSON.stringify(patterns), project.registeredBy, project.registeredAtMs);
+      .prepare('INSERT INTO projects (id, name, path, base_branch, remote, protected_branches, registered_by, registered_at, alias) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(project.id, name, top, baseBranch, remote, JSON.stringify(patterns), project.registeredBy, project.registeredAtMs, alias);
     this.log.info({ project: project.id, name, path: top, base: baseBranch }, 'project registered');
     return project;
   }
 
-  /** By id (`prj-…`) or name. */
+  /** By id (`prj-…`), name or alias. */
   get(idOrName: string): Project {
-    const row = this.db.prepare('SELECT * FROM projects WHERE id = ? OR name = ?').get(idOrName, idOrName) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM projects WHERE id = ? OR name = ? OR alias = ?').get(idOrName, idOrName, idOrName) as Row | undefined;
     if (!row) throw new LokiError('project_not_found', `no project "${idOrName}"; register it with \`loki projects register PATH\``);
     return toProject(row);
   }
@@ -147,6 +186,12 @@ export class ProjectRegistry {
     this.db.prepare('DELETE FROM projects WHERE id = ?').run(p.id);
     this.log.info({ project: p.id }, 'project removed');
   }
+}
+
+/** True when `path` is `root` or below it (both real paths). */
+export function isInside(path: string, root: string): boolean {
+  const r = root.endsWith('/') ? root : `${root}/`;
+  return path === root || path.startsWith(r);
 }
 
 function defaultName(top: string): string {

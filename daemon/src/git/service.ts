@@ -1,9 +1,8 @@
 // gRPC adapter for WorkspaceService: authorizes, converts at the wire, audits.
 // Business logic lives in ProjectRegistry / WorkspaceManager / AgentTrail.
 //
-// Authorization: registering a project grants the daemon a host path, so it
-// needs `*` (admin). Creating, finishing and opening PRs need `control`; reads
-// need `read`. Workspaces are owned by the subject that created them; others
+// Authorization: projects are owner-scoped (registry-service.ts). Creating,
+// finishing and opening PRs need `control`; reads need `read`. Workspaces are owned by the subject that created them; others
 // (without `*`) get workspace_not_found, never a hint that it exists.
 import type { Server } from '@grpc/grpc-js';
 import { LokiError } from '../../../common/src/index.js';
@@ -13,7 +12,8 @@ import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { PrResult } from './pr.js';
-import type { Project, ProjectRegistry } from './projects.js';
+import type { ProjectRegistry } from './projects.js';
+import { registryHandlers } from './registry-service.js';
 import type { DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import type { Workspace, WorkspaceManager } from './workspaces.js';
@@ -23,22 +23,11 @@ export interface WorkspaceModuleDeps {
   workspaces: WorkspaceManager;
   trail: AgentTrail;
   audit: AuditLog;
+  /** Whether the sandbox image exists (for `projects health`); omitted = unknown. */
+  imagePresent?: () => Promise<boolean>;
 }
 
 const MAX_LOG_ENTRIES = 10_000;
-
-function projectToPb(p: Project): pb.Project {
-  return {
-    id: p.id,
-    name: p.name,
-    path: p.path,
-    baseBranch: p.baseBranch,
-    remote: p.remote ?? '',
-    protectedBranches: p.protectedBranches,
-    registeredBy: p.registeredBy,
-    registeredAtMs: p.registeredAtMs,
-  };
-}
 
 function workspaceToPb(w: Workspace): pb.Workspace {
   return {
@@ -58,7 +47,7 @@ function workspaceToPb(w: Workspace): pb.Workspace {
 }
 
 function summaryToPb(s: DiffSummary): pb.DiffSummary {
-  return { ...s, files: s.files.map((f) => ({ ...f })), commits: s.commits.map((c) => ({ ...c })) };
+  return { ...s, files: s.files.map((f) => ({ ...f })), commits: s.commits.map((c) => ({ ...c })), pullRequest: undefined };
 }
 
 function prToPb(r: PrResult): pb.PullRequestResult {
@@ -109,30 +98,12 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
     name: 'loki.v1.WorkspaceService',
     roles: ['local-admin', 'gateway'],
     register(server: Server, ctx: HandlerContext) {
+      const registry = registryHandlers(
+        { projects, workspaces, config: workspaces.gitConfig, db: projects.database, imagePresent: deps.imagePresent, audited },
+        ctx,
+      );
       const impl: pb.WorkspaceServiceServer = {
-        registerProject: unary(ctx, 'WorkspaceService/RegisterProject', async (req: pb.RegisterProjectRequest, caller) => {
-          requireScope(caller, '*');
-          const path = required(req.path, 'path');
-          const p = await audited(
-            caller,
-            'project.register',
-            `project:${req.name || path}`,
-            () =>
-              projects.register(path, {
-                registeredBy: caller.subject,
-                ...(req.name ? { name: req.name } : {}),
-                ...(req.baseBranch ? { baseBranch: req.baseBranch } : {}),
-                ...(req.remote ? { remote: req.remote } : {}),
-                protectedBranches: req.protectedBranches,
-              }),
-            (r) => ({ id: r.id, path: r.path, base_branch: r.baseBranch, remote: r.remote }),
-          );
-          return projectToPb(p);
-        }),
-        listProjects: unary(ctx, 'WorkspaceService/ListProjects', async (_req: pb.ListProjectsRequest, caller) => {
-          requireScope(caller, 'read');
-          return { projects: projects.list().map(projectToPb) };
-        }),
+        ...registry.handlers,
         createWorkspace: unary(ctx, 'WorkspaceService/CreateWorkspace', async (req: pb.CreateWorkspaceRequest, caller) => {
           requireScope(caller, 'control');
           const sessionId = required(req.sessionId, 'session_id');
@@ -161,7 +132,8 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         diff: unary(ctx, 'WorkspaceService/Diff', async (req: pb.DiffRequest, caller) => {
           requireScope(caller, 'read');
           const ws = ownWorkspace(caller, req.sessionId);
-          return summaryToPb(await workspaces.diff(ws.sessionId));
+          const pr = workspaces.pullRequestOf(ws.sessionId);
+          return { ...summaryToPb(await workspaces.diff(ws.sessionId)), ...(pr ? { pullRequest: prToPb(pr) } : {}) };
         }),
         finish: unary(ctx, 'WorkspaceService/Finish', async (req: pb.FinishRequest, caller) => {
           requireScope(caller, 'control');
@@ -212,31 +184,6 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
           const ws = ownWorkspace(caller, req.sessionId);
           const p = await workspaces.patch(ws.sessionId);
           return { sessionId: ws.sessionId, baseCommit: p.baseCommit, headCommit: p.headCommit, patch: p.patch, truncated: p.truncated };
-        }),
-        getProject: unary(ctx, 'WorkspaceService/GetProject', async (req: pb.GetProjectRequest, caller) => {
-          requireScope(caller, 'read');
-          return projectToPb(projects.get(required(req.project, 'project')));
-        }),
-        removeProject: unary(ctx, 'WorkspaceService/RemoveProject', async (req: pb.RemoveProjectRequest, caller) => {
-          // Registering granted the daemon a host path, so taking it back is an admin act too.
-          requireScope(caller, '*');
-          const ref = required(req.project, 'project');
-          const p = await audited(
-            caller,
-            'project.remove',
-            `project:${ref}`,
-            async () => {
-              const project = projects.get(ref);
-              const active = workspaces.list().filter((w) => w.projectId === project.id && w.state === 'active');
-              if (active.length) {
-                throw new LokiError('failed_precondition', `project ${project.name} has ${active.length} active session workspace(s) (${active.map((w) => w.sessionId).slice(0, 5).join(', ')}); stop them first`);
-              }
-              projects.remove(project.id);
-              return project;
-            },
-            (r) => ({ id: r.id, path: r.path }),
-          );
-          return { project: projectToPb(p) };
         }),
       };
 

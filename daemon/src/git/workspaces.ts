@@ -37,6 +37,12 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
       head_commit TEXT
     )`,
   },
+  {
+    module: 'git_workspaces',
+    version: 2,
+    // The last pull-request attempt (PrResult JSON): why none was opened and the commands to do it by hand.
+    sql: `ALTER TABLE git_workspaces ADD COLUMN pull_request TEXT`,
+  },
 ];
 
 export type WorkspaceState = 'active' | 'finished';
@@ -154,6 +160,21 @@ export class WorkspaceManager {
     }
     this.o = { env: process.env, clock: Date.now, ...opts, log: opts.log.child({ component: 'workspaces' }) };
     migrate(this.o.db, WORKSPACE_MIGRATIONS);
+  }
+
+  get gitConfig(): GitConfig {
+    return this.o.config;
+  }
+
+  /** The last pull-request attempt of a session, or null before any. */
+  pullRequestOf(sessionId: string): PrResult | null {
+    const r = this.o.db.prepare('SELECT pull_request FROM git_workspaces WHERE session_id = ?').get(validateSessionId(sessionId)) as { pull_request: string | null } | undefined;
+    return r?.pull_request ? (JSON.parse(r.pull_request) as PrResult) : null;
+  }
+
+  private savePullRequest(sessionId: string, pr: PrResult): PrResult {
+    this.o.db.prepare('UPDATE git_workspaces SET pull_request = ? WHERE session_id = ?').run(JSON.stringify(pr), sessionId);
+    return pr;
   }
 
   get(sessionId: string): Workspace {
@@ -390,10 +411,17 @@ export class WorkspaceManager {
       body: prBody(sum, this.o.trail.count(sessionId)),
     };
     const commands = manualPrCommands(req);
-    if (!project.remote) return { opened: false, url: '', reason: `project "${project.name}" has no git remote`, commands };
+    const refuse = (reason: string) => this.savePullRequest(sessionId, { opened: false, url: '', reason, commands });
+    if (!sum.commits.length) return refuse('the session made no commits: there is nothing to open a pull request for');
+    if (!project.remote) return refuse(`project "${project.name}" has no git remote`);
     const gh = await ghReady({ ghPath: this.o.config.gh_path, env: this.o.env }, project.path);
-    if (!gh.path) return { opened: false, url: '', reason: gh.reason ?? 'gh unavailable', commands };
-    await this.pushToRemote(sessionId);
+    if (!gh.path) return refuse(gh.reason ?? 'gh unavailable');
+    try {
+      await this.pushToRemote(sessionId);
+    } catch (err) {
+      if (err instanceof LokiError) return refuse(`push refused: ${err.message}`);
+      throw err;
+    }
     const url = await runGit(['remote', 'get-url', '--', project.remote], inRepo(project.path, { okExitCodes: [2, 128] }));
     const ghRepo = url.exitCode === 0 ? ghRepoFromUrl(url.stdout.trim()) : undefined;
     const res = await ghCreatePr(gh.path, { ...req, ...(ghRepo ? { ghRepo } : {}) }, this.o.env);
@@ -402,7 +430,7 @@ export class WorkspaceManager {
       agent: 'loki',
       details: { opened: res.opened, url: res.url, base: ws.baseBranch, head: ws.branch, ...(res.reason ? { reason: res.reason } : {}) },
     });
-    return res;
+    return this.savePullRequest(sessionId, res);
   }
 
   /** End of session: summarize, log new commits in the trail, bring the branch back, optionally open a PR and export the trail. */
@@ -411,9 +439,12 @@ export class WorkspaceManager {
     const { project, staging, head } = await this.fetchSession(ws);
     let summary: DiffSummary;
     let bringBack: BringBackResult;
+    let noBranch = false;
     try {
       summary = await computeSummary(project.path, summaryIds(ws), head);
-      bringBack = await this.updateSessionRef(ws, project, head);
+      // No agent commit, nothing to review: no branch is left in the project (unless an earlier bring-back made one).
+      noBranch = head === ws.baseCommit && !(await refExists(project.path, `refs/heads/${ws.branch}`));
+      bringBack = noBranch ? { branch: ws.branch, commit: head, previous: '', updated: false } : await this.updateSessionRef(ws, project, head);
     } finally {
       await this.dropStaging(project, staging);
     }
@@ -434,7 +465,8 @@ export class WorkspaceManager {
       commands: manualPrCommands({ projectPath: project.path, remote: project.remote, baseBranch: ws.baseBranch, branch: ws.branch, title: prTitle(sessionId, summary.commits), body: prBody(summary, this.o.trail.count(sessionId)) }),
     });
     let pullRequest: PrResult;
-    if (!(opts.openPr ?? this.o.config.auto_pr)) pullRequest = manual('opening pull requests is opt-in (LOKI_AUTO_PR=true or git.auto_pr)');
+    if (noBranch) pullRequest = manual('the session made no commits: no branch was created and there is nothing to open a pull request for');
+    else if (!(opts.openPr ?? this.o.config.auto_pr)) pullRequest = manual('opening pull requests is opt-in (LOKI_AUTO_PR=true or git.auto_pr)');
     else {
       // The branch is already safely back in the project; a failed push or PR must not undo that.
       try {
@@ -444,6 +476,7 @@ export class WorkspaceManager {
         pullRequest = manual(err.message);
       }
     }
+    this.savePullRequest(sessionId, pullRequest);
     this.o.trail.append(sessionId, { action: 'session_finish', agent: 'loki', details: { commits: summary.commits.length, pull_request: pullRequest.url || null } });
     const exportedTrail = this.o.config.export_agent_audit ? this.o.trail.exportTo(sessionId, project.path) : '';
     this.o.db.prepare("UPDATE git_workspaces SET state = 'finished', finished_at = ? WHERE session_id = ?").run(this.o.clock(), sessionId);

@@ -55,6 +55,16 @@ export const sessionsConfigSchema = z
     max_prompt_bytes: z.number().int().positive().default(1024 * 1024),
     /** Terminal sessions kept in loki_* per-session metric series (bounded label cardinality). */
     metrics_recent_terminal: z.number().int().min(0).max(1000).default(10),
+    /** Per-session caps on what a runner can make the daemon store: a looping agent hits a clear error instead of filling the disk. */
+    quotas: z
+      .object({
+        events: z.number().int().positive().max(10_000_000).default(20_000),
+        tasks: z.number().int().positive().max(1_000_000).default(1_000),
+        learnings: z.number().int().positive().max(1_000_000).default(200),
+        approvals: z.number().int().positive().max(1_000_000).default(500),
+      })
+      .strict()
+      .prefault({}),
     openai: z
       .object({
         /** The `default` upstream's URL (shorthand for upstreams.default.base_url). */

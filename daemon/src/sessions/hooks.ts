@@ -7,6 +7,7 @@ import { LokiError } from '../../../common/src/index.js';
 import type { AgentActionRequest, AgentChannelHooks, AgentDecision, AgentEventData, SessionBriefData } from '../agent/types.js';
 import type { AuditLog } from '../audit/types.js';
 import type { AgentTrail } from '../git/trail.js';
+import type { LearningStore } from '../registry/learnings.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from '../policy/engine.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
@@ -27,6 +28,20 @@ export interface SessionAgentHooksOptions {
   config: SessionsConfig;
   audit: AuditLog;
   onFinished: (sessionId: string) => void;
+  /** Where `learning` events are recorded; without it they are plain events. */
+  learnings?: LearningStore;
+}
+
+/** Events a session may always report, even over its quota: it must still be able to end. */
+const ALWAYS_ACCEPTED = new Set(['finished', 'error']);
+
+function quotaError(sessionId: string, what: string, n: number): LokiError {
+  return new LokiError('resource_exhausted', `session ${sessionId} reached its quota of ${n} ${what} (sessions.quotas.${what}); nothing more of that kind is recorded`);
+}
+
+function learningTags(data: Record<string, unknown>): string[] {
+  const t = data.tags;
+  return Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : [];
 }
 
 function target(a: Action): string {
@@ -55,6 +70,8 @@ function parseData(json: string): Record<string, unknown> {
 export class SessionAgentHooks implements AgentChannelHooks {
   /** Paths written in each session (sourcing one of them fails closed in the shell analysis). */
   private readonly written = new Map<string, Set<string>>();
+  /** `session:kind` pairs whose quota breach already has its event. */
+  private readonly quotaNoted = new Set<string>();
 
   constructor(private readonly o: SessionAgentHooksOptions) {}
 
@@ -94,6 +111,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const s = this.live(sessionId);
     const action = req.action as Action;
     if (s.stopRequested) return this.record(s, req, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');
+    // Over the event quota every action is denied without a decision event (recording it would add what the quota forbids).
+    const maxEvents = this.o.config.quotas.events;
+    if (s.eventsTotal >= maxEvents) return { decision: 'deny', reason: this.noteBreach(sessionId, 'events', maxEvents).message, rule: 'quota:events', approvalId: '' };
     const ctx: DecideContext = { sessionId, profile: s.profile, workspace: WORKSPACE_IN_SANDBOX, sessionWritten: this.writtenSet(sessionId) };
     if (s.workspace) ctx.hostWorkspace = s.workspace;
     const subject = `session:${sessionId}`;
@@ -103,6 +123,11 @@ export class SessionAgentHooks implements AgentChannelHooks {
       return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: '' }, d.normalized);
     }
     // ask: one approval per action (a re-asked action after a restart reuses the pending one).
+    const known = this.o.policy.approvals.list({ sessionId });
+    const maxApprovals = this.o.config.quotas.approvals;
+    if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) {
+      return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
+    }
     const overridden = d.rule.startsWith('session-mode:');
     const approval = overridden
       ? this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason })
@@ -197,7 +222,22 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const s = this.o.rt.store.get(sessionId);
     if (!s || isTerminal(s.state)) return { stopRequested: true };
     let finished = false;
+    const q = this.o.config.quotas;
+    let total = s.eventsTotal;
+    let breach: LokiError | undefined;
     for (const e of events) {
+      // Over a quota the item is dropped (the session keeps running and can still finish); the first breach of each kind is one `quota` event.
+      const over = !ALWAYS_ACCEPTED.has(e.type) && total >= q.events ? ('events' as const)
+        : e.taskId && !this.o.rt.store.hasTask(sessionId, e.taskId) && this.o.rt.store.taskCount(sessionId) >= q.tasks ? ('tasks' as const)
+        : e.type === 'learning' && this.o.learnings && this.o.learnings.countForSession(sessionId) >= q.learnings ? ('learnings' as const)
+        : undefined;
+      if (over) {
+        const err = this.noteBreach(sessionId, over, q[over]);
+        breach ??= err;
+        continue;
+      }
+      const learnError = e.type === 'learning' ? this.learn(sessionId, s.projectId, e) : undefined;
+      total++;
       const counters = {
         ...(e.iteration ? { iteration: e.iteration } : {}),
         ...(e.costUsd > 0 && Number.isFinite(e.costUsd) ? { addCostUsd: Math.min(e.costUsd, MAX_EVENT_COST_USD) } : {}),
@@ -211,13 +251,37 @@ export class SessionAgentHooks implements AgentChannelHooks {
       }
       if (e.agent && AGENT_RE.test(e.agent)) this.o.rt.store.addAgent(sessionId, e.agent);
       if (e.taskId) await this.task(sessionId, e.taskId, (e.taskStatus || 'pending') as TaskStatus);
-      const data = { ...parseData(e.dataJson), ...(e.iteration ? { iteration: e.iteration } : {}), ...(e.taskId ? { task_id: e.taskId, task_status: e.taskStatus } : {}), ...(e.agent ? { agent: e.agent } : {}) };
+      const data = { ...parseData(e.dataJson), ...(learnError ? { learning_error: learnError } : {}), ...(e.iteration ? { iteration: e.iteration } : {}), ...(e.taskId ? { task_id: e.taskId, task_status: e.taskStatus } : {}), ...(e.agent ? { agent: e.agent } : {}) };
       if (e.inputTokens || e.outputTokens || e.costUsd) Object.assign(data, { input_tokens: e.inputTokens, output_tokens: e.outputTokens, cost_usd: e.costUsd });
       this.o.rt.append(sessionId, e.type, e.message, data, { counters });
       if (e.type === 'finished') finished = true;
     }
     if (finished) this.o.onFinished(sessionId);
+    // The runner logs a RESOURCE_EXHAUSTED report and moves on; what fitted is recorded.
+    if (breach) throw breach;
     return { stopRequested: this.o.rt.store.get(sessionId)!.stopRequested || finished };
+  }
+
+  /** Records a `learning` event; returns why it was not recorded, if it was not. */
+  private learn(sessionId: string, projectId: string, e: AgentEventData): string | undefined {
+    if (!this.o.learnings) return undefined;
+    try {
+      this.o.learnings.record({ sessionId, projectId, text: e.message, tags: learningTags(parseData(e.dataJson)) });
+      return undefined;
+    } catch (err) {
+      if (err instanceof LokiError) return err.message;
+      throw err;
+    }
+  }
+
+  private noteBreach(sessionId: string, what: 'events' | 'tasks' | 'learnings', n: number): LokiError {
+    const err = quotaError(sessionId, what, n);
+    const key = `${sessionId}:${what}`;
+    if (!this.quotaNoted.has(key)) {
+      this.quotaNoted.add(key);
+      this.o.rt.append(sessionId, 'quota', err.message, { quota: what, limit: n });
+    }
+    return err;
   }
 
   private async task(sessionId: string, taskId: string, status: TaskStatus): Promise<void> {

@@ -16,6 +16,7 @@ import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxDriver, SandboxMount } from '../sandbox/types.js';
 import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
+import { LearningStore } from '../registry/learnings.js';
 import { SessionAgentHooks } from './hooks.js';
 import { SessionRuntime } from './runtime.js';
 import { SessionStore } from './store.js';
@@ -93,7 +94,9 @@ export class SessionManager {
     const ws = opts.config.workspace;
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
     this.cleanup = new SessionCleanup({ rt: this.rt, driver: opts.driver, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
-    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
+    this.channels = opts.createChannels(
+      new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.db), onFinished: (id) => this.onRunnerFinished(id) }),
+    );
   }
 
   /** Sessions, by id, that the caller may see (unknown and not-yours look the same). */
@@ -409,6 +412,11 @@ export class SessionManager {
             files: sum.files.slice(0, 50).map((f) => f.path),
             pull_request: r.pullRequest.url || null,
           });
+          // The PR step never fails silently: when one was asked for (or opened), say what happened and how to do it by hand.
+          const pr = r.pullRequest;
+          if (pr.opened || this.o.workspaces.gitConfig.auto_pr) {
+            this.rt.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
+          }
         } catch (err) {
           this.rt.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
         }

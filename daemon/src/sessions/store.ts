@@ -267,6 +267,15 @@ export class SessionStore {
     this.applyCounters(id, counters);
   }
 
+  hasTask(id: string, taskId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM session_tasks WHERE session_id = ? AND task_id = ?').get(id, taskId.slice(0, 128)) !== undefined;
+  }
+
+  /** Distinct tasks of a session (the per-session quota counts these). */
+  taskCount(id: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM session_tasks WHERE session_id = ?').get(id) as { n: number }).n;
+  }
+
   /** Creates or updates a task; returns true when it is new. */
   setTask(id: string, taskId: string, status: TaskStatus): boolean {
     const t = taskId.slice(0, 128);

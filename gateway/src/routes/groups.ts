@@ -6,6 +6,7 @@ import { approvalRoutes, type ApprovalRouteOptions } from './approvals.js';
 import { sessionRouteGroups } from './control.js';
 import { policyRoutes } from './policy.js';
 import { projectRoutes } from './projects.js';
+import { registryRoutes } from './registry.js';
 import { sandboxWsRoutes, type SandboxWsOptions } from './sandbox-ws.js';
 import { sandboxRoutes, type SandboxRouteOptions } from './sandboxes.js';
 import { sessionGitRoutes } from './session-git.js';
@@ -29,6 +30,7 @@ export function defaultRouteGroups(daemon: DaemonClient, o: RouteGroupOptions = 
     group<SandboxRouteOptions>(sandboxRoutes, { daemon, ...sse }),
     group<SandboxWsOptions>(sandboxWsRoutes, { daemon }),
     group<{ daemon: DaemonClient }>(projectRoutes, { daemon }),
+    group<{ daemon: DaemonClient }>(registryRoutes, { daemon }),
     group<{ daemon: DaemonClient }>(policyRoutes, { daemon }),
   ];
 }

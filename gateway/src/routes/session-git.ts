@@ -9,6 +9,7 @@ import type { RouteAccess } from './access.js';
 import { SESSION_ID_PATTERN } from './sessions.js';
 
 const READ: RouteAccess = { scope: 'read', owner: true };
+const CONTROL: RouteAccess = { scope: 'control', owner: true };
 const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: SESSION_ID_PATTERN } } } as const;
 const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 const int = { type: 'integer' } as const;
@@ -28,7 +29,17 @@ export const diffSummarySchema = {
     deletions: int,
     files: { type: 'array', items: { type: 'object', properties: { path: str, insertions: int, deletions: int, binary: { type: 'boolean' } } } },
     commits: { type: 'array', items: { type: 'object', properties: { sha: str, subject: str, author: str, date: str, files_changed: int } } },
+    pull_request: {
+      type: ['object', 'null'],
+      description: 'the last pull-request attempt (null before any): why none was opened and the exact commands to do it by hand',
+      properties: { opened: { type: 'boolean' }, url: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] }, commands: { type: 'array', items: str } },
+    },
   },
+} as const;
+
+const pullRequestSchema = {
+  type: 'object',
+  properties: { opened: { type: 'boolean' }, url: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] }, commands: { type: 'array', items: str } },
 } as const;
 
 const patchSchema = {
@@ -72,6 +83,15 @@ export async function sessionGitRoutes(app: FastifyInstance, opts: { daemon: Dae
     '/api/sessions/:id/diff',
     { config: { access: READ }, schema: { summary: "Diff summary of the session branch against its pinned base commit", params: idParams, querystring: noQuery, response: { 200: diffSummarySchema } } },
     async (req) => client(req).sessions.diff(req.params.id),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/sessions/:id/pr',
+    {
+      config: { access: CONTROL },
+      schema: { summary: 'Push the session branch and open its pull request now (gh on the daemon host); says why not, with the commands', params: idParams, querystring: noQuery, response: { 200: pullRequestSchema } },
+    },
+    async (req) => client(req).sessions.pullRequest(req.params.id),
   );
 
   app.get<{ Params: { id: string } }>(

@@ -1,5 +1,5 @@
 // Real git repositories in temp dirs for the git feature tests, plus a way to
-// act as the agent: git run as the sandbox uid (1000) on the workspace, or
+// act as the agent: git run as the sandbox uid (64000) on the workspace, or
 // inside a real container when the sandbox image exists.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ export function agentGit(ws: string, ...args: string[]): string {
     cwd: ws,
     env: cleanEnv({ GIT_AUTHOR_NAME: 'Loki Agent', GIT_COMMITTER_NAME: 'Loki Agent' }),
     encoding: 'utf8',
-    ...(isRoot ? { uid: 1000, gid: 1000 } : {}),
+    ...(isRoot ? { uid: 64000, gid: 64000 } : {}),
   });
   if (r.status !== 0) throw new Error(`agent git ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout.trim();
@@ -48,7 +48,7 @@ export function agentGit(ws: string, ...args: string[]): string {
 /** Writes a file as the agent (so it is owned by the sandbox uid). */
 export function agentWrite(path: string, content: string, mode = 0o644): void {
   const r = spawnSync(process.execPath, ['-e', 'require("fs").writeFileSync(process.argv[1], process.argv[2], { mode: Number(process.argv[3]) })', path, content, String(mode)], {
-    ...(isRoot ? { uid: 1000, gid: 1000 } : {}),
+    ...(isRoot ? { uid: 64000, gid: 64000 } : {}),
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`agent write ${path} failed: ${r.stderr}`);
@@ -62,10 +62,10 @@ export function sandboxUnavailableReason(): string | undefined {
   return undefined;
 }
 
-/** A shell script inside a real sandbox container with only the workspace mounted (no network, uid 1000). */
+/** A shell script inside a real sandbox container with only the workspace mounted (no network, uid 64000). */
 export function sandboxSh(ws: string, script: string): string {
   const env = Object.entries(IDENTITY).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const r = spawnSync('docker', ['run', '--rm', '--network', 'none', '-u', '1000:1000', '-v', `${ws}:/workspace`, '-w', '/workspace', ...env, SANDBOX_IMAGE, 'sh', '-ec', script], {
+  const r = spawnSync('docker', ['run', '--rm', '--network', 'none', '-u', '64000:64000', '-v', `${ws}:/workspace`, '-w', '/workspace', ...env, SANDBOX_IMAGE, 'sh', '-ec', script], {
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -104,7 +104,7 @@ export interface GitFixture {
 export function gitFixture(opts: { config?: GitConfig; env?: NodeJS.ProcessEnv; clock?: () => number } = {}): GitFixture {
   const root = tempDir();
   const home = join(root, 'home');
-  // The agent (uid 1000 on the host in these tests) must be able to reach its
+  // The agent (the sandbox uid 64000 on the host in these tests) must be able to reach its
   // workspace; in production the sandbox gets it through a bind mount instead.
   chmodSync(root, 0o711);
   mkdirSync(join(home, 'workspaces'), { recursive: true, mode: 0o711 });

@@ -92,7 +92,7 @@ describe('session branches on a remote and pull requests', () => {
     agentGit(ws.path, 'add', '-A');
     agentGit(ws.path, 'commit', '--quiet', '-m', 'add file');
     mkdirSync(join(ws.path, '.github', 'workflows'), { recursive: true });
-    execFileSync('chown', ['-R', '1000:1000', join(ws.path, '.github')]);
+    execFileSync('chown', ['-R', '64000:64000', join(ws.path, '.github')]);
     agentGit(ws.path, 'mv', 'evil.yml', '.github/workflows/ci.yml');
     agentGit(ws.path, 'commit', '--quiet', '-m', 'move it');
     const res = await fx.workspaces.finish('w1');

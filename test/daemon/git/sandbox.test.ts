@@ -50,7 +50,8 @@ describe('session branches with the agent inside a real sandbox container', func
     await fx.workspaces.finish('c2');
     const after = refSnapshot(project).split('\n').filter((l) => !l.startsWith(`refs/heads/${ws.branch} `));
     assert.deepEqual(after, before.split('\n'));
-    assert.equal(hostGit(project, 'rev-parse', `refs/heads/${ws.branch}`), ws.baseCommit);
+    // The session branch ended at its base: no agent commit, so no branch is left in the project.
+    assert.throws(() => hostGit(project, 'rev-parse', '--verify', `refs/heads/${ws.branch}`));
     assert.throws(() => hostGit(project, 'cat-file', '-e', evil));
   });
 });

@@ -61,7 +61,7 @@ describe('WorkspaceService over a unix socket', () => {
   });
 
   it('registers a project, creates a workspace and returns the diff of an agent commit, and audits the registration', async () => {
-    const p = await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: ['release/*'] });
+    const p = await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: ['release/*'], alias: '' });
     assert.match(p.id, /^prj-[0-9a-f]{12}$/);
     assert.equal(p.baseBranch, 'main');
     assert.deepEqual(p.protectedBranches, ['release/*']);
@@ -88,11 +88,11 @@ describe('WorkspaceService over a unix socket', () => {
 
   it('answers bad input with INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION and a message that says what is wrong', async () => {
     const cases: [() => Promise<unknown>, number, string, RegExp][] = [
-      [() => call(admin, admin.registerProject, { path: fx.root, name: '', baseBranch: '', remote: '', protectedBranches: [] }), status.INVALID_ARGUMENT, 'not_a_git_repo', /not a git repository/],
-      [() => call(admin, admin.registerProject, { path: join(fx.root, 'nope'), name: '', baseBranch: '', remote: '', protectedBranches: [] }), status.INVALID_ARGUMENT, 'not_a_git_repo', /does not exist/],
-      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: '', remote: '', protectedBranches: ['-x'] }), status.INVALID_ARGUMENT, 'invalid_argument', /must not start with "-"/],
-      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: 'rel@{1}', remote: '', protectedBranches: [] }), status.INVALID_ARGUMENT, 'invalid_ref', /base branch/],
-      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: 'develop', remote: '', protectedBranches: [] }), status.FAILED_PRECONDITION, 'base_branch_missing', /"develop" does not exist/],
+      [() => call(admin, admin.registerProject, { path: fx.root, name: '', baseBranch: '', remote: '', protectedBranches: [], alias: '' }), status.INVALID_ARGUMENT, 'not_a_git_repo', /not a git repository/],
+      [() => call(admin, admin.registerProject, { path: join(fx.root, 'nope'), name: '', baseBranch: '', remote: '', protectedBranches: [], alias: '' }), status.INVALID_ARGUMENT, 'not_a_git_repo', /does not exist/],
+      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: '', remote: '', protectedBranches: ['-x'], alias: '' }), status.INVALID_ARGUMENT, 'invalid_argument', /must not start with "-"/],
+      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: 'rel@{1}', remote: '', protectedBranches: [], alias: '' }), status.INVALID_ARGUMENT, 'invalid_ref', /base branch/],
+      [() => call(admin, admin.registerProject, { path: project, name: '', baseBranch: 'develop', remote: '', protectedBranches: [], alias: '' }), status.FAILED_PRECONDITION, 'base_branch_missing', /"develop" does not exist/],
       [() => call(admin, admin.createWorkspace, { project: 'ghost', sessionId: 's', pid: 0, agent: '' }), status.NOT_FOUND, 'project_not_found', /no project "ghost"/],
       [() => call(admin, admin.diff, { sessionId: 'nope' }), status.NOT_FOUND, 'workspace_not_found', /nope/],
       [() => call(admin, admin.diff, { sessionId: '' }), status.INVALID_ARGUMENT, 'invalid_argument', /session_id is required/],
@@ -108,14 +108,15 @@ describe('WorkspaceService over a unix socket', () => {
     }
   });
 
-  it('lets a gateway caller with only read scope list projects but not register one or read another subject\'s workspace', async () => {
-    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [] });
+  it('shows a gateway caller with only read scope no one else\'s (unshared) project, and lets it neither register one nor read another subject\'s workspace', async () => {
+    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [], alias: '' });
     await call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'g2', pid: 1, agent: '' });
     const md = new Metadata();
     md.set('x-loki-credential', creds.issue('token:viewer', ['read']));
     const list = await call(gateway, gateway.listProjects, {}, md);
-    assert.deepEqual(list.projects.map((p) => p.name), ['demo']);
-    await assert.rejects(call(gateway, gateway.registerProject, { path: project, name: 'x', baseBranch: '', remote: '', protectedBranches: [] }, md), (e: unknown) => codeOf(e).grpc === status.PERMISSION_DENIED);
+    assert.deepEqual(list.projects.map((p) => p.name), []);
+    await assert.rejects(call(gateway, gateway.getProject, { project: 'demo' }, md), (e: unknown) => codeOf(e).loki === 'project_not_found');
+    await assert.rejects(call(gateway, gateway.registerProject, { path: project, name: 'x', baseBranch: '', remote: '', protectedBranches: [], alias: '' }, md), (e: unknown) => codeOf(e).grpc === status.PERMISSION_DENIED);
     await assert.rejects(call(gateway, gateway.getWorkspace, { sessionId: 'g2' }, md), (e: unknown) => codeOf(e).loki === 'workspace_not_found');
     const log = await call(gateway, gateway.auditLog, { sessionId: '', limit: 0 }, md);
     assert.deepEqual(log.entries, []);

@@ -43,7 +43,7 @@ describe('WorkspaceManager', () => {
     assert.equal(agentGit(ws.path, 'remote'), '');
     assert.equal(agentGit(ws.path, 'config', 'user.name'), 'Loki Agent');
     assert.equal(readFileSync(join(ws.path, 'app.js'), 'utf8'), 'console.log(1);\n');
-    if (isRoot) assert.equal(statSync(join(ws.path, 'app.js')).uid, 1000);
+    if (isRoot) assert.equal(statSync(join(ws.path, 'app.js')).uid, 64000);
     const trail = fx.trail.read('s1');
     assert.equal(trail[0]?.action, 'workspace_create');
   });

@@ -38,6 +38,10 @@ export interface Project {
   protectedBranches: string[];
   registeredBy: string;
   registeredAtMs: number;
+  /** optional second name; empty when none */
+  alias: string;
+  /** visible to every reader by the daemon's config (git.shared_projects) */
+  shared: boolean;
 }
 
 export interface RegisterProjectRequest {
@@ -50,6 +54,8 @@ export interface RegisterProjectRequest {
   /** optional; default "origin" when present */
   remote: string;
   protectedBranches: string[];
+  /** optional second name */
+  alias: string;
 }
 
 export interface ListProjectsRequest {
@@ -123,6 +129,8 @@ export interface DiffSummary {
   files: DiffFileChange[];
   /** oldest first */
   commits: DiffCommit[];
+  /** the last pull-request attempt; unset before any */
+  pullRequest: PullRequestResult | undefined;
 }
 
 export interface FinishRequest {
@@ -223,6 +231,154 @@ export interface RemoveProjectResponse {
   project: Project | undefined;
 }
 
+export interface DiscoverRequest {
+  /** absolute; empty = the daemon's git.registry_roots */
+  roots: string[];
+  /** directory levels below each root; 0 = 3 */
+  depth: number;
+  /** register every repository found that is not registered yet */
+  register: boolean;
+}
+
+export interface DiscoveredRepo {
+  path: string;
+  root: string;
+  /** set when it is (or was just) registered */
+  projectId: string;
+  projectName: string;
+  /** why registering it failed */
+  error: string;
+}
+
+export interface DiscoverResponse {
+  repos: DiscoveredRepo[];
+  /** symlinks met on the walk (never followed) */
+  skippedSymlinks: string[];
+  /** the walk hit its entry limit */
+  truncated: boolean;
+}
+
+export interface HealthCheck {
+  /** repo_readable | base_branch | working_tree | remote | last_session | sandbox_image */
+  name: string;
+  /** ok | warn | fail */
+  status: string;
+  detail: string;
+}
+
+export interface ProjectHealthReport {
+  project:
+    | Project
+    | undefined;
+  /** worst of the checks */
+  status: string;
+  checks: HealthCheck[];
+}
+
+export interface ProjectHealthRequest {
+  /** id, name or alias */
+  project: string;
+}
+
+export interface SyncRequest {
+  /** empty = every project the caller may see */
+  project: string;
+}
+
+export interface ProjectSync {
+  projectId: string;
+  projectName: string;
+  branches: number;
+  /** on the base branch */
+  lastCommit: string;
+  lastCommitSubject: string;
+  lastCommitAtMs: number;
+  /** loki/session-* branches in the project */
+  sessionBranches: string[];
+  error: string;
+}
+
+export interface SyncResponse {
+  projects: ProjectSync[];
+}
+
+export interface ListTasksRequest {
+  /** pending | in_progress | completed | failed; empty = all */
+  status: string;
+  /** id, name or alias; empty = every visible project */
+  project: string;
+  /** 0 = 1000 */
+  limit: number;
+}
+
+export interface RegistryTask {
+  sessionId: string;
+  taskId: string;
+  status: string;
+  projectId: string;
+  projectName: string;
+  owner: string;
+  sessionState: string;
+  sessionCreatedAtMs: number;
+}
+
+export interface ListTasksResponse {
+  tasks: RegistryTask[];
+}
+
+export interface ListLearningsRequest {
+  /** full-text query; empty = newest first */
+  q: string;
+  /** id, name or alias; empty = every visible project */
+  project: string;
+  /** 0 = 50 (search) / 100 (list) */
+  limit: number;
+}
+
+export interface Learning {
+  id: number;
+  sessionId: string;
+  projectId: string;
+  projectName: string;
+  text: string;
+  tags: string[];
+  createdAtMs: number;
+  /** search only: phrase (exact phrase) | terms (every term) */
+  match: string;
+}
+
+export interface ListLearningsResponse {
+  learnings: Learning[];
+}
+
+export interface PruneBranchesRequest {
+  /** id, name or alias; empty = every project the caller registered (admins: all) */
+  project: string;
+  /** delete; otherwise a dry run */
+  yes: boolean;
+}
+
+export interface PrunedBranch {
+  branch: string;
+  commit: string;
+  /** merged | identical | removed_session */
+  reason: string;
+  deleted: boolean;
+  error: string;
+}
+
+export interface ProjectPrune {
+  projectId: string;
+  projectName: string;
+  branches: PrunedBranch[];
+  error: string;
+}
+
+export interface PruneBranchesResponse {
+  projects: ProjectPrune[];
+  dryRun: boolean;
+}
+
 function createBaseProject(): Project {
   return {
     id: "",
@@ -233,6 +389,8 @@ function createBaseProject(): Project {
     protectedBranches: [],
     registeredBy: "",
     registeredAtMs: 0,
+    alias: "",
+    shared: false,
   };
 }
 
@@ -261,6 +419,12 @@ export const Project: MessageFns<Project> = {
     }
     if (message.registeredAtMs !== 0) {
       writer.uint32(64).int64(message.registeredAtMs);
+    }
+    if (message.alias !== "") {
+      writer.uint32(74).string(message.alias);
+    }
+    if (message.shared !== false) {
+      writer.uint32(80).bool(message.shared);
     }
     return writer;
   },
@@ -342,6 +506,22 @@ export const Project: MessageFns<Project> = {
             message.registeredAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.alias = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -380,6 +560,8 @@ export const Project: MessageFns<Project> = {
         : isSet(object.registered_at_ms)
         ? globalThis.Number(object.registered_at_ms)
         : 0,
+      alias: isSet(object.alias) ? globalThis.String(object.alias) : "",
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
     };
   },
 
@@ -409,6 +591,12 @@ export const Project: MessageFns<Project> = {
     if (message.registeredAtMs !== 0) {
       obj.registeredAtMs = Math.round(message.registeredAtMs);
     }
+    if (message.alias !== "") {
+      obj.alias = message.alias;
+    }
+    if (message.shared !== false) {
+      obj.shared = message.shared;
+    }
     return obj;
   },
 
@@ -425,12 +613,14 @@ export const Project: MessageFns<Project> = {
     message.protectedBranches = object.protectedBranches?.map((e) => e) || [];
     message.registeredBy = object.registeredBy ?? "";
     message.registeredAtMs = object.registeredAtMs ?? 0;
+    message.alias = object.alias ?? "";
+    message.shared = object.shared ?? false;
     return message;
   },
 };
 
 function createBaseRegisterProjectRequest(): RegisterProjectRequest {
-  return { path: "", name: "", baseBranch: "", remote: "", protectedBranches: [] };
+  return { path: "", name: "", baseBranch: "", remote: "", protectedBranches: [], alias: "" };
 }
 
 export const RegisterProjectRequest: MessageFns<RegisterProjectRequest> = {
@@ -449,6 +639,9 @@ export const RegisterProjectRequest: MessageFns<RegisterProjectRequest> = {
     }
     for (const v of message.protectedBranches) {
       writer.uint32(42).string(v!);
+    }
+    if (message.alias !== "") {
+      writer.uint32(50).string(message.alias);
     }
     return writer;
   },
@@ -506,6 +699,14 @@ export const RegisterProjectRequest: MessageFns<RegisterProjectRequest> = {
             message.protectedBranches.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.alias = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -533,6 +734,7 @@ export const RegisterProjectRequest: MessageFns<RegisterProjectRequest> = {
         : globalThis.Array.isArray(object?.protected_branches)
         ? object.protected_branches.map((e: any) => globalThis.String(e))
         : [],
+      alias: isSet(object.alias) ? globalThis.String(object.alias) : "",
     };
   },
 
@@ -553,6 +755,9 @@ export const RegisterProjectRequest: MessageFns<RegisterProjectRequest> = {
     if (message.protectedBranches?.length) {
       obj.protectedBranches = message.protectedBranches;
     }
+    if (message.alias !== "") {
+      obj.alias = message.alias;
+    }
     return obj;
   },
 
@@ -566,6 +771,7 @@ export const RegisterProjectRequest: MessageFns<RegisterProjectRequest> = {
     message.baseBranch = object.baseBranch ?? "";
     message.remote = object.remote ?? "";
     message.protectedBranches = object.protectedBranches?.map((e) => e) || [];
+    message.alias = object.alias ?? "";
     return message;
   },
 };
@@ -1511,6 +1717,7 @@ function createBaseDiffSummary(): DiffSummary {
     deletions: 0,
     files: [],
     commits: [],
+    pullRequest: undefined,
   };
 }
 
@@ -1548,6 +1755,9 @@ export const DiffSummary: MessageFns<DiffSummary> = {
     }
     for (const v of message.commits) {
       DiffCommit.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.pullRequest !== undefined) {
+      PullRequestResult.encode(message.pullRequest, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1653,6 +1863,14 @@ export const DiffSummary: MessageFns<DiffSummary> = {
             message.commits.push(DiffCommit.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.pullRequest = PullRequestResult.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1706,6 +1924,11 @@ export const DiffSummary: MessageFns<DiffSummary> = {
       commits: globalThis.Array.isArray(object?.commits)
         ? object.commits.map((e: any) => DiffCommit.fromJSON(e))
         : [],
+      pullRequest: isSet(object.pullRequest)
+        ? PullRequestResult.fromJSON(object.pullRequest)
+        : isSet(object.pull_request)
+        ? PullRequestResult.fromJSON(object.pull_request)
+        : undefined,
     };
   },
 
@@ -1744,6 +1967,9 @@ export const DiffSummary: MessageFns<DiffSummary> = {
     if (message.commits?.length) {
       obj.commits = message.commits.map((e) => DiffCommit.toJSON(e));
     }
+    if (message.pullRequest !== undefined) {
+      obj.pullRequest = PullRequestResult.toJSON(message.pullRequest);
+    }
     return obj;
   },
 
@@ -1763,6 +1989,9 @@ export const DiffSummary: MessageFns<DiffSummary> = {
     message.deletions = object.deletions ?? 0;
     message.files = object.files?.map((e) => DiffFileChange.fromPartial(e)) || [];
     message.commits = object.commits?.map((e) => DiffCommit.fromPartial(e)) || [];
+    message.pullRequest = (object.pullRequest !== undefined && object.pullRequest !== null)
+      ? PullRequestResult.fromPartial(object.pullRequest)
+      : undefined;
     return message;
   },
 };
@@ -3405,6 +3634,2167 @@ export const RemoveProjectResponse: MessageFns<RemoveProjectResponse> = {
   },
 };
 
+function createBaseDiscoverRequest(): DiscoverRequest {
+  return { roots: [], depth: 0, register: false };
+}
+
+export const DiscoverRequest: MessageFns<DiscoverRequest> = {
+  encode(message: DiscoverRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.roots) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.depth !== 0) {
+      writer.uint32(16).int32(message.depth);
+    }
+    if (message.register !== false) {
+      writer.uint32(24).bool(message.register);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscoverRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscoverRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roots.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.depth = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.register = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscoverRequest {
+    return {
+      roots: globalThis.Array.isArray(object?.roots) ? object.roots.map((e: any) => globalThis.String(e)) : [],
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
+      register: isSet(object.register) ? globalThis.Boolean(object.register) : false,
+    };
+  },
+
+  toJSON(message: DiscoverRequest): unknown {
+    const obj: any = {};
+    if (message.roots?.length) {
+      obj.roots = message.roots;
+    }
+    if (message.depth !== 0) {
+      obj.depth = Math.round(message.depth);
+    }
+    if (message.register !== false) {
+      obj.register = message.register;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscoverRequest>, I>>(base?: I): DiscoverRequest {
+    return DiscoverRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscoverRequest>, I>>(object: I): DiscoverRequest {
+    const message = createBaseDiscoverRequest();
+    message.roots = object.roots?.map((e) => e) || [];
+    message.depth = object.depth ?? 0;
+    message.register = object.register ?? false;
+    return message;
+  },
+};
+
+function createBaseDiscoveredRepo(): DiscoveredRepo {
+  return { path: "", root: "", projectId: "", projectName: "", error: "" };
+}
+
+export const DiscoveredRepo: MessageFns<DiscoveredRepo> = {
+  encode(message: DiscoveredRepo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.root !== "") {
+      writer.uint32(18).string(message.root);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(26).string(message.projectId);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(34).string(message.projectName);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscoveredRepo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscoveredRepo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.root = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscoveredRepo {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      root: isSet(object.root) ? globalThis.String(object.root) : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: DiscoveredRepo): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.root !== "") {
+      obj.root = message.root;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscoveredRepo>, I>>(base?: I): DiscoveredRepo {
+    return DiscoveredRepo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscoveredRepo>, I>>(object: I): DiscoveredRepo {
+    const message = createBaseDiscoveredRepo();
+    message.path = object.path ?? "";
+    message.root = object.root ?? "";
+    message.projectId = object.projectId ?? "";
+    message.projectName = object.projectName ?? "";
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseDiscoverResponse(): DiscoverResponse {
+  return { repos: [], skippedSymlinks: [], truncated: false };
+}
+
+export const DiscoverResponse: MessageFns<DiscoverResponse> = {
+  encode(message: DiscoverResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.repos) {
+      DiscoveredRepo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.skippedSymlinks) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(24).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscoverResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscoverResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.repos.push(DiscoveredRepo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.skippedSymlinks.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscoverResponse {
+    return {
+      repos: globalThis.Array.isArray(object?.repos) ? object.repos.map((e: any) => DiscoveredRepo.fromJSON(e)) : [],
+      skippedSymlinks: globalThis.Array.isArray(object?.skippedSymlinks)
+        ? object.skippedSymlinks.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.skipped_symlinks)
+        ? object.skipped_symlinks.map((e: any) => globalThis.String(e))
+        : [],
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: DiscoverResponse): unknown {
+    const obj: any = {};
+    if (message.repos?.length) {
+      obj.repos = message.repos.map((e) => DiscoveredRepo.toJSON(e));
+    }
+    if (message.skippedSymlinks?.length) {
+      obj.skippedSymlinks = message.skippedSymlinks;
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscoverResponse>, I>>(base?: I): DiscoverResponse {
+    return DiscoverResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscoverResponse>, I>>(object: I): DiscoverResponse {
+    const message = createBaseDiscoverResponse();
+    message.repos = object.repos?.map((e) => DiscoveredRepo.fromPartial(e)) || [];
+    message.skippedSymlinks = object.skippedSymlinks?.map((e) => e) || [];
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBaseHealthCheck(): HealthCheck {
+  return { name: "", status: "", detail: "" };
+}
+
+export const HealthCheck: MessageFns<HealthCheck> = {
+  encode(message: HealthCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HealthCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHealthCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HealthCheck {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: HealthCheck): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HealthCheck>, I>>(base?: I): HealthCheck {
+    return HealthCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HealthCheck>, I>>(object: I): HealthCheck {
+    const message = createBaseHealthCheck();
+    message.name = object.name ?? "";
+    message.status = object.status ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseProjectHealthReport(): ProjectHealthReport {
+  return { project: undefined, status: "", checks: [] };
+}
+
+export const ProjectHealthReport: MessageFns<ProjectHealthReport> = {
+  encode(message: ProjectHealthReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== undefined) {
+      Project.encode(message.project, writer.uint32(10).fork()).join();
+    }
+    if (message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    for (const v of message.checks) {
+      HealthCheck.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectHealthReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectHealthReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = Project.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.checks.push(HealthCheck.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectHealthReport {
+    return {
+      project: isSet(object.project) ? Project.fromJSON(object.project) : undefined,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      checks: globalThis.Array.isArray(object?.checks) ? object.checks.map((e: any) => HealthCheck.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ProjectHealthReport): unknown {
+    const obj: any = {};
+    if (message.project !== undefined) {
+      obj.project = Project.toJSON(message.project);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.checks?.length) {
+      obj.checks = message.checks.map((e) => HealthCheck.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectHealthReport>, I>>(base?: I): ProjectHealthReport {
+    return ProjectHealthReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectHealthReport>, I>>(object: I): ProjectHealthReport {
+    const message = createBaseProjectHealthReport();
+    message.project = (object.project !== undefined && object.project !== null)
+      ? Project.fromPartial(object.project)
+      : undefined;
+    message.status = object.status ?? "";
+    message.checks = object.checks?.map((e) => HealthCheck.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseProjectHealthRequest(): ProjectHealthRequest {
+  return { project: "" };
+}
+
+export const ProjectHealthRequest: MessageFns<ProjectHealthRequest> = {
+  encode(message: ProjectHealthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectHealthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectHealthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectHealthRequest {
+    return { project: isSet(object.project) ? globalThis.String(object.project) : "" };
+  },
+
+  toJSON(message: ProjectHealthRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectHealthRequest>, I>>(base?: I): ProjectHealthRequest {
+    return ProjectHealthRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectHealthRequest>, I>>(object: I): ProjectHealthRequest {
+    const message = createBaseProjectHealthRequest();
+    message.project = object.project ?? "";
+    return message;
+  },
+};
+
+function createBaseSyncRequest(): SyncRequest {
+  return { project: "" };
+}
+
+export const SyncRequest: MessageFns<SyncRequest> = {
+  encode(message: SyncRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncRequest {
+    return { project: isSet(object.project) ? globalThis.String(object.project) : "" };
+  },
+
+  toJSON(message: SyncRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncRequest>, I>>(base?: I): SyncRequest {
+    return SyncRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncRequest>, I>>(object: I): SyncRequest {
+    const message = createBaseSyncRequest();
+    message.project = object.project ?? "";
+    return message;
+  },
+};
+
+function createBaseProjectSync(): ProjectSync {
+  return {
+    projectId: "",
+    projectName: "",
+    branches: 0,
+    lastCommit: "",
+    lastCommitSubject: "",
+    lastCommitAtMs: 0,
+    sessionBranches: [],
+    error: "",
+  };
+}
+
+export const ProjectSync: MessageFns<ProjectSync> = {
+  encode(message: ProjectSync, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.projectId !== "") {
+      writer.uint32(10).string(message.projectId);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(18).string(message.projectName);
+    }
+    if (message.branches !== 0) {
+      writer.uint32(24).int32(message.branches);
+    }
+    if (message.lastCommit !== "") {
+      writer.uint32(34).string(message.lastCommit);
+    }
+    if (message.lastCommitSubject !== "") {
+      writer.uint32(42).string(message.lastCommitSubject);
+    }
+    if (message.lastCommitAtMs !== 0) {
+      writer.uint32(48).int64(message.lastCommitAtMs);
+    }
+    for (const v of message.sessionBranches) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.error !== "") {
+      writer.uint32(66).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectSync {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectSync();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.branches = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastCommit = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lastCommitSubject = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.lastCommitAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sessionBranches.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectSync {
+    return {
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      branches: isSet(object.branches) ? globalThis.Number(object.branches) : 0,
+      lastCommit: isSet(object.lastCommit)
+        ? globalThis.String(object.lastCommit)
+        : isSet(object.last_commit)
+        ? globalThis.String(object.last_commit)
+        : "",
+      lastCommitSubject: isSet(object.lastCommitSubject)
+        ? globalThis.String(object.lastCommitSubject)
+        : isSet(object.last_commit_subject)
+        ? globalThis.String(object.last_commit_subject)
+        : "",
+      lastCommitAtMs: isSet(object.lastCommitAtMs)
+        ? globalThis.Number(object.lastCommitAtMs)
+        : isSet(object.last_commit_at_ms)
+        ? globalThis.Number(object.last_commit_at_ms)
+        : 0,
+      sessionBranches: globalThis.Array.isArray(object?.sessionBranches)
+        ? object.sessionBranches.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.session_branches)
+        ? object.session_branches.map((e: any) => globalThis.String(e))
+        : [],
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: ProjectSync): unknown {
+    const obj: any = {};
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.branches !== 0) {
+      obj.branches = Math.round(message.branches);
+    }
+    if (message.lastCommit !== "") {
+      obj.lastCommit = message.lastCommit;
+    }
+    if (message.lastCommitSubject !== "") {
+      obj.lastCommitSubject = message.lastCommitSubject;
+    }
+    if (message.lastCommitAtMs !== 0) {
+      obj.lastCommitAtMs = Math.round(message.lastCommitAtMs);
+    }
+    if (message.sessionBranches?.length) {
+      obj.sessionBranches = message.sessionBranches;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectSync>, I>>(base?: I): ProjectSync {
+    return ProjectSync.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectSync>, I>>(object: I): ProjectSync {
+    const message = createBaseProjectSync();
+    message.projectId = object.projectId ?? "";
+    message.projectName = object.projectName ?? "";
+    message.branches = object.branches ?? 0;
+    message.lastCommit = object.lastCommit ?? "";
+    message.lastCommitSubject = object.lastCommitSubject ?? "";
+    message.lastCommitAtMs = object.lastCommitAtMs ?? 0;
+    message.sessionBranches = object.sessionBranches?.map((e) => e) || [];
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseSyncResponse(): SyncResponse {
+  return { projects: [] };
+}
+
+export const SyncResponse: MessageFns<SyncResponse> = {
+  encode(message: SyncResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projects) {
+      ProjectSync.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projects.push(ProjectSync.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncResponse {
+    return {
+      projects: globalThis.Array.isArray(object?.projects)
+        ? object.projects.map((e: any) => ProjectSync.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SyncResponse): unknown {
+    const obj: any = {};
+    if (message.projects?.length) {
+      obj.projects = message.projects.map((e) => ProjectSync.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncResponse>, I>>(base?: I): SyncResponse {
+    return SyncResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncResponse>, I>>(object: I): SyncResponse {
+    const message = createBaseSyncResponse();
+    message.projects = object.projects?.map((e) => ProjectSync.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListTasksRequest(): ListTasksRequest {
+  return { status: "", project: "", limit: 0 };
+}
+
+export const ListTasksRequest: MessageFns<ListTasksRequest> = {
+  encode(message: ListTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    if (message.project !== "") {
+      writer.uint32(18).string(message.project);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksRequest {
+    return {
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListTasksRequest): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTasksRequest>, I>>(base?: I): ListTasksRequest {
+    return ListTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTasksRequest>, I>>(object: I): ListTasksRequest {
+    const message = createBaseListTasksRequest();
+    message.status = object.status ?? "";
+    message.project = object.project ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseRegistryTask(): RegistryTask {
+  return {
+    sessionId: "",
+    taskId: "",
+    status: "",
+    projectId: "",
+    projectName: "",
+    owner: "",
+    sessionState: "",
+    sessionCreatedAtMs: 0,
+  };
+}
+
+export const RegistryTask: MessageFns<RegistryTask> = {
+  encode(message: RegistryTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(18).string(message.taskId);
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(34).string(message.projectId);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(42).string(message.projectName);
+    }
+    if (message.owner !== "") {
+      writer.uint32(50).string(message.owner);
+    }
+    if (message.sessionState !== "") {
+      writer.uint32(58).string(message.sessionState);
+    }
+    if (message.sessionCreatedAtMs !== 0) {
+      writer.uint32(64).int64(message.sessionCreatedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegistryTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegistryTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sessionState = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.sessionCreatedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegistryTask {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      sessionState: isSet(object.sessionState)
+        ? globalThis.String(object.sessionState)
+        : isSet(object.session_state)
+        ? globalThis.String(object.session_state)
+        : "",
+      sessionCreatedAtMs: isSet(object.sessionCreatedAtMs)
+        ? globalThis.Number(object.sessionCreatedAtMs)
+        : isSet(object.session_created_at_ms)
+        ? globalThis.Number(object.session_created_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RegistryTask): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.sessionState !== "") {
+      obj.sessionState = message.sessionState;
+    }
+    if (message.sessionCreatedAtMs !== 0) {
+      obj.sessionCreatedAtMs = Math.round(message.sessionCreatedAtMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegistryTask>, I>>(base?: I): RegistryTask {
+    return RegistryTask.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegistryTask>, I>>(object: I): RegistryTask {
+    const message = createBaseRegistryTask();
+    message.sessionId = object.sessionId ?? "";
+    message.taskId = object.taskId ?? "";
+    message.status = object.status ?? "";
+    message.projectId = object.projectId ?? "";
+    message.projectName = object.projectName ?? "";
+    message.owner = object.owner ?? "";
+    message.sessionState = object.sessionState ?? "";
+    message.sessionCreatedAtMs = object.sessionCreatedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseListTasksResponse(): ListTasksResponse {
+  return { tasks: [] };
+}
+
+export const ListTasksResponse: MessageFns<ListTasksResponse> = {
+  encode(message: ListTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      RegistryTask.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(RegistryTask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksResponse {
+    return {
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => RegistryTask.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListTasksResponse): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => RegistryTask.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTasksResponse>, I>>(base?: I): ListTasksResponse {
+    return ListTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTasksResponse>, I>>(object: I): ListTasksResponse {
+    const message = createBaseListTasksResponse();
+    message.tasks = object.tasks?.map((e) => RegistryTask.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListLearningsRequest(): ListLearningsRequest {
+  return { q: "", project: "", limit: 0 };
+}
+
+export const ListLearningsRequest: MessageFns<ListLearningsRequest> = {
+  encode(message: ListLearningsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.q !== "") {
+      writer.uint32(10).string(message.q);
+    }
+    if (message.project !== "") {
+      writer.uint32(18).string(message.project);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLearningsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLearningsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.q = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLearningsRequest {
+    return {
+      q: isSet(object.q) ? globalThis.String(object.q) : "",
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListLearningsRequest): unknown {
+    const obj: any = {};
+    if (message.q !== "") {
+      obj.q = message.q;
+    }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLearningsRequest>, I>>(base?: I): ListLearningsRequest {
+    return ListLearningsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLearningsRequest>, I>>(object: I): ListLearningsRequest {
+    const message = createBaseListLearningsRequest();
+    message.q = object.q ?? "";
+    message.project = object.project ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseLearning(): Learning {
+  return { id: 0, sessionId: "", projectId: "", projectName: "", text: "", tags: [], createdAtMs: 0, match: "" };
+}
+
+export const Learning: MessageFns<Learning> = {
+  encode(message: Learning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(26).string(message.projectId);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(34).string(message.projectName);
+    }
+    if (message.text !== "") {
+      writer.uint32(42).string(message.text);
+    }
+    for (const v of message.tags) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(56).int64(message.createdAtMs);
+    }
+    if (message.match !== "") {
+      writer.uint32(66).string(message.match);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Learning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLearning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createdAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.match = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Learning {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      tags: globalThis.Array.isArray(object?.tags)
+        ? object.tags.map((e: any) => globalThis.String(e))
+        : [],
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+      match: isSet(object.match) ? globalThis.String(object.match) : "",
+    };
+  },
+
+  toJSON(message: Learning): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = Math.round(message.createdAtMs);
+    }
+    if (message.match !== "") {
+      obj.match = message.match;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Learning>, I>>(base?: I): Learning {
+    return Learning.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Learning>, I>>(object: I): Learning {
+    const message = createBaseLearning();
+    message.id = object.id ?? 0;
+    message.sessionId = object.sessionId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.projectName = object.projectName ?? "";
+    message.text = object.text ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
+    message.createdAtMs = object.createdAtMs ?? 0;
+    message.match = object.match ?? "";
+    return message;
+  },
+};
+
+function createBaseListLearningsResponse(): ListLearningsResponse {
+  return { learnings: [] };
+}
+
+export const ListLearningsResponse: MessageFns<ListLearningsResponse> = {
+  encode(message: ListLearningsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.learnings) {
+      Learning.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLearningsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLearningsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.learnings.push(Learning.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLearningsResponse {
+    return {
+      learnings: globalThis.Array.isArray(object?.learnings)
+        ? object.learnings.map((e: any) => Learning.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListLearningsResponse): unknown {
+    const obj: any = {};
+    if (message.learnings?.length) {
+      obj.learnings = message.learnings.map((e) => Learning.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLearningsResponse>, I>>(base?: I): ListLearningsResponse {
+    return ListLearningsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLearningsResponse>, I>>(object: I): ListLearningsResponse {
+    const message = createBaseListLearningsResponse();
+    message.learnings = object.learnings?.map((e) => Learning.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePruneBranchesRequest(): PruneBranchesRequest {
+  return { project: "", yes: false };
+}
+
+export const PruneBranchesRequest: MessageFns<PruneBranchesRequest> = {
+  encode(message: PruneBranchesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    if (message.yes !== false) {
+      writer.uint32(16).bool(message.yes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneBranchesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneBranchesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.yes = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneBranchesRequest {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      yes: isSet(object.yes) ? globalThis.Boolean(object.yes) : false,
+    };
+  },
+
+  toJSON(message: PruneBranchesRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.yes !== false) {
+      obj.yes = message.yes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneBranchesRequest>, I>>(base?: I): PruneBranchesRequest {
+    return PruneBranchesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneBranchesRequest>, I>>(object: I): PruneBranchesRequest {
+    const message = createBasePruneBranchesRequest();
+    message.project = object.project ?? "";
+    message.yes = object.yes ?? false;
+    return message;
+  },
+};
+
+function createBasePrunedBranch(): PrunedBranch {
+  return { branch: "", commit: "", reason: "", deleted: false, error: "" };
+}
+
+export const PrunedBranch: MessageFns<PrunedBranch> = {
+  encode(message: PrunedBranch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.branch !== "") {
+      writer.uint32(10).string(message.branch);
+    }
+    if (message.commit !== "") {
+      writer.uint32(18).string(message.commit);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.deleted !== false) {
+      writer.uint32(32).bool(message.deleted);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrunedBranch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrunedBranch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.branch = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commit = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrunedBranch {
+    return {
+      branch: isSet(object.branch) ? globalThis.String(object.branch) : "",
+      commit: isSet(object.commit) ? globalThis.String(object.commit) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: PrunedBranch): unknown {
+    const obj: any = {};
+    if (message.branch !== "") {
+      obj.branch = message.branch;
+    }
+    if (message.commit !== "") {
+      obj.commit = message.commit;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrunedBranch>, I>>(base?: I): PrunedBranch {
+    return PrunedBranch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrunedBranch>, I>>(object: I): PrunedBranch {
+    const message = createBasePrunedBranch();
+    message.branch = object.branch ?? "";
+    message.commit = object.commit ?? "";
+    message.reason = object.reason ?? "";
+    message.deleted = object.deleted ?? false;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseProjectPrune(): ProjectPrune {
+  return { projectId: "", projectName: "", branches: [], error: "" };
+}
+
+export const ProjectPrune: MessageFns<ProjectPrune> = {
+  encode(message: ProjectPrune, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.projectId !== "") {
+      writer.uint32(10).string(message.projectId);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(18).string(message.projectName);
+    }
+    for (const v of message.branches) {
+      PrunedBranch.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectPrune {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectPrune();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.branches.push(PrunedBranch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectPrune {
+    return {
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      branches: globalThis.Array.isArray(object?.branches)
+        ? object.branches.map((e: any) => PrunedBranch.fromJSON(e))
+        : [],
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: ProjectPrune): unknown {
+    const obj: any = {};
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.branches?.length) {
+      obj.branches = message.branches.map((e) => PrunedBranch.toJSON(e));
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectPrune>, I>>(base?: I): ProjectPrune {
+    return ProjectPrune.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectPrune>, I>>(object: I): ProjectPrune {
+    const message = createBaseProjectPrune();
+    message.projectId = object.projectId ?? "";
+    message.projectName = object.projectName ?? "";
+    message.branches = object.branches?.map((e) => PrunedBranch.fromPartial(e)) || [];
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBasePruneBranchesResponse(): PruneBranchesResponse {
+  return { projects: [], dryRun: false };
+}
+
+export const PruneBranchesResponse: MessageFns<PruneBranchesResponse> = {
+  encode(message: PruneBranchesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projects) {
+      ProjectPrune.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneBranchesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneBranchesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projects.push(ProjectPrune.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneBranchesResponse {
+    return {
+      projects: globalThis.Array.isArray(object?.projects)
+        ? object.projects.map((e: any) => ProjectPrune.fromJSON(e))
+        : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: PruneBranchesResponse): unknown {
+    const obj: any = {};
+    if (message.projects?.length) {
+      obj.projects = message.projects.map((e) => ProjectPrune.toJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneBranchesResponse>, I>>(base?: I): PruneBranchesResponse {
+    return PruneBranchesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneBranchesResponse>, I>>(object: I): PruneBranchesResponse {
+    const message = createBasePruneBranchesResponse();
+    message.projects = object.projects?.map((e) => ProjectPrune.fromPartial(e)) || [];
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
 export type WorkspaceServiceService = typeof WorkspaceServiceService;
 export const WorkspaceServiceService = {
   registerProject: {
@@ -3523,6 +5913,62 @@ export const WorkspaceServiceService = {
       Buffer.from(RemoveProjectResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveProjectResponse => RemoveProjectResponse.decode(value),
   },
+  discover: {
+    path: "/loki.v1.WorkspaceService/Discover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DiscoverRequest): Buffer => Buffer.from(DiscoverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiscoverRequest => DiscoverRequest.decode(value),
+    responseSerialize: (value: DiscoverResponse): Buffer => Buffer.from(DiscoverResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DiscoverResponse => DiscoverResponse.decode(value),
+  },
+  projectHealth: {
+    path: "/loki.v1.WorkspaceService/ProjectHealth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ProjectHealthRequest): Buffer => Buffer.from(ProjectHealthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ProjectHealthRequest => ProjectHealthRequest.decode(value),
+    responseSerialize: (value: ProjectHealthReport): Buffer => Buffer.from(ProjectHealthReport.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ProjectHealthReport => ProjectHealthReport.decode(value),
+  },
+  sync: {
+    path: "/loki.v1.WorkspaceService/Sync" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SyncRequest): Buffer => Buffer.from(SyncRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SyncRequest => SyncRequest.decode(value),
+    responseSerialize: (value: SyncResponse): Buffer => Buffer.from(SyncResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SyncResponse => SyncResponse.decode(value),
+  },
+  listTasks: {
+    path: "/loki.v1.WorkspaceService/ListTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTasksRequest): Buffer => Buffer.from(ListTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTasksRequest => ListTasksRequest.decode(value),
+    responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
+  },
+  listLearnings: {
+    path: "/loki.v1.WorkspaceService/ListLearnings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListLearningsRequest): Buffer => Buffer.from(ListLearningsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListLearningsRequest => ListLearningsRequest.decode(value),
+    responseSerialize: (value: ListLearningsResponse): Buffer =>
+      Buffer.from(ListLearningsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListLearningsResponse => ListLearningsResponse.decode(value),
+  },
+  pruneBranches: {
+    path: "/loki.v1.WorkspaceService/PruneBranches" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneBranchesRequest): Buffer => Buffer.from(PruneBranchesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneBranchesRequest => PruneBranchesRequest.decode(value),
+    responseSerialize: (value: PruneBranchesResponse): Buffer =>
+      Buffer.from(PruneBranchesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneBranchesResponse => PruneBranchesResponse.decode(value),
+  },
 } as const;
 
 export interface WorkspaceServiceServer extends UntypedServiceImplementation {
@@ -3538,6 +5984,12 @@ export interface WorkspaceServiceServer extends UntypedServiceImplementation {
   patch: handleUnaryCall<DiffRequest, SessionPatch>;
   getProject: handleUnaryCall<GetProjectRequest, Project>;
   removeProject: handleUnaryCall<RemoveProjectRequest, RemoveProjectResponse>;
+  discover: handleUnaryCall<DiscoverRequest, DiscoverResponse>;
+  projectHealth: handleUnaryCall<ProjectHealthRequest, ProjectHealthReport>;
+  sync: handleUnaryCall<SyncRequest, SyncResponse>;
+  listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
+  listLearnings: handleUnaryCall<ListLearningsRequest, ListLearningsResponse>;
+  pruneBranches: handleUnaryCall<PruneBranchesRequest, PruneBranchesResponse>;
 }
 
 export interface WorkspaceServiceClient extends Client {
@@ -3714,6 +6166,93 @@ export interface WorkspaceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveProjectResponse) => void,
+  ): ClientUnaryCall;
+  discover(
+    request: DiscoverRequest,
+    callback: (error: ServiceError | null, response: DiscoverResponse) => void,
+  ): ClientUnaryCall;
+  discover(
+    request: DiscoverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DiscoverResponse) => void,
+  ): ClientUnaryCall;
+  discover(
+    request: DiscoverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DiscoverResponse) => void,
+  ): ClientUnaryCall;
+  projectHealth(
+    request: ProjectHealthRequest,
+    callback: (error: ServiceError | null, response: ProjectHealthReport) => void,
+  ): ClientUnaryCall;
+  projectHealth(
+    request: ProjectHealthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ProjectHealthReport) => void,
+  ): ClientUnaryCall;
+  projectHealth(
+    request: ProjectHealthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ProjectHealthReport) => void,
+  ): ClientUnaryCall;
+  sync(request: SyncRequest, callback: (error: ServiceError | null, response: SyncResponse) => void): ClientUnaryCall;
+  sync(
+    request: SyncRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SyncResponse) => void,
+  ): ClientUnaryCall;
+  sync(
+    request: SyncRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SyncResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listLearnings(
+    request: ListLearningsRequest,
+    callback: (error: ServiceError | null, response: ListLearningsResponse) => void,
+  ): ClientUnaryCall;
+  listLearnings(
+    request: ListLearningsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListLearningsResponse) => void,
+  ): ClientUnaryCall;
+  listLearnings(
+    request: ListLearningsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListLearningsResponse) => void,
+  ): ClientUnaryCall;
+  pruneBranches(
+    request: PruneBranchesRequest,
+    callback: (error: ServiceError | null, response: PruneBranchesResponse) => void,
+  ): ClientUnaryCall;
+  pruneBranches(
+    request: PruneBranchesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneBranchesResponse) => void,
+  ): ClientUnaryCall;
+  pruneBranches(
+    request: PruneBranchesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneBranchesResponse) => void,
   ): ClientUnaryCall;
 }
 
