@@ -34,7 +34,7 @@ export const gitConfigSchema = z
     auto_pr: z.boolean().default(false),
     /** Copy the session's agent audit trail to `<project>/.loki/logs/agent-audit.jsonl` (read-only) at the end. */
     export_agent_audit: z.boolean().default(false),
-    /** Owner of workspace files; default 1000:1000 when the daemon runs as root, unchanged otherwise. */
+    /** Owner of workspace files; default the sandbox uid (64000:64000) when the daemon runs as root, unchanged otherwise. */
     workspace_uid: z.number().int().min(0).max(4_294_967_294).optional(),
     workspace_gid: z.number().int().min(0).max(4_294_967_294).optional(),
     /**

@@ -83,13 +83,13 @@ export function chownTree(root: string, uid: number, gid: number): void {
 }
 
 /**
- * The owner for workspace files: configured, else 1000:1000 when the daemon is root, else leave as is.
- * lokid always configures it (daemon.ts: the sandbox uid, 64000 by default); the fallback is for
- * a WorkspaceManager built on its own, as the git tests do with their uid-1000 "agent".
+ * The owner for workspace files: configured, else the dedicated sandbox uid 64000:64000 when the
+ * daemon is root, else leave as is. lokid always configures it (daemon.ts passes the sandbox uid);
+ * the fallback serves a WorkspaceManager built on its own, as the git tests build it.
  */
 export function workspaceOwner(cfg: { workspace_uid?: number | undefined; workspace_gid?: number | undefined }): { uid: number; gid: number } | undefined {
   if (cfg.workspace_uid !== undefined || cfg.workspace_gid !== undefined) {
-    return { uid: cfg.workspace_uid ?? cfg.workspace_gid ?? 1000, gid: cfg.workspace_gid ?? cfg.workspace_uid ?? 1000 };
+    return { uid: cfg.workspace_uid ?? cfg.workspace_gid ?? 64000, gid: cfg.workspace_gid ?? cfg.workspace_uid ?? 64000 };
   }
-  return typeof process.getuid === 'function' && process.getuid() === 0 ? { uid: 1000, gid: 1000 } : undefined;
+  return typeof process.getuid === 'function' && process.getuid() === 0 ? { uid: 64000, gid: 64000 } : undefined;
 }
