@@ -13,7 +13,7 @@ import { approvalRequirements, buildPolicyEngine, type PolicyConfigInput } from 
 import { createPolicyModule } from '../policy/grpc.js';
 import { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
-import type { SandboxDriver, SandboxMount } from '../sandbox/types.js';
+import type { SandboxMount } from '../sandbox/types.js';
 import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
 import { createSessionsModule } from './grpc.js';
@@ -23,7 +23,6 @@ export interface SessionFeatureOptions {
   db: Db;
   paths: Pick<RuntimePaths, 'runDir' | 'workspacesDir'>;
   sandboxes: SandboxManager;
-  driver: SandboxDriver;
   audit: AuditLog;
   log: Logger;
   sessions: SessionsConfig;
@@ -69,7 +68,6 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
   const manager = new SessionManager({
     db: o.db,
     sandboxes: o.sandboxes,
-    driver: o.driver,
     createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log, sandboxUser: o.sandboxes.sandboxUser }),
     workspacesDir: o.paths.workspacesDir,
     ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),

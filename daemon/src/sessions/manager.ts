@@ -13,7 +13,7 @@ import type { WorkspaceManager, Workspace } from '../git/workspaces.js';
 import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
-import type { SandboxDriver, SandboxMount } from '../sandbox/types.js';
+import type { SandboxMount } from '../sandbox/types.js';
 import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
 import { SessionAgentHooks } from './hooks.js';
@@ -30,8 +30,8 @@ export const ACTIVE_STATES: readonly SessionState[] = ['pending', 'starting', 'r
 
 export interface SessionManagerOptions {
   db: Db;
+  /** Every container operation of a session goes through it (ownership checks, audit). */
   sandboxes: SandboxManager;
-  driver: SandboxDriver;
   /** Builds the per-session agent channels around the manager's hooks (`createAgentChannels`). */
   createChannels: (hooks: AgentChannelHooks) => AgentChannels;
   /** The read-only runner bundle mount (`agentRunnerMount`); omitted when `runner_command` needs none. */
@@ -81,7 +81,7 @@ export class SessionManager {
   private ticking = false;
 
   constructor(opts: SessionManagerOptions) {
-    for (const k of ['db', 'sandboxes', 'driver', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
+    for (const k of ['db', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
       if (!opts[k]) throw new Error(`SessionManager: missing dependency ${k}`);
     }
     this.o = opts;
@@ -92,7 +92,7 @@ export class SessionManager {
     this.rt = new SessionRuntime({ store: this.store, emitter: new EventEmitter(), log: opts.log, clock: this.clock, audit: opts.audit });
     const ws = opts.config.workspace;
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
-    this.cleanup = new SessionCleanup({ rt: this.rt, driver: opts.driver, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
+    this.cleanup = new SessionCleanup({ rt: this.rt, sandboxes: opts.sandboxes, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
     this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
   }
 
@@ -202,14 +202,14 @@ export class SessionManager {
     const s = this.get(caller, id, 'control');
     if (isTerminal(s.state)) return s;
     await this.rt.auditAs(caller, 'session.stop', id, 'success', { from: s.state });
-    await this.requestStop(id, `stopped by ${caller.subject}`);
+    await this.requestStop(caller, id, `stopped by ${caller.subject}`);
     const waitMs = (this.o.config.stop_grace_seconds + 15) * 1000;
     await this.rt.waitFor(id, (x) => isTerminal(x.state), waitMs);
     return this.store.get(id)!;
   }
 
   /** Asks the runner to finish (stop_requested in its next Report/Heartbeat reply), then stops the container after the grace period. */
-  private async requestStop(id: string, reason: string): Promise<void> {
+  private async requestStop(caller: Caller | undefined, id: string, reason: string): Promise<void> {
     const s = this.store.get(id)!;
     if (!s.stopRequested) {
       this.store.requestStop(id);
@@ -217,7 +217,7 @@ export class SessionManager {
     }
     // A frozen runner cannot hear the request.
     if (s.state === 'paused' && s.sandboxId) {
-      await this.o.driver.unpause(s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
+      await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
       this.rt.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
     }
     this.rt.cancelWaits(id);
@@ -228,7 +228,7 @@ export class SessionManager {
     const s = this.get(caller, id, 'control');
     if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
     // docker pause freezes every process in the container (cgroup freezer): the runner stops mid-step.
-    await this.o.driver.pause(s.sandboxId);
+    await this.o.sandboxes.pause(caller, s.sandboxId);
     this.rt.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
     await this.rt.auditAs(caller, 'session.pause', id, 'success', {});
     return this.store.get(id)!;
@@ -241,7 +241,7 @@ export class SessionManager {
   async resume(caller: Caller, id: string): Promise<Session> {
     const s = this.get(caller, id, 'control');
     if (s.state === 'paused') {
-      await this.o.driver.unpause(s.sandboxId);
+      await this.o.sandboxes.resume(caller, s.sandboxId);
       const to = this.rt.waiting(id) > 0 ? 'waiting_approval' : 'running';
       this.rt.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
       await this.rt.auditAs(caller, 'session.resume', id, 'success', {});
@@ -314,7 +314,7 @@ export class SessionManager {
       await this.finalize(s.id, 'failed', 'the daemon restarted while the session was starting');
       return;
     }
-    const info = s.sandboxId ? await this.o.driver.get(s.sandboxId) : undefined;
+    const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId) : undefined;
     if (!info || (info.state !== 'running' && info.state !== 'paused')) {
       await this.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
       return;
@@ -356,7 +356,7 @@ export class SessionManager {
       const cfg = this.o.config;
       for (const s of this.store.listByStates(['running', 'paused', 'waiting_approval'])) {
         if (this.rt.finishing(s.id)) continue;
-        const info = s.sandboxId ? await this.o.driver.get(s.sandboxId).catch(() => undefined) : undefined;
+        const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId).catch(() => undefined) : undefined;
         if (!info || info.state === 'exited' || info.state === 'dead') {
           const code = info ? ` with code ${info.exitCode}` : '';
           if (s.stopRequested) await this.finalize(s.id, 'stopped', s.reason || 'stopped');
@@ -366,7 +366,7 @@ export class SessionManager {
         if (s.state !== 'running') continue; // waiting for a human or frozen: never a stall
         const quiet = now - s.lastEventAtMs;
         if (cfg.idle_timeout_seconds && quiet > cfg.idle_timeout_seconds * 1000 && !s.stopRequested) {
-          await this.requestStop(s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
+          await this.requestStop(undefined, s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
         } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.rt.stalled(s.id)) {
           this.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
         }
@@ -422,20 +422,14 @@ export class SessionManager {
   }
 
   private async endSandbox(s: Session, to: string): Promise<void> {
-    const d = this.o.driver;
     try {
       // A completing runner exits by itself; give it a moment before stopping the container.
-      if (to === 'completed') await this.rt.waitExit(d, s.sandboxId, 10_000);
-      const info = await d.get(s.sandboxId);
-      if (info?.state === 'paused') await d.unpause(s.sandboxId);
-      if (to === 'failed' && info) {
-        const tail = await this.rt.logTail(d, s.sandboxId, 30);
-        if (tail) this.rt.append(s.id, 'log', 'last lines of the sandbox output', { tail });
-      }
-      if (info) {
-        await d.stop(s.sandboxId, 2);
-        await d.remove(s.sandboxId, true);
-      }
+      const { tail } = await this.o.sandboxes.teardown(undefined, s.sandboxId, {
+        ...(to === 'completed' ? { waitExitMs: 10_000 } : {}),
+        ...(to === 'failed' ? { tailLines: 30 } : {}),
+        stopTimeoutSeconds: 2,
+      });
+      if (tail) this.rt.append(s.id, 'log', 'last lines of the sandbox output', { tail });
     } catch (err) {
       this.log.warn({ err, session_id: s.id }, 'stopping the session sandbox failed');
     }
