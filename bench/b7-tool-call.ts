@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     features: (b) => {
       driver = b.driver;
       // No workspace size limit here: it is a loop mount the temp-dir cleanup below would trip over, and B7 measures tool calls.
-      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ workspace: { max_size: 0 } }), policy: {}, runnerMount: () => agentRunnerMount(root) });
+      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ workspace: { max_size: 0 } }), runnerMount: () => agentRunnerMount(root) });
       return feature;
     },
   });
