@@ -13,7 +13,7 @@ import { parseArgs, promisify } from 'node:util';
 import { createLogger } from '../common/src/index.js';
 import { agentRunnerMount } from '../daemon/src/agent/runner-bundle.js';
 import { startDaemon } from '../daemon/src/daemon.js';
-import type { Caller } from '../daemon/src/grpc/caller.js';
+import type { Caller } from '../daemon/src/authz/caller.js';
 import type { SandboxDriver } from '../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../daemon/src/sessions/feature.js';

@@ -9,7 +9,7 @@ import { createAuditModule, createAuditRuntime, type AuditRuntime } from './audi
 import { loadDaemonConfig, seccompProfilePath, type DaemonConfig } from './config.js';
 import { createHealthModule, HealthState } from './grpc/health.js';
 import type { ServiceModule } from './grpc/module.js';
-import { createSandboxModule } from './grpc/sandbox-service.js';
+import { createSandboxModule } from './sandbox/grpc.js';
 import { createSystemModule } from './grpc/system-service.js';
 import { listenTcp, listenUnix, shutdownServer } from './listeners.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';

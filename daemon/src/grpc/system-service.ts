@@ -2,7 +2,7 @@ import { VERSION } from '../../../common/src/index.js';
 import { SystemServiceService, type GetStatusResponse } from '../../../proto/gen/loki/v1/system.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxDriver, SandboxState } from '../sandbox/types.js';
-import { canAccessOwned, requireScope, type Caller } from './caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from './module.js';
 import { unary } from './wrap.js';
 

@@ -10,9 +10,10 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { LokiError, toLokiError, type Logger } from '../../../common/src/index.js';
-import { runWithCaller } from './call-context.js';
+import { runWithCaller } from '../authz/call-context.js';
 import { undecodable } from './decode.js';
-import { resolveCaller, type Caller, type GatewayTrust, type ListenerIdentity } from './caller.js';
+import type { Caller } from '../authz/caller.js';
+import { resolveCaller, type GatewayTrust, type ListenerIdentity } from './caller.js';
 
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: number; details: string } {
   const le = toLokiError(err);

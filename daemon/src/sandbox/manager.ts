@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
 import { SANDBOX_UID } from './image-builder.js';
 import type { DriverInfo, ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';

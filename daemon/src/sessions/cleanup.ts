@@ -4,7 +4,7 @@
 // events and the audit log stay: only disk space goes.
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { WorkspaceManager } from '../git/workspaces.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionRuntime } from './runtime.js';
 import { isTerminal, type Session } from './types.js';

@@ -10,7 +10,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { Project, ProjectRegistry } from '../git/projects.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { WorkspaceManager, Workspace } from '../git/workspaces.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxMount } from '../sandbox/types.js';

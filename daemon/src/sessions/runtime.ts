@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../../common/src/index.js';
 import { startModelProxy, type ModelProxy } from '../agent/model-proxy.js';
 import type { AuditLog } from '../audit/types.js';
-import type { Caller } from '../grpc/caller.js';
+import type { Caller } from '../authz/caller.js';
 import type { ModelUpstreams } from './upstreams.js';
 import type { CounterUpdate, SessionStore } from './store.js';
 import type { Session, SessionEvent, SessionState } from './types.js';

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonHandle } from '../../../daemon/src/daemon.js';
-import type { Caller } from '../../../daemon/src/grpc/caller.js';
+import type { Caller } from '../../../daemon/src/authz/caller.js';
 import type { SandboxDriver, SandboxMount } from '../../../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../../../daemon/src/sessions/feature.js';
