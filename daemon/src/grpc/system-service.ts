@@ -143,6 +143,10 @@ export function createSystemModule(deps: SystemModuleDeps): ServiceModule {
             callerSubject: caller.subject,
             sandboxRuntime: deps.runtime,
             sandboxRuntimeRegistered: snap.runtimes.includes(deps.runtime),
+            sandboxDriver: deps.driver.capabilities.name,
+            sandboxDriverReachable: snap.reachable,
+            sandboxDriverVersion: snap.version,
+            sandboxDriverCanPause: deps.driver.capabilities.pause,
           };
         }),
       });

@@ -271,6 +271,8 @@ export class SandboxManager {
    * one to check and the audit entry says `system`.
    */
   async pause(caller: Caller | undefined, ref: string): Promise<SandboxInfo> {
+    const can = this.o.driver.capabilities;
+    if (!can.pause) throw new LokiError('failed_precondition', `the ${can.name} sandbox driver cannot pause a sandbox`);
     const info = await this.target(caller, ref);
     await this.audited(caller, 'sandbox.pause', info.id, {}, () => this.o.driver.pause(info.id));
     return { ...info, state: 'paused' };

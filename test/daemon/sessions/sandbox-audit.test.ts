@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SandboxManager } from '../../../daemon/src/sandbox/manager.js';
+import type { SandboxDriver } from '../../../daemon/src/sandbox/types.js';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
 import { ADMIN, COUNTER_COMMAND, gatewayCaller, makeRepo, removeDir, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
 
@@ -85,5 +87,13 @@ describe('session containers go through SandboxManager', function () {
       return es.length > 0 && es;
     });
     assert.deepEqual(stops.map((e) => [e.user, e.result, e.details.forced]), [['local:0', 'success', true]], 'one entry: the second teardown had nothing to do');
+  });
+
+  it('asks the driver whether it can pause instead of assuming Docker', async function () {
+    // The real Docker driver, claiming what a backend without a freezer would.
+    const noPause: SandboxDriver = Object.assign(Object.create(sd.driver) as SandboxDriver, { capabilities: { name: 'frozenless', pause: false } });
+    const mgr = new SandboxManager({ driver: noPause, config: sd.d.config.sandbox, seccompPath: '/nonexistent', workspacesDir: sd.d.paths.workspacesDir, audit: sd.d.audit.audit, log: sd.d.log });
+    await assert.rejects(mgr.pause(ADMIN, 'sbx-000000000000'), { code: 'failed_precondition', message: /the frozenless sandbox driver cannot pause/ });
+    assert.equal(sd.driver.capabilities.pause, true);
   });
 });
