@@ -21,6 +21,7 @@ import { SessionRuntime } from './runtime.js';
 import { SessionStore } from './store.js';
 import { ModelUpstreams } from './upstreams.js';
 import { SessionCleanup } from './cleanup.js';
+import { SessionQueries, type EventQuery, type SessionMetricsSnapshot } from './queries.js';
 import { WorkspaceVolumes } from './workspace-volume.js';
 import { isTerminal, type Session, type SessionEvent, type SessionState, type StartSessionInput } from './types.js';
 import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
@@ -50,29 +51,13 @@ export interface SessionManagerOptions {
   workspacesDir: string;
 }
 
-export interface EventQuery {
-  /** One session, or empty for every session the caller may see. */
-  sessionId: string;
-  afterSeq: number;
-  afterGid: number;
-  follow: boolean;
-}
-
-export interface SessionMetricsSnapshot {
-  /** Non-terminal sessions plus the most recent terminal ones (bounded). */
-  sessions: Session[];
-  active: number;
-  createdTotal: number;
-  decisions: { allow: number; deny: number; ask: number };
-  approvalsPending: number;
-}
-
 export class SessionManager {
   readonly store: SessionStore;
   readonly channels: AgentChannels;
   readonly upstreams: ModelUpstreams;
   readonly volumes: WorkspaceVolumes;
   private readonly cleanup: SessionCleanup;
+  private readonly queries: SessionQueries;
   private readonly rt: SessionRuntime;
   private readonly o: SessionManagerOptions;
   private readonly log: Logger;
@@ -93,6 +78,7 @@ export class SessionManager {
     const ws = opts.config.workspace;
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
     this.cleanup = new SessionCleanup({ rt: this.rt, sandboxes: opts.sandboxes, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
+    this.queries = new SessionQueries({ store: this.store, rt: this.rt, policy: opts.policy, config: opts.config, get: (caller, id) => this.get(caller, id) });
     this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
   }
 
@@ -257,44 +243,12 @@ export class SessionManager {
   }
 
   /** Replays events after the cursor, then (with follow) streams new ones until the session ends or the caller goes away. */
-  async *events(caller: Caller, q: EventQuery, signal: AbortSignal): AsyncGenerator<SessionEvent> {
-    const one = q.sessionId ? this.get(caller, q.sessionId) : undefined;
-    if (!one) requireScope(caller, 'read');
-    const owners = new Map<string, string>();
-    const visible = (sid: string) => {
-      let owner = owners.get(sid);
-      if (owner === undefined) owners.set(sid, (owner = this.store.get(sid)?.owner ?? ''));
-      return canAccessOwned(caller, owner);
-    };
-    let seq = q.afterSeq;
-    let gid = q.afterGid;
-    const BATCH = 500;
-    while (!signal.aborted) {
-      const version = this.rt.version;
-      const batch = one ? this.store.events(one.id, seq, BATCH) : this.store.eventsSince(gid, BATCH);
-      for (const ev of batch) {
-        seq = ev.seq;
-        gid = ev.gid;
-        if (one || visible(ev.sessionId)) yield ev;
-        if (signal.aborted) return;
-      }
-      if (batch.length === BATCH) continue;
-      if (!q.follow) return;
-      if (one && isTerminal(this.store.get(one.id)!.state)) return;
-      await this.rt.waitForChange(version, signal, 15_000);
-    }
+  events(caller: Caller, q: EventQuery, signal: AbortSignal): AsyncGenerator<SessionEvent> {
+    return this.queries.events(caller, q, signal);
   }
 
   metrics(caller: Caller): SessionMetricsSnapshot {
-    requireScope(caller, 'read');
-    const all = this.store.list().filter((s) => canAccessOwned(caller, s.owner));
-    const active = all.filter((s) => !isTerminal(s.state));
-    const recent = all.filter((s) => isTerminal(s.state)).sort((a, b) => b.endedAtMs - a.endedAtMs).slice(0, this.o.config.metrics_recent_terminal);
-    const decisions = { allow: 0, deny: 0, ask: 0 };
-    for (const s of all) for (const k of ['allow', 'deny', 'ask'] as const) decisions[k] += s.decisions[k];
-    const ids = new Set(all.map((s) => s.id));
-    const approvalsPending = this.o.policy.listApprovals({ status: 'pending' }).filter((a) => ids.has(a.sessionId)).length;
-    return { sessions: [...active, ...recent], active: active.length, createdTotal: all.length, decisions, approvalsPending };
+    return this.queries.metrics(caller);
   }
 
   /** After a daemon restart: re-attach to running sandboxes and re-open their agent channels (the runner reconnects to the same path). */
