@@ -35,12 +35,12 @@ describe('session containers go through SandboxManager', function () {
   let sd: SessionDaemon;
   let repo: string;
 
-  beforeEach(async function () {
-    repo = makeRepo();
-    sd = await startSessionDaemon({ sessions: { runner_command: COUNTER_COMMAND } });
+  // One daemon for these cases: each works on its own session or sandbox.
+  before(async function () {
+    [repo, sd] = [makeRepo(), await startSessionDaemon({ sessions: { runner_command: COUNTER_COMMAND } })];
   });
 
-  afterEach(async function () {
+  after(async function () {
     await sd.cleanup();
     removeDir(repo);
   });
