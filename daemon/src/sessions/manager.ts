@@ -1,7 +1,8 @@
 // SessionManager: one agent on one project in one sandbox. Owns the session
 // lifecycle (pending → starting → running ⇄ paused, running ⇄ waiting_approval,
 // terminal completed | failed | stopped), its limits and its event log. Every
-// transition is written to the store before anyone is told about it.
+// transition is written to the store before anyone is told about it. When to end
+// a session on its own is supervisor.ts's call; the read side is queries.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LokiError, type Logger } from '../../../common/src/index.js';
@@ -21,13 +22,13 @@ import { SessionRuntime } from './runtime.js';
 import { SessionStore } from './store.js';
 import { ModelUpstreams } from './upstreams.js';
 import { SessionCleanup } from './cleanup.js';
+import { SessionSupervisor } from './supervisor.js';
 import { SessionQueries, type EventQuery, type SessionMetricsSnapshot } from './queries.js';
 import { WorkspaceVolumes } from './workspace-volume.js';
-import { isTerminal, type Session, type SessionEvent, type SessionState, type StartSessionInput } from './types.js';
+import { ACTIVE_STATES, isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
 import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
 
 export const SESSION_ID_RE = /^ses-[0-9a-f]{12}$/;
-export const ACTIVE_STATES: readonly SessionState[] = ['pending', 'starting', 'running', 'paused', 'waiting_approval'];
 
 export interface SessionManagerOptions {
   db: Db;
@@ -62,8 +63,7 @@ export class SessionManager {
   private readonly o: SessionManagerOptions;
   private readonly log: Logger;
   private readonly clock: () => number;
-  private ticker: NodeJS.Timeout | undefined;
-  private ticking = false;
+  private readonly supervisor: SessionSupervisor;
 
   constructor(opts: SessionManagerOptions) {
     for (const k of ['db', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
@@ -80,6 +80,19 @@ export class SessionManager {
     this.cleanup = new SessionCleanup({ rt: this.rt, sandboxes: opts.sandboxes, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
     this.queries = new SessionQueries({ store: this.store, rt: this.rt, policy: opts.policy, config: opts.config, get: (caller, id) => this.get(caller, id) });
     this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, onFinished: (id) => this.onRunnerFinished(id) }));
+    this.supervisor = new SessionSupervisor({
+      store: this.store,
+      rt: this.rt,
+      sandboxes: opts.sandboxes,
+      channels: this.channels,
+      upstreams: this.upstreams,
+      cleanup: this.cleanup,
+      config: opts.config,
+      log: opts.log,
+      clock: this.clock,
+      finalize: (id, to, reason) => this.finalize(id, to, reason),
+      requestStop: (id, reason) => this.requestStop(undefined, id, reason),
+    });
   }
 
   /** Sessions, by id, that the caller may see (unknown and not-yours look the same). */
@@ -252,35 +265,8 @@ export class SessionManager {
   }
 
   /** After a daemon restart: re-attach to running sandboxes and re-open their agent channels (the runner reconnects to the same path). */
-  async reconcile(): Promise<void> {
-    for (const s of this.store.listByStates(ACTIVE_STATES)) {
-      try {
-        await this.reattach(s);
-      } catch (err) {
-        this.log.error({ err, session_id: s.id }, 'could not re-attach a session');
-        await this.finalize(s.id, 'failed', `could not re-attach after a daemon restart: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  private async reattach(s: Session): Promise<void> {
-    if (s.state === 'pending' || s.state === 'starting') {
-      await this.finalize(s.id, 'failed', 'the daemon restarted while the session was starting');
-      return;
-    }
-    const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId) : undefined;
-    if (!info || (info.state !== 'running' && info.state !== 'paused')) {
-      await this.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
-      return;
-    }
-    const channel = await this.channels.open(s.id);
-    await this.rt.openModelProxy(s, channel.mount.hostPath, this.upstreams, this.o.sandboxes.sandboxUser);
-    // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
-    if (s.state === 'waiting_approval') this.rt.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
-    if (info.state === 'paused') this.rt.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
-    else this.rt.transition(s.id, ['paused'], 'running', 'the sandbox is running');
-    this.rt.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
-    if (s.stopRequested) this.rt.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
+  reconcile(): Promise<void> {
+    return this.supervisor.reconcile();
   }
 
   /** `loki sessions rm ID`: removes an ended session's workspace and container (audited). */
@@ -297,44 +283,7 @@ export class SessionManager {
 
   /** Starts the stall / idle / exited-container checks. */
   startChecks(): void {
-    if (this.ticker) return;
-    this.ticker = setInterval(() => void this.check(), this.o.config.check_interval_ms);
-    this.ticker.unref();
-  }
-
-  private async check(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      const now = this.clock();
-      const cfg = this.o.config;
-      for (const s of this.store.listByStates(['running', 'paused', 'waiting_approval'])) {
-        if (this.rt.finishing(s.id)) continue;
-        const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId).catch(() => undefined) : undefined;
-        if (!info || info.state === 'exited' || info.state === 'dead') {
-          const code = info ? ` with code ${info.exitCode}` : '';
-          if (s.stopRequested) await this.finalize(s.id, 'stopped', s.reason || 'stopped');
-          else await this.finalize(s.id, 'failed', `the sandbox exited${code} before the runner finished`);
-          continue;
-        }
-        if (s.state !== 'running') continue; // waiting for a human or frozen: never a stall
-        const quiet = now - s.lastEventAtMs;
-        if (cfg.idle_timeout_seconds && quiet > cfg.idle_timeout_seconds * 1000 && !s.stopRequested) {
-          await this.requestStop(undefined, s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
-        } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.rt.stalled(s.id)) {
-          this.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
-        }
-      }
-      for (const over of await this.cleanup.overLimit(this.store.listByStates(['running', 'paused', 'waiting_approval']))) {
-        // No grace period: the agent is filling the disk.
-        await this.finalize(over.id, 'stopped', over.reason);
-      }
-      await this.cleanup.expire();
-    } catch (err) {
-      this.log.warn({ err }, 'session check failed');
-    } finally {
-      this.ticking = false;
-    }
+    this.supervisor.start();
   }
 
   private onRunnerFinished(id: string): void {
@@ -390,8 +339,7 @@ export class SessionManager {
   }
 
   async close(): Promise<void> {
-    if (this.ticker) clearInterval(this.ticker);
-    this.ticker = undefined;
+    this.supervisor.stop();
     this.rt.close();
     // Sandboxes keep running: a restarted daemon re-attaches (reconcile).
     await this.channels.closeAll();
