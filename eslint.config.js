@@ -5,7 +5,8 @@
 //   gateway never imports daemon code, cli, dockerode, simple-git or better-sqlite3;
 //   client  imports only proto/ and common/ (never daemon, gateway or cli);
 //   cli     goes through client/: never daemon, gateway, generated code or grpc-js;
-//   agent-runner imports only proto/ and common/.
+//   agent-runner imports only proto/ and common/;
+//   inside the daemon, authz/ imports no transport and feature domain code not grpc/.
 // test/client/boundaries.test.ts feeds a violating import for each rule and expects an error.
 // Type-aware rules (no-floating-promises, consistent-type-imports) use the TypeScript project service.
 import js from '@eslint/js';
@@ -23,6 +24,9 @@ const restrict = (paths, groups) => ({
     patterns: groups.map(([group, message]) => ({ group, message })),
   }],
 });
+const daemonOutward = [[...part('gateway'), ...part('cli'), ...part('client')], 'the daemon never imports the gateway, the CLI or the client (they call it, not the other way round)'];
+const daemonFeatures = ['sessions', 'sandbox', 'policy', 'tokens', 'audit', 'agent'];
+const grpcFolder = ['../grpc/*', '../../grpc/*'];
 const privilegedPaths = privileged.map((name) => [name, 'only the daemon may use this (privilege boundary)']);
 
 export default tseslint.config(
@@ -58,7 +62,25 @@ export default tseslint.config(
   },
   {
     files: ['daemon/**/*.ts'],
-    rules: restrict([], [[[...part('gateway'), ...part('cli'), ...part('client')], 'the daemon never imports the gateway, the CLI or the client (they call it, not the other way round)']]),
+    rules: restrict([], [daemonOutward]),
+  },
+  // Inside the daemon (docs/architecture.md "Inside the daemon"): authorization lives
+  // in authz/, which knows no transport; a feature's domain code never imports the
+  // transport folder grpc/, only its adapter (<feature>/grpc.ts), its wiring
+  // (feature.ts) and agent/channels.ts (it runs the per-session servers) do.
+  // git/ is not listed yet: the registry work (issue 15) is moving it.
+  {
+    files: ['daemon/src/authz/**/*.ts'],
+    rules: restrict([], [daemonOutward, [grpcFolder, 'authz/ knows no transport: it is what every transport and feature checks against']]),
+  },
+  {
+    files: daemonFeatures.map((f) => `daemon/src/${f}/**/*.ts`),
+    ignores: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/channels.ts'],
+    rules: restrict([], [daemonOutward, [grpcFolder, 'domain code does not import the transport folder: authorization is in authz/, the wire in <feature>/grpc.ts']]),
+  },
+  {
+    files: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/channels.ts'],
+    rules: restrict([], [daemonOutward, [['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/']]),
   },
   {
     files: ['gateway/**/*.ts'],

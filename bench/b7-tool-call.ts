@@ -13,7 +13,7 @@ import { parseArgs, promisify } from 'node:util';
 import { createLogger } from '../common/src/index.js';
 import { agentRunnerMount } from '../daemon/src/agent/runner-bundle.js';
 import { startDaemon } from '../daemon/src/daemon.js';
-import type { Caller } from '../daemon/src/grpc/caller.js';
+import type { Caller } from '../daemon/src/authz/caller.js';
 import type { SandboxDriver } from '../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../daemon/src/sessions/feature.js';
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     features: (b) => {
       driver = b.driver;
       // No workspace size limit here: it is a loop mount the temp-dir cleanup below would trip over, and B7 measures tool calls.
-      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ workspace: { max_size: 0 } }), policy: {}, runnerMount: () => agentRunnerMount(root) });
+      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ workspace: { max_size: 0 } }), runnerMount: () => agentRunnerMount(root) });
       return feature;
     },
   });

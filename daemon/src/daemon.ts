@@ -9,14 +9,16 @@ import { createAuditModule, createAuditRuntime, type AuditRuntime } from './audi
 import { loadDaemonConfig, seccompProfilePath, type DaemonConfig } from './config.js';
 import { createHealthModule, HealthState } from './grpc/health.js';
 import type { ServiceModule } from './grpc/module.js';
-import { createSandboxModule } from './grpc/sandbox-service.js';
+import { createSandboxModule } from './sandbox/grpc.js';
 import { createSystemModule } from './grpc/system-service.js';
 import { listenTcp, listenUnix, shutdownServer } from './listeners.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
+import { createPolicyFeature, type PolicyFeature } from './policy/feature.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { buildSandboxImage } from './sandbox/image-builder.js';
 import { SandboxManager } from './sandbox/manager.js';
+import type { SandboxDriver } from './sandbox/types.js';
 import { openDatabase, type Db } from './store/db.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
@@ -40,7 +42,8 @@ export interface FeatureBase {
   db: Db;
   paths: RuntimePaths;
   manager: SandboxManager;
-  driver: DockerSandboxDriver;
+  driver: SandboxDriver;
+  policy: PolicyFeature;
   audit: AuditRuntime['audit'];
   log: Logger;
   config: DaemonConfig;
@@ -106,16 +109,18 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const gitConfig = { ...config.git, workspace_uid: config.git.workspace_uid ?? sbx.uid, workspace_gid: config.git.workspace_gid ?? sbx.gid };
   const workspaces = new WorkspaceManager({ db, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: gitConfig });
   const git = { projects, workspaces, trail };
+  const policy = createPolicyFeature({ db, audit, log, config: config.policy });
 
   // Sessions (with the policy engine and approvals) are a feature on these parts;
   // tests may swap in their own runner command through `features`.
   const makeFeature =
     opts.features ??
     ((b: FeatureBase) =>
-      createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, policy: config.policy, runnerMount: () => agentRunnerMount() }));
-  const extra = makeFeature({ db, paths, manager, driver, audit, log, config, git });
+      createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, runnerMount: () => agentRunnerMount() }));
+  const extra = makeFeature({ db, paths, manager, driver, policy, audit, log, config, git });
   const features: ServiceModule[] = [
     ...extra.modules,
+    policy.module,
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
     createWorkspaceModule({ projects, workspaces, trail, audit, imagePresent: () => driver.imageExists(config.sandbox.image) }),
@@ -190,6 +195,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   } catch (err) {
     for (const s of servers) s.forceShutdown();
     await extra.close();
+    policy.close();
     tokens.close();
     await auditRuntime.close();
     db.close();
@@ -215,6 +221,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       health.setAll(false);
       await Promise.all(servers.map((s) => shutdownServer(s, 5000)));
       await extra.close();
+      policy.close();
       tokens.close();
       await auditRuntime.close();
       db.close();

@@ -15,7 +15,7 @@ import { tlsEnabled, type GatewayConfig } from './config.js';
 import type { DaemonClient } from '../../client/src/grpc/index.js';
 import { RequestLimiter, type LimiterSettings } from './limits/limiter.js';
 import { MemoryRateLimitStore, type RateLimitStore } from './limits/store.js';
-import { GatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { classify, errorsPlugin, sendError } from './plugins/errors.js';
 import { finiteNumbersPlugin } from './plugins/finite-numbers.js';
 import { guardPlugin, type RouteEntry } from './plugins/guard.js';
@@ -101,14 +101,7 @@ function securitySettings(cfg: GatewayConfig): SecuritySettings {
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   let config = deps.config;
   const oidc = deps.oidc ?? disabledOidc();
-  const metrics =
-    deps.metrics ??
-    new GatewayMetrics({
-      // The scrape itself is the gateway asking, with read scope only.
-      sandboxStatus: () => deps.daemon.getStatus({ requestId: `metrics-${randomUUID()}`, subject: 'gateway:metrics', scopes: ['read'], auth: 'gateway' }),
-      // Session metrics are daemon-wide (Loki Mode's /metrics): the scrape reads every session.
-      sessionMetrics: () => deps.daemon.sessions.metrics({ requestId: `metrics-${randomUUID()}`, subject: 'gateway:metrics', scopes: ['*'], auth: 'gateway' }),
-    });
+  const metrics = deps.metrics ?? createGatewayMetrics({ daemon: () => deps.daemon });
   const limiter = new RequestLimiter({
     store: deps.rateLimitStore ?? new MemoryRateLimitStore({ maxEntries: config.rate_limit.max_entries }),
     settings: limiterSettings(config),

@@ -8,7 +8,7 @@ import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
 import { daemonTarget, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
 import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
-import { GatewayMetrics } from './metrics.js';
+import { createGatewayMetrics } from './metrics.js';
 import { buildMetricsApp } from './routes/metrics.js';
 
 const USAGE = `usage: loki-gateway [--config FILE] [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--behind-tls-proxy]
@@ -80,11 +80,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
   const mainLog = logger.child({ component: 'main' });
 
   // The scrape-time callback runs only after `daemon` exists (the client needs the metrics' observer first).
-  const metrics = new GatewayMetrics({
-    sandboxStatus: () => daemon.getStatus({ requestId: 'metrics', subject: 'gateway:metrics', scopes: ['read'], auth: 'gateway' }),
-    // Session metrics are daemon-wide, as Loki Mode's /metrics (see docs/metrics.md).
-    sessionMetrics: () => daemon.sessions.metrics({ requestId: 'metrics', subject: 'gateway:metrics', scopes: ['*'], auth: 'gateway' }),
-  });
+  const metrics = createGatewayMetrics({ daemon: () => daemon });
   const target = daemonTarget(cfg, env);
   const daemon: DaemonClient = createDaemonClient({ ...target, timeoutMs: cfg.daemon.timeout_ms, observe: metrics.observeGrpc });
   const secureCookies = tlsEnabled(cfg) || cfg.behind_tls_proxy;
@@ -120,7 +116,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
       metrics.reloads.inc({ result: 'applied' });
       if (ignored.length) mainLog.warn({ keys: ignored }, 'these settings change only on restart; kept their running values');
       mainLog.info({ level: cfg.log.level }, 'configuration reloaded');
-      // Not awaited: a reload signal has no request to slow down; the forwarder bounds its buffer.
+      // Never rejects; a reload does not wait for buffer space.
       void app.loki.audit.forward({
         action: 'config.change',
         resource: 'config:gateway',
@@ -133,7 +129,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
       const problems = err instanceof ConfigError ? err.problems : [err instanceof LokiError ? err.message : String((err as Error).message)];
       metrics.reloads.inc({ result: 'refused' });
       mainLog.error({ problems }, 'configuration reload refused; the previous configuration keeps running');
-      // Not awaited: a reload signal has no request to slow down; the forwarder bounds its buffer.
+      // Never rejects; a reload does not wait for buffer space.
       void app.loki.audit.forward({
         action: 'config.change',
         resource: 'config:gateway',

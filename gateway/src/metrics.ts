@@ -3,7 +3,8 @@
 // Route labels are templates (`/api/sessions/:id`), unknown routes are
 // `unmatched`, methods outside a fixed set are `OTHER`: label cardinality is bounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DaemonStatus, SessionMetricsInfo } from '../../client/src/grpc/index.js';
+import { randomUUID } from 'node:crypto';
+import type { DaemonClient, DaemonStatus, SessionMetricsInfo } from '../../client/src/grpc/index.js';
 import { registerSessionMetrics } from './session-metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -128,4 +129,25 @@ export class GatewayMetrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/**
+ * The gateway's metrics, the one way main.ts, buildApp and the tests make them.
+ * With `daemon`, the scrape reads sandbox counts (read scope) and the daemon-wide
+ * session numbers (Loki Mode's /metrics: every session) as the gateway itself.
+ * `daemon` is a getter because the client is built after the metrics: it reports
+ * its call durations to them.
+ */
+export function createGatewayMetrics(o: { daemon?: () => Pick<DaemonClient, 'getStatus' | 'sessions'>; processMetrics?: boolean } = {}): GatewayMetrics {
+  const daemon = o.daemon;
+  const as = (scopes: string[]) => ({ requestId: `metrics-${randomUUID()}`, subject: 'gateway:metrics', scopes, auth: 'gateway' });
+  return new GatewayMetrics({
+    ...(daemon
+      ? {
+          sandboxStatus: () => daemon().getStatus(as(['read'])),
+          sessionMetrics: () => daemon().sessions.metrics(as(['*'])),
+        }
+      : {}),
+    ...(o.processMetrics === false ? { processMetrics: false } : {}),
+  });
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { agentRunnerMount, createAgentChannels } from '../../daemon/src/agent/index.js';
 import type { AgentChannelsHandle } from '../../daemon/src/agent/index.js';
 import type { AgentChannel } from '../../daemon/src/agent/types.js';
-import type { Caller } from '../../daemon/src/grpc/caller.js';
+import type { Caller } from '../../daemon/src/authz/caller.js';
 import type { SandboxInfo, SandboxMount } from '../../daemon/src/sandbox/types.js';
 import { DEFAULT_SANDBOX_UID } from '../../daemon/src/sandbox/manager.js';
 import { quietLogger, startTestDaemon } from '../helpers/daemon.js';

@@ -32,6 +32,11 @@ const CASES: [string, string, string][] = [
   ['gateway/src/__scratch.ts', "import { x } from '../../cli/src/program.js';\nvoid x;", 'no-restricted-imports'],
   ['gateway/src/__scratch.ts', "import Database from 'better-sqlite3';\nvoid Database;", 'no-restricted-imports'],
   ['agent-runner/src/__scratch.ts', "import { x } from '../../client/src/index.js';\nvoid x;", 'no-restricted-imports'],
+  ['daemon/src/authz/__scratch.ts', "import { x } from '../grpc/wrap.js';\nvoid x;", 'no-restricted-imports'],
+  ['daemon/src/sessions/__scratch.ts', "import { requireScope } from '../grpc/caller.js';\nvoid requireScope;", 'no-restricted-imports'],
+  ['daemon/src/sandbox/__scratch.ts', "import { unary } from '../grpc/wrap.js';\nvoid unary;", 'no-restricted-imports'],
+  ['daemon/src/policy/grpc.ts', "import { requireScope } from '../grpc/caller.js';\nvoid requireScope;", 'no-restricted-imports'],
+  ['daemon/src/sessions/__scratch.ts', "import { x } from '../../../gateway/src/app.js';\nvoid x;", 'no-restricted-imports'],
 ];
 
 // Type-aware rules and the cycle rule need real files in the TypeScript project; they are

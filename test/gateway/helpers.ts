@@ -14,7 +14,7 @@ import { TokenServiceClient, type GenerateTokenResponse, type TokenServiceClient
 import { buildApp, type GatewayDeps } from '../../gateway/src/app.js';
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/src/config.js';
 import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
-import { GatewayMetrics } from '../../gateway/src/metrics.js';
+import { createGatewayMetrics } from '../../gateway/src/metrics.js';
 
 export function tempDir(prefix = 'loki-gw-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -118,7 +118,7 @@ export async function buildTestGateway(opts: {
   deps?: Partial<GatewayDeps>;
 }): Promise<TestGateway> {
   const config = loadGatewayConfig({ raw: { daemon: { socket: opts.socket }, ...(opts.raw ?? {}) } });
-  const metrics = opts.deps?.metrics ?? new GatewayMetrics({ processMetrics: false });
+  const metrics = opts.deps?.metrics ?? createGatewayMetrics({ processMetrics: false });
   const daemon = createDaemonClient({ socketPath: opts.socket, timeoutMs: 3000, observe: metrics.observeGrpc });
   const app = await buildApp({
     config,

@@ -10,26 +10,13 @@
 // the root daemon would then chown); every socket is the sandbox uid's, 0600.
 // The sandbox uid:gid is a dedicated one no host account has, so only that
 // sandbox (and root) can connect; other host users get EACCES.
-import { Server, ServerCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmodSync, existsSync, lchownSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
-import {
-  AgentServiceService,
-  type AgentDecideRequest,
-  type AgentDecideResponse,
-  type AgentHeartbeatRequest,
-  type AgentHeartbeatResponse,
-  type AgentHelloRequest,
-  type AgentReportRequest,
-  type AgentReportResponse,
-  type SessionBrief,
-} from '../../../proto/gen/loki/v1/agent.js';
-import type { Caller } from '../grpc/caller.js';
 import { shutdownServer } from '../listeners.js';
-import type { ServiceModule } from '../grpc/module.js';
-import { unary, type HandlerContext } from '../grpc/wrap.js';
-import { toActionRequest, toBriefMessage, toEventData, MAX_EVENTS_PER_REPORT } from './convert.js';
+import type { HandlerContext } from '../grpc/wrap.js';
+import { createAgentServiceModule } from './grpc.js';
 import { startModelProxy, type ModelProxy } from './model-proxy.js';
 import type { AgentChannel, AgentChannelHooks, AgentChannels } from './types.js';
 import { withSafeDecoding } from '../grpc/decode.js';
@@ -76,61 +63,6 @@ export interface AgentChannelsHandle extends AgentChannels {
 export function agentDirFor(runDir: string, sessionId: string): string {
   if (!SESSION_ID_RE.test(sessionId)) throw new LokiError('invalid_argument', `"${sessionId.slice(0, 64)}" is not a valid session id`);
   return join(runDir, 'agents', sessionId);
-}
-
-/** The session id a handler may act for: only ever the listener's, never a request field. */
-function sessionOf(caller: Caller): string {
-  if (caller.role !== 'agent' || !caller.sessionId) throw new LokiError('permission_denied', 'only a session agent socket serves this API');
-  return caller.sessionId;
-}
-
-/**
- * AgentService as a ServiceModule. It is registered only on the per-session
- * agent listeners this file creates (role `agent`), never on admin.sock or
- * gateway.sock, so the lead does not mount it on the daemon's own doors.
- */
-export function createAgentServiceModule(hooks: AgentChannelHooks): ServiceModule {
-  return { name: 'loki.v1.AgentService', roles: ['agent'], register: (server, ctx) => registerAgentService(server, ctx, hooks) };
-}
-
-function registerAgentService(server: Server, ctx: HandlerContext, hooks: AgentChannelHooks): void {
-  server.addService(AgentServiceService, {
-    hello: unary<AgentHelloRequest, SessionBrief>(ctx, 'Agent.Hello', async (req, caller) => {
-      const sessionId = sessionOf(caller);
-      const version = String(req.runnerVersion ?? '').slice(0, 64);
-      const pid = Number.isInteger(req.pid) && req.pid > 0 ? req.pid : 0;
-      return toBriefMessage(await hooks.hello(sessionId, { version, pid }));
-    }),
-    decide: unary<AgentDecideRequest, AgentDecideResponse>(ctx, 'Agent.Decide', async (req, caller, call) => {
-      const sessionId = sessionOf(caller);
-      const action = toActionRequest(req);
-      // A decision may wait for a human; if the runner goes away (container
-      // stopped, call cancelled) the hook must stop waiting rather than leak.
-      const ac = new AbortController();
-      const onCancel = () => ac.abort();
-      (call as ServerUnaryCall<AgentDecideRequest, AgentDecideResponse>).on('cancelled', onCancel);
-      try {
-        const d = await hooks.decide(sessionId, action, ac.signal);
-        return { decision: d.decision, reason: d.reason, rule: d.rule, approvalId: d.approvalId };
-      } finally {
-        call.off('cancelled', onCancel);
-      }
-    }),
-    report: unary<AgentReportRequest, AgentReportResponse>(ctx, 'Agent.Report', async (req, caller) => {
-      const sessionId = sessionOf(caller);
-      const events = req.events ?? [];
-      if (events.length > MAX_EVENTS_PER_REPORT) {
-        throw new LokiError('payload_too_large', `a report may carry at most ${MAX_EVENTS_PER_REPORT} events (got ${events.length})`);
-      }
-      const res = await hooks.report(sessionId, events.map(toEventData));
-      return { stopRequested: res.stopRequested };
-    }),
-    heartbeat: unary<AgentHeartbeatRequest, AgentHeartbeatResponse>(ctx, 'Agent.Heartbeat', async (req, caller) => {
-      const sessionId = sessionOf(caller);
-      const iteration = Number.isInteger(req.iteration) && req.iteration >= 0 ? req.iteration : 0;
-      return { stopRequested: (await hooks.heartbeat(sessionId, iteration)).stopRequested };
-    }),
-  });
 }
 
 export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandle {

@@ -1,4 +1,5 @@
-export { createAgentChannels, createAgentServiceModule, agentDirFor, AGENT_DIR_IN_SANDBOX, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME } from './channels.js';
+export { createAgentServiceModule } from './grpc.js';
+export { createAgentChannels, agentDirFor, AGENT_DIR_IN_SANDBOX, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME } from './channels.js';
 export type { AgentChannelsHandle, AgentChannelsOptions } from './channels.js';
 export { startModelProxy } from './model-proxy.js';
 export type { ModelProxy, ModelProxyOptions } from './model-proxy.js';

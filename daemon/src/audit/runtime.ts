@@ -8,7 +8,7 @@ import { loadOrCreateKey } from './files.js';
 import { FileAuditLog } from './sink.js';
 import { SyslogForwarder } from './syslog.js';
 import { NOOP_AUDIT, type AuditLog } from './types.js';
-import { gatewayReportMarks } from '../grpc/call-context.js';
+import { gatewayReportMarks } from '../authz/call-context.js';
 
 export interface AuditRuntimeOptions {
   config: DeepReadonly<AuditConfig>;

@@ -19,7 +19,11 @@ export interface AuditEventInput {
 }
 
 export interface AuditLog {
-  /** Resolves once the entry is durably on disk (or audit is disabled). Never throws for a valid event. */
+  /**
+   * Resolves once the entry is durably on disk (or audit is disabled). Rejects
+   * with `invalid_argument` for a malformed event and `unavailable` when the log
+   * is closed or the write failed: the action it records is then not acknowledged.
+   */
   record(event: AuditEventInput): Promise<void>;
 }
 

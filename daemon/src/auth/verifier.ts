@@ -32,7 +32,7 @@ export function createCredentialVerifier(deps: { tokens: TokenStore; oidc?: Oidc
           const why = r.reason === 'expired' ? 'has expired' : r.reason === 'revoked' ? 'has been revoked' : 'is not valid';
           throw new LokiError('unauthenticated', `the forwarded API token ${why}`);
         }
-        // Same subject as tokens/service.ts tokenSubject (kept inline: no import cycle through the gRPC layer).
+        // Same subject as tokens/grpc.ts tokenSubject (kept inline: no import cycle through the gRPC layer).
         const subject = `token:${r.token.name}`;
         return { subject, scopes: r.token.scopes, auth: subject, credentialId: r.token.id };
       }

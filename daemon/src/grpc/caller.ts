@@ -5,31 +5,13 @@
 // compromised gateway can act only as the users whose live credentials pass
 // through it.
 import type { Metadata } from '@grpc/grpc-js';
-import { LokiError, ROLES, hasScope, type Role, type Scope } from '../../../common/src/index.js';
+import { LokiError, ROLES, type Role, type Scope } from '../../../common/src/index.js';
+import type { Caller, CallerRole } from '../authz/caller.js';
 import type { CredentialVerifier } from '../auth/verifier.js';
 
-export type CallerRole = 'local-admin' | 'gateway' | 'agent';
-
-export interface Caller {
-  role: CallerRole;
-  /** `local:<uid>`, `token:<name>`, `oidc:<sub>`, `gateway` (the gateway itself), or `session:<id>` for the agent role. */
-  subject: string;
-  /** Effective scopes; local admin has `*`. */
-  scopes: readonly string[];
-  /** How the subject authenticated: `local`, `token:<name>`, `oidc:<sub>`, `gateway`, `anonymous`, `agent`. */
-  auth: string;
-  requestId: string;
-  clientIp: string;
-  /** For the agent role: the one session this caller may speak for. */
-  sessionId?: string;
-  /**
-   * Gateway door only: true when no end-user credential came with the call; the
-   * caller is then the gateway itself and holds no user's rights.
-   */
-  unverified?: boolean;
-  /** Gateway door only: the subject the gateway *claimed* (audit context, never identity). */
-  reportedSubject?: string;
-}
+// Moved to authz/ (domain code must not import the transport folder); re-exported
+// for code written against the old path until it moves too.
+export { canAccessOwned, requireScope, type Caller, type CallerRole } from '../authz/caller.js';
 
 const SAFE = /^[\x20-\x7e]{1,256}$/;
 /** Tokens are ~50 characters, JWTs a few KB; anything longer is refused before any work. */
@@ -127,19 +109,4 @@ export async function resolveCaller(listener: ListenerIdentity, metadata: Metada
         ...(listener.sessionId ? { sessionId: listener.sessionId } : {}),
       };
   }
-}
-
-/** Throws unless the caller holds `scope`. The agent role never holds any operator scope. */
-export function requireScope(caller: Caller, scope: Scope): void {
-  if (caller.role === 'agent') throw new LokiError('permission_denied', 'the agent role cannot call this method');
-  if (!hasScope(caller.scopes, scope)) {
-    throw new LokiError('permission_denied', `this call needs the "${scope}" scope`);
-  }
-}
-
-/** Owner-scoped resources: the owner, a `*` holder or the local admin may act on them. */
-export function canAccessOwned(caller: Caller, owner: string): boolean {
-  if (caller.role === 'local-admin') return true;
-  if (caller.role === 'agent') return false;
-  return hasScope(caller.scopes, '*') || caller.subject === owner;
 }

@@ -2,7 +2,7 @@ import { VERSION } from '../../../common/src/index.js';
 import { SystemServiceService, type GetStatusResponse } from '../../../proto/gen/loki/v1/system.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxDriver, SandboxState } from '../sandbox/types.js';
-import { canAccessOwned, requireScope, type Caller } from './caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from './module.js';
 import { unary } from './wrap.js';
 
@@ -143,6 +143,10 @@ export function createSystemModule(deps: SystemModuleDeps): ServiceModule {
             callerSubject: caller.subject,
             sandboxRuntime: deps.runtime,
             sandboxRuntimeRegistered: snap.runtimes.includes(deps.runtime),
+            sandboxDriver: deps.driver.capabilities.name,
+            sandboxDriverReachable: snap.reachable,
+            sandboxDriverVersion: snap.version,
+            sandboxDriverCanPause: deps.driver.capabilities.pause,
           };
         }),
       });

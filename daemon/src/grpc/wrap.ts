@@ -10,9 +10,10 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { LokiError, toLokiError, type Logger } from '../../../common/src/index.js';
-import { runWithCaller } from './call-context.js';
+import { runWithCaller } from '../authz/call-context.js';
 import { undecodable } from './decode.js';
-import { resolveCaller, type Caller, type GatewayTrust, type ListenerIdentity } from './caller.js';
+import type { Caller } from '../authz/caller.js';
+import { resolveCaller, type GatewayTrust, type ListenerIdentity } from './caller.js';
 
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: number; details: string } {
   const le = toLokiError(err);
@@ -77,54 +78,44 @@ export type ServerStreamHandler<Req, Res> = (
 
 /** Server-streaming: the handler writes; resolving ends the stream OK, throwing ends it with a status. */
 export function serverStream<Req, Res>(ctx: HandlerContext, method: string, fn: ServerStreamHandler<Req, Res>) {
-  return (call: ServerWritableStream<Req, Res>): void => {
-    const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
-    call.on('close', () => ac.abort());
-    let caller: Caller | undefined;
-    Promise.resolve()
-      .then(() => identify(ctx, method, call))
-      .then((c) => {
-        caller = c;
-        return runWithCaller(c, () => fn(call.request, c, call, ac.signal));
-      })
-      .then(
-        () => {
-          if (!call.writableEnded) call.end();
-        },
-        (err: unknown) => {
-          if (ac.signal.aborted && !(err instanceof LokiError)) return;
-          logError(ctx.log, method, caller, err);
-          if (!call.writableEnded) call.emit('error', toServiceError(err));
-        },
-      );
-  };
+  // A server stream also ends when the client half-closes and goes ('close').
+  return (call: ServerWritableStream<Req, Res>): void => runStream(ctx, method, call, ['cancelled', 'close'], (c, signal) => fn(call.request, c, call, signal));
 }
 
 export type BidiHandler<Req, Res> = (caller: Caller, call: ServerDuplexStream<Req, Res>, signal: AbortSignal) => Promise<void>;
 
 export function bidiStream<Req, Res>(ctx: HandlerContext, method: string, fn: BidiHandler<Req, Res>) {
-  return (call: ServerDuplexStream<Req, Res>): void => {
-    const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
-    let caller: Caller | undefined;
-    Promise.resolve()
-      .then(() => identify(ctx, method, call))
-      .then((c) => {
-        caller = c;
-        return runWithCaller(c, () => fn(c, call, ac.signal));
-      })
-      .then(
-        () => {
-          if (!call.writableEnded) call.end();
-        },
-        (err: unknown) => {
-          if (ac.signal.aborted && !(err instanceof LokiError)) return;
-          logError(ctx.log, method, caller, err);
-          if (!call.writableEnded) call.emit('error', toServiceError(err));
-        },
-      );
-  };
+  return (call: ServerDuplexStream<Req, Res>): void => runStream(ctx, method, call, ['cancelled'], (c, signal) => fn(c, call, signal));
+}
+
+/** One streaming call: identify the caller, run the handler with it, end the stream OK or with a status. */
+function runStream<Req, Res>(
+  ctx: HandlerContext,
+  method: string,
+  call: ServerWritableStream<Req, Res> | ServerDuplexStream<Req, Res>,
+  abortOn: readonly ('cancelled' | 'close')[],
+  run: (caller: Caller, signal: AbortSignal) => Promise<void>,
+): void {
+  const ac = new AbortController();
+  for (const e of abortOn) call.on(e, () => ac.abort());
+  let caller: Caller | undefined;
+  Promise.resolve()
+    .then(() => identify(ctx, method, call))
+    .then((c) => {
+      caller = c;
+      return runWithCaller(c, () => run(c, ac.signal));
+    })
+    .then(
+      () => {
+        if (!call.writableEnded) call.end();
+      },
+      (err: unknown) => {
+        // A client that went away is not an error worth a log line; a refusal still is.
+        if (ac.signal.aborted && !(err instanceof LokiError)) return;
+        logError(ctx.log, method, caller, err);
+        if (!call.writableEnded) call.emit('error', toServiceError(err));
+      },
+    );
 }
 
 /** Writes one message to a gRPC stream, waiting for back-pressure to clear. */

@@ -22,7 +22,7 @@ import {
   type ShowPolicyResponse,
   type WatchApprovalsRequest,
 } from '../../../proto/gen/loki/v1/policy.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import type { Approval, ApprovalEvent } from './approvals.js';

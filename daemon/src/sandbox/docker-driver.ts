@@ -57,6 +57,7 @@ function dockerError(err: unknown, what: string): LokiError {
 }
 
 export class DockerSandboxDriver implements SandboxDriver {
+  readonly capabilities = { name: 'docker', pause: true } as const;
   private readonly docker: Docker;
   private readonly instance: string;
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
 import { SANDBOX_UID } from './image-builder.js';
 import type { DriverInfo, ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';
@@ -29,6 +29,15 @@ export interface StartRequest {
   session?: string;
   workspace?: string;
   extraMounts?: SandboxMount[];
+}
+
+export interface TeardownOptions {
+  /** Give the main process this long to exit by itself first (a runner that finished). */
+  waitExitMs?: number;
+  /** Keep this many last lines of the sandbox's output (returned as `tail`). */
+  tailLines?: number;
+  /** `docker stop` grace; undefined: no grace, the container is killed with the removal. */
+  stopTimeoutSeconds?: number;
 }
 
 export interface SandboxManagerOptions {
@@ -255,16 +264,107 @@ export class SandboxManager {
     await this.audit(caller, 'sandbox.stop', `sandbox:${info.id}`, 'success', { removed: true, forced: force });
   }
 
-  private async audit(caller: Caller, action: string, resource: string, result: 'success' | 'denied' | 'error', details: Record<string, unknown>, reason?: string): Promise<void> {
+  /**
+   * Sandboxes of a session's own lifecycle. `caller` is the user who asked (scope
+   * and ownership checked as for every other operation), or undefined for the
+   * daemon itself (a session ending by itself, the idle check): then there is no
+   * one to check and the audit entry says `system`.
+   */
+  async pause(caller: Caller | undefined, ref: string): Promise<SandboxInfo> {
+    const can = this.o.driver.capabilities;
+    if (!can.pause) throw new LokiError('failed_precondition', `the ${can.name} sandbox driver cannot pause a sandbox`);
+    const info = await this.target(caller, ref);
+    await this.audited(caller, 'sandbox.pause', info.id, {}, () => this.o.driver.pause(info.id));
+    return { ...info, state: 'paused' };
+  }
+
+  async resume(caller: Caller | undefined, ref: string): Promise<SandboxInfo> {
+    const info = await this.target(caller, ref);
+    await this.audited(caller, 'sandbox.resume', info.id, {}, () => this.o.driver.unpause(info.id));
+    return { ...info, state: 'running' };
+  }
+
+  /**
+   * Ends a sandbox for good and is idempotent (a sandbox already gone is not an
+   * error and leaves no entry): optionally waits for its main process to exit by
+   * itself, unfreezes it, keeps the last lines of its output, then stops it
+   * (`stopTimeoutSeconds`, or kills it when undefined) and removes it.
+   */
+  async teardown(caller: Caller | undefined, ref: string, opts: TeardownOptions = {}): Promise<{ info: SandboxInfo | undefined; tail: string }> {
+    if (caller) requireScope(caller, 'control');
+    validateRef(ref);
+    if (opts.waitExitMs) await this.waitExit(ref, opts.waitExitMs);
+    const info = await this.o.driver.get(ref);
+    if (!info) return { info: undefined, tail: '' };
+    if (caller && !canAccessOwned(caller, info.owner)) throw new LokiError('sandbox_not_found', `no sandbox "${ref}"`);
+    let tail = '';
+    const details = { removed: true, from: info.state, ...(opts.stopTimeoutSeconds !== undefined ? { timeout_seconds: opts.stopTimeoutSeconds } : { forced: true }) };
+    await this.audited(caller, 'sandbox.stop', info.id, details, async () => {
+      if (info.state === 'paused') await this.o.driver.unpause(info.id);
+      if (opts.tailLines) tail = await this.logTail(info.id, opts.tailLines);
+      if (opts.stopTimeoutSeconds !== undefined) await this.o.driver.stop(info.id, opts.stopTimeoutSeconds);
+      await this.o.driver.remove(info.id, true);
+    });
+    return { info, tail };
+  }
+
+  /** The daemon's own read of a sandbox by id (supervision, re-attach after a restart); reads are not audited. */
+  async lookup(id: string): Promise<SandboxInfo | undefined> {
+    validateRef(id);
+    return this.o.driver.get(id);
+  }
+
+  private async target(caller: Caller | undefined, ref: string): Promise<SandboxInfo> {
+    if (caller) {
+      requireScope(caller, 'control');
+      return this.get(caller, ref);
+    }
+    const info = await this.lookup(ref);
+    if (!info) throw new LokiError('sandbox_not_found', `no sandbox "${ref}"`);
+    return info;
+  }
+
+  private async waitExit(id: string, maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (Date.now() < until) {
+      const info = await this.o.driver.get(id);
+      if (!info || info.state === 'exited' || info.state === 'dead') return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async logTail(id: string, lines: number): Promise<string> {
+    const ac = new AbortController();
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of this.o.driver.logs(id, { follow: false, tail: lines, timestamps: false }, ac.signal)) chunks.push(c.data);
+    } catch {
+      return '';
+    }
+    return Buffer.concat(chunks).toString('utf8').slice(-4000);
+  }
+
+  /** Runs one container operation and records it: success, or error with the reason (and rethrows). */
+  private async audited(caller: Caller | undefined, action: string, id: string, details: Record<string, unknown>, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (err) {
+      await this.audit(caller, action, `sandbox:${id}`, 'error', details, (err as Error).message);
+      throw err;
+    }
+    await this.audit(caller, action, `sandbox:${id}`, 'success', details);
+  }
+
+  /** `caller` undefined = the daemon itself. */
+  private async audit(caller: Caller | undefined, action: string, resource: string, result: 'success' | 'denied' | 'error', details: Record<string, unknown>, reason?: string): Promise<void> {
     await this.o.audit.record({
       action,
-      user: caller.subject,
+      user: caller?.subject ?? 'system',
       resource,
       details,
-      ip: caller.clientIp,
       result,
+      ...(caller ? { ip: caller.clientIp, request_id: caller.requestId } : {}),
       ...(reason ? { reason } : {}),
-      request_id: caller.requestId,
     });
   }
 }

@@ -104,8 +104,17 @@ export interface DriverInfo {
   runtimes: Record<string, readonly string[]>;
 }
 
+/** What a backend can do, so callers ask instead of assuming Docker. */
+export interface DriverCapabilities {
+  /** The backend's name in status and messages (`docker`; a Kubernetes driver would say `kubernetes`). */
+  name: string;
+  /** Can freeze every process of a sandbox and thaw it (Docker: the cgroup freezer). */
+  pause: boolean;
+}
+
 /** The narrow seam the SandboxManager drives. One implementation per backend. */
 export interface SandboxDriver {
+  readonly capabilities: DriverCapabilities;
   info(): Promise<DriverInfo>;
   imageExists(image: string): Promise<boolean>;
   create(spec: SandboxCreateSpec, hardening: ResolvedHardening): Promise<SandboxInfo>;

@@ -4,15 +4,15 @@
 // events and the audit log stay: only disk space goes.
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { WorkspaceManager } from '../git/workspaces.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
-import type { SandboxDriver } from '../sandbox/types.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
+import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionRuntime } from './runtime.js';
 import { isTerminal, type Session } from './types.js';
 import { formatBytes, measure, type WorkspaceVolumes } from './workspace-volume.js';
 
 export interface SessionCleanupOptions {
   rt: SessionRuntime;
-  driver: SandboxDriver;
+  sandboxes: SandboxManager;
   volumes: WorkspaceVolumes;
   workspaces: WorkspaceManager;
   retentionHours: number;
@@ -35,7 +35,7 @@ export class SessionCleanup {
   async remove(caller: Caller | undefined, s: Session, why: string): Promise<number> {
     if (!isTerminal(s.state)) throw new LokiError('failed_precondition', `session ${s.id} is ${s.state}; stop it first (loki stop ${s.id})`);
     if (s.workspaceRemovedAtMs) return 0;
-    if (s.sandboxId) await this.o.driver.remove(s.sandboxId, true);
+    if (s.sandboxId) await this.o.sandboxes.teardown(caller, s.sandboxId);
     let freed = 0;
     if (s.workspace) {
       freed = await this.o.volumes.release(s.id, s.workspace);

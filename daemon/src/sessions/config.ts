@@ -1,4 +1,4 @@
-// The daemon config section `sessions` (the lead mounts it under that key).
+// The daemon config section `sessions` (daemon/src/config.ts validates it under that key).
 import { z } from 'zod';
 import { parseBytes, type DeepReadonly, type EnvBinding } from '../../../common/src/index.js';
 

@@ -1,6 +1,6 @@
-// Wires the session feature from its parts: policy (engine, approvals), the
-// daemon's git parts (projects, workspaces, agent trail), agent channels and the
-// SessionManager, and returns the gRPC modules to mount on the admin and gateway listeners.
+// Wires the session feature from parts the daemon built (sandbox manager, policy,
+// the daemon's git parts): agent channels and the SessionManager, and returns
+// the gRPC module to mount on the admin and gateway listeners.
 import type { Logger, RuntimePaths } from '../../../common/src/index.js';
 import { createAgentChannels } from '../agent/channels.js';
 import type { AuditLog } from '../audit/types.js';
@@ -8,12 +8,10 @@ import type { ProjectRegistry } from '../git/projects.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { WorkspaceManager } from '../git/workspaces.js';
 import type { ServiceModule } from '../grpc/module.js';
-import { ApprovalStore } from '../policy/approvals.js';
-import { approvalRequirements, buildPolicyEngine, type PolicyConfigInput } from '../policy/config.js';
-import { createPolicyModule } from '../policy/grpc.js';
-import { PolicyService } from '../policy/service.js';
+import type { PolicyFeature } from '../policy/feature.js';
+import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
-import type { SandboxDriver, SandboxMount } from '../sandbox/types.js';
+import type { SandboxMount } from '../sandbox/types.js';
 import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
 import { createSessionsModule } from './grpc.js';
@@ -23,11 +21,11 @@ export interface SessionFeatureOptions {
   db: Db;
   paths: Pick<RuntimePaths, 'runDir' | 'workspacesDir'>;
   sandboxes: SandboxManager;
-  driver: SandboxDriver;
   audit: AuditLog;
   log: Logger;
   sessions: SessionsConfig;
-  policy: PolicyConfigInput;
+  /** Built by the daemon (`createPolicyFeature`); the session feature tells it who owns a session. */
+  policy: PolicyFeature;
   /** The daemon's git parts (startDaemon builds them and mounts WorkspaceService itself). */
   git: { projects: ProjectRegistry; workspaces: WorkspaceManager; trail: AgentTrail };
   /** The agent-runner bundle mount (`agentRunnerMount`); omit when sessions.runner_command needs none. */
@@ -40,7 +38,7 @@ export interface SessionFeature {
   projects: ProjectRegistry;
   workspaces: WorkspaceManager;
   trail: AgentTrail;
-  /** SessionService and PolicyService. */
+  /** SessionService. */
   modules: ServiceModule[];
   /** Re-attaches to surviving sessions and starts the stall/idle/exit checks. */
   start(): Promise<void>;
@@ -48,28 +46,12 @@ export interface SessionFeature {
 }
 
 export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
-  const { engine, config: policyCfg } = buildPolicyEngine(o.policy);
   const log = o.log;
-  // The manager is built below; approvals need the session owner only at decision time (four-eyes).
-  const owners: { of: (id: string) => string | undefined } = { of: () => undefined };
-  const approvals = new ApprovalStore({
-    db: o.db,
-    log: log.child({ component: 'approvals' }),
-    timeoutMs: policyCfg.approvals.timeout_seconds * 1000,
-    onTimeout: policyCfg.approvals.on_timeout,
-    fourEyes: policyCfg.approvals.four_eyes,
-    ownerOf: (id) => owners.of(id),
-    requirementFor: (() => {
-      const byRule = approvalRequirements(policyCfg);
-      return (askedBy: string) => byRule.get(askedBy);
-    })(),
-  });
-  const policy = new PolicyService({ engine, approvals, audit: o.audit, log: log.child({ component: 'policy' }) });
+  const policy = o.policy.service;
   const { projects, workspaces, trail } = o.git;
   const manager = new SessionManager({
     db: o.db,
     sandboxes: o.sandboxes,
-    driver: o.driver,
     createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log, sandboxUser: o.sandboxes.sandboxUser }),
     workspacesDir: o.paths.workspacesDir,
     ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),
@@ -81,27 +63,23 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
     config: o.sessions,
     log: log.child({ component: 'sessions' }),
   });
-  owners.of = (id) => manager.store.get(id)?.owner;
-  const hostWorkspaceOf = (id: string) => manager.store.get(id)?.workspace || undefined;
-  const modules = [
-    createSessionsModule({ manager }),
-    createPolicyModule({ service: policy, ownerOf: owners.of, hostWorkspaceOf, config: policyCfg }),
-  ];
+  o.policy.bindSessions({
+    ownerOf: (id) => manager.store.get(id)?.owner,
+    hostWorkspaceOf: (id) => manager.store.get(id)?.workspace || undefined,
+  });
   return {
     manager,
     policy,
     projects,
     workspaces,
     trail,
-    modules,
+    modules: [createSessionsModule({ manager })],
     async start() {
       await manager.reconcile();
       manager.startChecks();
     },
     async close() {
       await manager.close();
-      policy.close();
-      approvals.close();
     },
   };
 }

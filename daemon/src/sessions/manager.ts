@@ -1,7 +1,8 @@
 // SessionManager: one agent on one project in one sandbox. Owns the session
 // lifecycle (pending → starting → running ⇄ paused, running ⇄ waiting_approval,
 // terminal completed | failed | stopped), its limits and its event log. Every
-// transition is written to the store before anyone is told about it.
+// transition is written to the store before anyone is told about it. When to end
+// a session on its own is supervisor.ts's call; the read side is queries.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LokiError, type Logger } from '../../../common/src/index.js';
@@ -10,10 +11,10 @@ import type { AuditLog } from '../audit/types.js';
 import type { Project, ProjectRegistry } from '../git/projects.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { WorkspaceManager, Workspace } from '../git/workspaces.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
-import type { SandboxDriver, SandboxMount } from '../sandbox/types.js';
+import type { SandboxMount } from '../sandbox/types.js';
 import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
 import { LearningStore } from '../registry/learnings.js';
@@ -22,17 +23,18 @@ import { SessionRuntime } from './runtime.js';
 import { SessionStore } from './store.js';
 import { ModelUpstreams } from './upstreams.js';
 import { SessionCleanup } from './cleanup.js';
+import { SessionSupervisor } from './supervisor.js';
+import { SessionQueries, type EventQuery, type SessionMetricsSnapshot } from './queries.js';
 import { WorkspaceVolumes } from './workspace-volume.js';
-import { isTerminal, type Session, type SessionEvent, type SessionState, type StartSessionInput } from './types.js';
+import { ACTIVE_STATES, isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
 import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
 
 export const SESSION_ID_RE = /^ses-[0-9a-f]{12}$/;
-export const ACTIVE_STATES: readonly SessionState[] = ['pending', 'starting', 'running', 'paused', 'waiting_approval'];
 
 export interface SessionManagerOptions {
   db: Db;
+  /** Every container operation of a session goes through it (ownership checks, audit). */
   sandboxes: SandboxManager;
-  driver: SandboxDriver;
   /** Builds the per-session agent channels around the manager's hooks (`createAgentChannels`). */
   createChannels: (hooks: AgentChannelHooks) => AgentChannels;
   /** The read-only runner bundle mount (`agentRunnerMount`); omitted when `runner_command` needs none. */
@@ -51,38 +53,21 @@ export interface SessionManagerOptions {
   workspacesDir: string;
 }
 
-export interface EventQuery {
-  /** One session, or empty for every session the caller may see. */
-  sessionId: string;
-  afterSeq: number;
-  afterGid: number;
-  follow: boolean;
-}
-
-export interface SessionMetricsSnapshot {
-  /** Non-terminal sessions plus the most recent terminal ones (bounded). */
-  sessions: Session[];
-  active: number;
-  createdTotal: number;
-  decisions: { allow: number; deny: number; ask: number };
-  approvalsPending: number;
-}
-
 export class SessionManager {
   readonly store: SessionStore;
   readonly channels: AgentChannels;
   readonly upstreams: ModelUpstreams;
   readonly volumes: WorkspaceVolumes;
   private readonly cleanup: SessionCleanup;
+  private readonly queries: SessionQueries;
   private readonly rt: SessionRuntime;
   private readonly o: SessionManagerOptions;
   private readonly log: Logger;
   private readonly clock: () => number;
-  private ticker: NodeJS.Timeout | undefined;
-  private ticking = false;
+  private readonly supervisor: SessionSupervisor;
 
   constructor(opts: SessionManagerOptions) {
-    for (const k of ['db', 'sandboxes', 'driver', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
+    for (const k of ['db', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
       if (!opts[k]) throw new Error(`SessionManager: missing dependency ${k}`);
     }
     this.o = opts;
@@ -93,10 +78,22 @@ export class SessionManager {
     this.rt = new SessionRuntime({ store: this.store, emitter: new EventEmitter(), log: opts.log, clock: this.clock, audit: opts.audit });
     const ws = opts.config.workspace;
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
-    this.cleanup = new SessionCleanup({ rt: this.rt, driver: opts.driver, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
-    this.channels = opts.createChannels(
-      new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.db), onFinished: (id) => this.onRunnerFinished(id) }),
-    );
+    this.cleanup = new SessionCleanup({ rt: this.rt, sandboxes: opts.sandboxes, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
+    this.queries = new SessionQueries({ store: this.store, rt: this.rt, policy: opts.policy, config: opts.config, get: (caller, id) => this.get(caller, id) });
+    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.db), onFinished: (id) => this.onRunnerFinished(id) }));
+    this.supervisor = new SessionSupervisor({
+      store: this.store,
+      rt: this.rt,
+      sandboxes: opts.sandboxes,
+      channels: this.channels,
+      upstreams: this.upstreams,
+      cleanup: this.cleanup,
+      config: opts.config,
+      log: opts.log,
+      clock: this.clock,
+      finalize: (id, to, reason) => this.finalize(id, to, reason),
+      requestStop: (id, reason) => this.requestStop(undefined, id, reason),
+    });
   }
 
   /** Sessions, by id, that the caller may see (unknown and not-yours look the same). */
@@ -205,14 +202,14 @@ export class SessionManager {
     const s = this.get(caller, id, 'control');
     if (isTerminal(s.state)) return s;
     await this.rt.auditAs(caller, 'session.stop', id, 'success', { from: s.state });
-    await this.requestStop(id, `stopped by ${caller.subject}`);
+    await this.requestStop(caller, id, `stopped by ${caller.subject}`);
     const waitMs = (this.o.config.stop_grace_seconds + 15) * 1000;
     await this.rt.waitFor(id, (x) => isTerminal(x.state), waitMs);
     return this.store.get(id)!;
   }
 
   /** Asks the runner to finish (stop_requested in its next Report/Heartbeat reply), then stops the container after the grace period. */
-  private async requestStop(id: string, reason: string): Promise<void> {
+  private async requestStop(caller: Caller | undefined, id: string, reason: string): Promise<void> {
     const s = this.store.get(id)!;
     if (!s.stopRequested) {
       this.store.requestStop(id);
@@ -220,7 +217,7 @@ export class SessionManager {
     }
     // A frozen runner cannot hear the request.
     if (s.state === 'paused' && s.sandboxId) {
-      await this.o.driver.unpause(s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
+      await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
       this.rt.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
     }
     this.rt.cancelWaits(id);
@@ -231,7 +228,7 @@ export class SessionManager {
     const s = this.get(caller, id, 'control');
     if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
     // docker pause freezes every process in the container (cgroup freezer): the runner stops mid-step.
-    await this.o.driver.pause(s.sandboxId);
+    await this.o.sandboxes.pause(caller, s.sandboxId);
     this.rt.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
     await this.rt.auditAs(caller, 'session.pause', id, 'success', {});
     return this.store.get(id)!;
@@ -244,7 +241,7 @@ export class SessionManager {
   async resume(caller: Caller, id: string): Promise<Session> {
     const s = this.get(caller, id, 'control');
     if (s.state === 'paused') {
-      await this.o.driver.unpause(s.sandboxId);
+      await this.o.sandboxes.resume(caller, s.sandboxId);
       const to = this.rt.waiting(id) > 0 ? 'waiting_approval' : 'running';
       this.rt.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
       await this.rt.auditAs(caller, 'session.resume', id, 'success', {});
@@ -260,76 +257,17 @@ export class SessionManager {
   }
 
   /** Replays events after the cursor, then (with follow) streams new ones until the session ends or the caller goes away. */
-  async *events(caller: Caller, q: EventQuery, signal: AbortSignal): AsyncGenerator<SessionEvent> {
-    const one = q.sessionId ? this.get(caller, q.sessionId) : undefined;
-    if (!one) requireScope(caller, 'read');
-    const owners = new Map<string, string>();
-    const visible = (sid: string) => {
-      let owner = owners.get(sid);
-      if (owner === undefined) owners.set(sid, (owner = this.store.get(sid)?.owner ?? ''));
-      return canAccessOwned(caller, owner);
-    };
-    let seq = q.afterSeq;
-    let gid = q.afterGid;
-    const BATCH = 500;
-    while (!signal.aborted) {
-      const version = this.rt.version;
-      const batch = one ? this.store.events(one.id, seq, BATCH) : this.store.eventsSince(gid, BATCH);
-      for (const ev of batch) {
-        seq = ev.seq;
-        gid = ev.gid;
-        if (one || visible(ev.sessionId)) yield ev;
-        if (signal.aborted) return;
-      }
-      if (batch.length === BATCH) continue;
-      if (!q.follow) return;
-      if (one && isTerminal(this.store.get(one.id)!.state)) return;
-      await this.rt.waitForChange(version, signal, 15_000);
-    }
+  events(caller: Caller, q: EventQuery, signal: AbortSignal): AsyncGenerator<SessionEvent> {
+    return this.queries.events(caller, q, signal);
   }
 
   metrics(caller: Caller): SessionMetricsSnapshot {
-    requireScope(caller, 'read');
-    const all = this.store.list().filter((s) => canAccessOwned(caller, s.owner));
-    const active = all.filter((s) => !isTerminal(s.state));
-    const recent = all.filter((s) => isTerminal(s.state)).sort((a, b) => b.endedAtMs - a.endedAtMs).slice(0, this.o.config.metrics_recent_terminal);
-    const decisions = { allow: 0, deny: 0, ask: 0 };
-    for (const s of all) for (const k of ['allow', 'deny', 'ask'] as const) decisions[k] += s.decisions[k];
-    const ids = new Set(all.map((s) => s.id));
-    const approvalsPending = this.o.policy.listApprovals({ status: 'pending' }).filter((a) => ids.has(a.sessionId)).length;
-    return { sessions: [...active, ...recent], active: active.length, createdTotal: all.length, decisions, approvalsPending };
+    return this.queries.metrics(caller);
   }
 
   /** After a daemon restart: re-attach to running sandboxes and re-open their agent channels (the runner reconnects to the same path). */
-  async reconcile(): Promise<void> {
-    for (const s of this.store.listByStates(ACTIVE_STATES)) {
-      try {
-        await this.reattach(s);
-      } catch (err) {
-        this.log.error({ err, session_id: s.id }, 'could not re-attach a session');
-        await this.finalize(s.id, 'failed', `could not re-attach after a daemon restart: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  private async reattach(s: Session): Promise<void> {
-    if (s.state === 'pending' || s.state === 'starting') {
-      await this.finalize(s.id, 'failed', 'the daemon restarted while the session was starting');
-      return;
-    }
-    const info = s.sandboxId ? await this.o.driver.get(s.sandboxId) : undefined;
-    if (!info || (info.state !== 'running' && info.state !== 'paused')) {
-      await this.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
-      return;
-    }
-    const channel = await this.channels.open(s.id);
-    await this.rt.openModelProxy(s, channel.mount.hostPath, this.upstreams, this.o.sandboxes.sandboxUser);
-    // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
-    if (s.state === 'waiting_approval') this.rt.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
-    if (info.state === 'paused') this.rt.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
-    else this.rt.transition(s.id, ['paused'], 'running', 'the sandbox is running');
-    this.rt.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
-    if (s.stopRequested) this.rt.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
+  reconcile(): Promise<void> {
+    return this.supervisor.reconcile();
   }
 
   /** `loki sessions rm ID`: removes an ended session's workspace and container (audited). */
@@ -346,44 +284,7 @@ export class SessionManager {
 
   /** Starts the stall / idle / exited-container checks. */
   startChecks(): void {
-    if (this.ticker) return;
-    this.ticker = setInterval(() => void this.check(), this.o.config.check_interval_ms);
-    this.ticker.unref();
-  }
-
-  private async check(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      const now = this.clock();
-      const cfg = this.o.config;
-      for (const s of this.store.listByStates(['running', 'paused', 'waiting_approval'])) {
-        if (this.rt.finishing(s.id)) continue;
-        const info = s.sandboxId ? await this.o.driver.get(s.sandboxId).catch(() => undefined) : undefined;
-        if (!info || info.state === 'exited' || info.state === 'dead') {
-          const code = info ? ` with code ${info.exitCode}` : '';
-          if (s.stopRequested) await this.finalize(s.id, 'stopped', s.reason || 'stopped');
-          else await this.finalize(s.id, 'failed', `the sandbox exited${code} before the runner finished`);
-          continue;
-        }
-        if (s.state !== 'running') continue; // waiting for a human or frozen: never a stall
-        const quiet = now - s.lastEventAtMs;
-        if (cfg.idle_timeout_seconds && quiet > cfg.idle_timeout_seconds * 1000 && !s.stopRequested) {
-          await this.requestStop(s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
-        } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.rt.stalled(s.id)) {
-          this.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
-        }
-      }
-      for (const over of await this.cleanup.overLimit(this.store.listByStates(['running', 'paused', 'waiting_approval']))) {
-        // No grace period: the agent is filling the disk.
-        await this.finalize(over.id, 'stopped', over.reason);
-      }
-      await this.cleanup.expire();
-    } catch (err) {
-      this.log.warn({ err }, 'session check failed');
-    } finally {
-      this.ticking = false;
-    }
+    this.supervisor.start();
   }
 
   private onRunnerFinished(id: string): void {
@@ -430,28 +331,21 @@ export class SessionManager {
   }
 
   private async endSandbox(s: Session, to: string): Promise<void> {
-    const d = this.o.driver;
     try {
       // A completing runner exits by itself; give it a moment before stopping the container.
-      if (to === 'completed') await this.rt.waitExit(d, s.sandboxId, 10_000);
-      const info = await d.get(s.sandboxId);
-      if (info?.state === 'paused') await d.unpause(s.sandboxId);
-      if (to === 'failed' && info) {
-        const tail = await this.rt.logTail(d, s.sandboxId, 30);
-        if (tail) this.rt.append(s.id, 'log', 'last lines of the sandbox output', { tail });
-      }
-      if (info) {
-        await d.stop(s.sandboxId, 2);
-        await d.remove(s.sandboxId, true);
-      }
+      const { tail } = await this.o.sandboxes.teardown(undefined, s.sandboxId, {
+        ...(to === 'completed' ? { waitExitMs: 10_000 } : {}),
+        ...(to === 'failed' ? { tailLines: 30 } : {}),
+        stopTimeoutSeconds: 2,
+      });
+      if (tail) this.rt.append(s.id, 'log', 'last lines of the sandbox output', { tail });
     } catch (err) {
       this.log.warn({ err, session_id: s.id }, 'stopping the session sandbox failed');
     }
   }
 
   async close(): Promise<void> {
-    if (this.ticker) clearInterval(this.ticker);
-    this.ticker = undefined;
+    this.supervisor.stop();
     this.rt.close();
     // Sandboxes keep running: a restarted daemon re-attaches (reconcile).
     await this.channels.closeAll();

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../../common/src/index.js';
 import { startModelProxy, type ModelProxy } from '../agent/model-proxy.js';
 import type { AuditLog } from '../audit/types.js';
-import type { Caller } from '../grpc/caller.js';
-import type { SandboxDriver } from '../sandbox/types.js';
+import type { Caller } from '../authz/caller.js';
 import type { ModelUpstreams } from './upstreams.js';
 import type { CounterUpdate, SessionStore } from './store.js';
 import type { Session, SessionEvent, SessionState } from './types.js';
@@ -173,26 +172,6 @@ export class SessionRuntime {
 
   hasModelProxy(id: string): boolean {
     return this.proxies.has(id);
-  }
-
-  async waitExit(driver: SandboxDriver, sandboxId: string, maxMs: number): Promise<void> {
-    const until = this.o.clock() + maxMs;
-    while (this.o.clock() < until) {
-      const info = await driver.get(sandboxId);
-      if (!info || info.state === 'exited' || info.state === 'dead') return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  async logTail(driver: SandboxDriver, sandboxId: string, lines: number): Promise<string> {
-    const ac = new AbortController();
-    const chunks: Buffer[] = [];
-    try {
-      for await (const c of driver.logs(sandboxId, { follow: false, tail: lines, timestamps: false }, ac.signal)) chunks.push(c.data);
-    } catch {
-      return '';
-    }
-    return Buffer.concat(chunks).toString('utf8').slice(-4000);
   }
 
   /** `caller` undefined = the daemon itself (a session ending on its own). */

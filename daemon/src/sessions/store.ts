@@ -99,13 +99,8 @@ export interface NewSession {
   network: boolean;
 }
 
-interface Row {
-  id: string;
-  owner: string;
-  state: SessionState;
-  provider: Provider;
-  profile: string;
-  autonomy: string;
+/** A sessions row: the columns named as in Session keep its types. */
+interface Row extends Pick<Session, 'id' | 'owner' | 'state' | 'provider' | 'profile' | 'autonomy'> {
   project_id: string;
   prompt_source: string;
   model: string;

@@ -6,6 +6,7 @@ export type TaskStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
 
 export const PROVIDERS: readonly Provider[] = ['script', 'openai', 'claude'];
 export const TERMINAL_STATES: readonly SessionState[] = ['completed', 'failed', 'stopped'];
+export const ACTIVE_STATES: readonly SessionState[] = ['pending', 'starting', 'running', 'paused', 'waiting_approval'];
 export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'in_progress', 'completed', 'failed'];
 
 export function isTerminal(s: SessionState): boolean {

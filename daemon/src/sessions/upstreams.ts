@@ -3,7 +3,7 @@
 // the one upstream they belong to, so no key is ever in a sandbox, and a caller
 // can only make the daemon send a key to a URL the admin named.
 import { LokiError } from '../../../common/src/index.js';
-import type { Caller } from '../grpc/caller.js';
+import type { Caller } from '../authz/caller.js';
 import type { SessionsConfig } from './config.js';
 import type { Provider } from './types.js';
 

@@ -5,7 +5,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { LokiError } from '../../../common/src/index.js';
 import type { Project, ProjectRegistry } from '../git/projects.js';
-import type { Caller } from '../grpc/caller.js';
+import type { Caller } from '../authz/caller.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { PROVIDERS, type Provider, type StartSessionInput } from './types.js';
 

@@ -4,8 +4,8 @@ export { tokensConfigSchema, tokensEnvBindings, TOKENS_CONFIG_DEFAULTS } from '.
 export type { TokensConfig } from './config.js';
 export { ensureBootstrapAdminToken, BOOTSTRAP_TOKEN_NAME } from './bootstrap.js';
 export type { BootstrapOptions } from './bootstrap.js';
-export { createTokenModule, toWireToken, tokenSubject } from './service.js';
-export type { TokenModuleDeps } from './service.js';
+export { createTokenModule, toWireToken, tokenSubject } from './grpc.js';
+export type { TokenModuleDeps } from './grpc.js';
 export { resolveGrant, normalizeScopes } from './grant.js';
 export type { Grant } from './grant.js';
 export { generateSecret, isWellFormed, hashSecret, TOKEN_PREFIX } from './secret.js';

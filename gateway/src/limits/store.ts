@@ -18,7 +18,6 @@ export interface RateLimitStore {
   /** Current estimate without counting (lockout checks). */
   peek(key: string, windowMs: number, now: number): Promise<number>;
   delete(key: string): Promise<void>;
-  size(): number;
 }
 
 interface Counter {
@@ -74,6 +73,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     this.counters.delete(key);
   }
 
+  /** Entries held (the memory bound its tests check; not part of RateLimitStore: a shared store need not count). */
   size(): number {
     return this.counters.size;
   }

@@ -6,7 +6,11 @@ import type { Scope } from '../../../common/src/index.js';
 export interface RouteAccess {
   /** Scope required, or `public` (reachable without credentials: health and OIDC login only). */
   scope: Scope | 'public';
-  /** Owner-scoped resource (sessions, sandboxes, approvals): the daemon filters by subject unless the caller has `*`. */
+  /**
+   * Owner-scoped resource (sessions, sandboxes, approvals). Declarative: the daemon
+   * enforces ownership (it filters by subject unless the caller has `*`); the
+   * OpenAPI document publishes it as `x-loki-owner-scoped`.
+   */
   owner?: boolean;
   /**
    * `exempt`: never rejected by the rate limiter, the concurrency queue or lockout

@@ -11,7 +11,7 @@ import type { GlobalOptions } from '../../../cli/src/context.js';
 import { registerAuditCommands } from '../../../cli/src/commands/audit.js';
 import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
 import { createAuditRuntime, type AuditRuntime } from '../../../daemon/src/audit/runtime.js';
-import { createAuditModule } from '../../../daemon/src/audit/service.js';
+import { createAuditModule } from '../../../daemon/src/audit/grpc.js';
 import { event, readLogLines, tempDir, writeLogLines } from './helpers.js';
 
 async function runLoki(socket: string, args: string[]): Promise<{ out: string; exitCode: number }> {

@@ -173,6 +173,12 @@ describe('lokid gRPC API (real daemon, real dockerd)', function () {
         const viaAdmin = await unaryCall(admin.getStatus.bind(admin), {}, forged);
         assert.equal(viaAdmin.callerRole, 'local-admin');
         assert.equal(viaAdmin.callerSubject, `local:${process.getuid?.() ?? 0}`);
+        // The driver-neutral status says the same as the Docker-named fields it sits beside.
+        assert.equal(viaAdmin.sandboxDriver, 'docker');
+        assert.equal(viaAdmin.sandboxDriverCanPause, true);
+        assert.equal(viaAdmin.sandboxDriverReachable, viaAdmin.dockerReachable);
+        assert.equal(viaAdmin.sandboxDriverVersion, viaAdmin.dockerVersion);
+        assert.match(viaAdmin.sandboxDriverVersion, /^\d+\./);
       } finally {
         gw.close();
         admin.close();

@@ -18,7 +18,6 @@ const d = await startDaemon({
       ...b,
       sandboxes: b.manager,
       sessions: defaultSessionsConfig({ runner_command: COUNTER_COMMAND, check_interval_ms: 200, stop_grace_seconds: 1 }),
-      policy: {},
     }),
 });
 process.stdout.write('ready\n');

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonHandle } from '../../../daemon/src/daemon.js';
-import type { Caller } from '../../../daemon/src/grpc/caller.js';
+import type { Caller } from '../../../daemon/src/authz/caller.js';
 import type { SandboxDriver, SandboxMount } from '../../../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../../../daemon/src/sessions/feature.js';
@@ -58,14 +58,14 @@ export async function startSessionDaemon(
   let driver: SandboxDriver | undefined;
   const d = await startTestDaemon({
     ...(o.home ? { home: o.home } : {}),
-    ...(o.overrides ? { overrides: o.overrides } : {}),
+    // The daemon builds the policy (its composition root): a test's policy goes in as config.
+    ...(o.overrides || o.policy ? { overrides: { ...o.overrides, ...(o.policy ? { policy: o.policy } : {}) } } : {}),
     features: (b) => {
       driver = b.driver;
       feature = createSessionFeature({
         ...b,
         sandboxes: b.manager,
         sessions: defaultSessionsConfig({ runner_command: COUNTER_COMMAND, check_interval_ms: 200, stop_grace_seconds: 1, ...o.sessions }),
-        policy: { ...o.policy },
         ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),
       });
       return feature;

@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { LokiError } from '../../../common/src/index.js';
 import type { GlobalOptions } from '../../../cli/src/context.js';
 import { registerTokenCommands } from '../../../cli/src/commands/tokens.js';
-import { createTokenModule } from '../../../daemon/src/tokens/service.js';
+import { createTokenModule } from '../../../daemon/src/tokens/grpc.js';
 import { makeFixture, type Fixture } from './helpers.js';
 
 async function runLoki(socket: string, args: string[]): Promise<string> {

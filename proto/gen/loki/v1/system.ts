@@ -49,6 +49,16 @@ export interface GetStatusResponse {
   sandboxRuntime: string;
   /** the engine has that runtime registered */
   sandboxRuntimeRegistered: boolean;
+  /**
+   * Driver-neutral status: the same facts whatever backend runs the sandboxes.
+   * docker_reachable / docker_version above stay (same values) for existing clients.
+   */
+  sandboxDriver: string;
+  sandboxDriverReachable: boolean;
+  /** the backend's own version (Docker engine version) */
+  sandboxDriverVersion: string;
+  /** pause/resume supported */
+  sandboxDriverCanPause: boolean;
 }
 
 function createBaseGetStatusRequest(): GetStatusRequest {
@@ -234,6 +244,10 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     callerSubject: "",
     sandboxRuntime: "",
     sandboxRuntimeRegistered: false,
+    sandboxDriver: "",
+    sandboxDriverReachable: false,
+    sandboxDriverVersion: "",
+    sandboxDriverCanPause: false,
   };
 }
 
@@ -274,6 +288,18 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.sandboxRuntimeRegistered !== false) {
       writer.uint32(96).bool(message.sandboxRuntimeRegistered);
+    }
+    if (message.sandboxDriver !== "") {
+      writer.uint32(106).string(message.sandboxDriver);
+    }
+    if (message.sandboxDriverReachable !== false) {
+      writer.uint32(112).bool(message.sandboxDriverReachable);
+    }
+    if (message.sandboxDriverVersion !== "") {
+      writer.uint32(122).string(message.sandboxDriverVersion);
+    }
+    if (message.sandboxDriverCanPause !== false) {
+      writer.uint32(128).bool(message.sandboxDriverCanPause);
     }
     return writer;
   },
@@ -387,6 +413,38 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.sandboxRuntimeRegistered = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.sandboxDriver = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.sandboxDriverReachable = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.sandboxDriverVersion = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.sandboxDriverCanPause = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -453,6 +511,26 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.sandbox_runtime_registered)
         ? globalThis.Boolean(object.sandbox_runtime_registered)
         : false,
+      sandboxDriver: isSet(object.sandboxDriver)
+        ? globalThis.String(object.sandboxDriver)
+        : isSet(object.sandbox_driver)
+        ? globalThis.String(object.sandbox_driver)
+        : "",
+      sandboxDriverReachable: isSet(object.sandboxDriverReachable)
+        ? globalThis.Boolean(object.sandboxDriverReachable)
+        : isSet(object.sandbox_driver_reachable)
+        ? globalThis.Boolean(object.sandbox_driver_reachable)
+        : false,
+      sandboxDriverVersion: isSet(object.sandboxDriverVersion)
+        ? globalThis.String(object.sandboxDriverVersion)
+        : isSet(object.sandbox_driver_version)
+        ? globalThis.String(object.sandbox_driver_version)
+        : "",
+      sandboxDriverCanPause: isSet(object.sandboxDriverCanPause)
+        ? globalThis.Boolean(object.sandboxDriverCanPause)
+        : isSet(object.sandbox_driver_can_pause)
+        ? globalThis.Boolean(object.sandbox_driver_can_pause)
+        : false,
     };
   },
 
@@ -494,6 +572,18 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.sandboxRuntimeRegistered !== false) {
       obj.sandboxRuntimeRegistered = message.sandboxRuntimeRegistered;
     }
+    if (message.sandboxDriver !== "") {
+      obj.sandboxDriver = message.sandboxDriver;
+    }
+    if (message.sandboxDriverReachable !== false) {
+      obj.sandboxDriverReachable = message.sandboxDriverReachable;
+    }
+    if (message.sandboxDriverVersion !== "") {
+      obj.sandboxDriverVersion = message.sandboxDriverVersion;
+    }
+    if (message.sandboxDriverCanPause !== false) {
+      obj.sandboxDriverCanPause = message.sandboxDriverCanPause;
+    }
     return obj;
   },
 
@@ -516,6 +606,10 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.callerSubject = object.callerSubject ?? "";
     message.sandboxRuntime = object.sandboxRuntime ?? "";
     message.sandboxRuntimeRegistered = object.sandboxRuntimeRegistered ?? false;
+    message.sandboxDriver = object.sandboxDriver ?? "";
+    message.sandboxDriverReachable = object.sandboxDriverReachable ?? false;
+    message.sandboxDriverVersion = object.sandboxDriverVersion ?? "";
+    message.sandboxDriverCanPause = object.sandboxDriverCanPause ?? false;
     return message;
   },
 };

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Metadata, Server, ServerCredentials, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { TokenServiceClient } from '../../../proto/gen/loki/v1/tokens.js';
 import type { AuditEventInput, AuditLog } from '../../../daemon/src/audit/types.js';
-import type { CallerRole } from '../../../daemon/src/grpc/caller.js';
-import { createTokenModule } from '../../../daemon/src/tokens/service.js';
+import type { CallerRole } from '../../../daemon/src/authz/caller.js';
+import { createTokenModule } from '../../../daemon/src/tokens/grpc.js';
 import { createCredentialVerifier } from '../../../daemon/src/auth/verifier.js';
 import { makeFixture, type Fixture } from './helpers.js';
 

@@ -18,7 +18,7 @@ import {
   type VerifyTokenResponse,
 } from '../../../proto/gen/loki/v1/tokens.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
-import { requireScope, type Caller } from '../grpc/caller.js';
+import { requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { TokenRecord, TokenStore } from './store.js';

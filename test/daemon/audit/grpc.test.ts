@@ -16,9 +16,9 @@ import {
 } from '../../../proto/gen/loki/v1/audit.js';
 import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
 import { createAuditRuntime, type AuditRuntime } from '../../../daemon/src/audit/runtime.js';
-import { createAuditModule } from '../../../daemon/src/audit/service.js';
+import { createAuditModule } from '../../../daemon/src/audit/grpc.js';
 import { issuingVerifier } from '../../helpers/credentials.js';
-import type { CallerRole } from '../../../daemon/src/grpc/caller.js';
+import type { CallerRole } from '../../../daemon/src/authz/caller.js';
 import { event, tempDir } from './helpers.js';
 
 type Cb<Res> = (err: ServiceError | null, res: Res) => void;

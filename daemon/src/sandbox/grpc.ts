@@ -11,12 +11,12 @@ import {
   type LogChunk,
   type Sandbox,
 } from '../../../proto/gen/loki/v1/sandbox.js';
-import type { SandboxManager } from '../sandbox/manager.js';
-import type { SandboxInfo } from '../sandbox/types.js';
-import { DEFAULT_CLAUDE_CODE_VERSION, type BuildEvent } from '../sandbox/image-builder.js';
-import { requireScope } from './caller.js';
-import type { ServiceModule } from './module.js';
-import { bidiStream, serverStream, unary, writeMessage } from './wrap.js';
+import type { SandboxManager } from './manager.js';
+import type { SandboxInfo } from './types.js';
+import { DEFAULT_CLAUDE_CODE_VERSION, type BuildEvent } from './image-builder.js';
+import { requireScope } from '../authz/caller.js';
+import type { ServiceModule } from '../grpc/module.js';
+import { bidiStream, serverStream, unary, writeMessage } from '../grpc/wrap.js';
 
 export interface SandboxModuleDeps {
   manager: SandboxManager;

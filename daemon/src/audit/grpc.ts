@@ -13,8 +13,8 @@ import {
   type TailAuditRequest,
   type VerifyAuditResponse,
 } from '../../../proto/gen/loki/v1/audit.js';
-import { requireScope, type Caller } from '../grpc/caller.js';
-import { gatewayReportMarks } from '../grpc/call-context.js';
+import { requireScope, type Caller } from '../authz/caller.js';
+import { gatewayReportMarks } from '../authz/call-context.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import { AUDIT_RESULTS, type AuditEntry } from './format.js';

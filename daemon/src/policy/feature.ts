@@ -1,0 +1,65 @@
+// Builds the policy feature (engine, approvals, PolicyService, its gRPC module)
+// for the daemon's composition root. Approvals and the gRPC module need to know
+// who owns a session and where its workspace is; the session feature, built
+// after this one, answers through `bindSessions`.
+import type { Logger } from '../../../common/src/index.js';
+import type { AuditLog } from '../audit/types.js';
+import type { ServiceModule } from '../grpc/module.js';
+import type { Db } from '../store/db.js';
+import { ApprovalStore } from './approvals.js';
+import { approvalRequirements, buildPolicyEngine, type PolicyConfig, type PolicyConfigInput } from './config.js';
+import { createPolicyModule } from './grpc.js';
+import { PolicyService } from './service.js';
+
+export interface PolicyFeatureOptions {
+  db: Db;
+  audit: AuditLog;
+  log: Logger;
+  config: PolicyConfigInput;
+}
+
+/** What the policy needs to know of sessions (answered by the session feature). */
+export interface SessionLookups {
+  ownerOf(sessionId: string): string | undefined;
+  hostWorkspaceOf(sessionId: string): string | undefined;
+}
+
+export interface PolicyFeature {
+  service: PolicyService;
+  config: PolicyConfig;
+  /** PolicyService (check, explain, approvals). */
+  module: ServiceModule;
+  bindSessions(lookups: SessionLookups): void;
+  close(): void;
+}
+
+export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
+  const { engine, config } = buildPolicyEngine(o.config);
+  // Until the session feature binds itself, no session is known (nothing can ask yet: no listener is up).
+  let sessions: SessionLookups = { ownerOf: () => undefined, hostWorkspaceOf: () => undefined };
+  const byRule = approvalRequirements(config);
+  const approvals = new ApprovalStore({
+    db: o.db,
+    log: o.log.child({ component: 'approvals' }),
+    timeoutMs: config.approvals.timeout_seconds * 1000,
+    onTimeout: config.approvals.on_timeout,
+    fourEyes: config.approvals.four_eyes,
+    // The session owner is needed only at decision time (four-eyes).
+    ownerOf: (id) => sessions.ownerOf(id),
+    requirementFor: (askedBy) => byRule.get(askedBy),
+  });
+  const service = new PolicyService({ engine, approvals, audit: o.audit, log: o.log.child({ component: 'policy' }) });
+  const module = createPolicyModule({ service, ownerOf: (id) => sessions.ownerOf(id), hostWorkspaceOf: (id) => sessions.hostWorkspaceOf(id), config });
+  return {
+    service,
+    config,
+    module,
+    bindSessions(lookups) {
+      sessions = lookups;
+    },
+    close() {
+      service.close();
+      approvals.close();
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// Supervision of running sessions: re-attach after a daemon restart, and the
+// periodic checks (an exited container, idle and stalled runners, workspaces over
+// their limit, retention of ended sessions' leftovers). Ending a session is the
+// lifecycle's job (SessionManager.finalize/requestStop); this only decides when.
+import type { Logger } from '../../../common/src/index.js';
+import type { AgentChannels } from '../agent/types.js';
+import type { SandboxManager } from '../sandbox/manager.js';
+import type { SessionCleanup } from './cleanup.js';
+import type { SessionsConfig } from './config.js';
+import type { SessionRuntime } from './runtime.js';
+import type { SessionStore } from './store.js';
+import type { ModelUpstreams } from './upstreams.js';
+import { ACTIVE_STATES, type Session } from './types.js';
+
+export interface SessionSupervisorOptions {
+  store: SessionStore;
+  rt: SessionRuntime;
+  sandboxes: SandboxManager;
+  channels: AgentChannels;
+  upstreams: ModelUpstreams;
+  cleanup: SessionCleanup;
+  config: SessionsConfig;
+  log: Logger;
+  clock: () => number;
+  finalize: (id: string, to: 'completed' | 'failed' | 'stopped', reason: string) => Promise<void>;
+  /** Asks the runner to finish, then stops the container after the grace period (the daemon asking). */
+  requestStop: (id: string, reason: string) => Promise<void>;
+}
+
+export class SessionSupervisor {
+  private ticker: NodeJS.Timeout | undefined;
+  private ticking = false;
+
+  constructor(private readonly o: SessionSupervisorOptions) {}
+
+  /** After a daemon restart: re-attach to running sandboxes and re-open their agent channels (the runner reconnects to the same path). */
+  async reconcile(): Promise<void> {
+    for (const s of this.o.store.listByStates(ACTIVE_STATES)) {
+      try {
+        await this.reattach(s);
+      } catch (err) {
+        this.o.log.error({ err, session_id: s.id }, 'could not re-attach a session');
+        await this.o.finalize(s.id, 'failed', `could not re-attach after a daemon restart: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async reattach(s: Session): Promise<void> {
+    if (s.state === 'pending' || s.state === 'starting') {
+      await this.o.finalize(s.id, 'failed', 'the daemon restarted while the session was starting');
+      return;
+    }
+    const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId) : undefined;
+    if (!info || (info.state !== 'running' && info.state !== 'paused')) {
+      await this.o.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
+      return;
+    }
+    const channel = await this.o.channels.open(s.id);
+    await this.o.rt.openModelProxy(s, channel.mount.hostPath, this.o.upstreams, this.o.sandboxes.sandboxUser);
+    // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
+    if (s.state === 'waiting_approval') this.o.rt.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
+    if (info.state === 'paused') this.o.rt.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
+    else this.o.rt.transition(s.id, ['paused'], 'running', 'the sandbox is running');
+    this.o.rt.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
+    if (s.stopRequested) this.o.rt.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.o.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
+  }
+
+  /** Starts the stall / idle / exited-container checks. */
+  start(): void {
+    if (this.ticker) return;
+    this.ticker = setInterval(() => void this.check(), this.o.config.check_interval_ms);
+    this.ticker.unref();
+  }
+
+  private async check(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = this.o.clock();
+      const cfg = this.o.config;
+      for (const s of this.o.store.listByStates(['running', 'paused', 'waiting_approval'])) {
+        if (this.o.rt.finishing(s.id)) continue;
+        const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId).catch(() => undefined) : undefined;
+        if (!info || info.state === 'exited' || info.state === 'dead') {
+          const code = info ? ` with code ${info.exitCode}` : '';
+          if (s.stopRequested) await this.o.finalize(s.id, 'stopped', s.reason || 'stopped');
+          else await this.o.finalize(s.id, 'failed', `the sandbox exited${code} before the runner finished`);
+          continue;
+        }
+        if (s.state !== 'running') continue; // waiting for a human or frozen: never a stall
+        const quiet = now - s.lastEventAtMs;
+        if (cfg.idle_timeout_seconds && quiet > cfg.idle_timeout_seconds * 1000 && !s.stopRequested) {
+          await this.o.requestStop(s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
+        } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.o.rt.stalled(s.id)) {
+          this.o.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
+        }
+      }
+      for (const over of await this.o.cleanup.overLimit(this.o.store.listByStates(['running', 'paused', 'waiting_approval']))) {
+        // No grace period: the agent is filling the disk.
+        await this.o.finalize(over.id, 'stopped', over.reason);
+      }
+      await this.o.cleanup.expire();
+    } catch (err) {
+      this.o.log.warn({ err }, 'session check failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  stop(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+}
