@@ -29,7 +29,8 @@ describe('approvals HTTP API', function () {
     if (!runnerBundleRoot()) this.skip(); // `npm run build` makes the bundle
     repo = makeRepo();
     const root = runnerBundleRoot()!;
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
+    // Operators start sessions only on projects they may see: demo is shared with every subject.
+    sd = await startSessionDaemon({ overrides: { git: { shared_projects: ['demo'] } }, sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
     await sd.feature.projects.register(repo, { name: 'demo', registeredBy: 'test' });
     for (const [name, role] of [['alice', 'operator'], ['bob', 'operator'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name, role })).secret;
     gw = await buildTestGateway({ socket: sd.d.paths.gatewaySocket, raw: { rate_limit: { per_minute: 100_000, burst: 100_000, unauthenticated_per_minute: 100_000 } } });

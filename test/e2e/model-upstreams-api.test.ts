@@ -50,6 +50,8 @@ describe('model upstreams through the gateway', function () {
     sd = await startSessionDaemon({
       sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], openai: { api_key: API_KEY, base_url: upstreamUrl, model: 'm' } },
       runnerMount: () => agentRunnerMount(root),
+      // The operator may start sessions only on a project it may see.
+      overrides: { git: { shared_projects: ['demo'] } },
     });
     await sd.feature.projects.register(repo, { name: 'demo', registeredBy: 'test' });
     operator = (await generateToken(sd.d.paths.adminSocket, { name: 'op', role: 'operator' })).secret;

@@ -56,7 +56,8 @@ describe('session HTTP API', function () {
 
   before(async function () {
     repo = makeRepo();
-    sd = await startSessionDaemon();
+    // Operators start sessions only on projects they may see: demo is shared with every subject.
+    sd = await startSessionDaemon({ overrides: { git: { shared_projects: ['demo'] } } });
     await sd.feature.projects.register(repo, { name: 'demo', registeredBy: 'test' });
     for (const [name, role] of [['alice', 'operator'], ['bob', 'operator'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name, role })).secret;
     routesClient = createDaemonClient({ socketPath: sd.d.paths.gatewaySocket, timeoutMs: 5000 });

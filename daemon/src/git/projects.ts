@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
+import { canAccessOwned, type Caller } from '../authz/caller.js';
 import { migrate, type Db, type Migration } from '../store/db.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { validateBranchName, validatePattern, validateProjectName, validateRemoteName } from './refs.js';
@@ -240,4 +241,12 @@ async function currentBranch(top: string): Promise<string> {
 export async function refExists(repo: string, ref: string): Promise<boolean> {
   const r = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], inRepo(repo, { okExitCodes: [1] }));
   return r.exitCode === 0;
+}
+
+/**
+ * Who may see (and start sessions on) a project: its registrant, `*` holders and the local admin,
+ * and everyone for a project named in git.shared_projects (or all of them, with `*` there).
+ */
+export function projectVisible(caller: Caller, p: Project, shared: readonly string[]): boolean {
+  return canAccessOwned(caller, p.registeredBy) || shared.includes('*') || shared.includes(p.name) || shared.includes(p.id);
 }

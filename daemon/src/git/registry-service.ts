@@ -13,7 +13,7 @@ import type { Db } from '../store/db.js';
 import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { GitConfig } from './config.js';
-import { isInside, type Project, type ProjectRegistry } from './projects.js';
+import { isInside, projectVisible, type Project, type ProjectRegistry } from './projects.js';
 import { DEFAULT_DISCOVER_DEPTH, discoverRepos, projectHealth, realRoot, syncProject } from './registry.js';
 import { listTasks, lastSessionOf } from './registry-tasks.js';
 import { deleteBranches, findPrunable } from './prune.js';
@@ -61,7 +61,7 @@ export class ProjectAccess {
   }
 
   canSee(caller: Caller, p: Project): boolean {
-    return canAccessOwned(caller, p.registeredBy) || this.isShared(p);
+    return projectVisible(caller, p, this.config.shared_projects);
   }
 
   visible(caller: Caller): Project[] {

@@ -122,7 +122,7 @@ export class SessionManager {
     const model = input.model || (provider === 'openai' ? cfg.openai.model : '');
     const upstream = this.upstreams.choose(caller, provider, { upstream: input.upstream ?? '', baseUrl: input.baseUrl });
     if (provider === 'openai' && !model) throw new LokiError('invalid_argument', 'the openai provider needs a model (--model, or sessions.openai.model)');
-    const project = await resolveProject(this.o.projects, caller, input);
+    const project = await resolveProject(this.o.projects, caller, input, this.o.workspaces.gitConfig.shared_projects);
     const prompt = input.prd ? readPrd(caller, input.prd, project.path, cfg.max_prompt_bytes) : { text: input.prompt, source: 'inline' };
     const active = this.store.listByStates(ACTIVE_STATES).length;
     if (active >= cfg.max_concurrent) {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { LokiError } from '../../../common/src/index.js';
-import type { Project, ProjectRegistry } from '../git/projects.js';
+import { projectVisible, type Project, type ProjectRegistry } from '../git/projects.js';
 import type { Caller } from '../authz/caller.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { PROVIDERS, type Provider, type StartSessionInput } from './types.js';
@@ -109,9 +109,19 @@ export function checkStartInput(i: StartSessionInput, maxPromptBytes: number): v
 }
 
 /** The project a start request means: named, the local caller's working tree (registered on first use), or the only one. */
-export async function resolveProject(projects: ProjectRegistry, caller: Caller, input: StartSessionInput): Promise<Project> {
-  if (input.project) return projects.get(input.project);
-  const all = projects.list();
+/**
+ * The project a session runs on, among those the caller may see (git.shared_projects and its own
+ * registrations; everything for `*` and the local admin). Another subject's project answers exactly
+ * like a missing one.
+ */
+export async function resolveProject(projects: ProjectRegistry, caller: Caller, input: StartSessionInput, shared: readonly string[]): Promise<Project> {
+  const visible = (p: Project) => projectVisible(caller, p, shared);
+  if (input.project) {
+    const p = projects.get(input.project);
+    if (!visible(p)) throw new LokiError('project_not_found', `no project "${input.project}"; register it with \`loki projects register PATH\``);
+    return p;
+  }
+  const all = projects.list().filter(visible);
   if (input.projectPath) {
     // A host path only means something to a local caller; remote callers name a registered project.
     if (caller.role !== 'local-admin') throw new LokiError('invalid_argument', 'project_path is only accepted from the local CLI; name a registered project instead');
@@ -121,7 +131,7 @@ export async function resolveProject(projects: ProjectRegistry, caller: Caller, 
     return projects.register(top, { registeredBy: caller.subject });
   }
   if (all.length === 1) return all[0]!;
-  throw new LokiError('invalid_argument', all.length ? `name the project (one of: ${all.map((p) => p.name).join(', ')})` : 'no project is registered; run `loki start` inside a git repository or `loki projects add PATH`');
+  throw new LokiError('invalid_argument', all.length ? `name the project (one of: ${all.map((p) => p.name).join(', ')})` : 'no project is registered that you may use; run `loki start` inside a git repository or `loki projects register PATH`');
 }
 
 /** The repository top level containing `path` (walks up to a `.git`). */

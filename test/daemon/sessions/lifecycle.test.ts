@@ -196,12 +196,16 @@ describe('SessionManager', function () {
     }
   });
 
-  it('lets only the owner or a * holder see and control a session from the gateway', async function () {
+  it('lets only the owner or a * holder see and control a session from the gateway, and start one only on a project it may see', async function () {
     const m = sd.feature.manager;
     const alice = gatewayCaller('token:alice', ['control']);
     const bob = gatewayCaller('token:bob', ['control']);
     const admin = gatewayCaller('token:root', ['*']);
-    const s = await m.start(alice, input({ prompt: 'x', project: sd.feature.projects.list()[0]?.id ?? (await sd.feature.projects.register(repo, { registeredBy: 'test' })).id }));
+    // Alice's project: bob cannot even name it (the same answer as a missing project), so he cannot start on it.
+    const project = (await sd.feature.projects.register(repo, { registeredBy: 'token:alice' })).id;
+    await assert.rejects(m.start(bob, input({ prompt: 'x', project })), (err: Error & { code?: string }) => err.code === 'project_not_found' && err.message === `no project "${project}"; register it with \`loki projects register PATH\``);
+    await assert.rejects(m.start(bob, input({ prompt: 'x' })), (err: Error & { code?: string }) => err.code === 'invalid_argument' && /no project is registered/.test(err.message), 'no project to default to either');
+    const s = await m.start(alice, input({ prompt: 'x', project }));
     assert.equal(s.owner, 'token:alice');
     assert.equal(m.get(alice, s.id).id, s.id);
     assert.throws(() => m.get(bob, s.id), { code: 'session_not_found' });
@@ -223,7 +227,9 @@ describe('SessionManager', function () {
     await bad({ prompt: 'x', plan: '{"steps": 3}' }, 'invalid_argument', /must be a list of steps/);
     await bad({ prompt: 'x', provider: 'openai', plan: '' }, 'invalid_argument', /needs a model upstream: configure sessions.openai.base_url or sessions.openai.upstreams/);
     const remote = gatewayCaller('token:alice', ['control']);
-    if (!sd.feature.projects.list().length) await sd.feature.projects.register(repo, { registeredBy: 'test' });
+    // A project of alice's own (the one above belongs to the local admin, whom she cannot see).
+    const aliceRepo = makeRepo();
+    await sd.feature.projects.register(aliceRepo, { name: 'alice-proj', registeredBy: 'token:alice' });
     // A remote caller cannot tell an existing host file from a missing one.
     const refusal = async (prd: string) => {
       try {
@@ -237,6 +243,7 @@ describe('SessionManager', function () {
     assert.equal(await refusal('/etc/passwd'), await refusal('/etc/no-such-file-here'));
     assert.equal(await refusal('/etc/passwd'), await refusal('missing-prd-inside.md'));
     assert.deepEqual(m.list(ADMIN, true), [], 'no session was created by a bad request');
+    removeDir(aliceRepo);
   });
 });
 
