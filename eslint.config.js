@@ -67,7 +67,7 @@ export default tseslint.config(
   // Inside the daemon (docs/architecture.md "Inside the daemon"): authorization lives
   // in authz/, which knows no transport; a feature's domain code never imports the
   // transport folder grpc/, only its adapter (<feature>/grpc.ts), its wiring
-  // (feature.ts) and agent/channels.ts (it runs the per-session servers) do.
+  // (feature.ts) and agent/grpc-channels.ts (it runs the per-session servers) do.
   // git/ is not listed yet: the registry work (issue 15) is moving it.
   {
     files: ['daemon/src/authz/**/*.ts'],
@@ -75,11 +75,11 @@ export default tseslint.config(
   },
   {
     files: daemonFeatures.map((f) => `daemon/src/${f}/**/*.ts`),
-    ignores: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/channels.ts'],
+    ignores: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/grpc-channels.ts'],
     rules: restrict([], [daemonOutward, [grpcFolder, 'domain code does not import the transport folder: authorization is in authz/, the wire in <feature>/grpc.ts']]),
   },
   {
-    files: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/channels.ts'],
+    files: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/grpc-channels.ts'],
     rules: restrict([], [daemonOutward, [['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/']]),
   },
   {

@@ -10,8 +10,8 @@ import { loadDaemonConfig, seccompProfilePath, type DaemonConfig } from './confi
 import { createHealthModule, HealthState } from './grpc/health.js';
 import type { ServiceModule } from './grpc/module.js';
 import { createSandboxModule } from './sandbox/grpc.js';
-import { createSystemModule } from './grpc/system-service.js';
-import { listenTcp, listenUnix, shutdownServer } from './listeners.js';
+import { createSystemModule } from './system/grpc.js';
+import { listenTcp, listenUnix, shutdownServer } from './grpc/listeners.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
 import { createPolicyFeature, type PolicyFeature } from './policy/feature.js';

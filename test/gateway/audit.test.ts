@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createLogger } from '../../common/src/index.js';
 import { auditConfigSchema, createAuditModule, createAuditRuntime } from '../../daemon/src/audit/index.js';
-import { listenUnix, shutdownServer } from '../../daemon/src/listeners.js';
+import { listenUnix, shutdownServer } from '../../daemon/src/grpc/listeners.js';
 import { AuditForwarder } from '../../gateway/src/audit-forwarder.js';
 import { createDaemonClient } from '../../client/src/grpc/index.js';
 import { bearer, buildTestGateway, generateToken, startTestDaemon, tempDir, type TestDaemon, type TestGateway } from './helpers.js';

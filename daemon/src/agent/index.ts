@@ -1,6 +1,6 @@
 export { createAgentServiceModule } from './grpc.js';
-export { createAgentChannels, agentDirFor, AGENT_DIR_IN_SANDBOX, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME } from './channels.js';
-export type { AgentChannelsHandle, AgentChannelsOptions } from './channels.js';
+export { createAgentChannels, agentDirFor, AGENT_DIR_IN_SANDBOX, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME } from './grpc-channels.js';
+export type { AgentChannelsHandle, AgentChannelsOptions } from './grpc-channels.js';
 export { startModelProxy } from './model-proxy.js';
 export type { ModelProxy, ModelProxyOptions } from './model-proxy.js';
 export { agentRunnerMount, AGENT_RUNNER_COMMAND, AGENT_RUNNER_IN_SANDBOX } from './runner-bundle.js';

@@ -2,7 +2,7 @@
 // the daemon's git parts): agent channels and the SessionManager, and returns
 // the gRPC module to mount on the admin and gateway listeners.
 import type { Logger, RuntimePaths } from '../../../common/src/index.js';
-import { createAgentChannels } from '../agent/channels.js';
+import { createAgentChannels } from '../agent/grpc-channels.js';
 import type { AuditLog } from '../audit/types.js';
 import type { ProjectRegistry } from '../git/projects.js';
 import type { AgentTrail } from '../git/trail.js';

@@ -3,7 +3,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { NOOP_AUDIT } from '../../../daemon/src/audit/types.js';
-import { createWorkspaceModule } from '../../../daemon/src/git/service.js';
+import { createWorkspaceModule } from '../../../daemon/src/git/grpc.js';
 import { runCli } from '../../../cli/src/program.js';
 import { registerSessionGitCommands } from '../../../cli/src/commands/session-git.js';
 import { agentGit, agentWrite, gitFixture, makeProject, silentLogger, type GitFixture } from './helpers.js';

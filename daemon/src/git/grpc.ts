@@ -1,7 +1,7 @@
 // gRPC adapter for WorkspaceService: authorizes, converts at the wire, audits.
 // Business logic lives in ProjectRegistry / WorkspaceManager / AgentTrail.
 //
-// Authorization: projects are owner-scoped (registry-service.ts). Creating,
+// Authorization: projects are owner-scoped (grpc-registry.ts). Creating,
 // finishing and opening PRs need `control`; reads need `read`. Workspaces are owned by the subject that created them; others
 // (without `*`) get workspace_not_found, never a hint that it exists.
 import type { Server } from '@grpc/grpc-js';
@@ -13,7 +13,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { PrResult } from './pr.js';
 import type { ProjectRegistry } from './projects.js';
-import { registryHandlers } from './registry-service.js';
+import { registryHandlers } from './grpc-registry.js';
 import type { DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import type { Workspace, WorkspaceManager } from './workspaces.js';

@@ -3,7 +3,7 @@ import { credentials, Metadata, type CallOptions, Server, ServerCredentials, sta
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
-import { createWorkspaceModule } from '../../../daemon/src/git/service.js';
+import { createWorkspaceModule } from '../../../daemon/src/git/grpc.js';
 import { WorkspaceServiceClient } from '../../../proto/gen/loki/v1/workspace.js';
 import { issuingVerifier } from '../../helpers/credentials.js';
 import { agentGit, agentWrite, gitFixture, makeProject, silentLogger, tempDir, type GitFixture } from './helpers.js';

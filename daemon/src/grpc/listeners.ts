@@ -4,11 +4,11 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { LokiError, type Logger } from '../../common/src/index.js';
-import type { GatewayTrust, ListenerIdentity } from './grpc/caller.js';
-import type { ServiceModule } from './grpc/module.js';
-import type { HandlerContext } from './grpc/wrap.js';
-import { withSafeDecoding } from './grpc/decode.js';
+import { LokiError, type Logger } from '../../../common/src/index.js';
+import type { GatewayTrust, ListenerIdentity } from './caller.js';
+import type { ServiceModule } from './module.js';
+import type { HandlerContext } from './wrap.js';
+import { withSafeDecoding } from './decode.js';
 
 export const GRPC_SERVER_OPTIONS = {
   'grpc.max_receive_message_length': 4 * 1024 * 1024,

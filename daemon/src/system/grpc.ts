@@ -3,8 +3,8 @@ import { SystemServiceService, type GetStatusResponse } from '../../../proto/gen
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxDriver, SandboxState } from '../sandbox/types.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
-import type { ServiceModule } from './module.js';
-import { unary } from './wrap.js';
+import type { ServiceModule } from '../grpc/module.js';
+import { unary } from '../grpc/wrap.js';
 
 export interface SystemModuleDeps {
   driver: SandboxDriver;

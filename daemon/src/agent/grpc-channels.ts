@@ -14,7 +14,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmodSync, existsSync, lchownSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
-import { shutdownServer } from '../listeners.js';
+import { shutdownServer } from '../grpc/listeners.js';
 import type { HandlerContext } from '../grpc/wrap.js';
 import { createAgentServiceModule } from './grpc.js';
 import { startModelProxy, type ModelProxy } from './model-proxy.js';

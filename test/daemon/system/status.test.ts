@@ -3,7 +3,7 @@
 // Docker being down is reported (not thrown). Real dockerd through the real driver,
 // counted by a wrapper; the clock is injected so "a second later" costs no waiting.
 import assert from 'node:assert/strict';
-import { DockerStatusCache } from '../../../daemon/src/grpc/system-service.js';
+import { DockerStatusCache } from '../../../daemon/src/system/grpc.js';
 import { DockerSandboxDriver } from '../../../daemon/src/sandbox/docker-driver.js';
 import type { SandboxDriver } from '../../../daemon/src/sandbox/types.js';
 
