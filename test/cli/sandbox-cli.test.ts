@@ -4,7 +4,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { entryArgv, shortTempDir } from '../helpers/entry.js';
-import { removeInstanceContainers, requireImage } from '../daemon/foundation/helpers.js';
+import { removeInstanceContainers, requireImage } from '../helpers/sandbox.js';
 
 interface Run {
   code: number;

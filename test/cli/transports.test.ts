@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
 import { makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
-import { requireImage } from '../daemon/foundation/helpers.js';
+import { requireImage } from '../helpers/sandbox.js';
 import { entryArgv } from '../helpers/entry.js';
 import { buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
 

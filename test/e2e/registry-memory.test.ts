@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
 import { ADMIN, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
-import { requireImage } from '../daemon/foundation/helpers.js';
+import { requireImage } from '../helpers/sandbox.js';
 import { bearer, buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
 
 const PLAN = `

@@ -1,10 +1,10 @@
-// Shared bits for the foundation tests: a default Start request, an Exec helper
+// Shared bits for the tests that drive sandboxes through a real daemon: a default Start request, an Exec helper
 // over the real bidi stream, and cleanup of every container a test daemon made.
 import { Metadata } from '@grpc/grpc-js';
 import Docker from 'dockerode';
-import { instanceId } from '../../../daemon/src/daemon.js';
-import type { ExecResponse, SandboxServiceClient, StartSandboxRequest } from '../../../proto/gen/loki/v1/sandbox.js';
-import { SANDBOX_IMAGE } from '../../helpers/daemon.js';
+import { instanceId } from '../../daemon/src/daemon.js';
+import type { ExecResponse, SandboxServiceClient, StartSandboxRequest } from '../../proto/gen/loki/v1/sandbox.js';
+import { SANDBOX_IMAGE } from './daemon.js';
 
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 

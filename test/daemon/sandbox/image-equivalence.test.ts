@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installRoot } from '../../../daemon/src/config.js';
 import { SANDBOX_IMAGE } from '../../helpers/daemon.js';
-import { docker, requireImage } from './helpers.js';
+import { docker, requireImage } from '../../helpers/sandbox.js';
 
 /** Turns the \n and \t escapes of a printf format / JS string literal into the characters. */
 const unescape = (s: string) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t');

@@ -4,9 +4,9 @@ import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { installRoot } from '../../../daemon/src/config.js';
-import { spawnDaemon, type DaemonProcess } from '../../helpers/daemon.js';
-import { shortTempDir } from '../../helpers/entry.js';
+import { installRoot } from '../../daemon/src/config.js';
+import { spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { shortTempDir } from '../helpers/entry.js';
 
 interface DgramSocket {
   bind(path: string): void;

@@ -4,7 +4,7 @@ import { SandboxServiceClient, type ExecResponse, type StartSandboxRequest } fro
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
 import { HealthClient, HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/health/v1/health.js';
 import { clientFor, errorCode, startTestDaemon, unaryCall, SANDBOX_IMAGE } from '../../helpers/daemon.js';
-import { START, execIn, instanceContainers, removeInstanceContainers, requireImage, type SandboxClient } from './helpers.js';
+import { START, execIn, instanceContainers, removeInstanceContainers, requireImage, type SandboxClient } from '../../helpers/sandbox.js';
 
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
 type GrpcError = Error & { code: number; details: string };

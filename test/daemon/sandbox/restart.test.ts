@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { SandboxServiceClient, type LogChunk, type Sandbox } from '../../../proto/gen/loki/v1/sandbox.js';
 import { clientFor, errorCode, spawnDaemon, unaryCall, type DaemonProcess } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
-import { START, docker, execIn, instanceContainers, removeInstanceContainers, requireImage, type SandboxClient } from './helpers.js';
+import { START, docker, execIn, instanceContainers, removeInstanceContainers, requireImage, type SandboxClient } from '../../helpers/sandbox.js';
 
 function collectLogs(client: SandboxClient, id: string, tail: number): Promise<string> {
   return new Promise((resolve, reject) => {
