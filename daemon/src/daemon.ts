@@ -16,7 +16,7 @@ import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
 import { createPolicyFeature, type PolicyFeature } from './policy/feature.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
-import { buildSandboxImage } from './sandbox/image-builder.js';
+import { buildSandboxImage } from './sandbox/docker-image.js';
 import { SandboxManager } from './sandbox/manager.js';
 import type { SandboxDriver } from './sandbox/types.js';
 import { openDatabase, type Db } from './store/db.js';

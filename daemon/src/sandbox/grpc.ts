@@ -13,7 +13,7 @@ import {
 } from '../../../proto/gen/loki/v1/sandbox.js';
 import type { SandboxManager } from './manager.js';
 import type { SandboxInfo } from './types.js';
-import { DEFAULT_CLAUDE_CODE_VERSION, type BuildEvent } from './image-builder.js';
+import { DEFAULT_CLAUDE_CODE_VERSION, type BuildEvent } from './docker-image.js';
 import { requireScope } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { bidiStream, serverStream, unary, writeMessage } from '../grpc/wrap.js';

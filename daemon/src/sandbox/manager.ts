@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
-import { SANDBOX_UID } from './image-builder.js';
+import { SANDBOX_UID } from './docker-image.js';
 import type { DriverInfo, ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';
 
 export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;

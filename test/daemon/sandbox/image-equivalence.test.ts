@@ -19,7 +19,7 @@ describe('the two sandbox image recipes (offline build vs deploy/sandbox/Dockerf
   this.timeout(60_000);
   const root = installRoot();
   const dockerfile = readFileSync(join(root, 'deploy', 'sandbox', 'Dockerfile'), 'utf8');
-  const builder = readFileSync(join(root, 'daemon', 'src', 'sandbox', 'image-builder.ts'), 'utf8');
+  const builder = readFileSync(join(root, 'daemon', 'src', 'sandbox', 'docker-image.ts'), 'utf8');
   const instr = (name: string) => dockerfile.split('\n').filter((l) => l.startsWith(`${name} `)).map((l) => l.slice(name.length + 1).trim());
   const dockerfileGitconfig = unescape(/printf '([^']+)' > \/etc\/gitconfig/.exec(dockerfile)?.[1] ?? '');
   const builderGitconfig = unescape(/writeFile\(join\(root, 'etc\/gitconfig'\), '([^']+)'\)/.exec(builder)?.[1] ?? '');
