@@ -6,7 +6,8 @@
 //   client  imports only proto/ and common/ (never daemon, gateway or cli);
 //   cli     goes through client/: never daemon, gateway, generated code or grpc-js;
 //   agent-runner imports only proto/ and common/;
-//   inside the daemon, authz/ imports no transport and feature domain code not grpc/.
+//   inside the daemon, only daemon.ts, grpc/ and the <feature>/grpc*.ts adapters import grpc/;
+//   authz/ imports no transport.
 // test/client/boundaries.test.ts feeds a violating import for each rule and expects an error.
 // Type-aware rules (no-floating-promises, consistent-type-imports) use the TypeScript project service.
 import js from '@eslint/js';
@@ -25,8 +26,9 @@ const restrict = (paths, groups) => ({
   }],
 });
 const daemonOutward = [[...part('gateway'), ...part('cli'), ...part('client')], 'the daemon never imports the gateway, the CLI or the client (they call it, not the other way round)'];
-const daemonFeatures = ['sessions', 'sandbox', 'policy', 'tokens', 'audit', 'agent'];
-const grpcFolder = ['../grpc/*', '../../grpc/*'];
+const grpcFolder = ['./grpc/*', '../grpc/*', '../../grpc/*'];
+const grpcAdapters = ['daemon/src/*/grpc.ts', 'daemon/src/*/grpc-*.ts'];
+const featureWiring = ['daemon/src/*/feature.ts'];
 const privilegedPaths = privileged.map((name) => [name, 'only the daemon may use this (privilege boundary)']);
 
 export default tseslint.config(
@@ -64,23 +66,28 @@ export default tseslint.config(
     files: ['daemon/**/*.ts'],
     rules: restrict([], [daemonOutward]),
   },
-  // Inside the daemon (docs/architecture.md "Inside the daemon"): authorization lives
-  // in authz/, which knows no transport; a feature's domain code never imports the
-  // transport folder grpc/, only its adapter (<feature>/grpc.ts), its wiring
-  // (feature.ts) and agent/grpc-channels.ts (it runs the per-session servers) do.
-  // git/ is not listed yet: the registry work (issue 15) is moving it.
+  // Inside the daemon (docs/architecture.md "Inside the daemon"): grpc/ is the
+  // transport (listeners, wrap, decode, health, the caller at the door). Only
+  // daemon.ts, grpc/ itself and the gRPC adapters (<feature>/grpc.ts, and
+  // <feature>/grpc-<part>.ts where one feature needs more) import it; a feature's
+  // wiring (<feature>/feature.ts) may name the ServiceModule it hands to daemon.ts.
+  // Authorization lives in authz/, which knows no transport.
+  {
+    files: ['daemon/src/**/*.ts'],
+    ignores: ['daemon/src/grpc/**', 'daemon/src/daemon.ts', ...grpcAdapters, ...featureWiring],
+    rules: restrict([], [daemonOutward, [grpcFolder, 'only daemon.ts, grpc/ and the gRPC adapters (<feature>/grpc.ts, grpc-<part>.ts) import the transport folder; authorization is in authz/']]),
+  },
+  {
+    files: featureWiring,
+    rules: restrict([], [daemonOutward, [[...grpcFolder, '!../grpc/module.js'], "a feature's wiring names only the ServiceModule (grpc/module.js) it hands to daemon.ts; the wire is in <feature>/grpc.ts"]]),
+  },
+  {
+    files: grpcAdapters,
+    rules: restrict([], [daemonOutward, [['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/']]),
+  },
   {
     files: ['daemon/src/authz/**/*.ts'],
     rules: restrict([], [daemonOutward, [grpcFolder, 'authz/ knows no transport: it is what every transport and feature checks against']]),
-  },
-  {
-    files: daemonFeatures.map((f) => `daemon/src/${f}/**/*.ts`),
-    ignores: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/grpc-channels.ts'],
-    rules: restrict([], [daemonOutward, [grpcFolder, 'domain code does not import the transport folder: authorization is in authz/, the wire in <feature>/grpc.ts']]),
-  },
-  {
-    files: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/grpc-channels.ts'],
-    rules: restrict([], [daemonOutward, [['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/']]),
   },
   {
     files: ['gateway/**/*.ts'],

@@ -10,7 +10,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { LokiError } from '../../../common/src/index.js';
 import type * as pb from '../../../proto/gen/loki/v1/workspace.js';
 import type { Db } from '../store/db.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { GitConfig } from './config.js';
 import { isInside, projectVisible, type Project, type ProjectRegistry } from './projects.js';

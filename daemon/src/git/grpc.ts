@@ -8,7 +8,7 @@ import type { Server } from '@grpc/grpc-js';
 import { LokiError } from '../../../common/src/index.js';
 import * as pb from '../../../proto/gen/loki/v1/workspace.js';
 import type { AuditLog } from '../audit/types.js';
-import { canAccessOwned, requireScope, type Caller } from '../grpc/caller.js';
+import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { PrResult } from './pr.js';

@@ -9,10 +9,6 @@ import { LokiError, ROLES, type Role, type Scope } from '../../../common/src/ind
 import type { Caller, CallerRole } from '../authz/caller.js';
 import type { CredentialVerifier } from '../auth/verifier.js';
 
-// Moved to authz/ (domain code must not import the transport folder); re-exported
-// for code written against the old path until it moves too.
-export { canAccessOwned, requireScope, type Caller, type CallerRole } from '../authz/caller.js';
-
 const SAFE = /^[\x20-\x7e]{1,256}$/;
 /** Tokens are ~50 characters, JWTs a few KB; anything longer is refused before any work. */
 const CREDENTIAL = /^[\x21-\x7e]{1,16384}$/;
