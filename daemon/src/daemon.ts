@@ -16,7 +16,6 @@ import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
 import { createPolicyFeature, type PolicyFeature } from './policy/feature.js';
 import { DockerSandboxDriver } from './sandbox/docker-driver.js';
-import { buildSandboxImage } from './sandbox/docker-image.js';
 import { SandboxManager } from './sandbox/manager.js';
 import type { SandboxDriver } from './sandbox/types.js';
 import { openDatabase, type Db } from './store/db.js';
@@ -86,7 +85,11 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const db = openDatabase(join(paths.stateDir, 'loki.db'));
   const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log: log.child({ component: 'audit' }) });
   const audit = auditRuntime.audit;
-  const driver = new DockerSandboxDriver({ socketPath: config.docker.socket, instance: instanceId(config.home) });
+  const driver = new DockerSandboxDriver({
+    socketPath: config.docker.socket,
+    instance: instanceId(config.home),
+    build: { workDir: join(config.home, 'build'), log: log.child({ component: 'image-builder' }), ...(config.sandbox.debootstrap_mirror ? { mirror: config.sandbox.debootstrap_mirror } : {}) },
+  });
   const manager = new SandboxManager({
     driver,
     config: config.sandbox,
@@ -129,17 +132,8 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       manager,
       log: log.child({ component: 'sandbox-service' }),
       build: async (req, onEvent, signal) => {
-        await buildSandboxImage({
-          tag: req.tag || (req.claudeVersion ? config.sessions.claude_image : config.sandbox.image),
-          force: req.force,
-          ...(req.claudeVersion ? { claudeVersion: req.claudeVersion } : {}),
-          ...(config.sandbox.debootstrap_mirror ? { mirror: config.sandbox.debootstrap_mirror } : {}),
-          workDir: join(config.home, 'build'),
-          dockerSocket: config.docker.socket,
-          log: log.child({ component: 'image-builder' }),
-          signal,
-          onEvent,
-        });
+        const tag = req.tag || (req.claudeVersion ? config.sessions.claude_image : config.sandbox.image);
+        await manager.buildImage({ ...req, tag }, onEvent, signal);
       },
     }),
   ];

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgentChannels } from '../../daemon/src/agent/index.js';
 import type { AgentChannels } from '../../daemon/src/agent/types.js';
+import { DockerSandboxDriver } from '../../daemon/src/sandbox/docker-driver.js';
 import { quietLogger } from '../helpers/daemon.js';
 import { shortTempDir } from '../helpers/entry.js';
 import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
@@ -52,8 +53,9 @@ describe('agent-runner claude PreToolUse hook', () => {
   before(async () => {
     runDir = shortTempDir('lkh');
     hooks = recordingHooks((id) => scriptBrief(id, []));
-    channels = createAgentChannels({ runDir, hooks, log: quietLogger() });
-    socket = join((await channels.open('sess-hook')).mount.hostPath, 'agent.sock');
+    const carrier = new DockerSandboxDriver({ socketPath: '/var/run/docker.sock', instance: 'claude-hook-test' });
+    channels = createAgentChannels({ runDir, hooks, log: quietLogger(), carrier });
+    socket = join((await channels.open('sess-hook')).hostDir, 'agent.sock');
   });
   after(async () => {
     await channels.closeAll();

@@ -162,7 +162,7 @@ describe('agent-runner openai provider in a real sandbox', function () {
         scriptBrief('sess-openai-401', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', options: { model_socket: '/run/loki-agent/model.sock' } }),
       );
       const channel = await run.channels.open('sess-openai-401');
-      const p = await startModelProxy({ socketPath: join(channel.mount.hostPath, 'model.sock'), upstream: new URL(wrong.url), apiKey: KEY, owner: run.daemon.manager.sandboxUser, log: quietLogger() });
+      const p = await startModelProxy({ socketPath: join(channel.hostDir, 'model.sock'), upstream: new URL(wrong.url), apiKey: KEY, owner: run.daemon.manager.sandboxUser, log: quietLogger() });
       try {
         const { info } = await run.start('sess-openai-401', ws);
         assert.equal((await run.waitExit(info.id)).exitCode, 1);

@@ -52,7 +52,7 @@ export interface SandboxRun {
 export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
   const mount = runnerMountOrExplain();
   const daemon = await startTestDaemon();
-  const channels = createAgentChannels({ runDir: daemon.paths.runDir, hooks, log: quietLogger(), sandboxUser: daemon.manager.sandboxUser });
+  const channels = createAgentChannels({ runDir: daemon.paths.runDir, hooks, log: quietLogger(), carrier: daemon.manager, sandboxUser: daemon.manager.sandboxUser });
   const started: string[] = [];
   return {
     daemon,
@@ -69,7 +69,8 @@ export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
         relax: { network: false, writableRootfs: false, rootUser: false },
         session: sessionId,
         workspace,
-        extraMounts: [channel.mount, mount, ...extraMounts],
+        extraMounts: [mount, ...extraMounts],
+        agentChannel: channel.transport,
       });
       started.push(info.id);
       return { channel, info };

@@ -142,7 +142,7 @@ describe('agent-runner script provider in a real sandbox', function () {
     // The daemon side goes away (as on SIGKILL) and a new one re-opens the same path.
     await run.channels.closeAll();
     await new Promise((r) => setTimeout(r, 300));
-    const again = createAgentChannels({ runDir: run.daemon.paths.runDir, hooks, log: quietLogger(), sandboxUser: run.daemon.manager.sandboxUser });
+    const again = createAgentChannels({ runDir: run.daemon.paths.runDir, hooks, log: quietLogger(), carrier: run.daemon.manager, sandboxUser: run.daemon.manager.sandboxUser });
     try {
       await again.open('sess-restart');
       assert.equal((await run.waitExit(info.id)).exitCode, 0);

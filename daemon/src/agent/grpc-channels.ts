@@ -1,6 +1,6 @@
 // The per-session agent channel: one grpc-js server per session on a unix
-// socket in `<runDir>/agents/<sessionId>/`, a directory bind-mounted into that
-// one sandbox only. The session a call speaks for is fixed by which socket it
+// socket in `<runDir>/agents/<sessionId>/`, a directory the sandbox driver carries
+// into that one sandbox only (`agentChannelMount`; Docker bind-mounts it). The session a call speaks for is fixed by which socket it
 // arrived on; nothing the runner sends can name another session, owner or profile.
 //
 // Who can reach a socket is decided by the file system alone, never by the
@@ -18,10 +18,9 @@ import { shutdownServer } from '../grpc/listeners.js';
 import type { HandlerContext } from '../grpc/wrap.js';
 import { createAgentServiceModule } from './grpc.js';
 import { startModelProxy, type ModelProxy } from './model-proxy.js';
-import type { AgentChannel, AgentChannelHooks, AgentChannels } from './types.js';
+import type { AgentChannel, AgentChannelCarrier, AgentChannelHooks, AgentChannels } from './types.js';
 import { withSafeDecoding } from '../grpc/decode.js';
 
-export const AGENT_DIR_IN_SANDBOX = '/run/loki-agent';
 export const AGENT_SOCKET_NAME = 'agent.sock';
 export const MODEL_SOCKET_NAME = 'model.sock';
 /** sun_path is 108 bytes including the terminating NUL. */
@@ -40,6 +39,8 @@ export interface AgentChannelsOptions {
   runDir: string;
   hooks: AgentChannelHooks;
   log: Logger;
+  /** Carries each channel into its sandbox (the sandbox manager, i.e. its driver). */
+  carrier: AgentChannelCarrier;
   /** The uid:gid the sandbox runs as: it owns the session's directory and sockets (default: the daemon's own). */
   sandboxUser?: { uid: number; gid: number };
 }
@@ -66,7 +67,7 @@ export function agentDirFor(runDir: string, sessionId: string): string {
 }
 
 export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandle {
-  if (!o.runDir || !o.hooks || !o.log) throw new Error('createAgentChannels needs runDir, hooks and log');
+  if (!o.runDir || !o.hooks || !o.log || !o.carrier) throw new Error('createAgentChannels needs runDir, hooks, log and carrier');
   const log = o.log.child({ component: 'agent-channels' });
   const open = new Map<string, OpenChannel>();
   const module = createAgentServiceModule(o.hooks);
@@ -113,8 +114,8 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
       throw new LokiError('invalid_config', `agent socket path ${sock} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter run directory`);
     }
     // After a daemon restart the old socket file is stale (its server died with
-    // the old process); the container keeps the bind-mounted directory, so a new
-    // socket at the same path is what the runner reconnects to.
+    // the old process); the sandbox keeps the directory its driver carried in, so a
+    // new socket at the same path is what the runner reconnects to.
     if (existsSync(sock)) unlinkSync(sock);
     const server = new Server(AGENT_SERVER_OPTIONS);
     const ctx: HandlerContext = { log, listener: { role: 'agent', sessionId } };
@@ -125,11 +126,8 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
     );
     own(sock, owner.uid, owner.gid);
     chmodSync(sock, 0o600);
-    const channel: AgentChannel = {
-      sessionId,
-      mount: { hostPath: dir, containerPath: AGENT_DIR_IN_SANDBOX, readOnly: false },
-      socketInSandbox: `${AGENT_DIR_IN_SANDBOX}/${AGENT_SOCKET_NAME}`,
-    };
+    const transport = o.carrier.agentChannelMount(sessionId, dir);
+    const channel: AgentChannel = { sessionId, hostDir: dir, transport, socketInSandbox: `${transport.dirInSandbox}/${AGENT_SOCKET_NAME}` };
     open.set(sessionId, { channel, server });
     log.info({ session_id: sessionId }, 'agent channel open');
     return channel;
@@ -150,13 +148,13 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
       const entry = open.get(sessionId);
       if (!entry) throw new LokiError('failed_precondition', `no open agent channel for session ${sessionId}`);
       await entry.model?.close();
-      entry.model = await startModelProxy({ socketPath: join(entry.channel.mount.hostPath, MODEL_SOCKET_NAME), upstream, log, owner, ...fo });
-      return { socketInSandbox: `${AGENT_DIR_IN_SANDBOX}/${MODEL_SOCKET_NAME}` };
+      entry.model = await startModelProxy({ socketPath: join(entry.channel.hostDir, MODEL_SOCKET_NAME), upstream, log, owner, ...fo });
+      return { socketInSandbox: `${entry.channel.transport.dirInSandbox}/${MODEL_SOCKET_NAME}` };
     },
     // Closing a session's channel removes its directory: the session is over.
     close: (sessionId) => closeChannel(sessionId, true),
-    // closeAll is the daemon shutting down: keep the directories (the containers
-    // still mount them) so a restarted daemon re-opens the same paths.
+    // closeAll is the daemon shutting down: keep the directories (the sandboxes
+    // still have them) so a restarted daemon re-opens the same paths.
     async closeAll() {
       await Promise.all([...open.keys()].map((id) => closeChannel(id, false)));
     },

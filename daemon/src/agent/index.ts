@@ -1,5 +1,5 @@
 export { createAgentServiceModule } from './grpc.js';
-export { createAgentChannels, agentDirFor, AGENT_DIR_IN_SANDBOX, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME } from './grpc-channels.js';
+export { createAgentChannels, agentDirFor, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME } from './grpc-channels.js';
 export type { AgentChannelsHandle, AgentChannelsOptions } from './grpc-channels.js';
 export { startModelProxy } from './model-proxy.js';
 export type { ModelProxy, ModelProxyOptions } from './model-proxy.js';
@@ -9,6 +9,7 @@ export type {
   AgentActionData,
   AgentActionRequest,
   AgentChannel,
+  AgentChannelCarrier,
   AgentChannelHooks,
   AgentChannels,
   AgentDecision,

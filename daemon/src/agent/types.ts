@@ -1,6 +1,6 @@
 // The seam between the per-session agent channel (gRPC AgentService on a unix
-// socket bind-mounted into one sandbox) and the session manager that decides.
-import type { SandboxMount } from '../sandbox/types.js';
+// socket that the sandbox driver carries into one sandbox) and the session manager that decides.
+import type { AgentChannelTransport } from '../sandbox/types.js';
 
 export interface SessionBriefData {
   sessionId: string;
@@ -61,10 +61,17 @@ export interface AgentChannelHooks {
 
 export interface AgentChannel {
   sessionId: string;
-  /** Host directory holding agent.sock; mount it at `containerDir` (read-write, this sandbox only). */
-  mount: SandboxMount;
+  /** Host directory the daemon binds this session's sockets (agent.sock, model.sock) in. */
+  hostDir: string;
+  /** How the sandbox reaches them, from its driver: give it to the sandbox's start untouched. */
+  transport: AgentChannelTransport;
   /** Path of the socket inside the sandbox. */
   socketInSandbox: string;
+}
+
+/** Who carries a channel into its sandbox: the sandbox manager (its driver). */
+export interface AgentChannelCarrier {
+  agentChannelMount(sessionId: string, hostDir: string): AgentChannelTransport;
 }
 
 export interface AgentChannels {

@@ -3,13 +3,18 @@
 import Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import { PassThrough, type Duplex } from 'node:stream';
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, type Logger } from '../../../common/src/index.js';
 import { demuxDockerStream } from './demux.js';
+import { buildSandboxImage } from './docker-image.js';
+import { fromLabels, LABEL, verifyApplied } from './docker-inspect.js';
 import type {
+  AgentChannelTransport,
   DriverInfo,
   ExecOptions,
   ExecSession,
-  HardeningSummary,
+  ImageBuildEvent,
+  ImageBuildRequest,
+  ImageInfo,
   LogChunk,
   LogOptions,
   ResolvedHardening,
@@ -19,25 +24,19 @@ import type {
   SandboxState,
 } from './types.js';
 
-export const LABEL = {
-  sandbox: 'loki.sandbox',
-  name: 'loki.name',
-  owner: 'loki.owner',
-  project: 'loki.project',
-  session: 'loki.session',
-  instance: 'loki.instance',
-  workspace: 'loki.workspace',
-  hardening: 'loki.hardening',
-} as const;
-
 export function containerName(id: string): string {
   return `loki-${id}`;
 }
+
+/** Where a session's agent channel appears inside its container (the host directory is bind-mounted there). */
+export const AGENT_DIR_IN_SANDBOX = '/run/loki-agent';
 
 export interface DockerDriverOptions {
   socketPath: string;
   /** Distinguishes daemons sharing one engine (derived from LOKI_HOME). */
   instance: string;
+  /** For `buildImage`: scratch space for the root filesystem, the Debian mirror (default: the host's), a logger. */
+  build?: { workDir: string; mirror?: string; log: Logger };
 }
 
 function isStatus(err: unknown, code: number): boolean {
@@ -60,10 +59,12 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly capabilities = { name: 'docker', pause: true } as const;
   private readonly docker: Docker;
   private readonly instance: string;
+  private readonly build: DockerDriverOptions['build'];
 
   constructor(opts: DockerDriverOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
     this.instance = opts.instance;
+    this.build = opts.build;
   }
 
   async info(): Promise<DriverInfo> {
@@ -81,18 +82,33 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   async imageExists(image: string): Promise<boolean> {
+    return (await this.imageInfo(image)) !== undefined;
+  }
+
+  async imageInfo(image: string): Promise<ImageInfo | undefined> {
     try {
-      await this.docker.getImage(image).inspect();
-      return true;
+      const i = await this.docker.getImage(image).inspect();
+      return { id: i.Id, sizeBytes: i.Size, createdAtMs: Date.parse(i.Created) };
     } catch (err) {
-      if (isStatus(err, 404)) return false;
+      if (isStatus(err, 404)) return undefined;
       throw dockerError(err, `inspect image ${image}`);
     }
   }
 
+  async buildImage(req: ImageBuildRequest, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal): Promise<{ imageId: string; reused: boolean }> {
+    if (!this.build) throw new LokiError('failed_precondition', 'this Docker driver was not given a build directory; it cannot build images');
+    return buildSandboxImage({ ...req, ...this.build, docker: this.docker, onEvent, signal });
+  }
+
+  agentChannelMount(_sessionId: string, hostDir: string): AgentChannelTransport {
+    // Bind-mounted read-write into this one container: the runner connects to the sockets in it.
+    return { dirInSandbox: AGENT_DIR_IN_SANDBOX, mounts: [{ hostPath: hostDir, containerPath: AGENT_DIR_IN_SANDBOX, readOnly: false }] };
+  }
+
   async create(spec: SandboxCreateSpec, h: ResolvedHardening): Promise<SandboxInfo> {
     const s = h.summary;
-    const binds = [`${spec.workspace}:/workspace:rw`, ...spec.extraMounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`)];
+    const mounts = [...spec.extraMounts, ...(spec.agentChannel?.mounts ?? [])];
+    const binds = [`${spec.workspace}:/workspace:rw`, ...mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`)];
     const labels: Record<string, string> = {
       [LABEL.sandbox]: spec.id,
       [LABEL.name]: spec.name,
@@ -324,57 +340,4 @@ function toStream(buf: Buffer | NodeJS.ReadableStream): NodeJS.ReadableStream {
 
 async function* ttyChunks(stream: NodeJS.ReadableStream): AsyncIterable<LogChunk> {
   for await (const data of stream) yield { stream: 'stdout', data: Buffer.from(data as Buffer) };
-}
-
-function fromLabels(
-  labels: Record<string, string> | undefined,
-  containerId: string,
-  state: SandboxState,
-  createdAtMs: number,
-  exitCode: number,
-  image: string,
-): SandboxInfo {
-  const l = labels ?? {};
-  let hardening: HardeningSummary;
-  try {
-    hardening = JSON.parse(l[LABEL.hardening] ?? '') as HardeningSummary;
-  } catch {
-    hardening = { user: '', readOnlyRootfs: false, capDrop: [], noNewPrivileges: false, seccompProfile: '', networkMode: '', memoryBytes: 0, cpus: 0, pids: 0, privileged: false };
-  }
-  return {
-    id: l[LABEL.sandbox] ?? '',
-    name: l[LABEL.name] ?? '',
-    owner: l[LABEL.owner] ?? '',
-    project: l[LABEL.project] ?? '',
-    session: l[LABEL.session] ?? '',
-    state,
-    image,
-    containerId,
-    createdAtMs,
-    workspace: l[LABEL.workspace] ?? '',
-    hardening,
-    exitCode,
-  };
-}
-
-/** Compares what the engine recorded with what we asked for; any gap refuses the sandbox. */
-export function verifyApplied(ins: ContainerInspectInfo, h: ResolvedHardening): void {
-  const hc = ins.HostConfig as ContainerInspectInfo['HostConfig'] & { CapDrop?: string[]; SecurityOpt?: string[]; ReadonlyRootfs?: boolean; Runtime?: string };
-  const gaps: string[] = [];
-  const s = h.summary;
-  if (Boolean(hc.ReadonlyRootfs) !== s.readOnlyRootfs) gaps.push('read-only root filesystem');
-  if (!(hc.CapDrop ?? []).includes('ALL')) gaps.push('CapDrop ALL');
-  const sec: string[] = hc.SecurityOpt ?? [];
-  if (!sec.includes('no-new-privileges:true')) gaps.push('no-new-privileges');
-  if (!sec.some((o) => o.startsWith('seccomp=') && o.length > 'seccomp='.length + 10)) gaps.push('seccomp profile');
-  if (hc.Privileged) gaps.push('unprivileged');
-  if ((hc.Runtime || 'runc') !== h.runtime) gaps.push(`runtime ${h.runtime}`);
-  if (hc.NetworkMode !== s.networkMode) gaps.push(`network mode ${s.networkMode}`);
-  if (ins.Config.User !== h.user) gaps.push(`user ${h.user}`);
-  if ((hc.PidsLimit ?? 0) !== s.pids || (hc.Memory ?? 0) !== s.memoryBytes) gaps.push('resource limits');
-  const binds = hc.Binds ?? [];
-  if (binds.some((b) => b.split(':')[0]?.includes('docker.sock'))) gaps.push('no Docker socket mount');
-  if (gaps.length) {
-    throw new LokiError('hardening_unavailable', `the engine did not apply: ${gaps.join(', ')}; the sandbox was not started`);
-  }
 }

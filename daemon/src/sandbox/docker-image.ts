@@ -1,44 +1,26 @@
-// Builds the sandbox base image offline: debootstrap (minbase + git +
-// ca-certificates) + the host's node binary + a non-root user `loki` (64000:64000),
-// then `docker import`. Equivalent to deploy/sandbox/Dockerfile for hosts that
+// The Docker driver's image build (DockerSandboxDriver.buildImage). It makes the
+// sandbox base image offline: debootstrap (minbase + git + ca-certificates) + the
+// host's node binary + a non-root user `loki` (64000:64000), then `docker import`. Equivalent to deploy/sandbox/Dockerfile for hosts that
 // can pull node:20-bookworm-slim.
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, appendFile, chmod, chown, readdir, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { LokiError, type Logger } from '../../../common/src/index.js';
+import { SANDBOX_UID, type ImageBuildEvent, type ImageBuildRequest } from './types.js';
 
-export interface BuildEvent {
-  phase: 'check' | 'bootstrap' | 'user' | 'node' | 'claude' | 'import' | 'done';
-  message: string;
-  percent: number;
-  imageId?: string;
-  reused?: boolean;
-}
-
-export interface ImageBuildOptions {
-  tag: string;
-  force: boolean;
+export interface ImageBuildOptions extends ImageBuildRequest {
   mirror?: string;
   workDir: string;
-  dockerSocket: string;
+  /** The Docker driver's engine connection. */
+  docker: Docker;
   log: Logger;
   signal: AbortSignal;
-  onEvent: (e: BuildEvent) => void;
-  /** Install Claude Code (this npm version/tag of @anthropic-ai/claude-code) into the image. */
-  claudeVersion?: string;
+  onEvent: (e: ImageBuildEvent) => void;
 }
 
-/** The Claude Code version installed by `--with-claude` unless another is asked for. */
-export const DEFAULT_CLAUDE_CODE_VERSION = '2.1.330';
-
-/**
- * The image's `loki` user: the dedicated sandbox uid lokid runs sandboxes as when it
- * is root (sandbox/manager.ts DEFAULT_SANDBOX_UID), so the shell has a name and a home.
- */
-export const SANDBOX_UID = 64000;
 export const IMAGE_LABEL = 'loki.image';
 
 /** The Debian mirror apt on this host uses (deb822 or one-line format), else deb.debian.org. */
@@ -75,7 +57,7 @@ function run(cmd: string, args: string[], signal: AbortSignal, onLine: (line: st
 }
 
 export async function buildSandboxImage(o: ImageBuildOptions): Promise<{ imageId: string; reused: boolean }> {
-  const docker = new Docker({ socketPath: o.dockerSocket });
+  const { docker } = o;
   o.onEvent({ phase: 'check', message: `checking for ${o.tag}`, percent: 0 });
   if (!o.force) {
     const existing = await docker.getImage(o.tag).inspect().catch(() => undefined);

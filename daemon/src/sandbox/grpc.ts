@@ -12,8 +12,7 @@ import {
   type Sandbox,
 } from '../../../proto/gen/loki/v1/sandbox.js';
 import type { SandboxManager } from './manager.js';
-import type { SandboxInfo } from './types.js';
-import { DEFAULT_CLAUDE_CODE_VERSION, type BuildEvent } from './docker-image.js';
+import { DEFAULT_CLAUDE_CODE_VERSION, type ImageBuildEvent, type SandboxInfo } from './types.js';
 import { requireScope } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { bidiStream, serverStream, unary, writeMessage } from '../grpc/wrap.js';
@@ -21,7 +20,7 @@ import { bidiStream, serverStream, unary, writeMessage } from '../grpc/wrap.js';
 export interface SandboxModuleDeps {
   manager: SandboxManager;
   /** Builds (or reuses) the base image, reporting progress. */
-  build: (req: { tag: string; force: boolean; claudeVersion?: string }, onEvent: (e: BuildEvent) => void, signal: AbortSignal) => Promise<void>;
+  build: (req: { tag: string; force: boolean; claudeVersion?: string }, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal) => Promise<void>;
   log: Logger;
 }
 

@@ -8,8 +8,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
-import { SANDBOX_UID } from './docker-image.js';
-import type { DriverInfo, ExecOptions, ExecSession, LogChunk, LogOptions, SandboxDriver, SandboxInfo, SandboxLimits, SandboxMount, SandboxRelaxations } from './types.js';
+import { SANDBOX_UID, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxMount, type SandboxRelaxations } from './types.js';
 
 export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;
 export const SANDBOX_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -29,6 +28,8 @@ export interface StartRequest {
   session?: string;
   workspace?: string;
   extraMounts?: SandboxMount[];
+  /** The session's agent channel (`agentChannelMount`), passed to the driver untouched. */
+  agentChannel?: AgentChannelTransport;
 }
 
 export interface TeardownOptions {
@@ -180,6 +181,7 @@ export class SandboxManager {
         env: req.env,
         workspace,
         extraMounts: req.extraMounts ?? [],
+        ...(req.agentChannel ? { agentChannel: req.agentChannel } : {}),
         limits: { memoryBytes: hardening.summary.memoryBytes, cpus: hardening.summary.cpus, pids: hardening.summary.pids },
         relax: req.relax,
       },
@@ -306,6 +308,16 @@ export class SandboxManager {
       await this.o.driver.remove(info.id, true);
     });
     return { info, tail };
+  }
+
+  /** How the driver carries a session's agent channel (sockets the daemon binds in `hostDir`) into its sandbox. */
+  agentChannelMount(sessionId: string, hostDir: string): AgentChannelTransport {
+    return this.o.driver.agentChannelMount(sessionId, hostDir);
+  }
+
+  /** Builds (or reuses) a sandbox image through the driver; the caller has checked the scope. */
+  buildImage(req: ImageBuildRequest, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal): Promise<{ imageId: string; reused: boolean }> {
+    return this.o.driver.buildImage(req, onEvent, signal);
   }
 
   /** The daemon's own read of a sandbox by id (supervision, re-attach after a restart); reads are not audited. */

@@ -1,5 +1,14 @@
 // Domain types for sandboxes and the driver seam (Docker now, Kubernetes later).
 
+/**
+ * The sandbox image's own user (`loki`, 64000:64000): the dedicated uid lokid runs
+ * sandboxes as when it is root, so the shell has a name and a home.
+ */
+export const SANDBOX_UID = 64000;
+
+/** The Claude Code version an image built with Claude gets unless another is asked for. */
+export const DEFAULT_CLAUDE_CODE_VERSION = '2.1.330';
+
 export type SandboxState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
 
 export interface SandboxLimits {
@@ -44,8 +53,10 @@ export interface SandboxCreateSpec {
   command: string[];
   env: Record<string, string>;
   workspace: string;
-  /** Extra mounts the daemon itself decides on (e.g. the per-session agent socket dir). Never user input. */
+  /** Extra mounts the daemon itself decides on (e.g. the agent-runner bundle). Never user input. */
   extraMounts: SandboxMount[];
+  /** The session's agent channel, as this driver's `agentChannelMount` described it. Never user input. */
+  agentChannel?: AgentChannelTransport;
   limits: SandboxLimits;
   relax: SandboxRelaxations;
 }
@@ -112,11 +123,53 @@ export interface DriverCapabilities {
   pause: boolean;
 }
 
+/**
+ * How a sandbox reaches the daemon's per-session agent channel, a transport the
+ * driver provides: the daemon listens on unix sockets in a host directory, and the
+ * runner finds the same sockets under `dirInSandbox`. Callers hand the whole value
+ * to `create` (`SandboxCreateSpec.agentChannel`) without looking inside; what
+ * carries it is the driver's business (Docker: a bind mount of that directory into
+ * this one container).
+ */
+export interface AgentChannelTransport {
+  dirInSandbox: string;
+  /** The driver's own description of how to connect it; opaque to callers. */
+  readonly mounts: readonly SandboxMount[];
+}
+
+export interface ImageBuildRequest {
+  tag: string;
+  /** Rebuild even if the tag exists. */
+  force: boolean;
+  /** Install Claude Code (this npm version or tag) into the image. */
+  claudeVersion?: string;
+}
+
+export interface ImageBuildEvent {
+  phase: 'check' | 'bootstrap' | 'user' | 'node' | 'claude' | 'import' | 'done';
+  message: string;
+  percent: number;
+  imageId?: string;
+  reused?: boolean;
+}
+
+export interface ImageInfo {
+  id: string;
+  sizeBytes: number;
+  createdAtMs: number;
+}
+
 /** The narrow seam the SandboxManager drives. One implementation per backend. */
 export interface SandboxDriver {
   readonly capabilities: DriverCapabilities;
   info(): Promise<DriverInfo>;
   imageExists(image: string): Promise<boolean>;
+  /** The image as the backend has it, or undefined when it has none by that name. */
+  imageInfo(image: string): Promise<ImageInfo | undefined>;
+  /** Builds (or, unless `force`, reuses) the sandbox base image under `req.tag`, reporting progress. */
+  buildImage(req: ImageBuildRequest, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal): Promise<{ imageId: string; reused: boolean }>;
+  /** How the session's agent channel, whose sockets the daemon binds in `hostDir`, reaches its sandbox. */
+  agentChannelMount(sessionId: string, hostDir: string): AgentChannelTransport;
   create(spec: SandboxCreateSpec, hardening: ResolvedHardening): Promise<SandboxInfo>;
   list(): Promise<SandboxInfo[]>;
   get(id: string): Promise<SandboxInfo | undefined>;

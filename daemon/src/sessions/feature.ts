@@ -52,7 +52,7 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
   const manager = new SessionManager({
     db: o.db,
     sandboxes: o.sandboxes,
-    createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log, sandboxUser: o.sandboxes.sandboxUser }),
+    createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log, carrier: o.sandboxes, sandboxUser: o.sandboxes.sandboxUser }),
     workspacesDir: o.paths.workspacesDir,
     ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),
     projects,

@@ -167,8 +167,7 @@ export class SessionManager {
     if (how !== 'none') this.rt.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
     this.rt.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
-    await this.rt.openModelProxy(s, channel.mount.hostPath, this.upstreams, this.o.sandboxes.sandboxUser);
-    const mounts = [channel.mount, ...(this.o.runnerMount ? [this.o.runnerMount()] : [])];
+    await this.rt.openModelProxy(s, channel.hostDir, this.upstreams, this.o.sandboxes.sandboxUser);
     const box = await this.o.sandboxes.start(caller, {
       name: `session-${s.id}`,
       project: project.name,
@@ -180,7 +179,8 @@ export class SessionManager {
       relax: { network: s.network, writableRootfs: false, rootUser: false },
       session: s.id,
       workspace: ws.path,
-      extraMounts: mounts,
+      extraMounts: this.o.runnerMount ? [this.o.runnerMount()] : [],
+      agentChannel: channel.transport,
     });
     this.store.setRuntime(s.id, { sandboxId: box.id });
     this.rt.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
@@ -227,7 +227,7 @@ export class SessionManager {
   async pause(caller: Caller, id: string): Promise<Session> {
     const s = this.get(caller, id, 'control');
     if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
-    // docker pause freezes every process in the container (cgroup freezer): the runner stops mid-step.
+    // Pausing freezes every process in the sandbox (a driver capability): the runner stops mid-step.
     await this.o.sandboxes.pause(caller, s.sandboxId);
     this.rt.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
     await this.rt.auditAs(caller, 'session.pause', id, 'success', {});

@@ -56,7 +56,7 @@ export class SessionSupervisor {
       return;
     }
     const channel = await this.o.channels.open(s.id);
-    await this.o.rt.openModelProxy(s, channel.mount.hostPath, this.o.upstreams, this.o.sandboxes.sandboxUser);
+    await this.o.rt.openModelProxy(s, channel.hostDir, this.o.upstreams, this.o.sandboxes.sandboxUser);
     // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
     if (s.state === 'waiting_approval') this.o.rt.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
     if (info.state === 'paused') this.o.rt.transition(s.id, ['running'], 'paused', 'the sandbox is paused');

@@ -3,6 +3,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAgentChannels } from '../../../daemon/src/agent/index.js';
+import { DockerSandboxDriver } from '../../../daemon/src/sandbox/docker-driver.js';
 import type { AgentChannels } from '../../../daemon/src/agent/types.js';
 import { AgentServiceClient, type AgentEvent } from '../../../proto/gen/loki/v1/agent.js';
 import { clientFor, errorCode, quietLogger, unaryCall } from '../../helpers/daemon.js';
@@ -21,6 +22,9 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/** The Docker driver carries a channel into its container as a bind mount (it needs no engine to say so). */
+const carrier = new DockerSandboxDriver({ socketPath: '/var/run/docker.sock', instance: 'agent-channels-test' });
+
 describe('AgentChannels', () => {
   let runDir: string;
   let hooks: RecordingHooks;
@@ -36,7 +40,7 @@ describe('AgentChannels', () => {
   beforeEach(() => {
     runDir = shortTempDir('lka');
     hooks = recordingHooks((id) => scriptBrief(id, [{ run: 'true' }]));
-    channels = createAgentChannels({ runDir, hooks, log: quietLogger() });
+    channels = createAgentChannels({ runDir, hooks, log: quietLogger(), carrier });
   });
 
   afterEach(async () => {
@@ -47,12 +51,13 @@ describe('AgentChannels', () => {
 
   it('opens a per-session socket directory whose mount is /run/loki-agent and answers Hello with the brief', async () => {
     const ch = await channels.open('s1');
-    assert.deepEqual(ch.mount, { hostPath: join(runDir, 'agents', 's1'), containerPath: '/run/loki-agent', readOnly: false });
+    assert.equal(ch.hostDir, join(runDir, 'agents', 's1'));
+    assert.deepEqual(ch.transport, { dirInSandbox: '/run/loki-agent', mounts: [{ hostPath: ch.hostDir, containerPath: '/run/loki-agent', readOnly: false }] });
     assert.equal(ch.socketInSandbox, '/run/loki-agent/agent.sock');
     // Traverse-only parent, private session dir and socket: nothing depends on the run dir's mode.
     assert.equal(statSync(join(runDir, 'agents')).mode & 0o777, 0o711);
-    assert.equal(statSync(ch.mount.hostPath).mode & 0o777, 0o700);
-    assert.equal(statSync(join(ch.mount.hostPath, 'agent.sock')).mode & 0o777, 0o600);
+    assert.equal(statSync(ch.hostDir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(ch.hostDir, 'agent.sock')).mode & 0o777, 0o600);
     const c = connect('s1');
     const brief = await unaryCall(c.hello.bind(c), { runnerVersion: '9.9', pid: 42 });
     assert.equal(brief.sessionId, 's1');
@@ -129,7 +134,7 @@ describe('AgentChannels', () => {
     await channels.closeAll();
     // closeAll (daemon shutdown) keeps the mounted directory for the restarted daemon.
     assert.ok(existsSync(join(runDir, 'agents', 's1')));
-    const again = createAgentChannels({ runDir, hooks, log: quietLogger() });
+    const again = createAgentChannels({ runDir, hooks, log: quietLogger(), carrier });
     channels = again;
     await again.open('s1');
     const c = connect('s1');
