@@ -70,7 +70,17 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
   if (!o.runDir || !o.hooks || !o.log || !o.carrier) throw new Error('createAgentChannels needs runDir, hooks, log and carrier');
   const log = o.log.child({ component: 'agent-channels' });
   const open = new Map<string, OpenChannel>();
-  const module = createAgentServiceModule(o.hooks);
+  // The runner's Hello also learns where the model socket is in its sandbox, from the channel it came in on.
+  const hooks: AgentChannelHooks = {
+    hello: (id, runner) => {
+      const ch = open.get(id)?.channel;
+      return o.hooks.hello(id, runner, ch ? { modelSocketInSandbox: `${ch.transport.dirInSandbox}/${MODEL_SOCKET_NAME}` } : undefined);
+    },
+    decide: (id, req, signal) => o.hooks.decide(id, req, signal),
+    report: (id, events) => o.hooks.report(id, events),
+    heartbeat: (id, iteration) => o.hooks.heartbeat(id, iteration),
+  };
+  const module = createAgentServiceModule(hooks);
   const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const owner = o.sandboxUser ?? self;
 

@@ -1,5 +1,5 @@
 // gRPC adapter for loki.v1.AgentService, the small API a session's runner
-// speaks on its own socket (channels.ts): wire messages to the session hooks.
+// speaks on its own socket (grpc-channels.ts): wire messages to the session hooks.
 import type { Server, ServerUnaryCall } from '@grpc/grpc-js';
 import { LokiError } from '../../../common/src/index.js';
 import {
@@ -27,7 +27,7 @@ function sessionOf(caller: Caller): string {
 
 /**
  * AgentService as a ServiceModule. It is registered only on the per-session
- * agent listeners channels.ts creates (role `agent`), never on admin.sock or
+ * agent listeners grpc-channels.ts creates (role `agent`), never on admin.sock or
  * gateway.sock: daemon.ts does not mount it on the daemon's own doors.
  */
 export function createAgentServiceModule(hooks: AgentChannelHooks): ServiceModule {

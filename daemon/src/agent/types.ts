@@ -52,7 +52,8 @@ export interface AgentEventData {
 
 /** Implemented by the session manager. `sessionId` always comes from the socket, never from the runner. */
 export interface AgentChannelHooks {
-  hello(sessionId: string, runner: { version: string; pid: number }): Promise<SessionBriefData>;
+  /** `channel`: where this session's channel sockets are inside its sandbox (the driver decided). */
+  hello(sessionId: string, runner: { version: string; pid: number }, channel?: { modelSocketInSandbox: string }): Promise<SessionBriefData>;
   /** Blocks while a decision is `ask` (waiting for a human); resolves allow or deny. */
   decide(sessionId: string, req: AgentActionRequest, signal: AbortSignal): Promise<AgentDecision>;
   report(sessionId: string, events: AgentEventData[]): Promise<{ stopRequested: boolean }>;

@@ -82,13 +82,13 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return s;
   }
 
-  async hello(sessionId: string, runner: { version: string; pid: number }): Promise<SessionBriefData> {
+  async hello(sessionId: string, runner: { version: string; pid: number }, channel?: { modelSocketInSandbox: string }): Promise<SessionBriefData> {
     const s = this.live(sessionId);
     const { prompt, planJson } = this.o.rt.store.brief(sessionId);
     this.o.rt.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
     const engine = this.o.policy.engine;
     const options: Record<string, string> = { profile: s.profile };
-    if (this.o.rt.hasModelProxy(sessionId)) options.model_socket = '/run/loki-agent/model.sock';
+    if (this.o.rt.hasModelProxy(sessionId) && channel) options.model_socket = channel.modelSocketInSandbox;
     if (this.o.config.openai.input_usd_per_mtok) options.price_input_per_mtok = String(this.o.config.openai.input_usd_per_mtok);
     if (this.o.config.openai.output_usd_per_mtok) options.price_output_per_mtok = String(this.o.config.openai.output_usd_per_mtok);
     return {
