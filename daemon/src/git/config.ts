@@ -1,5 +1,5 @@
 // The daemon config section `git`: branch protection, PR creation and the
-// agent audit trail export. The lead mounts it under the key `git`.
+// agent audit trail export (daemon/src/config.ts mounts it under the key `git`).
 import { z } from 'zod';
 import type { DeepReadonly, EnvBinding } from '../../../common/src/index.js';
 import { ALWAYS_PROTECTED, checkPatternSyntax } from './refs.js';
