@@ -29,6 +29,10 @@ const daemonOutward = [[...part('gateway'), ...part('cli'), ...part('client')], 
 const grpcFolder = ['./grpc/*', '../grpc/*', '../../grpc/*'];
 const grpcAdapters = ['daemon/src/*/grpc.ts', 'daemon/src/*/grpc-*.ts'];
 const featureWiring = ['daemon/src/*/feature.ts'];
+// The transport boundary uses typescript-eslint's twin of no-restricted-imports, a rule
+// of its own, so it composes with the daemon's other import rules instead of
+// overriding them (ESLint replaces a rule's options per file, it never merges them).
+const restrictGrpc = (group, message) => ({ '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group, message }] }] });
 const privilegedPaths = privileged.map((name) => [name, 'only the daemon may use this (privilege boundary)']);
 
 export default tseslint.config(
@@ -75,19 +79,19 @@ export default tseslint.config(
   {
     files: ['daemon/src/**/*.ts'],
     ignores: ['daemon/src/grpc/**', 'daemon/src/daemon.ts', ...grpcAdapters, ...featureWiring],
-    rules: restrict([], [daemonOutward, [grpcFolder, 'only daemon.ts, grpc/ and the gRPC adapters (<feature>/grpc.ts, grpc-<part>.ts) import the transport folder; authorization is in authz/']]),
+    rules: restrictGrpc(grpcFolder, 'only daemon.ts, grpc/ and the gRPC adapters (<feature>/grpc.ts, grpc-<part>.ts) import the transport folder; authorization is in authz/'),
   },
   {
     files: featureWiring,
-    rules: restrict([], [daemonOutward, [[...grpcFolder, '!../grpc/module.js'], "a feature's wiring names only the ServiceModule (grpc/module.js) it hands to daemon.ts; the wire is in <feature>/grpc.ts"]]),
+    rules: restrictGrpc([...grpcFolder, '!../grpc/module.js'], "a feature's wiring names only the ServiceModule (grpc/module.js) it hands to daemon.ts; the wire is in <feature>/grpc.ts"),
   },
   {
     files: grpcAdapters,
-    rules: restrict([], [daemonOutward, [['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/']]),
+    rules: restrictGrpc(['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/'),
   },
   {
     files: ['daemon/src/authz/**/*.ts'],
-    rules: restrict([], [daemonOutward, [grpcFolder, 'authz/ knows no transport: it is what every transport and feature checks against']]),
+    rules: restrictGrpc(grpcFolder, 'authz/ knows no transport: it is what every transport and feature checks against'),
   },
   {
     files: ['gateway/**/*.ts'],
