@@ -107,8 +107,7 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async create(spec: SandboxCreateSpec, h: ResolvedHardening): Promise<SandboxInfo> {
     const s = h.summary;
-    const mounts = [...spec.extraMounts, ...(spec.agentChannel?.mounts ?? [])];
-    const binds = [`${spec.workspace}:/workspace:rw`, ...mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`)];
+    const binds = [`${spec.workspace}:/workspace:rw`, ...spec.extraMounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`)];
     const labels: Record<string, string> = {
       [LABEL.sandbox]: spec.id,
       [LABEL.name]: spec.name,

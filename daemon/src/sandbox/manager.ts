@@ -28,7 +28,7 @@ export interface StartRequest {
   session?: string;
   workspace?: string;
   extraMounts?: SandboxMount[];
-  /** The session's agent channel (`agentChannelMount`), passed to the driver untouched. */
+  /** The session's agent channel (`agentChannelMount`): its mounts go to the driver first among the extra mounts. */
   agentChannel?: AgentChannelTransport;
 }
 
@@ -120,7 +120,9 @@ export class SandboxManager {
     return all;
   }
 
-  async start(caller: Caller, req: StartRequest): Promise<SandboxInfo> {
+  async start(caller: Caller, request: StartRequest): Promise<SandboxInfo> {
+    const { agentChannel, ...rest } = request;
+    const req: StartRequest = agentChannel ? { ...rest, extraMounts: [...agentChannel.mounts, ...(rest.extraMounts ?? [])] } : request;
     try {
       const info = await this.startUnaudited(caller, req);
       await this.audit(caller, 'sandbox.start', `sandbox:${info.id}`, 'success', { name: info.name, image: info.image, project: req.project, hardening: info.hardening });
@@ -181,7 +183,6 @@ export class SandboxManager {
         env: req.env,
         workspace,
         extraMounts: req.extraMounts ?? [],
-        ...(req.agentChannel ? { agentChannel: req.agentChannel } : {}),
         limits: { memoryBytes: hardening.summary.memoryBytes, cpus: hardening.summary.cpus, pids: hardening.summary.pids },
         relax: req.relax,
       },

@@ -53,10 +53,8 @@ export interface SandboxCreateSpec {
   command: string[];
   env: Record<string, string>;
   workspace: string;
-  /** Extra mounts the daemon itself decides on (e.g. the agent-runner bundle). Never user input. */
+  /** Extra mounts the daemon itself decides on (e.g. the per-session agent socket dir). Never user input. */
   extraMounts: SandboxMount[];
-  /** The session's agent channel, as this driver's `agentChannelMount` described it. Never user input. */
-  agentChannel?: AgentChannelTransport;
   limits: SandboxLimits;
   relax: SandboxRelaxations;
 }
@@ -127,13 +125,13 @@ export interface DriverCapabilities {
  * How a sandbox reaches the daemon's per-session agent channel, a transport the
  * driver provides: the daemon listens on unix sockets in a host directory, and the
  * runner finds the same sockets under `dirInSandbox`. Callers hand the whole value
- * to `create` (`SandboxCreateSpec.agentChannel`) without looking inside; what
- * carries it is the driver's business (Docker: a bind mount of that directory into
- * this one container).
+ * to `SandboxManager.start` (`agentChannel`) without looking inside; what carries
+ * it is the driver's business (Docker: a bind mount of that directory into this
+ * one container, which the manager passes on with the sandbox's other mounts).
  */
 export interface AgentChannelTransport {
   dirInSandbox: string;
-  /** The driver's own description of how to connect it; opaque to callers. */
+  /** What the driver needs mounted to connect it; opaque to callers. */
   readonly mounts: readonly SandboxMount[];
 }
 
