@@ -6,7 +6,7 @@ import { PassThrough, type Duplex } from 'node:stream';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import { demuxDockerStream } from './demux.js';
 import { buildSandboxImage } from './docker-image.js';
-import { fromLabels, LABEL, verifyApplied } from './docker-inspect.js';
+import { checkSameMountNamespace, fromLabels, LABEL, verifyApplied } from './docker-inspect.js';
 import type {
   AgentChannelTransport,
   DriverInfo,
@@ -37,6 +37,8 @@ export interface DockerDriverOptions {
   instance: string;
   /** For `buildImage`: scratch space for the root filesystem, the Debian mirror (default: the host's), a logger. */
   build?: { workDir: string; mirror?: string; log: Logger };
+  /** dockerd's pid file, to compare mount namespaces (default /var/run/docker.pid; '' = do not check). */
+  pidFile?: string;
 }
 
 function isStatus(err: unknown, code: number): boolean {
@@ -60,11 +62,13 @@ export class DockerSandboxDriver implements SandboxDriver {
   private readonly docker: Docker;
   private readonly instance: string;
   private readonly build: DockerDriverOptions['build'];
+  private readonly pidFile: string;
 
   constructor(opts: DockerDriverOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
     this.instance = opts.instance;
     this.build = opts.build;
+    this.pidFile = opts.pidFile ?? '/var/run/docker.pid';
   }
 
   async info(): Promise<DriverInfo> {
@@ -98,6 +102,10 @@ export class DockerSandboxDriver implements SandboxDriver {
   async buildImage(req: ImageBuildRequest, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal): Promise<{ imageId: string; reused: boolean }> {
     if (!this.build) throw new LokiError('failed_precondition', 'this Docker driver was not given a build directory; it cannot build images');
     return buildSandboxImage({ ...req, ...this.build, docker: this.docker, onEvent, signal });
+  }
+
+  assertSeesHostMounts(): void {
+    if (this.pidFile) checkSameMountNamespace(this.pidFile);
   }
 
   agentChannelMount(_sessionId: string, hostDir: string): AgentChannelTransport {

@@ -1,6 +1,8 @@
-// What the Docker engine recorded about a container, read back: the Loki labels
-// (the record of which sandboxes exist) and the hardening actually applied.
+// What the Docker engine recorded and sees, read back: the Loki labels (the record
+// of which sandboxes exist), the hardening actually applied, and whether the
+// engine shares the daemon's mount namespace.
 import type { ContainerInspectInfo } from 'dockerode';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { LokiError } from '../../../common/src/index.js';
 import type { HardeningSummary, ResolvedHardening, SandboxInfo, SandboxState } from './types.js';
 
@@ -65,5 +67,35 @@ export function verifyApplied(ins: ContainerInspectInfo, h: ResolvedHardening): 
   if (binds.some((b) => b.split(':')[0]?.includes('docker.sock'))) gaps.push('no Docker socket mount');
   if (gaps.length) {
     throw new LokiError('hardening_unavailable', `the engine did not apply: ${gaps.join(', ')}; the sandbox was not started`);
+  }
+}
+
+/**
+ * A mount made in a private mount namespace (systemd's ProtectSystem=,
+ * PrivateTmp=, …) is invisible to dockerd, which would then bind the empty
+ * directory underneath into the sandbox: no limit, and a workspace the daemon
+ * does not see. Refuse rather than run like that.
+ */
+export function checkSameMountNamespace(dockerPidFile: string): void {
+  let pid: string;
+  try {
+    pid = readFileSync(dockerPidFile, 'utf8').trim();
+  } catch {
+    return; // no pid file (remote or rootless engine): nothing to compare with
+  }
+  let ours: string;
+  let docker: string;
+  try {
+    ours = readlinkSync('/proc/self/ns/mnt');
+    docker = readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return;
+  }
+  if (ours !== docker) {
+    throw new LokiError(
+      'failed_precondition',
+      'lokid runs in a different mount namespace from dockerd (e.g. systemd ProtectSystem=/PrivateTmp=), so the size-limited workspace mount would not reach the sandbox; ' +
+        'run lokid in the host mount namespace, or set sessions.workspace.max_size: 0 to run without a limit',
+    );
   }
 }

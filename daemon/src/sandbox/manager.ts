@@ -316,6 +316,11 @@ export class SandboxManager {
     return this.o.driver.agentChannelMount(sessionId, hostDir);
   }
 
+  /** Throws when a mount the daemon makes on the host would not reach the sandboxes (see SandboxDriver). */
+  assertSeesHostMounts(): void {
+    this.o.driver.assertSeesHostMounts();
+  }
+
   /** Builds (or reuses) a sandbox image through the driver; the caller has checked the scope. */
   buildImage(req: ImageBuildRequest, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal): Promise<{ imageId: string; reused: boolean }> {
     return this.o.driver.buildImage(req, onEvent, signal);

@@ -168,6 +168,8 @@ export interface SandboxDriver {
   buildImage(req: ImageBuildRequest, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal): Promise<{ imageId: string; reused: boolean }>;
   /** How the session's agent channel, whose sockets the daemon binds in `hostDir`, reaches its sandbox. */
   agentChannelMount(sessionId: string, hostDir: string): AgentChannelTransport;
+  /** Throws failed_precondition when a mount the daemon makes on the host (a size-limited workspace) would not reach this backend's sandboxes. */
+  assertSeesHostMounts(): void;
   create(spec: SandboxCreateSpec, hardening: ResolvedHardening): Promise<SandboxInfo>;
   list(): Promise<SandboxInfo[]>;
   get(id: string): Promise<SandboxInfo | undefined>;

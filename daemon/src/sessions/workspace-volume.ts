@@ -6,14 +6,14 @@
 // kernel enforces it, at write time, whatever the agent does; no watcher has to
 // win a race against `dd`.
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 
 export interface WorkspaceVolumesOptions {
   workspacesDir: string;
-  /** dockerd's pid file: a mount is only useful if Docker sees it (default /var/run/docker.pid; '' = do not check). */
-  dockerPidFile?: string;
+  /** The sandbox driver's check that a mount made here reaches its sandboxes (SandboxManager.assertSeesHostMounts); omitted = not checked. */
+  checkMountsReachSandboxes?: () => void;
   /** 0 = no limit (workspaces stay plain directories). */
   maxBytes: number;
   enforce: 'auto' | 'mount' | 'watch';
@@ -68,36 +68,6 @@ export function isMountPoint(dir: string): boolean {
     return statSync(dir).dev !== statSync(dirname(dir)).dev;
   } catch {
     return false;
-  }
-}
-
-/**
- * A mount made in a private mount namespace (systemd's ProtectSystem=,
- * PrivateTmp=, …) is invisible to dockerd, which would then bind the empty
- * directory underneath into the sandbox: no limit, and a workspace the daemon
- * does not see. Refuse rather than run like that.
- */
-export function checkSameMountNamespace(dockerPidFile: string): void {
-  let pid: string;
-  try {
-    pid = readFileSync(dockerPidFile, 'utf8').trim();
-  } catch {
-    return; // no pid file (remote or rootless engine): nothing to compare with
-  }
-  let ours: string;
-  let docker: string;
-  try {
-    ours = readlinkSync('/proc/self/ns/mnt');
-    docker = readlinkSync(`/proc/${pid}/ns/mnt`);
-  } catch {
-    return;
-  }
-  if (ours !== docker) {
-    throw new LokiError(
-      'failed_precondition',
-      'lokid runs in a different mount namespace from dockerd (e.g. systemd ProtectSystem=/PrivateTmp=), so the size-limited workspace mount would not reach the sandbox; ' +
-        'run lokid in the host mount namespace, or set sessions.workspace.max_size: 0 to run without a limit',
-    );
   }
 }
 
@@ -177,8 +147,7 @@ export class WorkspaceVolumes {
   private async mount(sessionId: string, dir: string): Promise<void> {
     if (!this.namespaceChecked) {
       if (process.getuid?.() !== 0) throw new LokiError('failed_precondition', 'a size-limited workspace mount needs lokid to run as root');
-      const pidFile = this.o.dockerPidFile ?? '/var/run/docker.pid';
-      if (pidFile) checkSameMountNamespace(pidFile);
+      this.o.checkMountsReachSandboxes?.();
       this.namespaceChecked = true;
     }
     const image = this.imagePath(sessionId);
@@ -206,7 +175,7 @@ export class WorkspaceVolumes {
       } catch (err) {
         throw new LokiError(
           'failed_precondition',
-          `cannot mount the size-limited workspace (${(err as Error).message}); the daemon needs root with CAP_SYS_ADMIN in Docker's mount namespace, or set sessions.workspace.max_size: 0 to run without a limit`,
+          `cannot mount the size-limited workspace (${(err as Error).message}); the daemon needs root with CAP_SYS_ADMIN in the sandbox engine's mount namespace, or set sessions.workspace.max_size: 0 to run without a limit`,
           { cause: err },
         );
       }
