@@ -13,3 +13,20 @@ export type { Scope, Role } from './scopes.js';
 export { OIDC_ROLE_ORDER, mapOidcRoles, oidcGrant } from './oidc-claims.js';
 export type { OidcGrant, RoleMappingSettings } from './oidc-claims.js';
 export { escapeForDisplay, shortenForDisplay, hasHiddenCharacters, needsEscape } from './display.js';
+export {
+  SESSION_STATES,
+  TERMINAL_SESSION_STATES,
+  ACTIVE_SESSION_STATES,
+  isTerminalState,
+  sessionStatusValue,
+  PROVIDERS,
+  AUTONOMY_MODES,
+  DECISIONS,
+  APPROVAL_STATUSES,
+  TASK_STATUSES,
+  SESSION_ID_PATTERN,
+  SESSION_ID_RE,
+  isOneOf,
+  listText,
+} from './vocab.js';
+export type { SessionState, TerminalSessionState, Provider, AutonomyMode, DecisionKind, ApprovalStatus, TaskStatus } from './vocab.js';

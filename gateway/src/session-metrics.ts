@@ -5,13 +5,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { SessionInfo, SessionMetricsInfo } from '../../client/src/grpc/index.js';
 
-const TERMINAL = new Set(['completed', 'failed', 'stopped']);
+import { sessionStatusValue } from '../../common/src/vocab.js';
 
-/** 0 stopped (or finished), 1 running (also starting and waiting for approval), 2 paused — Loki Mode's encoding. */
-export function sessionStatusValue(state: string): number {
-  if (state === 'paused') return 2;
-  return TERMINAL.has(state) ? 0 : 1;
-}
+export { sessionStatusValue };
 
 export function registerSessionMetrics(registry: Registry, fetch: (() => Promise<SessionMetricsInfo>) | undefined): void {
   let cached: { at: number; p: Promise<SessionMetricsInfo | undefined> } | undefined;

@@ -3,12 +3,12 @@
 // `control` scope; `stop` is the emergency brake and is never rate limited.
 // Without a session_id, stop/pause/resume act on the caller's only active session.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { LokiError } from '../../../common/src/index.js';
+import { AUTONOMY_MODES, LokiError, PROVIDERS, SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import type { RouteGroup } from '../app.js';
-import { SESSION_ID_PATTERN, sessionDtoSchema, sessionRoutes, toSessionDto, type SessionRouteOptions } from './sessions.js';
+import { sessionDtoSchema, sessionRoutes, toSessionDto, type SessionRouteOptions } from './sessions.js';
 import { intField, intParam } from './schemas.js';
 
 interface StartBody {
@@ -37,11 +37,11 @@ const startSchema = {
   properties: {
     prd: { type: 'string', minLength: 1, maxLength: 4096 },
     prompt: { type: 'string', minLength: 1, maxLength: 1_000_000 },
-    provider: { type: 'string', enum: ['script', 'openai', 'claude'] },
+    provider: { type: 'string', enum: PROVIDERS },
     // The plan as YAML/JSON text or as the list itself (checked in the handler: a union type would be coerced).
     plan: {},
     profile: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9._-]*$' },
-    autonomy: { type: 'string', enum: ['perpetual', 'checkpoint', 'supervised'] },
+    autonomy: { type: 'string', enum: AUTONOMY_MODES },
     project: { type: 'string', minLength: 1, maxLength: 128 },
     model: { type: 'string', minLength: 1, maxLength: 200 },
     base_url: { type: 'string', minLength: 1, maxLength: 2048 },

@@ -5,11 +5,10 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DaemonClient, SessionEventInfo, SessionInfo } from '../../../client/src/grpc/index.js';
+import { SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import { MAX_SAFE, cursorField, intHeader, intParam } from './schemas.js';
-
-export const SESSION_ID_PATTERN = '^ses-[0-9a-f]{12}$';
 
 export interface SessionRouteOptions {
   daemon: DaemonClient;
