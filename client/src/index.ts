@@ -91,6 +91,7 @@ export type {
   PolicyProfile,
   PolicyShow,
   DaemonStatus,
+  SandboxDriverStatus,
   GatewayStatus,
   Status,
   ErrorBody,

@@ -57,6 +57,7 @@ export type {
   PolicyProfile,
   PolicyShow,
   DaemonStatus,
+  SandboxDriverStatus,
   GatewayStatus,
   Status,
   ErrorBody,

@@ -28,5 +28,6 @@ export {
   SESSION_ID_RE,
   isOneOf,
   listText,
+  enumCodec,
 } from './vocab.js';
-export type { SessionState, TerminalSessionState, Provider, AutonomyMode, DecisionKind, ApprovalStatus, TaskStatus } from './vocab.js';
+export type { EnumCodec, SessionState, TerminalSessionState, Provider, AutonomyMode, DecisionKind, ApprovalStatus, TaskStatus } from './vocab.js';

@@ -59,3 +59,27 @@ export function isOneOf<T extends string>(list: readonly T[], value: string): va
 export function listText(list: readonly string[]): string {
   return list.join(' | ');
 }
+
+/**
+ * Maps one of the lists above to its proto enum and back. The proto enums list
+ * the values in the same order after `*_UNSPECIFIED = 0`, so a value's number is
+ * its position + 1 (test/common/vocab.test.ts holds every enum to that).
+ * `W` is the generated enum type; the converters at each side of the wire
+ * (daemon/src/grpc/vocab.ts, client/src/grpc/vocab.ts) decide what an unknown
+ * number means there.
+ */
+export interface EnumCodec<D extends string, W extends number> {
+  readonly values: readonly D[];
+  /** '' (not set) is 0 (UNSPECIFIED). */
+  toWire(value: D | ''): W;
+  /** undefined for 0 and for a number outside the list. */
+  fromWire(n: number): D | undefined;
+}
+
+export function enumCodec<D extends string, W extends number>(values: readonly D[]): EnumCodec<D, W> {
+  return {
+    values,
+    toWire: (value) => (value === '' ? 0 : values.indexOf(value) + 1) as W,
+    fromWire: (n) => (Number.isInteger(n) && n >= 1 && n <= values.length ? values[n - 1] : undefined),
+  };
+}

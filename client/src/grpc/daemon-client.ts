@@ -9,9 +9,10 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/health/v1/health.js';
 import type { AuditEntry as PbAuditEntry } from '../../../proto/gen/loki/v1/audit.js';
-import type { GetStatusResponse } from '../../../proto/gen/loki/v1/system.js';
 import type { Token } from '../../../proto/gen/loki/v1/tokens.js';
 import type { LokiClient } from '../client.js';
+import type { DaemonStatus } from '../types.js';
+import { toStatus } from './convert.js';
 import { createSessionsClient, type SessionsClient } from './daemon-client-sessions.js';
 import { channelFor, fromServiceError, metadataFor, type CallIdentity, type DaemonTarget, type Invoke } from './daemon-client-wire.js';
 import { createGrpcLokiClient } from './loki-client.js';
@@ -19,28 +20,7 @@ import { createServices } from './services.js';
 
 export { fromServiceError } from './daemon-client-wire.js';
 export type { CallIdentity, DaemonTarget, DaemonTlsMaterial } from './daemon-client-wire.js';
-export type {
-  SessionEventHandlers,
-  SessionEventInfo,
-  SessionEventStream,
-  SessionInfo,
-  SessionMetricsInfo,
-  SessionsClient,
-  StartSessionInput,
-} from './daemon-client-sessions.js';
-
-export interface DaemonStatus {
-  version: string;
-  startedAtMs: number;
-  uptimeSeconds: number;
-  dockerReachable: boolean;
-  dockerVersion: string;
-  baseImagePresent: boolean;
-  baseImage: string;
-  sandboxRuntime: string;
-  sandboxRuntimeRegistered: boolean;
-  sandboxes: { running: number; paused: number; exited: number; total: number };
-}
+export type { SessionEventHandlers, SessionEventStream, SessionsClient } from './daemon-client-sessions.js';
 
 export interface TokenInfo {
   id: string;
@@ -118,7 +98,7 @@ export interface DaemonClient {
   auditSummary(range: { since?: string; until?: string }, id: CallIdentity): Promise<AuditSummaryInfo>;
   /** True when the daemon answers grpc.health.v1 Check with SERVING. Never throws. */
   isServing(timeoutMs: number): Promise<boolean>;
-  /** SessionService (agent sessions); see daemon-client-sessions.ts. */
+  /** SessionService's flow-controlled event stream for SSE; every other session call is `forCaller(id).sessions`. */
   readonly sessions: SessionsClient;
   /** The whole LokiClient, every call made as `id` (a function: evaluated per call). */
   forCaller(id: CallIdentity | (() => CallIdentity)): LokiClient;
@@ -176,22 +156,6 @@ function toAuditEntry(e: PbAuditEntry): AuditEntryInfo {
   };
 }
 
-function toStatus(r: GetStatusResponse): DaemonStatus {
-  const s = r.sandboxes;
-  return {
-    version: r.version,
-    startedAtMs: r.startedAtMs,
-    uptimeSeconds: r.uptimeSeconds,
-    dockerReachable: r.dockerReachable,
-    dockerVersion: r.dockerVersion,
-    baseImagePresent: r.baseImagePresent,
-    baseImage: r.baseImage,
-    sandboxRuntime: r.sandboxRuntime,
-    sandboxRuntimeRegistered: r.sandboxRuntimeRegistered,
-    sandboxes: { running: s?.running ?? 0, paused: s?.paused ?? 0, exited: s?.exited ?? 0, total: s?.total ?? 0 },
-  };
-}
-
 export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
   const ch = { ...channelFor(opts), audience: opts.audience ?? 'remote' };
   // One channel for all services: the clients share the underlying subchannel pool.
@@ -225,7 +189,7 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
     for (const c of clients) c.close();
   };
   return {
-    sessions: createSessionsClient(sessionService, invoke, ch),
+    sessions: createSessionsClient(sessionService, ch),
     forCaller(id) {
       return createGrpcLokiClient({
         services,
@@ -238,7 +202,7 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
       });
     },
     async getStatus(id) {
-      return toStatus(await invoke('SystemService/GetStatus', system, system.getStatus, {}, id));
+      return toStatus(await invoke('SystemService/GetStatus', system, system.getStatus, {}, id)).daemon;
     },
     async verifyToken(secret, id) {
       const r = await invoke('TokenService/Verify', tokens, tokens.verify, { secret }, { requestId: id.requestId, ...(id.clientIp ? { clientIp: id.clientIp } : {}) });

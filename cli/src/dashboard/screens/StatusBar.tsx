@@ -16,13 +16,18 @@ function linkText(l: LinkStatus, now: number): string {
   return 'LIVE';
 }
 
+/** The sandbox backend in a few words: `docker ok`, `docker DOWN`. */
+function driverText(d: { name: string; reachable: boolean } | undefined): string {
+  return d ? `${d.name} ${d.reachable ? 'ok' : 'DOWN'}` : 'driver ?';
+}
+
 export function StatusBar() {
   const s = useDashboardState();
   useTick(1000);
   const now = Date.now();
   const t = s.transport;
   const st = s.status;
-  const health = st.value && !st.stale ? `daemon ok v${st.value.daemon.version}${st.value.gateway ? ` · gateway ${st.value.gateway.ready ? 'ready' : 'not ready'}` : ''}` : st.error ? `daemon unreachable` : 'daemon …';
+  const health = st.value && !st.stale ? `daemon ok v${st.value.daemon.version} · ${driverText(st.value.daemon.sandbox_driver)}${st.value.gateway ? ` · gateway ${st.value.gateway.ready ? 'ready' : 'not ready'}` : ''}` : st.error ? `daemon unreachable` : 'daemon …';
   const down = st.stale
     ? `RECONNECTING (attempt ${st.failures}, next in ${Math.max(0, Math.ceil(((st.retryAt ?? now) - now) / 1000))}s: ${st.error ?? 'daemon unreachable'})`
     : null;
