@@ -38,14 +38,6 @@ export type TokenVerification =
   | { valid: true; token: TokenInfo; subject: string }
   | { valid: false; reason: string };
 
-export interface GenerateTokenInput {
-  name: string;
-  scopes: string[];
-  role: string;
-  /** 0 = the daemon's default; -1 = never expires. */
-  expiresDays: number;
-}
-
 export interface AuditRecordInput {
   action: string;
   resource: string;
@@ -89,9 +81,6 @@ export interface AuditSummaryInfo {
 export interface DaemonClient {
   getStatus(id: CallIdentity): Promise<DaemonStatus>;
   verifyToken(secret: string, id: CallIdentity): Promise<TokenVerification>;
-  generateToken(input: GenerateTokenInput, id: CallIdentity): Promise<{ token: TokenInfo; secret: string }>;
-  listTokens(all: boolean, id: CallIdentity): Promise<TokenInfo[]>;
-  revokeToken(nameOrId: string, id: CallIdentity): Promise<TokenInfo>;
   /** Gateway-observed events; the daemon stamps user, ip and request id from the forwarded identity. */
   recordAudit(event: AuditRecordInput, id: CallIdentity): Promise<void>;
   queryAudit(q: AuditQueryInput, id: CallIdentity): Promise<{ entries: AuditEntryInfo[]; nextCursor: number }>;
@@ -208,23 +197,6 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
       const r = await invoke('TokenService/Verify', tokens, tokens.verify, { secret }, { requestId: id.requestId, ...(id.clientIp ? { clientIp: id.clientIp } : {}) });
       if (!r.valid) return { valid: false, reason: r.reason || 'unknown' };
       return { valid: true, token: toTokenInfo(r.token), subject: r.subject || `token:${r.token?.name ?? ''}` };
-    },
-    async generateToken(input, id) {
-      const r = await invoke('TokenService/Generate', tokens, tokens.generate, {
-        name: input.name,
-        scopes: input.scopes,
-        role: input.role,
-        expiresDays: input.expiresDays,
-      }, id);
-      return { token: toTokenInfo(r.token), secret: r.secret };
-    },
-    async listTokens(all, id) {
-      const r = await invoke('TokenService/List', tokens, tokens.list, { all }, id);
-      return r.tokens.map(toTokenInfo);
-    },
-    async revokeToken(nameOrId, id) {
-      const r = await invoke('TokenService/Revoke', tokens, tokens.revoke, { nameOrId }, id);
-      return toTokenInfo(r.token);
     },
     async recordAudit(event, id) {
       await invoke('AuditService/Record', audit, audit.record, {

@@ -14,7 +14,6 @@ export type {
   DaemonClientOptions,
   DaemonTarget,
   DaemonTlsMaterial,
-  GenerateTokenInput,
   SessionEventHandlers,
   SessionEventStream,
   SessionsClient,

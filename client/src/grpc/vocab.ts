@@ -5,25 +5,10 @@
 // the daemon's legacy string (an older daemon, or a newer daemon's value this
 // client does not know yet: shown, not rejected); a field that is required and
 // carries neither is a clear client error naming the field.
-import {
-  APPROVAL_STATUSES,
-  AUTONOMY_MODES,
-  DECISIONS,
-  LokiError,
-  PROVIDERS,
-  SESSION_STATES,
-  enumCodec,
-  type EnumCodec,
-} from '../../../common/src/index.js';
-import type { ApprovalStatus as PbApprovalStatus, PolicyDecision as PbDecision } from '../../../proto/gen/loki/v1/policy.js';
-import type { SessionState as PbSessionState } from '../../../proto/gen/loki/v1/sessions.js';
-import type { AutonomyMode as PbAutonomyMode, Provider as PbProvider } from '../../../proto/gen/loki/v1/vocab.js';
+import { LokiError, type EnumCodec } from '../../../common/src/index.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec } from '../../../common/src/wire-vocab.js';
 
-export const sessionStateCodec = enumCodec<(typeof SESSION_STATES)[number], PbSessionState>(SESSION_STATES);
-export const providerCodec = enumCodec<(typeof PROVIDERS)[number], PbProvider>(PROVIDERS);
-export const autonomyCodec = enumCodec<(typeof AUTONOMY_MODES)[number], PbAutonomyMode>(AUTONOMY_MODES);
-export const decisionCodec = enumCodec<(typeof DECISIONS)[number], PbDecision>(DECISIONS);
-export const approvalStatusCodec = enumCodec<(typeof APPROVAL_STATUSES)[number], PbApprovalStatus>(APPROVAL_STATUSES);
+export { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec };
 
 /**
  * A request field: the enum, plus the string for an older daemon. A value

@@ -3,26 +3,10 @@
 // outside the list, or an unknown legacy string from an older client, is
 // INVALID_ARGUMENT naming the field. UNSPECIFIED with no legacy string means
 // "not given" (the adapter's default applies).
-import {
-  APPROVAL_STATUSES,
-  AUTONOMY_MODES,
-  DECISIONS,
-  LokiError,
-  PROVIDERS,
-  SESSION_STATES,
-  enumCodec,
-  isOneOf,
-  type EnumCodec,
-} from '../../../common/src/index.js';
-import type { ApprovalStatus as PbApprovalStatus, PolicyDecision as PbDecision } from '../../../proto/gen/loki/v1/policy.js';
-import type { SessionState as PbSessionState } from '../../../proto/gen/loki/v1/sessions.js';
-import type { AutonomyMode as PbAutonomyMode, Provider as PbProvider } from '../../../proto/gen/loki/v1/vocab.js';
+import { LokiError, isOneOf, type EnumCodec } from '../../../common/src/index.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec } from '../../../common/src/wire-vocab.js';
 
-export const sessionStateCodec = enumCodec<(typeof SESSION_STATES)[number], PbSessionState>(SESSION_STATES);
-export const providerCodec = enumCodec<(typeof PROVIDERS)[number], PbProvider>(PROVIDERS);
-export const autonomyCodec = enumCodec<(typeof AUTONOMY_MODES)[number], PbAutonomyMode>(AUTONOMY_MODES);
-export const decisionCodec = enumCodec<(typeof DECISIONS)[number], PbDecision>(DECISIONS);
-export const approvalStatusCodec = enumCodec<(typeof APPROVAL_STATUSES)[number], PbApprovalStatus>(APPROVAL_STATUSES);
+export { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec };
 
 /**
  * A request's enum field as its domain string: the enum when set, else the
