@@ -24,10 +24,11 @@ export {
   DECISIONS,
   APPROVAL_STATUSES,
   TASK_STATUSES,
+  SANDBOX_STATES,
   SESSION_ID_PATTERN,
   SESSION_ID_RE,
   isOneOf,
   listText,
   enumCodec,
 } from './vocab.js';
-export type { EnumCodec, SessionState, TerminalSessionState, Provider, AutonomyMode, DecisionKind, ApprovalStatus, TaskStatus } from './vocab.js';
+export type { EnumCodec, SessionState, TerminalSessionState, Provider, AutonomyMode, DecisionKind, ApprovalStatus, TaskStatus, SandboxState } from './vocab.js';

@@ -46,6 +46,10 @@ export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
 export const TASK_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+/** A sandbox's state as its driver reports it (Docker's container states). */
+export const SANDBOX_STATES = ['created', 'running', 'paused', 'restarting', 'exited', 'dead', 'removing'] as const;
+export type SandboxState = (typeof SANDBOX_STATES)[number];
+
 /** Session ids as the daemon mints them (`ses-` + 12 hex digits); a JSON-schema pattern and its RegExp. */
 export const SESSION_ID_PATTERN = '^ses-[0-9a-f]{12}$';
 export const SESSION_ID_RE = new RegExp(SESSION_ID_PATTERN);

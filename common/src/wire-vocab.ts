@@ -4,6 +4,7 @@
 // daemon/src/grpc/vocab.ts (a request: INVALID_ARGUMENT) and
 // client/src/grpc/vocab.ts (an answer: shown by name, or a clear client error).
 import type { ApprovalStatus as PbApprovalStatus, PolicyDecision as PbDecision } from '../../proto/gen/loki/v1/policy.js';
+import type { SandboxState as PbSandboxState } from '../../proto/gen/loki/v1/sandbox.js';
 import type { SessionState as PbSessionState } from '../../proto/gen/loki/v1/sessions.js';
 import type { AutonomyMode as PbAutonomyMode, Provider as PbProvider } from '../../proto/gen/loki/v1/vocab.js';
 import {
@@ -11,12 +12,14 @@ import {
   AUTONOMY_MODES,
   DECISIONS,
   PROVIDERS,
+  SANDBOX_STATES,
   SESSION_STATES,
   enumCodec,
   type ApprovalStatus,
   type AutonomyMode,
   type DecisionKind,
   type Provider,
+  type SandboxState,
   type SessionState,
 } from './vocab.js';
 
@@ -24,4 +27,5 @@ export const sessionStateCodec = enumCodec<SessionState, PbSessionState>(SESSION
 export const providerCodec = enumCodec<Provider, PbProvider>(PROVIDERS);
 export const autonomyCodec = enumCodec<AutonomyMode, PbAutonomyMode>(AUTONOMY_MODES);
 export const decisionCodec = enumCodec<DecisionKind, PbDecision>(DECISIONS);
+export const sandboxStateCodec = enumCodec<SandboxState, PbSandboxState>(SANDBOX_STATES);
 export const approvalStatusCodec = enumCodec<ApprovalStatus, PbApprovalStatus>(APPROVAL_STATUSES);

@@ -36,7 +36,7 @@ import type {
   TrailEntry,
   Workspace,
 } from '../types.js';
-import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromAnswer, providerCodec, sessionStateCodec } from './vocab.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromAnswer, providerCodec, sandboxStateCodec, sessionStateCodec } from './vocab.js';
 
 export const iso = (ms: number | undefined): string | null => (ms && ms > 0 ? new Date(ms).toISOString() : null);
 const orNull = (s: string | undefined): string | null => (s ? s : null);
@@ -179,7 +179,7 @@ export function toSandbox(s: PbSandbox | undefined): Sandbox {
   return {
     id: s?.id ?? '',
     name: s?.name ?? '',
-    state: s?.state ?? '',
+    state: s ? enumFromAnswer(sandboxStateCodec, 'sandbox state', s.state, s.legacyState) : '',
     owner: s?.owner ?? '',
     project: s?.project ?? '',
     session: s?.session ?? '',

@@ -6,9 +6,9 @@
 // client does not know yet: shown, not rejected); a field that is required and
 // carries neither is a clear client error naming the field.
 import { LokiError, type EnumCodec } from '../../../common/src/index.js';
-import { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec } from '../../../common/src/wire-vocab.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sandboxStateCodec, sessionStateCodec } from '../../../common/src/wire-vocab.js';
 
-export { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec };
+export { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sandboxStateCodec, sessionStateCodec };
 
 /**
  * A request field: the enum, plus the string for an older daemon. A value

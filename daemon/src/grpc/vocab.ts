@@ -4,9 +4,9 @@
 // INVALID_ARGUMENT naming the field. UNSPECIFIED with no legacy string means
 // "not given" (the adapter's default applies).
 import { LokiError, isOneOf, type EnumCodec } from '../../../common/src/index.js';
-import { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec } from '../../../common/src/wire-vocab.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sandboxStateCodec, sessionStateCodec } from '../../../common/src/wire-vocab.js';
 
-export { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sessionStateCodec };
+export { approvalStatusCodec, autonomyCodec, decisionCodec, providerCodec, sandboxStateCodec, sessionStateCodec };
 
 /**
  * A request's enum field as its domain string: the enum when set, else the

@@ -16,6 +16,7 @@ import type { SandboxInfo } from './types.js';
 import { DEFAULT_CLAUDE_CODE_VERSION, type BuildEvent } from './image-builder.js';
 import { requireScope } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
+import { enumToWire, sandboxStateCodec } from '../grpc/vocab.js';
 import { bidiStream, serverStream, unary, writeMessage } from '../grpc/wrap.js';
 
 export interface SandboxModuleDeps {
@@ -31,7 +32,8 @@ export function toSandboxMessage(s: SandboxInfo): Sandbox {
     name: s.name,
     owner: s.owner,
     project: s.project,
-    state: s.state,
+    state: enumToWire(sandboxStateCodec, s.state),
+    legacyState: s.state,
     image: s.image,
     containerId: s.containerId,
     createdAtMs: s.createdAtMs,

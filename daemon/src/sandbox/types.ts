@@ -1,6 +1,8 @@
 // Domain types for sandboxes and the driver seam (Docker now, Kubernetes later).
 
-export type SandboxState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
+import type { SandboxState } from '../../../common/src/vocab.js';
+
+export type { SandboxState };
 
 export interface SandboxLimits {
   memoryBytes: number;

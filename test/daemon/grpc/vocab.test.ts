@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { Metadata, status } from '@grpc/grpc-js';
 import { ApprovalStatus, PolicyDecision, PolicyServiceClient } from '../../../proto/gen/loki/v1/policy.js';
+import { SandboxState } from '../../../proto/gen/loki/v1/sandbox.js';
 import { SessionServiceClient, SessionState, StartSessionRequest } from '../../../proto/gen/loki/v1/sessions.js';
 import { AutonomyMode, Provider } from '../../../proto/gen/loki/v1/vocab.js';
-import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromRequest, enumToWire, providerCodec, sessionStateCodec } from '../../../daemon/src/grpc/vocab.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromRequest, enumToWire, providerCodec, sandboxStateCodec, sessionStateCodec } from '../../../daemon/src/grpc/vocab.js';
 import { toStartInput } from '../../../daemon/src/sessions/grpc.js';
 import type { EnumCodec } from '../../../common/src/index.js';
 import { clientFor, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
@@ -24,6 +25,7 @@ const ENUMS: [string, EnumCodec<string, number>, Record<string, string | number>
   ['AutonomyMode', autonomyCodec, AutonomyMode, 'AUTONOMY_MODE_'],
   ['PolicyDecision', decisionCodec, PolicyDecision, 'POLICY_DECISION_'],
   ['ApprovalStatus', approvalStatusCodec, ApprovalStatus, 'APPROVAL_STATUS_'],
+  ['SandboxState', sandboxStateCodec, SandboxState, 'SANDBOX_STATE_'],
 ];
 
 describe('daemon wire vocabulary', function () {

@@ -16,10 +16,6 @@ function linkText(l: LinkStatus, now: number): string {
   return 'LIVE';
 }
 
-/** The sandbox backend in a few words: `docker ok`, `docker DOWN`. */
-function driverText(d: { name: string; reachable: boolean } | undefined): string {
-  return d ? `${d.name} ${d.reachable ? 'ok' : 'DOWN'}` : 'driver ?';
-}
 
 export function StatusBar() {
   const s = useDashboardState();
@@ -27,7 +23,10 @@ export function StatusBar() {
   const now = Date.now();
   const t = s.transport;
   const st = s.status;
-  const health = st.value && !st.stale ? `daemon ok v${st.value.daemon.version} · ${driverText(st.value.daemon.sandbox_driver)}${st.value.gateway ? ` · gateway ${st.value.gateway.ready ? 'ready' : 'not ready'}` : ''}` : st.error ? `daemon unreachable` : 'daemon …';
+  // The sandbox backend (driver-neutral status): beside the daemon's health when it is down, else last, where a narrow terminal cuts it first.
+  const driver = st.value && !st.stale ? st.value.daemon.sandbox_driver : undefined;
+  const driverDown = driver && !driver.reachable ? driver : undefined;
+  const health = st.value && !st.stale ? `daemon ok v${st.value.daemon.version}${driverDown ? ` · ${driverDown.name} NOT reachable` : ''}${st.value.gateway ? ` · gateway ${st.value.gateway.ready ? 'ready' : 'not ready'}` : ''}` : st.error ? `daemon unreachable` : 'daemon …';
   const down = st.stale
     ? `RECONNECTING (attempt ${st.failures}, next in ${Math.max(0, Math.ceil(((st.retryAt ?? now) - now) / 1000))}s: ${st.error ?? 'daemon unreachable'})`
     : null;
@@ -43,6 +42,7 @@ export function StatusBar() {
         <C color={s.approvals.pending.length ? 'yellow' : undefined}>{`${s.approvals.pending.length} pending`}</C>
         {` · last event ${clock(last)}`}
         {s.readonly ? <C color="magenta">{' · READ-ONLY'}</C> : null}
+        {driver && !driverDown ? ` · ${driver.name} ${driver.version}` : null}
       </Text>
       {s.ui.message ? <Text wrap="truncate-end">{s.ui.message}</Text> : null}
     </Box>
