@@ -1,9 +1,9 @@
 // IDs by unique prefix, as git and docker do: `loki sessions show 3fa` finds
 // ses-3fa…; an ambiguous prefix lists the candidates instead of guessing.
-import { LokiError } from '../../common/src/index.js';
+import { LokiError, SESSION_ID_RE } from '../../common/src/index.js';
 
 const FULL: Record<string, RegExp> = {
-  session: /^ses-[0-9a-f]{12}$/,
+  session: SESSION_ID_RE,
   sandbox: /^sbx-[0-9a-f]{12}$/,
   approval: /^apr-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
   project: /^prj-[0-9a-f]{12}$/,

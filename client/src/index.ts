@@ -17,10 +17,12 @@ export type {
 } from './client.js';
 export { decodeGrpcError, decodeHttpError, decodeFetchFailure, kindFromHttpStatus, exitCodeFor } from './errors.js';
 export type { GrpcErrorLike, GrpcDecodeContext } from './errors.js';
-export { TERMINAL_SESSION_STATES } from './types.js';
+export { SESSION_STATES, TERMINAL_SESSION_STATES, isTerminalState, PROVIDERS, AUTONOMY_MODES, APPROVAL_STATUSES, SESSION_ID_PATTERN } from './types.js';
 export type {
   Timestamp,
   SessionState,
+  Provider,
+  AutonomyMode,
   RemovedSession,
   PruneSessionsInput,
   PruneResult,
@@ -89,6 +91,7 @@ export type {
   PolicyProfile,
   PolicyShow,
   DaemonStatus,
+  SandboxDriverStatus,
   GatewayStatus,
   Status,
   ErrorBody,

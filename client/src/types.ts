@@ -57,6 +57,7 @@ export type {
   PolicyProfile,
   PolicyShow,
   DaemonStatus,
+  SandboxDriverStatus,
   GatewayStatus,
   Status,
   ErrorBody,
@@ -64,8 +65,11 @@ export type {
 
 // ---------------------------------------------------------------- sessions
 
-export type SessionState = 'pending' | 'starting' | 'running' | 'paused' | 'waiting_approval' | 'completed' | 'failed' | 'stopped';
-export const TERMINAL_SESSION_STATES: readonly string[] = ['completed', 'failed', 'stopped'];
+// The value lists (states, providers, autonomy modes, approval statuses) are defined once in common/src/vocab.ts.
+import type { ApprovalStatus } from '../../common/src/vocab.js';
+
+export type { SessionState, Provider, AutonomyMode, ApprovalStatus } from '../../common/src/vocab.js';
+export { SESSION_STATES, TERMINAL_SESSION_STATES, isTerminalState, PROVIDERS, AUTONOMY_MODES, APPROVAL_STATUSES, SESSION_ID_PATTERN } from '../../common/src/vocab.js';
 
 
 export interface TaskCounts {
@@ -285,7 +289,6 @@ export interface TrailCount {
 
 // --------------------------------------------------------------- approvals
 
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
 
 export interface Approval {
   id: string;

@@ -13,3 +13,22 @@ export type { Scope, Role } from './scopes.js';
 export { OIDC_ROLE_ORDER, mapOidcRoles, oidcGrant } from './oidc-claims.js';
 export type { OidcGrant, RoleMappingSettings } from './oidc-claims.js';
 export { escapeForDisplay, shortenForDisplay, hasHiddenCharacters, needsEscape } from './display.js';
+export {
+  SESSION_STATES,
+  TERMINAL_SESSION_STATES,
+  ACTIVE_SESSION_STATES,
+  isTerminalState,
+  sessionStatusValue,
+  PROVIDERS,
+  AUTONOMY_MODES,
+  DECISIONS,
+  APPROVAL_STATUSES,
+  TASK_STATUSES,
+  SANDBOX_STATES,
+  SESSION_ID_PATTERN,
+  SESSION_ID_RE,
+  isOneOf,
+  listText,
+  enumCodec,
+} from './vocab.js';
+export type { EnumCodec, SessionState, TerminalSessionState, Provider, AutonomyMode, DecisionKind, ApprovalStatus, TaskStatus, SandboxState } from './vocab.js';

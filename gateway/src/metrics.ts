@@ -4,7 +4,8 @@
 // `unmatched`, methods outside a fixed set are `OTHER`: label cardinality is bounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { randomUUID } from 'node:crypto';
-import type { DaemonClient, DaemonStatus, SessionMetricsInfo } from '../../client/src/grpc/index.js';
+import type { DaemonStatus, SessionMetrics } from '../../client/src/index.js';
+import type { DaemonClient } from '../../client/src/grpc/index.js';
 import { registerSessionMetrics } from './session-metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -13,7 +14,7 @@ export interface GatewayMetricsOptions {
   /** Fetches sandbox counts at scrape time; undefined or a rejection leaves the gauge without samples. */
   sandboxStatus?: () => Promise<DaemonStatus>;
   /** Fetches the loki_* session numbers at scrape time (SessionService/Metrics); undefined = no session series. */
-  sessionMetrics?: () => Promise<SessionMetricsInfo>;
+  sessionMetrics?: () => Promise<SessionMetrics>;
   /** Default process metrics (off in tests that build many apps). */
   processMetrics?: boolean;
 }
@@ -138,14 +139,14 @@ export class GatewayMetrics {
  * `daemon` is a getter because the client is built after the metrics: it reports
  * its call durations to them.
  */
-export function createGatewayMetrics(o: { daemon?: () => Pick<DaemonClient, 'getStatus' | 'sessions'>; processMetrics?: boolean } = {}): GatewayMetrics {
+export function createGatewayMetrics(o: { daemon?: () => Pick<DaemonClient, 'getStatus' | 'forCaller'>; processMetrics?: boolean } = {}): GatewayMetrics {
   const daemon = o.daemon;
   const as = (scopes: string[]) => ({ requestId: `metrics-${randomUUID()}`, subject: 'gateway:metrics', scopes, auth: 'gateway' });
   return new GatewayMetrics({
     ...(daemon
       ? {
           sandboxStatus: () => daemon().getStatus(as(['read'])),
-          sessionMetrics: () => daemon().sessions.metrics(as(['*'])),
+          sessionMetrics: () => daemon().forCaller(as(['*'])).sessions.metrics(),
         }
       : {}),
     ...(o.processMetrics === false ? { processMetrics: false } : {}),

@@ -95,12 +95,16 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
       let sessionId = '';
 
       it('status shows the daemon (and, remotely, the gateway with TLS and readiness)', async () => {
-        const s = await json<{ version: string; uptime_seconds: number; gateway: { url: string; tls: boolean; ready: boolean } | null; sessions: unknown[] }>(t, ['status']);
+        const s = await json<{ version: string; uptime_seconds: number; sandbox_driver: { name: string; reachable: boolean; version: string; can_pause: boolean }; gateway: { url: string; tls: boolean; ready: boolean } | null; sessions: unknown[] }>(t, ['status']);
         assert.ok(s.version);
+        // The driver-neutral status, the same over either transport.
+        assert.deepEqual([s.sandbox_driver.name, s.sandbox_driver.reachable, s.sandbox_driver.can_pause], ['docker', true, true]);
+        assert.match(s.sandbox_driver.version, /^\d+\./);
         if (t === 'http') assert.deepEqual([s.gateway?.url, s.gateway?.tls, s.gateway?.ready], [url, false, true]);
         else assert.equal(s.gateway, null);
         const text = await ok(t, ['status']);
         assert.match(text, /lokid .*, up (\d+s|\d+m \d+s)/);
+        assert.match(text, /^Driver: +docker reachable \(\d+\.[^)]*\)$/m);
         if (t === 'http') assert.match(text, new RegExp(`Gateway: +${url} \\(NO TLS\\).*ready`));
       });
 

@@ -45,7 +45,9 @@ describe('loki up', function () {
       assert.equal((await fetch(`${base}/api/status`)).status, 401);
       const st = await fetch(`${base}/api/status`, { headers: { authorization: `Bearer ${secret}` } });
       assert.equal(st.status, 200);
-      const body = (await st.json()) as { daemon: { docker: { reachable: boolean } } };
+      const body = (await st.json()) as { daemon: { sandbox_driver: { name: string; reachable: boolean }; docker: { reachable: boolean } } };
+      assert.deepEqual([body.daemon.sandbox_driver.name, body.daemon.sandbox_driver.reachable], ['docker', true]);
+      // The older spelling stays in the API for existing clients.
       assert.equal(body.daemon.docker.reachable, true);
 
       const code = await new Promise<number | null>((resolve) => {

@@ -66,7 +66,7 @@ describe('session HTTP API', function () {
       raw: { rate_limit: { per_minute: 100_000, burst: 100_000, unauthenticated_per_minute: 100_000 } },
       deps: {
         routes: sessionRouteGroups(routesClient, { heartbeatMs: 200 }),
-        metrics: new GatewayMetrics({ processMetrics: false, sessionMetrics: () => routesClient.sessions.metrics({ requestId: 'm', subject: 'gateway:metrics', scopes: ['*'] }) }),
+        metrics: new GatewayMetrics({ processMetrics: false, sessionMetrics: () => routesClient.forCaller({ requestId: 'm', subject: 'gateway:metrics', scopes: ['*'] }).sessions.metrics() }),
       },
     });
     await gw.app.listen({ host: '127.0.0.1', port: 0 });

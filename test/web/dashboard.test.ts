@@ -69,7 +69,7 @@ describe('web dashboard in a real browser', function () {
     for (const [name, role] of [['admin', 'admin'], ['viewer', 'viewer'], ['second', 'admin'], ['third', 'admin']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name: `web-${name}`, role })).secret;
     // The Overview charts read /metrics: wire the session series as main.ts does.
     metricsClient = createDaemonClient({ socketPath: sd.d.paths.gatewaySocket, timeoutMs: 5000 });
-    const metrics = new GatewayMetrics({ processMetrics: false, sessionMetrics: () => metricsClient.sessions.metrics({ requestId: 'm', subject: 'gateway:metrics', scopes: ['*'] }) });
+    const metrics = new GatewayMetrics({ processMetrics: false, sessionMetrics: () => metricsClient.forCaller({ requestId: 'm', subject: 'gateway:metrics', scopes: ['*'] }).sessions.metrics() });
     gw = await buildTestGateway({
       socket: sd.d.paths.gatewaySocket,
       deps: { metrics },
@@ -94,6 +94,9 @@ describe('web dashboard in a real browser', function () {
     await screenshot(admin.page, 'login-1280x800');
     await signIn(admin, tok.admin!);
     assert.match(await admin.page.textContent('.who') ?? '', /token:web-admin/);
+    // The overview names the sandbox backend from the driver-neutral status.
+    await admin.page.waitForSelector('.tile.driver:has-text("reachable")');
+    assert.match(await admin.page.textContent('.tile.driver') ?? '', /^docker sandbox driver, reachable \(\d+\.[^)]*\)$/);
     const seen = await admin.page.evaluate('({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length, input: document.querySelector("#token") })');
     assert.deepEqual(seen, { cookie: '', local: 0, session: 0, input: null });
     const cookies = await admin.context.cookies();

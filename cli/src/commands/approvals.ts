@@ -4,14 +4,14 @@
 // (control, bidi and zero-width characters made visible) and whole wherever
 // someone decides on it; the list shortens it only with a marker saying so.
 import type { Command } from 'commander';
-import { LokiError, escapeForDisplay, hasHiddenCharacters, shortenForDisplay } from '../../../common/src/index.js';
+import { APPROVAL_STATUSES, LokiError, escapeForDisplay, hasHiddenCharacters, shortenForDisplay } from '../../../common/src/index.js';
 import type { Approval, LokiClient } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { resolveId } from '../ids.js';
 import { formatAge, formatTime, printJson, printLine, printTable } from '../output.js';
 import { jsonMode } from './options.js';
 
-const STATUSES = ['pending', 'approved', 'rejected', 'expired'];
+const STATUSES: readonly string[] = APPROVAL_STATUSES;
 const LIST_ACTION_WIDTH = 80;
 
 async function approvalId(c: LokiClient, id: string): Promise<string> {

@@ -3,8 +3,8 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LokiError, escapeForDisplay } from '../../../common/src/index.js';
-import { TERMINAL_SESSION_STATES, type LokiClient, type Session, type SessionEvent, type SessionMetrics } from '../../../client/src/index.js';
+import { AUTONOMY_MODES, LokiError, PROVIDERS, escapeForDisplay, listText, sessionStatusValue } from '../../../common/src/index.js';
+import { type LokiClient, type Session, type SessionEvent, type SessionMetrics } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { resolveId } from '../ids.js';
 import { formatBytes, formatDuration, formatTime, printJson, printJsonLine, printLine, printTable } from '../output.js';
@@ -63,10 +63,10 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .description('start an agent session on a PRD (sessions always run in a sandbox)')
     .argument('[prd]', 'PRD file (Markdown); local: relative to the current directory; remote: a path inside the project')
     .option('--prompt <text>', 'an inline prompt instead of a PRD file')
-    .option('--provider <name>', 'script | openai | claude (default: $LOKI_PROVIDER, else the daemon\'s sessions.default_provider)')
+    .option('--provider <name>', `${listText(PROVIDERS)} (default: $LOKI_PROVIDER, else the daemon's sessions.default_provider)`)
     .option('--plan <file>', 'script provider: JSON or YAML list of steps')
     .option('--profile <name>', 'policy profile (default: policy.default_profile)')
-    .option('--autonomy <mode>', 'perpetual | checkpoint | supervised (default: $LOKI_AUTONOMY_MODE)')
+    .option('--autonomy <mode>', `${listText(AUTONOMY_MODES)} (default: $LOKI_AUTONOMY_MODE)`)
     .option('--model <name>', 'openai/claude model')
     .option('--upstream <name>', 'openai: a model upstream configured in sessions.openai.upstreams (default: the default upstream)')
     .option('--base-url <url>', 'openai: chat-completions base URL; local admin socket only, unless it is exactly a configured upstream\'s (only those get a key)')
@@ -211,7 +211,7 @@ export function formatSessionMetrics(m: SessionMetrics): string {
     }
   };
   const per = (f: (s: Session) => number) => m.sessions.map((s): [Record<string, string>, number] => [{ session: s.id }, f(s)]);
-  const status = (s: Session) => (s.state === 'paused' ? 2 : TERMINAL_SESSION_STATES.includes(s.state) ? 0 : 1);
+  const status = (s: Session) => sessionStatusValue(s.state);
   family('loki_session_status', 'gauge', 'Session status: 0 stopped, 1 running, 2 paused.', per(status));
   family('loki_iteration_current', 'gauge', 'Current iteration of the session.', per((s) => s.iteration));
   family('loki_iteration_max', 'gauge', 'Configured iteration cap of the session.', per((s) => s.max_iterations));

@@ -46,7 +46,8 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         printLine(`Caller:     ${s.caller.subject} (scopes ${s.caller.scopes.join(',') || 'none'})`);
       }
       printLine(`lokid ${d.version}, up ${formatDuration(d.uptime_seconds)} (since ${formatTime(d.started_at)})`);
-      printLine(`Docker:     ${d.docker.reachable ? `reachable (${d.docker.version})` : 'NOT reachable'}`);
+      const drv = d.sandbox_driver;
+      printLine(`Driver:     ${drv.name} ${drv.reachable ? `reachable (${drv.version})${drv.can_pause ? '' : ', cannot pause sandboxes'}` : 'NOT reachable'}`);
       printLine(`Base image: ${d.base_image.name} ${d.base_image.present ? 'present' : "missing — run `loki sandbox build` on the daemon's host"}`);
       const rt = d.sandbox_runtime;
       if (rt) printLine(`Runtime:    ${rt.name}${rt.name === 'runsc' ? ' (gVisor)' : ''}${rt.registered ? '' : " — NOT registered with Docker; run scripts/register-runsc.sh on the daemon's host"}`);

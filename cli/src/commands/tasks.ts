@@ -1,12 +1,12 @@
 // `loki tasks list`: the tasks sessions reported, across the projects you can see.
 import type { Command } from 'commander';
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, TASK_STATUSES } from '../../../common/src/index.js';
 import type { TaskStatus } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { formatTime, printJson, printLine, printTable } from '../output.js';
 import { jsonMode } from './options.js';
 
-const STATUSES: readonly TaskStatus[] = ['pending', 'in_progress', 'completed', 'failed'];
+const STATUSES: readonly TaskStatus[] = TASK_STATUSES;
 
 export function registerTasksCommands(program: Command, ctx: CliContext): void {
   const tasks = program.command('tasks').description('tasks reported by sessions, across projects');

@@ -1,12 +1,12 @@
 // Generated messages → domain types (../types.ts), at the wire and nowhere else.
 // Unset proto fields (0, "") become `null` where the domain type says "not set".
 import type { AuditEntry as PbAuditEntry, AuditSummaryResponse, VerifyAuditResponse } from '../../../proto/gen/loki/v1/audit.js';
-import {
+import type {
   PolicyDecision as PbDecision,
-  type Approval as PbApproval,
-  type DecideResponse,
-  type PolicyAction as PbPolicyAction,
-  type ShowPolicyResponse,
+  Approval as PbApproval,
+  DecideResponse,
+  PolicyAction as PbPolicyAction,
+  ShowPolicyResponse,
 } from '../../../proto/gen/loki/v1/policy.js';
 import type { Sandbox as PbSandbox, BuildProgress as PbBuildProgress } from '../../../proto/gen/loki/v1/sandbox.js';
 import type { Session as PbSession, SessionEvent as PbSessionEvent, SessionMetricsResponse, TaskCounts as PbTaskCounts } from '../../../proto/gen/loki/v1/sessions.js';
@@ -36,6 +36,7 @@ import type {
   TrailEntry,
   Workspace,
 } from '../types.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromAnswer, providerCodec, sandboxStateCodec, sessionStateCodec } from './vocab.js';
 
 export const iso = (ms: number | undefined): string | null => (ms && ms > 0 ? new Date(ms).toISOString() : null);
 const orNull = (s: string | undefined): string | null => (s ? s : null);
@@ -59,11 +60,11 @@ const tasks = (t: PbTaskCounts | undefined): TaskCounts => ({
 export function toSession(s: PbSession | undefined): Session {
   return {
     id: s?.id ?? '',
-    state: s?.state ?? '',
+    state: s ? enumFromAnswer(sessionStateCodec, 'session state', s.state, s.legacyState) : '',
     owner: s?.owner ?? '',
-    provider: s?.provider ?? '',
+    provider: s ? enumFromAnswer(providerCodec, 'session provider', s.provider, s.legacyProvider) : '',
     profile: s?.profile ?? '',
-    autonomy: orNull(s?.autonomy),
+    autonomy: orNull(s ? enumFromAnswer(autonomyCodec, 'session autonomy', s.autonomy, s.legacyAutonomy, true) : ''),
     project_id: s?.projectId ?? '',
     prd: s?.promptSource ?? '',
     model: orNull(s?.model),
@@ -155,7 +156,7 @@ export function toApproval(a: PbApproval | undefined): Approval {
   return {
     id: a?.id ?? '',
     session_id: a?.sessionId ?? '',
-    status: a?.status ?? '',
+    status: a ? enumFromAnswer(approvalStatusCodec, 'approval status', a.status, a.legacyStatus) : '',
     action: a?.normalized ?? '',
     action_kind: a?.actionKind ?? '',
     action_hash: a?.actionHash ?? '',
@@ -178,7 +179,7 @@ export function toSandbox(s: PbSandbox | undefined): Sandbox {
   return {
     id: s?.id ?? '',
     name: s?.name ?? '',
-    state: s?.state ?? '',
+    state: s ? enumFromAnswer(sandboxStateCodec, 'sandbox state', s.state, s.legacyState) : '',
     owner: s?.owner ?? '',
     project: s?.project ?? '',
     session: s?.session ?? '',
@@ -264,17 +265,9 @@ export function toVerification(r: VerifyAuditResponse): AuditVerification {
     : { ok: false, entries: r.entries, files: r.files, file: r.file, line: r.line, seq: r.seq, reason: r.reason };
 }
 
+/** A decision this client does not know (a newer daemon's) is shown as `unknown`, which every caller treats as not allowed. */
 export function decisionName(d: PbDecision): Decision {
-  switch (d) {
-    case PbDecision.POLICY_DECISION_ALLOW:
-      return 'allow';
-    case PbDecision.POLICY_DECISION_DENY:
-      return 'deny';
-    case PbDecision.POLICY_DECISION_ASK:
-      return 'ask';
-    default:
-      return 'unknown';
-  }
+  return decisionCodec.fromWire(d) ?? 'unknown';
 }
 
 export function toPolicyDecision(r: DecideResponse): PolicyDecision {
@@ -285,7 +278,7 @@ export function toPolicyDecision(r: DecideResponse): PolicyDecision {
     normalized: r.normalized,
     action_hash: r.actionHash,
     profile: r.profile,
-    mode: r.mode,
+    mode: enumFromAnswer(autonomyCodec, 'policy mode', r.mode, r.legacyMode),
     commands: r.commands.map((c) => ({ normalized: c.normalized, via: [...c.via], decision: decisionName(c.decision), rule: c.rule, reason: c.reason })),
   };
 }
@@ -310,15 +303,15 @@ export function fromPolicyAction(a: PolicyAction): PbPolicyAction {
 export function toPolicyShow(r: ShowPolicyResponse): PolicyShow {
   return {
     default_profile: r.defaultProfile,
-    mode: r.mode,
+    mode: enumFromAnswer(autonomyCodec, 'policy mode', r.mode, r.legacyMode),
     profiles: r.profiles.map((p) => ({
       name: p.name,
       description: p.description,
-      default_decision: p.defaultDecision,
+      default_decision: p.defaultDecision ? decisionName(p.defaultDecision) : p.legacyDefaultDecision,
       fail_closed: p.failClosed,
       writes: p.writes,
       commit: p.commit,
-      mode: p.mode,
+      mode: enumFromAnswer(autonomyCodec, 'profile mode', p.mode, p.legacyMode, true),
       rules: p.rules.map((x) => ({ id: x.id, effect: x.effect, pattern: x.pattern, reason: x.reason })),
     })),
     allowed_paths: [...r.allowedPaths],
@@ -336,7 +329,9 @@ export function toStatus(r: GetStatusResponse): Status {
       version: r.version,
       started_at: iso(r.startedAtMs) ?? '',
       uptime_seconds: r.uptimeSeconds,
-      docker: { reachable: r.dockerReachable, version: r.dockerVersion },
+      sandbox_driver: { name: r.sandboxDriver, reachable: r.sandboxDriverReachable, version: r.sandboxDriverVersion, can_pause: r.sandboxDriverCanPause },
+      // The HTTP API's older spelling of the same facts (the proto's docker_* fields are not read).
+      docker: { reachable: r.sandboxDriverReachable, version: r.sandboxDriverVersion },
       base_image: { name: r.baseImage, present: r.baseImagePresent },
       sandbox_runtime: { name: r.sandboxRuntime, registered: r.sandboxRuntimeRegistered },
       sandboxes: { running: s?.running ?? 0, paused: s?.paused ?? 0, exited: s?.exited ?? 0, total: s?.total ?? 0 },

@@ -9,9 +9,10 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/health/v1/health.js';
 import type { AuditEntry as PbAuditEntry } from '../../../proto/gen/loki/v1/audit.js';
-import type { GetStatusResponse } from '../../../proto/gen/loki/v1/system.js';
 import type { Token } from '../../../proto/gen/loki/v1/tokens.js';
 import type { LokiClient } from '../client.js';
+import type { DaemonStatus } from '../types.js';
+import { toStatus } from './convert.js';
 import { createSessionsClient, type SessionsClient } from './daemon-client-sessions.js';
 import { channelFor, fromServiceError, metadataFor, type CallIdentity, type DaemonTarget, type Invoke } from './daemon-client-wire.js';
 import { createGrpcLokiClient } from './loki-client.js';
@@ -19,28 +20,7 @@ import { createServices } from './services.js';
 
 export { fromServiceError } from './daemon-client-wire.js';
 export type { CallIdentity, DaemonTarget, DaemonTlsMaterial } from './daemon-client-wire.js';
-export type {
-  SessionEventHandlers,
-  SessionEventInfo,
-  SessionEventStream,
-  SessionInfo,
-  SessionMetricsInfo,
-  SessionsClient,
-  StartSessionInput,
-} from './daemon-client-sessions.js';
-
-export interface DaemonStatus {
-  version: string;
-  startedAtMs: number;
-  uptimeSeconds: number;
-  dockerReachable: boolean;
-  dockerVersion: string;
-  baseImagePresent: boolean;
-  baseImage: string;
-  sandboxRuntime: string;
-  sandboxRuntimeRegistered: boolean;
-  sandboxes: { running: number; paused: number; exited: number; total: number };
-}
+export type { SessionEventHandlers, SessionEventStream, SessionsClient } from './daemon-client-sessions.js';
 
 export interface TokenInfo {
   id: string;
@@ -57,14 +37,6 @@ export interface TokenInfo {
 export type TokenVerification =
   | { valid: true; token: TokenInfo; subject: string }
   | { valid: false; reason: string };
-
-export interface GenerateTokenInput {
-  name: string;
-  scopes: string[];
-  role: string;
-  /** 0 = the daemon's default; -1 = never expires. */
-  expiresDays: number;
-}
 
 export interface AuditRecordInput {
   action: string;
@@ -109,16 +81,13 @@ export interface AuditSummaryInfo {
 export interface DaemonClient {
   getStatus(id: CallIdentity): Promise<DaemonStatus>;
   verifyToken(secret: string, id: CallIdentity): Promise<TokenVerification>;
-  generateToken(input: GenerateTokenInput, id: CallIdentity): Promise<{ token: TokenInfo; secret: string }>;
-  listTokens(all: boolean, id: CallIdentity): Promise<TokenInfo[]>;
-  revokeToken(nameOrId: string, id: CallIdentity): Promise<TokenInfo>;
   /** Gateway-observed events; the daemon stamps user, ip and request id from the forwarded identity. */
   recordAudit(event: AuditRecordInput, id: CallIdentity): Promise<void>;
   queryAudit(q: AuditQueryInput, id: CallIdentity): Promise<{ entries: AuditEntryInfo[]; nextCursor: number }>;
   auditSummary(range: { since?: string; until?: string }, id: CallIdentity): Promise<AuditSummaryInfo>;
   /** True when the daemon answers grpc.health.v1 Check with SERVING. Never throws. */
   isServing(timeoutMs: number): Promise<boolean>;
-  /** SessionService (agent sessions); see daemon-client-sessions.ts. */
+  /** SessionService's flow-controlled event stream for SSE; every other session call is `forCaller(id).sessions`. */
   readonly sessions: SessionsClient;
   /** The whole LokiClient, every call made as `id` (a function: evaluated per call). */
   forCaller(id: CallIdentity | (() => CallIdentity)): LokiClient;
@@ -176,22 +145,6 @@ function toAuditEntry(e: PbAuditEntry): AuditEntryInfo {
   };
 }
 
-function toStatus(r: GetStatusResponse): DaemonStatus {
-  const s = r.sandboxes;
-  return {
-    version: r.version,
-    startedAtMs: r.startedAtMs,
-    uptimeSeconds: r.uptimeSeconds,
-    dockerReachable: r.dockerReachable,
-    dockerVersion: r.dockerVersion,
-    baseImagePresent: r.baseImagePresent,
-    baseImage: r.baseImage,
-    sandboxRuntime: r.sandboxRuntime,
-    sandboxRuntimeRegistered: r.sandboxRuntimeRegistered,
-    sandboxes: { running: s?.running ?? 0, paused: s?.paused ?? 0, exited: s?.exited ?? 0, total: s?.total ?? 0 },
-  };
-}
-
 export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
   const ch = { ...channelFor(opts), audience: opts.audience ?? 'remote' };
   // One channel for all services: the clients share the underlying subchannel pool.
@@ -225,7 +178,7 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
     for (const c of clients) c.close();
   };
   return {
-    sessions: createSessionsClient(sessionService, invoke, ch),
+    sessions: createSessionsClient(sessionService, ch),
     forCaller(id) {
       return createGrpcLokiClient({
         services,
@@ -238,29 +191,12 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
       });
     },
     async getStatus(id) {
-      return toStatus(await invoke('SystemService/GetStatus', system, system.getStatus, {}, id));
+      return toStatus(await invoke('SystemService/GetStatus', system, system.getStatus, {}, id)).daemon;
     },
     async verifyToken(secret, id) {
       const r = await invoke('TokenService/Verify', tokens, tokens.verify, { secret }, { requestId: id.requestId, ...(id.clientIp ? { clientIp: id.clientIp } : {}) });
       if (!r.valid) return { valid: false, reason: r.reason || 'unknown' };
       return { valid: true, token: toTokenInfo(r.token), subject: r.subject || `token:${r.token?.name ?? ''}` };
-    },
-    async generateToken(input, id) {
-      const r = await invoke('TokenService/Generate', tokens, tokens.generate, {
-        name: input.name,
-        scopes: input.scopes,
-        role: input.role,
-        expiresDays: input.expiresDays,
-      }, id);
-      return { token: toTokenInfo(r.token), secret: r.secret };
-    },
-    async listTokens(all, id) {
-      const r = await invoke('TokenService/List', tokens, tokens.list, { all }, id);
-      return r.tokens.map(toTokenInfo);
-    },
-    async revokeToken(nameOrId, id) {
-      const r = await invoke('TokenService/Revoke', tokens, tokens.revoke, { nameOrId }, id);
-      return toTokenInfo(r.token);
     },
     async recordAudit(event, id) {
       await invoke('AuditService/Record', audit, audit.record, {

@@ -28,6 +28,7 @@ import {
   toVerification,
   toWorkspace,
 } from './convert.js';
+import { approvalStatusCodec, autonomyCodec, enumForRequest, providerCodec } from './vocab.js';
 import { startExec } from './exec.js';
 import { memoryMethods, registryProjectMethods, tasksMethods } from './registry.js';
 import type { Services } from './services.js';
@@ -59,8 +60,10 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
   const decode = (err: unknown) => fromServiceError(err, channel);
   const md = () => d.metadata(d.identity());
 
-  const approvalsList = async (q: { session_id?: string; status?: string }) =>
-    (await call('PolicyService/ListApprovals', s.policy, s.policy.listApprovals, { sessionId: q.session_id ?? '', status: q.status === 'all' ? '' : (q.status ?? '') })).approvals.map(toApproval);
+  const approvalsList = async (q: { session_id?: string; status?: string }) => {
+    const status = enumForRequest(approvalStatusCodec, 'status', q.status === 'all' ? '' : q.status);
+    return (await call('PolicyService/ListApprovals', s.policy, s.policy.listApprovals, { sessionId: q.session_id ?? '', status: status.wire, legacyStatus: status.legacy })).approvals.map(toApproval);
+  };
 
   return {
     transport: d.transport,
@@ -75,13 +78,17 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
         return toSession(await call('SessionService/Get', s.sessions, s.sessions.get, { id }));
       },
       async start(i) {
+        const provider = enumForRequest(providerCodec, 'provider', i.provider);
+        const autonomy = enumForRequest(autonomyCodec, 'autonomy mode', i.autonomy);
         const req = StartSessionRequest.fromPartial({
           prd: i.prd ?? '',
           prompt: i.prompt ?? '',
-          provider: i.provider ?? '',
+          provider: provider.wire,
+          legacyProvider: provider.legacy,
           plan: i.plan ?? '',
           profile: i.profile ?? '',
-          autonomy: i.autonomy ?? '',
+          autonomy: autonomy.wire,
+          legacyAutonomy: autonomy.legacy,
           project: i.project ?? '',
           projectPath: i.project_path ?? '',
           model: i.model ?? '',

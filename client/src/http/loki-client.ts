@@ -107,8 +107,10 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
       } catch {
         ready = false;
       }
+      // A gateway older than the driver-neutral status names only Docker.
+      const daemon = s.daemon.sandbox_driver ? s.daemon : { ...s.daemon, sandbox_driver: { name: 'docker', reachable: s.daemon.docker.reachable, version: s.daemon.docker.version, can_pause: true } };
       return {
-        daemon: s.daemon,
+        daemon,
         gateway: { url: url.origin, tls: url.protocol === 'https:', version: s.gateway?.version ?? s.version, auth: s.gateway?.auth ?? 'enabled', ready },
         caller: { role: s.caller.role ?? 'gateway', subject: s.caller.subject, scopes: s.caller.scopes },
       };

@@ -161,10 +161,23 @@ export interface PolicyShow {
 
 // ------------------------------------------------------------------ status
 
+export interface SandboxDriverStatus {
+  name: string;
+  reachable: boolean;
+  version: string;
+  can_pause: boolean;
+}
+
 export interface DaemonStatus {
   version: string;
   started_at: Timestamp;
   uptime_seconds: number;
+  /** The backend that runs sandboxes (`docker` today), driver-neutral: whether the daemon reaches it, its version, whether it can pause. */
+  sandbox_driver: SandboxDriverStatus;
+  /**
+   * @deprecated The same facts as `sandbox_driver` (reachable, version), kept in the HTTP API for
+   * existing API clients; Loki's own surfaces read `sandbox_driver`.
+   */
   docker: { reachable: boolean; version: string };
   base_image: { name: string; present: boolean };
   /** sandbox.runtime (runc | runsc) and whether Docker has it registered. */

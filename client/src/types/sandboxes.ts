@@ -17,7 +17,7 @@ export interface Hardening {
 export interface Sandbox {
   id: string;
   name: string;
-  /** created | running | paused | exited | dead | missing */
+  /** One of SANDBOX_STATES (common/src/vocab.ts); a string so a newer daemon's state is shown, not rejected. */
   state: string;
   owner: string;
   project: string;

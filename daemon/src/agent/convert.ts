@@ -1,7 +1,7 @@
 // Wire ⇄ domain for the agent API, with every runner-supplied field bounded.
 // The runner is untrusted: strings are clipped, numbers clamped, and unknown
 // event types are refused so a runner cannot invent lifecycle events.
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, TASK_STATUSES } from '../../../common/src/index.js';
 import type { AgentDecideRequest, AgentEvent, SessionBrief } from '../../../proto/gen/loki/v1/agent.js';
 import type { AgentActionRequest, AgentEventData, SessionBriefData } from './types.js';
 
@@ -29,7 +29,7 @@ export const RUNNER_EVENT_TYPES = [
   'finished',
 ] as const;
 const EVENT_TYPES = new Set<string>(RUNNER_EVENT_TYPES);
-const TASK_STATUSES = new Set(['', 'pending', 'in_progress', 'completed', 'failed']);
+const TASK_STATUS_SET = new Set<string>(['', ...TASK_STATUSES]);
 
 function clip(s: string | undefined, max: number): string {
   const v = typeof s === 'string' ? s : '';
@@ -78,7 +78,7 @@ export function toEventData(e: AgentEvent): AgentEventData {
     throw new LokiError('invalid_argument', `event type "${type.slice(0, 32)}" is not one of ${RUNNER_EVENT_TYPES.join(', ')}`);
   }
   const taskStatus = String(e.taskStatus ?? '');
-  if (!TASK_STATUSES.has(taskStatus)) throw new LokiError('invalid_argument', `task_status "${taskStatus.slice(0, 32)}" is not pending, in_progress, completed or failed`);
+  if (!TASK_STATUS_SET.has(taskStatus)) throw new LokiError('invalid_argument', `task_status "${taskStatus.slice(0, 32)}" is not pending, in_progress, completed or failed`);
   const dataJson = String(e.dataJson ?? '');
   if (dataJson.length > MAX_DATA_JSON_CHARS) throw new LokiError('payload_too_large', `data_json is longer than ${MAX_DATA_JSON_CHARS} characters`);
   const cost = typeof e.costUsd === 'number' && Number.isFinite(e.costUsd) && e.costUsd > 0 ? Math.min(e.costUsd, 1e6) : 0;

@@ -1,10 +1,11 @@
 // The seam between the per-session agent channel (gRPC AgentService on a unix
 // socket that the sandbox driver carries into one sandbox) and the session manager that decides.
+import type { Provider } from '../../../common/src/vocab.js';
 import type { AgentChannelTransport } from '../sandbox/types.js';
 
 export interface SessionBriefData {
   sessionId: string;
-  provider: 'script' | 'openai' | 'claude';
+  provider: Provider;
   prompt: string;
   planJson: string;
   model: string;

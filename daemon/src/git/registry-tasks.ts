@@ -1,19 +1,18 @@
 // Cross-project reads of what sessions recorded: their tasks and the last
 // session of a project. Read-only queries on the sessions store's tables (the
 // sessions feature owns and writes them); without that feature there are none.
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, TASK_STATUSES, isOneOf } from '../../../common/src/index.js';
 import type * as pb from '../../../proto/gen/loki/v1/workspace.js';
 import type { Db } from '../store/db.js';
 import type { Project } from './projects.js';
 
-const TASK_STATUSES = ['pending', 'in_progress', 'completed', 'failed'];
 
 function hasTable(db: Db, name: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }
 
 export function listTasks(db: Db, projects: readonly Project[], q: { status: string; limit: number }): pb.RegistryTask[] {
-  if (q.status && !TASK_STATUSES.includes(q.status)) throw new LokiError('invalid_argument', `status must be one of ${TASK_STATUSES.join(', ')}`);
+  if (q.status && !isOneOf(TASK_STATUSES, q.status)) throw new LokiError('invalid_argument', `status must be one of ${TASK_STATUSES.join(', ')}`);
   if (!projects.length || !hasTable(db, 'session_tasks')) return [];
   const byId = new Map(projects.map((p) => [p.id, p]));
   const marks = projects.map(() => '?').join(', ');

@@ -6,7 +6,9 @@ import { EventEmitter } from 'node:events';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import { migrate, type Db, type Migration } from '../store/db.js';
 
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
+import type { ApprovalStatus } from '../../../common/src/vocab.js';
+
+export type { ApprovalStatus };
 
 export interface Approval {
   id: string;

@@ -3,7 +3,7 @@
 // examples; a policy whose examples fail does not load, and the error lists
 // every failure.
 import { z } from 'zod';
-import { LokiError, type DeepReadonly, type EnvBinding } from '../../../common/src/index.js';
+import { AUTONOMY_MODES, LokiError, type DeepReadonly, type EnvBinding } from '../../../common/src/index.js';
 import { BUILTIN_DENY, BUILTIN_PROFILES, DEFAULT_PROTECTED_PATHS, type ProfileSpec } from './defaults.js';
 import { PolicyEngine, type AutonomyMode, type Profile } from './engine.js';
 import { PathPolicy } from './paths.js';
@@ -46,7 +46,7 @@ export function approvalRequirements(cfg: DeepReadonly<PolicyConfig>): Map<strin
   return out;
 }
 
-const modeSchema = z.enum(['perpetual', 'checkpoint', 'supervised']);
+const modeSchema = z.enum(AUTONOMY_MODES);
 
 const profileSchema = z
   .object({

@@ -1,6 +1,7 @@
 // The built-in rules and profiles. The deny set is Loki Mode's defaults
 // (rm -rf /, dd if=, mkfs, shutdown) plus their obvious siblings; it is part
 // of every profile and config can only add to it.
+import type { AutonomyMode } from '../../../common/src/vocab.js';
 import type { RuleSpec } from './rules.js';
 
 const SYSTEM_DIR_NAMES = ['bin', 'boot', 'dev', 'etc', 'home', 'lib', 'lib32', 'lib64', 'opt', 'proc', 'root', 'sbin', 'srv', 'sys', 'usr', 'var'];
@@ -50,7 +51,7 @@ export interface ProfileSpec {
   /** Decision for commits. */
   commit: 'allow' | 'ask';
   /** Autonomy mode this profile forces; absent = the daemon-wide mode. */
-  mode?: 'perpetual' | 'checkpoint' | 'supervised';
+  mode?: AutonomyMode;
   rules: RuleSpec[];
   description: string;
 }

@@ -3,6 +3,7 @@
 // cheap to call for every action and easy to test.
 import { createHash } from 'node:crypto';
 import { LokiError } from '../../../common/src/index.js';
+import { AUTONOMY_MODES, isOneOf, type AutonomyMode, type DecisionKind } from '../../../common/src/vocab.js';
 import { type PathPolicy, type PathContext, type PathOp } from './paths.js';
 import { matchRule, type Rule } from './rules.js';
 import { analyseShell } from './shell/analyse.js';
@@ -11,8 +12,7 @@ import type { SimpleCommand } from './shell/types.js';
 import { writeTargets } from './targets.js';
 import { followCd, inCwd, type CwdState } from './cwd.js';
 
-export type DecisionKind = 'allow' | 'ask' | 'deny';
-export type AutonomyMode = 'perpetual' | 'checkpoint' | 'supervised';
+export type { DecisionKind, AutonomyMode } from '../../../common/src/vocab.js';
 
 export type Action =
   | { kind: 'shell'; command: string }
@@ -132,7 +132,7 @@ export class PolicyEngine {
     validateAction(action);
     if (!ctx.sessionId) throw new LokiError('invalid_argument', 'session_id is required');
     const profile = this.profile(ctx.profile);
-    if (ctx.mode !== undefined && !['perpetual', 'checkpoint', 'supervised'].includes(ctx.mode)) throw new LokiError('invalid_argument', `unknown autonomy mode "${ctx.mode}"`);
+    if (ctx.mode !== undefined && !isOneOf(AUTONOMY_MODES, ctx.mode)) throw new LokiError('invalid_argument', `unknown autonomy mode "${ctx.mode}"`);
     const mode = ctx.mode ?? this.modeFor(profile);
     const pctx: PathContext = {
       workspace: ctx.workspace ?? this.opts.workspace,

@@ -5,7 +5,6 @@
 import type { Server, ServerWritableStream } from '@grpc/grpc-js';
 import { LokiError, type DeepReadonly } from '../../../common/src/index.js';
 import {
-  PolicyDecision,
   PolicyServiceService,
   type Approval as WireApproval,
   type ApprovalEvent as WireApprovalEvent,
@@ -24,10 +23,11 @@ import {
 } from '../../../proto/gen/loki/v1/policy.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
+import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromRequest, enumToWire } from '../grpc/vocab.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import type { Approval, ApprovalEvent } from './approvals.js';
 import type { PolicyConfig } from './config.js';
-import type { Action, DecideContext, Decision, DecisionKind } from './engine.js';
+import type { Action, DecideContext, Decision } from './engine.js';
 import type { PolicyService } from './service.js';
 
 export interface PolicyModuleDeps {
@@ -61,23 +61,18 @@ export function toDomainAction(a: PolicyAction | undefined): Action {
   }
 }
 
-const WIRE_DECISION: Readonly<Record<DecisionKind, PolicyDecision>> = {
-  allow: PolicyDecision.POLICY_DECISION_ALLOW,
-  deny: PolicyDecision.POLICY_DECISION_DENY,
-  ask: PolicyDecision.POLICY_DECISION_ASK,
-};
-
 export function toWireDecision(d: Decision, approvalId = ''): DecideResponse {
   return {
-    decision: WIRE_DECISION[d.decision],
+    decision: decisionCodec.toWire(d.decision),
     reason: d.reason,
     rule: d.rule,
     normalized: d.normalized,
     actionHash: d.actionHash,
     approvalId,
     profile: d.profile,
-    mode: d.mode,
-    commands: d.commands.map((c) => ({ normalized: c.normalized, via: c.via, decision: WIRE_DECISION[c.decision], rule: c.rule, reason: c.reason })),
+    mode: enumToWire(autonomyCodec, d.mode),
+    legacyMode: d.mode,
+    commands: d.commands.map((c) => ({ normalized: c.normalized, via: c.via, decision: decisionCodec.toWire(c.decision), rule: c.rule, reason: c.reason })),
   };
 }
 
@@ -92,7 +87,8 @@ export function toWireApproval(a: Approval): WireApproval {
     reason: a.reason,
     requestedAtMs: a.requestedAt,
     expiresAtMs: a.expiresAt,
-    status: a.status,
+    status: approvalStatusCodec.toWire(a.status),
+    legacyStatus: a.status,
     decidedBy: a.decidedBy,
     decidedAtMs: a.decidedAt,
     comment: a.comment,
@@ -163,7 +159,7 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
         listApprovals: unary<ListApprovalsRequest, ListApprovalsResponse>(ctx, 'PolicyService.ListApprovals', async (req, caller) => {
           requireScope(caller, 'read');
           if (req.sessionId) requireSession(caller, req.sessionId);
-          const list = service.listApprovals({ sessionId: req.sessionId, status: req.status });
+          const list = service.listApprovals({ sessionId: req.sessionId, status: enumFromRequest(approvalStatusCodec, 'status', req.status, req.legacyStatus) });
           return { approvals: list.filter((a) => visible(caller, a)).map(toWireApproval) };
         }),
         decideApproval: unary<DecideApprovalRequest, DecideApprovalResponse>(ctx, 'PolicyService.DecideApproval', async (req, caller) => {
@@ -186,17 +182,20 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
           const names = req.profile ? [engine.profile(req.profile).name] : engine.profileNames();
           return {
             defaultProfile: engine.defaultProfile,
-            mode: engine.modeFor(engine.profile()),
+            mode: autonomyCodec.toWire(engine.modeFor(engine.profile())),
+            legacyMode: engine.modeFor(engine.profile()),
             profiles: names.map((n) => {
               const p = engine.profile(n);
               return {
                 name: p.name,
                 description: p.description,
-                defaultDecision: p.default,
+                defaultDecision: decisionCodec.toWire(p.default),
+                legacyDefaultDecision: p.default,
                 failClosed: p.failClosed,
                 writes: p.writes,
                 commit: p.commit,
-                mode: engine.modeFor(p),
+                mode: autonomyCodec.toWire(engine.modeFor(p)),
+                legacyMode: engine.modeFor(p),
                 rules: p.rules.map((r) => ({ id: r.id, effect: r.effect, pattern: r.pattern, reason: r.reason })),
               };
             }),

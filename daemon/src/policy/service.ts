@@ -1,7 +1,7 @@
 // The policy feature as the rest of the daemon uses it: the engine's decision,
 // plus approvals for `ask` and an audit entry for every decision. The agent
 // API (agent.sock) and the gRPC adapter both call this; neither decides alone.
-import { LokiError, type Logger } from '../../../common/src/index.js';
+import { APPROVAL_STATUSES, LokiError, isOneOf, type Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Approval, ApprovalStore } from './approvals.js';
 import type { Action, DecideContext, Decision, PolicyEngine } from './engine.js';
@@ -129,7 +129,7 @@ export class PolicyService {
 
   listApprovals(filter: { sessionId?: string; status?: string }): Approval[] {
     const status = filter.status || undefined;
-    if (status && !['pending', 'approved', 'rejected', 'expired'].includes(status)) {
+    if (status && !isOneOf(APPROVAL_STATUSES, status)) {
       throw new LokiError('invalid_argument', `status must be pending, approved, rejected or expired (got ${JSON.stringify(status)})`);
     }
     return this.opts.approvals.list({ status: status as Approval['status'] | undefined, sessionId: filter.sessionId || undefined });

@@ -15,6 +15,7 @@ import type { SandboxManager } from './manager.js';
 import { DEFAULT_CLAUDE_CODE_VERSION, type ImageBuildEvent, type SandboxInfo } from './types.js';
 import { requireScope } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
+import { enumToWire, sandboxStateCodec } from '../grpc/vocab.js';
 import { bidiStream, serverStream, unary, writeMessage } from '../grpc/wrap.js';
 
 export interface SandboxModuleDeps {
@@ -30,7 +31,8 @@ export function toSandboxMessage(s: SandboxInfo): Sandbox {
     name: s.name,
     owner: s.owner,
     project: s.project,
-    state: s.state,
+    state: enumToWire(sandboxStateCodec, s.state),
+    legacyState: s.state,
     image: s.image,
     containerId: s.containerId,
     createdAtMs: s.createdAtMs,

@@ -1,5 +1,9 @@
 // Domain types for sandboxes and the driver seam (Docker now, Kubernetes later).
 
+import type { SandboxState } from '../../../common/src/vocab.js';
+
+export type { SandboxState };
+
 /**
  * The sandbox image's own user (`loki`, 64000:64000): the dedicated uid lokid runs
  * sandboxes as when it is root, so the shell has a name and a home.
@@ -8,8 +12,6 @@ export const SANDBOX_UID = 64000;
 
 /** The Claude Code version an image built with Claude gets unless another is asked for. */
 export const DEFAULT_CLAUDE_CODE_VERSION = '2.1.330';
-
-export type SandboxState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
 
 export interface SandboxLimits {
   memoryBytes: number;

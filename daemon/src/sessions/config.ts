@@ -1,6 +1,6 @@
 // The daemon config section `sessions` (daemon/src/config.ts validates it under that key).
 import { z } from 'zod';
-import { parseBytes, type DeepReadonly, type EnvBinding } from '../../../common/src/index.js';
+import { PROVIDERS, parseBytes, type DeepReadonly, type EnvBinding } from '../../../common/src/index.js';
 
 const UPSTREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -45,7 +45,7 @@ export const sessionsConfigSchema = z
     stop_grace_seconds: z.number().int().min(0).max(3600).default(10),
     /** How often stalls, idle sessions and exited containers are checked. */
     check_interval_ms: z.number().int().min(100).max(60_000).default(2000),
-    default_provider: z.enum(['script', 'openai', 'claude']).default('script'),
+    default_provider: z.enum(PROVIDERS).default('script'),
     default_max_iterations: z.number().int().positive().max(100_000).default(50),
     /** The sandbox's main process; the runner bundle is mounted at /opt/loki/agent-runner.cjs. */
     runner_command: z.array(z.string().min(1)).min(1).default(['node', '/opt/loki/agent-runner.cjs']),

@@ -19,6 +19,7 @@ import {
   type StartSessionRequest,
 } from '../../../proto/gen/loki/v1/sessions.js';
 import type { ServiceModule } from '../grpc/module.js';
+import { autonomyCodec, enumFromRequest, enumToWire, providerCodec, sessionStateCodec } from '../grpc/vocab.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import type { SessionManager } from './manager.js';
 import { isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
@@ -38,10 +39,13 @@ export function toWireSession(s: Session, now: number): WireSession {
   return {
     id: s.id,
     owner: s.owner,
-    state: s.state,
-    provider: s.provider,
+    state: sessionStateCodec.toWire(s.state),
+    legacyState: s.state,
+    provider: providerCodec.toWire(s.provider),
+    legacyProvider: s.provider,
     profile: s.profile,
-    autonomy: s.autonomy,
+    autonomy: enumToWire(autonomyCodec, s.autonomy),
+    legacyAutonomy: s.autonomy,
     projectId: s.projectId,
     promptSource: s.promptSource,
     model: s.model,
@@ -80,10 +84,10 @@ export function toStartInput(r: StartSessionRequest): StartSessionInput {
   return {
     prd: r.prd ?? '',
     prompt: r.prompt ?? '',
-    provider: r.provider ?? '',
+    provider: enumFromRequest(providerCodec, 'provider', r.provider, r.legacyProvider),
     plan: r.plan ?? '',
     profile: r.profile ?? '',
-    autonomy: r.autonomy ?? '',
+    autonomy: enumFromRequest(autonomyCodec, 'autonomy mode', r.autonomy, r.legacyAutonomy),
     project: r.project ?? '',
     projectPath: r.projectPath ?? '',
     model: r.model ?? '',

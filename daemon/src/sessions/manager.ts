@@ -29,7 +29,9 @@ import { WorkspaceVolumes } from './workspace-volume.js';
 import { ACTIVE_STATES, isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
 import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
 
-export const SESSION_ID_RE = /^ses-[0-9a-f]{12}$/;
+import { SESSION_ID_RE } from '../../../common/src/vocab.js';
+
+export { SESSION_ID_RE };
 
 export interface SessionManagerOptions {
   db: Db;

@@ -1,16 +1,15 @@
 // Domain types of agent sessions (the gRPC adapter converts them at the wire).
 
-export type SessionState = 'pending' | 'starting' | 'running' | 'paused' | 'waiting_approval' | 'completed' | 'failed' | 'stopped';
-export type Provider = 'script' | 'openai' | 'claude';
-export type TaskStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
+// The value lists are defined once in common/src/vocab.ts.
+import { ACTIVE_SESSION_STATES, TERMINAL_SESSION_STATES, isTerminalState, type SessionState, type Provider, type TaskStatus } from '../../../common/src/vocab.js';
 
-export const PROVIDERS: readonly Provider[] = ['script', 'openai', 'claude'];
-export const TERMINAL_STATES: readonly SessionState[] = ['completed', 'failed', 'stopped'];
-export const ACTIVE_STATES: readonly SessionState[] = ['pending', 'starting', 'running', 'paused', 'waiting_approval'];
-export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'in_progress', 'completed', 'failed'];
+export type { SessionState, Provider, TaskStatus } from '../../../common/src/vocab.js';
+export { PROVIDERS, TASK_STATUSES } from '../../../common/src/vocab.js';
+export const TERMINAL_STATES: readonly SessionState[] = TERMINAL_SESSION_STATES;
+export const ACTIVE_STATES: readonly SessionState[] = ACTIVE_SESSION_STATES;
 
 export function isTerminal(s: SessionState): boolean {
-  return TERMINAL_STATES.includes(s);
+  return isTerminalState(s);
 }
 
 export interface Session {

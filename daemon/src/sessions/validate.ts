@@ -7,9 +7,9 @@ import { LokiError } from '../../../common/src/index.js';
 import { projectVisible, type Project, type ProjectRegistry } from '../git/projects.js';
 import type { Caller } from '../authz/caller.js';
 import type { PolicyEngine } from '../policy/engine.js';
+import { AUTONOMY_MODES, isOneOf } from '../../../common/src/vocab.js';
 import { PROVIDERS, type Provider, type StartSessionInput } from './types.js';
 
-const MODES = ['perpetual', 'checkpoint', 'supervised'];
 const MAX_PLAN_STEPS = 10_000;
 
 function inside(root: string, p: string): boolean {
@@ -18,14 +18,14 @@ function inside(root: string, p: string): boolean {
 }
 
 export function checkProvider(p: string): Provider {
-  if (!PROVIDERS.includes(p as Provider)) {
+  if (!isOneOf(PROVIDERS, p)) {
     throw new LokiError('invalid_argument', `unknown provider "${p.slice(0, 32)}" (known: ${PROVIDERS.join(', ')})`);
   }
   return p as Provider;
 }
 
 export function checkAutonomy(mode: string): string {
-  if (mode && !MODES.includes(mode)) throw new LokiError('invalid_argument', `unknown autonomy mode "${mode.slice(0, 32)}" (known: ${MODES.join(', ')})`);
+  if (mode && !isOneOf(AUTONOMY_MODES, mode)) throw new LokiError('invalid_argument', `unknown autonomy mode "${mode.slice(0, 32)}" (known: ${AUTONOMY_MODES.join(', ')})`);
   return mode;
 }
 

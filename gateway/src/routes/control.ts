@@ -3,12 +3,12 @@
 // `control` scope; `stop` is the emergency brake and is never rate limited.
 // Without a session_id, stop/pause/resume act on the caller's only active session.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { LokiError } from '../../../common/src/index.js';
+import { AUTONOMY_MODES, LokiError, PROVIDERS, SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import type { RouteGroup } from '../app.js';
-import { SESSION_ID_PATTERN, sessionDtoSchema, sessionRoutes, toSessionDto, type SessionRouteOptions } from './sessions.js';
+import { sessionDtoSchema, sessionRoutes, type SessionRouteOptions } from './sessions.js';
 import { intField, intParam } from './schemas.js';
 
 interface StartBody {
@@ -37,11 +37,11 @@ const startSchema = {
   properties: {
     prd: { type: 'string', minLength: 1, maxLength: 4096 },
     prompt: { type: 'string', minLength: 1, maxLength: 1_000_000 },
-    provider: { type: 'string', enum: ['script', 'openai', 'claude'] },
+    provider: { type: 'string', enum: PROVIDERS },
     // The plan as YAML/JSON text or as the list itself (checked in the handler: a union type would be coerced).
     plan: {},
     profile: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9._-]*$' },
-    autonomy: { type: 'string', enum: ['perpetual', 'checkpoint', 'supervised'] },
+    autonomy: { type: 'string', enum: AUTONOMY_MODES },
     project: { type: 'string', minLength: 1, maxLength: 128 },
     model: { type: 'string', minLength: 1, maxLength: 200 },
     base_url: { type: 'string', minLength: 1, maxLength: 2048 },
@@ -62,7 +62,7 @@ const refSchema = {
 async function target(daemon: DaemonClient, req: FastifyRequest<{ Body: { session_id?: string } | undefined }>): Promise<string> {
   const given = req.body?.session_id;
   if (given) return given;
-  const active = await daemon.sessions.list(false, callIdentity(req));
+  const active = await daemon.forCaller(callIdentity(req)).sessions.list({ all: false });
   if (active.length === 1) return active[0]!.id;
   if (!active.length) throw new LokiError('session_not_found', 'no active session; send {"session_id": "ses-…"}');
   throw new LokiError('invalid_argument', `several sessions are active (${active.map((s) => s.id).join(', ')}); send {"session_id": "ses-…"}`);
@@ -78,24 +78,21 @@ export async function controlRoutes(app: FastifyInstance, opts: { daemon: Daemon
       const b = req.body ?? {};
       if (!b.prd && !b.prompt) throw new LokiError('invalid_argument', 'send a PRD path ("prd") or an inline prompt ("prompt")');
       if (b.plan !== undefined && typeof b.plan !== 'string' && !Array.isArray(b.plan)) throw new LokiError('invalid_argument', 'plan must be a list of steps or its JSON/YAML text');
-      const s = await daemon.sessions.start(
-        {
-          ...(b.prd ? { prd: b.prd } : {}),
-          ...(b.prompt ? { prompt: b.prompt } : {}),
-          ...(b.provider ? { provider: b.provider } : {}),
-          ...(b.plan !== undefined ? { plan: typeof b.plan === 'string' ? b.plan : JSON.stringify(b.plan) } : {}),
-          ...(b.profile ? { profile: b.profile } : {}),
-          ...(b.autonomy ? { autonomy: b.autonomy } : {}),
-          ...(b.project ? { project: b.project } : {}),
-          ...(b.model ? { model: b.model } : {}),
-          ...(b.base_url ? { baseUrl: b.base_url } : {}),
-          ...(b.upstream ? { upstream: b.upstream } : {}),
-          ...(b.max_iterations ? { maxIterations: intParam(b.max_iterations, 'body/max_iterations', 1, 100_000)! } : {}),
-          network: b.network === true,
-        },
-        callIdentity(req),
-      );
-      return reply.code(201).send(toSessionDto(s));
+      const s = await daemon.forCaller(callIdentity(req)).sessions.start({
+        ...(b.prd ? { prd: b.prd } : {}),
+        ...(b.prompt ? { prompt: b.prompt } : {}),
+        ...(b.provider ? { provider: b.provider } : {}),
+        ...(b.plan !== undefined ? { plan: typeof b.plan === 'string' ? b.plan : JSON.stringify(b.plan) } : {}),
+        ...(b.profile ? { profile: b.profile } : {}),
+        ...(b.autonomy ? { autonomy: b.autonomy } : {}),
+        ...(b.project ? { project: b.project } : {}),
+        ...(b.model ? { model: b.model } : {}),
+        ...(b.base_url ? { base_url: b.base_url } : {}),
+        ...(b.upstream ? { upstream: b.upstream } : {}),
+        ...(b.max_iterations ? { max_iterations: intParam(b.max_iterations, 'body/max_iterations', 1, 100_000)! } : {}),
+        network: b.network === true,
+      });
+      return reply.code(201).send(s);
     },
   );
 
@@ -112,7 +109,7 @@ export async function controlRoutes(app: FastifyInstance, opts: { daemon: Daemon
       },
       async (req) => {
         const id = await target(daemon, req);
-        return toSessionDto(await daemon.sessions[verb](id, callIdentity(req)));
+        return daemon.forCaller(callIdentity(req)).sessions[verb](id);
       },
     );
   }
@@ -146,8 +143,7 @@ export async function cleanupRoutes(app: FastifyInstance, opts: { daemon: Daemon
       },
     },
     async (req) => {
-      const r = await daemon.sessions.remove(req.params.id, callIdentity(req));
-      return { session: toSessionDto(r.session), freed_bytes: r.freedBytes };
+      return daemon.forCaller(callIdentity(req)).sessions.remove(req.params.id);
     },
   );
   app.post<{ Body: { older_than_seconds?: number; dry_run?: boolean } | undefined }>(
@@ -162,8 +158,7 @@ export async function cleanupRoutes(app: FastifyInstance, opts: { daemon: Daemon
     async (req) => {
       const dryRun = req.body?.dry_run === true;
       const olderThanSeconds = intParam(req.body?.older_than_seconds, 'body/older_than_seconds', 0, MAX_AGE_SECONDS) ?? 0;
-      const r = await daemon.sessions.prune({ olderThanSeconds, dryRun }, callIdentity(req));
-      return { removed: r.removed, freed_bytes: r.freedBytes, dry_run: dryRun };
+      return daemon.forCaller(callIdentity(req)).sessions.prune({ older_than_seconds: olderThanSeconds, dry_run: dryRun });
     },
   );
 }

@@ -8,7 +8,7 @@ import type { PolicyAction, PolicyCheckInput } from '../../../client/src/index.j
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
-import { SESSION_ID_PATTERN } from './sessions.js';
+import { SESSION_ID_PATTERN } from '../../../common/src/index.js';
 
 const READ: RouteAccess = { scope: 'read' };
 const str = { type: 'string' } as const;

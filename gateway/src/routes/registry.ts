@@ -3,6 +3,7 @@
 // decides visibility and where discovery may look; these routes declare scope
 // and shape only.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { TASK_STATUSES } from '../../../common/src/index.js';
 import type { DiscoverInput, ListTasksQuery } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
@@ -57,7 +58,7 @@ const syncSchema = {
   },
 } as const;
 
-const TASK_STATUS = { type: 'string', enum: ['pending', 'in_progress', 'completed', 'failed'] } as const;
+const TASK_STATUS = { type: 'string', enum: TASK_STATUSES } as const;
 const taskSchema = {
   type: 'object',
   properties: { session_id: str, task_id: str, status: TASK_STATUS, project_id: str, project_name: str, owner: str, session_state: str, session_created_at: nullableStr },

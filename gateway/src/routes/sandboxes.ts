@@ -3,6 +3,7 @@
 // can only ask for a relaxation the daemon's config also allows), checks scope
 // again and hides other owners' sandboxes (404). exec/shell: sandbox-ws.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SANDBOX_STATES, listText } from '../../../common/src/index.js';
 import type { OutputChunk, StartSandboxInput } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
@@ -27,7 +28,7 @@ export const sandboxSchema = {
   properties: {
     id: str,
     name: str,
-    state: { type: 'string', description: 'created | running | paused | exited | dead | missing' },
+    state: { type: 'string', description: listText(SANDBOX_STATES) },
     owner: str,
     project: str,
     session: str,

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
-import { SESSION_ID_PATTERN } from './sessions.js';
+import { SESSION_ID_PATTERN } from '../../../common/src/index.js';
 
 const READ: RouteAccess = { scope: 'read', owner: true };
 const CONTROL: RouteAccess = { scope: 'control', owner: true };

@@ -4,12 +4,12 @@
 // the caller holds `*`; an unknown and a not-yours session both answer 404.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { DaemonClient, SessionEventInfo, SessionInfo } from '../../../client/src/grpc/index.js';
+import type { Session, SessionEvent } from '../../../client/src/index.js';
+import type { DaemonClient } from '../../../client/src/grpc/index.js';
+import { SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import { MAX_SAFE, cursorField, intHeader, intParam } from './schemas.js';
-
-export const SESSION_ID_PATTERN = '^ses-[0-9a-f]{12}$';
 
 export interface SessionRouteOptions {
   daemon: DaemonClient;
@@ -19,73 +19,8 @@ export interface SessionRouteOptions {
   slowClientMs?: number;
 }
 
-export interface SessionDto {
-  id: string;
-  state: string;
-  owner: string;
-  provider: string;
-  profile: string;
-  autonomy: string | null;
-  project_id: string;
-  prd: string;
-  model: string | null;
-  upstream: string | null;
-  branch: string;
-  sandbox_id: string | null;
-  created_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  uptime_seconds: number;
-  iteration: number;
-  max_iterations: number;
-  tasks: { pending: number; in_progress: number; completed: number; failed: number };
-  tasks_reached: { pending: number; in_progress: number; completed: number; failed: number };
-  agents: { active: number; total: number };
-  cost_usd: number;
-  tokens: { input: number; output: number };
-  events_total: number;
-  decisions: { allow: number; deny: number; ask: number };
-  stop_requested: boolean;
-  reason: string | null;
-  workspace_removed: boolean;
-}
-
-const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
-
-export function toSessionDto(s: SessionInfo): SessionDto {
-  return {
-    id: s.id,
-    state: s.state,
-    owner: s.owner,
-    provider: s.provider,
-    profile: s.profile,
-    autonomy: s.autonomy || null,
-    project_id: s.projectId,
-    prd: s.promptSource,
-    model: s.model || null,
-    upstream: s.upstream || null,
-    branch: s.branch,
-    sandbox_id: s.sandboxId || null,
-    created_at: iso(s.createdAtMs) ?? '',
-    started_at: iso(s.startedAtMs),
-    ended_at: iso(s.endedAtMs),
-    uptime_seconds: Math.round(s.uptimeSeconds),
-    iteration: s.iteration,
-    max_iterations: s.maxIterations,
-    tasks: { pending: s.tasks.pending, in_progress: s.tasks.inProgress, completed: s.tasks.completed, failed: s.tasks.failed },
-    tasks_reached: { pending: s.tasksReached.pending, in_progress: s.tasksReached.inProgress, completed: s.tasksReached.completed, failed: s.tasksReached.failed },
-    agents: { active: s.agentsActive, total: s.agentsTotal },
-    cost_usd: s.costUsd,
-    tokens: { input: s.inputTokens, output: s.outputTokens },
-    events_total: s.eventsTotal,
-    decisions: { ...s.decisions },
-    stop_requested: s.stopRequested,
-    reason: s.reason || null,
-    workspace_removed: s.workspaceRemoved,
-  };
-}
-
 const count = { type: 'integer' };
+/** The response schema of a session: the client's domain `Session` (client/src/types.ts), converted in client/src/grpc/convert.ts. */
 export const sessionDtoSchema = {
   type: 'object',
   properties: {
@@ -128,14 +63,8 @@ function lastEventId(req: FastifyRequest, fallback: number | undefined): number 
   return intHeader(req.headers['last-event-id'], 'Last-Event-ID', 0, MAX_SAFE) ?? intParam(fallback, 'querystring/after', 0, MAX_SAFE) ?? 0;
 }
 
-function frame(e: SessionEventInfo, id: number): string {
-  let data: unknown = {};
-  try {
-    data = JSON.parse(e.dataJson || '{}');
-  } catch {
-    data = {};
-  }
-  const body = JSON.stringify({ session_id: e.sessionId, seq: e.seq, gid: e.gid, time: new Date(e.timeMs).toISOString(), type: e.type, message: e.message, data });
+function frame(e: SessionEvent, id: number): string {
+  const body = JSON.stringify({ session_id: e.session_id, seq: e.seq, gid: e.gid, time: e.time, type: e.type, message: e.message, data: e.data });
   // Event types are daemon-validated words; the JSON body has no raw newlines.
   return `id: ${id}\nevent: ${e.type.replace(/[^A-Za-z0-9_.-]/g, '_')}\ndata: ${body}\n\n`;
 }
@@ -206,13 +135,13 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
         response: { 200: { type: 'object', properties: { sessions: { type: 'array', items: sessionDtoSchema } } } },
       },
     },
-    async (req) => ({ sessions: (await daemon.sessions.list(req.query.all === true, callIdentity(req))).map(toSessionDto) }),
+    async (req): Promise<{ sessions: Session[] }> => ({ sessions: await daemon.forCaller(callIdentity(req)).sessions.list({ all: req.query.all === true }) }),
   );
 
   app.get<{ Params: { id: string } }>(
     '/api/sessions/:id',
     { config: { access: READ_OWNED }, schema: { params: idParams, response: { 200: sessionDtoSchema } } },
-    async (req) => toSessionDto(await daemon.sessions.get(req.params.id, callIdentity(req))),
+    async (req): Promise<Session> => daemon.forCaller(callIdentity(req)).sessions.get(req.params.id),
   );
 
   const eventsQuery = {
@@ -227,7 +156,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
     async (req, reply) => {
       const after = lastEventId(req, req.query.after);
       // Resolve ownership before the 200 goes out, so a foreign id is a plain 404.
-      await daemon.sessions.get(req.params.id, callIdentity(req));
+      await daemon.forCaller(callIdentity(req)).sessions.get(req.params.id);
       return sse(req, reply, opts, { sessionId: req.params.id, after, follow: req.query.follow });
     },
   );

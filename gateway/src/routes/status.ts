@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { VERSION } from '../../../common/src/index.js';
 import type { OidcStatus } from '../auth/oidc/types.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
+import type { DaemonStatus } from '../../../client/src/index.js';
 import { callIdentity } from '../plugins/guard.js';
 
 export interface StatusRouteOptions {
@@ -14,15 +15,8 @@ export interface StatusRouteOptions {
 export interface StatusDto {
   status: 'ok';
   version: string;
-  daemon: {
-    version: string;
-    started_at: string;
-    uptime_seconds: number;
-    docker: { reachable: boolean; version: string };
-    base_image: { name: string; present: boolean };
-    sandbox_runtime: { name: string; registered: boolean };
-    sandboxes: { running: number; paused: number; exited: number; total: number };
-  };
+  /** The client's domain status (client/src/grpc/convert.ts), as every other surface sees it. */
+  daemon: DaemonStatus;
   gateway: { version: string; auth: 'enabled' | 'disabled'; oidc: OidcStatus };
   caller: { subject: string; scopes: string[] };
 }
@@ -35,19 +29,11 @@ export async function statusRoutes(app: FastifyInstance, opts: StatusRouteOption
       schema: { querystring: { type: 'object', properties: {}, additionalProperties: false } },
     },
     async (req): Promise<StatusDto> => {
-      const s = await opts.daemon.getStatus(callIdentity(req));
+      const daemon = await opts.daemon.getStatus(callIdentity(req));
       return {
         status: 'ok',
-        version: s.version,
-        daemon: {
-          version: s.version,
-          started_at: new Date(s.startedAtMs).toISOString(),
-          uptime_seconds: s.uptimeSeconds,
-          docker: { reachable: s.dockerReachable, version: s.dockerVersion },
-          base_image: { name: s.baseImage, present: s.baseImagePresent },
-          sandbox_runtime: { name: s.sandboxRuntime, registered: s.sandboxRuntimeRegistered },
-          sandboxes: { ...s.sandboxes },
-        },
+        version: daemon.version,
+        daemon,
         gateway: { version: VERSION, auth: opts.authEnabled() ? 'enabled' : 'disabled', oidc: opts.oidcStatus() },
         caller: { subject: req.identity?.subject ?? 'anonymous', scopes: [...(req.identity?.scopes ?? [])] },
       };

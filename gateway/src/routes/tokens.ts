@@ -3,43 +3,14 @@
 // and shapes the DTOs. The secret appears exactly once, in the POST response.
 import type { FastifyInstance } from 'fastify';
 import { LokiError, ROLES, SCOPES } from '../../../common/src/index.js';
-import type { DaemonClient, TokenInfo } from '../../../client/src/grpc/index.js';
+import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import { intParam } from './schemas.js';
 
 const ADMIN: RouteAccess = { scope: '*' };
 
-export interface TokenDto {
-  id: string;
-  name: string;
-  scopes: string[];
-  role: string | null;
-  owner: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  status: 'active' | 'revoked' | 'expired';
-}
-
-const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
-
-export function toTokenDto(t: TokenInfo, now = Date.now()): TokenDto {
-  return {
-    id: t.id,
-    name: t.name,
-    scopes: [...t.scopes],
-    role: t.role || null,
-    owner: t.owner,
-    created_at: new Date(t.createdAtMs).toISOString(),
-    expires_at: iso(t.expiresAtMs),
-    revoked_at: iso(t.revokedAtMs),
-    last_used_at: iso(t.lastUsedAtMs),
-    status: t.revokedAtMs > 0 ? 'revoked' : t.expiresAtMs > 0 && t.expiresAtMs <= now ? 'expired' : 'active',
-  };
-}
-
+/** The response schema of a token: the client's domain `Token` (client/src/types/access.ts), converted in client/src/grpc/convert.ts. */
 const tokenDtoSchema = {
   type: 'object',
   properties: {
@@ -96,11 +67,8 @@ export async function tokenRoutes(app: FastifyInstance, opts: { daemon: DaemonCl
       const scopes = typeof b.scopes === 'string' ? b.scopes.split(',').map((s) => s.trim()).filter(Boolean) : (b.scopes ?? []);
       const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
       if (bad.length) throw new LokiError('invalid_argument', `unknown scope(s): ${bad.join(', ')}; valid: ${SCOPES.join(', ')}`);
-      const r = await daemon.generateToken(
-        { name: b.name, scopes, role: b.role ?? '', expiresDays: intParam(b.expires_days, 'body/expires_days', -1, 3650) ?? 0 },
-        callIdentity(req),
-      );
-      return reply.code(201).send({ ...toTokenDto(r.token), token: r.secret, message: "IMPORTANT: Save this token - it won't be shown again!" });
+      const r = await daemon.forCaller(callIdentity(req)).tokens.generate({ name: b.name, scopes, role: b.role ?? '', expires_days: intParam(b.expires_days, 'body/expires_days', -1, 3650) ?? 0 });
+      return reply.code(201).send({ ...r.token, token: r.secret, message: "IMPORTANT: Save this token - it won't be shown again!" });
     },
   );
 
@@ -114,8 +82,7 @@ export async function tokenRoutes(app: FastifyInstance, opts: { daemon: DaemonCl
       },
     },
     async (req) => {
-      const tokens = await daemon.listTokens(req.query.all === true, callIdentity(req));
-      return { tokens: tokens.map((t) => toTokenDto(t)) };
+      return { tokens: await daemon.forCaller(callIdentity(req)).tokens.list({ all: req.query.all === true }) };
     },
   );
 
@@ -131,8 +98,7 @@ export async function tokenRoutes(app: FastifyInstance, opts: { daemon: DaemonCl
       },
     },
     async (req) => {
-      const t = await daemon.revokeToken(req.params.id, callIdentity(req));
-      return { revoked: true, token: toTokenDto(t) };
+      return { revoked: true, token: await daemon.forCaller(callIdentity(req)).tokens.revoke(req.params.id) };
     },
   );
 }

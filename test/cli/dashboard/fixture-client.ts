@@ -75,7 +75,7 @@ export function sandbox(id: string, over: Partial<Sandbox> = {}): Sandbox {
 
 export function status(scopes: string[] = ['*']): Status {
   return {
-    daemon: { version: '0.1.0', started_at: '2026-12-04T05:00:00.000Z', uptime_seconds: 10, docker: { reachable: true, version: '27' }, base_image: { name: 'loki-sandbox:latest', present: true }, sandbox_runtime: { name: 'runc', registered: true }, sandboxes: { running: 1, paused: 0, exited: 0, total: 1 } },
+    daemon: { version: '0.1.0', started_at: '2026-12-04T05:00:00.000Z', uptime_seconds: 10, sandbox_driver: { name: 'docker', reachable: true, version: '27', can_pause: true }, docker: { reachable: true, version: '27' }, base_image: { name: 'loki-sandbox:latest', present: true }, sandbox_runtime: { name: 'runc', registered: true }, sandboxes: { running: 1, paused: 0, exited: 0, total: 1 } },
     gateway: null,
     caller: { role: 'admin', subject: 'local', scopes },
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { escapeForDisplay } from '../../../common/src/index.js';
-import { approval, fixture, sandbox, session } from './fixture-client.js';
+import { approval, fixture, sandbox, session, status } from './fixture-client.js';
 import { KEY, mount, has, hasNot, subset } from './helpers.js';
 
 const theme = { color: false, ascii: false };
@@ -145,6 +145,18 @@ describe('loki dashboard screens', () => {
     await m.press(KEY.enter);
     await m.until((x) => x.includes('stopped bbb222'), 'stopped');
     assert.deepEqual(f.calls, ['stop bbb222']);
+  });
+
+  it('names the sandbox driver from the driver-neutral status: last when it is up, beside the daemon when it is down', async () => {
+    const f = fixture();
+    m = mount({ client: f.client, theme });
+    await m.until((x) => /daemon ok v0\.1\.0 · 0 pending/.test(x), 'status without the driver in front');
+    m.unmount();
+    const g = fixture();
+    const st = status();
+    g.client.status = async () => ({ ...st, daemon: { ...st.daemon, sandbox_driver: { ...st.daemon.sandbox_driver, reachable: false } } });
+    m = mount({ client: g.client, theme });
+    await m.until((x) => x.includes('daemon ok v0.1.0 · docker NOT reachable · 0 pending'), 'the driver down, in front');
   });
 
   it('tails the audit log, and explains when the scope is missing', async () => {

@@ -120,7 +120,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     }
     const policy = new PolicyServiceClient(`unix:${agentSocket(sd.d, a.s.id)}`, credentials.createInsecure());
     try {
-      const err = await new Promise<ServiceError | null>((res) => policy.listApprovals({ sessionId: '', status: '' }, (e) => res(e)));
+      const err = await new Promise<ServiceError | null>((res) => policy.listApprovals({ sessionId: '', status: 0, legacyStatus: '' }, (e) => res(e)));
       assert.equal(err?.code, status.UNIMPLEMENTED);
       const err2 = await new Promise<ServiceError | null>((res) => policy.decideApproval({ id: 'apr-anything', approve: true, comment: '' }, (e) => res(e)));
       assert.equal(err2?.code, status.UNIMPLEMENTED);

@@ -1,7 +1,8 @@
 // Client input is never a 500: every numeric field of every request message the
 // daemon serves, sent out of range (overflow beyond 2^53 / int32, negative,
 // NaN/Infinity for doubles) as raw protobuf bytes to a real lokid, must come back
-// INVALID_ARGUMENT with the field named. New fields belong in this table.
+// INVALID_ARGUMENT with the field named; so must an enum number outside its
+// list (daemon/src/grpc/vocab.ts). New fields belong in this table.
 import assert from 'node:assert/strict';
 import { Client, Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
@@ -30,6 +31,8 @@ const JUST_OVER_SAFE: Value = { varint: String(2 ** 53) };
 const MAX_INT32: Value = { varint: '2147483647' };
 const NEG: Value = { varint: '-1' };
 const MAX_UINT32: Value = { varint: '4294967295' };
+/** Enum numbers no value of the enum has. */
+const NOT_IN_ENUM: Value[] = [{ varint: '99' }, NEG, MAX_INT32];
 
 /** PolicyAction{ shell: ShellAction{ command: "ls" } } */
 const SHELL_LS = new BinaryWriter().uint32((1 << 3) | 2).bytes(new BinaryWriter().uint32((1 << 3) | 2).string('ls').finish()).finish();
@@ -41,6 +44,9 @@ const CASES: Case[] = [
   { method: '/loki.v1.SessionService/Events', field: '2', name: /after_seq/, values: [OVER_INT64, JUST_OVER_SAFE, NEG, NEG_INT64], stream: true },
   { method: '/loki.v1.SessionService/Events', field: '3', name: /after_gid/, values: [OVER_INT64, NEG], stream: true },
   { method: '/loki.v1.SessionService/Start', field: '11', name: /max_iterations/, values: [NEG, MAX_INT32], base: { 2: 'do x', 3: 'script', 4: '[]' } },
+  { method: '/loki.v1.SessionService/Start', field: '14', name: /unknown provider -?\d+ \(known: script, openai, claude\)/, values: NOT_IN_ENUM, base: { 2: 'do x', 4: '[]' } },
+  { method: '/loki.v1.SessionService/Start', field: '15', name: /unknown autonomy mode -?\d+ \(known: perpetual, checkpoint, supervised\)/, values: NOT_IN_ENUM, base: { 2: 'do x', 4: '[]' } },
+  { method: '/loki.v1.PolicyService/ListApprovals', field: '3', name: /unknown status -?\d+/, values: NOT_IN_ENUM },
   { method: '/loki.v1.TokenService/Generate', field: '4', name: /expires_days/, values: [{ varint: '-2' }, MAX_INT32], base: { 1: 'numeric-case' } },
   { method: '/loki.v1.PolicyService/Decide', field: '7', name: /wait_ms/, values: [NEG, MAX_INT32], base: { 1: 'sess-x', 2: SHELL_LS } },
   { method: '/loki.v1.SandboxService/Logs', field: '3', name: /tail/, values: [NEG, MAX_INT32], base: { 1: 'sbx-nope' }, stream: true },

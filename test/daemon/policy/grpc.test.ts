@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Metadata, Server, ServerCredentials, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { PolicyDecision, PolicyServiceClient, type ApprovalEvent, type DecideResponse } from '../../../proto/gen/loki/v1/policy.js';
+import { ApprovalStatus, ListApprovalsRequest, PolicyDecision, PolicyServiceClient, type ApprovalEvent, type DecideResponse } from '../../../proto/gen/loki/v1/policy.js';
 import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
 import { ApprovalStore } from '../../../daemon/src/policy/approvals.js';
 import { buildPolicyEngine } from '../../../daemon/src/policy/config.js';
@@ -115,8 +115,20 @@ describe('PolicyService over gRPC', function () {
     await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', '  ')), status.INVALID_ARGUMENT, 'invalid_argument', /command must be a non-empty/);
     await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', 'ls', { profile: 'nope' })), status.INVALID_ARGUMENT, 'invalid_argument', /unknown policy profile/);
     await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', 'ls', { waitMs: 10_000_000 })), status.INVALID_ARGUMENT, 'invalid_argument', /wait_ms/);
-    await rejectsWith(rpc(admin(), 'listApprovals', { sessionId: '', status: 'maybe' }), status.INVALID_ARGUMENT, 'invalid_argument', /status must be/);
+    await rejectsWith(rpc(admin(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', status: 99 as ApprovalStatus })), status.INVALID_ARGUMENT, 'invalid_argument', /unknown status 99 \(known: pending, approved, rejected, expired\)/);
     await rejectsWith(rpc(admin(), 'explain', { ...shellReq('', 'ls'), cwd: 'relative' }), status.INVALID_ARGUMENT, 'invalid_argument', /cwd must be an absolute/);
+  });
+
+  it('still takes the string status an older client sends in the old field number, and refuses an unknown one naming the field', async function () {
+    const asked = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-alice', 'git push -f'));
+    const pending = await rpc<{ approvals: { id: string }[] }>(admin(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', legacyStatus: 'pending' }));
+    assert.deepEqual(pending.approvals.map((a) => a.id), [asked.approvalId]);
+    assert.deepEqual((await rpc<{ approvals: unknown[] }>(admin(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', legacyStatus: 'approved' }))).approvals, []);
+    await rejectsWith(rpc(admin(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', legacyStatus: 'maybe' })), status.INVALID_ARGUMENT, 'invalid_argument', /unknown status "maybe"/);
+    // The answer carries both spellings: the enum for current clients, the string for older ones.
+    const shown = await rpc<{ defaultProfile: string; mode: number; legacyMode: string }>(admin(), 'showPolicy', { profile: '' });
+    assert.equal(shown.mode > 0, true);
+    assert.equal(shown.legacyMode, ['perpetual', 'checkpoint', 'supervised'][shown.mode - 1]);
   });
 
   it('explains without recording anything', async function () {
@@ -130,11 +142,11 @@ describe('PolicyService over gRPC', function () {
   it('runs the approval lifecycle with the approver taken from the authenticated caller', async function () {
     const asked = await rpc<DecideResponse>(gateway(), 'decide', shellReq('sess-alice', 'git push -f'), gw('oidc:alice', 'read'));
     assert.equal(asked.decision, PolicyDecision.POLICY_DECISION_ASK);
-    const list = await rpc<{ approvals: { id: string; status: string }[] }>(gateway(), 'listApprovals', { sessionId: '', status: 'pending' }, gw('oidc:alice', 'read'));
+    const list = await rpc<{ approvals: { id: string; status: ApprovalStatus }[] }>(gateway(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', status: ApprovalStatus.APPROVAL_STATUS_PENDING }), gw('oidc:alice', 'read'));
     assert.deepEqual(list.approvals.map((a) => a.id), [asked.approvalId]);
     await rejectsWith(rpc(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: '' }, gw('oidc:alice', 'read')), status.PERMISSION_DENIED, 'permission_denied', /control/);
-    const done = await rpc<{ approval: { status: string; decidedBy: string } }>(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: 'ok' }, gw('oidc:alice', 'control'));
-    assert.deepEqual([done.approval.status, done.approval.decidedBy], ['approved', 'oidc:alice']);
+    const done = await rpc<{ approval: { status: ApprovalStatus; legacyStatus: string; decidedBy: string } }>(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: 'ok' }, gw('oidc:alice', 'control'));
+    assert.deepEqual([done.approval.status, done.approval.legacyStatus, done.approval.decidedBy], [ApprovalStatus.APPROVAL_STATUS_APPROVED, 'approved', 'oidc:alice']);
     const ok = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-alice', 'git push -f', { approvalId: asked.approvalId }));
     assert.equal(ok.decision, PolicyDecision.POLICY_DECISION_ALLOW);
     await rejectsWith(rpc(admin(), 'decide', shellReq('sess-alice', 'git push -f origin x', { approvalId: asked.approvalId })), status.PERMISSION_DENIED, 'approval_mismatch');
@@ -143,13 +155,13 @@ describe('PolicyService over gRPC', function () {
   it('hides other owners\' sessions and approvals from gateway callers without *', async function () {
     const asked = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-bob', 'git push -f'));
     await rejectsWith(rpc(gateway(), 'decide', shellReq('sess-bob', 'ls'), gw('oidc:alice', 'control')), status.NOT_FOUND, 'not_found');
-    const list = await rpc<{ approvals: unknown[] }>(gateway(), 'listApprovals', { sessionId: '', status: '' }, gw('oidc:alice', 'control'));
+    const list = await rpc<{ approvals: unknown[] }>(gateway(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', status: 0 }), gw('oidc:alice', 'control'));
     assert.equal(list.approvals.length, 0);
     await rejectsWith(rpc(gateway(), 'decideApproval', { id: asked.approvalId, approve: true, comment: '' }, gw('oidc:alice', 'control')), status.NOT_FOUND, 'approval_not_found');
     const boss = await rpc<{ approval: { decidedBy: string } }>(gateway(), 'decideApproval', { id: asked.approvalId, approve: false, comment: '' }, gw('oidc:root', '*'));
     assert.equal(boss.approval.decidedBy, 'oidc:root');
     // No credential: the daemon does not know who is asking, whatever subject the gateway names.
-    await rejectsWith(rpc(gateway(), 'listApprovals', { sessionId: '', status: '' }, md({ 'x-loki-subject': 'oidc:root', 'x-loki-scopes': '*' })), status.UNAUTHENTICATED, 'unauthenticated');
+    await rejectsWith(rpc(gateway(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', status: 0 }), md({ 'x-loki-subject': 'oidc:root', 'x-loki-scopes': '*' })), status.UNAUTHENTICATED, 'unauthenticated');
   });
 
   it('is not served on the agent socket at all', async function () {

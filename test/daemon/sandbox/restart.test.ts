@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Metadata } from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
-import { SandboxServiceClient, type LogChunk, type Sandbox } from '../../../proto/gen/loki/v1/sandbox.js';
+import { SandboxServiceClient, SandboxState, type LogChunk, type Sandbox } from '../../../proto/gen/loki/v1/sandbox.js';
 import { clientFor, errorCode, spawnDaemon, unaryCall, type DaemonProcess } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 import { START, docker, execIn, instanceContainers, removeInstanceContainers, requireImage, type SandboxClient } from '../../helpers/sandbox.js';
@@ -56,8 +56,8 @@ describe('lokid restart (SIGKILL, then a new daemon on the same home)', function
     assert.equal(list.length, 1);
     const after = list[0]!;
     assert.deepEqual(
-      { id: after.id, name: after.name, owner: after.owner, project: after.project, state: after.state, containerId: after.containerId, workspace: after.workspace },
-      { id: orig.id, name: 'survivor', owner: orig.owner, project: 'demo', state: 'running', containerId: orig.containerId, workspace: orig.workspace },
+      { id: after.id, name: after.name, owner: after.owner, project: after.project, state: after.state, legacyState: after.legacyState, containerId: after.containerId, workspace: after.workspace },
+      { id: orig.id, name: 'survivor', owner: orig.owner, project: 'demo', state: SandboxState.SANDBOX_STATE_RUNNING, legacyState: 'running', containerId: orig.containerId, workspace: orig.workspace },
     );
     assert.deepEqual(after.hardening, orig.hardening);
     assert.deepEqual((await docker.getContainer(after.containerId).inspect()).Config.Labels, labelsBefore);

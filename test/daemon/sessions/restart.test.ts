@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Metadata } from '@grpc/grpc-js';
 import { runtimePaths } from '../../../common/src/index.js';
-import { SessionServiceClient, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
+import { SessionServiceClient, SessionState, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
+import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
 import { clientFor, healthy, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 import { git, makeRepo, removeDir, StandInRunner, until } from './helpers.js';
@@ -64,8 +65,8 @@ describe('SessionManager across a daemon SIGKILL', function () {
     child = await spawnFixture(home);
     const admin = runtimePaths(home).adminSocket;
     let client = clientFor(SessionServiceClient, admin);
-    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: 'script', plan: '[{"run":"true"}]', projectPath: repo }));
-    assert.equal(s.state, 'running');
+    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo }));
+    assert.equal(s.state, SessionState.SESSION_STATE_RUNNING);
     const runner = new StandInRunner(join(runtimePaths(home).runDir, 'agents', s.id, 'agent.sock'));
     try {
       await runner.hello();
@@ -82,7 +83,7 @@ describe('SessionManager across a daemon SIGKILL', function () {
       // The same runner client, the same socket path: its calls reach the new daemon.
       assert.equal((await runner.decide({ $case: 'writePath', writePath: 'after.txt' })).decision, 'allow');
       await runner.report([{ type: 'message', message: 'after the restart' }, { type: 'finished', message: 'done' }]);
-      await until('completed', async () => (await unaryCall<{ id: string }, Session>(client.get.bind(client), { id: s.id })).state === 'completed', 30_000);
+      await until('completed', async () => (await unaryCall<{ id: string }, Session>(client.get.bind(client), { id: s.id })).state === SessionState.SESSION_STATE_COMPLETED, 30_000);
 
       const all = await events(client, s.id);
       assert.deepEqual(all.map((e) => e.seq), all.map((_, i) => i + 1), 'seq has no gaps');

@@ -1,6 +1,6 @@
 // Overview: small charts from the gateway's /metrics, sampled every 5 s.
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../util.js';
+import { api, useLoad } from '../util.js';
 
 type Samples = Map<string, number>;
 
@@ -103,6 +103,7 @@ export function Overview() {
     const timer = setInterval(tick, 5000);
     return () => clearInterval(timer);
   }, []);
+  const driver = useLoad(() => api.status(), []).data?.daemon.sandbox_driver;
   const decisions: [string, number][] = ['allow', 'deny', 'ask'].map((k) => [k, now ? sum(now, 'loki_policy_decisions_total', (l) => l.includes(`"${k}"`)) : 0]);
   // loki_session_status is one gauge per session: 0 stopped, 1 running, 2 paused.
   const status = now ? [...now].filter(([k]) => k.startsWith('loki_session_status{')).map(([, v]) => v) : [];
@@ -126,6 +127,9 @@ export function Overview() {
         </div>
         <div class="tile stat">
           <span class="big">{now ? sum(now, 'loki_sessions_created_total') : '—'}</span> sessions created
+        </div>
+        <div class="tile stat driver">
+          <span class="big">{driver?.name ?? '—'}</span> {driver ? `sandbox driver, ${driver.reachable ? `reachable (${driver.version})` : 'NOT reachable'}${driver.can_pause ? '' : ', cannot pause'}` : 'sandbox driver'}
         </div>
         <Bars label="Policy decisions" data={decisions} />
         <Bars label="Sessions by state" data={states} />

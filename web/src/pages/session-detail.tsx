@@ -3,12 +3,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { SessionEvent } from '../../../client/src/types.js';
+import { isTerminalState } from '../../../common/src/vocab.js';
 import { PatchView, splitPatch } from '../highlight.js';
 import { age, api, canControl, escapeForDisplay, time, useLoad, useNow } from '../util.js';
 import { ApprovalCard, useApprovals } from './approvals.js';
 import { StateBadge } from './sessions.js';
-
-const TERMINAL = new Set(['completed', 'failed', 'stopped']);
 
 function useEvents(id: string): SessionEvent[] {
   const [events, setEvents] = useState<SessionEvent[]>([]);
@@ -149,7 +148,7 @@ export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
             <dt>Age</dt>
             <dd>{age(ses.created_at, now)}</dd>
           </dl>
-          {canControl(me.scopes) && !TERMINAL.has(ses.state) ? (
+          {canControl(me.scopes) && !isTerminalState(ses.state) ? (
             <div class="row controls">
               {ses.state === 'paused' ? (
                 <button type="button" onClick={act('resume')}>
@@ -184,7 +183,7 @@ export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        {tab === 'events' ? <Events events={events} /> : tab === 'trail' ? <Trail id={id} tick={events.length} /> : <Changes id={id} tick={ses && TERMINAL.has(ses.state) ? 1 : 0} />}
+        {tab === 'events' ? <Events events={events} /> : tab === 'trail' ? <Trail id={id} tick={events.length} /> : <Changes id={id} tick={ses && isTerminalState(ses.state) ? 1 : 0} />}
       </div>
     </section>
   );

@@ -2,9 +2,10 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { Session } from '../../../client/src/types.js';
+import { AUTONOMY_MODES, PROVIDERS, SESSION_STATES } from '../../../common/src/vocab.js';
 import { age, api, canControl, useLoad, useNow } from '../util.js';
 
-const STATES = ['', 'pending', 'starting', 'running', 'paused', 'waiting_approval', 'completed', 'failed', 'stopped'];
+const STATES = ['', ...SESSION_STATES];
 
 /** Re-runs `reload` (at most every 300 ms) whenever any session emits an event. */
 export function useLiveReload(reload: () => void): void {
@@ -64,9 +65,11 @@ function StartForm({ onStarted }: { onStarted: (s: Session) => void }) {
         <label>
           Provider
           <select value={provider} onChange={(e) => setProvider((e.target as HTMLSelectElement).value)}>
-            <option value="script">script</option>
-            <option value="openai">openai</option>
-            <option value="claude">claude</option>
+            {PROVIDERS.map((p) => (
+              <option key={p} value={p}>
+                {p}
+              </option>
+            ))}
           </select>
         </label>
         <label>
@@ -84,9 +87,11 @@ function StartForm({ onStarted }: { onStarted: (s: Session) => void }) {
           Autonomy
           <select value={autonomy} onChange={(e) => setAutonomy((e.target as HTMLSelectElement).value)}>
             <option value="">(policy default)</option>
-            <option value="perpetual">perpetual</option>
-            <option value="checkpoint">checkpoint</option>
-            <option value="supervised">supervised</option>
+            {AUTONOMY_MODES.map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
           </select>
         </label>
       </div>

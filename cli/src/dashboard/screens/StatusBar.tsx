@@ -16,13 +16,17 @@ function linkText(l: LinkStatus, now: number): string {
   return 'LIVE';
 }
 
+
 export function StatusBar() {
   const s = useDashboardState();
   useTick(1000);
   const now = Date.now();
   const t = s.transport;
   const st = s.status;
-  const health = st.value && !st.stale ? `daemon ok v${st.value.daemon.version}${st.value.gateway ? ` · gateway ${st.value.gateway.ready ? 'ready' : 'not ready'}` : ''}` : st.error ? `daemon unreachable` : 'daemon …';
+  // The sandbox backend (driver-neutral status): beside the daemon's health when it is down, else last, where a narrow terminal cuts it first.
+  const driver = st.value && !st.stale ? st.value.daemon.sandbox_driver : undefined;
+  const driverDown = driver && !driver.reachable ? driver : undefined;
+  const health = st.value && !st.stale ? `daemon ok v${st.value.daemon.version}${driverDown ? ` · ${driverDown.name} NOT reachable` : ''}${st.value.gateway ? ` · gateway ${st.value.gateway.ready ? 'ready' : 'not ready'}` : ''}` : st.error ? `daemon unreachable` : 'daemon …';
   const down = st.stale
     ? `RECONNECTING (attempt ${st.failures}, next in ${Math.max(0, Math.ceil(((st.retryAt ?? now) - now) / 1000))}s: ${st.error ?? 'daemon unreachable'})`
     : null;
@@ -38,6 +42,7 @@ export function StatusBar() {
         <C color={s.approvals.pending.length ? 'yellow' : undefined}>{`${s.approvals.pending.length} pending`}</C>
         {` · last event ${clock(last)}`}
         {s.readonly ? <C color="magenta">{' · READ-ONLY'}</C> : null}
+        {driver && !driverDown ? ` · ${driver.name} ${driver.version}` : null}
       </Text>
       {s.ui.message ? <Text wrap="truncate-end">{s.ui.message}</Text> : null}
     </Box>

@@ -20,8 +20,60 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { AutonomyMode, autonomyModeFromJSON, autonomyModeToJSON } from "./vocab.js";
 
 /** PolicyService: decisions for agent actions and the approvals behind `ask`. */
+
+export enum ApprovalStatus {
+  APPROVAL_STATUS_UNSPECIFIED = 0,
+  APPROVAL_STATUS_PENDING = 1,
+  APPROVAL_STATUS_APPROVED = 2,
+  APPROVAL_STATUS_REJECTED = 3,
+  APPROVAL_STATUS_EXPIRED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function approvalStatusFromJSON(object: any): ApprovalStatus {
+  switch (object) {
+    case 0:
+    case "APPROVAL_STATUS_UNSPECIFIED":
+      return ApprovalStatus.APPROVAL_STATUS_UNSPECIFIED;
+    case 1:
+    case "APPROVAL_STATUS_PENDING":
+      return ApprovalStatus.APPROVAL_STATUS_PENDING;
+    case 2:
+    case "APPROVAL_STATUS_APPROVED":
+      return ApprovalStatus.APPROVAL_STATUS_APPROVED;
+    case 3:
+    case "APPROVAL_STATUS_REJECTED":
+      return ApprovalStatus.APPROVAL_STATUS_REJECTED;
+    case 4:
+    case "APPROVAL_STATUS_EXPIRED":
+      return ApprovalStatus.APPROVAL_STATUS_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ApprovalStatus.UNRECOGNIZED;
+  }
+}
+
+export function approvalStatusToJSON(object: ApprovalStatus): string {
+  switch (object) {
+    case ApprovalStatus.APPROVAL_STATUS_UNSPECIFIED:
+      return "APPROVAL_STATUS_UNSPECIFIED";
+    case ApprovalStatus.APPROVAL_STATUS_PENDING:
+      return "APPROVAL_STATUS_PENDING";
+    case ApprovalStatus.APPROVAL_STATUS_APPROVED:
+      return "APPROVAL_STATUS_APPROVED";
+    case ApprovalStatus.APPROVAL_STATUS_REJECTED:
+      return "APPROVAL_STATUS_REJECTED";
+    case ApprovalStatus.APPROVAL_STATUS_EXPIRED:
+      return "APPROVAL_STATUS_EXPIRED";
+    case ApprovalStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export enum PolicyDecision {
   POLICY_DECISION_UNSPECIFIED = 0,
@@ -129,9 +181,14 @@ export interface DecideResponse {
   /** set when decision = ASK (a pending approval) or when one was used */
   approvalId: string;
   profile: string;
-  /** perpetual | checkpoint | supervised */
-  mode: string;
+  /**
+   * the same as mode, for older clients
+   *
+   * @deprecated
+   */
+  legacyMode: string;
   commands: CommandReport[];
+  mode: AutonomyMode;
 }
 
 export interface ExplainRequest {
@@ -154,8 +211,12 @@ export interface Approval {
   reason: string;
   requestedAtMs: number;
   expiresAtMs: number;
-  /** pending | approved | rejected | expired */
-  status: string;
+  /**
+   * the same as status, for older clients
+   *
+   * @deprecated
+   */
+  legacyStatus: string;
   decidedBy: string;
   decidedAtMs: number;
   comment: string;
@@ -167,12 +228,19 @@ export interface Approval {
   approvalsRequired: number;
   approvers: string[];
   distinctFromStarter: boolean;
+  status: ApprovalStatus;
 }
 
 export interface ListApprovalsRequest {
   sessionId: string;
-  /** "" = all */
-  status: string;
+  /**
+   * older clients: pending | approved | rejected | expired, "" = all
+   *
+   * @deprecated
+   */
+  legacyStatus: string;
+  /** UNSPECIFIED = all */
+  status: ApprovalStatus;
 }
 
 export interface ListApprovalsResponse {
@@ -217,23 +285,42 @@ export interface PolicyRule {
 export interface PolicyProfile {
   name: string;
   description: string;
-  defaultDecision: string;
+  /**
+   * the same as default_decision, for older clients
+   *
+   * @deprecated
+   */
+  legacyDefaultDecision: string;
   failClosed: string;
   writes: string;
   commit: string;
-  mode: string;
+  /**
+   * the same as mode, for older clients
+   *
+   * @deprecated
+   */
+  legacyMode: string;
   rules: PolicyRule[];
+  defaultDecision: PolicyDecision;
+  /** UNSPECIFIED = the profile forces no mode */
+  mode: AutonomyMode;
 }
 
 export interface ShowPolicyResponse {
   defaultProfile: string;
-  mode: string;
+  /**
+   * the same as mode, for older clients
+   *
+   * @deprecated
+   */
+  legacyMode: string;
   profiles: PolicyProfile[];
   allowedPaths: string[];
   protectedPaths: string[];
   approvalTimeoutSeconds: number;
   onTimeout: string;
   fourEyes: boolean;
+  mode: AutonomyMode;
 }
 
 function createBaseShellAction(): ShellAction {
@@ -1014,8 +1101,9 @@ function createBaseDecideResponse(): DecideResponse {
     actionHash: "",
     approvalId: "",
     profile: "",
-    mode: "",
+    legacyMode: "",
     commands: [],
+    mode: 0,
   };
 }
 
@@ -1042,11 +1130,14 @@ export const DecideResponse: MessageFns<DecideResponse> = {
     if (message.profile !== "") {
       writer.uint32(58).string(message.profile);
     }
-    if (message.mode !== "") {
-      writer.uint32(66).string(message.mode);
+    if (message.legacyMode !== "") {
+      writer.uint32(66).string(message.legacyMode);
     }
     for (const v of message.commands) {
       CommandReport.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.mode !== 0) {
+      writer.uint32(80).int32(message.mode);
     }
     return writer;
   },
@@ -1125,7 +1216,7 @@ export const DecideResponse: MessageFns<DecideResponse> = {
               break;
             }
 
-            message.mode = reader.string();
+            message.legacyMode = reader.string();
             continue;
           }
           case 9: {
@@ -1134,6 +1225,14 @@ export const DecideResponse: MessageFns<DecideResponse> = {
             }
 
             message.commands.push(CommandReport.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
             continue;
           }
         }
@@ -1165,10 +1264,15 @@ export const DecideResponse: MessageFns<DecideResponse> = {
         ? globalThis.String(object.approval_id)
         : "",
       profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
-      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      legacyMode: isSet(object.legacyMode)
+        ? globalThis.String(object.legacyMode)
+        : isSet(object.legacy_mode)
+        ? globalThis.String(object.legacy_mode)
+        : "",
       commands: globalThis.Array.isArray(object?.commands)
         ? object.commands.map((e: any) => CommandReport.fromJSON(e))
         : [],
+      mode: isSet(object.mode) ? autonomyModeFromJSON(object.mode) : 0,
     };
   },
 
@@ -1195,11 +1299,14 @@ export const DecideResponse: MessageFns<DecideResponse> = {
     if (message.profile !== "") {
       obj.profile = message.profile;
     }
-    if (message.mode !== "") {
-      obj.mode = message.mode;
+    if (message.legacyMode !== "") {
+      obj.legacyMode = message.legacyMode;
     }
     if (message.commands?.length) {
       obj.commands = message.commands.map((e) => CommandReport.toJSON(e));
+    }
+    if (message.mode !== 0) {
+      obj.mode = autonomyModeToJSON(message.mode);
     }
     return obj;
   },
@@ -1216,8 +1323,9 @@ export const DecideResponse: MessageFns<DecideResponse> = {
     message.actionHash = object.actionHash ?? "";
     message.approvalId = object.approvalId ?? "";
     message.profile = object.profile ?? "";
-    message.mode = object.mode ?? "";
+    message.legacyMode = object.legacyMode ?? "";
     message.commands = object.commands?.map((e) => CommandReport.fromPartial(e)) || [];
+    message.mode = object.mode ?? 0;
     return message;
   },
 };
@@ -1376,7 +1484,7 @@ function createBaseApproval(): Approval {
     reason: "",
     requestedAtMs: 0,
     expiresAtMs: 0,
-    status: "",
+    legacyStatus: "",
     decidedBy: "",
     decidedAtMs: 0,
     comment: "",
@@ -1384,6 +1492,7 @@ function createBaseApproval(): Approval {
     approvalsRequired: 0,
     approvers: [],
     distinctFromStarter: false,
+    status: 0,
   };
 }
 
@@ -1416,8 +1525,8 @@ export const Approval: MessageFns<Approval> = {
     if (message.expiresAtMs !== 0) {
       writer.uint32(72).int64(message.expiresAtMs);
     }
-    if (message.status !== "") {
-      writer.uint32(82).string(message.status);
+    if (message.legacyStatus !== "") {
+      writer.uint32(82).string(message.legacyStatus);
     }
     if (message.decidedBy !== "") {
       writer.uint32(90).string(message.decidedBy);
@@ -1439,6 +1548,9 @@ export const Approval: MessageFns<Approval> = {
     }
     if (message.distinctFromStarter !== false) {
       writer.uint32(136).bool(message.distinctFromStarter);
+    }
+    if (message.status !== 0) {
+      writer.uint32(144).int32(message.status);
     }
     return writer;
   },
@@ -1533,7 +1645,7 @@ export const Approval: MessageFns<Approval> = {
               break;
             }
 
-            message.status = reader.string();
+            message.legacyStatus = reader.string();
             continue;
           }
           case 11: {
@@ -1592,6 +1704,14 @@ export const Approval: MessageFns<Approval> = {
             message.distinctFromStarter = reader.bool();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1639,7 +1759,11 @@ export const Approval: MessageFns<Approval> = {
         : isSet(object.expires_at_ms)
         ? globalThis.Number(object.expires_at_ms)
         : 0,
-      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      legacyStatus: isSet(object.legacyStatus)
+        ? globalThis.String(object.legacyStatus)
+        : isSet(object.legacy_status)
+        ? globalThis.String(object.legacy_status)
+        : "",
       decidedBy: isSet(object.decidedBy)
         ? globalThis.String(object.decidedBy)
         : isSet(object.decided_by)
@@ -1669,6 +1793,7 @@ export const Approval: MessageFns<Approval> = {
         : isSet(object.distinct_from_starter)
         ? globalThis.Boolean(object.distinct_from_starter)
         : false,
+      status: isSet(object.status) ? approvalStatusFromJSON(object.status) : 0,
     };
   },
 
@@ -1701,8 +1826,8 @@ export const Approval: MessageFns<Approval> = {
     if (message.expiresAtMs !== 0) {
       obj.expiresAtMs = Math.round(message.expiresAtMs);
     }
-    if (message.status !== "") {
-      obj.status = message.status;
+    if (message.legacyStatus !== "") {
+      obj.legacyStatus = message.legacyStatus;
     }
     if (message.decidedBy !== "") {
       obj.decidedBy = message.decidedBy;
@@ -1725,6 +1850,9 @@ export const Approval: MessageFns<Approval> = {
     if (message.distinctFromStarter !== false) {
       obj.distinctFromStarter = message.distinctFromStarter;
     }
+    if (message.status !== 0) {
+      obj.status = approvalStatusToJSON(message.status);
+    }
     return obj;
   },
 
@@ -1742,7 +1870,7 @@ export const Approval: MessageFns<Approval> = {
     message.reason = object.reason ?? "";
     message.requestedAtMs = object.requestedAtMs ?? 0;
     message.expiresAtMs = object.expiresAtMs ?? 0;
-    message.status = object.status ?? "";
+    message.legacyStatus = object.legacyStatus ?? "";
     message.decidedBy = object.decidedBy ?? "";
     message.decidedAtMs = object.decidedAtMs ?? 0;
     message.comment = object.comment ?? "";
@@ -1750,12 +1878,13 @@ export const Approval: MessageFns<Approval> = {
     message.approvalsRequired = object.approvalsRequired ?? 0;
     message.approvers = object.approvers?.map((e) => e) || [];
     message.distinctFromStarter = object.distinctFromStarter ?? false;
+    message.status = object.status ?? 0;
     return message;
   },
 };
 
 function createBaseListApprovalsRequest(): ListApprovalsRequest {
-  return { sessionId: "", status: "" };
+  return { sessionId: "", legacyStatus: "", status: 0 };
 }
 
 export const ListApprovalsRequest: MessageFns<ListApprovalsRequest> = {
@@ -1763,8 +1892,11 @@ export const ListApprovalsRequest: MessageFns<ListApprovalsRequest> = {
     if (message.sessionId !== "") {
       writer.uint32(10).string(message.sessionId);
     }
-    if (message.status !== "") {
-      writer.uint32(18).string(message.status);
+    if (message.legacyStatus !== "") {
+      writer.uint32(18).string(message.legacyStatus);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
     }
     return writer;
   },
@@ -1795,7 +1927,15 @@ export const ListApprovalsRequest: MessageFns<ListApprovalsRequest> = {
               break;
             }
 
-            message.status = reader.string();
+            message.legacyStatus = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
             continue;
           }
         }
@@ -1817,7 +1957,12 @@ export const ListApprovalsRequest: MessageFns<ListApprovalsRequest> = {
         : isSet(object.session_id)
         ? globalThis.String(object.session_id)
         : "",
-      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      legacyStatus: isSet(object.legacyStatus)
+        ? globalThis.String(object.legacyStatus)
+        : isSet(object.legacy_status)
+        ? globalThis.String(object.legacy_status)
+        : "",
+      status: isSet(object.status) ? approvalStatusFromJSON(object.status) : 0,
     };
   },
 
@@ -1826,8 +1971,11 @@ export const ListApprovalsRequest: MessageFns<ListApprovalsRequest> = {
     if (message.sessionId !== "") {
       obj.sessionId = message.sessionId;
     }
-    if (message.status !== "") {
-      obj.status = message.status;
+    if (message.legacyStatus !== "") {
+      obj.legacyStatus = message.legacyStatus;
+    }
+    if (message.status !== 0) {
+      obj.status = approvalStatusToJSON(message.status);
     }
     return obj;
   },
@@ -1838,7 +1986,8 @@ export const ListApprovalsRequest: MessageFns<ListApprovalsRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListApprovalsRequest>, I>>(object: I): ListApprovalsRequest {
     const message = createBaseListApprovalsRequest();
     message.sessionId = object.sessionId ?? "";
-    message.status = object.status ?? "";
+    message.legacyStatus = object.legacyStatus ?? "";
+    message.status = object.status ?? 0;
     return message;
   },
 };
@@ -2452,12 +2601,14 @@ function createBasePolicyProfile(): PolicyProfile {
   return {
     name: "",
     description: "",
-    defaultDecision: "",
+    legacyDefaultDecision: "",
     failClosed: "",
     writes: "",
     commit: "",
-    mode: "",
+    legacyMode: "",
     rules: [],
+    defaultDecision: 0,
+    mode: 0,
   };
 }
 
@@ -2469,8 +2620,8 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
     if (message.description !== "") {
       writer.uint32(18).string(message.description);
     }
-    if (message.defaultDecision !== "") {
-      writer.uint32(26).string(message.defaultDecision);
+    if (message.legacyDefaultDecision !== "") {
+      writer.uint32(26).string(message.legacyDefaultDecision);
     }
     if (message.failClosed !== "") {
       writer.uint32(34).string(message.failClosed);
@@ -2481,11 +2632,17 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
     if (message.commit !== "") {
       writer.uint32(50).string(message.commit);
     }
-    if (message.mode !== "") {
-      writer.uint32(58).string(message.mode);
+    if (message.legacyMode !== "") {
+      writer.uint32(58).string(message.legacyMode);
     }
     for (const v of message.rules) {
       PolicyRule.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.defaultDecision !== 0) {
+      writer.uint32(72).int32(message.defaultDecision);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(80).int32(message.mode);
     }
     return writer;
   },
@@ -2524,7 +2681,7 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
               break;
             }
 
-            message.defaultDecision = reader.string();
+            message.legacyDefaultDecision = reader.string();
             continue;
           }
           case 4: {
@@ -2556,7 +2713,7 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
               break;
             }
 
-            message.mode = reader.string();
+            message.legacyMode = reader.string();
             continue;
           }
           case 8: {
@@ -2565,6 +2722,22 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
             }
 
             message.rules.push(PolicyRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.defaultDecision = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
             continue;
           }
         }
@@ -2583,10 +2756,10 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
-      defaultDecision: isSet(object.defaultDecision)
-        ? globalThis.String(object.defaultDecision)
-        : isSet(object.default_decision)
-        ? globalThis.String(object.default_decision)
+      legacyDefaultDecision: isSet(object.legacyDefaultDecision)
+        ? globalThis.String(object.legacyDefaultDecision)
+        : isSet(object.legacy_default_decision)
+        ? globalThis.String(object.legacy_default_decision)
         : "",
       failClosed: isSet(object.failClosed)
         ? globalThis.String(object.failClosed)
@@ -2595,8 +2768,20 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
         : "",
       writes: isSet(object.writes) ? globalThis.String(object.writes) : "",
       commit: isSet(object.commit) ? globalThis.String(object.commit) : "",
-      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
-      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => PolicyRule.fromJSON(e)) : [],
+      legacyMode: isSet(object.legacyMode)
+        ? globalThis.String(object.legacyMode)
+        : isSet(object.legacy_mode)
+        ? globalThis.String(object.legacy_mode)
+        : "",
+      rules: globalThis.Array.isArray(object?.rules)
+        ? object.rules.map((e: any) => PolicyRule.fromJSON(e))
+        : [],
+      defaultDecision: isSet(object.defaultDecision)
+        ? policyDecisionFromJSON(object.defaultDecision)
+        : isSet(object.default_decision)
+        ? policyDecisionFromJSON(object.default_decision)
+        : 0,
+      mode: isSet(object.mode) ? autonomyModeFromJSON(object.mode) : 0,
     };
   },
 
@@ -2608,8 +2793,8 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
-    if (message.defaultDecision !== "") {
-      obj.defaultDecision = message.defaultDecision;
+    if (message.legacyDefaultDecision !== "") {
+      obj.legacyDefaultDecision = message.legacyDefaultDecision;
     }
     if (message.failClosed !== "") {
       obj.failClosed = message.failClosed;
@@ -2620,11 +2805,17 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
     if (message.commit !== "") {
       obj.commit = message.commit;
     }
-    if (message.mode !== "") {
-      obj.mode = message.mode;
+    if (message.legacyMode !== "") {
+      obj.legacyMode = message.legacyMode;
     }
     if (message.rules?.length) {
       obj.rules = message.rules.map((e) => PolicyRule.toJSON(e));
+    }
+    if (message.defaultDecision !== 0) {
+      obj.defaultDecision = policyDecisionToJSON(message.defaultDecision);
+    }
+    if (message.mode !== 0) {
+      obj.mode = autonomyModeToJSON(message.mode);
     }
     return obj;
   },
@@ -2636,12 +2827,14 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
     const message = createBasePolicyProfile();
     message.name = object.name ?? "";
     message.description = object.description ?? "";
-    message.defaultDecision = object.defaultDecision ?? "";
+    message.legacyDefaultDecision = object.legacyDefaultDecision ?? "";
     message.failClosed = object.failClosed ?? "";
     message.writes = object.writes ?? "";
     message.commit = object.commit ?? "";
-    message.mode = object.mode ?? "";
+    message.legacyMode = object.legacyMode ?? "";
     message.rules = object.rules?.map((e) => PolicyRule.fromPartial(e)) || [];
+    message.defaultDecision = object.defaultDecision ?? 0;
+    message.mode = object.mode ?? 0;
     return message;
   },
 };
@@ -2649,13 +2842,14 @@ export const PolicyProfile: MessageFns<PolicyProfile> = {
 function createBaseShowPolicyResponse(): ShowPolicyResponse {
   return {
     defaultProfile: "",
-    mode: "",
+    legacyMode: "",
     profiles: [],
     allowedPaths: [],
     protectedPaths: [],
     approvalTimeoutSeconds: 0,
     onTimeout: "",
     fourEyes: false,
+    mode: 0,
   };
 }
 
@@ -2664,8 +2858,8 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
     if (message.defaultProfile !== "") {
       writer.uint32(10).string(message.defaultProfile);
     }
-    if (message.mode !== "") {
-      writer.uint32(18).string(message.mode);
+    if (message.legacyMode !== "") {
+      writer.uint32(18).string(message.legacyMode);
     }
     for (const v of message.profiles) {
       PolicyProfile.encode(v!, writer.uint32(26).fork()).join();
@@ -2684,6 +2878,9 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
     }
     if (message.fourEyes !== false) {
       writer.uint32(64).bool(message.fourEyes);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(72).int32(message.mode);
     }
     return writer;
   },
@@ -2714,7 +2911,7 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
               break;
             }
 
-            message.mode = reader.string();
+            message.legacyMode = reader.string();
             continue;
           }
           case 3: {
@@ -2765,6 +2962,14 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
             message.fourEyes = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2784,7 +2989,11 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
         : isSet(object.default_profile)
         ? globalThis.String(object.default_profile)
         : "",
-      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      legacyMode: isSet(object.legacyMode)
+        ? globalThis.String(object.legacyMode)
+        : isSet(object.legacy_mode)
+        ? globalThis.String(object.legacy_mode)
+        : "",
       profiles: globalThis.Array.isArray(object?.profiles)
         ? object.profiles.map((e: any) => PolicyProfile.fromJSON(e))
         : [],
@@ -2813,6 +3022,7 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
         : isSet(object.four_eyes)
         ? globalThis.Boolean(object.four_eyes)
         : false,
+      mode: isSet(object.mode) ? autonomyModeFromJSON(object.mode) : 0,
     };
   },
 
@@ -2821,8 +3031,8 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
     if (message.defaultProfile !== "") {
       obj.defaultProfile = message.defaultProfile;
     }
-    if (message.mode !== "") {
-      obj.mode = message.mode;
+    if (message.legacyMode !== "") {
+      obj.legacyMode = message.legacyMode;
     }
     if (message.profiles?.length) {
       obj.profiles = message.profiles.map((e) => PolicyProfile.toJSON(e));
@@ -2842,6 +3052,9 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
     if (message.fourEyes !== false) {
       obj.fourEyes = message.fourEyes;
     }
+    if (message.mode !== 0) {
+      obj.mode = autonomyModeToJSON(message.mode);
+    }
     return obj;
   },
 
@@ -2851,13 +3064,14 @@ export const ShowPolicyResponse: MessageFns<ShowPolicyResponse> = {
   fromPartial<I extends Exact<DeepPartial<ShowPolicyResponse>, I>>(object: I): ShowPolicyResponse {
     const message = createBaseShowPolicyResponse();
     message.defaultProfile = object.defaultProfile ?? "";
-    message.mode = object.mode ?? "";
+    message.legacyMode = object.legacyMode ?? "";
     message.profiles = object.profiles?.map((e) => PolicyProfile.fromPartial(e)) || [];
     message.allowedPaths = object.allowedPaths?.map((e) => e) || [];
     message.protectedPaths = object.protectedPaths?.map((e) => e) || [];
     message.approvalTimeoutSeconds = object.approvalTimeoutSeconds ?? 0;
     message.onTimeout = object.onTimeout ?? "";
     message.fourEyes = object.fourEyes ?? false;
+    message.mode = object.mode ?? 0;
     return message;
   },
 };

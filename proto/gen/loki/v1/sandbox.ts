@@ -28,6 +28,76 @@ import {
  * Every id field accepts a sandbox id (sbx-...) or its unique name.
  */
 
+/** Mirrors SANDBOX_STATES in common/src/vocab.ts (Docker's container states). */
+export enum SandboxState {
+  SANDBOX_STATE_UNSPECIFIED = 0,
+  SANDBOX_STATE_CREATED = 1,
+  SANDBOX_STATE_RUNNING = 2,
+  SANDBOX_STATE_PAUSED = 3,
+  SANDBOX_STATE_RESTARTING = 4,
+  SANDBOX_STATE_EXITED = 5,
+  SANDBOX_STATE_DEAD = 6,
+  SANDBOX_STATE_REMOVING = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function sandboxStateFromJSON(object: any): SandboxState {
+  switch (object) {
+    case 0:
+    case "SANDBOX_STATE_UNSPECIFIED":
+      return SandboxState.SANDBOX_STATE_UNSPECIFIED;
+    case 1:
+    case "SANDBOX_STATE_CREATED":
+      return SandboxState.SANDBOX_STATE_CREATED;
+    case 2:
+    case "SANDBOX_STATE_RUNNING":
+      return SandboxState.SANDBOX_STATE_RUNNING;
+    case 3:
+    case "SANDBOX_STATE_PAUSED":
+      return SandboxState.SANDBOX_STATE_PAUSED;
+    case 4:
+    case "SANDBOX_STATE_RESTARTING":
+      return SandboxState.SANDBOX_STATE_RESTARTING;
+    case 5:
+    case "SANDBOX_STATE_EXITED":
+      return SandboxState.SANDBOX_STATE_EXITED;
+    case 6:
+    case "SANDBOX_STATE_DEAD":
+      return SandboxState.SANDBOX_STATE_DEAD;
+    case 7:
+    case "SANDBOX_STATE_REMOVING":
+      return SandboxState.SANDBOX_STATE_REMOVING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SandboxState.UNRECOGNIZED;
+  }
+}
+
+export function sandboxStateToJSON(object: SandboxState): string {
+  switch (object) {
+    case SandboxState.SANDBOX_STATE_UNSPECIFIED:
+      return "SANDBOX_STATE_UNSPECIFIED";
+    case SandboxState.SANDBOX_STATE_CREATED:
+      return "SANDBOX_STATE_CREATED";
+    case SandboxState.SANDBOX_STATE_RUNNING:
+      return "SANDBOX_STATE_RUNNING";
+    case SandboxState.SANDBOX_STATE_PAUSED:
+      return "SANDBOX_STATE_PAUSED";
+    case SandboxState.SANDBOX_STATE_RESTARTING:
+      return "SANDBOX_STATE_RESTARTING";
+    case SandboxState.SANDBOX_STATE_EXITED:
+      return "SANDBOX_STATE_EXITED";
+    case SandboxState.SANDBOX_STATE_DEAD:
+      return "SANDBOX_STATE_DEAD";
+    case SandboxState.SANDBOX_STATE_REMOVING:
+      return "SANDBOX_STATE_REMOVING";
+    case SandboxState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum OutputStream {
   OUTPUT_STREAM_UNSPECIFIED = 0,
   OUTPUT_STREAM_STDOUT = 1,
@@ -125,8 +195,12 @@ export interface Sandbox {
   name: string;
   owner: string;
   project: string;
-  /** created | running | paused | exited | dead | missing */
-  state: string;
+  /**
+   * the same as state, for older clients
+   *
+   * @deprecated
+   */
+  legacyState: string;
   image: string;
   containerId: string;
   createdAtMs: number;
@@ -135,6 +209,7 @@ export interface Sandbox {
   hardening: Hardening | undefined;
   exitCode: number;
   session: string;
+  state: SandboxState;
 }
 
 export interface StartSandboxResponse {
@@ -1002,7 +1077,7 @@ function createBaseSandbox(): Sandbox {
     name: "",
     owner: "",
     project: "",
-    state: "",
+    legacyState: "",
     image: "",
     containerId: "",
     createdAtMs: 0,
@@ -1010,6 +1085,7 @@ function createBaseSandbox(): Sandbox {
     hardening: undefined,
     exitCode: 0,
     session: "",
+    state: 0,
   };
 }
 
@@ -1027,8 +1103,8 @@ export const Sandbox: MessageFns<Sandbox> = {
     if (message.project !== "") {
       writer.uint32(34).string(message.project);
     }
-    if (message.state !== "") {
-      writer.uint32(42).string(message.state);
+    if (message.legacyState !== "") {
+      writer.uint32(42).string(message.legacyState);
     }
     if (message.image !== "") {
       writer.uint32(50).string(message.image);
@@ -1050,6 +1126,9 @@ export const Sandbox: MessageFns<Sandbox> = {
     }
     if (message.session !== "") {
       writer.uint32(98).string(message.session);
+    }
+    if (message.state !== 0) {
+      writer.uint32(104).int32(message.state);
     }
     return writer;
   },
@@ -1104,7 +1183,7 @@ export const Sandbox: MessageFns<Sandbox> = {
               break;
             }
 
-            message.state = reader.string();
+            message.legacyState = reader.string();
             continue;
           }
           case 6: {
@@ -1163,6 +1242,14 @@ export const Sandbox: MessageFns<Sandbox> = {
             message.session = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1181,7 +1268,11 @@ export const Sandbox: MessageFns<Sandbox> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
       project: isSet(object.project) ? globalThis.String(object.project) : "",
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      legacyState: isSet(object.legacyState)
+        ? globalThis.String(object.legacyState)
+        : isSet(object.legacy_state)
+        ? globalThis.String(object.legacy_state)
+        : "",
       image: isSet(object.image) ? globalThis.String(object.image) : "",
       containerId: isSet(object.containerId)
         ? globalThis.String(object.containerId)
@@ -1201,6 +1292,7 @@ export const Sandbox: MessageFns<Sandbox> = {
         ? globalThis.Number(object.exit_code)
         : 0,
       session: isSet(object.session) ? globalThis.String(object.session) : "",
+      state: isSet(object.state) ? sandboxStateFromJSON(object.state) : 0,
     };
   },
 
@@ -1218,8 +1310,8 @@ export const Sandbox: MessageFns<Sandbox> = {
     if (message.project !== "") {
       obj.project = message.project;
     }
-    if (message.state !== "") {
-      obj.state = message.state;
+    if (message.legacyState !== "") {
+      obj.legacyState = message.legacyState;
     }
     if (message.image !== "") {
       obj.image = message.image;
@@ -1242,6 +1334,9 @@ export const Sandbox: MessageFns<Sandbox> = {
     if (message.session !== "") {
       obj.session = message.session;
     }
+    if (message.state !== 0) {
+      obj.state = sandboxStateToJSON(message.state);
+    }
     return obj;
   },
 
@@ -1254,7 +1349,7 @@ export const Sandbox: MessageFns<Sandbox> = {
     message.name = object.name ?? "";
     message.owner = object.owner ?? "";
     message.project = object.project ?? "";
-    message.state = object.state ?? "";
+    message.legacyState = object.legacyState ?? "";
     message.image = object.image ?? "";
     message.containerId = object.containerId ?? "";
     message.createdAtMs = object.createdAtMs ?? 0;
@@ -1264,6 +1359,7 @@ export const Sandbox: MessageFns<Sandbox> = {
       : undefined;
     message.exitCode = object.exitCode ?? 0;
     message.session = object.session ?? "";
+    message.state = object.state ?? 0;
     return message;
   },
 };

@@ -20,6 +20,14 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import {
+  AutonomyMode,
+  autonomyModeFromJSON,
+  autonomyModeToJSON,
+  Provider,
+  providerFromJSON,
+  providerToJSON,
+} from "./vocab.js";
 
 /**
  * SessionService: agent sessions (one agent, one project, one sandbox).
@@ -28,19 +36,102 @@ import {
  * read or control a session (others get NOT_FOUND, like an unknown id).
  */
 
+export enum SessionState {
+  SESSION_STATE_UNSPECIFIED = 0,
+  SESSION_STATE_PENDING = 1,
+  SESSION_STATE_STARTING = 2,
+  SESSION_STATE_RUNNING = 3,
+  SESSION_STATE_PAUSED = 4,
+  SESSION_STATE_WAITING_APPROVAL = 5,
+  SESSION_STATE_COMPLETED = 6,
+  SESSION_STATE_FAILED = 7,
+  SESSION_STATE_STOPPED = 8,
+  UNRECOGNIZED = -1,
+}
+
+export function sessionStateFromJSON(object: any): SessionState {
+  switch (object) {
+    case 0:
+    case "SESSION_STATE_UNSPECIFIED":
+      return SessionState.SESSION_STATE_UNSPECIFIED;
+    case 1:
+    case "SESSION_STATE_PENDING":
+      return SessionState.SESSION_STATE_PENDING;
+    case 2:
+    case "SESSION_STATE_STARTING":
+      return SessionState.SESSION_STATE_STARTING;
+    case 3:
+    case "SESSION_STATE_RUNNING":
+      return SessionState.SESSION_STATE_RUNNING;
+    case 4:
+    case "SESSION_STATE_PAUSED":
+      return SessionState.SESSION_STATE_PAUSED;
+    case 5:
+    case "SESSION_STATE_WAITING_APPROVAL":
+      return SessionState.SESSION_STATE_WAITING_APPROVAL;
+    case 6:
+    case "SESSION_STATE_COMPLETED":
+      return SessionState.SESSION_STATE_COMPLETED;
+    case 7:
+    case "SESSION_STATE_FAILED":
+      return SessionState.SESSION_STATE_FAILED;
+    case 8:
+    case "SESSION_STATE_STOPPED":
+      return SessionState.SESSION_STATE_STOPPED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SessionState.UNRECOGNIZED;
+  }
+}
+
+export function sessionStateToJSON(object: SessionState): string {
+  switch (object) {
+    case SessionState.SESSION_STATE_UNSPECIFIED:
+      return "SESSION_STATE_UNSPECIFIED";
+    case SessionState.SESSION_STATE_PENDING:
+      return "SESSION_STATE_PENDING";
+    case SessionState.SESSION_STATE_STARTING:
+      return "SESSION_STATE_STARTING";
+    case SessionState.SESSION_STATE_RUNNING:
+      return "SESSION_STATE_RUNNING";
+    case SessionState.SESSION_STATE_PAUSED:
+      return "SESSION_STATE_PAUSED";
+    case SessionState.SESSION_STATE_WAITING_APPROVAL:
+      return "SESSION_STATE_WAITING_APPROVAL";
+    case SessionState.SESSION_STATE_COMPLETED:
+      return "SESSION_STATE_COMPLETED";
+    case SessionState.SESSION_STATE_FAILED:
+      return "SESSION_STATE_FAILED";
+    case SessionState.SESSION_STATE_STOPPED:
+      return "SESSION_STATE_STOPPED";
+    case SessionState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface StartSessionRequest {
   /** PRD path: absolute, or relative to the project (remote callers: inside the project only) */
   prd: string;
   /** inline prompt instead of a PRD file */
   prompt: string;
-  /** script | openai | claude (empty = sessions.default_provider) */
-  provider: string;
+  /**
+   * older clients: script | openai | claude
+   *
+   * @deprecated
+   */
+  legacyProvider: string;
   /** script provider: JSON or YAML list of steps (the text, not a path) */
   plan: string;
   /** policy profile (empty = policy.default_profile) */
   profile: string;
-  /** perpetual | checkpoint | supervised (empty = the profile's / config's mode) */
-  autonomy: string;
+  /**
+   * older clients: perpetual | checkpoint | supervised
+   *
+   * @deprecated
+   */
+  legacyAutonomy: string;
   /** registered project id or name */
   project: string;
   /** local CLI only: the working tree (registered on first use) */
@@ -53,6 +144,10 @@ export interface StartSessionRequest {
   network: boolean;
   /** a model upstream named in sessions.openai.upstreams (empty = the default) */
   upstream: string;
+  /** UNSPECIFIED = sessions.default_provider */
+  provider: Provider;
+  /** UNSPECIFIED = the profile's / config's mode */
+  autonomy: AutonomyMode;
 }
 
 export interface TaskCounts {
@@ -65,11 +160,25 @@ export interface TaskCounts {
 export interface Session {
   id: string;
   owner: string;
-  /** pending | starting | running | paused | waiting_approval | completed | failed | stopped */
-  state: string;
-  provider: string;
+  /**
+   * the same as state, for older clients
+   *
+   * @deprecated
+   */
+  legacyState: string;
+  /**
+   * the same as provider, for older clients
+   *
+   * @deprecated
+   */
+  legacyProvider: string;
   profile: string;
-  autonomy: string;
+  /**
+   * the same as autonomy, for older clients
+   *
+   * @deprecated
+   */
+  legacyAutonomy: string;
   projectId: string;
   promptSource: string;
   model: string;
@@ -103,6 +212,10 @@ export interface Session {
   upstream: string;
   /** the workspace and container are gone (retention, rm or prune) */
   workspaceRemoved: boolean;
+  state: SessionState;
+  provider: Provider;
+  /** UNSPECIFIED = none recorded (the policy's mode applies) */
+  autonomy: AutonomyMode;
 }
 
 export interface SessionRef {
@@ -179,10 +292,10 @@ function createBaseStartSessionRequest(): StartSessionRequest {
   return {
     prd: "",
     prompt: "",
-    provider: "",
+    legacyProvider: "",
     plan: "",
     profile: "",
-    autonomy: "",
+    legacyAutonomy: "",
     project: "",
     projectPath: "",
     model: "",
@@ -190,6 +303,8 @@ function createBaseStartSessionRequest(): StartSessionRequest {
     maxIterations: 0,
     network: false,
     upstream: "",
+    provider: 0,
+    autonomy: 0,
   };
 }
 
@@ -201,8 +316,8 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     if (message.prompt !== "") {
       writer.uint32(18).string(message.prompt);
     }
-    if (message.provider !== "") {
-      writer.uint32(26).string(message.provider);
+    if (message.legacyProvider !== "") {
+      writer.uint32(26).string(message.legacyProvider);
     }
     if (message.plan !== "") {
       writer.uint32(34).string(message.plan);
@@ -210,8 +325,8 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     if (message.profile !== "") {
       writer.uint32(42).string(message.profile);
     }
-    if (message.autonomy !== "") {
-      writer.uint32(50).string(message.autonomy);
+    if (message.legacyAutonomy !== "") {
+      writer.uint32(50).string(message.legacyAutonomy);
     }
     if (message.project !== "") {
       writer.uint32(58).string(message.project);
@@ -233,6 +348,12 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     }
     if (message.upstream !== "") {
       writer.uint32(106).string(message.upstream);
+    }
+    if (message.provider !== 0) {
+      writer.uint32(112).int32(message.provider);
+    }
+    if (message.autonomy !== 0) {
+      writer.uint32(120).int32(message.autonomy);
     }
     return writer;
   },
@@ -271,7 +392,7 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
               break;
             }
 
-            message.provider = reader.string();
+            message.legacyProvider = reader.string();
             continue;
           }
           case 4: {
@@ -295,7 +416,7 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
               break;
             }
 
-            message.autonomy = reader.string();
+            message.legacyAutonomy = reader.string();
             continue;
           }
           case 7: {
@@ -354,6 +475,22 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
             message.upstream = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.provider = reader.int32() as any;
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.autonomy = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -370,10 +507,18 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     return {
       prd: isSet(object.prd) ? globalThis.String(object.prd) : "",
       prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
-      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      legacyProvider: isSet(object.legacyProvider)
+        ? globalThis.String(object.legacyProvider)
+        : isSet(object.legacy_provider)
+        ? globalThis.String(object.legacy_provider)
+        : "",
       plan: isSet(object.plan) ? globalThis.String(object.plan) : "",
       profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
-      autonomy: isSet(object.autonomy) ? globalThis.String(object.autonomy) : "",
+      legacyAutonomy: isSet(object.legacyAutonomy)
+        ? globalThis.String(object.legacyAutonomy)
+        : isSet(object.legacy_autonomy)
+        ? globalThis.String(object.legacy_autonomy)
+        : "",
       project: isSet(object.project) ? globalThis.String(object.project) : "",
       projectPath: isSet(object.projectPath)
         ? globalThis.String(object.projectPath)
@@ -393,6 +538,8 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
         : 0,
       network: isSet(object.network) ? globalThis.Boolean(object.network) : false,
       upstream: isSet(object.upstream) ? globalThis.String(object.upstream) : "",
+      provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
+      autonomy: isSet(object.autonomy) ? autonomyModeFromJSON(object.autonomy) : 0,
     };
   },
 
@@ -404,8 +551,8 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     if (message.prompt !== "") {
       obj.prompt = message.prompt;
     }
-    if (message.provider !== "") {
-      obj.provider = message.provider;
+    if (message.legacyProvider !== "") {
+      obj.legacyProvider = message.legacyProvider;
     }
     if (message.plan !== "") {
       obj.plan = message.plan;
@@ -413,8 +560,8 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     if (message.profile !== "") {
       obj.profile = message.profile;
     }
-    if (message.autonomy !== "") {
-      obj.autonomy = message.autonomy;
+    if (message.legacyAutonomy !== "") {
+      obj.legacyAutonomy = message.legacyAutonomy;
     }
     if (message.project !== "") {
       obj.project = message.project;
@@ -437,6 +584,12 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     if (message.upstream !== "") {
       obj.upstream = message.upstream;
     }
+    if (message.provider !== 0) {
+      obj.provider = providerToJSON(message.provider);
+    }
+    if (message.autonomy !== 0) {
+      obj.autonomy = autonomyModeToJSON(message.autonomy);
+    }
     return obj;
   },
 
@@ -447,10 +600,10 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     const message = createBaseStartSessionRequest();
     message.prd = object.prd ?? "";
     message.prompt = object.prompt ?? "";
-    message.provider = object.provider ?? "";
+    message.legacyProvider = object.legacyProvider ?? "";
     message.plan = object.plan ?? "";
     message.profile = object.profile ?? "";
-    message.autonomy = object.autonomy ?? "";
+    message.legacyAutonomy = object.legacyAutonomy ?? "";
     message.project = object.project ?? "";
     message.projectPath = object.projectPath ?? "";
     message.model = object.model ?? "";
@@ -458,6 +611,8 @@ export const StartSessionRequest: MessageFns<StartSessionRequest> = {
     message.maxIterations = object.maxIterations ?? 0;
     message.network = object.network ?? false;
     message.upstream = object.upstream ?? "";
+    message.provider = object.provider ?? 0;
+    message.autonomy = object.autonomy ?? 0;
     return message;
   },
 };
@@ -587,10 +742,10 @@ function createBaseSession(): Session {
   return {
     id: "",
     owner: "",
-    state: "",
-    provider: "",
+    legacyState: "",
+    legacyProvider: "",
     profile: "",
-    autonomy: "",
+    legacyAutonomy: "",
     projectId: "",
     promptSource: "",
     model: "",
@@ -618,6 +773,9 @@ function createBaseSession(): Session {
     tasksReached: undefined,
     upstream: "",
     workspaceRemoved: false,
+    state: 0,
+    provider: 0,
+    autonomy: 0,
   };
 }
 
@@ -629,17 +787,17 @@ export const Session: MessageFns<Session> = {
     if (message.owner !== "") {
       writer.uint32(18).string(message.owner);
     }
-    if (message.state !== "") {
-      writer.uint32(26).string(message.state);
+    if (message.legacyState !== "") {
+      writer.uint32(26).string(message.legacyState);
     }
-    if (message.provider !== "") {
-      writer.uint32(34).string(message.provider);
+    if (message.legacyProvider !== "") {
+      writer.uint32(34).string(message.legacyProvider);
     }
     if (message.profile !== "") {
       writer.uint32(42).string(message.profile);
     }
-    if (message.autonomy !== "") {
-      writer.uint32(50).string(message.autonomy);
+    if (message.legacyAutonomy !== "") {
+      writer.uint32(50).string(message.legacyAutonomy);
     }
     if (message.projectId !== "") {
       writer.uint32(58).string(message.projectId);
@@ -722,6 +880,15 @@ export const Session: MessageFns<Session> = {
     if (message.workspaceRemoved !== false) {
       writer.uint32(264).bool(message.workspaceRemoved);
     }
+    if (message.state !== 0) {
+      writer.uint32(272).int32(message.state);
+    }
+    if (message.provider !== 0) {
+      writer.uint32(280).int32(message.provider);
+    }
+    if (message.autonomy !== 0) {
+      writer.uint32(288).int32(message.autonomy);
+    }
     return writer;
   },
 
@@ -759,7 +926,7 @@ export const Session: MessageFns<Session> = {
               break;
             }
 
-            message.state = reader.string();
+            message.legacyState = reader.string();
             continue;
           }
           case 4: {
@@ -767,7 +934,7 @@ export const Session: MessageFns<Session> = {
               break;
             }
 
-            message.provider = reader.string();
+            message.legacyProvider = reader.string();
             continue;
           }
           case 5: {
@@ -783,7 +950,7 @@ export const Session: MessageFns<Session> = {
               break;
             }
 
-            message.autonomy = reader.string();
+            message.legacyAutonomy = reader.string();
             continue;
           }
           case 7: {
@@ -1002,6 +1169,30 @@ export const Session: MessageFns<Session> = {
             message.workspaceRemoved = reader.bool();
             continue;
           }
+          case 34: {
+            if (tag !== 272) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 35: {
+            if (tag !== 280) {
+              break;
+            }
+
+            message.provider = reader.int32() as any;
+            continue;
+          }
+          case 36: {
+            if (tag !== 288) {
+              break;
+            }
+
+            message.autonomy = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1018,10 +1209,22 @@ export const Session: MessageFns<Session> = {
     return {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      legacyState: isSet(object.legacyState)
+        ? globalThis.String(object.legacyState)
+        : isSet(object.legacy_state)
+        ? globalThis.String(object.legacy_state)
+        : "",
+      legacyProvider: isSet(object.legacyProvider)
+        ? globalThis.String(object.legacyProvider)
+        : isSet(object.legacy_provider)
+        ? globalThis.String(object.legacy_provider)
+        : "",
       profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
-      autonomy: isSet(object.autonomy) ? globalThis.String(object.autonomy) : "",
+      legacyAutonomy: isSet(object.legacyAutonomy)
+        ? globalThis.String(object.legacyAutonomy)
+        : isSet(object.legacy_autonomy)
+        ? globalThis.String(object.legacy_autonomy)
+        : "",
       projectId: isSet(object.projectId)
         ? globalThis.String(object.projectId)
         : isSet(object.project_id)
@@ -1133,6 +1336,9 @@ export const Session: MessageFns<Session> = {
         : isSet(object.workspace_removed)
         ? globalThis.Boolean(object.workspace_removed)
         : false,
+      state: isSet(object.state) ? sessionStateFromJSON(object.state) : 0,
+      provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
+      autonomy: isSet(object.autonomy) ? autonomyModeFromJSON(object.autonomy) : 0,
     };
   },
 
@@ -1144,17 +1350,17 @@ export const Session: MessageFns<Session> = {
     if (message.owner !== "") {
       obj.owner = message.owner;
     }
-    if (message.state !== "") {
-      obj.state = message.state;
+    if (message.legacyState !== "") {
+      obj.legacyState = message.legacyState;
     }
-    if (message.provider !== "") {
-      obj.provider = message.provider;
+    if (message.legacyProvider !== "") {
+      obj.legacyProvider = message.legacyProvider;
     }
     if (message.profile !== "") {
       obj.profile = message.profile;
     }
-    if (message.autonomy !== "") {
-      obj.autonomy = message.autonomy;
+    if (message.legacyAutonomy !== "") {
+      obj.legacyAutonomy = message.legacyAutonomy;
     }
     if (message.projectId !== "") {
       obj.projectId = message.projectId;
@@ -1237,6 +1443,15 @@ export const Session: MessageFns<Session> = {
     if (message.workspaceRemoved !== false) {
       obj.workspaceRemoved = message.workspaceRemoved;
     }
+    if (message.state !== 0) {
+      obj.state = sessionStateToJSON(message.state);
+    }
+    if (message.provider !== 0) {
+      obj.provider = providerToJSON(message.provider);
+    }
+    if (message.autonomy !== 0) {
+      obj.autonomy = autonomyModeToJSON(message.autonomy);
+    }
     return obj;
   },
 
@@ -1247,10 +1462,10 @@ export const Session: MessageFns<Session> = {
     const message = createBaseSession();
     message.id = object.id ?? "";
     message.owner = object.owner ?? "";
-    message.state = object.state ?? "";
-    message.provider = object.provider ?? "";
+    message.legacyState = object.legacyState ?? "";
+    message.legacyProvider = object.legacyProvider ?? "";
     message.profile = object.profile ?? "";
-    message.autonomy = object.autonomy ?? "";
+    message.legacyAutonomy = object.legacyAutonomy ?? "";
     message.projectId = object.projectId ?? "";
     message.promptSource = object.promptSource ?? "";
     message.model = object.model ?? "";
@@ -1282,6 +1497,9 @@ export const Session: MessageFns<Session> = {
       : undefined;
     message.upstream = object.upstream ?? "";
     message.workspaceRemoved = object.workspaceRemoved ?? false;
+    message.state = object.state ?? 0;
+    message.provider = object.provider ?? 0;
+    message.autonomy = object.autonomy ?? 0;
     return message;
   },
 };

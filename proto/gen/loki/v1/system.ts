@@ -35,7 +35,17 @@ export interface GetStatusResponse {
   version: string;
   startedAtMs: number;
   uptimeSeconds: number;
+  /**
+   * = sandbox_driver_reachable, for older clients
+   *
+   * @deprecated
+   */
   dockerReachable: boolean;
+  /**
+   * = sandbox_driver_version, for older clients
+   *
+   * @deprecated
+   */
   dockerVersion: string;
   baseImagePresent: boolean;
   baseImage: string;
@@ -51,7 +61,7 @@ export interface GetStatusResponse {
   sandboxRuntimeRegistered: boolean;
   /**
    * Driver-neutral status: the same facts whatever backend runs the sandboxes.
-   * docker_reachable / docker_version above stay (same values) for existing clients.
+   * docker_reachable / docker_version above stay (same values) for older clients; nothing in Loki reads them.
    */
   sandboxDriver: string;
   sandboxDriverReachable: boolean;
