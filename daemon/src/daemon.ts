@@ -146,7 +146,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
     createWorkspaceModule({ projects, workspaces, trail, audit, imagePresent: () => driver.imageExists(config.sandbox.image) }),
-    createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms }),
+    createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms, ...(pool ? { pool: () => pool.status() } : {}) }),
     createSandboxModule({
       manager,
       log: log.child({ component: 'sandbox-service' }),

@@ -40,6 +40,7 @@ export interface DaemonStatus {
   sandboxRuntime: string;
   sandboxRuntimeRegistered: boolean;
   sandboxes: { running: number; paused: number; exited: number; total: number };
+  sandboxPool: { size: number; ready: number; disabled: string };
 }
 
 export interface TokenInfo {
@@ -189,6 +190,7 @@ function toStatus(r: GetStatusResponse): DaemonStatus {
     sandboxRuntime: r.sandboxRuntime,
     sandboxRuntimeRegistered: r.sandboxRuntimeRegistered,
     sandboxes: { running: s?.running ?? 0, paused: s?.paused ?? 0, exited: s?.exited ?? 0, total: s?.total ?? 0 },
+    sandboxPool: { size: r.sandboxPool?.size ?? 0, ready: r.sandboxPool?.ready ?? 0, disabled: r.sandboxPool?.disabled ?? '' },
   };
 }
 

@@ -6,6 +6,7 @@
 import type { SandboxPool } from './pool.js';
 import { POOL_OWNER } from './pool.js';
 import type {
+  DriverCapabilities,
   DriverInfo,
   ExecOptions,
   ExecSession,
@@ -18,13 +19,13 @@ import type {
 } from './types.js';
 
 export class PoolAwareDriver implements SandboxDriver {
+  readonly capabilities: DriverCapabilities;
+
   constructor(
     private readonly base: SandboxDriver,
     private readonly pool: () => SandboxPool | undefined,
-  ) {}
-
-  get capabilities() {
-    return this.base.capabilities;
+  ) {
+    this.capabilities = base.capabilities;
   }
 
   info(): Promise<DriverInfo> {

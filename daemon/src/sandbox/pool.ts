@@ -23,6 +23,8 @@ import type { SandboxInfo, SandboxMount } from './types.js';
 export const POOL_OWNER = 'loki:pool';
 /** The file whose appearance in the agent directory releases a slot's runner. */
 export const CLAIM_FILE = 'claim.env';
+/** The same env as JSON, for a node runner started ahead. */
+export const CLAIM_JSON = 'claim.json';
 
 /** The daemon itself, creating slots (audited as `loki:pool`). */
 export const POOL_CALLER: Caller = { role: 'local-admin', subject: POOL_OWNER, scopes: ['*'], auth: 'local', requestId: '', clientIp: '' };
@@ -85,6 +87,8 @@ function mountsAt(dir: string): number {
     return 0;
   }
 }
+
+const REFILL_DELAY_MS = 1500;
 
 const shQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
@@ -186,6 +190,14 @@ export class SandboxPool {
     }));
   }
 
+  /**
+   * After a claim: the replacement starts a little later, so that creating it
+   * does not compete for CPU with the claiming session's own start-up.
+   */
+  private refillSoon(): void {
+    setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
+  }
+
   /** Starts filling up to the configured size in the background (one slot at a time: creation is CPU-heavy). */
   refill(): void {
     if (this.closed || !this.size || this.filling) return;
@@ -235,7 +247,7 @@ export class SandboxPool {
         name: '',
         project: '',
         image: '',
-        command: ['/bin/sh', '-c', waitScript(this.o.agentDirInSandbox), 'loki-pool-slot', ...this.o.command],
+        command: slotCommand(this.o.agentDirInSandbox, this.o.command),
         env: {},
         limits: {},
         relax: { network: false, writableRootfs: false, rootUser: false },
@@ -277,11 +289,15 @@ export class SandboxPool {
         await run('mount', ['--bind', channel.hostPath, join(slot.dir, 'agent')]);
         writeFileSync(join(this.claimsDir, `${slot.id}.json`), JSON.stringify(record), { mode: 0o600 });
         this.claims.set(slot.id, record);
-        // Written whole, then renamed: the waiting shell never sources half a file.
-        const env = Object.entries(req.env).map(([k, v]) => `export ${k}=${shQuote(v)}\n`).join('');
-        const tmp = join(channel.hostPath, `.${CLAIM_FILE}.tmp`);
-        writeFileSync(tmp, env, { mode: 0o644 });
-        renameSync(tmp, join(channel.hostPath, CLAIM_FILE));
+        // Each written whole, then renamed: the waiting runner never reads half a file.
+        // No secret goes in: only what the cold path puts in the container's env.
+        const put = (name: string, text: string) => {
+          const tmp = join(channel.hostPath, `.${name}.tmp`);
+          writeFileSync(tmp, text, { mode: 0o644 });
+          renameSync(tmp, join(channel.hostPath, name));
+        };
+        put(CLAIM_JSON, JSON.stringify(req.env));
+        put(CLAIM_FILE, Object.entries(req.env).map(([k, v]) => `export ${k}=${shQuote(v)}\n`).join(''));
       } catch (err) {
         this.o.log.warn({ err, sandbox: slot.id, session_id: req.session }, 'claiming a pool slot failed; starting cold');
         this.claims.delete(slot.id);
@@ -299,7 +315,7 @@ export class SandboxPool {
         ip: caller.clientIp,
         request_id: caller.requestId,
       });
-      this.refill();
+      this.refillSoon();
       return { ...info, owner: record.owner, session: record.session, project: record.project, name: record.name, workspace: record.workspace };
     }
   }
@@ -348,7 +364,19 @@ export class SandboxPool {
   }
 }
 
-/** Waits (without the agent directory being readable before the claim) for the claim file, then runs the runner. */
-function waitScript(agentDir: string): string {
-  return `while [ ! -e ${agentDir}/${CLAIM_FILE} ]; do sleep 0.02; done; . ${agentDir}/${CLAIM_FILE}; exec "$@"`;
+/**
+ * The slot's main process: waits for the claim (the agent directory is the
+ * root-only empty slot directory until then, so nothing is readable before),
+ * takes the session's env from it, then runs the runner. A node runner starts
+ * ahead: an `--import` module holds the entry module back until the claim, so
+ * the node start-up is paid before the session; any other command waits in sh.
+ */
+export function slotCommand(agentDir: string, command: readonly string[]): string[] {
+  if (command[0] === 'node' && command.length >= 2 && !command[1]!.startsWith('-')) {
+    const waiter =
+      `import { existsSync, readFileSync } from "node:fs"; const f = ${JSON.stringify(`${agentDir}/${CLAIM_JSON}`)}; ` +
+      'while (!existsSync(f)) await new Promise((r) => setTimeout(r, 10)); Object.assign(process.env, JSON.parse(readFileSync(f, "utf8")));';
+    return ['node', '--import', `data:text/javascript,${encodeURIComponent(waiter)}`, ...command.slice(1)];
+  }
+  return ['/bin/sh', '-c', `while [ ! -e ${agentDir}/${CLAIM_FILE} ]; do sleep 0.02; done; . ${agentDir}/${CLAIM_FILE}; exec "$@"`, 'loki-pool-slot', ...command];
 }

@@ -22,6 +22,7 @@ export interface StatusDto {
     base_image: { name: string; present: boolean };
     sandbox_runtime: { name: string; registered: boolean };
     sandboxes: { running: number; paused: number; exited: number; total: number };
+    sandbox_pool: { size: number; ready: number; disabled: string };
   };
   gateway: { version: string; auth: 'enabled' | 'disabled'; oidc: OidcStatus };
   caller: { subject: string; scopes: string[] };
@@ -47,6 +48,7 @@ export async function statusRoutes(app: FastifyInstance, opts: StatusRouteOption
           base_image: { name: s.baseImage, present: s.baseImagePresent },
           sandbox_runtime: { name: s.sandboxRuntime, registered: s.sandboxRuntimeRegistered },
           sandboxes: { ...s.sandboxes },
+          sandbox_pool: { ...s.sandboxPool },
         },
         gateway: { version: VERSION, auth: opts.authEnabled() ? 'enabled' : 'disabled', oidc: opts.oidcStatus() },
         caller: { subject: req.identity?.subject ?? 'anonymous', scopes: [...(req.identity?.scopes ?? [])] },

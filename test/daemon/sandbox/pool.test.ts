@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { agentRunnerMount } from '../../../daemon/src/agent/runner-bundle.js';
 import { POOL_OWNER } from '../../../daemon/src/sandbox/pool.js';
 import { ADMIN, execIn, gatewayCaller, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
-import { removeHome as removeHomeAfter, SANDBOX_RUNTIME, spawnDaemon } from '../../helpers/daemon.js';
+import { clientFor, removeHome as removeHomeAfter, SANDBOX_RUNTIME, spawnDaemon, unaryCall } from '../../helpers/daemon.js';
+import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
 import { shortTempDir } from '../../helpers/entry.js';
 
 /** Pool containers of one daemon as Docker sees them (the raw view, not the daemon's). */
@@ -114,6 +115,12 @@ describe('SandboxPool (warm pool)', function () {
     assert.deepEqual(poolContainers(sd.d.home), [slot]);
     assert.equal(sd.d.pool!.status().ready, 1);
     await m.remove(mallory, own.id, true);
+    // `loki status` reports the pool, and counts no ready slot among the sandboxes.
+    const system = clientFor(SystemServiceClient, sd.d.paths.adminSocket);
+    const st = await unaryCall(system.getStatus.bind(system), {});
+    system.close();
+    assert.deepEqual(st.sandboxPool, { size: 1, ready: 1, disabled: '' });
+    assert.equal(st.sandboxes?.running, 0);
   });
 
   it('counts ready slots against sandbox.max_sandboxes', async function () {
