@@ -149,6 +149,26 @@ describe('SandboxPool (warm pool)', function () {
     assert.notEqual(second[0], first[0]);
   });
 
+  it('keeps a claimed slot across a daemon restart: the session re-attaches, the sandbox stays its own', async function () {
+    repo = makeRepo();
+    const idle = ['/bin/sh', '-c', 'while :; do sleep 1; done'];
+    sd = await poolDaemon(idle);
+    const home = sd.d.home;
+    const s = await start(sd, repo, '- run: "true"\n');
+    const [ready] = await until('a replacement slot', () => (sd!.d.pool!.status().ready === 1 ? poolContainers(home).filter((id) => id !== s.sandboxId) : undefined), 90_000);
+    await sd.d.close();
+    sd = await startSessionDaemon({ home, sessions: { runner_command: idle }, runnerMount: () => agentRunnerMount(), overrides: { sessions: { runner_command: idle }, sandbox: { pool: { size: 1 } } } });
+    const box = await sd.d.manager.get(ADMIN, s.sandboxId);
+    assert.equal(box.session, s.id);
+    assert.equal(box.owner, ADMIN.subject);
+    assert.equal(box.state, 'running');
+    assert.equal(sd.feature.manager.get(ADMIN, s.id).state, 'running');
+    const ws = await execIn(sd.driver, s.sandboxId, 'ls /workspace');
+    assert.match(ws.out, /README/, 'the workspace mount survived the restart');
+    await until('a fresh slot', () => (sd!.d.pool!.status().ready === 1 ? true : undefined), 90_000);
+    assert.ok(!poolContainers(home).includes(ready!), 'the old ready slot was replaced, not reused');
+  });
+
   it('removes the unclaimed slots a crashed daemon left behind', async function () {
     const home = shortTempDir('lk-pool');
     const env = { LOKI_SANDBOX_POOL_SIZE: '1' };
