@@ -107,8 +107,8 @@ export class SandboxPool {
     this.o = opts;
     const canMount = opts.canMount ?? process.getuid?.() === 0;
     const size = opts.config.pool.size;
-    // Under gVisor the gofer keeps the directory it opened at start: a mount made later onto it is
-    // not seen (measured: EINVAL on /workspace), so runsc sessions start cold.
+    // Under gVisor the gofer serves the directory it opened at start: a mount made onto it later
+    // is not seen (measured: the mounted files are ENOENT inside), so runsc sessions start cold.
     this.disabled = !size
       ? ''
       : opts.config.runtime === 'runsc'

@@ -191,3 +191,36 @@ describe('SandboxPool (warm pool)', function () {
     assert.deepEqual(poolContainers(home), [], 'a clean stop removes the ready slot');
   });
 });
+
+describe('SandboxPool under gVisor (runsc)', function () {
+  this.timeout(120_000);
+  let sd: SessionDaemon | undefined;
+  let repo = '';
+
+  after(async () => {
+    await sd?.cleanup();
+    if (repo) removeDir(repo);
+  });
+
+  before(function () {
+    const runtimes = execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' });
+    if (!runtimes.includes('"runsc"')) this.skip(); // gVisor not registered on this engine
+  });
+
+  it('stays off, says why, and sessions start cold with every control', async function () {
+    const idle = ['/bin/sh', '-c', 'while :; do sleep 1; done'];
+    sd = await startSessionDaemon({ sessions: { runner_command: idle }, overrides: { sessions: { runner_command: idle }, sandbox: { runtime: 'runsc', pool: { size: 1 } } } });
+    assert.match(sd.d.pool!.status().disabled, /runsc/);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(poolContainers(sd.d.home), []);
+    repo = makeRepo();
+    const s = await start(sd, repo, '- run: "true"\n');
+    assert.equal(s.state, 'running');
+    const box = await sd.d.manager.get(ADMIN, s.sandboxId);
+    assert.equal(box.owner, ADMIN.subject);
+    assert.equal(box.hardening.networkMode, 'none');
+    // (This runsc answers EINVAL to a listing of the mount root itself; files under it work.)
+    const ws = await execIn(sd.driver, s.sandboxId, 'cat /workspace/README.md');
+    assert.equal(ws.code, 0, ws.out);
+  });
+});
