@@ -79,10 +79,11 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
-/** Mounts stacked on `dir` (self-bind + claim bind), from /proc/self/mountinfo. */
+/** Mounts stacked on `dir` (self-bind + claim bind), from /proc/self/mountinfo (octal escapes undone). */
 function mountsAt(dir: string): number {
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   try {
-    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir).length;
+    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => unescape(l.split(' ')[4] ?? '') === dir).length;
   } catch {
     return 0;
   }
@@ -255,8 +256,7 @@ export class SandboxPool {
         extraMounts: [{ hostPath: agent, containerPath: this.o.agentDirInSandbox, readOnly: false, propagation: 'rslave' }, ...this.o.mounts()],
       });
     } catch (err) {
-      await this.unmountAll(tmp);
-      rmSync(tmp, { recursive: true, force: true });
+      await this.release('', tmp);
       throw err;
     }
     this.dirs.set(info.id, tmp);
@@ -346,6 +346,12 @@ export class SandboxPool {
     // Only ever a slot directory of ours: never follow a label elsewhere.
     if (dir && dirname(dir) === this.o.poolDir && /^slot-[0-9a-f]{12}$/.test(dir.slice(this.o.poolDir.length + 1)) && existsSync(dir)) {
       await this.unmountAll(dir);
+      // Never delete through a mount: a claim bind still there is the session's workspace,
+      // whose branch has not been brought back yet.
+      if (['workspace', 'agent'].some((sub) => mountsAt(join(dir, sub)) > 0)) {
+        this.o.log.warn({ dir }, 'a pool slot directory is still mounted; left in place');
+        return;
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   }
