@@ -99,7 +99,6 @@ export class SandboxPool {
   private readonly claims = new Map<string, ClaimRecord>();
   /** Slot id → slot directory, for slots created by this process. */
   private readonly dirs = new Map<string, string>();
-  private creating = 0;
   private filling: Promise<void> | undefined;
   private closed = false;
   readonly disabled: string;
@@ -211,7 +210,6 @@ export class SandboxPool {
     while (!this.closed && this.ready.length < this.size) {
       const active = (await this.o.listAll()).filter((s) => s.state === 'running' || s.state === 'paused' || s.state === 'created').length;
       if (active >= this.o.config.max_sandboxes) return;
-      this.creating++;
       try {
         const slot = await this.createSlot();
         if (this.closed) {
@@ -223,8 +221,6 @@ export class SandboxPool {
       } catch (err) {
         this.o.log.warn({ err }, 'could not create a warm pool slot; will retry at the next claim');
         return;
-      } finally {
-        this.creating--;
       }
     }
   }
