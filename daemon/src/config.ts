@@ -67,8 +67,22 @@ export const sandboxConfigSchema = z
       })
       .strict()
       .default({ network: false, writable_rootfs: false, root_user: false }),
+    /**
+     * Warm pool: this many hardened sandboxes started ahead, each handed to one
+     * session and then destroyed (docs/sandbox.md). 0 = off. Ready slots count
+     * against max_sandboxes, so the size must leave room for work.
+     */
+    pool: z
+      .object({ size: z.number().int().min(0, 'must be 0 (off) or more').max(64, 'must be at most 64') })
+      .strict()
+      .default({ size: 0 }),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.pool.size > 0 && s.pool.size >= s.max_sandboxes) {
+      ctx.addIssue({ code: 'custom', path: ['pool', 'size'], message: `must be below sandbox.max_sandboxes (${s.max_sandboxes}): ready slots count against that limit` });
+    }
+  });
 
 export const daemonConfigSchema = z
   .object({
@@ -138,6 +152,7 @@ export const daemonEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_SANDBOX_PIDS', path: 'sandbox.pids', type: 'int' },
   { env: 'LOKI_SANDBOX_STOP_TIMEOUT', path: 'sandbox.stop_timeout_seconds', type: 'int' },
   { env: 'LOKI_MAX_SANDBOXES', path: 'sandbox.max_sandboxes', type: 'int' },
+  { env: 'LOKI_SANDBOX_POOL_SIZE', path: 'sandbox.pool.size', type: 'int' },
   { env: 'LOKI_STATUS_CACHE_MS', path: 'sandbox.status_cache_ms', type: 'int' },
   { env: 'LOKI_DEBOOTSTRAP_MIRROR', path: 'sandbox.debootstrap_mirror', type: 'string' },
   ...tokensEnvBindings,

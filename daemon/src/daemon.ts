@@ -15,9 +15,11 @@ import { listenTcp, listenUnix, shutdownServer } from './grpc/listeners.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
 import { createPolicyFeature, type PolicyFeature } from './policy/feature.js';
-import { DockerSandboxDriver } from './sandbox/docker-driver.js';
+import { AGENT_DIR_IN_SANDBOX, DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { SandboxManager } from './sandbox/manager.js';
-import type { SandboxDriver } from './sandbox/types.js';
+import { POOL_CALLER, SandboxPool } from './sandbox/pool.js';
+import { PoolAwareDriver } from './sandbox/pool-driver.js';
+import type { SandboxDriver, SandboxInfo } from './sandbox/types.js';
 import { openDatabase, type Db } from './store/db.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
@@ -62,6 +64,8 @@ export interface DaemonHandle {
   log: Logger;
   db: Db;
   manager: SandboxManager;
+  /** The warm sandbox pool, when sandbox.pool.size > 0. */
+  pool?: SandboxPool;
   tokens: TokenStore;
   audit: AuditRuntime;
   tcpPort?: number;
@@ -85,20 +89,40 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const db = openDatabase(join(paths.stateDir, 'loki.db'));
   const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log: log.child({ component: 'audit' }) });
   const audit = auditRuntime.audit;
-  const driver = new DockerSandboxDriver({
-    socketPath: config.docker.socket,
-    instance: instanceId(config.home),
-    build: { workDir: join(config.home, 'build'), log: log.child({ component: 'image-builder' }), ...(config.sandbox.debootstrap_mirror ? { mirror: config.sandbox.debootstrap_mirror } : {}) },
-  });
-  const manager = new SandboxManager({
+  // Everything above the pool sees sandboxes through PoolAwareDriver: unclaimed slots are nobody's.
+  const driver: PoolAwareDriver = new PoolAwareDriver(
+    new DockerSandboxDriver({
+      socketPath: config.docker.socket,
+      instance: instanceId(config.home),
+      build: { workDir: join(config.home, 'build'), log: log.child({ component: 'image-builder' }), ...(config.sandbox.debootstrap_mirror ? { mirror: config.sandbox.debootstrap_mirror } : {}) },
+    }),
+    (): SandboxPool | undefined => pool);
+  const pool: SandboxPool | undefined = config.sandbox.pool.size
+    ? new SandboxPool({
+        config: config.sandbox,
+        poolDir: join(config.home, 'pool'),
+        agentDirInSandbox: AGENT_DIR_IN_SANDBOX,
+        command: config.sessions.runner_command,
+        mounts: () => [agentRunnerMount()],
+        start: (req): Promise<SandboxInfo> => manager.start(POOL_CALLER, req),
+        listAll: () => driver.listAll(),
+        get: (id) => driver.getRaw(id),
+        remove: (id) => driver.removeRaw(id),
+        audit,
+        log: log.child({ component: 'sandbox-pool' }),
+      })
+    : undefined;
+  const manager: SandboxManager = new SandboxManager({
     driver,
     config: config.sandbox,
     seccompPath: seccompProfilePath(config.sandbox),
     workspacesDir: paths.workspacesDir,
     audit,
     log: log.child({ component: 'sandbox' }),
+    ...(pool && !pool.disabled ? { pool } : {}),
   });
   await manager.reconcile().catch((err: unknown) => log.warn({ err }, 'could not list existing sandboxes (is dockerd running?)'));
+  await pool?.start().catch((err: unknown) => log.warn({ err }, 'could not start the warm sandbox pool; sessions start cold'));
 
   const tokens = new TokenStore({ db, config: config.tokens, log: log.child({ component: 'tokens' }) });
   // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
@@ -127,7 +151,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
     createWorkspaceModule({ projects, workspaces, trail, audit, imagePresent: () => driver.imageExists(config.sandbox.image) }),
-    createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms }),
+    createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms, ...(pool ? { pool: () => pool.status() } : {}) }),
     createSandboxModule({
       manager,
       log: log.child({ component: 'sandbox-service' }),
@@ -206,6 +230,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     log,
     db,
     manager,
+    ...(pool ? { pool } : {}),
     tokens,
     audit: auditRuntime,
     ...(tcpPort !== undefined ? { tcpPort } : {}),
@@ -215,6 +240,8 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       health.setAll(false);
       await Promise.all(servers.map((s) => shutdownServer(s, 5000)));
       await extra.close();
+      // Ready slots go with the daemon; a restarted one builds fresh slots.
+      await pool?.close();
       policy.close();
       tokens.close();
       await auditRuntime.close();

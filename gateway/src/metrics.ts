@@ -113,6 +113,20 @@ export class GatewayMetrics {
         }
       },
     });
+    new Gauge({
+      name: 'loki_sandbox_pool_ready',
+      help: 'Warm sandbox pool slots started and waiting for a session (sandbox.pool.size is the target).',
+      registers,
+      async collect() {
+        this.reset();
+        if (!fetchStatus) return;
+        try {
+          this.set((await fetchStatus()).sandbox_pool?.ready ?? 0);
+        } catch {
+          // Daemon unreachable: no sample.
+        }
+      },
+    });
     registerSessionMetrics(this.registry, opts.sessionMetrics);
   }
 

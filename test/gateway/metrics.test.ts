@@ -51,6 +51,7 @@ describe('gateway metrics', () => {
       'loki_auth_failures_total{reason="missing"} 1',
       'loki_grpc_client_duration_seconds_bucket',
       'loki_sandboxes{state="running"}',
+      'loki_sandbox_pool_ready 0',
       'loki_audit_events_dropped_total',
       'process_cpu_user_seconds_total',
     ]) {

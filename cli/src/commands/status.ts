@@ -52,6 +52,8 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       const rt = d.sandbox_runtime;
       if (rt) printLine(`Runtime:    ${rt.name}${rt.name === 'runsc' ? ' (gVisor)' : ''}${rt.registered ? '' : " — NOT registered with Docker; run scripts/register-runsc.sh on the daemon's host"}`);
       printLine(`Sandboxes:  ${d.sandboxes.running} running, ${d.sandboxes.paused} paused, ${d.sandboxes.exited} stopped`);
+      const pool = d.sandbox_pool;
+      if (pool?.size) printLine(`Warm pool:  ${pool.disabled ? `off — ${pool.disabled}` : `${pool.ready}/${pool.size} ready`}`);
       if (sessions) {
         printLine(`Sessions:   ${sessions.length ? `${sessions.length} active` : 'none active'}`);
         for (const x of sessions) printLine(`  ${x.id}  ${x.state.padEnd(16)} ${x.provider.padEnd(7)} iteration ${x.iteration}/${x.max_iterations}  $${x.cost_usd.toFixed(2)}  ${x.branch}`);

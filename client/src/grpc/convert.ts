@@ -335,6 +335,7 @@ export function toStatus(r: GetStatusResponse): Status {
       base_image: { name: r.baseImage, present: r.baseImagePresent },
       sandbox_runtime: { name: r.sandboxRuntime, registered: r.sandboxRuntimeRegistered },
       sandboxes: { running: s?.running ?? 0, paused: s?.paused ?? 0, exited: s?.exited ?? 0, total: s?.total ?? 0 },
+      sandbox_pool: { size: r.sandboxPool?.size ?? 0, ready: r.sandboxPool?.ready ?? 0, disabled: r.sandboxPool?.disabled ?? '' },
     },
     gateway: null,
     caller: { role: r.callerRole, subject: r.callerSubject, scopes: r.callerRole === 'local-admin' ? ['*'] : [] },

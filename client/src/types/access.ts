@@ -183,6 +183,8 @@ export interface DaemonStatus {
   /** sandbox.runtime (runc | runsc) and whether Docker has it registered. */
   sandbox_runtime: { name: string; registered: boolean };
   sandboxes: { running: number; paused: number; exited: number; total: number };
+  /** The warm pool (sandbox.pool.size; 0 = off): ready slots, and why it is off when it cannot run. */
+  sandbox_pool?: { size: number; ready: number; disabled: string };
 }
 
 export interface GatewayStatus {

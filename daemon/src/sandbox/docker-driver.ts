@@ -115,7 +115,11 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async create(spec: SandboxCreateSpec, h: ResolvedHardening): Promise<SandboxInfo> {
     const s = h.summary;
-    const binds = [`${spec.workspace}:/workspace:rw`, ...spec.extraMounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`)];
+    const prop = (p: 'rslave' | undefined) => (p ? `,${p}` : '');
+    const binds = [
+      `${spec.workspace}:/workspace:rw${prop(spec.workspacePropagation)}`,
+      ...spec.extraMounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}${prop(m.propagation)}`),
+    ];
     const labels: Record<string, string> = {
       [LABEL.sandbox]: spec.id,
       [LABEL.name]: spec.name,

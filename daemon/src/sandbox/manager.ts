@@ -48,6 +48,14 @@ export interface SandboxManagerOptions {
   workspacesDir: string;
   audit: AuditLog;
   log: Logger;
+  /** The warm pool (sandbox.pool.size > 0): a session's sandbox is claimed from it when one is ready. */
+  pool?: SandboxClaimer;
+}
+
+export interface SandboxClaimer {
+  claim(caller: Caller, req: StartRequest): Promise<SandboxInfo | undefined>;
+  /** Ready slots: they count against max_sandboxes although no list shows them. */
+  readonly readyCount: number;
 }
 
 /**
@@ -149,11 +157,14 @@ export class SandboxManager {
     }
     checkArgv('command', req.command);
     checkEnv(req.env);
+    // A ready slot already holds its place under max_sandboxes: claiming it adds no sandbox.
+    const claimed = req.session ? await this.o.pool?.claim(caller, req) : undefined;
+    if (claimed) return claimed;
     const existing = await this.o.driver.list();
     if (req.name && existing.some((s) => s.name === req.name)) {
       throw new LokiError('name_in_use', `a sandbox named "${req.name}" already exists`);
     }
-    const active = existing.filter((s) => s.state === 'running' || s.state === 'paused' || s.state === 'created').length;
+    const active = existing.filter((s) => s.state === 'running' || s.state === 'paused' || s.state === 'created').length + (this.o.pool?.readyCount ?? 0);
     if (active >= this.o.config.max_sandboxes) {
       throw new LokiError('resource_exhausted', `the daemon already runs ${active} sandboxes (sandbox.max_sandboxes = ${this.o.config.max_sandboxes})`);
     }

@@ -43,6 +43,8 @@ export interface SandboxMount {
   hostPath: string;
   containerPath: string;
   readOnly: boolean;
+  /** `rslave`: mounts made later under hostPath reach the sandbox (the warm pool fills a slot at claim). */
+  propagation?: 'rslave';
 }
 
 export interface SandboxCreateSpec {
@@ -55,6 +57,8 @@ export interface SandboxCreateSpec {
   command: string[];
   env: Record<string, string>;
   workspace: string;
+  /** `rslave` for a warm-pool slot, whose workspace is mounted onto the (empty) slot directory at claim. */
+  workspacePropagation?: 'rslave';
   /** Extra mounts the daemon itself decides on (e.g. the per-session agent socket dir). Never user input. */
   extraMounts: SandboxMount[];
   limits: SandboxLimits;

@@ -67,6 +67,7 @@ export class SessionManager {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly supervisor: SessionSupervisor;
+  private workspaceQueue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SessionManagerOptions) {
     for (const k of ['db', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
@@ -188,8 +189,19 @@ export class SessionManager {
     this.rt.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
   }
 
+  /**
+   * One workspace at a time: the branch name (`loki/session-<unix seconds>-<pid>`) is
+   * checked, then the clone runs, then it is recorded; concurrent starts raced past
+   * the check and all but one failed on the UNIQUE branch (B16 starts).
+   */
+  private createWorkspace(s: Session, project: Project): Promise<Workspace> {
+    const next = this.workspaceQueue.then(() => this.createWorkspaceNow(s, project));
+    this.workspaceQueue = next.catch(() => undefined);
+    return next;
+  }
+
   /** The branch name is `loki/session-<unix seconds>-<pid>`: two sessions in one second need the next second. */
-  private async createWorkspace(s: Session, project: Project): Promise<Workspace> {
+  private async createWorkspaceNow(s: Session, project: Project): Promise<Workspace> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.o.workspaces.createWorkspace({ project: project.id, sessionId: s.id, owner: s.owner });

@@ -18,6 +18,8 @@ export interface SystemModuleDeps {
   /** How long a stale snapshot may still be served while a refresh runs in the background (default 10 s). */
   statusMaxStaleMs?: number;
   now?: () => number;
+  /** The warm pool's state (sandbox.pool), when configured. */
+  pool?: () => { size: number; ready: number; disabled: string };
 }
 
 /** What GetStatus needs from Docker, for every caller at once (each caller sees its own filter of it). */
@@ -147,6 +149,7 @@ export function createSystemModule(deps: SystemModuleDeps): ServiceModule {
             sandboxDriverReachable: snap.reachable,
             sandboxDriverVersion: snap.version,
             sandboxDriverCanPause: deps.driver.capabilities.pause,
+            sandboxPool: deps.pool?.() ?? { size: 0, ready: 0, disabled: '' },
           };
         }),
       });

@@ -31,6 +31,16 @@ export interface SandboxCounts {
   total: number;
 }
 
+/** The warm sandbox pool (sandbox.pool): ready slots are hidden from every list. */
+export interface SandboxPoolStatus {
+  /** sandbox.pool.size (0 = off) */
+  size: number;
+  /** slots started and waiting for a session */
+  ready: number;
+  /** why the pool does not run although size > 0 (runsc, not root); empty otherwise */
+  disabled: string;
+}
+
 export interface GetStatusResponse {
   version: string;
   startedAtMs: number;
@@ -69,6 +79,7 @@ export interface GetStatusResponse {
   sandboxDriverVersion: string;
   /** pause/resume supported */
   sandboxDriverCanPause: boolean;
+  sandboxPool: SandboxPoolStatus | undefined;
 }
 
 function createBaseGetStatusRequest(): GetStatusRequest {
@@ -240,6 +251,107 @@ export const SandboxCounts: MessageFns<SandboxCounts> = {
   },
 };
 
+function createBaseSandboxPoolStatus(): SandboxPoolStatus {
+  return { size: 0, ready: 0, disabled: "" };
+}
+
+export const SandboxPoolStatus: MessageFns<SandboxPoolStatus> = {
+  encode(message: SandboxPoolStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.size !== 0) {
+      writer.uint32(8).uint32(message.size);
+    }
+    if (message.ready !== 0) {
+      writer.uint32(16).uint32(message.ready);
+    }
+    if (message.disabled !== "") {
+      writer.uint32(26).string(message.disabled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SandboxPoolStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSandboxPoolStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.size = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ready = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.disabled = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SandboxPoolStatus {
+    return {
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      ready: isSet(object.ready) ? globalThis.Number(object.ready) : 0,
+      disabled: isSet(object.disabled) ? globalThis.String(object.disabled) : "",
+    };
+  },
+
+  toJSON(message: SandboxPoolStatus): unknown {
+    const obj: any = {};
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.ready !== 0) {
+      obj.ready = Math.round(message.ready);
+    }
+    if (message.disabled !== "") {
+      obj.disabled = message.disabled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SandboxPoolStatus>, I>>(base?: I): SandboxPoolStatus {
+    return SandboxPoolStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SandboxPoolStatus>, I>>(object: I): SandboxPoolStatus {
+    const message = createBaseSandboxPoolStatus();
+    message.size = object.size ?? 0;
+    message.ready = object.ready ?? 0;
+    message.disabled = object.disabled ?? "";
+    return message;
+  },
+};
+
 function createBaseGetStatusResponse(): GetStatusResponse {
   return {
     version: "",
@@ -258,6 +370,7 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     sandboxDriverReachable: false,
     sandboxDriverVersion: "",
     sandboxDriverCanPause: false,
+    sandboxPool: undefined,
   };
 }
 
@@ -310,6 +423,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.sandboxDriverCanPause !== false) {
       writer.uint32(128).bool(message.sandboxDriverCanPause);
+    }
+    if (message.sandboxPool !== undefined) {
+      SandboxPoolStatus.encode(message.sandboxPool, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -455,6 +571,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.sandboxDriverCanPause = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.sandboxPool = SandboxPoolStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -541,6 +665,11 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.sandbox_driver_can_pause)
         ? globalThis.Boolean(object.sandbox_driver_can_pause)
         : false,
+      sandboxPool: isSet(object.sandboxPool)
+        ? SandboxPoolStatus.fromJSON(object.sandboxPool)
+        : isSet(object.sandbox_pool)
+        ? SandboxPoolStatus.fromJSON(object.sandbox_pool)
+        : undefined,
     };
   },
 
@@ -594,6 +723,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.sandboxDriverCanPause !== false) {
       obj.sandboxDriverCanPause = message.sandboxDriverCanPause;
     }
+    if (message.sandboxPool !== undefined) {
+      obj.sandboxPool = SandboxPoolStatus.toJSON(message.sandboxPool);
+    }
     return obj;
   },
 
@@ -620,6 +752,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.sandboxDriverReachable = object.sandboxDriverReachable ?? false;
     message.sandboxDriverVersion = object.sandboxDriverVersion ?? "";
     message.sandboxDriverCanPause = object.sandboxDriverCanPause ?? false;
+    message.sandboxPool = (object.sandboxPool !== undefined && object.sandboxPool !== null)
+      ? SandboxPoolStatus.fromPartial(object.sandboxPool)
+      : undefined;
     return message;
   },
 };

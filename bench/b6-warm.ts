@@ -1,0 +1,192 @@
+// B6-warm: session start → first agent action, cold vs warm pool, in the same run.
+// Two daemons on one dockerd: one with sandbox.pool.size 0 (cold: the sandbox is
+// created at start), one with a warm pool. Each run starts a `script` session
+// (plan: one `run: true`) through the session service and times from the start
+// call to the runner's first Decide (the first `decision` event), alternating
+// cold and warm so load elsewhere hits both. Also prints the pool's memory cost
+// per ready slot (the container's cgroup memory.current). Goal: warm ≤ 0.1× cold.
+// Needs root (the pool mounts), dockerd, the sandbox image and `npm run build`.
+// Run: npx tsx bench/b6-warm.ts [--runs 10]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../common/src/index.js';
+import { agentRunnerMount } from '../daemon/src/agent/runner-bundle.js';
+import type { Caller } from '../daemon/src/authz/caller.js';
+import { startDaemon, type DaemonHandle } from '../daemon/src/daemon.js';
+import { POOL_OWNER } from '../daemon/src/sandbox/pool.js';
+import { defaultSessionsConfig } from '../daemon/src/sessions/config.js';
+import { createSessionFeature, type SessionFeature } from '../daemon/src/sessions/feature.js';
+import { removeHome } from '../test/helpers/daemon.js';
+
+const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'b6w', clientIp: 'local' };
+const RUNNER = ['node', '/opt/loki/agent-runner.cjs'];
+
+function installRoot(): string {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'dist', 'agent-runner', 'loki-agent-runner.cjs'))) return dir;
+    if (dirname(dir) === dir) throw new Error('the agent-runner bundle is missing; run `npm run build`');
+  }
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+function repo(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'b6w-repo-'));
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'ignore' });
+  git('init', '-q', '-b', 'main');
+  writeFileSync(join(dir, 'README.md'), 'b6-warm\n');
+  git('add', '.');
+  git('-c', 'user.name=b6', '-c', 'user.email=b6@example.invalid', 'commit', '-q', '-m', 'init');
+  return dir;
+}
+
+interface Side {
+  d: DaemonHandle;
+  m: SessionFeature['manager'];
+}
+
+async function daemon(poolSize: number, root: string): Promise<Side> {
+  const home = mkdtempSync('/tmp/b6w-');
+  let feature: SessionFeature | undefined;
+  const d = await startDaemon({
+    home,
+    env: { PATH: process.env.PATH ?? '' },
+    logger: createLogger({ name: 'b6w', level: 'warn' }),
+    overrides: {
+      sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', stop_timeout_seconds: 2, pool: { size: poolSize } },
+      sessions: { runner_command: RUNNER },
+    },
+    // The default workspace (a size-limited loop mount when root): what a real start pays.
+    features: (b) => (feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ runner_command: RUNNER, check_interval_ms: 500 }), runnerMount: () => agentRunnerMount(root) })),
+  });
+  return { d, m: feature!.manager };
+}
+
+async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    const v = await fn();
+    if (v !== undefined) return v;
+  }
+  throw new Error('timed out');
+}
+
+interface Run {
+  /** start call → first Decide */
+  total: number;
+  /** start call → it returned (workspace, channel, sandbox running) */
+  start: number;
+  /** start call → the sandbox was claimed or created (the `running` transition) minus the workspace phase */
+  workspace: number;
+  sandbox: string;
+}
+
+/** Start → first Decide (ms, from the daemon's event clock), then waits for the session to end. */
+async function once(side: Side, project: string): Promise<Run> {
+  const t0 = Date.now();
+  const s = await side.m.start(ADMIN, { prd: '', prompt: 'b6w', provider: 'script', plan: '- run: "true"\n', profile: '', autonomy: 'perpetual', project: '', projectPath: project, model: '', baseUrl: '', maxIterations: 5, network: false });
+  const t1 = Date.now();
+  const ac = new AbortController();
+  let first = 0;
+  let ws = 0;
+  for await (const e of side.m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: true }, ac.signal)) {
+    if (e.type === 'workspace') ws = e.timeMs - t0;
+    if (e.type === 'decision') {
+      first = e.timeMs;
+      break;
+    }
+    if (['completed', 'failed', 'stopped'].includes(side.m.get(ADMIN, s.id).state)) break;
+  }
+  ac.abort();
+  if (!first) throw new Error(`session ${s.id} ended without a decision: ${side.m.get(ADMIN, s.id).reason}`);
+  await until(() => (['completed', 'failed', 'stopped'].includes(side.m.get(ADMIN, s.id).state) ? true : undefined), 60_000);
+  return { total: first - t0, start: t1 - t0, workspace: ws, sandbox: s.sandboxId };
+}
+
+const UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, kB: 1e3, MB: 1e6, GB: 1e9 };
+
+/** The sandbox ids of this daemon's pool slots, from Docker's labels. */
+function poolIds(home: string): string[] {
+  const out = execFileSync('docker', ['ps', '--filter', `label=loki.owner=${POOL_OWNER}`, '--format', '{{.Label "loki.sandbox"}} {{.Label "loki.workspace"}}'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(` ${home}/`)).map((l) => l.split(' ')[0]!);
+}
+
+/** Memory of each ready slot of this daemon: `docker stats` (cgroup usage without page cache, v1 or v2). */
+function slotMemory(home: string): number[] {
+  const ids = execFileSync('docker', ['ps', '-q', '--filter', `label=loki.owner=${POOL_OWNER}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const out: number[] = [];
+  for (const id of ids) {
+    const ws = execFileSync('docker', ['inspect', '-f', '{{index .Config.Labels "loki.workspace"}}', id], { encoding: 'utf8' }).trim();
+    if (!ws.startsWith(`${home}/`)) continue;
+    const usage = execFileSync('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', id], { encoding: 'utf8' }).split('/')[0]!.trim();
+    const m = /^([\d.]+)\s*([A-Za-z]+)$/.exec(usage);
+    if (m && UNITS[m[2]!]) out.push(Number(m[1]) * UNITS[m[2]!]!);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, pool: { type: 'string', default: '2' } } });
+  const runs = Math.max(3, Number(values.runs));
+  const root = installRoot();
+  const project = repo();
+  const cold = await daemon(0, root);
+  const warm = await daemon(Number(values.pool), root);
+  const size = Number(values.pool);
+  const load0 = loadavg();
+  try {
+    await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
+    // One unmeasured run each: page cache, image layers, first git clone.
+    await once(cold, project);
+    await once(warm, project);
+    const c: Run[] = [];
+    const w: Run[] = [];
+    let coldPaths = 0;
+    for (let i = 0; i < runs; i++) {
+      c.push(await once(cold, project));
+      // Measure the warm path with a ready slot (a claimed slot is replaced in the background).
+      await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
+      const slots = poolIds(warm.d.config.home);
+      const r = await once(warm, project);
+      if (!slots.includes(r.sandbox)) coldPaths++;
+      w.push(r);
+    }
+    await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const mem = slotMemory(warm.d.config.home);
+    const line = (name: string, xs: number[]) =>
+      process.stdout.write(`${name.padEnd(26)} n=${String(xs.length).padStart(3)}  median ${pct(xs, 50).toFixed(0).padStart(6)} ms  p95 ${pct(xs, 95).toFixed(0).padStart(6)} ms  min ${Math.min(...xs).toFixed(0).padStart(6)} ms\n`);
+    process.stdout.write(`B6-warm: session start → first agent action (first Decide), runtime ${cold.d.config.sandbox.runtime}, pool size ${size}, interleaved\n`);
+    const tot = (xs: Run[]) => xs.map((x) => x.total);
+    line('cold (no pool)', tot(c));
+    line('warm (claimed slot)', tot(w));
+    process.stdout.write(`ratio warm / cold: median ${(pct(tot(w), 50) / pct(tot(c), 50)).toFixed(2)}×  p95 ${(pct(tot(w), 95) / pct(tot(c), 95)).toFixed(2)}×  (goal ≤ 0.1×)${coldPaths ? `  [${coldPaths} warm runs found no slot]` : ''}\n`);
+    process.stdout.write('where the time goes (medians, ms from the start call):\n');
+    for (const [name, xs] of [['cold', c], ['warm', w]] as const) {
+      const ws = pct(xs.map((x) => x.workspace), 50);
+      const st = pct(xs.map((x) => x.start), 50);
+      const tt = pct(xs.map((x) => x.total), 50);
+      process.stdout.write(`  ${name}: workspace ready ${ws.toFixed(0)}  · sandbox running (start returns) ${st.toFixed(0)}  · first Decide ${tt.toFixed(0)}  → runner start-up ≈ ${(tt - st).toFixed(0)}\n`);
+    }
+    if (mem.length) {
+      const avg = mem.reduce((a, b) => a + b, 0) / mem.length;
+      process.stdout.write(`pool memory per ready slot (docker stats): ${(avg / 2 ** 20).toFixed(1)} MiB (slots: ${mem.map((b) => (b / 2 ** 20).toFixed(1)).join(', ')} MiB)\n`);
+    } else {
+      process.stdout.write('pool memory per ready slot: docker stats gave no figure\n');
+    }
+    process.stdout.write(`load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${(await import('node:os')).cpus().length} cores)\n`);
+  } finally {
+    for (const side of [cold, warm]) {
+      await side.d.close();
+      removeHome(side.d.config.home);
+    }
+    rmSync(project, { recursive: true, force: true });
+  }
+}
+
+await main();
