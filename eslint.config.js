@@ -6,7 +6,8 @@
 //   client  imports only proto/ and common/ (never daemon, gateway or cli);
 //   cli     goes through client/: never daemon, gateway, generated code or grpc-js;
 //   agent-runner imports only proto/ and common/;
-//   inside the daemon, authz/ imports no transport and feature domain code not grpc/.
+//   inside the daemon, authz/ imports no transport and feature domain code not grpc/;
+//   only store/ and the composition root (daemon.ts) touch SQLite: features use their repository.
 // test/client/boundaries.test.ts feeds a violating import for each rule and expects an error.
 // Type-aware rules (no-floating-promises, consistent-type-imports) use the TypeScript project service.
 import js from '@eslint/js';
@@ -28,6 +29,11 @@ const daemonOutward = [[...part('gateway'), ...part('cli'), ...part('client')], 
 const daemonFeatures = ['sessions', 'sandbox', 'policy', 'tokens', 'audit', 'agent'];
 const grpcFolder = ['../grpc/*', '../../grpc/*'];
 const privilegedPaths = privileged.map((name) => [name, 'only the daemon may use this (privilege boundary)']);
+// Inside the daemon only store/ and daemon.ts open the database; every other file reads and writes through its feature's repository interface.
+const storeOnly = 'only daemon/src/store/ and daemon.ts touch SQLite; use your feature\'s repository interface (docs/architecture.md)';
+const storePaths = [['better-sqlite3', storeOnly]];
+const storeGroup = [['**/store/db.js', '**/store/sqlite/*', '../store/*', '../../store/*', './store/*'], storeOnly];
+const storeFiles = ['daemon/src/store/**/*.ts', 'daemon/src/daemon.ts'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'proto/gen/**', 'coverage/**'] },
@@ -62,6 +68,11 @@ export default tseslint.config(
   },
   {
     files: ['daemon/**/*.ts'],
+    ignores: storeFiles,
+    rules: restrict(storePaths, [daemonOutward, storeGroup]),
+  },
+  {
+    files: storeFiles,
     rules: restrict([], [daemonOutward]),
   },
   // Inside the daemon (docs/architecture.md "Inside the daemon"): authorization lives
@@ -71,16 +82,16 @@ export default tseslint.config(
   // git/ is not listed yet: the registry work (issue 15) is moving it.
   {
     files: ['daemon/src/authz/**/*.ts'],
-    rules: restrict([], [daemonOutward, [grpcFolder, 'authz/ knows no transport: it is what every transport and feature checks against']]),
+    rules: restrict(storePaths, [daemonOutward, storeGroup, [grpcFolder, 'authz/ knows no transport: it is what every transport and feature checks against']]),
   },
   {
     files: daemonFeatures.map((f) => `daemon/src/${f}/**/*.ts`),
     ignores: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/channels.ts'],
-    rules: restrict([], [daemonOutward, [grpcFolder, 'domain code does not import the transport folder: authorization is in authz/, the wire in <feature>/grpc.ts']]),
+    rules: restrict(storePaths, [daemonOutward, storeGroup, [grpcFolder, 'domain code does not import the transport folder: authorization is in authz/, the wire in <feature>/grpc.ts']]),
   },
   {
     files: [...daemonFeatures.flatMap((f) => [`daemon/src/${f}/grpc.ts`, `daemon/src/${f}/feature.ts`]), 'daemon/src/agent/channels.ts'],
-    rules: restrict([], [daemonOutward, [['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/']]),
+    rules: restrict(storePaths, [daemonOutward, storeGroup, [['../grpc/caller.js', '../grpc/call-context.js'], 'Caller, requireScope, canAccessOwned and the call context are in authz/']]),
   },
   {
     files: ['gateway/**/*.ts'],

@@ -1,4 +1,4 @@
-// Wires lokid from its parts: config → store → ports (Docker, audit) → services
+// Wires lokid from its parts: config → store (repositories) → ports (Docker, audit) → services
 // → listeners. `startDaemon` is used by main.ts and, with temp dirs, by tests.
 import type { Server } from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
@@ -19,7 +19,9 @@ import { DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { buildSandboxImage } from './sandbox/image-builder.js';
 import { SandboxManager } from './sandbox/manager.js';
 import type { SandboxDriver } from './sandbox/types.js';
-import { openDatabase, type Db } from './store/db.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import type { LearningRepo } from './registry/learnings.js';
+import type { SessionDirectory, SessionRepo } from './sessions/repo.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
 import { agentRunnerMount } from './agent/index.js';
@@ -38,8 +40,14 @@ export interface StartDaemonOptions {
   features?: (base: FeatureBase) => DaemonFeature;
 }
 
+/** The repositories of the features built by `features` (the daemon's own parts get theirs directly). */
+export interface FeatureRepos {
+  sessions: SessionRepo & SessionDirectory;
+  learnings: LearningRepo;
+}
+
 export interface FeatureBase {
-  db: Db;
+  repos: FeatureRepos;
   paths: RuntimePaths;
   manager: SandboxManager;
   driver: SandboxDriver;
@@ -61,7 +69,6 @@ export interface DaemonHandle {
   config: DaemonConfig;
   paths: RuntimePaths;
   log: Logger;
-  db: Db;
   manager: SandboxManager;
   tokens: TokenStore;
   audit: AuditRuntime;
@@ -83,7 +90,8 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
   const startedAtMs = Date.now();
 
-  const db = openDatabase(join(paths.stateDir, 'loki.db'));
+  const store = openSqliteStore(join(paths.stateDir, 'loki.db'));
+  const repos: FeatureRepos = { sessions: store.sessions, learnings: store.learnings };
   const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log: log.child({ component: 'audit' }) });
   const audit = auditRuntime.audit;
   const driver = new DockerSandboxDriver({ socketPath: config.docker.socket, instance: instanceId(config.home) });
@@ -97,19 +105,19 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   });
   await manager.reconcile().catch((err: unknown) => log.warn({ err }, 'could not list existing sandboxes (is dockerd running?)'));
 
-  const tokens = new TokenStore({ db, config: config.tokens, log: log.child({ component: 'tokens' }) });
+  const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log: log.child({ component: 'tokens' }) });
   // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
   // (`loki up` prints it once). Nothing happens when an admin token already exists.
   if (ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
 
-  const projects = new ProjectRegistry({ db, log: log.child({ component: 'projects' }) });
+  const projects = new ProjectRegistry({ repo: store.projects, log: log.child({ component: 'projects' }) });
   const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
   // Workspaces belong to the sandbox user (unless git.workspace_uid says otherwise).
   const sbx = manager.sandboxUser;
   const gitConfig = { ...config.git, workspace_uid: config.git.workspace_uid ?? sbx.uid, workspace_gid: config.git.workspace_gid ?? sbx.gid };
-  const workspaces = new WorkspaceManager({ db, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: gitConfig });
+  const workspaces = new WorkspaceManager({ repo: store.workspaces, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: gitConfig });
   const git = { projects, workspaces, trail };
-  const policy = createPolicyFeature({ db, audit, log, config: config.policy });
+  const policy = createPolicyFeature({ approvals: store.approvals, audit, log, config: config.policy });
 
   // Sessions (with the policy engine and approvals) are a feature on these parts;
   // tests may swap in their own runner command through `features`.
@@ -117,13 +125,13 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     opts.features ??
     ((b: FeatureBase) =>
       createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, runnerMount: () => agentRunnerMount() }));
-  const extra = makeFeature({ db, paths, manager, driver, policy, audit, log, config, git });
+  const extra = makeFeature({ repos, paths, manager, driver, policy, audit, log, config, git });
   const features: ServiceModule[] = [
     ...extra.modules,
     policy.module,
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
-    createWorkspaceModule({ projects, workspaces, trail, audit, imagePresent: () => driver.imageExists(config.sandbox.image) }),
+    createWorkspaceModule({ projects, workspaces, trail, audit, stores: { sessions: store.sessions, learnings: store.learnings }, imagePresent: () => driver.imageExists(config.sandbox.image) }),
     createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms }),
     createSandboxModule({
       manager,
@@ -198,7 +206,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     policy.close();
     tokens.close();
     await auditRuntime.close();
-    db.close();
+    store.close();
     throw err;
   }
   await extra.start();
@@ -210,7 +218,6 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     config,
     paths,
     log,
-    db,
     manager,
     tokens,
     audit: auditRuntime,
@@ -224,7 +231,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       policy.close();
       tokens.close();
       await auditRuntime.close();
-      db.close();
+      store.close();
     },
   };
 }

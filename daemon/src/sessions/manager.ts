@@ -15,12 +15,11 @@ import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxMount } from '../sandbox/types.js';
-import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
-import { LearningStore } from '../registry/learnings.js';
+import { LearningStore, type LearningRepo } from '../registry/learnings.js';
 import { SessionAgentHooks } from './hooks.js';
 import { SessionRuntime } from './runtime.js';
-import { SessionStore } from './store.js';
+import type { SessionRepo } from './repo.js';
 import { ModelUpstreams } from './upstreams.js';
 import { SessionCleanup } from './cleanup.js';
 import { SessionSupervisor } from './supervisor.js';
@@ -32,7 +31,9 @@ import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizeP
 export const SESSION_ID_RE = /^ses-[0-9a-f]{12}$/;
 
 export interface SessionManagerOptions {
-  db: Db;
+  /** Sessions and their event log (store/sqlite/sessions.ts). */
+  repo: SessionRepo;
+  learnings: LearningRepo;
   /** Every container operation of a session goes through it (ownership checks, audit). */
   sandboxes: SandboxManager;
   /** Builds the per-session agent channels around the manager's hooks (`createAgentChannels`). */
@@ -54,7 +55,7 @@ export interface SessionManagerOptions {
 }
 
 export class SessionManager {
-  readonly store: SessionStore;
+  readonly store: SessionRepo;
   readonly channels: AgentChannels;
   readonly upstreams: ModelUpstreams;
   readonly volumes: WorkspaceVolumes;
@@ -67,20 +68,20 @@ export class SessionManager {
   private readonly supervisor: SessionSupervisor;
 
   constructor(opts: SessionManagerOptions) {
-    for (const k of ['db', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
+    for (const k of ['repo', 'learnings', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
       if (!opts[k]) throw new Error(`SessionManager: missing dependency ${k}`);
     }
     this.o = opts;
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log;
     this.upstreams = new ModelUpstreams(opts.config, opts.env ?? process.env);
-    this.store = new SessionStore(opts.db, this.clock);
+    this.store = opts.repo;
     this.rt = new SessionRuntime({ store: this.store, emitter: new EventEmitter(), log: opts.log, clock: this.clock, audit: opts.audit });
     const ws = opts.config.workspace;
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, log: opts.log });
     this.cleanup = new SessionCleanup({ rt: this.rt, sandboxes: opts.sandboxes, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
     this.queries = new SessionQueries({ store: this.store, rt: this.rt, policy: opts.policy, config: opts.config, get: (caller, id) => this.get(caller, id) });
-    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.db), onFinished: (id) => this.onRunnerFinished(id) }));
+    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.learnings), onFinished: (id) => this.onRunnerFinished(id) }));
     this.supervisor = new SessionSupervisor({
       store: this.store,
       rt: this.rt,

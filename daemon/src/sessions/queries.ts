@@ -4,7 +4,7 @@ import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
-import type { SessionStore } from './store.js';
+import type { SessionRepo } from './repo.js';
 import { isTerminal, type Session, type SessionEvent } from './types.js';
 
 export interface EventQuery {
@@ -25,7 +25,7 @@ export interface SessionMetricsSnapshot {
 }
 
 export interface SessionQueriesOptions {
-  store: SessionStore;
+  store: SessionRepo;
   rt: SessionRuntime;
   policy: PolicyService;
   config: SessionsConfig;

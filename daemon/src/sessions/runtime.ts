@@ -8,11 +8,11 @@ import { startModelProxy, type ModelProxy } from '../agent/model-proxy.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../authz/caller.js';
 import type { ModelUpstreams } from './upstreams.js';
-import type { CounterUpdate, SessionStore } from './store.js';
+import type { CounterUpdate, SessionRepo } from './repo.js';
 import type { Session, SessionEvent, SessionState } from './types.js';
 
 export interface SessionRuntimeOptions {
-  store: SessionStore;
+  store: SessionRepo;
   emitter: EventEmitter;
   log: Logger;
   clock: () => number;
@@ -32,7 +32,7 @@ export class SessionRuntime {
     o.emitter.setMaxListeners(0);
   }
 
-  get store(): SessionStore {
+  get store(): SessionRepo {
     return this.o.store;
   }
 

@@ -8,12 +8,12 @@ import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionCleanup } from './cleanup.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
-import type { SessionStore } from './store.js';
+import type { SessionRepo } from './repo.js';
 import type { ModelUpstreams } from './upstreams.js';
 import { ACTIVE_STATES, type Session } from './types.js';
 
 export interface SessionSupervisorOptions {
-  store: SessionStore;
+  store: SessionRepo;
   rt: SessionRuntime;
   sandboxes: SandboxManager;
   channels: AgentChannels;
