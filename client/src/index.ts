@@ -18,6 +18,8 @@ export type {
 export { decodeGrpcError, decodeHttpError, decodeFetchFailure, kindFromHttpStatus, exitCodeFor } from './errors.js';
 export type { GrpcErrorLike, GrpcDecodeContext } from './errors.js';
 export { TERMINAL_SESSION_STATES } from './types.js';
+export { MAX_SESSION_PAGE } from './session-pages.js';
+export type { SessionListOptions, SessionPage } from './session-pages.js';
 export type {
   Timestamp,
   SessionState,

@@ -96,6 +96,8 @@ export interface SessionsClient {
   start(input: StartSessionInput, id: CallIdentity): Promise<SessionInfo>;
   get(sessionId: string, id: CallIdentity): Promise<SessionInfo>;
   list(all: boolean, id: CallIdentity): Promise<SessionInfo[]>;
+  /** One page (page_size 1..500); `nextPageToken` empty on the last. */
+  listPage(q: { all: boolean; pageSize: number; pageToken: string }, id: CallIdentity): Promise<{ sessions: SessionInfo[]; nextPageToken: string }>;
   stop(sessionId: string, id: CallIdentity): Promise<SessionInfo>;
   pause(sessionId: string, id: CallIdentity): Promise<SessionInfo>;
   resume(sessionId: string, id: CallIdentity): Promise<SessionInfo>;
@@ -168,7 +170,11 @@ export function createSessionsClient(c: SessionServiceClient, invoke: Invoke, ch
       return toSessionInfo(await invoke('SessionService/Get', c, c.get, { id: sessionId }, id));
     },
     async list(all, id) {
-      return (await invoke('SessionService/List', c, c.list, { all }, id)).sessions.map(toSessionInfo);
+      return (await invoke('SessionService/List', c, c.list, { all, pageSize: 0, pageToken: '' }, id)).sessions.map(toSessionInfo);
+    },
+    async listPage(q, id) {
+      const r = await invoke('SessionService/List', c, c.list, q, id);
+      return { sessions: r.sessions.map(toSessionInfo), nextPageToken: r.nextPageToken };
     },
     async stop(sessionId, id) {
       return toSessionInfo(await invoke('SessionService/Stop', c, c.stop, { id: sessionId }, id, SLOW_MS));

@@ -23,7 +23,7 @@ import type { SessionRepo } from './repo.js';
 import { ModelUpstreams } from './upstreams.js';
 import { SessionCleanup } from './cleanup.js';
 import { SessionSupervisor } from './supervisor.js';
-import { SessionQueries, type EventQuery, type SessionMetricsSnapshot } from './queries.js';
+import { SessionQueries, type EventQuery, type ListPageQuery, type SessionMetricsSnapshot } from './queries.js';
 import { WorkspaceVolumes } from './workspace-volume.js';
 import { ACTIVE_STATES, isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
 import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
@@ -110,6 +110,11 @@ export class SessionManager {
     requireScope(caller, 'read');
     const rows = all ? this.store.list() : this.store.listByStates(ACTIVE_STATES);
     return rows.filter((s) => canAccessOwned(caller, s.owner));
+  }
+
+  /** One page of `list` (keyset: the same cost at any depth). */
+  listPage(caller: Caller, q: ListPageQuery): { sessions: Session[]; nextPageToken: string } {
+    return this.queries.listPage(caller, q);
   }
 
   async start(caller: Caller, input: StartSessionInput): Promise<Session> {
