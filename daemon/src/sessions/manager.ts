@@ -152,7 +152,7 @@ export class SessionManager {
       maxIterations: input.maxIterations || cfg.default_max_iterations,
       network: input.network,
     });
-    this.rt.notify();
+    this.rt.events.notify();
     await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
     try {
       await this.launch(caller, s, project);
@@ -166,12 +166,12 @@ export class SessionManager {
   }
 
   private async launch(caller: Caller, s: Session, project: Project): Promise<void> {
-    this.rt.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
+    this.rt.events.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
     const ws = await this.createWorkspace(s, project);
     this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
     const how = await this.volumes.limit(s.id, ws.path);
-    if (how !== 'none') this.rt.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
-    this.rt.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
+    if (how !== 'none') this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
+    this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
     await this.rt.openModelProxy(s, channel.mount.hostPath, this.upstreams, this.o.sandboxes.sandboxUser);
     const mounts = [channel.mount, ...(this.o.runnerMount ? [this.o.runnerMount()] : [])];
@@ -189,7 +189,7 @@ export class SessionManager {
       extraMounts: mounts,
     });
     this.store.setRuntime(s.id, { sandboxId: box.id });
-    this.rt.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
+    this.rt.events.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
   }
 
   /** The branch name is `loki/session-<unix seconds>-<pid>`: two sessions in one second need the next second. */
@@ -210,7 +210,7 @@ export class SessionManager {
     await this.rt.auditAs(caller, 'session.stop', id, 'success', { from: s.state });
     await this.requestStop(caller, id, `stopped by ${caller.subject}`);
     const waitMs = (this.o.config.stop_grace_seconds + 15) * 1000;
-    await this.rt.waitFor(id, (x) => isTerminal(x.state), waitMs);
+    await this.rt.events.waitFor(id, (x) => isTerminal(x.state), waitMs);
     return this.store.get(id)!;
   }
 
@@ -219,15 +219,15 @@ export class SessionManager {
     const s = this.store.get(id)!;
     if (!s.stopRequested) {
       this.store.requestStop(id);
-      this.rt.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
+      this.rt.events.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
     }
     // A frozen runner cannot hear the request.
     if (s.state === 'paused' && s.sandboxId) {
       await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
-      this.rt.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
+      this.rt.events.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
     }
     this.rt.cancelWaits(id);
-    this.rt.schedule(id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(id, 'stopped', reason));
+    this.rt.timers.schedule(id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(id, 'stopped', reason));
   }
 
   async pause(caller: Caller, id: string): Promise<Session> {
@@ -235,7 +235,7 @@ export class SessionManager {
     if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
     // docker pause freezes every process in the container (cgroup freezer): the runner stops mid-step.
     await this.o.sandboxes.pause(caller, s.sandboxId);
-    this.rt.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
+    this.rt.events.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
     await this.rt.auditAs(caller, 'session.pause', id, 'success', {});
     return this.store.get(id)!;
   }
@@ -249,7 +249,7 @@ export class SessionManager {
     if (s.state === 'paused') {
       await this.o.sandboxes.resume(caller, s.sandboxId);
       const to = this.rt.waiting(id) > 0 ? 'waiting_approval' : 'running';
-      this.rt.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
+      this.rt.events.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
       await this.rt.auditAs(caller, 'session.resume', id, 'success', {});
     } else if (s.state !== 'waiting_approval') {
       throw new LokiError('session_not_active', `session ${id} is ${s.state}; nothing to resume`);
@@ -301,7 +301,7 @@ export class SessionManager {
 
   /** Ends a session once: stop the container, bring the branch back (diff summary), close the channel, record the terminal state. */
   finalize(id: string, to: 'completed' | 'failed' | 'stopped', reason: string): Promise<void> {
-    return this.rt.once(id, async () => {
+    return this.rt.timers.once(id, async () => {
       const s = this.store.get(id);
       if (!s || isTerminal(s.state)) return;
       if (s.sandboxId) await this.endSandbox(s, to);
@@ -309,7 +309,7 @@ export class SessionManager {
         try {
           const r = await this.o.workspaces.finish(id);
           const sum = r.summary;
-          this.rt.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
+          this.rt.events.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
             branch: sum.branch,
             head: sum.headCommit,
             commits: sum.commits.length,
@@ -322,17 +322,17 @@ export class SessionManager {
           // The PR step never fails silently: when one was asked for (or opened), say what happened and how to do it by hand.
           const pr = r.pullRequest;
           if (pr.opened || this.o.workspaces.gitConfig.auto_pr) {
-            this.rt.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
+            this.rt.events.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
           }
         } catch (err) {
-          this.rt.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
+          this.rt.events.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
         }
       }
       await this.channels.close(id).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'closing the agent channel failed'));
       await this.rt.closeModelProxy(id);
       // Audited before the state changes: whoever sees the terminal state can find its audit entry.
       await this.rt.auditAs(undefined, 'session.stop', id, to === 'failed' ? 'error' : 'success', { state: to }, reason);
-      this.rt.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
+      this.rt.events.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
     });
   }
 
@@ -344,7 +344,7 @@ export class SessionManager {
         ...(to === 'failed' ? { tailLines: 30 } : {}),
         stopTimeoutSeconds: 2,
       });
-      if (tail) this.rt.append(s.id, 'log', 'last lines of the sandbox output', { tail });
+      if (tail) this.rt.events.append(s.id, 'log', 'last lines of the sandbox output', { tail });
     } catch (err) {
       this.log.warn({ err, session_id: s.id }, 'stopping the session sandbox failed');
     }

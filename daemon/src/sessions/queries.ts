@@ -79,7 +79,7 @@ export class SessionQueries {
     let gid = q.afterGid;
     const BATCH = 500;
     while (!signal.aborted) {
-      const version = this.o.rt.version;
+      const version = this.o.rt.events.version;
       const batch = one ? this.o.store.events(one.id, seq, BATCH) : this.o.store.eventsSince(gid, BATCH);
       for (const ev of batch) {
         seq = ev.seq;
@@ -90,7 +90,7 @@ export class SessionQueries {
       if (batch.length === BATCH) continue;
       if (!q.follow) return;
       if (one && isTerminal(this.o.store.get(one.id)!.state)) return;
-      await this.o.rt.waitForChange(version, signal, 15_000);
+      await this.o.rt.events.waitForChange(version, signal, 15_000);
     }
   }
 

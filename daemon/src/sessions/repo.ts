@@ -61,6 +61,12 @@ export interface SessionRepo {
   listByStates(states: readonly SessionState[]): Session[];
   /** One page in list order, by keyset: the cost of a page does not grow with the table. */
   listPage(q: SessionPageQuery): SessionPage;
+  /**
+   * Ended sessions that still have a workspace or a sandbox, ended at or before
+   * `cutoffMs`, in list order: what retention and prune look at, found without
+   * loading every session.
+   */
+  endedWithLeftovers(cutoffMs: number): Session[];
   brief(id: string): { prompt: string; planJson: string };
   countCreated(): number;
   /**

@@ -184,6 +184,12 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX sessions_owner_created ON sessions (owner, created_at, id);`,
   },
   {
+    module: 'sessions',
+    version: 4,
+    // Retention and prune look only at sessions whose workspace or sandbox is still there.
+    sql: `CREATE INDEX sessions_leftovers ON sessions (ended_at) WHERE workspace_removed_at = 0;`,
+  },
+  {
     module: 'tokens',
     version: 1,
     sql: `

@@ -72,7 +72,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
     | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'events' | 'eventsSince' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
-    | 'tasksByStatus' | 'reachedOf' | 'page' | 'pageAfter' | 'pageOwner' | 'pageOwnerAfter' | 'lastOfProject',
+    | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'page' | 'pageAfter' | 'pageOwner' | 'pageOwnerAfter' | 'lastOfProject',
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
@@ -116,6 +116,8 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       pageAfter: page('(created_at, id) > (?, ?)'),
       pageOwner: page('owner = ?'),
       pageOwnerAfter: page('owner = ? AND (created_at, id) > (?, ?)'),
+      leftovers: p(`SELECT ${COLUMNS} FROM sessions WHERE workspace_removed_at = 0 AND ended_at <= ? AND state IN ('completed', 'failed', 'stopped')
+           AND (workspace <> '' OR sandbox_id <> '') ORDER BY created_at, id`),
       lastOfProject: p('SELECT id, state, reason FROM sessions WHERE project_id = ? ORDER BY created_at DESC LIMIT 1'),
     };
     this.decision = {
@@ -164,6 +166,10 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     const sessions = rows.slice(0, limit).map((r) => this.toSession(r));
     const end = sessions[sessions.length - 1];
     return rows.length > limit && end ? { sessions, next: { createdAtMs: end.createdAtMs, id: end.id } } : { sessions };
+  }
+
+  endedWithLeftovers(cutoffMs: number): Session[] {
+    return (this.q.leftovers.all(cutoffMs) as Row[]).map((r) => this.toSession(r));
   }
 
   brief(id: string): { prompt: string; planJson: string } {
