@@ -8,18 +8,15 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startDaemon } from '../../daemon/src/daemon.js';
-import type { NewSession } from '../../daemon/src/sessions/repo.js';
 import { openSqliteStore } from '../../daemon/src/store/sqlite/index.js';
+import { seededId, sessionRow } from '../daemon/store/helpers.js';
 import { entryArgv } from '../helpers/entry.js';
 import { buildTestGateway, generateToken, tempDir, type TestGateway } from '../gateway/helpers.js';
 
 // More than one daemon page (500): `list` must follow next_page_token.
 const N = 520;
-const id = (i: number) => `ses-${i.toString(16).padStart(12, '0')}`;
-
-function row(i: number): NewSession {
-  return { id: id(i), owner: 'token:someone', provider: 'script', profile: 'default', autonomy: 'checkpoint', projectId: 'prj-000000000001', promptSource: 'inline', prompt: `task ${i}`, planJson: '[]', model: '', baseUrl: '', upstream: '', maxIterations: 10, network: false };
-}
+const id = seededId;
+const row = (i: number) => sessionRow(i, 'token:someone');
 
 interface Run {
   code: number;

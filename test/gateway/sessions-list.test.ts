@@ -6,29 +6,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startDaemon } from '../../daemon/src/daemon.js';
 import { openSqliteStore } from '../../daemon/src/store/sqlite/index.js';
-import type { NewSession } from '../../daemon/src/sessions/repo.js';
+import { sessionRow } from '../daemon/store/helpers.js';
 import { bearer, buildTestGateway, generateToken, tempDir, type TestGateway } from './helpers.js';
 
 const N = 230;
 
-function row(i: number, owner: string): NewSession {
-  return {
-    id: `ses-${i.toString(16).padStart(12, '0')}`,
-    owner,
-    provider: 'script',
-    profile: 'default',
-    autonomy: 'checkpoint',
-    projectId: 'prj-000000000001',
-    promptSource: 'inline',
-    prompt: `task ${i}`,
-    planJson: '[]',
-    model: '',
-    baseUrl: '',
-    upstream: '',
-    maxIterations: 10,
-    network: false,
-  };
-}
+const row = sessionRow;
 
 describe('GET /api/sessions pages', function () {
   this.timeout(120_000);

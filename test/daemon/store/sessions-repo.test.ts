@@ -6,24 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
-import type { NewSession, SessionCursor, SessionPageQuery } from '../../../daemon/src/sessions/repo.js';
+import type { SessionCursor, SessionPageQuery } from '../../../daemon/src/sessions/repo.js';
+import { sessionRow } from './helpers.js';
 
-const row = (i: number, owner: string): NewSession => ({
-  id: `ses-${i.toString(16).padStart(12, '0')}`,
-  owner,
-  provider: 'script',
-  profile: 'default',
-  autonomy: 'checkpoint',
-  projectId: 'prj-000000000001',
-  promptSource: 'inline',
-  prompt: `task ${i}`,
-  planJson: '[]',
-  model: '',
-  baseUrl: '',
-  upstream: '',
-  maxIterations: 10,
-  network: false,
-});
+const row = sessionRow;
 
 describe('SessionRepo (SQLite) list pages', () => {
   let dir: string;
