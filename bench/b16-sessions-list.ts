@@ -4,19 +4,21 @@
 // owners) through SessionRepo into lokid's database, then has wrk (a separate
 // process) fetch GET /api/sessions?all=true&limit=100 — the first page, and the
 // deepest page (its token found by walking the pages once) — as the admin.
-// Prints p50/p99 per size and the ratio against the smallest size measured in
-// the same run: about 1× is flat. For contrast it also times following every
-// page (what `loki sessions list --all` does), which is linear by construction.
-// Run: npm run build && node dist/bench/b16-sessions-list.js [--sizes 10,1000,10000] [--seconds 5]
+// All sizes run at once and are measured in interleaved rounds (median of the
+// rounds). Prints p50/p99 per size and the ratio against the smallest size
+// measured in the same run: about 1× is flat. For contrast it also times
+// following every page (what `loki sessions list --all` does): linear by construction.
+// Run: npm run build && node dist/bench/b16-sessions-list.js [--sizes 10,1000,10000] [--seconds 3] [--rounds 5]
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openSqliteStore } from '../daemon/src/store/sqlite/index.js';
 import { TASK_STATUSES } from '../daemon/src/sessions/types.js';
 import { requireWrk, startStack, wrk, type Stack, type WrkResult } from './lib/stack.js';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,1000,10000' }, seconds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,1000,10000' }, seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '5' } } });
 const sizes = values.sizes!.split(',').map(Number);
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 
 function seed(stack: Stack, n: number): number {
   const t0 = performance.now();
@@ -84,37 +86,78 @@ async function followAll(url: string, auth: Record<string, string>): Promise<{ m
   return { ms: performance.now() - t0, count };
 }
 
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
+interface Row {
+  n: number;
+  first: { p50: number; p99: number };
+  deep: { p50: number; p99: number };
+  all: { ms: number; count: number };
+  requests: number;
+  failed: number;
+}
+
+interface Case {
+  n: number;
+  stack: Stack;
+  auth: Record<string, string>;
+  first: string;
+  deep: string;
+  runs: { first: WrkResult[]; deep: WrkResult[] };
+}
+
 async function main(): Promise<void> {
   requireWrk();
-  const rows: { n: number; first: WrkResult; deep: WrkResult; all: { ms: number; count: number } }[] = [];
-  for (const n of sizes) {
-    const stack = await startStack({ logLevel: 'warn' });
-    try {
+  const cases: Case[] = [];
+  try {
+    // All sizes stay up together and are measured in interleaved rounds, so a
+    // burst of load from elsewhere on the machine hits every size alike.
+    for (const n of sizes) {
+      const stack = await startStack({ logLevel: 'warn' });
+      const c: Case = { n, stack, auth: {}, first: '', deep: '', runs: { first: [], deep: [] } };
+      cases.push(c);
       const seedMs = seed(stack, n);
-      const auth = { authorization: `Bearer ${await stack.token('b16-admin', 'admin')}` };
-      const first = `${stack.url}/api/sessions?all=true&limit=100`;
-      const token = await pageToken(stack.url, auth, n);
-      const deep = token ? `${first}&page_token=${token}` : first;
-      const check = (await (await fetch(deep, { headers: auth })).json()) as { sessions: unknown[] };
-      await wrk(first, { connections: 1, seconds: 1, headers: auth }); // warm-up (JIT, page cache)
-      const r1 = await wrk(first, { connections: 1, seconds, headers: auth });
-      const r2 = await wrk(deep, { connections: 1, seconds, headers: auth });
-      const all = await followAll(stack.url, auth);
-      rows.push({ n, first: r1, deep: r2, all });
-      console.log(`n=${n}: seeded in ${(seedMs / 1000).toFixed(1)} s; deepest page holds ${check.sessions.length}; ${r1.requests} + ${r2.requests} requests${r1.non2xx + r2.non2xx + r1.errors + r2.errors ? ' (SOME FAILED)' : ''}`);
-    } finally {
-      await stack.stop();
+      c.auth = { authorization: `Bearer ${await stack.token('b16-admin', 'admin')}` };
+      c.first = `${stack.url}/api/sessions?all=true&limit=100`;
+      const token = await pageToken(stack.url, c.auth, n);
+      c.deep = token ? `${c.first}&page_token=${token}` : c.first;
+      const check = (await (await fetch(c.deep, { headers: c.auth })).json()) as { sessions: unknown[] };
+      await wrk(c.first, { connections: 1, seconds: 1, headers: c.auth }); // warm-up (JIT, page cache)
+      console.log(`n=${n}: seeded in ${(seedMs / 1000).toFixed(1)} s; the deepest page holds ${check.sessions.length}`);
     }
-  }
-  const base = rows[0]!;
-  const f = (x: number) => x.toFixed(2).padStart(8);
-  console.log('\nB16 sessions list (GET /api/sessions?all=true&limit=100 through lokid + loki-gateway, wrk -c1, ms)');
-  console.log('      sessions | first p50 | first p99 |  deep p50 |  deep p99 | every page (limit 500)');
-  for (const r of rows) console.log(`${String(r.n).padStart(14)} | ${f(r.first.p50ms)}  | ${f(r.first.p99ms)}  | ${f(r.deep.p50ms)}  | ${f(r.deep.p99ms)}  | ${r.all.ms.toFixed(0)} ms for ${r.all.count}`);
-  for (const r of rows.slice(1)) {
-    console.log(
-      `ratio ${r.n} vs ${base.n}: first page p50 ${(r.first.p50ms / base.first.p50ms).toFixed(2)}×, p99 ${(r.first.p99ms / base.first.p99ms).toFixed(2)}×; deep page p50 ${(r.deep.p50ms / base.deep.p50ms).toFixed(2)}×, p99 ${(r.deep.p99ms / base.deep.p99ms).toFixed(2)}×; every page ${(r.all.ms / base.all.ms).toFixed(1)}× (sessions ×${r.n / base.n})`,
-    );
+    for (let round = 0; round < rounds; round++) {
+      for (const c of cases) {
+        c.runs.first.push(await wrk(c.first, { connections: 1, seconds, headers: c.auth }));
+        c.runs.deep.push(await wrk(c.deep, { connections: 1, seconds, headers: c.auth }));
+      }
+    }
+    const rows: Row[] = [];
+    for (const c of cases) {
+      const failed = [...c.runs.first, ...c.runs.deep].reduce((k, r) => k + r.non2xx + r.errors, 0);
+      const requests = [...c.runs.first, ...c.runs.deep].reduce((k, r) => k + r.requests, 0);
+      rows.push({
+        n: c.n,
+        first: { p50: median(c.runs.first.map((r) => r.p50ms)), p99: median(c.runs.first.map((r) => r.p99ms)) },
+        deep: { p50: median(c.runs.deep.map((r) => r.p50ms)), p99: median(c.runs.deep.map((r) => r.p99ms)) },
+        all: await followAll(c.stack.url, c.auth),
+        requests,
+        failed,
+      });
+    }
+    const f = (x: number) => x.toFixed(2).padStart(8);
+    console.log(`\nB16 sessions list (GET /api/sessions?all=true&limit=100 through lokid + loki-gateway; wrk -c1, ${rounds} interleaved rounds of ${seconds} s, median of the rounds, ms)`);
+    console.log('      sessions | first p50 | first p99 |  deep p50 |  deep p99 | requests | every page (limit 500)');
+    for (const r of rows) {
+      console.log(`${String(r.n).padStart(14)} | ${f(r.first.p50)}  | ${f(r.first.p99)}  | ${f(r.deep.p50)}  | ${f(r.deep.p99)}  | ${String(r.requests).padStart(8)} | ${r.all.ms.toFixed(0)} ms for ${r.all.count}${r.failed ? `  (${r.failed} FAILED)` : ''}`);
+    }
+    const ratio = (a: Row, b: Row) =>
+      `ratio ${a.n} vs ${b.n}: first page p50 ${(a.first.p50 / b.first.p50).toFixed(2)}×, p99 ${(a.first.p99 / b.first.p99).toFixed(2)}×; deep page p50 ${(a.deep.p50 / b.deep.p50).toFixed(2)}×, p99 ${(a.deep.p99 / b.deep.p99).toFixed(2)}×; every page ${(a.all.ms / b.all.ms).toFixed(1)}× (sessions ×${a.n / b.n})`;
+    for (const r of rows.slice(1)) console.log(ratio(r, rows[0]!));
+    // Below 100 sessions the page itself is smaller: the sizes that both fill a page show the depth alone.
+    const full = rows.filter((r) => r.n >= 100);
+    if (full.length >= 2) console.log(`${ratio(full[full.length - 1]!, full[0]!)} (both full pages)`);
+  } finally {
+    for (const c of cases) await c.stack.stop();
   }
 }
 
