@@ -78,15 +78,7 @@ export interface ApprovalStoreOptions {
   now?: () => number;
 }
 
-export interface ApprovalRequest {
-  sessionId: string;
-  actionKind: string;
-  normalized: string;
-  actionHash: string;
-  askedBy: string;
-  reason: string;
-  timeoutMs?: number;
-}
+export type ApprovalRequest = Pick<Approval, 'sessionId' | 'actionKind' | 'normalized' | 'actionHash' | 'askedBy' | 'reason'> & { timeoutMs?: number };
 
 const MAX_COMMENT = 2000;
 
