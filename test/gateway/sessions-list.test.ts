@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startDaemon } from '../../daemon/src/daemon.js';
 import { openSqliteStore } from '../../daemon/src/store/sqlite/index.js';
+import { SessionServiceClient } from '../../proto/gen/loki/v1/sessions.js';
 import { sessionRow } from '../daemon/store/helpers.js';
+import { clientFor, unaryCall } from '../helpers/daemon.js';
 import { bearer, buildTestGateway, generateToken, tempDir, type TestGateway } from './helpers.js';
 
 const N = 230;
@@ -102,6 +104,23 @@ describe('GET /api/sessions pages', function () {
       const e = r.json().error;
       assert.equal(e.code, 'invalid_argument', q);
       assert.match(e.message, name, `${q}: ${e.message}`);
+    }
+  });
+
+  it('keeps SessionService/List unpaged for page_size 0 (older clients) and refuses a bad page_size or a stray page_token', async () => {
+    const c = clientFor(SessionServiceClient, daemon.paths.adminSocket);
+    try {
+      const list = c.list.bind(c);
+      assert.equal((await unaryCall(list, { all: true, pageSize: 0, pageToken: '' })).sessions.length, N);
+      for (const req of [
+        { all: true, pageSize: 501, pageToken: '' },
+        { all: true, pageSize: -1, pageToken: '' },
+        { all: true, pageSize: 0, pageToken: 'AAAA' },
+      ]) {
+        await assert.rejects(unaryCall(list, req), (e: { code?: number; details?: string }) => e.code === 3 && /page_size|page_token/.test(e.details ?? ''), JSON.stringify(req));
+      }
+    } finally {
+      c.close();
     }
   });
 });
