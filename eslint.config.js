@@ -8,6 +8,7 @@
 //   agent-runner imports only proto/ and common/;
 //   inside the daemon, only daemon.ts, grpc/ and the <feature>/grpc*.ts adapters import grpc/;
 //   authz/ imports no transport.
+//   only store/ and the composition root (daemon.ts) touch SQLite: features use their repository.
 // test/client/boundaries.test.ts feeds a violating import for each rule and expects an error.
 // Type-aware rules (no-floating-promises, consistent-type-imports) use the TypeScript project service.
 import js from '@eslint/js';
@@ -34,6 +35,11 @@ const featureWiring = ['daemon/src/*/feature.ts'];
 // overriding them (ESLint replaces a rule's options per file, it never merges them).
 const restrictGrpc = (group, message) => ({ '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group, message }] }] });
 const privilegedPaths = privileged.map((name) => [name, 'only the daemon may use this (privilege boundary)']);
+// Inside the daemon only store/ and daemon.ts open the database; every other file reads and writes through its feature's repository interface.
+const storeOnly = 'only daemon/src/store/ and daemon.ts touch SQLite; use your feature\'s repository interface (docs/architecture.md)';
+const storePaths = [['better-sqlite3', storeOnly]];
+const storeGroup = [['**/store/db.js', '**/store/sqlite/*', '../store/*', '../../store/*', './store/*'], storeOnly];
+const storeFiles = ['daemon/src/store/**/*.ts', 'daemon/src/daemon.ts'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'proto/gen/**', 'coverage/**'] },
@@ -68,6 +74,11 @@ export default tseslint.config(
   },
   {
     files: ['daemon/**/*.ts'],
+    ignores: storeFiles,
+    rules: restrict(storePaths, [daemonOutward, storeGroup]),
+  },
+  {
+    files: storeFiles,
     rules: restrict([], [daemonOutward]),
   },
   // Inside the daemon (docs/architecture.md "Inside the daemon"): grpc/ is the
@@ -92,6 +103,7 @@ export default tseslint.config(
   {
     files: ['daemon/src/authz/**/*.ts'],
     rules: restrictGrpc(grpcFolder, 'authz/ knows no transport: it is what every transport and feature checks against'),
+//   only store/ and the composition root (daemon.ts) touch SQLite: features use their repository.
   },
   {
     files: ['gateway/**/*.ts'],

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LearningStore } from '../daemon/src/registry/learnings.js';
-import { openDatabase } from '../daemon/src/store/db.js';
+import { openSqliteStore } from '../daemon/src/store/sqlite/index.js';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, queries: { type: 'string', default: '200' } } });
 const rows = Number(values.rows);
@@ -41,8 +41,9 @@ const ms = (x: number) => `${x.toFixed(3)} ms`;
 
 const dir = mkdtempSync(join(tmpdir(), 'loki-b14-'));
 try {
-  const db = openDatabase(join(dir, 'loki.db'));
-  const store = new LearningStore(db);
+  const sq = openSqliteStore(join(dir, 'loki.db'));
+  const db = sq.db;
+  const store = new LearningStore(sq.learnings);
   const projects = Array.from({ length: 20 }, (_, i) => `prj-${String(i).padStart(12, '0')}`);
   const t0 = performance.now();
   db.transaction(() => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { openDatabase } from '../daemon/src/store/db.js';
+import { openSqliteStore } from '../daemon/src/store/sqlite/index.js';
 import { TOKENS_CONFIG_DEFAULTS } from '../daemon/src/tokens/config.js';
 import { TokenStore } from '../daemon/src/tokens/store.js';
 import { generateSecret } from '../daemon/src/tokens/secret.js';
@@ -33,9 +33,10 @@ function measure(seconds: number, fn: (i: number) => void): number {
 
 export function runB9Case(count: number, seconds: number): B9Result {
   const home = mkdtempSync(join(tmpdir(), 'loki-b9-'));
-  const db = openDatabase(join(home, 'loki.db'));
+  const sq = openSqliteStore(join(home, 'loki.db'));
+  const db = sq.db;
   const store = new TokenStore({
-    db,
+    repo: sq.tokens,
     config: { ...TOKENS_CONFIG_DEFAULTS, max_active_per_user: 10_000 },
     log: pino({ level: 'silent' }),
   });

@@ -70,10 +70,15 @@ import type {
   WatchApprovalsOptions,
   Workspace,
 } from './types.js';
+import type { SessionListOptions, SessionPage } from './session-pages.js';
 
 export interface SessionsApi {
-  /** Sessions the caller may see; active ones unless `all`. */
+  /** Sessions the caller may see; active ones unless `all` (every page, followed). */
   list(opts?: { all?: boolean }): Promise<Session[]>;
+  /** One page of `list`, oldest first. */
+  listPage(opts?: SessionListOptions): Promise<SessionPage>;
+  /** Every page of `list`, one at a time. */
+  pages(opts?: Omit<SessionListOptions, 'page_token'>): AsyncIterable<Session[]>;
   get(id: string): Promise<Session>;
   start(input: StartSessionInput): Promise<Session>;
   /** Asks the runner to finish, then stops the sandbox. */

@@ -8,6 +8,7 @@
 import { LokiError } from '../../common/src/index.js';
 import { decodeHttpError } from './errors.js';
 import { resumable } from './resume.js';
+import { collectSessions, sessionPages, type SessionListOptions, type SessionPage } from './session-pages.js';
 import { sseErrorFrame, sseFrames } from './sse-frames.js';
 import type {
   Approval,
@@ -163,7 +164,10 @@ export class BrowserLokiClient {
   }
 
   readonly sessions = {
-    list: async (opts: { all?: boolean } = {}) => (await this.call<{ sessions: Session[] }>('GET', `/api/sessions${qs({ all: opts.all })}`)).sessions,
+    // The gateway pages the list (default 100): follow the pages so the dashboard still shows every session.
+    listPage: (o: SessionListOptions = {}) => this.call<SessionPage>('GET', `/api/sessions${qs({ all: o.all, limit: o.limit, page_token: o.page_token })}`),
+    pages: (o: Omit<SessionListOptions, 'page_token'> = {}) => sessionPages(this.sessions.listPage, o),
+    list: (opts: { all?: boolean } = {}): Promise<Session[]> => collectSessions(this.sessions.listPage, opts),
     get: (id: string) => this.call<Session>('GET', `/api/sessions/${encodeURIComponent(id)}`),
     start: (input: StartSessionInput) => this.call<Session>('POST', '/api/control/start', input),
     stop: (id: string) => this.call<Session>('POST', '/api/control/stop', { session_id: id }),

@@ -18,6 +18,8 @@ export type {
 export { decodeGrpcError, decodeHttpError, decodeFetchFailure, kindFromHttpStatus, exitCodeFor } from './errors.js';
 export type { GrpcErrorLike, GrpcDecodeContext } from './errors.js';
 export { SESSION_STATES, TERMINAL_SESSION_STATES, isTerminalState, PROVIDERS, AUTONOMY_MODES, APPROVAL_STATUSES, SESSION_ID_PATTERN } from './types.js';
+export { MAX_SESSION_PAGE } from './session-pages.js';
+export type { SessionListOptions, SessionPage } from './session-pages.js';
 export type {
   Timestamp,
   SessionState,

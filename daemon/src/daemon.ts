@@ -1,4 +1,4 @@
-// Wires lokid from its parts: config → store → ports (Docker, audit) → services
+// Wires lokid from its parts: config → store (repositories) → ports (Docker, audit) → services
 // → listeners. `startDaemon` is used by main.ts and, with temp dirs, by tests.
 import type { Server } from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
@@ -20,7 +20,9 @@ import { SandboxManager } from './sandbox/manager.js';
 import { POOL_CALLER, SandboxPool } from './sandbox/pool.js';
 import { PoolAwareDriver } from './sandbox/pool-driver.js';
 import type { SandboxDriver, SandboxInfo } from './sandbox/types.js';
-import { openDatabase, type Db } from './store/db.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import type { LearningRepo } from './registry/learnings.js';
+import type { SessionDirectory, SessionRepo } from './sessions/repo.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
 import { agentRunnerMount } from './agent/index.js';
@@ -39,8 +41,14 @@ export interface StartDaemonOptions {
   features?: (base: FeatureBase) => DaemonFeature;
 }
 
+/** The repositories of the features built by `features` (the daemon's own parts get theirs directly). */
+export interface FeatureRepos {
+  sessions: SessionRepo & SessionDirectory;
+  learnings: LearningRepo;
+}
+
 export interface FeatureBase {
-  db: Db;
+  repos: FeatureRepos;
   paths: RuntimePaths;
   manager: SandboxManager;
   driver: SandboxDriver;
@@ -62,7 +70,6 @@ export interface DaemonHandle {
   config: DaemonConfig;
   paths: RuntimePaths;
   log: Logger;
-  db: Db;
   manager: SandboxManager;
   /** The warm sandbox pool, when sandbox.pool.size > 0. */
   pool?: SandboxPool;
@@ -86,7 +93,8 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
   const startedAtMs = Date.now();
 
-  const db = openDatabase(join(paths.stateDir, 'loki.db'));
+  const store = openSqliteStore(join(paths.stateDir, 'loki.db'));
+  const repos: FeatureRepos = { sessions: store.sessions, learnings: store.learnings };
   const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log: log.child({ component: 'audit' }) });
   const audit = auditRuntime.audit;
   // Everything above the pool sees sandboxes through PoolAwareDriver: unclaimed slots are nobody's.
@@ -124,19 +132,19 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   await manager.reconcile().catch((err: unknown) => log.warn({ err }, 'could not list existing sandboxes (is dockerd running?)'));
   await pool?.start().catch((err: unknown) => log.warn({ err }, 'could not start the warm sandbox pool; sessions start cold'));
 
-  const tokens = new TokenStore({ db, config: config.tokens, log: log.child({ component: 'tokens' }) });
+  const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log: log.child({ component: 'tokens' }) });
   // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
   // (`loki up` prints it once). Nothing happens when an admin token already exists.
   if (ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
 
-  const projects = new ProjectRegistry({ db, log: log.child({ component: 'projects' }) });
+  const projects = new ProjectRegistry({ repo: store.projects, log: log.child({ component: 'projects' }) });
   const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
   // Workspaces belong to the sandbox user (unless git.workspace_uid says otherwise).
   const sbx = manager.sandboxUser;
   const gitConfig = { ...config.git, workspace_uid: config.git.workspace_uid ?? sbx.uid, workspace_gid: config.git.workspace_gid ?? sbx.gid };
-  const workspaces = new WorkspaceManager({ db, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: gitConfig });
+  const workspaces = new WorkspaceManager({ repo: store.workspaces, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: gitConfig });
   const git = { projects, workspaces, trail };
-  const policy = createPolicyFeature({ db, audit, log, config: config.policy });
+  const policy = createPolicyFeature({ approvals: store.approvals, audit, log, config: config.policy });
 
   // Sessions (with the policy engine and approvals) are a feature on these parts;
   // tests may swap in their own runner command through `features`.
@@ -144,13 +152,13 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     opts.features ??
     ((b: FeatureBase) =>
       createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, runnerMount: () => agentRunnerMount() }));
-  const extra = makeFeature({ db, paths, manager, driver, policy, audit, log, config, git });
+  const extra = makeFeature({ repos, paths, manager, driver, policy, audit, log, config, git });
   const features: ServiceModule[] = [
     ...extra.modules,
     policy.module,
     createTokenModule({ store: tokens, audit }),
     createAuditModule({ runtime: auditRuntime }),
-    createWorkspaceModule({ projects, workspaces, trail, audit, imagePresent: () => driver.imageExists(config.sandbox.image) }),
+    createWorkspaceModule({ projects, workspaces, trail, audit, stores: { sessions: store.sessions, learnings: store.learnings }, imagePresent: () => driver.imageExists(config.sandbox.image) }),
     createSystemModule({ driver, manager, baseImage: config.sandbox.image, runtime: config.sandbox.runtime, startedAtMs, statusTtlMs: config.sandbox.status_cache_ms, ...(pool ? { pool: () => pool.status() } : {}) }),
     createSandboxModule({
       manager,
@@ -216,7 +224,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     policy.close();
     tokens.close();
     await auditRuntime.close();
-    db.close();
+    store.close();
     throw err;
   }
   await extra.start();
@@ -228,7 +236,6 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     config,
     paths,
     log,
-    db,
     manager,
     ...(pool ? { pool } : {}),
     tokens,
@@ -245,7 +252,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       policy.close();
       tokens.close();
       await auditRuntime.close();
-      db.close();
+      store.close();
     },
   };
 }

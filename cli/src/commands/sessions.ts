@@ -126,15 +126,21 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .alias('ls')
     .description('sessions you may see (active ones unless --all)')
     .option('--all', 'include completed, failed and stopped sessions')
+    .option('--limit <n>', 'one page of at most n sessions (1-500), oldest first; without it every page is shown', parsePositiveIntOption)
+    .option('--page-token <token>', 'the page after the one that printed this token (with --limit)')
     .option('--json', 'print JSON')
-    .action(async (o: { all?: boolean; json?: boolean }) => {
-      const rows = await withClient(ctx, (c) => c.sessions.list({ all: o.all ?? false }));
-      if (jsonMode(ctx, o)) return printJson({ sessions: rows });
+    .action(async (o: { all?: boolean; limit?: number; pageToken?: string; json?: boolean }) => {
+      if (o.pageToken && o.limit === undefined) throw new LokiError('invalid_argument', '--page-token needs --limit');
+      const all = o.all ?? false;
+      const page = await withClient(ctx, (c) => (o.limit === undefined ? c.sessions.list({ all }).then((sessions) => ({ sessions, next_page_token: null })) : c.sessions.listPage({ all, limit: o.limit, ...(o.pageToken ? { page_token: o.pageToken } : {}) })));
+      const rows = page.sessions;
+      if (jsonMode(ctx, o)) return printJson(o.limit === undefined ? { sessions: rows } : page);
       if (!rows.length) return printLine(o.all ? 'no sessions' : 'no active sessions (try --all)');
       printTable(
         ['ID', 'STATE', 'PROVIDER', 'ITER', 'COST', 'BRANCH', 'CREATED'],
         rows.map((s) => [s.id, s.state, s.provider, `${s.iteration}/${s.max_iterations}`, `$${s.cost_usd.toFixed(2)}`, s.branch, formatTime(s.created_at)]),
       );
+      if (page.next_page_token) printLine(`more: loki sessions list${all ? ' --all' : ''} --limit ${o.limit} --page-token ${page.next_page_token}`);
     });
   sessions
     .command('show')

@@ -6,6 +6,7 @@ import { StartSessionRequest } from '../../../proto/gen/loki/v1/sessions.js';
 import type { ApprovalEvent as PbApprovalEvent } from '../../../proto/gen/loki/v1/policy.js';
 import type { LokiClient, TransportInfo } from '../client.js';
 import { resumable } from '../resume.js';
+import { collectSessions, sessionPages, type SessionListOptions, type SessionPage } from '../session-pages.js';
 import type { ExecSession } from '../types.js';
 import {
   fromPolicyAction,
@@ -60,6 +61,10 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
   const decode = (err: unknown) => fromServiceError(err, channel);
   const md = () => d.metadata(d.identity());
 
+  const listPage = async (o: SessionListOptions = {}): Promise<SessionPage> => {
+    const r = await call('SessionService/List', s.sessions, s.sessions.list, { all: o.all ?? false, pageSize: o.limit ?? 100, pageToken: o.page_token ?? '' });
+    return { sessions: r.sessions.map(toSession), next_page_token: r.nextPageToken || null };
+  };
   const approvalsList = async (q: { session_id?: string; status?: string }) => {
     const status = enumForRequest(approvalStatusCodec, 'status', q.status === 'all' ? '' : q.status);
     return (await call('PolicyService/ListApprovals', s.policy, s.policy.listApprovals, { sessionId: q.session_id ?? '', status: status.wire, legacyStatus: status.legacy })).approvals.map(toApproval);
@@ -71,9 +76,9 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       return toStatus(await call('SystemService/GetStatus', s.system, s.system.getStatus, {}));
     },
     sessions: {
-      async list(o) {
-        return (await call('SessionService/List', s.sessions, s.sessions.list, { all: o?.all ?? false })).sessions.map(toSession);
-      },
+      list: (o) => collectSessions(listPage, o),
+      listPage,
+      pages: (o) => sessionPages(listPage, o),
       async get(id) {
         return toSession(await call('SessionService/Get', s.sessions, s.sessions.get, { id }));
       },

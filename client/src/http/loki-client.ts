@@ -38,6 +38,7 @@ import type {
 import { startWsExec } from './exec.js';
 import { json, open, type HttpCall, type HttpTarget } from './request.js';
 import { sse } from './sse.js';
+import { collectSessions, sessionPages, type SessionListOptions, type SessionPage } from '../session-pages.js';
 
 export interface HttpClientOptions {
   /** Gateway base URL, e.g. https://loki.example:57374. */
@@ -83,6 +84,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new LokiError('invalid_argument', `the gateway URL must be http:// or https://, got ${url.protocol}`);
   const t: HttpTarget = { url, ...(o.token ? { token: o.token } : {}), ...(o.ca ? { ca: o.ca } : {}), timeoutMs: o.timeoutMs ?? 30_000 };
   const get = <T>(path: string, query?: HttpCall['query'], timeoutMs?: number) => json<T>(t, { method: 'GET', path, ...(query ? { query } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
+  const listPage = (o: SessionListOptions = {}) => get<SessionPage>('/api/sessions', { all: o.all ? true : undefined, limit: o.limit, page_token: o.page_token || undefined });
   const post = <T>(path: string, body: unknown = {}, timeoutMs?: number) => json<T>(t, { method: 'POST', path, body, ...(timeoutMs ? { timeoutMs } : {}) });
   const notServed = (what: string): never => {
     throw new LokiError('unavailable', `the gateway's HTTP API does not offer ${what}; run it on the daemon's host without --url`);
@@ -116,7 +118,9 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
       };
     },
     sessions: {
-      list: async (q) => (await get<{ sessions: Session[] }>('/api/sessions', { all: q?.all ? true : undefined })).sessions,
+      list: (q) => collectSessions(listPage, q),
+      listPage,
+      pages: (q) => sessionPages(listPage, q),
       get: (id) => get<Session>(`/api/sessions/${enc(id)}`),
       start: (i) => {
         if (i.project_path) localOnly('starting a session on a local working tree (--project-path)');

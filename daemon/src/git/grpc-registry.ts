@@ -9,7 +9,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { LokiError } from '../../../common/src/index.js';
 import type * as pb from '../../../proto/gen/loki/v1/workspace.js';
-import type { Db } from '../store/db.js';
+import type { SessionDirectory } from '../sessions/repo.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { GitConfig } from './config.js';
@@ -17,14 +17,16 @@ import { isInside, projectVisible, type Project, type ProjectRegistry } from './
 import { DEFAULT_DISCOVER_DEPTH, discoverRepos, projectHealth, realRoot, syncProject } from './registry.js';
 import { listTasks, lastSessionOf } from './registry-tasks.js';
 import { deleteBranches, findPrunable } from './prune.js';
-import { LearningStore } from '../registry/learnings.js';
+import { LearningStore, type LearningRepo } from '../registry/learnings.js';
 import type { WorkspaceManager } from './workspaces.js';
 
 export interface RegistryHandlerDeps {
   projects: ProjectRegistry;
   workspaces: WorkspaceManager;
   config: GitConfig;
-  db: Db;
+  /** What the session feature answers about its sessions (tasks, last session, prune); absent without it. */
+  sessions?: SessionDirectory | undefined;
+  learnings: LearningRepo;
   imagePresent?: (() => Promise<boolean>) | undefined;
   audited: <T>(caller: Caller, action: string, resource: string, fn: () => Promise<T>, details: (r: T) => Record<string, unknown>) => Promise<T>;
 }
@@ -90,9 +92,9 @@ export class ProjectAccess {
 }
 
 export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext) {
-  const { projects, workspaces, config, db, audited } = deps;
+  const { projects, workspaces, config, sessions, audited } = deps;
   const access = new ProjectAccess(projects, config);
-  const learnings = new LearningStore(db);
+  const learnings = new LearningStore(deps.learnings);
   const toPb = (p: Project) => projectToPb(p, access.isShared(p));
 
   async function register(caller: Caller, req: pb.RegisterProjectRequest): Promise<pb.Project> {
@@ -184,7 +186,7 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
     projectHealth: unary(ctx, 'WorkspaceService/ProjectHealth', async (req: pb.ProjectHealthRequest, caller) => {
       requireScope(caller, 'read');
       const p = access.get(caller, req.project);
-      const h = await projectHealth(p, { lastSession: lastSessionOf(db, p), imagePresent: deps.imagePresent });
+      const h = await projectHealth(p, { lastSession: await lastSessionOf(sessions, p), imagePresent: deps.imagePresent });
       return { project: toPb(p), status: h.status, checks: h.checks };
     }),
     sync: unary(ctx, 'WorkspaceService/Sync', async (req: pb.SyncRequest, caller) => {
@@ -205,7 +207,7 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
       requireScope(caller, 'read');
       const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
       if (req.limit < 0 || req.limit > 10_000) throw new LokiError('invalid_argument', 'limit must be between 0 and 10000');
-      return { tasks: listTasks(db, list, { status: req.status, limit: req.limit || 1000 }) };
+      return { tasks: await listTasks(sessions, list, { status: req.status, limit: req.limit || 1000 }) };
     }),
     pruneBranches: unary(ctx, 'WorkspaceService/PruneBranches', async (req: pb.PruneBranchesRequest, caller) => {
       requireScope(caller, 'control');
@@ -216,7 +218,7 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
         const out: pb.ProjectPrune[] = [];
         for (const p of list) {
           try {
-            const found = await findPrunable(db, p, all);
+            const found = await findPrunable(sessions, p, all);
             out.push({ projectId: p.id, projectName: p.name, branches: req.yes ? await deleteBranches(p, found) : found, error: '' });
           } catch (err) {
             out.push({ projectId: p.id, projectName: p.name, branches: [], error: err instanceof Error ? err.message.split('\n')[0]!.slice(0, 300) : 'prune failed' });

@@ -13,7 +13,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { PrResult } from './pr.js';
 import type { ProjectRegistry } from './projects.js';
-import { registryHandlers } from './grpc-registry.js';
+import { registryHandlers, type RegistryHandlerDeps } from './grpc-registry.js';
 import type { DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import type { Workspace, WorkspaceManager } from './workspaces.js';
@@ -23,6 +23,8 @@ export interface WorkspaceModuleDeps {
   workspaces: WorkspaceManager;
   trail: AgentTrail;
   audit: AuditLog;
+  /** What the registry reads beyond projects and workspaces (learnings; sessions' tasks, when that feature runs). */
+  stores: Pick<RegistryHandlerDeps, 'sessions' | 'learnings'>;
   /** Whether the sandbox image exists (for `projects health`); omitted = unknown. */
   imagePresent?: () => Promise<boolean>;
 }
@@ -99,7 +101,7 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
     roles: ['local-admin', 'gateway'],
     register(server: Server, ctx: HandlerContext) {
       const registry = registryHandlers(
-        { projects, workspaces, config: workspaces.gitConfig, db: projects.database, imagePresent: deps.imagePresent, audited },
+        { projects, workspaces, config: workspaces.gitConfig, ...deps.stores, imagePresent: deps.imagePresent, audited },
         ctx,
       );
       const impl: pb.WorkspaceServiceServer = {

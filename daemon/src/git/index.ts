@@ -1,8 +1,8 @@
 export { gitConfigSchema, gitEnvBindings, defaultGitConfig } from './config.js';
 export type { GitConfig } from './config.js';
-export { ProjectRegistry, PROJECT_MIGRATIONS } from './projects.js';
+export { ProjectRegistry } from './projects.js';
 export type { Project, RegisterProjectOptions, ProjectRegistryOptions } from './projects.js';
-export { WorkspaceManager, WORKSPACE_MIGRATIONS } from './workspaces.js';
+export { WorkspaceManager } from './workspaces.js';
 export type { Workspace, WorkspaceState, CreateWorkspaceInput, BringBackResult, FinishResult, WorkspaceManagerOptions } from './workspaces.js';
 export { AgentTrail } from './trail.js';
 export type { TrailEntry, TrailInput, TrailCounts, AgentTrailOptions } from './trail.js';

@@ -5,33 +5,9 @@ import { realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import { canAccessOwned, type Caller } from '../authz/caller.js';
-import { migrate, type Db, type Migration } from '../store/db.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { validateBranchName, validatePattern, validateProjectName, validateRemoteName } from './refs.js';
-
-export const PROJECT_MIGRATIONS: readonly Migration[] = [
-  {
-    module: 'projects',
-    version: 1,
-    sql: `CREATE TABLE projects (
-      id TEXT PRIMARY KEY,
-      name TEXT NOT NULL UNIQUE,
-      path TEXT NOT NULL UNIQUE,
-      base_branch TEXT NOT NULL,
-      remote TEXT,
-      protected_branches TEXT NOT NULL DEFAULT '[]',
-      registered_by TEXT NOT NULL,
-      registered_at INTEGER NOT NULL
-    )`,
-  },
-  {
-    module: 'projects',
-    version: 2,
-    // alias: a second name (`loki projects register --alias`), unique across names and aliases.
-    sql: `ALTER TABLE projects ADD COLUMN alias TEXT;
-    CREATE UNIQUE INDEX projects_alias ON projects (alias) WHERE alias IS NOT NULL;`,
-  },
-];
+import type { ProjectRepo } from './repo.js';
 
 export interface Project {
   id: string;
@@ -60,54 +36,22 @@ export interface RegisterProjectOptions {
   registeredBy: string;
 }
 
-interface Row {
-  id: string;
-  name: string;
-  path: string;
-  base_branch: string;
-  remote: string | null;
-  protected_branches: string;
-  registered_by: string;
-  registered_at: number;
-  alias: string | null;
-}
-
-function toProject(r: Row): Project {
-  return {
-    id: r.id,
-    name: r.name,
-    path: r.path,
-    baseBranch: r.base_branch,
-    remote: r.remote,
-    protectedBranches: JSON.parse(r.protected_branches) as string[],
-    registeredBy: r.registered_by,
-    registeredAtMs: r.registered_at,
-    alias: r.alias,
-  };
-}
-
 export interface ProjectRegistryOptions {
-  db: Db;
+  repo: ProjectRepo;
   log: Logger;
   clock?: () => number;
 }
 
 export class ProjectRegistry {
-  private readonly db: Db;
+  private readonly repo: ProjectRepo;
   private readonly log: Logger;
   private readonly clock: () => number;
 
   constructor(opts: ProjectRegistryOptions) {
-    if (!opts.db || !opts.log) throw new Error('ProjectRegistry needs db and log');
-    this.db = opts.db;
+    if (!opts.repo || !opts.log) throw new Error('ProjectRegistry needs repo and log');
+    this.repo = opts.repo;
     this.log = opts.log.child({ component: 'projects' });
     this.clock = opts.clock ?? Date.now;
-    migrate(this.db, PROJECT_MIGRATIONS);
-  }
-
-  /** The database the registry lives in (the cross-project queries read it too). */
-  get database(): Db {
-    return this.db;
   }
 
   /**
@@ -140,13 +84,11 @@ export class ProjectRegistry {
       if (!remotes.includes(remote)) throw new LokiError('no_remote', `${top} has no git remote named "${remote}"`);
     } else if (remotes.includes('origin')) remote = 'origin';
 
-    const existing = this.db.prepare('SELECT * FROM projects WHERE path = ?').get(top) as Row | undefined;
+    const existing = this.repo.byPath(top);
     if (existing && (opts.name === undefined || opts.name === existing.name) && (opts.alias === undefined || opts.alias === '' || opts.alias === existing.alias)) {
-      return toProject(existing);
+      return existing;
     }
-    const clash = this.db
-      .prepare('SELECT name, path FROM projects WHERE name IN (?, ?) OR alias IN (?, ?) OR path = ?')
-      .get(name, alias ?? name, name, alias ?? name, top) as Pick<Row, 'name' | 'path'> | undefined;
+    const clash = this.repo.clash(name, alias, top);
     if (clash) {
       throw new LokiError(
         'project_exists',
@@ -164,27 +106,25 @@ export class ProjectRegistry {
       registeredAtMs: this.clock(),
       alias,
     };
-    this.db
-      .prepare('INSERT INTO projects (id, name, path, base_branch, remote, protected_branches, registered_by, registered_at, alias) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(project.id, name, top, baseBranch, remote, JSON.stringify(patterns), project.registeredBy, project.registeredAtMs, alias);
+    this.repo.insert(project);
     this.log.info({ project: project.id, name, path: top, base: baseBranch }, 'project registered');
     return project;
   }
 
   /** By id (`prj-…`), name or alias. */
   get(idOrName: string): Project {
-    const row = this.db.prepare('SELECT * FROM projects WHERE id = ? OR name = ? OR alias = ?').get(idOrName, idOrName, idOrName) as Row | undefined;
-    if (!row) throw new LokiError('project_not_found', `no project "${idOrName}"; register it with \`loki projects register PATH\``);
-    return toProject(row);
+    const p = this.repo.find(idOrName);
+    if (!p) throw new LokiError('project_not_found', `no project "${idOrName}"; register it with \`loki projects register PATH\``);
+    return p;
   }
 
   list(): Project[] {
-    return (this.db.prepare('SELECT * FROM projects ORDER BY name').all() as Row[]).map(toProject);
+    return this.repo.list();
   }
 
   remove(idOrName: string): void {
     const p = this.get(idOrName);
-    this.db.prepare('DELETE FROM projects WHERE id = ?').run(p.id);
+    this.repo.delete(p.id);
     this.log.info({ project: p.id }, 'project removed');
   }
 }

@@ -3,7 +3,7 @@
 // session started, or belonging to a session the daemon no longer knows. Never
 // a branch of an active session, never the checked-out branch; each deletion is
 // a compare-and-swap on the commit that was reported.
-import type { Db } from '../store/db.js';
+import type { SessionDirectory } from '../sessions/repo.js';
 import { inRepo, runGit } from './runner.js';
 import type { Project } from './projects.js';
 import { isSessionBranch } from './refs.js';
@@ -19,14 +19,7 @@ export interface PruneCandidate {
   error: string;
 }
 
-function sessionKnown(db: Db, sessionId: string): boolean {
-  const t = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessions'").get();
-  // Without the sessions feature the workspace record is all there is.
-  if (!t) return true;
-  return db.prepare('SELECT 1 FROM sessions WHERE id = ?').get(sessionId) !== undefined;
-}
-
-export async function findPrunable(db: Db, p: Project, workspaces: readonly Workspace[]): Promise<PruneCandidate[]> {
+export async function findPrunable(sessions: SessionDirectory | undefined, p: Project, workspaces: readonly Workspace[]): Promise<PruneCandidate[]> {
   const refs = (await runGit(['for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads/loki/'], inRepo(p.path))).stdout.split('\n').filter(Boolean);
   const base = (await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${p.baseBranch}^{commit}`], inRepo(p.path, { okExitCodes: [1] }))).stdout.trim();
   const head = (await runGit(['symbolic-ref', '--quiet', 'HEAD'], inRepo(p.path, { okExitCodes: [1, 128] }))).stdout.trim();
@@ -38,7 +31,8 @@ export async function findPrunable(db: Db, p: Project, workspaces: readonly Work
     const ws = byBranch.get(branch);
     if (ws?.state === 'active') continue;
     let reason: PruneReason | undefined;
-    if (!ws || !sessionKnown(db, ws.sessionId)) reason = 'removed_session';
+    // Without the sessions feature the workspace record is all there is.
+    if (!ws || (sessions && !(await sessions.known(ws.sessionId)))) reason = 'removed_session';
     else if (commit === ws.baseCommit) reason = 'identical';
     else if (base && (await runGit(['merge-base', '--is-ancestor', commit, base], inRepo(p.path, { okExitCodes: [1] }))).exitCode === 0) reason = 'merged';
     if (reason) out.push({ branch, commit, reason, deleted: false, error: '' });

@@ -8,44 +8,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
-import { migrate, type Db, type Migration } from '../store/db.js';
 import type { GitConfig } from './config.js';
 import { ghCreatePr, ghReady, ghRepoFromUrl, manualPrCommands, prBody, prTitle, type PrResult } from './pr.js';
 import { refExists, type Project, type ProjectRegistry } from './projects.js';
+import type { Workspace, WorkspaceRepo } from './repo.js';
 import { globToRegExp, isProtectedBranch, isSessionBranch, sessionBranchName, validateSessionId } from './refs.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { computeSummary, type DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import { checkWorkspaceGitDir, chownTree, workspaceOwner } from './workspace-safety.js';
 
-export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
-  {
-    module: 'git_workspaces',
-    version: 1,
-    sql: `CREATE TABLE git_workspaces (
-      session_id TEXT PRIMARY KEY,
-      project_id TEXT NOT NULL,
-      owner TEXT NOT NULL,
-      agent TEXT NOT NULL,
-      path TEXT NOT NULL,
-      branch TEXT NOT NULL UNIQUE,
-      base_branch TEXT NOT NULL,
-      base_commit TEXT NOT NULL,
-      state TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      finished_at INTEGER,
-      head_commit TEXT
-    )`,
-  },
-  {
-    module: 'git_workspaces',
-    version: 2,
-    // The last pull-request attempt (PrResult JSON): why none was opened and the commands to do it by hand.
-    sql: `ALTER TABLE git_workspaces ADD COLUMN pull_request TEXT`,
-  },
-];
-
-export type WorkspaceState = 'active' | 'finished';
+export type { Workspace, WorkspaceState } from './repo.js';
 
 /** Patches beyond this are cut (the diff summary still counts every file). */
 export const PATCH_MAX_BYTES = 4 * 1024 * 1024;
@@ -55,55 +28,6 @@ export interface SessionPatchResult {
   headCommit: string;
   patch: string;
   truncated: boolean;
-}
-
-export interface Workspace {
-  sessionId: string;
-  projectId: string;
-  owner: string;
-  agent: string;
-  /** Host directory bind-mounted into the sandbox at /workspace. */
-  path: string;
-  branch: string;
-  baseBranch: string;
-  baseCommit: string;
-  state: WorkspaceState;
-  createdAtMs: number;
-  finishedAtMs: number | null;
-  /** Commit last brought back into the project repository, if any. */
-  headCommit: string | null;
-}
-
-interface Row {
-  session_id: string;
-  project_id: string;
-  owner: string;
-  agent: string;
-  path: string;
-  branch: string;
-  base_branch: string;
-  base_commit: string;
-  state: WorkspaceState;
-  created_at: number;
-  finished_at: number | null;
-  head_commit: string | null;
-}
-
-function toWorkspace(r: Row): Workspace {
-  return {
-    sessionId: r.session_id,
-    projectId: r.project_id,
-    owner: r.owner,
-    agent: r.agent,
-    path: r.path,
-    branch: r.branch,
-    baseBranch: r.base_branch,
-    baseCommit: r.base_commit,
-    state: r.state,
-    createdAtMs: r.created_at,
-    finishedAtMs: r.finished_at,
-    headCommit: r.head_commit,
-  };
 }
 
 export interface CreateWorkspaceInput {
@@ -135,7 +59,7 @@ export interface FinishResult {
 }
 
 export interface WorkspaceManagerOptions {
-  db: Db;
+  repo: WorkspaceRepo;
   projects: ProjectRegistry;
   trail: AgentTrail;
   log: Logger;
@@ -155,11 +79,10 @@ export class WorkspaceManager {
   private readonly o: Required<Omit<WorkspaceManagerOptions, 'log'>> & { log: Logger };
 
   constructor(opts: WorkspaceManagerOptions) {
-    for (const k of ['db', 'projects', 'trail', 'log', 'workspacesDir', 'config'] as const) {
+    for (const k of ['repo', 'projects', 'trail', 'log', 'workspacesDir', 'config'] as const) {
       if (!opts[k]) throw new Error(`WorkspaceManager needs ${k}`);
     }
     this.o = { env: process.env, clock: Date.now, ...opts, log: opts.log.child({ component: 'workspaces' }) };
-    migrate(this.o.db, WORKSPACE_MIGRATIONS);
   }
 
   get gitConfig(): GitConfig {
@@ -168,23 +91,17 @@ export class WorkspaceManager {
 
   /** The last pull-request attempt of a session, or null before any. */
   pullRequestOf(sessionId: string): PrResult | null {
-    const r = this.o.db.prepare('SELECT pull_request FROM git_workspaces WHERE session_id = ?').get(validateSessionId(sessionId)) as { pull_request: string | null } | undefined;
-    return r?.pull_request ? (JSON.parse(r.pull_request) as PrResult) : null;
-  }
-
-  private savePullRequest(sessionId: string, pr: PrResult): PrResult {
-    this.o.db.prepare('UPDATE git_workspaces SET pull_request = ? WHERE session_id = ?').run(JSON.stringify(pr), sessionId);
-    return pr;
+    return this.o.repo.pullRequestOf(validateSessionId(sessionId));
   }
 
   get(sessionId: string): Workspace {
-    const row = this.o.db.prepare('SELECT * FROM git_workspaces WHERE session_id = ?').get(validateSessionId(sessionId)) as Row | undefined;
-    if (!row) throw new LokiError('workspace_not_found', `no workspace for session "${sessionId}"`);
-    return toWorkspace(row);
+    const ws = this.o.repo.get(validateSessionId(sessionId));
+    if (!ws) throw new LokiError('workspace_not_found', `no workspace for session "${sessionId}"`);
+    return ws;
   }
 
   list(): Workspace[] {
-    return (this.o.db.prepare('SELECT * FROM git_workspaces ORDER BY created_at').all() as Row[]).map(toWorkspace);
+    return this.o.repo.list();
   }
 
   private protectedPatterns(project: Project): string[] {
@@ -203,12 +120,12 @@ export class WorkspaceManager {
     const sessionId = validateSessionId(input.sessionId);
     const project = this.o.projects.get(input.project);
     const agent = input.agent ?? 'development';
-    if (this.o.db.prepare('SELECT 1 FROM git_workspaces WHERE session_id = ?').get(sessionId)) {
+    if (this.o.repo.get(sessionId)) {
       throw new LokiError('conflict', `session "${sessionId}" already has a workspace`);
     }
     const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid);
     this.assertWritable(project, branch);
-    if (this.o.db.prepare('SELECT 1 FROM git_workspaces WHERE branch = ?').get(branch) || (await refExists(project.path, `refs/heads/${branch}`))) {
+    if (this.o.repo.branchTaken(branch) || (await refExists(project.path, `refs/heads/${branch}`))) {
       throw new LokiError('ref_exists', `branch "${branch}" already exists; another session started in the same second with the same pid`);
     }
     const base = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${project.baseBranch}^{commit}`], inRepo(project.path, { okExitCodes: [1] }));
@@ -240,13 +157,7 @@ export class WorkspaceManager {
       rmSync(dest, { recursive: true, force: true });
       throw err;
     }
-    const now = this.o.clock();
-    this.o.db
-      .prepare(
-        `INSERT INTO git_workspaces (session_id, project_id, owner, agent, path, branch, base_branch, base_commit, state, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)`,
-      )
-      .run(sessionId, project.id, input.owner, agent, dest, branch, project.baseBranch, baseCommit, now);
+    this.o.repo.insert({ sessionId, projectId: project.id, owner: input.owner, agent, path: dest, branch, baseBranch: project.baseBranch, baseCommit, createdAtMs: this.o.clock() });
     this.o.trail.append(sessionId, {
       action: 'workspace_create',
       agent: 'loki',
@@ -353,7 +264,7 @@ export class WorkspaceManager {
     } catch (err) {
       throw new LokiError('conflict', `${ws.branch} changed in the project repository while it was being updated; retry`, { cause: err });
     }
-    this.o.db.prepare('UPDATE git_workspaces SET head_commit = ? WHERE session_id = ?').run(head, ws.sessionId);
+    this.o.repo.setHead(ws.sessionId, head);
     this.o.log.info({ session_id: ws.sessionId, branch: ws.branch, commit: head, previous }, 'session branch brought back');
     return { branch: ws.branch, commit: head, previous, updated: true };
   }
@@ -397,21 +308,19 @@ export class WorkspaceManager {
     }
   }
 
+  private prRequest(ws: Workspace, project: Project, sum: DiffSummary) {
+    const title = prTitle(ws.sessionId, sum.commits);
+    return { projectPath: project.path, remote: project.remote, baseBranch: ws.baseBranch, branch: ws.branch, title, body: prBody(sum, this.o.trail.count(ws.sessionId)) };
+  }
+
   /** Pushes the session branch and opens a PR with gh; otherwise returns the commands to do it by hand. */
   async openPullRequest(sessionId: string, summary?: DiffSummary): Promise<PrResult> {
     const ws = this.get(sessionId);
     const project = this.o.projects.get(ws.projectId);
     const sum = summary ?? (await this.diff(sessionId));
-    const req = {
-      projectPath: project.path,
-      remote: project.remote,
-      baseBranch: ws.baseBranch,
-      branch: ws.branch,
-      title: prTitle(ws.sessionId, sum.commits),
-      body: prBody(sum, this.o.trail.count(sessionId)),
-    };
+    const req = this.prRequest(ws, project, sum);
     const commands = manualPrCommands(req);
-    const refuse = (reason: string) => this.savePullRequest(sessionId, { opened: false, url: '', reason, commands });
+    const refuse = (reason: string) => this.o.repo.savePullRequest(sessionId, { opened: false, url: '', reason, commands });
     if (!sum.commits.length) return refuse('the session made no commits: there is nothing to open a pull request for');
     if (!project.remote) return refuse(`project "${project.name}" has no git remote`);
     const gh = await ghReady({ ghPath: this.o.config.gh_path, env: this.o.env }, project.path);
@@ -430,7 +339,7 @@ export class WorkspaceManager {
       agent: 'loki',
       details: { opened: res.opened, url: res.url, base: ws.baseBranch, head: ws.branch, ...(res.reason ? { reason: res.reason } : {}) },
     });
-    return this.savePullRequest(sessionId, res);
+    return this.o.repo.savePullRequest(sessionId, res);
   }
 
   /** End of session: summarize, log new commits in the trail, bring the branch back, optionally open a PR and export the trail. */
@@ -458,12 +367,7 @@ export class WorkspaceManager {
       agent: 'loki',
       details: { branch: ws.branch, commit: head, previous: bringBack.previous, files_changed: summary.filesChanged, insertions: summary.insertions, deletions: summary.deletions },
     });
-    const manual = (reason: string): PrResult => ({
-      opened: false,
-      url: '',
-      reason,
-      commands: manualPrCommands({ projectPath: project.path, remote: project.remote, baseBranch: ws.baseBranch, branch: ws.branch, title: prTitle(sessionId, summary.commits), body: prBody(summary, this.o.trail.count(sessionId)) }),
-    });
+    const manual = (reason: string): PrResult => ({ opened: false, url: '', reason, commands: manualPrCommands(this.prRequest(ws, project, summary)) });
     let pullRequest: PrResult;
     if (noBranch) pullRequest = manual('the session made no commits: no branch was created and there is nothing to open a pull request for');
     else if (!(opts.openPr ?? this.o.config.auto_pr)) pullRequest = manual('opening pull requests is opt-in (LOKI_AUTO_PR=true or git.auto_pr)');
@@ -476,10 +380,10 @@ export class WorkspaceManager {
         pullRequest = manual(err.message);
       }
     }
-    this.savePullRequest(sessionId, pullRequest);
+    this.o.repo.savePullRequest(sessionId, pullRequest);
     this.o.trail.append(sessionId, { action: 'session_finish', agent: 'loki', details: { commits: summary.commits.length, pull_request: pullRequest.url || null } });
     const exportedTrail = this.o.config.export_agent_audit ? this.o.trail.exportTo(sessionId, project.path) : '';
-    this.o.db.prepare("UPDATE git_workspaces SET state = 'finished', finished_at = ? WHERE session_id = ?").run(this.o.clock(), sessionId);
+    this.o.repo.finish(sessionId, this.o.clock());
     return { summary, bringBack, pullRequest, exportedTrail };
   }
 

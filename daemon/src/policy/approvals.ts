@@ -1,10 +1,10 @@
 // Approvals: the human half of an `ask`. Stored in the daemon's SQLite (never
 // anywhere the agent can write), bound to one exact action hash, decided only
-// by an authenticated subject, and denied when nobody answers in time.
+// by an authenticated subject, and denied when nobody answers in time. The
+// SQLite implementation of ApprovalRepo is store/sqlite/approvals.ts.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LokiError, type Logger } from '../../../common/src/index.js';
-import { migrate, type Db, type Migration } from '../store/db.js';
 
 import type { ApprovalStatus } from '../../../common/src/vocab.js';
 
@@ -41,91 +41,29 @@ export interface ApprovalEvent {
   approval: Approval;
 }
 
-export const APPROVAL_MIGRATIONS: readonly Migration[] = [
-  {
-    module: 'approvals',
-    version: 1,
-    sql: `CREATE TABLE approvals (
-      id TEXT PRIMARY KEY,
-      session_id TEXT NOT NULL,
-      action_kind TEXT NOT NULL,
-      normalized TEXT NOT NULL,
-      action_hash TEXT NOT NULL,
-      asked_by TEXT NOT NULL,
-      reason TEXT NOT NULL,
-      requested_at INTEGER NOT NULL,
-      expires_at INTEGER NOT NULL,
-      status TEXT NOT NULL CHECK (status IN ('pending','approved','rejected','expired')),
-      decided_by TEXT NOT NULL DEFAULT '',
-      decided_at INTEGER NOT NULL DEFAULT 0,
-      comment TEXT NOT NULL DEFAULT '',
-      consumed_at INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX approvals_session ON approvals (session_id, status);
-    CREATE INDEX approvals_pending ON approvals (status, expires_at);`,
-  },
-  {
-    module: 'approvals',
-    version: 2,
-    sql: `ALTER TABLE approvals ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE approvals ADD COLUMN distinct_from_starter INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE approvals ADD COLUMN approvers TEXT NOT NULL DEFAULT '[]';`,
-  },
-];
-
-interface Row {
-  id: string;
-  session_id: string;
-  action_kind: string;
-  normalized: string;
-  action_hash: string;
-  asked_by: string;
-  reason: string;
-  requested_at: number;
-  expires_at: number;
-  status: ApprovalStatus;
-  decided_by: string;
-  decided_at: number;
-  comment: string;
-  consumed_at: number;
-  approvals_required: number;
-  distinct_from_starter: number;
-  approvers: string;
-}
-
-function parseApprovers(json: string): string[] {
-  try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function fromRow(r: Row): Approval {
-  return {
-    id: r.id,
-    sessionId: r.session_id,
-    actionKind: r.action_kind,
-    normalized: r.normalized,
-    actionHash: r.action_hash,
-    askedBy: r.asked_by,
-    reason: r.reason,
-    requestedAt: r.requested_at,
-    expiresAt: r.expires_at,
-    status: r.status,
-    decidedBy: r.decided_by,
-    decidedAt: r.decided_at,
-    comment: r.comment,
-    consumedAt: r.consumed_at,
-    approvalsRequired: r.approvals_required ?? 1,
-    distinctFromStarter: r.distinct_from_starter === 1,
-    approvers: parseApprovers(r.approvers ?? '[]'),
-  };
+/** Where approvals are kept. Every state change is a compare-and-set: false when someone else changed it first. */
+export interface ApprovalRepo {
+  get(id: string): Approval | undefined;
+  /** The pending request of this session for this action. */
+  pendingFor(sessionId: string, actionHash: string): Approval | undefined;
+  countPending(sessionId: string): number;
+  insert(a: Approval): void;
+  /** Oldest first. */
+  list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined }): Approval[];
+  /** Pending requests whose time is up. */
+  due(now: number): Approval[];
+  /** Records one more approver of a pending request whose approvers are still `seen`. */
+  addApprover(id: string, approvers: readonly string[], comment: string, seen: readonly string[]): boolean;
+  /** Decides a pending request whose approvers are still `seen`. */
+  decide(id: string, d: { status: ApprovalStatus; by: string; at: number; comment: string; approvers: readonly string[] }, seen: readonly string[]): boolean;
+  /** Expires a pending request. */
+  expire(id: string, by: string, at: number): boolean;
+  /** Marks an approved request used, once. */
+  consume(id: string, at: number): void;
 }
 
 export interface ApprovalStoreOptions {
-  db: Db;
+  repo: ApprovalRepo;
   log: Logger;
   /** Default lifetime of a request. */
   timeoutMs: number;
@@ -142,15 +80,7 @@ export interface ApprovalStoreOptions {
   now?: () => number;
 }
 
-export interface ApprovalRequest {
-  sessionId: string;
-  actionKind: string;
-  normalized: string;
-  actionHash: string;
-  askedBy: string;
-  reason: string;
-  timeoutMs?: number;
-}
+export type ApprovalRequest = Pick<Approval, 'sessionId' | 'actionKind' | 'normalized' | 'actionHash' | 'askedBy' | 'reason'> & { timeoutMs?: number };
 
 const MAX_COMMENT = 2000;
 
@@ -163,7 +93,6 @@ export class ApprovalStore {
   constructor(private readonly opts: ApprovalStoreOptions) {
     this.now = opts.now ?? Date.now;
     this.events.setMaxListeners(0);
-    migrate(opts.db, APPROVAL_MIGRATIONS);
     // Pending requests survive a restart: expire the overdue ones, re-arm the rest.
     this.expireDue();
     for (const a of this.list({ status: 'pending' })) this.arm(a);
@@ -172,12 +101,10 @@ export class ApprovalStore {
   /** Creates a pending request, or returns the pending one for the same session and action. */
   request(req: ApprovalRequest): Approval {
     this.expireDue();
-    const existing = this.opts.db
-      .prepare("SELECT * FROM approvals WHERE session_id = ? AND action_hash = ? AND status = 'pending'")
-      .get(req.sessionId, req.actionHash) as Row | undefined;
-    if (existing) return fromRow(existing);
+    const existing = this.opts.repo.pendingFor(req.sessionId, req.actionHash);
+    if (existing) return existing;
     const limit = this.opts.maxPendingPerSession ?? 100;
-    const pending = (this.opts.db.prepare("SELECT COUNT(*) AS n FROM approvals WHERE session_id = ? AND status = 'pending'").get(req.sessionId) as { n: number }).n;
+    const pending = this.opts.repo.countPending(req.sessionId);
     if (pending >= limit) throw new LokiError('resource_exhausted', `session ${req.sessionId} already has ${pending} pending approvals; wait for them to be decided`);
     const now = this.now();
     const need = this.opts.requirementFor?.(req.askedBy);
@@ -200,36 +127,20 @@ export class ApprovalStore {
       distinctFromStarter: need?.distinctFromStarter ?? false,
       approvers: [],
     };
-    this.opts.db
-      .prepare(
-        `INSERT INTO approvals (id, session_id, action_kind, normalized, action_hash, asked_by, reason, requested_at, expires_at, status, approvals_required, distinct_from_starter)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-      )
-      .run(a.id, a.sessionId, a.actionKind, a.normalized, a.actionHash, a.askedBy, a.reason, a.requestedAt, a.expiresAt, a.approvalsRequired, a.distinctFromStarter ? 1 : 0);
+    this.opts.repo.insert(a);
     this.arm(a);
     this.emit({ type: 'requested', approval: a });
     return a;
   }
 
   get(id: string): Approval {
-    const row = this.opts.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
-    if (!row) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(id)}`);
-    return fromRow(row);
+    const a = this.opts.repo.get(id);
+    if (!a) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(id)}`);
+    return a;
   }
 
   list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined } = {}): Approval[] {
-    const where: string[] = [];
-    const args: string[] = [];
-    if (filter.status) {
-      where.push('status = ?');
-      args.push(filter.status);
-    }
-    if (filter.sessionId) {
-      where.push('session_id = ?');
-      args.push(filter.sessionId);
-    }
-    const sql = `SELECT * FROM approvals ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY requested_at, id`;
-    return (this.opts.db.prepare(sql).all(...args) as Row[]).map(fromRow);
+    return this.opts.repo.list(filter);
   }
 
   /** Records a human decision. The subject comes from the authenticated caller, never from the request body. */
@@ -261,22 +172,17 @@ export class ApprovalStore {
       // Not enough people yet: record this approver and stay pending. Compare-and-set on the list so two
       // approvals arriving together cannot both count as the first.
       const approvers = [...a.approvers, d.subject];
-      const changed = this.opts.db
-        .prepare("UPDATE approvals SET approvers = ?, comment = ? WHERE id = ? AND status = 'pending' AND approvers = ?")
-        .run(JSON.stringify(approvers), comment, id, JSON.stringify(a.approvers)).changes;
-      if (changed !== 1) throw new LokiError('approval_decided', `approval ${id} changed concurrently; look again and retry`);
+      if (!this.opts.repo.addApprover(id, approvers, comment, a.approvers)) throw new LokiError('approval_decided', `approval ${id} changed concurrently; look again and retry`);
       const out = { ...a, approvers, comment };
       this.opts.log.info({ approval_id: id, approver: d.subject, of: a.approvalsRequired }, 'approval recorded; more approvers needed');
       this.emit({ type: 'requested', approval: out });
       return out;
     }
     const status: ApprovalStatus = d.approve ? 'approved' : 'rejected';
-    const changed = this.opts.db
-      .prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ?, approvers = ? WHERE id = ? AND status = 'pending' AND approvers = ?")
-      .run(status, d.subject, now, comment, JSON.stringify(d.approve ? [...a.approvers, d.subject] : a.approvers), id, JSON.stringify(a.approvers)).changes;
-    if (changed !== 1) throw new LokiError('approval_decided', `approval ${id} was decided concurrently`);
+    const approvers = d.approve ? [...a.approvers, d.subject] : a.approvers;
+    if (!this.opts.repo.decide(id, { status, by: d.subject, at: now, comment, approvers }, a.approvers)) throw new LokiError('approval_decided', `approval ${id} was decided concurrently`);
     this.disarm(id);
-    const out = { ...a, status, decidedBy: d.subject, decidedAt: now, comment, approvers: d.approve ? [...a.approvers, d.subject] : a.approvers };
+    const out = { ...a, status, decidedBy: d.subject, decidedAt: now, comment, approvers };
     this.emit({ type: 'decided', approval: out });
     return out;
   }
@@ -297,7 +203,7 @@ export class ApprovalStore {
     }
     if (a.consumedAt) throw new LokiError('approval_decided', `approval ${id} was already used at ${new Date(a.consumedAt).toISOString()}`);
     const now = this.now();
-    this.opts.db.prepare('UPDATE approvals SET consumed_at = ? WHERE id = ? AND consumed_at = 0').run(now, id);
+    this.opts.repo.consume(id, now);
     const out = { ...a, consumedAt: now };
     this.emit({ type: 'consumed', approval: out });
     return out;
@@ -306,15 +212,15 @@ export class ApprovalStore {
   /** Marks overdue pending requests expired; returns how many. */
   expireDue(): number {
     const now = this.now();
-    const due = this.opts.db.prepare("SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ?").all(now) as Row[];
-    for (const r of due) this.expireOne(fromRow(r));
+    const due = this.opts.repo.due(now);
+    for (const a of due) this.expireOne(a);
     return due.length;
   }
 
   private expireOne(a: Approval): void {
-    const changed = this.opts.db.prepare("UPDATE approvals SET status = 'expired', decided_by = 'system:timeout', decided_at = ? WHERE id = ? AND status = 'pending'").run(this.now(), a.id).changes;
+    const changed = this.opts.repo.expire(a.id, 'system:timeout', this.now());
     this.disarm(a.id);
-    if (changed === 1) {
+    if (changed) {
       this.opts.log.info({ approval_id: a.id, session_id: a.sessionId, on_timeout: this.opts.onTimeout }, 'approval timed out');
       this.emit({ type: 'expired', approval: { ...a, status: 'expired', decidedBy: 'system:timeout', decidedAt: this.now() } });
     }

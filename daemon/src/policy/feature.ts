@@ -5,14 +5,14 @@
 import type { Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { ServiceModule } from '../grpc/module.js';
-import type { Db } from '../store/db.js';
-import { ApprovalStore } from './approvals.js';
+import { ApprovalStore, type ApprovalRepo } from './approvals.js';
 import { approvalRequirements, buildPolicyEngine, type PolicyConfig, type PolicyConfigInput } from './config.js';
 import { createPolicyModule } from './grpc.js';
 import { PolicyService } from './service.js';
 
 export interface PolicyFeatureOptions {
-  db: Db;
+  /** Where approvals are kept (store/sqlite/approvals.ts). */
+  approvals: ApprovalRepo;
   audit: AuditLog;
   log: Logger;
   config: PolicyConfigInput;
@@ -39,7 +39,7 @@ export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
   let sessions: SessionLookups = { ownerOf: () => undefined, hostWorkspaceOf: () => undefined };
   const byRule = approvalRequirements(config);
   const approvals = new ApprovalStore({
-    db: o.db,
+    repo: o.approvals,
     log: o.log.child({ component: 'approvals' }),
     timeoutMs: config.approvals.timeout_seconds * 1000,
     onTimeout: config.approvals.on_timeout,

@@ -1,32 +1,8 @@
 // Learnings: short notes sessions record (text + tags + project), searchable
-// across projects with SQLite FTS5. Search ranks an exact phrase match first,
-// then documents holding every term (bm25 within each group).
+// across projects with full-text search. Search ranks an exact phrase match first,
+// then documents holding every term (bm25 within each group). The SQLite
+// implementation of LearningRepo is store/sqlite/learnings.ts (FTS5).
 import { LokiError } from '../../../common/src/index.js';
-import { migrate, type Db, type Migration } from '../store/db.js';
-
-export const LEARNING_MIGRATIONS: readonly Migration[] = [
-  {
-    module: 'learnings',
-    version: 1,
-    sql: `CREATE TABLE learnings (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      session_id TEXT NOT NULL,
-      project_id TEXT NOT NULL,
-      text TEXT NOT NULL,
-      tags TEXT NOT NULL DEFAULT '',
-      created_at INTEGER NOT NULL
-    );
-    CREATE INDEX learnings_session ON learnings (session_id);
-    CREATE INDEX learnings_project ON learnings (project_id, created_at);
-    CREATE VIRTUAL TABLE learnings_fts USING fts5(text, tags, content='learnings', content_rowid='id', tokenize='unicode61');
-    CREATE TRIGGER learnings_ai AFTER INSERT ON learnings BEGIN
-      INSERT INTO learnings_fts (rowid, text, tags) VALUES (new.id, new.text, new.tags);
-    END;
-    CREATE TRIGGER learnings_ad AFTER DELETE ON learnings BEGIN
-      INSERT INTO learnings_fts (learnings_fts, rowid, text, tags) VALUES ('delete', old.id, old.text, old.tags);
-    END;`,
-  },
-];
 
 export const MAX_LEARNING_BYTES = 4096;
 export const MAX_TAGS = 16;
@@ -43,24 +19,15 @@ export interface Learning {
   match?: 'phrase' | 'terms';
 }
 
-interface Row {
-  id: number;
-  session_id: string;
-  project_id: string;
-  text: string;
-  tags: string;
-  created_at: number;
+/** Where learnings are kept. `match` takes an FTS5 query built by `ftsTerms` only. */
+export interface LearningRepo {
+  countForSession(sessionId: string): number;
+  insert(l: Omit<Learning, 'id' | 'match'>): number;
+  /** Newest first, in the given projects (non-empty). */
+  list(projectIds: readonly string[], limit: number): Learning[];
+  /** Full-text matches in the given projects (non-empty), best first (bm25). */
+  match(ftsQuery: string, projectIds: readonly string[], limit: number): Learning[];
 }
-
-const toLearning = (r: Row, match?: 'phrase' | 'terms'): Learning => ({
-  id: r.id,
-  sessionId: r.session_id,
-  projectId: r.project_id,
-  text: r.text,
-  tags: r.tags ? r.tags.split(' ') : [],
-  createdAtMs: r.created_at,
-  ...(match ? { match } : {}),
-});
 
 /** The words of a query as FTS5 string literals: no operator or column filter of the caller's ever reaches MATCH. */
 export function ftsTerms(q: string): string[] {
@@ -69,14 +36,12 @@ export function ftsTerms(q: string): string[] {
 
 export class LearningStore {
   constructor(
-    private readonly db: Db,
+    private readonly repo: LearningRepo,
     private readonly clock: () => number = Date.now,
-  ) {
-    migrate(db, LEARNING_MIGRATIONS);
-  }
+  ) {}
 
   countForSession(sessionId: string): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM learnings WHERE session_id = ?').get(sessionId) as { n: number }).n;
+    return this.repo.countForSession(sessionId);
   }
 
   record(input: { sessionId: string; projectId: string; text: string; tags?: readonly string[] }): Learning {
@@ -87,18 +52,14 @@ export class LearningStore {
     if (tags.length > MAX_TAGS) throw new LokiError('invalid_argument', `at most ${MAX_TAGS} tags`);
     const bad = tags.find((t) => !TAG_RE.test(t));
     if (bad !== undefined) throw new LokiError('invalid_argument', `invalid tag ${JSON.stringify(bad.slice(0, 64))}: use 1-64 of [A-Za-z0-9_.:-]`);
-    const now = this.clock();
-    const r = this.db
-      .prepare('INSERT INTO learnings (session_id, project_id, text, tags, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
-      .get(input.sessionId, input.projectId, text, tags.join(' '), now) as { id: number };
-    return { id: r.id, sessionId: input.sessionId, projectId: input.projectId, text, tags, createdAtMs: now };
+    const l = { sessionId: input.sessionId, projectId: input.projectId, text, tags, createdAtMs: this.clock() };
+    return { id: this.repo.insert(l), ...l };
   }
 
   /** Newest first, in the given projects. */
   list(projectIds: readonly string[], limit = 100): Learning[] {
     if (!projectIds.length) return [];
-    const marks = projectIds.map(() => '?').join(', ');
-    return (this.db.prepare(`SELECT * FROM learnings WHERE project_id IN (${marks}) ORDER BY created_at DESC, id DESC LIMIT ?`).all(...projectIds, limit) as Row[]).map((r) => toLearning(r));
+    return this.repo.list(projectIds, limit);
   }
 
   /**
@@ -109,16 +70,14 @@ export class LearningStore {
     const terms = ftsTerms(q);
     if (!terms.length) throw new LokiError('invalid_argument', 'the search needs at least one word');
     if (!projectIds.length) return [];
-    const marks = projectIds.map(() => '?').join(', ');
-    const stmt = this.db.prepare(
-      `SELECT l.* FROM learnings_fts f JOIN learnings l ON l.id = f.rowid
-       WHERE learnings_fts MATCH ? AND l.project_id IN (${marks}) ORDER BY bm25(learnings_fts) LIMIT ?`,
-    );
     // An FTS5 phrase is its terms in a row: `"a" + "b"`.
-    const phrase = (stmt.all(terms.join(' + '), ...projectIds, limit) as Row[]).map((r) => toLearning(r, 'phrase'));
+    const phrase = this.repo.match(terms.join(' + '), projectIds, limit).map((l) => ({ ...l, match: 'phrase' as const }));
     if (phrase.length >= limit || terms.length === 1) return phrase;
     const seen = new Set(phrase.map((l) => l.id));
-    const all = (stmt.all(terms.join(' AND '), ...projectIds, limit + phrase.length) as Row[]).filter((r) => !seen.has(r.id)).map((r) => toLearning(r, 'terms'));
+    const all = this.repo
+      .match(terms.join(' AND '), projectIds, limit + phrase.length)
+      .filter((l) => !seen.has(l.id))
+      .map((l) => ({ ...l, match: 'terms' as const }));
     return [...phrase, ...all].slice(0, limit);
   }
 }

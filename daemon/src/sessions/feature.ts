@@ -12,13 +12,15 @@ import type { PolicyFeature } from '../policy/feature.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxMount } from '../sandbox/types.js';
-import type { Db } from '../store/db.js';
+import type { LearningRepo } from '../registry/learnings.js';
 import type { SessionsConfig } from './config.js';
 import { createSessionsModule } from './grpc.js';
 import { SessionManager } from './manager.js';
+import type { SessionRepo } from './repo.js';
 
 export interface SessionFeatureOptions {
-  db: Db;
+  /** The feature's repositories (store/sqlite/, built by the daemon). */
+  repos: { sessions: SessionRepo; learnings: LearningRepo };
   paths: Pick<RuntimePaths, 'runDir' | 'workspacesDir'>;
   sandboxes: SandboxManager;
   audit: AuditLog;
@@ -50,7 +52,8 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
   const policy = o.policy.service;
   const { projects, workspaces, trail } = o.git;
   const manager = new SessionManager({
-    db: o.db,
+    repo: o.repos.sessions,
+    learnings: o.repos.learnings,
     sandboxes: o.sandboxes,
     createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log, carrier: o.sandboxes, sandboxUser: o.sandboxes.sandboxUser }),
     workspacesDir: o.paths.workspacesDir,

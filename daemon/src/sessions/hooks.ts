@@ -85,7 +85,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
   async hello(sessionId: string, runner: { version: string; pid: number }, channel?: { modelSocketInSandbox: string }): Promise<SessionBriefData> {
     const s = this.live(sessionId);
     const { prompt, planJson } = this.o.rt.store.brief(sessionId);
-    this.o.rt.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
+    this.o.rt.events.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
     const engine = this.o.policy.engine;
     const options: Record<string, string> = { profile: s.profile };
     if (this.o.rt.hasModelProxy(sessionId) && channel) options.model_socket = channel.modelSocketInSandbox;
@@ -137,7 +137,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const wait = this.o.rt.beginWait(sessionId);
     const onAbort = () => wait.abort();
     signal.addEventListener('abort', onAbort, { once: true });
-    this.o.rt.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${d.normalized.slice(0, 200)}`, {
+    this.o.rt.events.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${d.normalized.slice(0, 200)}`, {
       data: { approval_id: approval.id, normalized: d.normalized.slice(0, 1000), reason: d.reason, rule: d.rule },
     });
     let outcome: 'allow' | 'deny' | 'pending' = 'pending';
@@ -149,7 +149,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // stopped waiting (runner gone, session stopping): the approval stays for a re-ask
     } finally {
       signal.removeEventListener('abort', onAbort);
-      if (this.o.rt.endWait(sessionId, wait) === 0) this.o.rt.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
+      if (this.o.rt.endWait(sessionId, wait) === 0) this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
     }
     if (outcome === 'allow') {
       const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id });
@@ -203,7 +203,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const what = target(a);
     const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(WORKSPACE_IN_SANDBOX, a.path) : undefined;
     if (a.kind === 'write' && r.decision === 'allow' && path) this.writtenSet(s.id).add(path);
-    this.o.rt.append(
+    this.o.rt.events.append(
       s.id,
       'decision',
       `${r.decision} ${a.kind} ${what.slice(0, 200)}${r.decision === 'deny' ? `: ${r.reason}` : ''}`,
@@ -253,7 +253,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       if (e.taskId) await this.task(sessionId, e.taskId, (e.taskStatus || 'pending') as TaskStatus);
       const data = { ...parseData(e.dataJson), ...(learnError ? { learning_error: learnError } : {}), ...(e.iteration ? { iteration: e.iteration } : {}), ...(e.taskId ? { task_id: e.taskId, task_status: e.taskStatus } : {}), ...(e.agent ? { agent: e.agent } : {}) };
       if (e.inputTokens || e.outputTokens || e.costUsd) Object.assign(data, { input_tokens: e.inputTokens, output_tokens: e.outputTokens, cost_usd: e.costUsd });
-      this.o.rt.append(sessionId, e.type, e.message, data, { counters });
+      this.o.rt.events.append(sessionId, e.type, e.message, data, { counters });
       if (e.type === 'finished') finished = true;
     }
     if (finished) this.o.onFinished(sessionId);
@@ -279,7 +279,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const key = `${sessionId}:${what}`;
     if (!this.quotaNoted.has(key)) {
       this.quotaNoted.add(key);
-      this.o.rt.append(sessionId, 'quota', err.message, { quota: what, limit: n });
+      this.o.rt.events.append(sessionId, 'quota', err.message, { quota: what, limit: n });
     }
     return err;
   }

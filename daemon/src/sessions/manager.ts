@@ -15,16 +15,15 @@ import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SandboxMount } from '../sandbox/types.js';
-import type { Db } from '../store/db.js';
 import type { SessionsConfig } from './config.js';
-import { LearningStore } from '../registry/learnings.js';
+import { LearningStore, type LearningRepo } from '../registry/learnings.js';
 import { SessionAgentHooks } from './hooks.js';
 import { SessionRuntime } from './runtime.js';
-import { SessionStore } from './store.js';
+import type { SessionRepo } from './repo.js';
 import { ModelUpstreams } from './upstreams.js';
 import { SessionCleanup } from './cleanup.js';
 import { SessionSupervisor } from './supervisor.js';
-import { SessionQueries, type EventQuery, type SessionMetricsSnapshot } from './queries.js';
+import { SessionQueries, type EventQuery, type ListPageQuery, type SessionMetricsSnapshot } from './queries.js';
 import { WorkspaceVolumes } from './workspace-volume.js';
 import { ACTIVE_STATES, isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
 import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
@@ -34,7 +33,9 @@ import { SESSION_ID_RE } from '../../../common/src/vocab.js';
 export { SESSION_ID_RE };
 
 export interface SessionManagerOptions {
-  db: Db;
+  /** Sessions and their event log (store/sqlite/sessions.ts). */
+  repo: SessionRepo;
+  learnings: LearningRepo;
   /** Every container operation of a session goes through it (ownership checks, audit). */
   sandboxes: SandboxManager;
   /** Builds the per-session agent channels around the manager's hooks (`createAgentChannels`). */
@@ -56,7 +57,7 @@ export interface SessionManagerOptions {
 }
 
 export class SessionManager {
-  readonly store: SessionStore;
+  readonly store: SessionRepo;
   readonly channels: AgentChannels;
   readonly upstreams: ModelUpstreams;
   readonly volumes: WorkspaceVolumes;
@@ -70,20 +71,20 @@ export class SessionManager {
   private workspaceQueue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SessionManagerOptions) {
-    for (const k of ['db', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
+    for (const k of ['repo', 'learnings', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
       if (!opts[k]) throw new Error(`SessionManager: missing dependency ${k}`);
     }
     this.o = opts;
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log;
     this.upstreams = new ModelUpstreams(opts.config, opts.env ?? process.env);
-    this.store = new SessionStore(opts.db, this.clock);
+    this.store = opts.repo;
     this.rt = new SessionRuntime({ store: this.store, emitter: new EventEmitter(), log: opts.log, clock: this.clock, audit: opts.audit });
     const ws = opts.config.workspace;
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, checkMountsReachSandboxes: () => opts.sandboxes.assertSeesHostMounts(), log: opts.log });
     this.cleanup = new SessionCleanup({ rt: this.rt, sandboxes: opts.sandboxes, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
     this.queries = new SessionQueries({ store: this.store, rt: this.rt, policy: opts.policy, config: opts.config, get: (caller, id) => this.get(caller, id) });
-    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.db), onFinished: (id) => this.onRunnerFinished(id) }));
+    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.learnings), onFinished: (id) => this.onRunnerFinished(id) }));
     this.supervisor = new SessionSupervisor({
       store: this.store,
       rt: this.rt,
@@ -112,6 +113,11 @@ export class SessionManager {
     requireScope(caller, 'read');
     const rows = all ? this.store.list() : this.store.listByStates(ACTIVE_STATES);
     return rows.filter((s) => canAccessOwned(caller, s.owner));
+  }
+
+  /** One page of `list` (keyset: the same cost at any depth). */
+  listPage(caller: Caller, q: ListPageQuery): { sessions: Session[]; nextPageToken: string } {
+    return this.queries.listPage(caller, q);
   }
 
   async start(caller: Caller, input: StartSessionInput): Promise<Session> {
@@ -149,7 +155,7 @@ export class SessionManager {
       maxIterations: input.maxIterations || cfg.default_max_iterations,
       network: input.network,
     });
-    this.rt.notify();
+    this.rt.events.notify();
     await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
     try {
       await this.launch(caller, s, project);
@@ -163,12 +169,12 @@ export class SessionManager {
   }
 
   private async launch(caller: Caller, s: Session, project: Project): Promise<void> {
-    this.rt.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
+    this.rt.events.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
     const ws = await this.createWorkspace(s, project);
     this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
     const how = await this.volumes.limit(s.id, ws.path);
-    if (how !== 'none') this.rt.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
-    this.rt.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
+    if (how !== 'none') this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
+    this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
     await this.rt.openModelProxy(s, channel.hostDir, this.upstreams, this.o.sandboxes.sandboxUser);
     const box = await this.o.sandboxes.start(caller, {
@@ -186,7 +192,7 @@ export class SessionManager {
       agentChannel: channel.transport,
     });
     this.store.setRuntime(s.id, { sandboxId: box.id });
-    this.rt.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
+    this.rt.events.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
   }
 
   /**
@@ -218,7 +224,7 @@ export class SessionManager {
     await this.rt.auditAs(caller, 'session.stop', id, 'success', { from: s.state });
     await this.requestStop(caller, id, `stopped by ${caller.subject}`);
     const waitMs = (this.o.config.stop_grace_seconds + 15) * 1000;
-    await this.rt.waitFor(id, (x) => isTerminal(x.state), waitMs);
+    await this.rt.events.waitFor(id, (x) => isTerminal(x.state), waitMs);
     return this.store.get(id)!;
   }
 
@@ -227,15 +233,15 @@ export class SessionManager {
     const s = this.store.get(id)!;
     if (!s.stopRequested) {
       this.store.requestStop(id);
-      this.rt.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
+      this.rt.events.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
     }
     // A frozen runner cannot hear the request.
     if (s.state === 'paused' && s.sandboxId) {
       await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
-      this.rt.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
+      this.rt.events.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
     }
     this.rt.cancelWaits(id);
-    this.rt.schedule(id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(id, 'stopped', reason));
+    this.rt.timers.schedule(id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(id, 'stopped', reason));
   }
 
   async pause(caller: Caller, id: string): Promise<Session> {
@@ -243,7 +249,7 @@ export class SessionManager {
     if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
     // Pausing freezes every process in the sandbox (a driver capability): the runner stops mid-step.
     await this.o.sandboxes.pause(caller, s.sandboxId);
-    this.rt.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
+    this.rt.events.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
     await this.rt.auditAs(caller, 'session.pause', id, 'success', {});
     return this.store.get(id)!;
   }
@@ -257,7 +263,7 @@ export class SessionManager {
     if (s.state === 'paused') {
       await this.o.sandboxes.resume(caller, s.sandboxId);
       const to = this.rt.waiting(id) > 0 ? 'waiting_approval' : 'running';
-      this.rt.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
+      this.rt.events.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
       await this.rt.auditAs(caller, 'session.resume', id, 'success', {});
     } else if (s.state !== 'waiting_approval') {
       throw new LokiError('session_not_active', `session ${id} is ${s.state}; nothing to resume`);
@@ -309,7 +315,7 @@ export class SessionManager {
 
   /** Ends a session once: stop the container, bring the branch back (diff summary), close the channel, record the terminal state. */
   finalize(id: string, to: 'completed' | 'failed' | 'stopped', reason: string): Promise<void> {
-    return this.rt.once(id, async () => {
+    return this.rt.timers.once(id, async () => {
       const s = this.store.get(id);
       if (!s || isTerminal(s.state)) return;
       if (s.sandboxId) await this.endSandbox(s, to);
@@ -317,7 +323,7 @@ export class SessionManager {
         try {
           const r = await this.o.workspaces.finish(id);
           const sum = r.summary;
-          this.rt.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
+          this.rt.events.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
             branch: sum.branch,
             head: sum.headCommit,
             commits: sum.commits.length,
@@ -330,17 +336,17 @@ export class SessionManager {
           // The PR step never fails silently: when one was asked for (or opened), say what happened and how to do it by hand.
           const pr = r.pullRequest;
           if (pr.opened || this.o.workspaces.gitConfig.auto_pr) {
-            this.rt.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
+            this.rt.events.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
           }
         } catch (err) {
-          this.rt.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
+          this.rt.events.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
         }
       }
       await this.channels.close(id).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'closing the agent channel failed'));
       await this.rt.closeModelProxy(id);
       // Audited before the state changes: whoever sees the terminal state can find its audit entry.
       await this.rt.auditAs(undefined, 'session.stop', id, to === 'failed' ? 'error' : 'success', { state: to }, reason);
-      this.rt.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
+      this.rt.events.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
     });
   }
 
@@ -352,7 +358,7 @@ export class SessionManager {
         ...(to === 'failed' ? { tailLines: 30 } : {}),
         stopTimeoutSeconds: 2,
       });
-      if (tail) this.rt.append(s.id, 'log', 'last lines of the sandbox output', { tail });
+      if (tail) this.rt.events.append(s.id, 'log', 'last lines of the sandbox output', { tail });
     } catch (err) {
       this.log.warn({ err, session_id: s.id }, 'stopping the session sandbox failed');
     }

@@ -1,11 +1,13 @@
 // The read side of sessions: the event log replayed and followed, and the
-// numbers /metrics shows. Only what the caller may see (owner, `*`, local admin).
+// numbers /metrics shows, pages of the session list. Only what the caller may see
+// (owner, `*`, local admin).
+import { LokiError } from '../../../common/src/index.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
-import type { SessionStore } from './store.js';
-import { isTerminal, type Session, type SessionEvent } from './types.js';
+import type { SessionCursor, SessionRepo } from './repo.js';
+import { ACTIVE_STATES, isTerminal, type Session, type SessionEvent } from './types.js';
 
 export interface EventQuery {
   /** One session, or empty for every session the caller may see. */
@@ -24,8 +26,35 @@ export interface SessionMetricsSnapshot {
   approvalsPending: number;
 }
 
+export const MAX_PAGE_SIZE = 500;
+
+export interface ListPageQuery {
+  /** Include ended sessions. */
+  all: boolean;
+  /** 1..MAX_PAGE_SIZE. */
+  pageSize: number;
+  /** `nextPageToken` of the previous page; empty = the first page. */
+  pageToken: string;
+}
+
+// A page token names the last session of the previous page (and which listing it
+// belongs to); opaque to clients, checked on the way back in.
+const TOKEN_RE = /^v1:([01]):(\d{1,15}):(ses-[0-9a-f]{12})$/;
+
+function encodeToken(all: boolean, c: SessionCursor): string {
+  return Buffer.from(`v1:${all ? 1 : 0}:${c.createdAtMs}:${c.id}`).toString('base64url');
+}
+
+function decodeToken(all: boolean, token: string): SessionCursor | undefined {
+  if (!token) return undefined;
+  const m = TOKEN_RE.exec(token.length <= 128 ? Buffer.from(token, 'base64url').toString('utf8') : '');
+  if (!m) throw new LokiError('invalid_argument', 'page_token is not a token this daemon issued (pass next_page_token back unchanged)');
+  if ((m[1] === '1') !== all) throw new LokiError('invalid_argument', `page_token belongs to a listing ${all ? 'without' : 'with'} all; keep the same filters while paging`);
+  return { createdAtMs: Number(m[2]), id: m[3]! };
+}
+
 export interface SessionQueriesOptions {
-  store: SessionStore;
+  store: SessionRepo;
   rt: SessionRuntime;
   policy: PolicyService;
   config: SessionsConfig;
@@ -50,7 +79,7 @@ export class SessionQueries {
     let gid = q.afterGid;
     const BATCH = 500;
     while (!signal.aborted) {
-      const version = this.o.rt.version;
+      const version = this.o.rt.events.version;
       const batch = one ? this.o.store.events(one.id, seq, BATCH) : this.o.store.eventsSince(gid, BATCH);
       for (const ev of batch) {
         seq = ev.seq;
@@ -61,8 +90,19 @@ export class SessionQueries {
       if (batch.length === BATCH) continue;
       if (!q.follow) return;
       if (one && isTerminal(this.o.store.get(one.id)!.state)) return;
-      await this.o.rt.waitForChange(version, signal, 15_000);
+      await this.o.rt.events.waitForChange(version, signal, 15_000);
     }
+  }
+
+  /** One page of the sessions the caller may see, oldest first; the filter runs in the store, so a page costs the same at any depth. */
+  listPage(caller: Caller, q: ListPageQuery): { sessions: Session[]; nextPageToken: string } {
+    requireScope(caller, 'read');
+    if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > MAX_PAGE_SIZE) throw new LokiError('invalid_argument', `page_size must be 1..${MAX_PAGE_SIZE}`);
+    const after = decodeToken(q.all, q.pageToken);
+    // Nobody's subject is empty: only the local admin and `*` holders see every owner.
+    const owner = canAccessOwned(caller, '') ? undefined : caller.subject;
+    const page = this.o.store.listPage({ limit: q.pageSize, ...(owner !== undefined ? { owner } : {}), ...(q.all ? {} : { states: ACTIVE_STATES }), ...(after ? { after } : {}) });
+    return { sessions: page.sessions, nextPageToken: page.next ? encodeToken(q.all, page.next) : '' };
   }
 
   metrics(caller: Caller): SessionMetricsSnapshot {

@@ -1,18 +1,22 @@
-// In-memory side of the session manager: change notification for event
-// followers, timers, approval waits, model proxies. Everything here can be
-// rebuilt from the store after a restart; nothing here is a source of truth.
+// In-memory side of the session manager, in parts: the event log (appends and
+// transitions through the injected SessionRepo, change notification for
+// followers), the per-session timers, approval waits and model proxies.
+// Everything here can be rebuilt from the store after a restart; nothing here is
+// a source of truth.
 import type { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from '../../../common/src/index.js';
 import { startModelProxy, type ModelProxy } from '../agent/model-proxy.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../authz/caller.js';
+import { SessionEventLog } from './event-log.js';
+import type { SessionRepo } from './repo.js';
+import { SessionTimers } from './timers.js';
 import type { ModelUpstreams } from './upstreams.js';
-import type { CounterUpdate, SessionStore } from './store.js';
-import type { Session, SessionEvent, SessionState } from './types.js';
+import type { Session } from './types.js';
 
 export interface SessionRuntimeOptions {
-  store: SessionStore;
+  store: SessionRepo;
   emitter: EventEmitter;
   log: Logger;
   clock: () => number;
@@ -20,100 +24,20 @@ export interface SessionRuntimeOptions {
 }
 
 export class SessionRuntime {
-  /** Bumped on every stored event; followers compare it to avoid missing a wake-up. */
-  version = 0;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly ending = new Map<string, Promise<void>>();
+  /** Appends, transitions and their followers. */
+  readonly events: SessionEventLog;
+  /** Stop grace and re-arm timers; single-flight ending. */
+  readonly timers = new SessionTimers();
   private readonly waits = new Map<string, Set<AbortController>>();
-  private readonly stalledSet = new Set<string>();
   private readonly proxies = new Map<string, ModelProxy>();
 
   constructor(private readonly o: SessionRuntimeOptions) {
-    o.emitter.setMaxListeners(0);
+    this.events = new SessionEventLog({ store: o.store, emitter: o.emitter, log: o.log, clock: o.clock });
   }
 
-  get store(): SessionStore {
+  /** The sessions' repository (reads; writes that announce themselves go through `events`). */
+  get store(): SessionRepo {
     return this.o.store;
-  }
-
-  notify(): void {
-    this.version++;
-    this.o.emitter.emit('change');
-  }
-
-  append(id: string, type: string, message: string, data: Record<string, unknown> = {}, opts: { counters?: CounterUpdate; markStalled?: boolean } = {}): SessionEvent {
-    const ev = this.o.store.append(id, type, message, data, opts.counters ?? {});
-    if (opts.markStalled) this.stalledSet.add(id);
-    else this.stalledSet.delete(id);
-    this.notify();
-    return ev;
-  }
-
-  transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra: { reason?: string; data?: Record<string, unknown> } = {}): SessionEvent | undefined {
-    const ev = this.o.store.transition(id, from, to, message, extra);
-    if (ev) {
-      this.stalledSet.delete(id);
-      this.o.log.info({ session_id: id, from: ev.data.from, state: to }, 'session state');
-      this.notify();
-    }
-    return ev;
-  }
-
-  stalled(id: string): boolean {
-    return this.stalledSet.has(id);
-  }
-
-  /** Resolves once `version` moves past `seen`, the signal aborts, or `maxMs` passes. */
-  waitForChange(seen: number, signal: AbortSignal, maxMs: number): Promise<void> {
-    if (this.version !== seen || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.o.emitter.off('change', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, maxMs);
-      this.o.emitter.on('change', done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  async waitFor(id: string, pred: (s: Session) => boolean, maxMs: number): Promise<void> {
-    const until = this.o.clock() + maxMs;
-    const ac = new AbortController();
-    while (this.o.clock() < until) {
-      const v = this.version;
-      const s = this.o.store.get(id);
-      if (!s || pred(s)) return;
-      await this.waitForChange(v, ac.signal, Math.max(1, until - this.o.clock()));
-    }
-  }
-
-  schedule(id: string, ms: number, fn: () => void): void {
-    if (this.timers.has(id)) return;
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      fn();
-    }, ms);
-    t.unref();
-    this.timers.set(id, t);
-  }
-
-  /** Runs `fn` at most once per session at a time (ending a session from several places converges here). */
-  once(id: string, fn: () => Promise<void>): Promise<void> {
-    const running = this.ending.get(id);
-    if (running) return running;
-    const t = this.timers.get(id);
-    if (t) clearTimeout(t);
-    this.timers.delete(id);
-    const p = fn().finally(() => this.ending.delete(id));
-    this.ending.set(id, p);
-    return p;
-  }
-
-  finishing(id: string): boolean {
-    return this.ending.has(id);
   }
 
   /** Registers a Decide waiting for a human; the returned controller aborts it (stop). */
@@ -188,8 +112,7 @@ export class SessionRuntime {
   }
 
   close(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.timers.close();
     for (const set of this.waits.values()) for (const ac of set) ac.abort();
   }
 }

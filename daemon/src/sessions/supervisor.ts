@@ -8,12 +8,12 @@ import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionCleanup } from './cleanup.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
-import type { SessionStore } from './store.js';
+import type { SessionRepo } from './repo.js';
 import type { ModelUpstreams } from './upstreams.js';
 import { ACTIVE_STATES, type Session } from './types.js';
 
 export interface SessionSupervisorOptions {
-  store: SessionStore;
+  store: SessionRepo;
   rt: SessionRuntime;
   sandboxes: SandboxManager;
   channels: AgentChannels;
@@ -58,11 +58,11 @@ export class SessionSupervisor {
     const channel = await this.o.channels.open(s.id);
     await this.o.rt.openModelProxy(s, channel.hostDir, this.o.upstreams, this.o.sandboxes.sandboxUser);
     // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
-    if (s.state === 'waiting_approval') this.o.rt.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
-    if (info.state === 'paused') this.o.rt.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
-    else this.o.rt.transition(s.id, ['paused'], 'running', 'the sandbox is running');
-    this.o.rt.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
-    if (s.stopRequested) this.o.rt.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.o.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
+    if (s.state === 'waiting_approval') this.o.rt.events.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
+    if (info.state === 'paused') this.o.rt.events.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
+    else this.o.rt.events.transition(s.id, ['paused'], 'running', 'the sandbox is running');
+    this.o.rt.events.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
+    if (s.stopRequested) this.o.rt.timers.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.o.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
   }
 
   /** Starts the stall / idle / exited-container checks. */
@@ -79,7 +79,7 @@ export class SessionSupervisor {
       const now = this.o.clock();
       const cfg = this.o.config;
       for (const s of this.o.store.listByStates(['running', 'paused', 'waiting_approval'])) {
-        if (this.o.rt.finishing(s.id)) continue;
+        if (this.o.rt.timers.finishing(s.id)) continue;
         const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId).catch(() => undefined) : undefined;
         if (!info || info.state === 'exited' || info.state === 'dead') {
           const code = info ? ` with code ${info.exitCode}` : '';
@@ -91,8 +91,8 @@ export class SessionSupervisor {
         const quiet = now - s.lastEventAtMs;
         if (cfg.idle_timeout_seconds && quiet > cfg.idle_timeout_seconds * 1000 && !s.stopRequested) {
           await this.o.requestStop(s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
-        } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.o.rt.stalled(s.id)) {
-          this.o.rt.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
+        } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.o.rt.events.stalled(s.id)) {
+          this.o.rt.events.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
         }
       }
       for (const over of await this.o.cleanup.overLimit(this.o.store.listByStates(['running', 'paused', 'waiting_approval']))) {

@@ -1,6 +1,7 @@
 // The daemon's embedded store: one SQLite database (WAL, synchronous=FULL so an
 // acknowledged write survives kill -9 and power loss), file mode 0600.
-// Feature modules own their tables and register migrations by module name.
+// The schema is one ordered list (store/sqlite/migrations.ts); features reach
+// their tables only through the repositories under store/sqlite/.
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -52,12 +53,11 @@ function cachePreparedStatements(db: Db): void {
   }) as Db['prepare'];
 }
 
-/** Applies the migrations not yet applied, each in its own transaction. */
+/** Applies, in list order, the migrations not yet applied, each in its own transaction. */
 export function migrate(db: Db, migrations: readonly Migration[]): void {
   const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE module = ? AND version = ?');
   const record = db.prepare('INSERT INTO schema_migrations (module, version, applied_at) VALUES (?, ?, ?)');
-  const sorted = [...migrations].sort((a, b) => a.module.localeCompare(b.module) || a.version - b.version);
-  for (const m of sorted) {
+  for (const m of migrations) {
     if (applied.get(m.module, m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);

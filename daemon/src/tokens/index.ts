@@ -1,5 +1,5 @@
-export { TokenStore, TOKEN_MIGRATIONS, TOKEN_NAME, tokenStatus } from './store.js';
-export type { TokenRecord, TokenStatus, GenerateInput, RejectReason, VerifyResult, TokenStoreOptions } from './store.js';
+export { TokenStore, TOKEN_NAME, tokenStatus } from './store.js';
+export type { TokenRecord, TokenRepo, TokenStatus, GenerateInput, RejectReason, VerifyResult, TokenStoreOptions } from './store.js';
 export { tokensConfigSchema, tokensEnvBindings, TOKENS_CONFIG_DEFAULTS } from './config.js';
 export type { TokensConfig } from './config.js';
 export { ensureBootstrapAdminToken, BOOTSTRAP_TOKEN_NAME } from './bootstrap.js';

@@ -2,37 +2,13 @@
 // secret exists in memory for the one Generate call that returns it. Verify is
 // read-only: last-used timestamps are collected in memory and written in one
 // batch every few seconds and at close, so a flood of API requests never turns
-// into a flood of fsyncs (the store runs with synchronous=FULL).
+// into a flood of fsyncs (the store runs with synchronous=FULL). The SQLite
+// implementation of TokenRepo is store/sqlite/tokens.ts.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
 import { LokiError, type Logger, type Role, type Scope } from '../../../common/src/index.js';
-import { migrate, type Db, type Migration } from '../store/db.js';
 import type { TokensConfig } from './config.js';
 import { resolveGrant } from './grant.js';
 import { generateSecret, hashSecret, isWellFormed } from './secret.js';
-
-export const TOKEN_MIGRATIONS: readonly Migration[] = [
-  {
-    module: 'tokens',
-    version: 1,
-    sql: `
-      CREATE TABLE tokens (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        hash BLOB NOT NULL UNIQUE,
-        scopes TEXT NOT NULL,
-        role TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER,
-        revoked_at INTEGER,
-        last_used_at INTEGER
-      );
-      CREATE UNIQUE INDEX tokens_unrevoked_name ON tokens(name) WHERE revoked_at IS NULL;
-      CREATE INDEX tokens_unrevoked_owner ON tokens(owner) WHERE revoked_at IS NULL;
-    `,
-  },
-];
 
 export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TOKEN_ID = /^tok-[0-9a-f]{12}$/;
@@ -68,26 +44,31 @@ export type RejectReason = 'malformed' | 'unknown' | 'expired' | 'revoked';
 export type VerifyResult = { ok: true; token: TokenRecord } | { ok: false; reason: RejectReason };
 
 export interface TokenStoreOptions {
-  db: Db;
+  repo: TokenRepo;
   config: TokensConfig;
   log: Logger;
   now?: () => number;
 }
 
-interface Row {
-  id: string;
-  name: string;
-  hash: Buffer;
-  scopes: string;
-  role: string;
-  owner: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-  last_used_at: number | null;
+/** Where tokens are kept: records and the SHA-256 of each secret, never the secret. */
+export interface TokenRepo {
+  byHash(hash: Buffer): { token: TokenRecord; hash: Buffer } | undefined;
+  byId(id: string): TokenRecord | undefined;
+  /** The unrevoked token of this name. */
+  byName(name: string): TokenRecord | undefined;
+  /**
+   * Inserts after `check` passes, as one atomic step even against another process
+   * sharing the store: `check` sees the unrevoked token holding the name and the
+   * owner's active-token count, and throws to refuse.
+   */
+  insertChecked(t: TokenRecord, hash: Buffer, now: number, check: (held: TokenRecord | undefined, activeOfOwner: number) => void): void;
+  revoke(id: string, at: number): void;
+  /** Writes last-used times, all or none. */
+  touch(batch: readonly (readonly [id: string, at: number])[]): void;
+  /** Oldest first. */
+  all(): TokenRecord[];
+  hasActiveAdmin(now: number): boolean;
 }
-
-const COLUMNS = 'id, name, hash, scopes, role, owner, created_at, expires_at, revoked_at, last_used_at';
 
 export function tokenStatus(t: TokenRecord, now: number): TokenStatus {
   if (t.revokedAt !== null) return 'revoked';
@@ -96,7 +77,7 @@ export function tokenStatus(t: TokenRecord, now: number): TokenStatus {
 }
 
 export class TokenStore {
-  private readonly db: Db;
+  private readonly repo: TokenRepo;
   private readonly config: TokensConfig;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -104,39 +85,13 @@ export class TokenStore {
   private readonly pendingLastUsed = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
-  private readonly q: {
-    byHash: Statement<[Buffer], Row>;
-    byId: Statement<[string], Row>;
-    byName: Statement<[string], Row>;
-    countActive: Statement<[string, number], { n: number }>;
-    insert: Statement<[Record<string, unknown>]>;
-    revoke: Statement<[number, string]>;
-    touch: Statement<[number, string]>;
-    all: Statement<[], Row>;
-    activeAdmin: Statement<[number], { id: string }>;
-  };
 
   constructor(opts: TokenStoreOptions) {
-    if (!opts.db || !opts.config || !opts.log) throw new Error('TokenStore needs db, config and log');
-    this.db = opts.db;
+    if (!opts.repo || !opts.config || !opts.log) throw new Error('TokenStore needs repo, config and log');
+    this.repo = opts.repo;
     this.config = opts.config;
     this.log = opts.log.child({ component: 'tokens' });
     this.now = opts.now ?? Date.now;
-    migrate(this.db, TOKEN_MIGRATIONS);
-    const unrevokedActive = 'revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)';
-    this.q = {
-      byHash: this.db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE hash = ?`),
-      byId: this.db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`),
-      byName: this.db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE name = ? AND revoked_at IS NULL`),
-      countActive: this.db.prepare(`SELECT COUNT(*) AS n FROM tokens WHERE owner = ? AND ${unrevokedActive}`),
-      insert: this.db.prepare(
-        `INSERT INTO tokens (${COLUMNS}) VALUES (@id, @name, @hash, @scopes, @role, @owner, @created_at, @expires_at, NULL, NULL)`,
-      ),
-      revoke: this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-      touch: this.db.prepare('UPDATE tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?'),
-      all: this.db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY created_at, rowid`),
-      activeAdmin: this.db.prepare(`SELECT id FROM tokens WHERE scopes = '*' AND ${unrevokedActive} LIMIT 1`),
-    };
     this.timer = setInterval(() => this.flushLastUsed(), this.config.last_used_flush_ms);
     this.timer.unref();
   }
@@ -172,34 +127,18 @@ export class TokenStore {
       revokedAt: null,
       lastUsedAt: null,
     };
-    // IMMEDIATE so the count and the insert are one atomic step even if another
-    // process shares the database file.
-    this.db
-      .transaction(() => {
-        const held = this.q.byName.get(name);
-        if (held) {
-          const why = tokenStatus(rowToRecord(held), now) === 'expired' ? ' (expired; revoke it to reuse the name)' : '';
-          throw new LokiError('token_name_in_use', `a token named "${name}" already exists${why}`);
-        }
-        const { n } = this.q.countActive.get(input.owner, now)!;
-        if (n >= this.config.max_active_per_user) {
-          throw new LokiError(
-            'token_limit_reached',
-            `${input.owner} already has ${n} active tokens (tokens.max_active_per_user = ${this.config.max_active_per_user}); revoke one first`,
-          );
-        }
-        this.q.insert.run({
-          id: token.id,
-          name,
-          hash: hashSecret(secret),
-          scopes: token.scopes.join(','),
-          role: token.role,
-          owner: token.owner,
-          created_at: now,
-          expires_at: expiresAt,
-        });
-      })
-      .immediate();
+    this.repo.insertChecked(token, hashSecret(secret), now, (held, n) => {
+      if (held) {
+        const why = tokenStatus(held, now) === 'expired' ? ' (expired; revoke it to reuse the name)' : '';
+        throw new LokiError('token_name_in_use', `a token named "${name}" already exists${why}`);
+      }
+      if (n >= this.config.max_active_per_user) {
+        throw new LokiError(
+          'token_limit_reached',
+          `${input.owner} already has ${n} active tokens (tokens.max_active_per_user = ${this.config.max_active_per_user}); revoke one first`,
+        );
+      }
+    });
     this.log.info({ token_id: token.id, token_name: name, owner: token.owner, scopes: token.scopes }, 'token generated');
     return { token, secret };
   }
@@ -214,9 +153,9 @@ export class TokenStore {
     // The indexed lookup is keyed by a hash of the secret, so its timing can only
     // reveal something about SHA-256 outputs, not the secret; the final equality
     // is still constant-time so no byte-by-byte comparison of stored material happens in JS.
-    const row = this.q.byHash.get(hash);
+    const row = this.repo.byHash(hash);
     if (!row || row.hash.length !== hash.length || !timingSafeEqual(row.hash, hash)) return { ok: false, reason: 'unknown' };
-    const token = rowToRecord(row);
+    const token = row.token;
     const now = this.now();
     const status = tokenStatus(token, now);
     if (status !== 'active') return { ok: false, reason: status };
@@ -229,9 +168,9 @@ export class TokenStore {
   /** All tokens (or only active ones), oldest first, with unflushed last-used times applied. */
   list(opts: { all?: boolean } = {}): TokenRecord[] {
     const now = this.now();
-    return this.q
-      .all.all()
-      .map((r) => this.withPending(rowToRecord(r)))
+    return this.repo
+      .all()
+      .map((t) => this.withPending(t))
       .filter((t) => opts.all || tokenStatus(t, now) === 'active');
   }
 
@@ -242,17 +181,17 @@ export class TokenStore {
       throw new LokiError('invalid_argument', `not a token name or id: ${JSON.stringify(nameOrId)}`);
     }
     const now = this.now();
-    const row = TOKEN_ID.test(key) ? this.q.byId.get(key) : this.q.byName.get(key);
-    if (!row) throw new LokiError('token_not_found', `no token named or with id "${key}"`);
-    if (row.revoked_at === null) this.q.revoke.run(now, row.id);
-    this.pendingLastUsed.delete(row.id);
-    const revoked = rowToRecord(this.q.byId.get(row.id)!);
+    const t = TOKEN_ID.test(key) ? this.repo.byId(key) : this.repo.byName(key);
+    if (!t) throw new LokiError('token_not_found', `no token named or with id "${key}"`);
+    if (t.revokedAt === null) this.repo.revoke(t.id, now);
+    this.pendingLastUsed.delete(t.id);
+    const revoked = this.repo.byId(t.id)!;
     this.log.info({ token_id: revoked.id, token_name: revoked.name }, 'token revoked');
     return revoked;
   }
 
   hasActiveAdminToken(): boolean {
-    return this.q.activeAdmin.get(this.now()) !== undefined;
+    return this.repo.hasActiveAdmin(this.now());
   }
 
   /** Writes the batched last-used times in one transaction. */
@@ -261,9 +200,7 @@ export class TokenStore {
     const batch = [...this.pendingLastUsed];
     this.pendingLastUsed.clear();
     try {
-      this.db.transaction(() => {
-        for (const [id, at] of batch) this.q.touch.run(at, id);
-      })();
+      this.repo.touch(batch);
     } catch (err) {
       // Last-used is informational; losing one batch must not break verification.
       this.log.warn({ err, count: batch.length }, 'could not record token last-used times');
@@ -283,18 +220,4 @@ export class TokenStore {
     if (p !== undefined && p > (t.lastUsedAt ?? 0)) t.lastUsedAt = p;
     return t;
   }
-}
-
-function rowToRecord(r: Row): TokenRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    role: r.role as Role | '',
-    scopes: r.scopes === '' ? [] : (r.scopes.split(',') as Scope[]),
-    owner: r.owner,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-    lastUsedAt: r.last_used_at,
-  };
 }

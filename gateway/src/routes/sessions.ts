@@ -9,7 +9,7 @@ import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
-import { MAX_SAFE, cursorField, intHeader, intParam } from './schemas.js';
+import { MAX_SAFE, cursorField, intField, intHeader, intParam } from './schemas.js';
 
 export interface SessionRouteOptions {
   daemon: DaemonClient;
@@ -126,16 +126,33 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
   const { daemon } = opts;
   const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: SESSION_ID_PATTERN } } } as const;
 
-  app.get<{ Querystring: { all?: boolean } }>(
+  // Paged (keyset in the daemon): `limit` 1..500, default 100; follow `next_page_token` until it is null.
+  app.get<{ Querystring: { all?: boolean; limit: number; page_token?: string } }>(
     '/api/sessions',
     {
       config: { access: READ_OWNED },
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
-        response: { 200: { type: 'object', properties: { sessions: { type: 'array', items: sessionDtoSchema } } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            all: { type: 'boolean' },
+            limit: { ...intField(1, 500), default: 100, description: 'sessions per page, oldest first' },
+            page_token: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9_-]*$', description: 'next_page_token of the previous page, unchanged, with the same all' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { sessions: { type: 'array', items: sessionDtoSchema }, next_page_token: { type: ['string', 'null'], description: 'pass as page_token for the next page; null on the last' } },
+          },
+        },
       },
     },
-    async (req): Promise<{ sessions: Session[] }> => ({ sessions: await daemon.forCaller(callIdentity(req)).sessions.list({ all: req.query.all === true }) }),
+    async (req) => {
+      const limit = intParam(req.query.limit, 'querystring/limit', 1, 500) ?? 100;
+      return daemon.forCaller(callIdentity(req)).sessions.listPage({ all: req.query.all === true, limit, page_token: req.query.page_token ?? '' });
+    },
   );
 
   app.get<{ Params: { id: string } }>(

@@ -120,6 +120,10 @@ export function fixture(init: Partial<Pick<Fixture, 'sessions' | 'pending' | 'sa
     status: () => up(() => status(f.scopes)),
     sessions: {
       list: () => up(() => f.sessions),
+      listPage: () => up(() => ({ sessions: f.sessions, next_page_token: null })),
+      pages: () => (async function* () {
+        yield await up(() => f.sessions);
+      })(),
       get: (id) => up(() => f.sessions.find((s) => s.id === id)!),
       start: notHere('start'), stop: notHere('stop'), pause: notHere('pause'), resume: notHere('resume'), remove: notHere('remove'), prune: notHere('prune'),
       events: (_id, o) => f.sessionEvents.iterable(o?.signal, o),

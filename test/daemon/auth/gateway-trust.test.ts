@@ -136,7 +136,7 @@ describe('gateway door: the daemon verifies the forwarded credential itself', fu
       await assert.rejects(unaryCall(tokens.generate.bind(tokens), { name: 'forever', role: 'admin', scopes: [], expiresDays: -1 }, md()), (e: unknown) => errorCode(e) === 'permission_denied');
       await assert.rejects(unaryCall(tokens.list.bind(tokens), { all: true }, md()), (e: unknown) => errorCode(e) === 'permission_denied');
       // Listing is allowed to a viewer, but only their own sessions: an admin's session stays hidden.
-      const list = await unaryCall(sessions.list.bind(sessions), { all: true }, md());
+      const list = await unaryCall(sessions.list.bind(sessions), { all: true, pageSize: 0, pageToken: '' }, md());
       assert.ok(list.sessions.every((s) => s.owner === 'token:viewer'));
       const st = await unaryCall(sys.getStatus.bind(sys), {}, md());
       assert.equal(st.callerSubject, 'token:viewer');

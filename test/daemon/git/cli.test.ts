@@ -33,7 +33,7 @@ describe('loki projects / session diff|branch / audit log|count against a real d
   beforeEach(async () => {
     fx = gitFixture();
     server = new Server();
-    createWorkspaceModule({ projects: fx.projects, workspaces: fx.workspaces, trail: fx.trail, audit: NOOP_AUDIT }).register(server, {
+    createWorkspaceModule({ projects: fx.projects, workspaces: fx.workspaces, trail: fx.trail, stores: { learnings: fx.store.learnings }, audit: NOOP_AUDIT }).register(server, {
       log: silentLogger(),
       listener: { role: 'local-admin', localUid: 0 },
     });

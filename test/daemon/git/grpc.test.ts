@@ -33,7 +33,7 @@ describe('WorkspaceService over a unix socket', () => {
     fx = gitFixture();
     project = makeProject(fx.root);
     audits = [];
-    const mod = createWorkspaceModule({ projects: fx.projects, workspaces: fx.workspaces, trail: fx.trail, audit: { record: async (e) => void audits.push(e) } });
+    const mod = createWorkspaceModule({ projects: fx.projects, workspaces: fx.workspaces, trail: fx.trail, stores: { learnings: fx.store.learnings }, audit: { record: async (e) => void audits.push(e) } });
     server = new Server();
     const gwServer = new Server();
     mod.register(server, { log: silentLogger(), listener: { role: 'local-admin', localUid: 0 } });

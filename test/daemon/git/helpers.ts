@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../../common/src/index.js';
-import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { defaultGitConfig, type GitConfig } from '../../../daemon/src/git/config.js';
 import { ProjectRegistry } from '../../../daemon/src/git/projects.js';
 import { AgentTrail } from '../../../daemon/src/git/trail.js';
@@ -94,7 +94,7 @@ export function refSnapshot(repo: string): string {
 export interface GitFixture {
   root: string;
   home: string;
-  db: Db;
+  store: SqliteStore;
   projects: ProjectRegistry;
   trail: AgentTrail;
   workspaces: WorkspaceManager;
@@ -108,12 +108,12 @@ export function gitFixture(opts: { config?: GitConfig; env?: NodeJS.ProcessEnv; 
   // workspace; in production the sandbox gets it through a bind mount instead.
   chmodSync(root, 0o711);
   mkdirSync(join(home, 'workspaces'), { recursive: true, mode: 0o711 });
-  const db = openDatabase(join(home, 'state', 'loki.db'));
+  const store = openSqliteStore(join(home, 'state', 'loki.db'));
   const log = silentLogger();
-  const projects = new ProjectRegistry({ db, log });
+  const projects = new ProjectRegistry({ repo: store.projects, log });
   const trail = new AgentTrail({ dir: join(home, 'state', 'trails') });
   const workspaces = new WorkspaceManager({
-    db,
+    repo: store.workspaces,
     projects,
     trail,
     log,
@@ -125,12 +125,12 @@ export function gitFixture(opts: { config?: GitConfig; env?: NodeJS.ProcessEnv; 
   return {
     root,
     home,
-    db,
+    store,
     projects,
     trail,
     workspaces,
     close() {
-      db.close();
+      store.close();
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -71,7 +71,7 @@ describe('git hygiene: no empty branches, no silent PR failure, prune', () => {
     hostGit(project, 'branch', 'feature/keep-me', 'HEAD~1');
 
     const p = fx.projects.get('proj');
-    const found = await findPrunable(fx.db, p, fx.workspaces.list());
+    const found = await findPrunable(undefined, p, fx.workspaces.list());
     assert.deepEqual(found.map((c) => [c.branch, c.reason]).sort(), [
       [merged, 'merged'],
       [orphan, 'removed_session'],

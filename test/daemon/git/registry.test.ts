@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, realpathSync, rmSync, symlinkSync, wr
 import { join } from 'node:path';
 import { discoverRepos, projectHealth, syncProject } from '../../../daemon/src/git/registry.js';
 import { ProjectRegistry } from '../../../daemon/src/git/projects.js';
-import { openDatabase } from '../../../daemon/src/store/db.js';
+import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { hostGit, silentLogger, tempDir } from './helpers.js';
 
 function repo(dir: string): string {
@@ -74,9 +74,9 @@ describe('project registry discovery, health and sync', () => {
     hostGit(dir, 'branch', 'loki/session-1700000000-42');
     const marker = join(root, 'MARKER');
     plantTraps(dir, marker);
-    const db = openDatabase(join(root, 'db.sqlite'));
+    const db = openSqliteStore(join(root, 'db.sqlite'));
     try {
-      const projects = new ProjectRegistry({ db, log: silentLogger() });
+      const projects = new ProjectRegistry({ repo: db.projects, log: silentLogger() });
       const p = await projects.register(dir, { registeredBy: 'token:a', alias: 'trap' });
       assert.equal(projects.get('trap').id, p.id);
       assert.equal(p.remote, 'origin');
@@ -111,9 +111,9 @@ describe('project registry discovery, health and sync', () => {
 
   it('reports a missing base branch and a clean tree', async () => {
     const dir = repo(join(root, 'plain'));
-    const db = openDatabase(join(root, 'db.sqlite'));
+    const db = openSqliteStore(join(root, 'db.sqlite'));
     try {
-      const projects = new ProjectRegistry({ db, log: silentLogger() });
+      const projects = new ProjectRegistry({ repo: db.projects, log: silentLogger() });
       const p = await projects.register(dir, { registeredBy: 'token:a' });
       const clean = await projectHealth(p, { imagePresent: async () => true });
       assert.equal(clean.checks.find((c) => c.name === 'working_tree')?.detail, 'clean');

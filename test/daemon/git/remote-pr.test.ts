@@ -75,7 +75,7 @@ describe('session branches on a remote and pull requests', () => {
     const mainBefore = hostGit(bare, 'rev-parse', 'main');
     // Even if the store were tampered with so the session's branch read "main", the daemon refuses to write it.
     for (const name of ['main', 'master', 'release/1.0', 'refs/heads/main', '-f']) {
-      fx.db.prepare('UPDATE git_workspaces SET branch = ? WHERE session_id = ?').run(name, 'r2');
+      fx.store.db.prepare('UPDATE git_workspaces SET branch = ? WHERE session_id = ?').run(name, 'r2');
       await assert.rejects(fx.workspaces.pushToRemote('r2'), (e: unknown) => e instanceof LokiError && e.code === 'protected_ref');
     }
     assert.equal(hostGit(bare, 'rev-parse', 'main'), mainBefore);

@@ -7,21 +7,21 @@ import type { LokiError } from '../../../common/src/index.js';
 import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
 import { ApprovalStore } from '../../../daemon/src/policy/approvals.js';
 import { PolicyService } from '../../../daemon/src/policy/service.js';
-import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { engineFor, quietLogger, tempDir, type TempDir } from './helpers.js';
 
 const shell = (command: string) => ({ kind: 'shell' as const, command });
 
 describe('approvals', function () {
   let tmp: TempDir;
-  let db: Db;
+  let db: SqliteStore;
   let store: ApprovalStore;
   let service: PolicyService;
   let events: AuditEventInput[];
   const owners: Record<string, string> = { s1: 'token:alice' };
   const open = (o: { timeoutMs?: number; fourEyes?: boolean; onTimeout?: 'deny' | 'allow' } = {}) => {
-    db = openDatabase(join(tmp.path, 'state', 'loki.db'));
-    store = new ApprovalStore({ db, log: quietLogger(), timeoutMs: o.timeoutMs ?? 60_000, onTimeout: o.onTimeout ?? 'deny', fourEyes: o.fourEyes ?? false, ownerOf: (s) => owners[s] });
+    db = openSqliteStore(join(tmp.path, 'state', 'loki.db'));
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: o.timeoutMs ?? 60_000, onTimeout: o.onTimeout ?? 'deny', fourEyes: o.fourEyes ?? false, ownerOf: (s) => owners[s] });
     service = new PolicyService({ engine: engineFor(), approvals: store, audit: { record: async (e) => void events.push(e) }, log: quietLogger() });
   };
   const close = () => {
@@ -143,8 +143,8 @@ describe('approvals', function () {
 
     const late = await service.decide(shell('git push --force-with-lease'), { sessionId: 's1' }, agent);
     close();
-    db = openDatabase(join(tmp.path, 'state', 'loki.db'));
-    db.prepare('UPDATE approvals SET expires_at = 1 WHERE id = ?').run(late.approvalId);
+    db = openSqliteStore(join(tmp.path, 'state', 'loki.db'));
+    db.db.prepare('UPDATE approvals SET expires_at = 1 WHERE id = ?').run(late.approvalId);
     db.close();
     open();
     assert.equal(store.get(late.approvalId).status, 'expired', 'a deadline that passed while the daemon was down denies');
@@ -164,8 +164,8 @@ describe('approvals', function () {
 
   it('caps the pending requests one session can open', async function () {
     close();
-    db = openDatabase(join(tmp.path, 'state', 'loki.db'));
-    store = new ApprovalStore({ db, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => undefined, maxPendingPerSession: 2 });
+    db = openSqliteStore(join(tmp.path, 'state', 'loki.db'));
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => undefined, maxPendingPerSession: 2 });
     service = new PolicyService({ engine: engineFor(), approvals: store, audit: { record: async () => {} }, log: quietLogger() });
     await service.decide(shell('git push -f a'), { sessionId: 's1' }, agent);
     await service.decide(shell('git push -f b'), { sessionId: 's1' }, agent);

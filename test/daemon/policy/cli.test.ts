@@ -12,7 +12,7 @@ import { ApprovalStore } from '../../../daemon/src/policy/approvals.js';
 import { buildPolicyEngine } from '../../../daemon/src/policy/config.js';
 import { createPolicyModule } from '../../../daemon/src/policy/grpc.js';
 import { PolicyService } from '../../../daemon/src/policy/service.js';
-import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { quietLogger, tempDir, type TempDir } from './helpers.js';
 
 async function runLoki(socket: string, args: string[]): Promise<string> {
@@ -37,7 +37,7 @@ async function runLoki(socket: string, args: string[]): Promise<string> {
 
 describe('loki policy and loki approvals', function () {
   let tmp: TempDir;
-  let db: Db;
+  let db: SqliteStore;
   let store: ApprovalStore;
   let service: PolicyService;
   let server: Server;
@@ -45,9 +45,9 @@ describe('loki policy and loki approvals', function () {
 
   beforeEach(async function () {
     tmp = tempDir();
-    db = openDatabase(join(tmp.path, 'loki.db'));
+    db = openSqliteStore(join(tmp.path, 'loki.db'));
     const { engine, config } = buildPolicyEngine({ blocked_commands: ['npm publish'] });
-    store = new ApprovalStore({ db, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'local:1000' });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'local:1000' });
     service = new PolicyService({ engine, approvals: store, audit: { record: async () => {} }, log: quietLogger() });
     server = new Server();
     createPolicyModule({ service, ownerOf: () => 'local:1000', config }).register(server, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });

@@ -9,7 +9,7 @@ import { ApprovalStore } from '../../../daemon/src/policy/approvals.js';
 import { buildPolicyEngine } from '../../../daemon/src/policy/config.js';
 import { createPolicyModule } from '../../../daemon/src/policy/grpc.js';
 import { PolicyService } from '../../../daemon/src/policy/service.js';
-import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { quietLogger, tempDir, type TempDir } from './helpers.js';
 import { issuingVerifier } from '../../helpers/credentials.js';
 
@@ -58,7 +58,7 @@ const shellReq = (sessionId: string, command: string, extra: object = {}) => ({
 
 describe('PolicyService over gRPC', function () {
   let tmp: TempDir;
-  let db: Db;
+  let db: SqliteStore;
   let store: ApprovalStore;
   let service: PolicyService;
   let events: AuditEventInput[];
@@ -73,9 +73,9 @@ describe('PolicyService over gRPC', function () {
   beforeEach(async function () {
     tmp = tempDir();
     events = [];
-    db = openDatabase(join(tmp.path, 'loki.db'));
+    db = openSqliteStore(join(tmp.path, 'loki.db'));
     const { engine, config } = buildPolicyEngine({});
-    store = new ApprovalStore({ db, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: (s) => owners[s] });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: (s) => owners[s] });
     service = new PolicyService({ engine, approvals: store, audit: { record: async (e) => void events.push(e) }, log: quietLogger() });
     const mod = createPolicyModule({ service, ownerOf: (s) => owners[s], config });
     for (const role of ['local-admin', 'gateway', 'agent'] as const) {

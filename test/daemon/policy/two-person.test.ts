@@ -8,7 +8,7 @@ import type { LokiError } from '../../../common/src/index.js';
 import { ApprovalStore } from '../../../daemon/src/policy/approvals.js';
 import { approvalRequirements, buildPolicyEngine, policyConfigSchema } from '../../../daemon/src/policy/config.js';
 import { PolicyService } from '../../../daemon/src/policy/service.js';
-import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { quietLogger, tempDir, type TempDir } from './helpers.js';
 
 const POLICY = {
@@ -20,7 +20,7 @@ const POLICY = {
 
 describe('two-person rule (policy approvers / require_distinct_approver)', function () {
   let tmp: TempDir;
-  let db: Db;
+  let db: SqliteStore;
   let store: ApprovalStore;
   let service: PolicyService;
   const agent = { subject: 'session:s1' };
@@ -28,10 +28,10 @@ describe('two-person rule (policy approvers / require_distinct_approver)', funct
 
   beforeEach(() => {
     tmp = tempDir();
-    db = openDatabase(join(tmp.path, 'state', 'loki.db'));
+    db = openSqliteStore(join(tmp.path, 'state', 'loki.db'));
     const { engine, config } = buildPolicyEngine(POLICY);
     const byRule = approvalRequirements(config);
-    store = new ApprovalStore({ db, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'token:starter', requirementFor: (r) => byRule.get(r) });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'token:starter', requirementFor: (r) => byRule.get(r) });
     service = new PolicyService({ engine, approvals: store, audit: { record: async () => {} }, log: quietLogger() });
   });
   afterEach(() => {
@@ -95,7 +95,7 @@ describe('two-person rule (policy approvers / require_distinct_approver)', funct
     store.close();
     const { config } = buildPolicyEngine(POLICY);
     const byRule = approvalRequirements(config);
-    store = new ApprovalStore({ db, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'token:starter', requirementFor: (r) => byRule.get(r) });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'token:starter', requirementFor: (r) => byRule.get(r) });
     assert.deepEqual(store.get(id).approvers, ['token:alice']);
     assert.throws(() => store.decide(id, { approve: true, subject: 'token:alice' }), (e: LokiError) => e.code === 'four_eyes_required');
     assert.equal(store.decide(id, { approve: true, subject: 'token:carol' }).status, 'approved');

@@ -6,16 +6,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LearningStore, ftsTerms } from '../../../daemon/src/registry/learnings.js';
-import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 
 describe('LearningStore', () => {
   let dir: string;
-  let db: Db;
+  let db: SqliteStore;
   let store: LearningStore;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'loki-learn-'));
-    db = openDatabase(join(dir, 'loki.db'));
-    store = new LearningStore(db);
+    db = openSqliteStore(join(dir, 'loki.db'));
+    store = new LearningStore(db.learnings);
   });
   afterEach(() => {
     db.close();

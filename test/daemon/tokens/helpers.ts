@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { openDatabase, type Db } from '../../../daemon/src/store/db.js';
+import type { Db } from '../../../daemon/src/store/db.js';
+import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { TokenStore } from '../../../daemon/src/tokens/store.js';
 import { TOKENS_CONFIG_DEFAULTS, type TokensConfig } from '../../../daemon/src/tokens/config.js';
 
@@ -23,11 +24,12 @@ export interface Fixture {
 export function makeFixture(config: Partial<TokensConfig> = {}): Fixture {
   const home = mkdtempSync(join(tmpdir(), 'loki-tokens-'));
   const dbPath = join(home, 'state', 'loki.db');
-  const db = openDatabase(dbPath);
+  const sq = openSqliteStore(dbPath);
+  const db = sq.db;
   const logLines: string[] = [];
   const log = pino({ level: 'debug' }, { write: (l: string) => void logLines.push(l) });
   const clock = { now: Date.UTC(2026, 0, 1) };
-  const store = new TokenStore({ db, config: { ...TOKENS_CONFIG_DEFAULTS, ...config }, log, now: () => clock.now });
+  const store = new TokenStore({ repo: sq.tokens, config: { ...TOKENS_CONFIG_DEFAULTS, ...config }, log, now: () => clock.now });
   return {
     home,
     dbPath,

@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 import { openDatabase } from '../../../daemon/src/store/db.js';
+import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { TOKENS_CONFIG_DEFAULTS } from '../../../daemon/src/tokens/config.js';
 import { TokenStore } from '../../../daemon/src/tokens/store.js';
 import { DAY, makeFixture, type Fixture } from './helpers.js';
@@ -218,8 +219,8 @@ describe('TokenStore', () => {
     const { secret } = f.store.generate({ name: 'a', owner: 'o' });
     f.store.close();
     f.db.close();
-    const db = openDatabase(f.dbPath);
-    const store = new TokenStore({ db, config: TOKENS_CONFIG_DEFAULTS, log: f.log, now: () => f.clock.now });
+    const db = openSqliteStore(f.dbPath);
+    const store = new TokenStore({ repo: db.tokens, config: TOKENS_CONFIG_DEFAULTS, log: f.log, now: () => f.clock.now });
     try {
       assert.ok(store.verify(secret).ok);
     } finally {

@@ -1,0 +1,116 @@
+// What the session feature keeps: sessions, their event log, tasks and agents.
+// The SQLite implementation is store/sqlite/sessions.ts. Writes stay synchronous:
+// a transition and the event announcing it are one transaction whose result the
+// caller acts on before anyone else can move the session (see docs/architecture.md).
+// Other features read sessions only through `SessionDirectory` (async, read-only).
+import type { Provider, Session, SessionEvent, SessionState, TaskStatus } from './types.js';
+
+export interface NewSession {
+  id: string;
+  owner: string;
+  provider: Provider;
+  profile: string;
+  autonomy: string;
+  projectId: string;
+  promptSource: string;
+  prompt: string;
+  planJson: string;
+  model: string;
+  baseUrl: string;
+  upstream: string;
+  maxIterations: number;
+  network: boolean;
+}
+
+/** Mutable counters the manager updates from runner reports. */
+export interface CounterUpdate {
+  iteration?: number;
+  addCostUsd?: number;
+  addInputTokens?: number;
+  addOutputTokens?: number;
+  decision?: 'allow' | 'deny' | 'ask';
+}
+
+/** Position in the list order (created_at, id): the page after this row. */
+export interface SessionCursor {
+  createdAtMs: number;
+  id: string;
+}
+
+export interface SessionPageQuery {
+  /** Only this owner's sessions; undefined = every owner. */
+  owner?: string;
+  /** Only sessions in these states; undefined = every state. */
+  states?: readonly SessionState[];
+  /** Sessions after this position; undefined = from the first. */
+  after?: SessionCursor;
+  limit: number;
+}
+
+export interface SessionPage {
+  sessions: Session[];
+  /** Set when more sessions follow the last one returned. */
+  next?: SessionCursor;
+}
+
+export interface SessionRepo {
+  insert(s: NewSession): Session;
+  get(id: string): Session | undefined;
+  /** Every session in list order (created_at, id). */
+  list(): Session[];
+  listByStates(states: readonly SessionState[]): Session[];
+  /** One page in list order, by keyset: the cost of a page does not grow with the table. */
+  listPage(q: SessionPageQuery): SessionPage;
+  /**
+   * Ended sessions that still have a workspace or a sandbox, ended at or before
+   * `cutoffMs`, in list order: what retention and prune look at, found without
+   * loading every session.
+   */
+  endedWithLeftovers(cutoffMs: number): Session[];
+  brief(id: string): { prompt: string; planJson: string };
+  countCreated(): number;
+  /**
+   * Moves a session to `to` if it is currently in one of `from`, and appends the
+   * `state` event, atomically. Returns the event, or undefined when the session
+   * was not in `from` (someone else moved it first).
+   */
+  transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra?: { reason?: string; data?: Record<string, unknown> }): SessionEvent | undefined;
+  setRuntime(id: string, f: { sandboxId?: string; workspace?: string; branch?: string }): void;
+  markWorkspaceRemoved(id: string): void;
+  requestStop(id: string): void;
+  append(id: string, type: string, message: string, data?: Record<string, unknown>, counters?: CounterUpdate): SessionEvent;
+  /** Counters without an event (heartbeats do not count as activity for stall detection). */
+  updateCounters(id: string, counters: CounterUpdate): void;
+  hasTask(id: string, taskId: string): boolean;
+  /** Distinct tasks of a session (the per-session quota counts these). */
+  taskCount(id: string): number;
+  /** Creates or updates a task; returns true when it is new. */
+  setTask(id: string, taskId: string, status: TaskStatus): boolean;
+  /** Records an agent as seen; returns true the first time. */
+  addAgent(id: string, agent: string): boolean;
+  /** Events of one session with seq > afterSeq, oldest first. */
+  events(id: string, afterSeq: number, limit: number): SessionEvent[];
+  /** Events of all sessions with gid > afterGid, oldest first. */
+  eventsSince(afterGid: number, limit: number): SessionEvent[];
+}
+
+/** A task a session reported, with the session it belongs to (the registry's cross-project view). */
+export interface SessionTaskRow {
+  sessionId: string;
+  taskId: string;
+  status: string;
+  projectId: string;
+  owner: string;
+  sessionState: string;
+  sessionCreatedAtMs: number;
+}
+
+/** What other features (git, registry) may ask about sessions; read-only. */
+export interface SessionDirectory {
+  /** True when the daemon has a record of this session. */
+  known(sessionId: string): Promise<boolean>;
+  /** Tasks of the sessions of these projects, newest session first. */
+  tasksOfProjects(projectIds: readonly string[], q: { status: string; limit: number }): Promise<SessionTaskRow[]>;
+  /** The newest session of a project. */
+  lastOfProject(projectId: string): Promise<{ id: string; state: string; reason: string } | undefined>;
+}

@@ -1,0 +1,55 @@
+// LearningRepo on SQLite: rows in `learnings`, full-text search through the
+// `learnings_fts` FTS5 index the migration keeps in step with triggers.
+import type { Statement } from 'better-sqlite3';
+import type { Learning, LearningRepo } from '../../registry/learnings.js';
+import type { Db } from '../db.js';
+
+interface Row {
+  id: number;
+  session_id: string;
+  project_id: string;
+  text: string;
+  tags: string;
+  created_at: number;
+}
+
+const toLearning = (r: Row): Learning => ({
+  id: r.id,
+  sessionId: r.session_id,
+  projectId: r.project_id,
+  text: r.text,
+  tags: r.tags ? r.tags.split(' ') : [],
+  createdAtMs: r.created_at,
+});
+
+const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+export class SqliteLearningRepo implements LearningRepo {
+  private readonly count: Statement;
+  private readonly ins: Statement;
+
+  constructor(private readonly db: Db) {
+    this.count = db.prepare('SELECT COUNT(*) AS n FROM learnings WHERE session_id = ?');
+    this.ins = db.prepare('INSERT INTO learnings (session_id, project_id, text, tags, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id');
+  }
+
+  countForSession(sessionId: string): number {
+    return (this.count.get(sessionId) as { n: number }).n;
+  }
+
+  insert(l: Omit<Learning, 'id' | 'match'>): number {
+    return (this.ins.get(l.sessionId, l.projectId, l.text, l.tags.join(' '), l.createdAtMs) as { id: number }).id;
+  }
+
+  // The IN list varies with the caller's projects; the database's statement cache keeps each shape compiled.
+  list(projectIds: readonly string[], limit: number): Learning[] {
+    const sql = `SELECT * FROM learnings WHERE project_id IN (${marks(projectIds.length)}) ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...projectIds, limit) as Row[]).map(toLearning);
+  }
+
+  match(ftsQuery: string, projectIds: readonly string[], limit: number): Learning[] {
+    const sql = `SELECT l.* FROM learnings_fts f JOIN learnings l ON l.id = f.rowid
+       WHERE learnings_fts MATCH ? AND l.project_id IN (${marks(projectIds.length)}) ORDER BY bm25(learnings_fts) LIMIT ?`;
+    return (this.db.prepare(sql).all(ftsQuery, ...projectIds, limit) as Row[]).map(toLearning);
+  }
+}

@@ -1,0 +1,80 @@
+// SessionRepo's keyset pages on real SQLite: every session exactly once across
+// the pages, in list order, with ties on created_at broken by id, per owner and
+// per state, and the same page whatever rows sit before the cursor.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
+import type { SessionCursor, SessionPageQuery } from '../../../daemon/src/sessions/repo.js';
+import { sessionRow } from './helpers.js';
+
+const row = sessionRow;
+
+describe('SessionRepo (SQLite) list pages', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let now = 1_700_000_000_000;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'loki-srepo-'));
+    // Two sessions per millisecond: the cursor must break created_at ties by id.
+    let n = 0;
+    store = openSqliteStore(join(dir, 'loki.db'), { clock: () => now + Math.floor(n++ / 4) });
+    for (let i = 1; i <= 23; i++) store.sessions.insert(row(i, i % 3 === 0 ? 'token:bob' : 'token:alice'));
+    for (let i = 1; i <= 23; i += 4) store.sessions.transition(row(i, '').id, ['pending'], 'completed', 'done');
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function walk(q: Omit<SessionPageQuery, 'after'>): string[][] {
+    const pages: string[][] = [];
+    let after: SessionCursor | undefined;
+    do {
+      const p = store.sessions.listPage({ ...q, ...(after ? { after } : {}) });
+      pages.push(p.sessions.map((s) => s.id));
+      after = p.next;
+    } while (after && pages.length < 100);
+    return pages;
+  }
+
+  it('returns every session once, in list order, across pages of any size', () => {
+    const all = store.sessions.list().map((s) => s.id);
+    assert.equal(all.length, 23);
+    for (const limit of [1, 2, 5, 22, 23, 24, 500]) {
+      const pages = walk({ limit });
+      assert.deepEqual(pages.flat(), all, `limit ${limit}`);
+      assert.ok(pages.every((p, i) => p.length === (i < pages.length - 1 ? limit : p.length)), `full pages until the last (limit ${limit})`);
+      assert.equal(pages.length, Math.max(1, Math.ceil(23 / limit)), `no empty trailing page (limit ${limit})`);
+    }
+  });
+
+  it('pages one owner only, and only the given states', () => {
+    const bob = store.sessions.list().filter((s) => s.owner === 'token:bob').map((s) => s.id);
+    assert.deepEqual(walk({ limit: 2, owner: 'token:bob' }).flat(), bob);
+    const active = store.sessions.listByStates(['pending']).map((s) => s.id);
+    assert.deepEqual(walk({ limit: 4, states: ['pending'] }).flat(), active);
+    const aliceActive = active.filter((id) => store.sessions.get(id)!.owner === 'token:alice');
+    assert.deepEqual(walk({ limit: 3, owner: 'token:alice', states: ['pending'] }).flat(), aliceActive);
+  });
+
+  it('continues after the cursor even when rows before it are added meanwhile', () => {
+    const first = store.sessions.listPage({ limit: 10 });
+    now -= 1_000_000; // an older row appears before the cursor
+    store.sessions.insert(row(99, 'token:alice'));
+    const second = store.sessions.listPage({ limit: 10, after: first.next! });
+    const expected = store.sessions.list().map((s) => s.id).filter((id) => id !== row(99, '').id).slice(10, 20);
+    assert.deepEqual(second.sessions.map((s) => s.id), expected);
+  });
+
+  it('answers a page through the (created_at, id) index, never a scan of the table', () => {
+    const plan = (sql: string) => (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 'x', 1) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    assert.match(plan('SELECT id FROM sessions WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?'), /USING (COVERING )?INDEX sessions_created/);
+    const owner = (store.db.prepare('EXPLAIN QUERY PLAN SELECT id FROM sessions WHERE owner = ? AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?').all('o', 1, 'x', 1) as { detail: string }[])
+      .map((r) => r.detail)
+      .join(' | ');
+    assert.match(owner, /USING (COVERING )?INDEX sessions_owner_created/);
+  });
+});
