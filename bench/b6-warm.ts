@@ -8,7 +8,7 @@
 // Needs root (the pool mounts), dockerd, the sandbox image and `npm run build`.
 // Run: npx tsx bench/b6-warm.ts [--runs 10]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -108,6 +108,45 @@ async function once(side: Side, project: string): Promise<Run> {
   return { total: first - t0, start: t1 - t0, workspace: ws, sandbox: s.sandboxId };
 }
 
+/**
+ * The workspace phase split into its steps, run here by hand the way lokid does them
+ * (workspaces.ts createWorkspace, then workspace-volume.ts mount at the default 10 GiB):
+ * the clone and its git set-up, `mkfs.ext4 -d`, the loop mount. Medians (ms).
+ */
+function workspaceSplit(project: string, runs: number): Record<string, number> {
+  const steps: Record<string, number[]> = { 'git clone + checkout -b + config': [], 'mkfs.ext4 -d (10 GiB sparse image)': [], 'mount -o loop': [] };
+  const time = (name: string, fn: () => void) => {
+    const t = performance.now();
+    fn();
+    steps[name]!.push(performance.now() - t);
+  };
+  for (let i = 0; i < runs; i++) {
+    const base = mkdtempSync('/tmp/b6w-ws-');
+    const dest = join(base, 'ws');
+    const image = join(base, 'ws.img');
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: dest, stdio: 'ignore' });
+    try {
+      time('git clone + checkout -b + config', () => {
+        execFileSync('git', ['clone', '--quiet', '--no-local', '--no-hardlinks', '--no-checkout', '--single-branch', '--no-tags', '--branch', 'main', '--', project, dest], { stdio: 'ignore' });
+        git('checkout', '--quiet', '-b', `loki/session-b6w-${i}`, 'HEAD');
+        git('remote', 'remove', 'origin');
+        git('config', 'user.name', 'Loki Agent');
+        git('config', 'user.email', 'agent@loki.invalid');
+      });
+      time('mkfs.ext4 -d (10 GiB sparse image)', () => {
+        execFileSync('truncate', ['-s', String(10 * 1024 ** 3), image]);
+        execFileSync('mkfs.ext4', ['-q', '-F', '-m', '0', '-d', dest, image], { stdio: 'ignore' });
+      });
+      mkdirSync(join(base, 'mnt'));
+      time('mount -o loop', () => execFileSync('mount', ['-o', 'loop,nosuid,nodev', image, join(base, 'mnt')]));
+      execFileSync('umount', [join(base, 'mnt')]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  }
+  return Object.fromEntries(Object.entries(steps).map(([k, xs]) => [k, pct(xs, 50)]));
+}
+
 const UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, kB: 1e3, MB: 1e6, GB: 1e9 };
 
 /** The sandbox ids of this daemon's pool slots, from Docker's labels. */
@@ -134,7 +173,9 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, pool: { type: 'string', default: '2' } } });
   const runs = Math.max(3, Number(values.runs));
   const root = installRoot();
-  const project = repo();
+  // One project per daemon: the session branch is `loki/session-<unix seconds>-<pid>` (one process
+  // here), so a warm start right after a cold one on a shared project would wait for the next second.
+  const projects = { cold: repo(), warm: repo() };
   const cold = await daemon(0, root);
   const warm = await daemon(Number(values.pool), root);
   const size = Number(values.pool);
@@ -142,17 +183,17 @@ async function main(): Promise<void> {
   try {
     await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
     // One unmeasured run each: page cache, image layers, first git clone.
-    await once(cold, project);
-    await once(warm, project);
+    await once(cold, projects.cold);
+    await once(warm, projects.warm);
     const c: Run[] = [];
     const w: Run[] = [];
     let coldPaths = 0;
     for (let i = 0; i < runs; i++) {
-      c.push(await once(cold, project));
+      c.push(await once(cold, projects.cold));
       // Measure the warm path with a ready slot (a claimed slot is replaced in the background).
       await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
       const slots = poolIds(warm.d.config.home);
-      const r = await once(warm, project);
+      const r = await once(warm, projects.warm);
       if (!slots.includes(r.sandbox)) coldPaths++;
       w.push(r);
     }
@@ -173,6 +214,8 @@ async function main(): Promise<void> {
       const tt = pct(xs.map((x) => x.total), 50);
       process.stdout.write(`  ${name}: workspace ready ${ws.toFixed(0)}  · sandbox running (start returns) ${st.toFixed(0)}  · first Decide ${tt.toFixed(0)}  → runner start-up ≈ ${(tt - st).toFixed(0)}\n`);
     }
+    const split = workspaceSplit(projects.cold, runs);
+    process.stdout.write(`  workspace steps by hand (medians, ms): ${Object.entries(split).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' · ')}\n`);
     if (mem.length) {
       const avg = mem.reduce((a, b) => a + b, 0) / mem.length;
       process.stdout.write(`pool memory per ready slot (docker stats): ${(avg / 2 ** 20).toFixed(1)} MiB (slots: ${mem.map((b) => (b / 2 ** 20).toFixed(1)).join(', ')} MiB)\n`);
@@ -185,7 +228,7 @@ async function main(): Promise<void> {
       await side.d.close();
       removeHome(side.d.config.home);
     }
-    rmSync(project, { recursive: true, force: true });
+    for (const p of Object.values(projects)) rmSync(p, { recursive: true, force: true });
   }
 }
 

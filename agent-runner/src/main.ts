@@ -24,7 +24,12 @@ async function main(argv: string[]): Promise<number> {
   return runAgent({ socketPath, runnerPath: process.argv[1] ?? '/opt/loki/agent-runner.cjs', log });
 }
 
-main(process.argv.slice(2)).then(
+// In a warm pool slot this bundle is loaded before the session exists: a waiter
+// (daemon/src/sandbox/pool.ts, slotCommand) sets this promise, which settles once
+// the claim's env is in process.env. No module reads session env when it loads.
+const claim = (globalThis as Record<symbol, Promise<void> | undefined>)[Symbol.for('loki.pool.claim')];
+
+(claim ?? Promise.resolve()).then(() => main(process.argv.slice(2))).then(
   (code) => process.exit(code),
   (err: unknown) => {
     log(`fatal: ${(err as Error).message}`);

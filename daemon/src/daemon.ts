@@ -25,7 +25,7 @@ import type { LearningRepo } from './registry/learnings.js';
 import type { SessionDirectory, SessionRepo } from './sessions/repo.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
-import { agentRunnerMount } from './agent/index.js';
+import { AGENT_RUNNER_IN_SANDBOX, agentRunnerMount } from './agent/index.js';
 import { createSessionFeature } from './sessions/feature.js';
 
 export interface StartDaemonOptions {
@@ -111,6 +111,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         poolDir: join(config.home, 'pool'),
         agentDirInSandbox: AGENT_DIR_IN_SANDBOX,
         command: config.sessions.runner_command,
+        preload: AGENT_RUNNER_IN_SANDBOX,
         mounts: () => [agentRunnerMount()],
         start: (req): Promise<SandboxInfo> => manager.start(POOL_CALLER, req),
         listAll: () => driver.listAll(),

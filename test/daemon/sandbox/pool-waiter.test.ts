@@ -1,0 +1,92 @@
+// The slot's waiter (slotCommand) run with the host's node and the real
+// agent-runner bundle: the bundle is loaded before the claim but reads nothing
+// session-specific until the claim, then uses the claim's values; any other node
+// entry is held back whole until the claim.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLAIM_JSON, slotCommand } from '../../../daemon/src/sandbox/pool.js';
+import { runnerBundleRoot } from '../sessions/helpers.js';
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  exit: Promise<number | null>;
+}
+
+function spawnSlot(argv: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, argv.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, exit };
+}
+
+async function waitFor(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (fn()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** What the daemon does at claim: the env as JSON, written whole then renamed. */
+function claim(dir: string, env: Record<string, string>): void {
+  writeFileSync(join(dir, '.claim.tmp'), JSON.stringify(env));
+  renameSync(join(dir, '.claim.tmp'), join(dir, CLAIM_JSON));
+}
+
+describe('pool slot waiter (slotCommand)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let procs: Proc[] = [];
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'loki-waiter-'));
+  });
+
+  afterEach(() => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    procs = [];
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads the runner bundle before the claim and only then reads the socket path, from the claim', async function () {
+    const root = runnerBundleRoot();
+    if (!root) this.skip();
+    const bundle = join(root!, 'dist', 'agent-runner', 'loki-agent-runner.cjs');
+    // A preload that reports when the bundle's entry, its last top-level statement, takes the waiter's hold.
+    const marker = join(dir, 'marker.cjs');
+    writeFileSync(
+      marker,
+      'let v; Object.defineProperty(globalThis, Symbol.for("loki.pool.claim"), { set: (x) => { v = x; }, ' +
+        'get: () => { process.stderr.write("[marker] bundle evaluated\\n"); return v; } });\n',
+    );
+    const argv = slotCommand(dir, ['node', bundle], bundle);
+    const p = spawnSlot([argv[0]!, argv[1]!, argv[2]!, '--require', marker, ...argv.slice(3)], { LOKI_AGENT_SOCKET: '/nonexistent/env-before-claim.sock' });
+    procs.push(p);
+    await waitFor('the bundle to be evaluated', () => p.out().includes('[marker] bundle evaluated'));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.doesNotMatch(p.out(), /cannot reach|fatal|usage/, 'the runner must not start its session before the claim');
+    assert.equal(p.child.exitCode, null);
+    const sock = join(dir, 'claimed.sock');
+    claim(dir, { LOKI_AGENT_SOCKET: sock, LOKI_SESSION_ID: 's-claimed' });
+    const code = await p.exit;
+    // No daemon listens: the runner says which socket it tried — the claim's, not the env it started with.
+    assert.match(p.out(), new RegExp(`cannot reach the Loki daemon at ${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.doesNotMatch(p.out(), /env-before-claim/);
+    assert.equal(code, 2);
+  });
+
+  it('holds any other node entry back whole until the claim', async function () {
+    const entry = join(dir, 'entry.mjs');
+    writeFileSync(entry, 'process.stdout.write(`entry ran with ${process.env.LOKI_SESSION_ID}\\n`);\n');
+    const p = spawnSlot(slotCommand(dir, ['node', entry], '/opt/loki/agent-runner.cjs'), {});
+    procs.push(p);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(p.out(), '', 'the entry must not run before the claim');
+    claim(dir, { LOKI_SESSION_ID: 's-2' });
+    assert.equal(await p.exit, 0);
+    assert.equal(p.out(), 'entry ran with s-2\n');
+  });
+});
