@@ -104,6 +104,7 @@ export class TokenStore {
   private readonly pendingLastUsed = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private revoked = 0;
   private readonly q: {
     byHash: Statement<[Buffer], Row>;
     byId: Statement<[string], Row>;
@@ -245,10 +246,16 @@ export class TokenStore {
     const row = TOKEN_ID.test(key) ? this.q.byId.get(key) : this.q.byName.get(key);
     if (!row) throw new LokiError('token_not_found', `no token named or with id "${key}"`);
     if (row.revoked_at === null) this.q.revoke.run(now, row.id);
+    this.revoked++;
     this.pendingLastUsed.delete(row.id);
     const revoked = rowToRecord(this.q.byId.get(row.id)!);
     this.log.info({ token_id: revoked.id, token_name: revoked.name }, 'token revoked');
     return revoked;
+  }
+
+  /** Changes on every revocation: a verification cached before it is no longer valid. */
+  get revision(): number {
+    return this.revoked;
   }
 
   hasActiveAdminToken(): boolean {
