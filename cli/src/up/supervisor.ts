@@ -27,6 +27,19 @@ function entry(relJs: string): string[] {
   return ['--import', 'tsx', js.replace(/\.js$/, '.ts')];
 }
 
+/**
+ * V8 flags for the children. V8 grows the young generation to its 16 MB-per-semi-space
+ * maximum while a process starts and keeps it committed while idle; a smaller cap is
+ * most of what separates an idle Node server from a busy one. lokid does little
+ * per request, so its cap is small; the gateway keeps room for a busy event loop
+ * (docs/performance.md has both the idle RSS and the P1 cost). NODE_OPTIONS still
+ * applies; these come after it, so they win for the same flag.
+ */
+export const CHILD_NODE_FLAGS: Readonly<Record<'daemon' | 'gateway', readonly string[]>> = {
+  daemon: ['--max-semi-space-size=2'],
+  gateway: ['--max-semi-space-size=8'],
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function exited(child: ChildProcess): boolean {
@@ -139,7 +152,7 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
   if (o.gateway) await checkPortFree(net.host, net.port);
   const env = { ...process.env, LOKI_HOME: home };
   const hadToken = existsSync(paths.cliTokenFile);
-  const daemon = spawn(process.execPath, entry('../../../daemon/src/main.js'), { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const daemon = spawn(process.execPath, [...CHILD_NODE_FLAGS.daemon, ...entry('../../../daemon/src/main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   let gateway: ChildProcess | undefined;
   let shuttingDown = false;
   let ready = false;
@@ -174,7 +187,7 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
     if (o.gateway) {
       const genv: NodeJS.ProcessEnv = { ...env, LOKI_DAEMON_SOCKET: paths.gatewaySocket, LOKI_API_HOST: net.host, LOKI_API_PORT: String(net.port) };
       if (net.cert && net.key) Object.assign(genv, { LOKI_TLS_CERT: net.cert, LOKI_TLS_KEY: net.key });
-      gateway = spawn(process.execPath, entry('../../../gateway/src/main.js'), { env: genv, stdio: ['ignore', 'inherit', 'inherit'] });
+      gateway = spawn(process.execPath, [...CHILD_NODE_FLAGS.gateway, ...entry('../../../gateway/src/main.js')], { env: genv, stdio: ['ignore', 'inherit', 'inherit'] });
       gateway.on('exit', (code) => {
         if (!shuttingDown && ready) {
           process.stderr.write(`loki: loki-gateway exited (${code ?? 'signal'}); stopping\n`);
