@@ -5,9 +5,13 @@
 //   B1:  the full gateway (auth + authz + rate limit + metrics + request log) on
 //        GET /ping (no daemon call; the token is cached) vs bare Fastify GET /ping.
 //   B10: the same gateway with observability ON vs OFF (no metrics, no request log).
+// lokid runs as its own process, as in production: in this process its
+// AsyncLocalStorage (the caller context) would switch on promise hooks for every
+// promise of the gateways under test, a cost a real gateway never pays.
 // Goals: B1 ≥ 0.75×, B10 ≥ 0.85×. Prints ratios; no assertions.
 // Run: npm run build && node dist/bench/b1-b10-wrk.js [--seconds 10] [--rounds 3]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +19,12 @@ import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createLogger } from '../common/src/index.js';
-import { startDaemon } from '../daemon/src/daemon.js';
 import { buildApp } from '../gateway/src/app.js';
 import { loadGatewayConfig } from '../gateway/src/config.js';
 import { createDaemonClient } from '../client/src/grpc/index.js';
 import { GatewayMetrics } from '../gateway/src/metrics.js';
-import { fmt, generateToken, requireWrk, wrk, type WrkResult } from './lib/stack.js';
+import { CHILD_NODE_FLAGS } from '../cli/src/up/supervisor.js';
+import { DIST, fmt, generateToken, requireWrk, wrk, type WrkResult } from './lib/stack.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' } } });
 const seconds = Number(values.seconds);
@@ -48,15 +52,24 @@ async function gateway(socket: string, observability: boolean): Promise<FastifyI
 async function main(): Promise<void> {
   requireWrk();
   const dir = mkdtempSync(join(tmpdir(), 'lkb1-'));
-  const d = await startDaemon({ home: dir, env: { LOKI_HOME: dir }, logLevel: 'silent' });
+  const adminSocket = join(dir, 'run', 'admin.sock');
+  const gatewaySocket = join(dir, 'run', 'gateway.sock');
+  const daemon = spawn(process.execPath, [...CHILD_NODE_FLAGS.daemon, join(DIST, 'daemon/src/main.js')], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOKI_HOME: dir, LOKI_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (const deadline = Date.now() + 30_000; !(existsSync(adminSocket) && existsSync(gatewaySocket)); ) {
+    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error('lokid did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const apps: FastifyInstance[] = [];
   try {
-    const auth = { authorization: `Bearer ${await generateToken(d.paths.adminSocket, 'b1', 'viewer')}` };
+    const auth = { authorization: `Bearer ${await generateToken(adminSocket, 'b1', 'viewer')}` };
     const bare = Fastify();
     bare.get('/ping', async () => ({ ok: true }));
     await bare.listen({ host: '127.0.0.1', port: 0 });
-    const on = await gateway(d.paths.gatewaySocket, true);
-    const off = await gateway(d.paths.gatewaySocket, false);
+    const on = await gateway(gatewaySocket, true);
+    const off = await gateway(gatewaySocket, false);
     apps.push(bare, on, off);
     const url = (a: FastifyInstance) => `http://127.0.0.1:${(a.server.address() as AddressInfo).port}/ping`;
     const targets = [
@@ -78,7 +91,8 @@ async function main(): Promise<void> {
     process.stdout.write(`B10 observability ON / OFF:      ${(rps(1) / rps(2)).toFixed(2)}x (goal >= 0.85)\n`);
   } finally {
     for (const a of apps) await a.close().catch(() => {});
-    await d.close();
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -37,9 +37,15 @@ async function main(): Promise<void> {
     await load(ceiling.grpcUrl, {}, 2);
     await load(ceiling.helloUrl, {}, 2);
     const res: Record<'loki' | 'ceiling' | 'hello', WrkResult[]> = { loki: [], ceiling: [], hello: [] };
-    const cpu = { gateway: [] as number[], daemon: [] as number[] };
+    const cpu = { gateway: [] as number[], daemon: [] as number[], front: [] as number[], server: [] as number[] };
+    const [serverPid, frontPid] = ceiling.pids;
     for (let r = 0; r < rounds; r++) {
-      res.ceiling.push(await load(ceiling.grpcUrl));
+      const f0 = cpuMs(frontPid);
+      const s0 = cpuMs(serverPid);
+      const c = await load(ceiling.grpcUrl);
+      res.ceiling.push(c);
+      cpu.front.push(((cpuMs(frontPid) - f0) / c.requests) * 1000);
+      cpu.server.push(((cpuMs(serverPid) - s0) / c.requests) * 1000);
       const g0 = cpuMs(stack.gateway.pid);
       const d0 = cpuMs(stack.daemon.pid);
       const l = await load(loki, auth);
@@ -57,7 +63,8 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`loki / ceiling: ${(m('loki', 'rps') / m('ceiling', 'rps')).toFixed(2)}x (goal >= 0.8)\n`);
     process.stdout.write(`loki / bare Fastify hello: ${(m('loki', 'rps') / m('hello', 'rps')).toFixed(2)}x\n`);
-    process.stdout.write(`CPU per 1,000 requests: gateway ${median(cpu.gateway).toFixed(0)} ms, daemon ${median(cpu.daemon).toFixed(0)} ms\n`);
+    process.stdout.write(`CPU per 1,000 requests: gateway ${median(cpu.gateway).toFixed(0)} ms, daemon ${median(cpu.daemon).toFixed(0)} ms`);
+    process.stdout.write(` (ceiling: Fastify front ${median(cpu.front).toFixed(0)} ms, grpc-js server ${median(cpu.server).toFixed(0)} ms)\n`);
   } finally {
     ceiling.stop();
     await stack.stop();

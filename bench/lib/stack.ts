@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, Metadata } from '@grpc/grpc-js';
+import { CHILD_NODE_FLAGS } from '../../cli/src/up/supervisor.js';
 import { TokenServiceClient, type GenerateTokenResponse } from '../../proto/gen/loki/v1/tokens.js';
 
 /** Repository root (this file runs as dist/bench/lib/stack.js or bench/lib/stack.ts under tsx). */
@@ -124,7 +125,7 @@ export interface StackOptions {
   /** Extra env for the gateway (limits are raised by default: a bench measures the path, not the limiter's refusals). */
   gatewayEnv?: Record<string, string>;
   daemonEnv?: Record<string, string>;
-  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…'] (after the V8 flags `loki up` gives each child). */
   gatewayNodeArgs?: string[];
   daemonNodeArgs?: string[];
   /** Gateway and daemon log level (default info: one JSON line per request, as in production, to /dev/null). */
@@ -143,7 +144,7 @@ function stopChild(c: ChildProcess, ms: number): Promise<void> {
   });
 }
 
-/** lokid + loki-gateway as `loki up` runs them: two node processes, gateway.sock between them. */
+/** lokid + loki-gateway as `loki up` runs them: two node processes (with its V8 flags), gateway.sock between them. */
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const home = mkdtempSync(join(tmpdir(), 'lkb-'));
   const run = join(home, 'run');
@@ -151,13 +152,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const gatewaySocket = join(run, 'gateway.sock');
   const level = o.logLevel ?? 'info';
   const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOKI_HOME: home, LOKI_LOG_LEVEL: level, LOKI_LOG_FORMAT: 'json' };
-  const daemon = spawn(process.execPath, [...(o.daemonNodeArgs ?? []), join(DIST, 'daemon/src/main.js')], {
+  const daemon = spawn(process.execPath, [...CHILD_NODE_FLAGS.daemon, ...(o.daemonNodeArgs ?? []), join(DIST, 'daemon/src/main.js')], {
     env: { ...base, ...(o.daemonEnv ?? {}) },
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   await waitFor('lokid', () => existsSync(gatewaySocket) && existsSync(adminSocket), daemon);
   const port = await freePort();
-  const gateway = spawn(process.execPath, [...(o.gatewayNodeArgs ?? []), join(DIST, 'gateway/src/main.js'), '--host', '127.0.0.1', '--port', String(port)], {
+  const gateway = spawn(process.execPath, [...CHILD_NODE_FLAGS.gateway, ...(o.gatewayNodeArgs ?? []), join(DIST, 'gateway/src/main.js'), '--host', '127.0.0.1', '--port', String(port)], {
     env: {
       ...base,
       LOKI_DAEMON_SOCKET: gatewaySocket,

@@ -1,7 +1,7 @@
 // User-facing output. The CLI is the one place console output is allowed.
 // Text from agents (actions, event messages) is escaped before it reaches the
 // terminal (common/src/display.ts); JSON output carries it verbatim.
-import { escapeForDisplay } from '../../common/src/index.js';
+import { escapeForDisplay } from '../../common/src/display.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -1,6 +1,7 @@
 // Regression: "1e400" in a query (or 1e400 in a JSON body) became Infinity,
 // passed Ajv's integer/minimum/maximum checks, and reached the daemon as a 500.
 import assert from 'node:assert/strict';
+import { needsFiniteCheck } from '../../gateway/src/plugins/finite-numbers.js';
 import { bearer, buildTestGateway, generateToken, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
 
 describe('numeric input', () => {
@@ -39,5 +40,14 @@ describe('numeric input', () => {
       assert.equal(r.statusCode, 400, `limit=${v}`);
       assert.match(r.json().error.message, /limit/);
     }
+  });
+
+  it('checks every route that takes a body or a numeric param or query, and only those', () => {
+    assert.equal(needsFiniteCheck({ method: 'POST', schema: {} }), true);
+    assert.equal(needsFiniteCheck({ method: ['GET', 'PUT'], schema: {} }), true);
+    assert.equal(needsFiniteCheck({ method: 'GET', schema: { querystring: { type: 'object', properties: { limit: { type: 'integer' } } } } }), true);
+    assert.equal(needsFiniteCheck({ method: 'GET', schema: { params: { type: 'object', properties: { n: { anyOf: [{ type: 'number' }, { type: 'string' }] } } } } }), true);
+    assert.equal(needsFiniteCheck({ method: 'GET', schema: { querystring: { type: 'object', properties: { all: { type: 'boolean' } } } } }), false);
+    assert.equal(needsFiniteCheck({ method: 'HEAD', schema: {} }), false);
   });
 });

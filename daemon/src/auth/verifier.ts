@@ -2,6 +2,15 @@
 // The daemon never takes a forwarded subject or scope list: it looks the API
 // token up itself (hash → row: expiry and revocation are read at the moment of
 // the call) or verifies the OIDC JWT against the issuer's keys.
+//
+// Every gateway call carries the credential, so the lookup (checksum, SHA-256,
+// SQLite row) ran once per API request. A verified token is now remembered for
+// a moment, keyed by its SHA-256 (no plaintext is kept): a revocation through
+// this daemon empties the cache at once (the store's revision changes), expiry
+// is checked on every hit, and an entry lives at most `cacheMs` (default 2 s),
+// which bounds how long a change made to the database behind the daemon's back
+// can go unseen. Failures are never cached.
+import { hash } from 'node:crypto';
 import { LokiError } from '../../../common/src/index.js';
 import type { TokenStore } from '../tokens/store.js';
 import type { OidcVerifier } from './oidc.js';
@@ -22,20 +31,67 @@ export interface CredentialVerifier {
 }
 
 const TOKEN_PREFIX = 'loki_';
+const DEFAULT_CACHE_MS = 2000;
+const MAX_CACHED = 10_000;
 
-export function createCredentialVerifier(deps: { tokens: TokenStore; oidc?: OidcVerifier }): CredentialVerifier {
+interface Cached {
+  verified: VerifiedCredential;
+  /** Token expiry (ms since epoch) or Infinity. */
+  expiresAt: number;
+  until: number;
+  revision: number;
+}
+
+export interface CredentialVerifierOptions {
+  tokens: Pick<TokenStore, 'verify' | 'revision'>;
+  oidc?: OidcVerifier;
+  /** How long a verified token is remembered; 0 = look it up on every call. */
+  cacheMs?: number;
+  now?: () => number;
+}
+
+export function createCredentialVerifier(deps: CredentialVerifierOptions): CredentialVerifier {
+  const cacheMs = deps.cacheMs ?? DEFAULT_CACHE_MS;
+  const now = deps.now ?? Date.now;
+  const cache = new Map<string, Cached>();
+  let cachedRevision = deps.tokens.revision;
+
+  /** The store's answer: the verified credential and the token's expiry, or a refusal. */
+  function lookup(credential: string): { verified: VerifiedCredential; expiresAt: number } {
+    const r = deps.tokens.verify(credential);
+    if (!r.ok) {
+      const why = r.reason === 'expired' ? 'has expired' : r.reason === 'revoked' ? 'has been revoked' : 'is not valid';
+      throw new LokiError('unauthenticated', `the forwarded API token ${why}`);
+    }
+    // Same subject as tokens/grpc.ts tokenSubject (kept inline: no import cycle through the gRPC layer).
+    const subject = `token:${r.token.name}`;
+    return { verified: { subject, scopes: r.token.scopes, auth: subject, credentialId: r.token.id }, expiresAt: r.token.expiresAt ?? Infinity };
+  }
+
+  function token(credential: string): VerifiedCredential {
+    if (cacheMs <= 0) return lookup(credential).verified;
+    const revision = deps.tokens.revision;
+    if (revision !== cachedRevision) {
+      cache.clear();
+      cachedRevision = revision;
+    }
+    const key = hash('sha256', credential, 'base64url');
+    const t = now();
+    const hit = cache.get(key);
+    if (hit && hit.until > t && hit.expiresAt > t && hit.revision === revision) return hit.verified;
+    if (hit) cache.delete(key);
+    const { verified, expiresAt } = lookup(credential);
+    if (cache.size >= MAX_CACHED) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
+    }
+    cache.set(key, { verified, expiresAt, until: t + cacheMs, revision });
+    return verified;
+  }
+
   return {
     async verify(credential: string): Promise<VerifiedCredential> {
-      if (credential.startsWith(TOKEN_PREFIX)) {
-        const r = deps.tokens.verify(credential);
-        if (!r.ok) {
-          const why = r.reason === 'expired' ? 'has expired' : r.reason === 'revoked' ? 'has been revoked' : 'is not valid';
-          throw new LokiError('unauthenticated', `the forwarded API token ${why}`);
-        }
-        // Same subject as tokens/grpc.ts tokenSubject (kept inline: no import cycle through the gRPC layer).
-        const subject = `token:${r.token.name}`;
-        return { subject, scopes: r.token.scopes, auth: subject, credentialId: r.token.id };
-      }
+      if (credential.startsWith(TOKEN_PREFIX)) return token(credential);
       if (!deps.oidc) throw new LokiError('unauthenticated', 'the forwarded credential is not a Loki API token');
       return deps.oidc.verify(credential);
     },

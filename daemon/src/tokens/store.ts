@@ -85,6 +85,7 @@ export class TokenStore {
   private readonly pendingLastUsed = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private revoked = 0;
 
   constructor(opts: TokenStoreOptions) {
     if (!opts.repo || !opts.config || !opts.log) throw new Error('TokenStore needs repo, config and log');
@@ -184,10 +185,16 @@ export class TokenStore {
     const t = TOKEN_ID.test(key) ? this.repo.byId(key) : this.repo.byName(key);
     if (!t) throw new LokiError('token_not_found', `no token named or with id "${key}"`);
     if (t.revokedAt === null) this.repo.revoke(t.id, now);
+    this.revoked++;
     this.pendingLastUsed.delete(t.id);
     const revoked = this.repo.byId(t.id)!;
     this.log.info({ token_id: revoked.id, token_name: revoked.name }, 'token revoked');
     return revoked;
+  }
+
+  /** Changes on every revocation: a verification cached before it is no longer valid. */
+  get revision(): number {
+    return this.revoked;
   }
 
   hasActiveAdminToken(): boolean {

@@ -2,7 +2,7 @@
 // bearer `loki_…` token is verified by the daemon (cached briefly), a browser
 // cookie goes to OIDC's session. The cache is keyed by the token's SHA-256 so
 // the gateway never holds plaintext tokens beyond the request.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { LokiError, ROLES, type Role } from '../../../common/src/index.js';
 import type { DaemonClient, TokenVerification } from '../../../client/src/grpc/index.js';
@@ -154,7 +154,8 @@ export class Authenticator {
     if (!TOKEN_SHAPE.test(credential)) {
       return { kind: 'failed', reason: 'malformed', message: 'the bearer token is not a Loki token (loki_…) or a JWT' };
     }
-    const key = createHash('sha256').update(credential).digest('base64url');
+    // One-shot hash: no Hash object per request.
+    const key = hash('sha256', credential, 'base64url');
     const now = this.now();
     const hit = this.cache.get(key);
     // The cache holds no plaintext: the credential is re-attached from this request.

@@ -273,11 +273,15 @@ export const guardPlugin = fp(
       return true;
     }
 
-    const release = async (req: FastifyRequest) => {
+    // Callback-style: releasing never waits, so no promise per request.
+    app.addHook('onResponse', (req, _reply, next) => {
       req.lokiReleases?.releaseAll();
-    };
-    app.addHook('onResponse', release);
-    app.addHook('onRequestAbort', release);
+      next();
+    });
+    app.addHook('onRequestAbort', (req, next) => {
+      req.lokiReleases?.releaseAll();
+      next();
+    });
 
     async function ipLimit(req: FastifyRequest, reply: FastifyReply, now: number): Promise<void> {
       const d = await limiter.checkRate('ip', req.ip, now);

@@ -2,7 +2,7 @@
 // the encrypted payloads we keep in them. Values are compact JWEs, so they are
 // already cookie-safe (base64url and dots); anything else is ignored.
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 
 const MAX_COOKIE_HEADER = 16 * 1024;
 const COOKIE_VALUE = /^[A-Za-z0-9._-]+$/;
@@ -52,6 +52,8 @@ export class CookieSealer {
 
   async seal(purpose: SealPurpose, claims: JWTPayload, nowMs: number, ttlSeconds: number): Promise<string> {
     const iat = Math.floor(nowMs / 1000);
+    // jose is loaded on first use: a gateway without OIDC never holds it in memory.
+    const { EncryptJWT } = await import('jose');
     return new EncryptJWT(claims)
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', typ: `loki-${purpose}` })
       .setIssuedAt(iat)
@@ -62,6 +64,7 @@ export class CookieSealer {
   /** The payload, or undefined when the value is missing, tampered with, from another key, or expired. */
   async open(purpose: SealPurpose, value: string | undefined, nowMs: number): Promise<JWTPayload | undefined> {
     if (!value) return undefined;
+    const { jwtDecrypt } = await import('jose');
     try {
       const { payload } = await jwtDecrypt(value, this.keys[purpose], {
         keyManagementAlgorithms: ['dir'],

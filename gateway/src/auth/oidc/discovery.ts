@@ -1,7 +1,7 @@
 // Discovery of one issuer, with retry. An unreachable IdP must never crash the
 // gateway or slow API tokens down: we stay `unavailable`, reject OIDC tokens
 // with a clear message, and retry in the background with bounded back-off.
-import { createRemoteJWKSet } from 'jose';
+import type { createRemoteJWKSet } from 'jose';
 import type { Logger } from '../../../../common/src/logger.js';
 import { isAcceptableEndpoint } from './config.js';
 
@@ -121,6 +121,8 @@ export class IssuerDiscovery {
       throw new Error('discovery document is not valid JSON');
     }
     const metadata = validateMetadata(doc, this.opts.issuer);
+    // jose is loaded on first use: a gateway without OIDC never holds it in memory.
+    const { createRemoteJWKSet } = await import('jose');
     const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
       cooldownDuration: this.opts.jwksCooldownMs,
       cacheMaxAge: this.opts.jwksCacheMaxAgeMs,

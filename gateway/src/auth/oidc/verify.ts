@@ -1,6 +1,6 @@
 // JWT verification against the discovered issuer, with jose errors turned into
 // messages that are safe to show a client (they never echo the token).
-import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload, errors as JoseErrors } from 'jose';
 import { LokiError } from '../../../../common/src/errors.js';
 import type { Discovered } from './discovery.js';
 
@@ -20,7 +20,7 @@ export function looksLikeJwt(credential: string): boolean {
   return credential.length <= MAX_JWT_LENGTH && JWT_SHAPE.test(credential);
 }
 
-function describe(err: unknown): string {
+function describe(err: unknown, errors: typeof JoseErrors): string {
   if (err instanceof errors.JWTExpired) return 'OIDC token has expired';
   if (err instanceof errors.JWTClaimValidationFailed) {
     switch (err.claim) {
@@ -51,6 +51,8 @@ function describe(err: unknown): string {
 /** Verifies signature, iss, aud, exp/nbf (with leeway) and the algorithm allow-list; returns the claims. */
 export async function verifyJwt(token: string, discovered: Discovered, s: VerifySettings): Promise<JWTPayload> {
   if (!looksLikeJwt(token)) throw new LokiError('unauthenticated', 'OIDC token is malformed');
+  // Loaded on first use: a gateway without OIDC never holds jose in memory.
+  const { errors, jwtVerify } = await import('jose');
   try {
     const { payload } = await jwtVerify(token, discovered.jwks, {
       issuer: s.issuer,
@@ -65,6 +67,6 @@ export async function verifyJwt(token: string, discovered: Discovered, s: Verify
   } catch (err) {
     // jose's claim errors carry the token payload; keep only the error code so logs never hold claims.
     const cause = err instanceof errors.JOSEError ? err.code : err;
-    throw new LokiError('unauthenticated', describe(err), { cause });
+    throw new LokiError('unauthenticated', describe(err, errors), { cause });
   }
 }

@@ -1,0 +1,212 @@
+// `loki up`: runs lokid and loki-gateway together for local use with embedded
+// defaults (state under $LOKI_HOME, default ~/.loki) and stops both on Ctrl-C.
+// It says "ready" only once both of ITS OWN processes answer: a port or socket
+// already taken by something else is refused before anything starts, because a
+// probe would otherwise be answered by that other process.
+// This process only supervises, for as long as Loki runs: it imports node's own
+// modules and the smallest parts of common/ (no commander, no client, no gRPC
+// library, no logger), so its resident memory stays near a bare node process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { LokiError } from '../../../common/src/errors.js';
+import { runtimePaths } from '../../../common/src/paths.js';
+import { onInterrupt } from '../output.js';
+import { grpcHealthServing } from './health.js';
+
+const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
+const printLine = (line = '') => void process.stdout.write(line + '\n');
+
+/** node argv for a sibling entry point: compiled `.js`, or `.ts` through tsx when running from source. */
+function entry(relJs: string): string[] {
+  const js = here(relJs);
+  if (existsSync(js)) return [js];
+  return ['--import', 'tsx', js.replace(/\.js$/, '.ts')];
+}
+
+/**
+ * V8 flags for the children. V8 grows the young generation to its 16 MB-per-semi-space
+ * maximum while a process starts and keeps it committed while idle; a smaller cap is
+ * most of what separates an idle Node server from a busy one. lokid does little
+ * per request, so its cap is small; the gateway keeps room for a busy event loop
+ * (docs/performance.md has both the idle RSS and the P1 cost). NODE_OPTIONS still
+ * applies; these come after it, so they win for the same flag.
+ */
+export const CHILD_NODE_FLAGS: Readonly<Record<'daemon' | 'gateway', readonly string[]>> = {
+  daemon: ['--max-semi-space-size=2'],
+  gateway: ['--max-semi-space-size=8'],
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** True when a lokid answers on the admin socket (gRPC health: SERVING). */
+export function adminSocketServing(socket: string, timeoutMs: number): Promise<boolean> {
+  return existsSync(socket) ? grpcHealthServing(socket, timeoutMs) : Promise.resolve(false);
+}
+
+async function waitDaemon(socket: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited(child)) throw new LokiError('daemon_unavailable', `lokid exited with code ${child.exitCode ?? child.signalCode} during startup (see its output above)`);
+    if (Date.now() > deadline) throw new LokiError('daemon_unavailable', `lokid did not become healthy within ${timeoutMs / 1000}s`);
+    if (await adminSocketServing(socket, 1000)) return;
+    await sleep(150);
+  }
+}
+
+/**
+ * One GET; TLS is checked for being served, not for whose certificate it is (our own child on this host).
+ * node:http(s) rather than fetch: fetch would load undici into this long-lived process for a startup probe.
+ */
+function probe(url: string): Promise<number> {
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = request(url, { rejectUnauthorized: false, timeout: 1000, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+async function waitGateway(base: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited(child)) throw new LokiError('unavailable', `loki-gateway exited with code ${child.exitCode ?? child.signalCode} during startup (see its output above)`);
+    // Ready, not just live: the gateway answers and reaches the daemon.
+    if ((await probe(`${base}/healthz/ready`)) === 200) return;
+    if (Date.now() > deadline) throw new LokiError('unavailable', `loki-gateway did not answer ${base}/healthz/ready within ${timeoutMs / 1000}s`);
+    await sleep(150);
+  }
+}
+
+/** Fails fast when host:port is taken, instead of probing whoever holds it. */
+function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new LokiError('conflict', `port ${port} on ${host} is already in use; stop what holds it or pick another with --port (or LOKI_API_PORT)`));
+      else if (err.code === 'EACCES') reject(new LokiError('permission_denied', `not allowed to bind ${host}:${port}; pick a port above 1023 with --port`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new LokiError('invalid_argument', `${host} is not an address of this machine (--host / LOKI_API_HOST)`));
+      else reject(new LokiError('unavailable', `cannot bind ${host}:${port} (${err.code ?? err.message})`));
+    });
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve()));
+  });
+}
+
+function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+  if (!child || exited(child)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export interface UpOptions {
+  host?: string;
+  port?: number;
+  gateway: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** A port option or LOKI_API_PORT: an integer 0-65535. */
+export function parsePort(value: string): number {
+  const n = /^\d{1,5}$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n > 65535) throw new LokiError('invalid_argument', `expected a port from 0 to 65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Flags, then LOKI_API_HOST/LOKI_API_PORT/LOKI_TLS_CERT/LOKI_TLS_KEY, then defaults. */
+export function resolveUp(o: UpOptions, env: NodeJS.ProcessEnv = process.env): { host: string; port: number; cert?: string; key?: string } {
+  const host = o.host ?? (env.LOKI_API_HOST || '127.0.0.1');
+  const port = o.port ?? (env.LOKI_API_PORT ? parsePort(env.LOKI_API_PORT) : 57374);
+  const cert = o.tlsCert ?? (env.LOKI_TLS_CERT || undefined);
+  const key = o.tlsKey ?? (env.LOKI_TLS_KEY || undefined);
+  if (Boolean(cert) !== Boolean(key)) throw new LokiError('invalid_argument', 'TLS needs both a certificate and a key (--tls-cert and --tls-key, or LOKI_TLS_CERT and LOKI_TLS_KEY)');
+  for (const f of [cert, key]) if (f && !existsSync(f)) throw new LokiError('invalid_argument', `no such file: ${f}`);
+  return { host, port, ...(cert && key ? { cert, key } : {}) };
+}
+
+/** Starts lokid (and the gateway), reports readiness, and supervises both until a signal; never returns. */
+export async function runUp(o: UpOptions, home: string): Promise<never> {
+  const paths = runtimePaths(home);
+  const net = resolveUp(o);
+  if (await adminSocketServing(paths.adminSocket, 1000)) {
+    throw new LokiError('conflict', `another lokid already serves ${paths.adminSocket}; stop it first (or use another --home)`);
+  }
+  if (o.gateway) await checkPortFree(net.host, net.port);
+  const env = { ...process.env, LOKI_HOME: home };
+  const hadToken = existsSync(paths.cliTokenFile);
+  const daemon = spawn(process.execPath, [...CHILD_NODE_FLAGS.daemon, ...entry('../../../daemon/src/main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  let gateway: ChildProcess | undefined;
+  let shuttingDown = false;
+  let ready = false;
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    printLine('\nstopping loki-gateway and lokid…');
+    await stopChild(gateway, 10_000);
+    await stopChild(daemon, 15_000);
+    process.exit(code);
+  };
+  // Replace the CLI's plain Ctrl-C exit: stop the children first, then exit 130.
+  process.off('SIGINT', onInterrupt);
+  process.on('SIGINT', () => void shutdown(130));
+  process.on('SIGTERM', () => void shutdown(143));
+  daemon.on('exit', (code) => {
+    if (!shuttingDown && ready) {
+      process.stderr.write(`loki: lokid exited (${code ?? 'signal'}); stopping\n`);
+      void shutdown(code || 1);
+    }
+  });
+  try {
+    await waitDaemon(paths.adminSocket, daemon, 30_000);
+    printLine(`lokid ready (admin socket ${paths.adminSocket})`);
+    if (!hadToken && existsSync(paths.cliTokenFile)) {
+      const secret = readFileSync(paths.cliTokenFile, 'utf8').trim();
+      printLine('\nFirst run: created an admin API token for the gateway.');
+      printLine(`Token:   ${secret}`);
+      printLine(`Saved to ${paths.cliTokenFile} (mode 0600) for the local CLI.`);
+      printLine("IMPORTANT: Save this token - it won't be shown again!\n");
+    }
+    if (o.gateway) {
+      const genv: NodeJS.ProcessEnv = { ...env, LOKI_DAEMON_SOCKET: paths.gatewaySocket, LOKI_API_HOST: net.host, LOKI_API_PORT: String(net.port) };
+      if (net.cert && net.key) Object.assign(genv, { LOKI_TLS_CERT: net.cert, LOKI_TLS_KEY: net.key });
+      gateway = spawn(process.execPath, [...CHILD_NODE_FLAGS.gateway, ...entry('../../../gateway/src/main.js')], { env: genv, stdio: ['ignore', 'inherit', 'inherit'] });
+      gateway.on('exit', (code) => {
+        if (!shuttingDown && ready) {
+          process.stderr.write(`loki: loki-gateway exited (${code ?? 'signal'}); stopping\n`);
+          void shutdown(code || 1);
+        }
+      });
+      const scheme = net.cert ? 'https' : 'http';
+      const url = `${scheme}://${net.host.includes(':') ? `[${net.host}]` : net.host}:${net.port}`;
+      await waitGateway(url, gateway, 30_000);
+      printLine(`loki-gateway ready at ${url}${net.cert ? ' (TLS)' : ''}`);
+    }
+    if (exited(daemon)) throw new LokiError('daemon_unavailable', `lokid exited with code ${daemon.exitCode ?? daemon.signalCode} during startup`);
+    ready = true;
+    printLine('Loki is up. Press Ctrl-C to stop.');
+  } catch (err) {
+    shuttingDown = true;
+    await stopChild(gateway, 5000);
+    await stopChild(daemon, 5000);
+    throw err;
+  }
+  return new Promise<never>(() => undefined);
+}

@@ -1,0 +1,93 @@
+// The per-request logger (`req.log`). Fastify makes one child logger per request
+// to carry `request_id`; with pino that means serialising the bindings (through
+// the redaction rules) for every request, and again when the guard adds the
+// subject, although most requests never log anything but the one request line.
+// This logger keeps the bindings as a plain object and creates the pino child
+// only when something logs through it. The request line itself is written
+// through the parent with the bindings as its first fields: the same JSON keys,
+// the same redaction and secret scrubbing (both live in the parent), no child.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Bindings, ChildLoggerOptions, Level } from 'pino';
+
+type LogArgs = [obj: unknown, msg?: string, ...args: unknown[]];
+
+export class RequestLogger {
+  private real: FastifyBaseLogger | undefined;
+  private readonly own: Bindings;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    bindings: Bindings,
+    private readonly options: ChildLoggerOptions = {},
+  ) {
+    this.own = { ...bindings };
+    // A route with its own log level gets a real child at once (none of ours sets one).
+    if (options.level !== undefined) this.real = parent.child(this.own, options);
+  }
+
+  /** The pino child, made on first use; later bindings go straight to it. */
+  private log(): FastifyBaseLogger {
+    return (this.real ??= this.parent.child(this.own, this.options));
+  }
+
+  private enabled(level: Level): boolean {
+    const l = (this.real ?? this.parent) as FastifyBaseLogger & { isLevelEnabled?: (l: string) => boolean };
+    return l.isLevelEnabled ? l.isLevelEnabled(level) : true;
+  }
+
+  get level(): string {
+    return this.real?.level ?? this.options.level ?? this.parent.level;
+  }
+
+  set level(l: string) {
+    this.log().level = l;
+  }
+
+  info(...a: LogArgs): void {
+    if (this.enabled('info')) (this.log().info as (...x: LogArgs) => void)(...a);
+  }
+  warn(...a: LogArgs): void {
+    if (this.enabled('warn')) (this.log().warn as (...x: LogArgs) => void)(...a);
+  }
+  error(...a: LogArgs): void {
+    if (this.enabled('error')) (this.log().error as (...x: LogArgs) => void)(...a);
+  }
+  fatal(...a: LogArgs): void {
+    if (this.enabled('fatal')) (this.log().fatal as (...x: LogArgs) => void)(...a);
+  }
+  debug(...a: LogArgs): void {
+    if (this.enabled('debug')) (this.log().debug as (...x: LogArgs) => void)(...a);
+  }
+  trace(...a: LogArgs): void {
+    if (this.enabled('trace')) (this.log().trace as (...x: LogArgs) => void)(...a);
+  }
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.log().child(bindings, options);
+  }
+
+  bindings(): Bindings {
+    if (this.real) return (this.real as FastifyBaseLogger & { bindings(): Bindings }).bindings();
+    return { ...(this.parent as FastifyBaseLogger & { bindings?: () => Bindings }).bindings?.(), ...this.own };
+  }
+
+  setBindings(b: Bindings): void {
+    if (this.real) (this.real as FastifyBaseLogger & { setBindings(b: Bindings): void }).setBindings(b);
+    else Object.assign(this.own, b);
+  }
+
+  /**
+   * One info line with this request's bindings, without making a child when none exists yet.
+   * `via` is a logger derived from this one's parent (same level, hooks and destination).
+   */
+  line(via: FastifyBaseLogger, fields: Record<string, unknown>, msg: string): void {
+    if (this.real) this.real.info(fields, msg);
+    else if (this.enabled('info')) via.info({ ...this.own, ...fields }, msg);
+  }
+}
+
+/** Fastify's `childLoggerFactory`: a RequestLogger instead of a pino child per request. */
+export function requestLoggerFactory(logger: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions): FastifyBaseLogger {
+  return new RequestLogger(logger, bindings, opts) as unknown as FastifyBaseLogger;
+}
