@@ -13,25 +13,14 @@ import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
 import { createAuditRuntime, type AuditRuntime } from '../../../daemon/src/audit/runtime.js';
 import { createAuditModule } from '../../../daemon/src/audit/grpc.js';
 import { event, readLogLines, tempDir, writeLogLines } from './helpers.js';
+import { captureOutput } from '../../helpers/capture.js';
 
 async function runLoki(socket: string, args: string[]): Promise<{ out: string; exitCode: number }> {
   const program = new Command().name('loki').option('--socket <path>').exitOverride();
   const enterprise = program.command('enterprise').exitOverride();
   registerAuditCommands(enterprise, { globals: () => program.opts<GlobalOptions>() });
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  const before = process.exitCode;
-  try {
-    await program.parseAsync(['--socket', socket, 'enterprise', 'audit', ...args], { from: 'user' });
-    return { out, exitCode: typeof process.exitCode === 'number' ? process.exitCode : 0 };
-  } finally {
-    process.stdout.write = write;
-    process.exitCode = before;
-  }
+  const r = await captureOutput(() => program.parseAsync(['--socket', socket, 'enterprise', 'audit', ...args], { from: 'user' }));
+  return { out: r.out, exitCode: r.exitCode };
 }
 
 describe('loki enterprise audit', () => {

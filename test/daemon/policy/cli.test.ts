@@ -14,6 +14,7 @@ import { createPolicyModule } from '../../../daemon/src/policy/grpc.js';
 import { PolicyService } from '../../../daemon/src/policy/service.js';
 import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { quietLogger, tempDir, type TempDir } from './helpers.js';
+import { captureOutput } from '../../helpers/capture.js';
 
 async function runLoki(socket: string, args: string[]): Promise<string> {
   const program = new Command().name('loki').option('--socket <path>').exitOverride();
@@ -21,18 +22,7 @@ async function runLoki(socket: string, args: string[]): Promise<string> {
   registerPolicyCommands(program, ctx);
   registerApprovalCommands(program, ctx);
   for (const c of program.commands) c.exitOverride();
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['--socket', socket, ...args], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
+  return (await captureOutput(() => program.parseAsync(['--socket', socket, ...args], { from: 'user' }))).out;
 }
 
 describe('loki policy and loki approvals', function () {

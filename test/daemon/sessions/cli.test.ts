@@ -3,24 +3,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { runCli } from '../../../cli/src/program.js';
 import { makeRepo, removeDir, startSessionDaemon, type SessionDaemon } from './helpers.js';
+import { lokiOn } from '../../helpers/capture.js';
 
-async function loki(sd: SessionDaemon, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const w = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => ((out += String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((err += String(c)), true)) as typeof process.stderr.write;
-  try {
-    const code = await runCli(['--socket', sd.d.paths.adminSocket, ...args]);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = w;
-    process.stderr.write = e;
-    process.exitCode = undefined;
-  }
+function loki(sd: SessionDaemon, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return lokiOn(sd.d.paths.adminSocket, ...args);
 }
 
 describe('loki session commands', function () {

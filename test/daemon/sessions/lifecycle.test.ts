@@ -6,20 +6,15 @@ import { join } from 'node:path';
 import { runCli } from '../../../cli/src/program.js';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
 import { ADMIN, agentSocket, execIn, gatewayCaller, git, makeRepo, removeDir, StandInRunner, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
+import { captureOutput } from '../../helpers/capture.js';
 
 function input(over: Partial<StartSessionInput>): StartSessionInput {
   return { prd: '', prompt: '', provider: 'script', plan: '[{"run": "true"}]', profile: '', autonomy: '', project: '', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false, ...over };
 }
 
 async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; out: string }> {
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((c: string | Uint8Array) => ((out += String(c)), true)) as typeof process.stdout.write;
-  try {
-    return { value: await fn(), out };
-  } finally {
-    process.stdout.write = write;
-  }
+  const r = await captureOutput(fn);
+  return { value: r.value, out: r.out };
 }
 
 describe('SessionManager', function () {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 import { isMountPoint } from '../../../daemon/src/sessions/workspace-volume.js';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
-import { runCli } from '../../../cli/src/program.js';
 import { ADMIN, execIn, gatewayCaller, makeRepo, removeDir, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
+import { lokiOn } from '../../helpers/capture.js';
 
 const LIMIT = 32 * 1024 * 1024;
 
@@ -30,21 +30,8 @@ function audit(home: string): { action: string; user: string; resource: string; 
     .map((l) => JSON.parse(l) as { action: string; user: string; resource: string; details: Record<string, unknown> });
 }
 
-async function cli(sd: SessionDaemon, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const w = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => ((out += String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((err += String(c)), true)) as typeof process.stderr.write;
-  try {
-    const code = await runCli(['--socket', sd.d.paths.adminSocket, ...args]);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = w;
-    process.stderr.write = e;
-    process.exitCode = undefined;
-  }
+function cli(sd: SessionDaemon, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return lokiOn(sd.d.paths.adminSocket, ...args);
 }
 
 describe('session workspaces: size limit, free-space guard, retention, rm and prune', function () {

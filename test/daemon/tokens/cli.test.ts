@@ -10,23 +10,13 @@ import type { GlobalOptions } from '../../../cli/src/context.js';
 import { registerTokenCommands } from '../../../cli/src/commands/tokens.js';
 import { createTokenModule } from '../../../daemon/src/tokens/grpc.js';
 import { makeFixture, type Fixture } from './helpers.js';
+import { captureOutput } from '../../helpers/capture.js';
 
 async function runLoki(socket: string, args: string[]): Promise<string> {
   const program = new Command().name('loki').option('--socket <path>').exitOverride();
   const enterprise = program.command('enterprise').exitOverride();
   registerTokenCommands(enterprise, { globals: () => program.opts<GlobalOptions>() });
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['--socket', socket, 'enterprise', 'token', ...args], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
+  return (await captureOutput(() => program.parseAsync(['--socket', socket, 'enterprise', 'token', ...args], { from: 'user' }))).out;
 }
 
 describe('loki enterprise token', () => {
