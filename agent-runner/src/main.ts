@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // In a warm pool slot this bundle is loaded before the session exists: a waiter
-// (daemon/src/sandbox/pool.ts, slotCommand) sets this promise, which settles once
+// (daemon/src/sandbox/pool-slot.ts, slotCommand) sets this promise, which settles once
 // the claim's env is in process.env. No module reads session env when it loads.
 const claim = (globalThis as Record<symbol, Promise<void> | undefined>)[Symbol.for('loki.pool.claim')];
 

@@ -17,14 +17,11 @@ import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../authz/caller.js';
 import type { SandboxConfig } from '../config.js';
 import type { StartRequest } from './manager.js';
+import { CLAIM_FILE, CLAIM_JSON, slotCommand } from './pool-slot.js';
 import type { SandboxInfo, SandboxMount } from './types.js';
 
 /** The owner label of unclaimed slots: no token, OIDC subject or local uid can ever be this subject. */
 export const POOL_OWNER = 'loki:pool';
-/** The file whose appearance in the agent directory releases a slot's runner. */
-export const CLAIM_FILE = 'claim.env';
-/** The same env as JSON, for a node runner started ahead. */
-export const CLAIM_JSON = 'claim.json';
 
 /** The daemon itself, creating slots (audited as `loki:pool`). */
 export const POOL_CALLER: Caller = { role: 'local-admin', subject: POOL_OWNER, scopes: ['*'], auth: 'local', requestId: '', clientIp: '' };
@@ -366,37 +363,4 @@ export class SandboxPool {
   isHidden(info: SandboxInfo): boolean {
     return info.owner === POOL_OWNER && !this.claims.has(info.id);
   }
-}
-
-/**
- * The global a preloaded runner waits on: a promise that settles once the claim's
- * env is in process.env. The agent-runner's entry (agent-runner/src/main.ts) reads
- * the same `Symbol.for` key; they cannot share a module (the runner is a bundle).
- */
-export const CLAIM_HOLD_KEY = 'loki.pool.claim';
-
-/**
- * The slot's main process: waits for the claim (the agent directory is the
- * root-only empty slot directory until then, so nothing is readable before),
- * takes the session's env from it, then runs the runner. A node runner starts
- * ahead under an `--import` waiter. The Loki runner bundle (`preload`) is loaded
- * before the claim — every module evaluated, nothing session-specific read (its
- * entry waits on the CLAIM_HOLD_KEY promise before reading env or argv-derived
- * session state); any other node entry is held back whole until the claim, and
- * a non-node command waits in sh.
- */
-export function slotCommand(agentDir: string, command: readonly string[], preload?: string): string[] {
-  if (command[0] === 'node' && command.length >= 2 && !command[1]!.startsWith('-')) {
-    const f = JSON.stringify(`${agentDir}/${CLAIM_JSON}`);
-    const take = 'Object.assign(process.env, JSON.parse(readFileSync(f, "utf8")))';
-    const waiter =
-      preload !== undefined && command[1] === preload
-        ? `import { existsSync, readFileSync } from "node:fs"; const f = ${f}; ` +
-          `globalThis[Symbol.for(${JSON.stringify(CLAIM_HOLD_KEY)})] = new Promise((resolve) => { ` +
-          `const poll = () => { if (!existsSync(f)) return void setTimeout(poll, 10); ${take}; resolve(); }; poll(); });`
-        : `import { existsSync, readFileSync } from "node:fs"; const f = ${f}; ` +
-          `while (!existsSync(f)) await new Promise((r) => setTimeout(r, 10)); ${take};`;
-    return ['node', '--import', `data:text/javascript,${encodeURIComponent(waiter)}`, ...command.slice(1)];
-  }
-  return ['/bin/sh', '-c', `while [ ! -e ${agentDir}/${CLAIM_FILE} ]; do sleep 0.02; done; . ${agentDir}/${CLAIM_FILE}; exec "$@"`, 'loki-pool-slot', ...command];
 }

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLAIM_JSON, slotCommand } from '../../../daemon/src/sandbox/pool.js';
+import { CLAIM_JSON, slotCommand } from '../../../daemon/src/sandbox/pool-slot.js';
 import { runnerBundleRoot } from '../sessions/helpers.js';
 
 interface Proc {
