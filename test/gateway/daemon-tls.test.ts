@@ -2,7 +2,6 @@
 // TCP listener: real PKI from openssl, a real lokid with `tcp` configured, the
 // real gateway app with `daemon.address` + `daemon.tls`.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, createLogger } from '../../common/src/index.js';
@@ -13,23 +12,7 @@ import { GatewayMetrics } from '../../gateway/src/metrics.js';
 import { shortTempDir } from '../helpers/entry.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { bearer, generateToken } from './helpers.js';
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'ignore' });
-}
-
-/** A throwaway CA, the daemon's server certificate and two client certificates. */
-function makePki(dir: string): void {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=loki-test-ca'], dir);
-  const leaf = (name: string, san: string) => {
-    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], dir);
-  };
-  leaf('lokid', 'DNS:lokid.internal,IP:127.0.0.1');
-  leaf('loki-gateway', 'DNS:loki-gateway');
-  leaf('intruder', 'DNS:intruder');
-}
+import { makeMtlsPki } from '../helpers/pki.js';
 
 describe('gateway → daemon over mutual TLS', function () {
   this.timeout(60_000);
@@ -39,7 +22,7 @@ describe('gateway → daemon over mutual TLS', function () {
 
   before(async () => {
     pki = shortTempDir('lkgwpki');
-    makePki(pki);
+    makeMtlsPki(pki, 'DNS:lokid.internal,IP:127.0.0.1');
     d = await startTestDaemon({
       overrides: { tcp: { listen: '127.0.0.1:0', cert: join(pki, 'lokid.crt'), key: join(pki, 'lokid.key'), client_ca: join(pki, 'ca.crt') } },
     });

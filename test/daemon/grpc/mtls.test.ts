@@ -2,30 +2,13 @@
 // from the client certificate: a cert naming an allowed gateway gets the
 // gateway role; any other cert, or none, gets nothing.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
 import { shortTempDir } from '../../helpers/entry.js';
 import { errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'ignore' });
-}
-
-/** A throwaway CA and leaf certificates signed by it (server cert valid for 127.0.0.1/localhost). */
-function makePki(dir: string): void {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=loki-test-ca'], dir);
-  const leaf = (name: string, san: string) => {
-    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], dir);
-  };
-  leaf('lokid', 'DNS:localhost,IP:127.0.0.1');
-  leaf('loki-gateway', 'DNS:loki-gateway');
-  leaf('intruder', 'DNS:intruder');
-}
+import { makeMtlsPki } from '../../helpers/pki.js';
 
 describe('mTLS TCP listener', function () {
   this.timeout(60_000);
@@ -34,7 +17,7 @@ describe('mTLS TCP listener', function () {
 
   before(async () => {
     pki = shortTempDir('lkpki');
-    makePki(pki);
+    makeMtlsPki(pki, 'DNS:localhost,IP:127.0.0.1');
     d = await startTestDaemon({
       overrides: {
         tcp: { listen: '127.0.0.1:0', cert: join(pki, 'lokid.crt'), key: join(pki, 'lokid.key'), client_ca: join(pki, 'ca.crt') },
