@@ -186,7 +186,7 @@ export class SessionManager {
     this.rt.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
   }
 
-  /** The branch name is `loki/session-<unix seconds>-<pid>`: two sessions in one second need the next second. */
+  /** The branch name has a random part (`loki/session-<s>-<pid>-<random>`); the retry covers the rare collision or a hand-made branch of that name. */
   private async createWorkspace(s: Session, project: Project): Promise<Workspace> {
     for (let attempt = 0; ; attempt++) {
       try {
