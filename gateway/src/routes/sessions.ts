@@ -4,9 +4,10 @@
 // the caller holds `*`; an unknown and a not-yours session both answer 404.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { DaemonClient, SessionEventInfo, SessionInfo } from '../../../client/src/grpc/index.js';
+import type { DaemonClient, SessionInfo } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
+import { SessionHubs, sessionEventFrame, type SessionHubOptions } from './session-hub.js';
 import { MAX_SAFE, cursorField, intHeader, intParam } from './schemas.js';
 
 export const SESSION_ID_PATTERN = '^ses-[0-9a-f]{12}$';
@@ -17,6 +18,10 @@ export interface SessionRouteOptions {
   heartbeatMs?: number;
   /** A client that has not drained its socket for this long is disconnected (default 30 s). */
   slowClientMs?: number;
+  /** Ring size and buffer caps of the SSE hubs (defaults in session-hub.ts). */
+  hub?: Omit<SessionHubOptions, 'onSlow'>;
+  /** Receives the route group's SSE hubs (tests look at their subscriber counts). */
+  onHubs?: (hubs: SessionHubs) => void;
 }
 
 export interface SessionDto {
@@ -128,33 +133,22 @@ function lastEventId(req: FastifyRequest, fallback: number | undefined): number 
   return intHeader(req.headers['last-event-id'], 'Last-Event-ID', 0, MAX_SAFE) ?? intParam(fallback, 'querystring/after', 0, MAX_SAFE) ?? 0;
 }
 
-function frame(e: SessionEventInfo, id: number): string {
-  let data: unknown = {};
-  try {
-    data = JSON.parse(e.dataJson || '{}');
-  } catch {
-    data = {};
-  }
-  const body = JSON.stringify({ session_id: e.sessionId, seq: e.seq, gid: e.gid, time: new Date(e.timeMs).toISOString(), type: e.type, message: e.message, data });
-  // Event types are daemon-validated words; the JSON body has no raw newlines.
-  return `id: ${id}\nevent: ${e.type.replace(/[^A-Za-z0-9_.-]/g, '_')}\ndata: ${body}\n\n`;
-}
-
 /**
  * Streams events as SSE. Back-pressure: when the response buffer is full the
  * gRPC stream is paused (the daemon then waits on its own write), and a client
  * that does not drain within `slowClientMs` is disconnected; it can resume with
  * Last-Event-ID without losing anything.
  */
-function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q: { sessionId: string; after: number; follow: boolean }): FastifyReply {
+function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q: { sessionId: string; after: number; follow: boolean }, hubs?: SessionHubs): FastifyReply {
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  if (hubs) return hubSse(req, reply, o, out, hubs.subscribe(q.sessionId, q.after, callIdentity(req), out));
   const byGid = !q.sessionId;
   let slowTimer: NodeJS.Timeout | undefined;
   let closed = false;
   const stream = o.daemon.sessions.events({ sessionId: q.sessionId, afterSeq: byGid ? 0 : q.after, afterGid: byGid ? q.after : 0, follow: q.follow }, callIdentity(req), {
     onEvent(e) {
       if (closed) return;
-      if (!out.write(frame(e, byGid ? e.gid : e.seq))) {
+      if (!out.write(sessionEventFrame(e, byGid ? e.gid : e.seq))) {
         stream.pause();
         slowTimer ??= setTimeout(() => {
           req.log.info({ session_id: q.sessionId || undefined }, 'closing a slow SSE client');
@@ -185,6 +179,26 @@ function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q
     out.end();
   }
   req.raw.on('close', finish);
+  return sendStream(reply, out);
+}
+
+/** One followed session's SSE through the shared hub (session-hub.ts): the hub writes frames and ends `out`; this side keeps the heartbeat. */
+function hubSse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, out: PassThrough, leave: () => void): FastifyReply {
+  const beat = setInterval(() => {
+    if (out.writableLength === 0 && !out.writableEnded && !out.destroyed) out.write(': heartbeat\n\n');
+  }, o.heartbeatMs ?? 15_000);
+  const finish = () => {
+    clearInterval(beat);
+    leave();
+    if (!out.writableEnded && !out.destroyed) out.end();
+  };
+  out.on('finish', finish);
+  out.on('close', finish);
+  req.raw.on('close', finish);
+  return sendStream(reply, out);
+}
+
+function sendStream(reply: FastifyReply, out: PassThrough): FastifyReply {
   out.write('retry: 3000\n\n');
   return reply
     .header('content-type', 'text/event-stream; charset=utf-8')
@@ -195,6 +209,10 @@ function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q
 
 export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): Promise<void> {
   const { daemon } = opts;
+  // Followers of one session share one daemon stream (session-hub.ts); each is authorized below with its own credential.
+  const hubs = new SessionHubs(daemon, { ...(opts.slowClientMs === undefined ? {} : { slowClientMs: opts.slowClientMs }), ...opts.hub, onSlow: (id) => app.log.info({ session_id: id }, 'closing a slow SSE client') });
+  opts.onHubs?.(hubs);
+  app.addHook('onClose', async () => hubs.closeAll());
   const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: SESSION_ID_PATTERN } } } as const;
 
   app.get<{ Querystring: { all?: boolean } }>(
@@ -228,7 +246,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
       const after = lastEventId(req, req.query.after);
       // Resolve ownership before the 200 goes out, so a foreign id is a plain 404.
       await daemon.sessions.get(req.params.id, callIdentity(req));
-      return sse(req, reply, opts, { sessionId: req.params.id, after, follow: req.query.follow });
+      return sse(req, reply, opts, { sessionId: req.params.id, after, follow: req.query.follow }, req.query.follow ? hubs : undefined);
     },
   );
 
