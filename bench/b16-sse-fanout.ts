@@ -6,7 +6,10 @@
 // Prints, per level: events/s delivered (all subscribers together), p50/p99
 // delay from the Report call to receipt. The subscribers share this process's
 // event loop with the sender, so a figure here is a floor of what the gateway does.
-// Run: npm run build && npx tsx bench/b16-sse-fanout.ts [--levels 1,10,100] [--events 1000]
+// Subscribers join at the session's current end (`after` = its event count), so a
+// level measures live fan-out, not the replay of the earlier levels' events;
+// `--from start` replays the whole history to every subscriber first.
+// Run: npm run build && npx tsx bench/b16-sse-fanout.ts [--levels 1,10,100] [--events 1000] [--from now|start]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -89,7 +92,7 @@ function subscribe(url: string, token: string, level: number, expect: number): S
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { levels: { type: 'string', default: '1,10,100' }, events: { type: 'string', default: '1000' }, batch: { type: 'string', default: '10' } } });
+  const { values } = parseArgs({ options: { levels: { type: 'string', default: '1,10,100' }, events: { type: 'string', default: '1000' }, batch: { type: 'string', default: '10' }, from: { type: 'string', default: 'now' } } });
   const levels = values.levels.split(',').map(Number).filter((n) => n > 0);
   const total = Number(values.events);
   const batch = Math.max(1, Number(values.batch));
@@ -114,9 +117,11 @@ async function main(): Promise<void> {
     runner = new StandInRunner(join(stack.home, 'run', 'agents', session.id, 'agent.sock'));
     await runner.hello();
     const token = await stack.token('b16', 'admin');
-    const url = `${stack.url}/api/sessions/${session.id}/events?follow=true`;
     const rows: string[] = [];
     for (const n of levels) {
+      const id = session.id;
+      const now = await new Promise<Session>((resolve, reject) => sessions.get({ id }, new Metadata(), (err, r) => (err ? reject(err) : resolve(r))));
+      const url = `${stack.url}/api/sessions/${id}/events?follow=true${values.from === 'start' ? '' : `&after=${now.eventsTotal}`}`;
       const subs = Array.from({ length: n }, () => subscribe(url, token, n, total));
       await Promise.all(subs.map((s) => s.connected));
       await new Promise((r) => setTimeout(r, 300)); // let every replay finish

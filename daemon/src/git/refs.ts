@@ -1,6 +1,7 @@
 // Names the daemon accepts for sessions, projects, branches and protected-branch
 // patterns. Everything that ends up in a git argv or a path is checked here
 // first, so no caller text can become an option (`-…`) or escape a directory.
+import { randomBytes } from 'node:crypto';
 import { LokiError } from '../../../common/src/index.js';
 import { GitCommandError, runGit } from './runner.js';
 
@@ -11,7 +12,8 @@ const REMOTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 // `^`, `:`, `\`, spaces or control characters, and never a leading `-`.
 const BRANCH = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 const PATTERN = /^[A-Za-z0-9*?][A-Za-z0-9._/*?-]{0,199}$/;
-const SESSION_BRANCH = /^loki\/session-\d{1,12}-\d{1,10}$/;
+// The random part is optional so branches made before it existed still count (prune, bring-back).
+const SESSION_BRANCH = /^loki\/session-\d{1,12}-\d{1,10}(?:-[0-9a-f]{8})?$/;
 
 /** Branches protected in every project, whatever the config says. */
 export const ALWAYS_PROTECTED: readonly string[] = ['main', 'master'];
@@ -95,11 +97,16 @@ export function isProtectedBranch(branch: string, patterns: readonly string[]): 
   return false;
 }
 
-/** Loki Mode's documented session branch format. */
-export function sessionBranchName(unixSeconds: number, pid: number): string {
+/**
+ * The documented session branch format, `loki/session-<unix seconds>-<pid>-<random>`. The
+ * 32 random bits make names from one daemon in one second differ without waiting for the
+ * clock (starts used to be limited to one per second); the time and pid stay for humans.
+ */
+export function sessionBranchName(unixSeconds: number, pid: number, random: string = randomBytes(4).toString('hex')): string {
   if (!Number.isInteger(unixSeconds) || unixSeconds <= 0) throw new LokiError('invalid_argument', 'session timestamp must be a positive integer');
   if (!Number.isInteger(pid) || pid <= 0 || pid > 4_294_967_295) throw new LokiError('invalid_argument', `invalid pid ${pid}`);
-  return `loki/session-${unixSeconds}-${pid}`;
+  if (!/^[0-9a-f]{8}$/.test(random)) throw new LokiError('invalid_argument', 'session branch random part must be 8 hex digits');
+  return `loki/session-${unixSeconds}-${pid}-${random}`;
 }
 
 export function isSessionBranch(name: string): boolean {

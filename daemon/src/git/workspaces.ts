@@ -1,5 +1,5 @@
 // Session workspaces: a private clone of a project per session, on the session
-// branch `loki/session-<unix-timestamp>-<pid>`, and the one way work comes back:
+// branch `loki/session-<unix-timestamp>-<pid>-<random>`, and the one way work comes back:
 // the daemon fetches that single branch from the workspace into the project
 // repository (or pushes it to the project's remote). Nothing else the agent
 // does in its workspace (other branches, tags, rewritten refs, config, hooks)
@@ -126,7 +126,7 @@ export class WorkspaceManager {
     const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid);
     this.assertWritable(project, branch);
     if (this.o.repo.branchTaken(branch) || (await refExists(project.path, `refs/heads/${branch}`))) {
-      throw new LokiError('ref_exists', `branch "${branch}" already exists; another session started in the same second with the same pid`);
+      throw new LokiError('ref_exists', `branch "${branch}" already exists; a random part collided or the branch was made by hand`);
     }
     const base = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${project.baseBranch}^{commit}`], inRepo(project.path, { okExitCodes: [1] }));
     const baseCommit = base.stdout.trim();

@@ -196,8 +196,8 @@ export class SessionManager {
   }
 
   /**
-   * One workspace at a time: the branch name (`loki/session-<unix seconds>-<pid>`) is
-   * checked, then the clone runs, then it is recorded; concurrent starts raced past
+   * One workspace at a time: the branch name is checked, then the clone runs, then it
+   * is recorded; concurrent starts raced past
    * the check and all but one failed on the UNIQUE branch (B16 starts).
    */
   private createWorkspace(s: Session, project: Project): Promise<Workspace> {
@@ -206,7 +206,7 @@ export class SessionManager {
     return next;
   }
 
-  /** The branch name is `loki/session-<unix seconds>-<pid>`: two sessions in one second need the next second. */
+  /** The branch name has a random part (`loki/session-<s>-<pid>-<random>`); the retry covers the rare collision or a hand-made branch of that name. */
   private async createWorkspaceNow(s: Session, project: Project): Promise<Workspace> {
     for (let attempt = 0; ; attempt++) {
       try {

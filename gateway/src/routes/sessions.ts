@@ -9,6 +9,7 @@ import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
+import { SessionHubs, sessionEventFrame, type SessionHubOptions } from './session-hub.js';
 import { MAX_SAFE, cursorField, intField, intHeader, intParam } from './schemas.js';
 
 export interface SessionRouteOptions {
@@ -17,6 +18,10 @@ export interface SessionRouteOptions {
   heartbeatMs?: number;
   /** A client that has not drained its socket for this long is disconnected (default 30 s). */
   slowClientMs?: number;
+  /** Ring size and buffer caps of the SSE hubs (defaults in session-hub.ts). */
+  hub?: Omit<SessionHubOptions, 'onSlow'>;
+  /** Receives the route group's SSE hubs (tests look at their subscriber counts). */
+  onHubs?: (hubs: SessionHubs) => void;
 }
 
 const count = { type: 'integer' };
@@ -63,27 +68,22 @@ function lastEventId(req: FastifyRequest, fallback: number | undefined): number 
   return intHeader(req.headers['last-event-id'], 'Last-Event-ID', 0, MAX_SAFE) ?? intParam(fallback, 'querystring/after', 0, MAX_SAFE) ?? 0;
 }
 
-function frame(e: SessionEvent, id: number): string {
-  const body = JSON.stringify({ session_id: e.session_id, seq: e.seq, gid: e.gid, time: e.time, type: e.type, message: e.message, data: e.data });
-  // Event types are daemon-validated words; the JSON body has no raw newlines.
-  return `id: ${id}\nevent: ${e.type.replace(/[^A-Za-z0-9_.-]/g, '_')}\ndata: ${body}\n\n`;
-}
-
 /**
  * Streams events as SSE. Back-pressure: when the response buffer is full the
  * gRPC stream is paused (the daemon then waits on its own write), and a client
  * that does not drain within `slowClientMs` is disconnected; it can resume with
  * Last-Event-ID without losing anything.
  */
-function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q: { sessionId: string; after: number; follow: boolean }): FastifyReply {
+function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q: { sessionId: string; after: number; follow: boolean }, hubs?: SessionHubs): FastifyReply {
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  if (hubs) return hubSse(req, reply, o, out, hubs.subscribe(q.sessionId, q.after, callIdentity(req), out));
   const byGid = !q.sessionId;
   let slowTimer: NodeJS.Timeout | undefined;
   let closed = false;
   const stream = o.daemon.sessions.events({ sessionId: q.sessionId, afterSeq: byGid ? 0 : q.after, afterGid: byGid ? q.after : 0, follow: q.follow }, callIdentity(req), {
     onEvent(e) {
       if (closed) return;
-      if (!out.write(frame(e, byGid ? e.gid : e.seq))) {
+      if (!out.write(sessionEventFrame(e, byGid ? e.gid : e.seq))) {
         stream.pause();
         slowTimer ??= setTimeout(() => {
           req.log.info({ session_id: q.sessionId || undefined }, 'closing a slow SSE client');
@@ -114,6 +114,26 @@ function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q
     out.end();
   }
   req.raw.on('close', finish);
+  return sendStream(reply, out);
+}
+
+/** One followed session's SSE through the shared hub (session-hub.ts): the hub writes frames and ends `out`; this side keeps the heartbeat. */
+function hubSse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, out: PassThrough, leave: () => void): FastifyReply {
+  const beat = setInterval(() => {
+    if (out.writableLength === 0 && !out.writableEnded && !out.destroyed) out.write(': heartbeat\n\n');
+  }, o.heartbeatMs ?? 15_000);
+  const finish = () => {
+    clearInterval(beat);
+    leave();
+    if (!out.writableEnded && !out.destroyed) out.end();
+  };
+  out.on('finish', finish);
+  out.on('close', finish);
+  req.raw.on('close', finish);
+  return sendStream(reply, out);
+}
+
+function sendStream(reply: FastifyReply, out: PassThrough): FastifyReply {
   out.write('retry: 3000\n\n');
   return reply
     .header('content-type', 'text/event-stream; charset=utf-8')
@@ -124,6 +144,10 @@ function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q
 
 export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOptions): Promise<void> {
   const { daemon } = opts;
+  // Followers of one session share one daemon stream (session-hub.ts); each is authorized below with its own credential.
+  const hubs = new SessionHubs(daemon, { ...(opts.slowClientMs === undefined ? {} : { slowClientMs: opts.slowClientMs }), ...opts.hub, onSlow: (id) => app.log.info({ session_id: id }, 'closing a slow SSE client') });
+  opts.onHubs?.(hubs);
+  app.addHook('onClose', async () => hubs.closeAll());
   const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: SESSION_ID_PATTERN } } } as const;
 
   // Paged (keyset in the daemon): `limit` 1..500, default 100; follow `next_page_token` until it is null.
@@ -174,7 +198,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
       const after = lastEventId(req, req.query.after);
       // Resolve ownership before the 200 goes out, so a foreign id is a plain 404.
       await daemon.forCaller(callIdentity(req)).sessions.get(req.params.id);
-      return sse(req, reply, opts, { sessionId: req.params.id, after, follow: req.query.follow });
+      return sse(req, reply, opts, { sessionId: req.params.id, after, follow: req.query.follow }, req.query.follow ? hubs : undefined);
     },
   );
 

@@ -70,7 +70,7 @@ describe('WorkspaceService over a unix socket', () => {
     assert.equal(audits[0]?.user, 'local:0');
 
     const ws = await call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'g1', pid: 321, agent: '' });
-    assert.match(ws.branch, /^loki\/session-\d+-321$/);
+    assert.match(ws.branch, /^loki\/session-\d+-321-[0-9a-f]{8}$/);
     agentWrite(join(ws.path, 'x.txt'), 'x\ny\n');
     agentGit(ws.path, 'add', '-A');
     agentGit(ws.path, 'commit', '--quiet', '-m', 'Add x');

@@ -12,12 +12,20 @@ describe('branch names and protected patterns', () => {
     for (const b of ['release/1.0/x', 'feature/main', 'mainline', 'v10', 'loki/session-1-2']) assert.ok(!isProtectedBranch(b, patterns), b);
   });
 
-  it('formats session branches as loki/session-<unix-timestamp>-<pid>', () => {
-    assert.equal(sessionBranchName(1_700_000_000, 4242), 'loki/session-1700000000-4242');
+  it('formats session branches as loki/session-<unix-timestamp>-<pid>-<random>', () => {
+    assert.match(sessionBranchName(1_700_000_000, 4242), /^loki\/session-1700000000-4242-[0-9a-f]{8}$/);
+    assert.ok(isSessionBranch(sessionBranchName(1_700_000_000, 4242)));
+    // Branches made before the random part existed are still session branches (prune, bring-back).
     assert.ok(isSessionBranch('loki/session-1700000000-4242'));
+    assert.ok(!isSessionBranch('loki/session-1700000000-4242-XYZ'));
     assert.ok(!isSessionBranch('main'));
     assert.ok(!isSessionBranch('loki/session-1-2/../main'));
     assert.throws(() => sessionBranchName(1, 0), /invalid pid/);
+  });
+
+  it('gives 5 session branches made in the same second by the same process 5 different names', () => {
+    const names = Array.from({ length: 5 }, () => sessionBranchName(1_700_000_000, 4242));
+    assert.equal(new Set(names).size, 5, names.join(' '));
   });
 
   it('rejects branch names git or the allow-list would not accept, including a leading dash', async () => {

@@ -28,11 +28,11 @@ describe('WorkspaceManager', () => {
     await fx.projects.register(project, { registeredBy: 'local:0' });
   }
 
-  it('clones the project at the pinned base commit onto loki/session-<unix-timestamp>-<pid> with no remote back to the host', async () => {
+  it('clones the project at the pinned base commit onto loki/session-<unix-timestamp>-<pid>-<random> with no remote back to the host', async () => {
     await setup();
     const before = Math.floor(Date.now() / 1000);
     const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's1', pid: 4242, owner: 'local:0' });
-    const m = /^loki\/session-(\d+)-4242$/.exec(ws.branch);
+    const m = /^loki\/session-(\d+)-4242-[0-9a-f]{8}$/.exec(ws.branch);
     assert.ok(m, ws.branch);
     assert.ok(Math.abs(Number(m[1]) - before) <= 2);
     assert.equal(ws.baseBranch, 'main');
@@ -138,11 +138,11 @@ describe('WorkspaceManager', () => {
     await rejectsWith(fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's6', pid: 1, owner: 'local:0' }), 'protected_ref', /protected/);
   });
 
-  it('refuses a second session that would get the same branch name', async () => {
+  it('gives 5 sessions started in the same second by the same daemon 5 different branches', async () => {
     await setup(defaultGitConfig(), () => 1_700_000_000_000);
-    const a = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's7', pid: 99, owner: 'local:0' });
-    assert.equal(a.branch, 'loki/session-1700000000-99');
-    await rejectsWith(fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's8', pid: 99, owner: 'local:0' }), 'ref_exists', /1700000000-99/);
+    const all = await Promise.all(['c1', 'c2', 'c3', 'c4', 'c5'].map((sessionId) => fx.workspaces.createWorkspace({ project: 'proj', sessionId, pid: 99, owner: 'local:0' })));
+    for (const ws of all) assert.match(ws.branch, /^loki\/session-1700000000-99-[0-9a-f]{8}$/);
+    assert.equal(new Set(all.map((ws) => ws.branch)).size, 5);
   });
 
   it('rejects an unknown project, an unknown session and a session id that could escape the workspaces dir', async () => {

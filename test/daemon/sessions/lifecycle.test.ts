@@ -36,7 +36,7 @@ describe('SessionManager', function () {
     const m = sd.feature.manager;
     const s = await m.start(ADMIN, input({ prd: 'docs/prd.md', projectPath: repo, autonomy: 'checkpoint' }));
     assert.equal(s.state, 'running');
-    assert.match(s.branch, /^loki\/session-\d+-\d+$/);
+    assert.match(s.branch, /^loki\/session-\d+-\d+-[0-9a-f]{8}$/);
     const runner = new StandInRunner(agentSocket(sd.d, s.id));
     try {
       const brief = await runner.hello();
