@@ -4,7 +4,7 @@
 // the caller holds `*`; an unknown and a not-yours session both answer 404.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Session, SessionEvent } from '../../../client/src/index.js';
+import type { Session } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import { callIdentity } from '../plugins/guard.js';
