@@ -68,7 +68,6 @@ export class SessionManager {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly supervisor: SessionSupervisor;
-  private workspaceQueue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: SessionManagerOptions) {
     for (const k of ['repo', 'learnings', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
@@ -196,18 +195,12 @@ export class SessionManager {
   }
 
   /**
-   * One workspace at a time: the branch name is checked, then the clone runs, then it
-   * is recorded; concurrent starts raced past
-   * the check and all but one failed on the UNIQUE branch (B16 starts).
+   * Concurrent starts run their workspaces in parallel: the branch name has a random
+   * part (`loki/session-<s>-<pid>-<random>`), so two starts in one second no longer
+   * race for one name (they did, and all but one failed on the UNIQUE branch); the
+   * retry covers the rare collision or a hand-made branch of that name.
    */
-  private createWorkspace(s: Session, project: Project): Promise<Workspace> {
-    const next = this.workspaceQueue.then(() => this.createWorkspaceNow(s, project));
-    this.workspaceQueue = next.catch(() => undefined);
-    return next;
-  }
-
-  /** The branch name has a random part (`loki/session-<s>-<pid>-<random>`); the retry covers the rare collision or a hand-made branch of that name. */
-  private async createWorkspaceNow(s: Session, project: Project): Promise<Workspace> {
+  private async createWorkspace(s: Session, project: Project): Promise<Workspace> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.o.workspaces.createWorkspace({ project: project.id, sessionId: s.id, owner: s.owner });
