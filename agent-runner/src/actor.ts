@@ -3,7 +3,7 @@
 // carrying the reason, so the model (or the script log) sees why and goes on.
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { AgentAction } from '../../proto/gen/loki/v1/agent.js';
-import type { AgentLink, Reporter } from './channel.js';
+import { isAllowed, type AgentLink, type Reporter } from './channel.js';
 import { PathError, type Workspace } from './workspace.js';
 
 export interface Outcome {
@@ -44,7 +44,7 @@ export class Actor {
       this.reporter.emit({ type: 'denied', message: `${summary}: ${e.details}`, dataJson: JSON.stringify({ tool, reason: e.details }) });
       return { ok: false, denied: true, output: `rejected by Loki: ${e.details}` };
     }
-    if (d.decision === 'allow') return undefined;
+    if (isAllowed(d)) return undefined;
     const reason = d.reason || 'denied by policy';
     this.reporter.emit({ type: 'denied', message: `${summary}: ${reason}`, dataJson: JSON.stringify({ tool, rule: d.rule, reason }) });
     return { ok: false, denied: true, output: `denied by Loki policy: ${reason}` };

@@ -9,6 +9,8 @@ import {
   type AgentEvent,
   type SessionBrief,
 } from '../../proto/gen/loki/v1/agent.js';
+import type { TaskStatus } from '../../common/src/vocab.js';
+import { decisionCodec, taskStatusCodec } from '../../common/src/wire-vocab.js';
 
 export const DEFAULT_AGENT_SOCKET = '/run/loki-agent/agent.sock';
 export const RUNNER_VERSION = '0.1.0';
@@ -16,7 +18,12 @@ export const RUNNER_VERSION = '0.1.0';
 type Callback<T> = (err: ServiceError | null, res: T) => void;
 type UnaryFn<Req, Res> = (req: Req, md: Metadata, opts: object, cb: Callback<Res>) => unknown;
 
-export type EventInput = Partial<AgentEvent> & { type: string };
+export type EventInput = Omit<Partial<AgentEvent>, 'taskStatus' | 'legacyTaskStatus'> & { type: string; taskStatus?: TaskStatus };
+
+/** The daemon's verdict; anything but a clear allow (an unknown number, nothing) is a deny. */
+export function isAllowed(d: AgentDecideResponse): boolean {
+  return (decisionCodec.fromWire(d.decision) ?? d.legacyDecision) === 'allow';
+}
 
 /** The daemon's limits (it clips `message` and refuses larger `data_json`); clip here so nothing is lost to a refusal. */
 const MAX_MESSAGE_CHARS = 8 * 1024;
@@ -39,7 +46,8 @@ export function fullEvent(e: EventInput): AgentEvent {
     outputTokens: e.outputTokens ?? 0,
     costUsd: e.costUsd ?? 0,
     taskId: e.taskId ?? '',
-    taskStatus: e.taskStatus ?? '',
+    taskStatus: taskStatusCodec.toWire(e.taskStatus ?? ''),
+    legacyTaskStatus: e.taskStatus ?? '',
     agent: e.agent ?? '',
   };
 }

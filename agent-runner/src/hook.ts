@@ -6,7 +6,7 @@
 // Anything we cannot map or cannot ask about is denied: fail closed.
 import type { AgentAction } from '../../proto/gen/loki/v1/agent.js';
 import { AgentLink } from './channel.js';
-import { fullEvent } from './channel.js';
+import { fullEvent, isAllowed } from './channel.js';
 
 export interface HookInput {
   session_id?: string;
@@ -77,7 +77,7 @@ export async function decideHook(input: HookInput, socketPath: string): Promise<
   try {
     const tool = input.tool_name ?? '';
     const d = await link.decide({ action: m.action, tool, detail: m.detail }, { once: true });
-    if (d.decision === 'allow') return reply('allow', d.reason || 'allowed by Loki policy');
+    if (isAllowed(d)) return reply('allow', d.reason || 'allowed by Loki policy');
     const reason = d.reason || 'denied by Loki policy';
     await link.report([fullEvent({ type: 'denied', message: `${tool}: ${reason}`, dataJson: JSON.stringify({ tool, rule: d.rule, reason }) })]).catch(() => undefined);
     return reply('deny', reason);

@@ -7,6 +7,7 @@ import { openaiProvider } from './providers/openai.js';
 import { scriptProvider } from './providers/script.js';
 import { ProviderError, type Provider } from './providers/types.js';
 import { Workspace } from './workspace.js';
+import { providerCodec } from '../../common/src/wire-vocab.js';
 
 const PROVIDERS: Record<string, Provider> = { script: scriptProvider, openai: openaiProvider, claude: claudeProvider };
 
@@ -47,8 +48,9 @@ export async function runAgent(o: RunOptions): Promise<number> {
   process.once('SIGTERM', () => link.requestStop());
   let code = 0;
   try {
-    const provider = PROVIDERS[brief.provider];
-    if (!provider) throw new ProviderError(`unknown provider "${brief.provider.slice(0, 32)}" (script, openai or claude)`);
+    const name = providerCodec.fromWire(brief.provider) ?? brief.legacyProvider;
+    const provider = PROVIDERS[name];
+    if (!provider) throw new ProviderError(`unknown provider "${name ? name.slice(0, 32) : String(brief.provider)}" (script, openai or claude)`);
     const r = await provider({ brief, actor, reporter, link, log: o.log, runnerPath: o.runnerPath });
     reporter.emit({ type: 'finished', message: r.summary, dataJson: JSON.stringify(r.data ?? {}) });
   } catch (err) {

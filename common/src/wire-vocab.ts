@@ -6,7 +6,7 @@
 import type { ApprovalStatus as PbApprovalStatus, PolicyDecision as PbDecision } from '../../proto/gen/loki/v1/policy.js';
 import type { SandboxState as PbSandboxState } from '../../proto/gen/loki/v1/sandbox.js';
 import type { SessionState as PbSessionState } from '../../proto/gen/loki/v1/sessions.js';
-import type { AutonomyMode as PbAutonomyMode, Provider as PbProvider } from '../../proto/gen/loki/v1/vocab.js';
+import type { AutonomyMode as PbAutonomyMode, Provider as PbProvider, TaskStatus as PbTaskStatus } from '../../proto/gen/loki/v1/vocab.js';
 import {
   APPROVAL_STATUSES,
   AUTONOMY_MODES,
@@ -14,6 +14,7 @@ import {
   PROVIDERS,
   SANDBOX_STATES,
   SESSION_STATES,
+  TASK_STATUSES,
   enumCodec,
   type ApprovalStatus,
   type AutonomyMode,
@@ -21,6 +22,7 @@ import {
   type Provider,
   type SandboxState,
   type SessionState,
+  type TaskStatus,
 } from './vocab.js';
 
 export const sessionStateCodec = enumCodec<SessionState, PbSessionState>(SESSION_STATES);
@@ -29,3 +31,4 @@ export const autonomyCodec = enumCodec<AutonomyMode, PbAutonomyMode>(AUTONOMY_MO
 export const decisionCodec = enumCodec<DecisionKind, PbDecision>(DECISIONS);
 export const sandboxStateCodec = enumCodec<SandboxState, PbSandboxState>(SANDBOX_STATES);
 export const approvalStatusCodec = enumCodec<ApprovalStatus, PbApprovalStatus>(APPROVAL_STATUSES);
+export const taskStatusCodec = enumCodec<TaskStatus, PbTaskStatus>(TASK_STATUSES);

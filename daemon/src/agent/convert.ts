@@ -1,7 +1,8 @@
 // Wire ⇄ domain for the agent API, with every runner-supplied field bounded.
 // The runner is untrusted: strings are clipped, numbers clamped, and unknown
 // event types are refused so a runner cannot invent lifecycle events.
-import { LokiError, TASK_STATUSES } from '../../../common/src/index.js';
+import { AUTONOMY_MODES, LokiError, TASK_STATUSES, isOneOf } from '../../../common/src/index.js';
+import { autonomyCodec, providerCodec, taskStatusCodec } from '../../../common/src/wire-vocab.js';
 import type { AgentDecideRequest, AgentEvent, SessionBrief } from '../../../proto/gen/loki/v1/agent.js';
 import type { AgentActionRequest, AgentEventData, SessionBriefData } from './types.js';
 
@@ -77,8 +78,11 @@ export function toEventData(e: AgentEvent): AgentEventData {
   if (!EVENT_TYPES.has(type)) {
     throw new LokiError('invalid_argument', `event type "${type.slice(0, 32)}" is not one of ${RUNNER_EVENT_TYPES.join(', ')}`);
   }
-  const taskStatus = String(e.taskStatus ?? '');
-  if (!TASK_STATUS_SET.has(taskStatus)) throw new LokiError('invalid_argument', `task_status "${taskStatus.slice(0, 32)}" is not pending, in_progress, completed or failed`);
+  const legacyStatus = String(e.legacyTaskStatus ?? '');
+  const taskStatus = e.taskStatus ? taskStatusCodec.fromWire(e.taskStatus) : TASK_STATUS_SET.has(legacyStatus) ? legacyStatus : undefined;
+  if (taskStatus === undefined) {
+    throw new LokiError('invalid_argument', `task_status ${e.taskStatus ? String(e.taskStatus) : JSON.stringify(legacyStatus.slice(0, 32))} is not pending, in_progress, completed or failed`);
+  }
   const dataJson = String(e.dataJson ?? '');
   if (dataJson.length > MAX_DATA_JSON_CHARS) throw new LokiError('payload_too_large', `data_json is longer than ${MAX_DATA_JSON_CHARS} characters`);
   const cost = typeof e.costUsd === 'number' && Number.isFinite(e.costUsd) && e.costUsd > 0 ? Math.min(e.costUsd, 1e6) : 0;
@@ -99,14 +103,16 @@ export function toEventData(e: AgentEvent): AgentEventData {
 export function toBriefMessage(b: SessionBriefData): SessionBrief {
   return {
     sessionId: b.sessionId,
-    provider: b.provider,
+    provider: providerCodec.toWire(b.provider),
+    legacyProvider: b.provider,
     prompt: b.prompt,
     planJson: b.planJson,
     model: b.model,
     baseUrl: b.baseUrl,
     maxIterations: b.maxIterations,
     workspace: b.workspace,
-    autonomyMode: b.autonomyMode,
+    autonomyMode: autonomyCodec.toWire(isOneOf(AUTONOMY_MODES, b.autonomyMode) ? b.autonomyMode : ''),
+    legacyAutonomyMode: b.autonomyMode,
     options: { ...b.options },
   };
 }

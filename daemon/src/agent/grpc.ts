@@ -18,6 +18,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import { toActionRequest, toBriefMessage, toEventData, MAX_EVENTS_PER_REPORT } from './convert.js';
 import type { AgentChannelHooks } from './types.js';
+import { decisionCodec, enumToWire } from '../grpc/vocab.js';
 
 /** The session id a handler may act for: only ever the listener's, never a request field. */
 function sessionOf(caller: Caller): string {
@@ -52,7 +53,7 @@ function registerAgentService(server: Server, ctx: HandlerContext, hooks: AgentC
       (call as ServerUnaryCall<AgentDecideRequest, AgentDecideResponse>).on('cancelled', onCancel);
       try {
         const d = await hooks.decide(sessionId, action, ac.signal);
-        return { decision: d.decision, reason: d.reason, rule: d.rule, approvalId: d.approvalId };
+        return { decision: enumToWire(decisionCodec, d.decision), legacyDecision: d.decision, reason: d.reason, rule: d.rule, approvalId: d.approvalId };
       } finally {
         call.off('cancelled', onCancel);
       }

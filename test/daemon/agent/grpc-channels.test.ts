@@ -9,9 +9,11 @@ import { AgentServiceClient, type AgentEvent } from '../../../proto/gen/loki/v1/
 import { clientFor, errorCode, quietLogger, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 import { allow, recordingHooks, scriptBrief, type RecordingHooks } from './hooks.js';
+import { PolicyDecision } from '../../../proto/gen/loki/v1/policy.js';
+import { Provider, TaskStatus } from '../../../proto/gen/loki/v1/vocab.js';
 
 function event(type: string, message = ''): AgentEvent {
-  return { type, message, dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', taskStatus: '', agent: '' };
+  return { type, message, dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', taskStatus: 0, legacyTaskStatus: '', agent: '' };
 }
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
@@ -61,7 +63,8 @@ describe('AgentChannels', () => {
     const c = connect('s1');
     const brief = await unaryCall(c.hello.bind(c), { runnerVersion: '9.9', pid: 42 });
     assert.equal(brief.sessionId, 's1');
-    assert.equal(brief.provider, 'script');
+    assert.equal(brief.provider, Provider.PROVIDER_SCRIPT);
+    assert.equal(brief.legacyProvider, 'script', 'a runner started before the enums reads the same provider');
     assert.ok(!('apiKey' in brief), 'the brief has no key field at all');
     assert.deepEqual(hooks.hellos, [{ sessionId: 's1', version: '9.9', pid: 42 }]);
   });
@@ -93,7 +96,8 @@ describe('AgentChannels', () => {
     assert.equal(settled, false, 'Decide returned before the decision');
     hooks.held[0]!.release(allow('approved by alice'));
     const res = await first;
-    assert.equal(res.decision, 'allow');
+    assert.equal(res.decision, PolicyDecision.POLICY_DECISION_ALLOW);
+    assert.equal(res.legacyDecision, 'allow', 'a runner started before the enums reads the same decision');
     assert.equal(res.reason, 'approved by alice');
 
     const call = c.decide({ action: { action: { $case: 'shell', shell: 'ask again' }, tool: 'shell', detail: '' } }, () => undefined);
@@ -116,6 +120,18 @@ describe('AgentChannels', () => {
     await assert.rejects(unaryCall(c.report.bind(c), { events: [big] }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
     await assert.rejects(unaryCall(c.report.bind(c), { events: [event('running')] }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
     assert.equal(hooks.events.length, 0);
+  });
+
+  it('reads a task status from the enum or, from a runner started before the enums, the string; refuses anything else by name', async () => {
+    await channels.open('s1');
+    const c = connect('s1');
+    const task = (over: Partial<AgentEvent>): AgentEvent => ({ ...event('task'), taskId: 't1', ...over });
+    await unaryCall(c.report.bind(c), { events: [task({ taskStatus: TaskStatus.TASK_STATUS_COMPLETED }), task({ legacyTaskStatus: 'in_progress' })] });
+    assert.deepEqual(hooks.events.map((e) => e.event.taskStatus), ['completed', 'in_progress']);
+    for (const bad of [task({ taskStatus: 99 as TaskStatus }), task({ legacyTaskStatus: 'done' })]) {
+      await assert.rejects(unaryCall(c.report.bind(c), { events: [bad] }), (err: { code: number; details: string }) => err.code === status.INVALID_ARGUMENT && /task_status/.test(err.details));
+    }
+    assert.equal(hooks.events.length, 2, 'a refused report passes nothing on');
   });
 
   it('clips long strings and refuses a Decide without an action', async () => {

@@ -6,7 +6,8 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { ApprovalStatus, PolicyDecision, PolicyServiceClient } from '../../../proto/gen/loki/v1/policy.js';
 import { SandboxState } from '../../../proto/gen/loki/v1/sandbox.js';
 import { SessionServiceClient, SessionState, StartSessionRequest } from '../../../proto/gen/loki/v1/sessions.js';
-import { AutonomyMode, Provider } from '../../../proto/gen/loki/v1/vocab.js';
+import { AutonomyMode, Provider, TaskStatus } from '../../../proto/gen/loki/v1/vocab.js';
+import { taskStatusCodec } from '../../../common/src/wire-vocab.js';
 import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromRequest, enumToWire, providerCodec, sandboxStateCodec, sessionStateCodec } from '../../../daemon/src/grpc/vocab.js';
 import { toStartInput } from '../../../daemon/src/sessions/grpc.js';
 import type { EnumCodec } from '../../../common/src/index.js';
@@ -26,6 +27,7 @@ const ENUMS: [string, EnumCodec<string, number>, Record<string, string | number>
   ['PolicyDecision', decisionCodec, PolicyDecision, 'POLICY_DECISION_'],
   ['ApprovalStatus', approvalStatusCodec, ApprovalStatus, 'APPROVAL_STATUS_'],
   ['SandboxState', sandboxStateCodec, SandboxState, 'SANDBOX_STATE_'],
+  ['TaskStatus', taskStatusCodec, TaskStatus, 'TASK_STATUS_'],
 ];
 
 describe('daemon wire vocabulary', function () {

@@ -19,6 +19,8 @@ import {
 } from '../../../proto/gen/loki/v1/agent.js';
 import { ROOT, shortTempDir } from '../../helpers/entry.js';
 import { removeHome, startTestDaemon } from '../../helpers/daemon.js';
+import { TASK_STATUSES, isOneOf } from '../../../common/src/index.js';
+import { autonomyCodec, decisionCodec, providerCodec, taskStatusCodec } from '../../../common/src/wire-vocab.js';
 
 export const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'test', clientIp: 'local' };
 
@@ -110,16 +112,29 @@ export class StandInRunner {
     return new Promise((resolve, reject) => fn.call(this.client, req, new Metadata(), opts, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res))));
   }
 
-  hello(): Promise<SessionBrief> {
-    return this.call(this.client.hello, { runnerVersion: 'stand-in', pid: 1 });
+  /** The brief with its enums read back as words; the legacy string fields must say the same (older runners read those). */
+  async hello(): Promise<Omit<SessionBrief, 'provider' | 'autonomyMode'> & { provider: string; autonomyMode: string }> {
+    const b: SessionBrief = await this.call(this.client.hello, { runnerVersion: 'stand-in', pid: 1 });
+    const provider = providerCodec.fromWire(b.provider) ?? '';
+    const autonomyMode = autonomyCodec.fromWire(b.autonomyMode) ?? '';
+    if (provider !== b.legacyProvider || autonomyMode !== b.legacyAutonomyMode) throw new Error(`brief enum and legacy fields disagree: ${provider}/${b.legacyProvider} ${autonomyMode}/${b.legacyAutonomyMode}`);
+    return { ...b, provider, autonomyMode };
   }
 
-  decide(action: AgentAction['action'], tool = 'test'): Promise<AgentDecideResponse> {
-    return this.call(this.client.decide, { action: { action, tool, detail: '' } }, { waitForReady: true });
+  /** The verdict as a word (allow | deny); the legacy string field must say the same. */
+  async decide(action: AgentAction['action'], tool = 'test'): Promise<Omit<AgentDecideResponse, 'decision'> & { decision: string }> {
+    const r: AgentDecideResponse = await this.call(this.client.decide, { action: { action, tool, detail: '' } }, { waitForReady: true });
+    const decision = decisionCodec.fromWire(r.decision) ?? '';
+    if (decision !== r.legacyDecision) throw new Error(`decision enum and legacy field disagree: ${decision}/${r.legacyDecision}`);
+    return { ...r, decision };
   }
 
-  report(events: Partial<AgentEvent>[]): Promise<{ stopRequested: boolean }> {
-    const full = events.map((e) => ({ type: 'message', message: '', dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', taskStatus: '', agent: '', ...e }));
+  /** Task statuses as words: a known one goes as the enum, anything else in the legacy field (so bad values reach the daemon's check). */
+  report(events: Array<Omit<Partial<AgentEvent>, 'taskStatus' | 'legacyTaskStatus'> & { taskStatus?: string }>): Promise<{ stopRequested: boolean }> {
+    const full = events.map(({ taskStatus = '', ...e }) => {
+      const known = isOneOf(TASK_STATUSES, taskStatus);
+      return { type: 'message', message: '', dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', agent: '', ...e, taskStatus: known ? taskStatusCodec.toWire(taskStatus) : 0, legacyTaskStatus: known ? '' : taskStatus };
+    });
     return this.call(this.client.report, { events: full });
   }
 

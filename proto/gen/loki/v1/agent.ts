@@ -18,6 +18,18 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { PolicyDecision, policyDecisionFromJSON, policyDecisionToJSON } from "./policy.js";
+import {
+  AutonomyMode,
+  autonomyModeFromJSON,
+  autonomyModeToJSON,
+  Provider,
+  providerFromJSON,
+  providerToJSON,
+  TaskStatus,
+  taskStatusFromJSON,
+  taskStatusToJSON,
+} from "./vocab.js";
 
 /**
  * AgentService: the only API the untrusted agent-runner can reach, served on a
@@ -37,8 +49,12 @@ export interface AgentHelloRequest {
  */
 export interface SessionBrief {
   sessionId: string;
-  /** script | openai | claude */
-  provider: string;
+  /**
+   * the same as provider, for older runners
+   *
+   * @deprecated
+   */
+  legacyProvider: string;
   /** PRD / prompt text */
   prompt: string;
   /** script provider: JSON list of steps */
@@ -49,8 +65,15 @@ export interface SessionBrief {
   maxIterations: number;
   /** path inside the sandbox, normally /workspace */
   workspace: string;
-  autonomyMode: string;
+  /**
+   * the same as autonomy_mode, for older runners
+   *
+   * @deprecated
+   */
+  legacyAutonomyMode: string;
   options: { [key: string]: string };
+  provider: Provider;
+  autonomyMode: AutonomyMode;
 }
 
 export interface SessionBrief_OptionsEntry {
@@ -83,12 +106,18 @@ export interface AgentDecideRequest {
 }
 
 export interface AgentDecideResponse {
-  /** allow | deny (ask never escapes: the call blocks until decided) */
-  decision: string;
+  /**
+   * the same as decision, for older runners
+   *
+   * @deprecated
+   */
+  legacyDecision: string;
   reason: string;
   rule: string;
   /** set when a human decided */
   approvalId: string;
+  /** allow | deny (ask never escapes: the call blocks until decided) */
+  decision: PolicyDecision;
 }
 
 export interface AgentEvent {
@@ -102,10 +131,16 @@ export interface AgentEvent {
   outputTokens: number;
   costUsd: number;
   taskId: string;
-  /** pending | in_progress | completed | failed */
-  taskStatus: string;
+  /**
+   * older runners: pending | in_progress | completed | failed
+   *
+   * @deprecated
+   */
+  legacyTaskStatus: string;
   /** agent name/role, e.g. development */
   agent: string;
+  /** with type task */
+  taskStatus: TaskStatus;
 }
 
 export interface AgentReportRequest {
@@ -217,15 +252,17 @@ export const AgentHelloRequest: MessageFns<AgentHelloRequest> = {
 function createBaseSessionBrief(): SessionBrief {
   return {
     sessionId: "",
-    provider: "",
+    legacyProvider: "",
     prompt: "",
     planJson: "",
     model: "",
     baseUrl: "",
     maxIterations: 0,
     workspace: "",
-    autonomyMode: "",
+    legacyAutonomyMode: "",
     options: {},
+    provider: 0,
+    autonomyMode: 0,
   };
 }
 
@@ -234,8 +271,8 @@ export const SessionBrief: MessageFns<SessionBrief> = {
     if (message.sessionId !== "") {
       writer.uint32(10).string(message.sessionId);
     }
-    if (message.provider !== "") {
-      writer.uint32(18).string(message.provider);
+    if (message.legacyProvider !== "") {
+      writer.uint32(18).string(message.legacyProvider);
     }
     if (message.prompt !== "") {
       writer.uint32(26).string(message.prompt);
@@ -255,12 +292,18 @@ export const SessionBrief: MessageFns<SessionBrief> = {
     if (message.workspace !== "") {
       writer.uint32(74).string(message.workspace);
     }
-    if (message.autonomyMode !== "") {
-      writer.uint32(82).string(message.autonomyMode);
+    if (message.legacyAutonomyMode !== "") {
+      writer.uint32(82).string(message.legacyAutonomyMode);
     }
     globalThis.Object.entries(message.options).forEach(([key, value]: [string, string]) => {
       SessionBrief_OptionsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
     });
+    if (message.provider !== 0) {
+      writer.uint32(96).int32(message.provider);
+    }
+    if (message.autonomyMode !== 0) {
+      writer.uint32(104).int32(message.autonomyMode);
+    }
     return writer;
   },
 
@@ -290,7 +333,7 @@ export const SessionBrief: MessageFns<SessionBrief> = {
               break;
             }
 
-            message.provider = reader.string();
+            message.legacyProvider = reader.string();
             continue;
           }
           case 3: {
@@ -346,7 +389,7 @@ export const SessionBrief: MessageFns<SessionBrief> = {
               break;
             }
 
-            message.autonomyMode = reader.string();
+            message.legacyAutonomyMode = reader.string();
             continue;
           }
           case 11: {
@@ -358,6 +401,22 @@ export const SessionBrief: MessageFns<SessionBrief> = {
             if (entry11.value !== undefined) {
               message.options[entry11.key] = entry11.value;
             }
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.provider = reader.int32() as any;
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.autonomyMode = reader.int32() as any;
             continue;
           }
         }
@@ -379,7 +438,11 @@ export const SessionBrief: MessageFns<SessionBrief> = {
         : isSet(object.session_id)
         ? globalThis.String(object.session_id)
         : "",
-      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      legacyProvider: isSet(object.legacyProvider)
+        ? globalThis.String(object.legacyProvider)
+        : isSet(object.legacy_provider)
+        ? globalThis.String(object.legacy_provider)
+        : "",
       prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
       planJson: isSet(object.planJson)
         ? globalThis.String(object.planJson)
@@ -398,10 +461,10 @@ export const SessionBrief: MessageFns<SessionBrief> = {
         ? globalThis.Number(object.max_iterations)
         : 0,
       workspace: isSet(object.workspace) ? globalThis.String(object.workspace) : "",
-      autonomyMode: isSet(object.autonomyMode)
-        ? globalThis.String(object.autonomyMode)
-        : isSet(object.autonomy_mode)
-        ? globalThis.String(object.autonomy_mode)
+      legacyAutonomyMode: isSet(object.legacyAutonomyMode)
+        ? globalThis.String(object.legacyAutonomyMode)
+        : isSet(object.legacy_autonomy_mode)
+        ? globalThis.String(object.legacy_autonomy_mode)
         : "",
       options: isObject(object.options)
         ? (globalThis.Object.entries(object.options) as [string, any][]).reduce(
@@ -417,6 +480,12 @@ export const SessionBrief: MessageFns<SessionBrief> = {
           {},
         )
         : {},
+      provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
+      autonomyMode: isSet(object.autonomyMode)
+        ? autonomyModeFromJSON(object.autonomyMode)
+        : isSet(object.autonomy_mode)
+        ? autonomyModeFromJSON(object.autonomy_mode)
+        : 0,
     };
   },
 
@@ -425,8 +494,8 @@ export const SessionBrief: MessageFns<SessionBrief> = {
     if (message.sessionId !== "") {
       obj.sessionId = message.sessionId;
     }
-    if (message.provider !== "") {
-      obj.provider = message.provider;
+    if (message.legacyProvider !== "") {
+      obj.legacyProvider = message.legacyProvider;
     }
     if (message.prompt !== "") {
       obj.prompt = message.prompt;
@@ -446,8 +515,8 @@ export const SessionBrief: MessageFns<SessionBrief> = {
     if (message.workspace !== "") {
       obj.workspace = message.workspace;
     }
-    if (message.autonomyMode !== "") {
-      obj.autonomyMode = message.autonomyMode;
+    if (message.legacyAutonomyMode !== "") {
+      obj.legacyAutonomyMode = message.legacyAutonomyMode;
     }
     if (message.options) {
       const entries = globalThis.Object.entries(message.options) as [string, string][];
@@ -458,6 +527,12 @@ export const SessionBrief: MessageFns<SessionBrief> = {
         });
       }
     }
+    if (message.provider !== 0) {
+      obj.provider = providerToJSON(message.provider);
+    }
+    if (message.autonomyMode !== 0) {
+      obj.autonomyMode = autonomyModeToJSON(message.autonomyMode);
+    }
     return obj;
   },
 
@@ -467,14 +542,14 @@ export const SessionBrief: MessageFns<SessionBrief> = {
   fromPartial<I extends Exact<DeepPartial<SessionBrief>, I>>(object: I): SessionBrief {
     const message = createBaseSessionBrief();
     message.sessionId = object.sessionId ?? "";
-    message.provider = object.provider ?? "";
+    message.legacyProvider = object.legacyProvider ?? "";
     message.prompt = object.prompt ?? "";
     message.planJson = object.planJson ?? "";
     message.model = object.model ?? "";
     message.baseUrl = object.baseUrl ?? "";
     message.maxIterations = object.maxIterations ?? 0;
     message.workspace = object.workspace ?? "";
-    message.autonomyMode = object.autonomyMode ?? "";
+    message.legacyAutonomyMode = object.legacyAutonomyMode ?? "";
     message.options = (globalThis.Object.entries(object.options ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -484,6 +559,8 @@ export const SessionBrief: MessageFns<SessionBrief> = {
       },
       {},
     );
+    message.provider = object.provider ?? 0;
+    message.autonomyMode = object.autonomyMode ?? 0;
     return message;
   },
 };
@@ -868,13 +945,13 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
 };
 
 function createBaseAgentDecideResponse(): AgentDecideResponse {
-  return { decision: "", reason: "", rule: "", approvalId: "" };
+  return { legacyDecision: "", reason: "", rule: "", approvalId: "", decision: 0 };
 }
 
 export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
   encode(message: AgentDecideResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.decision !== "") {
-      writer.uint32(10).string(message.decision);
+    if (message.legacyDecision !== "") {
+      writer.uint32(10).string(message.legacyDecision);
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
@@ -884,6 +961,9 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
     }
     if (message.approvalId !== "") {
       writer.uint32(34).string(message.approvalId);
+    }
+    if (message.decision !== 0) {
+      writer.uint32(40).int32(message.decision);
     }
     return writer;
   },
@@ -906,7 +986,7 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
               break;
             }
 
-            message.decision = reader.string();
+            message.legacyDecision = reader.string();
             continue;
           }
           case 2: {
@@ -933,6 +1013,14 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
             message.approvalId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -947,7 +1035,11 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
 
   fromJSON(object: any): AgentDecideResponse {
     return {
-      decision: isSet(object.decision) ? globalThis.String(object.decision) : "",
+      legacyDecision: isSet(object.legacyDecision)
+        ? globalThis.String(object.legacyDecision)
+        : isSet(object.legacy_decision)
+        ? globalThis.String(object.legacy_decision)
+        : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
       approvalId: isSet(object.approvalId)
@@ -955,13 +1047,14 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
         : isSet(object.approval_id)
         ? globalThis.String(object.approval_id)
         : "",
+      decision: isSet(object.decision) ? policyDecisionFromJSON(object.decision) : 0,
     };
   },
 
   toJSON(message: AgentDecideResponse): unknown {
     const obj: any = {};
-    if (message.decision !== "") {
-      obj.decision = message.decision;
+    if (message.legacyDecision !== "") {
+      obj.legacyDecision = message.legacyDecision;
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
@@ -972,6 +1065,9 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
     if (message.approvalId !== "") {
       obj.approvalId = message.approvalId;
     }
+    if (message.decision !== 0) {
+      obj.decision = policyDecisionToJSON(message.decision);
+    }
     return obj;
   },
 
@@ -980,10 +1076,11 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<AgentDecideResponse>, I>>(object: I): AgentDecideResponse {
     const message = createBaseAgentDecideResponse();
-    message.decision = object.decision ?? "";
+    message.legacyDecision = object.legacyDecision ?? "";
     message.reason = object.reason ?? "";
     message.rule = object.rule ?? "";
     message.approvalId = object.approvalId ?? "";
+    message.decision = object.decision ?? 0;
     return message;
   },
 };
@@ -998,8 +1095,9 @@ function createBaseAgentEvent(): AgentEvent {
     outputTokens: 0,
     costUsd: 0,
     taskId: "",
-    taskStatus: "",
+    legacyTaskStatus: "",
     agent: "",
+    taskStatus: 0,
   };
 }
 
@@ -1029,11 +1127,14 @@ export const AgentEvent: MessageFns<AgentEvent> = {
     if (message.taskId !== "") {
       writer.uint32(66).string(message.taskId);
     }
-    if (message.taskStatus !== "") {
-      writer.uint32(74).string(message.taskStatus);
+    if (message.legacyTaskStatus !== "") {
+      writer.uint32(74).string(message.legacyTaskStatus);
     }
     if (message.agent !== "") {
       writer.uint32(82).string(message.agent);
+    }
+    if (message.taskStatus !== 0) {
+      writer.uint32(88).int32(message.taskStatus);
     }
     return writer;
   },
@@ -1120,7 +1221,7 @@ export const AgentEvent: MessageFns<AgentEvent> = {
               break;
             }
 
-            message.taskStatus = reader.string();
+            message.legacyTaskStatus = reader.string();
             continue;
           }
           case 10: {
@@ -1129,6 +1230,14 @@ export const AgentEvent: MessageFns<AgentEvent> = {
             }
 
             message.agent = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.taskStatus = reader.int32() as any;
             continue;
           }
         }
@@ -1173,12 +1282,17 @@ export const AgentEvent: MessageFns<AgentEvent> = {
         : isSet(object.task_id)
         ? globalThis.String(object.task_id)
         : "",
-      taskStatus: isSet(object.taskStatus)
-        ? globalThis.String(object.taskStatus)
-        : isSet(object.task_status)
-        ? globalThis.String(object.task_status)
+      legacyTaskStatus: isSet(object.legacyTaskStatus)
+        ? globalThis.String(object.legacyTaskStatus)
+        : isSet(object.legacy_task_status)
+        ? globalThis.String(object.legacy_task_status)
         : "",
       agent: isSet(object.agent) ? globalThis.String(object.agent) : "",
+      taskStatus: isSet(object.taskStatus)
+        ? taskStatusFromJSON(object.taskStatus)
+        : isSet(object.task_status)
+        ? taskStatusFromJSON(object.task_status)
+        : 0,
     };
   },
 
@@ -1208,11 +1322,14 @@ export const AgentEvent: MessageFns<AgentEvent> = {
     if (message.taskId !== "") {
       obj.taskId = message.taskId;
     }
-    if (message.taskStatus !== "") {
-      obj.taskStatus = message.taskStatus;
+    if (message.legacyTaskStatus !== "") {
+      obj.legacyTaskStatus = message.legacyTaskStatus;
     }
     if (message.agent !== "") {
       obj.agent = message.agent;
+    }
+    if (message.taskStatus !== 0) {
+      obj.taskStatus = taskStatusToJSON(message.taskStatus);
     }
     return obj;
   },
@@ -1230,8 +1347,9 @@ export const AgentEvent: MessageFns<AgentEvent> = {
     message.outputTokens = object.outputTokens ?? 0;
     message.costUsd = object.costUsd ?? 0;
     message.taskId = object.taskId ?? "";
-    message.taskStatus = object.taskStatus ?? "";
+    message.legacyTaskStatus = object.legacyTaskStatus ?? "";
     message.agent = object.agent ?? "";
+    message.taskStatus = object.taskStatus ?? 0;
     return message;
   },
 };

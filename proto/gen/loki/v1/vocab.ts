@@ -103,3 +103,54 @@ export function autonomyModeToJSON(object: AutonomyMode): string {
       return "UNRECOGNIZED";
   }
 }
+
+export enum TaskStatus {
+  TASK_STATUS_UNSPECIFIED = 0,
+  TASK_STATUS_PENDING = 1,
+  TASK_STATUS_IN_PROGRESS = 2,
+  TASK_STATUS_COMPLETED = 3,
+  TASK_STATUS_FAILED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function taskStatusFromJSON(object: any): TaskStatus {
+  switch (object) {
+    case 0:
+    case "TASK_STATUS_UNSPECIFIED":
+      return TaskStatus.TASK_STATUS_UNSPECIFIED;
+    case 1:
+    case "TASK_STATUS_PENDING":
+      return TaskStatus.TASK_STATUS_PENDING;
+    case 2:
+    case "TASK_STATUS_IN_PROGRESS":
+      return TaskStatus.TASK_STATUS_IN_PROGRESS;
+    case 3:
+    case "TASK_STATUS_COMPLETED":
+      return TaskStatus.TASK_STATUS_COMPLETED;
+    case 4:
+    case "TASK_STATUS_FAILED":
+      return TaskStatus.TASK_STATUS_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TaskStatus.UNRECOGNIZED;
+  }
+}
+
+export function taskStatusToJSON(object: TaskStatus): string {
+  switch (object) {
+    case TaskStatus.TASK_STATUS_UNSPECIFIED:
+      return "TASK_STATUS_UNSPECIFIED";
+    case TaskStatus.TASK_STATUS_PENDING:
+      return "TASK_STATUS_PENDING";
+    case TaskStatus.TASK_STATUS_IN_PROGRESS:
+      return "TASK_STATUS_IN_PROGRESS";
+    case TaskStatus.TASK_STATUS_COMPLETED:
+      return "TASK_STATUS_COMPLETED";
+    case TaskStatus.TASK_STATUS_FAILED:
+      return "TASK_STATUS_FAILED";
+    case TaskStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
