@@ -2,7 +2,8 @@
 // environment variables, validate against the process's one zod schema,
 // report every problem at once as `path: message`, then deep-freeze.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse as YamlParse } from 'yaml';
 import type { z } from 'zod';
 import { LokiError } from './errors.js';
 
@@ -69,6 +70,17 @@ function convertEnv(binding: EnvBinding, raw: string, problems: string[]): unkno
     case 'list':
       return v === '' ? [] : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
   }
+}
+
+// The yaml library is loaded on first use, not at start: with no config file (the
+// `loki up` default) lokid and the gateway never need it, and loading it costs each
+// process a few MB of resident memory it would keep for its lifetime.
+let yamlParse: typeof YamlParse | undefined;
+
+/** YAML (or JSON) text to a value; the library loads on the first call. */
+export function parseYaml(text: string): unknown {
+  yamlParse ??= (createRequire(import.meta.url)('yaml') as { parse: typeof YamlParse }).parse;
+  return yamlParse(text);
 }
 
 export function readConfigFile(path: string): Record<string, unknown> {

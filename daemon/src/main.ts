@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // lokid: the privileged supervisor. Usage: lokid [--config FILE] [--home DIR] [--log-level L]
 import { parseArgs } from 'node:util';
+import { trimHeapWhenSettled } from '../../common/src/heap-trim.js';
 import { ConfigError, LokiError, createLogger, isMainModule, VERSION } from '../../common/src/index.js';
 import { loadDaemonConfig } from './config.js';
 import { startDaemon, type DaemonHandle } from './daemon.js';
@@ -64,6 +65,8 @@ async function main(): Promise<number> {
   }
   bootLog.level = daemon.config.log_level;
   await notifier.ready(`serving on ${daemon.paths.adminSocket}`);
+  // Give back the young generation that startup (migrations, reconcile, module loading) grew.
+  trimHeapWhenSettled();
   const stopWatchdog = notifier.startWatchdog();
 
   let stopping = false;

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, LokiError, createLogger, isMainModule, type Logger } from '../../common/src/index.js';
+import { trimHeapWhenSettled } from '../../common/src/heap-trim.js';
 import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
 import { daemonTarget, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
@@ -102,6 +103,8 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
     await metricsApp.listen({ host, port: Number(cfg.metrics.listen.slice(i + 1)) });
     mainLog.info({ address: cfg.metrics.listen }, 'metrics listener up');
   }
+  // Give back the young generation that startup grew (≈ 14 MB of idle RSS).
+  trimHeapWhenSettled();
 
   function reload(): boolean {
     try {

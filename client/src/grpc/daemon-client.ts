@@ -151,11 +151,14 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
   const services = createServices(ch);
   const { system, tokens, health, audit, sessions: sessionService } = services;
   const clients = services.all;
-  const metadata = (id: CallIdentity): Metadata => {
-    const md = metadataFor(id);
-    opts.decorate?.(md);
-    return md;
-  };
+  const decorate = opts.decorate;
+  const metadata = decorate
+    ? (id: CallIdentity): Metadata => {
+        const md = metadataFor(id);
+        decorate(md);
+        return md;
+      }
+    : metadataFor;
 
   const invoke: Invoke = (name, client, method, req, id, timeoutMs = opts.timeoutMs) => {
     const started = process.hrtime.bigint();

@@ -2,7 +2,7 @@
 // invalid_argument before anything is created.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../../../common/src/config.js';
 import { LokiError } from '../../../common/src/index.js';
 import { projectVisible, type Project, type ProjectRegistry } from '../git/projects.js';
 import type { Caller } from '../authz/caller.js';
