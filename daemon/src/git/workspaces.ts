@@ -69,6 +69,8 @@ export interface WorkspaceManagerOptions {
   /** Environment for PATH/HOME lookups (git, gh); default process.env. */
   env?: NodeJS.ProcessEnv;
   clock?: () => number;
+  /** The random part of session branch names (8 hex digits); default 32 random bits. Tests pin it to plant a collision. */
+  branchRandom?: () => string;
 }
 
 function summaryIds(ws: Workspace): { sessionId: string; branch: string; baseBranch: string; baseCommit: string } {
@@ -82,7 +84,7 @@ export class WorkspaceManager {
     for (const k of ['repo', 'projects', 'trail', 'log', 'workspacesDir', 'config'] as const) {
       if (!opts[k]) throw new Error(`WorkspaceManager needs ${k}`);
     }
-    this.o = { env: process.env, clock: Date.now, ...opts, log: opts.log.child({ component: 'workspaces' }) };
+    this.o = { env: process.env, clock: Date.now, branchRandom: () => randomBytes(4).toString('hex'), ...opts, log: opts.log.child({ component: 'workspaces' }) };
   }
 
   get gitConfig(): GitConfig {
@@ -123,7 +125,7 @@ export class WorkspaceManager {
     if (this.o.repo.get(sessionId)) {
       throw new LokiError('conflict', `session "${sessionId}" already has a workspace`);
     }
-    const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid);
+    const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid, this.o.branchRandom());
     this.assertWritable(project, branch);
     if (this.o.repo.branchTaken(branch) || (await refExists(project.path, `refs/heads/${branch}`))) {
       throw new LokiError('ref_exists', `branch "${branch}" already exists; a random part collided or the branch was made by hand`);

@@ -101,7 +101,7 @@ export interface GitFixture {
   close(): void;
 }
 
-export function gitFixture(opts: { config?: GitConfig; env?: NodeJS.ProcessEnv; clock?: () => number } = {}): GitFixture {
+export function gitFixture(opts: { config?: GitConfig; env?: NodeJS.ProcessEnv; clock?: () => number; branchRandom?: () => string } = {}): GitFixture {
   const root = tempDir();
   const home = join(root, 'home');
   // The agent (the sandbox uid 64000 on the host in these tests) must be able to reach its
@@ -121,6 +121,7 @@ export function gitFixture(opts: { config?: GitConfig; env?: NodeJS.ProcessEnv; 
     config: opts.config ?? defaultGitConfig(),
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.branchRandom ? { branchRandom: opts.branchRandom } : {}),
   });
   return {
     root,

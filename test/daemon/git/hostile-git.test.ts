@@ -82,12 +82,13 @@ describe('security review: a hostile workspace git dir', function () {
   it('refuses to create a session whose branch name already exists in the project (planted collision)', async function () {
     const clock = () => 1_700_000_000_000;
     fx.close();
-    fx = gitFixture({ config: defaultGitConfig(), clock });
+    // The random part pinned, as an attacker who guessed it (or planted many) would have it.
+    fx = gitFixture({ config: defaultGitConfig(), clock, branchRandom: () => '0badc0de' });
     project = makeProject(fx.root, 'proj2');
     await fx.projects.register(project, { registeredBy: 'local:0' });
-    hostGit(project, 'branch', 'loki/session-1700000000-13');
-    const planted = hostGit(project, 'rev-parse', 'loki/session-1700000000-13');
+    hostGit(project, 'branch', 'loki/session-1700000000-13-0badc0de');
+    const planted = hostGit(project, 'rev-parse', 'loki/session-1700000000-13-0badc0de');
     await assert.rejects(fx.workspaces.createWorkspace({ project: 'proj2', sessionId: 'g3', pid: 13, owner: 'local:0' }), (e: unknown) => e instanceof LokiError && e.code === 'ref_exists');
-    assert.equal(hostGit(project, 'rev-parse', 'loki/session-1700000000-13'), planted);
+    assert.equal(hostGit(project, 'rev-parse', 'loki/session-1700000000-13-0badc0de'), planted);
   });
 });
