@@ -229,14 +229,16 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // Over a quota the item is dropped (the session keeps running and can still finish); the first breach of each kind is one `quota` event.
       const over = !ALWAYS_ACCEPTED.has(e.type) && total >= q.events ? ('events' as const)
         : e.taskId && !this.o.rt.store.hasTask(sessionId, e.taskId) && this.o.rt.store.taskCount(sessionId) >= q.tasks ? ('tasks' as const)
-        : e.type === 'learning' && this.o.learnings && this.o.learnings.countForSession(sessionId) >= q.learnings ? ('learnings' as const)
         : undefined;
-      if (over) {
-        const err = this.noteBreach(sessionId, over, q[over]);
+      // The learnings quota is checked by the insert itself (one repository transaction).
+      const learned = !over && e.type === 'learning' ? await this.learn(sessionId, s.projectId, e, q.learnings) : undefined;
+      const overNow = over ?? (learned === 'over' ? ('learnings' as const) : undefined);
+      if (overNow) {
+        const err = this.noteBreach(sessionId, overNow, q[overNow]);
         breach ??= err;
         continue;
       }
-      const learnError = e.type === 'learning' ? this.learn(sessionId, s.projectId, e) : undefined;
+      const learnError = learned === 'over' ? undefined : learned;
       total++;
       const counters = {
         ...(e.iteration ? { iteration: e.iteration } : {}),
@@ -262,12 +264,12 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return { stopRequested: this.o.rt.store.get(sessionId)!.stopRequested || finished };
   }
 
-  /** Records a `learning` event; returns why it was not recorded, if it was not. */
-  private learn(sessionId: string, projectId: string, e: AgentEventData): string | undefined {
+  /** Records a `learning` event within the session's quota; returns 'over' or why it was not recorded, if it was not. */
+  private async learn(sessionId: string, projectId: string, e: AgentEventData, max: number): Promise<string | undefined> {
     if (!this.o.learnings) return undefined;
     try {
-      this.o.learnings.record({ sessionId, projectId, text: e.message, tags: learningTags(parseData(e.dataJson)) });
-      return undefined;
+      const r = await this.o.learnings.recordWithin({ sessionId, projectId, text: e.message, tags: learningTags(parseData(e.dataJson)) }, max);
+      return r === 'over' ? 'over' : undefined;
     } catch (err) {
       if (err instanceof LokiError) return err.message;
       throw err;
