@@ -67,7 +67,7 @@ describe('store migrations', () => {
       assert.equal(store.projects.find('dm')?.name, 'demo');
       assert.equal(store.workspaces.get('ses-000000000000')?.state, 'active');
       assert.deepEqual(store.tokens.all().map((t) => t.name), ['admin', 'viewer']);
-      assert.equal(store.approvals.list({ status: 'pending' }).length, 1);
+      assert.equal((await store.approvals.list({ status: 'pending' })).length, 1);
       assert.equal((await store.learnings.match('"migrations"', [store.projects.find('demo')!.id], 10)).length, 3);
     } finally {
       store.close();
