@@ -46,11 +46,15 @@ try {
   const store = new LearningStore(sq.learnings);
   const projects = Array.from({ length: 20 }, (_, i) => `prj-${String(i).padStart(12, '0')}`);
   const t0 = performance.now();
+  // The SQLite repository writes when called (its async methods run synchronously up to their return),
+  // so every insert lands inside this one transaction; the promises are awaited after it.
+  const filled: Promise<unknown>[] = [];
   db.transaction(() => {
     for (let i = 0; i < rows; i++) {
-      store.record({ sessionId: `ses-${String(i % 5000).padStart(12, '0')}`, projectId: projects[i % projects.length]!, text: sentence(), tags: [WORDS[rnd(WORDS.length)]!] });
+      filled.push(store.record({ sessionId: `ses-${String(i % 5000).padStart(12, '0')}`, projectId: projects[i % projects.length]!, text: sentence(), tags: [WORDS[rnd(WORDS.length)]!] }));
     }
   })();
+  await Promise.all(filled);
   console.log(`filled ${rows} learnings in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const qs = Array.from({ length: queries }, (_, i) => (i % 2 ? WORDS[rnd(WORDS.length)]! : `${WORDS[rnd(WORDS.length)]} ${WORDS[rnd(WORDS.length)]}`));
@@ -60,7 +64,7 @@ try {
 
   // Warm both paths (page cache, statement cache) before timing.
   for (const q of qs.slice(0, 5)) {
-    store.search(q, projects, 50);
+    await store.search(q, projects, 50);
     like.all(...projects, `%${q.split(' ')[0]}%`);
   }
   const fts: number[] = [];
@@ -69,7 +73,7 @@ try {
   let scanHits = 0;
   for (const q of qs) {
     let t = performance.now();
-    ftsHits += store.search(q, projects, 50).length;
+    ftsHits += (await store.search(q, projects, 50)).length;
     fts.push(performance.now() - t);
     const [a, b] = q.split(' ');
     t = performance.now();

@@ -134,7 +134,7 @@ describe('per-session quotas on events and approvals', function () {
     const plan = ['- phase: review', '- phase: deploy', ...Array.from({ length: 30 }, (_, i) => `- run: echo ${i}`)].join('\n');
     const m = sd.feature.manager;
     const s = await m.start(ADMIN, { prd: '', prompt: 'loop', provider: 'script', plan, profile: '', autonomy: 'checkpoint', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
-    const first = await until('the first approval', () => sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' })[0], 60_000);
+    const first = await until('the first approval', async () => (await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' }))[0], 60_000);
     const ok = await gw.app.inject({ method: 'POST', url: `/api/approvals/${first.id}/approve`, headers: bearer(admin), payload: {} });
     assert.equal(ok.statusCode, 200, ok.body);
     const done = await until('the session to end', () => {
@@ -144,7 +144,7 @@ describe('per-session quotas on events and approvals', function () {
     const events: { type: string; message: string; data: Record<string, unknown> }[] = [];
     for await (const e of m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) events.push(e);
     assert.equal(done.state, 'completed', `${done.reason}\n${events.map((e) => `${e.type}: ${e.message}`).join('\n')}`);
-    assert.equal(sd.feature.policy.listApprovals({ sessionId: s.id }).length, 1, 'the second phase asked no human');
+    assert.equal((await sd.feature.policy.listApprovals({ sessionId: s.id })).length, 1, 'the second phase asked no human');
     assert.ok(events.some((e) => /reached its quota of 1 approvals \(sessions\.quotas\.approvals\)/.test(e.message)), events.map((e) => e.message).join('\n'));
     assert.equal(events.filter((e) => e.type === 'quota').length, 1);
     assert.match(events.find((e) => e.type === 'quota')!.message, /reached its quota of 30 events \(sessions\.quotas\.events\)/);

@@ -40,7 +40,7 @@ describe('a script session with the real agent-runner', function () {
     const m = sd!.feature.manager;
     const s = await m.start(ADMIN, { prd: 'docs/prd.md', prompt: '', provider: 'script', plan: PLAN, profile: '', autonomy: 'checkpoint', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
     await until('waiting_approval', () => m.get(ADMIN, s.id).state === 'waiting_approval', 60_000);
-    const [approval] = sd!.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
+    const [approval] = await sd!.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
     assert.match(approval!.normalized, /phase review/);
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = (() => true) as typeof process.stdout.write;
@@ -69,6 +69,6 @@ describe('a script session with the real agent-runner', function () {
     assert.equal(done.tasks.completed, 1);
     // The engine's decisions: the approved phase counts once, as the ask it was.
     assert.deepEqual(done.decisions, { allow: 3, deny: 1, ask: 1 });
-    assert.equal(m.metrics(ADMIN).active, 0);
+    assert.equal((await m.metrics(ADMIN)).active, 0);
   });
 });

@@ -240,7 +240,7 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
       const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
       const names = new Map(list.map((p) => [p.id, p.name]));
       const ids = [...names.keys()];
-      const rows = req.q.trim() ? learnings.search(req.q, ids, req.limit || 50) : learnings.list(ids, req.limit || 100);
+      const rows = req.q.trim() ? await learnings.search(req.q, ids, req.limit || 50) : await learnings.list(ids, req.limit || 100);
       return {
         learnings: rows.map((l) => ({
           id: l.id,

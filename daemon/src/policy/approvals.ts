@@ -41,25 +41,30 @@ export interface ApprovalEvent {
   approval: Approval;
 }
 
-/** Where approvals are kept. Every state change is a compare-and-set: false when someone else changed it first. */
+/**
+ * Where approvals are kept (async: the seam a networked store plugs into). Every
+ * state change is a compare-and-set: false when someone else changed it first.
+ */
 export interface ApprovalRepo {
-  get(id: string): Approval | undefined;
-  /** The pending request of this session for this action. */
-  pendingFor(sessionId: string, actionHash: string): Approval | undefined;
-  countPending(sessionId: string): number;
-  insert(a: Approval): void;
+  get(id: string): Promise<Approval | undefined>;
+  /**
+   * One transaction: the pending request of this session for this action if there
+   * is one; else refuses when the session holds `maxPending` pending requests; else
+   * inserts `a`. Two concurrent requests for one action cannot both insert.
+   */
+  insertUnlessPending(a: Approval, maxPending: number): Promise<{ existing: Approval } | { pending: number } | { inserted: true }>;
   /** Oldest first. */
-  list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined }): Approval[];
+  list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined }): Promise<Approval[]>;
   /** Pending requests whose time is up. */
-  due(now: number): Approval[];
+  due(now: number): Promise<Approval[]>;
   /** Records one more approver of a pending request whose approvers are still `seen`. */
-  addApprover(id: string, approvers: readonly string[], comment: string, seen: readonly string[]): boolean;
+  addApprover(id: string, approvers: readonly string[], comment: string, seen: readonly string[]): Promise<boolean>;
   /** Decides a pending request whose approvers are still `seen`. */
-  decide(id: string, d: { status: ApprovalStatus; by: string; at: number; comment: string; approvers: readonly string[] }, seen: readonly string[]): boolean;
+  decide(id: string, d: { status: ApprovalStatus; by: string; at: number; comment: string; approvers: readonly string[] }, seen: readonly string[]): Promise<boolean>;
   /** Expires a pending request. */
-  expire(id: string, by: string, at: number): boolean;
-  /** Marks an approved request used, once. */
-  consume(id: string, at: number): void;
+  expire(id: string, by: string, at: number): Promise<boolean>;
+  /** Marks an approved request used, once: false when it was already used. */
+  consume(id: string, at: number): Promise<boolean>;
 }
 
 export interface ApprovalStoreOptions {
@@ -89,23 +94,28 @@ export class ApprovalStore {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => number;
   private closed = false;
+  /** The restart pass below; every public operation waits for it, so none runs before it. */
+  private readonly ready: Promise<void>;
 
   constructor(private readonly opts: ApprovalStoreOptions) {
     this.now = opts.now ?? Date.now;
     this.events.setMaxListeners(0);
-    // Pending requests survive a restart: expire the overdue ones, re-arm the rest.
-    this.expireDue();
-    for (const a of this.list({ status: 'pending' })) this.arm(a);
+    this.ready = this.restore();
+    // Each caller awaits `ready` and sees its error; this only keeps it from being an unhandled rejection.
+    this.ready.catch((err: unknown) => opts.log.error({ err }, 'approvals: could not re-arm pending requests'));
+  }
+
+  /** Pending requests survive a restart: expire the overdue ones, re-arm the rest. */
+  private async restore(): Promise<void> {
+    // Nobody was subscribed when this ran synchronously in the constructor: keep it unannounced.
+    await this.expireDueNow(false);
+    for (const a of await this.opts.repo.list({ status: 'pending' })) this.arm(a);
   }
 
   /** Creates a pending request, or returns the pending one for the same session and action. */
-  request(req: ApprovalRequest): Approval {
-    this.expireDue();
-    const existing = this.opts.repo.pendingFor(req.sessionId, req.actionHash);
-    if (existing) return existing;
+  async request(req: ApprovalRequest): Promise<Approval> {
+    await this.expireDue();
     const limit = this.opts.maxPendingPerSession ?? 100;
-    const pending = this.opts.repo.countPending(req.sessionId);
-    if (pending >= limit) throw new LokiError('resource_exhausted', `session ${req.sessionId} already has ${pending} pending approvals; wait for them to be decided`);
     const now = this.now();
     const need = this.opts.requirementFor?.(req.askedBy);
     const a: Approval = {
@@ -127,26 +137,32 @@ export class ApprovalStore {
       distinctFromStarter: need?.distinctFromStarter ?? false,
       approvers: [],
     };
-    this.opts.repo.insert(a);
+    // Lookup, limit and insert are one repository transaction (was one synchronous step).
+    const r = await this.opts.repo.insertUnlessPending(a, limit);
+    if ('existing' in r) return r.existing;
+    if ('pending' in r) throw new LokiError('resource_exhausted', `session ${req.sessionId} already has ${r.pending} pending approvals; wait for them to be decided`);
     this.arm(a);
     this.emit({ type: 'requested', approval: a });
     return a;
   }
 
-  get(id: string): Approval {
-    const a = this.opts.repo.get(id);
+  async get(id: string): Promise<Approval> {
+    await this.ready;
+    const a = await this.opts.repo.get(id);
     if (!a) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(id)}`);
     return a;
   }
 
-  list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined } = {}): Approval[] {
+  async list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined } = {}): Promise<Approval[]> {
+    await this.ready;
     return this.opts.repo.list(filter);
   }
 
   /** Records a human decision. The subject comes from the authenticated caller, never from the request body. */
-  decide(id: string, d: { approve: boolean; subject: string; comment?: string }): Approval {
-    this.expireDue();
-    const a = this.get(id);
+  // Read, check, then a compare-and-set in the repository: a decision that raced another fails, as before.
+  async decide(id: string, d: { approve: boolean; subject: string; comment?: string }): Promise<Approval> {
+    await this.expireDue();
+    const a = await this.get(id);
     if (a.status === 'expired') throw new LokiError('approval_expired', `approval ${id} expired at ${new Date(a.expiresAt).toISOString()} and was ${this.opts.onTimeout === 'deny' ? 'denied' : 'allowed'}`);
     if (a.status !== 'pending') throw new LokiError('approval_decided', `approval ${id} was already ${a.status} by ${a.decidedBy}`);
     if (!d.subject) throw new LokiError('unauthenticated', 'an approval decision needs an authenticated subject');
@@ -172,7 +188,7 @@ export class ApprovalStore {
       // Not enough people yet: record this approver and stay pending. Compare-and-set on the list so two
       // approvals arriving together cannot both count as the first.
       const approvers = [...a.approvers, d.subject];
-      if (!this.opts.repo.addApprover(id, approvers, comment, a.approvers)) throw new LokiError('approval_decided', `approval ${id} changed concurrently; look again and retry`);
+      if (!(await this.opts.repo.addApprover(id, approvers, comment, a.approvers))) throw new LokiError('approval_decided', `approval ${id} changed concurrently; look again and retry`);
       const out = { ...a, approvers, comment };
       this.opts.log.info({ approval_id: id, approver: d.subject, of: a.approvalsRequired }, 'approval recorded; more approvers needed');
       this.emit({ type: 'requested', approval: out });
@@ -180,7 +196,7 @@ export class ApprovalStore {
     }
     const status: ApprovalStatus = d.approve ? 'approved' : 'rejected';
     const approvers = d.approve ? [...a.approvers, d.subject] : a.approvers;
-    if (!this.opts.repo.decide(id, { status, by: d.subject, at: now, comment, approvers }, a.approvers)) throw new LokiError('approval_decided', `approval ${id} was decided concurrently`);
+    if (!(await this.opts.repo.decide(id, { status, by: d.subject, at: now, comment, approvers }, a.approvers))) throw new LokiError('approval_decided', `approval ${id} was decided concurrently`);
     this.disarm(id);
     const out = { ...a, status, decidedBy: d.subject, decidedAt: now, comment, approvers };
     this.emit({ type: 'decided', approval: out });
@@ -191,9 +207,9 @@ export class ApprovalStore {
    * Lets an approved action through exactly once. The action must hash to the
    * approved hash within the same session; anything else is refused.
    */
-  consume(id: string, sessionId: string, actionHash: string): Approval {
-    this.expireDue();
-    const a = this.get(id);
+  async consume(id: string, sessionId: string, actionHash: string): Promise<Approval> {
+    await this.expireDue();
+    const a = await this.get(id);
     if (a.sessionId !== sessionId || a.actionHash !== actionHash) {
       throw new LokiError('approval_mismatch', `approval ${id} was granted for a different action ("${a.normalized}"); request a new approval`);
     }
@@ -203,49 +219,73 @@ export class ApprovalStore {
     }
     if (a.consumedAt) throw new LokiError('approval_decided', `approval ${id} was already used at ${new Date(a.consumedAt).toISOString()}`);
     const now = this.now();
-    this.opts.repo.consume(id, now);
+    // The repository's consume is a compare-and-set (still unused), so of two racing consumers one wins.
+    if (!(await this.opts.repo.consume(id, now))) throw new LokiError('approval_decided', `approval ${id} was already used`);
     const out = { ...a, consumedAt: now };
     this.emit({ type: 'consumed', approval: out });
     return out;
   }
 
   /** Marks overdue pending requests expired; returns how many. */
-  expireDue(): number {
-    const now = this.now();
-    const due = this.opts.repo.due(now);
-    for (const a of due) this.expireOne(a);
+  async expireDue(): Promise<number> {
+    await this.ready;
+    return this.expireDueNow();
+  }
+
+  private async expireDueNow(announce = true): Promise<number> {
+    const due = await this.opts.repo.due(this.now());
+    for (const a of due) await this.expireOne(a, announce);
     return due.length;
   }
 
-  private expireOne(a: Approval): void {
-    const changed = this.opts.repo.expire(a.id, 'system:timeout', this.now());
+  // Expiring is a compare-and-set (still pending), so a timer and a decision racing cannot both win.
+  private async expireOne(a: Approval, announce = true): Promise<void> {
+    const changed = await this.opts.repo.expire(a.id, 'system:timeout', this.now());
     this.disarm(a.id);
     if (changed) {
       this.opts.log.info({ approval_id: a.id, session_id: a.sessionId, on_timeout: this.opts.onTimeout }, 'approval timed out');
-      this.emit({ type: 'expired', approval: { ...a, status: 'expired', decidedBy: 'system:timeout', decidedAt: this.now() } });
+      if (announce) this.emit({ type: 'expired', approval: { ...a, status: 'expired', decidedBy: 'system:timeout', decidedAt: this.now() } });
     }
   }
 
   /** Resolves once the approval is no longer pending (decided or expired), or rejects when `signal` aborts. */
-  waitForDecision(id: string, signal?: AbortSignal): Promise<Approval> {
-    const a = this.get(id);
-    if (a.status !== 'pending') return Promise.resolve(a);
+  async waitForDecision(id: string, signal?: AbortSignal): Promise<Approval> {
+    // Listen before reading: a decision landing while the read is awaited is not missed.
+    let decided: Approval | undefined;
+    let wake: ((a: Approval) => void) | undefined;
+    const early = (e: ApprovalEvent) => {
+      if (e.approval.id !== id || e.type === 'requested' || e.type === 'consumed') return;
+      decided = e.approval;
+      wake?.(e.approval);
+    };
+    this.events.on('change', early);
+    let a: Approval;
+    try {
+      a = await this.get(id);
+    } catch (err) {
+      this.events.off('change', early);
+      throw err;
+    }
+    if (decided || a.status !== 'pending') {
+      this.events.off('change', early);
+      return decided ?? a;
+    }
     return new Promise((resolve, reject) => {
-      const onEvent = (e: ApprovalEvent) => {
-        if (e.approval.id !== id || e.type === 'requested' || e.type === 'consumed') return;
+      const onEvent = (e: Approval) => {
         cleanup();
-        resolve(e.approval);
+        resolve(e);
       };
       const onAbort = () => {
         cleanup();
         reject(new LokiError('unavailable', 'stopped waiting for the approval'));
       };
       const cleanup = () => {
-        this.events.off('change', onEvent);
+        this.events.off('change', early);
+        wake = undefined;
         signal?.removeEventListener('abort', onAbort);
       };
       if (signal?.aborted) return onAbort();
-      this.events.on('change', onEvent);
+      wake = onEvent;
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -275,7 +315,9 @@ export class ApprovalStore {
     if (this.closed) return;
     this.disarm(a.id);
     // setTimeout caps at ~24.8 days; the configured maximum is 7 days.
-    const t = setTimeout(() => this.expireOne(a), Math.max(0, a.expiresAt - this.now()));
+    const t = setTimeout(() => {
+      this.expireOne(a).catch((err: unknown) => this.opts.log.error({ err, approval_id: a.id }, 'approvals: could not expire a request'));
+    }, Math.max(0, a.expiresAt - this.now()));
     t.unref();
     this.timers.set(a.id, t);
   }

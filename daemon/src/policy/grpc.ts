@@ -159,14 +159,14 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
         listApprovals: unary<ListApprovalsRequest, ListApprovalsResponse>(ctx, 'PolicyService.ListApprovals', async (req, caller) => {
           requireScope(caller, 'read');
           if (req.sessionId) requireSession(caller, req.sessionId);
-          const list = service.listApprovals({ sessionId: req.sessionId, status: enumFromRequest(approvalStatusCodec, 'status', req.status, req.legacyStatus) });
+          const list = await service.listApprovals({ sessionId: req.sessionId, status: enumFromRequest(approvalStatusCodec, 'status', req.status, req.legacyStatus) });
           return { approvals: list.filter((a) => visible(caller, a)).map(toWireApproval) };
         }),
         decideApproval: unary<DecideApprovalRequest, DecideApprovalResponse>(ctx, 'PolicyService.DecideApproval', async (req, caller) => {
           requireScope(caller, 'control');
           if (!req.id) throw new LokiError('invalid_argument', 'id is required');
           if (req.comment.length > 2000) throw new LokiError('invalid_argument', 'comment is limited to 2000 characters');
-          const a = service.approvals.get(req.id);
+          const a = await service.approvals.get(req.id);
           if (!visible(caller, a)) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(req.id)}`);
           const done = await service.decideApproval(req.id, req.approve, caller.subject, req.comment, caller.requestId);
           return { approval: toWireApproval(done) };
@@ -233,7 +233,7 @@ async function watch(
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     if (req.includePending) {
-      for (const a of service.listApprovals({ sessionId: req.sessionId, status: 'pending' })) {
+      for (const a of await service.listApprovals({ sessionId: req.sessionId, status: 'pending' })) {
         if (visible(caller, a)) await writeMessage(call, { type: 'pending', approval: toWireApproval(a) });
       }
     }

@@ -77,10 +77,10 @@ export class PolicyService {
     if (d.decision === 'ask') {
       if (o.approvalId) {
         // Throws approval_mismatch for any other action or session, approval_not_granted otherwise.
-        const a = this.opts.approvals.consume(o.approvalId, ctx.sessionId, d.actionHash);
+        const a = await this.opts.approvals.consume(o.approvalId, ctx.sessionId, d.actionHash);
         result = this.approved(d, a);
       } else {
-        const a = this.opts.approvals.request({ sessionId: ctx.sessionId, actionKind: actionKind(action), normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule, reason: d.reason });
+        const a = await this.opts.approvals.request({ sessionId: ctx.sessionId, actionKind: actionKind(action), normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule, reason: d.reason });
         await this.audit(o, 'approval.request', ctx.sessionId, d, 'success', undefined, { approval_id: a.id });
         result = { ...d, approvalId: a.id };
         if (o.waitMs || o.untilDecided) result = await this.waitFor(d, a, o);
@@ -115,7 +115,7 @@ export class PolicyService {
     try {
       const done = await this.opts.approvals.waitForDecision(a.id, ac.signal);
       const outcome = this.opts.approvals.outcome(done);
-      if (outcome === 'allow') return this.approved(d, this.opts.approvals.consume(a.id, done.sessionId, d.actionHash));
+      if (outcome === 'allow') return this.approved(d, await this.opts.approvals.consume(a.id, done.sessionId, d.actionHash));
       const why = done.status === 'expired' ? 'the approval timed out' : `rejected by ${done.decidedBy}${done.comment ? `: ${done.comment}` : ''}`;
       return { ...d, decision: 'deny', rule: `approval:${a.id}`, reason: why, approvalId: a.id };
     } catch (err) {
@@ -127,7 +127,7 @@ export class PolicyService {
     }
   }
 
-  listApprovals(filter: { sessionId?: string; status?: string }): Approval[] {
+  async listApprovals(filter: { sessionId?: string; status?: string }): Promise<Approval[]> {
     const status = filter.status || undefined;
     if (status && !isOneOf(APPROVAL_STATUSES, status)) {
       throw new LokiError('invalid_argument', `status must be pending, approved, rejected or expired (got ${JSON.stringify(status)})`);
@@ -139,7 +139,7 @@ export class PolicyService {
     if (!id) throw new LokiError('invalid_argument', 'approval id is required');
     let a: Approval;
     try {
-      a = this.opts.approvals.decide(id, { approve, subject, comment });
+      a = await this.opts.approvals.decide(id, { approve, subject, comment });
     } catch (err) {
       if (err instanceof LokiError && err.kind === 'permission_denied') {
         await this.opts.audit.record({ action: 'approval.decide', user: subject, resource: `approval:${id}`, result: 'denied', reason: err.message, ...(requestId ? { request_id: requestId } : {}) });

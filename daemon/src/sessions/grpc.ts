@@ -143,7 +143,7 @@ export function createSessionsModule(deps: SessionsModuleDeps): ServiceModule {
           return { removed: r.removed, freedBytes: r.freedBytes };
         }),
         metrics: unary<SessionMetricsRequest, SessionMetricsResponse>(ctx, 'Session.Metrics', async (_req, caller) => {
-          const m = manager.metrics(caller);
+          const m = await manager.metrics(caller);
           const t = now();
           return {
             // The gateway asking for itself (its /metrics, no user credential) gets the

@@ -72,6 +72,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
   private readonly written = new Map<string, Set<string>>();
   /** `session:kind` pairs whose quota breach already has its event. */
   private readonly quotaNoted = new Set<string>();
+  /** Per session, the tail of the serialised approval asks (see serialPerSession). */
+  private readonly asks = new Map<string, Promise<void>>();
 
   constructor(private readonly o: SessionAgentHooksOptions) {}
 
@@ -123,16 +125,19 @@ export class SessionAgentHooks implements AgentChannelHooks {
       return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: '' }, d.normalized);
     }
     // ask: one approval per action (a re-asked action after a restart reuses the pending one).
-    const known = this.o.policy.approvals.list({ sessionId });
-    const maxApprovals = this.o.config.quotas.approvals;
-    if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) {
-      return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
-    }
     const overridden = d.rule.startsWith('session-mode:');
-    const approval = overridden
-      ? this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason })
-      : this.o.policy.approvals.list({ sessionId }).find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt))) ??
-        this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
+    const maxApprovals = this.o.config.quotas.approvals;
+    // The quota check and the request were one synchronous step; with an async repository they are
+    // serialised per session instead, so two asks of one session cannot both pass the quota.
+    const approval = await this.serialPerSession(sessionId, async () => {
+      const known = await this.o.policy.approvals.list({ sessionId });
+      if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) return undefined;
+      return overridden
+        ? this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason })
+        : (await this.o.policy.approvals.list({ sessionId })).find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt))) ??
+            this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
+    });
+    if (!approval) return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
     this.o.rt.store.updateCounters(sessionId, { decision: 'ask' });
     const wait = this.o.rt.beginWait(sessionId);
     const onAbort = () => wait.abort();
@@ -182,7 +187,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
   }
 
   private async consumeOverride(d: Decision, approvalId: string, sessionId: string, subject: string): Promise<Decision> {
-    const a = this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash);
+    const a = await this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash);
     const out: Decision = { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: `approved by ${a.decidedBy}` };
     return this.overrideAllow(out, sessionId, subject);
   }
@@ -229,14 +234,16 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // Over a quota the item is dropped (the session keeps running and can still finish); the first breach of each kind is one `quota` event.
       const over = !ALWAYS_ACCEPTED.has(e.type) && total >= q.events ? ('events' as const)
         : e.taskId && !this.o.rt.store.hasTask(sessionId, e.taskId) && this.o.rt.store.taskCount(sessionId) >= q.tasks ? ('tasks' as const)
-        : e.type === 'learning' && this.o.learnings && this.o.learnings.countForSession(sessionId) >= q.learnings ? ('learnings' as const)
         : undefined;
-      if (over) {
-        const err = this.noteBreach(sessionId, over, q[over]);
+      // The learnings quota is checked by the insert itself (one repository transaction).
+      const learned = !over && e.type === 'learning' ? await this.learn(sessionId, s.projectId, e, q.learnings) : undefined;
+      const overNow = over ?? (learned === 'over' ? ('learnings' as const) : undefined);
+      if (overNow) {
+        const err = this.noteBreach(sessionId, overNow, q[overNow]);
         breach ??= err;
         continue;
       }
-      const learnError = e.type === 'learning' ? this.learn(sessionId, s.projectId, e) : undefined;
+      const learnError = learned === 'over' ? undefined : learned;
       total++;
       const counters = {
         ...(e.iteration ? { iteration: e.iteration } : {}),
@@ -262,16 +269,30 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return { stopRequested: this.o.rt.store.get(sessionId)!.stopRequested || finished };
   }
 
-  /** Records a `learning` event; returns why it was not recorded, if it was not. */
-  private learn(sessionId: string, projectId: string, e: AgentEventData): string | undefined {
+  /** Records a `learning` event within the session's quota; returns 'over' or why it was not recorded, if it was not. */
+  private async learn(sessionId: string, projectId: string, e: AgentEventData, max: number): Promise<string | undefined> {
     if (!this.o.learnings) return undefined;
     try {
-      this.o.learnings.record({ sessionId, projectId, text: e.message, tags: learningTags(parseData(e.dataJson)) });
-      return undefined;
+      const r = await this.o.learnings.recordWithin({ sessionId, projectId, text: e.message, tags: learningTags(parseData(e.dataJson)) }, max);
+      return r === 'over' ? 'over' : undefined;
     } catch (err) {
       if (err instanceof LokiError) return err.message;
       throw err;
     }
+  }
+
+  /** Runs `fn` after every earlier call for the same session has settled. */
+  private serialPerSession<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.asks.get(sessionId) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.asks.set(sessionId, tail);
+    void tail.then(() => {
+      if (this.asks.get(sessionId) === tail) this.asks.delete(sessionId);
+    });
+    return run;
   }
 
   private noteBreach(sessionId: string, what: 'events' | 'tasks' | 'learnings', n: number): LokiError {

@@ -262,7 +262,7 @@ export class SessionManager {
       throw new LokiError('session_not_active', `session ${id} is ${s.state}; nothing to resume`);
     }
     if (this.store.get(id)!.state === 'waiting_approval') {
-      const staged = this.o.policy.listApprovals({ sessionId: id, status: 'pending' }).filter((a) => a.askedBy.startsWith('mode:'));
+      const staged = (await this.o.policy.listApprovals({ sessionId: id, status: 'pending' })).filter((a) => a.askedBy.startsWith('mode:'));
       for (const a of staged) await this.o.policy.decideApproval(a.id, true, caller.subject, 'approved by resume', caller.requestId);
       if (s.state !== 'paused') await this.rt.auditAs(caller, 'session.resume', id, 'success', { approved: staged.map((a) => a.id) });
     }
@@ -274,7 +274,7 @@ export class SessionManager {
     return this.queries.events(caller, q, signal);
   }
 
-  metrics(caller: Caller): SessionMetricsSnapshot {
+  metrics(caller: Caller): Promise<SessionMetricsSnapshot> {
     return this.queries.metrics(caller);
   }
 

@@ -105,7 +105,7 @@ export class SessionQueries {
     return { sessions: page.sessions, nextPageToken: page.next ? encodeToken(q.all, page.next) : '' };
   }
 
-  metrics(caller: Caller): SessionMetricsSnapshot {
+  async metrics(caller: Caller): Promise<SessionMetricsSnapshot> {
     requireScope(caller, 'read');
     const all = this.o.store.list().filter((s) => canAccessOwned(caller, s.owner));
     const active = all.filter((s) => !isTerminal(s.state));
@@ -113,7 +113,7 @@ export class SessionQueries {
     const decisions = { allow: 0, deny: 0, ask: 0 };
     for (const s of all) for (const k of ['allow', 'deny', 'ask'] as const) decisions[k] += s.decisions[k];
     const ids = new Set(all.map((s) => s.id));
-    const approvalsPending = this.o.policy.listApprovals({ status: 'pending' }).filter((a) => ids.has(a.sessionId)).length;
+    const approvalsPending = (await this.o.policy.listApprovals({ status: 'pending' })).filter((a) => ids.has(a.sessionId)).length;
     return { sessions: [...active, ...recent], active: active.length, createdTotal: all.length, decisions, approvalsPending };
   }
 }

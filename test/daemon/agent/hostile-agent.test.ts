@@ -146,7 +146,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     const policy = sd.feature.policy;
     const pending = (id: string) => policy.listApprovals({ sessionId: id, status: 'pending' });
     const approveNext = async (id: string) => {
-      const a = await until('a pending approval', () => pending(id)[0]);
+      const a = await until('a pending approval', async () => (await pending(id))[0]);
       await policy.decideApproval(a.id, true, 'reviewer', '');
       return a;
     };
@@ -168,7 +168,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     assert.notEqual(oa.id, a1.id);
     assert.equal((await o).decision, 'allow');
     // Consuming a1 again for a different action is refused by the approval store itself.
-    assert.throws(() => policy.approvals.consume(a1.id, s.id, 'f'.repeat(64)));
+    await assert.rejects(policy.approvals.consume(a1.id, s.id, 'f'.repeat(64)));
   });
 
   it('stops waiting when the runner cancels Decide: the session leaves waiting_approval and the approval stays pending', async function () {
@@ -179,7 +179,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     );
     assert.equal(err?.code, status.DEADLINE_EXCEEDED);
     await until('back to running', () => sd.feature.manager.get(ADMIN, s.id).state === 'running');
-    assert.equal(sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' }).length, 1);
+    assert.equal((await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' })).length, 1);
   });
 
   it('cannot keep a stopped session alive: after stop every call says stop and nothing revives it', async function () {

@@ -45,7 +45,7 @@ describe('approvals', function () {
     const asked = await service.decide(shell('git push --force origin main'), { sessionId: 's1' }, agent);
     assert.equal(asked.decision, 'ask');
     assert.match(asked.approvalId, /^apr-/);
-    const pending = store.get(asked.approvalId);
+    const pending = await store.get(asked.approvalId);
     assert.equal(pending.status, 'pending');
     assert.equal(pending.actionHash, asked.actionHash);
     assert.equal(pending.askedBy, 'default:git-force-push');
@@ -96,12 +96,12 @@ describe('approvals', function () {
     let id = '';
     while (!id) {
       await new Promise((r) => setTimeout(r, 10));
-      id = store.list({ status: 'pending' })[0]?.id ?? '';
+      id = (await store.list({ status: 'pending' }))[0]?.id ?? '';
     }
     await service.decideApproval(id, true, 'local:1000', '');
     const d = await waiting;
     assert.equal(d.decision, 'allow');
-    assert.equal(store.get(id).consumedAt > 0, true);
+    assert.equal((await store.get(id)).consumedAt > 0, true);
     const short = await service.decide(shell('git push --force-with-lease'), { sessionId: 's1' }, { ...agent, waitMs: 50 });
     assert.equal(short.decision, 'ask', 'still pending when the wait runs out');
   });
@@ -112,7 +112,7 @@ describe('approvals', function () {
     let id = '';
     while (!id) {
       await new Promise((r) => setTimeout(r, 10));
-      id = store.list({ status: 'pending' })[0]?.id ?? '';
+      id = (await store.list({ status: 'pending' }))[0]?.id ?? '';
     }
     await service.decideApproval(id, true, 'token:bob', '');
     const d = await waiting;
@@ -133,9 +133,9 @@ describe('approvals', function () {
     const asked = await service.decide(shell('git push -f'), { sessionId: 's1' }, agent);
     close();
     open();
-    const again = store.get(asked.approvalId);
+    const again = await store.get(asked.approvalId);
     assert.equal(again.status, 'pending');
-    assert.equal(store.list({ status: 'pending' }).length, 1);
+    assert.equal((await store.list({ status: 'pending' })).length, 1);
     const same = await service.decide(shell('git push -f'), { sessionId: 's1' }, agent);
     assert.equal(same.approvalId, asked.approvalId, 'the same action reuses its pending request');
     await service.decideApproval(asked.approvalId, true, 'token:bob', '');
@@ -147,7 +147,7 @@ describe('approvals', function () {
     db.db.prepare('UPDATE approvals SET expires_at = 1 WHERE id = ?').run(late.approvalId);
     db.close();
     open();
-    assert.equal(store.get(late.approvalId).status, 'expired', 'a deadline that passed while the daemon was down denies');
+    assert.equal((await store.get(late.approvalId)).status, 'expired', 'a deadline that passed while the daemon was down denies');
   });
 
   it('enforces four-eyes: the session owner cannot approve their own session', async function () {
@@ -174,6 +174,16 @@ describe('approvals', function () {
     assert.equal((await service.decide(shell('git push -f c'), { sessionId: 's2' }, agent)).decision, 'ask', 'other sessions are unaffected');
   });
 
+  it('creates one request when one action is asked twice at once, and lets one of two racing consumers through', async function () {
+    const req = { sessionId: 's9', actionKind: 'shell', normalized: 'git push -f', actionHash: 'a'.repeat(64), askedBy: 'default:git-force-push', reason: 'force push' };
+    const [a, b] = await Promise.all([store.request(req), store.request(req)]);
+    assert.equal(a.id, b.id, 'the lookup and the insert are one transaction');
+    assert.equal((await store.list({ sessionId: 's9' })).length, 1);
+    await store.decide(a.id, { approve: true, subject: 'token:bob' });
+    const used = await Promise.allSettled([store.consume(a.id, 's9', req.actionHash), store.consume(a.id, 's9', req.actionHash)]);
+    assert.deepEqual(used.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+  });
+
   it('audits every deny with the rule and normalized action', async function () {
     await service.decide(shell('sudo rm -rf /'), { sessionId: 's1' }, agent);
     const e = events.find((x) => x.action === 'policy.deny');
@@ -183,10 +193,10 @@ describe('approvals', function () {
     assert.equal(e?.details?.normalized, 'rm -r -f /');
   });
 
-  it('never records anything for explain', function () {
+  it('never records anything for explain', async function () {
     const d = service.explain(shell('git push -f'), { sessionId: 's1' });
     assert.equal(d.decision, 'ask');
-    assert.equal(store.list().length, 0);
+    assert.equal((await store.list()).length, 0);
     assert.equal(events.length, 0);
   });
 });

@@ -135,7 +135,7 @@ describe('PolicyService over gRPC', function () {
     const d = await rpc<DecideResponse>(admin(), 'explain', shellReq('', 'git push --force'));
     assert.equal(d.decision, PolicyDecision.POLICY_DECISION_ASK);
     assert.equal(d.approvalId, '');
-    assert.equal(store.list().length, 0);
+    assert.equal((await store.list()).length, 0);
     assert.equal(events.length, 0);
   });
 

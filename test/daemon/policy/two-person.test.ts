@@ -49,56 +49,56 @@ describe('two-person rule (policy approvers / require_distinct_approver)', funct
 
   it('stays pending after the first approval and is granted only by a second, distinct person', async () => {
     const id = await ask('deploy prod');
-    const first = store.decide(id, { approve: true, subject: 'token:alice', comment: 'ok by me' });
+    const first = await store.decide(id, { approve: true, subject: 'token:alice', comment: 'ok by me' });
     assert.equal(first.status, 'pending');
     assert.deepEqual(first.approvers, ['token:alice']);
     assert.equal(first.approvalsRequired, 2);
-    assert.throws(() => store.decide(id, { approve: true, subject: 'token:alice' }), (e: LokiError) => e.code === 'four_eyes_required' && /2 distinct approvers/.test(e.message));
-    const second = store.decide(id, { approve: true, subject: 'token:bob' });
+    await assert.rejects(store.decide(id, { approve: true, subject: 'token:alice' }), (e: LokiError) => e.code === 'four_eyes_required' && /2 distinct approvers/.test(e.message));
+    const second = await store.decide(id, { approve: true, subject: 'token:bob' });
     assert.equal(second.status, 'approved');
     assert.deepEqual(second.approvers, ['token:alice', 'token:bob']);
-    assert.equal(store.outcome(store.get(id)), 'allow');
+    assert.equal(store.outcome((await store.get(id))), 'allow');
   });
 
   it('refuses the session starter as an approver of that rule', async () => {
     const id = await ask('deploy prod');
-    assert.throws(() => store.decide(id, { approve: true, subject: 'token:starter' }), (e: LokiError) => e.code === 'four_eyes_required' && e.kind === 'permission_denied' && /other than the session's starter/.test(e.message));
-    assert.equal(store.get(id).status, 'pending');
-    assert.deepEqual(store.get(id).approvers, []);
+    await assert.rejects(store.decide(id, { approve: true, subject: 'token:starter' }), (e: LokiError) => e.code === 'four_eyes_required' && e.kind === 'permission_denied' && /other than the session's starter/.test(e.message));
+    assert.equal((await store.get(id)).status, 'pending');
+    assert.deepEqual((await store.get(id)).approvers, []);
   });
 
   it('lets any one approver reject at once', async () => {
     const id = await ask('deploy prod');
-    store.decide(id, { approve: true, subject: 'token:alice' });
-    assert.equal(store.decide(id, { approve: false, subject: 'token:bob', comment: 'not today' }).status, 'rejected');
+    await store.decide(id, { approve: true, subject: 'token:alice' });
+    assert.equal((await store.decide(id, { approve: false, subject: 'token:bob', comment: 'not today' })).status, 'rejected');
   });
 
   it('keeps the runner waiting until the second approval', async () => {
     const id = await ask('deploy prod');
     let done = false;
     const waiting = store.waitForDecision(id).then((a) => ((done = true), a));
-    store.decide(id, { approve: true, subject: 'token:alice' });
+    await store.decide(id, { approve: true, subject: 'token:alice' });
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(done, false, 'one approval is not enough');
-    store.decide(id, { approve: true, subject: 'token:bob' });
+    await store.decide(id, { approve: true, subject: 'token:bob' });
     assert.equal((await waiting).status, 'approved');
   });
 
   it('leaves rules without the setting as single approvals, the starter included', async () => {
     const id = await ask('git push origin main');
-    assert.equal(store.decide(id, { approve: true, subject: 'token:starter' }).status, 'approved');
+    assert.equal((await store.decide(id, { approve: true, subject: 'token:starter' })).status, 'approved');
   });
 
   it('survives a restart with its approvers (stored in SQLite)', async () => {
     const id = await ask('deploy prod');
-    store.decide(id, { approve: true, subject: 'token:alice' });
+    await store.decide(id, { approve: true, subject: 'token:alice' });
     store.close();
     const { config } = buildPolicyEngine(POLICY);
     const byRule = approvalRequirements(config);
     store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'token:starter', requirementFor: (r) => byRule.get(r) });
-    assert.deepEqual(store.get(id).approvers, ['token:alice']);
-    assert.throws(() => store.decide(id, { approve: true, subject: 'token:alice' }), (e: LokiError) => e.code === 'four_eyes_required');
-    assert.equal(store.decide(id, { approve: true, subject: 'token:carol' }).status, 'approved');
+    assert.deepEqual((await store.get(id)).approvers, ['token:alice']);
+    await assert.rejects(store.decide(id, { approve: true, subject: 'token:alice' }), (e: LokiError) => e.code === 'four_eyes_required');
+    assert.equal((await store.decide(id, { approve: true, subject: 'token:carol' })).status, 'approved');
   });
 
   it('refuses a rule that sets a requirement without an id, at config load', () => {

@@ -56,7 +56,7 @@ describe('SessionManager', function () {
       // checkpoint mode asks at a phase boundary: the session waits (not a stall) until a human decides.
       const asked = runner.decide({ $case: 'phase', phase: 'review' });
       await until('waiting_approval', () => m.get(ADMIN, s.id).state === 'waiting_approval');
-      const [approval] = sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
+      const [approval] = await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
       assert.ok(approval, 'a pending approval exists');
       const { value: code } = await quietly(() => runCli(['--socket', sd.d.paths.adminSocket, 'approvals', 'approve', approval.id]));
       assert.equal(code, 0);
@@ -106,7 +106,7 @@ describe('SessionManager', function () {
     assert.equal(done.agentsTotal, 1);
     // The engine's decisions: the phase counts once, as the ask it was.
     assert.deepEqual(done.decisions, { allow: 3, deny: 1, ask: 1 });
-    const mx = m.metrics(ADMIN);
+    const mx = await m.metrics(ADMIN);
     assert.equal(mx.active, 0);
     assert.equal(mx.createdTotal, 1);
     assert.equal(mx.approvalsPending, 0);

@@ -43,7 +43,7 @@ describe('store migrations', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('upgrades a database created by main 2593dd8 with every row kept and readable through the repositories', () => {
+  it('upgrades a database created by main 2593dd8 with every row kept and readable through the repositories', async () => {
     const path = join(dir, 'loki.db');
     copyFileSync(FIXTURE, path);
     const before = snapshot(path);
@@ -67,8 +67,8 @@ describe('store migrations', () => {
       assert.equal(store.projects.find('dm')?.name, 'demo');
       assert.equal(store.workspaces.get('ses-000000000000')?.state, 'active');
       assert.deepEqual(store.tokens.all().map((t) => t.name), ['admin', 'viewer']);
-      assert.equal(store.approvals.list({ status: 'pending' }).length, 1);
-      assert.equal(store.learnings.match('"migrations"', [store.projects.find('demo')!.id], 10).length, 3);
+      assert.equal((await store.approvals.list({ status: 'pending' })).length, 1);
+      assert.equal((await store.learnings.match('"migrations"', [store.projects.find('demo')!.id], 10)).length, 3);
     } finally {
       store.close();
     }

@@ -59,7 +59,7 @@ function fromRow(r: Row): Approval {
 export class SqliteApprovalRepo implements ApprovalRepo {
   private readonly q: Record<'get' | 'pendingFor' | 'countPending' | 'insert' | 'due' | 'addApprover' | 'decide' | 'expire' | 'consume' | 'list' | 'byStatus' | 'bySession' | 'byBoth', Statement>;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     const list = (where: string) => db.prepare(`SELECT * FROM approvals ${where} ORDER BY requested_at, id`);
     this.q = {
       get: db.prepare('SELECT * FROM approvals WHERE id = ?'),
@@ -81,47 +81,47 @@ export class SqliteApprovalRepo implements ApprovalRepo {
     };
   }
 
-  get(id: string): Approval | undefined {
+  // Synchronous inside; `async` only to meet the (networked-store-ready) interface.
+  async get(id: string): Promise<Approval | undefined> {
     const r = this.q.get.get(id) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
-  pendingFor(sessionId: string, actionHash: string): Approval | undefined {
-    const r = this.q.pendingFor.get(sessionId, actionHash) as Row | undefined;
-    return r ? fromRow(r) : undefined;
+  // One transaction, so the lookup, the limit and the insert cannot interleave with another writer.
+  async insertUnlessPending(a: Approval, maxPending: number): Promise<{ existing: Approval } | { pending: number } | { inserted: true }> {
+    return this.db.transaction((): { existing: Approval } | { pending: number } | { inserted: true } => {
+      const r = this.q.pendingFor.get(a.sessionId, a.actionHash) as Row | undefined;
+      if (r) return { existing: fromRow(r) };
+      const pending = (this.q.countPending.get(a.sessionId) as { n: number }).n;
+      if (pending >= maxPending) return { pending };
+      this.q.insert.run(a.id, a.sessionId, a.actionKind, a.normalized, a.actionHash, a.askedBy, a.reason, a.requestedAt, a.expiresAt, a.approvalsRequired, a.distinctFromStarter ? 1 : 0);
+      return { inserted: true };
+    })();
   }
 
-  countPending(sessionId: string): number {
-    return (this.q.countPending.get(sessionId) as { n: number }).n;
-  }
-
-  insert(a: Approval): void {
-    this.q.insert.run(a.id, a.sessionId, a.actionKind, a.normalized, a.actionHash, a.askedBy, a.reason, a.requestedAt, a.expiresAt, a.approvalsRequired, a.distinctFromStarter ? 1 : 0);
-  }
-
-  list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined }): Approval[] {
+  async list(filter: { status?: ApprovalStatus | undefined; sessionId?: string | undefined }): Promise<Approval[]> {
     const { status, sessionId } = filter;
     const rows = status && sessionId ? this.q.byBoth.all(status, sessionId) : status ? this.q.byStatus.all(status) : sessionId ? this.q.bySession.all(sessionId) : this.q.list.all();
     return (rows as Row[]).map(fromRow);
   }
 
-  due(now: number): Approval[] {
+  async due(now: number): Promise<Approval[]> {
     return (this.q.due.all(now) as Row[]).map(fromRow);
   }
 
-  addApprover(id: string, approvers: readonly string[], comment: string, seen: readonly string[]): boolean {
+  async addApprover(id: string, approvers: readonly string[], comment: string, seen: readonly string[]): Promise<boolean> {
     return this.q.addApprover.run(JSON.stringify(approvers), comment, id, JSON.stringify(seen)).changes === 1;
   }
 
-  decide(id: string, d: { status: ApprovalStatus; by: string; at: number; comment: string; approvers: readonly string[] }, seen: readonly string[]): boolean {
+  async decide(id: string, d: { status: ApprovalStatus; by: string; at: number; comment: string; approvers: readonly string[] }, seen: readonly string[]): Promise<boolean> {
     return this.q.decide.run(d.status, d.by, d.at, d.comment, JSON.stringify(d.approvers), id, JSON.stringify(seen)).changes === 1;
   }
 
-  expire(id: string, by: string, at: number): boolean {
+  async expire(id: string, by: string, at: number): Promise<boolean> {
     return this.q.expire.run(by, at, id).changes === 1;
   }
 
-  consume(id: string, at: number): void {
-    this.q.consume.run(at, id);
+  async consume(id: string, at: number): Promise<boolean> {
+    return this.q.consume.run(at, id).changes === 1;
   }
 }

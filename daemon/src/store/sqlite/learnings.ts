@@ -25,6 +25,14 @@ const toLearning = (r: Row): Learning => ({
 const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 export class SqliteLearningRepo implements LearningRepo {
+  private countSync(sessionId: string): number {
+    return (this.count.get(sessionId) as { n: number }).n;
+  }
+
+  private insertSync(l: Omit<Learning, 'id' | 'match'>): number {
+    return (this.ins.get(l.sessionId, l.projectId, l.text, l.tags.join(' '), l.createdAtMs) as { id: number }).id;
+  }
+
   private readonly count: Statement;
   private readonly ins: Statement;
 
@@ -33,21 +41,27 @@ export class SqliteLearningRepo implements LearningRepo {
     this.ins = db.prepare('INSERT INTO learnings (session_id, project_id, text, tags, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id');
   }
 
-  countForSession(sessionId: string): number {
-    return (this.count.get(sessionId) as { n: number }).n;
+  // Synchronous inside; `async` only to meet the (networked-store-ready) interface.
+  async countForSession(sessionId: string): Promise<number> {
+    return this.countSync(sessionId);
   }
 
-  insert(l: Omit<Learning, 'id' | 'match'>): number {
-    return (this.ins.get(l.sessionId, l.projectId, l.text, l.tags.join(' '), l.createdAtMs) as { id: number }).id;
+  async insert(l: Omit<Learning, 'id' | 'match'>): Promise<number> {
+    return this.insertSync(l);
+  }
+
+  // One transaction: the count and the insert cannot interleave with another writer.
+  async insertBelow(l: Omit<Learning, 'id' | 'match'>, max: number): Promise<number | undefined> {
+    return this.db.transaction(() => (this.countSync(l.sessionId) >= max ? undefined : this.insertSync(l)))();
   }
 
   // The IN list varies with the caller's projects; the database's statement cache keeps each shape compiled.
-  list(projectIds: readonly string[], limit: number): Learning[] {
+  async list(projectIds: readonly string[], limit: number): Promise<Learning[]> {
     const sql = `SELECT * FROM learnings WHERE project_id IN (${marks(projectIds.length)}) ORDER BY created_at DESC, id DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...projectIds, limit) as Row[]).map(toLearning);
   }
 
-  match(ftsQuery: string, projectIds: readonly string[], limit: number): Learning[] {
+  async match(ftsQuery: string, projectIds: readonly string[], limit: number): Promise<Learning[]> {
     const sql = `SELECT l.* FROM learnings_fts f JOIN learnings l ON l.id = f.rowid
        WHERE learnings_fts MATCH ? AND l.project_id IN (${marks(projectIds.length)}) ORDER BY bm25(learnings_fts) LIMIT ?`;
     return (this.db.prepare(sql).all(ftsQuery, ...projectIds, limit) as Row[]).map(toLearning);
