@@ -10,7 +10,6 @@
 // level measures live fan-out, not the replay of the earlier levels' events;
 // `--from start` replays the whole history to every subscriber first.
 // Run: npm run build && npx tsx bench/b16-sse-fanout.ts [--levels 1,10,100] [--events 1000] [--from now|start]
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,17 +19,12 @@ import { SessionServiceClient, type Session } from '../proto/gen/loki/v1/session
 import { AutonomyMode, Provider } from '../proto/gen/loki/v1/vocab.js';
 import { StandInRunner } from '../test/daemon/sessions/helpers.js';
 import { startStack } from './lib/stack.js';
+import { benchRepo } from './lib/repo.js';
 
 const IDLE = ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
 
 function repo(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'b16f-repo-'));
-  const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'ignore' });
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(dir, 'README.md'), 'b16\n');
-  git('add', '.');
-  git('-c', 'user.name=b16', '-c', 'user.email=b16@example.invalid', 'commit', '-q', '-m', 'init');
-  return dir;
+  return benchRepo('b16f');
 }
 
 const pct = (xs: number[], p: number) => {

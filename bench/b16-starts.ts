@@ -5,10 +5,8 @@
 // and the time per start; linear in N is what a 2-core host can do at best
 // (container starts are CPU-bound), flat would mean free parallelism.
 // Run: npx tsx bench/b16-starts.ts [--levels 1,5,20] [--same-project]
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../common/src/index.js';
 import type { Caller } from '../daemon/src/authz/caller.js';
@@ -16,18 +14,13 @@ import { startDaemon } from '../daemon/src/daemon.js';
 import { defaultSessionsConfig } from '../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../daemon/src/sessions/feature.js';
 import { removeHome } from '../test/helpers/daemon.js';
+import { benchRepo } from './lib/repo.js';
 
 const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'b16s', clientIp: 'local' };
 const IDLE = ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
 
 function repo(i: number): string {
-  const dir = mkdtempSync(join(tmpdir(), `b16s-repo${i}-`));
-  const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'ignore' });
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(dir, 'README.md'), `b16 ${i}\n`);
-  git('add', '.');
-  git('-c', 'user.name=b16', '-c', 'user.email=b16@example.invalid', 'commit', '-q', '-m', 'init');
-  return dir;
+  return benchRepo(`b16s${i}`);
 }
 
 async function main(): Promise<void> {

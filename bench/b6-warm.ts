@@ -8,8 +8,8 @@
 // Needs root (the pool mounts), dockerd, the sandbox image and `npm run build`.
 // Run: npx tsx bench/b6-warm.ts [--runs 10]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../common/src/index.js';
@@ -20,6 +20,7 @@ import { POOL_OWNER } from '../daemon/src/sandbox/pool.js';
 import { defaultSessionsConfig } from '../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../daemon/src/sessions/feature.js';
 import { removeHome } from '../test/helpers/daemon.js';
+import { benchRepo } from './lib/repo.js';
 
 const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'b6w', clientIp: 'local' };
 const RUNNER = ['node', '/opt/loki/agent-runner.cjs'];
@@ -37,13 +38,7 @@ const pct = (xs: number[], p: number) => {
 };
 
 function repo(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'b6w-repo-'));
-  const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'ignore' });
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(dir, 'README.md'), 'b6-warm\n');
-  git('add', '.');
-  git('-c', 'user.name=b6', '-c', 'user.email=b6@example.invalid', 'commit', '-q', '-m', 'init');
-  return dir;
+  return benchRepo('b6w');
 }
 
 interface Side {

@@ -5,9 +5,8 @@
 // CLI, all in the same run. Goals: runner ≤ 1.2× dockerode exec, ≤ 0.5× docker CLI.
 // Prints figures, no assertions. Needs dockerd, the sandbox image and `npm run build` (the runner bundle).
 // Run: npx tsx bench/b7-tool-call.ts [--calls N]
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createLogger } from '../common/src/index.js';
@@ -17,6 +16,7 @@ import type { Caller } from '../daemon/src/authz/caller.js';
 import type { SandboxDriver } from '../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../daemon/src/sessions/feature.js';
+import { benchRepo } from './lib/repo.js';
 
 const run = promisify(execFile);
 const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'b7', clientIp: 'local' };
@@ -34,13 +34,7 @@ function stats(ms: number[]): { p50: number; mean: number } {
 }
 
 function repo(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'b7-repo-'));
-  const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'ignore' });
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(dir, 'README.md'), 'b7\n');
-  git('add', '.');
-  git('-c', 'user.name=b7', '-c', 'user.email=b7@example.invalid', 'commit', '-q', '-m', 'init');
-  return dir;
+  return benchRepo('b7');
 }
 
 async function main(): Promise<void> {
