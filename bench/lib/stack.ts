@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { CHILD_NODE_FLAGS } from '../../cli/src/up/supervisor.js';
 import { TokenServiceClient, type GenerateTokenResponse } from '../../proto/gen/loki/v1/tokens.js';
+import { stopChild } from '../../cli/src/up/supervisor.js';
 
 /** Repository root (this file runs as dist/bench/lib/stack.js or bench/lib/stack.ts under tsx). */
 export const ROOT = (() => {
@@ -130,18 +131,6 @@ export interface StackOptions {
   daemonNodeArgs?: string[];
   /** Gateway and daemon log level (default info: one JSON line per request, as in production, to /dev/null). */
   logLevel?: string;
-}
-
-function stopChild(c: ChildProcess, ms: number): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise((resolveP) => {
-    const t = setTimeout(() => c.kill('SIGKILL'), ms);
-    c.once('exit', () => {
-      clearTimeout(t);
-      resolveP();
-    });
-    c.kill('SIGTERM');
-  });
 }
 
 /** lokid + loki-gateway as `loki up` runs them: two node processes (with its V8 flags), gateway.sock between them. */

@@ -104,7 +104,8 @@ function checkPortFree(host: string, port: number): Promise<void> {
   });
 }
 
-function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
+export function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
   if (!child || exited(child)) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), graceMs);

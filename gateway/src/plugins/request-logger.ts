@@ -43,23 +43,27 @@ export class RequestLogger {
     this.log().level = l;
   }
 
+  private emit(level: 'info' | 'warn' | 'error' | 'fatal' | 'debug' | 'trace', a: LogArgs): void {
+    if (this.enabled(level)) (this.log()[level] as (...x: LogArgs) => void)(...a);
+  }
+
   info(...a: LogArgs): void {
-    if (this.enabled('info')) (this.log().info as (...x: LogArgs) => void)(...a);
+    this.emit('info', a);
   }
   warn(...a: LogArgs): void {
-    if (this.enabled('warn')) (this.log().warn as (...x: LogArgs) => void)(...a);
+    this.emit('warn', a);
   }
   error(...a: LogArgs): void {
-    if (this.enabled('error')) (this.log().error as (...x: LogArgs) => void)(...a);
+    this.emit('error', a);
   }
   fatal(...a: LogArgs): void {
-    if (this.enabled('fatal')) (this.log().fatal as (...x: LogArgs) => void)(...a);
+    this.emit('fatal', a);
   }
   debug(...a: LogArgs): void {
-    if (this.enabled('debug')) (this.log().debug as (...x: LogArgs) => void)(...a);
+    this.emit('debug', a);
   }
   trace(...a: LogArgs): void {
-    if (this.enabled('trace')) (this.log().trace as (...x: LogArgs) => void)(...a);
+    this.emit('trace', a);
   }
   silent(): void {}
 
