@@ -66,6 +66,16 @@ export function unaryCall<Req, Res>(
   });
 }
 
+/** Every message of a finite server stream, in order; rejects on the stream's error. */
+export function collectStream<T>(s: NodeJS.EventEmitter): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const out: T[] = [];
+    s.on('data', (m: T) => out.push(m));
+    s.on('error', reject);
+    s.on('end', () => resolve(out));
+  });
+}
+
 export function errorCode(err: unknown): string | undefined {
   const v = (err as { metadata?: Metadata }).metadata?.get('x-loki-error-code')[0];
   return typeof v === 'string' ? v : undefined;

@@ -11,7 +11,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { LokiError } from '../../../common/src/index.js';
 import { DockerSandboxDriver } from '../../../daemon/src/sandbox/docker-driver.js';
 import { SandboxServiceClient, type BuildProgress } from '../../../proto/gen/loki/v1/sandbox.js';
-import { clientFor, startTestDaemon } from '../../helpers/daemon.js';
+import { clientFor, collectStream, startTestDaemon } from '../../helpers/daemon.js';
 
 // A tiny image of this test's own (never the shared loki-sandbox images).
 const TAG = `loki-test-layout-build:${process.pid}`;
@@ -21,13 +21,7 @@ function docker(args: string[], input?: Buffer): string {
 }
 
 function buildOver(client: InstanceType<typeof SandboxServiceClient>, tag: string): Promise<BuildProgress[]> {
-  return new Promise((resolve, reject) => {
-    const seen: BuildProgress[] = [];
-    const s = client.build({ tag, force: false, withClaude: false, claudeVersion: '' }, new Metadata());
-    s.on('data', (p: BuildProgress) => seen.push(p));
-    s.on('error', reject);
-    s.on('end', () => resolve(seen));
-  });
+  return collectStream<BuildProgress>(client.build({ tag, force: false, withClaude: false, claudeVersion: '' }, new Metadata()));
 }
 
 describe('image builds behind the sandbox driver', function () {

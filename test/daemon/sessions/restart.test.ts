@@ -10,7 +10,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { runtimePaths } from '../../../common/src/index.js';
 import { SessionServiceClient, SessionState, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
 import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
-import { clientFor, healthy, unaryCall } from '../../helpers/daemon.js';
+import { clientFor, collectStream, healthy, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 import { git, makeRepo, removeDir, StandInRunner, until } from './helpers.js';
 
@@ -35,13 +35,7 @@ async function spawnFixture(home: string): Promise<ChildProcess> {
 }
 
 function events(client: SessionServiceClient, id: string, afterSeq = 0): Promise<SessionEvent[]> {
-  return new Promise((resolve, reject) => {
-    const out: SessionEvent[] = [];
-    const call = client.events({ sessionId: id, afterSeq, afterGid: 0, follow: false }, new Metadata());
-    call.on('data', (e: SessionEvent) => out.push(e));
-    call.on('error', reject);
-    call.on('end', () => resolve(out));
-  });
+  return collectStream<SessionEvent>(client.events({ sessionId: id, afterSeq, afterGid: 0, follow: false }, new Metadata()));
 }
 
 describe('SessionManager across a daemon SIGKILL', function () {
