@@ -8,9 +8,14 @@
 // rounds). Prints p50/p99 per size and the ratio against the smallest size
 // measured in the same run: about 1× is flat. For contrast it also times
 // following every page (what `loki sessions list --all` does): linear by construction.
+// And what each Prometheus scrape of /metrics asks lokid (SessionService/Metrics,
+// timed over the admin socket, the gateway's 500 ms snapshot cache bypassed):
+// totals summed in SQLite and the last few ended sessions, so about flat.
 // Run: npm run build && node dist/bench/b16-sessions-list.js [--sizes 10,1000,10000] [--seconds 3] [--rounds 5]
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { SessionServiceClient, type SessionMetricsResponse } from '../proto/gen/loki/v1/sessions.js';
 import { openSqliteStore } from '../daemon/src/store/sqlite/index.js';
 import { TASK_STATUSES } from '../daemon/src/sessions/types.js';
 import { requireWrk, startStack, wrk, type Stack, type WrkResult } from './lib/stack.js';
@@ -86,6 +91,22 @@ async function followAll(url: string, auth: Record<string, string>): Promise<{ m
   return { ms: performance.now() - t0, count };
 }
 
+/** Milliseconds of each of `n` sequential SessionService/Metrics calls (what a /metrics scrape costs lokid). */
+async function metricsCalls(adminSocket: string, n: number): Promise<number[]> {
+  const c = new SessionServiceClient(`unix:${adminSocket}`, credentials.createInsecure());
+  try {
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await new Promise<SessionMetricsResponse>((ok, fail) => c.metrics({}, new Metadata(), (err, res) => (err ? fail(err) : ok(res))));
+      ms.push(performance.now() - t0);
+    }
+    return ms;
+  } finally {
+    c.close();
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 interface Row {
@@ -93,6 +114,7 @@ interface Row {
   first: { p50: number; p99: number };
   deep: { p50: number; p99: number };
   all: { ms: number; count: number };
+  metricsP50: number;
   requests: number;
   failed: number;
 }
@@ -103,7 +125,7 @@ interface Case {
   auth: Record<string, string>;
   first: string;
   deep: string;
-  runs: { first: WrkResult[]; deep: WrkResult[] };
+  runs: { first: WrkResult[]; deep: WrkResult[]; metrics: number[] };
 }
 
 async function main(): Promise<void> {
@@ -114,7 +136,7 @@ async function main(): Promise<void> {
     // burst of load from elsewhere on the machine hits every size alike.
     for (const n of sizes) {
       const stack = await startStack({ logLevel: 'warn' });
-      const c: Case = { n, stack, auth: {}, first: '', deep: '', runs: { first: [], deep: [] } };
+      const c: Case = { n, stack, auth: {}, first: '', deep: '', runs: { first: [], deep: [], metrics: [] } };
       cases.push(c);
       const seedMs = seed(stack, n);
       c.auth = { authorization: `Bearer ${await stack.token('b16-admin', 'admin')}` };
@@ -129,6 +151,7 @@ async function main(): Promise<void> {
       for (const c of cases) {
         c.runs.first.push(await wrk(c.first, { connections: 1, seconds, headers: c.auth }));
         c.runs.deep.push(await wrk(c.deep, { connections: 1, seconds, headers: c.auth }));
+        c.runs.metrics.push(...(await metricsCalls(c.stack.adminSocket, 20)));
       }
     }
     const rows: Row[] = [];
@@ -140,18 +163,19 @@ async function main(): Promise<void> {
         first: { p50: median(c.runs.first.map((r) => r.p50ms)), p99: median(c.runs.first.map((r) => r.p99ms)) },
         deep: { p50: median(c.runs.deep.map((r) => r.p50ms)), p99: median(c.runs.deep.map((r) => r.p99ms)) },
         all: await followAll(c.stack.url, c.auth),
+        metricsP50: median(c.runs.metrics),
         requests,
         failed,
       });
     }
     const f = (x: number) => x.toFixed(2).padStart(8);
     console.log(`\nB16 sessions list (GET /api/sessions?all=true&limit=100 through lokid + loki-gateway; wrk -c1, ${rounds} interleaved rounds of ${seconds} s, median of the rounds, ms)`);
-    console.log('      sessions | first p50 | first p99 |  deep p50 |  deep p99 | requests | every page (limit 500)');
+    console.log('      sessions | first p50 | first p99 |  deep p50 |  deep p99 | metrics p50 | requests | every page (limit 500)');
     for (const r of rows) {
-      console.log(`${String(r.n).padStart(14)} | ${f(r.first.p50)}  | ${f(r.first.p99)}  | ${f(r.deep.p50)}  | ${f(r.deep.p99)}  | ${String(r.requests).padStart(8)} | ${r.all.ms.toFixed(0)} ms for ${r.all.count}${r.failed ? `  (${r.failed} FAILED)` : ''}`);
+      console.log(`${String(r.n).padStart(14)} | ${f(r.first.p50)}  | ${f(r.first.p99)}  | ${f(r.deep.p50)}  | ${f(r.deep.p99)}  |   ${f(r.metricsP50)}  | ${String(r.requests).padStart(8)} | ${r.all.ms.toFixed(0)} ms for ${r.all.count}${r.failed ? `  (${r.failed} FAILED)` : ''}`);
     }
     const ratio = (a: Row, b: Row) =>
-      `ratio ${a.n} vs ${b.n}: first page p50 ${(a.first.p50 / b.first.p50).toFixed(2)}×, p99 ${(a.first.p99 / b.first.p99).toFixed(2)}×; deep page p50 ${(a.deep.p50 / b.deep.p50).toFixed(2)}×, p99 ${(a.deep.p99 / b.deep.p99).toFixed(2)}×; every page ${(a.all.ms / b.all.ms).toFixed(1)}× (sessions ×${a.n / b.n})`;
+      `ratio ${a.n} vs ${b.n}: first page p50 ${(a.first.p50 / b.first.p50).toFixed(2)}×, p99 ${(a.first.p99 / b.first.p99).toFixed(2)}×; deep page p50 ${(a.deep.p50 / b.deep.p50).toFixed(2)}×, p99 ${(a.deep.p99 / b.deep.p99).toFixed(2)}×; metrics p50 ${(a.metricsP50 / b.metricsP50).toFixed(2)}×; every page ${(a.all.ms / b.all.ms).toFixed(1)}× (sessions ×${a.n / b.n})`;
     for (const r of rows.slice(1)) console.log(ratio(r, rows[0]!));
     // Below 100 sessions the page itself is smaller: the sizes that both fill a page show the depth alone.
     const full = rows.filter((r) => r.n >= 100);

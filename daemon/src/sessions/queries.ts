@@ -105,15 +105,22 @@ export class SessionQueries {
     return { sessions: page.sessions, nextPageToken: page.next ? encodeToken(q.all, page.next) : '' };
   }
 
+  /**
+   * What /metrics shows, without loading every session: the active ones (few),
+   * the last `metrics_recent_terminal` ended ones, and totals summed in the store.
+   */
   async metrics(caller: Caller): Promise<SessionMetricsSnapshot> {
     requireScope(caller, 'read');
-    const all = this.o.store.list().filter((s) => canAccessOwned(caller, s.owner));
-    const active = all.filter((s) => !isTerminal(s.state));
-    const recent = all.filter((s) => isTerminal(s.state)).sort((a, b) => b.endedAtMs - a.endedAtMs).slice(0, this.o.config.metrics_recent_terminal);
-    const decisions = { allow: 0, deny: 0, ask: 0 };
-    for (const s of all) for (const k of ['allow', 'deny', 'ask'] as const) decisions[k] += s.decisions[k];
-    const ids = new Set(all.map((s) => s.id));
-    const approvalsPending = (await this.o.policy.listApprovals({ status: 'pending' })).filter((a) => ids.has(a.sessionId)).length;
-    return { sessions: [...active, ...recent], active: active.length, createdTotal: all.length, decisions, approvalsPending };
+    // Nobody's subject is empty: only the local admin and `*` holders see every owner.
+    const owner = canAccessOwned(caller, '') ? undefined : caller.subject;
+    const active = this.o.store.listByStates(ACTIVE_STATES).filter((s) => owner === undefined || s.owner === owner);
+    const recent = this.o.store.recentlyEnded(this.o.config.metrics_recent_terminal, owner);
+    const totals = this.o.store.totals(owner);
+    const pending = await this.o.policy.listApprovals({ status: 'pending' });
+    const approvalsPending = pending.filter((a) => {
+      const s = this.o.store.get(a.sessionId);
+      return s !== undefined && (owner === undefined || s.owner === owner);
+    }).length;
+    return { sessions: [...active, ...recent], active: active.length, createdTotal: totals.created, decisions: totals.decisions, approvalsPending };
   }
 }

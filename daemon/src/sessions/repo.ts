@@ -31,6 +31,11 @@ export interface CounterUpdate {
   decision?: 'allow' | 'deny' | 'ask';
 }
 
+export interface SessionTotals {
+  created: number;
+  decisions: { allow: number; deny: number; ask: number };
+}
+
 /** Position in the list order (created_at, id): the page after this row. */
 export interface SessionCursor {
   createdAtMs: number;
@@ -69,6 +74,10 @@ export interface SessionRepo {
   endedWithLeftovers(cutoffMs: number): Session[];
   brief(id: string): { prompt: string; planJson: string };
   countCreated(): number;
+  /** Sessions created and decisions summed, in the store (no session is loaded): what /metrics counts. */
+  totals(owner?: string): SessionTotals;
+  /** The `limit` most recently ended sessions, newest first, optionally of one owner. */
+  recentlyEnded(limit: number, owner?: string): Session[];
   /**
    * Moves a session to `to` if it is currently in one of `from`, and appends the
    * `state` event, atomically. Returns the event, or undefined when the session

@@ -78,3 +78,49 @@ describe('SessionRepo (SQLite) list pages', () => {
     assert.match(owner, /USING (COVERING )?INDEX sessions_owner_created/);
   });
 });
+
+// What /metrics reads: totals summed in the store and the last few ended sessions,
+// checked against the same figures computed from every row.
+describe('SessionRepo (SQLite) metrics reads', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let now = 1_700_000_000_000;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'loki-srepo-m-'));
+    store = openSqliteStore(join(dir, 'loki.db'), { clock: () => now });
+    for (let i = 1; i <= 30; i++) {
+      now += 1;
+      const s = store.sessions.insert(row(i, i % 3 === 0 ? 'token:bob' : 'token:alice'));
+      for (let d = 0; d < i % 4; d++) store.sessions.updateCounters(s.id, { decision: (['allow', 'deny', 'ask'] as const)[(i + d) % 3] });
+    }
+    // End them in an order unrelated to creation, so "recent" cannot be list order.
+    for (const i of [7, 2, 29, 13, 4, 22, 9, 30, 1, 18, 15]) {
+      now += 10;
+      store.sessions.transition(row(i, '').id, ['pending'], i % 2 ? 'completed' : 'failed', 'ended');
+    }
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sums sessions and decisions per owner and for everyone, as the rows say', () => {
+    for (const owner of [undefined, 'token:alice', 'token:bob', 'token:nobody']) {
+      const rows = store.sessions.list().filter((s) => owner === undefined || s.owner === owner);
+      const want = { allow: 0, deny: 0, ask: 0 };
+      for (const s of rows) for (const k of ['allow', 'deny', 'ask'] as const) want[k] += s.decisions[k];
+      assert.deepEqual(store.sessions.totals(owner), { created: rows.length, decisions: want }, `owner ${owner ?? '(all)'}`);
+    }
+    assert.ok(store.sessions.totals().decisions.allow > 0, 'the fixture has decisions to sum');
+  });
+
+  it('returns the most recently ended sessions, newest first, per owner', () => {
+    for (const owner of [undefined, 'token:bob']) {
+      const ended = store.sessions.list().filter((s) => (owner === undefined || s.owner === owner) && ['completed', 'failed', 'stopped'].includes(s.state));
+      const want = ended.sort((a, b) => b.endedAtMs - a.endedAtMs).map((s) => s.id);
+      for (const limit of [0, 1, 3, 50]) assert.deepEqual(store.sessions.recentlyEnded(limit, owner).map((s) => s.id), want.slice(0, limit), `owner ${owner ?? '(all)'} limit ${limit}`);
+    }
+    assert.deepEqual(store.sessions.recentlyEnded(2).map((s) => s.id), [row(15, '').id, row(18, '').id]);
+  });
+});

@@ -3,7 +3,7 @@
 // and survive SIGKILL. Also the SessionDirectory other features read through.
 import type { Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
-import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow } from '../../sessions/repo.js';
+import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
 import { TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
 
@@ -66,13 +66,16 @@ function toEvent(r: EventRow): SessionEvent {
   return { sessionId: r.session_id, seq: r.seq, gid: r.gid, timeMs: r.time_ms, type: r.type, message: r.message, data };
 }
 
+const TOTALS = 'COUNT(*) AS n, SUM(decisions_allow) AS allow, SUM(decisions_deny) AS deny, SUM(decisions_ask) AS ask';
+
 const TERMINAL = new Set<SessionState>(['completed', 'failed', 'stopped']);
 
 export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
     | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'events' | 'eventsSince' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
-    | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'page' | 'pageAfter' | 'pageOwner' | 'pageOwnerAfter' | 'lastOfProject',
+    | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'page' | 'pageAfter' | 'pageOwner' | 'pageOwnerAfter' | 'lastOfProject'
+    | 'totals' | 'totalsOwner' | 'ended' | 'endedOwner',
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
@@ -119,6 +122,13 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       leftovers: p(`SELECT ${COLUMNS} FROM sessions WHERE workspace_removed_at = 0 AND ended_at <= ? AND state IN ('completed', 'failed', 'stopped')
            AND (workspace <> '' OR sandbox_id <> '') ORDER BY created_at, id`),
       lastOfProject: p('SELECT id, state, reason FROM sessions WHERE project_id = ? ORDER BY created_at DESC LIMIT 1'),
+      totals: p(`SELECT ${TOTALS} FROM sessions`),
+      totalsOwner: p(`SELECT ${TOTALS} FROM sessions WHERE owner = ?`),
+      // Walks sessions_ended from its end (newest first; unended rows have ended_at 0,
+      // so they sit at the other end). Named: the planner would take sessions_state and sort every ended row.
+      // One owner's: their own index, then a sort of their sessions.
+      ended: p(`SELECT ${COLUMNS} FROM sessions INDEXED BY sessions_ended WHERE state IN ('completed', 'failed', 'stopped') ORDER BY ended_at DESC, id DESC LIMIT ?`),
+      endedOwner: p(`SELECT ${COLUMNS} FROM sessions WHERE owner = ? AND state IN ('completed', 'failed', 'stopped') ORDER BY ended_at DESC, id DESC LIMIT ?`),
     };
     this.decision = {
       allow: p('UPDATE sessions SET decisions_allow = decisions_allow + 1 WHERE id = ?'),
@@ -180,6 +190,18 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
 
   countCreated(): number {
     return (this.q.count.get() as { n: number }).n;
+  }
+
+  totals(owner?: string): SessionTotals {
+    const r = (owner === undefined ? this.q.totals.get() : this.q.totalsOwner.get(owner)) as { n: number; allow: number | null; deny: number | null; ask: number | null };
+    return { created: r.n, decisions: { allow: r.allow ?? 0, deny: r.deny ?? 0, ask: r.ask ?? 0 } };
+  }
+
+  recentlyEnded(limit: number, owner?: string): Session[] {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    const rows = (owner === undefined ? this.q.ended.all(n) : this.q.endedOwner.all(owner, n)) as Row[];
+    return rows.map((r) => this.toSession(r));
   }
 
   transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra: { reason?: string; data?: Record<string, unknown> } = {}): SessionEvent | undefined {
