@@ -155,6 +155,35 @@ describe('SSE hub: one daemon stream per followed session', function () {
     await Promise.all([live.done, near.done, far.done]);
   });
 
+  it('still delivers every event to a later follower when the first one resumed from beyond the session\'s end', async () => {
+    const probe = follow(port, path(), bearer(tok.alice!));
+    await until('the hub', () => hubs.stats().subscribers === 1);
+    await say('probe', 1);
+    await until('the probe event', () => messages(probe.events, 'probe').length === 1);
+    const end = Math.max(...probe.events.filter((e) => e.event === 'message').map((e) => Number(e.id)));
+    probe.stop();
+    await say('wake', 1);
+    await until('the hub to close', () => hubs.stats().sessions === 0);
+
+    // The hub now starts at a Last-Event-ID 50 events in the future...
+    const ahead = follow(port, path(), { ...bearer(tok.alice!), 'last-event-id': String(end + 50) });
+    await until('the hub', () => hubs.stats().subscribers === 1);
+    // ...and a follower resuming from the real end joins it.
+    const behind = follow(port, path(), { ...bearer(tok.alice!), 'last-event-id': String(end + 1) });
+    await until('both in the hub', () => hubs.stats().subscribers === 2);
+    await say('gap', 10);
+    await until('the later follower to see all 10 events', () => messages(behind.events, 'gap').length === 10);
+    await say('beyond', 60);
+    await until('both to see the events beyond the future id', () => messages(behind.events, 'beyond').length === 60 && messages(ahead.events, 'beyond').length > 0);
+    const ids = behind.events.filter((e) => e.event === 'message' && Number(e.id) > end + 1).map((e) => Number(e.id));
+    assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => end + 2 + i), 'every event once, in order');
+    assert.ok(messages(ahead.events, 'beyond').every((m) => Number(m.split(' ')[1]) >= 0));
+    assert.ok(ahead.events.filter((e) => e.event === 'message').every((e) => Number(e.id) > end + 50), 'the first follower gets only what it asked for');
+    ahead.stop();
+    behind.stop();
+    await Promise.all([ahead.done, behind.done]);
+  });
+
   it('drops a follower that does not read without delaying the others', async () => {
     // An HTTP follower that never reads its socket (the kernel's socket buffers absorb megabytes)...
     const slowReq: ClientRequest = request({ host: '127.0.0.1', port, path: path(), headers: bearer(tok.alice!), agent: false }, (res) => res.socket.pause());

@@ -166,27 +166,43 @@ export class SessionHubs {
     }
   }
 
-  /** Events older than the hub holds come from the subscriber's own stream (its own credential); live frames wait meanwhile. */
-  private catchUp(hub: Hub, sub: Subscriber, after: number): void {
-    sub.pending = [];
+  /**
+   * Events older than the hub holds come from the subscriber's own stream (its own
+   * credential); live frames wait meanwhile. The replay normally reaches what the
+   * hub had delivered when the subscriber joined (`upTo`). When it does not (the
+   * hub started beyond the session's end: its first subscriber resumed with a future
+   * Last-Event-ID), the events in between reach no hub, so the subscriber's own
+   * stream follows until `upTo` (or the session's end) before it goes live.
+   */
+  private catchUp(hub: Hub, sub: Subscriber, after: number, upTo = hub.last, follow = false): void {
+    sub.pending ??= [];
+    let done = false;
     // The catch-up is this subscriber's own stream, so it is paused while the socket is full (as before the hub), not capped.
     const onDrain = () => sub.catchUp?.resume();
     sub.out.on('drain', onDrain);
-    sub.catchUp = this.daemon.sessions.events({ sessionId: hub.sessionId, afterSeq: after, afterGid: 0, follow: false }, sub.identity, {
+    const finish = (goLive: boolean) => {
+      if (done) return;
+      done = true;
+      sub.catchUp?.cancel();
+      sub.catchUp = undefined;
+      sub.out.off('drain', onDrain);
+      if (!goLive) return this.catchUp(hub, sub, sub.lastSeq, upTo, true);
+      const held = sub.pending ?? [];
+      sub.pending = null;
+      sub.pendingBytes = 0;
+      for (const f of held) if (!sub.closed && f.seq > sub.lastSeq) this.write(hub, sub, f);
+    };
+    sub.catchUp = this.daemon.sessions.events({ sessionId: hub.sessionId, afterSeq: after, afterGid: 0, follow }, sub.identity, {
       onEvent: (e) => {
-        if (sub.closed || e.seq <= sub.lastSeq) return;
+        if (done || sub.closed || e.seq <= sub.lastSeq) return;
         sub.lastSeq = e.seq;
         if (!sub.out.write(sessionEventFrame(e, e.seq))) sub.catchUp?.pause();
+        if (follow && e.seq >= upTo) finish(true);
       },
-      onEnd: () => {
-        const held = sub.pending ?? [];
-        sub.pending = null;
-        sub.pendingBytes = 0;
-        sub.catchUp = undefined;
-        sub.out.off('drain', onDrain);
-        for (const f of held) if (!sub.closed && f.seq > sub.lastSeq) this.write(hub, sub, f);
-      },
+      onEnd: () => finish(follow || sub.closed || sub.lastSeq >= upTo),
       onError: (err) => {
+        if (done) return;
+        done = true;
         sub.catchUp = undefined;
         if (!sub.closed) sub.out.write(errorFrame(err));
         this.close(hub, sub);
