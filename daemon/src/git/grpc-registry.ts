@@ -66,21 +66,21 @@ export class ProjectAccess {
     return projectVisible(caller, p, this.config.shared_projects);
   }
 
-  visible(caller: Caller): Project[] {
-    return this.projects.list().filter((p) => this.canSee(caller, p));
+  async visible(caller: Caller): Promise<Project[]> {
+    return (await this.projects.list()).filter((p) => this.canSee(caller, p));
   }
 
   /** The project if the caller may see it; otherwise the same not-found as a missing one. */
-  get(caller: Caller, ref: string): Project {
+  async get(caller: Caller, ref: string): Promise<Project> {
     if (!ref) throw new LokiError('invalid_argument', 'project is required');
-    const p = this.projects.get(ref);
+    const p = await this.projects.get(ref);
     if (!this.canSee(caller, p)) throw new LokiError('project_not_found', `no project "${ref}"; register it with \`loki projects register PATH\``);
     return p;
   }
 
   /** Changing a project (removing it, pruning its branches) is for its registrant or an admin; sharing grants reading only. */
-  own(caller: Caller, ref: string): Project {
-    const p = this.get(caller, ref);
+  async own(caller: Caller, ref: string): Promise<Project> {
+    const p = await this.get(caller, ref);
     if (!canAccessOwned(caller, p.registeredBy)) throw new LokiError('permission_denied', `project ${p.name} was registered by ${p.registeredBy}; only they or an admin may change it`);
     return p;
   }
@@ -127,11 +127,11 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
     registerProject: unary(ctx, 'WorkspaceService/RegisterProject', async (req: pb.RegisterProjectRequest, caller) => register(caller, req)),
     listProjects: unary(ctx, 'WorkspaceService/ListProjects', async (_req: pb.ListProjectsRequest, caller) => {
       requireScope(caller, 'read');
-      return { projects: access.visible(caller).map(toPb) };
+      return { projects: (await access.visible(caller)).map(toPb) };
     }),
     getProject: unary(ctx, 'WorkspaceService/GetProject', async (req: pb.GetProjectRequest, caller) => {
       requireScope(caller, 'read');
-      return toPb(access.get(caller, req.project));
+      return toPb(await access.get(caller, req.project));
     }),
     removeProject: unary(ctx, 'WorkspaceService/RemoveProject', async (req: pb.RemoveProjectRequest, caller) => {
       requireScope(caller, 'control');
@@ -141,12 +141,12 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
         'project.remove',
         `project:${req.project}`,
         async () => {
-          const project = access.own(caller, req.project);
-          const active = workspaces.list().filter((w) => w.projectId === project.id && w.state === 'active');
+          const project = await access.own(caller, req.project);
+          const active = (await workspaces.list()).filter((w) => w.projectId === project.id && w.state === 'active');
           if (active.length) {
             throw new LokiError('failed_precondition', `project ${project.name} has ${active.length} active session workspace(s) (${active.map((w) => w.sessionId).slice(0, 5).join(', ')}); stop them first`);
           }
-          projects.remove(project.id);
+          await projects.remove(project.id);
           return project;
         },
         (r) => ({ id: r.id, path: r.path }),
@@ -165,7 +165,7 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
         if (outside) throw new LokiError('permission_denied', `${outside} is outside the registry roots; only an admin may discover there`);
       }
       const found = discoverRepos(roots, req.depth || DEFAULT_DISCOVER_DEPTH);
-      const byPath = new Map(projects.list().map((p) => [p.path, p]));
+      const byPath = new Map((await projects.list()).map((p) => [p.path, p]));
       const repos: pb.DiscoveredRepo[] = [];
       for (const r of found.repos) {
         const out: pb.DiscoveredRepo = { path: r.path, root: r.root, projectId: '', projectName: '', error: '' };
@@ -185,13 +185,13 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
     }),
     projectHealth: unary(ctx, 'WorkspaceService/ProjectHealth', async (req: pb.ProjectHealthRequest, caller) => {
       requireScope(caller, 'read');
-      const p = access.get(caller, req.project);
+      const p = await access.get(caller, req.project);
       const h = await projectHealth(p, { lastSession: await lastSessionOf(sessions, p), imagePresent: deps.imagePresent });
       return { project: toPb(p), status: h.status, checks: h.checks };
     }),
     sync: unary(ctx, 'WorkspaceService/Sync', async (req: pb.SyncRequest, caller) => {
       requireScope(caller, 'read');
-      const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
+      const list = req.project ? [await access.get(caller, req.project)] : await access.visible(caller);
       const out: pb.ProjectSync[] = [];
       for (const p of list) {
         const base = { projectId: p.id, projectName: p.name, branches: 0, lastCommit: '', lastCommitSubject: '', lastCommitAtMs: 0, sessionBranches: [] as string[], error: '' };
@@ -205,15 +205,15 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
     }),
     listTasks: unary(ctx, 'WorkspaceService/ListTasks', async (req: pb.ListTasksRequest, caller) => {
       requireScope(caller, 'read');
-      const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
+      const list = req.project ? [await access.get(caller, req.project)] : await access.visible(caller);
       if (req.limit < 0 || req.limit > 10_000) throw new LokiError('invalid_argument', 'limit must be between 0 and 10000');
       return { tasks: await listTasks(sessions, list, { status: req.status, limit: req.limit || 1000 }) };
     }),
     pruneBranches: unary(ctx, 'WorkspaceService/PruneBranches', async (req: pb.PruneBranchesRequest, caller) => {
       requireScope(caller, 'control');
       // Only what the caller may change: its own projects (admins: all). Shared projects are read-only to others.
-      const list = req.project ? [access.own(caller, req.project)] : access.visible(caller).filter((p) => canAccessOwned(caller, p.registeredBy));
-      const all = workspaces.list();
+      const list = req.project ? [await access.own(caller, req.project)] : (await access.visible(caller)).filter((p) => canAccessOwned(caller, p.registeredBy));
+      const all = await workspaces.list();
       const run = async (): Promise<pb.ProjectPrune[]> => {
         const out: pb.ProjectPrune[] = [];
         for (const p of list) {
@@ -237,7 +237,7 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
       requireScope(caller, 'read');
       if (req.limit < 0 || req.limit > 1000) throw new LokiError('invalid_argument', 'limit must be between 0 and 1000');
       if (req.q.length > 1000) throw new LokiError('invalid_argument', 'the query is at most 1000 characters');
-      const list = req.project ? [access.get(caller, req.project)] : access.visible(caller);
+      const list = req.project ? [await access.get(caller, req.project)] : await access.visible(caller);
       const names = new Map(list.map((p) => [p.id, p.name]));
       const ids = [...names.keys()];
       const rows = req.q.trim() ? await learnings.search(req.q, ids, req.limit || 50) : await learnings.list(ids, req.limit || 100);

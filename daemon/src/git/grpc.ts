@@ -68,19 +68,25 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
   const { projects, workspaces, trail, audit } = deps;
 
   /** The caller's workspace, or not-found (same answer whether it is missing or someone else's). */
-  function ownWorkspace(caller: Caller, sessionId: string): Workspace {
-    const ws = workspaces.get(required(sessionId, 'session_id'));
+  async function ownWorkspace(caller: Caller, sessionId: string): Promise<Workspace> {
+    const ws = await workspaces.get(required(sessionId, 'session_id'));
     if (!canAccessOwned(caller, ws.owner)) throw new LokiError('workspace_not_found', `no workspace for session "${sessionId}"`);
     return ws;
   }
 
-  function canSeeSession(caller: Caller, sessionId: string): boolean {
+  async function canSeeSession(caller: Caller, sessionId: string): Promise<boolean> {
     try {
-      return canAccessOwned(caller, workspaces.get(sessionId).owner);
+      return canAccessOwned(caller, (await workspaces.get(sessionId)).owner);
     } catch {
       // a trail without a workspace record: only admins see it
       return canAccessOwned(caller, '');
     }
+  }
+
+  /** The sessions with a trail that the caller may see (as canSeeSession, with one read of the workspaces). */
+  async function visibleTrails(caller: Caller): Promise<string[]> {
+    const owners = new Map((await workspaces.list()).map((w) => [w.sessionId, w.owner]));
+    return trail.sessions().filter((s) => canAccessOwned(caller, owners.get(s) ?? ''));
   }
 
   async function audited<T>(caller: Caller, action: string, resource: string, fn: () => Promise<T>, details: (r: T) => Record<string, unknown>): Promise<T> {
@@ -129,17 +135,17 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         }),
         getWorkspace: unary(ctx, 'WorkspaceService/GetWorkspace', async (req: pb.GetWorkspaceRequest, caller) => {
           requireScope(caller, 'read');
-          return workspaceToPb(ownWorkspace(caller, req.sessionId));
+          return workspaceToPb(await ownWorkspace(caller, req.sessionId));
         }),
         diff: unary(ctx, 'WorkspaceService/Diff', async (req: pb.DiffRequest, caller) => {
           requireScope(caller, 'read');
-          const ws = ownWorkspace(caller, req.sessionId);
-          const pr = workspaces.pullRequestOf(ws.sessionId);
+          const ws = await ownWorkspace(caller, req.sessionId);
+          const pr = await workspaces.pullRequestOf(ws.sessionId);
           return { ...summaryToPb(await workspaces.diff(ws.sessionId)), ...(pr ? { pullRequest: prToPb(pr) } : {}) };
         }),
         finish: unary(ctx, 'WorkspaceService/Finish', async (req: pb.FinishRequest, caller) => {
           requireScope(caller, 'control');
-          const ws = ownWorkspace(caller, req.sessionId);
+          const ws = await ownWorkspace(caller, req.sessionId);
           const r = await audited(
             caller,
             'workspace.finish',
@@ -151,7 +157,7 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         }),
         openPullRequest: unary(ctx, 'WorkspaceService/OpenPullRequest', async (req: pb.OpenPullRequestRequest, caller) => {
           requireScope(caller, 'control');
-          const ws = ownWorkspace(caller, req.sessionId);
+          const ws = await ownWorkspace(caller, req.sessionId);
           const r = await audited(caller, 'workspace.pull_request', `session:${ws.sessionId}`, () => workspaces.openPullRequest(ws.sessionId), (p) => ({
             opened: p.opened,
             url: p.url,
@@ -160,7 +166,7 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         }),
         auditLog: unary(ctx, 'WorkspaceService/AuditLog', async (req: pb.AgentAuditLogRequest, caller) => {
           requireScope(caller, 'read');
-          const sessions = req.sessionId ? [ownWorkspaceOrTrail(req.sessionId, caller)] : trail.sessions().filter((s) => canSeeSession(caller, s));
+          const sessions = req.sessionId ? [await ownWorkspaceOrTrail(req.sessionId, caller)] : await visibleTrails(caller);
           const entries = sessions.flatMap((sid) =>
             trail.read(sid).map((e) => ({ sessionId: sid, timestamp: e.timestamp, seq: e.seq, action: e.action, agent: e.agent, detailsJson: JSON.stringify(e.details) })),
           );
@@ -171,9 +177,9 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         }),
         auditCount: unary(ctx, 'WorkspaceService/AuditCount', async (req: pb.AgentAuditCountRequest, caller) => {
           requireScope(caller, 'read');
-          if (req.sessionId) return trail.count(ownWorkspaceOrTrail(req.sessionId, caller));
+          if (req.sessionId) return trail.count(await ownWorkspaceOrTrail(req.sessionId, caller));
           const total = { total: 0, byAction: {} as Record<string, number>, bySession: {} as Record<string, number> };
-          for (const sid of trail.sessions().filter((s) => canSeeSession(caller, s))) {
+          for (const sid of await visibleTrails(caller)) {
             const c = trail.count(sid);
             total.total += c.total;
             total.bySession[sid] = c.total;
@@ -183,14 +189,14 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         }),
         patch: unary(ctx, 'WorkspaceService/Patch', async (req: pb.DiffRequest, caller) => {
           requireScope(caller, 'read');
-          const ws = ownWorkspace(caller, req.sessionId);
+          const ws = await ownWorkspace(caller, req.sessionId);
           const p = await workspaces.patch(ws.sessionId);
           return { sessionId: ws.sessionId, baseCommit: p.baseCommit, headCommit: p.headCommit, patch: p.patch, truncated: p.truncated };
         }),
       };
 
-      function ownWorkspaceOrTrail(sessionId: string, caller: Caller): string {
-        if (!canSeeSession(caller, sessionId) || trail.read(sessionId).length === 0) {
+      async function ownWorkspaceOrTrail(sessionId: string, caller: Caller): Promise<string> {
+        if (!(await canSeeSession(caller, sessionId)) || trail.read(sessionId).length === 0) {
           throw new LokiError('workspace_not_found', `no agent audit trail for session "${sessionId}"`);
         }
         return sessionId;

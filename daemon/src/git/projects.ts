@@ -84,17 +84,9 @@ export class ProjectRegistry {
       if (!remotes.includes(remote)) throw new LokiError('no_remote', `${top} has no git remote named "${remote}"`);
     } else if (remotes.includes('origin')) remote = 'origin';
 
-    const existing = this.repo.byPath(top);
-    if (existing && (opts.name === undefined || opts.name === existing.name) && (opts.alias === undefined || opts.alias === '' || opts.alias === existing.alias)) {
-      return existing;
-    }
-    const clash = this.repo.clash(name, alias, top);
-    if (clash) {
-      throw new LokiError(
-        'project_exists',
-        clash.path === top ? `${top} is already registered as project "${clash.name}"` : `a project named "${alias && clash.name !== name ? alias : name}" already exists (${clash.path})`,
-      );
-    }
+    const same = (e: Project) => (opts.name === undefined || opts.name === e.name) && (opts.alias === undefined || opts.alias === '' || opts.alias === e.alias);
+    const existing = await this.repo.byPath(top);
+    if (existing && same(existing)) return existing;
     const project: Project = {
       id: `prj-${randomBytes(6).toString('hex')}`,
       name,
@@ -106,25 +98,33 @@ export class ProjectRegistry {
       registeredAtMs: this.clock(),
       alias,
     };
-    this.repo.insert(project);
+    const clash = await this.repo.insertUnlessClash(project);
+    if (clash) {
+      // A concurrent registration of this repository won the insert: the same answer as registering it again.
+      if (clash.path === top && same(clash)) return clash;
+      throw new LokiError(
+        'project_exists',
+        clash.path === top ? `${top} is already registered as project "${clash.name}"` : `a project named "${alias && clash.name !== name ? alias : name}" already exists (${clash.path})`,
+      );
+    }
     this.log.info({ project: project.id, name, path: top, base: baseBranch }, 'project registered');
     return project;
   }
 
   /** By id (`prj-…`), name or alias. */
-  get(idOrName: string): Project {
-    const p = this.repo.find(idOrName);
+  async get(idOrName: string): Promise<Project> {
+    const p = await this.repo.find(idOrName);
     if (!p) throw new LokiError('project_not_found', `no project "${idOrName}"; register it with \`loki projects register PATH\``);
     return p;
   }
 
-  list(): Project[] {
+  list(): Promise<Project[]> {
     return this.repo.list();
   }
 
-  remove(idOrName: string): void {
-    const p = this.get(idOrName);
-    this.repo.delete(p.id);
+  async remove(idOrName: string): Promise<void> {
+    const p = await this.get(idOrName);
+    await this.repo.delete(p.id);
     this.log.info({ project: p.id }, 'project removed');
   }
 }

@@ -1,5 +1,7 @@
 // What the git feature keeps: registered projects and per-session workspaces.
 // The SQLite implementations are store/sqlite/projects.ts and workspaces.ts.
+// Async: the seam a networked store plugs into. A check and the write it guards
+// are one method (one transaction), never two calls a concurrent caller could split.
 import type { PrResult } from './pr.js';
 import type { Project } from './projects.js';
 
@@ -24,26 +26,34 @@ export interface Workspace {
 
 export interface ProjectRepo {
   /** By id, name or alias. */
-  find(idOrName: string): Project | undefined;
-  byPath(path: string): Project | undefined;
-  /** A project already holding one of these names (as name or alias) or this path. */
-  clash(name: string, alias: string | null, path: string): Pick<Project, 'name' | 'path'> | undefined;
-  insert(p: Project): void;
+  find(idOrName: string): Promise<Project | undefined>;
+  byPath(path: string): Promise<Project | undefined>;
+  /**
+   * Inserts unless a project already holds one of its names (as name or alias) or its
+   * path; the check and the insert are one transaction. Returns that project, or
+   * undefined when `p` was inserted.
+   */
+  insertUnlessClash(p: Project): Promise<Project | undefined>;
   /** By name. */
-  list(): Project[];
-  delete(id: string): void;
+  list(): Promise<Project[]>;
+  delete(id: string): Promise<void>;
 }
 
 export interface WorkspaceRepo {
-  get(sessionId: string): Workspace | undefined;
+  get(sessionId: string): Promise<Workspace | undefined>;
   /** Oldest first. */
-  list(): Workspace[];
-  branchTaken(branch: string): boolean;
-  insert(ws: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): void;
-  setHead(sessionId: string, commit: string): void;
-  finish(sessionId: string, atMs: number): void;
+  list(): Promise<Workspace[]>;
+  branchTaken(branch: string): Promise<boolean>;
+  /**
+   * Inserts (state active) unless the session already has a workspace or another holds
+   * the branch; the checks and the insert are one transaction. Returns what was taken,
+   * or undefined when the workspace was inserted.
+   */
+  insertUnlessTaken(ws: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): Promise<'session' | 'branch' | undefined>;
+  setHead(sessionId: string, commit: string): Promise<void>;
+  finish(sessionId: string, atMs: number): Promise<void>;
   /** The last pull-request attempt, or null before any. */
-  pullRequestOf(sessionId: string): PrResult | null;
+  pullRequestOf(sessionId: string): Promise<PrResult | null>;
   /** Records the attempt and returns it. */
-  savePullRequest(sessionId: string, pr: PrResult): PrResult;
+  savePullRequest(sessionId: string, pr: PrResult): Promise<PrResult>;
 }

@@ -7,7 +7,7 @@
 // the workspace's config; every key there that could execute something is
 // overridden on the command line (see runner.ts) and the layout tricks that
 // would redirect reads to other host paths are refused here.
-import { existsSync, lchownSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 
@@ -65,6 +65,20 @@ function isLink(p: string): boolean {
     return lstatSync(p).isSymbolicLink();
   } catch {
     return false;
+  }
+}
+
+/**
+ * Creates `dir` (mode as git clone would make it), false when it already exists. Exclusive, so of
+ * two creates of one workspace only one proceeds, and the other never removes what the first cloned.
+ */
+export function claimDir(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
   }
 }
 

@@ -5,7 +5,7 @@
 // does in its workspace (other branches, tags, rewritten refs, config, hooks)
 // can reach the project.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { GitConfig } from './config.js';
@@ -16,7 +16,7 @@ import { globToRegExp, isProtectedBranch, isSessionBranch, sessionBranchName, va
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { computeSummary, type DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
-import { checkWorkspaceGitDir, chownTree, workspaceOwner } from './workspace-safety.js';
+import { checkWorkspaceGitDir, chownTree, claimDir, workspaceOwner } from './workspace-safety.js';
 
 export type { Workspace, WorkspaceState } from './repo.js';
 
@@ -73,6 +73,10 @@ export interface WorkspaceManagerOptions {
   branchRandom?: () => string;
 }
 
+function taken(what: 'session' | 'branch', sessionId: string, branch: string): LokiError {
+  return what === 'session' ? new LokiError('conflict', `session "${sessionId}" already has a workspace`) : new LokiError('ref_exists', `branch "${branch}" already exists; a random part collided or the branch was made by hand`);
+}
+
 function summaryIds(ws: Workspace): { sessionId: string; branch: string; baseBranch: string; baseCommit: string } {
   return { sessionId: ws.sessionId, branch: ws.branch, baseBranch: ws.baseBranch, baseCommit: ws.baseCommit };
 }
@@ -92,17 +96,17 @@ export class WorkspaceManager {
   }
 
   /** The last pull-request attempt of a session, or null before any. */
-  pullRequestOf(sessionId: string): PrResult | null {
+  pullRequestOf(sessionId: string): Promise<PrResult | null> {
     return this.o.repo.pullRequestOf(validateSessionId(sessionId));
   }
 
-  get(sessionId: string): Workspace {
-    const ws = this.o.repo.get(validateSessionId(sessionId));
+  async get(sessionId: string): Promise<Workspace> {
+    const ws = await this.o.repo.get(validateSessionId(sessionId));
     if (!ws) throw new LokiError('workspace_not_found', `no workspace for session "${sessionId}"`);
     return ws;
   }
 
-  list(): Workspace[] {
+  list(): Promise<Workspace[]> {
     return this.o.repo.list();
   }
 
@@ -120,16 +124,12 @@ export class WorkspaceManager {
 
   async createWorkspace(input: CreateWorkspaceInput): Promise<Workspace> {
     const sessionId = validateSessionId(input.sessionId);
-    const project = this.o.projects.get(input.project);
+    const project = await this.o.projects.get(input.project);
     const agent = input.agent ?? 'development';
-    if (this.o.repo.get(sessionId)) {
-      throw new LokiError('conflict', `session "${sessionId}" already has a workspace`);
-    }
+    if (await this.o.repo.get(sessionId)) throw taken('session', sessionId, '');
     const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid, this.o.branchRandom());
     this.assertWritable(project, branch);
-    if (this.o.repo.branchTaken(branch) || (await refExists(project.path, `refs/heads/${branch}`))) {
-      throw new LokiError('ref_exists', `branch "${branch}" already exists; a random part collided or the branch was made by hand`);
-    }
+    if ((await this.o.repo.branchTaken(branch)) || (await refExists(project.path, `refs/heads/${branch}`))) throw taken('branch', sessionId, branch);
     const base = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${project.baseBranch}^{commit}`], inRepo(project.path, { okExitCodes: [1] }));
     const baseCommit = base.stdout.trim();
     if (base.exitCode !== 0 || !baseCommit) {
@@ -138,7 +138,7 @@ export class WorkspaceManager {
 
     mkdirSync(this.o.workspacesDir, { recursive: true, mode: 0o700 });
     const dest = join(this.o.workspacesDir, sessionId);
-    if (existsSync(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
+    if (!claimDir(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
     try {
       // --no-local: objects are copied through the git transport, so nothing in the
       // workspace is a hardlink into (or an alternate of) the project's object store.
@@ -155,11 +155,13 @@ export class WorkspaceManager {
       await runGit(['config', 'user.email', 'agent@loki.invalid'], { cwd: dest });
       const owner = workspaceOwner(this.o.config);
       if (owner) chownTree(dest, owner.uid, owner.gid);
+      // The checks above were early answers; this one is atomic (two sessions racing for one branch).
+      const t = await this.o.repo.insertUnlessTaken({ sessionId, projectId: project.id, owner: input.owner, agent, path: dest, branch, baseBranch: project.baseBranch, baseCommit, createdAtMs: this.o.clock() });
+      if (t) throw taken(t, sessionId, branch);
     } catch (err) {
       rmSync(dest, { recursive: true, force: true });
       throw err;
     }
-    this.o.repo.insert({ sessionId, projectId: project.id, owner: input.owner, agent, path: dest, branch, baseBranch: project.baseBranch, baseCommit, createdAtMs: this.o.clock() });
     this.o.trail.append(sessionId, {
       action: 'workspace_create',
       agent: 'loki',
@@ -175,7 +177,7 @@ export class WorkspaceManager {
    * under the hardened config; its refs other than the session branch are never asked for.
    */
   private async fetchSession(ws: Workspace): Promise<{ project: Project; staging: string; head: string }> {
-    const project = this.o.projects.get(ws.projectId);
+    const project = await this.o.projects.get(ws.projectId);
     const gitDir = checkWorkspaceGitDir(ws.path);
     // Unique per call, so two concurrent reads of one session never share a staging ref.
     const staging = `refs/loki/incoming/${ws.sessionId}-${randomBytes(6).toString('hex')}`;
@@ -203,7 +205,7 @@ export class WorkspaceManager {
 
   /** Files changed, insertions, deletions and commits of the session branch against its pinned base. */
   async diff(sessionId: string): Promise<DiffSummary> {
-    const ws = this.get(sessionId);
+    const ws = await this.get(sessionId);
     const { project, staging, head } = await this.fetchSession(ws);
     try {
       return await computeSummary(project.path, summaryIds(ws), head);
@@ -218,7 +220,7 @@ export class WorkspaceManager {
    * cut at a line boundary once it exceeds `maxBytes`.
    */
   async patch(sessionId: string, maxBytes = PATCH_MAX_BYTES): Promise<SessionPatchResult> {
-    const ws = this.get(sessionId);
+    const ws = await this.get(sessionId);
     const { project, staging, head } = await this.fetchSession(ws);
     try {
       const r = await runGit(['diff', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', ws.baseCommit, head, '--'], inRepo(project.path));
@@ -234,7 +236,7 @@ export class WorkspaceManager {
 
   /** Brings the session branch back into the project repository as `refs/heads/loki/session-…`. */
   async bringBack(sessionId: string): Promise<BringBackResult> {
-    const ws = this.get(sessionId);
+    const ws = await this.get(sessionId);
     const { project, staging, head } = await this.fetchSession(ws);
     try {
       return await this.updateSessionRef(ws, project, head);
@@ -266,15 +268,15 @@ export class WorkspaceManager {
     } catch (err) {
       throw new LokiError('conflict', `${ws.branch} changed in the project repository while it was being updated; retry`, { cause: err });
     }
-    this.o.repo.setHead(ws.sessionId, head);
+    await this.o.repo.setHead(ws.sessionId, head);
     this.o.log.info({ session_id: ws.sessionId, branch: ws.branch, commit: head, previous }, 'session branch brought back');
     return { branch: ws.branch, commit: head, previous, updated: true };
   }
 
   /** Pushes the brought-back session branch to the project's remote: one ref, never forced, never a protected name. */
   async pushToRemote(sessionId: string): Promise<{ remote: string; ref: string }> {
-    const ws = this.get(sessionId);
-    const project = this.o.projects.get(ws.projectId);
+    const ws = await this.get(sessionId);
+    const project = await this.o.projects.get(ws.projectId);
     if (!project.remote) throw new LokiError('no_remote', `project "${project.name}" has no git remote`);
     this.assertWritable(project, ws.branch);
     const ref = `refs/heads/${ws.branch}`;
@@ -317,8 +319,8 @@ export class WorkspaceManager {
 
   /** Pushes the session branch and opens a PR with gh; otherwise returns the commands to do it by hand. */
   async openPullRequest(sessionId: string, summary?: DiffSummary): Promise<PrResult> {
-    const ws = this.get(sessionId);
-    const project = this.o.projects.get(ws.projectId);
+    const ws = await this.get(sessionId);
+    const project = await this.o.projects.get(ws.projectId);
     const sum = summary ?? (await this.diff(sessionId));
     const req = this.prRequest(ws, project, sum);
     const commands = manualPrCommands(req);
@@ -346,7 +348,7 @@ export class WorkspaceManager {
 
   /** End of session: summarize, log new commits in the trail, bring the branch back, optionally open a PR and export the trail. */
   async finish(sessionId: string, opts: { openPr?: boolean } = {}): Promise<FinishResult> {
-    const ws = this.get(sessionId);
+    const ws = await this.get(sessionId);
     const { project, staging, head } = await this.fetchSession(ws);
     let summary: DiffSummary;
     let bringBack: BringBackResult;
@@ -382,16 +384,16 @@ export class WorkspaceManager {
         pullRequest = manual(err.message);
       }
     }
-    this.o.repo.savePullRequest(sessionId, pullRequest);
+    await this.o.repo.savePullRequest(sessionId, pullRequest);
     this.o.trail.append(sessionId, { action: 'session_finish', agent: 'loki', details: { commits: summary.commits.length, pull_request: pullRequest.url || null } });
     const exportedTrail = this.o.config.export_agent_audit ? this.o.trail.exportTo(sessionId, project.path) : '';
-    this.o.repo.finish(sessionId, this.o.clock());
+    await this.o.repo.finish(sessionId, this.o.clock());
     return { summary, bringBack, pullRequest, exportedTrail };
   }
 
   /** Deletes the workspace directory (after the sandbox is gone); the record and trail stay. */
-  removeWorkspaceDir(sessionId: string): void {
-    const ws = this.get(sessionId);
+  async removeWorkspaceDir(sessionId: string): Promise<void> {
+    const ws = await this.get(sessionId);
     rmSync(ws.path, { recursive: true, force: true });
   }
 }

@@ -40,7 +40,7 @@ export class SessionCleanup {
     if (s.workspace) {
       freed = await this.o.volumes.release(s.id, s.workspace);
       try {
-        this.o.workspaces.removeWorkspaceDir(s.id);
+        await this.o.workspaces.removeWorkspaceDir(s.id);
       } catch (err) {
         if (!(err instanceof LokiError && err.code === 'workspace_not_found')) throw err;
       }

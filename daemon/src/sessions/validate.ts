@@ -117,11 +117,11 @@ export function checkStartInput(i: StartSessionInput, maxPromptBytes: number): v
 export async function resolveProject(projects: ProjectRegistry, caller: Caller, input: StartSessionInput, shared: readonly string[]): Promise<Project> {
   const visible = (p: Project) => projectVisible(caller, p, shared);
   if (input.project) {
-    const p = projects.get(input.project);
+    const p = await projects.get(input.project);
     if (!visible(p)) throw new LokiError('project_not_found', `no project "${input.project}"; register it with \`loki projects register PATH\``);
     return p;
   }
-  const all = projects.list().filter(visible);
+  const all = (await projects.list()).filter(visible);
   if (input.projectPath) {
     // A host path only means something to a local caller; remote callers name a registered project.
     if (caller.role !== 'local-admin') throw new LokiError('invalid_argument', 'project_path is only accepted from the local CLI; name a registered project instead');

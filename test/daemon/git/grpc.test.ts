@@ -120,5 +120,11 @@ describe('WorkspaceService over a unix socket', () => {
     await assert.rejects(call(gateway, gateway.getWorkspace, { sessionId: 'g2' }, md), (e: unknown) => codeOf(e).loki === 'workspace_not_found');
     const log = await call(gateway, gateway.auditLog, { sessionId: '', limit: 0 }, md);
     assert.deepEqual(log.entries, []);
+    // Its own workspace's trail it sees, in the list and the count; a trail with no workspace record only an admin sees.
+    await fx.workspaces.createWorkspace({ project: 'demo', sessionId: 'g3', pid: 1, owner: 'token:viewer' });
+    fx.trail.append('orphan', { action: 'workspace_create', agent: 'loki', details: {} });
+    assert.deepEqual((await call(gateway, gateway.auditLog, { sessionId: '', limit: 0 }, md)).entries.map((e) => e.sessionId), ['g3']);
+    assert.deepEqual((await call(gateway, gateway.auditCount, { sessionId: '' }, md)).bySession, { g3: 1 });
+    assert.deepEqual((await call(admin, admin.auditCount, { sessionId: '' })).bySession, { g2: 1, g3: 1, orphan: 1 });
   });
 });

@@ -136,3 +136,24 @@ export function gitFixture(opts: { config?: GitConfig; env?: NodeJS.ProcessEnv; 
     },
   };
 }
+
+/**
+ * Holds the first `n` calls of `obj[method]` until all `n` have arrived, then lets them run on:
+ * concurrent callers all pass that (async) check before any of them writes, the interleaving a
+ * race needs. Later calls go straight through.
+ */
+export function arriveTogether<T extends object>(obj: T, method: keyof T, n: number): void {
+  const real = (obj[method] as (...args: unknown[]) => Promise<unknown>).bind(obj);
+  const waiting: Array<() => void> = [];
+  let arrived = 0;
+  (obj as Record<keyof T, unknown>)[method] = async (...args: unknown[]) => {
+    if (arrived < n) {
+      arrived++;
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === n) for (const w of waiting) w();
+      });
+    }
+    return real(...args);
+  };
+}

@@ -61,7 +61,7 @@ describe('a hostile workspace', () => {
     const bare = join(fx.root, 'origin.git');
     hostGit(fx.root, 'init', '--quiet', '--bare', bare);
     hostGit(project, 'remote', 'add', 'origin', bare);
-    fx.projects.remove('proj');
+    await fx.projects.remove('proj');
     await fx.projects.register(project, { registeredBy: 'local:0' });
     for (const h of HOOKS) writeFileSync(join(fx.root, 'bin', 'hookdir', h), `#!/bin/sh\ntouch ${JSON.stringify(join(markers, `hookspath-${h}`))}\n`, { mode: 0o755 });
 

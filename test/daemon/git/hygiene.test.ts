@@ -38,7 +38,7 @@ describe('git hygiene: no empty branches, no silent PR failure, prune', () => {
     assert.equal(res.bringBack.updated, false);
     assert.throws(() => hostGit(project, 'rev-parse', '--verify', `refs/heads/${ws.branch}`), 'no branch is left behind');
     assert.match(res.pullRequest.reason, /made no commits/);
-    assert.deepEqual(fx.workspaces.pullRequestOf('h1')?.reason, res.pullRequest.reason);
+    assert.deepEqual((await fx.workspaces.pullRequestOf('h1'))?.reason, res.pullRequest.reason);
   });
 
   it('with auto PR and no gh, keeps the branch, records the reason and the exact commands', async () => {
@@ -50,7 +50,7 @@ describe('git hygiene: no empty branches, no silent PR failure, prune', () => {
     assert.match(res.pullRequest.reason, /gh/);
     assert.ok(res.pullRequest.commands.some((c) => c.startsWith(`git -C ${project} push origin refs/heads/${branch}:refs/heads/${branch}`)), res.pullRequest.commands.join('\n'));
     assert.ok(res.pullRequest.commands.some((c) => /gh pr create --base main --head /.test(c)), res.pullRequest.commands.join('\n'));
-    assert.deepEqual(fx.workspaces.pullRequestOf('h2'), res.pullRequest, 'kept for `loki session diff` and the API');
+    assert.deepEqual(await fx.workspaces.pullRequestOf('h2'), res.pullRequest, 'kept for `loki session diff` and the API');
     // later, by hand (`loki session pr`): the same honest answer
     const again = await fx.workspaces.openPullRequest('h2');
     assert.equal(again.opened, false);
@@ -70,8 +70,8 @@ describe('git hygiene: no empty branches, no silent PR failure, prune', () => {
     hostGit(project, 'branch', orphan, 'HEAD~1');
     hostGit(project, 'branch', 'feature/keep-me', 'HEAD~1');
 
-    const p = fx.projects.get('proj');
-    const found = await findPrunable(undefined, p, fx.workspaces.list());
+    const p = await fx.projects.get('proj');
+    const found = await findPrunable(undefined, p, await fx.workspaces.list());
     assert.deepEqual(found.map((c) => [c.branch, c.reason]).sort(), [
       [merged, 'merged'],
       [orphan, 'removed_session'],

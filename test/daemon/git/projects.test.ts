@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
-import { gitFixture, hostGit, makeProject, type GitFixture } from './helpers.js';
+import { arriveTogether, gitFixture, hostGit, makeProject, type GitFixture } from './helpers.js';
 
 async function rejectsWith(p: Promise<unknown>, code: string, msg: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -31,9 +31,9 @@ describe('ProjectRegistry', () => {
     assert.equal(p.name, 'my-repo');
     assert.equal(p.baseBranch, 'develop');
     assert.equal(p.remote, 'origin');
-    assert.deepEqual(fx.projects.get(p.id), p);
-    assert.deepEqual(fx.projects.get('my-repo'), p);
-    assert.deepEqual(fx.projects.list(), [p]);
+    assert.deepEqual(await fx.projects.get(p.id), p);
+    assert.deepEqual(await fx.projects.get('my-repo'), p);
+    assert.deepEqual(await fx.projects.list(), [p]);
   });
 
   it('refuses missing paths, plain directories, subdirectories of a repo and bare repositories with specific errors', async () => {
@@ -60,7 +60,7 @@ describe('ProjectRegistry', () => {
     await rejectsWith(fx.projects.register(repo, { registeredBy: 'x', remote: 'upstream' }), 'no_remote', /no git remote named "upstream"/);
     await rejectsWith(fx.projects.register(repo, { registeredBy: 'x', protectedBranches: ['release/[0-9]'] }), 'invalid_argument', /invalid protected branch pattern/);
     await rejectsWith(fx.projects.register(repo, { registeredBy: 'x', protectedBranches: ['--force'] }), 'invalid_argument', /must not start with "-"/);
-    assert.deepEqual(fx.projects.list(), []);
+    assert.deepEqual(await fx.projects.list(), []);
   });
 
   it('refuses a detached HEAD without an explicit base, and the same path or name twice', async () => {
@@ -73,10 +73,31 @@ describe('ProjectRegistry', () => {
     await rejectsWith(fx.projects.register(second, { registeredBy: 'x', name: 'proj' }), 'project_exists', /already exists/);
   });
 
+  it('lets exactly one of several concurrent registrations of one name win; the others get project_exists (check and insert are one transaction)', async () => {
+    const repos = ['r1', 'r2', 'r3', 'r4', 'r5'].map((n) => makeProject(fx.root, n));
+    // Every registration is past its pre-check (byPath) before any inserts.
+    arriveTogether(fx.store.projects, 'byPath', repos.length);
+    const results = await Promise.allSettled(repos.map((r) => fx.projects.register(r, { registeredBy: 'x', name: 'shared' })));
+    const won = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(won.length, 1);
+    for (const r of results) {
+      if (r.status === 'rejected') assert.ok(r.reason instanceof LokiError && r.reason.code === 'project_exists' && /a project named "shared" already exists/.test(r.reason.message), String(r.reason));
+    }
+    assert.deepEqual((await fx.projects.list()).map((p) => p.name), ['shared']);
+  });
+
+  it('answers concurrent registrations of one repository with the one project, as it answers a repeated one', async () => {
+    const repo = makeProject(fx.root);
+    arriveTogether(fx.store.projects, 'byPath', 3);
+    const all = await Promise.all([1, 2, 3].map(() => fx.projects.register(repo, { registeredBy: 'x' })));
+    assert.equal(new Set(all.map((p) => p.id)).size, 1);
+    assert.equal((await fx.projects.list()).length, 1);
+  });
+
   it('says how to register when a project is unknown, and forgets a removed project', async () => {
-    assert.throws(() => fx.projects.get('ghost'), (e: unknown) => e instanceof LokiError && e.code === 'project_not_found' && /loki projects register/.test(e.message));
+    await assert.rejects(fx.projects.get('ghost'), (e: unknown) => e instanceof LokiError && e.code === 'project_not_found' && /loki projects register/.test(e.message));
     const p = await fx.projects.register(makeProject(fx.root), { registeredBy: 'x' });
-    fx.projects.remove(p.name);
-    assert.throws(() => fx.projects.get(p.id), /no project/);
+    await fx.projects.remove(p.name);
+    await assert.rejects(fx.projects.get(p.id), /no project/);
   });
 });

@@ -78,7 +78,7 @@ describe('project registry discovery, health and sync', () => {
     try {
       const projects = new ProjectRegistry({ repo: db.projects, log: silentLogger() });
       const p = await projects.register(dir, { registeredBy: 'token:a', alias: 'trap' });
-      assert.equal(projects.get('trap').id, p.id);
+      assert.equal((await projects.get('trap')).id, p.id);
       assert.equal(p.remote, 'origin');
       // idempotent: the same repository again is the same project
       assert.equal((await projects.register(dir, { registeredBy: 'token:a' })).id, p.id);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 import { defaultGitConfig } from '../../../daemon/src/git/config.js';
-import { agentGit, agentWrite, gitFixture, hostGit, makeProject, refSnapshot, tempDir, type GitFixture } from './helpers.js';
+import { agentGit, agentWrite, arriveTogether, gitFixture, hostGit, makeProject, refSnapshot, tempDir, type GitFixture } from './helpers.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -76,7 +76,7 @@ describe('WorkspaceManager', () => {
     const commitEntry = fx.trail.read('s2').find((e) => e.action === 'git_commit');
     assert.deepEqual(commitEntry?.details, { sha: agentHead, message: 'Add feature', files_changed: 2 });
     assert.equal(commitEntry?.agent, 'development');
-    assert.equal(fx.workspaces.get('s2').state, 'finished');
+    assert.equal((await fx.workspaces.get('s2')).state, 'finished');
   });
 
   it('never lets a rewritten main, a new master, tags or force-moved refs in the workspace reach the project', async () => {
@@ -145,6 +145,36 @@ describe('WorkspaceManager', () => {
     assert.equal(new Set(all.map((ws) => ws.branch)).size, 5);
   });
 
+  it('gives a branch to exactly one of several sessions racing for it; the others get ref_exists and leave nothing behind', async () => {
+    fx = gitFixture({ clock: () => 1_700_000_000_000, branchRandom: () => '0badc0de' });
+    project = makeProject(fx.root);
+    await fx.projects.register(project, { registeredBy: 'local:0' });
+    const ids = ['b1', 'b2', 'b3', 'b4'];
+    // Every create is past its early branch check before any inserts: only the insert itself decides.
+    arriveTogether(fx.store.workspaces, 'branchTaken', ids.length);
+    const results = await Promise.allSettled(ids.map((sessionId) => fx.workspaces.createWorkspace({ project: 'proj', sessionId, pid: 5, owner: 'local:0' })));
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    assert.equal(won.length, 1);
+    for (const r of results) {
+      if (r.status === 'rejected') assert.ok(r.reason instanceof LokiError && r.reason.code === 'ref_exists' && /loki\/session-1700000000-5-0badc0de" already exists/.test(r.reason.message), String(r.reason));
+    }
+    assert.deepEqual((await fx.workspaces.list()).map((w) => w.sessionId), [won[0]!.sessionId]);
+    for (const id of ids) assert.equal(existsSync(join(fx.home, 'workspaces', id)), id === won[0]!.sessionId, `workspace dir of ${id}`);
+    assert.equal(agentGit(won[0]!.path, 'symbolic-ref', '--short', 'HEAD'), 'loki/session-1700000000-5-0badc0de');
+  });
+
+  it('creates one workspace when one session is created twice at once, and the loser leaves the winner\'s directory alone', async () => {
+    await setup();
+    arriveTogether(fx.store.workspaces, 'get', 2);
+    const results = await Promise.allSettled([1, 2].map(() => fx.workspaces.createWorkspace({ project: 'proj', sessionId: 'twice', pid: 6, owner: 'local:0' })));
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    assert.equal(won.length, 1);
+    const lost = results.find((r) => r.status === 'rejected');
+    assert.ok(lost?.reason instanceof LokiError && lost.reason.code === 'conflict', String(lost?.reason));
+    assert.equal(agentGit(won[0]!.path, 'rev-parse', 'HEAD'), won[0]!.baseCommit);
+    assert.equal((await fx.workspaces.list()).length, 1);
+  });
+
   it('rejects an unknown project, an unknown session and a session id that could escape the workspaces dir', async () => {
     await setup();
     await rejectsWith(fx.workspaces.createWorkspace({ project: 'nope', sessionId: 's9', owner: 'local:0' }), 'project_not_found', /loki projects register/);
@@ -170,7 +200,7 @@ describe('WorkspaceManager', () => {
     writeFileSync(gh, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
     await setup(defaultGitConfig({ auto_pr: true, gh_path: gh }));
     hostGit(project, 'remote', 'add', 'origin', join(fx.root, 'no-such-remote.git'));
-    fx.projects.remove('proj');
+    await fx.projects.remove('proj');
     await fx.projects.register(project, { registeredBy: 'local:0' });
     const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's12', pid: 6, owner: 'local:0' });
     agentWrite(join(ws.path, 'd.txt'), 'd\n');
@@ -181,7 +211,7 @@ describe('WorkspaceManager', () => {
     assert.match(res.pullRequest.reason, /push to "origin" failed/);
     assert.equal(res.pullRequest.commands.length, 2);
     assert.equal(hostGit(project, 'rev-parse', `refs/heads/${ws.branch}`), res.bringBack.commit);
-    assert.equal(fx.workspaces.get('s12').state, 'finished');
+    assert.equal((await fx.workspaces.get('s12')).state, 'finished');
   });
 
   it('works on a project owned by another user when the daemon is root, leaving no root-owned files in its .git', async function () {

@@ -64,11 +64,11 @@ describe('store migrations', () => {
       assert.equal(store.sessions.events('ses-000000000000', 0, 100).length, 3);
       assert.deepEqual(store.sessions.listPage({ limit: 2 }).sessions.map((x) => x.id), ['ses-000000000000', 'ses-000000000001']);
       assert.deepEqual(store.sessions.listPage({ limit: 5, owner: 'token:alice' }).sessions.map((x) => x.id), ['ses-000000000002']);
-      assert.equal(store.projects.find('dm')?.name, 'demo');
-      assert.equal(store.workspaces.get('ses-000000000000')?.state, 'active');
+      assert.equal((await store.projects.find('dm'))?.name, 'demo');
+      assert.equal((await store.workspaces.get('ses-000000000000'))?.state, 'active');
       assert.deepEqual(store.tokens.all().map((t) => t.name), ['admin', 'viewer']);
       assert.equal((await store.approvals.list({ status: 'pending' })).length, 1);
-      assert.equal((await store.learnings.match('"migrations"', [store.projects.find('demo')!.id], 10)).length, 3);
+      assert.equal((await store.learnings.match('"migrations"', [(await store.projects.find('demo'))!.id], 10)).length, 3);
     } finally {
       store.close();
     }

@@ -1,4 +1,5 @@
 // ProjectRepo on SQLite: the `projects` table (names and aliases unique across both).
+// Synchronous inside; `async` only to meet the (networked-store-ready) interface.
 import type { Statement } from 'better-sqlite3';
 import type { Project } from '../../git/projects.js';
 import type { ProjectRepo } from '../../git/repo.js';
@@ -33,40 +34,42 @@ function toProject(r: Row): Project {
 export class SqliteProjectRepo implements ProjectRepo {
   private readonly q: Record<'find' | 'byPath' | 'clash' | 'insert' | 'list' | 'delete', Statement>;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.q = {
       find: db.prepare('SELECT * FROM projects WHERE id = ? OR name = ? OR alias = ?'),
       byPath: db.prepare('SELECT * FROM projects WHERE path = ?'),
-      clash: db.prepare('SELECT name, path FROM projects WHERE name IN (?, ?) OR alias IN (?, ?) OR path = ?'),
+      clash: db.prepare('SELECT * FROM projects WHERE name IN (?, ?) OR alias IN (?, ?) OR path = ?'),
       insert: db.prepare('INSERT INTO projects (id, name, path, base_branch, remote, protected_branches, registered_by, registered_at, alias) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       list: db.prepare('SELECT * FROM projects ORDER BY name'),
       delete: db.prepare('DELETE FROM projects WHERE id = ?'),
     };
   }
 
-  find(idOrName: string): Project | undefined {
+  async find(idOrName: string): Promise<Project | undefined> {
     const r = this.q.find.get(idOrName, idOrName, idOrName) as Row | undefined;
     return r ? toProject(r) : undefined;
   }
 
-  byPath(path: string): Project | undefined {
+  async byPath(path: string): Promise<Project | undefined> {
     const r = this.q.byPath.get(path) as Row | undefined;
     return r ? toProject(r) : undefined;
   }
 
-  clash(name: string, alias: string | null, path: string): Pick<Project, 'name' | 'path'> | undefined {
-    return this.q.clash.get(name, alias ?? name, name, alias ?? name, path) as Pick<Project, 'name' | 'path'> | undefined;
+  // One transaction: two registrations of one name or path cannot both pass the check.
+  async insertUnlessClash(p: Project): Promise<Project | undefined> {
+    return this.db.transaction((): Project | undefined => {
+      const r = this.q.clash.get(p.name, p.alias ?? p.name, p.name, p.alias ?? p.name, p.path) as Row | undefined;
+      if (r) return toProject(r);
+      this.q.insert.run(p.id, p.name, p.path, p.baseBranch, p.remote, JSON.stringify(p.protectedBranches), p.registeredBy, p.registeredAtMs, p.alias);
+      return undefined;
+    })();
   }
 
-  insert(p: Project): void {
-    this.q.insert.run(p.id, p.name, p.path, p.baseBranch, p.remote, JSON.stringify(p.protectedBranches), p.registeredBy, p.registeredAtMs, p.alias);
-  }
-
-  list(): Project[] {
+  async list(): Promise<Project[]> {
     return (this.q.list.all() as Row[]).map(toProject);
   }
 
-  delete(id: string): void {
+  async delete(id: string): Promise<void> {
     this.q.delete.run(id);
   }
 }

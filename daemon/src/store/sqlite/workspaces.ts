@@ -1,4 +1,5 @@
 // WorkspaceRepo on SQLite: one `git_workspaces` row per session workspace.
+// Synchronous inside; `async` only to meet the (networked-store-ready) interface.
 import type { Statement } from 'better-sqlite3';
 import type { PrResult } from '../../git/pr.js';
 import type { Workspace, WorkspaceRepo, WorkspaceState } from '../../git/repo.js';
@@ -39,7 +40,7 @@ function toWorkspace(r: Row): Workspace {
 export class SqliteWorkspaceRepo implements WorkspaceRepo {
   private readonly q: Record<'get' | 'list' | 'branch' | 'insert' | 'head' | 'finish' | 'pr' | 'savePr', Statement>;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.q = {
       get: db.prepare('SELECT * FROM git_workspaces WHERE session_id = ?'),
       list: db.prepare('SELECT * FROM git_workspaces ORDER BY created_at'),
@@ -55,37 +56,43 @@ export class SqliteWorkspaceRepo implements WorkspaceRepo {
     };
   }
 
-  get(sessionId: string): Workspace | undefined {
+  async get(sessionId: string): Promise<Workspace | undefined> {
     const r = this.q.get.get(sessionId) as Row | undefined;
     return r ? toWorkspace(r) : undefined;
   }
 
-  list(): Workspace[] {
+  async list(): Promise<Workspace[]> {
     return (this.q.list.all() as Row[]).map(toWorkspace);
   }
 
-  branchTaken(branch: string): boolean {
+  async branchTaken(branch: string): Promise<boolean> {
     return this.q.branch.get(branch) !== undefined;
   }
 
-  insert(w: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): void {
-    this.q.insert.run(w.sessionId, w.projectId, w.owner, w.agent, w.path, w.branch, w.baseBranch, w.baseCommit, w.createdAtMs);
+  // One transaction: two workspaces racing for one session or one branch cannot both be inserted.
+  async insertUnlessTaken(w: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): Promise<'session' | 'branch' | undefined> {
+    return this.db.transaction((): 'session' | 'branch' | undefined => {
+      if (this.q.get.get(w.sessionId) !== undefined) return 'session';
+      if (this.q.branch.get(w.branch) !== undefined) return 'branch';
+      this.q.insert.run(w.sessionId, w.projectId, w.owner, w.agent, w.path, w.branch, w.baseBranch, w.baseCommit, w.createdAtMs);
+      return undefined;
+    })();
   }
 
-  setHead(sessionId: string, commit: string): void {
+  async setHead(sessionId: string, commit: string): Promise<void> {
     this.q.head.run(commit, sessionId);
   }
 
-  finish(sessionId: string, atMs: number): void {
+  async finish(sessionId: string, atMs: number): Promise<void> {
     this.q.finish.run(atMs, sessionId);
   }
 
-  pullRequestOf(sessionId: string): PrResult | null {
+  async pullRequestOf(sessionId: string): Promise<PrResult | null> {
     const r = this.q.pr.get(sessionId) as { pull_request: string | null } | undefined;
     return r?.pull_request ? (JSON.parse(r.pull_request) as PrResult) : null;
   }
 
-  savePullRequest(sessionId: string, pr: PrResult): PrResult {
+  async savePullRequest(sessionId: string, pr: PrResult): Promise<PrResult> {
     this.q.savePr.run(JSON.stringify(pr), sessionId);
     return pr;
   }
