@@ -13,7 +13,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { PrResult } from './pr.js';
 import type { ProjectRegistry } from './projects.js';
-import { registryHandlers, type RegistryHandlerDeps } from './grpc-registry.js';
+import { ProjectAccess, registryHandlers, type RegistryHandlerDeps } from './grpc-registry.js';
 import type { DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import type { Workspace, WorkspaceManager } from './workspaces.js';
@@ -66,6 +66,7 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
     if (!deps[k]) throw new Error(`createWorkspaceModule needs ${k}`);
   }
   const { projects, workspaces, trail, audit } = deps;
+  const access = new ProjectAccess(projects, workspaces.gitConfig);
 
   /** The caller's workspace, or not-found (same answer whether it is missing or someone else's). */
   async function ownWorkspace(caller: Caller, sessionId: string): Promise<Workspace> {
@@ -121,9 +122,10 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
             caller,
             'workspace.create',
             `session:${sessionId}`,
-            () =>
+            async () =>
               workspaces.createWorkspace({
-                project: required(req.project, 'project'),
+                // Only a project the caller may see (its own or shared), as for sessions; others look missing.
+                project: (await access.get(caller, required(req.project, 'project'))).id,
                 sessionId,
                 owner: caller.subject,
                 ...(req.pid > 0 ? { pid: req.pid } : {}),

@@ -127,4 +127,25 @@ describe('WorkspaceService over a unix socket', () => {
     assert.deepEqual((await call(gateway, gateway.auditCount, { sessionId: '' }, md)).bySession, { g3: 1 });
     assert.deepEqual((await call(admin, admin.auditCount, { sessionId: '' })).bySession, { g2: 1, g3: 1, orphan: 1 });
   });
+
+  it('refuses a gateway caller with control scope a workspace of a project it may not see (someone else\'s, unshared), like a missing project', async () => {
+    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [], alias: '' });
+    const md = new Metadata();
+    md.set('x-loki-credential', creds.issue('token:mallory', ['read', 'control']));
+    for (const ref of ['demo', (await fx.projects.get('demo')).id]) {
+      const err = await call(gateway, gateway.createWorkspace, { project: ref, sessionId: `m-${ref.length}`, pid: 0, agent: '' }, md).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err, `creating a workspace of ${ref} must fail`);
+      assert.deepEqual({ grpc: codeOf(err).grpc, loki: codeOf(err).loki }, { grpc: status.NOT_FOUND, loki: 'project_not_found' });
+      assert.match(codeOf(err).message, /no project/);
+    }
+    assert.deepEqual(await fx.workspaces.list(), [], 'no clone of the project was made');
+    assert.equal(audits.filter((a) => a.action === 'workspace.create' && a.result === 'success').length, 0);
+    // A project it may see (shared or its own) still works for the same caller.
+    await fx.projects.register(makeProject(fx.root, 'mine'), { name: 'mine', registeredBy: 'token:mallory' });
+    const ws = await call(gateway, gateway.createWorkspace, { project: 'mine', sessionId: 'm-own', pid: 0, agent: '' }, md);
+    assert.equal(ws.owner, 'token:mallory');
+  });
 });
