@@ -210,6 +210,20 @@ describe('TokenService over gRPC', function () {
     await rejectsWith(rpc(admin(), 'generate', { name: 't10', scopes: [], role: '', expiresDays: 0 }), status.RESOURCE_EXHAUSTED, 'token_limit_reached');
   });
 
+  it('answers concurrent Generate calls for one name with one token and conflicts, each audited', async () => {
+    const calls = Array.from({ length: 6 }, () => rpc<{ token: { id: string } }>(admin(), 'generate', { name: 'race', scopes: [], role: '', expiresDays: 0 }));
+    const results = await Promise.allSettled(calls);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(won.length, 1);
+    for (const r of results) {
+      if (r.status === 'fulfilled') continue;
+      await rejectsWith(Promise.reject(r.reason as Error), status.FAILED_PRECONDITION, 'token_name_in_use');
+      assert.match((r.reason as ServiceError).details, /a token named "race" already exists/);
+    }
+    assert.equal((await f.store.list()).length, 1);
+    assert.deepEqual(events.map((e) => e.result).sort(), ['error', 'error', 'error', 'error', 'error', 'success']);
+  });
+
   it('never puts a secret or its hash in an audit event or a log line', async () => {
     const gen = await rpc<{ secret: string }>(admin(), 'generate', { name: 'quiet', scopes: [], role: '', expiresDays: 0 });
     await rpc(gateway(), 'verify', { secret: gen.secret });
