@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const d = await startDaemon({ home, env: { LOKI_HOME: home }, logger: createLogger({ name: 'b11', level: 'silent' }) });
   const client = new SessionServiceClient(`unix:${d.paths.gatewaySocket}`, credentials.createInsecure());
   try {
-    const secret = d.tokens.generate({ name: 'b11', role: 'admin', expiresDays: 0, owner: 'bench' }).secret;
+    const secret = (await d.tokens.generate({ name: 'b11', role: 'admin', expiresDays: 0, owner: 'bench' })).secret;
     const bare = () => new Metadata();
     const withToken = () => {
       const m = new Metadata();

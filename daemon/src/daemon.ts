@@ -136,7 +136,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log: log.child({ component: 'tokens' }) });
   // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
   // (`loki up` prints it once). Nothing happens when an admin token already exists.
-  if (ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
+  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
 
   const projects = new ProjectRegistry({ repo: store.projects, log: log.child({ component: 'projects' }) });
   const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
@@ -223,7 +223,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     for (const s of servers) s.forceShutdown();
     await extra.close();
     policy.close();
-    tokens.close();
+    await tokens.close();
     await auditRuntime.close();
     store.close();
     throw err;
@@ -251,7 +251,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       // Ready slots go with the daemon; a restarted one builds fresh slots.
       await pool?.close();
       policy.close();
-      tokens.close();
+      await tokens.close();
       await auditRuntime.close();
       store.close();
     },

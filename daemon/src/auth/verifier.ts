@@ -57,8 +57,8 @@ export function createCredentialVerifier(deps: CredentialVerifierOptions): Crede
   let cachedRevision = deps.tokens.revision;
 
   /** The store's answer: the verified credential and the token's expiry, or a refusal. */
-  function lookup(credential: string): { verified: VerifiedCredential; expiresAt: number } {
-    const r = deps.tokens.verify(credential);
+  async function lookup(credential: string): Promise<{ verified: VerifiedCredential; expiresAt: number }> {
+    const r = await deps.tokens.verify(credential);
     if (!r.ok) {
       const why = r.reason === 'expired' ? 'has expired' : r.reason === 'revoked' ? 'has been revoked' : 'is not valid';
       throw new LokiError('unauthenticated', `the forwarded API token ${why}`);
@@ -68,8 +68,9 @@ export function createCredentialVerifier(deps: CredentialVerifierOptions): Crede
     return { verified: { subject, scopes: r.token.scopes, auth: subject, credentialId: r.token.id }, expiresAt: r.token.expiresAt ?? Infinity };
   }
 
-  function token(credential: string): VerifiedCredential {
-    if (cacheMs <= 0) return lookup(credential).verified;
+  /** A cache hit is answered synchronously (no promise of its own): it is every API call's path. */
+  function token(credential: string): VerifiedCredential | Promise<VerifiedCredential> {
+    if (cacheMs <= 0) return lookup(credential).then((l) => l.verified);
     const revision = deps.tokens.revision;
     if (revision !== cachedRevision) {
       cache.clear();
@@ -80,7 +81,16 @@ export function createCredentialVerifier(deps: CredentialVerifierOptions): Crede
     const hit = cache.get(key);
     if (hit && hit.until > t && hit.expiresAt > t && hit.revision === revision) return hit.verified;
     if (hit) cache.delete(key);
-    const { verified, expiresAt } = lookup(credential);
+    return remember(key, credential, t, revision);
+  }
+
+  /**
+   * Looks the token up and caches the answer under the revision read BEFORE the
+   * lookup: if a revocation lands while the lookup is in flight, the entry carries
+   * the old revision and is never served.
+   */
+  async function remember(key: string, credential: string, t: number, revision: number): Promise<VerifiedCredential> {
+    const { verified, expiresAt } = await lookup(credential);
     if (cache.size >= MAX_CACHED) {
       const oldest = cache.keys().next();
       if (!oldest.done) cache.delete(oldest.value);

@@ -16,8 +16,8 @@ export interface BootstrapOptions {
  * when there is no active admin token and no token file yet. Returns the secret
  * so `loki up` can print it once; returns undefined when nothing was created.
  */
-export function ensureBootstrapAdminToken(store: TokenStore, path: string, opts: BootstrapOptions = {}): string | undefined {
-  if (store.hasActiveAdminToken()) return undefined;
+export async function ensureBootstrapAdminToken(store: TokenStore, path: string, opts: BootstrapOptions = {}): Promise<string | undefined> {
+  if (await store.hasActiveAdminToken()) return undefined;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let fd: number;
   try {
@@ -34,7 +34,7 @@ export function ensureBootstrapAdminToken(store: TokenStore, path: string, opts:
     const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
     // Never expires: it is the operator's own key on their own machine, kept
     // 0600; rotating it is `token revoke local-admin`, delete the file, `loki up`.
-    const { token, secret } = store.generate({
+    const { token, secret } = await store.generate({
       name: BOOTSTRAP_TOKEN_NAME,
       role: 'admin',
       expiresDays: -1,
@@ -47,7 +47,7 @@ export function ensureBootstrapAdminToken(store: TokenStore, path: string, opts:
   } catch (err) {
     // An admin token whose secret never reached the file would block the next
     // bootstrap forever; take it back out.
-    if (tokenId) store.revoke(tokenId);
+    if (tokenId) await store.revoke(tokenId);
     unlinkSync(path);
     throw err;
   } finally {

@@ -62,12 +62,12 @@ async function audited<T>(
   action: string,
   resource: (res: T | undefined) => string,
   details: Record<string, unknown>,
-  fn: () => T,
+  fn: () => Promise<T>,
 ): Promise<T> {
   const base = { action, user: caller.subject, ip: caller.clientIp, request_id: caller.requestId, details };
   let res: T;
   try {
-    res = fn();
+    res = await fn();
   } catch (err) {
     // The refused input may itself be what the audit format rejects (control
     // characters, overlong names): record a bounded, printable form, and never
@@ -110,7 +110,7 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
             'token.generate',
             (r) => (r ? `token:${r.token.id}` : `token:${req.name}`),
             details,
-            () => {
+            async () => {
               requireScope(caller, '*');
               return store.generate({
                 name: req.name,
@@ -125,7 +125,7 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
         }),
         list: unary<ListTokensRequest, ListTokensResponse>(ctx, 'TokenService.List', async (req, caller) => {
           requireScope(caller, '*');
-          return { tokens: store.list({ all: req.all }).map(toWireToken) };
+          return { tokens: (await store.list({ all: req.all })).map(toWireToken) };
         }),
         revoke: unary<RevokeTokenRequest, RevokeTokenResponse>(ctx, 'TokenService.Revoke', async (req, caller) => {
           const token = await audited(
@@ -134,7 +134,7 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
             'token.revoke',
             (r) => `token:${r ? r.id : req.nameOrId}`,
             { name_or_id: req.nameOrId },
-            () => {
+            async () => {
               requireScope(caller, '*');
               return store.revoke(req.nameOrId);
             },
@@ -143,7 +143,7 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
         }),
         verify: unary<VerifyTokenRequest, VerifyTokenResponse>(ctx, 'TokenService.Verify', async (req, caller) => {
           verifyAllowed(caller);
-          const r = store.verify(req.secret);
+          const r = await store.verify(req.secret);
           if (!r.ok) return { valid: false, reason: r.reason, token: undefined, subject: '' };
           return { valid: true, reason: '', token: toWireToken(r.token), subject: tokenSubject(r.token) };
         }),

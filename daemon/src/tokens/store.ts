@@ -50,24 +50,37 @@ export interface TokenStoreOptions {
   now?: () => number;
 }
 
-/** Where tokens are kept: records and the SHA-256 of each secret, never the secret. */
+/**
+ * Where tokens are kept: records and the SHA-256 of each secret, never the secret.
+ * Promise-returning, the shape a networked store (Postgres) needs; the SQLite
+ * implementation answers synchronously inside.
+ */
 export interface TokenRepo {
-  byHash(hash: Buffer): { token: TokenRecord; hash: Buffer } | undefined;
-  byId(id: string): TokenRecord | undefined;
+  byHash(hash: Buffer): Promise<{ token: TokenRecord; hash: Buffer } | undefined>;
+  byId(id: string): Promise<TokenRecord | undefined>;
   /** The unrevoked token of this name. */
-  byName(name: string): TokenRecord | undefined;
+  byName(name: string): Promise<TokenRecord | undefined>;
   /**
    * Inserts after `check` passes, as one atomic step even against another process
    * sharing the store: `check` sees the unrevoked token holding the name and the
-   * owner's active-token count, and throws to refuse.
+   * owner's active-token count, and throws to refuse (the insert is then rolled back
+   * and the promise rejects with what `check` threw).
+   *
+   * `check` is synchronous on purpose and runs inside the repository's transaction,
+   * between its reads and its insert. A transaction cannot stay open across an
+   * `await` on SQLite (better-sqlite3 commits when the function returns), and on a
+   * networked store a decision made outside the transaction would be stale by the
+   * time the insert lands: two concurrent creates could both see the name free or
+   * the owner below the limit. The check is a pure decision on what was read, so
+   * it never needs to wait for anything.
    */
-  insertChecked(t: TokenRecord, hash: Buffer, now: number, check: (held: TokenRecord | undefined, activeOfOwner: number) => void): void;
-  revoke(id: string, at: number): void;
+  insertChecked(t: TokenRecord, hash: Buffer, now: number, check: (held: TokenRecord | undefined, activeOfOwner: number) => void): Promise<void>;
+  revoke(id: string, at: number): Promise<void>;
   /** Writes last-used times, all or none. */
-  touch(batch: readonly (readonly [id: string, at: number])[]): void;
+  touch(batch: readonly (readonly [id: string, at: number])[]): Promise<void>;
   /** Oldest first. */
-  all(): TokenRecord[];
-  hasActiveAdmin(now: number): boolean;
+  all(): Promise<TokenRecord[]>;
+  hasActiveAdmin(now: number): Promise<boolean>;
 }
 
 export function tokenStatus(t: TokenRecord, now: number): TokenStatus {
@@ -93,12 +106,13 @@ export class TokenStore {
     this.config = opts.config;
     this.log = opts.log.child({ component: 'tokens' });
     this.now = opts.now ?? Date.now;
-    this.timer = setInterval(() => this.flushLastUsed(), this.config.last_used_flush_ms);
+    // flushLastUsed never rejects (a failed batch is logged), so nothing is left unhandled.
+    this.timer = setInterval(() => void this.flushLastUsed(), this.config.last_used_flush_ms);
     this.timer.unref();
   }
 
   /** Creates a token and returns its one and only plaintext copy. */
-  generate(input: GenerateInput): { token: TokenRecord; secret: string } {
+  async generate(input: GenerateInput): Promise<{ token: TokenRecord; secret: string }> {
     const name = input.name.trim();
     if (!TOKEN_NAME.test(name)) {
       throw new LokiError(
@@ -128,7 +142,7 @@ export class TokenStore {
       revokedAt: null,
       lastUsedAt: null,
     };
-    this.repo.insertChecked(token, hashSecret(secret), now, (held, n) => {
+    await this.repo.insertChecked(token, hashSecret(secret), now, (held, n) => {
       if (held) {
         const why = tokenStatus(held, now) === 'expired' ? ' (expired; revoke it to reuse the name)' : '';
         throw new LokiError('token_name_in_use', `a token named "${name}" already exists${why}`);
@@ -145,7 +159,7 @@ export class TokenStore {
   }
 
   /** Resolves a presented secret. Read-only: never writes to the database. */
-  verify(secret: string): VerifyResult {
+  async verify(secret: string): Promise<VerifyResult> {
     // Reject before hashing: a string that is not even shaped like a token (or
     // fails its checksum) is a typo or a probe, and saying so leaks nothing an
     // attacker does not already know. Everything that passes takes the same path.
@@ -154,7 +168,7 @@ export class TokenStore {
     // The indexed lookup is keyed by a hash of the secret, so its timing can only
     // reveal something about SHA-256 outputs, not the secret; the final equality
     // is still constant-time so no byte-by-byte comparison of stored material happens in JS.
-    const row = this.repo.byHash(hash);
+    const row = await this.repo.byHash(hash);
     if (!row || row.hash.length !== hash.length || !timingSafeEqual(row.hash, hash)) return { ok: false, reason: 'unknown' };
     const token = row.token;
     const now = this.now();
@@ -167,27 +181,33 @@ export class TokenStore {
   }
 
   /** All tokens (or only active ones), oldest first, with unflushed last-used times applied. */
-  list(opts: { all?: boolean } = {}): TokenRecord[] {
+  async list(opts: { all?: boolean } = {}): Promise<TokenRecord[]> {
     const now = this.now();
-    return this.repo
-      .all()
+    return (await this.repo.all())
       .map((t) => this.withPending(t))
       .filter((t) => opts.all || tokenStatus(t, now) === 'active');
   }
 
   /** Revokes by id or by the name of an unrevoked token. Revoking twice returns the same record. */
-  revoke(nameOrId: string): TokenRecord {
+  async revoke(nameOrId: string): Promise<TokenRecord> {
     const key = nameOrId.trim();
     if (!TOKEN_ID.test(key) && !TOKEN_NAME.test(key)) {
       throw new LokiError('invalid_argument', `not a token name or id: ${JSON.stringify(nameOrId)}`);
     }
     const now = this.now();
-    const t = TOKEN_ID.test(key) ? this.repo.byId(key) : this.repo.byName(key);
+    const t = TOKEN_ID.test(key) ? await this.repo.byId(key) : await this.repo.byName(key);
     if (!t) throw new LokiError('token_not_found', `no token named or with id "${key}"`);
-    if (t.revokedAt === null) this.repo.revoke(t.id, now);
-    this.revoked++;
+    try {
+      if (t.revokedAt === null) await this.repo.revoke(t.id, now);
+    } finally {
+      // Bumped after the write, never before: a verification that read the row
+      // before the write carries the old revision and is never served from a
+      // cache. Bumped even when the write reports an error, because it may still
+      // have landed; a needless bump only empties a cache.
+      this.revoked++;
+    }
     this.pendingLastUsed.delete(t.id);
-    const revoked = this.repo.byId(t.id)!;
+    const revoked = (await this.repo.byId(t.id))!;
     this.log.info({ token_id: revoked.id, token_name: revoked.name }, 'token revoked');
     return revoked;
   }
@@ -197,29 +217,32 @@ export class TokenStore {
     return this.revoked;
   }
 
-  hasActiveAdminToken(): boolean {
+  hasActiveAdminToken(): Promise<boolean> {
     return this.repo.hasActiveAdmin(this.now());
   }
 
-  /** Writes the batched last-used times in one transaction. */
-  flushLastUsed(): void {
+  /** Writes the batched last-used times in one transaction. Never rejects. */
+  async flushLastUsed(): Promise<void> {
     if (this.pendingLastUsed.size === 0) return;
     const batch = [...this.pendingLastUsed];
     this.pendingLastUsed.clear();
     try {
-      this.repo.touch(batch);
+      await this.repo.touch(batch);
     } catch (err) {
       // Last-used is informational; losing one batch must not break verification.
       this.log.warn({ err, count: batch.length }, 'could not record token last-used times');
     }
   }
 
-  /** Stops the flush timer and writes what is pending. Does not close the database (its owner does). */
-  close(): void {
+  /**
+   * Stops the flush timer and writes what is pending. Does not close the database
+   * (its owner does, after awaiting this).
+   */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    this.flushLastUsed();
+    await this.flushLastUsed();
   }
 
   private withPending(t: TokenRecord): TokenRecord {

@@ -127,7 +127,7 @@ describe('gateway door: the daemon verifies the forwarded credential itself', fu
   });
 
   it('gives a valid viewer token viewer rights only, whatever scopes are forwarded', async () => {
-    const viewer = d.tokens.generate({ name: 'viewer', role: 'viewer', expiresDays: 0, owner: 'local:0' }).secret;
+    const viewer = (await d.tokens.generate({ name: 'viewer', role: 'viewer', expiresDays: 0, owner: 'local:0' })).secret;
     const tokens = clientFor(TokenServiceClient, d.paths.gatewaySocket);
     const sessions = clientFor(SessionServiceClient, d.paths.gatewaySocket);
     const sys = clientFor(SystemServiceClient, d.paths.gatewaySocket);
@@ -140,7 +140,7 @@ describe('gateway door: the daemon verifies the forwarded credential itself', fu
       assert.ok(list.sessions.every((s) => s.owner === 'token:viewer'));
       const st = await unaryCall(sys.getStatus.bind(sys), {}, md());
       assert.equal(st.callerSubject, 'token:viewer');
-      assert.equal(d.tokens.list({ all: true }).filter((t) => t.name === 'forever').length, 0);
+      assert.equal((await d.tokens.list({ all: true })).filter((t) => t.name === 'forever').length, 0);
       // The refusal is audited as the verified user; the ip is the gateway's report and says so.
       const page = await queryAuditLog(d.audit.dir, { limit: 10, action: 'token.generate' });
       const e = page.entries.find((x) => x.resource === 'token:forever');

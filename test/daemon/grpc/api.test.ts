@@ -157,15 +157,15 @@ describe('lokid gRPC API (real daemon, real dockerd)', function () {
   describe('callers and the two doors', () => {
     const secrets = new Map<string, string>();
     /** A real API token `name` with these scopes (one per name, minted on first use). */
-    const tok = (name: string, scopes: string[]) => {
-      if (!secrets.has(name)) secrets.set(name, d.tokens.generate({ name, scopes, expiresDays: 0, owner: 'local:0' }).secret);
+    const tok = async (name: string, scopes: string[]) => {
+      if (!secrets.has(name)) secrets.set(name, (await d.tokens.generate({ name, scopes, expiresDays: 0, owner: 'local:0' })).secret);
       return secrets.get(name)!;
     };
     it('honours a verified credential on the gateway socket and ignores forwarded identity on the admin socket', async () => {
       const gw = clientFor(SystemServiceClient, d.paths.gatewaySocket);
       const admin = clientFor(SystemServiceClient, d.paths.adminSocket);
       try {
-        const viaGw = await unaryCall(gw.getStatus.bind(gw), {}, asGateway(tok('alice', ['control'])));
+        const viaGw = await unaryCall(gw.getStatus.bind(gw), {}, asGateway(await tok('alice', ['control'])));
         assert.equal(viaGw.callerRole, 'gateway');
         assert.equal(viaGw.callerSubject, 'token:alice');
         const forged = asGateway();
@@ -187,26 +187,26 @@ describe('lokid gRPC API (real daemon, real dockerd)', function () {
 
     it('refuses Start on the gateway socket when no credential is forwarded, or a viewer\'s is', async () => {
       await rejectsWith(unaryCall(gwSandbox.start.bind(gwSandbox), START, asGateway()), status.UNAUTHENTICATED, 'unauthenticated', /needs the end user's credential/);
-      await rejectsWith(unaryCall(gwSandbox.start.bind(gwSandbox), START, asGateway(tok('viewer', ['read']))), status.PERMISSION_DENIED, 'permission_denied', /needs the "control" scope/);
+      await rejectsWith(unaryCall(gwSandbox.start.bind(gwSandbox), START, asGateway(await tok('viewer', ['read']))), status.PERMISSION_DENIED, 'permission_denied', /needs the "control" scope/);
     });
 
     it('hides a sandbox started by gateway subject A from subject B, but not from a `*` holder', async () => {
-      const a = asGateway(tok('alice', ['control']));
+      const a = asGateway(await tok('alice', ['control']));
       const sb = (await unaryCall(gwSandbox.start.bind(gwSandbox), { ...START, name: 'alices' }, a)).sandbox!;
       assert.equal(sb.owner, 'token:alice');
-      const asAlice = await unaryCall(gwSandbox.status.bind(gwSandbox), { id: sb.id }, asGateway(tok('alice', ['control'])));
+      const asAlice = await unaryCall(gwSandbox.status.bind(gwSandbox), { id: sb.id }, asGateway(await tok('alice', ['control'])));
       assert.equal(asAlice.id, sb.id);
       for (const ref of [sb.id, 'alices']) {
-        await rejectsWith(unaryCall(gwSandbox.status.bind(gwSandbox), { id: ref }, asGateway(tok('bob', ['control']))), status.NOT_FOUND, 'sandbox_not_found', /no sandbox/);
+        await rejectsWith(unaryCall(gwSandbox.status.bind(gwSandbox), { id: ref }, asGateway(await tok('bob', ['control']))), status.NOT_FOUND, 'sandbox_not_found', /no sandbox/);
       }
-      await rejectsWith(unaryCall(gwSandbox.stop.bind(gwSandbox), { id: sb.id, timeoutSeconds: 1, keep: false }, asGateway(tok('bob', ['control']))), status.NOT_FOUND, 'sandbox_not_found', /no sandbox/);
-      const bobList = await unaryCall(gwSandbox.list.bind(gwSandbox), { all: true }, asGateway(tok('bob', ['control'])));
+      await rejectsWith(unaryCall(gwSandbox.stop.bind(gwSandbox), { id: sb.id, timeoutSeconds: 1, keep: false }, asGateway(await tok('bob', ['control']))), status.NOT_FOUND, 'sandbox_not_found', /no sandbox/);
+      const bobList = await unaryCall(gwSandbox.list.bind(gwSandbox), { all: true }, asGateway(await tok('bob', ['control'])));
       assert.ok(!bobList.sandboxes.some((s) => s.id === sb.id), 'B does not see it in List');
-      const admin = await unaryCall(gwSandbox.status.bind(gwSandbox), { id: sb.id }, asGateway(tok('root', ['*'])));
+      const admin = await unaryCall(gwSandbox.status.bind(gwSandbox), { id: sb.id }, asGateway(await tok('root', ['*'])));
       assert.equal(admin.owner, 'token:alice');
-      const r = await execIn(gwSandbox, sb.id, ['sh', '-c', 'exit 7'], asGateway(tok('alice', ['control'])));
+      const r = await execIn(gwSandbox, sb.id, ['sh', '-c', 'exit 7'], asGateway(await tok('alice', ['control'])));
       assert.equal(r.code, 7);
-      const stopped = await unaryCall(gwSandbox.stop.bind(gwSandbox), { id: sb.id, timeoutSeconds: 1, keep: false }, asGateway(tok('root', ['*'])));
+      const stopped = await unaryCall(gwSandbox.stop.bind(gwSandbox), { id: sb.id, timeoutSeconds: 1, keep: false }, asGateway(await tok('root', ['*'])));
       assert.equal(stopped.removed, true);
     });
   });

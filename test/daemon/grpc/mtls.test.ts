@@ -41,8 +41,8 @@ describe('mTLS TCP listener', function () {
 
   let ciSecret: string | undefined;
   /** A gateway call for the real token `ci`, with a forged subject the daemon must ignore. */
-  function withIdentity(): Metadata {
-    ciSecret ??= d.tokens.generate({ name: 'ci', role: 'viewer', expiresDays: 0, owner: 'local:0' }).secret;
+  async function withIdentity(): Promise<Metadata> {
+    ciSecret ??= (await d.tokens.generate({ name: 'ci', role: 'viewer', expiresDays: 0, owner: 'local:0' })).secret;
     const md = new Metadata();
     md.set('x-loki-credential', ciSecret);
     md.set('x-loki-subject', 'oidc:ceo@example.com');
@@ -52,7 +52,7 @@ describe('mTLS TCP listener', function () {
   it('gives a client certificate naming loki-gateway the gateway role with forwarded identity', async () => {
     const c = client('loki-gateway');
     try {
-      const s = await unaryCall(c.getStatus.bind(c), {}, withIdentity());
+      const s = await unaryCall(c.getStatus.bind(c), {}, await withIdentity());
       assert.equal(s.callerRole, 'gateway');
       assert.equal(s.callerSubject, 'token:ci');
     } finally {
@@ -63,7 +63,7 @@ describe('mTLS TCP listener', function () {
   it('refuses a valid certificate that does not name an allowed gateway', async () => {
     const c = client('intruder');
     try {
-      await assert.rejects(unaryCall(c.getStatus.bind(c), {}, withIdentity()), (e: unknown) => (e as { code: number }).code === 7 && errorCode(e) === 'permission_denied');
+      await assert.rejects(unaryCall(c.getStatus.bind(c), {}, await withIdentity()), (e: unknown) => (e as { code: number }).code === 7 && errorCode(e) === 'permission_denied');
     } finally {
       c.close();
     }
@@ -72,7 +72,7 @@ describe('mTLS TCP listener', function () {
   it('refuses a client without a certificate at the TLS handshake', async () => {
     const c = client();
     try {
-      await assert.rejects(unaryCall(c.getStatus.bind(c), {}, withIdentity()), (e: unknown) => (e as { code: number }).code === 14);
+      await assert.rejects(unaryCall(c.getStatus.bind(c), {}, await withIdentity()), (e: unknown) => (e as { code: number }).code === 14);
     } finally {
       c.close();
     }

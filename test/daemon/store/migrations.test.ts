@@ -66,7 +66,7 @@ describe('store migrations', () => {
       assert.deepEqual(store.sessions.listPage({ limit: 5, owner: 'token:alice' }).sessions.map((x) => x.id), ['ses-000000000002']);
       assert.equal((await store.projects.find('dm'))?.name, 'demo');
       assert.equal((await store.workspaces.get('ses-000000000000'))?.state, 'active');
-      assert.deepEqual(store.tokens.all().map((t) => t.name), ['admin', 'viewer']);
+      assert.deepEqual((await store.tokens.all()).map((t) => t.name), ['admin', 'viewer']);
       assert.equal((await store.approvals.list({ status: 'pending' })).length, 1);
       assert.equal((await store.learnings.match('"migrations"', [(await store.projects.find('demo'))!.id], 10)).length, 3);
     } finally {

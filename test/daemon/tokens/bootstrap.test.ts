@@ -13,51 +13,51 @@ describe('ensureBootstrapAdminToken', () => {
   });
   afterEach(() => f.cleanup());
 
-  it('creates a never-expiring local-admin token on first run and stores its secret 0600', () => {
-    const secret = ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000' });
+  it('creates a never-expiring local-admin token on first run and stores its secret 0600', async () => {
+    const secret = await ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000' });
     assert.ok(secret);
     assert.equal(readFileSync(path, 'utf8'), secret + '\n');
     assert.equal(statSync(path).mode & 0o777, 0o600);
-    const r = f.store.verify(secret);
+    const r = await f.store.verify(secret);
     assert.ok(r.ok);
     assert.equal(r.token.name, 'local-admin');
     assert.deepEqual(r.token.scopes, ['*']);
     assert.equal(r.token.expiresAt, null);
   });
 
-  it('does nothing on the second run', () => {
-    assert.ok(ensureBootstrapAdminToken(f.store, path));
-    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
-    assert.equal(f.store.list().length, 1);
+  it('does nothing on the second run', async () => {
+    assert.ok(await ensureBootstrapAdminToken(f.store, path));
+    assert.equal(await ensureBootstrapAdminToken(f.store, path), undefined);
+    assert.equal((await f.store.list()).length, 1);
   });
 
-  it('does nothing when an active admin token already exists', () => {
-    f.store.generate({ name: 'mine', role: 'admin', owner: 'o' });
-    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
+  it('does nothing when an active admin token already exists', async () => {
+    await f.store.generate({ name: 'mine', role: 'admin', owner: 'o' });
+    assert.equal(await ensureBootstrapAdminToken(f.store, path), undefined);
     assert.equal(existsSync(path), false);
   });
 
-  it('never overwrites an existing token file, even when no admin token exists', () => {
+  it('never overwrites an existing token file, even when no admin token exists', async () => {
     writeFileSync(path, 'something else\n', { mode: 0o600 });
-    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
+    assert.equal(await ensureBootstrapAdminToken(f.store, path), undefined);
     assert.equal(readFileSync(path, 'utf8'), 'something else\n');
-    assert.equal(f.store.list().length, 0);
+    assert.equal((await f.store.list()).length, 0);
   });
 
-  it('refuses to follow a planted symlink', () => {
+  it('refuses to follow a planted symlink', async () => {
     const target = join(f.home, 'elsewhere');
     symlinkSync(target, path);
-    assert.equal(ensureBootstrapAdminToken(f.store, path), undefined);
+    assert.equal(await ensureBootstrapAdminToken(f.store, path), undefined);
     assert.equal(existsSync(target), false);
   });
 
-  it('counts toward max_active_per_user and leaves no file or token behind when refused', () => {
-    f.cleanup();
+  it('counts toward max_active_per_user and leaves no file or token behind when refused', async () => {
+    await f.cleanup();
     f = makeFixture({ max_active_per_user: 1 });
     path = join(f.home, 'cli-token');
-    f.store.generate({ name: 'viewer-1', owner: 'local:1000' });
-    assert.throws(() => ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000' }), /max_active_per_user/);
+    await f.store.generate({ name: 'viewer-1', owner: 'local:1000' });
+    await assert.rejects(ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000' }), /max_active_per_user/);
     assert.equal(existsSync(path), false);
-    assert.equal(f.store.hasActiveAdminToken(), false);
+    assert.equal(await f.store.hasActiveAdminToken(), false);
   });
 });

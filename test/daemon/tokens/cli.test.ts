@@ -38,9 +38,9 @@ describe('loki enterprise token', () => {
     );
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     server.forceShutdown();
-    f.cleanup();
+    await f.cleanup();
   });
 
   it('generate prints exactly Loki Mode\'s block, and the printed token verifies', async () => {
@@ -49,7 +49,7 @@ describe('loki enterprise token', () => {
     const m = /^Token generated successfully!\n\nName:    ci-bot\nID:      (tok-[0-9a-f]{12})\nToken:   (loki_[0-9A-Za-z]{49})\nScopes:  read, write\nExpires: (\d{4}-\d\d-\d\d)\n\nIMPORTANT: Save this token - it won't be shown again!\n$/.exec(out);
     assert.ok(m, `unexpected output:\n${out}`);
     assert.equal(m[3], expires);
-    const r = f.store.verify(m[2]!);
+    const r = await f.store.verify(m[2]!);
     assert.ok(r.ok);
     assert.equal(r.token.id, m[1]);
   });
@@ -95,7 +95,7 @@ describe('loki enterprise token', () => {
       runLoki(socket, ['generate', 'x', '--scopes', 'read,deploy']),
       (err: unknown) => err instanceof LokiError && err.code === 'invalid_argument' && /"deploy"/.test(err.message),
     );
-    assert.equal(f.store.list({ all: true }).length, 0);
+    assert.equal((await f.store.list({ all: true })).length, 0);
   });
 
   it('says the daemon is not running when nothing listens on the socket', async () => {

@@ -61,7 +61,7 @@ describe('TokenService over gRPC', function () {
       'x-loki-client-ip': '203.0.113.7',
       'x-loki-request-id': 'req-1',
     });
-  const mint = (name: string, role: 'admin' | 'operator' | 'viewer') => f.store.generate({ name, role, scopes: [], expiresDays: 0, owner: 'local:0' }).secret;
+  const mint = async (name: string, role: 'admin' | 'operator' | 'viewer') => (await f.store.generate({ name, role, scopes: [], expiresDays: 0, owner: 'local:0' })).secret;
 
   beforeEach(async () => {
     f = makeFixture();
@@ -80,13 +80,13 @@ describe('TokenService over gRPC', function () {
     }
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     for (const d of doors.values()) {
       d.client.close();
       d.server.forceShutdown();
     }
     doors.clear();
-    f.cleanup();
+    await f.cleanup();
   });
 
   it('generates on the admin socket and the gateway verifies the secret', async () => {
@@ -115,7 +115,7 @@ describe('TokenService over gRPC', function () {
   });
 
   it('lets a gateway caller with an admin credential manage tokens, owned by the verified subject', async () => {
-    const alice = mint('alice-admin', 'admin');
+    const alice = await mint('alice-admin', 'admin');
     const as = gw(alice, { subject: 'oidc:ceo@example.com' });
     const gen = await rpc<{ token: { owner: string; name: string } }>(gateway(), 'generate', { name: 'remote', scopes: [], role: 'viewer', expiresDays: 0 }, as);
     assert.equal(gen.token.owner, 'token:alice-admin', 'the owner is the verified subject, not the forwarded one');
@@ -130,10 +130,10 @@ describe('TokenService over gRPC', function () {
   });
 
   it('denies token management to a gateway caller without *, and audits the denial', async () => {
-    const ops = mint('ops', 'operator');
+    const ops = await mint('ops', 'operator');
     await rejectsWith(rpc(gateway(), 'generate', { name: 'sneaky', scopes: [], role: 'admin', expiresDays: 0 }, gw(ops)), status.PERMISSION_DENIED, 'permission_denied');
     await rejectsWith(rpc(gateway(), 'list', { all: true }, gw(ops)), status.PERMISSION_DENIED, 'permission_denied');
-    assert.equal(f.store.list({ all: true }).length, 1);
+    assert.equal((await f.store.list({ all: true })).length, 1);
     assert.deepEqual(
       events.map((e) => [e.action, e.result, e.user, e.resource]),
       [['token.generate', 'denied', 'token:ops', 'token:sneaky']],
@@ -147,11 +147,11 @@ describe('TokenService over gRPC', function () {
     await rejectsWith(rpc(gateway(), 'list', { all: true }, forged), status.UNAUTHENTICATED, 'unauthenticated');
     await rejectsWith(rpc(gateway(), 'revoke', { nameOrId: 'x' }, forged), status.UNAUTHENTICATED, 'unauthenticated');
     await rejectsWith(rpc(gateway(), 'list', { all: true }, gw('loki_' + 'A'.repeat(40), { scopes: '*' })), status.UNAUTHENTICATED, 'unauthenticated');
-    assert.equal(f.store.list({ all: true }).length, 0);
+    assert.equal((await f.store.list({ all: true })).length, 0);
   });
 
   it('gives a viewer credential viewer rights even with forged scopes "*"', async () => {
-    const viewer = mint('viewer', 'viewer');
+    const viewer = await mint('viewer', 'viewer');
     const forged = gw(viewer, { subject: 'oidc:ceo@example.com', scopes: '*' });
     await rejectsWith(rpc(gateway(), 'generate', { name: 'forever', scopes: ['*'], role: '', expiresDays: 0 }, forged), status.PERMISSION_DENIED, 'permission_denied');
     await rejectsWith(rpc(gateway(), 'list', { all: true }, forged), status.PERMISSION_DENIED, 'permission_denied');
@@ -159,9 +159,9 @@ describe('TokenService over gRPC', function () {
   });
 
   it('refuses a revoked or expired credential at once (no cache window in the daemon)', async () => {
-    const admin1 = mint('short', 'admin');
+    const admin1 = await mint('short', 'admin');
     await rpc(gateway(), 'list', { all: true }, gw(admin1));
-    f.store.revoke('short');
+    await f.store.revoke('short');
     await rejectsWith(rpc(gateway(), 'list', { all: true }, gw(admin1)), status.UNAUTHENTICATED, 'unauthenticated');
   });
 
@@ -208,6 +208,20 @@ describe('TokenService over gRPC', function () {
   it('returns resource_exhausted past max_active_per_user', async () => {
     for (let i = 0; i < 10; i++) await rpc(admin(), 'generate', { name: `t${i}`, scopes: [], role: '', expiresDays: 0 });
     await rejectsWith(rpc(admin(), 'generate', { name: 't10', scopes: [], role: '', expiresDays: 0 }), status.RESOURCE_EXHAUSTED, 'token_limit_reached');
+  });
+
+  it('answers concurrent Generate calls for one name with one token and conflicts, each audited', async () => {
+    const calls = Array.from({ length: 6 }, () => rpc<{ token: { id: string } }>(admin(), 'generate', { name: 'race', scopes: [], role: '', expiresDays: 0 }));
+    const results = await Promise.allSettled(calls);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(won.length, 1);
+    for (const r of results) {
+      if (r.status === 'fulfilled') continue;
+      await rejectsWith(Promise.reject(r.reason as Error), status.FAILED_PRECONDITION, 'token_name_in_use');
+      assert.match((r.reason as ServiceError).details, /a token named "race" already exists/);
+    }
+    assert.equal((await f.store.list()).length, 1);
+    assert.deepEqual(events.map((e) => e.result).sort(), ['error', 'error', 'error', 'error', 'error', 'success']);
   });
 
   it('never puts a secret or its hash in an audit event or a log line', async () => {

@@ -18,7 +18,7 @@ export interface Fixture {
   log: Logger;
   logLines: string[];
   clock: { now: number };
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 export function makeFixture(config: Partial<TokensConfig> = {}): Fixture {
@@ -38,8 +38,8 @@ export function makeFixture(config: Partial<TokensConfig> = {}): Fixture {
     log,
     logLines,
     clock,
-    cleanup() {
-      store.close();
+    async cleanup() {
+      await store.close();
       if (db.open) db.close();
       rmSync(home, { recursive: true, force: true });
     },

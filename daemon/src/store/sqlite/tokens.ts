@@ -62,47 +62,53 @@ export class SqliteTokenRepo implements TokenRepo {
     };
   }
 
-  byHash(hash: Buffer): { token: TokenRecord; hash: Buffer } | undefined {
+  // Synchronous inside; `async` only to meet the (networked-store-ready) interface.
+  async byHash(hash: Buffer): Promise<{ token: TokenRecord; hash: Buffer } | undefined> {
     const r = this.q.byHash.get(hash);
     return r ? { token: toRecord(r), hash: r.hash } : undefined;
   }
 
-  byId(id: string): TokenRecord | undefined {
+  async byId(id: string): Promise<TokenRecord | undefined> {
     const r = this.q.byId.get(id);
     return r ? toRecord(r) : undefined;
   }
 
-  byName(name: string): TokenRecord | undefined {
-    const r = this.q.byName.get(name);
-    return r ? toRecord(r) : undefined;
+  async byName(name: string): Promise<TokenRecord | undefined> {
+    return this.byNameSync(name);
   }
 
-  insertChecked(t: TokenRecord, hash: Buffer, now: number, check: (held: TokenRecord | undefined, activeOfOwner: number) => void): void {
+  async insertChecked(t: TokenRecord, hash: Buffer, now: number, check: (held: TokenRecord | undefined, activeOfOwner: number) => void): Promise<void> {
     // IMMEDIATE so the count and the insert are one atomic step even if another
-    // process shares the database file.
+    // process shares the database file. `check` runs inside it, synchronously:
+    // better-sqlite3 commits when the function returns, so nothing here may await.
     this.db
       .transaction(() => {
-        check(this.byName(t.name), this.q.countActive.get(t.owner, now)!.n);
+        check(this.byNameSync(t.name), this.q.countActive.get(t.owner, now)!.n);
         this.q.insert.run({ id: t.id, name: t.name, hash, scopes: t.scopes.join(','), role: t.role, owner: t.owner, created_at: t.createdAt, expires_at: t.expiresAt });
       })
       .immediate();
   }
 
-  revoke(id: string, at: number): void {
+  async revoke(id: string, at: number): Promise<void> {
     this.q.revoke.run(at, id);
   }
 
-  touch(batch: readonly (readonly [id: string, at: number])[]): void {
+  async touch(batch: readonly (readonly [id: string, at: number])[]): Promise<void> {
     this.db.transaction(() => {
       for (const [id, at] of batch) this.q.touch.run(at, id);
     })();
   }
 
-  all(): TokenRecord[] {
+  async all(): Promise<TokenRecord[]> {
     return this.q.all.all().map(toRecord);
   }
 
-  hasActiveAdmin(now: number): boolean {
+  async hasActiveAdmin(now: number): Promise<boolean> {
     return this.q.activeAdmin.get(now) !== undefined;
+  }
+
+  private byNameSync(name: string): TokenRecord | undefined {
+    const r = this.q.byName.get(name);
+    return r ? toRecord(r) : undefined;
   }
 }
