@@ -95,7 +95,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
 
   const store = openSqliteStore(join(paths.stateDir, 'loki.db'));
   const repos: FeatureRepos = { sessions: store.sessions, learnings: store.learnings };
-  const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log: log.child({ component: 'audit' }) });
+  const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log });
   const audit = auditRuntime.audit;
   // Everything above the pool sees sandboxes through PoolAwareDriver: unclaimed slots are nobody's.
   const driver: PoolAwareDriver = new PoolAwareDriver(
@@ -133,17 +133,17 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   await manager.reconcile().catch((err: unknown) => log.warn({ err }, 'could not list existing sandboxes (is dockerd running?)'));
   await pool?.start().catch((err: unknown) => log.warn({ err }, 'could not start the warm sandbox pool; sessions start cold'));
 
-  const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log: log.child({ component: 'tokens' }) });
+  const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log });
   // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
   // (`loki up` prints it once). Nothing happens when an admin token already exists.
   if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
 
-  const projects = new ProjectRegistry({ repo: store.projects, log: log.child({ component: 'projects' }) });
+  const projects = new ProjectRegistry({ repo: store.projects, log });
   const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
   // Workspaces belong to the sandbox user (unless git.workspace_uid says otherwise).
   const sbx = manager.sandboxUser;
   const gitConfig = { ...config.git, workspace_uid: config.git.workspace_uid ?? sbx.uid, workspace_gid: config.git.workspace_gid ?? sbx.gid };
-  const workspaces = new WorkspaceManager({ repo: store.workspaces, projects, trail, log: log.child({ component: 'git' }), workspacesDir: paths.workspacesDir, config: gitConfig });
+  const workspaces = new WorkspaceManager({ repo: store.workspaces, projects, trail, log, workspacesDir: paths.workspacesDir, config: gitConfig });
   const git = { projects, workspaces, trail };
   const policy = createPolicyFeature({ approvals: store.approvals, audit, log, config: config.policy });
 
