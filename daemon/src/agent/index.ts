@@ -3,7 +3,7 @@ export { createAgentChannels, agentDirFor, AGENT_SOCKET_NAME, MODEL_SOCKET_NAME 
 export type { AgentChannelsHandle, AgentChannelsOptions } from './grpc-channels.js';
 export { startModelProxy } from './model-proxy.js';
 export type { ModelProxy, ModelProxyOptions } from './model-proxy.js';
-export { agentRunnerMount, AGENT_RUNNER_COMMAND, AGENT_RUNNER_IN_SANDBOX } from './runner-bundle.js';
+export { agentRunnerBundle, AGENT_RUNNER_COMMAND, AGENT_RUNNER_IN_SANDBOX } from './runner-bundle.js';
 export { RUNNER_EVENT_TYPES, MAX_EVENTS_PER_REPORT } from './convert.js';
 export type {
   AgentActionData,
