@@ -89,7 +89,8 @@ describe('the runner bundle as a driver transport (Docker)', function () {
       const script = [
         `cat ${IN_SANDBOX} > /workspace/seen.txt`,
         `(echo tampered >> ${IN_SANDBOX}) 2> /workspace/write.err; echo $? > /workspace/write.code`,
-        'ls -A /opt/loki > /workspace/ls.txt',
+        // Not `ls /opt/loki`: gVisor cannot list the directory a file bind creates (EINVAL).
+        'for f in beside.txt a-directory.cjs loki-agent-runner.cjs; do [ -e /opt/loki/$f ] && echo $f; done > /workspace/beside.txt; true',
       ].join('; ');
       const info = await d.manager.start(ADMIN, request(['/bin/sh', '-c', script], bundle));
       started.push(info.id);
@@ -98,7 +99,7 @@ describe('the runner bundle as a driver transport (Docker)', function () {
       assert.equal(out('seen.txt'), RUNNER_CODE);
       assert.notEqual(out('write.code').trim(), '0', 'the write to the runner succeeded');
       assert.match(out('write.err'), /Read-only file system/);
-      assert.equal(out('ls.txt'), 'agent-runner.cjs\n');
+      assert.equal(out('beside.txt'), '', 'something else of the bundle directory is in the sandbox');
       assert.equal(readFileSync(join(dir, 'loki-agent-runner.cjs'), 'utf8'), RUNNER_CODE, 'the host file changed');
     });
 
