@@ -156,8 +156,8 @@ describe('agent-runner claude provider in a real sandbox', function () {
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"type":"message","content":[]}'));
     });
     await new Promise<void>((r) => anthropic!.listen(0, '127.0.0.1', r));
-    await run.channels.open('sess-claude');
-    await run.channels.forwardModel('sess-claude', new URL(`http://127.0.0.1:${(anthropic.address() as AddressInfo).port}`), { kind: 'anthropic', apiKey: ANTHROPIC_KEY });
+    const channel = await run.channels.open('sess-claude');
+    await run.proxies.open('sess-claude', channel.hostDir, { upstream: new URL(`http://127.0.0.1:${(anthropic.address() as AddressInfo).port}`), kind: 'anthropic', apiKey: ANTHROPIC_KEY });
     hooks.briefs.set('sess-claude', scriptBrief('sess-claude', [], { provider: 'claude', planJson: '', prompt: JSON.stringify(calls), options: { model_socket: '/run/loki-agent/model.sock' } }));
     // The image has no Claude Code; a protocol-speaking stand-in takes its place on PATH.
     const { info } = await run.start('sess-claude', ws, [{ hostPath: fakeClaudePath(), containerPath: '/usr/local/bin/claude', readOnly: true }]);

@@ -3,9 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentRunnerBundle, createAgentChannels } from '../../daemon/src/agent/index.js';
-import type { AgentChannelsHandle } from '../../daemon/src/agent/index.js';
-import type { AgentChannel } from '../../daemon/src/agent/types.js';
+import { agentRunnerBundle, createAgentChannels, ModelProxies } from '../../daemon/src/agent/index.js';
+import type { AgentChannel, AgentChannels } from '../../daemon/src/agent/types.js';
 import type { Caller } from '../../daemon/src/authz/caller.js';
 import { seccompProfilePath } from '../../daemon/src/config.js';
 import { instanceId } from '../../daemon/src/daemon.js';
@@ -47,7 +46,9 @@ export function gitWorkspace(home: string, name: string): string {
 
 export interface SandboxRun {
   daemon: Awaited<ReturnType<typeof startTestDaemon>>;
-  channels: AgentChannelsHandle;
+  channels: AgentChannels;
+  /** The sessions' model proxies, as the daemon keeps them (on `<agent dir>/model.sock`, owned by the sandbox user). */
+  proxies: ModelProxies;
   cleanup(): Promise<void>;
   start(sessionId: string, workspace: string, extraMounts?: SandboxMount[]): Promise<{ channel: AgentChannel; info: SandboxInfo }>;
   waitExit(id: string, ms?: number): Promise<SandboxInfo>;
@@ -77,10 +78,12 @@ export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
     log: quietLogger(),
   });
   const channels = createAgentChannels({ runDir: daemon.paths.runDir, hooks, log: quietLogger(), carrier: daemon.manager, sandboxUser: daemon.manager.sandboxUser });
+  const proxies = new ModelProxies({ owner: daemon.manager.sandboxUser, log: quietLogger() });
   const started: string[] = [];
   return {
     daemon,
     channels,
+    proxies,
     async start(sessionId, workspace, extraMounts = []) {
       const channel = await channels.open(sessionId);
       testMounts.set(sessionId, extraMounts);
@@ -112,6 +115,7 @@ export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
     async cleanup() {
       for (const id of started) await daemon.manager.remove(ADMIN, id, true).catch(() => undefined);
       await channels.closeAll();
+      await proxies.closeAll();
       await daemon.cleanup();
     },
   };
