@@ -15,7 +15,7 @@ import { createElement } from 'react';
 import { render } from 'ink-testing-library';
 import { connectAdminSocket } from '../client/src/grpc/index.js';
 import { Dashboard } from '../cli/src/dashboard/Dashboard.js';
-import { agentRunnerMount } from '../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../daemon/src/agent/runner-bundle.js';
 import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon } from '../test/daemon/sessions/helpers.js';
 import { entryArgv } from '../test/helpers/entry.js';
 import { fixture, session } from '../test/cli/dashboard/fixture-client.js';
@@ -60,7 +60,7 @@ async function askToPane(): Promise<void> {
   }
   const repo = makeRepo();
   const root = runnerBundleRoot()!;
-  const sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], default_max_iterations: ASKS * 2 + 10 }, runnerMount: () => agentRunnerMount(root) });
+  const sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], default_max_iterations: ASKS * 2 + 10 }, runner: agentRunnerBundle(root) });
   const client = connectAdminSocket({ socketPath: sd.d.paths.adminSocket });
   const t = new Tmux(160, 50, {});
   try {

@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../common/src/index.js';
-import { agentRunnerMount } from '../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../daemon/src/agent/runner-bundle.js';
 import type { Caller } from '../daemon/src/authz/caller.js';
 import { startDaemon, type DaemonHandle } from '../daemon/src/daemon.js';
 import { POOL_OWNER } from '../daemon/src/sandbox/pool.js';
@@ -58,7 +58,7 @@ async function daemon(poolSize: number, root: string): Promise<Side> {
       sessions: { runner_command: RUNNER },
     },
     // The default workspace (a size-limited loop mount when root): what a real start pays.
-    features: (b) => (feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ runner_command: RUNNER, check_interval_ms: 500 }), runnerMount: () => agentRunnerMount(root) })),
+    features: (b) => (feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ runner_command: RUNNER, check_interval_ms: 500 }), runner: agentRunnerBundle(root) })),
   });
   return { d, m: feature!.manager };
 }

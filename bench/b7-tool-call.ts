@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createLogger } from '../common/src/index.js';
-import { agentRunnerMount } from '../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../daemon/src/agent/runner-bundle.js';
 import { startDaemon } from '../daemon/src/daemon.js';
 import type { Caller } from '../daemon/src/authz/caller.js';
 import type { SandboxDriver } from '../daemon/src/sandbox/types.js';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     features: (b) => {
       driver = b.driver;
       // No workspace size limit here: it is a loop mount the temp-dir cleanup below would trip over, and B7 measures tool calls.
-      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ workspace: { max_size: 0 } }), runnerMount: () => agentRunnerMount(root) });
+      feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ workspace: { max_size: 0 } }), runner: agentRunnerBundle(root) });
       return feature;
     },
   });

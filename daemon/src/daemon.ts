@@ -25,7 +25,8 @@ import type { LearningRepo } from './registry/learnings.js';
 import type { SessionDirectory, SessionRepo } from './sessions/repo.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
-import { AGENT_RUNNER_IN_SANDBOX, agentRunnerMount } from './agent/index.js';
+import { AGENT_RUNNER_IN_SANDBOX, agentRunnerBundle } from './agent/index.js';
+import { ModelProxies } from './agent/model-proxies.js';
 import { createSessionFeature } from './sessions/feature.js';
 
 export interface StartDaemonOptions {
@@ -53,6 +54,8 @@ export interface FeatureBase {
   manager: SandboxManager;
   driver: SandboxDriver;
   policy: PolicyFeature;
+  /** The sessions' host-side model proxies; the daemon closes them all when it stops. */
+  modelProxies: ModelProxies;
   audit: AuditRuntime['audit'];
   log: Logger;
   config: DaemonConfig;
@@ -112,7 +115,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         agentDirInSandbox: AGENT_DIR_IN_SANDBOX,
         command: config.sessions.runner_command,
         preload: AGENT_RUNNER_IN_SANDBOX,
-        mounts: () => [agentRunnerMount()],
+        runner: agentRunnerBundle(),
         start: (req): Promise<SandboxInfo> => manager.start(POOL_CALLER, req),
         listAll: () => driver.listAll(),
         get: (id) => driver.getRaw(id),
@@ -146,14 +149,15 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const workspaces = new WorkspaceManager({ repo: store.workspaces, projects, trail, log, workspacesDir: paths.workspacesDir, config: gitConfig });
   const git = { projects, workspaces, trail };
   const policy = createPolicyFeature({ approvals: store.approvals, audit, log, config: config.policy });
+  const modelProxies = new ModelProxies({ owner: manager.sandboxUser, log });
 
   // Sessions (with the policy engine and approvals) are a feature on these parts;
   // tests may swap in their own runner command through `features`.
   const makeFeature =
     opts.features ??
     ((b: FeatureBase) =>
-      createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, runnerMount: () => agentRunnerMount() }));
-  const extra = makeFeature({ repos, paths, manager, driver, policy, audit, log, config, git });
+      createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, runner: agentRunnerBundle() }));
+  const extra = makeFeature({ repos, paths, manager, driver, policy, modelProxies, audit, log, config, git });
   const features: ServiceModule[] = [
     ...extra.modules,
     policy.module,
@@ -222,6 +226,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   } catch (err) {
     for (const s of servers) s.forceShutdown();
     await extra.close();
+    await modelProxies.closeAll();
     policy.close();
     await tokens.close();
     await auditRuntime.close();
@@ -248,6 +253,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       health.setAll(false);
       await Promise.all(servers.map((s) => shutdownServer(s, 5000)));
       await extra.close();
+      await modelProxies.closeAll();
       // Ready slots go with the daemon; a restarted one builds fresh slots.
       await pool?.close();
       policy.close();

@@ -11,7 +11,7 @@ import { DockerSandboxDriver } from '../../daemon/src/sandbox/docker-driver.js';
 import { quietLogger } from '../helpers/daemon.js';
 import { shortTempDir } from '../helpers/entry.js';
 import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
-import { gitWorkspace, runnerMountOrExplain, sandboxRun, type SandboxRun } from './sandbox.js';
+import { gitWorkspace, runnerFileOrExplain, sandboxRun, type SandboxRun } from './sandbox.js';
 
 const ANTHROPIC_KEY = 'sk-ant-host-only-91c2';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -24,7 +24,7 @@ function fakeClaudePath(): string {
 }
 
 function runHook(socket: string, input: unknown): Promise<{ code: number | null; stdout: string }> {
-  const bundle = runnerMountOrExplain().hostPath;
+  const bundle = runnerFileOrExplain();
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [bundle, 'hook', 'pretooluse'], { env: { PATH: process.env.PATH ?? '', LOKI_AGENT_SOCKET: socket }, stdio: ['pipe', 'pipe', 'inherit'] });
     let stdout = '';
@@ -89,7 +89,7 @@ describe('agent-runner claude PreToolUse hook', () => {
   });
 
   it('aborts the pending decision when the process waiting on it dies (SIGKILL)', async () => {
-    const bundle = runnerMountOrExplain().hostPath;
+    const bundle = runnerFileOrExplain();
     const child = spawn(process.execPath, [bundle, 'hook', 'pretooluse'], { env: { LOKI_AGENT_SOCKET: socket }, stdio: ['pipe', 'ignore', 'ignore'] });
     child.stdin.end(JSON.stringify(hookInput('Bash', { command: 'ask to deploy' })));
     const end = Date.now() + 10_000;
@@ -112,7 +112,7 @@ describe('agent-runner claude PreToolUse hook', () => {
     assert.equal(unmapped.permissionDecision, 'deny');
     assert.match(unmapped.permissionDecisionReason, /no policy mapping/);
     assert.equal(hooks.decisions.length, n, 'unmapped tools never reach Decide');
-    const bundle = runnerMountOrExplain().hostPath;
+    const bundle = runnerFileOrExplain();
     const bad = await new Promise<string>((res) => {
       const c = spawn(process.execPath, [bundle, 'hook', 'pretooluse'], { env: { LOKI_AGENT_SOCKET: socket } });
       let s = '';
@@ -156,8 +156,8 @@ describe('agent-runner claude provider in a real sandbox', function () {
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"type":"message","content":[]}'));
     });
     await new Promise<void>((r) => anthropic!.listen(0, '127.0.0.1', r));
-    await run.channels.open('sess-claude');
-    await run.channels.forwardModel('sess-claude', new URL(`http://127.0.0.1:${(anthropic.address() as AddressInfo).port}`), { kind: 'anthropic', apiKey: ANTHROPIC_KEY });
+    const channel = await run.channels.open('sess-claude');
+    await run.proxies.open('sess-claude', channel.hostDir, { upstream: new URL(`http://127.0.0.1:${(anthropic.address() as AddressInfo).port}`), kind: 'anthropic', apiKey: ANTHROPIC_KEY });
     hooks.briefs.set('sess-claude', scriptBrief('sess-claude', [], { provider: 'claude', planJson: '', prompt: JSON.stringify(calls), options: { model_socket: '/run/loki-agent/model.sock' } }));
     // The image has no Claude Code; a protocol-speaking stand-in takes its place on PATH.
     const { info } = await run.start('sess-claude', ws, [{ hostPath: fakeClaudePath(), containerPath: '/usr/local/bin/claude', readOnly: true }]);

@@ -94,10 +94,10 @@ describe('agent-runner openai provider in a real sandbox', function () {
       [{ name: 'finish', args: { summary: 'greeting done' } }],
     ]);
     const ws = gitWorkspace(run.daemon.home, 'openai1');
-    await run.channels.open('sess-openai');
+    const channel = await run.channels.open('sess-openai');
     // The sandbox has no network: the model endpoint arrives as a socket in the agent dir.
-    const forwarded = await run.channels.forwardModel('sess-openai', new URL(fake.url), { apiKey: KEY });
-    assert.equal(forwarded.socketInSandbox, '/run/loki-agent/model.sock');
+    await run.proxies.open('sess-openai', channel.hostDir, { upstream: new URL(fake.url), kind: 'openai', apiKey: KEY });
+    assert.equal(`${channel.transport.dirInSandbox}/model.sock`, '/run/loki-agent/model.sock');
     hooks.briefs.set(
       'sess-openai',
       scriptBrief('sess-openai', [], {

@@ -3,21 +3,24 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentRunnerMount, createAgentChannels } from '../../daemon/src/agent/index.js';
-import type { AgentChannelsHandle } from '../../daemon/src/agent/index.js';
-import type { AgentChannel } from '../../daemon/src/agent/types.js';
+import { agentRunnerBundle, createAgentChannels, ModelProxies } from '../../daemon/src/agent/index.js';
+import type { AgentChannel, AgentChannels } from '../../daemon/src/agent/types.js';
 import type { Caller } from '../../daemon/src/authz/caller.js';
-import type { SandboxInfo, SandboxMount } from '../../daemon/src/sandbox/types.js';
-import { DEFAULT_SANDBOX_UID } from '../../daemon/src/sandbox/manager.js';
+import { seccompProfilePath } from '../../daemon/src/config.js';
+import { instanceId } from '../../daemon/src/daemon.js';
+import { DockerSandboxDriver } from '../../daemon/src/sandbox/docker-driver.js';
+import type { SandboxDriver, SandboxInfo, SandboxMount } from '../../daemon/src/sandbox/types.js';
+import { DEFAULT_SANDBOX_UID, SandboxManager } from '../../daemon/src/sandbox/manager.js';
+import { runnerBundleFile } from '../../daemon/src/sandbox/runner.js';
 import { quietLogger, startTestDaemon } from '../helpers/daemon.js';
 import type { RecordingHooks } from '../daemon/agent/hooks.js';
 
 export const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: '', clientIp: 'local' };
 
-/** The bundle must exist; say how to make it rather than failing obscurely. */
-export function runnerMountOrExplain() {
+/** The bundle's host file; it must exist: say how to make it rather than failing obscurely. */
+export function runnerFileOrExplain(): string {
   try {
-    return agentRunnerMount();
+    return runnerBundleFile(agentRunnerBundle());
   } catch (err) {
     throw new Error(`${(err as Error).message} — the agent-runner tests run the bundle; build it first (npm run build, or node scripts/postbuild.mjs)`);
   }
@@ -43,23 +46,48 @@ export function gitWorkspace(home: string, name: string): string {
 
 export interface SandboxRun {
   daemon: Awaited<ReturnType<typeof startTestDaemon>>;
-  channels: AgentChannelsHandle;
+  channels: AgentChannels;
+  /** The sessions' model proxies, as the daemon keeps them (on `<agent dir>/model.sock`, owned by the sandbox user). */
+  proxies: ModelProxies;
   cleanup(): Promise<void>;
   start(sessionId: string, workspace: string, extraMounts?: SandboxMount[]): Promise<{ channel: AgentChannel; info: SandboxInfo }>;
   waitExit(id: string, ms?: number): Promise<SandboxInfo>;
 }
 
+/**
+ * The daemon's Docker driver plus test-only host files mounted into the sandboxes it
+ * creates, by session (a stand-in CLI): no start request can name a host path.
+ */
+function withTestMounts(base: SandboxDriver, bySession: Map<string, SandboxMount[]>): SandboxDriver {
+  const d = Object.create(base) as SandboxDriver;
+  d.create = (spec, h) => base.create({ ...spec, extraMounts: [...spec.extraMounts, ...(bySession.get(spec.session) ?? [])] }, h);
+  return d;
+}
+
 export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
-  const mount = runnerMountOrExplain();
+  runnerFileOrExplain();
   const daemon = await startTestDaemon();
+  const testMounts = new Map<string, SandboxMount[]>();
+  const cfg = daemon.config;
+  const manager = new SandboxManager({
+    driver: withTestMounts(new DockerSandboxDriver({ socketPath: cfg.docker.socket, instance: instanceId(daemon.home) }), testMounts),
+    config: cfg.sandbox,
+    seccompPath: seccompProfilePath(cfg.sandbox),
+    workspacesDir: daemon.paths.workspacesDir,
+    audit: daemon.audit.audit,
+    log: quietLogger(),
+  });
   const channels = createAgentChannels({ runDir: daemon.paths.runDir, hooks, log: quietLogger(), carrier: daemon.manager, sandboxUser: daemon.manager.sandboxUser });
+  const proxies = new ModelProxies({ owner: daemon.manager.sandboxUser, log: quietLogger() });
   const started: string[] = [];
   return {
     daemon,
     channels,
+    proxies,
     async start(sessionId, workspace, extraMounts = []) {
       const channel = await channels.open(sessionId);
-      const info = await daemon.manager.start(ADMIN, {
+      testMounts.set(sessionId, extraMounts);
+      const info = await manager.start(ADMIN, {
         name: '',
         project: '',
         image: '',
@@ -69,8 +97,8 @@ export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
         relax: { network: false, writableRootfs: false, rootUser: false },
         session: sessionId,
         workspace,
-        extraMounts: [mount, ...extraMounts],
         agentChannel: channel.transport,
+        runner: agentRunnerBundle(),
       });
       started.push(info.id);
       return { channel, info };
@@ -87,6 +115,7 @@ export async function sandboxRun(hooks: RecordingHooks): Promise<SandboxRun> {
     async cleanup() {
       for (const id of started) await daemon.manager.remove(ADMIN, id, true).catch(() => undefined);
       await channels.closeAll();
+      await proxies.closeAll();
       await daemon.cleanup();
     },
   };

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
 import { requireImage } from '../helpers/sandbox.js';
 import { entryArgv } from '../helpers/entry.js';
@@ -50,7 +50,7 @@ describe('loki CLI over both transports (real daemon, real gateway)', function (
     repo = makeRepo();
     dir = mkdtempSync(join(tmpdir(), 'loki-cli-'));
     const root = runnerBundleRoot()!;
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
+    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(root) });
     await sd.feature.projects.register(repo, { name: 'demo', registeredBy: 'test' });
     tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, (await generateToken(sd.d.paths.adminSocket, { name: 'cli-admin', role: 'admin' })).secret + '\n');

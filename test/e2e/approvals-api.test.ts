@@ -4,7 +4,7 @@
 // session carries on to completion. Other users neither see nor decide it.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
 import { bearer, buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
 import { readSse } from '../gateway/sse-client.js';
@@ -30,7 +30,7 @@ describe('approvals HTTP API', function () {
     repo = makeRepo();
     const root = runnerBundleRoot()!;
     // Operators start sessions only on projects they may see: demo is shared with every subject.
-    sd = await startSessionDaemon({ overrides: { git: { shared_projects: ['demo'] } }, sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
+    sd = await startSessionDaemon({ overrides: { git: { shared_projects: ['demo'] } }, sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(root) });
     await sd.feature.projects.register(repo, { name: 'demo', registeredBy: 'test' });
     for (const [name, role] of [['alice', 'operator'], ['bob', 'operator'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(sd.d.paths.adminSocket, { name, role })).secret;
     gw = await buildTestGateway({ socket: sd.d.paths.gatewaySocket, raw: { rate_limit: { per_minute: 100_000, burst: 100_000, unauthenticated_per_minute: 100_000 } } });

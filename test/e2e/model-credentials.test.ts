@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
 
 const API_KEY = 'sk-hostile-test-5d1c9e0b7a';
@@ -87,7 +87,7 @@ describe('model credentials never enter the sandbox', function () {
     const port = (server.address() as AddressInfo).port;
     sd = await startSessionDaemon({
       sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], openai: { api_key: API_KEY, base_url: `http://127.0.0.1:${port}/v1`, model: 'hostile' } },
-      runnerMount: () => agentRunnerMount(root),
+      runner: agentRunnerBundle(root),
     });
   });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { GatewayMetrics } from '../../gateway/src/metrics.js';
 import { sessionRouteGroups } from '../../gateway/src/routes/control.js';
@@ -49,7 +49,7 @@ describe('model upstreams through the gateway', function () {
     repo = makeRepo();
     sd = await startSessionDaemon({
       sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], openai: { api_key: API_KEY, base_url: upstreamUrl, model: 'm' } },
-      runnerMount: () => agentRunnerMount(root),
+      runner: agentRunnerBundle(root),
       // The operator may start sessions only on a project it may see.
       overrides: { git: { shared_projects: ['demo'] } },
     });

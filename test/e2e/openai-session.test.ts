@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { ADMIN, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
 
 const API_KEY = 'sk-test-not-a-real-key-7f3a';
@@ -64,7 +64,7 @@ describe('an openai session through the SessionManager', function () {
     // The key belongs to this configured upstream only: the host-side proxy adds it there and nowhere else.
     sd = await startSessionDaemon({
       sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], openai: { upstreams: { local: { base_url: `http://127.0.0.1:${port}/v1`, api_key: API_KEY } }, input_usd_per_mtok: 1, output_usd_per_mtok: 2 } },
-      runnerMount: () => agentRunnerMount(root),
+      runner: agentRunnerBundle(root),
     });
   });
 

@@ -4,7 +4,7 @@
 // nothing of a project it may not see, and the per-session quotas stop a
 // runner with a clear `quota` event while the session still completes.
 import assert from 'node:assert/strict';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { ADMIN, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
 import { requireImage } from '../helpers/sandbox.js';
 import { bearer, buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
@@ -34,7 +34,7 @@ describe('tasks and learnings from a script session, across projects', function 
     const root = runnerBundleRoot()!;
     sd = await startSessionDaemon({
       sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], quotas: { learnings: 2, tasks: 2 } },
-      runnerMount: () => agentRunnerMount(root),
+      runner: agentRunnerBundle(root),
       // Auto PR on, and no gh: the PR step must say so, not fail silently.
       overrides: { git: { auto_pr: true, gh_path: '/nonexistent/gh' } },
     });
@@ -120,7 +120,7 @@ describe('per-session quotas on events and approvals', function () {
     await requireImage();
     repo = makeRepo();
     const root = runnerBundleRoot()!;
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], quotas: { events: 30, approvals: 1 } }, runnerMount: () => agentRunnerMount(root) });
+    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'], quotas: { events: 30, approvals: 1 } }, runner: agentRunnerBundle(root) });
     admin = (await generateToken(sd.d.paths.adminSocket, { name: 'admin', role: 'admin' })).secret;
     gw = await buildTestGateway({ socket: sd.d.paths.gatewaySocket, raw: { rate_limit: { per_minute: 100_000, burst: 100_000 } } });
   });

@@ -3,7 +3,7 @@
 // approval granted through `loki approvals approve`, commits and completes.
 import assert from 'node:assert/strict';
 import { runCli } from '../../cli/src/program.js';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { ADMIN, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
 
 const PLAN = `
@@ -28,7 +28,7 @@ describe('a script session with the real agent-runner', function () {
   beforeEach(async function () {
     repo = makeRepo();
     const root = runnerBundleRoot()!;
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
+    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(root) });
   });
 
   afterEach(async function () {

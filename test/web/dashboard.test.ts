@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
 import { escapeForDisplay } from '../../common/src/display.js';
 import { GatewayMetrics } from '../../gateway/src/metrics.js';
-import { agentRunnerMount } from '../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../daemon/src/agent/runner-bundle.js';
 import { makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, type SessionDaemon } from '../daemon/sessions/helpers.js';
 import { buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
 import { axeSerious, openBrowser, screenshot, type TestBrowser } from './browser.js';
@@ -61,7 +61,7 @@ describe('web dashboard in a real browser', function () {
     const root = runnerBundleRoot()!;
     sd = await startSessionDaemon({
       sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] },
-      runnerMount: () => agentRunnerMount(root),
+      runner: agentRunnerBundle(root),
       // The two-person rule under test: production deploys need two distinct people.
       policy: { rules: [{ id: 'two-person-deploy', effect: 'ask', pattern: 'deploy-prod', reason: 'production deploys need two people', approvers: 2, require_distinct_approver: true }] },
     });

@@ -17,7 +17,6 @@ import { LokiError, type Logger } from '../../../common/src/index.js';
 import { shutdownServer } from '../grpc/listeners.js';
 import type { HandlerContext } from '../grpc/wrap.js';
 import { createAgentServiceModule } from './grpc.js';
-import { startModelProxy, type ModelProxy } from './model-proxy.js';
 import type { AgentChannel, AgentChannelCarrier, AgentChannelHooks, AgentChannels } from './types.js';
 import { withSafeDecoding } from '../grpc/decode.js';
 
@@ -48,17 +47,6 @@ export interface AgentChannelsOptions {
 interface OpenChannel {
   channel: AgentChannel;
   server: Server;
-  model?: ModelProxy;
-}
-
-export interface AgentChannelsHandle extends AgentChannels {
-  /**
-   * Forwards the model endpoint into the (network-less) sandbox: starts a proxy
-   * on `<agent dir>/model.sock` to `upstream` (only `POST …/chat/completions`).
-   * Set the brief's `options.model_socket` to the returned path. Call again after
-   * a daemon restart (after `open`); `close`/`closeAll` stop it.
-   */
-  forwardModel(sessionId: string, upstream: URL, o?: { kind?: 'openai' | 'anthropic'; apiKey?: string }): Promise<{ socketInSandbox: string }>;
 }
 
 export function agentDirFor(runDir: string, sessionId: string): string {
@@ -66,7 +54,8 @@ export function agentDirFor(runDir: string, sessionId: string): string {
   return join(runDir, 'agents', sessionId);
 }
 
-export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandle {
+/** The per-session channels; a session's model proxy, in the same directory, is ModelProxies' (model-proxies.ts). */
+export function createAgentChannels(o: AgentChannelsOptions): AgentChannels {
   if (!o.runDir || !o.hooks || !o.log || !o.carrier) throw new Error('createAgentChannels needs runDir, hooks, log and carrier');
   const log = o.log.child({ component: 'agent-channels' });
   const open = new Map<string, OpenChannel>();
@@ -146,7 +135,7 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
   async function closeChannel(sessionId: string, removeDir: boolean): Promise<void> {
     const entry = open.get(sessionId);
     open.delete(sessionId);
-    if (entry) await Promise.all([shutdownServer(entry.server, 1000), entry.model?.close()]);
+    if (entry) await shutdownServer(entry.server, 1000);
     const dir = agentDirFor(o.runDir, sessionId);
     if (removeDir) rmSync(dir, { recursive: true, force: true });
     else rmSync(join(dir, AGENT_SOCKET_NAME), { force: true });
@@ -154,13 +143,6 @@ export function createAgentChannels(o: AgentChannelsOptions): AgentChannelsHandl
 
   return {
     open: openChannel,
-    async forwardModel(sessionId, upstream, fo = {}) {
-      const entry = open.get(sessionId);
-      if (!entry) throw new LokiError('failed_precondition', `no open agent channel for session ${sessionId}`);
-      await entry.model?.close();
-      entry.model = await startModelProxy({ socketPath: join(entry.channel.hostDir, MODEL_SOCKET_NAME), upstream, log, owner, ...fo });
-      return { socketInSandbox: `${entry.channel.transport.dirInSandbox}/${MODEL_SOCKET_NAME}` };
-    },
     // Closing a session's channel removes its directory: the session is over.
     close: (sessionId) => closeChannel(sessionId, true),
     // closeAll is the daemon shutting down: keep the directories (the sandboxes

@@ -1,11 +1,11 @@
-// Where the bundled agent-runner lives and how it is mounted into a sandbox.
-import { existsSync } from 'node:fs';
+// Where the bundled agent-runner lives and where a sandbox finds it; how it gets
+// in is the sandbox driver's business (SandboxDriver.runnerTransport).
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LokiError } from '../../../common/src/index.js';
-import type { SandboxMount } from '../sandbox/types.js';
+import type { RunnerBundle } from '../sandbox/types.js';
 
-export const AGENT_RUNNER_BUNDLE = join('agent-runner', 'loki-agent-runner.cjs');
+/** The bundle's one file, in `<installRoot>/dist/agent-runner/`. */
+export const AGENT_RUNNER_ENTRY = 'loki-agent-runner.cjs';
 export const AGENT_RUNNER_IN_SANDBOX = '/opt/loki/agent-runner.cjs';
 /** The sandbox's main process for a session. */
 export const AGENT_RUNNER_COMMAND: readonly string[] = ['node', AGENT_RUNNER_IN_SANDBOX];
@@ -21,11 +21,8 @@ function defaultDistDir(): string {
   return self.endsWith('.ts') ? join(up3, 'dist') : up3;
 }
 
-/** The read-only mount of the runner bundle; `installRoot` overrides the directory holding `dist/`. */
-export function agentRunnerMount(installRoot?: string): SandboxMount {
-  const hostPath = join(installRoot ? join(installRoot, 'dist') : defaultDistDir(), AGENT_RUNNER_BUNDLE);
-  if (!existsSync(hostPath)) {
-    throw new LokiError('failed_precondition', `the agent-runner bundle ${hostPath} is missing; run \`npm run build\``);
-  }
-  return { hostPath, containerPath: AGENT_RUNNER_IN_SANDBOX, readOnly: true };
+/** The runner bundle sessions run; `installRoot` overrides the directory holding `dist/`. Whether it exists is checked at each start. */
+export function agentRunnerBundle(installRoot?: string): RunnerBundle {
+  return { bundleDir: join(installRoot ? join(installRoot, 'dist') : defaultDistDir(), 'agent-runner'), entry: AGENT_RUNNER_ENTRY, pathInSandbox: AGENT_RUNNER_IN_SANDBOX };
 }
+

@@ -5,6 +5,7 @@
 import type { Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { ServiceModule } from '../grpc/module.js';
+import { ApprovalWaits } from './approval-waits.js';
 import { ApprovalStore, type ApprovalRepo } from './approvals.js';
 import { approvalRequirements, buildPolicyEngine, type PolicyConfig, type PolicyConfigInput } from './config.js';
 import { createPolicyModule } from './grpc.js';
@@ -29,6 +30,8 @@ export interface PolicyFeature {
   config: PolicyConfig;
   /** PolicyService (check, explain, approvals). */
   module: ServiceModule;
+  /** Decides waiting for a human, per session (the session lifecycle cancels a session's on stop). */
+  waits: ApprovalWaits;
   bindSessions(lookups: SessionLookups): void;
   close(): void;
 }
@@ -49,15 +52,18 @@ export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
     requirementFor: (askedBy) => byRule.get(askedBy),
   });
   const service = new PolicyService({ engine, approvals, audit: o.audit, log: o.log.child({ component: 'policy' }) });
+  const waits = new ApprovalWaits();
   const module = createPolicyModule({ service, ownerOf: (id) => sessions.ownerOf(id), hostWorkspaceOf: (id) => sessions.hostWorkspaceOf(id), config });
   return {
     service,
     config,
     module,
+    waits,
     bindSessions(lookups) {
       sessions = lookups;
     },
     close() {
+      waits.cancelAll();
       service.close();
       approvals.close();
     },

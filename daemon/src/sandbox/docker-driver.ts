@@ -7,6 +7,7 @@ import { LokiError, type Logger } from '../../../common/src/index.js';
 import { demuxDockerStream } from './demux.js';
 import { buildSandboxImage } from './docker-image.js';
 import { checkSameMountNamespace, fromLabels, LABEL, verifyApplied } from './docker-inspect.js';
+import { runnerBundleFile } from './runner.js';
 import type {
   AgentChannelTransport,
   DriverInfo,
@@ -18,6 +19,8 @@ import type {
   LogChunk,
   LogOptions,
   ResolvedHardening,
+  RunnerBundle,
+  RunnerTransport,
   SandboxCreateSpec,
   SandboxDriver,
   SandboxInfo,
@@ -111,6 +114,16 @@ export class DockerSandboxDriver implements SandboxDriver {
   agentChannelMount(_sessionId: string, hostDir: string): AgentChannelTransport {
     // Bind-mounted read-write into this one container: the runner connects to the sockets in it.
     return { dirInSandbox: AGENT_DIR_IN_SANDBOX, mounts: [{ hostPath: hostDir, containerPath: AGENT_DIR_IN_SANDBOX, readOnly: false }] };
+  }
+
+  runnerTransport(bundle: RunnerBundle): RunnerTransport {
+    const hostPath = runnerBundleFile(bundle);
+    // A bind is `host:container:options`: a ':' or ',' in either path would change what is mounted, or how.
+    for (const p of [hostPath, bundle.pathInSandbox]) {
+      if (/[:,]/.test(p)) throw new LokiError('invalid_config', `the agent-runner bundle path ${p.slice(0, 200)} contains ':' or ','; Docker cannot bind-mount it`);
+    }
+    // Read-only, and only the bundle's one file: the runner cannot change the code it runs, and sees nothing else of the install.
+    return { pathInSandbox: bundle.pathInSandbox, mounts: [{ hostPath, containerPath: bundle.pathInSandbox, readOnly: true }] };
   }
 
   async create(spec: SandboxCreateSpec, h: ResolvedHardening): Promise<SandboxInfo> {

@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
-import { SANDBOX_UID, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxMount, type SandboxRelaxations } from './types.js';
+import { SANDBOX_UID, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type RunnerBundle, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxRelaxations } from './types.js';
 
 export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;
 export const SANDBOX_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -27,9 +27,10 @@ export interface StartRequest {
   /** Set by the daemon for session sandboxes (never from an API request). */
   session?: string;
   workspace?: string;
-  extraMounts?: SandboxMount[];
-  /** The session's agent channel (`agentChannelMount`): its mounts go to the driver first among the extra mounts. */
+  /** The session's agent channel (`agentChannelMount`), handed back to the driver untouched. */
   agentChannel?: AgentChannelTransport;
+  /** The agent-runner bundle the sandbox runs; the driver carries it in (`runnerTransport`). */
+  runner?: RunnerBundle;
 }
 
 export interface TeardownOptions {
@@ -128,9 +129,7 @@ export class SandboxManager {
     return all;
   }
 
-  async start(caller: Caller, request: StartRequest): Promise<SandboxInfo> {
-    const { agentChannel, ...rest } = request;
-    const req: StartRequest = agentChannel ? { ...rest, extraMounts: [...agentChannel.mounts, ...(rest.extraMounts ?? [])] } : request;
+  async start(caller: Caller, req: StartRequest): Promise<SandboxInfo> {
     try {
       const info = await this.startUnaudited(caller, req);
       await this.audit(caller, 'sandbox.start', `sandbox:${info.id}`, 'success', { name: info.name, image: info.image, project: req.project, hardening: info.hardening });
@@ -157,6 +156,7 @@ export class SandboxManager {
     }
     checkArgv('command', req.command);
     checkEnv(req.env);
+    const runner = req.runner ? this.o.driver.runnerTransport(req.runner) : undefined; // before a claim too: a missing bundle fails alike
     // A ready slot already holds its place under max_sandboxes: claiming it adds no sandbox.
     const claimed = req.session ? await this.o.pool?.claim(caller, req) : undefined;
     if (claimed) return claimed;
@@ -193,7 +193,8 @@ export class SandboxManager {
         command,
         env: req.env,
         workspace,
-        extraMounts: req.extraMounts ?? [],
+        // The transports' own mounts, agent channel first; nothing else reaches the host.
+        extraMounts: [...(req.agentChannel?.mounts ?? []), ...(runner?.mounts ?? [])],
         limits: { memoryBytes: hardening.summary.memoryBytes, cpus: hardening.summary.cpus, pids: hardening.summary.pids },
         relax: req.relax,
       },

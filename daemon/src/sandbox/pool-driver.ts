@@ -17,6 +17,8 @@ import type {
   LogChunk,
   LogOptions,
   ResolvedHardening,
+  RunnerBundle,
+  RunnerTransport,
   SandboxCreateSpec,
   SandboxDriver,
   SandboxInfo,
@@ -50,6 +52,10 @@ export class PoolAwareDriver implements SandboxDriver {
 
   agentChannelMount(sessionId: string, hostDir: string): AgentChannelTransport {
     return this.base.agentChannelMount(sessionId, hostDir);
+  }
+
+  runnerTransport(bundle: RunnerBundle): RunnerTransport {
+    return this.base.runnerTransport(bundle);
   }
 
   assertSeesHostMounts(): void {

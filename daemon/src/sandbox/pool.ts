@@ -18,7 +18,7 @@ import type { Caller } from '../authz/caller.js';
 import type { SandboxConfig } from '../config.js';
 import type { StartRequest } from './manager.js';
 import { CLAIM_FILE, CLAIM_JSON, slotCommand } from './pool-slot.js';
-import type { SandboxInfo, SandboxMount } from './types.js';
+import type { RunnerBundle, SandboxInfo, SandboxMount } from './types.js';
 
 /** The owner label of unclaimed slots: no token, OIDC subject or local uid can ever be this subject. */
 export const POOL_OWNER = 'loki:pool';
@@ -55,11 +55,11 @@ export interface SandboxPoolOptions {
   poolDir: string;
   /** The agent directory's path inside the sandbox (AGENT_DIR_IN_SANDBOX). */
   agentDirInSandbox: string;
-  /** The session runner's command and static mounts (the runner bundle): a slot is pre-started with them. */
+  /** The session runner's command and its bundle: a slot is pre-started with them. */
   command: readonly string[];
   /** The runner bundle's path in the sandbox: a slot running it loads it before the claim (see slotCommand). */
   preload?: string;
-  mounts: () => SandboxMount[];
+  runner?: RunnerBundle;
   /** Creates a slot container: SandboxManager.start as POOL_CALLER, so it gets the cold path's controls. */
   start: (req: StartRequest) => Promise<SandboxInfo>;
   /** The raw driver's view (pool slots included). */
@@ -248,7 +248,9 @@ export class SandboxPool {
         limits: {},
         relax: { network: false, writableRootfs: false, rootUser: false },
         workspace: ws,
-        extraMounts: [{ hostPath: agent, containerPath: this.o.agentDirInSandbox, readOnly: false, propagation: 'rslave' }, ...this.o.mounts()],
+        // The slot's own agent channel: the empty slot directory, filled by a mount at claim (rslave).
+        agentChannel: { dirInSandbox: this.o.agentDirInSandbox, mounts: [{ hostPath: agent, containerPath: this.o.agentDirInSandbox, readOnly: false, propagation: 'rslave' }] },
+        ...(this.o.runner ? { runner: this.o.runner } : {}),
       });
     } catch (err) {
       await this.release('', tmp);
@@ -322,11 +324,11 @@ export class SandboxPool {
     if (req.relax.network || req.relax.writableRootfs || req.relax.rootUser) return undefined;
     if (Object.values(req.limits).some((v) => v)) return undefined;
     if (req.command.length !== this.o.command.length || req.command.some((c, i) => c !== this.o.command[i])) return undefined;
-    const mounts = req.extraMounts ?? [];
-    const channel = mounts.find((m) => m.containerPath === this.o.agentDirInSandbox && !m.readOnly);
-    const rest = mounts.filter((m) => m !== channel);
-    const stat = this.o.mounts();
-    const same = rest.length === stat.length && rest.every((m, i) => m.hostPath === stat[i]!.hostPath && m.containerPath === stat[i]!.containerPath && m.readOnly === stat[i]!.readOnly);
+    const mounts = req.agentChannel?.mounts ?? [];
+    const channel = mounts.length === 1 && mounts[0]!.containerPath === this.o.agentDirInSandbox && !mounts[0]!.readOnly ? mounts[0] : undefined;
+    const a = req.runner;
+    const b = this.o.runner;
+    const same = a && b ? a.bundleDir === b.bundleDir && a.entry === b.entry && a.pathInSandbox === b.pathInSandbox : a === b;
     return channel && same ? channel : undefined;
   }
 

@@ -59,7 +59,11 @@ export interface SandboxCreateSpec {
   workspace: string;
   /** `rslave` for a warm-pool slot, whose workspace is mounted onto the (empty) slot directory at claim. */
   workspacePropagation?: 'rslave';
-  /** Extra mounts the daemon itself decides on (e.g. the per-session agent socket dir). Never user input. */
+  /**
+   * What the driver's own transports need mounted (the agent channel, the runner
+   * bundle), handed back to it by SandboxManager. Never user input: no start
+   * request can name a host path.
+   */
   extraMounts: SandboxMount[];
   limits: SandboxLimits;
   relax: SandboxRelaxations;
@@ -141,6 +145,30 @@ export interface AgentChannelTransport {
   readonly mounts: readonly SandboxMount[];
 }
 
+/**
+ * The agent-runner bundle a session's sandbox runs, as the daemon ships it: one
+ * file in a host directory. Callers ask for it by meaning (`StartRequest.runner`);
+ * how it gets in is the driver's business (`runnerTransport`; Docker: a read-only
+ * bind mount of that file, a Kubernetes driver could use an image layer or an
+ * init container). Wherever it comes from, the sandbox sees it read-only at
+ * `pathInSandbox`, the path the session's runner command names.
+ */
+export interface RunnerBundle {
+  /** Host directory holding the bundle (`<install>/dist/agent-runner`); absolute. */
+  bundleDir: string;
+  /** The bundle's file in that directory (`loki-agent-runner.cjs`): a plain file name. */
+  entry: string;
+  /** Where the sandbox finds it (`/opt/loki/agent-runner.cjs`); absolute. */
+  pathInSandbox: string;
+}
+
+/** How the runner bundle reaches a sandbox, from the driver; like AgentChannelTransport, opaque to callers. */
+export interface RunnerTransport {
+  readonly pathInSandbox: string;
+  /** What the driver needs mounted to carry it in. */
+  readonly mounts: readonly SandboxMount[];
+}
+
 export interface ImageBuildRequest {
   tag: string;
   /** Rebuild even if the tag exists. */
@@ -174,6 +202,8 @@ export interface SandboxDriver {
   buildImage(req: ImageBuildRequest, onEvent: (e: ImageBuildEvent) => void, signal: AbortSignal): Promise<{ imageId: string; reused: boolean }>;
   /** How the session's agent channel, whose sockets the daemon binds in `hostDir`, reaches its sandbox. */
   agentChannelMount(sessionId: string, hostDir: string): AgentChannelTransport;
+  /** How the runner bundle reaches a sandbox; throws failed_precondition when the bundle is missing or not a plain file, invalid_config when it is malformed. */
+  runnerTransport(bundle: RunnerBundle): RunnerTransport;
   /** Throws failed_precondition when a mount the daemon makes on the host (a size-limited workspace) would not reach this backend's sandboxes. */
   assertSeesHostMounts(): void;
   create(spec: SandboxCreateSpec, hardening: ResolvedHardening): Promise<SandboxInfo>;

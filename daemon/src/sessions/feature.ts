@@ -3,6 +3,7 @@
 // the gRPC module to mount on the admin and gateway listeners.
 import type { Logger, RuntimePaths } from '../../../common/src/index.js';
 import { createAgentChannels } from '../agent/grpc-channels.js';
+import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AuditLog } from '../audit/types.js';
 import type { ProjectRegistry } from '../git/projects.js';
 import type { AgentTrail } from '../git/trail.js';
@@ -11,7 +12,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import type { PolicyFeature } from '../policy/feature.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
-import type { SandboxMount } from '../sandbox/types.js';
+import type { RunnerBundle } from '../sandbox/types.js';
 import type { LearningRepo } from '../registry/learnings.js';
 import type { SessionsConfig } from './config.js';
 import { createSessionsModule } from './grpc.js';
@@ -30,8 +31,10 @@ export interface SessionFeatureOptions {
   policy: PolicyFeature;
   /** The daemon's git parts (startDaemon builds them and mounts WorkspaceService itself). */
   git: { projects: ProjectRegistry; workspaces: WorkspaceManager; trail: AgentTrail };
-  /** The agent-runner bundle mount (`agentRunnerMount`); omit when sessions.runner_command needs none. */
-  runnerMount?: () => SandboxMount;
+  /** The agent-runner bundle (`agentRunnerBundle`); omit when sessions.runner_command needs none. */
+  runner?: RunnerBundle;
+  /** The sessions' model proxies (built and closed by daemon.ts). */
+  modelProxies: ModelProxies;
 }
 
 export interface SessionFeature {
@@ -57,7 +60,9 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
     sandboxes: o.sandboxes,
     createChannels: (hooks) => createAgentChannels({ runDir: o.paths.runDir, hooks, log, carrier: o.sandboxes, sandboxUser: o.sandboxes.sandboxUser }),
     workspacesDir: o.paths.workspacesDir,
-    ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),
+    ...(o.runner ? { runner: o.runner } : {}),
+    proxies: o.modelProxies,
+    waits: o.policy.waits,
     projects,
     workspaces,
     trail,

@@ -4,10 +4,12 @@
 // the policy engine and appended to the session's agent trail by the daemon.
 import { posix } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
+import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentActionRequest, AgentChannelHooks, AgentDecision, AgentEventData, SessionBriefData } from '../agent/types.js';
 import type { AuditLog } from '../audit/types.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { LearningStore } from '../registry/learnings.js';
+import type { ApprovalWaits } from '../policy/approval-waits.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from '../policy/engine.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
@@ -24,6 +26,10 @@ const MAX_EVENT_COST_USD = 1000;
 export interface SessionAgentHooksOptions {
   rt: SessionRuntime;
   policy: PolicyService;
+  /** Decides waiting for a human (cancelled when the session stops). */
+  waits: ApprovalWaits;
+  /** Whether a session has its model proxy (the brief then names the model socket). */
+  proxies: Pick<ModelProxies, 'has'>;
   trail: AgentTrail;
   config: SessionsConfig;
   audit: AuditLog;
@@ -90,7 +96,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
     this.o.rt.events.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
     const engine = this.o.policy.engine;
     const options: Record<string, string> = { profile: s.profile };
-    if (this.o.rt.hasModelProxy(sessionId) && channel) options.model_socket = channel.modelSocketInSandbox;
+    if (this.o.proxies.has(sessionId) && channel) options.model_socket = channel.modelSocketInSandbox;
     if (this.o.config.openai.input_usd_per_mtok) options.price_input_per_mtok = String(this.o.config.openai.input_usd_per_mtok);
     if (this.o.config.openai.output_usd_per_mtok) options.price_output_per_mtok = String(this.o.config.openai.output_usd_per_mtok);
     return {
@@ -139,7 +145,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
     });
     if (!approval) return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
     this.o.rt.store.updateCounters(sessionId, { decision: 'ask' });
-    const wait = this.o.rt.beginWait(sessionId);
+    const wait = this.o.waits.begin(sessionId);
     const onAbort = () => wait.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.o.rt.events.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${d.normalized.slice(0, 200)}`, {
@@ -154,7 +160,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // stopped waiting (runner gone, session stopping): the approval stays for a re-ask
     } finally {
       signal.removeEventListener('abort', onAbort);
-      if (this.o.rt.endWait(sessionId, wait) === 0) this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
+      if (this.o.waits.end(sessionId, wait) === 0) this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
     }
     if (outcome === 'allow') {
       const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id });

@@ -6,15 +6,17 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LokiError, type Logger } from '../../../common/src/index.js';
+import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannelHooks, AgentChannels } from '../agent/types.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Project, ProjectRegistry } from '../git/projects.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { WorkspaceManager, Workspace } from '../git/workspaces.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
+import type { ApprovalWaits } from '../policy/approval-waits.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SandboxManager } from '../sandbox/manager.js';
-import type { SandboxMount } from '../sandbox/types.js';
+import type { RunnerBundle } from '../sandbox/types.js';
 import type { SessionsConfig } from './config.js';
 import { LearningStore, type LearningRepo } from '../registry/learnings.js';
 import { SessionAgentHooks } from './hooks.js';
@@ -40,8 +42,12 @@ export interface SessionManagerOptions {
   sandboxes: SandboxManager;
   /** Builds the per-session agent channels around the manager's hooks (`createAgentChannels`). */
   createChannels: (hooks: AgentChannelHooks) => AgentChannels;
-  /** The read-only runner bundle mount (`agentRunnerMount`); omitted when `runner_command` needs none. */
-  runnerMount?: () => SandboxMount;
+  /** The agent-runner bundle (`agentRunnerBundle`), carried in by the sandbox driver; omitted when `runner_command` needs none. */
+  runner?: RunnerBundle;
+  /** The sessions' host-side model proxies (built by daemon.ts, which closes them all at shutdown). */
+  proxies: ModelProxies;
+  /** Decides waiting for a human (the policy feature's); a stop cancels the session's. */
+  waits: ApprovalWaits;
   projects: ProjectRegistry;
   workspaces: WorkspaceManager;
   trail: AgentTrail;
@@ -70,7 +76,7 @@ export class SessionManager {
   private readonly supervisor: SessionSupervisor;
 
   constructor(opts: SessionManagerOptions) {
-    for (const k of ['repo', 'learnings', 'sandboxes', 'createChannels', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
+    for (const k of ['repo', 'learnings', 'sandboxes', 'createChannels', 'proxies', 'waits', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
       if (!opts[k]) throw new Error(`SessionManager: missing dependency ${k}`);
     }
     this.o = opts;
@@ -83,13 +89,14 @@ export class SessionManager {
     this.volumes = new WorkspaceVolumes({ workspacesDir: opts.workspacesDir, maxBytes: ws.max_size, enforce: ws.enforce, minFreeBytes: ws.min_free, owner: opts.sandboxes.sandboxUser, checkMountsReachSandboxes: () => opts.sandboxes.assertSeesHostMounts(), log: opts.log });
     this.cleanup = new SessionCleanup({ rt: this.rt, sandboxes: opts.sandboxes, volumes: this.volumes, workspaces: opts.workspaces, retentionHours: ws.retention_hours, clock: this.clock, log: opts.log });
     this.queries = new SessionQueries({ store: this.store, rt: this.rt, policy: opts.policy, config: opts.config, get: (caller, id) => this.get(caller, id) });
-    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.learnings), onFinished: (id) => this.onRunnerFinished(id) }));
+    this.channels = opts.createChannels(new SessionAgentHooks({ rt: this.rt, policy: opts.policy, waits: opts.waits, proxies: opts.proxies, trail: opts.trail, config: opts.config, audit: opts.audit, learnings: new LearningStore(opts.learnings), onFinished: (id) => this.onRunnerFinished(id) }));
     this.supervisor = new SessionSupervisor({
       store: this.store,
       rt: this.rt,
       sandboxes: opts.sandboxes,
       channels: this.channels,
       upstreams: this.upstreams,
+      proxies: opts.proxies,
       cleanup: this.cleanup,
       config: opts.config,
       log: opts.log,
@@ -175,7 +182,7 @@ export class SessionManager {
     if (how !== 'none') this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
     this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
-    await this.rt.openModelProxy(s, channel.hostDir, this.upstreams, this.o.sandboxes.sandboxUser);
+    await this.upstreams.openProxy(this.o.proxies, s, channel.hostDir);
     const box = await this.o.sandboxes.start(caller, {
       name: `session-${s.id}`,
       project: project.name,
@@ -187,8 +194,8 @@ export class SessionManager {
       relax: { network: s.network, writableRootfs: false, rootUser: false },
       session: s.id,
       workspace: ws.path,
-      extraMounts: this.o.runnerMount ? [this.o.runnerMount()] : [],
       agentChannel: channel.transport,
+      ...(this.o.runner ? { runner: this.o.runner } : {}),
     });
     this.store.setRuntime(s.id, { sandboxId: box.id });
     this.rt.events.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
@@ -233,7 +240,7 @@ export class SessionManager {
       await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
       this.rt.events.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
     }
-    this.rt.cancelWaits(id);
+    this.o.waits.cancel(id);
     this.rt.timers.schedule(id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(id, 'stopped', reason));
   }
 
@@ -255,7 +262,7 @@ export class SessionManager {
     const s = this.get(caller, id, 'control');
     if (s.state === 'paused') {
       await this.o.sandboxes.resume(caller, s.sandboxId);
-      const to = this.rt.waiting(id) > 0 ? 'waiting_approval' : 'running';
+      const to = this.o.waits.count(id) > 0 ? 'waiting_approval' : 'running';
       this.rt.events.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
       await this.rt.auditAs(caller, 'session.resume', id, 'success', {});
     } else if (s.state !== 'waiting_approval') {
@@ -336,7 +343,7 @@ export class SessionManager {
         }
       }
       await this.channels.close(id).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'closing the agent channel failed'));
-      await this.rt.closeModelProxy(id);
+      await this.o.proxies.close(id);
       // Audited before the state changes: whoever sees the terminal state can find its audit entry.
       await this.rt.auditAs(undefined, 'session.stop', id, to === 'failed' ? 'error' : 'success', { state: to }, reason);
       this.rt.events.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
@@ -360,8 +367,9 @@ export class SessionManager {
   async close(): Promise<void> {
     this.supervisor.stop();
     this.rt.close();
-    // Sandboxes keep running: a restarted daemon re-attaches (reconcile).
+    // A Decide waiting for a human ends now; the runner asks again after a restart (the approval stays).
+    this.o.waits.cancelAll();
+    // Sandboxes keep running: a restarted daemon re-attaches (reconcile). Their model proxies close with the daemon (daemon.ts).
     await this.channels.closeAll();
-    await this.rt.closeAllModelProxies();
   }
 }

@@ -3,6 +3,7 @@
 // their limit, retention of ended sessions' leftovers). Ending a session is the
 // lifecycle's job (SessionManager.finalize/requestStop); this only decides when.
 import type { Logger } from '../../../common/src/index.js';
+import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannels } from '../agent/types.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionCleanup } from './cleanup.js';
@@ -18,6 +19,7 @@ export interface SessionSupervisorOptions {
   sandboxes: SandboxManager;
   channels: AgentChannels;
   upstreams: ModelUpstreams;
+  proxies: ModelProxies;
   cleanup: SessionCleanup;
   config: SessionsConfig;
   log: Logger;
@@ -56,7 +58,7 @@ export class SessionSupervisor {
       return;
     }
     const channel = await this.o.channels.open(s.id);
-    await this.o.rt.openModelProxy(s, channel.hostDir, this.o.upstreams, this.o.sandboxes.sandboxUser);
+    await this.o.upstreams.openProxy(this.o.proxies, s, channel.hostDir);
     // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
     if (s.state === 'waiting_approval') this.o.rt.events.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
     if (info.state === 'paused') this.o.rt.events.transition(s.id, ['running'], 'paused', 'the sandbox is paused');

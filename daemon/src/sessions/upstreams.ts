@@ -3,9 +3,10 @@
 // the one upstream they belong to, so no key is ever in a sandbox, and a caller
 // can only make the daemon send a key to a URL the admin named.
 import { LokiError } from '../../../common/src/index.js';
+import type { ModelProxies } from '../agent/model-proxies.js';
 import type { Caller } from '../authz/caller.js';
 import type { SessionsConfig } from './config.js';
-import type { Provider } from './types.js';
+import type { Provider, Session } from './types.js';
 
 export interface Upstream {
   name: string;
@@ -112,5 +113,17 @@ export class ModelUpstreams {
     const u = provider === 'claude' ? (name === ANTHROPIC_UPSTREAM ? this.anthropic : undefined) : this.openai.get(name);
     if (!u) throw new LokiError('failed_precondition', `model upstream "${name}" is no longer configured`);
     return u;
+  }
+
+  /**
+   * openai and claude sessions reach their model through the host-side proxy
+   * on `<agent dir>/model.sock` (mounted at /run/loki-agent/model.sock), with or
+   * without sandbox network: the proxy adds the upstream's key, so the sandbox
+   * never holds one. Opens the session's proxy unless it needs none or has one.
+   */
+  async openProxy(proxies: ModelProxies, s: Session, agentDir: string): Promise<void> {
+    if ((s.provider !== 'openai' && s.provider !== 'claude') || !s.baseUrl || proxies.has(s.id)) return;
+    const u = this.resolve(s.provider, s.upstream, s.baseUrl);
+    await proxies.open(s.id, agentDir, { upstream: new URL(u.baseUrl), kind: s.provider === 'claude' ? 'anthropic' : 'openai', apiKey: u.key });
   }
 }

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { agentRunnerMount } from '../../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../../daemon/sessions/helpers.js';
 import { buildTestGateway, generateToken, type TestGateway } from '../../gateway/helpers.js';
 import { entryArgv } from '../../helpers/entry.js';
@@ -54,7 +54,7 @@ describe('loki dashboard in tmux against a real daemon', function () {
     if (!runnerBundleRoot() || !hasTmux()) this.skip(); // needs `npm run build` (the runner bundle) and tmux
     repo = makeRepo();
     const root = runnerBundleRoot()!;
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runnerMount: () => agentRunnerMount(root) });
+    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(root) });
   });
 
   afterEach(() => {

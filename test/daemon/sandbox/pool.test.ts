@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentRunnerMount } from '../../../daemon/src/agent/runner-bundle.js';
+import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { POOL_OWNER } from '../../../daemon/src/sandbox/pool.js';
 import { ADMIN, execIn, gatewayCaller, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 import { clientFor, removeHome as removeHomeAfter, SANDBOX_RUNTIME, spawnDaemon, unaryCall } from '../../helpers/daemon.js';
@@ -46,7 +46,7 @@ describe('SandboxPool (warm pool)', function () {
   async function poolDaemon(command: string[], size = 1): Promise<SessionDaemon> {
     const d = await startSessionDaemon({
       sessions: { runner_command: command },
-      runnerMount: () => agentRunnerMount(),
+      runner: agentRunnerBundle(),
       overrides: { sessions: { runner_command: command }, sandbox: { pool: { size } } },
     });
     await until('the pool to fill', () => d.d.pool!.status().ready === size, 90_000);
@@ -157,7 +157,7 @@ describe('SandboxPool (warm pool)', function () {
     const s = await start(sd, repo, '- run: "true"\n');
     const [ready] = await until('a replacement slot', () => (sd!.d.pool!.status().ready === 1 ? poolContainers(home).filter((id) => id !== s.sandboxId) : undefined), 90_000);
     await sd.d.close();
-    sd = await startSessionDaemon({ home, sessions: { runner_command: idle }, runnerMount: () => agentRunnerMount(), overrides: { sessions: { runner_command: idle }, sandbox: { pool: { size: 1 } } } });
+    sd = await startSessionDaemon({ home, sessions: { runner_command: idle }, runner: agentRunnerBundle(), overrides: { sessions: { runner_command: idle }, sandbox: { pool: { size: 1 } } } });
     const box = await sd.d.manager.get(ADMIN, s.sandboxId);
     assert.equal(box.session, s.id);
     assert.equal(box.owner, ADMIN.subject);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonHandle } from '../../../daemon/src/daemon.js';
 import type { Caller } from '../../../daemon/src/authz/caller.js';
-import type { SandboxDriver, SandboxMount } from '../../../daemon/src/sandbox/types.js';
+import type { RunnerBundle, SandboxDriver } from '../../../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
 import { createSessionFeature, type SessionFeature } from '../../../daemon/src/sessions/feature.js';
 import {
@@ -54,7 +54,7 @@ export interface SessionDaemon {
 }
 
 export async function startSessionDaemon(
-  o: { sessions?: Record<string, unknown>; policy?: Record<string, unknown>; home?: string; runnerMount?: () => SandboxMount; overrides?: Record<string, unknown> } = {},
+  o: { sessions?: Record<string, unknown>; policy?: Record<string, unknown>; home?: string; runner?: RunnerBundle; overrides?: Record<string, unknown> } = {},
 ): Promise<SessionDaemon> {
   let feature: SessionFeature | undefined;
   let driver: SandboxDriver | undefined;
@@ -68,7 +68,7 @@ export async function startSessionDaemon(
         ...b,
         sandboxes: b.manager,
         sessions: defaultSessionsConfig({ runner_command: COUNTER_COMMAND, check_interval_ms: 200, stop_grace_seconds: 1, ...o.sessions }),
-        ...(o.runnerMount ? { runnerMount: o.runnerMount } : {}),
+        ...(o.runner ? { runner: o.runner } : {}),
       });
       return feature;
     },
