@@ -98,6 +98,8 @@ async function startUp(dist: string): Promise<Up> {
       // The soak measures memory under sustained load, not the rate limiter's refusals.
       LOKI_RATE_LIMIT_PER_MINUTE: '1000000000',
       LOKI_RATE_LIMIT_BURST: '1000000000',
+      // 50 paced connections of one token: a latency spike must not turn into 503s from the per-token concurrency cap (default 8).
+      LOKI_RATE_LIMIT_CONCURRENCY: '10000',
       // To compare V8 settings (e.g. --max-semi-space-size=2); inherited by lokid and the gateway.
       ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}),
     },
@@ -211,7 +213,8 @@ async function soak(up: Up, idleSample: Sample): Promise<void> {
     requests += res.requests;
     bad += res.non2xx + res.errors;
     worstP99 = Math.max(worstP99, res.p99ms);
-    process.stdout.write(`t=${i * interval}s ${(res.requests / interval).toFixed(0)} req/s, p99 ${res.p99ms.toFixed(1)} ms${res.non2xx + res.errors ? `, ${res.non2xx + res.errors} non-2xx/errors` : ''} | ${show(s)}\n`);
+    const oops = [res.non2xx ? `${res.non2xx} non-2xx` : '', res.errors ? `${res.errors} socket errors` : ''].filter(Boolean).join(', ');
+    process.stdout.write(`t=${i * interval}s ${(res.requests / interval).toFixed(0)} req/s, p99 ${res.p99ms.toFixed(1)} ms${oops ? `, ${oops}` : ''} | ${show(s)}\n`);
   }
   const last = samples.at(-1)!;
   const first = samples[0]!;
