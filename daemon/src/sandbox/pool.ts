@@ -150,6 +150,39 @@ export class SandboxPool {
     return join(this.o.poolDir, 'claims');
   }
 
+  /** One file per reservation not yet claimed: what a crash before the claim leaves to undo. */
+  private reservedFile(sessionId: string): string {
+    return join(this.o.poolDir, 'reserved', `${sessionId}.json`);
+  }
+
+  private forget(sessionId: string): void {
+    rmSync(this.reservedFile(sessionId), { force: true });
+  }
+
+  /**
+   * At start: a reservation whose claim never came (the daemon died in between).
+   * A volume still empty at the session's workspace path (never filled) is
+   * unmounted and its image deleted; a filled one is the session's workspace,
+   * which the session's own clean-up removes.
+   */
+  private async sweepReservations(): Promise<void> {
+    const v = this.o.volume;
+    const dir = join(this.o.poolDir, 'reserved');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const f of readdirSync(dir)) {
+      const session = f.slice(0, -5);
+      rmSync(join(dir, f), { force: true });
+      if (!v || !/^ses-[0-9a-f]{12}\.json$/.test(f)) continue;
+      const dest = join(v.workspacesDir, session);
+      if (mountsAt(dest) === 0 || existsSync(join(dest, '.git'))) continue;
+      for (let i = 0; i < 4 && mountsAt(dest) > 0; i++) await run('umount', ['-l', dest]).catch(() => undefined);
+      if (mountsAt(dest) > 0) continue;
+      rmSync(dest, { recursive: true, force: true });
+      rmSync(volumeImagePath(v.workspacesDir, session), { force: true });
+      this.o.log.info({ session_id: session }, 'removed a reserved workspace volume an earlier daemon left unfilled');
+    }
+  }
+
   /**
    * Startup: reads the claims of slots that serve sessions (they keep running and
    * are re-attached), removes every other pool container and slot directory (a
@@ -190,6 +223,7 @@ export class SandboxPool {
     for (const f of images && existsSync(images) ? readdirSync(images) : []) {
       if (/^pool-slot-[0-9a-f]{12}\.img$/.test(f) && !existsSync(join(this.o.poolDir, f.slice(5, -4)))) rmSync(join(images!, f), { force: true });
     }
+    await this.sweepReservations();
     if (orphans) this.o.log.info({ removed: orphans }, 'removed unclaimed pool slots left by an earlier daemon');
     this.refill();
   }
@@ -201,6 +235,7 @@ export class SandboxPool {
     const slots = this.ready.splice(0);
     for (const [session, r] of this.reserved) {
       clearTimeout(r.timer);
+      // The record stays: a start in flight may still bind the volume; the next start sweeps it.
       this.reserved.delete(session);
       slots.push(r.slot);
     }
@@ -322,6 +357,7 @@ export class SandboxPool {
       timer: setTimeout(() => void this.drop(sessionId, 'its session did not claim it'), RESERVE_TTL_MS).unref(),
     };
     this.reserved.set(sessionId, r);
+    writeFileSync(this.reservedFile(sessionId), JSON.stringify({ session: sessionId, slot: slot.id }), { mode: 0o600 });
     this.refillSoon();
     const ws = join(slot.dir, 'workspace');
     return {
@@ -348,6 +384,7 @@ export class SandboxPool {
     const r = this.reserved.get(sessionId);
     if (!r) return;
     this.reserved.delete(sessionId);
+    this.forget(sessionId);
     clearTimeout(r.timer);
     this.o.log.info({ sandbox: r.slot.id, session_id: sessionId, why }, 'a reserved pool slot is destroyed');
     await this.destroy(r.slot);
@@ -364,6 +401,7 @@ export class SandboxPool {
     const r = req.session ? this.reserved.get(req.session) : undefined;
     if (r) {
       this.reserved.delete(req.session!);
+      this.forget(req.session!);
       clearTimeout(r.timer);
       const info = channel && req.workspace && req.workspace === r.dest ? await r.alive : undefined;
       if (info?.state === 'running') return this.hand(caller, req, channel!, r.slot, info, false);
@@ -404,7 +442,9 @@ export class SandboxPool {
       this.refill();
       return undefined;
     }
-    await this.o.audit.record({
+    // Not awaited here: SandboxManager.start records `sandbox.start` right after, and the audit log
+    // makes both durable in one batch (one fsync on the session's start, not two in a row).
+    void this.o.audit.record({
       action: 'sandbox.pool.claim',
       user: caller.subject,
       resource: `sandbox:${slot.id}`,
@@ -412,7 +452,7 @@ export class SandboxPool {
       result: 'success',
       ip: caller.clientIp,
       request_id: caller.requestId,
-    });
+    }).catch((err: unknown) => this.o.log.error({ err, sandbox: slot.id, session_id: req.session }, 'could not audit a pool claim'));
     this.refillSoon();
     return { ...info, owner: record.owner, session: record.session, project: record.project, name: record.name, workspace: record.workspace };
   }

@@ -4,10 +4,11 @@
 // leaves no slot behind.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { agentRunnerMount } from '../../../daemon/src/agent/runner-bundle.js';
 import { POOL_OWNER } from '../../../daemon/src/sandbox/pool.js';
+import { makeEmptyVolume } from '../../../daemon/src/sessions/workspace-volume.js';
 import { ADMIN, execIn, gatewayCaller, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 import { clientFor, removeHome as removeHomeAfter, SANDBOX_RUNTIME, spawnDaemon, unaryCall } from '../../helpers/daemon.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
@@ -235,6 +236,13 @@ describe('SandboxPool (warm pool)', function () {
     assert.deepEqual(poolContainers(home), before, 'SIGKILL left the slot running');
     const [oldSlot] = readdirSync(join(home, 'pool')).filter((f) => f.startsWith('slot-'));
     assert.equal(mountedAt(join(home, 'pool', oldSlot!, 'workspace')), 'ext4', 'SIGKILL left the volume made ahead mounted');
+    // And what a SIGKILL between a slot's reservation and the fill of its volume leaves: the record and the
+    // empty volume at the session's workspace path.
+    const session = 'ses-0123456789ab';
+    const unfilled = join(home, 'workspaces', session);
+    mkdirSync(unfilled);
+    await makeEmptyVolume(join(home, 'workspaces', '.images', `${session}.img`), unfilled, 64 * 1024 ** 2);
+    writeFileSync(join(home, 'pool', 'reserved', `${session}.json`), JSON.stringify({ session }));
     const second = await spawnDaemon(home, env);
     try {
       const after = await until('a fresh slot', () => { const c = poolContainers(home); return c.length === 1 && c[0] !== before[0] ? c : undefined; }, 90_000);
@@ -243,6 +251,9 @@ describe('SandboxPool (warm pool)', function () {
       assert.ok(!existsSync(join(home, 'pool', oldSlot!)));
       assert.equal(mountedAt(join(home, 'pool', oldSlot!, 'workspace')), undefined);
       assert.ok(!existsSync(join(home, 'workspaces', '.images', `pool-${oldSlot}.img`)));
+      assert.equal(mountedAt(unfilled), undefined, 'the unfilled reserved volume is unmounted');
+      assert.ok(!existsSync(unfilled) && !existsSync(join(home, 'workspaces', '.images', `${session}.img`)));
+      assert.deepEqual(readdirSync(join(home, 'pool', 'reserved')), []);
       await until('the orphan loop device to be freed', () => (loopsUnder(home).some((l) => l.includes(basename(oldSlot!))) ? undefined : true), 10_000);
     } finally {
       await second.stop('SIGTERM');
