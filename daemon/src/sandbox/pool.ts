@@ -14,7 +14,7 @@
 // session and is then destroyed; a claimed slot is replaced in the background.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../authz/caller.js';
@@ -23,6 +23,7 @@ import type { WorkspaceFill, WorkspaceSeeds } from '../git/workspace-fill.js';
 import { makeEmptyVolume, volumeImagePath } from '../sessions/workspace-volume.js';
 import type { StartRequest } from './manager.js';
 import { mountsAt, run, slotCommand, writeClaimFiles } from './pool-slot.js';
+import { reservedFile, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
 import type { SandboxInfo, SandboxMount } from './types.js';
 
 /** The owner label of unclaimed slots: no token, OIDC subject or local uid can ever be this subject. */
@@ -150,39 +151,6 @@ export class SandboxPool {
     return join(this.o.poolDir, 'claims');
   }
 
-  /** One file per reservation not yet claimed: what a crash before the claim leaves to undo. */
-  private reservedFile(sessionId: string): string {
-    return join(this.o.poolDir, 'reserved', `${sessionId}.json`);
-  }
-
-  private forget(sessionId: string): void {
-    rmSync(this.reservedFile(sessionId), { force: true });
-  }
-
-  /**
-   * At start: a reservation whose claim never came (the daemon died in between).
-   * A volume still empty at the session's workspace path (never filled) is
-   * unmounted and its image deleted; a filled one is the session's workspace,
-   * which the session's own clean-up removes.
-   */
-  private async sweepReservations(): Promise<void> {
-    const v = this.o.volume;
-    const dir = join(this.o.poolDir, 'reserved');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const f of readdirSync(dir)) {
-      const session = f.slice(0, -5);
-      rmSync(join(dir, f), { force: true });
-      if (!v || !/^ses-[0-9a-f]{12}\.json$/.test(f)) continue;
-      const dest = join(v.workspacesDir, session);
-      if (mountsAt(dest) === 0 || existsSync(join(dest, '.git'))) continue;
-      for (let i = 0; i < 4 && mountsAt(dest) > 0; i++) await run('umount', ['-l', dest]).catch(() => undefined);
-      if (mountsAt(dest) > 0) continue;
-      rmSync(dest, { recursive: true, force: true });
-      rmSync(volumeImagePath(v.workspacesDir, session), { force: true });
-      this.o.log.info({ session_id: session }, 'removed a reserved workspace volume an earlier daemon left unfilled');
-    }
-  }
-
   /**
    * Startup: reads the claims of slots that serve sessions (they keep running and
    * are re-attached), removes every other pool container and slot directory (a
@@ -218,12 +186,7 @@ export class SandboxPool {
       const dir = join(this.o.poolDir, d);
       if (d.startsWith('slot-') && !inUse.has(dir)) await this.release('', dir);
     }
-    // Volumes made ahead whose slot is gone (a claimed one's image was renamed for its session).
-    const images = this.o.volume && dirname(volumeImagePath(this.o.volume.workspacesDir, 'x'));
-    for (const f of images && existsSync(images) ? readdirSync(images) : []) {
-      if (/^pool-slot-[0-9a-f]{12}\.img$/.test(f) && !existsSync(join(this.o.poolDir, f.slice(5, -4)))) rmSync(join(images!, f), { force: true });
-    }
-    await this.sweepReservations();
+    await sweepVolumes(this.o.poolDir, this.o.volume?.workspacesDir, this.o.log);
     if (orphans) this.o.log.info({ removed: orphans }, 'removed unclaimed pool slots left by an earlier daemon');
     this.refill();
   }
@@ -322,7 +285,7 @@ export class SandboxPool {
   private async makeVolume(slotDir: string): Promise<string | undefined> {
     const v = this.o.volume;
     if (!v || this.volumeOff) return undefined;
-    const image = volumeImagePath(v.workspacesDir, `pool-${basename(slotDir)}`);
+    const image = slotImagePath(v.workspacesDir, slotDir);
     try {
       await makeEmptyVolume(image, join(slotDir, 'workspace'), v.maxBytes);
       return image;
@@ -357,7 +320,8 @@ export class SandboxPool {
       timer: setTimeout(() => void this.drop(sessionId, 'its session did not claim it'), RESERVE_TTL_MS).unref(),
     };
     this.reserved.set(sessionId, r);
-    writeFileSync(this.reservedFile(sessionId), JSON.stringify({ session: sessionId, slot: slot.id }), { mode: 0o600 });
+    mkdirSync(dirname(reservedFile(this.o.poolDir, sessionId)), { recursive: true, mode: 0o700 });
+    writeFileSync(reservedFile(this.o.poolDir, sessionId), JSON.stringify({ session: sessionId, slot: slot.id }), { mode: 0o600 });
     this.refillSoon();
     const ws = join(slot.dir, 'workspace');
     return {
@@ -373,7 +337,7 @@ export class SandboxPool {
         return filled;
       },
       undo: async (dest) => {
-        if (mountsAt(dest) > 0) await run('umount', ['-l', dest]).catch(() => undefined);
+        await unmountLazily(dest);
         rmSync(volumeImagePath(v.workspacesDir, sessionId), { force: true });
         await this.drop(sessionId, 'filling the workspace failed');
       },
@@ -384,7 +348,7 @@ export class SandboxPool {
     const r = this.reserved.get(sessionId);
     if (!r) return;
     this.reserved.delete(sessionId);
-    this.forget(sessionId);
+    rmSync(reservedFile(this.o.poolDir, sessionId), { force: true });
     clearTimeout(r.timer);
     this.o.log.info({ sandbox: r.slot.id, session_id: sessionId, why }, 'a reserved pool slot is destroyed');
     await this.destroy(r.slot);
@@ -401,7 +365,7 @@ export class SandboxPool {
     const r = req.session ? this.reserved.get(req.session) : undefined;
     if (r) {
       this.reserved.delete(req.session!);
-      this.forget(req.session!);
+      rmSync(reservedFile(this.o.poolDir, req.session!), { force: true });
       clearTimeout(r.timer);
       const info = channel && req.workspace && req.workspace === r.dest ? await r.alive : undefined;
       if (info?.state === 'running') return this.hand(caller, req, channel!, r.slot, info, false);
@@ -490,16 +454,12 @@ export class SandboxPool {
         return;
       }
       rmSync(dir, { recursive: true, force: true });
-      if (this.o.volume) rmSync(volumeImagePath(this.o.volume.workspacesDir, `pool-${basename(dir)}`), { force: true });
+      if (this.o.volume) rmSync(slotImagePath(this.o.volume.workspacesDir, dir), { force: true });
     }
   }
 
   private async unmountAll(dir: string): Promise<void> {
-    for (const sub of ['workspace', 'agent']) {
-      const p = join(dir, sub);
-      // Lazy: the claim bind may still hold a busy workspace; the kernel detaches it when free.
-      for (let i = 0; i < 4 && mountsAt(p) > 0; i++) await run('umount', ['-l', p]).catch(() => undefined);
-    }
+    for (const sub of ['workspace', 'agent']) await unmountLazily(join(dir, sub));
   }
 
   /** Whether `id` is an unclaimed slot (invisible to every caller). */
