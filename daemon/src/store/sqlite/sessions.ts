@@ -1,7 +1,7 @@
 // SessionRepo on SQLite (WAL, synchronous=FULL). A transition and the event that
 // announces it are one transaction: once a caller sees either, both are on disk
 // and survive SIGKILL. Also the SessionDirectory other features read through.
-import type { Statement } from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
 import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow } from '../../sessions/repo.js';
 import { TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
@@ -72,14 +72,15 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
     | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'events' | 'eventsSince' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
-    | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'page' | 'pageAfter' | 'pageOwner' | 'pageOwnerAfter' | 'lastOfProject',
+    | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'lastOfProject',
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
+  /** Page statements by SQL (see pageStatement). */
+  private readonly pages = new Map<string, Statement>();
 
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {
     const p = (sql: string) => db.prepare(sql);
-    const page = (where: string) => p(`SELECT ${COLUMNS} FROM sessions WHERE ${where} ORDER BY created_at, id LIMIT ?`);
     this.q = {
       insert: p(`INSERT INTO sessions (id, owner, state, provider, profile, autonomy, project_id, prompt_source, prompt, plan_json, model, base_url, upstream, max_iterations, network, created_at, last_event_at)
            VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -111,11 +112,6 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       insertEvent: p('INSERT INTO session_events (session_id, seq, time_ms, type, message, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
       tasksByStatus: p('SELECT status, COUNT(*) AS n FROM session_tasks WHERE session_id = ? GROUP BY status'),
       reachedOf: p('SELECT status, n FROM session_task_reached WHERE session_id = ?'),
-      // Keyset pages: each walks an index in list order (sessions_created, sessions_owner_created).
-      page: page('1'),
-      pageAfter: page('(created_at, id) > (?, ?)'),
-      pageOwner: page('owner = ?'),
-      pageOwnerAfter: page('owner = ? AND (created_at, id) > (?, ?)'),
       leftovers: p(`SELECT ${COLUMNS} FROM sessions WHERE workspace_removed_at = 0 AND ended_at <= ? AND state IN ('completed', 'failed', 'stopped')
            AND (workspace <> '' OR sandbox_id <> '') ORDER BY created_at, id`),
       lastOfProject: p('SELECT id, state, reason FROM sessions WHERE project_id = ? ORDER BY created_at DESC LIMIT 1'),
@@ -152,20 +148,36 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
 
   listPage(q: SessionPageQuery): SessionPage {
     const limit = Math.max(1, Math.floor(q.limit));
+    if (!Number.isSafeInteger(limit)) throw new LokiError('invalid_argument', 'a page limit must be a whole number');
     const after = q.after ? [q.after.createdAtMs, q.after.id] : [];
-    let rows: Row[];
-    if (q.states) {
-      // Active sessions are few: the state index finds them, the sort is cheap.
-      const where = [`state IN (${q.states.map(() => '?').join(',')})`, ...(q.owner !== undefined ? ['owner = ?'] : []), ...(q.after ? ['(created_at, id) > (?, ?)'] : [])];
-      const sql = `SELECT ${COLUMNS} FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT ?`;
-      rows = this.db.prepare(sql).all(...q.states, ...(q.owner !== undefined ? [q.owner] : []), ...after, limit + 1) as Row[];
-    } else {
-      const stmt = q.owner !== undefined ? (q.after ? this.q.pageOwnerAfter : this.q.pageOwner) : q.after ? this.q.pageAfter : this.q.page;
-      rows = stmt.all(...(q.owner !== undefined ? [q.owner] : []), ...after, limit + 1) as Row[];
-    }
+    // Keyset pages walk an index in list order (sessions_created, sessions_owner_created);
+    // active sessions are few: the state index finds them, the sort is cheap.
+    const where = [
+      ...(q.states ? [`state IN (${q.states.map(() => '?').join(',')})`] : []),
+      ...(q.owner !== undefined ? ['owner = ?'] : []),
+      ...(q.after ? ['(created_at, id) > (?, ?)'] : []),
+    ];
+    const sql = `SELECT ${COLUMNS} FROM sessions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit + 1}`;
+    const rows = this.pageStatement(sql).all(...(q.states ?? []), ...(q.owner !== undefined ? [q.owner] : []), ...after) as Row[];
     const sessions = rows.slice(0, limit).map((r) => this.toSession(r));
     const end = sessions[sessions.length - 1];
     return rows.length > limit && end ? { sessions, next: { createdAtMs: end.createdAtMs, id: end.id } } : { sessions };
+  }
+
+  // The page size is written into the SQL, not bound: SQLite (3.47+) folds a bound
+  // LIMIT into the plan and so compiles the statement again on every bind, which
+  // was ~80 % of an empty page's cost (P1, profiled). So each page size is its own
+  // statement; a few sizes are in use at a time (100 by default), kept in `pages`
+  // and compiled outside db.prepare's shared cache so that callers walking through
+  // many sizes cannot fill it.
+  private pageStatement(sql: string): Statement {
+    let s = this.pages.get(sql);
+    if (!s) {
+      if (this.pages.size >= 32) this.pages.delete(this.pages.keys().next().value!);
+      s = Database.prototype.prepare.call(this.db, sql) as Statement;
+      this.pages.set(sql, s);
+    }
+    return s;
   }
 
   endedWithLeftovers(cutoffMs: number): Session[] {
