@@ -6,6 +6,7 @@ import { LokiError } from '../../../../common/src/index.js';
 import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow } from '../../sessions/repo.js';
 import { TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
+import { ReadCache } from './read-cache.js';
 
 /** A sessions row: the columns named as in Session keep its types. */
 interface Row extends Pick<Session, 'id' | 'owner' | 'state' | 'provider' | 'profile' | 'autonomy'> {
@@ -78,8 +79,11 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
   /** Page statements by SQL (see pageStatement). */
   private readonly pages = new Map<string, Statement>();
+  /** Pages asked again with nothing written meanwhile (see read-cache.ts). */
+  private readonly pageCache: ReadCache<SessionPage>;
 
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {
+    this.pageCache = new ReadCache(db);
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       insert: p(`INSERT INTO sessions (id, owner, state, provider, profile, autonomy, project_id, prompt_source, prompt, plan_json, model, base_url, upstream, max_iterations, network, created_at, last_event_at)
@@ -158,10 +162,16 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       ...(q.after ? ['(created_at, id) > (?, ?)'] : []),
     ];
     const sql = `SELECT ${COLUMNS} FROM sessions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit + 1}`;
-    const rows = this.pageStatement(sql).all(...(q.states ?? []), ...(q.owner !== undefined ? [q.owner] : []), ...after) as Row[];
-    const sessions = rows.slice(0, limit).map((r) => this.toSession(r));
+    const params = [...(q.states ?? []), ...(q.owner !== undefined ? [q.owner] : []), ...after];
+    return this.pageCache.get(`${sql}\n${JSON.stringify(params)}`, () => this.readPage(sql, params, limit), (p) => p.sessions.length);
+  }
+
+  private readPage(sql: string, params: readonly unknown[], limit: number): SessionPage {
+    const rows = this.pageStatement(sql).all(...params) as Row[];
+    // Frozen: a remembered page is handed to every caller that asks for it.
+    const sessions = Object.freeze(rows.slice(0, limit).map((r) => this.toSession(r))) as Session[];
     const end = sessions[sessions.length - 1];
-    return rows.length > limit && end ? { sessions, next: { createdAtMs: end.createdAtMs, id: end.id } } : { sessions };
+    return Object.freeze(rows.length > limit && end ? { sessions, next: { createdAtMs: end.createdAtMs, id: end.id } } : { sessions });
   }
 
   // The page size is written into the SQL, not bound: SQLite (3.47+) folds a bound
