@@ -53,6 +53,16 @@ const COLUMNS = `id, owner, state, provider, profile, autonomy, project_id, prom
   sandbox_id, workspace, branch, created_at, started_at, ended_at, last_event_at, iteration, agents_active, agents_total, cost_usd,
   input_tokens, output_tokens, events_total, stop_requested, reason, decisions_allow, decisions_deny, decisions_ask, upstream, workspace_removed_at`;
 
+/** A keyset page: each walks an index in list order (sessions_created, sessions_owner_created); active sessions are few: the state index finds them, the sort is cheap. */
+function pageSql(q: SessionPageQuery, limit: number): string {
+  const where = [
+    ...(q.states ? [`state IN (${q.states.map(() => '?').join(',')})`] : []),
+    ...(q.owner !== undefined ? ['owner = ?'] : []),
+    ...(q.after ? ['(created_at, id) > (?, ?)'] : []),
+  ];
+  return `SELECT ${COLUMNS} FROM sessions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit + 1}`;
+}
+
 const MAX_MESSAGE = 4096;
 const MAX_DATA_JSON = 16 * 1024;
 
@@ -77,7 +87,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
-  /** Page statements by SQL (see pageStatement). */
+  /** Page statements by shape (see pageStatement). */
   private readonly pages = new Map<string, Statement>();
   /** Pages asked again with nothing written meanwhile (see read-cache.ts). */
   private readonly pageCache: ReadCache<SessionPage>;
@@ -154,20 +164,14 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     const limit = Math.max(1, Math.floor(q.limit));
     if (!Number.isSafeInteger(limit)) throw new LokiError('invalid_argument', 'a page limit must be a whole number');
     const after = q.after ? [q.after.createdAtMs, q.after.id] : [];
-    // Keyset pages walk an index in list order (sessions_created, sessions_owner_created);
-    // active sessions are few: the state index finds them, the sort is cheap.
-    const where = [
-      ...(q.states ? [`state IN (${q.states.map(() => '?').join(',')})`] : []),
-      ...(q.owner !== undefined ? ['owner = ?'] : []),
-      ...(q.after ? ['(created_at, id) > (?, ?)'] : []),
-    ];
-    const sql = `SELECT ${COLUMNS} FROM sessions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit + 1}`;
     const params = [...(q.states ?? []), ...(q.owner !== undefined ? [q.owner] : []), ...after];
-    return this.pageCache.get(`${sql}\n${JSON.stringify(params)}`, () => this.readPage(sql, params, limit), (p) => p.sessions.length);
+    // The statement's shape (which filters, how many states, the limit) names it; the SQL is written only once per shape.
+    const shape = `${q.states ? q.states.length : '-'}:${q.owner !== undefined ? 1 : 0}:${q.after ? 1 : 0}:${limit + 1}`;
+    return this.pageCache.get(`${shape}\n${JSON.stringify(params)}`, () => this.readPage(shape, q, params, limit), (p) => p.sessions.length);
   }
 
-  private readPage(sql: string, params: readonly unknown[], limit: number): SessionPage {
-    const rows = this.pageStatement(sql).all(...params) as Row[];
+  private readPage(shape: string, q: SessionPageQuery, params: readonly unknown[], limit: number): SessionPage {
+    const rows = this.pageStatement(shape, () => pageSql(q, limit)).all(...params) as Row[];
     // Frozen: a remembered page is handed to every caller that asks for it.
     const sessions = Object.freeze(rows.slice(0, limit).map((r) => this.toSession(r))) as Session[];
     const end = sessions[sessions.length - 1];
@@ -180,12 +184,12 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
   // statement; a few sizes are in use at a time (100 by default), kept in `pages`
   // and compiled outside db.prepare's shared cache so that callers walking through
   // many sizes cannot fill it.
-  private pageStatement(sql: string): Statement {
-    let s = this.pages.get(sql);
+  private pageStatement(shape: string, sql: () => string): Statement {
+    let s = this.pages.get(shape);
     if (!s) {
       if (this.pages.size >= 32) this.pages.delete(this.pages.keys().next().value!);
-      s = Database.prototype.prepare.call(this.db, sql) as Statement;
-      this.pages.set(sql, s);
+      s = Database.prototype.prepare.call(this.db, sql()) as Statement;
+      this.pages.set(shape, s);
     }
     return s;
   }
