@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     process.stdout.write(`CPU per 1,000 requests: gateway ${median(cpu.gateway).toFixed(0)} ms, daemon ${median(cpu.daemon).toFixed(0)} ms`);
     process.stdout.write(` (ceiling: Fastify front ${median(cpu.front).toFixed(0)} ms, grpc-js server ${median(cpu.server).toFixed(0)} ms)\n`);
   } finally {
-    ceiling.stop();
+    await ceiling.stop();
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
   }

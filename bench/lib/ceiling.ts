@@ -6,13 +6,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ROOT, freePort } from './stack.js';
 
+// A profiled process (node --cpu-prof) writes its profile only when it exits normally.
+const EXIT_ON_SIGTERM = `process.on('SIGTERM', () => process.exit(0));`;
+
 const GRPC_SERVER = `
 const grpc = require('@grpc/grpc-js');
 const id = (b) => b;
 const def = { list: { path: '/bench.Ceiling/List', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } };
 const s = new grpc.Server();
 s.addService(def, { list: (_call, cb) => cb(null, Buffer.alloc(0)) });
-s.bindAsync('unix:' + process.argv[1], grpc.ServerCredentials.createInsecure(), (err) => { if (err) throw err; });`;
+s.bindAsync('unix:' + process.argv[1], grpc.ServerCredentials.createInsecure(), (err) => { if (err) throw err; });
+${EXIT_ON_SIGTERM}`;
 
 const FASTIFY_GRPC = `
 const grpc = require('@grpc/grpc-js');
@@ -22,7 +26,8 @@ const Client = grpc.makeGenericClientConstructor({ list: { path: '/bench.Ceiling
 const client = new Client('unix:' + process.argv[1], grpc.credentials.createInsecure());
 const empty = Buffer.alloc(0);
 fastify.get('/api/sessions', () => new Promise((resolve, reject) => client.list(empty, (err) => (err ? reject(err) : resolve({ sessions: [] })))));
-fastify.listen({ host: '127.0.0.1', port: Number(process.argv[2]) });`;
+fastify.listen({ host: '127.0.0.1', port: Number(process.argv[2]) });
+${EXIT_ON_SIGTERM}`;
 
 const FASTIFY_HELLO = `
 const fastify = require('fastify')();
@@ -35,7 +40,14 @@ export interface Ceiling {
   /** GET /ping on bare Fastify. */
   helloUrl: string;
   pids: number[];
-  stop(): void;
+  /** SIGKILL by default; SIGTERM lets a profiled process write its profile (resolves once all have exited). */
+  stop(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+}
+
+export interface CeilingNodeArgs {
+  /** Extra node flags for the bare grpc-js server and the Fastify front (e.g. --cpu-prof). */
+  server?: string[];
+  front?: string[];
 }
 
 async function ready(url: string, child: ChildProcess): Promise<void> {
@@ -52,13 +64,13 @@ async function ready(url: string, child: ChildProcess): Promise<void> {
   }
 }
 
-export async function startCeiling(dir: string): Promise<Ceiling> {
+export async function startCeiling(dir: string, nodeArgs: CeilingNodeArgs = {}): Promise<Ceiling> {
   const sock = `${dir}/ceiling.sock`;
   const opts = { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] as ('ignore' | 'inherit')[] };
-  const server = spawn(process.execPath, ['-e', GRPC_SERVER, sock], opts);
+  const server = spawn(process.execPath, [...(nodeArgs.server ?? []), '-e', GRPC_SERVER, sock], opts);
   while (!existsSync(sock)) await new Promise((r) => setTimeout(r, 20));
   const p1 = await freePort();
-  const front = spawn(process.execPath, ['-e', FASTIFY_GRPC, sock, String(p1)], opts);
+  const front = spawn(process.execPath, [...(nodeArgs.front ?? []), '-e', FASTIFY_GRPC, sock, String(p1)], opts);
   const p2 = await freePort();
   const hello = spawn(process.execPath, ['-e', FASTIFY_HELLO, String(p2)], opts);
   const grpcUrl = `http://127.0.0.1:${p1}/api/sessions`;
@@ -69,8 +81,11 @@ export async function startCeiling(dir: string): Promise<Ceiling> {
     grpcUrl,
     helloUrl,
     pids: [server.pid!, front.pid!, hello.pid!],
-    stop() {
-      for (const c of [front, hello, server]) c.kill('SIGKILL');
+    async stop(signal = 'SIGKILL') {
+      const all = [front, hello, server];
+      const exited = all.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()))));
+      for (const c of all) c.kill(signal);
+      await Promise.all(exited);
     },
   };
 }

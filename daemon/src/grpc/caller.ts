@@ -82,7 +82,7 @@ async function gatewayCaller(method: string, metadata: Metadata, trust: GatewayT
 }
 
 /** Resolves the caller of one call: from the door, and on the gateway door from the verified credential. */
-export async function resolveCaller(listener: ListenerIdentity, metadata: Metadata, method: string, trust: GatewayTrust = {}): Promise<Caller> {
+export function resolveCaller(listener: ListenerIdentity, metadata: Metadata, method: string, trust: GatewayTrust = {}): Promise<Caller> {
   const requestId = md(metadata, 'x-loki-request-id') ?? '';
   switch (listener.role) {
     case 'local-admin': {
@@ -90,12 +90,12 @@ export async function resolveCaller(listener: ListenerIdentity, metadata: Metada
       // reports is informational (who in the admin group), never a privilege.
       const uid = md(metadata, 'x-loki-local-uid');
       const subject = `local:${uid && /^\d{1,10}$/.test(uid) ? uid : String(listener.localUid ?? 0)}`;
-      return { role: 'local-admin', subject, scopes: ['*'], auth: 'local', requestId, clientIp: 'local' };
+      return Promise.resolve({ role: 'local-admin', subject, scopes: ['*'], auth: 'local', requestId, clientIp: 'local' });
     }
     case 'gateway':
       return gatewayCaller(method, metadata, trust, requestId);
     case 'agent':
-      return {
+      return Promise.resolve({
         role: 'agent',
         subject: `session:${listener.sessionId ?? ''}`,
         scopes: [],
@@ -103,6 +103,6 @@ export async function resolveCaller(listener: ListenerIdentity, metadata: Metada
         requestId,
         clientIp: 'sandbox',
         ...(listener.sessionId ? { sessionId: listener.sessionId } : {}),
-      };
+      });
   }
 }

@@ -14,6 +14,9 @@ export const GRPC_SERVER_OPTIONS = {
   'grpc.max_receive_message_length': 4 * 1024 * 1024,
   'grpc.max_send_message_length': 16 * 1024 * 1024,
   'grpc.keepalive_permit_without_calls': 1,
+  // Nothing reads channelz (no channelz service is served); tracking it cost every
+  // call closures, timestamps and ~1.7 KB of garbage (P1, heap-profiled).
+  'grpc.enable_channelz': 0,
 };
 
 function groupId(name: string): number {

@@ -51,6 +51,25 @@ describe('SessionRepo (SQLite) list pages', () => {
     }
   });
 
+  it('answers correctly for more page sizes than it keeps compiled, without filling the shared statement cache', () => {
+    const all = store.sessions.list().map((s) => s.id);
+    const active = store.sessions.listByStates(['pending']).map((s) => s.id);
+    const probe = 'SELECT id, owner FROM sessions WHERE id = ?';
+    // Each page size is its own statement (the limit is written into the SQL); 40 sizes × 2 shapes.
+    for (let limit = 1; limit <= 40; limit++) {
+      assert.deepEqual(walk({ limit }).flat(), all, `limit ${limit}`);
+      assert.deepEqual(walk({ limit, states: ['pending'] }).flat(), active, `limit ${limit}, pending`);
+    }
+    // db.prepare keeps at most 512 statements; page sizes must not use them up.
+    for (let limit = 41; limit <= 600; limit++) assert.equal(store.sessions.listPage({ limit }).sessions.length, 23);
+    assert.equal(store.db.prepare(probe), store.db.prepare(probe), 'db.prepare still reuses a statement after 600 page sizes');
+    assert.deepEqual(walk({ limit: 7 }).flat(), all, 'an evicted size compiles again');
+  });
+
+  it('refuses a page limit that is not a whole number', () => {
+    assert.throws(() => store.sessions.listPage({ limit: Number.NaN }), /whole number/);
+  });
+
   it('pages one owner only, and only the given states', () => {
     const bob = store.sessions.list().filter((s) => s.owner === 'token:bob').map((s) => s.id);
     assert.deepEqual(walk({ limit: 2, owner: 'token:bob' }).flat(), bob);

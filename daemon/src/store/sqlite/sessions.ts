@@ -1,11 +1,12 @@
 // SessionRepo on SQLite (WAL, synchronous=FULL). A transition and the event that
 // announces it are one transaction: once a caller sees either, both are on disk
 // and survive SIGKILL. Also the SessionDirectory other features read through.
-import type { Statement } from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
 import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
 import { TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
+import { ReadCache } from './read-cache.js';
 
 /** A sessions row: the columns named as in Session keep its types. */
 interface Row extends Pick<Session, 'id' | 'owner' | 'state' | 'provider' | 'profile' | 'autonomy'> {
@@ -52,6 +53,16 @@ const COLUMNS = `id, owner, state, provider, profile, autonomy, project_id, prom
   sandbox_id, workspace, branch, created_at, started_at, ended_at, last_event_at, iteration, agents_active, agents_total, cost_usd,
   input_tokens, output_tokens, events_total, stop_requested, reason, decisions_allow, decisions_deny, decisions_ask, upstream, workspace_removed_at`;
 
+/** A keyset page: each walks an index in list order (sessions_created, sessions_owner_created); active sessions are few: the state index finds them, the sort is cheap. */
+function pageSql(q: SessionPageQuery, limit: number): string {
+  const where = [
+    ...(q.states ? [`state IN (${q.states.map(() => '?').join(',')})`] : []),
+    ...(q.owner !== undefined ? ['owner = ?'] : []),
+    ...(q.after ? ['(created_at, id) > (?, ?)'] : []),
+  ];
+  return `SELECT ${COLUMNS} FROM sessions${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit + 1}`;
+}
+
 const MAX_MESSAGE = 4096;
 const MAX_DATA_JSON = 16 * 1024;
 
@@ -74,15 +85,19 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
     | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'events' | 'eventsSince' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
-    | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'page' | 'pageAfter' | 'pageOwner' | 'pageOwnerAfter' | 'lastOfProject'
+    | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'lastOfProject'
     | 'totals' | 'totalsOwner' | 'ended' | 'endedOwner',
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
+  /** Page statements by shape (see pageStatement). */
+  private readonly pages = new Map<string, Statement>();
+  /** Pages asked again with nothing written meanwhile (see read-cache.ts). */
+  private readonly pageCache: ReadCache<SessionPage>;
 
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {
+    this.pageCache = new ReadCache(db);
     const p = (sql: string) => db.prepare(sql);
-    const page = (where: string) => p(`SELECT ${COLUMNS} FROM sessions WHERE ${where} ORDER BY created_at, id LIMIT ?`);
     this.q = {
       insert: p(`INSERT INTO sessions (id, owner, state, provider, profile, autonomy, project_id, prompt_source, prompt, plan_json, model, base_url, upstream, max_iterations, network, created_at, last_event_at)
            VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -114,11 +129,6 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       insertEvent: p('INSERT INTO session_events (session_id, seq, time_ms, type, message, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
       tasksByStatus: p('SELECT status, COUNT(*) AS n FROM session_tasks WHERE session_id = ? GROUP BY status'),
       reachedOf: p('SELECT status, n FROM session_task_reached WHERE session_id = ?'),
-      // Keyset pages: each walks an index in list order (sessions_created, sessions_owner_created).
-      page: page('1'),
-      pageAfter: page('(created_at, id) > (?, ?)'),
-      pageOwner: page('owner = ?'),
-      pageOwnerAfter: page('owner = ? AND (created_at, id) > (?, ?)'),
       leftovers: p(`SELECT ${COLUMNS} FROM sessions WHERE workspace_removed_at = 0 AND ended_at <= ? AND state IN ('completed', 'failed', 'stopped')
            AND (workspace <> '' OR sandbox_id <> '') ORDER BY created_at, id`),
       lastOfProject: p('SELECT id, state, reason FROM sessions WHERE project_id = ? ORDER BY created_at DESC LIMIT 1'),
@@ -162,20 +172,36 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
 
   listPage(q: SessionPageQuery): SessionPage {
     const limit = Math.max(1, Math.floor(q.limit));
+    if (!Number.isSafeInteger(limit)) throw new LokiError('invalid_argument', 'a page limit must be a whole number');
     const after = q.after ? [q.after.createdAtMs, q.after.id] : [];
-    let rows: Row[];
-    if (q.states) {
-      // Active sessions are few: the state index finds them, the sort is cheap.
-      const where = [`state IN (${q.states.map(() => '?').join(',')})`, ...(q.owner !== undefined ? ['owner = ?'] : []), ...(q.after ? ['(created_at, id) > (?, ?)'] : [])];
-      const sql = `SELECT ${COLUMNS} FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT ?`;
-      rows = this.db.prepare(sql).all(...q.states, ...(q.owner !== undefined ? [q.owner] : []), ...after, limit + 1) as Row[];
-    } else {
-      const stmt = q.owner !== undefined ? (q.after ? this.q.pageOwnerAfter : this.q.pageOwner) : q.after ? this.q.pageAfter : this.q.page;
-      rows = stmt.all(...(q.owner !== undefined ? [q.owner] : []), ...after, limit + 1) as Row[];
-    }
-    const sessions = rows.slice(0, limit).map((r) => this.toSession(r));
+    const params = [...(q.states ?? []), ...(q.owner !== undefined ? [q.owner] : []), ...after];
+    // The statement's shape (which filters, how many states, the limit) names it; the SQL is written only once per shape.
+    const shape = `${q.states ? q.states.length : '-'}:${q.owner !== undefined ? 1 : 0}:${q.after ? 1 : 0}:${limit + 1}`;
+    return this.pageCache.get(`${shape}\n${JSON.stringify(params)}`, () => this.readPage(shape, q, params, limit), (p) => p.sessions.length);
+  }
+
+  private readPage(shape: string, q: SessionPageQuery, params: readonly unknown[], limit: number): SessionPage {
+    const rows = this.pageStatement(shape, () => pageSql(q, limit)).all(...params) as Row[];
+    // Frozen: a remembered page is handed to every caller that asks for it.
+    const sessions = Object.freeze(rows.slice(0, limit).map((r) => this.toSession(r))) as Session[];
     const end = sessions[sessions.length - 1];
-    return rows.length > limit && end ? { sessions, next: { createdAtMs: end.createdAtMs, id: end.id } } : { sessions };
+    return Object.freeze(rows.length > limit && end ? { sessions, next: { createdAtMs: end.createdAtMs, id: end.id } } : { sessions });
+  }
+
+  // The page size is written into the SQL, not bound: SQLite (3.47+) folds a bound
+  // LIMIT into the plan and so compiles the statement again on every bind, which
+  // was ~80 % of an empty page's cost (P1, profiled). So each page size is its own
+  // statement; a few sizes are in use at a time (100 by default), kept in `pages`
+  // and compiled outside db.prepare's shared cache so that callers walking through
+  // many sizes cannot fill it.
+  private pageStatement(shape: string, sql: () => string): Statement {
+    let s = this.pages.get(shape);
+    if (!s) {
+      if (this.pages.size >= 32) this.pages.delete(this.pages.keys().next().value!);
+      s = Database.prototype.prepare.call(this.db, sql()) as Statement;
+      this.pages.set(shape, s);
+    }
+    return s;
   }
 
   endedWithLeftovers(cutoffMs: number): Session[] {
