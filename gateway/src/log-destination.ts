@@ -5,10 +5,10 @@
 // together, and at least every LOG_FLUSH_MS, so a line reaches the file or pipe at
 // most that late when traffic is low; pino still writes what is left synchronously
 // when the process exits.
-import { pino, type DestinationStream } from 'pino';
+import { pino } from 'pino';
 
 export const LOG_FLUSH_MS = 200;
 
-export function gatewayLogDestination(target: { fd: number } | { dest: string }): DestinationStream {
+export function gatewayLogDestination(target: { fd: number } | { dest: string }): ReturnType<typeof pino.destination> {
   return pino.destination({ ...target, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS });
 }

@@ -96,12 +96,11 @@ function takeTicket(req: FastifyRequest): string | string[] | undefined {
 /** The identity the daemon should see for this request (forwarded as gateway-socket metadata). */
 export function callIdentity(req: FastifyRequest): CallIdentity {
   const id = req.identity;
-  return {
-    requestId: req.id,
-    clientIp: req.ip,
-    ...(id ? { subject: id.subject, scopes: id.scopes, auth: id.method === 'none' ? 'none' : id.subject } : {}),
-    ...(id?.credential ? { credential: id.credential } : {}),
-  };
+  if (!id) return { requestId: req.id, clientIp: req.ip };
+  const auth = id.method === 'none' ? 'none' : id.subject;
+  // Whole literals, not conditional spreads: this runs for every daemon call.
+  if (!id.credential) return { requestId: req.id, clientIp: req.ip, subject: id.subject, scopes: id.scopes, auth };
+  return { requestId: req.id, clientIp: req.ip, subject: id.subject, scopes: id.scopes, auth, credential: id.credential };
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
