@@ -9,33 +9,39 @@
 // AsyncLocalStorage (the caller context) would switch on promise hooks for every
 // promise of the gateways under test, a cost a real gateway never pays.
 // Goals: B1 ≥ 0.75×, B10 ≥ 0.85×. Prints ratios; no assertions.
-// Run: npm run build && node dist/bench/b1-b10-wrk.js [--seconds 10] [--rounds 3]
+// Each run also reports this process's CPU per request (only one target is loaded at a
+// time): on a shared machine it moves far less than req/s does.
+// --profile N: afterwards, N seconds of wrk on the gateway (ON) and on bare Fastify under
+// the V8 sampling profiler (this process), printing self time per request by function.
+// Run: npm run build && node dist/bench/b1-b10-wrk.js [--seconds 10] [--rounds 3] [--profile 10]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { createLogger } from '../common/src/index.js';
 import { buildApp } from '../gateway/src/app.js';
 import { loadGatewayConfig } from '../gateway/src/config.js';
 import { createDaemonClient } from '../client/src/grpc/index.js';
+import { gatewayLogDestination } from '../gateway/src/log-destination.js';
 import { GatewayMetrics } from '../gateway/src/metrics.js';
 import { CHILD_NODE_FLAGS } from '../cli/src/up/supervisor.js';
 import { DIST, fmt, generateToken, requireWrk, wrk, type WrkResult } from './lib/stack.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, profile: { type: 'string', default: '0' } } });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const connections = Number(values.connections);
+const profileSeconds = Number(values.profile);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function gateway(socket: string, observability: boolean): Promise<FastifyInstance> {
   const config = loadGatewayConfig({ raw: { daemon: { socket }, rate_limit: { per_minute: 1_000_000_000, burst: 1_000_000_000, concurrency: 10_000, max_in_flight: 100_000 } } });
-  // Logged for real (one JSON line per request, redaction on) to /dev/null, asynchronously, as in production.
-  const logger = createLogger({ name: 'b1', level: observability ? 'info' : 'silent', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  // Logged for real (one JSON line per request, redaction on) to /dev/null through the gateway's own destination, as in production.
+  const logger = createLogger({ name: 'b1', level: observability ? 'info' : 'silent', destination: gatewayLogDestination({ dest: '/dev/null' }) });
   const metrics = new GatewayMetrics({ processMetrics: false });
   const app = await buildApp({
     config,
@@ -47,6 +53,48 @@ async function gateway(socket: string, observability: boolean): Promise<FastifyI
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   return app;
+}
+
+/** One wrk run, with this process's CPU time per completed request (µs). */
+async function measure(url: string, headers: Record<string, string>, secs: number): Promise<WrkResult & { cpuUs: number }> {
+  const before = process.cpuUsage();
+  const r = await wrk(url, { seconds: secs, connections, headers });
+  const used = process.cpuUsage(before);
+  return { ...r, cpuUs: (used.user + used.system) / Math.max(1, r.requests) };
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+/** wrk on one target under the V8 sampling profiler; prints self time per request by function. */
+async function profile(name: string, url: string, headers: Record<string, string>): Promise<void> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  const r = await wrk(url, { seconds: profileSeconds, connections, headers });
+  const { profile: p } = (await session.post('Profiler.stop')) as unknown as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
+  session.disconnect();
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let busy = 0;
+  p.samples.forEach((id, i) => {
+    const f = byId.get(id)?.callFrame;
+    const us = p.timeDeltas[i + 1] ?? 0;
+    if (!f || f.functionName === '(idle)') return;
+    busy += us;
+    const where = f.url.replace(/^.*node_modules\//, '~/').replace(/^file:\/\/.*\/dist\//, '');
+    const key = `${f.functionName || '(anonymous)'} ${where}${where ? `:${f.lineNumber + 1}` : ''}`;
+    self.set(key, (self.get(key) ?? 0) + us);
+  });
+  const per = (us: number) => (us / Math.max(1, r.requests)).toFixed(2).padStart(6);
+  process.stdout.write(`\n== profile: ${name}, ${r.requests} requests, ${r.rps.toFixed(0)} req/s (profiler on); busy ${per(busy)} µs/request; self time per request:\n`);
+  for (const [k, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    process.stdout.write(`${per(us)} µs  ${((us / busy) * 100).toFixed(1).padStart(5)}%  ${k}\n`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -73,22 +121,27 @@ async function main(): Promise<void> {
     apps.push(bare, on, off);
     const url = (a: FastifyInstance) => `http://127.0.0.1:${(a.server.address() as AddressInfo).port}/ping`;
     const targets = [
-      { name: 'bare Fastify', url: url(bare), headers: {}, res: [] as WrkResult[] },
-      { name: 'gateway, observability ON', url: url(on), headers: auth, res: [] as WrkResult[] },
-      { name: 'gateway, observability OFF', url: url(off), headers: auth, res: [] as WrkResult[] },
+      { name: 'bare Fastify', url: url(bare), headers: {}, res: [] as (WrkResult & { cpuUs: number })[] },
+      { name: 'gateway, observability ON', url: url(on), headers: auth, res: [] as (WrkResult & { cpuUs: number })[] },
+      { name: 'gateway, observability OFF', url: url(off), headers: auth, res: [] as (WrkResult & { cpuUs: number })[] },
     ];
     for (const t of targets) await wrk(t.url, { seconds: 2, connections, headers: t.headers });
     for (let r = 0; r < rounds; r++) {
       for (const t of targets) {
-        t.res.push(await wrk(t.url, { seconds, connections, headers: t.headers }));
-        process.stdout.write(`round ${r + 1} ${t.name.padEnd(27)} ${fmt(t.res[r]!)}\n`);
+        t.res.push(await measure(t.url, t.headers, seconds));
+        process.stdout.write(`round ${r + 1} ${t.name.padEnd(27)} ${fmt(t.res[r]!)}  cpu ${t.res[r]!.cpuUs.toFixed(1).padStart(5)} µs/req\n`);
       }
     }
     const rps = (i: number) => median(targets[i]!.res.map((x) => x.rps));
-    process.stdout.write(`\nwrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds (median req/s)\n`);
-    for (let i = 0; i < targets.length; i++) process.stdout.write(`${targets[i]!.name.padEnd(27)} ${rps(i).toFixed(0).padStart(7)}\n`);
-    process.stdout.write(`B1  gateway (ON) / bare Fastify: ${(rps(1) / rps(0)).toFixed(2)}x (goal >= 0.75)\n`);
-    process.stdout.write(`B10 observability ON / OFF:      ${(rps(1) / rps(2)).toFixed(2)}x (goal >= 0.85)\n`);
+    const cpu = (i: number) => median(targets[i]!.res.map((x) => x.cpuUs));
+    process.stdout.write(`\nwrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds (medians)\n`);
+    for (let i = 0; i < targets.length; i++) process.stdout.write(`${targets[i]!.name.padEnd(27)} ${rps(i).toFixed(0).padStart(7)} req/s  ${cpu(i).toFixed(1).padStart(6)} µs CPU/req\n`);
+    process.stdout.write(`B1  gateway (ON) / bare Fastify: ${(rps(1) / rps(0)).toFixed(2)}x (goal >= 0.75); by CPU per request ${(cpu(0) / cpu(1)).toFixed(2)}x\n`);
+    process.stdout.write(`B10 observability ON / OFF:      ${(rps(1) / rps(2)).toFixed(2)}x (goal >= 0.85); by CPU per request ${(cpu(2) / cpu(1)).toFixed(2)}x\n`);
+    if (profileSeconds > 0) {
+      await profile(targets[1]!.name, targets[1]!.url, auth);
+      await profile(targets[0]!.name, targets[0]!.url, {});
+    }
   } finally {
     for (const a of apps) await a.close().catch(() => {});
     daemon.kill('SIGTERM');

@@ -20,7 +20,7 @@ import { classify, errorsPlugin, sendError } from './plugins/errors.js';
 import { finiteNumbersPlugin } from './plugins/finite-numbers.js';
 import { guardPlugin, type RouteEntry } from './plugins/guard.js';
 import { observabilityPlugin } from './plugins/observability.js';
-import { requestLoggerFactory } from './plugins/request-logger.js';
+import { REQUEST_ID, requestLoggerFactory } from './plugins/request-logger.js';
 import { securityPlugin, type SecuritySettings } from './plugins/security.js';
 import { StreamTicketStore } from './plugins/stream-tickets.js';
 import { openApiCollector, openApiRoutes, type CollectedRoute } from './openapi.js';
@@ -128,7 +128,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }),
     // One line per request is written by the observability plugin (with subject and route).
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID }),
     // req.log makes its pino child only when something logs through it (see request-logger.ts).
     childLoggerFactory: requestLoggerFactory,
     genReqId: () => randomUUID(),

@@ -9,6 +9,7 @@ import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
 import { daemonTarget, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
 import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
+import { gatewayLogDestination } from './log-destination.js';
 import { createGatewayMetrics } from './metrics.js';
 import { buildMetricsApp } from './routes/metrics.js';
 
@@ -71,13 +72,8 @@ export interface RunningGateway {
 export async function startGateway(options: LoadGatewayConfigOptions, log?: Logger): Promise<RunningGateway> {
   let cfg = loadGatewayConfig(options);
   const env = options.env ?? {};
-  const logger =
-    log ??
-    createLogger({
-      name: 'loki-gateway',
-      level: cfg.log.level,
-      pretty: cfg.log.format === 'pretty' || (cfg.log.format === 'auto' && process.stderr.isTTY === true),
-    });
+  const pretty = cfg.log.format === 'pretty' || (cfg.log.format === 'auto' && process.stderr.isTTY === true);
+  const logger = log ?? createLogger({ name: 'loki-gateway', level: cfg.log.level, ...(pretty ? { pretty } : { destination: gatewayLogDestination({ fd: 2 }) }) });
   const mainLog = logger.child({ component: 'main' });
 
   // The scrape-time callback runs only after `daemon` exists (the client needs the metrics' observer first).

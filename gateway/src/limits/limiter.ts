@@ -4,7 +4,7 @@
 // on open streams, and a global in-flight cap that also feeds /healthz/ready.
 // Memory is bounded everywhere.
 import { LokiError } from '../../../common/src/index.js';
-import type { RateLimitStore } from './store.js';
+import type { RateLimitStore, WindowResult } from './store.js';
 
 export interface LimiterSettings {
   per_minute: number;
@@ -36,6 +36,14 @@ interface Slot {
 }
 
 const MINUTE = 60_000;
+
+function refusedByBurst(kind: RateDecision['scope'], limit: number, burst: WindowResult): RateDecision {
+  return { allowed: false, limit, remaining: 0, resetSeconds: burst.resetSeconds, scope: kind };
+}
+
+function decision(kind: RateDecision['scope'], limit: number, minute: WindowResult): RateDecision {
+  return { allowed: minute.allowed, limit, remaining: minute.remaining, resetSeconds: minute.resetSeconds, scope: kind };
+}
 // "burst 10" = at most `burst` requests in any one second, on top of the per-minute budget.
 const BURST_WINDOW = 1000;
 
@@ -62,12 +70,23 @@ export class RequestLimiter {
   }
 
   async checkRate(kind: 'subject' | 'ip', key: string, now: number): Promise<RateDecision> {
+    const at = this.checkRateNow(kind, key, now);
+    if (at) return at;
     const s = this.settings;
     const limit = kind === 'subject' ? s.per_minute : s.unauthenticated_per_minute;
     const burst = await this.store.hit(`b:${kind}:${key}`, BURST_WINDOW, s.burst, now);
-    if (!burst.allowed) return { allowed: false, limit, remaining: 0, resetSeconds: burst.resetSeconds, scope: kind };
-    const minute = await this.store.hit(`m:${kind}:${key}`, MINUTE, limit, now);
-    return { allowed: minute.allowed, limit, remaining: minute.remaining, resetSeconds: minute.resetSeconds, scope: kind };
+    if (!burst.allowed) return refusedByBurst(kind, limit, burst);
+    return decision(kind, limit, await this.store.hit(`m:${kind}:${key}`, MINUTE, limit, now));
+  }
+
+  /** `checkRate` without a promise when the store keeps its counters in memory; undefined when it must be awaited. */
+  checkRateNow(kind: 'subject' | 'ip', key: string, now: number): RateDecision | undefined {
+    if (!this.store.hitNow) return undefined;
+    const s = this.settings;
+    const limit = kind === 'subject' ? s.per_minute : s.unauthenticated_per_minute;
+    const burst = this.store.hitNow(`b:${kind}:${key}`, BURST_WINDOW, s.burst, now);
+    if (!burst.allowed) return refusedByBurst(kind, limit, burst);
+    return decision(kind, limit, this.store.hitNow(`m:${kind}:${key}`, MINUTE, limit, now));
   }
 
   /** True while `ip` is locked out of further authentication attempts. */
@@ -114,21 +133,26 @@ export class RequestLimiter {
     };
   }
 
-  /**
-   * Takes one of the subject's concurrency slots, waiting up to `queue_ms` for
-   * one to free up; then 503. Exempt routes always get a slot.
-   */
-  async acquire(subject: string, exempt: boolean): Promise<() => void> {
+  /** A concurrency slot when one is free now (exempt routes always get one); undefined when `acquire` must queue or refuse. */
+  tryAcquire(subject: string, exempt: boolean): (() => void) | undefined {
     let slot = this.slots.get(subject);
     if (!slot) {
       slot = { active: 0, waiters: [] };
       this.slots.set(subject, slot);
     }
-    const s = slot;
-    if (s.active < this.settings.concurrency || exempt) {
-      s.active += 1;
-      return this.releaser(subject, s);
-    }
+    if (slot.active >= this.settings.concurrency && !exempt) return undefined;
+    slot.active += 1;
+    return this.releaser(subject, slot);
+  }
+
+  /**
+   * Takes one of the subject's concurrency slots, waiting up to `queue_ms` for
+   * one to free up; then 503. Exempt routes always get a slot.
+   */
+  async acquire(subject: string, exempt: boolean): Promise<() => void> {
+    const free = this.tryAcquire(subject, exempt);
+    if (free) return free;
+    const s = this.slots.get(subject)!;
     const queueCap = this.settings.concurrency * 4;
     if (s.waiters.length >= queueCap || this.settings.queue_ms === 0) {
       throw new LokiError('unavailable', `too many concurrent requests for ${subject}; retry shortly`);

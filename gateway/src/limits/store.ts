@@ -15,6 +15,8 @@ export interface RateLimitStore {
    * exceed `limit` (rejected hits are not counted, so a throttled client recovers).
    */
   hit(key: string, windowMs: number, limit: number, now: number): Promise<WindowResult>;
+  /** `hit` answered at once, for a store that keeps its counters in this process (no promise per request). */
+  hitNow?(key: string, windowMs: number, limit: number, now: number): WindowResult;
   /** Current estimate without counting (lockout checks). */
   peek(key: string, windowMs: number, now: number): Promise<number>;
   delete(key: string): Promise<void>;
@@ -47,6 +49,10 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   async hit(key: string, windowMs: number, limit: number, now: number): Promise<WindowResult> {
+    return this.hitNow(key, windowMs, limit, now);
+  }
+
+  hitNow(key: string, windowMs: number, limit: number, now: number): WindowResult {
     const c = this.counter(key, windowMs, now);
     const elapsed = now - c.windowStart;
     const weight = 1 - elapsed / windowMs;

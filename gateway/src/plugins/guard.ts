@@ -5,7 +5,7 @@
 // a long-lived credential in a URL is always refused.
 // Routes declare `config.access` next to their schema; a route without it (or a
 // `public` route outside the allow-list, or a route without a schema) makes startup fail.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { LokiError, hasScope, type Logger } from '../../../common/src/index.js';
 import type { AuditForwarder } from '../audit-forwarder.js';
@@ -46,6 +46,13 @@ export class Releases {
     this.fns = [];
     for (const fn of fns) fn();
   }
+}
+
+/** A route that needs a credential (past the public/unmatched branch). */
+type GuardedAccess = RouteAccess & { scope: Exclude<RouteAccess['scope'], 'public'> };
+
+function guarded(access: RouteAccess): access is GuardedAccess {
+  return access.scope !== 'public';
 }
 
 export interface RouteEntry {
@@ -89,12 +96,11 @@ function takeTicket(req: FastifyRequest): string | string[] | undefined {
 /** The identity the daemon should see for this request (forwarded as gateway-socket metadata). */
 export function callIdentity(req: FastifyRequest): CallIdentity {
   const id = req.identity;
-  return {
-    requestId: req.id,
-    clientIp: req.ip,
-    ...(id ? { subject: id.subject, scopes: id.scopes, auth: id.method === 'none' ? 'none' : id.subject } : {}),
-    ...(id?.credential ? { credential: id.credential } : {}),
-  };
+  if (!id) return { requestId: req.id, clientIp: req.ip };
+  const auth = id.method === 'none' ? 'none' : id.subject;
+  // Whole literals, not conditional spreads: this runs for every daemon call.
+  if (!id.credential) return { requestId: req.id, clientIp: req.ip, subject: id.subject, scopes: id.scopes, auth };
+  return { requestId: req.id, clientIp: req.ip, subject: id.subject, scopes: id.scopes, auth, credential: id.credential };
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -124,7 +130,23 @@ export const guardPlugin = fp(
       }
     });
 
-    app.addHook('onRequest', async (req, reply) => {
+    // Callback-style, and synchronous as far as it can be: with a cached token, counters in
+    // memory and a free slot (the common case) a request passes without a promise or a
+    // microtask. A step that must wait (the daemon, a shared store, the slot queue, an audit
+    // write) continues from that step as a promise; every check still runs, in the same order.
+    app.addHook('onRequest', (req, reply, done) => {
+      let pending: Promise<void> | undefined;
+      try {
+        pending = check(req, reply);
+      } catch (err) {
+        done(err as FastifyError);
+        return;
+      }
+      if (pending) pending.then(() => done(), done);
+      else done();
+    });
+
+    function check(req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
       const access = req.routeOptions.config?.access;
       const exempt = access?.rateLimit === 'exempt';
       const releases = new Releases();
@@ -132,94 +154,41 @@ export const guardPlugin = fp(
       releases.add(limiter.enter(exempt));
       const now = Date.now();
 
-      if (!access && req.headers.authorization !== undefined) {
-        // An unknown path with a credential: a valid one is counted to its subject and
-        // gets its 404 (not the anonymous per-IP budget); anything else falls through.
-        if (await knownCaller(req, reply, now)) return;
-      }
-      if (!access || access.scope === 'public') {
-        // Unmatched paths and public routes: per-IP limit only (slows scanners).
-        if (!exempt) await ipLimit(req, reply, now);
-        return;
-      }
+      // An unknown path with a credential: a valid one is counted to its subject and
+      // gets its 404 (not the anonymous per-IP budget); anything else falls through.
+      if (!access && req.headers.authorization !== undefined) return unmatchedWithCredential(req, reply, now);
+      // Unmatched paths and public routes: per-IP limit only (slows scanners).
+      if (!access || !guarded(access)) return exempt ? undefined : ipLimit(req, reply, now);
 
       // Lockout first: a locked-out address gets no daemon round trip. Only a credential the
       // gateway can vouch for alone (a cached token, OIDC) still passes, so a valid user
       // behind the same address keeps working while an attacker's guesses cost nothing.
       const lockedOut = limiter.isLockedOut(req.ip, now);
       const ticket = takeTicket(req);
-      const outcome = ticket === undefined ? await authenticator.authenticate(req, req.id, { daemon: !lockedOut }) : redeem(req, access, ticket);
-      if (outcome.kind !== 'ok') {
-        if (lockedOut && outcome.kind === 'failed') {
-          // Audited as counted entries (one per address, route and window): the trail
-          // shows the whole attempt without a locked-out client flooding it.
-          metrics.authFailures.inc({ reason: 'locked_out' });
-          metrics.rateLimitRejections.inc({ scope: 'lockout' });
-          await audit.forward({
-            action: 'auth.fail',
-            resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
-            result: 'denied',
-            reason: 'locked_out',
-            identity: { requestId: req.id, clientIp: req.ip },
-          });
-          reply.header('retry-after', String(limiter.lockoutSeconds(req.ip, now)));
-          throw new LokiError('resource_exhausted', 'too many failed authentication attempts from this address; try again later');
-        }
-        await ipLimit(req, reply, now);
-        if (outcome.kind === 'none') {
-          await fail('missing', req);
-          throw new LokiError('unauthenticated', 'authentication required: send "Authorization: Bearer <token>"');
-        }
-        await fail(outcome.reason, req);
-        if (await limiter.recordAuthFailure(req.ip, now)) {
-          req.log.warn({ client_ip: req.ip }, 'address locked out after repeated authentication failures');
-          await audit.forward({
-            action: 'auth.fail',
-            resource: `ip:${req.ip}`,
-            result: 'denied',
-            reason: 'locked_out',
-            details: { lockout_s: limiter.current().lockout_duration_s },
-            identity: { requestId: req.id, clientIp: req.ip },
-          });
-        }
-        throw new LokiError('unauthenticated', outcome.message);
-      }
+      const outcome = ticket === undefined ? authenticator.authenticateNow(req, { daemon: !lockedOut }) : redeem(req, access, ticket);
+      if (outcome) return admit(req, reply, access, exempt, lockedOut, outcome, now);
+      return authenticator.authenticate(req, req.id, { daemon: !lockedOut }).then((o) => admit(req, reply, access, exempt, lockedOut, o, now));
+    }
 
+    function admit(req: FastifyRequest, reply: FastifyReply, access: GuardedAccess, exempt: boolean, lockedOut: boolean, outcome: AuthOutcome, now: number): Promise<void> | undefined {
+      if (outcome.kind !== 'ok') return refuseAuth(req, reply, lockedOut, outcome, now);
       const identity = outcome.identity;
       req.identity = identity;
-      // The request's own child logger gets the subject in place (Fastify made it for this
-      // request alone); a second child per request was a measurable share of the hot path.
-      const reqLog = req.log as typeof req.log & { setBindings?: (b: Record<string, unknown>) => void };
-      if (reqLog.setBindings) reqLog.setBindings({ subject: identity.subject });
-      else req.log = req.log.child({ subject: identity.subject });
+      bindSubject(req, identity.subject);
+      if (exempt) return authorize(req, access, identity, exempt);
+      const d = limiter.checkRateNow('subject', identity.subject, now);
+      if (d) return rated(req, reply, access, identity, d);
+      return limiter.checkRate('subject', identity.subject, now).then((x) => rated(req, reply, access, identity, x));
+    }
 
-      if (!exempt) {
-        const d = await limiter.checkRate('subject', identity.subject, now);
-        setRateHeaders(reply, d);
-        if (!d.allowed) {
-          metrics.rateLimitRejections.inc({ scope: 'subject' });
-          await audit.forward({
-            action: 'rate_limit.reject',
-            resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
-            result: 'denied',
-            reason: `subject over ${d.limit}/min`,
-            identity: callIdentity(req),
-          });
-          reply.header('retry-after', String(d.resetSeconds));
-          throw new LokiError('resource_exhausted', `rate limit exceeded (${d.limit} requests per minute); retry in ${d.resetSeconds}s`);
-        }
-      }
+    function rated(req: FastifyRequest, reply: FastifyReply, access: GuardedAccess, identity: Identity, d: RateDecision): Promise<void> | undefined {
+      setRateHeaders(reply, d);
+      if (!d.allowed) return refuseRate(req, reply, d, `route:${req.method} ${req.routeOptions.url ?? ''}`);
+      return authorize(req, access, identity, false);
+    }
 
-      if (!hasScope(identity.scopes, access.scope)) {
-        await audit.forward({
-          action: 'access.denied',
-          resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
-          result: 'denied',
-          reason: `missing scope ${access.scope}`,
-          identity: callIdentity(req),
-        });
-        throw new LokiError('permission_denied', `this route needs the "${access.scope}" scope; your credential has: ${identity.scopes.join(', ') || 'none'}`);
-      }
+    function authorize(req: FastifyRequest, access: GuardedAccess, identity: Identity, exempt: boolean): Promise<void> | undefined {
+      if (!hasScope(identity.scopes, access.scope)) return refuseScope(req, access, identity);
 
       // A WebSocket upgrade is a GET, but browsers attach cookies to cross-site upgrades
       // (no CORS preflight): without this, any page could open a shell as the signed-in user.
@@ -234,13 +203,100 @@ export const guardPlugin = fp(
 
       // A stream holds its place for its whole life; a concurrency slot would let a
       // few open dashboards lock the same user out of every other request.
+      const releases = req.lokiReleases!;
+      const scope = access.stream ? 'streams' : 'concurrency';
+      let slot: (() => void) | undefined;
       try {
-        releases.add(access.stream ? limiter.openStream(identity.subject, exempt) : await limiter.acquire(identity.subject, exempt));
+        slot = access.stream ? limiter.openStream(identity.subject, exempt) : limiter.tryAcquire(identity.subject, exempt);
       } catch (err) {
-        metrics.rateLimitRejections.inc({ scope: access.stream ? 'streams' : 'concurrency' });
+        metrics.rateLimitRejections.inc({ scope });
         throw err;
       }
-    });
+      if (slot) {
+        releases.add(slot);
+        return undefined;
+      }
+      // No free slot: wait in the subject's queue (`queue_ms`). A place granted after the
+      // request ended is given back at once by `releases`.
+      return limiter.acquire(identity.subject, exempt).then(
+        (release) => releases.add(release),
+        (err: unknown) => {
+          metrics.rateLimitRejections.inc({ scope });
+          throw err;
+        },
+      );
+    }
+
+    async function refuseAuth(req: FastifyRequest, reply: FastifyReply, lockedOut: boolean, outcome: Exclude<AuthOutcome, { kind: 'ok' }>, now: number): Promise<void> {
+      if (lockedOut && outcome.kind === 'failed') {
+        // Audited as counted entries (one per address, route and window): the trail
+        // shows the whole attempt without a locked-out client flooding it.
+        metrics.authFailures.inc({ reason: 'locked_out' });
+        metrics.rateLimitRejections.inc({ scope: 'lockout' });
+        await audit.forward({
+          action: 'auth.fail',
+          resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
+          result: 'denied',
+          reason: 'locked_out',
+          identity: { requestId: req.id, clientIp: req.ip },
+        });
+        reply.header('retry-after', String(limiter.lockoutSeconds(req.ip, now)));
+        throw new LokiError('resource_exhausted', 'too many failed authentication attempts from this address; try again later');
+      }
+      await ipLimit(req, reply, now);
+      if (outcome.kind === 'none') {
+        await fail('missing', req);
+        throw new LokiError('unauthenticated', 'authentication required: send "Authorization: Bearer <token>"');
+      }
+      await fail(outcome.reason, req);
+      if (await limiter.recordAuthFailure(req.ip, now)) {
+        req.log.warn({ client_ip: req.ip }, 'address locked out after repeated authentication failures');
+        await audit.forward({
+          action: 'auth.fail',
+          resource: `ip:${req.ip}`,
+          result: 'denied',
+          reason: 'locked_out',
+          details: { lockout_s: limiter.current().lockout_duration_s },
+          identity: { requestId: req.id, clientIp: req.ip },
+        });
+      }
+      throw new LokiError('unauthenticated', outcome.message);
+    }
+
+    async function refuseRate(req: FastifyRequest, reply: FastifyReply, d: RateDecision, resource: string): Promise<void> {
+      metrics.rateLimitRejections.inc({ scope: 'subject' });
+      await audit.forward({
+        action: 'rate_limit.reject',
+        resource,
+        result: 'denied',
+        reason: `subject over ${d.limit}/min`,
+        identity: callIdentity(req),
+      });
+      reply.header('retry-after', String(d.resetSeconds));
+      throw new LokiError('resource_exhausted', `rate limit exceeded (${d.limit} requests per minute); retry in ${d.resetSeconds}s`);
+    }
+
+    async function refuseScope(req: FastifyRequest, access: GuardedAccess, identity: Identity): Promise<void> {
+      await audit.forward({
+        action: 'access.denied',
+        resource: `route:${req.method} ${req.routeOptions.url ?? ''}`,
+        result: 'denied',
+        reason: `missing scope ${access.scope}`,
+        identity: callIdentity(req),
+      });
+      throw new LokiError('permission_denied', `this route needs the "${access.scope}" scope; your credential has: ${identity.scopes.join(', ') || 'none'}`);
+    }
+
+    /** The request's own logger gets the subject in place (Fastify made it for this request alone; a second child per request was a measurable share of the hot path). */
+    function bindSubject(req: FastifyRequest, subject: string): void {
+      const reqLog = req.log as typeof req.log & { setBindings?: (b: Record<string, unknown>) => void };
+      if (reqLog.setBindings) reqLog.setBindings({ subject });
+      else req.log = req.log.child({ subject });
+    }
+
+    async function unmatchedWithCredential(req: FastifyRequest, reply: FastifyReply, now: number): Promise<void> {
+      if (!(await knownCaller(req, reply, now))) await ipLimit(req, reply, now);
+    }
 
     function redeem(req: FastifyRequest, access: RouteAccess, ticket: string | string[]): AuthOutcome {
       if (!access.stream) return { kind: 'failed', reason: 'malformed', message: 'a stream ticket is accepted only on SSE and WebSocket routes' };
@@ -255,21 +311,10 @@ export const guardPlugin = fp(
       const outcome = await authenticator.authenticate(req, req.id, { daemon: !limiter.isLockedOut(req.ip, now) });
       if (outcome.kind !== 'ok') return false;
       req.identity = outcome.identity;
-      req.log = req.log.child({ subject: outcome.identity.subject });
+      bindSubject(req, outcome.identity.subject);
       const d = await limiter.checkRate('subject', outcome.identity.subject, now);
       setRateHeaders(reply, d);
-      if (!d.allowed) {
-        metrics.rateLimitRejections.inc({ scope: 'subject' });
-        await audit.forward({
-          action: 'rate_limit.reject',
-          resource: `route:${req.method} (unmatched)`,
-          result: 'denied',
-          reason: `subject over ${d.limit}/min`,
-          identity: callIdentity(req),
-        });
-        reply.header('retry-after', String(d.resetSeconds));
-        throw new LokiError('resource_exhausted', `rate limit exceeded (${d.limit} requests per minute); retry in ${d.resetSeconds}s`);
-      }
+      if (!d.allowed) await refuseRate(req, reply, d, `route:${req.method} (unmatched)`);
       return true;
     }
 
@@ -283,10 +328,19 @@ export const guardPlugin = fp(
       next();
     });
 
-    async function ipLimit(req: FastifyRequest, reply: FastifyReply, now: number): Promise<void> {
-      const d = await limiter.checkRate('ip', req.ip, now);
+    function ipLimit(req: FastifyRequest, reply: FastifyReply, now: number): Promise<void> | undefined {
+      const d = limiter.checkRateNow('ip', req.ip, now);
+      if (d) return ipDecided(req, reply, d);
+      return limiter.checkRate('ip', req.ip, now).then((x) => ipDecided(req, reply, x));
+    }
+
+    function ipDecided(req: FastifyRequest, reply: FastifyReply, d: RateDecision): Promise<void> | undefined {
       setRateHeaders(reply, d);
-      if (d.allowed) return;
+      if (d.allowed) return undefined;
+      return refuseIp(req, reply, d);
+    }
+
+    async function refuseIp(req: FastifyRequest, reply: FastifyReply, d: RateDecision): Promise<void> {
       metrics.rateLimitRejections.inc({ scope: 'ip' });
       await audit.forward({
         action: 'rate_limit.reject',

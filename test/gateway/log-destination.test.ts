@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { LOG_FLUSH_MS, gatewayLogDestination } from '../../gateway/src/log-destination.js';
+
+function lines(file: string): string[] {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) if (cond()) return true;
+  return cond();
+}
+
+describe('gatewayLogDestination', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lk-logdest-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes a lone short line on the periodic flush, though it is far below the buffer size', async () => {
+    const file = join(dir, 'one.log');
+    const dest = gatewayLogDestination({ dest: file });
+    // A path is opened asynchronously (the gateway itself writes to fd 2, open from the start).
+    await once(dest, 'ready');
+    pino({ base: undefined }, dest).info('gateway listening');
+    assert.ok(await waitFor(() => lines(file).length === 1, LOG_FLUSH_MS * 25), 'the line never reached the file');
+    assert.match(lines(file)[0]!, /"msg":"gateway listening"/);
+    dest.end();
+  });
+
+  it('keeps every line of a burst, in order, and what is still buffered is written on a synchronous flush', async () => {
+    const file = join(dir, 'burst.log');
+    const dest = gatewayLogDestination({ dest: file });
+    await once(dest, 'ready');
+    const log = pino({ base: undefined }, dest);
+    for (let i = 0; i < 1000; i++) log.info({ i }, 'request completed');
+    // What pino does at process exit.
+    dest.flushSync();
+    const got = lines(file).map((l) => (JSON.parse(l) as { i: number }).i);
+    assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
+    dest.end();
+  });
+});
