@@ -9,13 +9,8 @@ import type { SandboxConfig } from '../config.js';
 import type { WorkspaceFill } from '../git/workspace-fill.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
+import { checkArgv, checkEnv, SANDBOX_ID_RE, SANDBOX_NAME_RE, validateRef } from './validate.js';
 import { SANDBOX_UID, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type RunnerBundle, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxRelaxations } from './types.js';
-
-export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;
-export const SANDBOX_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const MAX_ARGV_BYTES = 128 * 1024;
-const MAX_ENV_ENTRIES = 128;
 
 export interface StartRequest {
   name: string;
@@ -79,32 +74,6 @@ export function resolveSandboxUser(spec: string): { uid: number; gid: number } {
   const uid = typeof process.getuid === 'function' ? process.getuid() : DEFAULT_SANDBOX_UID;
   const gid = typeof process.getgid === 'function' ? process.getgid() : DEFAULT_SANDBOX_UID;
   return uid === 0 ? { uid: DEFAULT_SANDBOX_UID, gid: DEFAULT_SANDBOX_UID } : { uid, gid };
-}
-
-function checkArgv(field: string, argv: readonly string[]): void {
-  let total = 0;
-  for (const a of argv) {
-    if (a.includes('\0')) throw new LokiError('invalid_argument', `${field} must not contain NUL bytes`);
-    total += Buffer.byteLength(a);
-  }
-  if (total > MAX_ARGV_BYTES) throw new LokiError('payload_too_large', `${field} is larger than ${MAX_ARGV_BYTES} bytes`);
-}
-
-function checkEnv(env: Record<string, string>): void {
-  const keys = Object.keys(env);
-  if (keys.length > MAX_ENV_ENTRIES) throw new LokiError('invalid_argument', `env has more than ${MAX_ENV_ENTRIES} entries`);
-  for (const k of keys) {
-    if (!ENV_KEY_RE.test(k)) throw new LokiError('invalid_argument', `env key ${JSON.stringify(k.slice(0, 64))} is not a valid variable name`);
-    if (env[k]!.includes('\0')) throw new LokiError('invalid_argument', `env ${k} must not contain NUL bytes`);
-  }
-  checkArgv('env', Object.values(env));
-}
-
-export function validateRef(id: string): void {
-  if (!id) throw new LokiError('invalid_argument', 'id is required (a sandbox id sbx-… or a name)');
-  if (id.length > 128 || !(SANDBOX_ID_RE.test(id) || SANDBOX_NAME_RE.test(id))) {
-    throw new LokiError('invalid_argument', `"${id.slice(0, 64)}" is not a valid sandbox id or name`);
-  }
 }
 
 export class SandboxManager {

@@ -15,85 +15,17 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Logger } from '../../../common/src/index.js';
-import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../authz/caller.js';
-import type { SandboxConfig } from '../config.js';
-import type { WorkspaceFill, WorkspaceSeeds } from '../git/workspace-fill.js';
+import type { WorkspaceFill } from '../git/workspace-fill.js';
 import { makeEmptyVolume, volumeImagePath } from '../sessions/workspace-volume.js';
 import type { StartRequest } from './manager.js';
 import { mountsAt, run, slotCommand, writeClaimFiles } from './pool-slot.js';
 import { reservedFile, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
-import type { RunnerBundle, SandboxInfo, SandboxMount } from './types.js';
+import { POOL_OWNER, slotCanServe, type ClaimRecord, type PoolStatus, type Reservation, type SandboxPoolOptions, type Slot } from './pool-types.js';
+import type { SandboxInfo, SandboxMount } from './types.js';
 
-/** The owner label of unclaimed slots: no token, OIDC subject or local uid can ever be this subject. */
-export const POOL_OWNER = 'loki:pool';
-
-/** The daemon itself, creating slots (audited as `loki:pool`). */
-export const POOL_CALLER: Caller = { role: 'local-admin', subject: POOL_OWNER, scopes: ['*'], auth: 'local', requestId: '', clientIp: '' };
-
-export interface ClaimRecord {
-  owner: string;
-  session: string;
-  project: string;
-  name: string;
-  workspace: string;
-  /** The slot's host directory (its `workspace/` and `agent/` are mount points). */
-  slotDir: string;
-}
-
-interface Slot {
-  id: string;
-  dir: string;
-  /** The image of the workspace volume made ahead (mounted on `<dir>/workspace`); undefined without one. */
-  image?: string;
-}
-
-/** A ready slot taken for one session before its workspace is made (SandboxPool.reserve). */
-interface Reservation {
-  slot: Slot;
-  /** The session's workspace path, once the fill has bound the volume there. */
-  dest?: string;
-  /** The slot's state, asked at reserve time so the claim does not wait for Docker. */
-  alive: Promise<SandboxInfo | undefined>;
-  timer: NodeJS.Timeout;
-}
-
-export interface PoolStatus {
-  size: number;
-  ready: number;
-  claimed: number;
-  /** Why the pool does not run although size > 0 ('' when it runs or is off). */
-  disabled: string;
-}
-
-export interface SandboxPoolOptions {
-  config: SandboxConfig;
-  /** `$LOKI_HOME/pool`: one directory per slot, plus `claims/`. */
-  poolDir: string;
-  /** The agent directory's path inside the sandbox (AGENT_DIR_IN_SANDBOX). */
-  agentDirInSandbox: string;
-  /** The session runner's command and its bundle: a slot is pre-started with them. */
-  command: readonly string[];
-  /** The runner bundle's path in the sandbox: a slot running it loads it before the claim (see slotCommand). */
-  preload?: string;
-  runner?: RunnerBundle;
-  /** Creates a slot container: SandboxManager.start as POOL_CALLER, so it gets the cold path's controls. */
-  start: (req: StartRequest) => Promise<SandboxInfo>;
-  /** The raw driver's view (pool slots included). */
-  listAll: () => Promise<SandboxInfo[]>;
-  get: (id: string) => Promise<SandboxInfo | undefined>;
-  remove: (id: string) => Promise<void>;
-  audit: AuditLog;
-  log: Logger;
-  /** Whether this daemon can mount (root, in dockerd's mount namespace). Default: uid 0. */
-  canMount?: boolean;
-  /**
-   * Workspaces are size-limited volumes (sessions.workspace.max_size, enforced by a mount):
-   * each slot gets its volume made ahead, and a session fills it in place from `seeds`.
-   */
-  volume?: { workspacesDir: string; maxBytes: number; seeds: WorkspaceSeeds };
-}
+export { POOL_CALLER, POOL_OWNER } from './pool-types.js';
+export type { ClaimRecord, PoolStatus, SandboxPoolOptions } from './pool-types.js';
 
 const REFILL_DELAY_MS = 1500;
 
@@ -425,17 +357,7 @@ export class SandboxPool {
 
   /** The agent-channel mount when the request is one a slot can serve; undefined otherwise. */
   private eligible(req: StartRequest): SandboxMount | undefined {
-    if (this.closed || !this.size) return undefined;
-    if (req.image && req.image !== this.o.config.image) return undefined;
-    if (req.relax.network || req.relax.writableRootfs || req.relax.rootUser) return undefined;
-    if (Object.values(req.limits).some((v) => v)) return undefined;
-    if (req.command.length !== this.o.command.length || req.command.some((c, i) => c !== this.o.command[i])) return undefined;
-    const mounts = req.agentChannel?.mounts ?? [];
-    const channel = mounts.length === 1 && mounts[0]!.containerPath === this.o.agentDirInSandbox && !mounts[0]!.readOnly ? mounts[0] : undefined;
-    const a = req.runner;
-    const b = this.o.runner;
-    const same = a && b ? a.bundleDir === b.bundleDir && a.entry === b.entry && a.pathInSandbox === b.pathInSandbox : a === b;
-    return channel && same ? channel : undefined;
+    return this.closed || !this.size ? undefined : slotCanServe(req, this.o);
   }
 
   /** After a slot's container is gone: unmounts and removes its directories and its claim. */
