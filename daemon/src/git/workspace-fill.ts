@@ -26,7 +26,7 @@ export interface WorkspaceFillTarget {
 
 /** Fills a workspace directory made ahead (WorkspaceManager.createWorkspace's `fill`). */
 export interface WorkspaceFill {
-  /** Makes `dest` ready to hold the workspace and fills it; false when the caller must clone into it (empty). */
+  /** Fills `dest` (an empty directory createWorkspace has claimed); false when the caller must clone into it (still empty). */
   fill(t: WorkspaceFillTarget): Promise<boolean>;
   /** After a failure: `dest` is an ordinary directory again (nothing mounted), which the caller removes. */
   undo(dest: string): Promise<void>;

@@ -263,7 +263,6 @@ export class SandboxPool {
         // The volume is the session's from here: its image goes by the session's name (the loop device
         // holds the file open), so the session's clean-up frees it like any workspace volume.
         renameSync(slot.image!, volumeImagePath(v.workspacesDir, sessionId));
-        mkdirSync(t.dest, { recursive: true, mode: 0o700 }); // createWorkspace has claimed it (an exclusive mkdir) already
         r.dest = t.dest;
         // The seed is copied onto the volume while it is bound at the workspace path (a private bind:
         // nothing mounted under the session's path ever propagates into a slot).

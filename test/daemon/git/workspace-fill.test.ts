@@ -3,7 +3,7 @@
 // remote, nothing from outside the base branch, and it works for the agent and
 // for bring-back. A seed follows its base branch.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkspaceSeeds, type WorkspaceFill } from '../../../daemon/src/git/workspace-fill.js';
 import { agentGit, agentWrite, gitFixture, hostGit, makeProject, silentLogger, type GitFixture } from './helpers.js';
@@ -47,7 +47,7 @@ describe('WorkspaceSeeds (a workspace filled in place)', () => {
   /** What the pool hands createWorkspace, minus the volume: the seeds' fill into the workspace directory. */
   const fill = (): WorkspaceFill => ({
     fill: async (t) => {
-      mkdirSync(t.dest, { mode: 0o700 });
+      assert.deepEqual(readdirSync(t.dest), [], 'createWorkspace hands over its claimed, empty directory');
       const ok = await seeds.fill(t);
       fills.push(ok);
       return ok;
