@@ -1,10 +1,13 @@
 // SessionRepo on SQLite (WAL, synchronous=FULL). A transition and the event that
 // announces it are one transaction: once a caller sees either, both are on disk
 // and survive SIGKILL. Also the SessionDirectory other features read through.
+// `SqliteSessionRows` is the synchronous core (one method = one transaction);
+// `SqliteSessionRepo` is the async interface the feature uses, and exposes the
+// core as `rows` for seeding inside a caller's own transaction (benches, tests).
 import type { Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
 import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
-import { TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
+import { ACTIVE_STATES, TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
 
 /** A sessions row: the columns named as in Session keep its types. */
@@ -70,12 +73,15 @@ const TOTALS = 'COUNT(*) AS n, SUM(decisions_allow) AS allow, SUM(decisions_deny
 
 const TERMINAL = new Set<SessionState>(['completed', 'failed', 'stopped']);
 
-export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
+/** SessionRepo with every method synchronous: what the SQLite core implements. */
+export type SyncSessionRepo = { [K in keyof SessionRepo]: (...a: Parameters<SessionRepo[K]>) => Awaited<ReturnType<SessionRepo[K]>> };
+
+export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
     | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'events' | 'eventsSince' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
     | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'page' | 'pageAfter' | 'pageOwner' | 'pageOwnerAfter' | 'lastOfProject'
-    | 'totals' | 'totalsOwner' | 'ended' | 'endedOwner',
+    | 'totals' | 'totalsOwner' | 'ended' | 'endedOwner' | 'active',
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
@@ -90,6 +96,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       list: p(`SELECT ${COLUMNS} FROM sessions ORDER BY created_at, id`),
       brief: p('SELECT prompt, plan_json FROM sessions WHERE id = ?'),
       count: p('SELECT COUNT(*) AS n FROM sessions'),
+      active: p(`SELECT COUNT(*) AS n FROM sessions WHERE state IN (${ACTIVE_STATES.map((x) => `'${x}'`).join(', ')})`),
       state: p('SELECT state FROM sessions WHERE id = ?'),
       transition: p(`UPDATE sessions SET state = ?, reason = CASE WHEN ? <> '' THEN ? ELSE reason END,
              started_at = CASE WHEN ? = 'running' AND started_at = 0 THEN ? ELSE started_at END,
@@ -98,7 +105,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
            WHERE id = ?`),
       setRuntime: p('UPDATE sessions SET sandbox_id = ?, workspace = ?, branch = ? WHERE id = ?'),
       wsRemoved: p('UPDATE sessions SET workspace_removed_at = ? WHERE id = ? AND workspace_removed_at = 0'),
-      stop: p('UPDATE sessions SET stop_requested = 1 WHERE id = ?'),
+      stop: p('UPDATE sessions SET stop_requested = 1 WHERE id = ? AND stop_requested = 0'),
       hasTask: p('SELECT 1 FROM session_tasks WHERE session_id = ? AND task_id = ?'),
       taskCount: p('SELECT COUNT(*) AS n FROM session_tasks WHERE session_id = ?'),
       taskStatus: p('SELECT status FROM session_tasks WHERE session_id = ? AND task_id = ?'),
@@ -137,9 +144,10 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     };
   }
 
-  insert(s: NewSession): Session {
+  insert(s: NewSession, check?: (active: number) => void): Session {
     const now = this.clock();
     this.db.transaction(() => {
+      if (check) check((this.q.active.get() as { n: number }).n);
       this.q.insert.run(s.id, s.owner, s.provider, s.profile, s.autonomy, s.projectId, s.promptSource, s.prompt, s.planJson, s.model, s.baseUrl, s.upstream, s.maxIterations, s.network ? 1 : 0, now, now);
       this.appendInTx(s.id, 'state', 'session created', { state: 'pending', provider: s.provider, profile: s.profile, autonomy: s.autonomy, owner: s.owner });
     })();
@@ -221,12 +229,12 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     this.q.setRuntime.run(f.sandboxId ?? s.sandboxId, f.workspace ?? s.workspace, f.branch ?? s.branch, id);
   }
 
-  markWorkspaceRemoved(id: string): void {
-    this.q.wsRemoved.run(this.clock(), id);
+  markWorkspaceRemoved(id: string): boolean {
+    return this.q.wsRemoved.run(this.clock(), id).changes > 0;
   }
 
-  requestStop(id: string): void {
-    this.q.stop.run(id);
+  requestStop(id: string): boolean {
+    return this.q.stop.run(id).changes > 0;
   }
 
   append(id: string, type: string, message: string, data: Record<string, unknown> = {}, counters: CounterUpdate = {}): SessionEvent {
@@ -360,4 +368,45 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       workspaceRemovedAtMs: r.workspace_removed_at,
     };
   }
+}
+
+/**
+ * The async SessionRepo over the synchronous core: each method is one call of
+ * the core, so each write is still one SQLite transaction, committed before the
+ * promise resolves (nothing else runs in between: better-sqlite3 is synchronous).
+ */
+export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
+  readonly rows: SqliteSessionRows;
+  constructor(db: Db, clock: () => number = Date.now) {
+    this.rows = new SqliteSessionRows(db, clock);
+  }
+  async insert(s: NewSession, check?: (active: number) => void): Promise<Session> { return this.rows.insert(s, check); }
+  async get(id: string): Promise<Session | undefined> { return this.rows.get(id); }
+  async list(): Promise<Session[]> { return this.rows.list(); }
+  async listByStates(states: readonly SessionState[]): Promise<Session[]> { return this.rows.listByStates(states); }
+  async listPage(q: SessionPageQuery): Promise<SessionPage> { return this.rows.listPage(q); }
+  async endedWithLeftovers(cutoffMs: number): Promise<Session[]> { return this.rows.endedWithLeftovers(cutoffMs); }
+  async brief(id: string): Promise<{ prompt: string; planJson: string }> { return this.rows.brief(id); }
+  async countCreated(): Promise<number> { return this.rows.countCreated(); }
+  async totals(owner?: string): Promise<SessionTotals> { return this.rows.totals(owner); }
+  async recentlyEnded(limit: number, owner?: string): Promise<Session[]> { return this.rows.recentlyEnded(limit, owner); }
+  async transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra?: { reason?: string; data?: Record<string, unknown> }): Promise<SessionEvent | undefined> {
+    return this.rows.transition(id, from, to, message, extra);
+  }
+  async setRuntime(id: string, f: { sandboxId?: string; workspace?: string; branch?: string }): Promise<void> { this.rows.setRuntime(id, f); }
+  async markWorkspaceRemoved(id: string): Promise<boolean> { return this.rows.markWorkspaceRemoved(id); }
+  async requestStop(id: string): Promise<boolean> { return this.rows.requestStop(id); }
+  async append(id: string, type: string, message: string, data?: Record<string, unknown>, counters?: CounterUpdate): Promise<SessionEvent> {
+    return this.rows.append(id, type, message, data, counters);
+  }
+  async updateCounters(id: string, counters: CounterUpdate): Promise<void> { this.rows.updateCounters(id, counters); }
+  async hasTask(id: string, taskId: string): Promise<boolean> { return this.rows.hasTask(id, taskId); }
+  async taskCount(id: string): Promise<number> { return this.rows.taskCount(id); }
+  async setTask(id: string, taskId: string, status: TaskStatus): Promise<boolean> { return this.rows.setTask(id, taskId, status); }
+  async addAgent(id: string, agent: string): Promise<boolean> { return this.rows.addAgent(id, agent); }
+  async events(id: string, afterSeq: number, limit: number): Promise<SessionEvent[]> { return this.rows.events(id, afterSeq, limit); }
+  async eventsSince(afterGid: number, limit: number): Promise<SessionEvent[]> { return this.rows.eventsSince(afterGid, limit); }
+  known(sessionId: string): Promise<boolean> { return this.rows.known(sessionId); }
+  tasksOfProjects(projectIds: readonly string[], q: { status: string; limit: number }): Promise<SessionTaskRow[]> { return this.rows.tasksOfProjects(projectIds, q); }
+  lastOfProject(projectId: string): Promise<{ id: string; state: string; reason: string } | undefined> { return this.rows.lastOfProject(projectId); }
 }
