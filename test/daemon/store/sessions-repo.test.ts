@@ -1,6 +1,6 @@
-// SessionRepo's keyset pages on real SQLite: every session exactly once across
-// the pages, in list order, with ties on created_at broken by id, per owner and
-// per state, and the same page whatever rows sit before the cursor.
+// SessionRepo on real SQLite: keyset pages (every session exactly once across
+// the pages, in list order, ties on created_at broken by id, per owner and per
+// state), the metrics reads, and the compare-and-set writes.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,5 +123,51 @@ describe('SessionRepo (SQLite) metrics reads', () => {
       for (const limit of [0, 1, 3, 50]) assert.deepEqual((await store.sessions.recentlyEnded(limit, owner)).map((s) => s.id), want.slice(0, limit), `owner ${owner ?? '(all)'} limit ${limit}`);
     }
     assert.deepEqual((await store.sessions.recentlyEnded(2)).map((s) => s.id), [row(15, '').id, row(18, '').id]);
+  });
+});
+
+// The async repository keeps each check-and-write in one call: concurrent callers
+// (all started before any is awaited) get exactly one winner.
+describe('SessionRepo (SQLite) compare-and-set writes', () => {
+  let dir: string;
+  let store: SqliteStore;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'loki-srepo-c-'));
+    store = openSqliteStore(join(dir, 'loki.db'));
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('moves a session once when two transitions race, and the loser gets undefined', async () => {
+    const s = await store.sessions.insert(row(1, 'token:alice'));
+    const [a, b] = await Promise.all([
+      store.sessions.transition(s.id, ['pending'], 'completed', 'done'),
+      store.sessions.transition(s.id, ['pending'], 'failed', 'failed', { reason: 'boom' }),
+    ]);
+    assert.equal(a?.data.state, 'completed');
+    assert.equal(b, undefined);
+    assert.equal((await store.sessions.get(s.id))?.state, 'completed');
+    assert.deepEqual((await store.sessions.events(s.id, 0, 10)).map((e) => e.data.state), ['pending', 'completed']);
+  });
+
+  it('checks the concurrency limit inside the insert: of concurrent starts only those under the limit are stored', async () => {
+    const limit = (active: number) => {
+      if (active >= 2) throw new Error(`limit: ${active} active`);
+    };
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => store.sessions.insert(row(i, 'token:alice'), limit)));
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    assert.equal((await store.sessions.list()).length, 2, 'a refused insert leaves neither row nor event');
+    assert.equal((await store.sessions.eventsSince(0, 100)).length, 2);
+  });
+
+  it('announces a stop request and a workspace removal once', async () => {
+    const s = await store.sessions.insert(row(1, 'token:alice'));
+    assert.deepEqual(await Promise.all([store.sessions.requestStop(s.id), store.sessions.requestStop(s.id)]), [true, false]);
+    assert.equal((await store.sessions.get(s.id))?.stopRequested, true);
+    assert.deepEqual(await Promise.all([store.sessions.markWorkspaceRemoved(s.id), store.sessions.markWorkspaceRemoved(s.id)]), [true, false]);
+    assert.ok(((await store.sessions.get(s.id))?.workspaceRemovedAtMs ?? 0) > 0);
   });
 });
