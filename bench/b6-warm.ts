@@ -5,6 +5,10 @@
 // call to the runner's first Decide (the first `decision` event), alternating
 // cold and warm so load elsewhere hits both. Also prints the pool's memory cost
 // per ready slot (the container's cgroup memory.current). Goal: warm ≤ 0.1× cold.
+// A warm start takes a slot whose workspace volume was made ahead and fills it in
+// place from the project's seed; the unmeasured warm-up run makes that seed (the
+// first start of a project clones), so the measured runs are what repeated starts
+// of one project cost. The by-hand workspace steps below are the cold path's.
 // Needs root (the pool mounts), dockerd, the sandbox image and `npm run build`.
 // Run: npx tsx bench/b6-warm.ts [--runs 10]
 import { execFileSync } from 'node:child_process';

@@ -25,6 +25,7 @@ import type { LearningRepo } from './registry/learnings.js';
 import type { SessionDirectory, SessionRepo } from './sessions/repo.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
+import { WorkspaceSeeds } from './git/workspace-fill.js';
 import { AGENT_RUNNER_IN_SANDBOX, agentRunnerBundle } from './agent/index.js';
 import { ModelProxies } from './agent/model-proxies.js';
 import { createSessionFeature } from './sessions/feature.js';
@@ -122,6 +123,9 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         remove: (id) => driver.removeRaw(id),
         audit,
         log: log.child({ component: 'sandbox-pool' }),
+        ...(config.sessions.workspace.max_size && config.sessions.workspace.enforce !== 'watch'
+          ? { volume: { workspacesDir: paths.workspacesDir, maxBytes: config.sessions.workspace.max_size, seeds: new WorkspaceSeeds({ dir: join(config.home, 'pool', 'seeds'), log: log.child({ component: 'workspace-seeds' }) }) } }
+          : {}),
       })
     : undefined;
   const manager: SandboxManager = new SandboxManager({

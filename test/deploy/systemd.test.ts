@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { CHILD_MALLOC_TUNABLE, CHILD_NODE_FLAGS } from '../../cli/src/up/supervisor.js';
 import { ROOT, entryArgv, shortTempDir } from '../helpers/entry.js';
 import { DEPLOY, ensureLokiAccounts, freePort, notifySocket, readUnit, requireTool, startProcess, until } from './helpers.js';
 
@@ -51,6 +52,14 @@ describe('deploy/systemd units', function () {
     const r = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.trim(), '', `systemd-analyze verify warned:\n${r.stderr}`);
+  });
+
+  it('gives lokid and the gateway the memory settings `loki up` gives them (young generation, one malloc arena)', () => {
+    for (const [unit, child] of [['lokid.service', 'daemon'], ['loki-gateway.service', 'gateway']] as const) {
+      const env = readUnit(join(UNITS, unit)).environment();
+      assert.equal(env.NODE_OPTIONS, CHILD_NODE_FLAGS[child].join(' '), `${unit} NODE_OPTIONS`);
+      assert.equal(env.GLIBC_TUNABLES, CHILD_MALLOC_TUNABLE, `${unit} GLIBC_TUNABLES`);
+    }
   });
 
   it('keeps the gateway at exposure ≤ 2.0 and lokid ≤ 3.0 (systemd-analyze security --offline)', () => {

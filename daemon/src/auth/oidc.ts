@@ -4,7 +4,7 @@
 // on an unknown kid at most once per cooldown), so a verification is a signature
 // check plus a map lookup; verified tokens are also remembered by hash briefly.
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import type * as JoseModule from 'jose';
 import { LokiError, oidcGrant, type Logger } from '../../../common/src/index.js';
 import type { OidcVerifierConfig } from './config.js';
 import type { VerifiedCredential } from './verifier.js';
@@ -15,7 +15,11 @@ const DISCOVERY_TIMEOUT_MS = 5000;
 const DISCOVERY_RETRY_MS = 10_000;
 const MAX_CACHE = 10_000;
 
-type Jwks = ReturnType<typeof createRemoteJWKSet>;
+type Jwks = ReturnType<typeof JoseModule.createRemoteJWKSet>;
+
+let jose: Promise<typeof JoseModule> | undefined;
+/** jose loads on the first JWT to verify: a daemon without OIDC never needs it (≈ 50 modules kept resident otherwise). */
+const loadJose = () => (jose ??= import('jose'));
 
 export interface OidcVerifierOptions {
   config: OidcVerifierConfig;
@@ -23,7 +27,7 @@ export interface OidcVerifierOptions {
   now?: () => number;
 }
 
-function describe(err: unknown): string {
+function describe(err: unknown, errors: typeof JoseModule.errors): string {
   if (err instanceof errors.JWTExpired) return 'OIDC token has expired';
   if (err instanceof errors.JWTClaimValidationFailed) return `OIDC token has an invalid ${err.claim} claim`;
   if (err instanceof errors.JOSEAlgNotAllowed) return 'OIDC token is signed with an algorithm that is not allowed';
@@ -81,6 +85,7 @@ export class OidcVerifier {
       if (typeof doc.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
       const uri = new URL(doc.jwks_uri);
       if (uri.protocol !== 'https:' && new URL(issuer).protocol !== 'http:') throw new Error('jwks_uri is not https');
+      const { createRemoteJWKSet } = await loadJose();
       this.jwks = createRemoteJWKSet(uri, {
         cacheMaxAge: this.cfg.jwks_cache_max_age_seconds * 1000,
         cooldownDuration: this.cfg.jwks_cooldown_seconds * 1000,
@@ -103,6 +108,7 @@ export class OidcVerifier {
     if (hit && hit.until > now) return hit.grant;
     if (hit) this.cache.delete(key);
     const jwks = await this.keys();
+    const { errors, jwtVerify } = await loadJose();
     let payload;
     try {
       ({ payload } = await jwtVerify(jwt, jwks, {
@@ -114,7 +120,7 @@ export class OidcVerifier {
         requiredClaims: ['sub', 'exp'],
       }));
     } catch (err) {
-      throw new LokiError('unauthenticated', describe(err), { cause: err instanceof errors.JOSEError ? err.code : err });
+      throw new LokiError('unauthenticated', describe(err, errors), { cause: err instanceof errors.JOSEError ? err.code : err });
     }
     let g;
     try {

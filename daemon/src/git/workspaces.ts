@@ -17,6 +17,7 @@ import { GitCommandError, inRepo, runGit } from './runner.js';
 import { computeSummary, type DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import { checkWorkspaceGitDir, chownTree, claimDir, workspaceOwner } from './workspace-safety.js';
+import { cloneWorkspace, type WorkspaceFill } from './workspace-fill.js';
 
 export type { Workspace, WorkspaceState } from './repo.js';
 
@@ -39,6 +40,8 @@ export interface CreateWorkspaceInput {
   /** Agent name recorded in the trail for commits (Loki Mode: `development`, …). */
   agent?: string;
   owner: string;
+  /** Fills the workspace directory made ahead (a warm pool slot's volume) instead of cloning into a new one. */
+  fill?: WorkspaceFill;
 }
 
 export interface BringBackResult {
@@ -140,25 +143,15 @@ export class WorkspaceManager {
     const dest = join(this.o.workspacesDir, sessionId);
     if (!claimDir(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
     try {
-      // --no-local: objects are copied through the git transport, so nothing in the
-      // workspace is a hardlink into (or an alternate of) the project's object store.
-      // Trusting the registered project path (it may belong to another user) is the registration's point.
-      await runGit(['clone', '--quiet', '--no-local', '--no-hardlinks', '--no-checkout', '--single-branch', '--no-tags', '--branch', project.baseBranch, '--', project.path, dest], {
-        safeDirectories: [project.path, join(project.path, '.git')],
-      });
-      await runGit(['checkout', '--quiet', '-b', branch, baseCommit], { cwd: dest }).catch((err: unknown) => {
-        throw new LokiError('conflict', `base branch "${project.baseBranch}" moved while the workspace was cloned; retry`, { cause: err });
-      });
-      // The agent must not know, or be able to push to, the host path of the project.
-      await runGit(['remote', 'remove', 'origin'], { cwd: dest });
-      await runGit(['config', 'user.name', 'Loki Agent'], { cwd: dest });
-      await runGit(['config', 'user.email', 'agent@loki.invalid'], { cwd: dest });
+      const target = { projectId: project.id, projectPath: project.path, baseBranch: project.baseBranch, baseCommit, branch, dest };
+      if (!(await input.fill?.fill(target))) await cloneWorkspace(target, ['-b', branch]);
       const owner = workspaceOwner(this.o.config);
       if (owner) chownTree(dest, owner.uid, owner.gid);
       // The checks above were early answers; this one is atomic (two sessions racing for one branch).
       const t = await this.o.repo.insertUnlessTaken({ sessionId, projectId: project.id, owner: input.owner, agent, path: dest, branch, baseBranch: project.baseBranch, baseCommit, createdAtMs: this.o.clock() });
       if (t) throw taken(t, sessionId, branch);
     } catch (err) {
+      await input.fill?.undo(dest);
       rmSync(dest, { recursive: true, force: true });
       throw err;
     }

@@ -1,11 +1,12 @@
 // The Docker implementation of SandboxDriver (dockerode). Docker labels are the
 // source of truth for which sandboxes exist, so a restarted daemon finds them.
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import { PassThrough, type Duplex } from 'node:stream';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import { demuxDockerStream } from './demux.js';
 import { buildSandboxImage } from './docker-image.js';
+import { DockerClient } from './docker-load.js';
 import { checkSameMountNamespace, fromLabels, LABEL, verifyApplied } from './docker-inspect.js';
 import { runnerBundleFile } from './runner.js';
 import type {
@@ -68,7 +69,7 @@ export class DockerSandboxDriver implements SandboxDriver {
   private readonly pidFile: string;
 
   constructor(opts: DockerDriverOptions) {
-    this.docker = new Docker({ socketPath: opts.socketPath });
+    this.docker = new DockerClient({ socketPath: opts.socketPath });
     this.instance = opts.instance;
     this.build = opts.build;
     this.pidFile = opts.pidFile ?? '/var/run/docker.pid';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
+import type { WorkspaceFill } from '../git/workspace-fill.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
 import { SANDBOX_UID, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type RunnerBundle, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxRelaxations } from './types.js';
@@ -55,6 +56,8 @@ export interface SandboxManagerOptions {
 
 export interface SandboxClaimer {
   claim(caller: Caller, req: StartRequest): Promise<SandboxInfo | undefined>;
+  /** A slot with its workspace volume made ahead, taken for a session before its workspace is made. */
+  reserve(sessionId: string, want: { image: string; network: boolean }): WorkspaceFill | undefined;
   /** Ready slots: they count against max_sandboxes although no list shows them. */
   readonly readyCount: number;
 }
@@ -119,6 +122,11 @@ export class SandboxManager {
 
   get sandboxUser(): { uid: number; gid: number } {
     return this.user;
+  }
+
+  /** The warm pool's workspace made ahead for a session (git/workspace-fill.ts), when a slot is ready for it; the start with `session` claims it. */
+  reserveWorkspace(sessionId: string, want: { image: string; network: boolean }): WorkspaceFill | undefined {
+    return this.o.pool?.reserve(sessionId, want);
   }
 
   /** Re-attaches to sandboxes that survived a daemon restart (Docker labels are the record). */

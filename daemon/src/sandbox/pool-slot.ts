@@ -1,5 +1,9 @@
 // What runs in a warm pool slot before and at its claim: the claim files and the
-// slot's main process (see pool.ts for the pool itself).
+// slot's main process, and the mount helpers the pool uses on the host (see
+// pool.ts for the pool itself).
+import { execFile } from 'node:child_process';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The file whose appearance in the agent directory releases a slot's runner. */
 export const CLAIM_FILE = 'claim.env';
@@ -36,4 +40,37 @@ export function slotCommand(agentDir: string, command: readonly string[], preloa
     return ['node', '--import', `data:text/javascript,${encodeURIComponent(waiter)}`, ...command.slice(1)];
   }
   return ['/bin/sh', '-c', `while [ ! -e ${agentDir}/${CLAIM_FILE} ]; do sleep 0.02; done; . ${agentDir}/${CLAIM_FILE}; exec "$@"`, 'loki-pool-slot', ...command];
+}
+
+export function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 30_000 }, (err, _out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`)) : resolve()));
+  });
+}
+
+/** Mounts stacked on `dir` (self-bind + claim bind), from /proc/self/mountinfo (octal escapes undone). */
+export function mountsAt(dir: string): number {
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => unescape(l.split(' ')[4] ?? '') === dir).length;
+  } catch {
+    return 0;
+  }
+}
+
+const shQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Releases a claimed slot's runner: the session's env, as JSON and as sh, each
+ * written whole then renamed (the waiting runner never reads half a file). No
+ * secret goes in: only what the cold path puts in the container's env.
+ */
+export function writeClaimFiles(channelDir: string, env: Record<string, string>): void {
+  const put = (name: string, text: string) => {
+    const tmp = join(channelDir, `.${name}.tmp`);
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, join(channelDir, name));
+  };
+  put(CLAIM_JSON, JSON.stringify(env));
+  put(CLAIM_FILE, Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}\n`).join(''));
 }

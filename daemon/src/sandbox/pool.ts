@@ -3,12 +3,15 @@
 // exactly like a cold sandbox (same hardening, limits, user, runtime), but with
 // two empty, root-only slot directories as /workspace and the agent directory,
 // bind-mounted with `rslave` propagation. Its main process waits for a claim.
-// At claim the daemon bind-mounts the session's workspace and agent-channel
-// directory onto the slot directories (the mounts propagate into the running
-// container), then drops `claim.env` into the channel directory; the waiting
-// shell sources it and execs the runner. A slot serves one session and is then
-// destroyed; a claimed slot is replaced in the background.
-import { execFile } from 'node:child_process';
+// When workspaces are size-limited volumes, the slot's /workspace is its own
+// volume made ahead (empty, mkfs'd, mounted before the container starts): a
+// session reserves the slot before its workspace exists, binds the volume at its
+// workspace path and fills it in place (git/workspace-fill.ts). Otherwise, at
+// claim the daemon bind-mounts the session's workspace onto the slot directory.
+// Either way the claim bind-mounts the agent-channel directory onto the slot's
+// (the mounts propagate into the running container), then drops `claim.env`
+// into it; the waiting runner takes its env and starts. A slot serves one
+// session and is then destroyed; a claimed slot is replaced in the background.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,8 +19,11 @@ import type { Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../authz/caller.js';
 import type { SandboxConfig } from '../config.js';
+import type { WorkspaceFill, WorkspaceSeeds } from '../git/workspace-fill.js';
+import { makeEmptyVolume, volumeImagePath } from '../sessions/workspace-volume.js';
 import type { StartRequest } from './manager.js';
-import { CLAIM_FILE, CLAIM_JSON, slotCommand } from './pool-slot.js';
+import { mountsAt, run, slotCommand, writeClaimFiles } from './pool-slot.js';
+import { reservedFile, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
 import type { RunnerBundle, SandboxInfo, SandboxMount } from './types.js';
 
 /** The owner label of unclaimed slots: no token, OIDC subject or local uid can ever be this subject. */
@@ -39,6 +45,18 @@ export interface ClaimRecord {
 interface Slot {
   id: string;
   dir: string;
+  /** The image of the workspace volume made ahead (mounted on `<dir>/workspace`); undefined without one. */
+  image?: string;
+}
+
+/** A ready slot taken for one session before its workspace is made (SandboxPool.reserve). */
+interface Reservation {
+  slot: Slot;
+  /** The session's workspace path, once the fill has bound the volume there. */
+  dest?: string;
+  /** The slot's state, asked at reserve time so the claim does not wait for Docker. */
+  alive: Promise<SandboxInfo | undefined>;
+  timer: NodeJS.Timeout;
 }
 
 export interface PoolStatus {
@@ -70,32 +88,26 @@ export interface SandboxPoolOptions {
   log: Logger;
   /** Whether this daemon can mount (root, in dockerd's mount namespace). Default: uid 0. */
   canMount?: boolean;
-}
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 30_000 }, (err, _out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`)) : resolve()));
-  });
-}
-
-/** Mounts stacked on `dir` (self-bind + claim bind), from /proc/self/mountinfo (octal escapes undone). */
-function mountsAt(dir: string): number {
-  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => unescape(l.split(' ')[4] ?? '') === dir).length;
-  } catch {
-    return 0;
-  }
+  /**
+   * Workspaces are size-limited volumes (sessions.workspace.max_size, enforced by a mount):
+   * each slot gets its volume made ahead, and a session fills it in place from `seeds`.
+   */
+  volume?: { workspacesDir: string; maxBytes: number; seeds: WorkspaceSeeds };
 }
 
 const REFILL_DELAY_MS = 1500;
 
-const shQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+/** A reserved slot whose claim does not come (its session failed to start) is destroyed after this. */
+const RESERVE_TTL_MS = 120_000;
 
 export class SandboxPool {
   private readonly o: SandboxPoolOptions;
   private readonly ready: Slot[] = [];
   private readonly claims = new Map<string, ClaimRecord>();
+  /** Session id → the slot reserved for it. */
+  private readonly reserved = new Map<string, Reservation>();
+  /** Set when a volume could not be made here: slots are made without one from then on. */
+  private volumeOff = false;
   /** Slot id → slot directory, for slots created by this process. */
   private readonly dirs = new Map<string, string>();
   private filling: Promise<void> | undefined;
@@ -123,7 +135,7 @@ export class SandboxPool {
 
   /** Ready slots: they count against sandbox.max_sandboxes although no list shows them. */
   get readyCount(): number {
-    return this.ready.length;
+    return this.ready.length + this.reserved.size;
   }
 
   status(): PoolStatus {
@@ -174,6 +186,7 @@ export class SandboxPool {
       const dir = join(this.o.poolDir, d);
       if (d.startsWith('slot-') && !inUse.has(dir)) await this.release('', dir);
     }
+    await sweepVolumes(this.o.poolDir, this.o.volume?.workspacesDir, this.o.log);
     if (orphans) this.o.log.info({ removed: orphans }, 'removed unclaimed pool slots left by an earlier daemon');
     this.refill();
   }
@@ -181,12 +194,21 @@ export class SandboxPool {
   /** Shutdown: stops filling and removes the ready slots (claimed ones serve sessions and stay). */
   async close(): Promise<void> {
     this.closed = true;
-    await this.filling;
+    await Promise.all([this.filling, this.o.volume?.seeds.close()]);
     const slots = this.ready.splice(0);
-    await Promise.all(slots.map(async (s) => {
-      await this.o.remove(s.id).catch((err: unknown) => this.o.log.warn({ err, sandbox: s.id }, 'removing a pool slot failed'));
-      await this.release(s.id, s.dir);
-    }));
+    for (const [session, r] of this.reserved) {
+      clearTimeout(r.timer);
+      // The record stays: a start in flight may still bind the volume; the next start sweeps it.
+      this.reserved.delete(session);
+      slots.push(r.slot);
+    }
+    await Promise.all(slots.map((s) => this.destroy(s)));
+  }
+
+  /** Removes a slot's container, then its directories and volume: a slot is never reused. */
+  private async destroy(s: Slot): Promise<void> {
+    await this.o.remove(s.id).catch((err: unknown) => this.o.log.warn({ err, sandbox: s.id }, 'removing a pool slot failed'));
+    await this.release(s.id, s.dir);
   }
 
   /**
@@ -232,8 +254,9 @@ export class SandboxPool {
     mkdirSync(ws, { recursive: true, mode: 0o700 });
     mkdirSync(agent, { mode: 0o700 });
     chmodSync(tmp, 0o700);
+    const image = await this.makeVolume(tmp);
     // A shared mount point of its own, so that what is mounted onto it later reaches the slot (rslave).
-    for (const d of [ws, agent]) {
+    for (const d of image ? [agent] : [ws, agent]) {
       await run('mount', ['--bind', d, d]);
       await run('mount', ['--make-shared', d]);
     }
@@ -257,7 +280,81 @@ export class SandboxPool {
       throw err;
     }
     this.dirs.set(info.id, tmp);
-    return { id: info.id, dir: tmp };
+    return { id: info.id, dir: tmp, ...(image ? { image } : {}) };
+  }
+
+  /** The slot's workspace volume, made ahead and mounted (shared) on `<slot>/workspace`; undefined without one. */
+  private async makeVolume(slotDir: string): Promise<string | undefined> {
+    const v = this.o.volume;
+    if (!v || this.volumeOff) return undefined;
+    const image = slotImagePath(v.workspacesDir, slotDir);
+    try {
+      await makeEmptyVolume(image, join(slotDir, 'workspace'), v.maxBytes);
+      return image;
+    } catch (err) {
+      this.volumeOff = true;
+      this.o.log.warn({ err }, 'could not make a workspace volume ahead for a pool slot; slots get the workspace bound at claim instead');
+      return undefined;
+    }
+  }
+
+  /**
+   * Takes a ready slot with its volume made ahead for one session, before its
+   * workspace exists (undefined: none ready, or the session needs what no slot
+   * has). The returned fill binds the volume at the workspace path and fills it;
+   * the claim (`claim`, with the same session) then only hands over the agent
+   * channel. A reserved slot is the session's alone: one whose claim does not
+   * come, or whose fill fails, is destroyed.
+   */
+  reserve(sessionId: string, want: { image: string; network: boolean }): WorkspaceFill | undefined {
+    const v = this.o.volume;
+    if (this.closed || !this.size || !v || this.reserved.has(sessionId)) return undefined;
+    if ((want.image && want.image !== this.o.config.image) || want.network) return undefined;
+    const i = this.ready.findIndex((s) => s.image);
+    if (i < 0) {
+      this.refill();
+      return undefined;
+    }
+    const slot = this.ready.splice(i, 1)[0]!;
+    const r: Reservation = {
+      slot,
+      alive: this.o.get(slot.id).catch(() => undefined),
+      timer: setTimeout(() => void this.drop(sessionId, 'its session did not claim it'), RESERVE_TTL_MS).unref(),
+    };
+    this.reserved.set(sessionId, r);
+    mkdirSync(dirname(reservedFile(this.o.poolDir, sessionId)), { recursive: true, mode: 0o700 });
+    writeFileSync(reservedFile(this.o.poolDir, sessionId), JSON.stringify({ session: sessionId, slot: slot.id }), { mode: 0o600 });
+    this.refillSoon();
+    const ws = join(slot.dir, 'workspace');
+    return {
+      fill: async (t) => {
+        // The volume is the session's from here: its image goes by the session's name (the loop device
+        // holds the file open), so the session's clean-up frees it like any workspace volume.
+        renameSync(slot.image!, volumeImagePath(v.workspacesDir, sessionId));
+        mkdirSync(t.dest, { recursive: true, mode: 0o700 }); // createWorkspace has claimed it (an exclusive mkdir) already
+        r.dest = t.dest;
+        // The seed is copied onto the volume while it is bound at the workspace path (a private bind:
+        // nothing mounted under the session's path ever propagates into a slot).
+        const [, filled] = await Promise.all([run('mount', ['--bind', '--make-private', ws, t.dest]), v.seeds.fill({ ...t, dest: ws })]);
+        return filled;
+      },
+      undo: async (dest) => {
+        await unmountLazily(dest);
+        rmSync(volumeImagePath(v.workspacesDir, sessionId), { force: true });
+        await this.drop(sessionId, 'filling the workspace failed');
+      },
+    };
+  }
+
+  private async drop(sessionId: string, why: string): Promise<void> {
+    const r = this.reserved.get(sessionId);
+    if (!r) return;
+    this.reserved.delete(sessionId);
+    rmSync(reservedFile(this.o.poolDir, sessionId), { force: true });
+    clearTimeout(r.timer);
+    this.o.log.info({ sandbox: r.slot.id, session_id: sessionId, why }, 'a reserved pool slot is destroyed');
+    await this.destroy(r.slot);
+    this.refill();
   }
 
   /**
@@ -267,6 +364,18 @@ export class SandboxPool {
    */
   async claim(caller: Caller, req: StartRequest): Promise<SandboxInfo | undefined> {
     const channel = this.eligible(req);
+    const r = req.session ? this.reserved.get(req.session) : undefined;
+    if (r) {
+      this.reserved.delete(req.session!);
+      rmSync(reservedFile(this.o.poolDir, req.session!), { force: true });
+      clearTimeout(r.timer);
+      const info = channel && req.workspace && req.workspace === r.dest ? await r.alive : undefined;
+      if (info?.state === 'running') return this.hand(caller, req, channel!, r.slot, info, false);
+      // The session's workspace stays on the volume (bound at its path); the slot goes, and it starts cold.
+      await this.destroy(r.slot);
+      this.refill();
+      return undefined;
+    }
     if (!channel || !req.workspace || !req.session) return undefined;
     for (;;) {
       const slot = this.ready.shift();
@@ -276,45 +385,42 @@ export class SandboxPool {
       }
       const info = await this.o.get(slot.id);
       if (!info || info.state !== 'running') {
-        await this.o.remove(slot.id).catch(() => undefined);
-        await this.release(slot.id, slot.dir);
+        await this.destroy(slot);
         continue;
       }
-      const record: ClaimRecord = { owner: caller.subject, session: req.session, project: req.project, name: req.name || slot.id, workspace: req.workspace, slotDir: slot.dir };
-      try {
-        await run('mount', ['--bind', req.workspace, join(slot.dir, 'workspace')]);
-        await run('mount', ['--bind', channel.hostPath, join(slot.dir, 'agent')]);
-        writeFileSync(join(this.claimsDir, `${slot.id}.json`), JSON.stringify(record), { mode: 0o600 });
-        this.claims.set(slot.id, record);
-        // Each written whole, then renamed: the waiting runner never reads half a file.
-        // No secret goes in: only what the cold path puts in the container's env.
-        const put = (name: string, text: string) => {
-          const tmp = join(channel.hostPath, `.${name}.tmp`);
-          writeFileSync(tmp, text, { mode: 0o644 });
-          renameSync(tmp, join(channel.hostPath, name));
-        };
-        put(CLAIM_JSON, JSON.stringify(req.env));
-        put(CLAIM_FILE, Object.entries(req.env).map(([k, v]) => `export ${k}=${shQuote(v)}\n`).join(''));
-      } catch (err) {
-        this.o.log.warn({ err, sandbox: slot.id, session_id: req.session }, 'claiming a pool slot failed; starting cold');
-        this.claims.delete(slot.id);
-        await this.o.remove(slot.id).catch(() => undefined);
-        await this.release(slot.id, slot.dir);
-        this.refill();
-        return undefined;
-      }
-      await this.o.audit.record({
-        action: 'sandbox.pool.claim',
-        user: caller.subject,
-        resource: `sandbox:${slot.id}`,
-        details: { session: req.session, project: req.project, ready_left: this.ready.length },
-        result: 'success',
-        ip: caller.clientIp,
-        request_id: caller.requestId,
-      });
-      this.refillSoon();
-      return { ...info, owner: record.owner, session: record.session, project: record.project, name: record.name, workspace: record.workspace };
+      return this.hand(caller, req, channel, slot, info, true);
     }
+  }
+
+  /** Hands `slot` to the session: the mounts, the claim record, then the claim files that release its runner. */
+  private async hand(caller: Caller, req: StartRequest, channel: SandboxMount, slot: Slot, info: SandboxInfo, bindWorkspace: boolean): Promise<SandboxInfo | undefined> {
+    const record: ClaimRecord = { owner: caller.subject, session: req.session!, project: req.project, name: req.name || slot.id, workspace: req.workspace!, slotDir: slot.dir };
+    try {
+      if (bindWorkspace) await run('mount', ['--bind', req.workspace!, join(slot.dir, 'workspace')]);
+      await run('mount', ['--bind', channel.hostPath, join(slot.dir, 'agent')]);
+      writeFileSync(join(this.claimsDir, `${slot.id}.json`), JSON.stringify(record), { mode: 0o600 });
+      this.claims.set(slot.id, record);
+      writeClaimFiles(channel.hostPath, req.env);
+    } catch (err) {
+      this.o.log.warn({ err, sandbox: slot.id, session_id: req.session }, 'claiming a pool slot failed; starting cold');
+      this.claims.delete(slot.id);
+      await this.destroy(slot);
+      this.refill();
+      return undefined;
+    }
+    // Not awaited here: SandboxManager.start records `sandbox.start` right after, and the audit log
+    // makes both durable in one batch (one fsync on the session's start, not two in a row).
+    void this.o.audit.record({
+      action: 'sandbox.pool.claim',
+      user: caller.subject,
+      resource: `sandbox:${slot.id}`,
+      details: { session: req.session, project: req.project, ready_left: this.ready.length },
+      result: 'success',
+      ip: caller.clientIp,
+      request_id: caller.requestId,
+    }).catch((err: unknown) => this.o.log.error({ err, sandbox: slot.id, session_id: req.session }, 'could not audit a pool claim'));
+    this.refillSoon();
+    return { ...info, owner: record.owner, session: record.session, project: record.project, name: record.name, workspace: record.workspace };
   }
 
   /** The agent-channel mount when the request is one a slot can serve; undefined otherwise. */
@@ -350,15 +456,12 @@ export class SandboxPool {
         return;
       }
       rmSync(dir, { recursive: true, force: true });
+      if (this.o.volume) rmSync(slotImagePath(this.o.volume.workspacesDir, dir), { force: true });
     }
   }
 
   private async unmountAll(dir: string): Promise<void> {
-    for (const sub of ['workspace', 'agent']) {
-      const p = join(dir, sub);
-      // Lazy: the claim bind may still hold a busy workspace; the kernel detaches it when free.
-      for (let i = 0; i < 4 && mountsAt(p) > 0; i++) await run('umount', ['-l', p]).catch(() => undefined);
-    }
+    for (const sub of ['workspace', 'agent']) await unmountLazily(join(dir, sub));
   }
 
   /** Whether `id` is an unclaimed slot (invisible to every caller). */

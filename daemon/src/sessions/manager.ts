@@ -12,6 +12,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { Project, ProjectRegistry } from '../git/projects.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { WorkspaceManager, Workspace } from '../git/workspaces.js';
+import type { WorkspaceFill } from '../git/workspace-fill.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ApprovalWaits } from '../policy/approval-waits.js';
 import type { PolicyService } from '../policy/service.js';
@@ -176,7 +177,9 @@ export class SessionManager {
 
   private async launch(caller: Caller, s: Session, project: Project): Promise<void> {
     await this.rt.events.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
-    const ws = await this.createWorkspace(s, project);
+    // A warm pool slot is picked before the workspace exists: its volume, made ahead, is filled in place.
+    const fill = this.o.sandboxes.reserveWorkspace(s.id, { image: s.provider === 'claude' ? this.o.config.claude_image : '', network: s.network });
+    const ws = await this.createWorkspace(s, project, fill);
     await this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
     const how = await this.volumes.limit(s.id, ws.path);
     if (how !== 'none') await this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
@@ -207,10 +210,10 @@ export class SessionManager {
    * race for one name (they did, and all but one failed on the UNIQUE branch); the
    * retry covers the rare collision or a hand-made branch of that name.
    */
-  private async createWorkspace(s: Session, project: Project): Promise<Workspace> {
+  private async createWorkspace(s: Session, project: Project, fill?: WorkspaceFill): Promise<Workspace> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.o.workspaces.createWorkspace({ project: project.id, sessionId: s.id, owner: s.owner });
+        return await this.o.workspaces.createWorkspace({ project: project.id, sessionId: s.id, owner: s.owner, ...(fill ? { fill } : {}) });
       } catch (err) {
         if (!(err instanceof LokiError) || err.code !== 'ref_exists' || attempt >= 3) throw err;
         await new Promise((r) => setTimeout(r, 1000 - (this.clock() % 1000) + 10));

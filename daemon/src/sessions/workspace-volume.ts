@@ -4,9 +4,10 @@
 // The agent then hits ENOSPC at the limit; the host's file system (which also
 // holds the store and the audit log) never fills from inside a sandbox. The
 // kernel enforces it, at write time, whatever the agent does; no watcher has to
-// win a race against `dd`.
+// win a race against `dd`. A warm pool slot makes its volume ahead, empty
+// (makeEmptyVolume); the session's workspace is then filled on it in place.
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 
@@ -83,6 +84,57 @@ export function measure(dir: string): Promise<number> {
   });
 }
 
+/** The image file of a session's size-limited workspace. */
+export function volumeImagePath(workspacesDir: string, sessionId: string): string {
+  return join(workspacesDir, '.images', `${sessionId}.img`);
+}
+
+/** A sparse file of `bytes`: it takes only what is written, up to its size. */
+function sparseImage(image: string, bytes: number): void {
+  const fd = openSync(image, 'wx', 0o600);
+  try {
+    ftruncateSync(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function loopMount(image: string, dir: string, propagation: string[]): Promise<void> {
+  try {
+    await run('mount', [...propagation, '-o', 'loop,nosuid,nodev', image, dir]);
+  } catch (err) {
+    throw new LokiError(
+      'failed_precondition',
+      `cannot mount the size-limited workspace (${(err as Error).message}); the daemon needs root with CAP_SYS_ADMIN in the sandbox engine's mount namespace, or set sessions.workspace.max_size: 0 to run without a limit`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * A workspace volume made ahead (a warm pool slot's): a fresh, empty ext4 file
+ * system of `maxBytes` in `image`, loop-mounted on the existing empty `dir` as a
+ * shared mount (so a slot started on it sees it, and a bind of it is the same file
+ * system). Its root is root-only until the workspace filled on it is handed to the
+ * sandbox user. On failure nothing is left mounted and the image is removed.
+ */
+export async function makeEmptyVolume(image: string, dir: string, maxBytes: number): Promise<void> {
+  mkdirSync(dirname(image), { recursive: true, mode: 0o700 });
+  sparseImage(image, maxBytes);
+  let mounted = false;
+  try {
+    await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'root_owner=0:0', image]);
+    await loopMount(image, dir, ['--make-shared']);
+    mounted = true;
+    rmdirSync(join(dir, 'lost+found'));
+    chmodSync(dir, 0o700);
+  } catch (err) {
+    if (mounted) await run('umount', [dir]).catch(() => undefined);
+    rmSync(image, { force: true });
+    throw err;
+  }
+}
+
 export class WorkspaceVolumes {
   private namespaceChecked = false;
   /** `auto`: decided on the first workspace (mount works here or not). */
@@ -104,7 +156,7 @@ export class WorkspaceVolumes {
   }
 
   imagePath(sessionId: string): string {
-    return join(this.imagesDir, `${sessionId}.img`);
+    return volumeImagePath(this.o.workspacesDir, sessionId);
   }
 
   /**
@@ -131,6 +183,8 @@ export class WorkspaceVolumes {
    */
   async limit(sessionId: string, dir: string): Promise<'mount' | 'watch' | 'none'> {
     if (!this.o.maxBytes) return 'none';
+    // Filled in place on a volume made ahead (a warm pool slot's, of this same max_size).
+    if (isMountPoint(dir) && existsSync(this.imagePath(sessionId))) return 'mount';
     if (this.o.enforce === 'watch' || this.mountWorks === false) return 'watch';
     try {
       await this.mount(sessionId, dir);
@@ -157,28 +211,14 @@ export class WorkspaceVolumes {
     mkdirSync(dir, { mode: 0o700 });
     let mounted = false;
     try {
-      // Sparse: the image takes only what the agent writes, up to max_size.
-      const fd = openSync(image, 'wx', 0o600);
-      try {
-        ftruncateSync(fd, this.o.maxBytes);
-      } finally {
-        closeSync(fd);
-      }
+      sparseImage(image, this.o.maxBytes);
       const { uid, gid } = this.o.owner;
       try {
         await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', `root_owner=${uid}:${gid}`, '-d', clone, image]);
       } catch (err) {
         throw new LokiError('resource_exhausted', `the project checkout does not fit in sessions.workspace.max_size (${formatBytes(this.o.maxBytes)}): ${(err as Error).message}`, { cause: err });
       }
-      try {
-        await run('mount', ['-o', 'loop,nosuid,nodev', image, dir]);
-      } catch (err) {
-        throw new LokiError(
-          'failed_precondition',
-          `cannot mount the size-limited workspace (${(err as Error).message}); the daemon needs root with CAP_SYS_ADMIN in the sandbox engine's mount namespace, or set sessions.workspace.max_size: 0 to run without a limit`,
-          { cause: err },
-        );
-      }
+      await loopMount(image, dir, []);
       mounted = true;
       rmdirSync(join(dir, 'lost+found'));
       rmSync(clone, { recursive: true, force: true });

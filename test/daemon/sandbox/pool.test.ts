@@ -4,10 +4,11 @@
 // leaves no slot behind.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { POOL_OWNER } from '../../../daemon/src/sandbox/pool.js';
+import { makeEmptyVolume } from '../../../daemon/src/sessions/workspace-volume.js';
 import { ADMIN, execIn, gatewayCaller, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 import { clientFor, removeHome as removeHomeAfter, SANDBOX_RUNTIME, spawnDaemon, unaryCall } from '../../helpers/daemon.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
@@ -17,6 +18,25 @@ import { shortTempDir } from '../../helpers/entry.js';
 function poolContainers(home: string): string[] {
   const out = execFileSync('docker', ['ps', '-a', '--filter', `label=loki.owner=${POOL_OWNER}`, '--format', '{{.Label "loki.sandbox"}} {{.Label "loki.workspace"}}'], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.includes(`${home}/pool/`)).map((l) => l.split(' ')[0]!);
+}
+
+/** The file system type mounted exactly at `dir` in this (dockerd's) mount namespace, or undefined. */
+function mountedAt(dir: string): string | undefined {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === dir);
+  return line?.split(' - ')[1]?.split(' ')[0];
+}
+
+/** Loop devices whose backing file is under `home` (a left-over volume made ahead keeps one). */
+function loopsUnder(home: string): string[] {
+  return execFileSync('losetup', ['-a'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`${home}/`));
+}
+
+/** Runs `script` in a sandbox as the sandbox user from `/` (a root-only /workspace cannot be the working directory). */
+async function execAsUser(driver: SessionDaemon['driver'], id: string, script: string): Promise<{ code: number; out: string }> {
+  const ex = await driver.exec(id, { argv: ['/bin/sh', '-c', script], tty: false, cols: 0, rows: 0, env: {}, workdir: '/', user: '64000:64000' });
+  let out = '';
+  for await (const c of ex.output) out += c.data.toString();
+  return { code: await ex.exitCode(), out };
 }
 
 function auditActions(home: string): Array<{ action: string; user: string; resource: string }> {
@@ -57,8 +77,22 @@ describe('SandboxPool (warm pool)', function () {
     repo = makeRepo();
     sd = await poolDaemon(['node', '/opt/loki/agent-runner.cjs']);
     const [slot] = poolContainers(sd.d.home);
+    // The slot's workspace volume is made ahead and fresh: its own empty ext4, root-only, unreadable from inside the slot.
+    const [slotDir] = readdirSync(join(sd.d.home, 'pool')).filter((f) => f.startsWith('slot-'));
+    const volume = join(sd.d.home, 'pool', slotDir!, 'workspace');
+    assert.equal(mountedAt(volume), 'ext4');
+    assert.deepEqual(readdirSync(volume), []);
+    assert.equal(statSync(volume).mode & 0o777, 0o700);
+    assert.equal(statSync(volume).uid, 0);
+    assert.ok(existsSync(join(sd.d.home, 'workspaces', '.images', `pool-${slotDir}.img`)));
+    const peek = await execAsUser(sd.driver, slot!, 'ls -a /workspace');
+    assert.notEqual(peek.code, 0, `the slot read its unclaimed workspace volume:\n${peek.out}`);
     const s = await start(sd, repo, '- write: hello.txt\n  content: "hi\\n"\n- run: cat hello.txt\n- commit: "add hello"\n');
     assert.equal(s.sandboxId, slot, 'the session got the ready slot');
+    // Its workspace is that volume, filled in place: mounted at the session's path, its image under the session's name.
+    assert.equal(mountedAt(s.workspace), 'ext4');
+    assert.ok(existsSync(join(sd.d.home, 'workspaces', '.images', `${s.id}.img`)));
+    assert.ok(!existsSync(join(sd.d.home, 'workspaces', '.images', `pool-${slotDir}.img`)));
     const done = await until('the session to end', async () => {
       const x = await sd!.feature.manager.get(ADMIN, s.id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
@@ -93,6 +127,26 @@ describe('SandboxPool (warm pool)', function () {
     assert.equal(seen.code, 0, `the next session saw a marker:\n${seen.out}`);
     // The workspace is the session's own checkout, filled at claim.
     assert.match(seen.out, /README/);
+  });
+
+  it('destroys a reserved slot whose claim is refused, and the session starts cold on the workspace filled on its volume', async function () {
+    repo = makeRepo();
+    // The pool's slots run another command than the sessions ask for: every claim is refused after the fill.
+    const idle = ['/bin/sh', '-c', 'while :; do sleep 1; done'];
+    sd = await startSessionDaemon({
+      sessions: { runner_command: ['/bin/sh', '-c', 'while :; do sleep 2; done'] },
+      overrides: { sessions: { runner_command: idle }, sandbox: { pool: { size: 1 } } },
+    });
+    await until('the pool to fill', () => sd!.d.pool!.status().ready === 1, 90_000);
+    const [slot] = poolContainers(sd.d.home);
+    const s = await start(sd, repo, '- run: "true"\n');
+    assert.equal(s.state, 'running');
+    assert.notEqual(s.sandboxId, slot, 'the refused slot did not serve the session');
+    await until('the refused slot to go', () => (!poolContainers(sd!.d.home).includes(slot!) ? true : undefined), 30_000);
+    const seen = await execIn(sd.driver, s.sandboxId, 'ls /workspace');
+    assert.match(seen.out, /README/, 'the cold sandbox has the workspace filled on the volume');
+    assert.equal(mountedAt(s.workspace), 'ext4');
+    await until('a fresh slot', () => (sd!.d.pool!.status().ready === 1 && !poolContainers(sd!.d.home).includes(slot!) ? true : undefined), 90_000);
   });
 
   it('keeps unclaimed slots invisible and unusable to every caller, admin included', async function () {
@@ -180,15 +234,34 @@ describe('SandboxPool (warm pool)', function () {
       await first.stop('SIGKILL');
     }
     assert.deepEqual(poolContainers(home), before, 'SIGKILL left the slot running');
+    const [oldSlot] = readdirSync(join(home, 'pool')).filter((f) => f.startsWith('slot-'));
+    assert.equal(mountedAt(join(home, 'pool', oldSlot!, 'workspace')), 'ext4', 'SIGKILL left the volume made ahead mounted');
+    // And what a SIGKILL between a slot's reservation and the fill of its volume leaves: the record and the
+    // empty volume at the session's workspace path.
+    const session = 'ses-0123456789ab';
+    const unfilled = join(home, 'workspaces', session);
+    mkdirSync(unfilled);
+    await makeEmptyVolume(join(home, 'workspaces', '.images', `${session}.img`), unfilled, 64 * 1024 ** 2);
+    writeFileSync(join(home, 'pool', 'reserved', `${session}.json`), JSON.stringify({ session }));
     const second = await spawnDaemon(home, env);
     try {
       const after = await until('a fresh slot', () => { const c = poolContainers(home); return c.length === 1 && c[0] !== before[0] ? c : undefined; }, 90_000);
       assert.notEqual(after[0], before[0]);
+      // The orphan's volume is gone with it: not mounted, image deleted, loop device freed.
+      assert.ok(!existsSync(join(home, 'pool', oldSlot!)));
+      assert.equal(mountedAt(join(home, 'pool', oldSlot!, 'workspace')), undefined);
+      assert.ok(!existsSync(join(home, 'workspaces', '.images', `pool-${oldSlot}.img`)));
+      assert.equal(mountedAt(unfilled), undefined, 'the unfilled reserved volume is unmounted');
+      assert.ok(!existsSync(unfilled) && !existsSync(join(home, 'workspaces', '.images', `${session}.img`)));
+      assert.deepEqual(readdirSync(join(home, 'pool', 'reserved')), []);
+      await until('the orphan loop device to be freed', () => (loopsUnder(home).some((l) => l.includes(basename(oldSlot!))) ? undefined : true), 10_000);
     } finally {
       await second.stop('SIGTERM');
       removeHomeAfter(home);
     }
     assert.deepEqual(poolContainers(home), [], 'a clean stop removes the ready slot');
+    // The kernel frees a loop device once its last mount is gone (autoclear), shortly after the umount.
+    await until('the loop devices to be freed', () => (loopsUnder(home).length === 0 ? true : undefined), 10_000);
   });
 });
 
