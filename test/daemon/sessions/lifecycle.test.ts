@@ -203,11 +203,11 @@ describe('SessionManager', function () {
     const s = await m.start(alice, input({ prompt: 'x', project }));
     assert.equal(s.owner, 'token:alice');
     assert.equal((await m.get(alice, s.id)).id, s.id);
-    assert.throws(() => m.get(bob, s.id), { code: 'session_not_found' });
+    await assert.rejects(m.get(bob, s.id), { code: 'session_not_found' });
     await assert.rejects(m.pause(bob, s.id), { code: 'session_not_found' });
-    assert.deepEqual(m.list(bob, true), []);
+    assert.deepEqual(await m.list(bob, true), []);
     assert.equal((await m.get(admin, s.id)).id, s.id);
-    assert.throws(() => m.get(gatewayCaller('token:alice', ['read']), s.id, 'control'), { code: 'permission_denied' });
+    await assert.rejects(m.get(gatewayCaller('token:alice', ['read']), s.id, 'control'), { code: 'permission_denied' });
   });
 
   it('rejects bad start requests with specific messages', async function () {
@@ -237,7 +237,7 @@ describe('SessionManager', function () {
     assert.match(await refusal('/etc/passwd'), /outside the project/);
     assert.equal(await refusal('/etc/passwd'), await refusal('/etc/no-such-file-here'));
     assert.equal(await refusal('/etc/passwd'), await refusal('missing-prd-inside.md'));
-    assert.deepEqual(m.list(ADMIN, true), [], 'no session was created by a bad request');
+    assert.deepEqual(await m.list(ADMIN, true), [], 'no session was created by a bad request');
     removeDir(aliceRepo);
   });
 });

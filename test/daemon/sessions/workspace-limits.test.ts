@@ -102,7 +102,7 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
         assert.match(err.message, /not enough free disk space for a new session: .* free under .*sessions\.workspace\.min_free/);
         return true;
       });
-      assert.deepEqual(m.list(ADMIN, true), [], 'nothing was created');
+      assert.deepEqual(await m.list(ADMIN, true), [], 'nothing was created');
     } finally {
       await tight.cleanup();
     }
