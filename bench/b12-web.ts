@@ -49,7 +49,7 @@ let runner: StandInRunner | undefined;
 try {
   // The session's container runs a stand-in loop; this process speaks the runner's side of the agent socket.
   const s = await m.start(ADMIN, { prd: '', prompt: 'b12', provider: 'script', plan: '- run: "true"\n', profile: '', autonomy: 'supervised', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
-  await until('running', () => m.get(ADMIN, s.id).state === 'running', 60_000);
+  await until('running', async () => (await m.get(ADMIN, s.id)).state === 'running', 60_000);
   runner = new StandInRunner(agentSocket(sd.d, s.id));
   await runner.hello();
   const page = browser.page;

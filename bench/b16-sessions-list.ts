@@ -1,7 +1,7 @@
 // B16 (part): cost of listing sessions as the table grows. For each size it
 // starts the real stack (lokid + loki-gateway as separate processes, lib/stack),
 // writes N realistic sessions (tasks, agents, events, counters; ended, 20
-// owners) through SessionRepo into lokid's database, then has wrk (a separate
+// owners) through the SessionRepo's synchronous SQLite core (store.sessions.rows) into lokid's database, then has wrk (a separate
 // process) fetch GET /api/sessions?all=true&limit=100 — the first page, and the
 // deepest page (its token found by walking the pages once) — as the admin.
 // All sizes run at once and are measured in interleaved rounds (median of the
@@ -33,7 +33,7 @@ function seed(stack: Stack, n: number): number {
     store.db.transaction(() => {
       for (let i = 0; i < n; i++) {
         const id = `ses-${i.toString(16).padStart(12, '0')}`;
-        store.sessions.insert({
+        store.sessions.rows.insert({
           id,
           owner: `token:user-${i % 20}`,
           provider: i % 3 ? 'openai' : 'claude',
@@ -49,15 +49,15 @@ function seed(stack: Stack, n: number): number {
           maxIterations: 50,
           network: false,
         });
-        store.sessions.transition(id, ['pending'], 'starting', 'starting');
-        store.sessions.transition(id, ['starting'], 'running', 'running');
-        store.sessions.setRuntime(id, { sandboxId: `sbx-${i.toString(16).padStart(12, '0')}`, workspace: `/var/lib/loki/workspaces/${id}`, branch: `loki/session-${1_700_000_000 + i}-1` });
-        store.sessions.addAgent(id, 'development');
-        store.sessions.addAgent(id, 'review');
-        for (let t = 0; t < 5; t++) store.sessions.setTask(id, `task-${t}`, TASK_STATUSES[(i + t) % TASK_STATUSES.length]!);
-        for (let e = 0; e < 15; e++) store.sessions.append(id, 'iteration', `iteration ${e}`, { e }, { iteration: e, addCostUsd: 0.01, addInputTokens: 1200, addOutputTokens: 300, decision: e % 5 ? 'allow' : 'ask' });
+        store.sessions.rows.transition(id, ['pending'], 'starting', 'starting');
+        store.sessions.rows.transition(id, ['starting'], 'running', 'running');
+        store.sessions.rows.setRuntime(id, { sandboxId: `sbx-${i.toString(16).padStart(12, '0')}`, workspace: `/var/lib/loki/workspaces/${id}`, branch: `loki/session-${1_700_000_000 + i}-1` });
+        store.sessions.rows.addAgent(id, 'development');
+        store.sessions.rows.addAgent(id, 'review');
+        for (let t = 0; t < 5; t++) store.sessions.rows.setTask(id, `task-${t}`, TASK_STATUSES[(i + t) % TASK_STATUSES.length]!);
+        for (let e = 0; e < 15; e++) store.sessions.rows.append(id, 'iteration', `iteration ${e}`, { e }, { iteration: e, addCostUsd: 0.01, addInputTokens: 1200, addOutputTokens: 300, decision: e % 5 ? 'allow' : 'ask' });
         // Ended: a running row without its container would be failed by lokid's supervisor mid-measurement.
-        store.sessions.transition(id, ['running'], i % 9 ? 'completed' : 'failed', 'ended', { reason: i % 9 ? 'done' : 'runner exited' });
+        store.sessions.rows.transition(id, ['running'], i % 9 ? 'completed' : 'failed', 'ended', { reason: i % 9 ? 'done' : 'runner exited' });
       }
     })();
     // Fold the seed into the database file now, not in lokid's next write during the measurement.

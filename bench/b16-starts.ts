@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     for (const r of rows) process.stdout.write(`${r}\n`);
     process.stdout.write(`load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${cpus().length} cores)\n`);
   } finally {
-    for (const s of m.store.list()) if (s.sandboxId) await d.manager.teardown(undefined, s.sandboxId).catch(() => undefined);
+    for (const s of await m.store.list()) if (s.sandboxId) await d.manager.teardown(undefined, s.sandboxId).catch(() => undefined);
     await d.close();
     removeHome(home);
     for (const r of repos) rmSync(r, { recursive: true, force: true });

@@ -99,11 +99,11 @@ async function once(side: Side, project: string): Promise<Run> {
       first = e.timeMs;
       break;
     }
-    if (['completed', 'failed', 'stopped'].includes(side.m.get(ADMIN, s.id).state)) break;
+    if (['completed', 'failed', 'stopped'].includes((await side.m.get(ADMIN, s.id)).state)) break;
   }
   ac.abort();
-  if (!first) throw new Error(`session ${s.id} ended without a decision: ${side.m.get(ADMIN, s.id).reason}`);
-  await until(() => (['completed', 'failed', 'stopped'].includes(side.m.get(ADMIN, s.id).state) ? true : undefined), 60_000);
+  if (!first) throw new Error(`session ${s.id} ended without a decision: ${(await side.m.get(ADMIN, s.id)).reason}`);
+  await until(async () => (['completed', 'failed', 'stopped'].includes((await side.m.get(ADMIN, s.id)).state) ? true : undefined), 60_000);
   return { total: first - t0, start: t1 - t0, workspace: ws, sandbox: s.sandboxId };
 }
 

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     process.stdout.write(`ratio runner / docker exec CLI: ${(r.p50 / c.p50).toFixed(2)}× (goal ≤ 0.5×)\n`);
     process.stdout.write('note: runner figures come from the daemon\'s event timestamps (1 ms resolution).\n');
   } finally {
-    for (const s of feature?.manager.store.list() ?? []) if (s.sandboxId) await driver?.remove(s.sandboxId, true).catch(() => undefined);
+    for (const s of await feature?.manager.store.list() ?? []) if (s.sandboxId) await driver?.remove(s.sandboxId, true).catch(() => undefined);
     await d.close();
     rmSync(home, { recursive: true, force: true });
     rmSync(project, { recursive: true, force: true });

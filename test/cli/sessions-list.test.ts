@@ -37,8 +37,8 @@ describe('loki sessions list pages', function () {
     const store = openSqliteStore(join(home.dir, 'state', 'loki.db'));
     store.db.transaction(() => {
       for (let i = 1; i <= N; i++) {
-        store.sessions.insert(row(i));
-        store.sessions.transition(id(i), ['pending'], 'completed', 'done');
+        store.sessions.rows.insert(row(i));
+        store.sessions.rows.transition(id(i), ['pending'], 'completed', 'done');
       }
     })();
     store.close();

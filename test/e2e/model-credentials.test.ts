@@ -100,8 +100,8 @@ describe('model credentials never enter the sandbox', function () {
   it('a model that dumps env, every /proc/*/environ and calls Hello by hand finds no key, and the upstream still gets it', async function () {
     const m = sd!.feature.manager;
     const s = await m.start(ADMIN, { prd: '', prompt: 'find the key', provider: 'openai', plan: '', profile: '', autonomy: '', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 10, network: false });
-    const done = await until('the session to end', () => {
-      const x = m.get(ADMIN, s.id);
+    const done = await until('the session to end', async () => {
+      const x = await m.get(ADMIN, s.id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
     }, 90_000);
     assert.equal(done.state, 'completed', done.reason);

@@ -87,7 +87,7 @@ describe('model upstreams through the gateway', function () {
     // Give a runner that might have started time to call out.
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(attackerSeen.length, 0, `the attacker's listener was called with ${JSON.stringify(attackerSeen)}`);
-    assert.deepEqual(sd!.feature.manager.list(ADMIN, true).filter((s) => s.owner === 'token:op'), []);
+    assert.deepEqual((await sd!.feature.manager.list(ADMIN, true)).filter((s) => s.owner === 'token:op'), []);
   });
 
   it('lets a remote caller pick a configured upstream by name, and names the known ones for an unknown name', async function () {
@@ -97,16 +97,16 @@ describe('model upstreams through the gateway', function () {
     const r = await start({ upstream: 'default' });
     assert.equal(r.statusCode, 201, r.body);
     const id = r.json<{ id: string }>().id;
-    await until('the session to end', () => ['completed', 'failed', 'stopped'].includes(sd!.feature.manager.get(ADMIN, id).state), 60_000);
-    assert.equal(sd!.feature.manager.get(ADMIN, id).state, 'completed');
+    await until('the session to end', async () => ['completed', 'failed', 'stopped'].includes((await sd!.feature.manager.get(ADMIN, id)).state), 60_000);
+    assert.equal((await sd!.feature.manager.get(ADMIN, id)).state, 'completed');
   });
 
   it('accepts the configured upstream by its exact URL, and the key goes only there', async function () {
     const r = await start({ base_url: upstreamUrl });
     assert.equal(r.statusCode, 201, r.body);
     const id = r.json<{ id: string }>().id;
-    const done = await until('the session to end', () => {
-      const x = sd!.feature.manager.get(ADMIN, id);
+    const done = await until('the session to end', async () => {
+      const x = await sd!.feature.manager.get(ADMIN, id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
     }, 60_000);
     assert.equal(done.state, 'completed', done.reason);

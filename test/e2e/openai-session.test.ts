@@ -79,8 +79,8 @@ describe('an openai session through the SessionManager', function () {
     const port = (server.address() as AddressInfo).port;
     // The local admin names the configured upstream by its exact URL.
     const s = await m.start(ADMIN, { prd: '', prompt: 'write hello.txt and commit it', provider: 'openai', plan: '', profile: '', autonomy: '', project: '', projectPath: repo, model: 'scripted', baseUrl: `http://127.0.0.1:${port}/v1`, maxIterations: 10, network: false });
-    const done = await until('the session to end', () => {
-      const x = m.get(ADMIN, s.id);
+    const done = await until('the session to end', async () => {
+      const x = await m.get(ADMIN, s.id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
     }, 60_000);
     assert.equal(done.state, 'completed', done.reason);

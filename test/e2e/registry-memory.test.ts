@@ -53,8 +53,8 @@ describe('tasks and learnings from a script session, across projects', function 
   it('records what fits, says which quota was hit, completes, and serves it to who may see the project', async () => {
     const m = sd.feature.manager;
     const s = await m.start(ADMIN, { prd: '', prompt: 'learn things', provider: 'script', plan: PLAN, profile: '', autonomy: '', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
-    const done = await until('the session to end', () => {
-      const x = m.get(ADMIN, s.id);
+    const done = await until('the session to end', async () => {
+      const x = await m.get(ADMIN, s.id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
     }, 120_000);
     const events: { type: string; message: string }[] = [];
@@ -137,8 +137,8 @@ describe('per-session quotas on events and approvals', function () {
     const first = await until('the first approval', async () => (await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' }))[0], 60_000);
     const ok = await gw.app.inject({ method: 'POST', url: `/api/approvals/${first.id}/approve`, headers: bearer(admin), payload: {} });
     assert.equal(ok.statusCode, 200, ok.body);
-    const done = await until('the session to end', () => {
-      const x = m.get(ADMIN, s.id);
+    const done = await until('the session to end', async () => {
+      const x = await m.get(ADMIN, s.id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
     }, 120_000);
     const events: { type: string; message: string; data: Record<string, unknown> }[] = [];

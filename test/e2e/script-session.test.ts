@@ -39,7 +39,7 @@ describe('a script session with the real agent-runner', function () {
   it('writes, runs, is denied and carries on, waits for a CLI approval, commits and completes', async function () {
     const m = sd!.feature.manager;
     const s = await m.start(ADMIN, { prd: 'docs/prd.md', prompt: '', provider: 'script', plan: PLAN, profile: '', autonomy: 'checkpoint', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
-    await until('waiting_approval', () => m.get(ADMIN, s.id).state === 'waiting_approval', 60_000);
+    await until('waiting_approval', async () => (await m.get(ADMIN, s.id)).state === 'waiting_approval', 60_000);
     const [approval] = await sd!.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
     assert.match(approval!.normalized, /phase review/);
     const write = process.stdout.write.bind(process.stdout);
@@ -49,8 +49,8 @@ describe('a script session with the real agent-runner', function () {
     } finally {
       process.stdout.write = write;
     }
-    const done = await until('the session to end', () => {
-      const x = m.get(ADMIN, s.id);
+    const done = await until('the session to end', async () => {
+      const x = await m.get(ADMIN, s.id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
     }, 60_000);
     assert.equal(done.state, 'completed', done.reason);

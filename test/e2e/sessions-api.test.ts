@@ -154,7 +154,7 @@ describe('session HTTP API', function () {
     const stopped = await post('/api/control/stop', 'alice');
     assert.equal(stopped.statusCode, 200, stopped.body);
     assert.equal(stopped.json<{ state: string }>().state, 'stopped');
-    assert.equal(sd.feature.manager.get(ADMIN, s.id).state, 'stopped');
+    assert.equal((await sd.feature.manager.get(ADMIN, s.id)).state, 'stopped');
     await until('status 0 in metrics', async () => (await get('/metrics', 'viewer')).body.includes(`loki_session_status{session="${s.id}"} 0`));
   });
 

@@ -28,9 +28,9 @@ describe('GET /api/sessions pages', function () {
     // Seed through the repository before lokid opens the same database.
     const store = openSqliteStore(join(home.dir, 'state', 'loki.db'));
     for (let i = 1; i <= N; i++) {
-      store.sessions.insert(row(i, i % 10 === 0 ? 'token:viewer' : 'token:someone'));
+      store.sessions.rows.insert(row(i, i % 10 === 0 ? 'token:viewer' : 'token:someone'));
       // Ended sessions: the active list stays empty so the daemon starts no supervision work.
-      store.sessions.transition(row(i, '').id, ['pending'], 'completed', 'done');
+      store.sessions.rows.transition(row(i, '').id, ['pending'], 'completed', 'done');
     }
     store.close();
     daemon = await startDaemon({ home: home.dir, env: { LOKI_HOME: home.dir }, logLevel: 'silent' });

@@ -77,7 +77,7 @@ export interface ApprovalStoreOptions {
   /** Refuse decisions by the session's owner. */
   fourEyes: boolean;
   /** Owner of a session (for four-eyes); undefined when unknown. */
-  ownerOf: (sessionId: string) => string | undefined;
+  ownerOf: (sessionId: string) => Promise<string | undefined>;
   /** Pending requests one session may hold; a runaway agent cannot flood the approvers. Default 100. */
   maxPendingPerSession?: number;
   /** Two-person rule by the id of the rule that asked (policy config `approvers`, `require_distinct_approver`). */
@@ -167,14 +167,14 @@ export class ApprovalStore {
     if (a.status !== 'pending') throw new LokiError('approval_decided', `approval ${id} was already ${a.status} by ${a.decidedBy}`);
     if (!d.subject) throw new LokiError('unauthenticated', 'an approval decision needs an authenticated subject');
     if (this.opts.fourEyes) {
-      const owner = this.opts.ownerOf(a.sessionId);
+      const owner = await this.opts.ownerOf(a.sessionId);
       if (owner === undefined || owner === d.subject) {
         throw new LokiError('four_eyes_required', owner === undefined ? `four-eyes approval is required and the owner of session ${a.sessionId} is unknown` : `four-eyes approval is required: ${d.subject} owns session ${a.sessionId} and cannot approve its actions`);
       }
     }
     if (d.approve && (a.distinctFromStarter || a.approvalsRequired > 1)) {
       // The rule's own requirement, enforced here whatever the daemon-wide four-eyes setting says.
-      const owner = this.opts.ownerOf(a.sessionId);
+      const owner = await this.opts.ownerOf(a.sessionId);
       if (a.distinctFromStarter && (owner === undefined || owner === d.subject)) {
         throw new LokiError('four_eyes_required', `rule ${a.askedBy} requires an approver other than the session's starter${owner === undefined ? ' (the starter is unknown)' : `: ${d.subject} started session ${a.sessionId}`}`);
       }

@@ -21,8 +21,8 @@ export interface PolicyFeatureOptions {
 
 /** What the policy needs to know of sessions (answered by the session feature). */
 export interface SessionLookups {
-  ownerOf(sessionId: string): string | undefined;
-  hostWorkspaceOf(sessionId: string): string | undefined;
+  ownerOf(sessionId: string): Promise<string | undefined>;
+  hostWorkspaceOf(sessionId: string): Promise<string | undefined>;
 }
 
 export interface PolicyFeature {
@@ -39,7 +39,7 @@ export interface PolicyFeature {
 export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
   const { engine, config } = buildPolicyEngine(o.config);
   // Until the session feature binds itself, no session is known (nothing can ask yet: no listener is up).
-  let sessions: SessionLookups = { ownerOf: () => undefined, hostWorkspaceOf: () => undefined };
+  let sessions: SessionLookups = { ownerOf: () => Promise.resolve(undefined), hostWorkspaceOf: () => Promise.resolve(undefined) };
   const byRule = approvalRequirements(config);
   const approvals = new ApprovalStore({
     repo: o.approvals,

@@ -33,9 +33,9 @@ import type { PolicyService } from './service.js';
 export interface PolicyModuleDeps {
   service: PolicyService;
   /** Owner subject of a session, undefined when the session is unknown. */
-  ownerOf: (sessionId: string) => string | undefined;
+  ownerOf: (sessionId: string) => Promise<string | undefined>;
   /** Host path of a session's workspace (for symlink checks), when known. */
-  hostWorkspaceOf?: (sessionId: string) => string | undefined;
+  hostWorkspaceOf?: (sessionId: string) => Promise<string | undefined>;
   /** The loaded `policy` config section, for ShowPolicy. */
   config: DeepReadonly<Pick<PolicyConfig, 'allowed_paths' | 'protected_paths' | 'approvals'>>;
 }
@@ -104,8 +104,8 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
   const { service, ownerOf } = deps;
 
   /** Gateway callers act only on sessions they own (unless `*`); the local admin on any. */
-  const requireSession = (caller: Caller, sessionId: string): void => {
-    const owner = ownerOf(sessionId);
+  const requireSession = async (caller: Caller, sessionId: string): Promise<void> => {
+    const owner = await ownerOf(sessionId);
     if (caller.role === 'local-admin') return;
     if (owner === undefined || !canAccessOwned(caller, owner)) {
       // Same answer for "not yours" and "does not exist", so ids cannot be probed.
@@ -113,10 +113,10 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
     }
   };
 
-  const context = (req: { sessionId: string; profile: string; cwd: string; sessionWrittenPaths: string[] }, sessionId: string): DecideContext => {
+  const context = async (req: { sessionId: string; profile: string; cwd: string; sessionWrittenPaths: string[] }, sessionId: string): Promise<DecideContext> => {
     if (req.sessionWrittenPaths.length > MAX_WRITTEN_PATHS) throw new LokiError('invalid_argument', `session_written_paths is limited to ${MAX_WRITTEN_PATHS} entries`);
     if (req.cwd && !req.cwd.startsWith('/')) throw new LokiError('invalid_argument', 'cwd must be an absolute sandbox path');
-    const host = deps.hostWorkspaceOf?.(sessionId);
+    const host = await deps.hostWorkspaceOf?.(sessionId);
     return {
       sessionId,
       ...(req.profile ? { profile: req.profile } : {}),
@@ -126,9 +126,9 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
     };
   };
 
-  const visible = (caller: Caller, a: Approval): boolean => {
+  const visible = async (caller: Caller, a: Approval): Promise<boolean> => {
     if (caller.role === 'local-admin') return true;
-    const owner = ownerOf(a.sessionId);
+    const owner = await ownerOf(a.sessionId);
     return owner !== undefined && canAccessOwned(caller, owner);
   };
 
@@ -140,9 +140,9 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
         decide: unary<DecideRequest, DecideResponse>(ctx, 'PolicyService.Decide', async (req, caller) => {
           requireScope(caller, 'read');
           if (!req.sessionId) throw new LokiError('invalid_argument', 'session_id is required');
-          requireSession(caller, req.sessionId);
+          await requireSession(caller, req.sessionId);
           const action = toDomainAction(req.action);
-          const r = await service.decide(action, context(req, req.sessionId), {
+          const r = await service.decide(action, await context(req, req.sessionId), {
             subject: caller.subject,
             requestId: caller.requestId,
             ...(req.approvalId ? { approvalId: req.approvalId } : {}),
@@ -152,28 +152,30 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
         }),
         explain: unary<ExplainRequest, DecideResponse>(ctx, 'PolicyService.Explain', async (req, caller) => {
           requireScope(caller, 'read');
-          if (req.sessionId) requireSession(caller, req.sessionId);
+          if (req.sessionId) await requireSession(caller, req.sessionId);
           const action = toDomainAction(req.action);
-          return toWireDecision(service.explain(action, context(req, req.sessionId || 'explain')));
+          return toWireDecision(service.explain(action, await context(req, req.sessionId || 'explain')));
         }),
         listApprovals: unary<ListApprovalsRequest, ListApprovalsResponse>(ctx, 'PolicyService.ListApprovals', async (req, caller) => {
           requireScope(caller, 'read');
-          if (req.sessionId) requireSession(caller, req.sessionId);
+          if (req.sessionId) await requireSession(caller, req.sessionId);
           const list = await service.listApprovals({ sessionId: req.sessionId, status: enumFromRequest(approvalStatusCodec, 'status', req.status, req.legacyStatus) });
-          return { approvals: list.filter((a) => visible(caller, a)).map(toWireApproval) };
+          const shown: Approval[] = [];
+          for (const a of list) if (await visible(caller, a)) shown.push(a);
+          return { approvals: shown.map(toWireApproval) };
         }),
         decideApproval: unary<DecideApprovalRequest, DecideApprovalResponse>(ctx, 'PolicyService.DecideApproval', async (req, caller) => {
           requireScope(caller, 'control');
           if (!req.id) throw new LokiError('invalid_argument', 'id is required');
           if (req.comment.length > 2000) throw new LokiError('invalid_argument', 'comment is limited to 2000 characters');
           const a = await service.approvals.get(req.id);
-          if (!visible(caller, a)) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(req.id)}`);
+          if (!(await visible(caller, a))) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(req.id)}`);
           const done = await service.decideApproval(req.id, req.approve, caller.subject, req.comment, caller.requestId);
           return { approval: toWireApproval(done) };
         }),
         watchApprovals: serverStream<WatchApprovalsRequest, WireApprovalEvent>(ctx, 'PolicyService.WatchApprovals', async (req, caller, call, signal) => {
           requireScope(caller, 'read');
-          if (req.sessionId) requireSession(caller, req.sessionId);
+          if (req.sessionId) await requireSession(caller, req.sessionId);
           await watch(req, caller, call, signal, visible, service);
         }),
         showPolicy: unary<ShowPolicyRequest, ShowPolicyResponse>(ctx, 'PolicyService.ShowPolicy', async (req, caller) => {
@@ -217,15 +219,15 @@ async function watch(
   caller: Caller,
   call: ServerWritableStream<WatchApprovalsRequest, WireApprovalEvent>,
   signal: AbortSignal,
-  visible: (c: Caller, a: Approval) => boolean,
+  visible: (c: Caller, a: Approval) => Promise<boolean>,
   service: PolicyService,
 ): Promise<void> {
   // Subscribe before listing so nothing that happens in between is lost.
   const queue: ApprovalEvent[] = [];
   let wake: (() => void) | undefined;
   const unsubscribe = service.approvals.subscribe((e) => {
+    // Visibility is checked when the event is sent (an async lookup here could reorder events).
     if (req.sessionId && e.approval.sessionId !== req.sessionId) return;
-    if (!visible(caller, e.approval)) return;
     queue.push(e);
     wake?.();
   });
@@ -234,13 +236,13 @@ async function watch(
   try {
     if (req.includePending) {
       for (const a of await service.listApprovals({ sessionId: req.sessionId, status: 'pending' })) {
-        if (visible(caller, a)) await writeMessage(call, { type: 'pending', approval: toWireApproval(a) });
+        if (await visible(caller, a)) await writeMessage(call, { type: 'pending', approval: toWireApproval(a) });
       }
     }
     while (!signal.aborted) {
       const e = queue.shift();
       if (e) {
-        await writeMessage(call, { type: e.type, approval: toWireApproval(e.approval) });
+        if (await visible(caller, e.approval)) await writeMessage(call, { type: e.type, approval: toWireApproval(e.approval) });
         continue;
       }
       await new Promise<void>((resolve) => {

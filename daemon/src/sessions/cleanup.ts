@@ -47,8 +47,9 @@ export class SessionCleanup {
     }
     // Audited before it shows: whoever sees the workspace marked removed finds the entry.
     await this.o.rt.auditAs(caller, 'session.remove', s.id, 'success', { reason: why, freed_bytes: freed, sandbox: s.sandboxId || null });
-    this.o.rt.store.markWorkspaceRemoved(s.id);
-    this.o.rt.events.append(s.id, 'workspace_removed', `workspace and container removed (${why}); ${formatBytes(freed)} freed`, { reason: why, freed_bytes: freed });
+    // A compare-and-set: when a concurrent removal (rm vs. retention) marked it first, that one announced it.
+    if (!(await this.o.rt.store.markWorkspaceRemoved(s.id))) return 0;
+    await this.o.rt.events.append(s.id, 'workspace_removed', `workspace and container removed (${why}); ${formatBytes(freed)} freed`, { reason: why, freed_bytes: freed });
     this.o.log.info({ session_id: s.id, freed_bytes: freed, reason: why }, 'session workspace removed');
     return freed;
   }
@@ -64,7 +65,7 @@ export class SessionCleanup {
     requireScope(caller, 'control');
     if (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0) throw new LokiError('invalid_argument', 'older_than_seconds must be a non-negative integer');
     const cutoff = this.o.clock() - olderThanMs;
-    const due = this.o.rt.store.endedWithLeftovers(cutoff).filter((s) => this.removable(s) && s.endedAtMs <= cutoff && canAccessOwned(caller, s.owner));
+    const due = (await this.o.rt.store.endedWithLeftovers(cutoff)).filter((s) => this.removable(s) && s.endedAtMs <= cutoff && canAccessOwned(caller, s.owner));
     if (dryRun) return { removed: due.map((s) => s.id), freedBytes: 0 };
     const removed: string[] = [];
     let freedBytes = 0;
@@ -97,7 +98,7 @@ export class SessionCleanup {
     if (!this.o.retentionHours) return;
     const cutoff = this.o.clock() - this.o.retentionHours * 3_600_000;
     // Every check_interval_ms: ask the store for the candidates, never load every session.
-    const due = this.o.rt.store.endedWithLeftovers(cutoff).filter((s) => this.removable(s) && s.endedAtMs > 0 && s.endedAtMs <= cutoff).slice(0, EXPIRE_BATCH);
+    const due = (await this.o.rt.store.endedWithLeftovers(cutoff)).filter((s) => this.removable(s) && s.endedAtMs > 0 && s.endedAtMs <= cutoff).slice(0, EXPIRE_BATCH);
     for (const s of due) {
       await this.remove(undefined, s, `retention: ended more than ${this.o.retentionHours}h ago (sessions.workspace.retention_hours)`).catch((err: unknown) =>
         this.o.log.warn({ err, session_id: s.id }, 'removing an expired workspace failed'),

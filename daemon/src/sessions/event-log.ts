@@ -28,16 +28,18 @@ export class SessionEventLog {
     this.o.emitter.emit('change');
   }
 
-  append(id: string, type: string, message: string, data: Record<string, unknown> = {}, opts: { counters?: CounterUpdate; markStalled?: boolean } = {}): SessionEvent {
-    const ev = this.o.store.append(id, type, message, data, opts.counters ?? {});
+  // Followers are woken only after the write has resolved: what they read then includes it.
+  async append(id: string, type: string, message: string, data: Record<string, unknown> = {}, opts: { counters?: CounterUpdate; markStalled?: boolean } = {}): Promise<SessionEvent> {
+    const ev = await this.o.store.append(id, type, message, data, opts.counters ?? {});
     if (opts.markStalled) this.stalledSet.add(id);
     else this.stalledSet.delete(id);
     this.notify();
     return ev;
   }
 
-  transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra: { reason?: string; data?: Record<string, unknown> } = {}): SessionEvent | undefined {
-    const ev = this.o.store.transition(id, from, to, message, extra);
+  /** The repository's compare-and-set: the event, or undefined when the session was not in `from`; callers act on this, not on an earlier read. */
+  async transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra: { reason?: string; data?: Record<string, unknown> } = {}): Promise<SessionEvent | undefined> {
+    const ev = await this.o.store.transition(id, from, to, message, extra);
     if (ev) {
       this.stalledSet.delete(id);
       this.o.log.info({ session_id: id, from: ev.data.from, state: to }, 'session state');
@@ -73,7 +75,7 @@ export class SessionEventLog {
     const ac = new AbortController();
     while (this.o.clock() < until) {
       const v = this.version;
-      const s = this.o.store.get(id);
+      const s = await this.o.store.get(id);
       if (!s || pred(s)) return;
       await this.waitForChange(v, ac.signal, Math.max(1, until - this.o.clock()));
     }

@@ -72,8 +72,8 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
     log: log.child({ component: 'sessions' }),
   });
   o.policy.bindSessions({
-    ownerOf: (id) => manager.store.get(id)?.owner,
-    hostWorkspaceOf: (id) => manager.store.get(id)?.workspace || undefined,
+    ownerOf: async (id) => (await manager.store.get(id))?.owner,
+    hostWorkspaceOf: async (id) => (await manager.store.get(id))?.workspace || undefined,
   });
   return {
     manager,

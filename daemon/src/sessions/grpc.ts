@@ -114,14 +114,14 @@ export function createSessionsModule(deps: SessionsModuleDeps): ServiceModule {
     register(server: Server, ctx: HandlerContext) {
       const impl: SessionServiceServer = {
         start: unary<StartSessionRequest, WireSession>(ctx, 'Session.Start', async (req, caller) => toWireSession(await manager.start(caller, toStartInput(req)), now())),
-        get: unary<SessionRef, WireSession>(ctx, 'Session.Get', async (req, caller) => toWireSession(manager.get(caller, req.id ?? ''), now())),
+        get: unary<SessionRef, WireSession>(ctx, 'Session.Get', async (req, caller) => toWireSession(await manager.get(caller, req.id ?? ''), now())),
         list: unary<ListSessionsRequest, ListSessionsResponse>(ctx, 'Session.List', async (req, caller) => {
           const all = req.all ?? false;
           const pageSize = req.pageSize ?? 0;
           const pageToken = req.pageToken ?? '';
           // page_size 0 keeps the unpaged answer older clients expect.
           if (pageSize === 0 && pageToken) throw new LokiError('invalid_argument', 'page_token needs page_size (1..500)');
-          const page = pageSize === 0 ? { sessions: manager.list(caller, all), nextPageToken: '' } : manager.listPage(caller, { all, pageSize, pageToken });
+          const page = pageSize === 0 ? { sessions: await manager.list(caller, all), nextPageToken: '' } : await manager.listPage(caller, { all, pageSize, pageToken });
           return { sessions: page.sessions.map((s) => toWireSession(s, now())), nextPageToken: page.nextPageToken };
         }),
         stop: unary<SessionRef, WireSession>(ctx, 'Session.Stop', async (req, caller) => toWireSession(await manager.stop(caller, req.id ?? ''), now())),

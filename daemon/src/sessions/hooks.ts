@@ -80,20 +80,22 @@ export class SessionAgentHooks implements AgentChannelHooks {
   private readonly quotaNoted = new Set<string>();
   /** Per session, the tail of the serialised approval asks (see serialPerSession). */
   private readonly asks = new Map<string, Promise<void>>();
+  /** Per session, the tail of the serialised reports (see report). */
+  private readonly reports = new Map<string, Promise<void>>();
 
   constructor(private readonly o: SessionAgentHooksOptions) {}
 
-  private live(sessionId: string): Session {
-    const s = this.o.rt.store.get(sessionId);
+  private async live(sessionId: string): Promise<Session> {
+    const s = await this.o.rt.store.get(sessionId);
     if (!s) throw new LokiError('session_not_found', `no session "${sessionId}"`);
     if (isTerminal(s.state)) throw new LokiError('session_not_active', `session ${sessionId} is ${s.state}`);
     return s;
   }
 
   async hello(sessionId: string, runner: { version: string; pid: number }, channel?: { modelSocketInSandbox: string }): Promise<SessionBriefData> {
-    const s = this.live(sessionId);
-    const { prompt, planJson } = this.o.rt.store.brief(sessionId);
-    this.o.rt.events.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
+    const s = await this.live(sessionId);
+    const { prompt, planJson } = await this.o.rt.store.brief(sessionId);
+    await this.o.rt.events.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
     const engine = this.o.policy.engine;
     const options: Record<string, string> = { profile: s.profile };
     if (this.o.proxies.has(sessionId) && channel) options.model_socket = channel.modelSocketInSandbox;
@@ -116,12 +118,12 @@ export class SessionAgentHooks implements AgentChannelHooks {
   }
 
   async decide(sessionId: string, req: AgentActionRequest, signal: AbortSignal): Promise<AgentDecision> {
-    const s = this.live(sessionId);
+    const s = await this.live(sessionId);
     const action = req.action as Action;
     if (s.stopRequested) return this.record(s, req, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');
     // Over the event quota every action is denied without a decision event (recording it would add what the quota forbids).
     const maxEvents = this.o.config.quotas.events;
-    if (s.eventsTotal >= maxEvents) return { decision: 'deny', reason: this.noteBreach(sessionId, 'events', maxEvents).message, rule: 'quota:events', approvalId: '' };
+    if (s.eventsTotal >= maxEvents) return { decision: 'deny', reason: (await this.noteBreach(sessionId, 'events', maxEvents)).message, rule: 'quota:events', approvalId: '' };
     const ctx: DecideContext = { sessionId, profile: s.profile, workspace: WORKSPACE_IN_SANDBOX, sessionWritten: this.writtenSet(sessionId) };
     if (s.workspace) ctx.hostWorkspace = s.workspace;
     const subject = `session:${sessionId}`;
@@ -135,7 +137,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const maxApprovals = this.o.config.quotas.approvals;
     // The quota check and the request were one synchronous step; with an async repository they are
     // serialised per session instead, so two asks of one session cannot both pass the quota.
-    const approval = await this.serialPerSession(sessionId, async () => {
+    const approval = await this.serialPerSession(this.asks, sessionId, async () => {
       const known = await this.o.policy.approvals.list({ sessionId });
       if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) return undefined;
       return overridden
@@ -144,11 +146,11 @@ export class SessionAgentHooks implements AgentChannelHooks {
             this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
     });
     if (!approval) return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
-    this.o.rt.store.updateCounters(sessionId, { decision: 'ask' });
+    await this.o.rt.store.updateCounters(sessionId, { decision: 'ask' });
     const wait = this.o.waits.begin(sessionId);
     const onAbort = () => wait.abort();
     signal.addEventListener('abort', onAbort, { once: true });
-    this.o.rt.events.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${d.normalized.slice(0, 200)}`, {
+    await this.o.rt.events.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${d.normalized.slice(0, 200)}`, {
       data: { approval_id: approval.id, normalized: d.normalized.slice(0, 1000), reason: d.reason, rule: d.rule },
     });
     let outcome: 'allow' | 'deny' | 'pending' = 'pending';
@@ -160,7 +162,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // stopped waiting (runner gone, session stopping): the approval stays for a re-ask
     } finally {
       signal.removeEventListener('abort', onAbort);
-      if (this.o.waits.end(sessionId, wait) === 0) this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
+      if (this.o.waits.end(sessionId, wait) === 0) await this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
     }
     if (outcome === 'allow') {
       const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id });
@@ -209,12 +211,12 @@ export class SessionAgentHooks implements AgentChannelHooks {
   }
 
   /** Appends the decision to the event log and the agent trail, in the order the daemon saw it. */
-  private record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true): AgentDecision {
+  private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true): Promise<AgentDecision> {
     const a = req.action as Action;
     const what = target(a);
     const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(WORKSPACE_IN_SANDBOX, a.path) : undefined;
     if (a.kind === 'write' && r.decision === 'allow' && path) this.writtenSet(s.id).add(path);
-    this.o.rt.events.append(
+    await this.o.rt.events.append(
       s.id,
       'decision',
       `${r.decision} ${a.kind} ${what.slice(0, 200)}${r.decision === 'deny' ? `: ${r.reason}` : ''}`,
@@ -229,8 +231,17 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return r;
   }
 
-  async report(sessionId: string, events: AgentEventData[]): Promise<{ stopRequested: boolean }> {
-    const s = this.o.rt.store.get(sessionId);
+  /**
+   * Reports of one session run one after another: the quotas are read, then
+   * written, with awaits between; serialised, two concurrent reports cannot both
+   * pass a quota that only one fits in.
+   */
+  report(sessionId: string, events: AgentEventData[]): Promise<{ stopRequested: boolean }> {
+    return this.serialPerSession(this.reports, sessionId, () => this.reportNow(sessionId, events));
+  }
+
+  private async reportNow(sessionId: string, events: AgentEventData[]): Promise<{ stopRequested: boolean }> {
+    const s = await this.o.rt.store.get(sessionId);
     if (!s || isTerminal(s.state)) return { stopRequested: true };
     let finished = false;
     const q = this.o.config.quotas;
@@ -239,13 +250,13 @@ export class SessionAgentHooks implements AgentChannelHooks {
     for (const e of events) {
       // Over a quota the item is dropped (the session keeps running and can still finish); the first breach of each kind is one `quota` event.
       const over = !ALWAYS_ACCEPTED.has(e.type) && total >= q.events ? ('events' as const)
-        : e.taskId && !this.o.rt.store.hasTask(sessionId, e.taskId) && this.o.rt.store.taskCount(sessionId) >= q.tasks ? ('tasks' as const)
+        : e.taskId && !(await this.o.rt.store.hasTask(sessionId, e.taskId)) && (await this.o.rt.store.taskCount(sessionId)) >= q.tasks ? ('tasks' as const)
         : undefined;
       // The learnings quota is checked by the insert itself (one repository transaction).
       const learned = !over && e.type === 'learning' ? await this.learn(sessionId, s.projectId, e, q.learnings) : undefined;
       const overNow = over ?? (learned === 'over' ? ('learnings' as const) : undefined);
       if (overNow) {
-        const err = this.noteBreach(sessionId, overNow, q[overNow]);
+        const err = await this.noteBreach(sessionId, overNow, q[overNow]);
         breach ??= err;
         continue;
       }
@@ -262,17 +273,17 @@ export class SessionAgentHooks implements AgentChannelHooks {
         // Same per-event cap as a reported cost: the token counts are the runner's word too.
         if (cost > 0) counters.addCostUsd = Math.min(cost, MAX_EVENT_COST_USD);
       }
-      if (e.agent && AGENT_RE.test(e.agent)) this.o.rt.store.addAgent(sessionId, e.agent);
+      if (e.agent && AGENT_RE.test(e.agent)) await this.o.rt.store.addAgent(sessionId, e.agent);
       if (e.taskId) await this.task(sessionId, e.taskId, (e.taskStatus || 'pending') as TaskStatus);
       const data = { ...parseData(e.dataJson), ...(learnError ? { learning_error: learnError } : {}), ...(e.iteration ? { iteration: e.iteration } : {}), ...(e.taskId ? { task_id: e.taskId, task_status: e.taskStatus } : {}), ...(e.agent ? { agent: e.agent } : {}) };
       if (e.inputTokens || e.outputTokens || e.costUsd) Object.assign(data, { input_tokens: e.inputTokens, output_tokens: e.outputTokens, cost_usd: e.costUsd });
-      this.o.rt.events.append(sessionId, e.type, e.message, data, { counters });
+      await this.o.rt.events.append(sessionId, e.type, e.message, data, { counters });
       if (e.type === 'finished') finished = true;
     }
     if (finished) this.o.onFinished(sessionId);
     // The runner logs a RESOURCE_EXHAUSTED report and moves on; what fitted is recorded.
     if (breach) throw breach;
-    return { stopRequested: this.o.rt.store.get(sessionId)!.stopRequested || finished };
+    return { stopRequested: (await this.o.rt.store.get(sessionId))!.stopRequested || finished };
   }
 
   /** Records a `learning` event within the session's quota; returns 'over' or why it was not recorded, if it was not. */
@@ -288,40 +299,41 @@ export class SessionAgentHooks implements AgentChannelHooks {
   }
 
   /** Runs `fn` after every earlier call for the same session has settled. */
-  private serialPerSession<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.asks.get(sessionId) ?? Promise.resolve()).then(fn);
+  private serialPerSession<T>(queue: Map<string, Promise<void>>, sessionId: string, fn: () => Promise<T>): Promise<T> {
+    const run = (queue.get(sessionId) ?? Promise.resolve()).then(fn);
     const tail = run.then(
       () => undefined,
       () => undefined,
     );
-    this.asks.set(sessionId, tail);
+    queue.set(sessionId, tail);
     void tail.then(() => {
-      if (this.asks.get(sessionId) === tail) this.asks.delete(sessionId);
+      if (queue.get(sessionId) === tail) queue.delete(sessionId);
     });
     return run;
   }
 
-  private noteBreach(sessionId: string, what: 'events' | 'tasks' | 'learnings', n: number): LokiError {
+  private async noteBreach(sessionId: string, what: 'events' | 'tasks' | 'learnings', n: number): Promise<LokiError> {
     const err = quotaError(sessionId, what, n);
     const key = `${sessionId}:${what}`;
+    // Checked and marked before the await: of two concurrent breaches one writes the event.
     if (!this.quotaNoted.has(key)) {
       this.quotaNoted.add(key);
-      this.o.rt.events.append(sessionId, 'quota', err.message, { quota: what, limit: n });
+      await this.o.rt.events.append(sessionId, 'quota', err.message, { quota: what, limit: n });
     }
     return err;
   }
 
   private async task(sessionId: string, taskId: string, status: TaskStatus): Promise<void> {
     if (!TASK_STATUSES.includes(status)) return;
-    const created = this.o.rt.store.setTask(sessionId, taskId, status);
+    const created = await this.o.rt.store.setTask(sessionId, taskId, status);
     await this.o.audit.record({ action: created ? 'task.create' : 'task.update', user: `session:${sessionId}`, resource: `session:${sessionId}`, details: { task_id: taskId.slice(0, 128), status }, result: 'success' });
   }
 
   async heartbeat(sessionId: string, iteration: number): Promise<{ stopRequested: boolean }> {
-    const s = this.o.rt.store.get(sessionId);
+    const s = await this.o.rt.store.get(sessionId);
     if (!s || isTerminal(s.state)) return { stopRequested: true };
     // A heartbeat is not an event: a runner that only heartbeats is still a stall.
-    if (iteration) this.o.rt.store.updateCounters(sessionId, { iteration });
+    if (iteration) await this.o.rt.store.updateCounters(sessionId, { iteration });
     return { stopRequested: s.stopRequested };
   }
 }

@@ -108,22 +108,22 @@ export class SessionManager {
   }
 
   /** Sessions, by id, that the caller may see (unknown and not-yours look the same). */
-  get(caller: Caller, id: string, scope: 'read' | 'control' = 'read'): Session {
+  async get(caller: Caller, id: string, scope: 'read' | 'control' = 'read'): Promise<Session> {
     requireScope(caller, scope);
     if (!SESSION_ID_RE.test(id)) throw new LokiError('invalid_argument', `"${id.slice(0, 64)}" is not a session id (ses-…)`);
-    const s = this.store.get(id);
+    const s = await this.store.get(id);
     if (!s || !canAccessOwned(caller, s.owner)) throw new LokiError('session_not_found', `no session "${id}"`);
     return s;
   }
 
-  list(caller: Caller, all: boolean): Session[] {
+  async list(caller: Caller, all: boolean): Promise<Session[]> {
     requireScope(caller, 'read');
-    const rows = all ? this.store.list() : this.store.listByStates(ACTIVE_STATES);
+    const rows = all ? await this.store.list() : await this.store.listByStates(ACTIVE_STATES);
     return rows.filter((s) => canAccessOwned(caller, s.owner));
   }
 
   /** One page of `list` (keyset: the same cost at any depth). */
-  listPage(caller: Caller, q: ListPageQuery): { sessions: Session[]; nextPageToken: string } {
+  listPage(caller: Caller, q: ListPageQuery): Promise<{ sessions: Session[]; nextPageToken: string }> {
     return this.queries.listPage(caller, q);
   }
 
@@ -140,13 +140,13 @@ export class SessionManager {
     if (provider === 'openai' && !model) throw new LokiError('invalid_argument', 'the openai provider needs a model (--model, or sessions.openai.model)');
     const project = await resolveProject(this.o.projects, caller, input, this.o.workspaces.gitConfig.shared_projects);
     const prompt = input.prd ? readPrd(caller, input.prd, project.path, cfg.max_prompt_bytes) : { text: input.prompt, source: 'inline' };
-    const active = this.store.listByStates(ACTIVE_STATES).length;
-    if (active >= cfg.max_concurrent) {
-      throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${cfg.max_concurrent})`);
-    }
     this.volumes.checkFreeSpace();
     const id = `ses-${randomBytes(6).toString('hex')}`;
-    const s = this.store.insert({
+    // The limit is checked inside the insert's transaction: two concurrent starts cannot both pass it.
+    const limit = (active: number) => {
+      if (active >= cfg.max_concurrent) throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${cfg.max_concurrent})`);
+    };
+    const s = await this.store.insert({
       id,
       owner: caller.subject,
       provider,
@@ -161,7 +161,7 @@ export class SessionManager {
       upstream: upstream.name,
       maxIterations: input.maxIterations || cfg.default_max_iterations,
       network: input.network,
-    });
+    }, limit);
     this.rt.events.notify();
     await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
     try {
@@ -172,18 +172,18 @@ export class SessionManager {
       if (err instanceof LokiError) throw new LokiError(err.code, `session ${id} failed to start: ${err.message}`, { cause: err });
       throw err;
     }
-    return this.store.get(id)!;
+    return (await this.store.get(id))!;
   }
 
   private async launch(caller: Caller, s: Session, project: Project): Promise<void> {
-    this.rt.events.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
+    await this.rt.events.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
     // A warm pool slot is picked before the workspace exists: its volume, made ahead, is filled in place.
     const fill = this.o.sandboxes.reserveWorkspace(s.id, { image: s.provider === 'claude' ? this.o.config.claude_image : '', network: s.network });
     const ws = await this.createWorkspace(s, project, fill);
-    this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
+    await this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
     const how = await this.volumes.limit(s.id, ws.path);
-    if (how !== 'none') this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
-    this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
+    if (how !== 'none') await this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
+    await this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
     await this.upstreams.openProxy(this.o.proxies, s, channel.hostDir);
     const box = await this.o.sandboxes.start(caller, {
@@ -200,8 +200,8 @@ export class SessionManager {
       agentChannel: channel.transport,
       ...(this.o.runner ? { runner: this.o.runner } : {}),
     });
-    this.store.setRuntime(s.id, { sandboxId: box.id });
-    this.rt.events.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
+    await this.store.setRuntime(s.id, { sandboxId: box.id });
+    await this.rt.events.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });
   }
 
   /**
@@ -222,39 +222,39 @@ export class SessionManager {
   }
 
   async stop(caller: Caller, id: string): Promise<Session> {
-    const s = this.get(caller, id, 'control');
+    const s = await this.get(caller, id, 'control');
     if (isTerminal(s.state)) return s;
     await this.rt.auditAs(caller, 'session.stop', id, 'success', { from: s.state });
     await this.requestStop(caller, id, `stopped by ${caller.subject}`);
     const waitMs = (this.o.config.stop_grace_seconds + 15) * 1000;
     await this.rt.events.waitFor(id, (x) => isTerminal(x.state), waitMs);
-    return this.store.get(id)!;
+    return (await this.store.get(id))!;
   }
 
   /** Asks the runner to finish (stop_requested in its next Report/Heartbeat reply), then stops the container after the grace period. */
   private async requestStop(caller: Caller | undefined, id: string, reason: string): Promise<void> {
-    const s = this.store.get(id)!;
-    if (!s.stopRequested) {
-      this.store.requestStop(id);
-      this.rt.events.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
+    const s = (await this.store.get(id))!;
+    // The flag is a compare-and-set: of two concurrent stops exactly one announces it.
+    if (await this.store.requestStop(id)) {
+      await this.rt.events.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
     }
     // A frozen runner cannot hear the request.
     if (s.state === 'paused' && s.sandboxId) {
       await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
-      this.rt.events.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
+      await this.rt.events.transition(id, ['paused'], 'running', 'resumed so the runner can finish');
     }
     this.o.waits.cancel(id);
     this.rt.timers.schedule(id, this.o.config.stop_grace_seconds * 1000, () => void this.finalize(id, 'stopped', reason));
   }
 
   async pause(caller: Caller, id: string): Promise<Session> {
-    const s = this.get(caller, id, 'control');
+    const s = await this.get(caller, id, 'control');
     if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
     // Pausing freezes every process in the sandbox (a driver capability): the runner stops mid-step.
     await this.o.sandboxes.pause(caller, s.sandboxId);
-    this.rt.events.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
+    await this.rt.events.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
     await this.rt.auditAs(caller, 'session.pause', id, 'success', {});
-    return this.store.get(id)!;
+    return (await this.store.get(id))!;
   }
 
   /**
@@ -262,21 +262,21 @@ export class SessionManager {
    * a staged-autonomy checkpoint (an approval asked by `mode:…`) approves it.
    */
   async resume(caller: Caller, id: string): Promise<Session> {
-    const s = this.get(caller, id, 'control');
+    const s = await this.get(caller, id, 'control');
     if (s.state === 'paused') {
       await this.o.sandboxes.resume(caller, s.sandboxId);
       const to = this.o.waits.count(id) > 0 ? 'waiting_approval' : 'running';
-      this.rt.events.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
+      await this.rt.events.transition(id, ['paused'], to, `resumed by ${caller.subject}`);
       await this.rt.auditAs(caller, 'session.resume', id, 'success', {});
     } else if (s.state !== 'waiting_approval') {
       throw new LokiError('session_not_active', `session ${id} is ${s.state}; nothing to resume`);
     }
-    if (this.store.get(id)!.state === 'waiting_approval') {
+    if ((await this.store.get(id))!.state === 'waiting_approval') {
       const staged = (await this.o.policy.listApprovals({ sessionId: id, status: 'pending' })).filter((a) => a.askedBy.startsWith('mode:'));
       for (const a of staged) await this.o.policy.decideApproval(a.id, true, caller.subject, 'approved by resume', caller.requestId);
       if (s.state !== 'paused') await this.rt.auditAs(caller, 'session.resume', id, 'success', { approved: staged.map((a) => a.id) });
     }
-    return this.store.get(id)!;
+    return (await this.store.get(id))!;
   }
 
   /** Replays events after the cursor, then (with follow) streams new ones until the session ends or the caller goes away. */
@@ -295,9 +295,9 @@ export class SessionManager {
 
   /** `loki sessions rm ID`: removes an ended session's workspace and container (audited). */
   async remove(caller: Caller, id: string): Promise<{ session: Session; freedBytes: number }> {
-    const s = this.get(caller, id, 'control');
+    const s = await this.get(caller, id, 'control');
     const freedBytes = await this.cleanup.removeOne(caller, s);
-    return { session: this.store.get(id)!, freedBytes };
+    return { session: (await this.store.get(id))!, freedBytes };
   }
 
   /** `loki sessions prune [--older-than]`: removes the workspaces of ended sessions the caller may control. */
@@ -311,22 +311,26 @@ export class SessionManager {
   }
 
   private onRunnerFinished(id: string): void {
-    const s = this.store.get(id);
-    if (!s || isTerminal(s.state)) return;
-    void this.finalize(id, s.stopRequested ? 'stopped' : 'completed', s.stopRequested ? s.reason || 'stopped' : '');
+    // finalize re-reads the session and ends it once (single-flight); the terminal transition is a compare-and-set.
+    const end = async () => {
+      const s = await this.store.get(id);
+      if (!s || isTerminal(s.state)) return;
+      await this.finalize(id, s.stopRequested ? 'stopped' : 'completed', s.stopRequested ? s.reason || 'stopped' : '');
+    };
+    end().catch((err: unknown) => this.log.error({ err, session_id: id }, 'ending a finished session failed'));
   }
 
   /** Ends a session once: stop the container, bring the branch back (diff summary), close the channel, record the terminal state. */
   finalize(id: string, to: 'completed' | 'failed' | 'stopped', reason: string): Promise<void> {
     return this.rt.timers.once(id, async () => {
-      const s = this.store.get(id);
+      const s = await this.store.get(id);
       if (!s || isTerminal(s.state)) return;
       if (s.sandboxId) await this.endSandbox(s, to);
       if (s.workspace) {
         try {
           const r = await this.o.workspaces.finish(id);
           const sum = r.summary;
-          this.rt.events.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
+          await this.rt.events.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
             branch: sum.branch,
             head: sum.headCommit,
             commits: sum.commits.length,
@@ -339,17 +343,17 @@ export class SessionManager {
           // The PR step never fails silently: when one was asked for (or opened), say what happened and how to do it by hand.
           const pr = r.pullRequest;
           if (pr.opened || this.o.workspaces.gitConfig.auto_pr) {
-            this.rt.events.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
+            await this.rt.events.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
           }
         } catch (err) {
-          this.rt.events.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
+          await this.rt.events.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
         }
       }
       await this.channels.close(id).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'closing the agent channel failed'));
       await this.o.proxies.close(id);
       // Audited before the state changes: whoever sees the terminal state can find its audit entry.
       await this.rt.auditAs(undefined, 'session.stop', id, to === 'failed' ? 'error' : 'success', { state: to }, reason);
-      this.rt.events.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
+      await this.rt.events.transition(id, ACTIVE_STATES, to, to === 'completed' ? 'the runner finished' : reason, reason ? { reason } : {});
     });
   }
 
@@ -361,7 +365,7 @@ export class SessionManager {
         ...(to === 'failed' ? { tailLines: 30 } : {}),
         stopTimeoutSeconds: 2,
       });
-      if (tail) this.rt.events.append(s.id, 'log', 'last lines of the sandbox output', { tail });
+      if (tail) await this.rt.events.append(s.id, 'log', 'last lines of the sandbox output', { tail });
     } catch (err) {
       this.log.warn({ err, session_id: s.id }, 'stopping the session sandbox failed');
     }

@@ -59,7 +59,7 @@ export interface SessionQueriesOptions {
   policy: PolicyService;
   config: SessionsConfig;
   /** One session the caller may see (SessionManager.get: unknown and not-yours look the same). */
-  get: (caller: Caller, id: string) => Session;
+  get: (caller: Caller, id: string) => Promise<Session>;
 }
 
 export class SessionQueries {
@@ -67,12 +67,12 @@ export class SessionQueries {
 
   /** Replays events after the cursor, then (with follow) streams new ones until the session ends or the caller goes away. */
   async *events(caller: Caller, q: EventQuery, signal: AbortSignal): AsyncGenerator<SessionEvent> {
-    const one = q.sessionId ? this.o.get(caller, q.sessionId) : undefined;
+    const one = q.sessionId ? await this.o.get(caller, q.sessionId) : undefined;
     if (!one) requireScope(caller, 'read');
     const owners = new Map<string, string>();
-    const visible = (sid: string) => {
+    const visible = async (sid: string) => {
       let owner = owners.get(sid);
-      if (owner === undefined) owners.set(sid, (owner = this.o.store.get(sid)?.owner ?? ''));
+      if (owner === undefined) owners.set(sid, (owner = (await this.o.store.get(sid))?.owner ?? ''));
       return canAccessOwned(caller, owner);
     };
     let seq = q.afterSeq;
@@ -80,28 +80,28 @@ export class SessionQueries {
     const BATCH = 500;
     while (!signal.aborted) {
       const version = this.o.rt.events.version;
-      const batch = one ? this.o.store.events(one.id, seq, BATCH) : this.o.store.eventsSince(gid, BATCH);
+      const batch = one ? await this.o.store.events(one.id, seq, BATCH) : await this.o.store.eventsSince(gid, BATCH);
       for (const ev of batch) {
         seq = ev.seq;
         gid = ev.gid;
-        if (one || visible(ev.sessionId)) yield ev;
+        if (one || (await visible(ev.sessionId))) yield ev;
         if (signal.aborted) return;
       }
       if (batch.length === BATCH) continue;
       if (!q.follow) return;
-      if (one && isTerminal(this.o.store.get(one.id)!.state)) return;
+      if (one && isTerminal((await this.o.store.get(one.id))!.state)) return;
       await this.o.rt.events.waitForChange(version, signal, 15_000);
     }
   }
 
   /** One page of the sessions the caller may see, oldest first; the filter runs in the store, so a page costs the same at any depth. */
-  listPage(caller: Caller, q: ListPageQuery): { sessions: Session[]; nextPageToken: string } {
+  async listPage(caller: Caller, q: ListPageQuery): Promise<{ sessions: Session[]; nextPageToken: string }> {
     requireScope(caller, 'read');
     if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > MAX_PAGE_SIZE) throw new LokiError('invalid_argument', `page_size must be 1..${MAX_PAGE_SIZE}`);
     const after = decodeToken(q.all, q.pageToken);
     // Nobody's subject is empty: only the local admin and `*` holders see every owner.
     const owner = canAccessOwned(caller, '') ? undefined : caller.subject;
-    const page = this.o.store.listPage({ limit: q.pageSize, ...(owner !== undefined ? { owner } : {}), ...(q.all ? {} : { states: ACTIVE_STATES }), ...(after ? { after } : {}) });
+    const page = await this.o.store.listPage({ limit: q.pageSize, ...(owner !== undefined ? { owner } : {}), ...(q.all ? {} : { states: ACTIVE_STATES }), ...(after ? { after } : {}) });
     return { sessions: page.sessions, nextPageToken: page.next ? encodeToken(q.all, page.next) : '' };
   }
 
@@ -113,14 +113,15 @@ export class SessionQueries {
     requireScope(caller, 'read');
     // Nobody's subject is empty: only the local admin and `*` holders see every owner.
     const owner = canAccessOwned(caller, '') ? undefined : caller.subject;
-    const active = this.o.store.listByStates(ACTIVE_STATES).filter((s) => owner === undefined || s.owner === owner);
-    const recent = this.o.store.recentlyEnded(this.o.config.metrics_recent_terminal, owner);
-    const totals = this.o.store.totals(owner);
+    const active = (await this.o.store.listByStates(ACTIVE_STATES)).filter((s) => owner === undefined || s.owner === owner);
+    const recent = await this.o.store.recentlyEnded(this.o.config.metrics_recent_terminal, owner);
+    const totals = await this.o.store.totals(owner);
     const pending = await this.o.policy.listApprovals({ status: 'pending' });
-    const approvalsPending = pending.filter((a) => {
-      const s = this.o.store.get(a.sessionId);
-      return s !== undefined && (owner === undefined || s.owner === owner);
-    }).length;
+    let approvalsPending = 0;
+    for (const a of pending) {
+      const s = await this.o.store.get(a.sessionId);
+      if (s !== undefined && (owner === undefined || s.owner === owner)) approvalsPending++;
+    }
     return { sessions: [...active, ...recent], active: active.length, createdTotal: totals.created, decisions: totals.decisions, approvalsPending };
   }
 }

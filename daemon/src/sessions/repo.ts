@@ -1,7 +1,8 @@
 // What the session feature keeps: sessions, their event log, tasks and agents.
-// The SQLite implementation is store/sqlite/sessions.ts. Writes stay synchronous:
-// a transition and the event announcing it are one transaction whose result the
-// caller acts on before anyone else can move the session (see docs/architecture.md).
+// The SQLite implementation is store/sqlite/sessions.ts. Async like every other
+// repository; each write is still ONE method = one transaction (a transition is a
+// compare-and-set of the state plus its event), and callers act on its result,
+// never on an earlier read (see docs/architecture.md).
 // Other features read sessions only through `SessionDirectory` (async, read-only).
 import type { Provider, Session, SessionEvent, SessionState, TaskStatus } from './types.js';
 
@@ -59,48 +60,55 @@ export interface SessionPage {
 }
 
 export interface SessionRepo {
-  insert(s: NewSession): Session;
-  get(id: string): Session | undefined;
+  /**
+   * Inserts the session and its first event in one transaction. `check`, when
+   * given, runs inside it with the number of active sessions; throwing aborts the
+   * insert, so two starts cannot both pass the concurrency limit.
+   */
+  insert(s: NewSession, check?: (active: number) => void): Promise<Session>;
+  get(id: string): Promise<Session | undefined>;
   /** Every session in list order (created_at, id). */
-  list(): Session[];
-  listByStates(states: readonly SessionState[]): Session[];
+  list(): Promise<Session[]>;
+  listByStates(states: readonly SessionState[]): Promise<Session[]>;
   /** One page in list order, by keyset: the cost of a page does not grow with the table. */
-  listPage(q: SessionPageQuery): SessionPage;
+  listPage(q: SessionPageQuery): Promise<SessionPage>;
   /**
    * Ended sessions that still have a workspace or a sandbox, ended at or before
    * `cutoffMs`, in list order: what retention and prune look at, found without
    * loading every session.
    */
-  endedWithLeftovers(cutoffMs: number): Session[];
-  brief(id: string): { prompt: string; planJson: string };
-  countCreated(): number;
+  endedWithLeftovers(cutoffMs: number): Promise<Session[]>;
+  brief(id: string): Promise<{ prompt: string; planJson: string }>;
+  countCreated(): Promise<number>;
   /** Sessions created and decisions summed, in the store (no session is loaded): what /metrics counts. */
-  totals(owner?: string): SessionTotals;
+  totals(owner?: string): Promise<SessionTotals>;
   /** The `limit` most recently ended sessions, newest first, optionally of one owner. */
-  recentlyEnded(limit: number, owner?: string): Session[];
+  recentlyEnded(limit: number, owner?: string): Promise<Session[]>;
   /**
    * Moves a session to `to` if it is currently in one of `from`, and appends the
    * `state` event, atomically. Returns the event, or undefined when the session
    * was not in `from` (someone else moved it first).
    */
-  transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra?: { reason?: string; data?: Record<string, unknown> }): SessionEvent | undefined;
-  setRuntime(id: string, f: { sandboxId?: string; workspace?: string; branch?: string }): void;
-  markWorkspaceRemoved(id: string): void;
-  requestStop(id: string): void;
-  append(id: string, type: string, message: string, data?: Record<string, unknown>, counters?: CounterUpdate): SessionEvent;
+  transition(id: string, from: readonly SessionState[], to: SessionState, message: string, extra?: { reason?: string; data?: Record<string, unknown> }): Promise<SessionEvent | undefined>;
+  setRuntime(id: string, f: { sandboxId?: string; workspace?: string; branch?: string }): Promise<void>;
+  /** Marks the workspace removed; returns true the first time (a compare-and-set: one of two racing removals wins). */
+  markWorkspaceRemoved(id: string): Promise<boolean>;
+  /** Sets stop_requested; returns true when it was not set yet (a compare-and-set: one of two racing stops announces it). */
+  requestStop(id: string): Promise<boolean>;
+  append(id: string, type: string, message: string, data?: Record<string, unknown>, counters?: CounterUpdate): Promise<SessionEvent>;
   /** Counters without an event (heartbeats do not count as activity for stall detection). */
-  updateCounters(id: string, counters: CounterUpdate): void;
-  hasTask(id: string, taskId: string): boolean;
+  updateCounters(id: string, counters: CounterUpdate): Promise<void>;
+  hasTask(id: string, taskId: string): Promise<boolean>;
   /** Distinct tasks of a session (the per-session quota counts these). */
-  taskCount(id: string): number;
+  taskCount(id: string): Promise<number>;
   /** Creates or updates a task; returns true when it is new. */
-  setTask(id: string, taskId: string, status: TaskStatus): boolean;
+  setTask(id: string, taskId: string, status: TaskStatus): Promise<boolean>;
   /** Records an agent as seen; returns true the first time. */
-  addAgent(id: string, agent: string): boolean;
+  addAgent(id: string, agent: string): Promise<boolean>;
   /** Events of one session with seq > afterSeq, oldest first. */
-  events(id: string, afterSeq: number, limit: number): SessionEvent[];
+  events(id: string, afterSeq: number, limit: number): Promise<SessionEvent[]>;
   /** Events of all sessions with gid > afterGid, oldest first. */
-  eventsSince(afterGid: number, limit: number): SessionEvent[];
+  eventsSince(afterGid: number, limit: number): Promise<SessionEvent[]>;
 }
 
 /** A task a session reported, with the session it belongs to (the registry's cross-project view). */

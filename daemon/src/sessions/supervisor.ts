@@ -37,7 +37,7 @@ export class SessionSupervisor {
 
   /** After a daemon restart: re-attach to running sandboxes and re-open their agent channels (the runner reconnects to the same path). */
   async reconcile(): Promise<void> {
-    for (const s of this.o.store.listByStates(ACTIVE_STATES)) {
+    for (const s of await this.o.store.listByStates(ACTIVE_STATES)) {
       try {
         await this.reattach(s);
       } catch (err) {
@@ -60,10 +60,10 @@ export class SessionSupervisor {
     const channel = await this.o.channels.open(s.id);
     await this.o.upstreams.openProxy(this.o.proxies, s, channel.hostDir);
     // A Decide that was waiting died with the old process; the runner asks again and the pending approval is reused.
-    if (s.state === 'waiting_approval') this.o.rt.events.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
-    if (info.state === 'paused') this.o.rt.events.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
-    else this.o.rt.events.transition(s.id, ['paused'], 'running', 'the sandbox is running');
-    this.o.rt.events.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
+    if (s.state === 'waiting_approval') await this.o.rt.events.transition(s.id, ['waiting_approval'], 'running', 'daemon restarted; waiting for the runner to ask again');
+    if (info.state === 'paused') await this.o.rt.events.transition(s.id, ['running'], 'paused', 'the sandbox is paused');
+    else await this.o.rt.events.transition(s.id, ['paused'], 'running', 'the sandbox is running');
+    await this.o.rt.events.append(s.id, 'reattached', 'daemon restarted and re-attached to the sandbox', { sandbox: info.id });
     if (s.stopRequested) this.o.rt.timers.schedule(s.id, this.o.config.stop_grace_seconds * 1000, () => void this.o.finalize(s.id, 'stopped', s.reason || 'stop requested before the daemon restarted'));
   }
 
@@ -80,7 +80,7 @@ export class SessionSupervisor {
     try {
       const now = this.o.clock();
       const cfg = this.o.config;
-      for (const s of this.o.store.listByStates(['running', 'paused', 'waiting_approval'])) {
+      for (const s of await this.o.store.listByStates(['running', 'paused', 'waiting_approval'])) {
         if (this.o.rt.timers.finishing(s.id)) continue;
         const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId).catch(() => undefined) : undefined;
         if (!info || info.state === 'exited' || info.state === 'dead') {
@@ -94,10 +94,10 @@ export class SessionSupervisor {
         if (cfg.idle_timeout_seconds && quiet > cfg.idle_timeout_seconds * 1000 && !s.stopRequested) {
           await this.o.requestStop(s.id, `idle for ${Math.round(quiet / 1000)}s (sessions.idle_timeout_seconds = ${cfg.idle_timeout_seconds})`);
         } else if (cfg.stall_seconds && quiet > cfg.stall_seconds * 1000 && !this.o.rt.events.stalled(s.id)) {
-          this.o.rt.events.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
+          await this.o.rt.events.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
         }
       }
-      for (const over of await this.o.cleanup.overLimit(this.o.store.listByStates(['running', 'paused', 'waiting_approval']))) {
+      for (const over of await this.o.cleanup.overLimit(await this.o.store.listByStates(['running', 'paused', 'waiting_approval']))) {
         // No grace period: the agent is filling the disk.
         await this.o.finalize(over.id, 'stopped', over.reason);
       }

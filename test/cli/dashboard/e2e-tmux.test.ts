@@ -103,7 +103,7 @@ describe('loki dashboard in tmux against a real daemon', function () {
     t.save('grpc-0-empty', screen);
     const id = await startSession();
     await approveThrough(t, id, 'grpc');
-    const done = await until('completed in the daemon', () => sd.feature.manager.get(ADMIN, id).state === 'completed', 30_000);
+    const done = await until('completed in the daemon', async () => (await sd.feature.manager.get(ADMIN, id)).state === 'completed', 30_000);
     assert.ok(done);
 
     // Resize: every line fits the new width, one status bar, no torn header.

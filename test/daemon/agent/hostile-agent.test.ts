@@ -46,11 +46,11 @@ describe('security review: a hostile agent-runner on the agent socket', function
   it('cannot invent lifecycle events: state/running/completed are refused and nothing is appended', async function () {
     const { s, runner } = await session();
     const m = sd.feature.manager;
-    const before = m.get(ADMIN, s.id).eventsTotal;
+    const before = (await m.get(ADMIN, s.id)).eventsTotal;
     for (const type of ['state', 'running', 'completed', 'stop_requested', 'decision', '']) {
       await assert.rejects(runner.report([{ type: 'message', message: 'ok' }, { type, message: 'forged' }]), (e) => grpcCode(e) === status.INVALID_ARGUMENT, type);
     }
-    const after = m.get(ADMIN, s.id);
+    const after = await m.get(ADMIN, s.id);
     assert.equal(after.eventsTotal, before, 'a refused report appends none of its events');
     assert.equal(after.state, 'running');
   });
@@ -64,17 +64,17 @@ describe('security review: a hostile agent-runner on the agent socket', function
       { type: 'usage', costUsd: Number.NEGATIVE_INFINITY },
     ]);
     await runner.heartbeat(-7);
-    let x = sd.feature.manager.get(ADMIN, s.id);
+    let x = await sd.feature.manager.get(ADMIN, s.id);
     assert.equal(x.costUsd, 0);
     assert.equal(x.iteration, 0);
     assert.equal(x.inputTokens, 0);
     assert.equal(x.outputTokens, 0);
     await runner.report([{ type: 'usage', costUsd: 1e300 }]);
-    x = sd.feature.manager.get(ADMIN, s.id);
+    x = await sd.feature.manager.get(ADMIN, s.id);
     assert.ok(x.costUsd > 0 && x.costUsd <= 1000, `cost ${x.costUsd}`);
     // Token counts priced by the daemon are capped per event the same way.
     await runner.report([{ type: 'usage', inputTokens: 1e12, outputTokens: 1e12 }]);
-    const y = sd.feature.manager.get(ADMIN, s.id);
+    const y = await sd.feature.manager.get(ADMIN, s.id);
     assert.ok(y.costUsd - x.costUsd <= 1000, `one event added ${y.costUsd - x.costUsd} USD`);
   });
 
@@ -87,7 +87,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     // An int64 beyond what JavaScript holds exactly is the agent's mistake: INVALID_ARGUMENT naming the field, not INTERNAL.
     await assert.rejects(runner.report([{ type: 'usage', inputTokens: 2 ** 62 }]), (e) => grpcCode(e) === status.INVALID_ARGUMENT && /events\[\]\.input_tokens is out of range/.test(String((e as Error).message)));
     await runner.report([{ type: 'log', message: 'y'.repeat(100_000) }]);
-    const [last] = sd.feature.manager.store.events(s.id, sd.feature.manager.get(ADMIN, s.id).eventsTotal - 1, 1);
+    const [last] = await sd.feature.manager.store.events(s.id, (await sd.feature.manager.get(ADMIN, s.id)).eventsTotal - 1, 1);
     assert.ok(last!.message.length <= 8 * 1024 + 1, `message clipped (${last!.message.length})`);
     assert.equal((await runner.heartbeat(1)).stopRequested, false);
   });
@@ -95,14 +95,14 @@ describe('security review: a hostile agent-runner on the agent socket', function
   it('takes thousands of events, numbered without gaps, and keeps the session healthy', async function () {
     const { s, runner } = await session();
     const m = sd.feature.manager;
-    const start = m.get(ADMIN, s.id).eventsTotal;
+    const start = (await m.get(ADMIN, s.id)).eventsTotal;
     // How fast is a benchmark's question (bench/), not a test's: here only that nothing is lost or reordered.
     for (let i = 0; i < 20; i++) await runner.report(Array.from({ length: 200 }, (_, k) => ({ type: 'log', message: `e${i}-${k}`, iteration: i })));
-    const x = m.get(ADMIN, s.id);
+    const x = await m.get(ADMIN, s.id);
     assert.equal(x.eventsTotal, start + 4000);
     assert.equal(x.iteration, 19);
     assert.equal(x.state, 'running');
-    const seqs = sd.feature.manager.store.events(s.id, 0, 10_000).map((e) => e.seq);
+    const seqs = (await sd.feature.manager.store.events(s.id, 0, 10_000)).map((e) => e.seq);
     assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
   });
 
@@ -137,7 +137,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     } finally {
       sessions.close();
     }
-    assert.equal(sd.feature.manager.get(ADMIN, b.s.id).state, 'running');
+    assert.equal((await sd.feature.manager.get(ADMIN, b.s.id)).state, 'running');
   });
 
   it('gets an approval bound to the exact command: a respelling, a second use or another session asks again', async function () {
@@ -178,7 +178,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
       client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' } }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
     );
     assert.equal(err?.code, status.DEADLINE_EXCEEDED);
-    await until('back to running', () => sd.feature.manager.get(ADMIN, s.id).state === 'running');
+    await until('back to running', async () => (await sd.feature.manager.get(ADMIN, s.id)).state === 'running');
     assert.equal((await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' })).length, 1);
   });
 
@@ -186,16 +186,16 @@ describe('security review: a hostile agent-runner on the agent socket', function
     const { s, runner } = await session();
     const m = sd.feature.manager;
     const stopping = m.stop(ADMIN, s.id);
-    await until('stop_requested', () => m.get(ADMIN, s.id).stopRequested);
+    await until('stop_requested', async () => (await m.get(ADMIN, s.id)).stopRequested);
     // The runner ignores the request and keeps working.
     assert.equal((await runner.report([{ type: 'iteration', iteration: 5 }])).stopRequested, true);
     assert.equal((await runner.decide({ $case: 'shell', shell: 'ls' })).decision, 'deny');
     const done = await stopping;
     assert.equal(done.state, 'stopped');
-    const n = m.get(ADMIN, s.id).eventsTotal;
+    const n = (await m.get(ADMIN, s.id)).eventsTotal;
     assert.equal((await runner.report([{ type: 'message', message: 'still here' }]).catch(() => ({ stopRequested: true }))).stopRequested, true);
     await assert.rejects(runner.decide({ $case: 'shell', shell: 'ls' }));
-    assert.equal(m.get(ADMIN, s.id).eventsTotal, n, 'no events after the end');
-    assert.equal(m.get(ADMIN, s.id).state, 'stopped');
+    assert.equal((await m.get(ADMIN, s.id)).eventsTotal, n, 'no events after the end');
+    assert.equal((await m.get(ADMIN, s.id)).state, 'stopped');
   });
 });

@@ -21,7 +21,7 @@ describe('approvals', function () {
   const owners: Record<string, string> = { s1: 'token:alice' };
   const open = (o: { timeoutMs?: number; fourEyes?: boolean; onTimeout?: 'deny' | 'allow' } = {}) => {
     db = openSqliteStore(join(tmp.path, 'state', 'loki.db'));
-    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: o.timeoutMs ?? 60_000, onTimeout: o.onTimeout ?? 'deny', fourEyes: o.fourEyes ?? false, ownerOf: (s) => owners[s] });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: o.timeoutMs ?? 60_000, onTimeout: o.onTimeout ?? 'deny', fourEyes: o.fourEyes ?? false, ownerOf: async (s) => owners[s] });
     service = new PolicyService({ engine: engineFor(), approvals: store, audit: { record: async (e) => void events.push(e) }, log: quietLogger() });
   };
   const close = () => {
@@ -165,7 +165,7 @@ describe('approvals', function () {
   it('caps the pending requests one session can open', async function () {
     close();
     db = openSqliteStore(join(tmp.path, 'state', 'loki.db'));
-    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => undefined, maxPendingPerSession: 2 });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async () => undefined, maxPendingPerSession: 2 });
     service = new PolicyService({ engine: engineFor(), approvals: store, audit: { record: async () => {} }, log: quietLogger() });
     await service.decide(shell('git push -f a'), { sessionId: 's1' }, agent);
     await service.decide(shell('git push -f b'), { sessionId: 's1' }, agent);

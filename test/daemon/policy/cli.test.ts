@@ -37,10 +37,10 @@ describe('loki policy and loki approvals', function () {
     tmp = tempDir();
     db = openSqliteStore(join(tmp.path, 'loki.db'));
     const { engine, config } = buildPolicyEngine({ blocked_commands: ['npm publish'] });
-    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'local:1000' });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async () => 'local:1000' });
     service = new PolicyService({ engine, approvals: store, audit: { record: async () => {} }, log: quietLogger() });
     server = new Server();
-    createPolicyModule({ service, ownerOf: () => 'local:1000', config }).register(server, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });
+    createPolicyModule({ service, ownerOf: async () => 'local:1000', config }).register(server, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });
     socket = join(tmp.path, 'admin.sock');
     await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   });

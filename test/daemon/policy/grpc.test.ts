@@ -75,9 +75,9 @@ describe('PolicyService over gRPC', function () {
     events = [];
     db = openSqliteStore(join(tmp.path, 'loki.db'));
     const { engine, config } = buildPolicyEngine({});
-    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: (s) => owners[s] });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async (s) => owners[s] });
     service = new PolicyService({ engine, approvals: store, audit: { record: async (e) => void events.push(e) }, log: quietLogger() });
-    const mod = createPolicyModule({ service, ownerOf: (s) => owners[s], config });
+    const mod = createPolicyModule({ service, ownerOf: async (s) => owners[s], config });
     for (const role of ['local-admin', 'gateway', 'agent'] as const) {
       const server = new Server();
       if (mod.roles.includes(role)) mod.register(server, { log: quietLogger(), listener: { role, sessionId: 'sess-alice', localUid: 1000 }, trust: { verifier: creds } });

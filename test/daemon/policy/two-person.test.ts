@@ -31,7 +31,7 @@ describe('two-person rule (policy approvers / require_distinct_approver)', funct
     db = openSqliteStore(join(tmp.path, 'state', 'loki.db'));
     const { engine, config } = buildPolicyEngine(POLICY);
     const byRule = approvalRequirements(config);
-    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'token:starter', requirementFor: (r) => byRule.get(r) });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async () => 'token:starter', requirementFor: (r) => byRule.get(r) });
     service = new PolicyService({ engine, approvals: store, audit: { record: async () => {} }, log: quietLogger() });
   });
   afterEach(() => {
@@ -95,7 +95,7 @@ describe('two-person rule (policy approvers / require_distinct_approver)', funct
     store.close();
     const { config } = buildPolicyEngine(POLICY);
     const byRule = approvalRequirements(config);
-    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: () => 'token:starter', requirementFor: (r) => byRule.get(r) });
+    store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async () => 'token:starter', requirementFor: (r) => byRule.get(r) });
     assert.deepEqual((await store.get(id)).approvers, ['token:alice']);
     await assert.rejects(store.decide(id, { approve: true, subject: 'token:alice' }), (e: LokiError) => e.code === 'four_eyes_required');
     assert.equal((await store.decide(id, { approve: true, subject: 'token:carol' })).status, 'approved');

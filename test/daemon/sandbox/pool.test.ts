@@ -93,8 +93,8 @@ describe('SandboxPool (warm pool)', function () {
     assert.equal(mountedAt(s.workspace), 'ext4');
     assert.ok(existsSync(join(sd.d.home, 'workspaces', '.images', `${s.id}.img`)));
     assert.ok(!existsSync(join(sd.d.home, 'workspaces', '.images', `pool-${slotDir}.img`)));
-    const done = await until('the session to end', () => {
-      const x = sd!.feature.manager.get(ADMIN, s.id);
+    const done = await until('the session to end', async () => {
+      const x = await sd!.feature.manager.get(ADMIN, s.id);
       return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
     }, 90_000);
     assert.equal(done.state, 'completed', done.reason);
@@ -216,7 +216,7 @@ describe('SandboxPool (warm pool)', function () {
     assert.equal(box.session, s.id);
     assert.equal(box.owner, ADMIN.subject);
     assert.equal(box.state, 'running');
-    assert.equal(sd.feature.manager.get(ADMIN, s.id).state, 'running');
+    assert.equal((await sd.feature.manager.get(ADMIN, s.id)).state, 'running');
     const ws = await execIn(sd.driver, s.sandboxId, 'ls /workspace');
     assert.match(ws.out, /README/, 'the workspace mount survived the restart');
     await until('a fresh slot', () => (sd!.d.pool!.status().ready === 1 ? true : undefined), 90_000);

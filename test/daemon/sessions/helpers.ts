@@ -79,7 +79,7 @@ export async function startSessionDaemon(
     driver: driver!,
     async cleanup() {
       // Sessions still running at the end of a test: remove their containers (a daemon close leaves them running on purpose).
-      for (const s of feature!.manager.store.list()) {
+      for (const s of await feature!.manager.store.list()) {
         if (s.sandboxId) await driver!.remove(s.sandboxId, true).catch(() => undefined);
       }
       await d.cleanup();

@@ -55,7 +55,7 @@ describe('SessionManager', function () {
 
       // checkpoint mode asks at a phase boundary: the session waits (not a stall) until a human decides.
       const asked = runner.decide({ $case: 'phase', phase: 'review' });
-      await until('waiting_approval', () => m.get(ADMIN, s.id).state === 'waiting_approval');
+      await until('waiting_approval', async () => (await m.get(ADMIN, s.id)).state === 'waiting_approval');
       const [approval] = await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
       assert.ok(approval, 'a pending approval exists');
       const { value: code } = await quietly(() => runCli(['--socket', sd.d.paths.adminSocket, 'approvals', 'approve', approval.id]));
@@ -63,7 +63,7 @@ describe('SessionManager', function () {
       const granted = await asked;
       assert.equal(granted.decision, 'allow');
       assert.equal(granted.approvalId, approval.id);
-      assert.equal(m.get(ADMIN, s.id).state, 'running');
+      assert.equal((await m.get(ADMIN, s.id)).state, 'running');
 
       assert.equal((await runner.decide({ $case: 'commitMessage', commitMessage: 'add hello' })).decision, 'allow');
       assert.equal((await execIn(sd.driver, s.sandboxId, 'git add hello.txt && git commit -q -m "add hello"')).code, 0);
@@ -76,8 +76,8 @@ describe('SessionManager', function () {
     } finally {
       runner.close();
     }
-    const done = await until('completed', () => {
-      const x = m.get(ADMIN, s.id);
+    const done = await until('completed', async () => {
+      const x = await m.get(ADMIN, s.id);
       return x.state === 'completed' ? x : undefined;
     }, 30_000);
 
@@ -147,7 +147,7 @@ describe('SessionManager', function () {
     const runner = new StandInRunner(agentSocket(sd.d, s.id));
     try {
       const stopping = m.stop(ADMIN, s.id);
-      await until('stop_requested', () => m.get(ADMIN, s.id).stopRequested);
+      await until('stop_requested', async () => (await m.get(ADMIN, s.id)).stopRequested);
       assert.equal((await runner.heartbeat(1)).stopRequested, true);
       const denied = await runner.decide({ $case: 'shell', shell: 'ls' });
       assert.equal(denied.decision, 'deny');
@@ -164,8 +164,8 @@ describe('SessionManager', function () {
     sd = await startSessionDaemon({ sessions: { runner_command: ['/bin/sh', '-c', 'echo boom >&2; exit 3'] } });
     const m = sd.feature.manager;
     const s = await m.start(ADMIN, input({ prompt: 'x', projectPath: repo }));
-    const failed = await until('failed', () => {
-      const x = m.get(ADMIN, s.id);
+    const failed = await until('failed', async () => {
+      const x = await m.get(ADMIN, s.id);
       return x.state === 'failed' ? x : undefined;
     });
     assert.match(failed.reason, /exited with code 3/);
@@ -181,7 +181,7 @@ describe('SessionManager', function () {
     const runner = new StandInRunner(agentSocket(sd.d, s.id));
     try {
       const asked = runner.decide({ $case: 'shell', shell: 'ls' });
-      await until('waiting_approval', () => m.get(ADMIN, s.id).state === 'waiting_approval');
+      await until('waiting_approval', async () => (await m.get(ADMIN, s.id)).state === 'waiting_approval');
       await new Promise((r) => setTimeout(r, 2500));
       assert.equal(await stalls(), 1, 'no new stall while waiting for a human');
       await m.resume(ADMIN, s.id); // staged autonomy: resume approves the pending checkpoint, like Loki Mode
@@ -202,12 +202,12 @@ describe('SessionManager', function () {
     await assert.rejects(m.start(bob, input({ prompt: 'x' })), (err: Error & { code?: string }) => err.code === 'invalid_argument' && /no project is registered/.test(err.message), 'no project to default to either');
     const s = await m.start(alice, input({ prompt: 'x', project }));
     assert.equal(s.owner, 'token:alice');
-    assert.equal(m.get(alice, s.id).id, s.id);
-    assert.throws(() => m.get(bob, s.id), { code: 'session_not_found' });
+    assert.equal((await m.get(alice, s.id)).id, s.id);
+    await assert.rejects(m.get(bob, s.id), { code: 'session_not_found' });
     await assert.rejects(m.pause(bob, s.id), { code: 'session_not_found' });
-    assert.deepEqual(m.list(bob, true), []);
-    assert.equal(m.get(admin, s.id).id, s.id);
-    assert.throws(() => m.get(gatewayCaller('token:alice', ['read']), s.id, 'control'), { code: 'permission_denied' });
+    assert.deepEqual(await m.list(bob, true), []);
+    assert.equal((await m.get(admin, s.id)).id, s.id);
+    await assert.rejects(m.get(gatewayCaller('token:alice', ['read']), s.id, 'control'), { code: 'permission_denied' });
   });
 
   it('rejects bad start requests with specific messages', async function () {
@@ -237,7 +237,7 @@ describe('SessionManager', function () {
     assert.match(await refusal('/etc/passwd'), /outside the project/);
     assert.equal(await refusal('/etc/passwd'), await refusal('/etc/no-such-file-here'));
     assert.equal(await refusal('/etc/passwd'), await refusal('missing-prd-inside.md'));
-    assert.deepEqual(m.list(ADMIN, true), [], 'no session was created by a bad request');
+    assert.deepEqual(await m.list(ADMIN, true), [], 'no session was created by a bad request');
     removeDir(aliceRepo);
   });
 });

@@ -74,7 +74,7 @@ describe('agent sockets: only the session’s sandbox can reach them', function 
       daemons.push(sd);
       assert.equal(sd.d.paths.runDir, runDir);
       const s = await sd.feature.manager.start(ADMIN, { prd: '', prompt: 'x', provider: 'openai', plan: '', profile: '', autonomy: '', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
-      assert.equal(sd.feature.manager.get(ADMIN, s.id).state, 'running');
+      assert.equal((await sd.feature.manager.get(ADMIN, s.id)).state, 'running');
       const agents = join(runDir, 'agents');
       openParents(runDir);
 

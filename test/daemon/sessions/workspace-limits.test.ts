@@ -53,10 +53,10 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
   it('stops a write at the limit with ENOSPC inside the sandbox; the host keeps its free space', async function () {
     const m = sd.feature.manager;
     const s = await m.start(ADMIN, input(repo));
-    const ws = m.get(ADMIN, s.id).workspace;
+    const ws = (await m.get(ADMIN, s.id)).workspace;
     assert.ok(isMountPoint(ws), 'the workspace is its own file system');
     const before = freeBytes(sd.d.paths.workspacesDir);
-    const r = await execIn(sd.driver, s.sandboxId || m.get(ADMIN, s.id).sandboxId, 'dd if=/dev/zero of=/workspace/big.bin bs=1M count=512 2>&1; echo "dd=$?"; df -k /workspace | tail -1');
+    const r = await execIn(sd.driver, s.sandboxId || (await m.get(ADMIN, s.id)).sandboxId, 'dd if=/dev/zero of=/workspace/big.bin bs=1M count=512 2>&1; echo "dd=$?"; df -k /workspace | tail -1');
     assert.match(r.out, /No space left on device/);
     assert.match(r.out, /dd=1/);
     // Other processes share this disk, so the bound is loose: 512 MiB were written, at most the limit landed.
@@ -65,7 +65,7 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
     const image = statSync(join(sd.d.paths.workspacesDir, '.images', `${s.id}.img`));
     assert.ok(image.blocks * 512 <= LIMIT, 'the image never grows past the limit');
     // The project files are there and the workspace keeps working once the agent cleans up.
-    const again = await execIn(sd.driver, m.get(ADMIN, s.id).sandboxId, 'rm /workspace/big.bin && echo ok > /workspace/after.txt && cat /workspace/README.md && git -C /workspace status --porcelain');
+    const again = await execIn(sd.driver, (await m.get(ADMIN, s.id)).sandboxId, 'rm /workspace/big.bin && echo ok > /workspace/after.txt && cat /workspace/README.md && git -C /workspace status --porcelain');
     assert.equal(again.code, 0, again.out);
     assert.match(again.out, /# project/);
     assert.doesNotMatch(again.out, /lost\+found/);
@@ -77,12 +77,12 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
     try {
       const m = watched.feature.manager;
       const s = await m.start(ADMIN, input(repo));
-      const cur = m.get(ADMIN, s.id);
+      const cur = await m.get(ADMIN, s.id);
       assert.equal(isMountPoint(cur.workspace), false);
       // The write itself succeeds (nothing limits it) unless the daemon stops the sandbox mid-write, which is also fine.
       await execIn(watched.driver, cur.sandboxId, 'dd if=/dev/zero of=/workspace/big.bin bs=1M count=64 2>&1').catch(() => undefined);
-      const ended = await until('the daemon to stop the session', () => {
-        const x = m.get(ADMIN, s.id);
+      const ended = await until('the daemon to stop the session', async () => {
+        const x = await m.get(ADMIN, s.id);
         return x.state === 'stopped' ? x : undefined;
       }, 30_000);
       assert.match(ended.reason, /the workspace uses .* over sessions\.workspace\.max_size \(32\.0 MiB\)/);
@@ -102,7 +102,7 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
         assert.match(err.message, /not enough free disk space for a new session: .* free under .*sessions\.workspace\.min_free/);
         return true;
       });
-      assert.deepEqual(m.list(ADMIN, true), [], 'nothing was created');
+      assert.deepEqual(await m.list(ADMIN, true), [], 'nothing was created');
     } finally {
       await tight.cleanup();
     }
@@ -128,7 +128,7 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
     assert.equal(existsSync(ws), false);
     assert.equal(existsSync(join(sd.d.paths.workspacesDir, '.images', `${s.id}.img`)), false);
     assert.equal(await sd.driver.get(stopped.sandboxId), undefined);
-    assert.ok(m.get(ADMIN, s.id).workspaceRemovedAtMs > 0, 'the record stays, marked');
+    assert.ok((await m.get(ADMIN, s.id)).workspaceRemovedAtMs > 0, 'the record stays, marked');
     assert.ok(audit(sd.d.home).some((e) => e.action === 'session.remove' && e.resource === `session:${s.id}` && e.user === 'local:0'));
     // Twice is harmless.
     assert.equal((await m.remove(ADMIN, s.id)).freedBytes, 0);
@@ -148,7 +148,7 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
 
     const dry = JSON.parse((await cli(sd, 'sessions', 'prune', '--dry-run', '--json')).out) as { removed: string[] };
     assert.deepEqual(dry.removed.sort(), ended.map((s) => s.id).sort());
-    for (const s of ended) assert.ok(existsSync(m.get(ADMIN, s.id).workspace), 'a dry run removes nothing');
+    for (const s of ended) assert.ok(existsSync((await m.get(ADMIN, s.id)).workspace), 'a dry run removes nothing');
 
     const bad = await cli(sd, 'sessions', 'prune', '--older-than', 'soon');
     assert.notEqual(bad.code, 0);
@@ -158,8 +158,8 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
     const pruned = JSON.parse(done.out) as { removed: string[]; freed_bytes: number };
     assert.deepEqual([...pruned.removed].sort(), ended.map((s) => s.id).sort());
     assert.ok(pruned.freed_bytes > 0);
-    for (const s of ended) assert.equal(existsSync(m.get(ADMIN, s.id).workspace), false, `${s.id} is gone`);
-    const live = m.get(ADMIN, running.id);
+    for (const s of ended) assert.equal(existsSync((await m.get(ADMIN, s.id)).workspace), false, `${s.id} is gone`);
+    const live = await m.get(ADMIN, running.id);
     assert.equal(live.state, 'running');
     assert.ok(isMountPoint(live.workspace), 'the running session keeps its workspace');
     const sorted = (x: unknown) => JSON.stringify([...(x as string[])].sort());
@@ -172,9 +172,9 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
     try {
       const m = short.feature.manager;
       const s = await m.start(ADMIN, input(repo));
-      const ws = m.get(ADMIN, s.id).workspace;
+      const ws = (await m.get(ADMIN, s.id)).workspace;
       await m.stop(ADMIN, s.id);
-      await until('the retention to remove the workspace', () => m.get(ADMIN, s.id).workspaceRemovedAtMs > 0, 20_000);
+      await until('the retention to remove the workspace', async () => (await m.get(ADMIN, s.id)).workspaceRemovedAtMs > 0, 20_000);
       assert.equal(existsSync(ws), false);
       const ev = audit(short.d.home).find((e) => e.action === 'session.remove' && e.resource === `session:${s.id}`);
       assert.equal(ev?.user, 'system');

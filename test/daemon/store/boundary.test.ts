@@ -11,7 +11,7 @@ const REPO = ROOT.endsWith('/dist') ? join(ROOT, '..') : ROOT;
 const VIOLATIONS: [string, string][] = [
   ['daemon/src/sessions/__scratch.ts', "import Database from 'better-sqlite3';\nvoid Database;"],
   ['daemon/src/git/__scratch.ts', "import { openDatabase } from '../store/db.js';\nvoid openDatabase;"],
-  ['daemon/src/git/__scratch.ts', "import { SqliteSessionRepo } from '../store/sqlite/sessions.js';\nvoid SqliteSessionRepo;"],
+  ['daemon/src/git/__scratch.ts', "import { SqliteSessionRepo } from '../store/sqlite/sessions-async.js';\nvoid SqliteSessionRepo;"],
   ['daemon/src/policy/__scratch.ts', "import type { Db } from '../store/db.js';\nexport type X = Db;"],
   ['daemon/src/tokens/grpc.ts', "import Database from 'better-sqlite3';\nvoid Database;"],
   ['daemon/src/authz/__scratch.ts', "import Database from 'better-sqlite3';\nvoid Database;"],

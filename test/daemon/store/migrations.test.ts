@@ -56,14 +56,14 @@ describe('store migrations', () => {
         applied.map((m) => `${m.module}:${m.version}`),
         [...MIGRATIONS].map((m) => `${m.module}:${m.version}`).sort(),
       );
-      const s = store.sessions.get('ses-000000000001')!;
+      const s = (await store.sessions.get('ses-000000000001'))!;
       assert.equal(s.state, 'completed');
       assert.equal(s.reason, 'finished');
       assert.equal(s.tasks.in_progress, 1);
       assert.equal(s.decisions.allow, 1);
-      assert.equal(store.sessions.events('ses-000000000000', 0, 100).length, 3);
-      assert.deepEqual(store.sessions.listPage({ limit: 2 }).sessions.map((x) => x.id), ['ses-000000000000', 'ses-000000000001']);
-      assert.deepEqual(store.sessions.listPage({ limit: 5, owner: 'token:alice' }).sessions.map((x) => x.id), ['ses-000000000002']);
+      assert.equal((await store.sessions.events('ses-000000000000', 0, 100)).length, 3);
+      assert.deepEqual((await store.sessions.listPage({ limit: 2 })).sessions.map((x) => x.id), ['ses-000000000000', 'ses-000000000001']);
+      assert.deepEqual((await store.sessions.listPage({ limit: 5, owner: 'token:alice' })).sessions.map((x) => x.id), ['ses-000000000002']);
       assert.equal((await store.projects.find('dm'))?.name, 'demo');
       assert.equal((await store.workspaces.get('ses-000000000000'))?.state, 'active');
       assert.deepEqual((await store.tokens.all()).map((t) => t.name), ['admin', 'viewer']);

@@ -16,7 +16,7 @@ import { seededId, sessionRow } from './helpers.js';
 describe('session list read cache', () => {
   let dir: string;
   let store: SqliteStore;
-  const active = (owner?: string) => store.sessions.listPage({ limit: 100, states: ACTIVE_STATES, ...(owner ? { owner } : {}) }).sessions.map((s) => s.id);
+  const active = (owner?: string) => store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES, ...(owner ? { owner } : {}) }).sessions.map((s) => s.id);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'loki-rcache-'));
@@ -29,22 +29,22 @@ describe('session list read cache', () => {
 
   it('answers a page asked again from memory, and sees every write through the repository on the next read', () => {
     assert.deepEqual(active(), []);
-    const again = store.sessions.listPage({ limit: 100, states: ACTIVE_STATES });
-    assert.equal(store.sessions.listPage({ limit: 100, states: ACTIVE_STATES }), again, 'the same page object: no query ran');
+    const again = store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES });
+    assert.equal(store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }), again, 'the same page object: no query ran');
     assert.ok(Object.isFrozen(again) && Object.isFrozen(again.sessions), 'a shared page cannot be changed by one caller');
-    store.sessions.insert(sessionRow(1, 'token:alice'));
+    store.sessions.rows.insert(sessionRow(1, 'token:alice'));
     assert.deepEqual(active(), [seededId(1)]);
     assert.deepEqual(active('token:bob'), [], 'the owner is part of the question');
-    store.sessions.transition(seededId(1), ['pending'], 'running', 'go');
-    assert.equal(store.sessions.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.state, 'running');
-    store.sessions.updateCounters(seededId(1), { addCostUsd: 0.5 });
-    assert.equal(store.sessions.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.costUsd, 0.5);
-    store.sessions.transition(seededId(1), ['running'], 'completed', 'done');
+    store.sessions.rows.transition(seededId(1), ['pending'], 'running', 'go');
+    assert.equal(store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.state, 'running');
+    store.sessions.rows.updateCounters(seededId(1), { addCostUsd: 0.5 });
+    assert.equal(store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.costUsd, 0.5);
+    store.sessions.rows.transition(seededId(1), ['running'], 'completed', 'done');
     assert.deepEqual(active(), [], 'an ended session leaves the active list at once');
   });
 
   it('sees writes made on the connection outside the session repository', () => {
-    store.sessions.insert(sessionRow(1, 'token:alice'));
+    store.sessions.rows.insert(sessionRow(1, 'token:alice'));
     assert.deepEqual(active(), [seededId(1)]);
     store.db.prepare("UPDATE sessions SET state = 'failed' WHERE id = ?").run(seededId(1));
     assert.deepEqual(active(), []);
@@ -53,7 +53,7 @@ describe('session list read cache', () => {
   });
 
   it('remembers nothing inside a transaction, so a rolled-back write is never served', () => {
-    store.sessions.insert(sessionRow(1, 'token:alice'));
+    store.sessions.rows.insert(sessionRow(1, 'token:alice'));
     assert.throws(() =>
       store.db.transaction(() => {
         store.db.prepare("UPDATE sessions SET state = 'failed' WHERE id = ?").run(seededId(1));

@@ -6,7 +6,7 @@ import { SqliteApprovalRepo } from './approvals.js';
 import { SqliteLearningRepo } from './learnings.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteProjectRepo } from './projects.js';
-import { SqliteSessionRepo } from './sessions.js';
+import { SqliteSessionRepo } from './sessions-async.js';
 import { SqliteTokenRepo } from './tokens.js';
 import { SqliteWorkspaceRepo } from './workspaces.js';
 

@@ -1,10 +1,13 @@
 // SessionRepo on SQLite (WAL, synchronous=FULL). A transition and the event that
 // announces it are one transaction: once a caller sees either, both are on disk
 // and survive SIGKILL. Also the SessionDirectory other features read through.
+// `SqliteSessionRows` is the synchronous core (one method = one transaction);
+// `SqliteSessionRepo` is the async interface the feature uses, and exposes the
+// core as `rows` for seeding inside a caller's own transaction (benches, tests).
 import Database, { type Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
 import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
-import { TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
+import { ACTIVE_STATES, TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
 import { ReadCache } from './read-cache.js';
 
@@ -81,12 +84,15 @@ const TOTALS = 'COUNT(*) AS n, SUM(decisions_allow) AS allow, SUM(decisions_deny
 
 const TERMINAL = new Set<SessionState>(['completed', 'failed', 'stopped']);
 
-export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
+/** SessionRepo with every method synchronous: what the SQLite core implements. */
+export type SyncSessionRepo = { [K in keyof SessionRepo]: (...a: Parameters<SessionRepo[K]>) => Awaited<ReturnType<SessionRepo[K]>> };
+
+export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
     | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'events' | 'eventsSince' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
     | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'lastOfProject'
-    | 'totals' | 'totalsOwner' | 'ended' | 'endedOwner',
+    | 'totals' | 'totalsOwner' | 'ended' | 'endedOwner' | 'active',
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
@@ -105,6 +111,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
       list: p(`SELECT ${COLUMNS} FROM sessions ORDER BY created_at, id`),
       brief: p('SELECT prompt, plan_json FROM sessions WHERE id = ?'),
       count: p('SELECT COUNT(*) AS n FROM sessions'),
+      active: p(`SELECT COUNT(*) AS n FROM sessions WHERE state IN (${ACTIVE_STATES.map((x) => `'${x}'`).join(', ')})`),
       state: p('SELECT state FROM sessions WHERE id = ?'),
       transition: p(`UPDATE sessions SET state = ?, reason = CASE WHEN ? <> '' THEN ? ELSE reason END,
              started_at = CASE WHEN ? = 'running' AND started_at = 0 THEN ? ELSE started_at END,
@@ -113,7 +120,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
            WHERE id = ?`),
       setRuntime: p('UPDATE sessions SET sandbox_id = ?, workspace = ?, branch = ? WHERE id = ?'),
       wsRemoved: p('UPDATE sessions SET workspace_removed_at = ? WHERE id = ? AND workspace_removed_at = 0'),
-      stop: p('UPDATE sessions SET stop_requested = 1 WHERE id = ?'),
+      stop: p('UPDATE sessions SET stop_requested = 1 WHERE id = ? AND stop_requested = 0'),
       hasTask: p('SELECT 1 FROM session_tasks WHERE session_id = ? AND task_id = ?'),
       taskCount: p('SELECT COUNT(*) AS n FROM session_tasks WHERE session_id = ?'),
       taskStatus: p('SELECT status FROM session_tasks WHERE session_id = ? AND task_id = ?'),
@@ -147,9 +154,10 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     };
   }
 
-  insert(s: NewSession): Session {
+  insert(s: NewSession, check?: (active: number) => void): Session {
     const now = this.clock();
     this.db.transaction(() => {
+      if (check) check((this.q.active.get() as { n: number }).n);
       this.q.insert.run(s.id, s.owner, s.provider, s.profile, s.autonomy, s.projectId, s.promptSource, s.prompt, s.planJson, s.model, s.baseUrl, s.upstream, s.maxIterations, s.network ? 1 : 0, now, now);
       this.appendInTx(s.id, 'state', 'session created', { state: 'pending', provider: s.provider, profile: s.profile, autonomy: s.autonomy, owner: s.owner });
     })();
@@ -247,12 +255,12 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     this.q.setRuntime.run(f.sandboxId ?? s.sandboxId, f.workspace ?? s.workspace, f.branch ?? s.branch, id);
   }
 
-  markWorkspaceRemoved(id: string): void {
-    this.q.wsRemoved.run(this.clock(), id);
+  markWorkspaceRemoved(id: string): boolean {
+    return this.q.wsRemoved.run(this.clock(), id).changes > 0;
   }
 
-  requestStop(id: string): void {
-    this.q.stop.run(id);
+  requestStop(id: string): boolean {
+    return this.q.stop.run(id).changes > 0;
   }
 
   append(id: string, type: string, message: string, data: Record<string, unknown> = {}, counters: CounterUpdate = {}): SessionEvent {
