@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { LOG_FLUSH_MS, gatewayLogDestination } from '../../gateway/src/log-destination.js';
+import { tempDirEach } from '../helpers/temp.js';
 
 function lines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);
@@ -16,14 +16,10 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 describe('gatewayLogDestination', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'lk-logdest-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const tmp = tempDirEach('lk-logdest-');
 
   it('writes a lone short line on the periodic flush, though it is far below the buffer size', async () => {
-    const file = join(dir, 'one.log');
+    const file = join(tmp.path, 'one.log');
     const dest = gatewayLogDestination({ dest: file });
     // A path is opened asynchronously (the gateway itself writes to fd 2, open from the start).
     await once(dest, 'ready');
@@ -34,7 +30,7 @@ describe('gatewayLogDestination', () => {
   });
 
   it('keeps every line of a burst, in order, and what is still buffered is written on a synchronous flush', async () => {
-    const file = join(dir, 'burst.log');
+    const file = join(tmp.path, 'burst.log');
     const dest = gatewayLogDestination({ dest: file });
     await once(dest, 'ready');
     const log = pino({ base: undefined }, dest);

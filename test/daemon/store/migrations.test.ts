@@ -3,13 +3,13 @@
 // (fixtures/make-main-fixture.ts.txt, run against `git archive 2593dd8`): every
 // table it had, rows in each, migrations recorded per module as that code did.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { MIGRATIONS } from '../../../daemon/src/store/sqlite/migrations.js';
 import { ROOT } from '../../helpers/entry.js';
+import { tempDirEach } from '../../helpers/temp.js';
 
 const REPO = ROOT.endsWith('/dist') ? join(ROOT, '..') : ROOT;
 const FIXTURE = join(REPO, 'test', 'daemon', 'store', 'fixtures', 'main-2593dd8.db');
@@ -37,14 +37,10 @@ function schema(path: string): Map<string, string> {
 }
 
 describe('store migrations', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'loki-mig-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const tmp = tempDirEach('loki-mig-');
 
   it('upgrades a database created by main 2593dd8 with every row kept and readable through the repositories', async () => {
-    const path = join(dir, 'loki.db');
+    const path = join(tmp.path, 'loki.db');
     copyFileSync(FIXTURE, path);
     const before = snapshot(path);
     assert.ok(TABLES.every((t) => before[t]!.length > 0), 'the fixture has rows in every table');
@@ -76,16 +72,16 @@ describe('store migrations', () => {
   });
 
   it('gives an upgraded database the same schema as a new one', () => {
-    const old = join(dir, 'old.db');
+    const old = join(tmp.path, 'old.db');
     copyFileSync(FIXTURE, old);
     openSqliteStore(old).close();
-    const fresh = join(dir, 'fresh.db');
+    const fresh = join(tmp.path, 'fresh.db');
     openSqliteStore(fresh).close();
     assert.deepEqual([...schema(old)].sort(), [...schema(fresh)].sort());
   });
 
   it('applies each migration once: reopening changes nothing', () => {
-    const path = join(dir, 'loki.db');
+    const path = join(tmp.path, 'loki.db');
     openSqliteStore(path).close();
     const first = new Database(path, { readonly: true });
     const at = first.prepare('SELECT module, version, applied_at FROM schema_migrations ORDER BY module, version').all();

@@ -4,59 +4,46 @@
 // upsert — is seen by the very next read; a write by another connection is seen
 // within the age bound; nothing is remembered inside a transaction.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../../daemon/src/store/db.js';
-import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { ReadCache } from '../../../daemon/src/store/sqlite/read-cache.js';
 import { ACTIVE_STATES } from '../../../daemon/src/sessions/types.js';
-import { seededId, sessionRow } from './helpers.js';
+import { seededId, sessionRow, storeEach } from './helpers.js';
 
 describe('session list read cache', () => {
-  let dir: string;
-  let store: SqliteStore;
-  const active = (owner?: string) => store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES, ...(owner ? { owner } : {}) }).sessions.map((s) => s.id);
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'loki-rcache-'));
-    store = openSqliteStore(join(dir, 'loki.db'));
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const fx = storeEach('loki-rcache-');
+  const active = (owner?: string) => fx.store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES, ...(owner ? { owner } : {}) }).sessions.map((s) => s.id);
 
   it('answers a page asked again from memory, and sees every write through the repository on the next read', () => {
     assert.deepEqual(active(), []);
-    const again = store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES });
-    assert.equal(store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }), again, 'the same page object: no query ran');
+    const again = fx.store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES });
+    assert.equal(fx.store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }), again, 'the same page object: no query ran');
     assert.ok(Object.isFrozen(again) && Object.isFrozen(again.sessions), 'a shared page cannot be changed by one caller');
-    store.sessions.rows.insert(sessionRow(1, 'token:alice'));
+    fx.store.sessions.rows.insert(sessionRow(1, 'token:alice'));
     assert.deepEqual(active(), [seededId(1)]);
     assert.deepEqual(active('token:bob'), [], 'the owner is part of the question');
-    store.sessions.rows.transition(seededId(1), ['pending'], 'running', 'go');
-    assert.equal(store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.state, 'running');
-    store.sessions.rows.updateCounters(seededId(1), { addCostUsd: 0.5 });
-    assert.equal(store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.costUsd, 0.5);
-    store.sessions.rows.transition(seededId(1), ['running'], 'completed', 'done');
+    fx.store.sessions.rows.transition(seededId(1), ['pending'], 'running', 'go');
+    assert.equal(fx.store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.state, 'running');
+    fx.store.sessions.rows.updateCounters(seededId(1), { addCostUsd: 0.5 });
+    assert.equal(fx.store.sessions.rows.listPage({ limit: 100, states: ACTIVE_STATES }).sessions[0]!.costUsd, 0.5);
+    fx.store.sessions.rows.transition(seededId(1), ['running'], 'completed', 'done');
     assert.deepEqual(active(), [], 'an ended session leaves the active list at once');
   });
 
   it('sees writes made on the connection outside the session repository', () => {
-    store.sessions.rows.insert(sessionRow(1, 'token:alice'));
+    fx.store.sessions.rows.insert(sessionRow(1, 'token:alice'));
     assert.deepEqual(active(), [seededId(1)]);
-    store.db.prepare("UPDATE sessions SET state = 'failed' WHERE id = ?").run(seededId(1));
+    fx.store.db.prepare("UPDATE sessions SET state = 'failed' WHERE id = ?").run(seededId(1));
     assert.deepEqual(active(), []);
-    store.db.prepare("UPDATE sessions SET state = 'running' WHERE id = ?").run(seededId(1));
+    fx.store.db.prepare("UPDATE sessions SET state = 'running' WHERE id = ?").run(seededId(1));
     assert.deepEqual(active(), [seededId(1)]);
   });
 
   it('remembers nothing inside a transaction, so a rolled-back write is never served', () => {
-    store.sessions.rows.insert(sessionRow(1, 'token:alice'));
+    fx.store.sessions.rows.insert(sessionRow(1, 'token:alice'));
     assert.throws(() =>
-      store.db.transaction(() => {
-        store.db.prepare("UPDATE sessions SET state = 'failed' WHERE id = ?").run(seededId(1));
+      fx.store.db.transaction(() => {
+        fx.store.db.prepare("UPDATE sessions SET state = 'failed' WHERE id = ?").run(seededId(1));
         assert.deepEqual(active(), []);
         throw new Error('roll back');
       })(),
@@ -66,10 +53,10 @@ describe('session list read cache', () => {
 
   it('sees a write by another connection once the age bound has passed', () => {
     let now = 1_000;
-    const cache = new ReadCache<string[]>(store.db, { maxAgeMs: 1000, now: () => now });
-    const read = () => (store.db.prepare('SELECT id FROM sessions ORDER BY id').all() as { id: string }[]).map((r) => r.id);
+    const cache = new ReadCache<string[]>(fx.store.db, { maxAgeMs: 1000, now: () => now });
+    const read = () => (fx.store.db.prepare('SELECT id FROM sessions ORDER BY id').all() as { id: string }[]).map((r) => r.id);
     assert.deepEqual(cache.get('k', read, (v) => v.length), []);
-    const other = openDatabase(join(dir, 'loki.db'));
+    const other = openDatabase(join(fx.dir, 'loki.db'));
     try {
       // Another process's write: not counted by this connection's total_changes().
       other.prepare(`INSERT INTO sessions (id, owner, state, provider, profile, autonomy, project_id, prompt_source, prompt, plan_json, model, base_url, upstream, max_iterations, network, created_at, last_event_at)
@@ -89,7 +76,7 @@ describe('session list read cache', () => {
 
   it('holds a bounded number of answers and rows', () => {
     let reads = 0;
-    const cache = new ReadCache<number[]>(store.db, { maxEntries: 4, maxRows: 10 });
+    const cache = new ReadCache<number[]>(fx.store.db, { maxEntries: 4, maxRows: 10 });
     const ask = (k: string, rows: number) => cache.get(k, () => (reads++, Array.from({ length: rows }, (_, i) => i)), (v) => v.length);
     for (const k of ['a', 'b', 'c', 'd']) ask(k, 1);
     ask('a', 1);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore, type SqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import type { SessionCursor, SessionPageQuery } from '../../../daemon/src/sessions/repo.js';
-import { sessionRow } from './helpers.js';
+import { sessionRow, storeEach } from './helpers.js';
 
 const row = sessionRow;
 
@@ -102,91 +102,74 @@ describe('SessionRepo (SQLite) list pages', () => {
 // What /metrics reads: totals summed in the store and the last few ended sessions,
 // checked against the same figures computed from every row.
 describe('SessionRepo (SQLite) metrics reads', () => {
-  let dir: string;
-  let store: SqliteStore;
   let now = 1_700_000_000_000;
+  const fx = storeEach('loki-srepo-m-', { clock: () => now });
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'loki-srepo-m-'));
-    store = openSqliteStore(join(dir, 'loki.db'), { clock: () => now });
     for (let i = 1; i <= 30; i++) {
       now += 1;
-      const s = await store.sessions.insert(row(i, i % 3 === 0 ? 'token:bob' : 'token:alice'));
-      for (let d = 0; d < i % 4; d++) await store.sessions.updateCounters(s.id, { decision: (['allow', 'deny', 'ask'] as const)[(i + d) % 3] });
+      const s = await fx.store.sessions.insert(row(i, i % 3 === 0 ? 'token:bob' : 'token:alice'));
+      for (let d = 0; d < i % 4; d++) await fx.store.sessions.updateCounters(s.id, { decision: (['allow', 'deny', 'ask'] as const)[(i + d) % 3] });
     }
     // End them in an order unrelated to creation, so "recent" cannot be list order.
     for (const i of [7, 2, 29, 13, 4, 22, 9, 30, 1, 18, 15]) {
       now += 10;
-      await store.sessions.transition(row(i, '').id, ['pending'], i % 2 ? 'completed' : 'failed', 'ended');
+      await fx.store.sessions.transition(row(i, '').id, ['pending'], i % 2 ? 'completed' : 'failed', 'ended');
     }
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('sums sessions and decisions per owner and for everyone, as the rows say', async () => {
     for (const owner of [undefined, 'token:alice', 'token:bob', 'token:nobody']) {
-      const rows = (await store.sessions.list()).filter((s) => owner === undefined || s.owner === owner);
+      const rows = (await fx.store.sessions.list()).filter((s) => owner === undefined || s.owner === owner);
       const want = { allow: 0, deny: 0, ask: 0 };
       for (const s of rows) for (const k of ['allow', 'deny', 'ask'] as const) want[k] += s.decisions[k];
-      assert.deepEqual(await store.sessions.totals(owner), { created: rows.length, decisions: want }, `owner ${owner ?? '(all)'}`);
+      assert.deepEqual(await fx.store.sessions.totals(owner), { created: rows.length, decisions: want }, `owner ${owner ?? '(all)'}`);
     }
-    assert.ok((await store.sessions.totals()).decisions.allow > 0, 'the fixture has decisions to sum');
+    assert.ok((await fx.store.sessions.totals()).decisions.allow > 0, 'the fixture has decisions to sum');
   });
 
   it('returns the most recently ended sessions, newest first, per owner', async () => {
     for (const owner of [undefined, 'token:bob']) {
-      const ended = (await store.sessions.list()).filter((s) => (owner === undefined || s.owner === owner) && ['completed', 'failed', 'stopped'].includes(s.state));
+      const ended = (await fx.store.sessions.list()).filter((s) => (owner === undefined || s.owner === owner) && ['completed', 'failed', 'stopped'].includes(s.state));
       const want = ended.sort((a, b) => b.endedAtMs - a.endedAtMs).map((s) => s.id);
-      for (const limit of [0, 1, 3, 50]) assert.deepEqual((await store.sessions.recentlyEnded(limit, owner)).map((s) => s.id), want.slice(0, limit), `owner ${owner ?? '(all)'} limit ${limit}`);
+      for (const limit of [0, 1, 3, 50]) assert.deepEqual((await fx.store.sessions.recentlyEnded(limit, owner)).map((s) => s.id), want.slice(0, limit), `owner ${owner ?? '(all)'} limit ${limit}`);
     }
-    assert.deepEqual((await store.sessions.recentlyEnded(2)).map((s) => s.id), [row(15, '').id, row(18, '').id]);
+    assert.deepEqual((await fx.store.sessions.recentlyEnded(2)).map((s) => s.id), [row(15, '').id, row(18, '').id]);
   });
 });
 
 // The async repository keeps each check-and-write in one call: concurrent callers
 // (all started before any is awaited) get exactly one winner.
 describe('SessionRepo (SQLite) compare-and-set writes', () => {
-  let dir: string;
-  let store: SqliteStore;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'loki-srepo-c-'));
-    store = openSqliteStore(join(dir, 'loki.db'));
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const fx = storeEach('loki-srepo-c-');
 
   it('moves a session once when two transitions race, and the loser gets undefined', async () => {
-    const s = await store.sessions.insert(row(1, 'token:alice'));
+    const s = await fx.store.sessions.insert(row(1, 'token:alice'));
     const [a, b] = await Promise.all([
-      store.sessions.transition(s.id, ['pending'], 'completed', 'done'),
-      store.sessions.transition(s.id, ['pending'], 'failed', 'failed', { reason: 'boom' }),
+      fx.store.sessions.transition(s.id, ['pending'], 'completed', 'done'),
+      fx.store.sessions.transition(s.id, ['pending'], 'failed', 'failed', { reason: 'boom' }),
     ]);
     assert.equal(a?.data.state, 'completed');
     assert.equal(b, undefined);
-    assert.equal((await store.sessions.get(s.id))?.state, 'completed');
-    assert.deepEqual((await store.sessions.events(s.id, 0, 10)).map((e) => e.data.state), ['pending', 'completed']);
+    assert.equal((await fx.store.sessions.get(s.id))?.state, 'completed');
+    assert.deepEqual((await fx.store.sessions.events(s.id, 0, 10)).map((e) => e.data.state), ['pending', 'completed']);
   });
 
   it('checks the concurrency limit inside the insert: of concurrent starts only those under the limit are stored', async () => {
     const limit = (active: number) => {
       if (active >= 2) throw new Error(`limit: ${active} active`);
     };
-    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => store.sessions.insert(row(i, 'token:alice'), limit)));
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => fx.store.sessions.insert(row(i, 'token:alice'), limit)));
     assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected']);
-    assert.equal((await store.sessions.list()).length, 2, 'a refused insert leaves neither row nor event');
-    assert.equal((await store.sessions.eventsSince(0, 100)).length, 2);
+    assert.equal((await fx.store.sessions.list()).length, 2, 'a refused insert leaves neither row nor event');
+    assert.equal((await fx.store.sessions.eventsSince(0, 100)).length, 2);
   });
 
   it('announces a stop request and a workspace removal once', async () => {
-    const s = await store.sessions.insert(row(1, 'token:alice'));
-    assert.deepEqual(await Promise.all([store.sessions.requestStop(s.id), store.sessions.requestStop(s.id)]), [true, false]);
-    assert.equal((await store.sessions.get(s.id))?.stopRequested, true);
-    assert.deepEqual(await Promise.all([store.sessions.markWorkspaceRemoved(s.id), store.sessions.markWorkspaceRemoved(s.id)]), [true, false]);
-    assert.ok(((await store.sessions.get(s.id))?.workspaceRemovedAtMs ?? 0) > 0);
+    const s = await fx.store.sessions.insert(row(1, 'token:alice'));
+    assert.deepEqual(await Promise.all([fx.store.sessions.requestStop(s.id), fx.store.sessions.requestStop(s.id)]), [true, false]);
+    assert.equal((await fx.store.sessions.get(s.id))?.stopRequested, true);
+    assert.deepEqual(await Promise.all([fx.store.sessions.markWorkspaceRemoved(s.id), fx.store.sessions.markWorkspaceRemoved(s.id)]), [true, false]);
+    assert.ok(((await fx.store.sessions.get(s.id))?.workspaceRemovedAtMs ?? 0) > 0);
   });
 });
