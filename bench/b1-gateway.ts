@@ -5,8 +5,6 @@
 // Run: npx tsx bench/b1-gateway.ts [--seconds N] [--concurrency N]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,51 +19,13 @@ import { loadGatewayConfig } from '../gateway/src/config.js';
 import { createDaemonClient } from '../client/src/grpc/index.js';
 import { GatewayMetrics } from '../gateway/src/metrics.js';
 import { TokenServiceClient, type GenerateTokenResponse } from '../proto/gen/loki/v1/tokens.js';
+import { keepAliveLoad, type LoadTarget } from './lib/load.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '50' } } });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
-interface Target {
-  port: number;
-  tls: boolean;
-  path: string;
-  headers: Record<string, string>;
-}
-
-/** Keep-alive load loop: `concurrency` workers each issue requests back to back until the deadline. */
-async function load(t: Target, ms: number): Promise<{ rps: number; errors: number }> {
-  const agent = t.tls ? new HttpsAgent({ keepAlive: true, maxSockets: concurrency, rejectUnauthorized: false }) : new HttpAgent({ keepAlive: true, maxSockets: concurrency });
-  const send = t.tls ? httpsRequest : httpRequest;
-  let done = 0;
-  let errors = 0;
-  const deadline = performance.now() + ms;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const req = send({ host: '127.0.0.1', port: t.port, path: t.path, headers: t.headers, agent }, (res) => {
-        if (res.statusCode !== 200) errors++;
-        res.resume();
-        res.on('end', () => resolve());
-      });
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end();
-    });
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        await one();
-        done++;
-      }
-    }),
-  );
-  const elapsed = performance.now() - t0;
-  agent.destroy();
-  return { rps: (done / elapsed) * 1000, errors };
-}
+const load = (t: LoadTarget, ms: number) => keepAliveLoad(t, ms, concurrency);
 
 async function bare(tls?: { key: Buffer; cert: Buffer }): Promise<FastifyInstance> {
   const app = (tls ? Fastify({ https: { key: tls.key, cert: tls.cert } }) : Fastify()) as unknown as FastifyInstance;
@@ -120,8 +80,8 @@ async function main(): Promise<void> {
       const b = await bare(tls ? tlsMat : undefined);
       const g = await gateway(d.paths.gatewaySocket, tls ? { ...tlsMat, files: { cert, key } } : undefined);
       apps.push(b, g);
-      const bt: Target = { port: port(b), tls, path: '/ping', headers: {} };
-      const gt: Target = { port: port(g), tls, path: '/ping', headers: auth };
+      const bt: LoadTarget = { port: port(b), tls, path: '/ping', headers: {} };
+      const gt: LoadTarget = { port: port(g), tls, path: '/ping', headers: auth };
       await load(bt, 500);
       await load(gt, 500);
       const rb = await load(bt, seconds * 1000);

@@ -8,7 +8,6 @@
 // Prints the ratio; no assertions.
 // Run: npx tsx bench/b10-observability.ts [--seconds N] [--concurrency N]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,50 +22,13 @@ import { loadGatewayConfig } from '../gateway/src/config.js';
 import { createDaemonClient } from '../client/src/grpc/index.js';
 import { GatewayMetrics } from '../gateway/src/metrics.js';
 import { TokenServiceClient, type GenerateTokenResponse } from '../proto/gen/loki/v1/tokens.js';
+import { keepAliveLoad, type LoadTarget } from './lib/load.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '50' } } });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
-interface Target {
-  port: number;
-  path: string;
-  headers: Record<string, string>;
-}
-
-/** Keep-alive load loop: `concurrency` workers each issue requests back to back until the deadline. */
-async function load(t: Target, ms: number): Promise<{ rps: number; errors: number }> {
-  const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
-  const send = httpRequest;
-  let done = 0;
-  let errors = 0;
-  const deadline = performance.now() + ms;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const req = send({ host: '127.0.0.1', port: t.port, path: t.path, headers: t.headers, agent }, (res) => {
-        if (res.statusCode !== 200) errors++;
-        res.resume();
-        res.on('end', () => resolve());
-      });
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end();
-    });
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        await one();
-        done++;
-      }
-    }),
-  );
-  const elapsed = performance.now() - t0;
-  agent.destroy();
-  return { rps: (done / elapsed) * 1000, errors };
-}
+const load = (t: LoadTarget, ms: number) => keepAliveLoad(t, ms, concurrency);
 
 async function gateway(socket: string, on: boolean, auditAll = false): Promise<FastifyInstance> {
   const config = loadGatewayConfig({
@@ -108,9 +70,9 @@ async function main(): Promise<void> {
     const off = await gateway(d.paths.gatewaySocket, false);
     const on = await gateway(d.paths.gatewaySocket, true);
     const all = await gateway(d.paths.gatewaySocket, true, true);
-    const tOff: Target = { port: port(off), path: '/ping', headers };
-    const tOn: Target = { port: port(on), path: '/ping', headers };
-    const tAll: Target = { port: port(all), path: '/ping', headers };
+    const tOff: LoadTarget = { port: port(off), path: '/ping', headers };
+    const tOn: LoadTarget = { port: port(on), path: '/ping', headers };
+    const tAll: LoadTarget = { port: port(all), path: '/ping', headers };
     for (const t of [tOff, tOn, tAll]) await load(t, 500);
     // Alternate OFF/ON twice so warm-up and machine noise fall on both sides.
     const rOff = await load(tOff, seconds * 500);
