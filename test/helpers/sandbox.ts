@@ -30,7 +30,7 @@ export async function removeInstanceContainers(home: string): Promise<void> {
 }
 
 /** Runs argv in the sandbox over the Exec stream; returns stdout, stderr and the exit code. */
-export function execIn(client: SandboxClient, id: string, argv: string[], md: Metadata = new Metadata()): Promise<{ stdout: string; stderr: string; code: number }> {
+export function execIn(client: SandboxClient, id: string, argv: string[], md: Metadata = new Metadata(), stdin?: string): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve, reject) => {
     const call = client.exec(md);
     let stdout = '';
@@ -44,6 +44,7 @@ export function execIn(client: SandboxClient, id: string, argv: string[], md: Me
     call.on('error', reject);
     call.on('end', () => (code === undefined ? reject(new Error('no exit code')) : resolve({ stdout, stderr, code })));
     call.write({ msg: { $case: 'start', start: { id, argv, tty: false, cols: 0, rows: 0, env: {}, workdir: '' } } });
+    if (stdin !== undefined) call.write({ msg: { $case: 'stdin', stdin: Buffer.from(stdin) } });
     call.write({ msg: { $case: 'closeStdin', closeStdin: true } });
   });
 }

@@ -1,31 +1,13 @@
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
 import { Metadata } from '@grpc/grpc-js';
-import { SandboxServiceClient, type ExecResponse, type LogChunk, type Sandbox } from '../../../proto/gen/loki/v1/sandbox.js';
+import { SandboxServiceClient, type LogChunk, type Sandbox } from '../../../proto/gen/loki/v1/sandbox.js';
 import { containerName } from '../../../daemon/src/sandbox/docker-driver.js';
 import { clientFor, errorCode, startTestDaemon, unaryCall, SANDBOX_IMAGE, SANDBOX_RUNTIME } from '../../helpers/daemon.js';
+import { execIn } from '../../helpers/sandbox.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
-/** Runs argv in the sandbox over the Exec stream; returns stdout, stderr and exit code. */
-export function execIn(client: InstanceType<typeof SandboxServiceClient>, id: string, argv: string[], stdin?: string): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve, reject) => {
-    const call = client.exec(new Metadata());
-    let stdout = '';
-    let stderr = '';
-    let code: number | undefined;
-    call.on('data', (m: ExecResponse) => {
-      if (m.msg?.$case === 'stdout') stdout += m.msg.stdout.toString();
-      if (m.msg?.$case === 'stderr') stderr += m.msg.stderr.toString();
-      if (m.msg?.$case === 'exitCode') code = m.msg.exitCode;
-    });
-    call.on('error', reject);
-    call.on('end', () => (code === undefined ? reject(new Error('no exit code')) : resolve({ stdout, stderr, code })));
-    call.write({ msg: { $case: 'start', start: { id, argv, tty: false, cols: 0, rows: 0, env: {}, workdir: '' } } });
-    if (stdin !== undefined) call.write({ msg: { $case: 'stdin', stdin: Buffer.from(stdin) } });
-    call.write({ msg: { $case: 'closeStdin', closeStdin: true } });
-  });
-}
 
 const START = { name: '', project: '', image: '', command: [] as string[], env: {}, limits: undefined, relax: undefined };
 
@@ -128,7 +110,7 @@ describe('Sandbox hardening (real dockerd, real image)', function () {
   });
 
   it('passes the exit code and stdin of an exec through', async () => {
-    const r = await execIn(client, sb.id, ['sh', '-c', 'read x; echo "got $x"; echo oops >&2; exit 42'], 'hello\n');
+    const r = await execIn(client, sb.id, ['sh', '-c', 'read x; echo "got $x"; echo oops >&2; exit 42'], undefined, 'hello\n');
     assert.equal(r.code, 42);
     assert.equal(r.stdout, 'got hello\n');
     assert.equal(r.stderr, 'oops\n');

@@ -11,7 +11,7 @@ import { resolveHardening } from '../../../daemon/src/sandbox/hardening.js';
 import { loadDaemonConfig, seccompProfilePath } from '../../../daemon/src/config.js';
 import { LokiError } from '../../../common/src/index.js';
 import { clientFor, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
-import { execIn } from './hardening.test.js';
+import { execIn } from '../../helpers/sandbox.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const START = { name: 'gvisor', project: 'demo', image: '', command: [] as string[], env: {}, limits: undefined, relax: undefined };
