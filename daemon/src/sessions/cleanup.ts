@@ -24,6 +24,9 @@ export interface SessionCleanupOptions {
 const EXPIRE_BATCH = 20;
 
 export class SessionCleanup {
+  /** Removals under way, by session: `rm` racing `rm`, `prune` or retention joins the one running. */
+  private readonly removing = new Map<string, Promise<number>>();
+
   constructor(private readonly o: SessionCleanupOptions) {}
 
   /** Ended, with something left to remove (a session that failed before its workspace existed has nothing). */
@@ -31,10 +34,23 @@ export class SessionCleanup {
     return isTerminal(s.state) && s.workspaceRemovedAtMs === 0 && Boolean(s.workspace || s.sandboxId);
   }
 
-  /** Removes one ended session's workspace and container; `caller` undefined = retention. */
+  /**
+   * Removes one ended session's workspace and container; `caller` undefined = retention.
+   * Returns the bytes freed, 0 when another removal did it (that one is audited, once).
+   */
   async remove(caller: Caller | undefined, s: Session, why: string): Promise<number> {
     if (!isTerminal(s.state)) throw new LokiError('failed_precondition', `session ${s.id} is ${s.state}; stop it first (loki stop ${s.id})`);
-    if (s.workspaceRemovedAtMs) return 0;
+    const running = this.removing.get(s.id);
+    if (running) return running.then(() => 0);
+    const removal = this.removeNow(caller, s.id, why).finally(() => this.removing.delete(s.id));
+    this.removing.set(s.id, removal);
+    return removal;
+  }
+
+  private async removeNow(caller: Caller | undefined, id: string, why: string): Promise<number> {
+    // The record the caller holds may predate a removal that has finished since.
+    const s = await this.o.rt.store.get(id);
+    if (!s || s.workspaceRemovedAtMs) return 0;
     if (s.sandboxId) await this.o.sandboxes.teardown(caller, s.sandboxId);
     let freed = 0;
     if (s.workspace) {
@@ -47,7 +63,7 @@ export class SessionCleanup {
     }
     // Audited before it shows: whoever sees the workspace marked removed finds the entry.
     await this.o.rt.auditAs(caller, 'session.remove', s.id, 'success', { reason: why, freed_bytes: freed, sandbox: s.sandboxId || null });
-    // A compare-and-set: when a concurrent removal (rm vs. retention) marked it first, that one announced it.
+    // A compare-and-set as well, for a store shared by more than this daemon: whoever marks it first announces it.
     if (!(await this.o.rt.store.markWorkspaceRemoved(s.id))) return 0;
     await this.o.rt.events.append(s.id, 'workspace_removed', `workspace and container removed (${why}); ${formatBytes(freed)} freed`, { reason: why, freed_bytes: freed });
     this.o.log.info({ session_id: s.id, freed_bytes: freed, reason: why }, 'session workspace removed');

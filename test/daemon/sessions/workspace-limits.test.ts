@@ -134,6 +134,20 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
     assert.equal((await m.remove(ADMIN, s.id)).freedBytes, 0);
   });
 
+  it('rm racing rm (or retention) tears down once: one session.remove audit entry, one workspace_removed event', async function () {
+    const m = sd.feature.manager;
+    const s = await m.start(ADMIN, input(repo));
+    await m.stop(ADMIN, s.id);
+    const results = await Promise.all([m.remove(ADMIN, s.id), m.remove(ADMIN, s.id), m.remove(ADMIN, s.id)]);
+    assert.equal(results.filter((r) => r.freedBytes > 0).length, 1, 'exactly one removal freed the space');
+    for (const r of results) assert.ok(r.session.workspaceRemovedAtMs > 0, 'every caller sees it removed');
+    const entries = audit(sd.d.home).filter((e) => e.action === 'session.remove' && e.resource === `session:${s.id}`);
+    assert.equal(entries.length, 1, 'one audit entry for one removal');
+    const kinds: string[] = [];
+    for await (const e of m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) kinds.push(e.type);
+    assert.equal(kinds.filter((k) => k === 'workspace_removed').length, 1);
+  });
+
   it('prune removes exactly the ended sessions it reports, honours --older-than and --dry-run, and leaves running ones alone', async function () {
     const m = sd.feature.manager;
     // Whatever earlier tests left: start from a clean slate.
