@@ -233,11 +233,12 @@ export class SessionManager {
 
   /** Asks the runner to finish (stop_requested in its next Report/Heartbeat reply), then stops the container after the grace period. */
   private async requestStop(caller: Caller | undefined, id: string, reason: string): Promise<void> {
-    const s = (await this.store.get(id))!;
     // The flag is a compare-and-set: of two concurrent stops exactly one announces it.
     if (await this.store.requestStop(id)) {
       await this.rt.events.append(id, 'stop_requested', reason, { grace_seconds: this.o.config.stop_grace_seconds });
     }
+    // Read after the flag is set: a pause recorded before it is thawed here, one recorded after it thaws itself.
+    const s = (await this.store.get(id))!;
     // A frozen runner cannot hear the request.
     if (s.state === 'paused' && s.sandboxId) {
       await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'unpause before stop failed'));
@@ -250,9 +251,17 @@ export class SessionManager {
   async pause(caller: Caller, id: string): Promise<Session> {
     const s = await this.get(caller, id, 'control');
     if (s.state !== 'running' && s.state !== 'waiting_approval') throw new LokiError('session_not_active', `session ${id} is ${s.state}; only a running session can be paused`);
+    if (s.stopRequested) throw new LokiError('session_not_active', `session ${id} is stopping; a stop was requested, so it cannot be paused`);
     // Pausing freezes every process in the sandbox (a driver capability): the runner stops mid-step.
     await this.o.sandboxes.pause(caller, s.sandboxId);
-    await this.rt.events.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
+    const paused = await this.rt.events.transition(id, ['running', 'waiting_approval'], 'paused', `paused by ${caller.subject}`);
+    const now = (await this.store.get(id))!;
+    if (!paused || now.stopRequested) {
+      // A stop (or the session's end) won the race: a frozen runner could not hear it.
+      await this.o.sandboxes.resume(caller, s.sandboxId).catch((err: unknown) => this.log.warn({ err, session_id: id }, 'thawing after a lost pause failed'));
+      if (paused) await this.rt.events.transition(id, ['paused'], 'running', 'resumed: a stop was requested while pausing');
+      throw new LokiError('session_not_active', `session ${id} is ${now.stopRequested ? 'stopping; a stop was requested while pausing' : now.state}; it was not paused`);
+    }
     await this.rt.auditAs(caller, 'session.pause', id, 'success', {});
     return (await this.store.get(id))!;
   }

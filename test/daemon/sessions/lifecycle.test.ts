@@ -141,6 +141,28 @@ describe('SessionManager', function () {
     await assert.rejects(m.resume(ADMIN, s.id), { code: 'session_not_active' });
   });
 
+  it('a stop that lands while a pause is freezing the container wins: the pause is refused and the sandbox thawed', async function () {
+    const m = sd.feature.manager;
+    const s = await m.start(ADMIN, input({ prompt: 'count', projectPath: repo }));
+    const driver = sd.driver;
+    const freeze = driver.pause.bind(driver);
+    let stopping: Promise<unknown> | undefined;
+    // The stop arrives after pause() read the session as running and before its freeze is recorded.
+    driver.pause = async (id: string) => {
+      stopping = m.stop(ADMIN, s.id);
+      await until('stop_requested', async () => (await m.get(ADMIN, s.id)).stopRequested);
+      return freeze(id);
+    };
+    try {
+      await assert.rejects(m.pause(ADMIN, s.id), { code: 'session_not_active', message: /stop/ });
+      assert.equal((await driver.get(s.sandboxId))?.state, 'running', 'the runner is not left frozen where it cannot hear the stop');
+      assert.equal(((await stopping) as { state: string }).state, 'stopped');
+    } finally {
+      driver.pause = freeze;
+    }
+    await assert.rejects(m.pause(ADMIN, s.id), { code: 'session_not_active' });
+  });
+
   it('stops a session after the grace period, reporting stop_requested to the runner first', async function () {
     const m = sd.feature.manager;
     const s = await m.start(ADMIN, input({ prompt: 'loop', projectPath: repo }));
