@@ -68,10 +68,13 @@ class DurationHistogram extends Histogram<RequestLabels> {
   }
 
   override async get(): ReturnType<Histogram<RequestLabels>['get']> {
-    // prom-client's JSON shape: bucket series carry a (null) exemplar.
-    const values = this.values().map(({ labels, sharedLabels, value, metricName }) =>
-      'le' in labels ? { value, metricName, exemplar: null, labels: { ...labels, ...sharedLabels } } : { value, metricName, labels: { ...labels, ...sharedLabels } },
-    );
+    // prom-client's JSON shape: bucket series carry a null exemplar, sum and count an undefined one.
+    const values = this.values().map(({ labels, sharedLabels, value, metricName }) => ({
+      value,
+      metricName,
+      exemplar: 'le' in labels ? null : undefined,
+      labels: { ...labels, ...sharedLabels },
+    }));
     return { name: NAME, help: HELP, type: 'histogram', values, aggregator: 'sum' } as unknown as Awaited<ReturnType<Histogram<RequestLabels>['get']>>;
   }
 }
