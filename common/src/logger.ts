@@ -56,18 +56,28 @@ export function scrubSecrets(text: string): string {
 }
 
 /**
- * pino's `isoTime` (`,"time":"2026-01-02T03:04:05.678Z"`), formatted once per millisecond:
- * a busy gateway writes several lines in the same millisecond, and `toISOString` is
- * among the dearest steps of writing one. One clock per logger (children share it).
+ * pino's `isoTime` (`,"time":"2026-01-02T03:04:05.678Z"`), formatted once per millisecond
+ * and with `toISOString` once per second: a busy gateway writes several lines in the same
+ * millisecond, and `toISOString` is among the dearest steps of writing one. One clock per
+ * logger (children share it).
  */
 export function cachedIsoTime(now: () => number = Date.now): () => string {
   let ms = Number.NaN;
   let text = '';
+  let second = Number.NaN;
+  let head = '';
   return () => {
     const t = now();
     if (t !== ms) {
       ms = t;
-      text = `,"time":"${new Date(t).toISOString()}"`;
+      const s = Math.floor(t / 1000);
+      // `…T03:04:05.` once per second; the milliseconds are three digits and `Z`.
+      if (s !== second) {
+        second = s;
+        head = `,"time":"${new Date(t).toISOString().slice(0, -4)}`;
+      }
+      const m = t - s * 1000;
+      text = `${head}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z"`;
     }
     return text;
   };

@@ -59,6 +59,15 @@ describe('cachedIsoTime', () => {
     assert.match(pino.stdTimeFunctions.isoTime(), /^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
   });
 
+  it('matches toISOString across milliseconds, second and year boundaries', () => {
+    let t = 0;
+    const time = cachedIsoTime(() => t);
+    const starts = [Date.UTC(2026, 11, 31, 23, 59, 58, 990), Date.UTC(1999, 0, 1), Date.now(), -1500, 0];
+    for (const start of starts) {
+      for (t = start; t < start + 2100; t += 7) assert.equal(time(), `,"time":"${new Date(t).toISOString()}"`, String(t));
+    }
+  });
+
   it('is the clock of loggers from createLogger: ISO time strings in every line', () => {
     const lines: string[] = [];
     const log = createLogger({ name: 't', destination: { write: (l: string) => void lines.push(l) } });

@@ -58,6 +58,18 @@ describe('requestLineWriter', () => {
     }
   });
 
+  it('writes durations as pino does, rounded to hundredths or not', () => {
+    const { log, lines } = capture();
+    const write = requestLineWriter(log, MSG)!;
+    const values = [0, 0.01, 0.1, 0.5, 1, 1.05, 1.2, 1.23, 12.3, 99.99, 100, 1234.56, 86_400_000.01, 1e-7, 0.123456, 1 / 3, 2e15, -1.5];
+    for (let h = 0; h < 20_000; h += 7) values.push(Math.round(h * 1.37) / 100);
+    for (const durationMs of values) {
+      write({ ...base, durationMs });
+      viaPino(log, { ...base, durationMs });
+    }
+    for (let i = 0; i < lines.length; i += 2) assert.equal(lines[i], lines[i + 1]);
+  });
+
   it('scrubs a token in the URL, the subject or the session id, plain or after escaping', () => {
     const { log, lines } = capture();
     const write = requestLineWriter(log, MSG)!;
