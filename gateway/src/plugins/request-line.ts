@@ -85,11 +85,21 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
   // Loki's scrubber (or none) may be skipped for a line of plain values when the fixed parts
   // are plain too (its time is digits and punctuation); any other hook always runs.
   const skippable = (hook === undefined || hook === scrubSecrets) && !SECRET_HINT.test(head + bindings + tail);
+  const quotedTail = `"${tail}`;
   const enabled = logger as unknown as { isLevelEnabled(level: string): boolean };
+  // Level, time and bindings as one string per millisecond (the clock returns the same
+  // string within one): fewer pieces per line for V8 to join when the batch is written.
+  let at = '';
+  let prefix = '';
   return (r) => {
     if (!enabled.isLevelEnabled('info')) return;
     const { requestId, subject, method, route, url, clientIp, sessionId } = r;
-    let s = head + time() + bindings;
+    const t = time();
+    if (t !== at) {
+      at = t;
+      prefix = head + t + bindings;
+    }
+    let s = prefix;
     if (
       skippable &&
       (requestId === undefined || plain(requestId)) &&
@@ -102,10 +112,8 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
     ) {
       if (requestId !== undefined) s += ',"request_id":"' + requestId + '"';
       if (subject !== undefined) s += ',"subject":"' + subject + '"';
-      s += ',"method":"' + method + '","route":"' + route + '","url":"' + url + '","status":' + json(r.status);
-      s += ',"duration_ms":' + duration(r.durationMs) + ',"client_ip":"' + clientIp + '"';
-      if (sessionId !== undefined) s += ',"session_id":"' + sessionId + '"';
-      stream.write(s + tail);
+      s += ',"method":"' + method + '","route":"' + route + '","url":"' + url + '","status":' + json(r.status) + ',"duration_ms":' + duration(r.durationMs);
+      stream.write(s + ',"client_ip":"' + clientIp + (sessionId === undefined ? quotedTail : '","session_id":"' + sessionId + quotedTail));
       return;
     }
     if (requestId !== undefined) s += ',"request_id":' + json(requestId);
