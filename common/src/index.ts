@@ -1,6 +1,6 @@
 export { LokiError, ERROR_CODES, KIND_MAP, GRPC_STATUS, isErrorCode, kindFromGrpcStatus, toLokiError } from './errors.js';
 export type { ErrorCode, ErrorKind } from './errors.js';
-export { createLogger, scrubSecrets, REDACT_PATHS } from './logger.js';
+export { cachedIsoTime, createLogger, mayHoldSecret, scrubSecrets, REDACT_PATHS, SECRET_HINT } from './logger.js';
 export type { Logger, LoggerFactoryOptions } from './logger.js';
 export { loadConfig, readConfigFile, deepFreeze, parseBytes, ConfigError } from './config.js';
 export type { EnvBinding, EnvType, DeepReadonly, LoadConfigOptions } from './config.js';

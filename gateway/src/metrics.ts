@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { randomUUID } from 'node:crypto';
 import type { DaemonStatus, SessionMetrics } from '../../client/src/index.js';
 import type { DaemonClient } from '../../client/src/grpc/index.js';
+import { RequestMetrics } from './request-metrics.js';
 import { registerSessionMetrics } from './session-metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -32,6 +33,9 @@ export class GatewayMetrics {
   readonly auditAggregated: Counter;
   readonly auditBuffered: Gauge;
   readonly reloads: Counter<'result'>;
+  private readonly perRequest: RequestMetrics;
+  // Requests being served, read by the gauge at scrape time: a number, not a prom-client call per request.
+  private open = 0;
 
   constructor(opts: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -43,20 +47,19 @@ export class GatewayMetrics {
         this.registry.removeSingleMetric(name);
       }
     }
-    this.requests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by method, route template and status code.',
-      labelNames: ['method', 'route', 'status'],
+    // http_requests_total and http_request_duration_seconds: fed by observeRequest only.
+    this.perRequest = new RequestMetrics(this.registry);
+    this.requests = this.perRequest.requests;
+    this.duration = this.perRequest.duration;
+    const inFlight = () => this.open;
+    this.inFlight = new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests currently being served.',
       registers,
+      collect() {
+        this.set(inFlight());
+      },
     });
-    this.duration = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'HTTP request latency in seconds, by method and route template.',
-      labelNames: ['method', 'route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests currently being served.', registers });
     this.authFailures = new Counter({
       name: 'loki_auth_failures_total',
       help: 'Failed authentication attempts, by reason.',
@@ -134,11 +137,17 @@ export class GatewayMetrics {
     this.grpcDuration.observe({ method, code }, seconds);
   };
 
+  /** A request began (http_requests_in_flight); pair each with one requestDone. */
+  requestStarted(): void {
+    this.open += 1;
+  }
+
+  requestDone(): void {
+    this.open -= 1;
+  }
+
   observeRequest(method: string, route: string | undefined, status: number, seconds: number): void {
-    const m = METHODS.has(method) ? method : 'OTHER';
-    const r = route ?? 'unmatched';
-    this.requests.inc({ method: m, route: r, status: String(status) });
-    this.duration.observe({ method: m, route: r }, seconds);
+    this.perRequest.observe(METHODS.has(method) ? method : 'OTHER', route ?? 'unmatched', status, seconds);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

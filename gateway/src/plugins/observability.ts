@@ -5,6 +5,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { GatewayMetrics } from '../metrics.js';
 import { RequestLogger } from './request-logger.js';
+import { requestLineWriter } from './request-line.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Counted in http_requests_in_flight and not yet counted down. */
+    lokiInFlight?: boolean;
+  }
+}
+
+const MSG = 'request completed';
 
 function sessionId(req: FastifyRequest, route: string | undefined): string | undefined {
   const p = req.params as Record<string, unknown> | undefined;
@@ -30,15 +40,19 @@ export const observabilityPlugin = fp(
     // drops only that; the secret scrubber (inherited) still masks tokens in the written
     // line's values, e.g. one pasted into the URL.
     const lineLog = app.log.child({}, { redact: { paths: [] } });
+    // The request line as fixed text (request-line.ts); undefined for a logger it cannot reproduce.
+    const writeLine = requestLineWriter(lineLog, MSG);
     // An aborted request may get onRequestAbort, onResponse, or both: count it down once.
-    const open = new WeakSet<FastifyRequest>();
     const done = (req: FastifyRequest) => {
-      if (open.delete(req)) metrics.inFlight.dec();
+      if (req.lokiInFlight) {
+        req.lokiInFlight = false;
+        metrics.requestDone();
+      }
     };
     // Callback-style hooks: no promise and no microtask hop per request for work that never waits.
     app.addHook('onRequest', (req, _reply, next) => {
-      open.add(req);
-      metrics.inFlight.inc();
+      req.lokiInFlight = true;
+      metrics.requestStarted();
       next();
     });
     app.addHook('onResponse', (req, reply, next) => {
@@ -46,19 +60,36 @@ export const observabilityPlugin = fp(
       // `routeOptions` builds a new object on every read: once per request.
       const route = req.is404 ? undefined : req.routeOptions.url;
       const elapsed = reply.elapsedTime;
-      metrics.observeRequest(req.method, route, reply.statusCode, elapsed / 1000);
-      // One literal with every key (pino leaves out an undefined session_id).
-      const fields = {
-        method: req.method,
-        route: route ?? 'unmatched',
-        url: loggableUrl(req.url),
-        status: reply.statusCode,
-        duration_ms: Math.round(elapsed * 100) / 100,
-        client_ip: req.ip,
-        session_id: sessionId(req, route),
-      };
-      if (req.log instanceof RequestLogger) req.log.line(lineLog, fields, 'request completed');
-      else req.log.info(fields, 'request completed');
+      const status = reply.statusCode;
+      metrics.observeRequest(req.method, route, status, elapsed / 1000);
+      const log = req.log;
+      const durationMs = Math.round(elapsed * 100) / 100;
+      if (writeLine && log instanceof RequestLogger && log.plain) {
+        writeLine({
+          requestId: log.requestId,
+          subject: log.subject,
+          method: req.method,
+          route: route ?? 'unmatched',
+          url: loggableUrl(req.url),
+          status,
+          durationMs,
+          clientIp: req.ip,
+          sessionId: sessionId(req, route),
+        });
+      } else {
+        // One literal with every key (pino leaves out an undefined session_id).
+        const fields = {
+          method: req.method,
+          route: route ?? 'unmatched',
+          url: loggableUrl(req.url),
+          status,
+          duration_ms: durationMs,
+          client_ip: req.ip,
+          session_id: sessionId(req, route),
+        };
+        if (log instanceof RequestLogger) log.line(lineLog, fields, MSG);
+        else log.info(fields, MSG);
+      }
       next();
     });
     app.addHook('onRequestAbort', (req, next) => {

@@ -29,21 +29,34 @@ export class RequestLogger {
   // The two bindings a request gets (Fastify's request id, the guard's subject) are kept as
   // fields: copying and extending a bindings object per request, then spreading it into the
   // line, cost more than a microsecond each time (V8 leaves such objects off its fast paths).
-  private readonly requestId: unknown;
-  private subject: unknown;
+  private readonly id: unknown;
+  private who: unknown;
 
   constructor(
     private readonly parent: FastifyBaseLogger,
     bindings: Bindings,
     private readonly options: ChildLoggerOptions = {},
   ) {
-    this.requestId = bindings[REQUEST_ID];
+    this.id = bindings[REQUEST_ID];
     // A route with its own log level, or bindings other than the request id, get a real child at once.
     if (options.level !== undefined || !onlyKey(bindings, REQUEST_ID)) this.real = parent.child(bindings, options);
   }
 
+  /** True while no pino child exists: the request id and the subject are then all its bindings. */
+  get plain(): boolean {
+    return this.real === undefined;
+  }
+
+  get requestId(): unknown {
+    return this.id;
+  }
+
+  get subject(): unknown {
+    return this.who;
+  }
+
   private own(): Bindings {
-    return this.subject === undefined ? { request_id: this.requestId } : { request_id: this.requestId, subject: this.subject };
+    return this.who === undefined ? { request_id: this.id } : { request_id: this.id, subject: this.who };
   }
 
   /** The pino child, made on first use; later bindings go straight to it. */
@@ -98,7 +111,7 @@ export class RequestLogger {
   }
 
   setBindings(b: Bindings): void {
-    if (!this.real && onlyKey(b, 'subject')) this.subject = b.subject;
+    if (!this.real && onlyKey(b, 'subject')) this.who = b.subject;
     else (this.log() as FastifyBaseLogger & { setBindings(b: Bindings): void }).setBindings(b);
   }
 
@@ -109,7 +122,7 @@ export class RequestLogger {
   line(via: FastifyBaseLogger, fields: Record<string, unknown>, msg: string): void {
     if (this.real) this.real.info(fields, msg);
     // pino leaves out undefined values: no subject before authentication, as with a child.
-    else if (this.enabled('info')) via.info({ request_id: this.requestId, subject: this.subject, ...fields }, msg);
+    else if (this.enabled('info')) via.info({ request_id: this.id, subject: this.who, ...fields }, msg);
   }
 }
 
