@@ -18,6 +18,7 @@ import { computeSummary, type DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import { checkWorkspaceGitDir, chownTree, claimDir, workspaceOwner } from './workspace-safety.js';
 import { cloneWorkspace, type WorkspaceFill } from './workspace-fill.js';
+import { branchTips } from './ref-read.js';
 
 export type { Workspace, WorkspaceState } from './repo.js';
 
@@ -132,10 +133,12 @@ export class WorkspaceManager {
     if (await this.o.repo.get(sessionId)) throw taken('session', sessionId, '');
     const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid, this.o.branchRandom());
     this.assertWritable(project, branch);
-    if ((await this.o.repo.branchTaken(branch)) || (await refExists(project.path, `refs/heads/${branch}`))) throw taken('branch', sessionId, branch);
-    const base = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${project.baseBranch}^{commit}`], inRepo(project.path, { okExitCodes: [1] }));
-    const baseCommit = base.stdout.trim();
-    if (base.exitCode !== 0 || !baseCommit) {
+    if (await this.o.repo.branchTaken(branch)) throw taken('branch', sessionId, branch);
+    // Both answers from one read of the project's refs (no git process on the way to a warm start).
+    const tips = await branchTips(project.path, [project.baseBranch, branch]);
+    if (tips.get(branch)) throw taken('branch', sessionId, branch);
+    const baseCommit = tips.get(project.baseBranch);
+    if (!baseCommit) {
       throw new LokiError('base_branch_missing', `base branch "${project.baseBranch}" no longer exists in ${project.path}`);
     }
 
