@@ -5,7 +5,7 @@
 // does in its workspace (other branches, tags, rewritten refs, config, hooks)
 // can reach the project.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { GitConfig } from './config.js';
@@ -144,7 +144,9 @@ export class WorkspaceManager {
 
     mkdirSync(this.o.workspacesDir, { recursive: true, mode: 0o700 });
     const dest = join(this.o.workspacesDir, sessionId);
-    if (!claimDir(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
+    // A directory made ahead for this session (a warm pool slot's volume) is filled where it is, if still empty.
+    const ahead = input.fill?.dest === dest && readdirSync(dest).length === 0;
+    if (!ahead && !claimDir(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
     try {
       const target = { projectId: project.id, projectPath: project.path, baseBranch: project.baseBranch, baseCommit, branch, dest };
       if (!(await input.fill?.fill(target))) await cloneWorkspace(target, ['-b', branch]);
