@@ -169,10 +169,14 @@ export class SessionManager {
       throw err;
     });
     this.rt.events.notify();
-    await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
+    // Made durable while the workspace is made, and awaited before the sandbox starts: nothing runs
+    // for the session before its audit entry is on disk (the fsync is off the start's critical path).
+    const audited = this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
+    audited.catch(() => undefined);
     try {
-      await this.launch(caller, s, project, slot?.fill);
+      await this.launch(caller, s, project, audited, slot?.fill);
     } catch (err) {
+      await audited.catch(() => undefined);
       await slot?.cancel();
       const why = err instanceof Error ? err.message : String(err);
       await this.finalize(id, 'failed', `could not start: ${why}`);
@@ -182,7 +186,7 @@ export class SessionManager {
     return (await this.store.get(id))!;
   }
 
-  private async launch(caller: Caller, s: Session, project: Project, fill?: WorkspaceFill): Promise<void> {
+  private async launch(caller: Caller, s: Session, project: Project, audited: Promise<void>, fill?: WorkspaceFill): Promise<void> {
     await this.rt.events.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
     const ws = await this.createWorkspace(s, project, fill);
     await this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
@@ -191,6 +195,7 @@ export class SessionManager {
     await this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
     await this.upstreams.openProxy(this.o.proxies, s, channel.hostDir);
+    await audited;
     const box = await this.o.sandboxes.start(caller, {
       name: `session-${s.id}`,
       project: project.name,
