@@ -179,6 +179,25 @@ describe('SandboxPool (warm pool)', function () {
     assert.match(seen.out, /README/);
   });
 
+  it('destroys the slot reserved for a session that is then refused (sessions.max_concurrent), leaving nothing at its id\'s paths', async function () {
+    repo = makeRepo();
+    const idle = ['/bin/sh', '-c', 'while :; do sleep 1; done'];
+    sd = await startSessionDaemon({ sessions: { runner_command: idle, max_concurrent: 1 }, runner: agentRunnerBundle(), overrides: { sessions: { runner_command: idle }, sandbox: { pool: { size: 1 } } } });
+    await until('the pool to fill', () => sd!.d.pool!.status().ready === 1, 90_000);
+    const a = await start(sd, repo, '- run: "true"\n');
+    assert.equal(a.state, 'running');
+    await until('a replacement slot', () => sd!.d.pool!.status().ready === 1, 90_000);
+    const [slot] = poolContainers(sd.d.home).filter((id) => id !== a.sandboxId);
+    const [slotDir] = readdirSync(join(sd.d.home, 'pool')).filter((f) => f.startsWith('slot-') && !a.id.endsWith(f.slice('slot-'.length)));
+    const future = `ses-${slotDir!.slice('slot-'.length)}`;
+    await assert.rejects(start(sd, repo, '- run: "true"\n'), { code: 'session_limit_reached' });
+    await until('the reserved slot to go', () => (!poolContainers(sd!.d.home).includes(slot!) ? true : undefined), 30_000);
+    assert.equal(mountedAt(join(sd.d.home, 'workspaces', future)), undefined);
+    assert.ok(!existsSync(join(sd.d.home, 'workspaces', future)) && !existsSync(join(sd.d.paths.runDir, 'agents', future)));
+    assert.ok(!existsSync(join(sd.d.home, 'workspaces', '.images', `${slotDir}.img`)) && !existsSync(join(sd.d.home, 'workspaces', '.images', `pool-${slotDir}.img`)));
+    await assert.rejects(sd.feature.manager.get(ADMIN, future), { code: 'session_not_found' });
+  });
+
   it('keeps unclaimed slots invisible and unusable to every caller, admin included', async function () {
     sd = await poolDaemon(['/bin/sh', '-c', 'while :; do sleep 1; done']);
     const [slot] = poolContainers(sd.d.home);
