@@ -14,13 +14,13 @@
 // session's workspace. A slot serves one session and is then destroyed; a claimed
 // slot is replaced in the background.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Caller } from '../authz/caller.js';
 import { makeEmptyVolume, volumeImagePath } from '../sessions/workspace-volume.js';
 import type { StartRequest } from './manager.js';
 import { mountsAt, run, slotCommand, writeClaimFiles } from './pool-slot.js';
-import { reservedFile, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
+import { freeSessionPaths, reservedFile, sessionOf, slotDirOf, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
 import { POOL_OWNER, slotCanServe, type ClaimRecord, type PoolStatus, type Reservation, type SandboxPoolOptions, type Slot, type SlotReservation } from './pool-types.js';
 import type { SandboxInfo, SandboxMount } from './types.js';
 
@@ -148,26 +148,9 @@ export class SandboxPool {
     await this.release(s.id, s.dir);
   }
 
-  /**
-   * What an unclaimed slot made at its session's paths, while no session put
-   * anything there: the agent directory and the workspace volume, each only if
-   * empty. A session that took the slot owns them once it opened its channel or
-   * filled its workspace (its own clean-up removes them).
-   */
-  private async freeSessionPaths(session: string): Promise<void> {
-    const rmEmpty = (dir: string) => {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // not empty (the session's) or already gone
-      }
-    };
-    rmEmpty(this.o.agentDir(session));
-    const v = this.o.volume;
-    const ws = v && join(v.workspacesDir, session);
-    if (!ws || !existsSync(ws) || readdirSync(ws).length) return;
-    await unmountLazily(ws);
-    if (mountsAt(ws) === 0) rmEmpty(ws);
+  /** What an unclaimed slot made at its session's paths, while still empty (pool-volumes.ts). */
+  private freeSessionPaths(session: string): Promise<void> {
+    return freeSessionPaths(this.o.agentDir(session), this.o.volume && join(this.o.volume.workspacesDir, session));
   }
 
   /**
@@ -418,15 +401,4 @@ export class SandboxPool {
   isHidden(info: SandboxInfo): boolean {
     return info.owner === POOL_OWNER && !this.claims.has(info.id);
   }
-}
-
-/** The session a slot is made for: `ses-<hex>` of its directory `slot-<hex>`. */
-function sessionOf(slotDir: string): string {
-  return `ses-${basename(slotDir).slice('slot-'.length)}`;
-}
-
-/** A slot container's directory from its workspace label: the session's workspace (with a volume) or `<slot>/workspace`. */
-function slotDirOf(poolDir: string, workspace: string): string | undefined {
-  const hex = /^ses-([0-9a-f]{12})$/.exec(basename(workspace))?.[1] ?? /^slot-([0-9a-f]{12})$/.exec(basename(dirname(workspace)))?.[1];
-  return hex ? join(poolDir, `slot-${hex}`) : undefined;
 }
