@@ -83,6 +83,8 @@ interface Run {
   /** start call → the sandbox was claimed or created (the `running` transition) minus the workspace phase */
   workspace: number;
   sandbox: string;
+  /** Each event type's first time (ms from the start call): the daemon's own clock, in order. */
+  timeline: Map<string, number>;
 }
 
 /** Start → first Decide (ms, from the daemon's event clock), then waits for the session to end. */
@@ -93,7 +95,10 @@ async function once(side: Side, project: string): Promise<Run> {
   const ac = new AbortController();
   let first = 0;
   let ws = 0;
+  const timeline = new Map<string, number>();
   for await (const e of side.m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: true }, ac.signal)) {
+    const name = e.type === 'state' ? `state ${String(e.data.to ?? e.data.state ?? '')}` : e.type;
+    if (!timeline.has(name)) timeline.set(name, e.timeMs - t0);
     if (e.type === 'workspace') ws = e.timeMs - t0;
     if (e.type === 'decision') {
       first = e.timeMs;
@@ -104,7 +109,7 @@ async function once(side: Side, project: string): Promise<Run> {
   ac.abort();
   if (!first) throw new Error(`session ${s.id} ended without a decision: ${(await side.m.get(ADMIN, s.id)).reason}`);
   await until(async () => (['completed', 'failed', 'stopped'].includes((await side.m.get(ADMIN, s.id)).state) ? true : undefined), 60_000);
-  return { total: first - t0, start: t1 - t0, workspace: ws, sandbox: s.sandboxId };
+  return { total: first - t0, start: t1 - t0, workspace: ws, sandbox: s.sandboxId, timeline };
 }
 
 /**
@@ -211,6 +216,9 @@ async function main(): Promise<void> {
       const ws = pct(xs.map((x) => x.workspace), 50);
       const st = pct(xs.map((x) => x.start), 50);
       const tt = pct(xs.map((x) => x.total), 50);
+      const keys = [...new Set(xs.flatMap((x) => [...x.timeline.keys()]))];
+      const marks = keys.map((k) => [k, pct(xs.flatMap((x) => (x.timeline.has(k) ? [x.timeline.get(k)!] : [])), 50)] as const).sort((a, b) => a[1] - b[1]);
+      process.stdout.write(`  ${name} events (median ms from the start call): ${marks.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' · ')}\n`);
       process.stdout.write(`  ${name}: workspace ready ${ws.toFixed(0)}  · sandbox running (start returns) ${st.toFixed(0)}  · first Decide ${tt.toFixed(0)}  → runner start-up ≈ ${(tt - st).toFixed(0)}\n`);
     }
     const split = workspaceSplit(projects.cold, runs);

@@ -30,17 +30,21 @@ export class Actor {
 
   private async gate(action: Kind, tool: string, detail: string, summary: string): Promise<Outcome | undefined> {
     this.reporter.emit({ type: 'tool_call', message: summary, dataJson: JSON.stringify({ tool, action: action.$case }) });
-    // Events first, then the decision: the daemon's trail stays in order even
-    // when the decision waits for a human.
-    await this.reporter.flush();
+    // Events first, then the decision: the daemon records the events the Decide
+    // carries before deciding, so its trail stays in order even when the
+    // decision waits for a human.
+    const events = await this.reporter.take();
     let d;
     try {
-      d = await this.link.decide({ action, tool, detail });
+      d = await this.link.decide({ action, tool, detail }, { events });
     } catch (err) {
       // A malformed request (empty command, oversized path) is the model's
-      // mistake: tell it, like a denial, instead of ending the run.
+      // mistake: tell it, like a denial, instead of ending the run. Its events were recorded first.
       const e = err as ServiceError;
-      if (e.code !== status.INVALID_ARGUMENT) throw err;
+      if (e.code !== status.INVALID_ARGUMENT) {
+        this.reporter.requeue(events);
+        throw err;
+      }
       this.reporter.emit({ type: 'denied', message: `${summary}: ${e.details}`, dataJson: JSON.stringify({ tool, reason: e.details }) });
       return { ok: false, denied: true, output: `rejected by Loki: ${e.details}` };
     }

@@ -88,11 +88,15 @@ export class AgentLink {
    * No deadline: an `ask` blocks until a human decides. A call cut off by a
    * daemon restart (UNAVAILABLE) is asked again: nothing ran yet, so re-asking
    * is safe. `once` (the Claude hook) fails fast instead, and fails closed.
+   * `events` (not reported yet) are recorded by the daemon before it decides:
+   * reporting and asking in one round trip.
    */
-  async decide(action: AgentAction, opts: { once?: boolean; signal?: AbortSignal } = {}): Promise<AgentDecideResponse> {
+  async decide(action: AgentAction, opts: { once?: boolean; signal?: AbortSignal; events?: AgentEvent[] } = {}): Promise<AgentDecideResponse> {
     for (;;) {
       try {
-        return await this.call(this.client.decide, { action }, undefined, opts.signal, !opts.once);
+        const res = await this.call(this.client.decide, { action, events: opts.events ?? [] }, undefined, opts.signal, !opts.once);
+        if (res.stopRequested) this.stop = true;
+        return res;
       } catch (err) {
         if (opts.once || (err as ServiceError).code !== status.UNAVAILABLE || opts.signal?.aborted) throw err;
         await new Promise((r) => setTimeout(r, 250));
@@ -134,6 +138,31 @@ export class Reporter {
     this.queue.push(fullEvent({ iteration: this.iteration, ...e }));
     if (this.queue.length >= this.batch) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
+  }
+
+  /**
+   * For a Decide that carries them: once nothing is being sent, takes every queued
+   * event when they fit in one report (else reports them first, as flush does, and
+   * takes none). Order is kept: nothing reported earlier is still on its way.
+   */
+  async take(): Promise<AgentEvent[]> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (let s = this.sending; ; s = this.sending) {
+      await s;
+      if (s === this.sending) break;
+    }
+    if (this.nextBatch().length < this.queue.length) {
+      await this.flush();
+      return [];
+    }
+    return this.queue.splice(0);
+  }
+
+  /** Events a failed Decide carried go back to the front of the queue (sent again, as a failed report's are). */
+  requeue(events: AgentEvent[]): void {
+    this.queue.unshift(...events);
+    this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
   }
 
   /** Sends everything queued so far; resolves once the daemon acknowledged it. */

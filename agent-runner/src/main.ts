@@ -3,6 +3,7 @@
 import { DEFAULT_AGENT_SOCKET } from './channel.js';
 import { runHook } from './hook.js';
 import { runAgent } from './run.js';
+import { warmUp } from './warm.js';
 
 function log(msg: string): void {
   process.stderr.write(`[loki-agent-runner] ${msg}\n`);
@@ -27,9 +28,11 @@ async function main(argv: string[]): Promise<number> {
 // In a warm pool slot this bundle is loaded before the session exists: a waiter
 // (daemon/src/sandbox/pool-slot.ts, slotCommand) sets this promise, which settles once
 // the claim's env is in process.env. No module reads session env when it loads.
+// While it waits, the runner warms its gRPC client up (warm.ts).
 const claim = (globalThis as Record<symbol, Promise<void> | undefined>)[Symbol.for('loki.pool.claim')];
+const ready = claim ? Promise.all([claim, warmUp()]) : Promise.resolve();
 
-(claim ?? Promise.resolve()).then(() => main(process.argv.slice(2))).then(
+ready.then(() => main(process.argv.slice(2))).then(
   (code) => process.exit(code),
   (err: unknown) => {
     log(`fatal: ${(err as Error).message}`);

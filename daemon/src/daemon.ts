@@ -15,6 +15,7 @@ import { listenTcp, listenUnix, shutdownServer } from './grpc/listeners.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
 import { createPolicyFeature, type PolicyFeature } from './policy/feature.js';
+import { agentDirFor } from './agent/grpc-channels.js';
 import { AGENT_DIR_IN_SANDBOX, DockerSandboxDriver } from './sandbox/docker-driver.js';
 import { SandboxManager } from './sandbox/manager.js';
 import { POOL_CALLER, SandboxPool } from './sandbox/pool.js';
@@ -114,6 +115,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         config: config.sandbox,
         poolDir: join(config.home, 'pool'),
         agentDirInSandbox: AGENT_DIR_IN_SANDBOX,
+        agentDir: (sessionId) => agentDirFor(paths.runDir, sessionId),
         command: config.sessions.runner_command,
         preload: AGENT_RUNNER_IN_SANDBOX,
         runner: agentRunnerBundle(),

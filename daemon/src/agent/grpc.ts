@@ -6,6 +6,7 @@ import {
   AgentServiceService,
   type AgentDecideRequest,
   type AgentDecideResponse,
+  type AgentEvent,
   type AgentHeartbeatRequest,
   type AgentHeartbeatResponse,
   type AgentHelloRequest,
@@ -36,6 +37,13 @@ export function createAgentServiceModule(hooks: AgentChannelHooks): ServiceModul
 }
 
 function registerAgentService(server: Server, ctx: HandlerContext, hooks: AgentChannelHooks): void {
+  const report = async (sessionId: string, events: AgentEvent[]): Promise<{ stopRequested: boolean }> => {
+    if (events.length > MAX_EVENTS_PER_REPORT) {
+      throw new LokiError('payload_too_large', `a report may carry at most ${MAX_EVENTS_PER_REPORT} events (got ${events.length})`);
+    }
+    const res = await hooks.report(sessionId, events.map(toEventData));
+    return { stopRequested: res.stopRequested };
+  };
   server.addService(AgentServiceService, {
     hello: unary<AgentHelloRequest, SessionBrief>(ctx, 'Agent.Hello', async (req, caller) => {
       const sessionId = sessionOf(caller);
@@ -45,6 +53,14 @@ function registerAgentService(server: Server, ctx: HandlerContext, hooks: AgentC
     }),
     decide: unary<AgentDecideRequest, AgentDecideResponse>(ctx, 'Agent.Decide', async (req, caller, call) => {
       const sessionId = sessionOf(caller);
+      // The events first, as their own Report would record them (the trail stays in order): one round trip, not two.
+      const reported = req.events?.length
+        ? await report(sessionId, req.events).catch((err: unknown) => {
+            // Over a quota the events are dropped (a `quota` event says so), as a Report's are; the action is still decided.
+            if (err instanceof LokiError && err.kind === 'resource_exhausted') return { stopRequested: false };
+            throw err;
+          })
+        : { stopRequested: false };
       const action = toActionRequest(req);
       // A decision may wait for a human; if the runner goes away (container
       // stopped, call cancelled) the hook must stop waiting rather than leak.
@@ -53,20 +69,12 @@ function registerAgentService(server: Server, ctx: HandlerContext, hooks: AgentC
       (call as ServerUnaryCall<AgentDecideRequest, AgentDecideResponse>).on('cancelled', onCancel);
       try {
         const d = await hooks.decide(sessionId, action, ac.signal);
-        return { decision: enumToWire(decisionCodec, d.decision), legacyDecision: d.decision, reason: d.reason, rule: d.rule, approvalId: d.approvalId };
+        return { decision: enumToWire(decisionCodec, d.decision), legacyDecision: d.decision, reason: d.reason, rule: d.rule, approvalId: d.approvalId, stopRequested: reported.stopRequested };
       } finally {
         call.off('cancelled', onCancel);
       }
     }),
-    report: unary<AgentReportRequest, AgentReportResponse>(ctx, 'Agent.Report', async (req, caller) => {
-      const sessionId = sessionOf(caller);
-      const events = req.events ?? [];
-      if (events.length > MAX_EVENTS_PER_REPORT) {
-        throw new LokiError('payload_too_large', `a report may carry at most ${MAX_EVENTS_PER_REPORT} events (got ${events.length})`);
-      }
-      const res = await hooks.report(sessionId, events.map(toEventData));
-      return { stopRequested: res.stopRequested };
-    }),
+    report: unary<AgentReportRequest, AgentReportResponse>(ctx, 'Agent.Report', async (req, caller) => report(sessionOf(caller), req.events ?? [])),
     heartbeat: unary<AgentHeartbeatRequest, AgentHeartbeatResponse>(ctx, 'Agent.Heartbeat', async (req, caller) => {
       const sessionId = sessionOf(caller);
       const iteration = Number.isInteger(req.iteration) && req.iteration >= 0 ? req.iteration : 0;

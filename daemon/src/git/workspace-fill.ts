@@ -26,6 +26,8 @@ export interface WorkspaceFillTarget {
 
 /** Fills a workspace directory made ahead (WorkspaceManager.createWorkspace's `fill`). */
 export interface WorkspaceFill {
+  /** The workspace directory made ahead (exists, empty, the session's own path): used instead of a new one. */
+  dest?: string;
   /** Fills `dest` (an empty directory createWorkspace has claimed); false when the caller must clone into it (still empty). */
   fill(t: WorkspaceFillTarget): Promise<boolean>;
   /** After a failure: `dest` is an ordinary directory again (nothing mounted), which the caller removes. */

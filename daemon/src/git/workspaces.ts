@@ -5,7 +5,7 @@
 // does in its workspace (other branches, tags, rewritten refs, config, hooks)
 // can reach the project.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { GitConfig } from './config.js';
@@ -18,6 +18,7 @@ import { computeSummary, type DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import { checkWorkspaceGitDir, chownTree, claimDir, workspaceOwner } from './workspace-safety.js';
 import { cloneWorkspace, type WorkspaceFill } from './workspace-fill.js';
+import { branchTips } from './ref-read.js';
 
 export type { Workspace, WorkspaceState } from './repo.js';
 
@@ -132,16 +133,20 @@ export class WorkspaceManager {
     if (await this.o.repo.get(sessionId)) throw taken('session', sessionId, '');
     const branch = sessionBranchName(Math.floor(this.o.clock() / 1000), input.pid ?? process.pid, this.o.branchRandom());
     this.assertWritable(project, branch);
-    if ((await this.o.repo.branchTaken(branch)) || (await refExists(project.path, `refs/heads/${branch}`))) throw taken('branch', sessionId, branch);
-    const base = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${project.baseBranch}^{commit}`], inRepo(project.path, { okExitCodes: [1] }));
-    const baseCommit = base.stdout.trim();
-    if (base.exitCode !== 0 || !baseCommit) {
+    if (await this.o.repo.branchTaken(branch)) throw taken('branch', sessionId, branch);
+    // Both answers from one read of the project's refs (no git process on the way to a warm start).
+    const tips = await branchTips(project.path, [project.baseBranch, branch]);
+    if (tips.get(branch)) throw taken('branch', sessionId, branch);
+    const baseCommit = tips.get(project.baseBranch);
+    if (!baseCommit) {
       throw new LokiError('base_branch_missing', `base branch "${project.baseBranch}" no longer exists in ${project.path}`);
     }
 
     mkdirSync(this.o.workspacesDir, { recursive: true, mode: 0o700 });
     const dest = join(this.o.workspacesDir, sessionId);
-    if (!claimDir(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
+    // A directory made ahead for this session (a warm pool slot's volume) is filled where it is, if still empty.
+    const ahead = input.fill?.dest === dest && readdirSync(dest).length === 0;
+    if (!ahead && !claimDir(dest)) throw new LokiError('conflict', `workspace directory ${dest} already exists`);
     try {
       const target = { projectId: project.id, projectPath: project.path, baseBranch: project.baseBranch, baseCommit, branch, dest };
       if (!(await input.fill?.fill(target))) await cloneWorkspace(target, ['-b', branch]);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
-import type { WorkspaceFill } from '../git/workspace-fill.js';
+import type { SlotReservation } from './pool-types.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { resolveHardening } from './hardening.js';
 import { checkArgv, checkEnv, SANDBOX_ID_RE, SANDBOX_NAME_RE, validateRef } from './validate.js';
@@ -51,8 +51,8 @@ export interface SandboxManagerOptions {
 
 export interface SandboxClaimer {
   claim(caller: Caller, req: StartRequest): Promise<SandboxInfo | undefined>;
-  /** A slot with its workspace volume made ahead, taken for a session before its workspace is made. */
-  reserve(sessionId: string, want: { image: string; network: boolean }): WorkspaceFill | undefined;
+  /** A ready slot, taken for a session before the session is created (the session takes the slot's id). */
+  reserve(want: { image: string; network: boolean }): SlotReservation | undefined;
   /** Ready slots: they count against max_sandboxes although no list shows them. */
   readonly readyCount: number;
 }
@@ -93,9 +93,9 @@ export class SandboxManager {
     return this.user;
   }
 
-  /** The warm pool's workspace made ahead for a session (git/workspace-fill.ts), when a slot is ready for it; the start with `session` claims it. */
-  reserveWorkspace(sessionId: string, want: { image: string; network: boolean }): WorkspaceFill | undefined {
-    return this.o.pool?.reserve(sessionId, want);
+  /** A warm pool slot for a session about to be created, when one is ready for it; the start with its `session` claims it. */
+  reserveSlot(want: { image: string; network: boolean }): SlotReservation | undefined {
+    return this.o.pool?.reserve(want);
   }
 
   /** Re-attaches to sandboxes that survived a daemon restart (Docker labels are the record). */

@@ -4,7 +4,7 @@ import type { Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Caller } from '../authz/caller.js';
 import type { SandboxConfig } from '../config.js';
-import type { WorkspaceSeeds } from '../git/workspace-fill.js';
+import type { WorkspaceFill, WorkspaceSeeds } from '../git/workspace-fill.js';
 import type { StartRequest } from './manager.js';
 import type { RunnerBundle, SandboxInfo, SandboxMount } from './types.js';
 
@@ -27,14 +27,30 @@ export interface ClaimRecord {
 export interface Slot {
   id: string;
   dir: string;
-  /** The image of the workspace volume made ahead (mounted on `<dir>/workspace`); undefined without one. */
+  /**
+   * The session this slot is made for (`ses-<the slot directory's hex>`): the session
+   * that takes the slot takes this id, so the slot's agent directory (and, with a
+   * volume, its workspace) are made at that session's own paths, and a claim mounts nothing.
+   */
+  session: string;
+  /** The image of the workspace volume made ahead (mounted at the session's workspace path); undefined without one. */
   image?: string;
+}
+
+/** A ready slot taken for a session that is about to be created (SandboxPool.reserve). */
+export interface SlotReservation {
+  /** The id the session must have: the slot's agent directory and workspace are made for it. */
+  sessionId: string;
+  /** With a volume made ahead: fills the workspace in place (WorkspaceManager.createWorkspace's `fill`). */
+  fill?: WorkspaceFill;
+  /** The session was not created, or failed before its claim: the slot is destroyed (never handed on). */
+  cancel(): Promise<void>;
 }
 
 /** A ready slot taken for one session before its workspace is made (SandboxPool.reserve). */
 export interface Reservation {
   slot: Slot;
-  /** The session's workspace path, once the fill has bound the volume there. */
+  /** The session's workspace path, once the fill has filled the volume there. */
   dest?: string;
   /** The slot's state, asked at reserve time so the claim does not wait for Docker. */
   alive: Promise<SandboxInfo | undefined>;
@@ -55,6 +71,8 @@ export interface SandboxPoolOptions {
   poolDir: string;
   /** The agent directory's path inside the sandbox (AGENT_DIR_IN_SANDBOX). */
   agentDirInSandbox: string;
+  /** A session's agent-channel directory on the host (agentDirFor): a slot's is made there ahead. */
+  agentDir: (sessionId: string) => string;
   /** The session runner's command and its bundle: a slot is pre-started with them. */
   command: readonly string[];
   /** The runner bundle's path in the sandbox: a slot running it loads it before the claim (see slotCommand). */
@@ -72,7 +90,8 @@ export interface SandboxPoolOptions {
   canMount?: boolean;
   /**
    * Workspaces are size-limited volumes (sessions.workspace.max_size, enforced by a mount):
-   * each slot gets its volume made ahead, and a session fills it in place from `seeds`.
+   * each slot gets its volume made ahead at its session's workspace path, and the session
+   * fills it in place from `seeds`.
    */
   volume?: { workspacesDir: string; maxBytes: number; seeds: WorkspaceSeeds };
 }

@@ -1,8 +1,9 @@
 // The warm pool's workspace volumes on the host: each slot's volume made ahead,
 // and what a crash leaves of them (see pool.ts). Everything here only ever
-// touches paths under the pool directory or the workspaces' images directory.
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// touches paths under the pool directory, the workspaces' images directory, and
+// the paths made for a slot's own future session (removed only while empty).
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../../common/src/index.js';
 import { volumeImagePath } from '../sessions/workspace-volume.js';
 import { mountsAt, run } from './pool-slot.js';
@@ -10,6 +11,37 @@ import { mountsAt, run } from './pool-slot.js';
 /** One file per reservation not yet claimed: what a crash before the claim leaves to undo. */
 export function reservedFile(poolDir: string, sessionId: string): string {
   return join(poolDir, 'reserved', `${sessionId}.json`);
+}
+
+/** The session a slot is made for: `ses-<hex>` of its directory `slot-<hex>`. */
+export function sessionOf(slotDir: string): string {
+  return `ses-${basename(slotDir).slice('slot-'.length)}`;
+}
+
+/** A slot container's directory from its workspace label: the session's workspace (with a volume) or `<slot>/workspace`. */
+export function slotDirOf(poolDir: string, workspace: string): string | undefined {
+  const hex = /^ses-([0-9a-f]{12})$/.exec(basename(workspace))?.[1] ?? /^slot-([0-9a-f]{12})$/.exec(basename(dirname(workspace)))?.[1];
+  return hex ? join(poolDir, `slot-${hex}`) : undefined;
+}
+
+/**
+ * What an unclaimed slot made at its session's paths, while no session put
+ * anything there: the agent directory and the workspace volume, each only if
+ * empty. A session that took the slot owns them once it opened its channel or
+ * filled its workspace (its own clean-up removes them).
+ */
+export async function freeSessionPaths(agentDir: string, workspace: string | undefined): Promise<void> {
+  const rmEmpty = (dir: string) => {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not empty (the session's) or already gone
+    }
+  };
+  rmEmpty(agentDir);
+  if (!workspace || !existsSync(workspace) || readdirSync(workspace).length) return;
+  await unmountLazily(workspace);
+  if (mountsAt(workspace) === 0) rmEmpty(workspace);
 }
 
 /** The image of a slot's volume made ahead, while the slot is unclaimed. */

@@ -1,31 +1,31 @@
 // Warm pool: hardened sandboxes started ahead of time so that a session does not
 // wait for a container to start. A slot is created through SandboxManager.start
-// exactly like a cold sandbox (same hardening, limits, user, runtime), but with
-// two empty, root-only slot directories as /workspace and the agent directory,
-// bind-mounted with `rslave` propagation. Its main process waits for a claim.
-// When workspaces are size-limited volumes, the slot's /workspace is its own
-// volume made ahead (empty, mkfs'd, mounted before the container starts): a
-// session reserves the slot before its workspace exists, binds the volume at its
-// workspace path and fills it in place (git/workspace-fill.ts). Otherwise, at
-// claim the daemon bind-mounts the session's workspace onto the slot directory.
-// Either way the claim bind-mounts the agent-channel directory onto the slot's
-// (the mounts propagate into the running container), then drops `claim.env`
-// into it; the waiting runner takes its env and starts. A slot serves one
-// session and is then destroyed; a claimed slot is replaced in the background.
+// exactly like a cold sandbox (same hardening, limits, user, runtime). Each slot
+// is made for one future session id (`ses-<hex>` of its `slot-<hex>`): its agent
+// directory is that session's own (empty and root-only until the session opens
+// its channel there) and, when workspaces are size-limited volumes, its /workspace
+// is that session's workspace path with a volume made ahead on it (empty,
+// mkfs'd, mounted before the container starts). A session reserves a slot before
+// it is created, takes the slot's id, fills the volume in place
+// (git/workspace-fill.ts) and opens its channel where the slot already sees it:
+// the claim mounts nothing and only drops `claim.env` into the agent directory,
+// which releases the waiting runner. Without volumes the slot's /workspace is an
+// empty root-only slot directory (`rslave`), onto which the claim binds the
+// session's workspace. A slot serves one session and is then destroyed; a claimed
+// slot is replaced in the background.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Caller } from '../authz/caller.js';
-import type { WorkspaceFill } from '../git/workspace-fill.js';
 import { makeEmptyVolume, volumeImagePath } from '../sessions/workspace-volume.js';
 import type { StartRequest } from './manager.js';
 import { mountsAt, run, slotCommand, writeClaimFiles } from './pool-slot.js';
-import { reservedFile, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
-import { POOL_OWNER, slotCanServe, type ClaimRecord, type PoolStatus, type Reservation, type SandboxPoolOptions, type Slot } from './pool-types.js';
+import { freeSessionPaths, reservedFile, sessionOf, slotDirOf, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
+import { POOL_OWNER, slotCanServe, type ClaimRecord, type PoolStatus, type Reservation, type SandboxPoolOptions, type Slot, type SlotReservation } from './pool-types.js';
 import type { SandboxInfo, SandboxMount } from './types.js';
 
 export { POOL_CALLER, POOL_OWNER } from './pool-types.js';
-export type { ClaimRecord, PoolStatus, SandboxPoolOptions } from './pool-types.js';
+export type { ClaimRecord, PoolStatus, SandboxPoolOptions, SlotReservation } from './pool-types.js';
 
 const REFILL_DELAY_MS = 1500;
 
@@ -111,12 +111,16 @@ export class SandboxPool {
       }
       orphans++;
       await this.o.remove(s.id);
-      await this.release(s.id, dirname(s.workspace));
+      const dir = slotDirOf(this.o.poolDir, s.workspace);
+      if (dir) await this.freeSessionPaths(sessionOf(dir));
+      await this.release(s.id, dir);
     }
     for (const id of [...this.claims.keys()]) if (!live.has(id)) await this.release(id);
     for (const d of readdirSync(this.o.poolDir)) {
       const dir = join(this.o.poolDir, d);
-      if (d.startsWith('slot-') && !inUse.has(dir)) await this.release('', dir);
+      if (!d.startsWith('slot-') || inUse.has(dir)) continue;
+      await this.freeSessionPaths(sessionOf(dir));
+      await this.release('', dir);
     }
     await sweepVolumes(this.o.poolDir, this.o.volume?.workspacesDir, this.o.log);
     if (orphans) this.o.log.info({ removed: orphans }, 'removed unclaimed pool slots left by an earlier daemon');
@@ -137,10 +141,16 @@ export class SandboxPool {
     await Promise.all(slots.map((s) => this.destroy(s)));
   }
 
-  /** Removes a slot's container, then its directories and volume: a slot is never reused. */
+  /** Removes an unclaimed slot's container, then its directories and volume: a slot is never reused. */
   private async destroy(s: Slot): Promise<void> {
     await this.o.remove(s.id).catch((err: unknown) => this.o.log.warn({ err, sandbox: s.id }, 'removing a pool slot failed'));
+    await this.freeSessionPaths(s.session);
     await this.release(s.id, s.dir);
+  }
+
+  /** What an unclaimed slot made at its session's paths, while still empty (pool-volumes.ts). */
+  private freeSessionPaths(session: string): Promise<void> {
+    return freeSessionPaths(this.o.agentDir(session), this.o.volume && join(this.o.volume.workspacesDir, session));
   }
 
   /**
@@ -180,20 +190,25 @@ export class SandboxPool {
 
   private async createSlot(): Promise<Slot> {
     const tmp = join(this.o.poolDir, `slot-${randomBytes(6).toString('hex')}`);
-    const ws = join(tmp, 'workspace');
-    const agent = join(tmp, 'agent');
-    // Root-only and empty: nothing in the slot can write there before the claim covers them.
-    mkdirSync(ws, { recursive: true, mode: 0o700 });
-    mkdirSync(agent, { mode: 0o700 });
+    const session = sessionOf(tmp);
+    const agent = this.o.agentDir(session);
+    mkdirSync(tmp, { recursive: true, mode: 0o700 });
     chmodSync(tmp, 0o700);
-    const image = await this.makeVolume(tmp);
-    // A shared mount point of its own, so that what is mounted onto it later reaches the slot (rslave).
-    for (const d of image ? [agent] : [ws, agent]) {
-      await run('mount', ['--bind', d, d]);
-      await run('mount', ['--make-shared', d]);
-    }
+    // Root-only and empty: nothing in the slot can read or write there before the session's channel opens.
+    mkdirSync(dirname(agent), { recursive: true, mode: 0o711 });
+    mkdirSync(agent, { mode: 0o700 });
+    let ws = '';
+    let image: string | undefined;
     let info: SandboxInfo;
     try {
+      image = await this.makeVolume(tmp, session);
+      ws = image ? join(this.o.volume!.workspacesDir, session) : join(tmp, 'workspace');
+      if (!image) {
+        // Root-only and empty, and a shared mount point of its own: the claim's bind onto it reaches the slot (rslave).
+        mkdirSync(ws, { mode: 0o700 });
+        await run('mount', ['--bind', ws, ws]);
+        await run('mount', ['--make-shared', ws]);
+      }
       info = await this.o.start({
         name: '',
         project: '',
@@ -203,27 +218,32 @@ export class SandboxPool {
         limits: {},
         relax: { network: false, writableRootfs: false, rootUser: false },
         workspace: ws,
-        // The slot's own agent channel: the empty slot directory, filled by a mount at claim (rslave).
-        agentChannel: { dirInSandbox: this.o.agentDirInSandbox, mounts: [{ hostPath: agent, containerPath: this.o.agentDirInSandbox, readOnly: false, propagation: 'rslave' }] },
+        // The agent channel's directory of the session the slot is made for: its channel opens there.
+        agentChannel: { dirInSandbox: this.o.agentDirInSandbox, mounts: [{ hostPath: agent, containerPath: this.o.agentDirInSandbox, readOnly: false }] },
         ...(this.o.runner ? { runner: this.o.runner } : {}),
       });
     } catch (err) {
+      await this.freeSessionPaths(session);
       await this.release('', tmp);
       throw err;
     }
     this.dirs.set(info.id, tmp);
-    return { id: info.id, dir: tmp, ...(image ? { image } : {}) };
+    return { id: info.id, dir: tmp, session, ...(image ? { image } : {}) };
   }
 
-  /** The slot's workspace volume, made ahead and mounted (shared) on `<slot>/workspace`; undefined without one. */
-  private async makeVolume(slotDir: string): Promise<string | undefined> {
+  /** The slot's workspace volume, made ahead and mounted (shared) at its session's workspace path; undefined without one. */
+  private async makeVolume(slotDir: string, session: string): Promise<string | undefined> {
     const v = this.o.volume;
     if (!v || this.volumeOff) return undefined;
     const image = slotImagePath(v.workspacesDir, slotDir);
+    const dir = join(v.workspacesDir, session);
     try {
-      await makeEmptyVolume(image, join(slotDir, 'workspace'), v.maxBytes);
+      mkdirSync(v.workspacesDir, { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { mode: 0o700 });
+      await makeEmptyVolume(image, dir, v.maxBytes);
       return image;
     } catch (err) {
+      if (mountsAt(dir) === 0) rmSync(dir, { recursive: true, force: true });
       this.volumeOff = true;
       this.o.log.warn({ err }, 'could not make a workspace volume ahead for a pool slot; slots get the workspace bound at claim instead');
       return undefined;
@@ -231,23 +251,22 @@ export class SandboxPool {
   }
 
   /**
-   * Takes a ready slot with its volume made ahead for one session, before its
-   * workspace exists (undefined: none ready, or the session needs what no slot
-   * has). The returned fill binds the volume at the workspace path and fills it;
-   * the claim (`claim`, with the same session) then only hands over the agent
-   * channel. A reserved slot is the session's alone: one whose claim does not
-   * come, or whose fill fails, is destroyed.
+   * Takes a ready slot for a session about to be created (undefined: none ready,
+   * or the session needs what no slot has). The session must take the returned
+   * id: the slot's agent directory (and volume) are made at that session's paths.
+   * With a volume, the returned fill fills it in place; the claim (`claim`, with
+   * the same session) then only writes the claim files. A reserved slot is the
+   * session's alone: one whose claim does not come, or whose fill fails, is destroyed.
    */
-  reserve(sessionId: string, want: { image: string; network: boolean }): WorkspaceFill | undefined {
-    const v = this.o.volume;
-    if (this.closed || !this.size || !v || this.reserved.has(sessionId)) return undefined;
+  reserve(want: { image: string; network: boolean }): SlotReservation | undefined {
+    if (this.closed || !this.size) return undefined;
     if ((want.image && want.image !== this.o.config.image) || want.network) return undefined;
-    const i = this.ready.findIndex((s) => s.image);
-    if (i < 0) {
+    const slot = this.ready.shift();
+    if (!slot) {
       this.refill();
       return undefined;
     }
-    const slot = this.ready.splice(i, 1)[0]!;
+    const sessionId = slot.session;
     const r: Reservation = {
       slot,
       alive: this.o.get(slot.id).catch(() => undefined),
@@ -257,22 +276,28 @@ export class SandboxPool {
     mkdirSync(dirname(reservedFile(this.o.poolDir, sessionId)), { recursive: true, mode: 0o700 });
     writeFileSync(reservedFile(this.o.poolDir, sessionId), JSON.stringify({ session: sessionId, slot: slot.id }), { mode: 0o600 });
     this.refillSoon();
-    const ws = join(slot.dir, 'workspace');
+    const cancel = () => this.drop(sessionId, 'its session was not started');
+    const v = this.o.volume;
+    if (!slot.image || !v) return { sessionId, cancel };
+    const dest = join(v.workspacesDir, sessionId);
     return {
-      fill: async (t) => {
-        // The volume is the session's from here: its image goes by the session's name (the loop device
-        // holds the file open), so the session's clean-up frees it like any workspace volume.
-        renameSync(slot.image!, volumeImagePath(v.workspacesDir, sessionId));
-        r.dest = t.dest;
-        // The seed is copied onto the volume while it is bound at the workspace path (a private bind:
-        // nothing mounted under the session's path ever propagates into a slot).
-        const [, filled] = await Promise.all([run('mount', ['--bind', '--make-private', ws, t.dest]), v.seeds.fill({ ...t, dest: ws })]);
-        return filled;
-      },
-      undo: async (dest) => {
-        await unmountLazily(dest);
-        rmSync(volumeImagePath(v.workspacesDir, sessionId), { force: true });
-        await this.drop(sessionId, 'filling the workspace failed');
+      sessionId,
+      cancel,
+      fill: {
+        dest,
+        fill: async (t) => {
+          if (t.dest !== dest) return false;
+          // The volume is the session's from here: its image goes by the session's name (the loop device
+          // holds the file open), so the session's clean-up frees it like any workspace volume.
+          renameSync(slot.image!, volumeImagePath(v.workspacesDir, sessionId));
+          r.dest = t.dest;
+          return v.seeds.fill(t);
+        },
+        undo: async () => {
+          await unmountLazily(dest);
+          rmSync(volumeImagePath(v.workspacesDir, sessionId), { force: true });
+          await this.drop(sessionId, 'filling the workspace failed');
+        },
       },
     };
   }
@@ -289,49 +314,36 @@ export class SandboxPool {
   }
 
   /**
-   * Hands a ready slot to a session, or returns undefined (the caller starts a
-   * cold sandbox): the request must be one a slot can serve — a session's
-   * sandbox with the default image, limits, hardening, command and mounts.
+   * Hands the slot reserved for the request's session to it, or returns undefined
+   * (the caller starts a cold sandbox): the request must be one a slot can serve —
+   * a session's sandbox with the default image, limits, hardening, command and
+   * mounts, its agent channel in the slot's agent directory and, with a volume,
+   * its workspace the one filled there. A session no slot was reserved for starts cold.
    */
   async claim(caller: Caller, req: StartRequest): Promise<SandboxInfo | undefined> {
-    const channel = this.eligible(req);
     const r = req.session ? this.reserved.get(req.session) : undefined;
-    if (r) {
-      this.reserved.delete(req.session!);
-      rmSync(reservedFile(this.o.poolDir, req.session!), { force: true });
-      clearTimeout(r.timer);
-      const info = channel && req.workspace && req.workspace === r.dest ? await r.alive : undefined;
-      if (info?.state === 'running') return this.hand(caller, req, channel!, r.slot, info, false);
-      // The session's workspace stays on the volume (bound at its path); the slot goes, and it starts cold.
-      await this.destroy(r.slot);
-      this.refill();
-      return undefined;
-    }
-    if (!channel || !req.workspace || !req.session) return undefined;
-    for (;;) {
-      const slot = this.ready.shift();
-      if (!slot) {
-        this.refill();
-        return undefined;
-      }
-      const info = await this.o.get(slot.id);
-      if (!info || info.state !== 'running') {
-        await this.destroy(slot);
-        continue;
-      }
-      return this.hand(caller, req, channel, slot, info, true);
-    }
+    if (!r) return undefined;
+    this.reserved.delete(req.session!);
+    rmSync(reservedFile(this.o.poolDir, req.session!), { force: true });
+    clearTimeout(r.timer);
+    const channel = this.eligible(req);
+    const fits = channel?.hostPath === this.o.agentDir(r.slot.session) && !!req.workspace && (!r.slot.image || req.workspace === r.dest);
+    const info = fits ? await r.alive : undefined;
+    if (info?.state === 'running') return this.hand(caller, req, r.slot, info);
+    // The session keeps what it made at its paths (workspace, channel); the slot goes, and it starts cold.
+    await this.destroy(r.slot);
+    this.refill();
+    return undefined;
   }
 
-  /** Hands `slot` to the session: the mounts, the claim record, then the claim files that release its runner. */
-  private async hand(caller: Caller, req: StartRequest, channel: SandboxMount, slot: Slot, info: SandboxInfo, bindWorkspace: boolean): Promise<SandboxInfo | undefined> {
+  /** Hands `slot` to the session: the claim record, then the claim files that release its runner (no mount, unless the workspace has no volume made ahead). */
+  private async hand(caller: Caller, req: StartRequest, slot: Slot, info: SandboxInfo): Promise<SandboxInfo | undefined> {
     const record: ClaimRecord = { owner: caller.subject, session: req.session!, project: req.project, name: req.name || slot.id, workspace: req.workspace!, slotDir: slot.dir };
     try {
-      if (bindWorkspace) await run('mount', ['--bind', req.workspace!, join(slot.dir, 'workspace')]);
-      await run('mount', ['--bind', channel.hostPath, join(slot.dir, 'agent')]);
+      if (!slot.image) await run('mount', ['--bind', req.workspace!, join(slot.dir, 'workspace')]);
       writeFileSync(join(this.claimsDir, `${slot.id}.json`), JSON.stringify(record), { mode: 0o600 });
       this.claims.set(slot.id, record);
-      writeClaimFiles(channel.hostPath, req.env);
+      writeClaimFiles(this.o.agentDir(slot.session), req.env);
     } catch (err) {
       this.o.log.warn({ err, sandbox: slot.id, session_id: req.session }, 'claiming a pool slot failed; starting cold');
       this.claims.delete(slot.id);

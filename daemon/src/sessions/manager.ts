@@ -141,7 +141,10 @@ export class SessionManager {
     const project = await resolveProject(this.o.projects, caller, input, this.o.workspaces.gitConfig.shared_projects);
     const prompt = input.prd ? readPrd(caller, input.prd, project.path, cfg.max_prompt_bytes) : { text: input.prompt, source: 'inline' };
     this.volumes.checkFreeSpace();
-    const id = `ses-${randomBytes(6).toString('hex')}`;
+    // A warm pool slot is picked before the session exists: the session takes the slot's id, whose agent
+    // directory and workspace volume are already at that session's paths (a start mounts nothing).
+    const slot = this.o.sandboxes.reserveSlot({ image: provider === 'claude' ? cfg.claude_image : '', network: input.network });
+    const id = slot?.sessionId ?? `ses-${randomBytes(6).toString('hex')}`;
     // The limit is checked inside the insert's transaction: two concurrent starts cannot both pass it.
     const limit = (active: number) => {
       if (active >= cfg.max_concurrent) throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${cfg.max_concurrent})`);
@@ -161,12 +164,20 @@ export class SessionManager {
       upstream: upstream.name,
       maxIterations: input.maxIterations || cfg.default_max_iterations,
       network: input.network,
-    }, limit);
+    }, limit).catch(async (err: unknown) => {
+      await slot?.cancel();
+      throw err;
+    });
     this.rt.events.notify();
-    await this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
+    // Made durable while the workspace is made, and awaited before the sandbox starts: nothing runs
+    // for the session before its audit entry is on disk (the fsync is off the start's critical path).
+    const audited = this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
+    audited.catch(() => undefined);
     try {
-      await this.launch(caller, s, project);
+      await this.launch(caller, s, project, audited, slot?.fill);
     } catch (err) {
+      await audited.catch(() => undefined);
+      await slot?.cancel();
       const why = err instanceof Error ? err.message : String(err);
       await this.finalize(id, 'failed', `could not start: ${why}`);
       if (err instanceof LokiError) throw new LokiError(err.code, `session ${id} failed to start: ${err.message}`, { cause: err });
@@ -175,10 +186,8 @@ export class SessionManager {
     return (await this.store.get(id))!;
   }
 
-  private async launch(caller: Caller, s: Session, project: Project): Promise<void> {
+  private async launch(caller: Caller, s: Session, project: Project, audited: Promise<void>, fill?: WorkspaceFill): Promise<void> {
     await this.rt.events.transition(s.id, ['pending'], 'starting', 'creating the workspace and sandbox');
-    // A warm pool slot is picked before the workspace exists: its volume, made ahead, is filled in place.
-    const fill = this.o.sandboxes.reserveWorkspace(s.id, { image: s.provider === 'claude' ? this.o.config.claude_image : '', network: s.network });
     const ws = await this.createWorkspace(s, project, fill);
     await this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
     const how = await this.volumes.limit(s.id, ws.path);
@@ -186,6 +195,7 @@ export class SessionManager {
     await this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
     await this.upstreams.openProxy(this.o.proxies, s, channel.hostDir);
+    await audited;
     const box = await this.o.sandboxes.start(caller, {
       name: `session-${s.id}`,
       project: project.name,

@@ -175,7 +175,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     const { s, runner } = await session();
     const client = runner.client;
     const err = await new Promise<ServiceError | null>((res) =>
-      client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' } }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
+      client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' }, events: [] }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
     );
     assert.equal(err?.code, status.DEADLINE_EXCEEDED);
     await until('back to running', async () => (await sd.feature.manager.get(ADMIN, s.id)).state === 'running');

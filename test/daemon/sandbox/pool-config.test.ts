@@ -18,7 +18,7 @@ function poolFor(env: Record<string, string>, canMount = true): SandboxPool {
   const config = loadDaemonConfig({ env: { LOKI_HOME: '/tmp/x', ...env } }).sandbox;
   const never = () => Promise.reject(new Error('must not be called'));
   return new SandboxPool({
-    config, poolDir: '/tmp/x/pool', agentDirInSandbox: '/run/loki-agent', command: ['node'],
+    config, poolDir: '/tmp/x/pool', agentDirInSandbox: '/run/loki-agent', agentDir: (id) => `/tmp/x/run/agents/${id}`, command: ['node'],
     start: never, listAll: never, get: never, remove: never,
     audit: { record: () => Promise.resolve() } as never, log: quietLogger(), canMount,
   });

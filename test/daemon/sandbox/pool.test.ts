@@ -17,7 +17,7 @@ import { shortTempDir } from '../../helpers/entry.js';
 /** Pool containers of one daemon as Docker sees them (the raw view, not the daemon's). */
 function poolContainers(home: string): string[] {
   const out = execFileSync('docker', ['ps', '-a', '--filter', `label=loki.owner=${POOL_OWNER}`, '--format', '{{.Label "loki.sandbox"}} {{.Label "loki.workspace"}}'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(`${home}/pool/`)).map((l) => l.split(' ')[0]!);
+  return out.split('\n').filter((l) => l.includes(` ${home}/`)).map((l) => l.split(' ')[0]!);
 }
 
 /** The file system type mounted exactly at `dir` in this (dockerd's) mount namespace, or undefined. */
@@ -73,24 +73,37 @@ describe('SandboxPool (warm pool)', function () {
     return d;
   }
 
-  it('runs a script session in a claimed slot (workspace and agent channel filled at claim) and replaces the slot', async function () {
+  it('runs a script session in a claimed slot (made at the session\'s own paths: a claim mounts nothing) and replaces the slot', async function () {
     repo = makeRepo();
     sd = await poolDaemon(['node', '/opt/loki/agent-runner.cjs']);
     const [slot] = poolContainers(sd.d.home);
-    // The slot's workspace volume is made ahead and fresh: its own empty ext4, root-only, unreadable from inside the slot.
+    // The slot is made for one future session: its workspace volume and agent directory are at that session's
+    // paths, made ahead and fresh: an empty ext4 and an empty directory, root-only, unreadable from inside the slot.
     const [slotDir] = readdirSync(join(sd.d.home, 'pool')).filter((f) => f.startsWith('slot-'));
-    const volume = join(sd.d.home, 'pool', slotDir!, 'workspace');
+    const future = `ses-${slotDir!.slice('slot-'.length)}`;
+    const volume = join(sd.d.home, 'workspaces', future);
+    const agentDir = join(sd.d.paths.runDir, 'agents', future);
     assert.equal(mountedAt(volume), 'ext4');
-    assert.deepEqual(readdirSync(volume), []);
-    assert.equal(statSync(volume).mode & 0o777, 0o700);
-    assert.equal(statSync(volume).uid, 0);
+    for (const dir of [volume, agentDir]) {
+      assert.deepEqual(readdirSync(dir), []);
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      assert.equal(statSync(dir).uid, 0);
+    }
     assert.ok(existsSync(join(sd.d.home, 'workspaces', '.images', `pool-${slotDir}.img`)));
-    const peek = await execAsUser(sd.driver, slot!, 'ls -a /workspace');
-    assert.notEqual(peek.code, 0, `the slot read its unclaimed workspace volume:\n${peek.out}`);
+    for (const dir of ['/workspace', '/run/loki-agent']) {
+      const peek = await execAsUser(sd.driver, slot!, `ls -a ${dir}`);
+      assert.notEqual(peek.code, 0, `the slot read its unclaimed ${dir}:\n${peek.out}`);
+    }
+    const mountsBefore = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sd!.d.home)).length;
     const s = await start(sd, repo, '- write: hello.txt\n  content: "hi\\n"\n- run: cat hello.txt\n- commit: "add hello"\n');
     assert.equal(s.sandboxId, slot, 'the session got the ready slot');
-    // Its workspace is that volume, filled in place: mounted at the session's path, its image under the session's name.
+    assert.equal(s.id, future, 'the session took the id the slot was made for');
+    // Its workspace is that volume, filled in place at its path; its image goes by the session's name.
+    assert.equal(s.workspace, volume);
     assert.equal(mountedAt(s.workspace), 'ext4');
+    // The claim mounted nothing: no new mount under the home, and the agent directory is a plain directory.
+    assert.ok(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sd!.d.home)).length <= mountsBefore, 'a mount was made at the claim');
+    assert.equal(mountedAt(agentDir), undefined);
     assert.ok(existsSync(join(sd.d.home, 'workspaces', '.images', `${s.id}.img`)));
     assert.ok(!existsSync(join(sd.d.home, 'workspaces', '.images', `pool-${slotDir}.img`)));
     const done = await until('the session to end', async () => {
@@ -149,6 +162,42 @@ describe('SandboxPool (warm pool)', function () {
     await until('a fresh slot', () => (sd!.d.pool!.status().ready === 1 && !poolContainers(sd!.d.home).includes(slot!) ? true : undefined), 90_000);
   });
 
+  it('serves a session without size-limited workspaces too: the claim binds the workspace onto the slot\'s own directory', async function () {
+    repo = makeRepo();
+    const idle = ['/bin/sh', '-c', 'while :; do sleep 1; done'];
+    const workspace = { max_size: 0 };
+    sd = await startSessionDaemon({ sessions: { runner_command: idle, workspace }, runner: agentRunnerBundle(), overrides: { sessions: { runner_command: idle, workspace }, sandbox: { pool: { size: 1 } } } });
+    await until('the pool to fill', () => sd!.d.pool!.status().ready === 1, 90_000);
+    const [slot] = poolContainers(sd.d.home);
+    const [slotDir] = readdirSync(join(sd.d.home, 'pool')).filter((f) => f.startsWith('slot-'));
+    assert.equal(mountedAt(join(sd.d.home, 'workspaces', `ses-${slotDir!.slice('slot-'.length)}`)), undefined, 'no volume is made ahead');
+    const s = await start(sd, repo, '- run: "true"\n');
+    assert.equal(s.sandboxId, slot);
+    assert.equal(s.id, `ses-${slotDir!.slice('slot-'.length)}`);
+    const seen = await execIn(sd.driver, s.sandboxId, 'ls /workspace; test -S /run/loki-agent/agent.sock');
+    assert.equal(seen.code, 0, seen.out);
+    assert.match(seen.out, /README/);
+  });
+
+  it('destroys the slot reserved for a session that is then refused (sessions.max_concurrent), leaving nothing at its id\'s paths', async function () {
+    repo = makeRepo();
+    const idle = ['/bin/sh', '-c', 'while :; do sleep 1; done'];
+    sd = await startSessionDaemon({ sessions: { runner_command: idle, max_concurrent: 1 }, runner: agentRunnerBundle(), overrides: { sessions: { runner_command: idle }, sandbox: { pool: { size: 1 } } } });
+    await until('the pool to fill', () => sd!.d.pool!.status().ready === 1, 90_000);
+    const a = await start(sd, repo, '- run: "true"\n');
+    assert.equal(a.state, 'running');
+    await until('a replacement slot', () => sd!.d.pool!.status().ready === 1, 90_000);
+    const [slot] = poolContainers(sd.d.home).filter((id) => id !== a.sandboxId);
+    const [slotDir] = readdirSync(join(sd.d.home, 'pool')).filter((f) => f.startsWith('slot-') && !a.id.endsWith(f.slice('slot-'.length)));
+    const future = `ses-${slotDir!.slice('slot-'.length)}`;
+    await assert.rejects(start(sd, repo, '- run: "true"\n'), { code: 'session_limit_reached' });
+    await until('the reserved slot to go', () => (!poolContainers(sd!.d.home).includes(slot!) ? true : undefined), 30_000);
+    assert.equal(mountedAt(join(sd.d.home, 'workspaces', future)), undefined);
+    assert.ok(!existsSync(join(sd.d.home, 'workspaces', future)) && !existsSync(join(sd.d.paths.runDir, 'agents', future)));
+    assert.ok(!existsSync(join(sd.d.home, 'workspaces', '.images', `${slotDir}.img`)) && !existsSync(join(sd.d.home, 'workspaces', '.images', `pool-${slotDir}.img`)));
+    await assert.rejects(sd.feature.manager.get(ADMIN, future), { code: 'session_not_found' });
+  });
+
   it('keeps unclaimed slots invisible and unusable to every caller, admin included', async function () {
     sd = await poolDaemon(['/bin/sh', '-c', 'while :; do sleep 1; done']);
     const [slot] = poolContainers(sd.d.home);
@@ -192,9 +241,14 @@ describe('SandboxPool (warm pool)', function () {
     const home = sd.d.home;
     const first = poolContainers(home);
     assert.equal(first.length, 1);
+    const [slotDir] = readdirSync(join(home, 'pool')).filter((f) => f.startsWith('slot-'));
+    const future = `ses-${slotDir!.slice('slot-'.length)}`;
     await sd.d.close();
     assert.deepEqual(poolContainers(home), [], 'shutdown removed the ready slot');
     assert.deepEqual(readdirSync(join(home, 'pool')).filter((f) => f.startsWith('slot-')), []);
+    // And what it made at its future session's paths: the volume (unmounted) and the agent directory.
+    assert.equal(mountedAt(join(home, 'workspaces', future)), undefined);
+    assert.ok(!existsSync(join(home, 'workspaces', future)) && !existsSync(join(sd.d.paths.runDir, 'agents', future)));
     const again = await startSessionDaemon({ home, overrides: { sandbox: { pool: { size: 1 } } } });
     sd = again;
     await until('the pool to refill', () => again.d.pool!.status().ready === 1, 90_000);
@@ -235,7 +289,10 @@ describe('SandboxPool (warm pool)', function () {
     }
     assert.deepEqual(poolContainers(home), before, 'SIGKILL left the slot running');
     const [oldSlot] = readdirSync(join(home, 'pool')).filter((f) => f.startsWith('slot-'));
-    assert.equal(mountedAt(join(home, 'pool', oldSlot!, 'workspace')), 'ext4', 'SIGKILL left the volume made ahead mounted');
+    const oldVolume = join(home, 'workspaces', `ses-${oldSlot!.slice('slot-'.length)}`);
+    const oldAgentDir = join(home, 'run', 'agents', `ses-${oldSlot!.slice('slot-'.length)}`);
+    assert.equal(mountedAt(oldVolume), 'ext4', 'SIGKILL left the volume made ahead mounted');
+    assert.ok(existsSync(oldAgentDir));
     // And what a SIGKILL between a slot's reservation and the fill of its volume leaves: the record and the
     // empty volume at the session's workspace path.
     const session = 'ses-0123456789ab';
@@ -249,7 +306,8 @@ describe('SandboxPool (warm pool)', function () {
       assert.notEqual(after[0], before[0]);
       // The orphan's volume is gone with it: not mounted, image deleted, loop device freed.
       assert.ok(!existsSync(join(home, 'pool', oldSlot!)));
-      assert.equal(mountedAt(join(home, 'pool', oldSlot!, 'workspace')), undefined);
+      assert.equal(mountedAt(oldVolume), undefined);
+      assert.ok(!existsSync(oldVolume) && !existsSync(oldAgentDir), 'the paths made for the slot\'s session are gone');
       assert.ok(!existsSync(join(home, 'workspaces', '.images', `pool-${oldSlot}.img`)));
       assert.equal(mountedAt(unfilled), undefined, 'the unfilled reserved volume is unmounted');
       assert.ok(!existsSync(unfilled) && !existsSync(join(home, 'workspaces', '.images', `${session}.img`)));

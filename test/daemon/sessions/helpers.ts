@@ -123,7 +123,7 @@ export class StandInRunner {
 
   /** The verdict as a word (allow | deny); the legacy string field must say the same. */
   async decide(action: AgentAction['action'], tool = 'test'): Promise<Omit<AgentDecideResponse, 'decision'> & { decision: string }> {
-    const r: AgentDecideResponse = await this.call(this.client.decide, { action: { action, tool, detail: '' } }, { waitForReady: true });
+    const r: AgentDecideResponse = await this.call(this.client.decide, { action: { action, tool, detail: '' }, events: [] }, { waitForReady: true });
     const decision = decisionCodec.fromWire(r.decision) ?? '';
     if (decision !== r.legacyDecision) throw new Error(`decision enum and legacy field disagree: ${decision}/${r.legacyDecision}`);
     return { ...r, decision };

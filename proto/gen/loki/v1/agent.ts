@@ -102,7 +102,14 @@ export interface AgentAction {
 }
 
 export interface AgentDecideRequest {
-  action: AgentAction | undefined;
+  action:
+    | AgentAction
+    | undefined;
+  /**
+   * Events the runner has not reported yet (at most what one Report carries): recorded
+   * first, in order, exactly as a Report would, so that reporting and asking are one round trip.
+   */
+  events: AgentEvent[];
 }
 
 export interface AgentDecideResponse {
@@ -118,6 +125,8 @@ export interface AgentDecideResponse {
   approvalId: string;
   /** allow | deny (ask never escapes: the call blocks until decided) */
   decision: PolicyDecision;
+  /** as in AgentReportResponse, when the request carried events */
+  stopRequested: boolean;
 }
 
 export interface AgentEvent {
@@ -876,13 +885,16 @@ export const AgentAction: MessageFns<AgentAction> = {
 };
 
 function createBaseAgentDecideRequest(): AgentDecideRequest {
-  return { action: undefined };
+  return { action: undefined, events: [] };
 }
 
 export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
   encode(message: AgentDecideRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.action !== undefined) {
       AgentAction.encode(message.action, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      AgentEvent.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -908,6 +920,14 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
             message.action = AgentAction.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(AgentEvent.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -921,13 +941,19 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
   },
 
   fromJSON(object: any): AgentDecideRequest {
-    return { action: isSet(object.action) ? AgentAction.fromJSON(object.action) : undefined };
+    return {
+      action: isSet(object.action) ? AgentAction.fromJSON(object.action) : undefined,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => AgentEvent.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: AgentDecideRequest): unknown {
     const obj: any = {};
     if (message.action !== undefined) {
       obj.action = AgentAction.toJSON(message.action);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => AgentEvent.toJSON(e));
     }
     return obj;
   },
@@ -940,12 +966,13 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
     message.action = (object.action !== undefined && object.action !== null)
       ? AgentAction.fromPartial(object.action)
       : undefined;
+    message.events = object.events?.map((e) => AgentEvent.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseAgentDecideResponse(): AgentDecideResponse {
-  return { legacyDecision: "", reason: "", rule: "", approvalId: "", decision: 0 };
+  return { legacyDecision: "", reason: "", rule: "", approvalId: "", decision: 0, stopRequested: false };
 }
 
 export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
@@ -964,6 +991,9 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
     }
     if (message.decision !== 0) {
       writer.uint32(40).int32(message.decision);
+    }
+    if (message.stopRequested !== false) {
+      writer.uint32(48).bool(message.stopRequested);
     }
     return writer;
   },
@@ -1021,6 +1051,14 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
             message.decision = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.stopRequested = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1048,6 +1086,11 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
         ? globalThis.String(object.approval_id)
         : "",
       decision: isSet(object.decision) ? policyDecisionFromJSON(object.decision) : 0,
+      stopRequested: isSet(object.stopRequested)
+        ? globalThis.Boolean(object.stopRequested)
+        : isSet(object.stop_requested)
+        ? globalThis.Boolean(object.stop_requested)
+        : false,
     };
   },
 
@@ -1068,6 +1111,9 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
     if (message.decision !== 0) {
       obj.decision = policyDecisionToJSON(message.decision);
     }
+    if (message.stopRequested !== false) {
+      obj.stopRequested = message.stopRequested;
+    }
     return obj;
   },
 
@@ -1081,6 +1127,7 @@ export const AgentDecideResponse: MessageFns<AgentDecideResponse> = {
     message.rule = object.rule ?? "";
     message.approvalId = object.approvalId ?? "";
     message.decision = object.decision ?? 0;
+    message.stopRequested = object.stopRequested ?? false;
     return message;
   },
 };

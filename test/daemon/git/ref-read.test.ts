@@ -1,0 +1,80 @@
+// Branch tips read from the repository's files agree with `git rev-parse` for
+// every way git keeps a branch (loose, packed, packed then updated, symbolic,
+// a linked worktree's common directory), say "missing" for a missing branch,
+// and step aside for what they do not read.
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { branchTips, readBranchTips } from '../../../daemon/src/git/ref-read.js';
+import { hostGit, makeProject, tempDir } from './helpers.js';
+
+describe('readBranchTips', () => {
+  let root: string;
+  let repo: string;
+  beforeEach(() => {
+    root = tempDir();
+    repo = makeProject(root);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const revParse = (r: string, ref: string) => hostGit(r, 'rev-parse', '--verify', `refs/heads/${ref}^{commit}`);
+
+  it('reads a loose branch and says null for a missing one', async () => {
+    const tips = await readBranchTips(repo, ['main', 'loki/session-1-2-0badc0de']);
+    assert.equal(tips?.get('main'), revParse(repo, 'main'));
+    assert.equal(tips?.get('loki/session-1-2-0badc0de'), null);
+  });
+
+  it('reads packed branches, and a loose ref written after packing wins over its packed line', async () => {
+    hostGit(repo, 'branch', 'feature/x');
+    hostGit(repo, 'pack-refs', '--all');
+    assert.equal(hostGit(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/'), 'refs/heads/feature/x\nrefs/heads/main');
+    let tips = await readBranchTips(repo, ['main', 'feature/x', 'feature']);
+    assert.equal(tips?.get('main'), revParse(repo, 'main'));
+    assert.equal(tips?.get('feature/x'), revParse(repo, 'feature/x'));
+    // `feature` is a directory of loose refs (empty after packing) and no branch.
+    assert.equal(tips?.get('feature'), null);
+    writeFileSync(join(repo, 'f.txt'), 'f\n');
+    hostGit(repo, 'add', 'f.txt');
+    hostGit(repo, 'commit', '--quiet', '-m', 'moves main past its packed line');
+    tips = await readBranchTips(repo, ['main']);
+    assert.equal(tips?.get('main'), revParse(repo, 'main'));
+    hostGit(repo, 'branch', '-D', 'feature/x');
+    assert.equal((await readBranchTips(repo, ['feature/x']))?.get('feature/x'), null, 'a deleted packed branch is missing');
+  });
+
+  it('follows a symbolic branch, loose or to a packed target', async () => {
+    hostGit(repo, 'symbolic-ref', 'refs/heads/trunk', 'refs/heads/main');
+    assert.equal((await readBranchTips(repo, ['trunk']))?.get('trunk'), revParse(repo, 'trunk'));
+    hostGit(repo, 'pack-refs', '--all');
+    assert.equal((await readBranchTips(repo, ['trunk']))?.get('trunk'), revParse(repo, 'main'));
+    hostGit(repo, 'symbolic-ref', 'refs/heads/dangling', 'refs/heads/nothing-here');
+    assert.equal((await readBranchTips(repo, ['dangling']))?.get('dangling'), null);
+  });
+
+  it('reads a linked worktree through its common directory', async () => {
+    const wt = join(root, 'wt');
+    hostGit(repo, 'worktree', 'add', '--quiet', '-b', 'side', wt);
+    const tips = await readBranchTips(wt, ['main', 'side', 'gone']);
+    assert.equal(tips?.get('main'), revParse(wt, 'main'));
+    assert.equal(tips?.get('side'), revParse(wt, 'side'));
+    assert.equal(tips?.get('gone'), null);
+  });
+
+  it('steps aside (undefined) for what it does not read, and branchTips then asks git', async () => {
+    hostGit(repo, 'symbolic-ref', 'refs/heads/loop', 'refs/heads/loop2');
+    hostGit(repo, 'symbolic-ref', 'refs/heads/loop2', 'refs/heads/loop');
+    assert.equal(await readBranchTips(repo, ['loop']), undefined, 'a symbolic-ref loop');
+    writeFileSync(join(repo, '.git', 'refs', 'heads', 'odd'), 'not a ref\n');
+    assert.equal(await readBranchTips(repo, ['odd']), undefined, 'a file git would not write');
+    assert.equal(await readBranchTips(repo, ['../../HEAD']), undefined, 'a name that climbs out of refs/');
+    // reftable (extensions.refStorage, git ≥ 2.45): no loose refs or packed-refs to read.
+    hostGit(repo, 'config', 'extensions.refStorage', 'reftable');
+    assert.equal(await readBranchTips(repo, ['main']), undefined);
+    hostGit(repo, 'config', '--unset', 'extensions.refStorage');
+    const viaGit = await branchTips(repo, ['odd', 'main']);
+    assert.equal(viaGit.get('odd'), null, 'git does not take the odd file for a branch either');
+    assert.equal(viaGit.get('main'), revParse(repo, 'main'));
+    assert.equal(await readBranchTips(join(root, 'not-a-repo'), ['main']), undefined);
+  });
+});
