@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../../common/src/index.js';
-import { volumeImagePath } from '../sessions/workspace-volume.js';
+import { makeEmptyVolume, volumeImagePath } from '../sessions/workspace-volume.js';
 import { mountsAt, run } from './pool-slot.js';
 
 /** One file per reservation not yet claimed: what a crash before the claim leaves to undo. */
@@ -50,6 +50,21 @@ export function slotImagePath(workspacesDir: string, slotDir: string): string {
 }
 
 /** Lazy: a bind may still hold a busy workspace; the kernel detaches it when free (and frees its loop device). */
+/** Makes a slot's empty workspace volume, mounted at its session's workspace path; on failure nothing of it is left. */
+export async function makeSlotVolume(workspacesDir: string, maxBytes: number, slotDir: string, session: string): Promise<string> {
+  const image = slotImagePath(workspacesDir, slotDir);
+  const dir = join(workspacesDir, session);
+  try {
+    mkdirSync(workspacesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    await makeEmptyVolume(image, dir, maxBytes);
+    return image;
+  } catch (err) {
+    if (mountsAt(dir) === 0) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 export async function unmountLazily(dir: string): Promise<void> {
   for (let i = 0; i < 4 && mountsAt(dir) > 0; i++) await run('umount', ['-l', dir]).catch(() => undefined);
 }

@@ -17,10 +17,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Caller } from '../authz/caller.js';
-import { makeEmptyVolume, volumeImagePath } from '../sessions/workspace-volume.js';
+import { volumeImagePath } from '../sessions/workspace-volume.js';
 import type { StartRequest } from './manager.js';
 import { mountsAt, run, slotCommand, writeClaimFiles } from './pool-slot.js';
-import { freeSessionPaths, reservedFile, sessionOf, slotDirOf, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
+import { freeSessionPaths, makeSlotVolume, reservedFile, sessionOf, slotDirOf, slotImagePath, sweepVolumes, unmountLazily } from './pool-volumes.js';
 import { POOL_OWNER, slotCanServe, type ClaimRecord, type PoolStatus, type Reservation, type SandboxPoolOptions, type Slot, type SlotReservation } from './pool-types.js';
 import type { SandboxInfo, SandboxMount } from './types.js';
 
@@ -235,15 +235,9 @@ export class SandboxPool {
   private async makeVolume(slotDir: string, session: string): Promise<string | undefined> {
     const v = this.o.volume;
     if (!v || this.volumeOff) return undefined;
-    const image = slotImagePath(v.workspacesDir, slotDir);
-    const dir = join(v.workspacesDir, session);
     try {
-      mkdirSync(v.workspacesDir, { recursive: true, mode: 0o700 });
-      mkdirSync(dir, { mode: 0o700 });
-      await makeEmptyVolume(image, dir, v.maxBytes);
-      return image;
+      return await makeSlotVolume(v.workspacesDir, v.maxBytes, slotDir, session);
     } catch (err) {
-      if (mountsAt(dir) === 0) rmSync(dir, { recursive: true, force: true });
       this.volumeOff = true;
       this.o.log.warn({ err }, 'could not make a workspace volume ahead for a pool slot; slots get the workspace bound at claim instead');
       return undefined;

@@ -29,7 +29,7 @@ import { SessionSupervisor } from './supervisor.js';
 import { SessionQueries, type EventQuery, type ListPageQuery, type SessionMetricsSnapshot } from './queries.js';
 import { WorkspaceVolumes } from './workspace-volume.js';
 import { ACTIVE_STATES, isTerminal, type Session, type SessionEvent, type StartSessionInput } from './types.js';
-import { checkAutonomy, checkProfile, checkProvider, checkStartInput, normalizePlan, readPrd, resolveProject } from './validate.js';
+import { checkAutonomy, checkProfile, checkProvider, checkStartInput, concurrencyLimit, normalizePlan, readPrd, resolveProject } from './validate.js';
 
 import { SESSION_ID_RE } from '../../../common/src/vocab.js';
 
@@ -146,9 +146,7 @@ export class SessionManager {
     const slot = this.o.sandboxes.reserveSlot({ image: provider === 'claude' ? cfg.claude_image : '', network: input.network });
     const id = slot?.sessionId ?? `ses-${randomBytes(6).toString('hex')}`;
     // The limit is checked inside the insert's transaction: two concurrent starts cannot both pass it.
-    const limit = (active: number) => {
-      if (active >= cfg.max_concurrent) throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${cfg.max_concurrent})`);
-    };
+    const limit = concurrencyLimit(cfg.max_concurrent);
     const s = await this.store.insert({
       id,
       owner: caller.subject,

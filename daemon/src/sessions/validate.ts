@@ -17,6 +17,13 @@ function inside(root: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
 }
 
+/** The check `SessionRepo.insert` runs inside its transaction with the number of active sessions. */
+export function concurrencyLimit(max: number): (active: number) => void {
+  return (active) => {
+    if (active >= max) throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${max})`);
+  };
+}
+
 export function checkProvider(p: string): Provider {
   if (!isOneOf(PROVIDERS, p)) {
     throw new LokiError('invalid_argument', `unknown provider "${p.slice(0, 32)}" (known: ${PROVIDERS.join(', ')})`);
