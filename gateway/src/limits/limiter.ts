@@ -30,7 +30,8 @@ export interface RateDecision {
   scope: 'subject' | 'ip';
 }
 
-interface Slot {
+/** One subject's concurrency slots (handed out by `takeSlot`, given back with `giveSlot`). */
+export interface Slot {
   active: number;
   waiters: (() => void)[];
 }
@@ -121,20 +122,42 @@ export class RequestLimiter {
 
   /** Enters the global in-flight count; exempt routes are never refused. */
   enter(exempt: boolean): () => void {
-    if (!exempt && this.inFlight >= this.settings.max_in_flight) {
-      throw new LokiError('unavailable', 'the gateway is at capacity; retry shortly');
-    }
-    this.inFlight += 1;
+    this.enterNow(exempt);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.inFlight -= 1;
+      this.leave();
     };
+  }
+
+  /**
+   * `enter` without a release function, for a caller that guarantees one `leave()` per
+   * successful call (the guard's `Releases`): no closure per request.
+   */
+  enterNow(exempt: boolean): void {
+    if (!exempt && this.inFlight >= this.settings.max_in_flight) {
+      throw new LokiError('unavailable', 'the gateway is at capacity; retry shortly');
+    }
+    this.inFlight += 1;
+  }
+
+  /** Leaves the global in-flight count (once per successful `enterNow`). */
+  leave(): void {
+    this.inFlight -= 1;
   }
 
   /** A concurrency slot when one is free now (exempt routes always get one); undefined when `acquire` must queue or refuse. */
   tryAcquire(subject: string, exempt: boolean): (() => void) | undefined {
+    const slot = this.takeSlot(subject, exempt);
+    return slot && this.releaser(subject, slot);
+  }
+
+  /**
+   * `tryAcquire` without a release function: the subject's slot record, to be given back
+   * exactly once with `giveSlot` (the guard's `Releases` guarantees that).
+   */
+  takeSlot(subject: string, exempt: boolean): Slot | undefined {
     let slot = this.slots.get(subject);
     if (!slot) {
       slot = { active: 0, waiters: [] };
@@ -142,7 +165,18 @@ export class RequestLimiter {
     }
     if (slot.active >= this.settings.concurrency && !exempt) return undefined;
     slot.active += 1;
-    return this.releaser(subject, slot);
+    return slot;
+  }
+
+  /** Gives back a slot taken with `takeSlot` (hands it to the next waiter, if any). */
+  giveSlot(subject: string, slot: Slot): void {
+    const next = slot.waiters.shift();
+    if (next) {
+      next();
+      return;
+    }
+    slot.active -= 1;
+    if (slot.active <= 0 && this.slots.get(subject) === slot) this.slots.delete(subject);
   }
 
   /**
@@ -205,13 +239,7 @@ export class RequestLimiter {
     return () => {
       if (done) return;
       done = true;
-      const next = slot.waiters.shift();
-      if (next) {
-        next();
-        return;
-      }
-      slot.active -= 1;
-      if (slot.active <= 0 && this.slots.get(subject) === slot) this.slots.delete(subject);
+      this.giveSlot(subject, slot);
     };
   }
 
