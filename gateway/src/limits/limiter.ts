@@ -38,6 +38,11 @@ export interface Slot {
 
 const MINUTE = 60_000;
 
+interface RateKeys {
+  burst: string;
+  minute: string;
+}
+
 function refusedByBurst(kind: RateDecision['scope'], limit: number, burst: WindowResult): RateDecision {
   return { allowed: false, limit, remaining: 0, resetSeconds: burst.resetSeconds, scope: kind };
 }
@@ -54,6 +59,8 @@ export class RequestLimiter {
   private readonly lockedUntil = new Map<string, number>();
   private readonly slots = new Map<string, Slot>();
   private readonly streams = new Map<string, number>();
+  private readonly subjectKeys = new Map<string, RateKeys>();
+  private readonly ipKeys = new Map<string, RateKeys>();
   private inFlight = 0;
 
   constructor(opts: { store: RateLimitStore; settings: LimiterSettings }) {
@@ -75,9 +82,10 @@ export class RequestLimiter {
     if (at) return at;
     const s = this.settings;
     const limit = kind === 'subject' ? s.per_minute : s.unauthenticated_per_minute;
-    const burst = await this.store.hit(`b:${kind}:${key}`, BURST_WINDOW, s.burst, now);
+    const keys = this.keysFor(kind, key);
+    const burst = await this.store.hit(keys.burst, BURST_WINDOW, s.burst, now);
     if (!burst.allowed) return refusedByBurst(kind, limit, burst);
-    return decision(kind, limit, await this.store.hit(`m:${kind}:${key}`, MINUTE, limit, now));
+    return decision(kind, limit, await this.store.hit(keys.minute, MINUTE, limit, now));
   }
 
   /** `checkRate` without a promise when the store keeps its counters in memory; undefined when it must be awaited. */
@@ -85,9 +93,26 @@ export class RequestLimiter {
     if (!this.store.hitNow) return undefined;
     const s = this.settings;
     const limit = kind === 'subject' ? s.per_minute : s.unauthenticated_per_minute;
-    const burst = this.store.hitNow(`b:${kind}:${key}`, BURST_WINDOW, s.burst, now);
+    const keys = this.keysFor(kind, key);
+    const burst = this.store.hitNow(keys.burst, BURST_WINDOW, s.burst, now);
     if (!burst.allowed) return refusedByBurst(kind, limit, burst);
-    return decision(kind, limit, this.store.hitNow(`m:${kind}:${key}`, MINUTE, limit, now));
+    return decision(kind, limit, this.store.hitNow(keys.minute, MINUTE, limit, now));
+  }
+
+  /**
+   * The store keys of one subject or address, built once: a key concatenated per request is a
+   * new string the store's map must flatten and hash every time; a kept one is hashed once.
+   * Bounded like the store (cleared when full; the keys are rebuilt on demand).
+   */
+  private keysFor(kind: 'subject' | 'ip', key: string): RateKeys {
+    const m = kind === 'subject' ? this.subjectKeys : this.ipKeys;
+    let k = m.get(key);
+    if (!k) {
+      if (m.size >= this.settings.max_entries) m.clear();
+      k = { burst: `b:${kind}:${key}`, minute: `m:${kind}:${key}` };
+      m.set(key, k);
+    }
+    return k;
   }
 
   /** True while `ip` is locked out of further authentication attempts. */
