@@ -185,6 +185,7 @@ export class RequestLimiter {
   takeSlot(subject: string, exempt: boolean): Slot | undefined {
     let slot = this.slots.get(subject);
     if (!slot) {
+      if (this.slots.size >= this.settings.max_entries) this.pruneSlots();
       slot = { active: 0, waiters: [] };
       this.slots.set(subject, slot);
     }
@@ -193,15 +194,22 @@ export class RequestLimiter {
     return slot;
   }
 
-  /** Gives back a slot taken with `takeSlot` (hands it to the next waiter, if any). */
-  giveSlot(subject: string, slot: Slot): void {
-    const next = slot.waiters.shift();
+  /**
+   * Gives back a slot taken with `takeSlot` (hands it to the next waiter, if any). An idle
+   * subject's record stays (a request at a time would otherwise delete and re-create it on
+   * every request); idle records are dropped when the map reaches `max_entries`.
+   */
+  giveSlot(_subject: string, slot: Slot): void {
+    const next = slot.waiters.length ? slot.waiters.shift() : undefined;
     if (next) {
       next();
       return;
     }
     slot.active -= 1;
-    if (slot.active <= 0 && this.slots.get(subject) === slot) this.slots.delete(subject);
+  }
+
+  private pruneSlots(): void {
+    for (const [subject, slot] of this.slots) if (slot.active <= 0 && slot.waiters.length === 0) this.slots.delete(subject);
   }
 
   /**
