@@ -30,12 +30,18 @@ export interface RateDecision {
   scope: 'subject' | 'ip';
 }
 
-interface Slot {
+/** One subject's concurrency slots (handed out by `takeSlot`, given back with `giveSlot`). */
+export interface Slot {
   active: number;
   waiters: (() => void)[];
 }
 
 const MINUTE = 60_000;
+
+interface RateKeys {
+  burst: string;
+  minute: string;
+}
 
 function refusedByBurst(kind: RateDecision['scope'], limit: number, burst: WindowResult): RateDecision {
   return { allowed: false, limit, remaining: 0, resetSeconds: burst.resetSeconds, scope: kind };
@@ -53,6 +59,8 @@ export class RequestLimiter {
   private readonly lockedUntil = new Map<string, number>();
   private readonly slots = new Map<string, Slot>();
   private readonly streams = new Map<string, number>();
+  private readonly subjectKeys = new Map<string, RateKeys>();
+  private readonly ipKeys = new Map<string, RateKeys>();
   private inFlight = 0;
 
   constructor(opts: { store: RateLimitStore; settings: LimiterSettings }) {
@@ -74,9 +82,10 @@ export class RequestLimiter {
     if (at) return at;
     const s = this.settings;
     const limit = kind === 'subject' ? s.per_minute : s.unauthenticated_per_minute;
-    const burst = await this.store.hit(`b:${kind}:${key}`, BURST_WINDOW, s.burst, now);
+    const keys = this.keysFor(kind, key);
+    const burst = await this.store.hit(keys.burst, BURST_WINDOW, s.burst, now);
     if (!burst.allowed) return refusedByBurst(kind, limit, burst);
-    return decision(kind, limit, await this.store.hit(`m:${kind}:${key}`, MINUTE, limit, now));
+    return decision(kind, limit, await this.store.hit(keys.minute, MINUTE, limit, now));
   }
 
   /** `checkRate` without a promise when the store keeps its counters in memory; undefined when it must be awaited. */
@@ -84,9 +93,26 @@ export class RequestLimiter {
     if (!this.store.hitNow) return undefined;
     const s = this.settings;
     const limit = kind === 'subject' ? s.per_minute : s.unauthenticated_per_minute;
-    const burst = this.store.hitNow(`b:${kind}:${key}`, BURST_WINDOW, s.burst, now);
+    const keys = this.keysFor(kind, key);
+    const burst = this.store.hitNow(keys.burst, BURST_WINDOW, s.burst, now);
     if (!burst.allowed) return refusedByBurst(kind, limit, burst);
-    return decision(kind, limit, this.store.hitNow(`m:${kind}:${key}`, MINUTE, limit, now));
+    return decision(kind, limit, this.store.hitNow(keys.minute, MINUTE, limit, now));
+  }
+
+  /**
+   * The store keys of one subject or address, built once: a key concatenated per request is a
+   * new string the store's map must flatten and hash every time; a kept one is hashed once.
+   * Bounded like the store (cleared when full; the keys are rebuilt on demand).
+   */
+  private keysFor(kind: 'subject' | 'ip', key: string): RateKeys {
+    const m = kind === 'subject' ? this.subjectKeys : this.ipKeys;
+    let k = m.get(key);
+    if (!k) {
+      if (m.size >= this.settings.max_entries) m.clear();
+      k = { burst: `b:${kind}:${key}`, minute: `m:${kind}:${key}` };
+      m.set(key, k);
+    }
+    return k;
   }
 
   /** True while `ip` is locked out of further authentication attempts. */
@@ -121,28 +147,69 @@ export class RequestLimiter {
 
   /** Enters the global in-flight count; exempt routes are never refused. */
   enter(exempt: boolean): () => void {
-    if (!exempt && this.inFlight >= this.settings.max_in_flight) {
-      throw new LokiError('unavailable', 'the gateway is at capacity; retry shortly');
-    }
-    this.inFlight += 1;
+    this.enterNow(exempt);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.inFlight -= 1;
+      this.leave();
     };
+  }
+
+  /**
+   * `enter` without a release function, for a caller that guarantees one `leave()` per
+   * successful call (the guard's `Releases`): no closure per request.
+   */
+  enterNow(exempt: boolean): void {
+    if (!exempt && this.inFlight >= this.settings.max_in_flight) {
+      throw new LokiError('unavailable', 'the gateway is at capacity; retry shortly');
+    }
+    this.inFlight += 1;
+  }
+
+  /** Leaves the global in-flight count (once per successful `enterNow`). */
+  leave(): void {
+    this.inFlight -= 1;
   }
 
   /** A concurrency slot when one is free now (exempt routes always get one); undefined when `acquire` must queue or refuse. */
   tryAcquire(subject: string, exempt: boolean): (() => void) | undefined {
+    const slot = this.takeSlot(subject, exempt);
+    return slot && this.releaser(subject, slot);
+  }
+
+  /**
+   * `tryAcquire` without a release function: the subject's slot record, to be given back
+   * exactly once with `giveSlot` (the guard's `Releases` guarantees that).
+   */
+  takeSlot(subject: string, exempt: boolean): Slot | undefined {
     let slot = this.slots.get(subject);
     if (!slot) {
+      if (this.slots.size >= this.settings.max_entries) this.pruneSlots();
       slot = { active: 0, waiters: [] };
       this.slots.set(subject, slot);
     }
     if (slot.active >= this.settings.concurrency && !exempt) return undefined;
     slot.active += 1;
-    return this.releaser(subject, slot);
+    return slot;
+  }
+
+  /**
+   * Gives back a slot taken with `takeSlot` (hands it to the next waiter, if any). An idle
+   * subject's record stays (a request at a time would otherwise delete and re-create it on
+   * every request); idle records are dropped when the map reaches `max_entries`.
+   */
+  giveSlot(_subject: string, slot: Slot): void {
+    const next = slot.waiters.length ? slot.waiters.shift() : undefined;
+    if (next) {
+      next();
+      return;
+    }
+    slot.active -= 1;
+  }
+
+  private pruneSlots(): void {
+    for (const [subject, slot] of this.slots) if (slot.active <= 0 && slot.waiters.length === 0) this.slots.delete(subject);
   }
 
   /**
@@ -205,13 +272,7 @@ export class RequestLimiter {
     return () => {
       if (done) return;
       done = true;
-      const next = slot.waiters.shift();
-      if (next) {
-        next();
-        return;
-      }
-      slot.active -= 1;
-      if (slot.active <= 0 && this.slots.get(subject) === slot) this.slots.delete(subject);
+      this.giveSlot(subject, slot);
     };
   }
 

@@ -115,6 +115,20 @@ describe('RequestLimiter', () => {
     l.openStream('s', true)();
   });
 
+  it('keeps a bounded number of idle subjects\' slot records, and never drops a busy one', () => {
+    const l = limiter({ max_entries: 100 });
+    const slots = (l as unknown as { slots: Map<string, unknown> }).slots;
+    const busy = l.takeSlot('token:busy', false)!;
+    for (let i = 0; i < 250; i++) l.giveSlot(`token:${i}`, l.takeSlot(`token:${i}`, false)!);
+    assert.ok(slots.size <= 100, `${slots.size} records kept`);
+    assert.ok(slots.has('token:busy'));
+    // The busy subject's slot still counts: one more free, then the limit (2).
+    assert.ok(l.takeSlot('token:busy', false));
+    assert.equal(l.takeSlot('token:busy', false), undefined);
+    l.giveSlot('token:busy', busy);
+    assert.ok(l.takeSlot('token:busy', false));
+  });
+
   it('reports headroom for readiness', () => {
     const l = limiter({ max_in_flight: 10 });
     const releases = Array.from({ length: 9 }, () => l.enter(false));
