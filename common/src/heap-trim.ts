@@ -6,7 +6,7 @@
 // So one young-generation collection (a scavenge: a few ms) is asked for once the
 // process has been quiet for a while. Under load V8 grows the space again as it
 // would have; a trim that lands during load simply shrinks nothing.
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type GcFn = (opts: { type: 'minor'; execution: 'sync' }) => void;
@@ -26,30 +26,19 @@ export function trimHeap(): boolean {
   return true;
 }
 
-function newSpaceBytes(): number {
-  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
-}
-
-/** Size of the young generation once V8 has shrunk it (one 1 MB semi-space and its twin). */
-const SHRUNK_BYTES = 2 * 1024 * 1024;
-const RETRY_MS = 2_000;
-const RETRIES = 10;
-
 /**
  * Trims at each delay (ms from the call; V8 judges the allocation rate over the
  * last ≈ 5 s, so the first should come that long after startup's allocation ends).
- * A trim that shrinks nothing (the process was busy within those 5 s: under
- * `loki up`, lokid serves the gateway's start-up calls) is tried again a little
- * later, a few times. Never keeps the process alive.
+ * Never keeps the process alive.
  */
 export function trimHeapWhenSettled(delaysMs: readonly number[] = [8_000, 60_000]): void {
-  const attempt = (left: number) => {
-    try {
-      trimHeap();
-      if (left > 0 && newSpaceBytes() > SHRUNK_BYTES) setTimeout(() => attempt(left - 1), RETRY_MS).unref();
-    } catch {
-      // Memory housekeeping only: a V8 that refuses the flag changes nothing else.
-    }
-  };
-  for (const ms of delaysMs) setTimeout(() => attempt(RETRIES), ms).unref();
+  for (const ms of delaysMs) {
+    setTimeout(() => {
+      try {
+        trimHeap();
+      } catch {
+        // Memory housekeeping only: a V8 that refuses the flag changes nothing else.
+      }
+    }, ms).unref();
+  }
 }

@@ -30,16 +30,13 @@ function entry(relJs: string): string[] {
 /**
  * V8 flags for the children. V8 grows the young generation to its 16 MB-per-semi-space
  * maximum while a process starts and keeps it committed while idle; a smaller cap is
- * most of what separates an idle Node server from a busy one. Both processes give
- * startup's young generation back once settled (common/src/heap-trim.ts), so the cap
- * is paid under load, where a larger one means fewer scavenges: lokid's 2 MB cost it
- * ≈ 17 scavenges per 1,000 API calls (≈ 27 KB of garbage each, mostly grpc-js and
- * http2); 8 MB took ≈ 18 % off its CPU per call at the same idle RSS
+ * most of what separates an idle Node server from a busy one. lokid does little
+ * per request, so its cap is small; the gateway keeps room for a busy event loop
  * (docs/performance.md has both the idle RSS and the P1 cost). NODE_OPTIONS still
  * applies; these come after it, so they win for the same flag.
  */
 export const CHILD_NODE_FLAGS: Readonly<Record<'daemon' | 'gateway', readonly string[]>> = {
-  daemon: ['--max-semi-space-size=8'],
+  daemon: ['--max-semi-space-size=2'],
   gateway: ['--max-semi-space-size=8'],
 };
 
