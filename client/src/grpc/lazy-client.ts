@@ -3,16 +3,18 @@
 // every group's closures up front cost each request ≈ 3.5 KB of garbage.
 import type { LokiClient } from '../client.js';
 
-type Group = 'sessions' | 'approvals' | 'sandboxes' | 'projects' | 'tasks' | 'memory' | 'tokens' | 'audit' | 'policy';
+const GROUPS = ['sessions', 'approvals', 'sandboxes', 'projects', 'tasks', 'memory', 'tokens', 'audit', 'policy'] as const;
+type Group = (typeof GROUPS)[number];
 
 /** The groups as factories, the rest as is. */
 export type LazyParts = Pick<LokiClient, 'transport' | 'status' | 'close'> & { [K in Group]: () => LokiClient[K] };
 
-class LazyLokiClient implements LokiClient {
+/** Each group is a getter that builds it once per client (the getters are made from GROUPS, below the class). */
+class LazyLokiClient {
   readonly transport: LokiClient['transport'];
   readonly status: LokiClient['status'];
   readonly close: LokiClient['close'];
-  private readonly built: Partial<Pick<LokiClient, Group>> = {};
+  private readonly built = new Map<Group, unknown>();
 
   constructor(private readonly parts: LazyParts) {
     this.transport = parts.transport;
@@ -20,43 +22,24 @@ class LazyLokiClient implements LokiClient {
     this.close = parts.close;
   }
 
-  private group<K extends Group>(k: K): LokiClient[K] {
-    const had = this.built[k] as LokiClient[K] | undefined;
-    if (had) return had;
-    const made = (this.parts[k] as () => LokiClient[K])();
-    (this.built as Record<K, LokiClient[K]>)[k] = made;
-    return made;
-  }
-
-  get sessions() {
-    return this.group('sessions');
-  }
-  get approvals() {
-    return this.group('approvals');
-  }
-  get sandboxes() {
-    return this.group('sandboxes');
-  }
-  get projects() {
-    return this.group('projects');
-  }
-  get tasks() {
-    return this.group('tasks');
-  }
-  get memory() {
-    return this.group('memory');
-  }
-  get tokens() {
-    return this.group('tokens');
-  }
-  get audit() {
-    return this.group('audit');
-  }
-  get policy() {
-    return this.group('policy');
+  group(k: Group): unknown {
+    let g = this.built.get(k);
+    if (g === undefined) {
+      g = this.parts[k]();
+      this.built.set(k, g);
+    }
+    return g;
   }
 }
 
+for (const k of GROUPS) {
+  Object.defineProperty(LazyLokiClient.prototype, k, {
+    get(this: LazyLokiClient) {
+      return this.group(k);
+    },
+  });
+}
+
 export function lazyClient(parts: LazyParts): LokiClient {
-  return new LazyLokiClient(parts);
+  return new LazyLokiClient(parts) as unknown as LokiClient;
 }
