@@ -5,13 +5,16 @@
 // requests of each process for both, and the ratio B/A, then the RSS of both
 // stacks after the load. A flag that saves idle memory is kept only if the ratio
 // of CPU per request stays near 1.
-// Run: npm run build && node dist/bench/memory-flags.js --flags "--v8-pool-size=1" [--env K=V,…] [--seconds 8] [--rounds 3] [--connections 50]
+// `--gateway-flags` / `--daemon-flags` add flags to one process of B only.
+// Run: npm run build && node dist/bench/memory-flags.js --flags "--v8-pool-size=1" [--gateway-flags …] [--daemon-flags …] [--env K=V,…] [--seconds 8] [--rounds 3] [--connections 50]
 import { parseArgs } from 'node:util';
 import { cpuMs, fmt, requireWrk, rssMb, startStack, wrk, type Stack, type WrkResult } from './lib/stack.js';
 
 const { values } = parseArgs({
   options: {
     flags: { type: 'string', default: '' },
+    'gateway-flags': { type: 'string', default: '' },
+    'daemon-flags': { type: 'string', default: '' },
     env: { type: 'string', default: '' },
     seconds: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },
@@ -32,7 +35,10 @@ interface Side {
 
 async function main(): Promise<void> {
   requireWrk();
-  const flags = values.flags.split(/\s+/).filter(Boolean);
+  const words = (v: string) => v.split(/\s+/).filter(Boolean);
+  const flags = words(values.flags);
+  const gatewayFlags = [...flags, ...words(values['gateway-flags'])];
+  const daemonFlags = [...flags, ...words(values['daemon-flags'])];
   const env = Object.fromEntries(
     values.env
       .split(',')
@@ -40,10 +46,10 @@ async function main(): Promise<void> {
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
   const a = await startStack();
-  const b = await startStack({ gatewayNodeArgs: flags, daemonNodeArgs: flags, gatewayEnv: env, daemonEnv: env });
+  const b = await startStack({ gatewayNodeArgs: gatewayFlags, daemonNodeArgs: daemonFlags, gatewayEnv: env, daemonEnv: env });
   const sides: Side[] = [
     { name: 'A (loki up flags)', stack: a, token: await a.token('flags-a'), res: [], gw: [], d: [] },
-    { name: `B (+ ${[values.flags, values.env].filter(Boolean).join(' ')})`, stack: b, token: await b.token('flags-b'), res: [], gw: [], d: [] },
+    { name: `B (+ ${[values.flags, values['gateway-flags'] && `gateway ${values['gateway-flags']}`, values['daemon-flags'] && `lokid ${values['daemon-flags']}`, values.env].filter(Boolean).join(' ')})`, stack: b, token: await b.token('flags-b'), res: [], gw: [], d: [] },
   ];
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);

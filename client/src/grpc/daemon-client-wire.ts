@@ -97,6 +97,6 @@ export function metadataFor(id: CallIdentity): Metadata {
   return md;
 }
 
-export type Unary<Req, Res> = (req: Req, md: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+export type Unary<Req, Res> = (req: Req, md: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => { cancel(): void };
 
 export type Invoke = <Req, Res>(name: string, client: Client, method: Unary<Req, Res>, req: Req, id: CallIdentity, timeoutMs?: number) => Promise<Res>;

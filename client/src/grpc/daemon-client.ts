@@ -14,6 +14,7 @@ import type { LokiClient } from '../client.js';
 import type { DaemonStatus } from '../types.js';
 import { toStatus } from './convert.js';
 import { createSessionsClient, type SessionsClient } from './daemon-client-sessions.js';
+import { Deadlines, deadlineExceeded } from './deadlines.js';
 import { channelFor, fromServiceError, metadataFor, type CallIdentity, type DaemonTarget, type Invoke } from './daemon-client-wire.js';
 import { createGrpcLokiClient } from './loki-client.js';
 import { createServices } from './services.js';
@@ -107,6 +108,8 @@ export type DaemonClientOptions = DaemonTarget & {
   audience?: 'operator' | 'remote';
 };
 
+const NO_CALL_OPTIONS = Object.freeze({});
+
 function toTokenInfo(t: Token | undefined): TokenInfo {
   return {
     id: t?.id ?? '',
@@ -160,13 +163,17 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
       }
     : metadataFor;
 
+  // Deadlines on one shared timer, not in the call options (deadlines.ts).
+  const deadlines = new Deadlines();
   const invoke: Invoke = (name, client, method, req, id, timeoutMs = opts.timeoutMs) => {
     const started = process.hrtime.bigint();
     return new Promise((resolve, reject) => {
-      method.call(client, req, metadata(id), { deadline: Date.now() + timeoutMs }, (err, res) => {
+      const pending = deadlines.track(timeoutMs);
+      pending.call = method.call(client, req, metadata(id), NO_CALL_OPTIONS, (err, res) => {
+        deadlines.done(pending);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         if (err) {
-          const le = fromServiceError(err, ch, id.subject === undefined);
+          const le = fromServiceError(pending.expired ? deadlineExceeded() : err, ch, id.subject === undefined);
           opts.observe?.(name, le.code, seconds);
           reject(le);
         } else {
@@ -178,6 +185,7 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
   };
 
   const close = () => {
+    deadlines.close();
     for (const c of clients) c.close();
   };
   return {

@@ -33,6 +33,7 @@ import { approvalStatusCodec, autonomyCodec, enumForRequest, providerCodec } fro
 import { startExec } from './exec.js';
 import { memoryMethods, registryProjectMethods, tasksMethods } from './registry.js';
 import type { Services } from './services.js';
+import { lazyClient } from './lazy-client.js';
 import { iterateStream } from './stream.js';
 import { fromServiceError, type CallIdentity, type Channel, type Invoke, type Unary } from './daemon-client-wire.js';
 
@@ -70,12 +71,14 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
     return (await call('PolicyService/ListApprovals', s.policy, s.policy.listApprovals, { sessionId: q.session_id ?? '', status: status.wire, legacyStatus: status.legacy })).approvals.map(toApproval);
   };
 
-  return {
+  // Built per caller (the gateway binds one per request): each API group is made
+  // on first use, so a request pays for the one group it calls, not for all ~70 methods.
+  return lazyClient({
     transport: d.transport,
     async status() {
       return toStatus(await call('SystemService/GetStatus', s.system, s.system.getStatus, {}));
     },
-    sessions: {
+    sessions: () => ({
       list: (o) => collectSessions(listPage, o),
       listPage,
       pages: (o) => sessionPages(listPage, o),
@@ -161,8 +164,8 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       async metrics() {
         return toSessionMetrics(await call('SessionService/Metrics', s.sessions, s.sessions.metrics, {}));
       },
-    },
-    approvals: {
+    }),
+    approvals: () => ({
       list: (q = {}) => approvalsList(q),
       async get(id) {
         // No single-approval RPC: the list is already scoped to what the caller may see.
@@ -184,8 +187,8 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
           o.signal,
         );
       },
-    },
-    sandboxes: {
+    }),
+    sandboxes: () => ({
       async list(o) {
         return (await call('SandboxService/List', s.sandbox, s.sandbox.list, { all: o?.all ?? false })).sandboxes.map(toSandbox);
       },
@@ -232,8 +235,8 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
           o.signal,
         );
       },
-    },
-    projects: {
+    }),
+    projects: () => ({
       async list() {
         return (await call('WorkspaceService/ListProjects', s.workspace, s.workspace.listProjects, {})).projects.map(toProject);
       },
@@ -254,10 +257,10 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
         await call('WorkspaceService/RemoveProject', s.workspace, s.workspace.removeProject, { project: idOrName });
       },
       ...registryProjectMethods(s, call, SLOW_MS),
-    },
-    tasks: tasksMethods(s, call),
-    memory: memoryMethods(s, call),
-    tokens: {
+    }),
+    tasks: () => tasksMethods(s, call),
+    memory: () => memoryMethods(s, call),
+    tokens: () => ({
       async list(o) {
         const now = Date.now();
         return (await call('TokenService/List', s.tokens, s.tokens.list, { all: o?.all ?? false })).tokens.map((t) => toToken(t, now));
@@ -269,8 +272,8 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       async revoke(nameOrId) {
         return toToken((await call('TokenService/Revoke', s.tokens, s.tokens.revoke, { nameOrId })).token);
       },
-    },
-    audit: {
+    }),
+    audit: () => ({
       async query(q = {}) {
         const r = await call('AuditService/Query', s.audit, s.audit.query, {
           limit: q.limit ?? 0,
@@ -292,8 +295,8 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       tail(o = {}) {
         return iterateStream(() => s.audit.tail({ last: o.last ?? 0, action: o.action ?? '', follow: o.follow ?? false }, md()), toAuditEntry, decode, o.signal);
       },
-    },
-    policy: {
+    }),
+    policy: () => ({
       async check(i) {
         const r = toPolicyDecision(await call('PolicyService/Explain', s.policy, s.policy.explain, { sessionId: i.session_id ?? '', action: fromPolicyAction(i.action), profile: i.profile ?? '', cwd: i.cwd ?? '', sessionWrittenPaths: [] }));
         return { ...r, commands: [] };
@@ -304,7 +307,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
       async show(o = {}) {
         return toPolicyShow(await call('PolicyService/ShowPolicy', s.policy, s.policy.showPolicy, { profile: o.profile ?? '' }));
       },
-    },
+    }),
     close: d.close,
-  };
+  });
 }

@@ -28,6 +28,12 @@ export interface VerifiedCredential {
 export interface CredentialVerifier {
   /** Throws LokiError('unauthenticated') for anything that is not a live credential. */
   verify(credential: string): Promise<VerifiedCredential>;
+  /**
+   * The same check, answered synchronously when it can be (a live cache entry):
+   * the gRPC wrapper then runs the handler without a promise hop per call. A
+   * refusal is thrown or rejected, exactly as `verify` would.
+   */
+  check?(credential: string): VerifiedCredential | Promise<VerifiedCredential>;
 }
 
 const TOKEN_PREFIX = 'loki_';
@@ -99,11 +105,16 @@ export function createCredentialVerifier(deps: CredentialVerifierOptions): Crede
     return verified;
   }
 
+  function check(credential: string): VerifiedCredential | Promise<VerifiedCredential> {
+    if (credential.startsWith(TOKEN_PREFIX)) return token(credential);
+    if (!deps.oidc) throw new LokiError('unauthenticated', 'the forwarded credential is not a Loki API token');
+    return deps.oidc.verify(credential);
+  }
+
   return {
+    check,
     async verify(credential: string): Promise<VerifiedCredential> {
-      if (credential.startsWith(TOKEN_PREFIX)) return token(credential);
-      if (!deps.oidc) throw new LokiError('unauthenticated', 'the forwarded credential is not a Loki API token');
-      return deps.oidc.verify(credential);
+      return check(credential);
     },
   };
 }

@@ -7,7 +7,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { LokiError, ROLES, type Role, type Scope } from '../../../common/src/index.js';
 import type { Caller, CallerRole } from '../authz/caller.js';
-import type { CredentialVerifier } from '../auth/verifier.js';
+import type { CredentialVerifier, VerifiedCredential } from '../auth/verifier.js';
 
 const SAFE = /^[\x20-\x7e]{1,256}$/;
 /** Tokens are ~50 characters, JWTs a few KB; anything longer is refused before any work. */
@@ -56,33 +56,56 @@ function noCredential(method: string): LokiError {
   );
 }
 
-async function gatewayCaller(method: string, metadata: Metadata, trust: GatewayTrust, requestId: string): Promise<Caller> {
+function gatewayCaller(method: string, metadata: Metadata, trust: GatewayTrust, requestId: string): Caller | Promise<Caller> {
   // Request id and client IP are the gateway's report; audit entries say so.
   const clientIp = md(metadata, 'x-loki-client-ip') ?? '';
   const reported = md(metadata, 'x-loki-subject');
-  const base = { role: 'gateway' as const, requestId, clientIp, ...(reported ? { reportedSubject: reported } : {}) };
   const raw = metadata.get(CREDENTIAL_METADATA)[0];
   if (raw !== undefined) {
     if (typeof raw !== 'string' || !CREDENTIAL.test(raw)) throw new LokiError('unauthenticated', 'the forwarded credential is malformed');
-    if (!trust.verifier) throw new LokiError('unauthenticated', 'this daemon door does not verify end-user credentials');
-    try {
-      const v = await trust.verifier.verify(raw);
-      return { ...base, subject: v.subject, scopes: v.scopes, auth: v.auth };
-    } catch (err) {
-      // An audit event buffered while the daemon was down may carry a credential
-      // that expired meanwhile: it is still recorded, as the gateway's own report.
-      if (method === 'AuditService.Record') return { ...base, subject: 'gateway', scopes: GATEWAY_SELF_CALLS[method]!, auth: 'gateway', unverified: true };
+    const verifier = trust.verifier;
+    if (!verifier) throw new LokiError('unauthenticated', 'this daemon door does not verify end-user credentials');
+    const verified = (v: VerifiedCredential): Caller => gatewayUser(requestId, clientIp, reported, v);
+    // An audit event buffered while the daemon was down may carry a credential
+    // that expired meanwhile: it is still recorded, as the gateway's own report.
+    const refused = (err: unknown): Caller => {
+      if (method === 'AuditService.Record') return { ...gatewayBase(requestId, clientIp, reported), subject: 'gateway', scopes: GATEWAY_SELF_CALLS[method]!, auth: 'gateway', unverified: true };
       throw err;
+    };
+    let v: VerifiedCredential | Promise<VerifiedCredential>;
+    try {
+      // A live cache entry answers synchronously: the common call costs no promise here.
+      v = verifier.check ? verifier.check(raw) : verifier.verify(raw);
+    } catch (err) {
+      return refused(err);
     }
+    return v instanceof Promise ? v.then(verified, refused) : verified(v);
   }
+  const base = gatewayBase(requestId, clientIp, reported);
   const anon = trust.anonymousRole ?? 'none';
   if (anon !== 'none') return { ...base, subject: 'anonymous', scopes: [...ROLES[anon]], auth: 'anonymous' };
   if (isGatewaySelfCall(method)) return { ...base, subject: 'gateway', scopes: GATEWAY_SELF_CALLS[method]!, auth: 'gateway', unverified: true };
   throw noCredential(method);
 }
 
-/** Resolves the caller of one call: from the door, and on the gateway door from the verified credential. */
-export function resolveCaller(listener: ListenerIdentity, metadata: Metadata, method: string, trust: GatewayTrust = {}): Promise<Caller> {
+function gatewayBase(requestId: string, clientIp: string, reported: string | undefined): Pick<Caller, 'role' | 'requestId' | 'clientIp' | 'reportedSubject'> {
+  return reported ? { role: 'gateway', requestId, clientIp, reportedSubject: reported } : { role: 'gateway', requestId, clientIp };
+}
+
+/** An end user on the gateway's door: subject and scopes come from the verified credential alone. */
+function gatewayUser(requestId: string, clientIp: string, reported: string | undefined, v: VerifiedCredential): Caller {
+  const c: Caller = { role: 'gateway', subject: v.subject, scopes: v.scopes, auth: v.auth, requestId, clientIp };
+  if (reported) c.reportedSubject = reported;
+  return c;
+}
+
+/**
+ * Resolves the caller of one call: from the door, and on the gateway door from the
+ * verified credential. Synchronous when nothing needs waiting for (the local and
+ * agent doors, a credential the verifier has just checked); a refusal is thrown or
+ * rejected.
+ */
+export function resolveCaller(listener: ListenerIdentity, metadata: Metadata, method: string, trust: GatewayTrust = {}): Caller | Promise<Caller> {
   const requestId = md(metadata, 'x-loki-request-id') ?? '';
   switch (listener.role) {
     case 'local-admin': {
@@ -90,12 +113,12 @@ export function resolveCaller(listener: ListenerIdentity, metadata: Metadata, me
       // reports is informational (who in the admin group), never a privilege.
       const uid = md(metadata, 'x-loki-local-uid');
       const subject = `local:${uid && /^\d{1,10}$/.test(uid) ? uid : String(listener.localUid ?? 0)}`;
-      return Promise.resolve({ role: 'local-admin', subject, scopes: ['*'], auth: 'local', requestId, clientIp: 'local' });
+      return { role: 'local-admin', subject, scopes: ['*'], auth: 'local', requestId, clientIp: 'local' };
     }
     case 'gateway':
       return gatewayCaller(method, metadata, trust, requestId);
     case 'agent':
-      return Promise.resolve({
+      return {
         role: 'agent',
         subject: `session:${listener.sessionId ?? ''}`,
         scopes: [],
@@ -103,6 +126,6 @@ export function resolveCaller(listener: ListenerIdentity, metadata: Metadata, me
         requestId,
         clientIp: 'sandbox',
         ...(listener.sessionId ? { sessionId: listener.sessionId } : {}),
-      });
+      };
   }
 }

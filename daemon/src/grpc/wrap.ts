@@ -38,19 +38,23 @@ export interface HandlerContext {
   trust?: GatewayTrust;
 }
 
-/** The caller of one call; every refusal (peer, credential, undecodable request) comes back as a rejection. */
-function identify(ctx: HandlerContext, method: string, call: { metadata: Metadata; getAuthContext?: () => unknown; request?: unknown }): Promise<Caller> {
-  try {
-    ctx.authorizePeer?.(call);
-  } catch (err) {
-    return Promise.reject(err as Error);
-  }
-  return resolveCaller(ctx.listener, call.metadata, method, ctx.trust).then((caller) => {
-    // After identification: an anonymous prober learns nothing about field handling.
-    const bad = undecodable(call.request);
-    if (bad) throw new LokiError('invalid_argument', bad);
-    return caller;
-  });
+/** After identification: an anonymous prober learns nothing about field handling. */
+function decodable(call: { request?: unknown }, caller: Caller): Caller {
+  const bad = undecodable(call.request);
+  if (bad) throw new LokiError('invalid_argument', bad);
+  return caller;
+}
+
+/**
+ * The caller of one call; every refusal (peer, credential, undecodable request)
+ * is thrown or rejected. Synchronous when the caller is known at once (a door
+ * that needs no lookup, a credential the verifier has just checked), which is
+ * every API call's path: no promise hop before the handler.
+ */
+function identify(ctx: HandlerContext, method: string, call: { metadata: Metadata; getAuthContext?: () => unknown; request?: unknown }): Caller | Promise<Caller> {
+  ctx.authorizePeer?.(call);
+  const who = resolveCaller(ctx.listener, call.metadata, method, ctx.trust);
+  return who instanceof Promise ? who.then((c) => decodable(call, c)) : decodable(call, who);
 }
 
 export type UnaryHandler<Req, Res> = (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
@@ -58,19 +62,26 @@ export type UnaryHandler<Req, Res> = (req: Req, caller: Caller, call: ServerUnar
 export function unary<Req, Res>(ctx: HandlerContext, method: string, fn: UnaryHandler<Req, Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     let caller: Caller | undefined;
-    // Straight from identify: each extra promise hop is a microtask (and an async-hooks init) per call.
-    identify(ctx, method, call)
-      .then((c) => {
-        caller = c;
-        return runWithCaller(c, () => fn(call.request, c, call));
-      })
-      .then(
-        (res) => callback(null, res),
-        (err: unknown) => {
-          logError(ctx.log, method, caller, err);
-          callback(toServiceError(err) as ServiceError);
-        },
-      );
+    const fail = (err: unknown) => {
+      logError(ctx.log, method, caller, err);
+      callback(toServiceError(err) as ServiceError);
+    };
+    const done = (res: Res) => callback(null, res);
+    const run = (c: Caller): Promise<Res> => {
+      caller = c;
+      return runWithCaller(c, () => fn(call.request, c, call));
+    };
+    // Each promise hop is a microtask (and an async-hooks init) per call: the
+    // handler runs straight away when the caller is known synchronously.
+    let started: Promise<Res>;
+    try {
+      const who = identify(ctx, method, call);
+      started = who instanceof Promise ? who.then(run) : Promise.resolve(run(who));
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    started.then(done, fail);
   };
 }
 
@@ -104,7 +115,8 @@ function runStream<Req, Res>(
   const ac = new AbortController();
   for (const e of abortOn) call.on(e, () => ac.abort());
   let caller: Caller | undefined;
-  identify(ctx, method, call)
+  // Streams are long-lived: one promise hop at their start costs nothing worth a second path.
+  new Promise<Caller>((resolve) => resolve(identify(ctx, method, call)))
     .then((c) => {
       caller = c;
       return runWithCaller(c, () => run(c, ac.signal));

@@ -3,6 +3,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Learning, LearningRepo } from '../../registry/learnings.js';
 import type { Db } from '../db.js';
+import { LimitedStatements, sqlLimit } from './limited.js';
 
 interface Row {
   id: number;
@@ -35,10 +36,13 @@ export class SqliteLearningRepo implements LearningRepo {
 
   private readonly count: Statement;
   private readonly ins: Statement;
+  /** By IN-list length and limit (the limit is in the SQL: limited.ts). */
+  private readonly limited: LimitedStatements;
 
   constructor(private readonly db: Db) {
     this.count = db.prepare('SELECT COUNT(*) AS n FROM learnings WHERE session_id = ?');
     this.ins = db.prepare('INSERT INTO learnings (session_id, project_id, text, tags, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id');
+    this.limited = new LimitedStatements(db);
   }
 
   // Synchronous inside; `async` only to meet the (networked-store-ready) interface.
@@ -55,15 +59,19 @@ export class SqliteLearningRepo implements LearningRepo {
     return this.db.transaction(() => (this.countSync(l.sessionId) >= max ? undefined : this.insertSync(l)))();
   }
 
-  // The IN list varies with the caller's projects; the database's statement cache keeps each shape compiled.
+  // The IN list varies with the caller's projects; each shape is compiled once.
   async list(projectIds: readonly string[], limit: number): Promise<Learning[]> {
-    const sql = `SELECT * FROM learnings WHERE project_id IN (${marks(projectIds.length)}) ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...projectIds, limit) as Row[]).map(toLearning);
+    const n = projectIds.length;
+    const lim = sqlLimit(limit);
+    const sql = () => `SELECT * FROM learnings WHERE project_id IN (${marks(n)}) ORDER BY created_at DESC, id DESC LIMIT ${lim}`;
+    return (this.limited.get(`list:${n}:${lim}`, sql).all(...projectIds) as Row[]).map(toLearning);
   }
 
   async match(ftsQuery: string, projectIds: readonly string[], limit: number): Promise<Learning[]> {
-    const sql = `SELECT l.* FROM learnings_fts f JOIN learnings l ON l.id = f.rowid
-       WHERE learnings_fts MATCH ? AND l.project_id IN (${marks(projectIds.length)}) ORDER BY bm25(learnings_fts) LIMIT ?`;
-    return (this.db.prepare(sql).all(ftsQuery, ...projectIds, limit) as Row[]).map(toLearning);
+    const n = projectIds.length;
+    const lim = sqlLimit(limit);
+    const sql = () => `SELECT l.* FROM learnings_fts f JOIN learnings l ON l.id = f.rowid
+       WHERE learnings_fts MATCH ? AND l.project_id IN (${marks(n)}) ORDER BY bm25(learnings_fts) LIMIT ${lim}`;
+    return (this.limited.get(`match:${n}:${lim}`, sql).all(ftsQuery, ...projectIds) as Row[]).map(toLearning);
   }
 }

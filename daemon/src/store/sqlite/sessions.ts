@@ -4,11 +4,12 @@
 // `SqliteSessionRows` is the synchronous core (one method = one transaction);
 // `SqliteSessionRepo` is the async interface the feature uses, and exposes the
 // core as `rows` for seeding inside a caller's own transaction (benches, tests).
-import Database, { type Statement } from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
 import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
 import { ACTIVE_STATES, TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
+import { LimitedStatements, sqlLimit } from './limited.js';
 import { ReadCache } from './read-cache.js';
 
 /** A sessions row: the columns named as in Session keep its types. */
@@ -90,19 +91,20 @@ export type SyncSessionRepo = { [K in keyof SessionRepo]: (...a: Parameters<Sess
 export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
-    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'events' | 'eventsSince' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
+    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
     | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'lastOfProject'
-    | 'totals' | 'totalsOwner' | 'ended' | 'endedOwner' | 'active',
+    | 'totals' | 'totalsOwner' | 'active',
     Statement
   >;
   private readonly decision: Record<'allow' | 'deny' | 'ask', Statement>;
-  /** Page statements by shape (see pageStatement). */
-  private readonly pages = new Map<string, Statement>();
+  /** Statements with their LIMIT in the SQL, by shape (limited.ts): pages, event batches, recent ends, tasks. */
+  private readonly limited: LimitedStatements;
   /** Pages asked again with nothing written meanwhile (see read-cache.ts). */
   private readonly pageCache: ReadCache<SessionPage>;
 
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {
     this.pageCache = new ReadCache(db);
+    this.limited = new LimitedStatements(db);
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       insert: p(`INSERT INTO sessions (id, owner, state, provider, profile, autonomy, project_id, prompt_source, prompt, plan_json, model, base_url, upstream, max_iterations, network, created_at, last_event_at)
@@ -128,8 +130,6 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
       reached: p('INSERT INTO session_task_reached (session_id, status, n) VALUES (?, ?, 1) ON CONFLICT (session_id, status) DO UPDATE SET n = n + 1'),
       addAgent: p('INSERT OR IGNORE INTO session_agents (session_id, agent) VALUES (?, ?)'),
       agentSeen: p('UPDATE sessions SET agents_total = agents_total + 1, agents_active = 1 WHERE id = ?'),
-      events: p('SELECT * FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      eventsSince: p('SELECT * FROM session_events WHERE gid > ? ORDER BY gid LIMIT ?'),
       iteration: p('UPDATE sessions SET iteration = MAX(iteration, ?) WHERE id = ?'),
       cost: p('UPDATE sessions SET cost_usd = cost_usd + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ? WHERE id = ?'),
       bump: p('UPDATE sessions SET events_total = events_total + 1, last_event_at = ? WHERE id = ? RETURNING events_total'),
@@ -141,11 +141,6 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
       lastOfProject: p('SELECT id, state, reason FROM sessions WHERE project_id = ? ORDER BY created_at DESC LIMIT 1'),
       totals: p(`SELECT ${TOTALS} FROM sessions`),
       totalsOwner: p(`SELECT ${TOTALS} FROM sessions WHERE owner = ?`),
-      // Walks sessions_ended from its end (newest first; unended rows have ended_at 0,
-      // so they sit at the other end). Named: the planner would take sessions_state and sort every ended row.
-      // One owner's: their own index, then a sort of their sessions.
-      ended: p(`SELECT ${COLUMNS} FROM sessions INDEXED BY sessions_ended WHERE state IN ('completed', 'failed', 'stopped') ORDER BY ended_at DESC, id DESC LIMIT ?`),
-      endedOwner: p(`SELECT ${COLUMNS} FROM sessions WHERE owner = ? AND state IN ('completed', 'failed', 'stopped') ORDER BY ended_at DESC, id DESC LIMIT ?`),
     };
     this.decision = {
       allow: p('UPDATE sessions SET decisions_allow = decisions_allow + 1 WHERE id = ?'),
@@ -189,29 +184,16 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   }
 
   private readPage(shape: string, q: SessionPageQuery, params: readonly unknown[], limit: number): SessionPage {
-    const rows = this.pageStatement(shape, () => pageSql(q, limit)).all(...params) as Row[];
+    const rows = this.limited.get(`page:${shape}`, () => pageSql(q, limit)).all(...params) as Row[];
     // Frozen: a remembered page is handed to every caller that asks for it.
     const sessions = Object.freeze(rows.slice(0, limit).map((r) => this.toSession(r))) as Session[];
     const end = sessions[sessions.length - 1];
     return Object.freeze(rows.length > limit && end ? { sessions, next: { createdAtMs: end.createdAtMs, id: end.id } } : { sessions });
   }
 
-  // The page size is written into the SQL, not bound: SQLite (3.47+) folds a bound
-  // LIMIT into the plan and so compiles the statement again on every bind, which
-  // was ~80 % of an empty page's cost (P1, profiled). So each page size is its own
-  // statement; a few sizes are in use at a time (100 by default), kept in `pages`
-  // and compiled outside db.prepare's shared cache so that callers walking through
-  // many sizes cannot fill it.
-  private pageStatement(shape: string, sql: () => string): Statement {
-    let s = this.pages.get(shape);
-    if (!s) {
-      if (this.pages.size >= 32) this.pages.delete(this.pages.keys().next().value!);
-      s = Database.prototype.prepare.call(this.db, sql()) as Statement;
-      this.pages.set(shape, s);
-    }
-    return s;
-  }
-
+  // The page size is written into the SQL, not bound (limited.ts): a bound LIMIT
+  // was ~80 % of an empty page's cost (P1, profiled). A few sizes are in use at a
+  // time (100 by default).
   endedWithLeftovers(cutoffMs: number): Session[] {
     return (this.q.leftovers.all(cutoffMs) as Row[]).map((r) => this.toSession(r));
   }
@@ -234,7 +216,13 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   recentlyEnded(limit: number, owner?: string): Session[] {
     const n = Math.max(0, Math.floor(limit));
     if (n === 0) return [];
-    const rows = (owner === undefined ? this.q.ended.all(n) : this.q.endedOwner.all(owner, n)) as Row[];
+    const lim = sqlLimit(n);
+    // Walks sessions_ended from its end (newest first; unended rows have ended_at 0,
+    // so they sit at the other end). Named: the planner would take sessions_state and sort every ended row.
+    // One owner's: their own index, then a sort of their sessions.
+    const rows = (owner === undefined
+      ? this.limited.get(`ended:${lim}`, () => `SELECT ${COLUMNS} FROM sessions INDEXED BY sessions_ended WHERE state IN ('completed', 'failed', 'stopped') ORDER BY ended_at DESC, id DESC LIMIT ${lim}`).all()
+      : this.limited.get(`endedOwner:${lim}`, () => `SELECT ${COLUMNS} FROM sessions WHERE owner = ? AND state IN ('completed', 'failed', 'stopped') ORDER BY ended_at DESC, id DESC LIMIT ${lim}`).all(owner)) as Row[];
     return rows.map((r) => this.toSession(r));
   }
 
@@ -301,11 +289,13 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   }
 
   events(id: string, afterSeq: number, limit: number): SessionEvent[] {
-    return (this.q.events.all(id, afterSeq, limit) as EventRow[]).map(toEvent);
+    const lim = sqlLimit(limit);
+    return (this.limited.get(`events:${lim}`, () => `SELECT * FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ${lim}`).all(id, afterSeq) as EventRow[]).map(toEvent);
   }
 
   eventsSince(afterGid: number, limit: number): SessionEvent[] {
-    return (this.q.eventsSince.all(afterGid, limit) as EventRow[]).map(toEvent);
+    const lim = sqlLimit(limit);
+    return (this.limited.get(`since:${lim}`, () => `SELECT * FROM session_events WHERE gid > ? ORDER BY gid LIMIT ${lim}`).all(afterGid) as EventRow[]).map(toEvent);
   }
 
   known(sessionId: string): Promise<boolean> {
@@ -315,14 +305,16 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   tasksOfProjects(projectIds: readonly string[], q: { status: string; limit: number }): Promise<SessionTaskRow[]> {
     if (!projectIds.length) return Promise.resolve([]);
     const marks = projectIds.map(() => '?').join(', ');
-    const rows = this.db
-      .prepare(
-        `SELECT t.session_id, t.task_id, t.status, s.project_id, s.owner, s.state, s.created_at
+    const lim = sqlLimit(q.limit);
+    const rows = this.limited
+      .get(
+        `tasks:${projectIds.length}:${lim}`,
+        () => `SELECT t.session_id, t.task_id, t.status, s.project_id, s.owner, s.state, s.created_at
        FROM session_tasks t JOIN sessions s ON s.id = t.session_id
        WHERE s.project_id IN (${marks}) AND (? = '' OR t.status = ?)
-       ORDER BY s.created_at DESC, t.session_id, t.task_id LIMIT ?`,
+       ORDER BY s.created_at DESC, t.session_id, t.task_id LIMIT ${lim}`,
       )
-      .all(...projectIds, q.status, q.status, q.limit) as { session_id: string; task_id: string; status: string; project_id: string; owner: string; state: string; created_at: number }[];
+      .all(...projectIds, q.status, q.status) as { session_id: string; task_id: string; status: string; project_id: string; owner: string; state: string; created_at: number }[];
     return Promise.resolve(
       rows.map((r) => ({ sessionId: r.session_id, taskId: r.task_id, status: r.status, projectId: r.project_id, owner: r.owner, sessionState: r.state, sessionCreatedAtMs: r.created_at })),
     );
