@@ -11,7 +11,10 @@ import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
 import type { SessionRepo } from './repo.js';
 import type { ModelUpstreams } from './upstreams.js';
-import { ACTIVE_STATES, type Session } from './types.js';
+import { ACTIVE_STATES, type Session, type SessionState } from './types.js';
+
+/** States with a sandbox the supervisor watches. */
+const LIVE: readonly SessionState[] = ['running', 'paused', 'waiting_approval'];
 
 export interface SessionSupervisorOptions {
   store: SessionRepo;
@@ -80,9 +83,12 @@ export class SessionSupervisor {
     try {
       const now = this.o.clock();
       const cfg = this.o.config;
-      for (const s of await this.o.store.listByStates(['running', 'paused', 'waiting_approval'])) {
-        if (this.o.rt.timers.finishing(s.id)) continue;
-        const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId).catch(() => undefined) : undefined;
+      for (const listed of await this.o.store.listByStates(LIVE)) {
+        if (this.o.rt.timers.finishing(listed.id)) continue;
+        const info = listed.sandboxId ? await this.o.sandboxes.lookup(listed.sandboxId).catch(() => undefined) : undefined;
+        // Acted on as it is now, not as listed: it may have been paused, stopped or ended while Docker answered.
+        const s = await this.o.store.get(listed.id);
+        if (!s || !LIVE.includes(s.state) || this.o.rt.timers.finishing(s.id)) continue;
         if (!info || info.state === 'exited' || info.state === 'dead') {
           const code = info ? ` with code ${info.exitCode}` : '';
           if (s.stopRequested) await this.o.finalize(s.id, 'stopped', s.reason || 'stopped');
@@ -97,7 +103,7 @@ export class SessionSupervisor {
           await this.o.rt.events.append(s.id, 'stall', `no event for ${Math.round(quiet / 1000)}s`, { quiet_seconds: Math.round(quiet / 1000), threshold_seconds: cfg.stall_seconds }, { markStalled: true });
         }
       }
-      for (const over of await this.o.cleanup.overLimit(await this.o.store.listByStates(['running', 'paused', 'waiting_approval']))) {
+      for (const over of await this.o.cleanup.overLimit(await this.o.store.listByStates(LIVE))) {
         // No grace period: the agent is filling the disk.
         await this.o.finalize(over.id, 'stopped', over.reason);
       }

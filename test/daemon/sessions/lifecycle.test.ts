@@ -213,6 +213,36 @@ describe('SessionManager', function () {
     }
   });
 
+  it('does not call a session stalled that was paused while the supervisor was asking Docker about it', async function () {
+    await sd.cleanup();
+    sd = await startSessionDaemon({ sessions: { stall_seconds: 1 } });
+    const m = sd.feature.manager;
+    const s = await m.start(ADMIN, input({ prompt: 'x', projectPath: repo }));
+    const driver = sd.driver;
+    const read = driver.get.bind(driver);
+    let armed = true;
+    // The first look at the sandbox after the session went quiet: it is paused while Docker answers.
+    driver.get = async (id: string) => {
+      const info = await read(id);
+      // The first look after the session went quiet past stall_seconds: the tick that would report a stall.
+      if (armed && id === s.sandboxId && Date.now() - (await m.get(ADMIN, s.id)).lastEventAtMs > 1000) {
+        armed = false;
+        await m.pause(ADMIN, s.id);
+      }
+      return info;
+    };
+    try {
+      await until('the pause inside the supervisor\'s look', async () => !armed && (await m.get(ADMIN, s.id)).state === 'paused', 10_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      const events = await collect(m, s.id);
+      const paused = events.findIndex((x) => x.type === 'state' && x.data.state === 'paused');
+      assert.ok(paused > 0);
+      assert.deepEqual(events.slice(paused).filter((x) => x.type === 'stall'), [], 'a session paused before the check is never a stall');
+    } finally {
+      driver.get = read;
+    }
+  });
+
   it('lets only the owner or a * holder see and control a session from the gateway, and start one only on a project it may see', async function () {
     const m = sd.feature.manager;
     const alice = gatewayCaller('token:alice', ['control']);
@@ -265,7 +295,7 @@ describe('SessionManager', function () {
 });
 
 async function collect(m: SessionDaemon['feature']['manager'], id: string) {
-  const out: { type: string }[] = [];
+  const out: { type: string; data: Record<string, unknown> }[] = [];
   for await (const e of m.events(ADMIN, { sessionId: id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) out.push(e);
   return out;
 }
