@@ -96,14 +96,19 @@ describe('pool slot waiter (slotCommand)', function () {
     assert.equal(p.out(), 'entry ran with s-2\n');
   });
 
-  it('takes the claim at once on SIGUSR2 (lokid wakes a claimed slot), and a signal before the claim changes nothing', async function () {
+  /** The real runner bundle in a slot whose poll is ten minutes: within a test only the signal can release it. */
+  async function slowPollingRunner(ctx: Mocha.Context): Promise<Proc> {
     const root = runnerBundleRoot();
-    if (!root) this.skip();
+    if (!root) ctx.skip();
     const bundle = join(root!, 'dist', 'agent-runner', 'loki-agent-runner.cjs');
-    // A ten-minute poll: within this test only the signal can release the runner.
     const p = spawnSlot(slotCommand(dir, ['node', bundle], bundle, 600_000), {});
     procs.push(p);
     await waitFor('the waiter to catch SIGUSR2', () => catchesUsr2(p.child.pid!));
+    return p;
+  }
+
+  it('takes the claim at once on SIGUSR2 (lokid wakes a claimed slot), and a signal before the claim changes nothing', async function () {
+    const p = await slowPollingRunner(this);
     p.child.kill('SIGUSR2');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(p.child.exitCode, null, 'a signal without a claim neither ends nor releases the runner');
@@ -117,19 +122,14 @@ describe('pool slot waiter (slotCommand)', function () {
   });
 
   it('wakeSlot signals only a node process of the named container that catches SIGUSR2', async function () {
-    const root = runnerBundleRoot();
-    if (!root) this.skip();
-    const bundle = join(root!, 'dist', 'agent-runner', 'loki-agent-runner.cjs');
-    const p = spawnSlot(slotCommand(dir, ['node', bundle], bundle, 600_000), {});
-    procs.push(p);
-    await waitFor('the waiter to catch SIGUSR2', () => catchesUsr2(p.child.pid!));
+    const p = await slowPollingRunner(this);
     claim(dir, { LOKI_AGENT_SOCKET: join(dir, 'never.sock'), LOKI_SESSION_ID: 's-never' });
     // This process is in no container: its cgroup names none, so it is not signalled (and not released).
     assert.equal(wakeSlot(p.child.pid, 'ab'.repeat(32)), false);
     assert.equal(wakeSlot(p.child.pid, 'not-a-container-id'), false);
     assert.equal(wakeSlot(1, 'ab'.repeat(32)), false, 'never the host init');
     // Another node entry keeps SIGUSR2's default (it would end it): its waiter does not catch it.
-    const other = spawnSlot(slotCommand(dir + '-none', ['node', join(dir, 'entry.mjs')], bundle, 600_000), {});
+    const other = spawnSlot(slotCommand(dir + '-none', ['node', join(dir, 'entry.mjs')], '/opt/loki/agent-runner.cjs', 600_000), {});
     procs.push(other);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(catchesUsr2(other.child.pid!), false);
