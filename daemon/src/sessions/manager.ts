@@ -171,9 +171,6 @@ export class SessionManager {
     // for the session before its audit entry is on disk (the fsync is off the start's critical path).
     const audited = this.rt.auditAs(caller, 'session.start', id, 'success', { provider, profile, autonomy, project: project.name, prd: prompt.source, ...(upstream.baseUrl ? { upstream: upstream.name || upstream.baseUrl } : {}) });
     audited.catch(() => undefined);
-    // One turn of the loop so the audit log's flush (a setImmediate) hands its write and fsync to the
-    // thread pool now: the workspace steps below run without yielding, and it would wait for them.
-    await new Promise((r) => setImmediate(r));
     try {
       await this.launch(caller, s, project, audited, slot?.fill);
     } catch (err) {
