@@ -70,10 +70,19 @@ const BIG_FILE_BYTES = 1024 * 1024;
 const SYNC_BATCH_BYTES = 4 * 1024 * 1024;
 const ENTRY_COST_BYTES = 16 * 1024;
 
+/**
+ * git's sample hooks (`.git/hooks/*.sample`, copied from its template by every
+ * clone): inert — git runs only hooks without the suffix, and lokid runs none in
+ * a workspace (it only fetches from it, which runs no hook) — so a fill leaves
+ * them out: they were 13 of the ≈ 30 files a small project's fill copied.
+ */
+const SAMPLE_HOOK_RE = /^\.git\/hooks\/[^/]+\.sample$/;
+
 /** The seed's entries, listed once when it is made (files, directories with their mode, symlinks). */
 async function listTree(root: string, rel = '', out: SeedEntry[] = []): Promise<SeedEntry[]> {
   for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
     const path = rel ? `${rel}/${e.name}` : e.name;
+    if (SAMPLE_HOOK_RE.test(path)) continue;
     const st = await lstat(join(root, path));
     if (e.isDirectory()) {
       out.push({ path, kind: 'dir', mode: st.mode & 0o7777, size: 0 });
