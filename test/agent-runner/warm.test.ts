@@ -19,14 +19,15 @@ describe('agent-runner warm-up (before a pool claim)', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('makes its calls through a private socket under the sandbox /tmp and removes it', async () => {
-    await warmUp();
+  it('makes its calls through a private socket under the sandbox /tmp, answered like lokid answers them, and removes it', async () => {
+    // Answered, not refused: an answer the server cannot serialise would leave the client's decoding cold.
+    assert.equal(await warmUp(), true);
     assert.deepEqual(readdirSync(tmp), []);
   });
 
   it('never throws: without a writable /tmp it is simply skipped', async () => {
     process.env.TMPDIR = join(tmp, 'missing');
-    await warmUp();
+    assert.equal(await warmUp(), false);
     assert.deepEqual(readdirSync(tmp), []);
   });
 });

@@ -214,7 +214,7 @@ export class DockerSandboxDriver implements SandboxDriver {
   async get(id: string): Promise<SandboxInfo | undefined> {
     const ins = await this.inspect(id);
     if (!ins) return undefined;
-    return fromLabels(
+    const info = fromLabels(
       ins.Config.Labels,
       ins.Id,
       ins.State.Status as SandboxState,
@@ -222,6 +222,8 @@ export class DockerSandboxDriver implements SandboxDriver {
       ins.State.ExitCode ?? 0,
       ins.Config.Image,
     );
+    // The warm pool wakes a claimed slot's waiter with a signal (pool-slot.ts wakeSlot).
+    return ins.State.Running && ins.State.Pid ? { ...info, hostPid: ins.State.Pid } : info;
   }
 
   private async inspect(id: string): Promise<ContainerInspectInfo | undefined> {

@@ -3,6 +3,7 @@
 // pool.ts for the pool itself).
 import { execFile } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 
 /** The file whose appearance in the agent directory releases a slot's runner. */
@@ -26,20 +27,55 @@ export const CLAIM_HOLD_KEY = 'loki.pool.claim';
  * session state); any other node entry is held back whole until the claim, and
  * a non-node command waits in sh.
  */
-export function slotCommand(agentDir: string, command: readonly string[], preload?: string): string[] {
+export function slotCommand(agentDir: string, command: readonly string[], preload?: string, pollMs = 10): string[] {
   if (command[0] === 'node' && command.length >= 2 && !command[1]!.startsWith('-')) {
     const f = JSON.stringify(`${agentDir}/${CLAIM_JSON}`);
     const take = 'Object.assign(process.env, JSON.parse(readFileSync(f, "utf8")))';
+    const every = Math.max(1, Math.floor(pollMs));
+    // The Loki runner's waiter also looks at once on SIGUSR2 (lokid's wakeSlot, right after it wrote
+    // the claim). The handler stays after the claim, a no-op: a signal racing the poll that took the
+    // claim must not meet the default action (exit). Another node entry keeps SIGUSR2's default and
+    // is only polled for (wakeSlot signals no process that does not catch it).
     const waiter =
       preload !== undefined && command[1] === preload
         ? `import { existsSync, readFileSync } from "node:fs"; const f = ${f}; ` +
-          `globalThis[Symbol.for(${JSON.stringify(CLAIM_HOLD_KEY)})] = new Promise((resolve) => { ` +
-          `const poll = () => { if (!existsSync(f)) return void setTimeout(poll, 10); ${take}; resolve(); }; poll(); });`
+          `globalThis[Symbol.for(${JSON.stringify(CLAIM_HOLD_KEY)})] = new Promise((resolve) => { let t; let done = false; ` +
+          `const poll = () => { if (done) return; clearTimeout(t); if (!existsSync(f)) return void (t = setTimeout(poll, ${every})); ` +
+          `done = true; ${take}; resolve(); }; process.on("SIGUSR2", poll); poll(); });`
         : `import { existsSync, readFileSync } from "node:fs"; const f = ${f}; ` +
-          `while (!existsSync(f)) await new Promise((r) => setTimeout(r, 10)); ${take};`;
+          `while (!existsSync(f)) await new Promise((r) => setTimeout(r, ${every})); ${take};`;
     return ['node', '--import', `data:text/javascript,${encodeURIComponent(waiter)}`, ...command.slice(1)];
   }
   return ['/bin/sh', '-c', `while [ ! -e ${agentDir}/${CLAIM_FILE} ]; do sleep 0.02; done; . ${agentDir}/${CLAIM_FILE}; exec "$@"`, 'loki-pool-slot', ...command];
+}
+
+const SIGUSR2_BIT = 1n << BigInt(constants.signals.SIGUSR2 - 1);
+
+/**
+ * Wakes a claimed slot's waiting node process now rather than at its next poll:
+ * SIGUSR2 to the container's main process or, under Docker's init, its child —
+ * only to a `node` process of that container (its cgroup names the container)
+ * that catches SIGUSR2 already (SigCgt), so never a process the signal's default
+ * action would end: a waiter still starting, a shell, the init. Read right
+ * before the signal, from the pid Docker reported for the running slot. Best
+ * effort: false when it did not signal, and the waiter's poll still finds the claim.
+ */
+export function wakeSlot(initPid: number | undefined, containerId: string): boolean {
+  if (!initPid || !Number.isSafeInteger(initPid) || initPid < 2 || !/^[0-9a-f]{12,64}$/.test(containerId)) return false;
+  try {
+    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+    for (const pid of children.length ? children : [initPid]) {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'node') continue;
+      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(containerId)) continue;
+      const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (!caught || !(BigInt(`0x${caught}`) & SIGUSR2_BIT)) continue;
+      process.kill(pid, 'SIGUSR2');
+      return true;
+    }
+  } catch {
+    // Gone, or a /proc without these files: the poll picks the claim up.
+  }
+  return false;
 }
 
 export function run(cmd: string, args: string[]): Promise<void> {

@@ -82,6 +82,8 @@ export interface SandboxInfo {
   workspace: string;
   hardening: HardeningSummary;
   exitCode: number;
+  /** The container's main process on the host while it runs (Docker's State.Pid): lokid-internal, never sent to a caller. */
+  hostPid?: number;
 }
 
 export interface LogChunk {

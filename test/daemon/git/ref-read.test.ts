@@ -3,7 +3,8 @@
 // a linked worktree's common directory), say "missing" for a missing branch,
 // and step aside for what they do not read.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { branchTips, readBranchTips } from '../../../daemon/src/git/ref-read.js';
 import { hostGit, makeProject, tempDir } from './helpers.js';
@@ -76,5 +77,14 @@ describe('readBranchTips', () => {
     assert.equal(viaGit.get('odd'), null, 'git does not take the odd file for a branch either');
     assert.equal(viaGit.get('main'), revParse(repo, 'main'));
     assert.equal(await readBranchTips(join(root, 'not-a-repo'), ['main']), undefined);
+  });
+
+  it('never blocks on what another user planted at a ref path: a FIFO or a device is left to git', async () => {
+    // The files are read synchronously on lokid's event loop: a read that could wait forever must not start.
+    execFileSync('mkfifo', [join(repo, '.git', 'refs', 'heads', 'fifo')]);
+    assert.equal(await readBranchTips(repo, ['fifo']), undefined, 'a FIFO (a blocking read would stall the daemon)');
+    symlinkSync('/dev/zero', join(repo, '.git', 'refs', 'heads', 'zero'));
+    assert.equal(await readBranchTips(repo, ['zero']), undefined, 'a link to a device that never ends');
+    assert.equal((await readBranchTips(repo, ['main']))?.get('main'), revParse(repo, 'main'), 'the other branches still read');
   });
 });

@@ -79,8 +79,26 @@ describe('WorkspaceSeeds (a workspace filled in place)', () => {
       assert.equal(readlinkSync(join(ws.path, 'link')), 'README.md');
       assert.deepEqual(readdirSync(ws.path).sort(), readdirSync(cloned.path).sort());
       if (isRoot) assert.equal(statSync(join(ws.path, '.git', 'HEAD')).uid, 64000, 'handed to the sandbox user');
+      // Everything in .git a clone has, except git's inert sample hooks, which a fill leaves out.
+      const gitFiles = (p: string) => (readdirSync(join(p, '.git'), { recursive: true }) as string[]).filter((f) => !/^(refs|logs)\b/.test(f) && !/\.sample$/.test(f)).sort();
+      assert.deepEqual(gitFiles(ws.path), gitFiles(cloned.path));
       assert.throws(() => hostGit(ws.path, '-c', `safe.directory=${ws.path}`, 'cat-file', '-e', hostGit(project, 'rev-parse', 'secret')), 'a commit outside the base branch is not in the workspace');
     }
+  });
+
+  it('leaves git\'s sample hooks out of a filled workspace (inert: lokid runs no hook there), and a hook the agent writes still runs for the agent', async () => {
+    await setup();
+    const cloned = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's1', owner: 'local:0', fill: fill() });
+    await seeds.settle();
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's2', owner: 'local:0', fill: fill() });
+    assert.deepEqual(fills, [false, true]);
+    assert.ok(readdirSync(join(cloned.path, '.git', 'hooks')).some((f) => f.endsWith('.sample')), 'a clone has them');
+    assert.deepEqual(readdirSync(join(ws.path, '.git', 'hooks')), [], 'the hooks directory is there, empty');
+    agentWrite(join(ws.path, '.git', 'hooks', 'pre-commit'), '#!/bin/sh\nexit 1\n');
+    chmodSync(join(ws.path, '.git', 'hooks', 'pre-commit'), 0o755);
+    agentWrite(join(ws.path, 'x.txt'), 'x\n');
+    agentGit(ws.path, 'add', 'x.txt');
+    assert.throws(() => agentGit(ws.path, 'commit', '--quiet', '-m', 'blocked'), 'the agent\'s own hook runs in its workspace as in a clone');
   });
 
   it('gives a seeded workspace to the agent like a cloned one: it commits, and the branch comes back', async () => {

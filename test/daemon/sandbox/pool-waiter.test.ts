@@ -4,10 +4,10 @@
 // entry is held back whole until the claim.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLAIM_JSON, slotCommand } from '../../../daemon/src/sandbox/pool-slot.js';
+import { CLAIM_JSON, slotCommand, wakeSlot } from '../../../daemon/src/sandbox/pool-slot.js';
 import { runnerBundleRoot } from '../sessions/helpers.js';
 
 interface Proc {
@@ -28,6 +28,12 @@ function spawnSlot(argv: string[], env: Record<string, string>): Proc {
 async function waitFor(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (fn()) return;
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Whether the process catches SIGUSR2 (what wakeSlot checks before it signals). */
+function catchesUsr2(pid: number): boolean {
+  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return !!m && (BigInt(`0x${m[1]}`) & (1n << 11n)) !== 0n;
 }
 
 /** What the daemon does at claim: the env as JSON, written whole then renamed. */
@@ -88,5 +94,47 @@ describe('pool slot waiter (slotCommand)', function () {
     claim(dir, { LOKI_SESSION_ID: 's-2' });
     assert.equal(await p.exit, 0);
     assert.equal(p.out(), 'entry ran with s-2\n');
+  });
+
+  /** The real runner bundle in a slot whose poll is ten minutes: within a test only the signal can release it. */
+  async function slowPollingRunner(ctx: Mocha.Context): Promise<Proc> {
+    const root = runnerBundleRoot();
+    if (!root) ctx.skip();
+    const bundle = join(root!, 'dist', 'agent-runner', 'loki-agent-runner.cjs');
+    const p = spawnSlot(slotCommand(dir, ['node', bundle], bundle, 600_000), {});
+    procs.push(p);
+    await waitFor('the waiter to catch SIGUSR2', () => catchesUsr2(p.child.pid!));
+    return p;
+  }
+
+  it('takes the claim at once on SIGUSR2 (lokid wakes a claimed slot), and a signal before the claim changes nothing', async function () {
+    const p = await slowPollingRunner(this);
+    p.child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(p.child.exitCode, null, 'a signal without a claim neither ends nor releases the runner');
+    assert.doesNotMatch(p.out(), /cannot reach|fatal/);
+    const sock = join(dir, 'woken.sock');
+    claim(dir, { LOKI_AGENT_SOCKET: sock, LOKI_SESSION_ID: 's-woken' });
+    p.child.kill('SIGUSR2');
+    // No daemon listens: the runner tried the claim's socket, so the signal released it.
+    assert.equal(await p.exit, 2);
+    assert.match(p.out(), /cannot reach the Loki daemon at .*woken\.sock/);
+  });
+
+  it('wakeSlot signals only a node process of the named container that catches SIGUSR2', async function () {
+    const p = await slowPollingRunner(this);
+    claim(dir, { LOKI_AGENT_SOCKET: join(dir, 'never.sock'), LOKI_SESSION_ID: 's-never' });
+    // This process is in no container: its cgroup names none, so it is not signalled (and not released).
+    assert.equal(wakeSlot(p.child.pid, 'ab'.repeat(32)), false);
+    assert.equal(wakeSlot(p.child.pid, 'not-a-container-id'), false);
+    assert.equal(wakeSlot(1, 'ab'.repeat(32)), false, 'never the host init');
+    // Another node entry keeps SIGUSR2's default (it would end it): its waiter does not catch it.
+    const other = spawnSlot(slotCommand(dir + '-none', ['node', join(dir, 'entry.mjs')], '/opt/loki/agent-runner.cjs', 600_000), {});
+    procs.push(other);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(catchesUsr2(other.child.pid!), false);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(p.child.exitCode, null);
+    assert.doesNotMatch(p.out(), /cannot reach/);
   });
 });
