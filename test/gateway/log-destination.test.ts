@@ -41,4 +41,19 @@ describe('gatewayLogDestination', () => {
     assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
     dest.end();
   });
+
+  it('writes text outside ASCII byte-for-byte (each line is kept as UTF-8 bytes)', async () => {
+    const file = join(tmp.path, 'utf8.log');
+    const dest = gatewayLogDestination({ dest: file });
+    await once(dest, 'ready');
+    const log = pino({ base: undefined }, dest);
+    const names = ['Zoë', 'Łukasz', '日本語', 'emoji 🙂'];
+    for (const name of names) log.info({ name }, 'request completed');
+    dest.flushSync();
+    assert.deepEqual(
+      lines(file).map((l) => (JSON.parse(l) as { name: string }).name),
+      names,
+    );
+    dest.end();
+  });
 });
