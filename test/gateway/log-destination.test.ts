@@ -42,7 +42,7 @@ describe('gatewayLogDestination', () => {
     dest.end();
   });
 
-  it('writes text outside ASCII byte-for-byte (each line is kept as UTF-8 bytes)', async () => {
+  it('writes text outside ASCII byte-for-byte (lines are encoded as UTF-8 a batch at a time)', async () => {
     const file = join(tmp.path, 'utf8.log');
     const dest = gatewayLogDestination({ dest: file });
     await once(dest, 'ready');
@@ -54,6 +54,36 @@ describe('gatewayLogDestination', () => {
       lines(file).map((l) => (JSON.parse(l) as { name: string }).name),
       names,
     );
+    dest.end();
+  });
+
+  it('writes the lines still gathered when the destination is ended', async () => {
+    const file = join(tmp.path, 'end.log');
+    const dest = gatewayLogDestination({ dest: file });
+    await once(dest, 'ready');
+    const log = pino({ base: undefined }, dest);
+    for (let i = 0; i < 3; i++) log.info({ i }, 'request completed');
+    dest.end();
+    await once(dest, 'close');
+    assert.deepEqual(
+      lines(file).map((l) => (JSON.parse(l) as { i: number }).i),
+      [0, 1, 2],
+    );
+  });
+
+  it('keeps the order of lines written while a batch is on its way to the file', async () => {
+    const file = join(tmp.path, 'order.log');
+    const dest = gatewayLogDestination({ dest: file });
+    await once(dest, 'ready');
+    const log = pino({ base: undefined }, dest);
+    // Several batches, with the event loop turning between them (writes complete meanwhile).
+    for (let i = 0; i < 5000; i++) {
+      log.info({ i, pad: 'x'.repeat(i % 200) }, 'request completed');
+      if (i % 97 === 0) await new Promise((r) => setImmediate(r));
+    }
+    dest.flushSync();
+    const got = lines(file).map((l) => (JSON.parse(l) as { i: number }).i);
+    assert.deepEqual(got, Array.from({ length: 5000 }, (_, i) => i));
     dest.end();
   });
 });
