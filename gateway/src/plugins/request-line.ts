@@ -91,6 +91,16 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
   // string within one): fewer pieces per line for V8 to join when the batch is written.
   let at = '';
   let prefix = '';
+  // The last subject, method, route and client address found plain: they repeat from line to
+  // line, and a string equal to one found plain holds the same text, so it is not searched again.
+  const none = Symbol('none');
+  const seen: unknown[] = [none, none, none, none];
+  const plainAt = (v: unknown, i: number): boolean => {
+    if (v === seen[i]) return true;
+    if (!plain(v)) return false;
+    seen[i] = v;
+    return true;
+  };
   return (r) => {
     if (!enabled.isLevelEnabled('info')) return;
     const { requestId, subject, method, route, url, clientIp, sessionId } = r;
@@ -103,11 +113,11 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
     if (
       skippable &&
       (requestId === undefined || plain(requestId)) &&
-      (subject === undefined || plain(subject)) &&
-      plain(method) &&
-      plain(route) &&
+      (subject === undefined || plainAt(subject, 0)) &&
+      plainAt(method, 1) &&
+      plainAt(route, 2) &&
       plain(url) &&
-      plain(clientIp) &&
+      plainAt(clientIp, 3) &&
       (sessionId === undefined || plain(sessionId))
     ) {
       if (requestId !== undefined) s += ',"request_id":"' + requestId + '"';
@@ -119,7 +129,9 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
     if (requestId !== undefined) s += ',"request_id":' + json(requestId);
     if (subject !== undefined) s += ',"subject":' + json(subject);
     s += ',"method":' + json(method) + ',"route":' + json(route) + ',"url":' + json(url) + ',"status":' + json(r.status);
-    s += ',"duration_ms":' + duration(r.durationMs) + ',"client_ip":' + json(clientIp);
+    s += ',"duration_ms":' + duration(r.durationMs);
+    // A request whose socket is already gone has no address; pino leaves the key out.
+    if (clientIp !== undefined) s += ',"client_ip":' + json(clientIp);
     if (sessionId !== undefined) s += ',"session_id":' + json(sessionId);
     s += tail;
     stream.write(hook ? hook(s) : s);
