@@ -63,6 +63,29 @@ const NOT_PLAIN = new RegExp(`["\\\\\\u0000-\\u001f\\ud800-\\udfff]|${SECRET_HIN
 
 const plain = (v: unknown): v is string => typeof v === 'string' && !NOT_PLAIN.test(v);
 
+const UNSEEN = Symbol('unseen');
+
+/**
+ * One field's text in the line, for the last value found plain. A subject, method, route or
+ * client address repeats from line to line; a string equal to one found plain holds the same
+ * text, so it is neither searched again nor joined to its key again (fewer pieces per line).
+ */
+class PlainPart {
+  private value: unknown = UNSEEN;
+  text = '';
+
+  constructor(private readonly build: (v: string) => string) {}
+
+  /** True when `v` is plain; `text` is then its part of the line. */
+  take(v: unknown): boolean {
+    if (v === this.value) return true;
+    if (!plain(v)) return false;
+    this.value = v;
+    this.text = this.build(v);
+    return true;
+  }
+}
+
 /**
  * A writer of `msg` lines through `logger`, or undefined when the logger has a feature this
  * writer does not reproduce (a mixin, a nested key, a message prefix, a log formatter, a
@@ -91,16 +114,10 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
   // string within one): fewer pieces per line for V8 to join when the batch is written.
   let at = '';
   let prefix = '';
-  // The last subject, method, route and client address found plain: they repeat from line to
-  // line, and a string equal to one found plain holds the same text, so it is not searched again.
-  const none = Symbol('none');
-  const seen: unknown[] = [none, none, none, none];
-  const plainAt = (v: unknown, i: number): boolean => {
-    if (v === seen[i]) return true;
-    if (!plain(v)) return false;
-    seen[i] = v;
-    return true;
-  };
+  const subjectPart = new PlainPart((v) => `,"subject":"${v}"`);
+  const methodPart = new PlainPart((v) => `,"method":"${v}","route":"`);
+  const routePart = new PlainPart((v) => `${v}","url":"`);
+  const ipPart = new PlainPart((v) => `,"client_ip":"${v}`);
   return (r) => {
     if (!enabled.isLevelEnabled('info')) return;
     const { requestId, subject, method, route, url, clientIp, sessionId } = r;
@@ -113,17 +130,17 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
     if (
       skippable &&
       (requestId === undefined || plain(requestId)) &&
-      (subject === undefined || plainAt(subject, 0)) &&
-      plainAt(method, 1) &&
-      plainAt(route, 2) &&
+      (subject === undefined || subjectPart.take(subject)) &&
+      methodPart.take(method) &&
+      routePart.take(route) &&
       plain(url) &&
-      plainAt(clientIp, 3) &&
+      ipPart.take(clientIp) &&
       (sessionId === undefined || plain(sessionId))
     ) {
       if (requestId !== undefined) s += ',"request_id":"' + requestId + '"';
-      if (subject !== undefined) s += ',"subject":"' + subject + '"';
-      s += ',"method":"' + method + '","route":"' + route + '","url":"' + url + '","status":' + json(r.status) + ',"duration_ms":' + duration(r.durationMs);
-      stream.write(s + ',"client_ip":"' + clientIp + (sessionId === undefined ? quotedTail : '","session_id":"' + sessionId + quotedTail));
+      if (subject !== undefined) s += subjectPart.text;
+      s += methodPart.text + routePart.text + url + '","status":' + json(r.status) + ',"duration_ms":' + duration(r.durationMs) + ipPart.text;
+      stream.write(sessionId === undefined ? s + quotedTail : s + '","session_id":"' + sessionId + quotedTail);
       return;
     }
     if (requestId !== undefined) s += ',"request_id":' + json(requestId);
