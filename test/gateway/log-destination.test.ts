@@ -81,9 +81,11 @@ describe('gatewayLogDestination', () => {
       log.info({ i, pad: 'x'.repeat(i % 200) }, 'request completed');
       if (i % 97 === 0) await new Promise((r) => setImmediate(r));
     }
-    dest.flushSync();
+    // end() waits for a write still on its way (a synchronous flush cannot: sonic-boom's flushSync
+    // writes what is gathered at once, and a batch already on the thread pool may land after it).
+    dest.end();
+    await once(dest, 'close');
     const got = lines(file).map((l) => (JSON.parse(l) as { i: number }).i);
     assert.deepEqual(got, Array.from({ length: 5000 }, (_, i) => i));
-    dest.end();
   });
 });
