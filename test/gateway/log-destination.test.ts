@@ -42,12 +42,14 @@ describe('gatewayLogDestination', () => {
     dest.end();
   });
 
-  it('keeps every line of a burst, in order, and what is still buffered is written on a synchronous flush', async () => {
+  it('writes the lines still gathered, in order, on a synchronous flush (what pino does at process exit)', async () => {
     const { file, dest, log } = await openLog('burst.log');
-    for (let i = 0; i < 1000; i++) log.info({ i }, 'request completed');
-    // What pino does at process exit.
+    // Fewer than a batch: nothing has been handed to a write yet, so only the flush can write them.
+    // (A burst of several batches is not checked this way: sonic-boom's flushSync cannot wait for
+    // a batch already on the thread pool, which may land after what it writes; see the next tests.)
+    for (let i = 0; i < 20; i++) log.info({ i }, 'request completed');
     dest.flushSync();
-    assert.deepEqual(field<number>(file, 'i'), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(field<number>(file, 'i'), Array.from({ length: 20 }, (_, i) => i));
     dest.end();
   });
 
