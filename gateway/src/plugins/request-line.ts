@@ -63,6 +63,29 @@ const NOT_PLAIN = new RegExp(`["\\\\\\u0000-\\u001f\\ud800-\\udfff]|${SECRET_HIN
 
 const plain = (v: unknown): v is string => typeof v === 'string' && !NOT_PLAIN.test(v);
 
+const UNSEEN = Symbol('unseen');
+
+/**
+ * One field's text in the line, for the last value found plain. A subject, method, route or
+ * client address repeats from line to line; a string equal to one found plain holds the same
+ * text, so it is neither searched again nor joined to its key again (fewer pieces per line).
+ */
+class PlainPart {
+  private value: unknown = UNSEEN;
+  text = '';
+
+  constructor(private readonly build: (v: string) => string) {}
+
+  /** True when `v` is plain; `text` is then its part of the line. */
+  take(v: unknown): boolean {
+    if (v === this.value) return true;
+    if (!plain(v)) return false;
+    this.value = v;
+    this.text = this.build(v);
+    return true;
+  }
+}
+
 /**
  * A writer of `msg` lines through `logger`, or undefined when the logger has a feature this
  * writer does not reproduce (a mixin, a nested key, a message prefix, a log formatter, a
@@ -91,6 +114,10 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
   // string within one): fewer pieces per line for V8 to join when the batch is written.
   let at = '';
   let prefix = '';
+  const subjectPart = new PlainPart((v) => `,"subject":"${v}"`);
+  const methodPart = new PlainPart((v) => `,"method":"${v}","route":"`);
+  const routePart = new PlainPart((v) => `${v}","url":"`);
+  const ipPart = new PlainPart((v) => `,"client_ip":"${v}`);
   return (r) => {
     if (!enabled.isLevelEnabled('info')) return;
     const { requestId, subject, method, route, url, clientIp, sessionId } = r;
@@ -103,23 +130,25 @@ export function requestLineWriter(logger: FastifyBaseLogger, msg: string): Reque
     if (
       skippable &&
       (requestId === undefined || plain(requestId)) &&
-      (subject === undefined || plain(subject)) &&
-      plain(method) &&
-      plain(route) &&
+      (subject === undefined || subjectPart.take(subject)) &&
+      methodPart.take(method) &&
+      routePart.take(route) &&
       plain(url) &&
-      plain(clientIp) &&
+      ipPart.take(clientIp) &&
       (sessionId === undefined || plain(sessionId))
     ) {
       if (requestId !== undefined) s += ',"request_id":"' + requestId + '"';
-      if (subject !== undefined) s += ',"subject":"' + subject + '"';
-      s += ',"method":"' + method + '","route":"' + route + '","url":"' + url + '","status":' + json(r.status) + ',"duration_ms":' + duration(r.durationMs);
-      stream.write(s + ',"client_ip":"' + clientIp + (sessionId === undefined ? quotedTail : '","session_id":"' + sessionId + quotedTail));
+      if (subject !== undefined) s += subjectPart.text;
+      s += methodPart.text + routePart.text + url + '","status":' + json(r.status) + ',"duration_ms":' + duration(r.durationMs) + ipPart.text;
+      stream.write(sessionId === undefined ? s + quotedTail : s + '","session_id":"' + sessionId + quotedTail);
       return;
     }
     if (requestId !== undefined) s += ',"request_id":' + json(requestId);
     if (subject !== undefined) s += ',"subject":' + json(subject);
     s += ',"method":' + json(method) + ',"route":' + json(route) + ',"url":' + json(url) + ',"status":' + json(r.status);
-    s += ',"duration_ms":' + duration(r.durationMs) + ',"client_ip":' + json(clientIp);
+    s += ',"duration_ms":' + duration(r.durationMs);
+    // A request whose socket is already gone has no address; pino leaves the key out.
+    if (clientIp !== undefined) s += ',"client_ip":' + json(clientIp);
     if (sessionId !== undefined) s += ',"session_id":' + json(sessionId);
     s += tail;
     stream.write(hook ? hook(s) : s);

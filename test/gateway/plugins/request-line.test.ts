@@ -58,6 +58,28 @@ describe('requestLineWriter', () => {
     }
   });
 
+  it('writes each line as pino does when plain and unusual values follow one another through one writer', () => {
+    const { log, lines } = capture();
+    const write = requestLineWriter(log, MSG)!;
+    const odd: Partial<RequestLine>[] = [
+      {},
+      { subject: 'oidc:"odd"\nuser' },
+      {},
+      { subject: `token:${TOKEN}` },
+      { route: '/a/"q"' },
+      { clientIp: '::ffff:10.0.0.1' },
+      { clientIp: undefined as unknown as string },
+      { method: 'GET\u0001' },
+      {},
+    ];
+    for (const o of odd) {
+      write({ ...base, ...o });
+      viaPino(log, { ...base, ...o });
+    }
+    for (let i = 0; i < lines.length; i += 2) assert.equal(lines[i], lines[i + 1], String(i / 2));
+    assert.ok(!lines.some((l) => l.includes(TOKEN)));
+  });
+
   it('writes durations as pino does, rounded to hundredths or not', () => {
     const { log, lines } = capture();
     const write = requestLineWriter(log, MSG)!;
