@@ -4,13 +4,17 @@
 // route making one bare grpc-js unary call over a unix socket to a bare grpc-js
 // server. Also a bare Fastify hello-world. wrk is the load generator (its own
 // process); rounds are interleaved so drift on a shared machine hits all sides.
-// Also prints CPU per 1,000 requests for the gateway and the daemon.
+// Also prints CPU per 1,000 requests for the gateway and the daemon, and the
+// ceiling once more with Loki's grpc-js options (its channel's and its server's),
+// so what the options alone change can be read apart from the rest.
 // Goal: Loki/ceiling ≥ 0.8×. Prints ratios; no assertions.
 // Run: npm run build && node dist/bench/p1-api.js [--seconds 10] [--rounds 3] [--connections 50]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { channelFor } from '../client/src/grpc/index.js';
+import { GRPC_SERVER_OPTIONS } from '../daemon/src/grpc/listeners.js';
 import { startCeiling } from './lib/ceiling.js';
 import { cpuMs, fmt, requireWrk, startStack, wrk, type WrkResult } from './lib/stack.js';
 
@@ -28,6 +32,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lkp1-'));
   const stack = await startStack();
   const ceiling = await startCeiling(dir);
+  const optsDir = mkdtempSync(join(tmpdir(), 'lkp1o-'));
+  const withOpts = await startCeiling(optsDir, {}, { server: GRPC_SERVER_OPTIONS, channel: channelFor({ socketPath: `${optsDir}/ceiling.sock` }).options });
   try {
     const auth = { authorization: `Bearer ${await stack.token('p1')}` };
     const loki = `${stack.url}/api/sessions`;
@@ -35,9 +41,10 @@ async function main(): Promise<void> {
     // Warm-up: JIT, token cache, connection pools.
     await load(loki, auth, 2);
     await load(ceiling.grpcUrl, {}, 2);
+    await load(withOpts.grpcUrl, {}, 2);
     await load(ceiling.helloUrl, {}, 2);
-    const res: Record<'loki' | 'ceiling' | 'hello', WrkResult[]> = { loki: [], ceiling: [], hello: [] };
-    const cpu = { gateway: [] as number[], daemon: [] as number[], front: [] as number[], server: [] as number[] };
+    const res: Record<'loki' | 'ceiling' | 'opts' | 'hello', WrkResult[]> = { loki: [], ceiling: [], opts: [], hello: [] };
+    const cpu = { gateway: [] as number[], daemon: [] as number[], front: [] as number[], server: [] as number[], optsFront: [] as number[], optsServer: [] as number[] };
     const [serverPid, frontPid] = ceiling.pids;
     for (let r = 0; r < rounds; r++) {
       const f0 = cpuMs(frontPid);
@@ -52,23 +59,34 @@ async function main(): Promise<void> {
       res.loki.push(l);
       cpu.gateway.push(((cpuMs(stack.gateway.pid) - g0) / l.requests) * 1000);
       cpu.daemon.push(((cpuMs(stack.daemon.pid) - d0) / l.requests) * 1000);
+      const [oServer, oFront] = withOpts.pids;
+      const of0 = cpuMs(oFront);
+      const os0 = cpuMs(oServer);
+      const o = await load(withOpts.grpcUrl);
+      res.opts.push(o);
+      cpu.optsFront.push(((cpuMs(oFront) - of0) / o.requests) * 1000);
+      cpu.optsServer.push(((cpuMs(oServer) - os0) / o.requests) * 1000);
       res.hello.push(await load(ceiling.helloUrl));
-      process.stdout.write(`round ${r + 1}: ceiling ${fmt(res.ceiling[r]!)} | loki ${fmt(l)} | bare hello ${fmt(res.hello[r]!)}\n`);
+      process.stdout.write(`round ${r + 1}: ceiling ${fmt(res.ceiling[r]!)} | loki ${fmt(l)} | ceiling, Loki's options ${fmt(res.opts[r]!)} | bare hello ${fmt(res.hello[r]!)}\n`);
     }
-    const m = (k: 'loki' | 'ceiling' | 'hello', f: keyof WrkResult) => median(res[k].map((x) => x[f]));
+    const m = (k: 'loki' | 'ceiling' | 'opts' | 'hello', f: keyof WrkResult) => median(res[k].map((x) => x[f]));
     process.stdout.write(`\nP1 GET /api/sessions, wrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds (medians)\n`);
     process.stdout.write(`side                                     req/s   p50 ms   p99 ms\n`);
-    for (const [name, k] of [['loki (gateway + lokid)', 'loki'], ['ceiling (bare Fastify + bare grpc-js)', 'ceiling'], ['bare Fastify hello-world', 'hello']] as const) {
+    for (const [name, k] of [['loki (gateway + lokid)', 'loki'], ['ceiling (bare Fastify + bare grpc-js)', 'ceiling'], ["ceiling with Loki's grpc-js options", 'opts'], ['bare Fastify hello-world', 'hello']] as const) {
       process.stdout.write(`${name.padEnd(38)} ${m(k, 'rps').toFixed(0).padStart(7)} ${m(k, 'p50ms').toFixed(2).padStart(8)} ${m(k, 'p99ms').toFixed(2).padStart(8)}\n`);
     }
     process.stdout.write(`loki / ceiling: ${(m('loki', 'rps') / m('ceiling', 'rps')).toFixed(2)}x (goal >= 0.8)\n`);
+    process.stdout.write(`ceiling with Loki's grpc-js options / ceiling: ${(m('opts', 'rps') / m('ceiling', 'rps')).toFixed(2)}x; loki / that: ${(m('loki', 'rps') / m('opts', 'rps')).toFixed(2)}x\n`);
     process.stdout.write(`loki / bare Fastify hello: ${(m('loki', 'rps') / m('hello', 'rps')).toFixed(2)}x\n`);
     process.stdout.write(`CPU per 1,000 requests: gateway ${median(cpu.gateway).toFixed(0)} ms, daemon ${median(cpu.daemon).toFixed(0)} ms`);
-    process.stdout.write(` (ceiling: Fastify front ${median(cpu.front).toFixed(0)} ms, grpc-js server ${median(cpu.server).toFixed(0)} ms)\n`);
+    process.stdout.write(` (ceiling: Fastify front ${median(cpu.front).toFixed(0)} ms, grpc-js server ${median(cpu.server).toFixed(0)} ms;`);
+    process.stdout.write(` with Loki's grpc-js options: ${median(cpu.optsFront).toFixed(0)} ms, ${median(cpu.optsServer).toFixed(0)} ms)\n`);
   } finally {
     await ceiling.stop();
+    await withOpts.stop();
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(optsDir, { recursive: true, force: true });
   }
 }
 
