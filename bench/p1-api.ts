@@ -4,11 +4,13 @@
 // route making one bare grpc-js unary call over a unix socket to a bare grpc-js
 // server. Also a bare Fastify hello-world. wrk is the load generator (its own
 // process); rounds are interleaved so drift on a shared machine hits all sides.
-// Also prints CPU per 1,000 requests for the gateway and the daemon, and the
-// ceiling once more with Loki's grpc-js options (its channel's and its server's),
-// so what the options alone change can be read apart from the rest.
+// Also prints CPU per 1,000 requests for the gateway and the daemon. With
+// --options, the ceiling runs once more with Loki's grpc-js options (its channel's
+// and its server's), so what the options alone change can be read apart from the
+// rest; off by default, because a fourth side leaves Loki's stack idle longer
+// between its rounds than the figures before it were measured with.
 // Goal: Loki/ceiling ≥ 0.8×. Prints ratios; no assertions.
-// Run: npm run build && node dist/bench/p1-api.js [--seconds 10] [--rounds 3] [--connections 50]
+// Run: npm run build && node dist/bench/p1-api.js [--seconds 10] [--rounds 3] [--connections 50] [--options]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +21,7 @@ import { startCeiling } from './lib/ceiling.js';
 import { cpuMs, fmt, requireWrk, startStack, wrk, type WrkResult } from './lib/stack.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' } },
+  options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, options: { type: 'boolean', default: false } },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
   const stack = await startStack();
   const ceiling = await startCeiling(dir);
   const optsDir = mkdtempSync(join(tmpdir(), 'lkp1o-'));
-  const withOpts = await startCeiling(optsDir, {}, { server: GRPC_SERVER_OPTIONS, channel: channelFor({ socketPath: `${optsDir}/ceiling.sock` }).options });
+  const withOpts = values.options ? await startCeiling(optsDir, {}, { server: GRPC_SERVER_OPTIONS, channel: channelFor({ socketPath: `${optsDir}/ceiling.sock` }).options }) : undefined;
   try {
     const auth = { authorization: `Bearer ${await stack.token('p1')}` };
     const loki = `${stack.url}/api/sessions`;
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
     // Warm-up: JIT, token cache, connection pools.
     await load(loki, auth, 2);
     await load(ceiling.grpcUrl, {}, 2);
-    await load(withOpts.grpcUrl, {}, 2);
+    if (withOpts) await load(withOpts.grpcUrl, {}, 2);
     await load(ceiling.helloUrl, {}, 2);
     const res: Record<'loki' | 'ceiling' | 'opts' | 'hello', WrkResult[]> = { loki: [], ceiling: [], opts: [], hello: [] };
     const cpu = { gateway: [] as number[], daemon: [] as number[], front: [] as number[], server: [] as number[], optsFront: [] as number[], optsServer: [] as number[] };
@@ -54,13 +56,15 @@ async function main(): Promise<void> {
       cpu.front.push(((cpuMs(frontPid) - f0) / c.requests) * 1000);
       cpu.server.push(((cpuMs(serverPid) - s0) / c.requests) * 1000);
       // Right after the ceiling, before Loki: a side that runs just after Loki's stack pays for its leftovers (GC, page cache).
-      const [oServer, oFront] = withOpts.pids;
-      const of0 = cpuMs(oFront);
-      const os0 = cpuMs(oServer);
-      const o = await load(withOpts.grpcUrl);
-      res.opts.push(o);
-      cpu.optsFront.push(((cpuMs(oFront) - of0) / o.requests) * 1000);
-      cpu.optsServer.push(((cpuMs(oServer) - os0) / o.requests) * 1000);
+      if (withOpts) {
+        const [oServer, oFront] = withOpts.pids;
+        const of0 = cpuMs(oFront);
+        const os0 = cpuMs(oServer);
+        const o = await load(withOpts.grpcUrl);
+        res.opts.push(o);
+        cpu.optsFront.push(((cpuMs(oFront) - of0) / o.requests) * 1000);
+        cpu.optsServer.push(((cpuMs(oServer) - os0) / o.requests) * 1000);
+      }
       const g0 = cpuMs(stack.gateway.pid);
       const d0 = cpuMs(stack.daemon.pid);
       const l = await load(loki, auth);
@@ -68,23 +72,24 @@ async function main(): Promise<void> {
       cpu.gateway.push(((cpuMs(stack.gateway.pid) - g0) / l.requests) * 1000);
       cpu.daemon.push(((cpuMs(stack.daemon.pid) - d0) / l.requests) * 1000);
       res.hello.push(await load(ceiling.helloUrl));
-      process.stdout.write(`round ${r + 1}: ceiling ${fmt(res.ceiling[r]!)} | ceiling, Loki's options ${fmt(res.opts[r]!)} | loki ${fmt(l)} | bare hello ${fmt(res.hello[r]!)}\n`);
+      process.stdout.write(`round ${r + 1}: ceiling ${fmt(res.ceiling[r]!)}${withOpts ? ` | ceiling, Loki's options ${fmt(res.opts[r]!)}` : ''} | loki ${fmt(l)} | bare hello ${fmt(res.hello[r]!)}\n`);
     }
     const m = (k: 'loki' | 'ceiling' | 'opts' | 'hello', f: keyof WrkResult) => median(res[k].map((x) => x[f]));
     process.stdout.write(`\nP1 GET /api/sessions, wrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds (medians)\n`);
     process.stdout.write(`side                                     req/s   p50 ms   p99 ms\n`);
     for (const [name, k] of [['loki (gateway + lokid)', 'loki'], ['ceiling (bare Fastify + bare grpc-js)', 'ceiling'], ["ceiling with Loki's grpc-js options", 'opts'], ['bare Fastify hello-world', 'hello']] as const) {
+      if (!res[k].length) continue;
       process.stdout.write(`${name.padEnd(38)} ${m(k, 'rps').toFixed(0).padStart(7)} ${m(k, 'p50ms').toFixed(2).padStart(8)} ${m(k, 'p99ms').toFixed(2).padStart(8)}\n`);
     }
     process.stdout.write(`loki / ceiling: ${(m('loki', 'rps') / m('ceiling', 'rps')).toFixed(2)}x (goal >= 0.8)\n`);
-    process.stdout.write(`ceiling with Loki's grpc-js options / ceiling: ${(m('opts', 'rps') / m('ceiling', 'rps')).toFixed(2)}x; loki / that: ${(m('loki', 'rps') / m('opts', 'rps')).toFixed(2)}x\n`);
+    if (withOpts) process.stdout.write(`ceiling with Loki's grpc-js options / ceiling: ${(m('opts', 'rps') / m('ceiling', 'rps')).toFixed(2)}x; loki / that: ${(m('loki', 'rps') / m('opts', 'rps')).toFixed(2)}x\n`);
     process.stdout.write(`loki / bare Fastify hello: ${(m('loki', 'rps') / m('hello', 'rps')).toFixed(2)}x\n`);
     process.stdout.write(`CPU per 1,000 requests: gateway ${median(cpu.gateway).toFixed(0)} ms, daemon ${median(cpu.daemon).toFixed(0)} ms`);
-    process.stdout.write(` (ceiling: Fastify front ${median(cpu.front).toFixed(0)} ms, grpc-js server ${median(cpu.server).toFixed(0)} ms;`);
-    process.stdout.write(` with Loki's grpc-js options: ${median(cpu.optsFront).toFixed(0)} ms, ${median(cpu.optsServer).toFixed(0)} ms)\n`);
+    process.stdout.write(` (ceiling: Fastify front ${median(cpu.front).toFixed(0)} ms, grpc-js server ${median(cpu.server).toFixed(0)} ms`);
+    process.stdout.write(withOpts ? `; with Loki's grpc-js options: ${median(cpu.optsFront).toFixed(0)} ms, ${median(cpu.optsServer).toFixed(0)} ms)\n` : ')\n');
   } finally {
     await ceiling.stop();
-    await withOpts.stop();
+    await withOpts?.stop();
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
     rmSync(optsDir, { recursive: true, force: true });
