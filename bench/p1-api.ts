@@ -47,30 +47,21 @@ async function main(): Promise<void> {
     await load(ceiling.helloUrl, {}, 2);
     const res: Record<'loki' | 'ceiling' | 'opts' | 'hello', WrkResult[]> = { loki: [], ceiling: [], opts: [], hello: [] };
     const cpu = { gateway: [] as number[], daemon: [] as number[], front: [] as number[], server: [] as number[], optsFront: [] as number[], optsServer: [] as number[] };
+    /** One wrk run on `side`, and the CPU ms per 1,000 requests of the two processes serving it (front, back). */
+    const run = async (side: 'loki' | 'ceiling' | 'opts', url: string, headers: Record<string, string>, pids: [number, number], front: number[], back: number[]) => {
+      const [f0, b0] = [cpuMs(pids[0]), cpuMs(pids[1])];
+      const w = await load(url, headers);
+      res[side].push(w);
+      front.push(((cpuMs(pids[0]) - f0) / w.requests) * 1000);
+      back.push(((cpuMs(pids[1]) - b0) / w.requests) * 1000);
+      return w;
+    };
     const [serverPid, frontPid] = ceiling.pids;
     for (let r = 0; r < rounds; r++) {
-      const f0 = cpuMs(frontPid);
-      const s0 = cpuMs(serverPid);
-      const c = await load(ceiling.grpcUrl);
-      res.ceiling.push(c);
-      cpu.front.push(((cpuMs(frontPid) - f0) / c.requests) * 1000);
-      cpu.server.push(((cpuMs(serverPid) - s0) / c.requests) * 1000);
+      await run('ceiling', ceiling.grpcUrl, {}, [frontPid!, serverPid!], cpu.front, cpu.server);
       // Right after the ceiling, before Loki: a side that runs just after Loki's stack pays for its leftovers (GC, page cache).
-      if (withOpts) {
-        const [oServer, oFront] = withOpts.pids;
-        const of0 = cpuMs(oFront);
-        const os0 = cpuMs(oServer);
-        const o = await load(withOpts.grpcUrl);
-        res.opts.push(o);
-        cpu.optsFront.push(((cpuMs(oFront) - of0) / o.requests) * 1000);
-        cpu.optsServer.push(((cpuMs(oServer) - os0) / o.requests) * 1000);
-      }
-      const g0 = cpuMs(stack.gateway.pid);
-      const d0 = cpuMs(stack.daemon.pid);
-      const l = await load(loki, auth);
-      res.loki.push(l);
-      cpu.gateway.push(((cpuMs(stack.gateway.pid) - g0) / l.requests) * 1000);
-      cpu.daemon.push(((cpuMs(stack.daemon.pid) - d0) / l.requests) * 1000);
+      if (withOpts) await run('opts', withOpts.grpcUrl, {}, [withOpts.pids[1]!, withOpts.pids[0]!], cpu.optsFront, cpu.optsServer);
+      const l = await run('loki', loki, auth, [stack.gateway.pid!, stack.daemon.pid!], cpu.gateway, cpu.daemon);
       res.hello.push(await load(ceiling.helloUrl));
       process.stdout.write(`round ${r + 1}: ceiling ${fmt(res.ceiling[r]!)}${withOpts ? ` | ceiling, Loki's options ${fmt(res.opts[r]!)}` : ''} | loki ${fmt(l)} | bare hello ${fmt(res.hello[r]!)}\n`);
     }
