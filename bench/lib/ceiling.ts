@@ -2,6 +2,9 @@
 // processes: a bare grpc-js server on a unix socket, and a bare Fastify route
 // that makes one bare grpc-js unary call to it per request (no auth, no limits,
 // no logging, raw bytes instead of protobuf). Plus a bare Fastify hello-world.
+// By default grpc-js runs with its defaults (the ceiling as issue 17 defines it);
+// `grpcOptions` gives the server and the channel other options (Loki's own, to
+// show what the options alone change).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ROOT, freePort } from './stack.js';
@@ -13,7 +16,7 @@ const GRPC_SERVER = `
 const grpc = require('@grpc/grpc-js');
 const id = (b) => b;
 const def = { list: { path: '/bench.Ceiling/List', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } };
-const s = new grpc.Server();
+const s = new grpc.Server(JSON.parse(process.argv[2]));
 s.addService(def, { list: (_call, cb) => cb(null, Buffer.alloc(0)) });
 s.bindAsync('unix:' + process.argv[1], grpc.ServerCredentials.createInsecure(), (err) => { if (err) throw err; });
 ${EXIT_ON_SIGTERM}`;
@@ -23,7 +26,7 @@ const grpc = require('@grpc/grpc-js');
 const fastify = require('fastify')();
 const id = (b) => b;
 const Client = grpc.makeGenericClientConstructor({ list: { path: '/bench.Ceiling/List', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } }, 'Ceiling');
-const client = new Client('unix:' + process.argv[1], grpc.credentials.createInsecure());
+const client = new Client('unix:' + process.argv[1], grpc.credentials.createInsecure(), JSON.parse(process.argv[3]));
 const empty = Buffer.alloc(0);
 fastify.get('/api/sessions', () => new Promise((resolve, reject) => client.list(empty, (err) => (err ? reject(err) : resolve({ sessions: [] })))));
 fastify.listen({ host: '127.0.0.1', port: Number(process.argv[2]) });
@@ -50,6 +53,12 @@ export interface CeilingNodeArgs {
   front?: string[];
 }
 
+/** grpc-js options of the bare server and of the front's channel (default: none, grpc-js's defaults). */
+export interface CeilingGrpcOptions {
+  server?: Record<string, string | number>;
+  channel?: Record<string, string | number>;
+}
+
 async function ready(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -64,13 +73,13 @@ async function ready(url: string, child: ChildProcess): Promise<void> {
   }
 }
 
-export async function startCeiling(dir: string, nodeArgs: CeilingNodeArgs = {}): Promise<Ceiling> {
+export async function startCeiling(dir: string, nodeArgs: CeilingNodeArgs = {}, grpcOptions: CeilingGrpcOptions = {}): Promise<Ceiling> {
   const sock = `${dir}/ceiling.sock`;
   const opts = { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] as ('ignore' | 'inherit')[] };
-  const server = spawn(process.execPath, [...(nodeArgs.server ?? []), '-e', GRPC_SERVER, sock], opts);
+  const server = spawn(process.execPath, [...(nodeArgs.server ?? []), '-e', GRPC_SERVER, sock, JSON.stringify(grpcOptions.server ?? {})], opts);
   while (!existsSync(sock)) await new Promise((r) => setTimeout(r, 20));
   const p1 = await freePort();
-  const front = spawn(process.execPath, [...(nodeArgs.front ?? []), '-e', FASTIFY_GRPC, sock, String(p1)], opts);
+  const front = spawn(process.execPath, [...(nodeArgs.front ?? []), '-e', FASTIFY_GRPC, sock, String(p1), JSON.stringify(grpcOptions.channel ?? {})], opts);
   const p2 = await freePort();
   const hello = spawn(process.execPath, ['-e', FASTIFY_HELLO, String(p2)], opts);
   const grpcUrl = `http://127.0.0.1:${p1}/api/sessions`;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startDaemon } from '../../daemon/src/daemon.js';
 import { openSqliteStore } from '../../daemon/src/store/sqlite/index.js';
+import { createDaemonClient } from '../../client/src/grpc/index.js';
 import { SessionServiceClient } from '../../proto/gen/loki/v1/sessions.js';
 import { sessionRow } from '../daemon/store/helpers.js';
 import { clientFor, unaryCall } from '../helpers/daemon.js';
@@ -22,6 +23,7 @@ describe('GET /api/sessions pages', function () {
   let gw: TestGateway;
   let admin: Record<string, string>;
   let viewer: Record<string, string>;
+  let viewerSecret: string;
 
   before(async () => {
     home = tempDir('loki-gwp-');
@@ -35,7 +37,8 @@ describe('GET /api/sessions pages', function () {
     store.close();
     daemon = await startDaemon({ home: home.dir, env: { LOKI_HOME: home.dir }, logLevel: 'silent' });
     admin = bearer((await generateToken(daemon.paths.adminSocket, { name: 'admin', role: 'admin' })).secret);
-    viewer = bearer((await generateToken(daemon.paths.adminSocket, { name: 'viewer', role: 'viewer' })).secret);
+    viewerSecret = (await generateToken(daemon.paths.adminSocket, { name: 'viewer', role: 'viewer' })).secret;
+    viewer = bearer(viewerSecret);
     gw = await buildTestGateway({
       socket: daemon.paths.gatewaySocket,
       raw: { rate_limit: { per_minute: 1_000_000, burst: 1_000_000, unauthenticated_per_minute: 1_000_000, lockout_failures: 1_000_000 } },
@@ -82,6 +85,26 @@ describe('GET /api/sessions pages', function () {
       token = p.next_page_token;
     } while (token);
     assert.equal(ids.length, N / 10);
+  });
+
+  it('lists through DaemonClient.listSessions exactly what a caller-bound LokiClient lists, and the daemon still refuses a credential it cannot verify', async () => {
+    const dc = createDaemonClient({ socketPath: daemon.paths.gatewaySocket, timeoutMs: 10_000 });
+    try {
+      const id = { requestId: 'req-list', subject: 'token:viewer', credential: viewerSecret };
+      for (const o of [{ all: true, limit: 7 }, { all: true, limit: 500 }, { all: false, limit: 100 }]) {
+        const direct = await dc.listSessions(o, id);
+        assert.deepEqual(direct, await dc.forCaller(id).sessions.listPage(o), JSON.stringify(o));
+        assert.ok(direct.sessions.every((s) => s.owner === 'token:viewer'));
+      }
+      // The subject the gateway reports is never the identity: only the credential is.
+      const claimed = await dc.listSessions({ all: true, limit: 500 }, { ...id, subject: 'token:someone' });
+      assert.equal(claimed.sessions.length, N / 10);
+      assert.ok(claimed.sessions.every((s) => s.owner === 'token:viewer'));
+      await assert.rejects(dc.listSessions({ all: true, limit: 7 }, { ...id, credential: `${viewerSecret}x` }), (e: { code?: string }) => e.code === 'unauthenticated');
+      await assert.rejects(dc.listSessions({ all: true, limit: 7 }, { requestId: 'req-none', subject: 'token:viewer' }), (e: { code?: string }) => e.code === 'unauthenticated');
+    } finally {
+      dc.close();
+    }
   });
 
   it('answers 400 naming the field for a bad limit or page_token', async () => {

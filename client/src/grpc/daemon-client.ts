@@ -11,12 +11,13 @@ import { HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/healt
 import type { AuditEntry as PbAuditEntry } from '../../../proto/gen/loki/v1/audit.js';
 import type { Token } from '../../../proto/gen/loki/v1/tokens.js';
 import type { LokiClient } from '../client.js';
+import type { SessionListOptions, SessionPage } from '../session-pages.js';
 import type { DaemonStatus } from '../types.js';
 import { toStatus } from './convert.js';
 import { createSessionsClient, type SessionsClient } from './daemon-client-sessions.js';
 import { Deadlines, deadlineExceeded } from './deadlines.js';
 import { channelFor, fromServiceError, metadataFor, type CallIdentity, type DaemonTarget, type Invoke } from './daemon-client-wire.js';
-import { createGrpcLokiClient } from './loki-client.js';
+import { createGrpcLokiClient, listSessionsPage } from './loki-client.js';
 import { createServices } from './services.js';
 
 export { fromServiceError } from './daemon-client-wire.js';
@@ -90,6 +91,11 @@ export interface DaemonClient {
   isServing(timeoutMs: number): Promise<boolean>;
   /** SessionService's flow-controlled event stream for SSE; every other session call is `forCaller(id).sessions`. */
   readonly sessions: SessionsClient;
+  /**
+   * One page of the sessions `id` may see (= `forCaller(id).sessions.listPage`): the
+   * list route's call, made without binding a LokiClient and its API group per request.
+   */
+  listSessions(o: SessionListOptions, id: CallIdentity): Promise<SessionPage>;
   /** The whole LokiClient, every call made as `id` (a function: evaluated per call). */
   forCaller(id: CallIdentity | (() => CallIdentity)): LokiClient;
   close(): void;
@@ -166,12 +172,13 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
   // Deadlines on one shared timer, not in the call options (deadlines.ts).
   const deadlines = new Deadlines();
   const invoke: Invoke = (name, client, method, req, id, timeoutMs = opts.timeoutMs) => {
-    const started = process.hrtime.bigint();
+    // A double, not hrtime.bigint(): two BigInts per call were garbage on every request.
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       const pending = deadlines.track(timeoutMs);
       pending.call = method.call(client, req, metadata(id), NO_CALL_OPTIONS, (err, res) => {
         deadlines.done(pending);
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const seconds = (performance.now() - started) / 1000;
         if (err) {
           const le = fromServiceError(pending.expired ? deadlineExceeded() : err, ch, id.subject === undefined);
           opts.observe?.(name, le.code, seconds);
@@ -201,6 +208,7 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
         close,
       });
     },
+    listSessions: (o, id) => listSessionsPage(invoke, services, o, id),
     async getStatus(id) {
       return toStatus(await invoke('SystemService/GetStatus', system, system.getStatus, {}, id)).daemon;
     },

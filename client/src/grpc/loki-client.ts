@@ -2,7 +2,7 @@
 // daemon's host, and (bound to one forwarded caller) the gateway's daemon client.
 import type { Client, Metadata } from '@grpc/grpc-js';
 import { LokiError } from '../../../common/src/index.js';
-import { StartSessionRequest } from '../../../proto/gen/loki/v1/sessions.js';
+import { StartSessionRequest, type ListSessionsResponse } from '../../../proto/gen/loki/v1/sessions.js';
 import type { ApprovalEvent as PbApprovalEvent } from '../../../proto/gen/loki/v1/policy.js';
 import type { LokiClient, TransportInfo } from '../client.js';
 import { resumable } from '../resume.js';
@@ -55,6 +55,13 @@ export interface GrpcLokiClientDeps {
   close: () => void;
 }
 
+const toSessionPage = (r: ListSessionsResponse): SessionPage => ({ sessions: r.sessions.map(toSession), next_page_token: r.nextPageToken || null });
+
+/** One page of the sessions `id` may see: LokiClient's `sessions.listPage`, and the gateway's list route without a caller-bound client. */
+export function listSessionsPage(invoke: Invoke, s: Services, o: SessionListOptions, id: CallIdentity): Promise<SessionPage> {
+  return invoke('SessionService/List', s.sessions, s.sessions.list, { all: o.all ?? false, pageSize: o.limit ?? 100, pageToken: o.page_token ?? '' }, id).then(toSessionPage);
+}
+
 export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
   const { services: s, invoke, channel } = d;
   const call = <Req, Res>(name: string, client: Client, method: Unary<Req, Res>, req: Req, timeoutMs?: number): Promise<Res> =>
@@ -62,10 +69,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
   const decode = (err: unknown) => fromServiceError(err, channel);
   const md = () => d.metadata(d.identity());
 
-  const listPage = async (o: SessionListOptions = {}): Promise<SessionPage> => {
-    const r = await call('SessionService/List', s.sessions, s.sessions.list, { all: o.all ?? false, pageSize: o.limit ?? 100, pageToken: o.page_token ?? '' });
-    return { sessions: r.sessions.map(toSession), next_page_token: r.nextPageToken || null };
-  };
+  const listPage = (o: SessionListOptions = {}): Promise<SessionPage> => listSessionsPage(invoke, s, o, d.identity());
   const approvalsList = async (q: { session_id?: string; status?: string }) => {
     const status = enumForRequest(approvalStatusCodec, 'status', q.status === 'all' ? '' : q.status);
     return (await call('PolicyService/ListApprovals', s.policy, s.policy.listApprovals, { sessionId: q.session_id ?? '', status: status.wire, legacyStatus: status.legacy })).approvals.map(toApproval);

@@ -173,9 +173,10 @@ export async function sessionRoutes(app: FastifyInstance, opts: SessionRouteOpti
         },
       },
     },
-    async (req) => {
+    // Not async: the daemon call's promise is the handler's (a throw here is answered like a rejection).
+    (req) => {
       const limit = intParam(req.query.limit, 'querystring/limit', 1, 500) ?? 100;
-      return daemon.forCaller(callIdentity(req)).sessions.listPage({ all: req.query.all === true, limit, page_token: req.query.page_token ?? '' });
+      return daemon.listSessions({ all: req.query.all === true, limit, page_token: req.query.page_token ?? '' }, callIdentity(req));
     },
   );
 
