@@ -31,6 +31,8 @@ import { benchRepo } from './lib/repo.js';
 
 const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'b6w', clientIp: 'local' };
 const RUNNER = ['node', '/opt/loki/agent-runner.cjs'];
+/** After a measured session's container exited, before the next start is measured. */
+const SETTLE_MS = 500;
 
 function installRoot(): string {
   for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
@@ -113,6 +115,12 @@ async function once(side: Side, project: string): Promise<Run> {
   ac.abort();
   if (!first) throw new Error(`session ${s.id} ended without a decision: ${(await side.m.get(ADMIN, s.id)).reason}`);
   await until(async () => (['completed', 'failed', 'stopped'].includes((await side.m.get(ADMIN, s.id)).state) ? true : undefined), 60_000);
+  // The daemons share this process's event loop and the host: the next start (the other side's)
+  // is measured only once this session's container has exited and its daemon's handling of that
+  // exit has had a moment, so neither side's measurement carries the other's teardown.
+  const id = (await side.m.get(ADMIN, s.id)).sandboxId;
+  if (id) await until(() => (execFileSync('docker', ['ps', '-q', '--filter', `label=loki.sandbox=${id}`], { encoding: 'utf8' }).trim() ? undefined : true), 30_000);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   return { total: first - t0, start: t1 - t0, workspace: ws, sandbox: s.sandboxId, timeline };
 }
 
