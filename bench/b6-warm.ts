@@ -10,7 +10,10 @@
 // first start of a project clones), so the measured runs are what repeated starts
 // of one project cost. The by-hand workspace steps below are the cold path's.
 // Needs root (the pool mounts), dockerd, the sandbox image and `npm run build`.
-// Run: npx tsx bench/b6-warm.ts [--runs 10]
+// `--ab-audit-delay-ms N` adds a third daemon, a warm pool whose audit log waits N ms
+// for company before an idle entry is written (the default before natural group
+// commit was 2), measured interleaved with the other two: what that wait costs.
+// Run: npx tsx bench/b6-warm.ts [--runs 10] [--ab-audit-delay-ms 2]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -28,6 +31,8 @@ import { benchRepo } from './lib/repo.js';
 
 const ADMIN: Caller = { role: 'local-admin', subject: 'local:0', scopes: ['*'], auth: 'local', requestId: 'b6w', clientIp: 'local' };
 const RUNNER = ['node', '/opt/loki/agent-runner.cjs'];
+/** After a measured session's container exited, before the next start is measured. */
+const SETTLE_MS = 500;
 
 function installRoot(): string {
   for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
@@ -50,7 +55,7 @@ interface Side {
   m: SessionFeature['manager'];
 }
 
-async function daemon(poolSize: number, root: string): Promise<Side> {
+async function daemon(poolSize: number, root: string, auditDelayMs?: number): Promise<Side> {
   const home = mkdtempSync('/tmp/b6w-');
   let feature: SessionFeature | undefined;
   const d = await startDaemon({
@@ -60,6 +65,7 @@ async function daemon(poolSize: number, root: string): Promise<Side> {
     overrides: {
       sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', stop_timeout_seconds: 2, pool: { size: poolSize } },
       sessions: { runner_command: RUNNER },
+      ...(auditDelayMs !== undefined ? { audit: { max_batch_delay_ms: auditDelayMs } } : {}),
     },
     // The default workspace (a size-limited loop mount when root): what a real start pays.
     features: (b) => (feature = createSessionFeature({ ...b, sandboxes: b.manager, sessions: defaultSessionsConfig({ runner_command: RUNNER, check_interval_ms: 500 }), runner: agentRunnerBundle(root) })),
@@ -109,6 +115,12 @@ async function once(side: Side, project: string): Promise<Run> {
   ac.abort();
   if (!first) throw new Error(`session ${s.id} ended without a decision: ${(await side.m.get(ADMIN, s.id)).reason}`);
   await until(async () => (['completed', 'failed', 'stopped'].includes((await side.m.get(ADMIN, s.id)).state) ? true : undefined), 60_000);
+  // The daemons share this process's event loop and the host: the next start (the other side's)
+  // is measured only once this session's container has exited and its daemon's handling of that
+  // exit has had a moment, so neither side's measurement carries the other's teardown.
+  const id = (await side.m.get(ADMIN, s.id)).sandboxId;
+  if (id) await until(() => (execFileSync('docker', ['ps', '-q', '--filter', `label=loki.sandbox=${id}`], { encoding: 'utf8' }).trim() ? undefined : true), 30_000);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   return { total: first - t0, start: t1 - t0, workspace: ws, sandbox: s.sandboxId, timeline };
 }
 
@@ -174,38 +186,49 @@ function slotMemory(home: string): number[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, pool: { type: 'string', default: '2' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, pool: { type: 'string', default: '2' }, 'ab-audit-delay-ms': { type: 'string' } } });
+  const abDelay = values['ab-audit-delay-ms'] === undefined ? undefined : Number(values['ab-audit-delay-ms']);
   const runs = Math.max(3, Number(values.runs));
   const root = installRoot();
   // One project per daemon: the session branch is `loki/session-<unix seconds>-<pid>` (one process
   // here), so a warm start right after a cold one on a shared project would wait for the next second.
-  const projects = { cold: repo(), warm: repo() };
+  const projects: Record<string, string> = { cold: repo(), warm: repo(), ...(abDelay !== undefined ? { ab: repo() } : {}) };
   const cold = await daemon(0, root);
   const warm = await daemon(Number(values.pool), root);
+  const ab = abDelay !== undefined ? await daemon(Number(values.pool), root, abDelay) : undefined;
   const size = Number(values.pool);
   const load0 = loadavg();
   try {
-    await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
+    const pools = ab ? [{ side: warm, project: projects.warm! }, { side: ab, project: projects.ab! }] : [{ side: warm, project: projects.warm! }];
+    const full = (side: Side) => until(() => (side.d.pool!.status().ready === size ? true : undefined), 120_000);
+    for (const p of pools) await full(p.side);
     // One unmeasured run each: page cache, image layers, first git clone.
-    await once(cold, projects.cold);
-    await once(warm, projects.warm);
-    // That warm start missed the project's seed (it cloned); the seed is made in the background a
-    // moment later. Measured warm starts are repeated starts of a project: wait until it is there.
-    const seeds = join(warm.d.config.home, 'pool', 'seeds');
-    await until(() => (readdirSync(seeds).some((p) => readdirSync(join(seeds, p)).some((c) => !c.startsWith('.'))) ? true : undefined), 60_000);
+    await once(cold, projects.cold!);
+    for (const p of pools) {
+      await once(p.side, p.project);
+      // That warm start missed the project's seed (it cloned); the seed is made in the background a
+      // moment later. Measured warm starts are repeated starts of a project: wait until it is there.
+      const seeds = join(p.side.d.config.home, 'pool', 'seeds');
+      await until(() => (readdirSync(seeds).some((d) => readdirSync(join(seeds, d)).some((c) => !c.startsWith('.'))) ? true : undefined), 60_000);
+    }
     const c: Run[] = [];
     const w: Run[] = [];
+    const wb: Run[] = [];
     let coldPaths = 0;
     for (let i = 0; i < runs; i++) {
-      c.push(await once(cold, projects.cold));
-      // Measure the warm path with a ready slot (a claimed slot is replaced in the background).
-      await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
-      const slots = poolIds(warm.d.config.home);
-      const r = await once(warm, projects.warm);
-      if (!slots.includes(r.sandbox)) coldPaths++;
-      w.push(r);
+      c.push(await once(cold, projects.cold!));
+      // With a third daemon the two warm ones swap places each round: the one right after the cold
+      // start shares the host with its teardown, which is not what either measures.
+      for (const [k, p] of (i % 2 ? [...pools.entries()].reverse() : [...pools.entries()])) {
+        // Measure the warm path with a ready slot (a claimed slot is replaced in the background).
+        await full(p.side);
+        const slots = poolIds(p.side.d.config.home);
+        const r = await once(p.side, p.project);
+        if (!slots.includes(r.sandbox)) coldPaths++;
+        (k === 0 ? w : wb).push(r);
+      }
     }
-    await until(() => (warm.d.pool!.status().ready === size ? true : undefined), 120_000);
+    for (const p of pools) await full(p.side);
     await new Promise((r) => setTimeout(r, 2000));
     const mem = slotMemory(warm.d.config.home);
     const line = (name: string, xs: number[]) =>
@@ -215,9 +238,13 @@ async function main(): Promise<void> {
     line('cold (no pool)', tot(c));
     line('warm (claimed slot)', tot(w));
     process.stdout.write(`  warm runs in order (ms): ${tot(w).map((x) => x.toFixed(0)).join(', ')}; cold: ${tot(c).map((x) => x.toFixed(0)).join(', ')}\n`);
+    if (ab) {
+      line(`warm, audit delay ${abDelay} ms`, tot(wb));
+      process.stdout.write(`  audit delay ${abDelay} ms runs in order (ms): ${tot(wb).map((x) => x.toFixed(0)).join(', ')}; ratio to cold: median ${(pct(tot(wb), 50) / pct(tot(c), 50)).toFixed(2)}×\n`);
+    }
     process.stdout.write(`ratio warm / cold: median ${(pct(tot(w), 50) / pct(tot(c), 50)).toFixed(2)}×  p95 ${(pct(tot(w), 95) / pct(tot(c), 95)).toFixed(2)}×  (goal ≤ 0.1×)${coldPaths ? `  [${coldPaths} warm runs found no slot]` : ''}\n`);
     process.stdout.write('where the time goes (medians, ms from the start call):\n');
-    for (const [name, xs] of [['cold', c], ['warm', w]] as const) {
+    for (const [name, xs] of [['cold', c], ['warm', w], ...(ab ? [[`warm, audit delay ${abDelay} ms`, wb]] : [])] as [string, Run[]][]) {
       const ws = pct(xs.map((x) => x.workspace), 50);
       const st = pct(xs.map((x) => x.start), 50);
       const tt = pct(xs.map((x) => x.total), 50);
@@ -226,7 +253,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${name} events (median ms from the start call): ${marks.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' · ')}\n`);
       process.stdout.write(`  ${name}: workspace ready ${ws.toFixed(0)}  · sandbox running (start returns) ${st.toFixed(0)}  · first Decide ${tt.toFixed(0)}  → runner start-up ≈ ${(tt - st).toFixed(0)}\n`);
     }
-    const split = workspaceSplit(projects.cold, runs);
+    const split = workspaceSplit(projects.cold!, runs);
     process.stdout.write(`  workspace steps by hand (medians, ms): ${Object.entries(split).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' · ')}\n`);
     if (mem.length) {
       const avg = mem.reduce((a, b) => a + b, 0) / mem.length;
@@ -236,7 +263,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${(await import('node:os')).cpus().length} cores)\n`);
   } finally {
-    for (const side of [cold, warm]) {
+    for (const side of [cold, warm, ...(ab ? [ab] : [])]) {
       await side.d.close();
       removeHome(side.d.config.home);
     }

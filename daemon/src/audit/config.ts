@@ -19,8 +19,12 @@ export const auditConfigSchema = z
     /** LOKI_AUDIT_DISABLED=true turns the audit log off (logged at warn on startup). */
     disabled: z.boolean().default(false),
     retention_days: z.number().int().min(1).max(3650).default(30),
-    /** How long an idle-period entry waits for others before the batch is fsync'd. */
-    max_batch_delay_ms: z.number().int().min(0).max(100).default(2),
+    /**
+     * How long an entry that finds the writer idle waits for others before its
+     * batch is written and fsync'd. 0 (default): at once; entries arriving during
+     * a write form the next batch either way.
+     */
+    max_batch_delay_ms: z.number().int().min(0).max(100).default(0),
     syslog: auditSyslogSchema.optional(),
   })
   .strict()

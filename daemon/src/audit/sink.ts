@@ -3,7 +3,8 @@
 // Durability contract: record() resolves only after the entry's bytes have been
 // written and fdatasync'd. Entries that arrive while a batch is being synced
 // wait and go out together in the next batch (one write + one fdatasync per
-// batch), which is what keeps throughput high without weakening the contract.
+// batch), which is what keeps throughput high without weakening the contract;
+// an entry that finds the writer idle is written at once (natural group commit).
 // A crash can leave at most one unterminated line at the end of the newest
 // file; it was never acknowledged, and open() truncates it away.
 import { open, type FileHandle } from 'node:fs/promises';
@@ -32,7 +33,11 @@ export interface FileAuditLogOptions {
   log: Logger;
   /** Injected clock (ms since epoch); tests move days without waiting. */
   now?: () => number;
-  /** How long the first entry of an idle period waits for company before the batch is written. */
+  /**
+   * How long the first entry of an idle period waits for company before its
+   * batch is written. 0 (the default): it is written at once, and what arrives
+   * while a batch is being written and synced forms the next batch.
+   */
   maxBatchDelayMs?: number;
   retentionDays?: number;
   /** How often compression/retention runs besides at open and on day change (0 = only then). */
@@ -84,7 +89,7 @@ export class FileAuditLog implements AuditLog {
     this.key = opts.key;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.delayMs = opts.maxBatchDelayMs ?? 2;
+    this.delayMs = opts.maxBatchDelayMs ?? 0;
     this.retentionDays = opts.retentionDays ?? 30;
   }
 
@@ -191,8 +196,12 @@ export class FileAuditLog implements AuditLog {
       this.scheduled = false;
       if (!this.flushing) this.flushing = this.flush();
     };
+    // Natural group commit: an entry that finds the writer idle goes out at once
+    // (a microtask, so entries recorded in the same synchronous run share the
+    // batch); batching comes from what queues up while a write + fdatasync runs,
+    // so an idle log adds no latency and a flooded one still writes big batches.
     if (this.delayMs > 0) setTimeout(start, this.delayMs);
-    else setImmediate(start);
+    else queueMicrotask(start);
   }
 
   private async flush(): Promise<void> {

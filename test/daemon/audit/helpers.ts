@@ -28,7 +28,7 @@ export function newKey(): Buffer {
   return randomBytes(32);
 }
 
-export async function openSink(dir: string, key: Buffer, now: () => number, extra: { retentionDays?: number } = {}): Promise<FileAuditLog> {
+export async function openSink(dir: string, key: Buffer, now: () => number, extra: { retentionDays?: number; maxBatchDelayMs?: number } = {}): Promise<FileAuditLog> {
   return FileAuditLog.open({ dir, key, log: silentLogger(), now, maxBatchDelayMs: 0, maintenanceIntervalMs: 0, ...extra });
 }
 

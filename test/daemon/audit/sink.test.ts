@@ -9,7 +9,8 @@ import { loadOrCreateKey } from '../../../daemon/src/audit/files.js';
 import { GENESIS_PREV } from '../../../daemon/src/audit/format.js';
 import { createAuditRuntime } from '../../../daemon/src/audit/runtime.js';
 import { verifyAuditLog } from '../../../daemon/src/audit/verify.js';
-import { event, newKey, openSink, readLogLines, tempDir, testClock } from './helpers.js';
+import { FileAuditLog } from '../../../daemon/src/audit/sink.js';
+import { event, newKey, openSink, readLogLines, silentLogger, tempDir, testClock } from './helpers.js';
 import { z } from 'zod';
 
 describe('FileAuditLog', () => {
@@ -46,6 +47,31 @@ describe('FileAuditLog', () => {
     assert.ok(stats.batches < 30, `expected group commit, got ${stats.batches} batches`);
     const seqs = readdirSync(dir).flatMap((f) => readLogLines(join(dir, f))).map((l) => JSON.parse(l).seq as number);
     assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i + 1));
+  });
+
+  it('writes an entry that finds the writer idle at once and batches what arrives during its commit', async () => {
+    // Natural group commit: A starts its write in the turn it was recorded, so B
+    // and C (recorded a loop turn later, while A's write + fdatasync is under
+    // way) cannot join A's batch; they form the next one together. Default options.
+    const sink = await FileAuditLog.open({ dir, key: newKey(), log: silentLogger(), maintenanceIntervalMs: 0 });
+    const a = sink.append(event('task.create', 0));
+    const later = new Promise<unknown>((resolve) => setImmediate(() => resolve(Promise.all([sink.append(event('task.create', 1)), sink.append(event('task.create', 2))]))));
+    const first = await a;
+    await later;
+    const stats = sink.stats();
+    await sink.close();
+    assert.equal(first.seq, 1);
+    assert.deepEqual({ written: stats.written, batches: stats.batches }, { written: 3, batches: 2 });
+  });
+
+  it('with max_batch_delay_ms set, lets the first entry of an idle period wait for company', async () => {
+    const sink = await openSink(dir, newKey(), Date.now, { maxBatchDelayMs: 100 });
+    const a = sink.append(event('task.create', 0));
+    const later = new Promise<unknown>((resolve) => setImmediate(() => resolve(sink.append(event('task.create', 1)))));
+    await Promise.all([a, later]);
+    const stats = sink.stats();
+    await sink.close();
+    assert.deepEqual({ written: stats.written, batches: stats.batches }, { written: 2, batches: 1 });
   });
 
   it('rotates at the UTC day change, gzips the past day and chains across files', async () => {
@@ -159,7 +185,7 @@ describe('createAuditRuntime', () => {
     const { dir, cleanup } = tempDir();
     try {
       const cfg = loadConfig({ schema, env: {}, bindings: auditEnvBindings });
-      assert.deepEqual({ ...cfg.audit }, { disabled: false, retention_days: 30, max_batch_delay_ms: 2 });
+      assert.deepEqual({ ...cfg.audit }, { disabled: false, retention_days: 30, max_batch_delay_ms: 0 });
       const rt = await createAuditRuntime({ config: cfg.audit, home: dir, log: pino({ level: 'silent' }) });
       await rt.audit.record(event('session.start', 1));
       await rt.close();
