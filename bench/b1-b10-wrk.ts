@@ -16,7 +16,7 @@
 // --heap N: the same under V8's sampling heap profiler, printing bytes allocated per request by function.
 // Run: npm run build && node dist/bench/b1-b10-wrk.js [--seconds 10] [--rounds 3] [--profile 10]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Session } from 'node:inspector/promises';
@@ -57,13 +57,41 @@ async function gateway(socket: string, observability: boolean): Promise<FastifyI
   return app;
 }
 
-/** One wrk run, with this process's CPU time per completed request (µs). */
-async function measure(url: string, headers: Record<string, string>, secs: number): Promise<WrkResult & { cpuUs: number }> {
+/** CPU ticks (user + system) of this process's threads, summed by thread name (/proc/self/task/N/stat). */
+function threadTicks(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const close = stat.lastIndexOf(')');
+    // Thread names differ only by a number (V8 DefaultWorke, libuv-worker): summed under one name.
+    const name = stat.slice(stat.indexOf('(') + 1, close).replace(/[0-9]+$/, '').trim();
+    const f = stat.slice(close + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
+  }
+  return out;
+}
+
+/** One wrk run, with this process's CPU time per completed request (µs), in all and by thread name. */
+async function measure(url: string, headers: Record<string, string>, secs: number): Promise<WrkResult & { cpuUs: number; threads: Map<string, number> }> {
   const before = process.cpuUsage();
+  const ticksBefore = threadTicks();
   const r = await wrk(url, { seconds: secs, connections, headers });
   const used = process.cpuUsage(before);
-  return { ...r, cpuUs: (used.user + used.system) / Math.max(1, r.requests) };
+  const n = Math.max(1, r.requests);
+  const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+  const threads = new Map<string, number>();
+  for (const [name, t] of threadTicks()) threads.set(name, ((t - (ticksBefore.get(name) ?? 0)) * tick) / n);
+  threads.set('system', used.system / n);
+  return { ...r, cpuUs: (used.user + used.system) / n, threads };
 }
+
+const threadLine = (m: Map<string, number>) =>
+  [...m].filter(([, us]) => us >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, us]) => `${name} ${us.toFixed(1)}`).join(', ');
 
 interface ProfileNode {
   id: number;
@@ -152,9 +180,9 @@ async function main(): Promise<void> {
     apps.push(bare, on, off);
     const url = (a: FastifyInstance) => `http://127.0.0.1:${(a.server.address() as AddressInfo).port}/ping`;
     const targets = [
-      { name: 'bare Fastify', url: url(bare), headers: {}, res: [] as (WrkResult & { cpuUs: number })[] },
-      { name: 'gateway, observability ON', url: url(on), headers: auth, res: [] as (WrkResult & { cpuUs: number })[] },
-      { name: 'gateway, observability OFF', url: url(off), headers: auth, res: [] as (WrkResult & { cpuUs: number })[] },
+      { name: 'bare Fastify', url: url(bare), headers: {}, res: [] as Awaited<ReturnType<typeof measure>>[] },
+      { name: 'gateway, observability ON', url: url(on), headers: auth, res: [] as Awaited<ReturnType<typeof measure>>[] },
+      { name: 'gateway, observability OFF', url: url(off), headers: auth, res: [] as Awaited<ReturnType<typeof measure>>[] },
     ];
     // A whole uncounted round first: the first round used to run cold (JIT, caches, the
     // kernel's socket buffers) and read several percent low on whichever target went first.
@@ -165,7 +193,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       for (const t of targets) {
         t.res.push(await measure(t.url, t.headers, seconds));
-        process.stdout.write(`round ${r + 1} ${t.name.padEnd(27)} ${fmt(t.res[r]!)}  cpu ${t.res[r]!.cpuUs.toFixed(1).padStart(5)} µs/req\n`);
+        process.stdout.write(`round ${r + 1} ${t.name.padEnd(27)} ${fmt(t.res[r]!)}  cpu ${t.res[r]!.cpuUs.toFixed(1).padStart(5)} µs/req (${threadLine(t.res[r]!.threads)})\n`);
       }
     }
     if (rounds > 0) summary(targets);
