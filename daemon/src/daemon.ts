@@ -12,6 +12,7 @@ import type { ServiceModule } from './grpc/module.js';
 import { createSandboxModule } from './sandbox/grpc.js';
 import { createSystemModule } from './system/grpc.js';
 import { listenTcp, listenUnix, shutdownServer } from './grpc/listeners.js';
+import { createBatchModule } from './grpc/batch.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
 import { createPolicyFeature, type PolicyFeature } from './policy/feature.js';
@@ -179,6 +180,8 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         await manager.buildImage({ ...req, tag }, onEvent, signal);
       },
     }),
+    // Last: it runs the unary methods the modules above registered on the same door.
+    createBatchModule(),
   ];
   // The gateway door verifies every forwarded credential itself (token store, OIDC JWKS).
   const oidc = config.auth.oidc.issuer ? new OidcVerifier({ config: config.auth.oidc, log: log.child({ component: 'auth' }) }) : undefined;

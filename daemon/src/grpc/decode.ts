@@ -79,12 +79,37 @@ function safeDefinition(def: ServiceDefinition): ServiceDefinition {
   return out as ServiceDefinition;
 }
 
-/** The server as modules see it: every service they add gets the safe decoders. */
-export function withSafeDecoding(server: Server): Server {
+/** A unary method of one door as registered: its (safe) definition and its handler. */
+export interface UnaryEntry {
+  def: ServiceDefinition[string];
+  handler: (call: unknown, callback: (err: unknown, res?: unknown) => void) => void;
+}
+
+/** The unary methods a door serves, by full path (what BatchService may run). */
+export type UnaryMethods = Map<string, UnaryEntry>;
+
+function record(def: ServiceDefinition, impl: UntypedServiceImplementation, into: UnaryMethods): void {
+  for (const [name, m] of Object.entries(def)) {
+    if (m.requestStream || m.responseStream) continue;
+    // grpc-js finds a handler under the definition's key or its original name.
+    const handler = (impl[name] ?? (m.originalName ? impl[m.originalName] : undefined)) as UnaryEntry['handler'] | undefined;
+    if (typeof handler === 'function') into.set(m.path, { def: m, handler });
+  }
+}
+
+/**
+ * The server as modules see it: every service they add gets the safe decoders, and
+ * its unary methods are recorded in `unary` (when given) with those decoders.
+ */
+export function withSafeDecoding(server: Server, unary?: UnaryMethods): Server {
   return new Proxy(server, {
     get(target, prop, receiver) {
       if (prop === 'addService') {
-        return (def: ServiceDefinition, impl: UntypedServiceImplementation) => target.addService(safeDefinition(def), impl);
+        return (def: ServiceDefinition, impl: UntypedServiceImplementation) => {
+          const safe = safeDefinition(def);
+          if (unary) record(safe, impl, unary);
+          target.addService(safe, impl);
+        };
       }
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;

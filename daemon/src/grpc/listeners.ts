@@ -40,9 +40,11 @@ async function clearStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-function buildServer(modules: readonly ServiceModule[], ctx: HandlerContext): Server {
+function buildServer(modules: readonly ServiceModule[], base: HandlerContext): Server {
   const server = new Server(GRPC_SERVER_OPTIONS);
-  const safe = withSafeDecoding(server);
+  // This door's unary methods, for BatchService (batch.ts) on the gateway's doors.
+  const ctx: HandlerContext = { ...base, unaryMethods: new Map() };
+  const safe = withSafeDecoding(server, ctx.unaryMethods);
   for (const m of modules) if (m.roles.includes(ctx.listener.role)) m.register(safe, ctx);
   return server;
 }
@@ -108,10 +110,7 @@ export async function listenTcp(o: TcpListenerOptions): Promise<{ server: Server
       throw new LokiError('permission_denied', 'the client certificate does not name an allowed gateway');
     }
   };
-  const server = new Server(GRPC_SERVER_OPTIONS);
-  const ctx: HandlerContext = { log: o.log, listener: { role: 'gateway' }, authorizePeer, ...(o.trust ? { trust: o.trust } : {}) };
-  const safe = withSafeDecoding(server);
-  for (const m of o.modules) if (m.roles.includes('gateway')) m.register(safe, ctx);
+  const server = buildServer(o.modules, { log: o.log, listener: { role: 'gateway' }, authorizePeer, ...(o.trust ? { trust: o.trust } : {}) });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.listen, creds, (err, p) => (err ? reject(err) : resolve(p))),
   );

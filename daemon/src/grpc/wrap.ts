@@ -11,7 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import { LokiError, toLokiError, type Logger } from '../../../common/src/index.js';
 import { runWithCaller } from '../authz/call-context.js';
-import { undecodable } from './decode.js';
+import { undecodable, type UnaryMethods } from './decode.js';
 import type { Caller } from '../authz/caller.js';
 import { resolveCaller, type GatewayTrust, type ListenerIdentity } from './caller.js';
 
@@ -36,6 +36,8 @@ export interface HandlerContext {
   authorizePeer?: (call: { getAuthContext?: () => unknown }) => void;
   /** Gateway doors: how forwarded end-user credentials are verified (folded into each call: no extra round trip). */
   trust?: GatewayTrust;
+  /** The door's unary methods by path, filled as modules register (what BatchService may run). */
+  unaryMethods?: UnaryMethods;
 }
 
 /** After identification: an anonymous prober learns nothing about field handling. */
