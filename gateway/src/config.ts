@@ -76,6 +76,8 @@ function buildSchema(oidcSchema: z.ZodType) {
             .strict()
             .optional(),
           timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+          /** Gather the daemon calls of one event-loop turn into one BatchService call (docs/performance.md). */
+          batch_calls: z.boolean().default(true),
         })
         .strict()
         .prefault({}),
@@ -176,6 +178,7 @@ export const gatewayEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_DAEMON_TLS_CERT', path: 'daemon.tls.cert', type: 'string' },
   { env: 'LOKI_DAEMON_TLS_KEY', path: 'daemon.tls.key', type: 'string' },
   { env: 'LOKI_DAEMON_TLS_SERVER_NAME', path: 'daemon.tls.server_name', type: 'string' },
+  { env: 'LOKI_DAEMON_BATCH_CALLS', path: 'daemon.batch_calls', type: 'bool' },
   { env: 'LOKI_TLS_CERT', path: 'tls.cert', type: 'string' },
   { env: 'LOKI_TLS_KEY', path: 'tls.key', type: 'string' },
   { env: 'LOKI_ENTERPRISE_AUTH', path: 'enterprise.auth.enabled', type: 'bool' },

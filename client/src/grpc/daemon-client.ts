@@ -6,17 +6,19 @@
 // `forCaller(id)` is the LokiClient bound to one caller; the per-call methods
 // below are the gateway's older surface (token verification, audit forwarding,
 // health) and stay for it. Generated messages stay inside client/src/grpc/.
-import type { Metadata } from '@grpc/grpc-js';
+import type { Client, Metadata, ServiceError } from '@grpc/grpc-js';
+import { BatchServiceClient } from '../../../proto/gen/loki/v1/batch.js';
 import { HealthCheckResponse_ServingStatus } from '../../../proto/gen/grpc/health/v1/health.js';
 import type { AuditEntry as PbAuditEntry } from '../../../proto/gen/loki/v1/audit.js';
 import type { Token } from '../../../proto/gen/loki/v1/tokens.js';
 import type { LokiClient } from '../client.js';
 import type { SessionListOptions, SessionPage } from '../session-pages.js';
 import type { DaemonStatus } from '../types.js';
+import { CallBatcher } from './batcher.js';
 import { toStatus } from './convert.js';
 import { createSessionsClient, type SessionsClient } from './daemon-client-sessions.js';
 import { Deadlines, deadlineExceeded } from './deadlines.js';
-import { channelFor, fromServiceError, metadataFor, type CallIdentity, type DaemonTarget, type Invoke } from './daemon-client-wire.js';
+import { channelFor, fromServiceError, metadataFor, type CallIdentity, type DaemonTarget, type Invoke, type Unary } from './daemon-client-wire.js';
 import { createGrpcLokiClient, listSessionsPage } from './loki-client.js';
 import { createServices } from './services.js';
 
@@ -112,6 +114,11 @@ export type DaemonClientOptions = DaemonTarget & {
   decorate?: (md: Metadata) => void;
   /** Who reads error messages (default `remote`: never names the socket). */
   audience?: 'operator' | 'remote';
+  /**
+   * Gather the unary calls started in one event-loop turn into one BatchService call
+   * (batcher.ts). Only the daemon's gateway doors serve BatchService; default off.
+   */
+  batch?: boolean;
 };
 
 const NO_CALL_OPTIONS = Object.freeze({});
@@ -171,12 +178,15 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
 
   // Deadlines on one shared timer, not in the call options (deadlines.ts).
   const deadlines = new Deadlines();
-  const invoke: Invoke = (name, client, method, req, id, timeoutMs = opts.timeoutMs) => {
+  const batchService = opts.batch ? new BatchServiceClient(ch.address, ch.credentials, ch.options) : undefined;
+  const batcher = batchService ? new CallBatcher(batchService) : undefined;
+  const invoke: Invoke = <Req, Res>(name: string, client: Client, method: Unary<Req, Res>, req: Req, id: CallIdentity, timeoutMs = opts.timeoutMs): Promise<Res> => {
     // A double, not hrtime.bigint(): two BigInts per call were garbage on every request.
     const started = performance.now();
-    return new Promise((resolve, reject) => {
+    return new Promise<Res>((resolve, reject) => {
       const pending = deadlines.track(timeoutMs);
-      pending.call = method.call(client, req, metadata(id), NO_CALL_OPTIONS, (err, res) => {
+      const md = metadata(id);
+      const cb = (err: ServiceError | null, res: Res): void => {
         deadlines.done(pending);
         const seconds = (performance.now() - started) / 1000;
         if (err) {
@@ -187,13 +197,15 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
           opts.observe?.(name, 'ok', seconds);
           resolve(res);
         }
-      });
+      };
+      pending.call = batcher ? batcher.call(client, method, req, md, cb) : method.call(client, req, md, NO_CALL_OPTIONS, cb);
     });
   };
 
   const close = () => {
     deadlines.close();
     for (const c of clients) c.close();
+    batchService?.close();
   };
   return {
     sessions: createSessionsClient(sessionService, ch),
