@@ -17,7 +17,8 @@ const grpc = require('@grpc/grpc-js');
 const id = (b) => b;
 const def = { list: { path: '/bench.Ceiling/List', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } };
 const s = new grpc.Server(JSON.parse(process.argv[2]));
-s.addService(def, { list: (_call, cb) => cb(null, Buffer.alloc(0)) });
+// One byte back per byte in (a batched front sends one per call; the plain one sends none).
+s.addService(def, { list: (call, cb) => cb(null, Buffer.alloc(call.request.length)) });
 s.bindAsync('unix:' + process.argv[1], grpc.ServerCredentials.createInsecure(), (err) => { if (err) throw err; });
 ${EXIT_ON_SIGTERM}`;
 
@@ -29,6 +30,27 @@ const Client = grpc.makeGenericClientConstructor({ list: { path: '/bench.Ceiling
 const client = new Client('unix:' + process.argv[1], grpc.credentials.createInsecure(), JSON.parse(process.argv[3]));
 const empty = Buffer.alloc(0);
 fastify.get('/api/sessions', () => new Promise((resolve, reject) => client.list(empty, (err) => (err ? reject(err) : resolve({ sessions: [] })))));
+fastify.listen({ host: '127.0.0.1', port: Number(process.argv[2]) });
+${EXIT_ON_SIGTERM}`;
+
+// The same front, gathering the calls of one event-loop turn into one bare grpc-js call
+// (the request carries one byte per call, the response one byte per call): the limit of
+// the architecture once calls are batched the way Loki's gateway does (client/src/grpc/batcher.ts).
+const FASTIFY_GRPC_BATCHED = `
+const grpc = require('@grpc/grpc-js');
+const fastify = require('fastify')();
+const id = (b) => b;
+const Client = grpc.makeGenericClientConstructor({ list: { path: '/bench.Ceiling/List', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } }, 'Ceiling');
+const client = new Client('unix:' + process.argv[1], grpc.credentials.createInsecure(), JSON.parse(process.argv[3]));
+let queue = [];
+const flush = () => {
+  const q = queue;
+  queue = [];
+  client.list(Buffer.alloc(q.length), (err, res) => q.forEach(([resolve, reject], i) => (err ? reject(err) : res[i] === undefined ? reject(new Error('no result')) : resolve({ sessions: [] }))));
+};
+fastify.get('/api/sessions', () => new Promise((resolve, reject) => {
+  if (queue.push([resolve, reject]) === 1) setImmediate(flush);
+}));
 fastify.listen({ host: '127.0.0.1', port: Number(process.argv[2]) });
 ${EXIT_ON_SIGTERM}`;
 
@@ -73,13 +95,14 @@ async function ready(url: string, child: ChildProcess): Promise<void> {
   }
 }
 
-export async function startCeiling(dir: string, nodeArgs: CeilingNodeArgs = {}, grpcOptions: CeilingGrpcOptions = {}): Promise<Ceiling> {
+/** `batched`: the front gathers the calls of one event-loop turn into one grpc-js call. */
+export async function startCeiling(dir: string, nodeArgs: CeilingNodeArgs = {}, grpcOptions: CeilingGrpcOptions = {}, batched = false): Promise<Ceiling> {
   const sock = `${dir}/ceiling.sock`;
   const opts = { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] as ('ignore' | 'inherit')[] };
   const server = spawn(process.execPath, [...(nodeArgs.server ?? []), '-e', GRPC_SERVER, sock, JSON.stringify(grpcOptions.server ?? {})], opts);
   while (!existsSync(sock)) await new Promise((r) => setTimeout(r, 20));
   const p1 = await freePort();
-  const front = spawn(process.execPath, [...(nodeArgs.front ?? []), '-e', FASTIFY_GRPC, sock, String(p1), JSON.stringify(grpcOptions.channel ?? {})], opts);
+  const front = spawn(process.execPath, [...(nodeArgs.front ?? []), '-e', batched ? FASTIFY_GRPC_BATCHED : FASTIFY_GRPC, sock, String(p1), JSON.stringify(grpcOptions.channel ?? {})], opts);
   const p2 = await freePort();
   const hello = spawn(process.execPath, ['-e', FASTIFY_HELLO, String(p2)], opts);
   const grpcUrl = `http://127.0.0.1:${p1}/api/sessions`;
