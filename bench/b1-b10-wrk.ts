@@ -57,7 +57,7 @@ async function gateway(socket: string, observability: boolean): Promise<FastifyI
   return app;
 }
 
-/** CPU ticks (user + system) of this process's threads, summed by thread name (/proc/self/task/N/stat). */
+/** CPU ticks (user + system) of this process's threads: the main thread, the others by name (/proc/self/task/N/stat). */
 function threadTicks(): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync('/proc/self/task')) {
@@ -68,8 +68,9 @@ function threadTicks(): Map<string, number> {
       continue; // the thread ended
     }
     const close = stat.lastIndexOf(')');
-    // Thread names differ only by a number (V8 DefaultWorke, libuv-worker): summed under one name.
-    const name = stat.slice(stat.indexOf('(') + 1, close).replace(/[0-9]+$/, '').trim();
+    // The main thread by itself; the others by name (on Node 20 libuv's pool and V8's
+    // helpers are all called "node"), names that differ only by a number summed.
+    const name = tid === String(process.pid) ? 'main' : `${stat.slice(stat.indexOf('(') + 1, close).replace(/[0-9]+$/, '').trim()} (other)`;
     const f = stat.slice(close + 2).split(' ');
     out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
   }

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
+import { BatchServiceClient, type BatchedResult } from '../../../proto/gen/loki/v1/batch.js';
+import { GetStatusResponse, SystemServiceClient, SystemServiceService } from '../../../proto/gen/loki/v1/system.js';
 import { shortTempDir } from '../../helpers/entry.js';
-import { errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
+import { collectStream, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
 import { makeMtlsPki } from '../../helpers/pki.js';
 
 describe('mTLS TCP listener', function () {
@@ -67,6 +68,29 @@ describe('mTLS TCP listener', function () {
     } finally {
       c.close();
     }
+  });
+
+  /** A batch of GetStatus calls for the real token `ci`, over TCP with the named client certificate. */
+  async function batchAs(name: string): Promise<BatchedResult[]> {
+    const ca = readFileSync(join(pki, 'ca.crt'));
+    const c = new BatchServiceClient(`127.0.0.1:${d.tcpPort}`, credentials.createSsl(ca, readFileSync(join(pki, `${name}.key`)), readFileSync(join(pki, `${name}.crt`))), { 'grpc.ssl_target_name_override': 'localhost' });
+    try {
+      const metadata = (await withIdentity()).getMap() as Record<string, string>;
+      const calls = [0, 1].map((id) => ({ id, method: SystemServiceService.getStatus.path, request: Buffer.alloc(0), metadata }));
+      return await collectStream<BatchedResult>(c.call({ calls }, new Metadata(), { deadline: Date.now() + 20_000 }));
+    } finally {
+      c.close();
+    }
+  }
+
+  it('serves BatchService to the gateway certificate, each call as its own credential', async () => {
+    const rs = await batchAs('loki-gateway');
+    assert.equal(rs.length, 2);
+    for (const r of rs) assert.equal(GetStatusResponse.decode(r.response).callerSubject, 'token:ci');
+  });
+
+  it('refuses a batch from a valid certificate that does not name an allowed gateway, before running any call', async () => {
+    await assert.rejects(batchAs('intruder'), (e: unknown) => (e as { code: number }).code === 7 && errorCode(e) === 'permission_denied');
   });
 
   it('refuses a client without a certificate at the TLS handshake', async () => {
