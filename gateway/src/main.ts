@@ -79,7 +79,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
   // The scrape-time callback runs only after `daemon` exists (the client needs the metrics' observer first).
   const metrics = createGatewayMetrics({ daemon: () => daemon });
   const target = daemonTarget(cfg, env);
-  const daemon: DaemonClient = createDaemonClient({ ...target, timeoutMs: cfg.daemon.timeout_ms, observe: metrics.observeGrpc, batch: cfg.daemon.batch_calls });
+  const daemon: DaemonClient = createDaemonClient({ ...target, timeoutMs: cfg.daemon.timeout_ms, observe: metrics.observeGrpc, batch: cfg.daemon.batch_calls, observeBatch: metrics.observeBatch });
   const secureCookies = tlsEnabled(cfg) || cfg.behind_tls_proxy;
   const oidc = createOidcAuthenticator(cfg.enterprise.auth.oidc, {
     log: logger,

@@ -28,6 +28,7 @@ export class GatewayMetrics {
   readonly authFailures: Counter<'reason'>;
   readonly rateLimitRejections: Counter<'scope'>;
   readonly grpcDuration: Histogram<'method' | 'code'>;
+  readonly grpcBatchCalls: Histogram;
   readonly auditForwarded: Counter;
   readonly auditDropped: Counter;
   readonly auditAggregated: Counter;
@@ -77,6 +78,12 @@ export class GatewayMetrics {
       help: 'Latency of gRPC calls from the gateway to the daemon, by method and result code.',
       labelNames: ['method', 'code'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.grpcBatchCalls = new Histogram({
+      name: 'loki_grpc_client_batch_calls',
+      help: 'Daemon calls carried by each BatchService call (calls of one event-loop turn sent together; a call alone in its turn is sent on its own and not counted here).',
+      buckets: [2, 4, 8, 16, 32, 64],
       registers,
     });
     this.auditForwarded = new Counter({ name: 'loki_audit_events_forwarded_total', help: 'Gateway audit events delivered to the daemon.', registers });
@@ -135,6 +142,10 @@ export class GatewayMetrics {
 
   observeGrpc = (method: string, code: string, seconds: number): void => {
     this.grpcDuration.observe({ method, code }, seconds);
+  };
+
+  observeBatch = (calls: number): void => {
+    this.grpcBatchCalls.observe(calls);
   };
 
   /** A request began (http_requests_in_flight); pair each with one requestDone. */

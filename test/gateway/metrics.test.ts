@@ -50,6 +50,7 @@ describe('gateway metrics', () => {
       'http_requests_in_flight',
       'loki_auth_failures_total{reason="missing"} 1',
       'loki_grpc_client_duration_seconds_bucket',
+      'loki_grpc_client_batch_calls_bucket{le="2"}',
       'loki_sandboxes{state="running"}',
       'loki_sandbox_pool_ready 0',
       'loki_audit_events_dropped_total',

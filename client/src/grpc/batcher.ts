@@ -84,7 +84,11 @@ export class CallBatcher {
   private supported = true;
   private readonly flushNow = () => this.flush();
 
-  constructor(private readonly service: BatchServiceClient) {}
+  /** `onBatch` is told how many calls each BatchService call carries (the gateway's metric). */
+  constructor(
+    private readonly service: BatchServiceClient,
+    private readonly onBatch?: (calls: number) => void,
+  ) {}
 
   /** Starts one unary call (alone or batched); the handle cancels it. */
   call<Req, Res>(client: Client, method: Unary<Req, Res>, req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void): { cancel(): void } {
@@ -125,6 +129,7 @@ export class CallBatcher {
   private send(part: { q: Queued; request: Buffer }[]): void {
     const calls: BatchedCall[] = part.map(({ q, request }, id) => ({ id, method: q.method.path!, request, metadata: metadataMap(q.md) }));
     const stream = this.service.call({ calls }, new Metadata(), NO_CALL_OPTIONS);
+    this.onBatch?.(calls.length);
     const batch: Batch = { stream, open: part.length };
     for (const { q } of part) q.batch = batch;
     let answered = 0;

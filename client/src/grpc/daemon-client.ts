@@ -119,6 +119,8 @@ export type DaemonClientOptions = DaemonTarget & {
    * (batcher.ts). Only the daemon's gateway doors serve BatchService; default off.
    */
   batch?: boolean;
+  /** Told how many calls each BatchService call carries. */
+  observeBatch?: (calls: number) => void;
 };
 
 const NO_CALL_OPTIONS = Object.freeze({});
@@ -179,7 +181,7 @@ export function createDaemonClient(opts: DaemonClientOptions): DaemonClient {
   // Deadlines on one shared timer, not in the call options (deadlines.ts).
   const deadlines = new Deadlines();
   const batchService = opts.batch ? new BatchServiceClient(ch.address, ch.credentials, ch.options) : undefined;
-  const batcher = batchService ? new CallBatcher(batchService) : undefined;
+  const batcher = batchService ? new CallBatcher(batchService, opts.observeBatch) : undefined;
   const invoke: Invoke = <Req, Res>(name: string, client: Client, method: Unary<Req, Res>, req: Req, id: CallIdentity, timeoutMs = opts.timeoutMs): Promise<Res> => {
     // A double, not hrtime.bigint(): two BigInts per call were garbage on every request.
     const started = performance.now();

@@ -45,12 +45,13 @@ describe('daemon client call gathering (real lokid)', function () {
   let viewer: string;
   let batched: DaemonClient;
   let alone: DaemonClient;
+  const observed: number[] = [];
 
   before(async () => {
     d = await startTestDaemon();
     admin = (await d.tokens.generate({ name: 'gather-admin', role: 'admin', expiresDays: 0, owner: 'local:0' })).secret;
     viewer = (await d.tokens.generate({ name: 'gather-viewer', role: 'viewer', expiresDays: 0, owner: 'local:0' })).secret;
-    batched = createDaemonClient({ socketPath: d.paths.gatewaySocket, timeoutMs: 10_000, batch: true });
+    batched = createDaemonClient({ socketPath: d.paths.gatewaySocket, timeoutMs: 10_000, batch: true, observeBatch: (n) => observed.push(n) });
     alone = createDaemonClient({ socketPath: d.paths.gatewaySocket, timeoutMs: 10_000 });
   });
 
@@ -77,6 +78,7 @@ describe('daemon client call gathering (real lokid)', function () {
     try {
       const together: unknown[] = await mix(batched);
       assert.deepEqual(spy.sizes, [20], 'one batch of 20 calls');
+      assert.deepEqual(observed, [20], 'the batch is observed (the gateway\'s loki_grpc_client_batch_calls)');
       const separately: unknown[] = await mix(alone);
       assert.deepEqual(spy.sizes, [20], 'the unbatched client never batches');
       const view = (r: unknown) => (r instanceof LokiError ? `${r.code}: ${r.message}` : r);
