@@ -18,13 +18,17 @@
 //
 // A pipe or socket (stderr to journald, a terminal's `| cat`) that is full: on fd 1
 // or 2 the destination makes it non-blocking the way Node does whenever anything
-// touches process.stdout/stderr (which would otherwise happen at some arbitrary
-// moment), so a full pipe answers EAGAIN instead of stalling the event loop. The
+// touches process.stdout/stderr (importing pino already does; this does not rely on
+// it), so a full pipe answers EAGAIN instead of stalling the event loop. The
 // refused bytes are kept, lines keep gathering behind them in memory, and the
 // writer tries again on a timer; nothing is dropped or reordered. flushSync waits
 // for such a pipe (sleeping, not spinning) as long as its reader makes progress, and
 // gives up only after EXIT_STALL_MS without any: a process must be able to exit
 // when its log reader has hung. A reader that is gone (EPIPE) takes no more lines.
+//
+// Not covered: SIGKILL or a crash of the runtime itself loses what is gathered (at
+// most LOG_FLUSH_MS or 4 KiB of lines); a terminal is written synchronously, as
+// Node writes process.stderr to one; memory is not bounded while a pipe stays full.
 import { EventEmitter } from 'node:events';
 import { fstatSync, openSync, closeSync, writeSync } from 'node:fs';
 
