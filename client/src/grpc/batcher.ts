@@ -77,6 +77,11 @@ function serviceError(code: number, details: string, errorCode = ''): ServiceErr
   return err;
 }
 
+/** A call grpc-js refused to start (a closed channel): the daemon is out of reach for it. */
+function notStarted(err: unknown): ServiceError {
+  return serviceError(status.UNAVAILABLE, err instanceof Error ? err.message : String(err));
+}
+
 const NO_CALL_OPTIONS = Object.freeze({});
 
 export class CallBatcher {
@@ -123,12 +128,24 @@ export class CallBatcher {
   }
 
   private alone(q: Queued): void {
-    q.call = q.method.call(q.client, q.req, q.md, NO_CALL_OPTIONS, (err, res) => q.end(err, res));
+    try {
+      q.call = q.method.call(q.client, q.req, q.md, NO_CALL_OPTIONS, (err, res) => q.end(err, res));
+    } catch (err) {
+      // grpc-js throws when the channel is already closed (the gateway shutting down);
+      // this runs from setImmediate, where a throw would end the process.
+      q.end(notStarted(err));
+    }
   }
 
   private send(part: { q: Queued; request: Buffer }[]): void {
     const calls: BatchedCall[] = part.map(({ q, request }, id) => ({ id, method: q.method.path!, request, metadata: metadataMap(q.md) }));
-    const stream = this.service.call({ calls }, new Metadata(), NO_CALL_OPTIONS);
+    let stream: ReturnType<BatchServiceClient['call']>;
+    try {
+      stream = this.service.call({ calls }, new Metadata(), NO_CALL_OPTIONS);
+    } catch (err) {
+      for (const { q } of part) q.end(notStarted(err));
+      return;
+    }
     this.onBatch?.(calls.length);
     const batch: Batch = { stream, open: part.length };
     for (const { q } of part) q.batch = batch;

@@ -171,6 +171,21 @@ describe('daemon client call gathering (bare grpc-js BatchService that misbehave
     }
   });
 
+  it('fails the calls of a turn whose client was closed meanwhile, instead of throwing from the event loop', async () => {
+    behave = (call) => call.end();
+    const client = createDaemonClient({ socketPath: join(dir.path, 'd.sock'), timeoutMs: 5_000, batch: true });
+    const calls = [settle(client.getStatus({ requestId: 'a' })), settle(client.getStatus({ requestId: 'b' }))];
+    const alone = createDaemonClient({ socketPath: join(dir.path, 'd.sock'), timeoutMs: 5_000, batch: true });
+    const lone = settle(alone.getStatus({ requestId: 'c' }));
+    // Closed in the same turn the calls were started in: they leave (or would) only at its end.
+    client.close();
+    alone.close();
+    for (const r of [...(await Promise.all(calls)), await lone]) {
+      assert.ok(r instanceof LokiError, String(r));
+      assert.equal(r.code, 'daemon_unavailable');
+    }
+  });
+
   it('gives each call the error the daemon reported for it, with its Loki code', async () => {
     behave = (call) => {
       const [a, b] = call.request.calls;
