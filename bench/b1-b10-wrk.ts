@@ -23,11 +23,10 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createLogger } from '../common/src/index.js';
+import { createLogger, logDestination } from '../common/src/index.js';
 import { buildApp } from '../gateway/src/app.js';
 import { loadGatewayConfig } from '../gateway/src/config.js';
 import { createDaemonClient } from '../client/src/grpc/index.js';
-import { gatewayLogDestination } from '../gateway/src/log-destination.js';
 import { GatewayMetrics } from '../gateway/src/metrics.js';
 import { CHILD_NODE_FLAGS } from '../cli/src/up/supervisor.js';
 import { DIST, fmt, generateToken, requireWrk, wrk, type WrkResult } from './lib/stack.js';
@@ -43,7 +42,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function gateway(socket: string, observability: boolean): Promise<FastifyInstance> {
   const config = loadGatewayConfig({ raw: { daemon: { socket }, rate_limit: { per_minute: 1_000_000_000, burst: 1_000_000_000, concurrency: 10_000, max_in_flight: 100_000 } } });
   // Logged for real (one JSON line per request, redaction on) to /dev/null through the gateway's own destination, as in production.
-  const logger = createLogger({ name: 'b1', level: observability ? 'info' : 'silent', destination: gatewayLogDestination({ dest: '/dev/null' }) });
+  const logger = createLogger({ name: 'b1', level: observability ? 'info' : 'silent', destination: logDestination({ dest: '/dev/null' }) });
   const metrics = new GatewayMetrics({ processMetrics: false });
   const app = await buildApp({
     config,

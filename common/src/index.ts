@@ -2,6 +2,8 @@ export { LokiError, ERROR_CODES, KIND_MAP, GRPC_STATUS, isErrorCode, kindFromGrp
 export type { ErrorCode, ErrorKind } from './errors.js';
 export { cachedIsoTime, createLogger, mayHoldSecret, scrubSecrets, REDACT_PATHS, SECRET_HINT } from './logger.js';
 export type { Logger, LoggerFactoryOptions } from './logger.js';
+export { logDestination, stderrLogDestination, LOG_FLUSH_MS } from './log-destination.js';
+export type { LogDestination, LogDestinationOptions } from './log-destination.js';
 export { loadConfig, readConfigFile, deepFreeze, parseBytes, ConfigError } from './config.js';
 export type { EnvBinding, EnvType, DeepReadonly, LoadConfigOptions } from './config.js';
 export { VERSION } from './version.js';

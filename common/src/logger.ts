@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+import { stderrLogDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';
 
@@ -103,7 +104,7 @@ export function createLogger(opts: LoggerFactoryOptions): Logger {
   };
   if (opts.destination) return pino(options, opts.destination);
   if (opts.pretty) return pino(options, prettyStream());
-  return pino(options, pino.destination({ fd: 2, sync: false }));
+  return pino(options, stderrLogDestination());
 }
 
 /** A small, dependency-free human format for terminals: `12:00:01 INFO component: msg key=value`. */

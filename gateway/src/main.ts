@@ -3,13 +3,12 @@
 // with TLS ≥ 1.2), reloads on SIGHUP, closes gracefully on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, LokiError, createLogger, isMainModule, type Logger } from '../../common/src/index.js';
+import { ConfigError, LokiError, createLogger, isMainModule, logDestination, type Logger } from '../../common/src/index.js';
 import { trimHeapWhenSettled } from '../../common/src/heap-trim.js';
 import { buildApp, type TlsMaterial } from './app.js';
 import { createOidcAuthenticator, oidcConfigSchema, oidcEnvBindings } from './auth/oidc/index.js';
 import { daemonTarget, loadGatewayConfig, tlsEnabled, type GatewayConfig, type LoadGatewayConfigOptions } from './config.js';
 import { createDaemonClient, type DaemonClient } from '../../client/src/grpc/index.js';
-import { gatewayLogDestination } from './log-destination.js';
 import { createGatewayMetrics } from './metrics.js';
 import { buildMetricsApp } from './routes/metrics.js';
 
@@ -73,7 +72,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
   let cfg = loadGatewayConfig(options);
   const env = options.env ?? {};
   const pretty = cfg.log.format === 'pretty' || (cfg.log.format === 'auto' && process.stderr.isTTY === true);
-  const logger = log ?? createLogger({ name: 'loki-gateway', level: cfg.log.level, ...(pretty ? { pretty } : { destination: gatewayLogDestination({ fd: 2 }) }) });
+  const logger = log ?? createLogger({ name: 'loki-gateway', level: cfg.log.level, ...(pretty ? { pretty } : { destination: logDestination({ fd: 2 }) }) });
   const mainLog = logger.child({ component: 'main' });
 
   // The scrape-time callback runs only after `daemon` exists (the client needs the metrics' observer first).

@@ -1,10 +1,11 @@
-// Where the gateway's JSON log goes: a line per request, so the cost of a line
-// matters under load, and so does every line reaching the file or pipe, in order,
-// however the process stops.
+// Where Loki's processes write their JSON log: the gateway a line per request (so
+// the cost of a line matters under load), lokid and the CLI far fewer; for all of
+// them every line must reach the file or pipe, in order, however the process stops.
 //
 // Lines are gathered as the strings pino hands over and written together with one
-// synchronous `write` once 4 KiB have gathered, and at least LOG_FLUSH_MS after a
-// line arrives, so at low traffic a line reaches the log at most that late. One
+// synchronous `write` once 4 KiB have gathered, and at least `flushMs` after a line
+// arrives (the gateway: LOG_FLUSH_MS, so at low traffic a line reaches the log at most
+// that late; lokid and the CLI: 0, at the end of the event-loop turn that logged it). One
 // join, one encoding and one system call per ≈ 10 request lines: a 4 KiB write to a
 // file's page cache or /dev/null costs less CPU than handing it to the thread pool
 // (an asynchronous write per line cost ≈ 45 µs of CPU per request under wrk).
@@ -47,6 +48,8 @@ type Done = (err?: Error) => void;
 export interface LogDestinationOptions {
   /** flushSync's patience with a full pipe that makes no progress (tests shorten it). */
   exitStallMs?: number;
+  /** How late a line may be written when fewer than 4 KiB gather (default LOG_FLUSH_MS; 0: at the end of the turn). */
+  flushMs?: number;
 }
 
 export class LogDestination extends EventEmitter {
@@ -54,7 +57,7 @@ export class LogDestination extends EventEmitter {
   private chars = 0;
   /** The unwritten rest of a batch the pipe refused; always written before newer lines. */
   private pending: Buffer | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private retry: NodeJS.Timeout | undefined;
   private retryMs = 0;
   private waiters: Done[] = [];
@@ -82,6 +85,7 @@ export class LogDestination extends EventEmitter {
     private readonly fd: number,
     private readonly ownsFd: boolean,
     private readonly exitStallMs: number,
+    private readonly flushMs: number = LOG_FLUSH_MS,
   ) {
     super();
     process.on('exit', this.onExit);
@@ -95,7 +99,7 @@ export class LogDestination extends EventEmitter {
     this.chars += line.length;
     // While a full pipe is retried on its timer, lines only gather.
     if (this.chars >= BATCH_CHARS && this.retry === undefined) this.writeOut(false);
-    else if (this.timer === undefined) this.timer = setTimeout(this.onTimer, LOG_FLUSH_MS).unref();
+    else if (this.timer === undefined) this.timer = (this.flushMs > 0 ? setTimeout(this.onTimer, this.flushMs) : setImmediate(this.onTimer)).unref();
     return true;
   }
 
@@ -113,8 +117,7 @@ export class LogDestination extends EventEmitter {
   end(): void {
     if (this.ending) return;
     this.ending = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer();
     this.flush((err) => this.close(err));
   }
 
@@ -124,9 +127,9 @@ export class LogDestination extends EventEmitter {
       this.flush((e) => this.close(e));
       return;
     }
-    clearTimeout(this.timer);
+    this.cancelTimer();
     clearTimeout(this.retry);
-    this.timer = this.retry = undefined;
+    this.retry = undefined;
     this.closed = true;
     process.removeListener('exit', this.onExit);
     if (this.ownsFd) closeSync(this.fd);
@@ -178,6 +181,14 @@ export class LogDestination extends EventEmitter {
     return true;
   }
 
+  private cancelTimer(): void {
+    const t = this.timer;
+    this.timer = undefined;
+    if (t === undefined) return;
+    if (this.flushMs > 0) clearTimeout(t as NodeJS.Timeout);
+    else clearImmediate(t as NodeJS.Immediate);
+  }
+
   private retryLater(): false {
     this.retryMs = Math.min(LOG_FLUSH_MS, this.retryMs === 0 ? RETRY_MIN_MS : this.retryMs * 2);
     if (this.retry === undefined) this.retry = setTimeout(this.onRetry, this.retryMs).unref();
@@ -211,11 +222,24 @@ function makeStdioNonBlocking(fd: number): void {
   else if (fd === 2) void process.stderr;
 }
 
-export function gatewayLogDestination(target: { fd: number } | { dest: string }, options: LogDestinationOptions = {}): LogDestination {
+export function logDestination(target: { fd: number } | { dest: string }, options: LogDestinationOptions = {}): LogDestination {
   const exitStallMs = options.exitStallMs ?? EXIT_STALL_MS;
+  const flushMs = options.flushMs ?? LOG_FLUSH_MS;
   if ('fd' in target) {
     makeStdioNonBlocking(target.fd);
-    return new LogDestination(target.fd, false, exitStallMs);
+    return new LogDestination(target.fd, false, exitStallMs, flushMs);
   }
-  return new LogDestination(openSync(target.dest, 'a'), true, exitStallMs);
+  return new LogDestination(openSync(target.dest, 'a'), true, exitStallMs, flushMs);
+}
+
+let stderr: LogDestination | undefined;
+
+/**
+ * The one destination on stderr that every logger of this process without its own
+ * shares (lokid's, the CLI's): lines at the end of each turn, one exit hook, and one
+ * order for all of them.
+ */
+export function stderrLogDestination(): LogDestination {
+  stderr ??= logDestination({ fd: 2 }, { flushMs: 0 });
+  return stderr;
 }

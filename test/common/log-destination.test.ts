@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { LOG_FLUSH_MS, gatewayLogDestination } from '../../gateway/src/log-destination.js';
+import { LOG_FLUSH_MS, logDestination as gatewayLogDestination } from '../../common/src/log-destination.js';
 import { ROOT } from '../helpers/entry.js';
 import { tempDirEach } from '../helpers/temp.js';
 
@@ -32,11 +32,12 @@ const CHILD = `
 import { once } from 'node:events';
 import { writeSync } from 'node:fs';
 import { createLogger } from '${pathToFileURL(join(ROOT, `common/src/index.${compiled() ? 'js' : 'ts'}`)).href}';
-import { gatewayLogDestination } from '${pathToFileURL(join(ROOT, `gateway/src/log-destination.${compiled() ? 'js' : 'ts'}`)).href}';
+import { logDestination } from '${pathToFileURL(join(ROOT, `common/src/log-destination.${compiled() ? 'js' : 'ts'}`)).href}';
 const [target, n, stall] = process.argv.slice(2);
-const destination = gatewayLogDestination(target === 'stderr' ? { fd: 2 } : { dest: target }, { exitStallMs: Number(stall) });
-await once(destination, 'ready');
-const log = createLogger({ name: 'loki-gateway', destination }).child({ component: 'http' });
+// "default": createLogger's own destination (lokid's and the CLI's: stderr, written at the end of each turn).
+const destination = target === 'default' ? undefined : logDestination(target === 'stderr' ? { fd: 2 } : { dest: target }, { exitStallMs: Number(stall) });
+if (destination) await once(destination, 'ready');
+const log = createLogger({ name: 'loki-gateway', ...(destination ? { destination } : {}) }).child({ component: 'http' });
 // As requests arrive: a few lines per turn of the event loop, so batch writes start all along.
 for (let i = 0; i < Number(n); i++) {
   log.info({ i, pad: 'x'.repeat(i % 150) }, 'request completed');
@@ -47,7 +48,7 @@ process.exit(0);
 `;
 
 function compiled(): boolean {
-  return existsSync(join(ROOT, 'gateway/src/log-destination.js'));
+  return existsSync(join(ROOT, 'common/src/log-destination.js'));
 }
 
 /** Runs CHILD from `dir`, its stderr a socket pair to this process, or with `viaCat` a real pipe (`| cat`). */
@@ -85,7 +86,7 @@ function indexes(text: string): number[] {
     .map((l) => (JSON.parse(l) as { i: number }).i);
 }
 
-describe('gatewayLogDestination', () => {
+describe('logDestination (the gateway\'s log, and every logger\'s default on stderr)', () => {
   const tmp = tempDirEach('lk-logdest-');
 
   /** A destination on a new file, open, with a pino logger writing to it. */
@@ -105,6 +106,18 @@ describe('gatewayLogDestination', () => {
     assert.ok(await waitFor(() => lines(file).length === 1, LOG_FLUSH_MS * 25), 'the line never reached the file');
     assert.match(lines(file)[0]!, /"msg":"gateway listening"/);
     dest.end();
+  });
+
+  it('with flushMs 0 (createLogger\'s default), writes a lone line at the end of the turn that logged it', async () => {
+    const file = join(tmp.path, 'turn.log');
+    const dest = gatewayLogDestination({ dest: file }, { flushMs: 0 });
+    await once(dest, 'ready');
+    pino({ base: undefined }, dest).info('lokid listening');
+    assert.equal(lines(file).length, 0, 'not written in the same turn');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(lines(file).length, 1, 'written at the end of the turn, not LOG_FLUSH_MS later');
+    dest.end();
+    await once(dest, 'close');
   });
 
   it('writes the lines still gathered, in order, on a synchronous flush (what pino does at process exit)', async () => {
@@ -198,6 +211,15 @@ describe('gatewayLogDestination', () => {
         assert.deepEqual(indexes(text), Array.from({ length: n }, (_, i) => i));
       });
     }
+
+    it('leaves every line on stderr with createLogger\'s default destination (lokid, the CLI), read slowly', async () => {
+      const n = 20_000;
+      const { child, logged, log } = spawnChild(tmp.path, ['default', String(n), '10000']);
+      const returned = await Promise.race([logged.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      assert.ok(returned, 'the burst blocked on the full pipe');
+      const [text] = await Promise.all([readSlowly(log), once(child, 'exit')]);
+      assert.deepEqual(indexes(text), Array.from({ length: n }, (_, i) => i));
+    });
 
     it('exits when its reader takes nothing, having written a prefix of the burst in order', async () => {
       const n = 20_000;
