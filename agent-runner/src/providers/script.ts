@@ -1,57 +1,17 @@
 // The `script` provider: a deterministic plan of steps, for CI, demos and replay.
-import { parse as parseYaml } from 'yaml';
+import { PlanError, parseScriptPlan, type ScriptStep, type ScriptStepMeta } from '../../../common/src/script-plan.js';
 import { ProviderError, type Provider } from './types.js';
 
-export type Step =
-  | { run: string }
-  | { write: string; content?: string }
-  | { read: string }
-  | { delete: string }
-  | { commit: string }
-  | { phase: string }
-  | { sleep: number }
-  /** Records a learning (text + optional tags) for the session's project. */
-  | { learn: string; tags?: string[] };
+export type Step = ScriptStep;
 
-interface StepMeta {
-  task?: string;
-  agent?: string;
-}
-
-const KEYS = ['run', 'write', 'read', 'delete', 'commit', 'phase', 'sleep', 'learn'] as const;
-const MAX_SLEEP_MS = 10 * 60_000;
-
-export function parsePlan(text: string): (Step & StepMeta)[] {
-  if (!text.trim()) throw new ProviderError('the script provider needs a plan (plan_json is empty)');
-  let raw: unknown;
+/** The plan's steps (the same rules lokid applied when the session was started). */
+export function parsePlan(text: string): (Step & ScriptStepMeta)[] {
   try {
-    raw = JSON.parse(text);
-  } catch {
-    try {
-      raw = parseYaml(text);
-    } catch (err) {
-      throw new ProviderError(`the plan is neither JSON nor YAML: ${(err as Error).message}`);
-    }
+    return parseScriptPlan(text);
+  } catch (err) {
+    if (err instanceof PlanError) throw new ProviderError(err.message);
+    throw err;
   }
-  if (raw && typeof raw === 'object' && !Array.isArray(raw) && Array.isArray((raw as { steps?: unknown }).steps)) {
-    raw = (raw as { steps: unknown[] }).steps;
-  }
-  if (!Array.isArray(raw)) throw new ProviderError('the plan must be a list of steps (or {steps: [...]})');
-  return raw.map((s, i) => {
-    if (!s || typeof s !== 'object') throw new ProviderError(`step ${i + 1} is not an object`);
-    const keys = KEYS.filter((k) => k in s);
-    if (keys.length !== 1) throw new ProviderError(`step ${i + 1} must have exactly one of ${KEYS.join(', ')}`);
-    const k = keys[0]!;
-    const v = (s as Record<string, unknown>)[k];
-    if (k === 'sleep' ? typeof v !== 'number' || v < 0 || v > MAX_SLEEP_MS : typeof v !== 'string' || !v) {
-      throw new ProviderError(`step ${i + 1}: "${k}" needs ${k === 'sleep' ? `a number of ms (0–${MAX_SLEEP_MS})` : 'a non-empty string'}`);
-    }
-    const tags = (s as { tags?: unknown }).tags;
-    if (tags !== undefined && (k !== 'learn' || !Array.isArray(tags) || !tags.every((t) => typeof t === 'string'))) {
-      throw new ProviderError(`step ${i + 1}: "tags" belongs to a learn step and is a list of strings`);
-    }
-    return s as Step & StepMeta;
-  });
 }
 
 /** Sleeps in slices so a stop request is honoured mid-sleep. */

@@ -2,8 +2,8 @@
 // invalid_argument before anything is created.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parseYaml } from '../../../common/src/config.js';
 import { LokiError } from '../../../common/src/index.js';
+import { PlanError, parseScriptPlan } from '../../../common/src/script-plan.js';
 import { projectVisible, type Project, type ProjectRegistry } from '../git/projects.js';
 import type { Caller } from '../authz/caller.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -71,25 +71,25 @@ export function readPrd(caller: Caller, prd: string, projectPath: string, maxByt
   return { text, source: real };
 }
 
-/** Script plans arrive as JSON or YAML text; the runner validates each step, the daemon only the shape. */
+/**
+ * Script plans arrive as JSON or YAML text. Every step is checked here with the runner's
+ * own rules (common/src/script-plan.ts), so a plan that cannot run is refused at start,
+ * before a workspace or sandbox exists; the runner checks it again.
+ */
 export function normalizePlan(provider: Provider, plan: string): string {
   if (provider !== 'script') {
     if (plan) throw new LokiError('invalid_argument', `a plan is only used by the script provider (provider is ${provider})`);
     return '';
   }
   if (!plan.trim()) throw new LokiError('invalid_argument', 'the script provider needs a plan (--plan FILE: a JSON or YAML list of steps)');
-  let v: unknown;
+  let steps: unknown[];
   try {
-    v = parseYaml(plan);
+    steps = parseScriptPlan(plan);
   } catch (err) {
-    throw new LokiError('invalid_argument', `the plan is not valid JSON or YAML: ${(err as Error).message.split('\n')[0]}`);
+    if (err instanceof PlanError) throw new LokiError('invalid_argument', `the plan cannot run: ${err.message}`);
+    throw err;
   }
-  const steps = Array.isArray(v) ? v : v && typeof v === 'object' && Array.isArray((v as { steps?: unknown }).steps) ? (v as { steps: unknown[] }).steps : undefined;
-  if (!steps) throw new LokiError('invalid_argument', 'the plan must be a list of steps (or an object with a "steps" list)');
   if (steps.length > MAX_PLAN_STEPS) throw new LokiError('invalid_argument', `the plan has more than ${MAX_PLAN_STEPS} steps`);
-  steps.forEach((s, i) => {
-    if (!s || typeof s !== 'object' || Array.isArray(s)) throw new LokiError('invalid_argument', `plan step ${i + 1} must be an object such as {"run": "npm test"}`);
-  });
   return JSON.stringify(steps);
 }
 

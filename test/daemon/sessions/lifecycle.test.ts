@@ -272,6 +272,14 @@ describe('SessionManager', function () {
     await bad({ prompt: 'x', autonomy: 'yolo' }, 'invalid_argument', /unknown autonomy mode "yolo"/);
     await bad({ prompt: 'x', plan: '' }, 'invalid_argument', /script provider needs a plan/);
     await bad({ prompt: 'x', plan: '{"steps": 3}' }, 'invalid_argument', /must be a list of steps/);
+    // Every step is checked at start, with the runner's rules: a plan that cannot run creates nothing.
+    const before = (await m.list(ADMIN, true)).length;
+    await bad({ prompt: 'x', plan: '- run: "true"\n- write:\n    path: notes.md\n    content: x\n' }, 'invalid_argument', /the plan cannot run: step 2: "write" needs the path as a string/);
+    await bad({ prompt: 'x', plan: '[{"run": "true", "commit": "both"}]' }, 'invalid_argument', /step 1 must have exactly one of run, write/);
+    await bad({ prompt: 'x', plan: '[{"sleep": -1}]' }, 'invalid_argument', /step 1: "sleep" needs a number of milliseconds/);
+    await bad({ prompt: 'x', plan: '[{"run": "true", "tags": ["a"]}]' }, 'invalid_argument', /"tags" belongs to a learn step/);
+    await bad({ prompt: 'x', plan: '[{"write": "a.txt", "content": 3}]' }, 'invalid_argument', /"content" belongs to a write step and is a string/);
+    assert.equal((await m.list(ADMIN, true)).length, before, 'no session was created for a refused plan');
     await bad({ prompt: 'x', provider: 'openai', plan: '' }, 'invalid_argument', /needs a model upstream: configure sessions.openai.base_url or sessions.openai.upstreams/);
     const remote = gatewayCaller('token:alice', ['control']);
     // A project of alice's own (the one above belongs to the local admin, whom she cannot see).

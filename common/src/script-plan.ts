@@ -1,0 +1,81 @@
+// The `script` provider's plan: a JSON or YAML list of steps (or `{steps: [...]}`),
+// each with exactly one action key. One parser for both sides: lokid refuses a
+// malformed plan when the session is started (before any sandbox exists), and the
+// runner reads the same plan with the same rules.
+import { parse as parseYaml } from 'yaml';
+
+export type ScriptStep =
+  | { run: string }
+  | { write: string; content?: string }
+  | { read: string }
+  | { delete: string }
+  | { commit: string }
+  | { phase: string }
+  | { sleep: number }
+  /** Records a learning (text + optional tags) for the session's project. */
+  | { learn: string; tags?: string[] };
+
+export interface ScriptStepMeta {
+  task?: string;
+  agent?: string;
+}
+
+export const SCRIPT_STEP_KEYS = ['run', 'write', 'read', 'delete', 'commit', 'phase', 'sleep', 'learn'] as const;
+export const MAX_SLEEP_MS = 10 * 60_000;
+
+/** What each action's value is, for the error that names a step. */
+const EXAMPLE: Record<(typeof SCRIPT_STEP_KEYS)[number], string> = {
+  run: 'a shell command, e.g. {"run": "npm test"}',
+  write: 'the path as a string, with the text in "content", e.g. {"write": "src/a.txt", "content": "hello\\n"}',
+  read: 'a path, e.g. {"read": "package.json"}',
+  delete: 'a path, e.g. {"delete": "tmp/"}',
+  commit: 'a commit message, e.g. {"commit": "feat: hello"}',
+  phase: 'a phase name, e.g. {"phase": "build"}',
+  sleep: `a number of milliseconds from 0 to ${MAX_SLEEP_MS}`,
+  learn: 'the learning as text, e.g. {"learn": "tests need NODE_ENV=test"}',
+};
+
+/** A plan that cannot run; the message names the step and what it needs. */
+export class PlanError extends Error {}
+
+/** The steps of a plan text, each checked; throws PlanError naming the first bad step. */
+export function parseScriptPlan(text: string): (ScriptStep & ScriptStepMeta)[] {
+  if (!text.trim()) throw new PlanError('the script provider needs a plan (a JSON or YAML list of steps)');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    try {
+      raw = parseYaml(text);
+    } catch (err) {
+      throw new PlanError(`the plan is neither JSON nor YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && Array.isArray((raw as { steps?: unknown }).steps)) {
+    raw = (raw as { steps: unknown[] }).steps;
+  }
+  if (!Array.isArray(raw)) throw new PlanError('the plan must be a list of steps (or {steps: [...]})');
+  return raw.map((s, i) => {
+    if (!s || typeof s !== 'object' || Array.isArray(s)) throw new PlanError(`step ${i + 1} must be an object such as {"run": "npm test"}`);
+    const keys = SCRIPT_STEP_KEYS.filter((k) => k in s);
+    if (keys.length !== 1) throw new PlanError(`step ${i + 1} must have exactly one of ${SCRIPT_STEP_KEYS.join(', ')}`);
+    const k = keys[0]!;
+    const v = (s as Record<string, unknown>)[k];
+    if (k === 'sleep' ? typeof v !== 'number' || !(v >= 0 && v <= MAX_SLEEP_MS) : typeof v !== 'string' || !v) {
+      throw new PlanError(`step ${i + 1}: "${k}" needs ${EXAMPLE[k]}`);
+    }
+    const content = (s as { content?: unknown }).content;
+    if (content !== undefined && (k !== 'write' || typeof content !== 'string')) {
+      throw new PlanError(`step ${i + 1}: "content" belongs to a write step and is a string`);
+    }
+    const tags = (s as { tags?: unknown }).tags;
+    if (tags !== undefined && (k !== 'learn' || !Array.isArray(tags) || !tags.every((t) => typeof t === 'string'))) {
+      throw new PlanError(`step ${i + 1}: "tags" belongs to a learn step and is a list of strings`);
+    }
+    for (const meta of ['task', 'agent'] as const) {
+      const m = (s as ScriptStepMeta)[meta];
+      if (m !== undefined && (typeof m !== 'string' || !m)) throw new PlanError(`step ${i + 1}: "${meta}" is a non-empty string`);
+    }
+    return s as ScriptStep & ScriptStepMeta;
+  });
+}
