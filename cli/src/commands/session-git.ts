@@ -1,7 +1,7 @@
 // `loki session diff|patch|branch ID`: the session's git side, read through the
 // daemon (the diff is computed in the project repository, never inside the workspace).
 import type { Command } from 'commander';
-import { escapeForDisplay } from '../../../common/src/index.js';
+import { escapeForDisplay, hasHiddenCharacters } from '../../../common/src/index.js';
 import type { PullRequestResult } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { printJson, printLine, printTable } from '../output.js';
@@ -13,8 +13,10 @@ function printPullRequest(pr: PullRequestResult): void {
   printLine(`pull request: not opened: ${escapeForDisplay(pr.reason ?? 'unknown reason')}`);
   if (pr.commands.length) {
     printLine('  to open it by hand:');
-    // The title and body come from agent commits: escaped so no terminal control sequence gets through.
-    for (const c of pr.commands) printLine(`    ${escapeForDisplay(c)}`);
+    // The title and body come from agent commits. lokid quotes them so the command holds no
+    // control or invisible character (ANSI-C escapes instead) and prints exactly as it must be
+    // pasted; anything else (an older lokid) is escaped so no terminal sequence gets through.
+    for (const c of pr.commands) printLine(`    ${hasHiddenCharacters(c) ? escapeForDisplay(c) : c}`);
   }
 }
 

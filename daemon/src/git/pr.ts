@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { hasHiddenCharacters, needsEscape } from '../../../common/src/index.js';
 import type { CommitInfo, DiffSummary } from './summary.js';
 import type { TrailCounts } from './trail.js';
 
@@ -44,9 +45,33 @@ export function ghRepoFromUrl(url: string): string | undefined {
   return part.test(host!) && part.test(owner!) && part.test(repo!) ? `${host}/${owner}/${repo}` : undefined;
 }
 
-/** POSIX single-quoting, so printed commands paste safely into a shell. */
+/**
+ * Quoting for printed commands, so they paste safely into a shell as one line. Plain
+ * text gets POSIX single quotes. Text with a newline, a control character or an
+ * invisible/bidi character (a multi-line PR body, an agent's commit subject) gets
+ * ANSI-C quoting (`$'…'`, bash, zsh and ksh): each such character is written as an
+ * escape the shell turns back into it, so the command holds nothing a terminal would
+ * act on or hide, and the CLI can print it exactly as it must be pasted.
+ */
 export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  if (/^[A-Za-z0-9_./:=@%+-]+$/.test(s)) return s;
+  if (!hasHiddenCharacters(s)) return `'${s.replace(/'/g, `'\\''`)}'`;
+  let out = "$'";
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '\\' || ch === "'") out += `\\${ch}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\r') out += '\\r';
+    else if (!needsEscape(cp)) out += ch;
+    // A lone surrogate has no UTF-8 form; git output never holds one, but say so visibly.
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd';
+    // \x only below 0x80: in $'…' it is a raw byte, and C1 controls must be encoded as characters.
+    else if (cp < 0x80) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (cp <= 0xffff) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+    else out += `\\U${cp.toString(16).padStart(8, '0')}`;
+  }
+  return `${out}'`;
 }
 
 export function prTitle(sessionId: string, commits: readonly CommitInfo[]): string {

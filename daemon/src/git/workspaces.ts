@@ -322,8 +322,9 @@ export class WorkspaceManager {
     const sum = summary ?? (await this.diff(sessionId));
     const req = this.prRequest(ws, project, sum);
     const commands = manualPrCommands(req);
-    const refuse = (reason: string) => this.o.repo.savePullRequest(sessionId, { opened: false, url: '', reason, commands });
-    if (!sum.commits.length) return refuse('the session made no commits: there is nothing to open a pull request for');
+    const refuse = (reason: string, cmds = commands) => this.o.repo.savePullRequest(sessionId, { opened: false, url: '', reason, commands: cmds });
+    // No commits: nothing to push, so no commands either.
+    if (!sum.commits.length) return refuse('the session made no commits: there is nothing to open a pull request for', []);
     if (!project.remote) return refuse(`project "${project.name}" has no git remote`);
     const gh = await ghReady({ ghPath: this.o.config.gh_path, env: this.o.env }, project.path);
     if (!gh.path) return refuse(gh.reason ?? 'gh unavailable');
@@ -371,7 +372,8 @@ export class WorkspaceManager {
     });
     const manual = (reason: string): PrResult => ({ opened: false, url: '', reason, commands: manualPrCommands(this.prRequest(ws, project, summary)) });
     let pullRequest: PrResult;
-    if (noBranch) pullRequest = manual('the session made no commits: no branch was created and there is nothing to open a pull request for');
+    // Nothing to push: no commands either (they would name a branch that does not exist).
+    if (noBranch) pullRequest = { opened: false, url: '', reason: 'the session made no commits: no branch was created and there is nothing to open a pull request for', commands: [] };
     else if (!(opts.openPr ?? this.o.config.auto_pr)) pullRequest = manual('opening pull requests is opt-in (LOKI_AUTO_PR=true or git.auto_pr)');
     else {
       // The branch is already safely back in the project; a failed push or PR must not undo that.

@@ -38,6 +38,7 @@ describe('git hygiene: no empty branches, no silent PR failure, prune', () => {
     assert.equal(res.bringBack.updated, false);
     assert.throws(() => hostGit(project, 'rev-parse', '--verify', `refs/heads/${ws.branch}`), 'no branch is left behind');
     assert.match(res.pullRequest.reason, /made no commits/);
+    assert.deepEqual(res.pullRequest.commands, [], 'no commands that would push a branch that does not exist');
     assert.deepEqual((await fx.workspaces.pullRequestOf('h1'))?.reason, res.pullRequest.reason);
   });
 

@@ -134,11 +134,22 @@ describe('session branches on a remote and pull requests', () => {
     assert.match(res.pullRequest.reason, /not installed/);
     const [push, pr] = res.pullRequest.commands;
     assert.equal(push, `git -C ${project} push origin refs/heads/${branch}:refs/heads/${branch}`);
-    assert.ok(pr!.startsWith(`cd ${project} && gh pr create --base main --head ${branch} --title='Add pr.txt (Loki session r4)' --body='Session: r4\n`), pr);
+    // One line: the multi-line body in ANSI-C quotes (a raw line break used to be printed as `\x0a`).
+    assert.ok(pr!.startsWith(`cd ${project} && gh pr create --base main --head ${branch} --title='Add pr.txt (Loki session r4)' --body=$'Session: r4\\nBranch: ${branch} `), pr);
+    assert.ok(!pr!.includes('\n'), pr);
     assert.throws(() => hostGit(bare, 'rev-parse', '--verify', `refs/heads/${branch}`), 'nothing is pushed without gh');
     // the printed push command works as printed (gh itself is absent here)
     execFileSync('sh', ['-c', push!], { env: { PATH: '/usr/bin:/bin', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' }, stdio: 'ignore' });
     assert.equal(hostGit(bare, 'rev-parse', `refs/heads/${branch}`), hostGit(project, 'rev-parse', `refs/heads/${branch}`));
+    // …and so does the printed gh command, pasted into bash (a gh stand-in records what it gets):
+    // the title and the whole multi-line body arrive exactly as lokid would have passed them.
+    const gh = fakeGh(tempRoot(), { authenticated: true });
+    execFileSync('bash', ['-c', pr!], { env: { PATH: `${gh.bin}:/usr/bin:/bin`, LC_ALL: 'C.UTF-8' }, stdio: 'ignore' });
+    const [argv] = gh.calls();
+    assert.deepEqual(argv!.slice(0, 6), ['pr', 'create', '--base', 'main', '--head', branch]);
+    assert.equal(argv![6], '--title=Add pr.txt (Loki session r4)');
+    assert.ok(argv![7]!.startsWith(`--body=Session: r4\nBranch: ${branch} (base main @ `), argv![7]);
+    assert.match(argv![7]!, /\n- git_commit: 1\n/);
   });
 
   it('says gh is not authenticated instead of opening a PR', async () => {
