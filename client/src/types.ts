@@ -295,11 +295,18 @@ export interface Approval {
   session_id: string;
   status: string;
   /**
-   * The normalized action exactly as the policy engine hashed it. It comes from
-   * an untrusted agent: render it through `escapeForDisplay` (common/) and never
-   * cut it where a human decides on it.
+   * What will run if this is approved: a shell command exactly as the agent sent it (the
+   * action hash covers this text), otherwise the normalized action (the resolved path, the
+   * commit message, the phase). It comes from an untrusted agent: render it through
+   * `escapeForDisplay` (common/) and never cut it where a human decides on it.
    */
   action: string;
+  /**
+   * The policy engine's analysis of the action (each command of a shell line, normalized).
+   * Helpful to read beside `action`, never instead of it: it can leave out a part the
+   * analysis could not resolve (`curl … | sh` is analysed as `curl …` plus a finding).
+   */
+  normalized: string;
   action_kind: string;
   action_hash: string;
   /** The rule or autonomy mode that asked. */

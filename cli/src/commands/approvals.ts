@@ -37,6 +37,11 @@ export function printApproval(a: Approval, now = Date.now()): void {
   printLine('  action:');
   printLine(`    ${escapeForDisplay(a.action)}`);
   if (hasHiddenCharacters(a.action)) printLine('  warning:   the action contains control, bidi or invisible characters (shown above as \\x.. / \\u....)');
+  // The policy's reading of a shell line, when it differs: a help, never what is decided on.
+  if (a.normalized && a.normalized !== a.action) {
+    printLine('  analysed as:');
+    printLine(`    ${escapeForDisplay(a.normalized)}`);
+  }
 }
 
 function decideCommand(parent: Command, ctx: CliContext, name: 'approve' | 'reject'): void {

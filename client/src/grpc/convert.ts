@@ -157,7 +157,9 @@ export function toApproval(a: PbApproval | undefined): Approval {
     id: a?.id ?? '',
     session_id: a?.sessionId ?? '',
     status: a ? enumFromAnswer(approvalStatusCodec, 'approval status', a.status, a.legacyStatus) : '',
-    action: a?.normalized ?? '',
+    // An older lokid sends no command: its normalized text is all there is.
+    action: a?.command || (a?.normalized ?? ''),
+    normalized: a?.normalized ?? '',
     action_kind: a?.actionKind ?? '',
     action_hash: a?.actionHash ?? '',
     asked_by: a?.askedBy ?? '',

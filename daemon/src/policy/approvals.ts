@@ -13,9 +13,14 @@ export type { ApprovalStatus };
 export interface Approval {
   id: string;
   sessionId: string;
-  /** The action kind and its printable normalized form. */
+  /** The action kind and its printable normalized form (the policy's analysis). */
   actionKind: string;
   normalized: string;
+  /**
+   * A shell action exactly as it will run if approved (the action hash covers this text);
+   * '' for other kinds. The analysis can leave out what it could not resolve (`| sh`).
+   */
+  command: string;
   actionHash: string;
   /** The rule or mode that asked (`default:git-force-push`, `mode:supervised`). */
   askedBy: string;
@@ -85,7 +90,15 @@ export interface ApprovalStoreOptions {
   now?: () => number;
 }
 
-export type ApprovalRequest = Pick<Approval, 'sessionId' | 'actionKind' | 'normalized' | 'actionHash' | 'askedBy' | 'reason'> & { timeoutMs?: number };
+export type ApprovalRequest = Pick<Approval, 'sessionId' | 'actionKind' | 'normalized' | 'actionHash' | 'askedBy' | 'reason'> & { command?: string; timeoutMs?: number };
+
+/** A command longer than this is kept in part, and says so (the policy never allows one that long without a human). */
+export const MAX_APPROVAL_COMMAND = 64 * 1024;
+
+function keptCommand(command: string): string {
+  if (command.length <= MAX_APPROVAL_COMMAND) return command;
+  return `${command.slice(0, MAX_APPROVAL_COMMAND)}\n… [the command is ${command.length} characters long; only the first ${MAX_APPROVAL_COMMAND} are kept here]`;
+}
 
 const MAX_COMMENT = 2000;
 
@@ -123,6 +136,7 @@ export class ApprovalStore {
       sessionId: req.sessionId,
       actionKind: req.actionKind,
       normalized: req.normalized.slice(0, 4000),
+      command: keptCommand(req.command ?? ''),
       actionHash: req.actionHash,
       askedBy: req.askedBy,
       reason: req.reason.slice(0, 2000),

@@ -82,6 +82,7 @@ export function toWireApproval(a: Approval): WireApproval {
     sessionId: a.sessionId,
     actionKind: a.actionKind,
     normalized: a.normalized,
+    command: a.command,
     actionHash: a.actionHash,
     askedBy: a.askedBy,
     reason: a.reason,

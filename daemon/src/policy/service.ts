@@ -36,6 +36,12 @@ function actionKind(a: Action): string {
   return a.kind;
 }
 
+/** The exact shell command of an approval for its audit entry (the hash identifies it; long ones are cut and say so). */
+function commandDetail(command: string): { command?: string } {
+  if (!command) return {};
+  return { command: command.length > 1000 ? `${command.slice(0, 1000)} … [+${command.length - 1000} chars]` : command };
+}
+
 export class PolicyService {
   private readonly unsubscribe: () => void;
 
@@ -48,7 +54,7 @@ export class PolicyService {
         action: 'approval.expire',
         user: 'system',
         resource: `session:${e.approval.sessionId}`,
-        details: { approval_id: e.approval.id, action_hash: e.approval.actionHash, normalized: e.approval.normalized },
+        details: { approval_id: e.approval.id, action_hash: e.approval.actionHash, normalized: e.approval.normalized, ...commandDetail(e.approval.command) },
         result: 'denied',
         reason: 'approval timed out',
       });
@@ -80,7 +86,7 @@ export class PolicyService {
         const a = await this.opts.approvals.consume(o.approvalId, ctx.sessionId, d.actionHash);
         result = this.approved(d, a);
       } else {
-        const a = await this.opts.approvals.request({ sessionId: ctx.sessionId, actionKind: actionKind(action), normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule, reason: d.reason });
+        const a = await this.opts.approvals.request({ sessionId: ctx.sessionId, actionKind: actionKind(action), normalized: d.normalized, command: action.kind === 'shell' ? action.command : '', actionHash: d.actionHash, askedBy: d.rule, reason: d.reason });
         await this.audit(o, 'approval.request', ctx.sessionId, d, 'success', undefined, { approval_id: a.id });
         result = { ...d, approvalId: a.id };
         if (o.waitMs || o.untilDecided) result = await this.waitFor(d, a, o);
@@ -150,7 +156,7 @@ export class PolicyService {
       action: 'approval.decide',
       user: subject,
       resource: `session:${a.sessionId}`,
-      details: { approval_id: a.id, decision: a.status, action_hash: a.actionHash, normalized: a.normalized, comment: a.comment },
+      details: { approval_id: a.id, decision: a.status, action_hash: a.actionHash, normalized: a.normalized, ...commandDetail(a.command), comment: a.comment },
       result: 'success',
       ...(requestId ? { request_id: requestId } : {}),
     });

@@ -141,7 +141,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       const known = await this.o.policy.approvals.list({ sessionId });
       if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) return undefined;
       return overridden
-        ? this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason })
+        ? this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, command: action.kind === 'shell' ? action.command : '', actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason })
         : (await this.o.policy.approvals.list({ sessionId })).find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt))) ??
             this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
     });
@@ -150,7 +150,10 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const wait = this.o.waits.begin(sessionId);
     const onAbort = () => wait.abort();
     signal.addEventListener('abort', onAbort, { once: true });
-    await this.o.rt.events.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${d.normalized.slice(0, 200)}`, {
+    // The event names the action as the approval shows it (a shell line exactly as it will run), and says when it is cut.
+    const what = action.kind === 'shell' ? action.command : d.normalized;
+    const shown = what.length > 200 ? `${what.slice(0, 200)} … [+${what.length - 200} chars; the approval shows all]` : what;
+    await this.o.rt.events.transition(sessionId, ['running'], 'waiting_approval', `waiting for approval ${approval.id}: ${shown}`, {
       data: { approval_id: approval.id, normalized: d.normalized.slice(0, 1000), reason: d.reason, rule: d.rule },
     });
     let outcome: 'allow' | 'deny' | 'pending' = 'pending';

@@ -29,7 +29,15 @@ export const approvalSchema = {
     id: { type: 'string' },
     session_id: { type: 'string' },
     status: { type: 'string', description: 'pending | approved | rejected | expired' },
-    action: { type: 'string', description: 'the normalized action exactly as the policy engine hashed it (agent-controlled text: escape before display)' },
+    action: {
+      type: 'string',
+      description:
+        'what will run if approved: a shell command exactly as the agent sent it (the action hash covers it), otherwise the normalized action (resolved path, commit message, phase). Agent-controlled text: escape before display, never cut where a human decides',
+    },
+    normalized: {
+      type: 'string',
+      description: "the policy engine's analysis of the action (each command of a shell line, normalized); it can leave out a part it could not resolve, such as `| sh`, so decide on `action`",
+    },
     action_kind: { type: 'string' },
     action_hash: { type: 'string' },
     asked_by: { type: 'string', description: 'the rule or autonomy mode that asked' },

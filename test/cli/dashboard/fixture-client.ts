@@ -64,7 +64,7 @@ export function session(id: string, over: Partial<Session> = {}): Session {
 
 export function approval(id: string, action: string, over: Partial<Approval> = {}): Approval {
   return {
-    id, session_id: 'ses-1', status: 'pending', action, action_kind: 'shell', action_hash: 'h', asked_by: 'rule ask-network', reason: 'network access',
+    id, session_id: 'ses-1', status: 'pending', action, normalized: action, action_kind: 'shell', action_hash: 'h', asked_by: 'rule ask-network', reason: 'network access',
     requested_at: '2026-12-04T05:01:00.000Z', expires_at: null, decided_by: null, decided_at: null, comment: null, used_at: null, approvals_required: 1, approvers: [], distinct_from_starter: false, ...over,
   };
 }

@@ -4,10 +4,13 @@
 // runner has no right to change.
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
 import { AgentServiceClient, type AgentDecideResponse } from '../../../proto/gen/loki/v1/agent.js';
 import { PolicyServiceClient } from '../../../proto/gen/loki/v1/policy.js';
 import { SessionServiceClient } from '../../../proto/gen/loki/v1/sessions.js';
+import { entryArgv } from '../../helpers/entry.js';
 import { ADMIN, agentSocket, makeRepo, removeDir, StandInRunner, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 
 function input(over: Partial<StartSessionInput>): StartSessionInput {
@@ -180,6 +183,34 @@ describe('security review: a hostile agent-runner on the agent socket', function
     assert.equal(err?.code, status.DEADLINE_EXCEEDED);
     await until('back to running', async () => (await sd.feature.manager.get(ADMIN, s.id)).state === 'running');
     assert.equal((await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' })).length, 1);
+  });
+
+  it('cannot hide part of a command from the approver: the approval shows the shell line exactly as it will run', async function () {
+    const { s, runner } = await session();
+    // The policy's analysis of this line is `echo harmless` plus a finding (sh reading a program
+    // from the pipe); an approver shown only the analysis would approve a harmless echo.
+    const line = 'echo harmless | sh';
+    const err = await new Promise<ServiceError | null>((res) =>
+      runner.client.decide({ action: { action: { $case: 'shell', shell: line }, tool: 't', detail: '' }, events: [] }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null) => res(e)),
+    );
+    assert.equal(err?.code, status.DEADLINE_EXCEEDED, 'the Decide waited for a human');
+    const [pending] = await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
+    assert.ok(pending, 'an approval was asked for');
+    assert.equal(pending.command, line);
+    // What the operator reads: the real CLI on the admin socket (the dashboards read the same client field).
+    // (Asynchronously: this lokid runs in the test's own process.)
+    const cli = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' })).stdout;
+    const shown = JSON.parse(await cli('approvals', 'show', pending.id, '--json')) as { action: string; normalized: string };
+    assert.equal(shown.action, line, 'the approval shows the whole line, pipe and all');
+    assert.equal(shown.normalized, 'echo harmless', 'the analysis is still there, beside it');
+    assert.match(await cli('approvals', 'show', pending.id), / {2}action:\n {4}echo harmless \| sh\n {2}analysed as:\n {4}echo harmless\n/);
+    assert.ok((await cli('approvals', 'list')).includes(line), 'and so does the list');
+    const waiting: string[] = [];
+    for await (const e of sd.feature.manager.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) {
+      if (e.message.startsWith('waiting for approval')) waiting.push(e.message);
+    }
+    assert.ok(waiting.at(-1)?.endsWith(`: ${line}`), `the session's event names the whole line: ${waiting.join(' | ')}`);
   });
 
   it('cannot keep a stopped session alive: after stop every call says stop and nothing revives it', async function () {

@@ -10,6 +10,7 @@ interface Row {
   session_id: string;
   action_kind: string;
   normalized: string;
+  command: string;
   action_hash: string;
   asked_by: string;
   reason: string;
@@ -40,6 +41,7 @@ function fromRow(r: Row): Approval {
     sessionId: r.session_id,
     actionKind: r.action_kind,
     normalized: r.normalized,
+    command: r.command ?? '',
     actionHash: r.action_hash,
     askedBy: r.asked_by,
     reason: r.reason,
@@ -66,8 +68,8 @@ export class SqliteApprovalRepo implements ApprovalRepo {
       pendingFor: db.prepare("SELECT * FROM approvals WHERE session_id = ? AND action_hash = ? AND status = 'pending'"),
       countPending: db.prepare("SELECT COUNT(*) AS n FROM approvals WHERE session_id = ? AND status = 'pending'"),
       insert: db.prepare(
-        `INSERT INTO approvals (id, session_id, action_kind, normalized, action_hash, asked_by, reason, requested_at, expires_at, status, approvals_required, distinct_from_starter)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+        `INSERT INTO approvals (id, session_id, action_kind, normalized, command, action_hash, asked_by, reason, requested_at, expires_at, status, approvals_required, distinct_from_starter)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
       ),
       due: db.prepare("SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ?"),
       addApprover: db.prepare("UPDATE approvals SET approvers = ?, comment = ? WHERE id = ? AND status = 'pending' AND approvers = ?"),
@@ -94,7 +96,7 @@ export class SqliteApprovalRepo implements ApprovalRepo {
       if (r) return { existing: fromRow(r) };
       const pending = (this.q.countPending.get(a.sessionId) as { n: number }).n;
       if (pending >= maxPending) return { pending };
-      this.q.insert.run(a.id, a.sessionId, a.actionKind, a.normalized, a.actionHash, a.askedBy, a.reason, a.requestedAt, a.expiresAt, a.approvalsRequired, a.distinctFromStarter ? 1 : 0);
+      this.q.insert.run(a.id, a.sessionId, a.actionKind, a.normalized, a.command, a.actionHash, a.askedBy, a.reason, a.requestedAt, a.expiresAt, a.approvalsRequired, a.distinctFromStarter ? 1 : 0);
       return { inserted: true };
     })();
   }

@@ -36,6 +36,12 @@ export const MIGRATIONS: readonly Migration[] = [
     ALTER TABLE approvals ADD COLUMN approvers TEXT NOT NULL DEFAULT '[]';`,
   },
   {
+    module: 'approvals',
+    version: 3,
+    // The exact shell command an approval lets run (what the human must read); '' for older rows.
+    sql: `ALTER TABLE approvals ADD COLUMN command TEXT NOT NULL DEFAULT '';`,
+  },
+  {
     module: 'git_workspaces',
     version: 1,
     sql: `CREATE TABLE git_workspaces (

@@ -229,6 +229,13 @@ export interface Approval {
   approvers: string[];
   distinctFromStarter: boolean;
   status: ApprovalStatus;
+  /**
+   * A shell action exactly as the agent sent it and as it will run when approved (the
+   * action hash covers this text); empty for other kinds, where `normalized` (the resolved
+   * path, the commit message, the phase) is what will happen. `normalized` is the policy's
+   * analysis of a command, which can leave out a part it could not resolve (`| sh`).
+   */
+  command: string;
 }
 
 export interface ListApprovalsRequest {
@@ -1493,6 +1500,7 @@ function createBaseApproval(): Approval {
     approvers: [],
     distinctFromStarter: false,
     status: 0,
+    command: "",
   };
 }
 
@@ -1551,6 +1559,9 @@ export const Approval: MessageFns<Approval> = {
     }
     if (message.status !== 0) {
       writer.uint32(144).int32(message.status);
+    }
+    if (message.command !== "") {
+      writer.uint32(154).string(message.command);
     }
     return writer;
   },
@@ -1712,6 +1723,14 @@ export const Approval: MessageFns<Approval> = {
             message.status = reader.int32() as any;
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.command = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1794,6 +1813,7 @@ export const Approval: MessageFns<Approval> = {
         ? globalThis.Boolean(object.distinct_from_starter)
         : false,
       status: isSet(object.status) ? approvalStatusFromJSON(object.status) : 0,
+      command: isSet(object.command) ? globalThis.String(object.command) : "",
     };
   },
 
@@ -1853,6 +1873,9 @@ export const Approval: MessageFns<Approval> = {
     if (message.status !== 0) {
       obj.status = approvalStatusToJSON(message.status);
     }
+    if (message.command !== "") {
+      obj.command = message.command;
+    }
     return obj;
   },
 
@@ -1879,6 +1902,7 @@ export const Approval: MessageFns<Approval> = {
     message.approvers = object.approvers?.map((e) => e) || [];
     message.distinctFromStarter = object.distinctFromStarter ?? false;
     message.status = object.status ?? 0;
+    message.command = object.command ?? "";
     return message;
   },
 };
