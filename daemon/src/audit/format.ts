@@ -132,6 +132,60 @@ function bounded(field: string, value: string | undefined, max: number, required
   return value;
 }
 
+/** `text` cut to at most `max` characters, saying how much was left out (never inside a surrogate pair). */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const marker = (n: number) => ` … [+${n} chars]`;
+  let keep = Math.max(0, max - marker(text.length).length);
+  const c = text.charCodeAt(keep - 1);
+  if (c >= 0xd800 && c <= 0xdbff) keep -= 1;
+  return text.slice(0, keep) + marker(text.length - keep);
+}
+
+/** The JSON size of details (what validateEvent measures). */
+function detailsBytes(d: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(d));
+}
+
+/**
+ * An event the daemon writes about agent-controlled text (a command, a path, a decision's
+ * reason), made to fit the log's limits instead of being refused by them: a refused record
+ * would leave the action unaudited, and an agent could pick such text on purpose (a denied
+ * command padded past 1,024 characters, or with a control character in it). The reason's
+ * control characters become `\xNN` and it is cut to its limit; the longest string values
+ * of the details are halved until they fit. Every cut says how much it left out; the
+ * action hash in the details still names the exact action.
+ */
+export function fitEvent(ev: AuditEventInput): AuditEventInput {
+  let out = ev;
+  if (typeof ev.reason === 'string') {
+    const visible = ev.reason.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    const reason = cut(visible, LIMITS.reason);
+    if (reason !== ev.reason) out = { ...out, reason };
+  }
+  const details = ev.details;
+  if (details && typeof details === 'object' && !Array.isArray(details) && detailsBytes(details) > LIMITS.detailsBytes) {
+    const fitted: Record<string, unknown> = { ...details };
+    const original = new Map<string, string>();
+    for (let round = 0; round < 64 && detailsBytes(fitted) > LIMITS.detailsBytes; round++) {
+      let key: string | undefined;
+      let longest = 0;
+      for (const [k, v] of Object.entries(fitted)) {
+        if (typeof v !== 'string') continue;
+        const n = Buffer.byteLength(JSON.stringify(v));
+        if (n > longest) [key, longest] = [k, n];
+      }
+      if (key === undefined || longest <= 64) break;
+      const whole = original.get(key) ?? (fitted[key] as string);
+      original.set(key, whole);
+      const now = fitted[key] as string;
+      fitted[key] = cut(whole, Math.max(16, Math.floor(Math.min(now.length, whole.length) / 2)));
+    }
+    out = { ...out, details: fitted };
+  }
+  return out;
+}
+
 export interface ValidatedEvent {
   action: string;
   user: string;

@@ -2,6 +2,7 @@
 // plus approvals for `ask` and an audit entry for every decision. The agent
 // API (agent.sock) and the gRPC adapter both call this; neither decides alone.
 import { APPROVAL_STATUSES, LokiError, isOneOf, type Logger } from '../../../common/src/index.js';
+import { fitEvent } from '../audit/format.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Approval, ApprovalStore } from './approvals.js';
 import type { Action, DecideContext, Decision, PolicyEngine } from './engine.js';
@@ -50,14 +51,14 @@ export class PolicyService {
     // Timeouts happen without a caller; audit them here so every outcome is on record.
     this.unsubscribe = opts.approvals.subscribe((e) => {
       if (e.type !== 'expired') return;
-      void opts.audit.record({
+      void opts.audit.record(fitEvent({
         action: 'approval.expire',
         user: 'system',
         resource: `session:${e.approval.sessionId}`,
         details: { approval_id: e.approval.id, action_hash: e.approval.actionHash, normalized: e.approval.normalized, ...commandDetail(e.approval.command) },
         result: 'denied',
         reason: 'approval timed out',
-      });
+      }));
     });
   }
 
@@ -148,18 +149,18 @@ export class PolicyService {
       a = await this.opts.approvals.decide(id, { approve, subject, comment });
     } catch (err) {
       if (err instanceof LokiError && err.kind === 'permission_denied') {
-        await this.opts.audit.record({ action: 'approval.decide', user: subject, resource: `approval:${id}`, result: 'denied', reason: err.message, ...(requestId ? { request_id: requestId } : {}) });
+        await this.opts.audit.record(fitEvent({ action: 'approval.decide', user: subject, resource: `approval:${id}`, result: 'denied', reason: err.message, ...(requestId ? { request_id: requestId } : {}) }));
       }
       throw err;
     }
-    await this.opts.audit.record({
+    await this.opts.audit.record(fitEvent({
       action: 'approval.decide',
       user: subject,
       resource: `session:${a.sessionId}`,
       details: { approval_id: a.id, decision: a.status, action_hash: a.actionHash, normalized: a.normalized, ...commandDetail(a.command), comment: a.comment },
       result: 'success',
       ...(requestId ? { request_id: requestId } : {}),
-    });
+    }));
     return a;
   }
 
@@ -168,7 +169,7 @@ export class PolicyService {
   }
 
   private audit(o: DecideOptions, action: string, sessionId: string, d: Decision, result: 'success' | 'denied', reason?: string, extra: Record<string, unknown> = {}): Promise<void> {
-    return this.opts.audit.record({
+    return this.opts.audit.record(fitEvent({
       action,
       user: o.subject,
       resource: `session:${sessionId}`,
@@ -176,6 +177,6 @@ export class PolicyService {
       result,
       ...(reason ? { reason } : {}),
       ...(o.requestId ? { request_id: o.requestId } : {}),
-    });
+    }));
   }
 }

@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentActionRequest, AgentChannelHooks, AgentDecision, AgentEventData, SessionBriefData } from '../agent/types.js';
+import { fitEvent } from '../audit/format.js';
 import type { AuditLog } from '../audit/types.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { LearningStore } from '../registry/learnings.js';
@@ -193,7 +194,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
   }
 
   private async overrideAllow(d: Decision, sessionId: string, subject: string): Promise<Decision> {
-    await this.o.audit.record({ action: 'policy.allow', user: subject, resource: `session:${sessionId}`, details: { normalized: d.normalized.slice(0, 1000), rule: d.rule, action_hash: d.actionHash, profile: d.profile, mode: d.mode }, result: 'success' });
+    await this.o.audit.record(fitEvent({ action: 'policy.allow', user: subject, resource: `session:${sessionId}`, details: { normalized: d.normalized.slice(0, 1000), rule: d.rule, action_hash: d.actionHash, profile: d.profile, mode: d.mode }, result: 'success' }));
     return d;
   }
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Metadata, Server, ServerCredentials, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { ApprovalStatus, ListApprovalsRequest, PolicyDecision, PolicyServiceClient, type ApprovalEvent, type DecideResponse } from '../../../proto/gen/loki/v1/policy.js';
+import { validateEvent } from '../../../daemon/src/audit/format.js';
 import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
 import { ApprovalStore } from '../../../daemon/src/policy/approvals.js';
 import { buildPolicyEngine } from '../../../daemon/src/policy/config.js';
@@ -107,6 +108,32 @@ describe('PolicyService over gRPC', function () {
     assert.deepEqual(d.commands[0]?.via, ['sudo']);
     assert.equal(events[0]?.action, 'policy.deny');
     assert.equal(events[0]?.user, 'local:1000');
+  });
+
+  it('audits every decision however the agent pads or garbles its command: nothing it sends makes the audit log refuse the record', async function () {
+    // Each of these used to produce a record the audit log refuses (a reason over 1,024
+    // characters or with a control character, details over 8 KiB), so the attempt went unaudited.
+    const padded = `true; rm -rf / ${'y'.repeat(1100)}`;
+    const garbled = "true; rm -rf / '\u0001'";
+    const wide = `echo '${'語'.repeat(3000)}' | sh`;
+    for (const [command, decision] of [[padded, PolicyDecision.POLICY_DECISION_DENY], [garbled, PolicyDecision.POLICY_DECISION_DENY], [wide, PolicyDecision.POLICY_DECISION_ASK]] as const) {
+      events.length = 0;
+      const d = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-alice', command));
+      assert.equal(d.decision, decision, command.slice(0, 40));
+      assert.equal(events.length, 1, 'one record');
+      const v = validateEvent(events[0]!); // what the real audit sink checks before it writes
+      assert.equal(v.details.action_hash, d.actionHash, 'the record still names the exact action');
+      if (command === padded) assert.match(v.reason ?? '', /… \[\+\d+ chars\]$/, 'a cut reason says so');
+      if (command === garbled) assert.match(v.reason ?? '', /\\x01/, 'a control character is shown as an escape');
+    }
+    // Deciding the wide command's approval (with a long comment of wide characters) is audited too.
+    const [pending] = await store.list({ status: 'pending' });
+    events.length = 0;
+    await rpc(admin(), 'decideApproval', { id: pending!.id, approve: false, comment: '理'.repeat(1900) });
+    assert.equal(events.length, 1);
+    const v = validateEvent(events[0]!);
+    assert.equal(v.action, 'approval.decide');
+    assert.equal(v.details.action_hash, pending!.actionHash);
   });
 
   it('answers INVALID_ARGUMENT with a specific message for malformed requests', async function () {
