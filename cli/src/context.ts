@@ -2,11 +2,12 @@
 // LokiClient — the admin socket by default, the gateway's HTTP API when a URL
 // is given (--url, LOKI_URL, or a stored `loki login`). Commands never open
 // sockets or touch generated code; they parse flags and render domain types.
+// The transports load when a command opens its client, not when `loki` starts:
+// grpc-js with the generated code, or the HTTP client with ws, take longer to load
+// than `--help`, a usage error or `--version` take to run (docs/performance.md).
 import { readFileSync } from 'node:fs';
 import { LokiError, defaultLokiHome, runtimePaths } from '../../common/src/index.js';
 import type { LokiClient } from '../../client/src/index.js';
-import { connectAdminSocket } from '../../client/src/grpc/index.js';
-import { createHttpClient } from '../../client/src/http/index.js';
 import { readLogin } from './login-store.js';
 
 export interface GlobalOptions {
@@ -70,8 +71,11 @@ export function resolveConnection(g: GlobalOptions, env: NodeJS.ProcessEnv = pro
 const tok = (t: string | undefined) => (t ? { token: t } : {});
 const ca = (c: string | undefined) => (c ? { caFile: c } : {});
 
-export function openClient(conn: Connection): LokiClient {
-  if (conn.kind === 'local') return connectAdminSocket({ socketPath: conn.socket });
+export async function openClient(conn: Connection): Promise<LokiClient> {
+  if (conn.kind === 'local') {
+    const { connectAdminSocket } = await import('../../client/src/grpc/index.js');
+    return connectAdminSocket({ socketPath: conn.socket });
+  }
   let caPem: Buffer | undefined;
   if (conn.caFile) {
     try {
@@ -80,13 +84,14 @@ export function openClient(conn: Connection): LokiClient {
       throw new LokiError('invalid_argument', `cannot read the CA file ${conn.caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
+  const { createHttpClient } = await import('../../client/src/http/index.js');
   return createHttpClient({ url: conn.url, ...(conn.token ? { token: conn.token } : {}), ...(caPem ? { ca: caPem } : {}) });
 }
 
 /** Runs `fn` with a client for this invocation and closes it afterwards. */
 export async function withClient<T>(ctx: CliContext, fn: (c: LokiClient, conn: Connection) => Promise<T>): Promise<T> {
   const conn = resolveConnection(ctx.globals());
-  const client = openClient(conn);
+  const client = await openClient(conn);
   try {
     return await fn(client, conn);
   } finally {

@@ -1,4 +1,5 @@
-import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+import { createRequire } from 'node:module';
+import type { pino as Pino, Logger, LoggerOptions, DestinationStream } from 'pino';
 import { stderrLogDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';
@@ -92,7 +93,13 @@ export interface LoggerFactoryOptions {
   destination?: DestinationStream;
 }
 
+/**
+ * pino loads with the first logger, not with this module: everything that imports
+ * common/ would otherwise pay for it at start, the CLI included, which logs nothing
+ * (`loki --version`, docs/performance.md). require() caches the module.
+ */
 export function createLogger(opts: LoggerFactoryOptions): Logger {
+  const { pino } = createRequire(import.meta.url)('pino') as { pino: typeof Pino };
   const options: LoggerOptions = {
     name: opts.name,
     level: opts.level ?? 'info',

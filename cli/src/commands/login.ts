@@ -50,7 +50,7 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
       if (!token) throw new LokiError('invalid_argument', 'give the token with --token-file FILE, --with-token (stdin) or $LOKI_TOKEN');
       const caFile = o.caFile ?? g.caFile ?? process.env.LOKI_CA_FILE;
       const caPath = caFile ? resolve(caFile) : undefined;
-      const client = openClient({ kind: 'remote', url, token, ...(caPath ? { caFile: caPath } : {}), source: 'flag' });
+      const client = await openClient({ kind: 'remote', url, token, ...(caPath ? { caFile: caPath } : {}), source: 'flag' });
       let subject: string;
       try {
         subject = (await client.status()).caller.subject;

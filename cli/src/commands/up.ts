@@ -1,12 +1,11 @@
 // `loki up` in the full command tree (help, and the global options the fast
-// path in main.ts leaves to commander). The work is in ../up/supervisor.ts.
+// path in main.ts leaves to commander). The work is in ../up/supervisor.ts,
+// loaded when the command runs.
 import type { Command } from 'commander';
 import { defaultLokiHome } from '../../../common/src/index.js';
 import { requireLocal, type CliContext } from '../context.js';
-import { runUp, type UpOptions } from '../up/supervisor.js';
+import type { UpOptions } from '../up/supervisor.js';
 import { parsePortOption } from './options.js';
-
-export { resolveUp, type UpOptions } from '../up/supervisor.js';
 
 export function registerUpCommand(program: Command, ctx: CliContext): void {
   program
@@ -19,6 +18,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
     .option('--no-gateway', 'run only the daemon')
     .action(async (o: UpOptions) => {
       requireLocal(ctx, '`loki up`');
+      const { runUp } = await import('../up/supervisor.js');
       await runUp(o, ctx.globals().home ?? defaultLokiHome());
     });
 }
