@@ -66,6 +66,12 @@ export function ApprovalCard({ a, me, onDone }: { a: Approval; me: BrowserSessio
       </pre>
       {shown !== a.action ? <p class="warn">This action contains hidden or control characters, shown above as escapes.</p> : null}
       <dl class="facts">
+        {a.normalized && a.normalized !== a.action ? (
+          <>
+            <dt>Analysed as</dt>
+            <dd class="mono">{escapeForDisplay(a.normalized)}</dd>
+          </>
+        ) : null}
         <dt>Rule</dt>
         <dd class="mono">{a.asked_by}</dd>
         <dt>Reason</dt>

@@ -20,6 +20,7 @@ export function ApprovalsScreen({ height }: { height: number }) {
           <Text wrap="wrap">{`asked by ${escapeForDisplay(sel.asked_by)}: ${escapeForDisplay(sel.reason)}`}</Text>
           <C bold>Action (whole, escaped):</C>
           <Text wrap="wrap">{escapeForDisplay(sel.action)}</Text>
+          {sel.normalized && sel.normalized !== sel.action ? <Text wrap="wrap" color="gray">{`analysed as: ${escapeForDisplay(sel.normalized)}`}</Text> : null}
           <C color="gray">a approve · r reject</C>
         </Box>
       ) : null}
