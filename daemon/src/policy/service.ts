@@ -37,10 +37,9 @@ function actionKind(a: Action): string {
   return a.kind;
 }
 
-/** The exact shell command of an approval for its audit entry (the hash identifies it; long ones are cut and say so). */
+/** The exact shell command of an approval, for its audit entry (fitEvent cuts a long one and says so). */
 function commandDetail(command: string): { command?: string } {
-  if (!command) return {};
-  return { command: command.length > 1000 ? `${command.slice(0, 1000)} … [+${command.length - 1000} chars]` : command };
+  return command ? { command } : {};
 }
 
 export class PolicyService {
