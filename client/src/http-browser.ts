@@ -40,6 +40,12 @@ export interface BrowserSession {
   expires_at: string | null;
 }
 
+/** GET /auth/methods: what the login page may offer. */
+export interface SignInMethods {
+  token: boolean;
+  oidc: 'disabled' | 'ready' | 'unavailable';
+}
+
 declare const location: { origin: string } | undefined;
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -147,6 +153,10 @@ export class BrowserLokiClient {
     const me = await this.call<BrowserSession>('POST', '/auth/session', { token });
     this.csrf = me.csrf_token;
     return me;
+  }
+  /** The sign-in methods this gateway offers (public; asked before signing in). */
+  signInMethods(): Promise<SignInMethods> {
+    return this.call<SignInMethods>('GET', '/auth/methods');
   }
   async logout(): Promise<void> {
     await this.call('POST', '/auth/session/logout');

@@ -198,7 +198,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes, { daemon: deps.daemon });
   if (!config.metrics.listen) await app.register(metricsRoutes, { metrics });
   await app.register(async (child) => oidc.registerRoutes(child));
-  await app.register(cookieSessionRoutes, { store: webSessions, secureCookies, security: () => security });
+  await app.register(cookieSessionRoutes, { store: webSessions, secureCookies, security: () => security, oidcStatus: () => oidc.status() });
   await app.register(dashboardRoutes, deps.web ?? {});
   await app.register(streamTicketRoutes, { tickets, routes });
   await app.register(openApiRoutes, { routes: collected });

@@ -13,7 +13,7 @@ import { bearer, buildTestGateway, generateToken, startTestDaemon, type TestDaem
 
 // By path, or by "METHOD path" where the same path has a guarded method too (GET /auth/session is `read`).
 // The web dashboard's shell and hashed assets hold no data; POST /auth/session is its token sign-in.
-const PUBLIC = new Set(['/health', '/healthz/live', '/healthz/ready', '/auth/oidc/login', '/auth/oidc/callback', '/auth/logout', '/', '/assets/:name', 'POST /auth/session']);
+const PUBLIC = new Set(['/health', '/healthz/live', '/healthz/ready', '/auth/oidc/login', '/auth/oidc/callback', '/auth/logout', '/', '/assets/:name', 'POST /auth/session', 'GET /auth/methods']);
 const repoRoot = join(process.cwd());
 
 describe('OpenAPI document', () => {

@@ -156,7 +156,7 @@ export class Authenticator {
 
   /** A pasted Loki token, verified by the daemon exactly as a bearer token is (the dashboard's login exchange). */
   async verifyToken(credential: string, requestId: string, clientIp: string): Promise<AuthOutcome & { expiresAtMs?: number }> {
-    if (!TOKEN_SHAPE.test(credential)) return { kind: 'failed', reason: 'malformed', message: 'that is not a Loki token (loki_…)' };
+    if (!TOKEN_SHAPE.test(credential)) return { kind: 'failed', reason: 'malformed', message: 'that is not a Loki token: a token is loki_ followed by 20 to 200 letters, digits, _ or - (was it cut short when copied?)' };
     const v = await this.daemon.verifyToken(credential, { requestId, clientIp });
     if (!v.valid) return refusal(v.reason);
     return { kind: 'ok', identity: tokenIdentity(v), expiresAtMs: v.token.expiresAtMs };

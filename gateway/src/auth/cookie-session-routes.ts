@@ -1,17 +1,22 @@
 // The dashboard's login by token: POST /auth/session {token} → cookie session;
 // GET /auth/session → who am I (+ the CSRF token the page must echo);
-// POST /auth/session/logout → the cookie session is revoked server-side.
+// POST /auth/session/logout → the cookie session is revoked server-side;
+// GET /auth/methods → which sign-in methods this gateway offers (public: the
+// login page asks before it offers single sign-on).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LokiError } from '../../../common/src/index.js';
 import type { Identity } from './identity.js';
 import { WEB_SESSION_MAX_AGE_S, webSessionCookie, type WebSessionStore } from './cookie-session.js';
 import { sameOrigin, type SecuritySettings } from '../plugins/security.js';
 import { callIdentity } from '../plugins/guard.js';
+import type { OidcStatus } from './oidc/types.js';
 
 export interface CookieSessionRouteOptions {
   store: WebSessionStore;
   secureCookies: () => boolean;
   security: () => SecuritySettings;
+  /** The OIDC module's state now (it can change on SIGHUP or while the provider is unreachable). */
+  oidcStatus: () => OidcStatus;
 }
 
 const meSchema = {
@@ -77,6 +82,22 @@ export async function cookieSessionRoutes(app: FastifyInstance, opts: CookieSess
       const maxAge = Math.floor((session.expiresAtMs - now) / 1000);
       reply.header('set-cookie', webSessionCookie(cookieName(), id, Math.min(maxAge, WEB_SESSION_MAX_AGE_S), opts.secureCookies()));
       return reply.code(201).send(me({ ...outcome.identity, viaCookie: true }, session.csrf, session.expiresAtMs));
+    },
+  );
+
+  app.get(
+    '/auth/methods',
+    {
+      config: { access: { scope: 'public' } },
+      schema: {
+        summary: 'Which sign-in methods this gateway offers: API token always; OIDC single sign-on when configured (`ready`), configured but its provider unreachable (`unavailable`), or not configured (`disabled`)',
+        querystring: { type: 'object', properties: {} },
+        response: { 200: { type: 'object', required: ['token', 'oidc'], properties: { token: { type: 'boolean' }, oidc: { type: 'string', enum: ['disabled', 'ready', 'unavailable'] } } } },
+      },
+    },
+    async (_req, reply) => {
+      noStore(reply);
+      return { token: true, oidc: opts.oidcStatus() };
     },
   );
 

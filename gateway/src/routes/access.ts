@@ -32,7 +32,7 @@ declare module 'fastify' {
 }
 
 /** Paths that may be declared `public`; anything else declaring it fails startup. */
-export const PUBLIC_PATHS: readonly RegExp[] = [/^\/health$/, /^\/healthz\/(live|ready)$/, /^\/auth\/oidc\/(login|callback)$/, /^\/auth\/logout$/, /^\/auth\/session$/, /^\/$/, /^\/assets\/:name$/];
+export const PUBLIC_PATHS: readonly RegExp[] = [/^\/health$/, /^\/healthz\/(live|ready)$/, /^\/auth\/oidc\/(login|callback)$/, /^\/auth\/logout$/, /^\/auth\/session$/, /^\/auth\/methods$/, /^\/$/, /^\/assets\/:name$/];
 
 export function mayBePublic(url: string): boolean {
   return PUBLIC_PATHS.some((re) => re.test(url));

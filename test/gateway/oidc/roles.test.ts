@@ -27,3 +27,29 @@ describe('OIDC role mapping', function () {
     assert.equal(identityFromClaims({ sub: '00u1abc', hd: 'example.com' }, cfg).subject, 'oidc:00u1abc');
   });
 });
+
+describe('OIDC session revocations', function () {
+  it('refuses a revoked session id until its cookie would have expired, then forgets it', async function () {
+    const { SessionRevocations } = await import('../../../gateway/src/auth/oidc/runtime.js');
+    const r = new SessionRevocations(3);
+    r.revoke('a', 2_000, 1_000);
+    assert.equal(r.isRevoked('a', 1_999), true);
+    assert.equal(r.isRevoked('b', 1_999), false);
+    assert.equal(r.isRevoked('a', 2_000), false, 'past its expiry the cookie is refused anyway');
+    assert.equal(r.size, 0);
+  });
+
+  it('stays within its cap: expired entries go first, then the oldest', async function () {
+    const { SessionRevocations } = await import('../../../gateway/src/auth/oidc/runtime.js');
+    const r = new SessionRevocations(3);
+    r.revoke('old', 1_500, 1_000);
+    r.revoke('b', 9_000, 1_000);
+    r.revoke('c', 9_000, 1_000);
+    r.revoke('d', 9_000, 2_000); // full: 'old' has expired and is pruned
+    assert.equal(r.size, 3);
+    assert.deepEqual(['b', 'c', 'd'].map((s) => r.isRevoked(s, 2_000)), [true, true, true]);
+    r.revoke('e', 9_000, 2_000); // full of live entries: the oldest ('b') goes
+    assert.equal(r.size, 3);
+    assert.deepEqual(['b', 'c', 'd', 'e'].map((s) => r.isRevoked(s, 2_000)), [false, true, true, true]);
+  });
+});

@@ -1,11 +1,14 @@
 import { useState } from 'preact/hooks';
 import type { BrowserSession } from '../../../client/src/http-browser.js';
-import { api } from '../util.js';
+import { api, useLoad } from '../util.js';
 
 export function Login({ onLogin }: { onLogin: (me: BrowserSession) => void }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  // Single sign-on is offered only when this gateway has it configured.
+  const methods = useLoad(() => api.signInMethods(), []);
+  const oidc = methods.data?.oidc ?? 'disabled';
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -39,9 +42,13 @@ export function Login({ onLogin }: { onLogin: (me: BrowserSession) => void }) {
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
-      <p>
-        Or <a href="/auth/oidc/login">sign in with your organisation (OIDC)</a>.
-      </p>
+      {oidc === 'ready' ? (
+        <p class="sso">
+          Or <a href="/auth/oidc/login">sign in with your organisation (OIDC)</a>.
+        </p>
+      ) : oidc === 'unavailable' ? (
+        <p class="sso hint">Single sign-on is configured but its identity provider cannot be reached right now; sign in with a token, or try again later.</p>
+      ) : null}
     </main>
   );
 }

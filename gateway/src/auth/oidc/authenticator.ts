@@ -16,6 +16,7 @@ import {
   identityFromSession,
   requireDiscovered,
   settingsFingerprint,
+  SessionRevocations,
   type Runtime,
 } from './runtime.js';
 import type { OidcAuthenticator, OidcStatus } from './types.js';
@@ -87,6 +88,7 @@ export function createOidcAuthenticator(config: unknown, deps: OidcDeps): OidcAu
     };
   }
 
+  const revocations = new SessionRevocations();
   let runtime = build(parseOidcConfig(config), undefined);
   if (!runtime) log.info('OIDC/SSO disabled (no oidc.issuer configured)');
 
@@ -120,8 +122,10 @@ export function createOidcAuthenticator(config: unknown, deps: OidcDeps): OidcAu
     async identityFromCookie(req: FastifyRequest): Promise<Identity | undefined> {
       const rt = runtime;
       if (!rt) return undefined;
-      const claims = await rt.sealer.open('session', readCookie(req.headers.cookie, sessionCookie), now());
-      return claims ? identityFromSession(claims, rt) : undefined;
+      const t = now();
+      const claims = await rt.sealer.open('session', readCookie(req.headers.cookie, sessionCookie), t);
+      if (!claims || (typeof claims.sid === 'string' && revocations.isRevoked(claims.sid, t))) return undefined;
+      return identityFromSession(claims, rt);
     },
 
     async registerRoutes(app: FastifyInstance): Promise<void> {
@@ -132,6 +136,7 @@ export function createOidcAuthenticator(config: unknown, deps: OidcDeps): OidcAu
         secureCookies: deps.secureCookies,
         routeConfig: deps.routeConfig ?? {},
         tokenTimeoutMs: requestTimeoutMs * 2,
+        revocations,
       });
     },
 

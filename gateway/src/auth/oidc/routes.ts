@@ -15,6 +15,7 @@ import {
   STATE_TTL_SECONDS,
   requireDiscovered,
   type Runtime,
+  type SessionRevocations,
   type SessionClaims,
 } from './runtime.js';
 import { verifyJwt } from './verify.js';
@@ -26,6 +27,7 @@ export interface RouteContext {
   secureCookies: boolean;
   routeConfig: Record<string, unknown>;
   tokenTimeoutMs: number;
+  revocations: SessionRevocations;
 }
 
 const PARAM = { type: 'string', maxLength: 4096 } as const;
@@ -222,6 +224,13 @@ export function registerOidcRoutes(app: FastifyInstance, ctx: RouteContext): voi
   app.get('/auth/logout', { config, schema: { querystring: { type: 'object', properties: {} } } }, async (req, reply) => {
     reply.header('cache-control', 'no-store').header('set-cookie', clearCookie(sessionCookie, '/', ctx.secureCookies));
     const rt = ctx.runtime();
+    // End the session here, not only in this browser: a copy of the cookie stops working too.
+    const now = ctx.now();
+    const claims = rt ? await rt.sealer.open('session', readCookie(req.headers.cookie, sessionCookie), now) : undefined;
+    if (claims && typeof claims.sid === 'string' && typeof claims.exp === 'number') {
+      ctx.revocations.revoke(claims.sid, claims.exp * 1000, now);
+      ctx.log.info({ request_id: req.id, subject: claims.subj, session_id: claims.sid }, 'OIDC browser session ended');
+    }
     const endSession = rt?.discovery.discovered?.metadata.end_session_endpoint;
     if (!rt || !endSession) return reply.redirect('/', 302);
     // RP-initiated logout ends the IdP session too; client_id identifies us without storing the ID token.

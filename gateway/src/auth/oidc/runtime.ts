@@ -65,3 +65,39 @@ export function identityFromSession(claims: JWTPayload, rt: Runtime): Identity |
   if (typeof claims.idt === 'string') identity.credential = claims.idt;
   return identity;
 }
+
+/**
+ * Browser sessions ended by a logout, by session id (`sid`), until the sealed
+ * cookie would have expired anyway. The cookie is stateless, so without this a
+ * copy taken before the logout would keep working until its `exp`. Held in this
+ * gateway's memory: a restart forgets it (then a copied cookie works again until
+ * its `exp`, at most `session_max_age_seconds`).
+ */
+export class SessionRevocations {
+  private readonly until = new Map<string, number>();
+  constructor(private readonly max = 100_000) {}
+
+  revoke(sid: string, untilMs: number, nowMs: number): void {
+    if (this.until.size >= this.max) this.prune(nowMs);
+    // Still full of live entries: the oldest is dropped (a session revoked that long ago
+    // has the least time left to run).
+    if (this.until.size >= this.max) this.until.delete(this.until.keys().next().value as string);
+    this.until.set(sid, Math.max(untilMs, this.until.get(sid) ?? 0));
+  }
+
+  isRevoked(sid: string, nowMs: number): boolean {
+    const t = this.until.get(sid);
+    if (t === undefined) return false;
+    if (t > nowMs) return true;
+    this.until.delete(sid);
+    return false;
+  }
+
+  get size(): number {
+    return this.until.size;
+  }
+
+  private prune(nowMs: number): void {
+    for (const [sid, t] of this.until) if (t <= nowMs) this.until.delete(sid);
+  }
+}
