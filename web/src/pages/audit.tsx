@@ -105,7 +105,7 @@ export function Audit() {
                 <td>{e.seq}</td>
                 <td>{time(e.timestamp)}</td>
                 <td class="mono">{e.action}</td>
-                <td>{e.user}</td>
+                <td>{escapeForDisplay(e.user)}</td>
                 <td class="mono wrap">{escapeForDisplay(e.resource)}</td>
                 <td>
                   <span class={`result result-${e.result}`}>{e.result}</span> {e.reason ? <span class="muted">{escapeForDisplay(e.reason)}</span> : null}
@@ -115,6 +115,7 @@ export function Audit() {
             ))}
           </tbody>
         </table>
+        {page.data && page.data.entries.length === 0 ? <p class="empty">No audit entries{filter.action || filter.user || filter.result ? ' match these filters' : ' yet'}.</p> : null}
       </div>
       <div class="row">
         <button type="button" class="secondary" disabled={cursors.length === 0} onClick={newer}>

@@ -45,7 +45,7 @@ export function Tokens() {
         <div class="row">
           <label>
             Name
-            <input value={name} required maxLength={64} pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+            <input value={name} required maxLength={64} pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" title="letters, digits, dot, underscore or hyphen, starting with a letter or digit (at most 64)" onInput={(e) => setName((e.target as HTMLInputElement).value)} />
           </label>
           <label>
             Role
