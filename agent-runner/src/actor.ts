@@ -17,8 +17,11 @@ type Kind = NonNullable<AgentAction['action']>;
 
 const AUTHOR = { name: 'Loki Agent', email: 'agent@loki.local' };
 
+/** An event's text cut to `max` characters, saying how much was cut (the agent still gets it all). */
 function preview(s: string, max = 200): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
+  if (s.length <= max) return s;
+  const cut = /[\ud800-\udbff]/.test(s[max - 1] ?? '') ? max - 1 : max; // never half a surrogate pair
+  return `${s.slice(0, cut)}… [+${s.length - cut} chars]`;
 }
 
 export class Actor {

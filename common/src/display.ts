@@ -88,6 +88,26 @@ export function escapeForDisplay(text: string): string {
   return tokens(text).join('');
 }
 
+/**
+ * Multi-line text from an agent (a command's output in an event) as display
+ * lines: each line goes through `escapeForDisplay` on its own, so the line feeds
+ * are the only characters not shown as escapes (CR, ESC, bidi … still are), and
+ * a final line feed adds no empty line. Every surface prints the lines after the
+ * first one indented under their entry (CLI `│`, a block on the web), so output
+ * can never pass for an entry of its own. One-line lists use `firstLineForDisplay`.
+ */
+export function displayLines(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map(escapeForDisplay);
+}
+
+/** The first display line, and how many more there are: `exit 0 [+9 lines]`. */
+export function firstLineForDisplay(text: string): string {
+  const lines = displayLines(text);
+  return lines.length > 1 ? `${lines[0]} [+${lines.length - 1} line${lines.length === 2 ? '' : 's'}]` : (lines[0] ?? '');
+}
+
 /** True when `escapeForDisplay(text)` differs from the text (something was made visible). */
 export function hasHiddenCharacters(text: string): boolean {
   for (const ch of text) if (needsEscape(ch.codePointAt(0)!)) return true;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { escapeForDisplay, hasHiddenCharacters, shortenForDisplay } from '../../common/src/index.js';
+import { displayLines, escapeForDisplay, firstLineForDisplay, hasHiddenCharacters, shortenForDisplay } from '../../common/src/index.js';
 
 describe('escapeForDisplay', () => {
   it('makes ESC, C1, DEL and other controls visible', () => {
@@ -54,5 +54,24 @@ describe('shortenForDisplay', () => {
   it('never splits an escape sequence', () => {
     const out = shortenForDisplay('\u001b'.repeat(30), 30);
     assert.match(out, /^(\\x1b)+ … \[\+\d+ chars hidden\]$/);
+  });
+});
+
+describe('displayLines and firstLineForDisplay', () => {
+  it('splits on line feeds only and escapes each line on its own', () => {
+    assert.deepEqual(displayLines('exit 0\na\x1b[31m\nb\rc\u202e\n'), ['exit 0', 'a\\x1b[31m', 'b\\x0dc\\u202e']);
+  });
+
+  it('adds no empty line for a final line feed, but keeps empty lines inside', () => {
+    assert.deepEqual(displayLines('exit 1\n'), ['exit 1']);
+    assert.deepEqual(displayLines('a\n\nb'), ['a', '', 'b']);
+    assert.deepEqual(displayLines(''), ['']);
+  });
+
+  it('gives lists the first line and how many more there are', () => {
+    assert.equal(firstLineForDisplay('exit 0\na\nb\n'), 'exit 0 [+2 lines]');
+    assert.equal(firstLineForDisplay('exit 0\na'), 'exit 0 [+1 line]');
+    assert.equal(firstLineForDisplay('exit 0\n'), 'exit 0');
+    assert.equal(firstLineForDisplay('\x1b[2J\nx'), '\\x1b[2J [+1 line]');
   });
 });

@@ -129,6 +129,10 @@ describe('web dashboard in a real browser', function () {
     assert.match(ask.action, /phase review/);
     assert.equal(await card.$eval('.hash', (e) => e.textContent), ask.action_hash);
     assert.match((await card.textContent()) ?? '', /Expires\s*in \d/);
+    // `cat hello.txt`'s result: "exit 0" beside the event, its output in a block under it.
+    const result = page.locator('.events li', { has: page.locator('.evtype:text-is("tool_result")') }).filter({ has: page.locator('.evout') });
+    assert.equal(await result.locator('.evmsg').textContent(), 'exit 0');
+    assert.equal(await result.locator('.evout').textContent(), 'hello');
     await screenshot(page, 'session-waiting-1280x800');
 
     // Drop every connection (the event stream included) while the session waits, then decide:

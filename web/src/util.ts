@@ -1,10 +1,10 @@
 // Small shared helpers of the dashboard (no DOM access outside hooks).
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { escapeForDisplay, shortenForDisplay } from '../../common/src/display.js';
+import { displayLines, escapeForDisplay, shortenForDisplay } from '../../common/src/display.js';
 import { BrowserLokiClient } from '../../client/src/http-browser.js';
 
 export const api = new BrowserLokiClient();
-export { escapeForDisplay, shortenForDisplay };
+export { displayLines, escapeForDisplay, shortenForDisplay };
 
 export interface Loaded<T> {
   data: T | undefined;

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AUTONOMY_MODES, LokiError, PROVIDERS, escapeForDisplay, listText, sessionStatusValue } from '../../../common/src/index.js';
+import { AUTONOMY_MODES, LokiError, PROVIDERS, displayLines, escapeForDisplay, listText, sessionStatusValue } from '../../../common/src/index.js';
 import { type LokiClient, type Session, type SessionEvent, type SessionMetrics } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { resolveId } from '../ids.js';
@@ -34,7 +34,10 @@ function printSession(s: Session): void {
 
 function printEvent(e: SessionEvent, json: boolean): void {
   if (json) return printJsonLine(e);
-  printLine(`${formatTime(e.time)} #${e.seq} ${e.type.padEnd(14)} ${escapeForDisplay(e.message)}`);
+  // A command's output spans lines: each one under its event, indented behind a bar.
+  const [first = '', ...more] = displayLines(e.message);
+  printLine(`${formatTime(e.time)} #${e.seq} ${e.type.padEnd(14)} ${first}`);
+  for (const line of more) printLine(`    │ ${line}`);
 }
 
 /** The daemon names the known providers; say here how to choose one. */
@@ -144,6 +147,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     });
   sessions
     .command('show')
+    .description("one session's state, branch, progress, cost and policy decisions")
     .argument('<id>', 'session id or unique prefix')
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {

@@ -1,6 +1,6 @@
 // Pure pieces of the dashboard: screen names, the key table, theme, filtering
 // and the one-line renderings shared by the Ink screens and the plain snapshot.
-import { escapeForDisplay, shortenForDisplay } from '../../../common/src/index.js';
+import { escapeForDisplay, firstLineForDisplay, shortenForDisplay } from '../../../common/src/index.js';
 import type { Approval, AuditEntry, Sandbox, Session, SessionEvent } from '../../../client/src/index.js';
 
 export type ScreenName = 'sessions' | 'session' | 'approvals' | 'sandboxes' | 'logs' | 'audit';
@@ -89,7 +89,7 @@ export const SANDBOX_HEADER = [pad('ID', 12), pad('NAME', 24), pad('STATE', 9), 
 
 /** Event lines come from the agent: escaped, and the message never cut. */
 export function eventLine(e: SessionEvent): string {
-  return `${clock(e.time)} #${e.seq} ${escapeForDisplay(e.type)} ${escapeForDisplay(e.message)}`;
+  return `${clock(e.time)} #${e.seq} ${escapeForDisplay(e.type)} ${firstLineForDisplay(e.message)}`;
 }
 
 export function auditLine(e: AuditEntry): string {

@@ -213,6 +213,22 @@ describe('security review: a hostile agent-runner on the agent socket', function
     assert.ok(waiting.at(-1)?.endsWith(`: ${line}`), `the session's event names the whole line: ${waiting.join(' | ')}`);
   });
 
+  it("cannot forge event lines in the operator's log: command output prints under its event, indented, escapes kept", async function () {
+    const { s, runner } = await session();
+    // Output shaped like the log's own lines, plus a terminal escape and a carriage return.
+    const forged = '2026-12-05T05:06:34Z #99 decision       allow shell rm -rf /';
+    await runner.report([{ type: 'tool_result', message: `exit 0\n${forged}\n\x1b[2Jcleared\rover\n` }]);
+    const cli = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' })).stdout;
+    const lines = (await cli('sessions', 'logs', s.id)).trimEnd().split('\n');
+    const at = lines.findIndex((l) => / tool_result +exit 0$/.test(l));
+    assert.ok(at >= 0, `the event's first line stands alone:\n${lines.join('\n')}`);
+    assert.deepEqual(lines.slice(at + 1, at + 3), [`    │ ${forged}`, '    │ \\x1b[2Jcleared\\x0dover'], 'the rest is indented under it, ESC and CR still escaped');
+    // Every line of the log is an event (timestamp first) or indented output: nothing else.
+    for (const l of lines) assert.match(l, /^(\d{4}-\d\d-\d\dT\S+ #\d+ |    │ )/, `a line that is neither: ${l}`);
+    assert.equal(lines.filter((l) => l.startsWith(forged)).length, 0, 'the forged line never starts a line');
+  });
+
   it('cannot keep a stopped session alive: after stop every call says stop and nothing revives it', async function () {
     const { s, runner } = await session();
     const m = sd.feature.manager;

@@ -5,7 +5,7 @@ import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { SessionEvent } from '../../../client/src/types.js';
 import { isTerminalState } from '../../../common/src/vocab.js';
 import { PatchView, splitPatch } from '../highlight.js';
-import { age, api, canControl, escapeForDisplay, time, useLoad, useNow } from '../util.js';
+import { age, api, canControl, displayLines, escapeForDisplay, time, useLoad, useNow } from '../util.js';
 import { ApprovalCard, useApprovals } from './approvals.js';
 import { StateBadge } from './sessions.js';
 
@@ -22,14 +22,23 @@ function useEvents(id: string): SessionEvent[] {
   return events;
 }
 
+function Event({ e }: { e: SessionEvent }) {
+  // A command's output spans lines: the first beside the event, the rest in a block under it.
+  const [first = '', ...more] = displayLines(e.message);
+  return (
+    <li data-seq={e.seq}>
+      <span class="seq">#{e.seq}</span> <span class="mono evtype">{e.type}</span> <span class="evmsg">{first}</span>{' '}
+      <time class="muted">{new Date(e.time).toLocaleTimeString()}</time>
+      {more.length ? <pre class="evout">{more.join('\n')}</pre> : null}
+    </li>
+  );
+}
+
 function Events({ events }: { events: SessionEvent[] }) {
   return (
     <ol class="events" aria-live="polite" aria-label="Events">
       {events.map((e) => (
-        <li key={e.seq} data-seq={e.seq}>
-          <span class="seq">#{e.seq}</span> <span class="mono evtype">{e.type}</span> <span class="evmsg">{escapeForDisplay(e.message)}</span>{' '}
-          <time class="muted">{new Date(e.time).toLocaleTimeString()}</time>
-        </li>
+        <Event key={e.seq} e={e} />
       ))}
     </ol>
   );
