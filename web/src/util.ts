@@ -1,5 +1,5 @@
 // Small shared helpers of the dashboard (no DOM access outside hooks).
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import { displayLines, escapeForDisplay, shortenForDisplay } from '../../common/src/display.js';
 import { BrowserLokiClient } from '../../client/src/http-browser.js';
 
@@ -69,4 +69,10 @@ export function isAdmin(scopes: readonly string[]): boolean {
 
 export function canAudit(scopes: readonly string[]): boolean {
   return scopes.includes('*') || scopes.includes('audit');
+}
+
+/** Project names by id (sessions carry the id); empty until loaded or when the list is refused. */
+export function useProjectNames(): Map<string, string> {
+  const projects = useLoad(() => api.projects.list().catch(() => []), []);
+  return useMemo(() => new Map((projects.data ?? []).map((p) => [p.id, p.name])), [projects.data]);
 }

@@ -5,7 +5,7 @@ import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { SessionEvent } from '../../../client/src/types.js';
 import { isTerminalState } from '../../../common/src/vocab.js';
 import { PatchView, splitPatch } from '../highlight.js';
-import { age, api, canControl, displayLines, escapeForDisplay, time, useLoad, useNow } from '../util.js';
+import { age, api, canControl, displayLines, escapeForDisplay, time, useLoad, useNow, useProjectNames } from '../util.js';
 import { ApprovalCard, useApprovals } from './approvals.js';
 import { StateBadge } from './sessions.js';
 
@@ -110,6 +110,7 @@ export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
   const events = useEvents(id);
   const s = useLoad(() => api.sessions.get(id), [id, events.length]);
   const approvals = useApprovals(id);
+  const names = useProjectNames();
   const now = useNow();
   const [tab, setTab] = useState<'events' | 'trail' | 'changes'>('events');
   const [error, setError] = useState<string>();
@@ -139,7 +140,7 @@ export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
             <dt>Owner</dt>
             <dd>{ses.owner}</dd>
             <dt>Project</dt>
-            <dd>{ses.project_id || '—'}</dd>
+            <dd title={ses.project_id}>{names.get(ses.project_id) ?? (ses.project_id || '—')}</dd>
             <dt>Provider</dt>
             <dd>{ses.provider}</dd>
             <dt>Branch</dt>

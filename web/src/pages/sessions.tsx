@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { Session } from '../../../client/src/types.js';
 import { AUTONOMY_MODES, PROVIDERS, SESSION_STATES } from '../../../common/src/vocab.js';
-import { age, api, canControl, useLoad, useNow } from '../util.js';
+import { age, api, canControl, useLoad, useNow, useProjectNames } from '../util.js';
 
 const STATES = ['', ...SESSION_STATES];
 
@@ -127,12 +127,13 @@ export function Sessions({ me }: { me: BrowserSession }) {
   const list = useLoad(() => api.sessions.list({ all }), [all]);
   useLiveReload(list.reload);
   const now = useNow();
+  const names = useProjectNames();
   const shown = useMemo(() => {
     const t = text.trim().toLowerCase();
     return (list.data ?? []).filter(
-      (s) => (!state || s.state === state) && (!t || [s.id, s.owner, s.project_id, s.provider, s.branch].some((v) => v.toLowerCase().includes(t))),
+      (s) => (!state || s.state === state) && (!t || [s.id, s.owner, s.project_id, names.get(s.project_id) ?? '', s.provider, s.branch].some((v) => v.toLowerCase().includes(t))),
     );
-  }, [list.data, state, text]);
+  }, [list.data, state, text, names]);
   return (
     <section>
       <h1 tabIndex={-1}>Sessions</h1>
@@ -183,7 +184,7 @@ export function Sessions({ me }: { me: BrowserSession }) {
                   <StateBadge state={s.state} />
                 </td>
                 <td>{s.owner}</td>
-                <td>{s.project_id || '—'}</td>
+                <td title={s.project_id}>{names.get(s.project_id) ?? (s.project_id || '—')}</td>
                 <td>{s.provider}</td>
                 <td class="mono">{s.branch || '—'}</td>
                 <td>
