@@ -4,9 +4,8 @@
 // login page offers the provider only when the gateway has OIDC configured: a
 // gateway without it must not send the user to a JSON 404.
 import assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
 import { createOidcAuthenticator, type OidcAuthenticatorHandle } from '../../gateway/src/auth/oidc/index.js';
-import { silentLog } from '../gateway/oidc/helpers.js';
+import { signInAtProvider, silentLog } from '../gateway/oidc/helpers.js';
 import { CLIENT_ID, CLIENT_SECRET, freePort, makeKey, startProvider, type TestProvider } from '../gateway/oidc/provider.js';
 import { buildTestGateway, startTestDaemon, type TestDaemon, type TestGateway } from '../gateway/helpers.js';
 import { openBrowser, screenshot, type TestBrowser } from './browser.js';
@@ -54,15 +53,6 @@ describe('web dashboard sign-in with OIDC single sign-on (real provider, real Ch
     await provider?.close();
     await daemon?.close();
   });
-
-  /** The provider's own sign-in and consent forms. */
-  async function signInAtProvider(page: Page, login: string): Promise<void> {
-    await page.fill('input[name=login]', login);
-    await page.fill('input[name=password]', 'any');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' });
-    await page.click('button[type=submit]');
-  }
 
   it('says which sign-in methods each gateway offers (GET /auth/methods, no credentials)', async () => {
     const on = await fetch(`${base}/auth/methods`);

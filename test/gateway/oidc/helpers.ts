@@ -1,6 +1,7 @@
 // Shared bits for the OIDC tests: a silent logger, token minting, waiting.
 import { SignJWT, type JWTPayload } from 'jose';
 import { pino } from 'pino';
+import type { Page } from 'playwright-core';
 import type { SigningKey } from './provider.js';
 
 export const silentLog = pino({ level: 'silent' });
@@ -35,4 +36,13 @@ export async function rejection(p: Promise<unknown>): Promise<{ code: string; me
     return err as { code: string; message: string };
   }
   throw new Error('expected the promise to reject');
+}
+
+/** Drives the test provider's own sign-in and consent forms in a browser page. */
+export async function signInAtProvider(page: Page, login: string): Promise<void> {
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'any');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' });
+  await page.click('button[type=submit]');
 }

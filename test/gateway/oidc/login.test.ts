@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createOidcAuthenticator, type OidcAuthenticatorHandle } from '../../../gateway/src/auth/oidc/index.js';
 import { CookieSealer } from '../../../gateway/src/auth/oidc/cookies.js';
-import { silentLog } from './helpers.js';
+import { signInAtProvider, silentLog } from './helpers.js';
 import { CLIENT_ID, CLIENT_SECRET, freePort, makeKey, startProvider, type TestProvider } from './provider.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -55,15 +55,6 @@ describe('OIDC browser login in headless Chromium', function () {
     await provider?.close();
   });
 
-  /** Drives the provider's own sign-in and consent forms. */
-  async function signIn(page: Page, login: string): Promise<void> {
-    await page.fill('input[name=login]', login);
-    await page.fill('input[name=password]', 'any');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' });
-    await page.click('button[type=submit]');
-  }
-
   async function bodyJson(page: Page): Promise<Record<string, unknown>> {
     return JSON.parse(await page.innerText('body')) as Record<string, unknown>;
   }
@@ -84,7 +75,7 @@ describe('OIDC browser login in headless Chromium', function () {
     const page = await context.newPage();
     await page.goto(`${gw}/auth/oidc/login?returnTo=/whoami`, { waitUntil: 'domcontentloaded' });
     assert.ok(page.url().startsWith(provider.issuer), `at the provider: ${page.url()}`);
-    await signIn(page, 'alice');
+    await signInAtProvider(page, 'alice');
     await page.waitForURL(`${gw}/whoami`);
     const me = await bodyJson(page);
     assert.deepEqual(me, { subject: 'oidc:alice', scopes: ['control', 'write', 'read'], method: 'oidc', role: 'operator', viaCookie: true, credentialId: me.credentialId, credential: me.credential });
@@ -115,7 +106,7 @@ describe('OIDC browser login in headless Chromium', function () {
     context = await newContext();
     const page = await context.newPage();
     await page.goto(`${gw}/auth/oidc/login`, { waitUntil: 'domcontentloaded' });
-    await signIn(page, 'carol');
+    await signInAtProvider(page, 'carol');
     await page.waitForURL(`${gw}/`);
     const res = await page.goto(`${gw}/whoami`);
     const me = (await res?.json()) as Record<string, unknown>;
@@ -137,7 +128,7 @@ describe('OIDC browser login in headless Chromium', function () {
     const { iat: _iat, exp: _exp, ...rest } = claims;
     const forged = await sealer.seal('state', { ...rest, nonce: 'a-different-nonce' }, Date.now(), 600);
     await context.addCookies([{ ...stateCookie, value: forged }]);
-    await signIn(page, 'alice');
+    await signInAtProvider(page, 'alice');
     await page.waitForURL((u) => u.pathname === '/auth/oidc/callback');
     const body = (await bodyJson(page)) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'unauthenticated');
