@@ -17,6 +17,22 @@ export interface RunOptions {
   log: (msg: string) => void;
 }
 
+export const LEFTOVER_COMMIT_MESSAGE = 'loki: work left uncommitted when the agent finished';
+
+/**
+ * Work the agent changed but never committed would not reach the session branch
+ * (only commits come back): commit it through the policy gate like any other
+ * commit, or say plainly that it stays behind in the workspace.
+ */
+async function commitLeftovers(actor: Actor, ws: Workspace, reporter: Reporter): Promise<void> {
+  const paths = await ws.uncommitted();
+  if (!paths?.length) return;
+  const named = `${paths.length} changed file${paths.length === 1 ? '' : 's'} (${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''})`;
+  reporter.emit({ type: 'message', message: `the agent left ${named} uncommitted; committing them to the session branch` });
+  const r = await actor.commit(LEFTOVER_COMMIT_MESSAGE, 'leftover_commit');
+  if (!r.ok) reporter.emit({ type: 'message', message: `${named} stay uncommitted in the workspace and are not on the session branch: ${r.denied ? 'the commit was denied' : 'the commit failed'}` });
+}
+
 function num(v: string | undefined, dflt: number, min: number, max: number): number {
   const n = Number(v);
   return Number.isFinite(n) && n >= min && n <= max ? n : dflt;
@@ -47,15 +63,23 @@ export async function runAgent(o: RunOptions): Promise<number> {
   // SIGTERM (docker stop) is a stop request: finish the current step, then report.
   process.once('SIGTERM', () => link.requestStop());
   let code = 0;
+  let result: Awaited<ReturnType<Provider>> | undefined;
+  let failure: unknown;
   try {
     const name = providerCodec.fromWire(brief.provider) ?? brief.legacyProvider;
     const provider = PROVIDERS[name];
     if (!provider) throw new ProviderError(`unknown provider "${name ? name.slice(0, 32) : String(brief.provider)}" (script, openai or claude)`);
-    const r = await provider({ brief, actor, reporter, link, log: o.log, runnerPath: o.runnerPath });
-    reporter.emit({ type: 'finished', message: r.summary, dataJson: JSON.stringify(r.data ?? {}) });
+    result = await provider({ brief, actor, reporter, link, log: o.log, runnerPath: o.runnerPath });
   } catch (err) {
+    failure = err;
+  }
+  // Before `finished`: what the agent changed, even before a failure, is still its work.
+  await commitLeftovers(actor, ws, reporter).catch((e: unknown) => o.log(`could not commit the work left behind: ${(e as Error).message}`));
+  if (result) {
+    reporter.emit({ type: 'finished', message: result.summary, dataJson: JSON.stringify(result.data ?? {}) });
+  } else {
     code = 1;
-    const msg = err instanceof ProviderError ? err.message : `runner failed: ${(err as Error).message}`;
+    const msg = failure instanceof ProviderError ? failure.message : `runner failed: ${(failure as Error).message}`;
     o.log(msg);
     reporter.emit({ type: 'error', message: msg });
   }

@@ -97,6 +97,16 @@ export class Workspace {
     return this.spawnCapture('/bin/sh', ['-c', command]);
   }
 
+  /** Paths with changes not committed yet (`git status --porcelain`, untracked included, .gitignore respected); undefined when git cannot say. */
+  async uncommitted(): Promise<string[] | undefined> {
+    const r = await this.spawnCapture('git', ['-C', this.o.root, 'status', '--porcelain', '--untracked-files=all']);
+    if (r.exitCode !== 0) return undefined;
+    return r.output
+      .split('\n')
+      .filter((l) => l.length > 3)
+      .map((l) => l.slice(3));
+  }
+
   /** `git add -A` then `git commit`: argv, never a shell, so the message cannot inject commands. */
   async commit(message: string, author: { name: string; email: string }): Promise<ExecResult> {
     const add = await this.spawnCapture('git', ['-C', this.o.root, 'add', '-A']);

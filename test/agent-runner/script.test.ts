@@ -6,6 +6,7 @@ import { createAgentChannels } from '../../daemon/src/agent/index.js';
 import { quietLogger } from '../helpers/daemon.js';
 import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
 import { ADMIN, gitWorkspace, sandboxRun, type SandboxRun } from './sandbox.js';
+import { LEFTOVER_COMMIT_MESSAGE } from '../../agent-runner/src/run.js';
 
 describe('agent-runner script provider in a real sandbox', function () {
   this.timeout(120_000);
@@ -74,6 +75,30 @@ describe('agent-runner script provider in a real sandbox', function () {
     assert.equal(log.trim(), 'add greeting|Loki Agent');
     const files = execFileSync('git', ['-C', ws, '-c', `safe.directory=${ws}`, 'ls-tree', '--name-only', 'HEAD'], { encoding: 'utf8' });
     assert.deepEqual(files.trim().split('\n'), ['hello.txt', 'upper.txt']);
+  });
+
+  it('commits what the agent left uncommitted through the policy gate, or says it stays behind when that commit is denied', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script7');
+    hooks.briefs.set('sess-left', scriptBrief('sess-left', [{ write: 'notes.txt', content: 'forgot to commit\n' }, { run: 'mkdir -p src && echo x > src/new.txt' }]));
+    const a = await run.start('sess-left', ws);
+    assert.equal((await run.waitExit(a.info.id)).exitCode, 0);
+    const commit = hooks.decisions.filter((d) => d.sessionId === 'sess-left' && d.req.action.kind === 'commit');
+    assert.deepEqual(commit.map((d) => [d.req.action, d.decision]), [[{ kind: 'commit', message: LEFTOVER_COMMIT_MESSAGE }, 'allow']], 'one commit, asked like any other');
+    const git = (...args: string[]) => execFileSync('git', ['-C', ws, '-c', `safe.directory=${ws}`, ...args], { encoding: 'utf8' }).trim();
+    assert.equal(git('log', '--format=%s|%an', 'loki/session'), `${LEFTOVER_COMMIT_MESSAGE}|Loki Agent`);
+    assert.deepEqual(git('ls-tree', '-r', '--name-only', 'HEAD').split('\n'), ['notes.txt', 'src/new.txt']);
+    const events = hooks.events.filter((e) => e.sessionId === 'sess-left').map((e) => e.event);
+    assert.ok(events.some((e) => e.type === 'message' && /left 2 changed files \(notes\.txt, src\/new\.txt\) uncommitted; committing them/.test(e.message)));
+    assert.equal(events.at(-1)!.type, 'finished', 'the commit comes before the end');
+
+    hooks.denyCommits.add('sess-left-denied');
+    const ws2 = gitWorkspace(run.daemon.home, 'script8');
+    hooks.briefs.set('sess-left-denied', scriptBrief('sess-left-denied', [{ write: 'notes.txt', content: 'x' }]));
+    const b = await run.start('sess-left-denied', ws2);
+    assert.equal((await run.waitExit(b.info.id)).exitCode, 0);
+    const said = hooks.events.filter((e) => e.sessionId === 'sess-left-denied' && e.event.type === 'message').map((e) => e.event.message);
+    assert.ok(said.some((m) => /1 changed file \(notes\.txt\) stay uncommitted in the workspace and are not on the session branch: the commit was denied/.test(m)), said.join(' | '));
+    assert.equal(execFileSync('git', ['-C', ws2, '-c', `safe.directory=${ws2}`, 'rev-list', '--all', '--count'], { encoding: 'utf8' }).trim(), '0', 'nothing was committed');
   });
 
   it('refuses a write that escapes the workspace through a symlink and reports a bad plan as an error with exit 1', async () => {

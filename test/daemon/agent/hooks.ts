@@ -1,5 +1,6 @@
 // Test AgentChannelHooks: record everything the channel hands over, and decide
-// by a small rule list (deny `rm -rf /`, hold `ask …` until released).
+// by a small rule list (deny `rm -rf /`, hold `ask …` until released, deny the
+// commits of sessions in `denyCommits`).
 import type { AgentActionRequest, AgentChannelHooks, AgentDecision, AgentEventData, SessionBriefData } from '../../../daemon/src/agent/types.js';
 
 export interface RecordingHooks extends AgentChannelHooks {
@@ -11,6 +12,8 @@ export interface RecordingHooks extends AgentChannelHooks {
   /** Actions whose decision is being held (the `ask` path), with their release. */
   held: { req: AgentActionRequest; signal: AbortSignal; release(d: AgentDecision): void }[];
   stop: Set<string>;
+  /** Sessions whose commits are denied (as a policy rule would). */
+  denyCommits: Set<string>;
 }
 
 export function allow(reason = 'ok'): AgentDecision {
@@ -26,6 +29,7 @@ export function recordingHooks(brief: (sessionId: string) => SessionBriefData): 
     heartbeats: [],
     held: [],
     stop: new Set(),
+    denyCommits: new Set(),
     async hello(sessionId, runner) {
       h.hellos.push({ sessionId, ...runner });
       return h.briefs.get(sessionId) ?? brief(sessionId);
@@ -40,6 +44,8 @@ export function recordingHooks(brief: (sessionId: string) => SessionBriefData): 
           h.held.push({ req, signal, release: resolve });
           signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
         });
+      } else if (a.kind === 'commit' && h.denyCommits.has(sessionId)) {
+        d = { decision: 'deny', reason: 'commits are reviewed by hand here', rule: 'no-commits', approvalId: '' };
       } else d = allow();
       h.decisions.push({ sessionId, req, decision: d.decision });
       return d;
