@@ -8,6 +8,7 @@ import { scriptProvider } from './providers/script.js';
 import { ProviderError, type Provider } from './providers/types.js';
 import { Workspace } from './workspace.js';
 import { providerCodec } from '../../common/src/wire-vocab.js';
+import { counted } from '../../common/src/display.js';
 
 const PROVIDERS: Record<string, Provider> = { script: scriptProvider, openai: openaiProvider, claude: claudeProvider };
 
@@ -27,10 +28,11 @@ export const LEFTOVER_COMMIT_MESSAGE = 'loki: work left uncommitted when the age
 async function commitLeftovers(actor: Actor, ws: Workspace, reporter: Reporter): Promise<void> {
   const paths = await ws.uncommitted();
   if (!paths?.length) return;
-  const named = `${paths.length} changed file${paths.length === 1 ? '' : 's'} (${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''})`;
-  reporter.emit({ type: 'message', message: `the agent left ${named} uncommitted; committing them to the session branch` });
+  const one = paths.length === 1;
+  const named = `${counted(paths.length, 'changed file')} (${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''})`;
+  reporter.emit({ type: 'message', message: `the agent left ${named} uncommitted; committing ${one ? 'it' : 'them'} to the session branch` });
   const r = await actor.commit(LEFTOVER_COMMIT_MESSAGE, 'leftover_commit');
-  if (!r.ok) reporter.emit({ type: 'message', message: `${named} stay uncommitted in the workspace and are not on the session branch: ${r.denied ? 'the commit was denied' : 'the commit failed'}` });
+  if (!r.ok) reporter.emit({ type: 'message', message: `${named} ${one ? 'stays' : 'stay'} uncommitted in the workspace and ${one ? 'is' : 'are'} not on the session branch: ${r.denied ? 'the commit was denied' : 'the commit failed'}` });
 }
 
 function num(v: string | undefined, dflt: number, min: number, max: number): number {

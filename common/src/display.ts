@@ -133,3 +133,8 @@ export function shortenForDisplay(text: string, max: number): string {
   // The marker counts original characters (code points), which is what was cut.
   return `${toks.slice(0, kept).join('')} … [+${toks.length - kept} chars hidden]`;
 }
+
+/** `1 file`, `2 files`: a count with its noun in the right number. */
+export function counted(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}

@@ -97,7 +97,7 @@ describe('agent-runner script provider in a real sandbox', function () {
     const b = await run.start('sess-left-denied', ws2);
     assert.equal((await run.waitExit(b.info.id)).exitCode, 0);
     const said = hooks.events.filter((e) => e.sessionId === 'sess-left-denied' && e.event.type === 'message').map((e) => e.event.message);
-    assert.ok(said.some((m) => /1 changed file \(notes\.txt\) stay uncommitted in the workspace and are not on the session branch: the commit was denied/.test(m)), said.join(' | '));
+    assert.ok(said.some((m) => /1 changed file \(notes\.txt\) stays uncommitted in the workspace and is not on the session branch: the commit was denied/.test(m)), said.join(' | '));
     assert.equal(execFileSync('git', ['-C', ws2, '-c', `safe.directory=${ws2}`, 'rev-list', '--all', '--count'], { encoding: 'utf8' }).trim(), '0', 'nothing was committed');
   });
 

@@ -1,7 +1,7 @@
 // `loki session diff|patch|branch ID`: the session's git side, read through the
 // daemon (the diff is computed in the project repository, never inside the workspace).
 import type { Command } from 'commander';
-import { escapeForDisplay, hasHiddenCharacters } from '../../../common/src/index.js';
+import { counted, escapeForDisplay, hasHiddenCharacters } from '../../../common/src/index.js';
 import type { PullRequestResult } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { printJson, printLine, printTable } from '../output.js';
@@ -34,7 +34,7 @@ export function registerSessionGitCommands(session: Command, ctx: CliContext): v
       });
       if (jsonMode(ctx, o)) return printJson(p ? { ...d, patch: p.patch, patch_truncated: p.truncated } : d);
       printLine(`${d.branch} vs ${d.base_branch} @ ${d.base_commit.slice(0, 12)}${d.descends_from_base ? '' : '  (does NOT descend from the base commit)'}`);
-      printLine(`${d.files_changed} files changed, ${d.insertions} insertions(+), ${d.deletions} deletions(-), ${d.commits.length} commits`);
+      printLine(`${counted(d.files_changed, 'file')} changed, ${counted(d.insertions, 'insertion')}(+), ${counted(d.deletions, 'deletion')}(-), ${counted(d.commits.length, 'commit')}`);
       if (d.files.length) {
         printLine();
         printTable(['+', '-', 'FILE'], d.files.map((f) => (f.binary ? ['bin', 'bin', f.path] : [String(f.insertions), String(f.deletions), f.path])));

@@ -5,7 +5,7 @@
 // a session on its own is supervisor.ts's call; the read side is queries.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { LokiError, type Logger } from '../../../common/src/index.js';
+import { LokiError, counted, type Logger } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannelHooks, AgentChannels } from '../agent/types.js';
 import type { AuditLog } from '../audit/types.js';
@@ -347,7 +347,7 @@ export class SessionManager {
         try {
           const r = await this.o.workspaces.finish(id);
           const sum = r.summary;
-          await this.rt.events.append(id, 'diff_summary', `${sum.commits.length} commits, ${sum.filesChanged} files changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
+          await this.rt.events.append(id, 'diff_summary', `${counted(sum.commits.length, 'commit')}, ${counted(sum.filesChanged, 'file')} changed (+${sum.insertions} -${sum.deletions}) on ${sum.branch}`, {
             branch: sum.branch,
             head: sum.headCommit,
             commits: sum.commits.length,

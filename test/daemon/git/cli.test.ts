@@ -63,7 +63,7 @@ describe('loki projects / session diff|branch / audit log|count against a real d
     const session = program.command('session');
     registerSessionGitCommands(session, { globals: () => ({ socket: sock }) });
     const diff = await capture(async () => (await program.parseAsync(['session', 'diff', 'cli1'], { from: 'user' }), 0));
-    assert.match(diff.out, /1 files changed, 1 insertions\(\+\), 0 deletions\(-\), 1 commits/);
+    assert.match(diff.out, /1 file changed, 1 insertion\(\+\), 0 deletions\(-\), 1 commit\n/);
     assert.match(diff.out, /Add n/);
     const branch = await capture(async () => (await program.parseAsync(['session', 'branch', 'cli1', '--json'], { from: 'user' }), 0));
     assert.equal((JSON.parse(branch.out) as { branch: string }).branch, ws.branch);
