@@ -4,7 +4,7 @@ import type { Server } from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, runtimePaths, type Logger, type RuntimePaths } from '../../common/src/index.js';
+import { createLogger, runtimePaths, toLokiError, type Logger, type RuntimePaths } from '../../common/src/index.js';
 import { createAuditModule, createAuditRuntime, type AuditRuntime } from './audit/index.js';
 import { loadDaemonConfig, seccompProfilePath, type DaemonConfig } from './config.js';
 import { createHealthModule, HealthState } from './grpc/health.js';
@@ -140,7 +140,12 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     log: log.child({ component: 'sandbox' }),
     ...(pool && !pool.disabled ? { pool } : {}),
   });
-  await manager.reconcile().catch((err: unknown) => log.warn({ err }, 'could not list existing sandboxes (is dockerd running?)'));
+  // Docker not running is an operator's situation, not a bug: say so in one line (no stack trace).
+  await manager.reconcile().catch((err: unknown) => {
+    const e = toLokiError(err);
+    if (e.kind === 'unavailable') log.warn({ code: e.code, reason: e.message, docker_socket: config.docker.socket }, 'could not list existing sandboxes (is dockerd running?); sessions and sandboxes fail until Docker is reachable');
+    else log.warn({ err }, 'could not list existing sandboxes');
+  });
   await pool?.start().catch((err: unknown) => log.warn({ err }, 'could not start the warm sandbox pool; sessions start cold'));
 
   const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log });
