@@ -42,12 +42,15 @@ export interface TestProvider {
   close(): Promise<void>;
 }
 
-function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string): InstanceType<typeof Provider> {
+function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string, sid = false, endSession = true): InstanceType<typeof Provider> {
   const provider = new Provider(issuer, {
     clients: [
       {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
+        // With back-channel logout registered the provider puts its session id (`sid`) in ID tokens, as
+        // Keycloak, Okta and Entra ID do; the gateway has no back-channel endpoint (the POST gets a 404).
+        ...(sid ? { backchannel_logout_uri: `${gatewayBase}/auth/oidc/backchannel-logout`, backchannel_logout_session_required: true } : {}),
         redirect_uris: [`${gatewayBase}/auth/oidc/callback`],
         post_logout_redirect_uris: [`${gatewayBase}/`],
         grant_types: ['authorization_code', 'client_credentials'],
@@ -74,7 +77,9 @@ function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string):
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      // Off: no end_session_endpoint, like an IdP without RP-initiated logout (the gateway then only ends its own session).
+      rpInitiatedLogout: { enabled: endSession },
+      backchannelLogout: { enabled: sid },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_RESOURCE,
@@ -86,7 +91,7 @@ function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string):
 }
 
 /** Starts the provider; `port` 0 picks a free one, a fixed port lets a test bring an "unreachable" issuer up. */
-export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: string; port?: number }): Promise<TestProvider> {
+export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: string; port?: number; sid?: boolean; endSession?: boolean }): Promise<TestProvider> {
   let handler: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
   let jwks = 0;
   const server: Server = createServer((req, res) => {
@@ -100,7 +105,7 @@ export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: str
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
   const install = (keys: SigningKey[]): void => {
-    handler = buildProvider(issuer, keys, opts.gatewayBase).callback();
+    handler = buildProvider(issuer, keys, opts.gatewayBase, opts.sid ?? false, opts.endSession ?? true).callback();
   };
   install(opts.keys);
   return {

@@ -15,6 +15,7 @@ import {
   SESSION_COOKIE,
   identityFromSession,
   requireDiscovered,
+  sessionKey,
   settingsFingerprint,
   SessionRevocations,
   type Runtime,
@@ -124,7 +125,9 @@ export function createOidcAuthenticator(config: unknown, deps: OidcDeps): OidcAu
       if (!rt) return undefined;
       const t = now();
       const claims = await rt.sealer.open('session', readCookie(req.headers.cookie, sessionCookie), t);
-      if (!claims || (typeof claims.sid === 'string' && revocations.isRevoked(claims.sid, t))) return undefined;
+      if (!claims) return undefined;
+      const key = sessionKey(claims);
+      if (key && revocations.isRevoked(key, t)) return undefined;
       return identityFromSession(claims, rt);
     },
 

@@ -14,6 +14,7 @@ import {
   STATE_COOKIE_PATH,
   STATE_TTL_SECONDS,
   requireDiscovered,
+  sessionKey,
   type Runtime,
   type SessionRevocations,
   type SessionClaims,
@@ -205,6 +206,8 @@ export function registerOidcRoutes(app: FastifyInstance, ctx: RouteContext): voi
         if (identity.role) session.role = identity.role;
         // Every browser session gets an id for audit correlation, even when the IdP sends no `sid`.
         session.sid = identity.credentialId ?? `ses-${randomBytes(12).toString('base64url')}`;
+        // This sign-in's own id: what a logout revokes (a later sign-in in the same IdP session has the same sid).
+        session.jti = randomBytes(16).toString('base64url');
         const sealed = await rt.sealer.seal('session', session, now, ttl);
         // Browsers drop cookies over ~4 KB; a session that silently vanished would look like a redirect loop.
         if (sealed.length > MAX_SESSION_COOKIE) {
@@ -227,8 +230,9 @@ export function registerOidcRoutes(app: FastifyInstance, ctx: RouteContext): voi
     // End the session here, not only in this browser: a copy of the cookie stops working too.
     const now = ctx.now();
     const claims = rt ? await rt.sealer.open('session', readCookie(req.headers.cookie, sessionCookie), now) : undefined;
-    if (claims && typeof claims.sid === 'string' && typeof claims.exp === 'number') {
-      ctx.revocations.revoke(claims.sid, claims.exp * 1000, now);
+    const key = claims ? sessionKey(claims) : undefined;
+    if (claims && key && typeof claims.exp === 'number') {
+      ctx.revocations.revoke(key, claims.exp * 1000, now);
       ctx.log.info({ request_id: req.id, subject: claims.subj, session_id: claims.sid }, 'OIDC browser session ended');
     }
     const endSession = rt?.discovery.discovered?.metadata.end_session_endpoint;

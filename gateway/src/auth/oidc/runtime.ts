@@ -55,6 +55,17 @@ export interface SessionClaims extends JWTPayload {
   idt?: string;
 }
 
+/**
+ * What a logout revokes: this one sign-in. `jti` is random per cookie; the IdP's
+ * `sid` is not enough on its own (signing in again within the same IdP session
+ * gets the same `sid`, and must not be refused). Cookies sealed before `jti`
+ * existed fall back to `sid` and their issue time.
+ */
+export function sessionKey(claims: JWTPayload): string | undefined {
+  if (typeof claims.jti === 'string') return claims.jti;
+  return typeof claims.sid === 'string' && typeof claims.iat === 'number' ? `${claims.sid}@${claims.iat}` : undefined;
+}
+
 export function identityFromSession(claims: JWTPayload, rt: Runtime): Identity | undefined {
   if (claims.fp !== rt.fingerprint) return undefined;
   if (typeof claims.subj !== 'string' || !claims.subj.startsWith('oidc:')) return undefined;
@@ -67,7 +78,7 @@ export function identityFromSession(claims: JWTPayload, rt: Runtime): Identity |
 }
 
 /**
- * Browser sessions ended by a logout, by session id (`sid`), until the sealed
+ * Browser sessions ended by a logout, by `sessionKey`, until the sealed
  * cookie would have expired anyway. The cookie is stateless, so without this a
  * copy taken before the logout would keep working until its `exp`. Held in this
  * gateway's memory: a restart forgets it (then a copied cookie works again until
