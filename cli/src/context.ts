@@ -35,7 +35,7 @@ export function adminSocketPath(opts: GlobalOptions, env: NodeJS.ProcessEnv = pr
   return runtimePaths(opts.home ?? defaultLokiHome(env)).adminSocket;
 }
 
-function readTokenFile(path: string): string {
+export function readTokenFile(path: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -70,6 +70,16 @@ describe('loki login / logout against a real gateway', function () {
     assert.equal(used?.last_used_at, null, 'the gateway never saw the token in the URL');
   });
 
+  it('names a missing or empty --token-file at login (exit 2), not an unexpected error', async () => {
+    const missing = await loki(['login', url, '--token-file', join(dir, 'no-such-file')]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /cannot read the token file .*no-such-file \(ENOENT\)/);
+    writeFileSync(join(dir, 'empty'), '\n');
+    const empty = await loki(['login', url, '--token-file', join(dir, 'empty')]);
+    assert.equal(empty.code, 2, empty.stderr);
+    assert.match(empty.stderr, /the token file .*empty is empty/);
+  });
+
   it('refuses a token the gateway does not accept, and stores nothing', async () => {
     const r = await loki(['login', url, '--token-file', join(dir, 'bad')]);
     assert.equal(r.code, 3, r.stderr);
