@@ -84,6 +84,12 @@ describe('loki-gateway process', () => {
     assert.match(p.stderr(), /refusing to bind non-loopback address 0\.0\.0\.0 without TLS/);
   });
 
+  it('names the valid values of a wrong OIDC default role (not "Invalid input")', async () => {
+    const p = run(['--port', '0'], { LOKI_DAEMON_SOCKET: daemon.gatewaySocket, LOKI_OIDC_ISSUER: 'https://idp.example.com', LOKI_OIDC_CLIENT_ID: 'loki', LOKI_OIDC_DEFAULT_ROLE: 'superuser' });
+    assert.equal(await p.exited, 2);
+    assert.match(p.stderr(), /enterprise\.auth\.oidc\.default_role: .*"admin".*"operator".*"viewer".*"auditor".*"none"/);
+  });
+
   it('reloads on SIGHUP, keeps the old config when the new one is invalid, and exits cleanly on SIGTERM', async () => {
     const port = await freePort();
     const file = join(dir.dir, 'gateway.yaml');

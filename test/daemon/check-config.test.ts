@@ -1,0 +1,42 @@
+// `lokid --check-config` as an operator runs it (docs/DEPLOYMENT.md): a real lokid process,
+// a config file with mistakes, every problem printed as `path: message`, exit code 2.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { entryArgv, shortTempDir } from '../helpers/entry.js';
+
+const run = promisify(execFile);
+
+async function checkConfig(dir: string, yaml: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  const file = join(dir, 'lokid.yaml');
+  writeFileSync(file, yaml);
+  try {
+    const r = await run(process.execPath, [...entryArgv('daemon'), '--check-config', '--config', file, '--home', join(dir, 'home')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, out: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
+}
+
+describe('lokid --check-config', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(() => {
+    dir = shortTempDir('h9cc');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names the valid values of a wrong OIDC default role and anonymous gateway role (not "Invalid input")', async () => {
+    const r = await checkConfig(dir, 'auth:\n  gateway_anonymous_role: root\n  oidc:\n    issuer: https://idp.example.com\n    client_id: loki\n    default_role: superuser\n');
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /auth\.oidc\.default_role: .*"admin".*"operator".*"viewer".*"auditor".*"none"/);
+    assert.match(r.out, /auth\.gateway_anonymous_role: .*"viewer".*"none"/);
+    assert.doesNotMatch(r.out, /Invalid input/);
+  });
+});
