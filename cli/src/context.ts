@@ -55,6 +55,8 @@ export function readTokenFile(path: string): string {
 export function resolveConnection(g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Connection {
   const explicitLocal = g.socket !== undefined || g.home !== undefined;
   if (g.url && explicitLocal) throw new LokiError('invalid_argument', '--url talks to a gateway; --socket/--home to the local daemon: use one');
+  // Two token flags would silently pick one; which one the user meant is theirs to say.
+  if (g.token !== undefined && g.tokenFile !== undefined) throw new LokiError('invalid_argument', 'give the token with --token or --token-file, not both');
   const flagToken = g.token ?? (g.tokenFile ? readTokenFile(g.tokenFile) : undefined);
   const envToken = env.LOKI_TOKEN?.trim() || (env.LOKI_TOKEN_FILE ? readTokenFile(env.LOKI_TOKEN_FILE) : undefined);
   const caFile = g.caFile ?? (env.LOKI_CA_FILE || undefined);

@@ -43,6 +43,9 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
       const g = ctx.globals();
       let token = g.token ?? process.env.LOKI_TOKEN?.trim();
       const file = o.tokenFile ?? g.tokenFile;
+      if ((g.token !== undefined ? 1 : 0) + (file !== undefined ? 1 : 0) + (o.withToken ? 1 : 0) > 1) {
+        throw new LokiError('invalid_argument', 'give the token one way: --token-file, --with-token or --token, not several');
+      }
       if (file) token = readTokenFile(file);
       else if (o.withToken) token = await readStdin();
       else if (!token && process.stdin.isTTY) token = await prompt('API token (loki_…): ');
