@@ -84,6 +84,13 @@ describe('loki-gateway process', () => {
     assert.match(p.stderr(), /refusing to bind non-loopback address 0\.0\.0\.0 without TLS/);
   });
 
+  it('names the --port flag (not LOKI_API_PORT) when its value is not a number', async () => {
+    const p = run(['--port', 'abc'], { LOKI_DAEMON_SOCKET: daemon.gatewaySocket });
+    assert.equal(await p.exited, 2);
+    assert.match(p.stderr(), /--port: expected a port number, got "abc"/);
+    assert.doesNotMatch(p.stderr(), /LOKI_API_PORT: expected/);
+  });
+
   it('names the valid values of a wrong OIDC default role (not "Invalid input")', async () => {
     const p = run(['--port', '0'], { LOKI_DAEMON_SOCKET: daemon.gatewaySocket, LOKI_OIDC_ISSUER: 'https://idp.example.com', LOKI_OIDC_CLIENT_ID: 'loki', LOKI_OIDC_DEFAULT_ROLE: 'superuser' });
     assert.equal(await p.exited, 2);
