@@ -85,6 +85,9 @@ export async function openClient(conn: Connection): Promise<LokiClient> {
     } catch (err) {
       throw new LokiError('invalid_argument', `cannot read the CA file ${conn.caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
+    // Node ignores a CA bundle with no certificate in it, and the TLS error that follows would blame the
+    // gateway's certificate; name the file instead (never its content: it may be a token file given by mistake).
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new LokiError('invalid_argument', `the CA file ${conn.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   const { createHttpClient } = await import('../../client/src/http/index.js');
   return createHttpClient({ url: conn.url, ...(conn.token ? { token: conn.token } : {}), ...(caPem ? { ca: caPem } : {}) });

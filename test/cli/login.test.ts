@@ -80,6 +80,21 @@ describe('loki login / logout against a real gateway', function () {
     assert.match(empty.stderr, /the token file .*empty is empty/);
   });
 
+  it('names a --ca-file that holds no PEM certificate (exit 2) instead of blaming the gateway certificate, and never prints its content', async () => {
+    const secret = (await generateToken(d.adminSocket, { name: 'not-a-ca', role: 'viewer' })).secret;
+    writeFileSync(join(dir, 'not-a-ca.pem'), secret + '\n');
+    for (const args of [
+      ['--url', url, '--token-file', join(dir, 'good'), '--ca-file', join(dir, 'not-a-ca.pem'), 'status'],
+      ['login', url, '--token-file', join(dir, 'good'), '--ca-file', join(dir, 'not-a-ca.pem')],
+    ]) {
+      const r = await loki(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /the CA file .*not-a-ca\.pem holds no PEM certificate/);
+      assert.ok(!r.stderr.includes(secret));
+    }
+    assert.equal(existsSync(join(dir, 'cfg', 'login.json')), false);
+  });
+
   it('refuses a token the gateway does not accept, and stores nothing', async () => {
     const r = await loki(['login', url, '--token-file', join(dir, 'bad')]);
     assert.equal(r.code, 3, r.stderr);
