@@ -35,7 +35,7 @@ export function adminSocketPath(opts: GlobalOptions, env: NodeJS.ProcessEnv = pr
   return runtimePaths(opts.home ?? defaultLokiHome(env)).adminSocket;
 }
 
-function readTokenFile(path: string): string {
+export function readTokenFile(path: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -55,6 +55,8 @@ function readTokenFile(path: string): string {
 export function resolveConnection(g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Connection {
   const explicitLocal = g.socket !== undefined || g.home !== undefined;
   if (g.url && explicitLocal) throw new LokiError('invalid_argument', '--url talks to a gateway; --socket/--home to the local daemon: use one');
+  // Two token flags would silently pick one; which one the user meant is theirs to say.
+  if (g.token !== undefined && g.tokenFile !== undefined) throw new LokiError('invalid_argument', 'give the token with --token or --token-file, not both');
   const flagToken = g.token ?? (g.tokenFile ? readTokenFile(g.tokenFile) : undefined);
   const envToken = env.LOKI_TOKEN?.trim() || (env.LOKI_TOKEN_FILE ? readTokenFile(env.LOKI_TOKEN_FILE) : undefined);
   const caFile = g.caFile ?? (env.LOKI_CA_FILE || undefined);
@@ -83,6 +85,9 @@ export async function openClient(conn: Connection): Promise<LokiClient> {
     } catch (err) {
       throw new LokiError('invalid_argument', `cannot read the CA file ${conn.caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
+    // Node ignores a CA bundle with no certificate in it, and the TLS error that follows would blame the
+    // gateway's certificate; name the file instead (never its content: it may be a token file given by mistake).
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new LokiError('invalid_argument', `the CA file ${conn.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   const { createHttpClient } = await import('../../client/src/http/index.js');
   return createHttpClient({ url: conn.url, ...(conn.token ? { token: conn.token } : {}), ...(caPem ? { ca: caPem } : {}) });

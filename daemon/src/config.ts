@@ -1,6 +1,6 @@
 // lokid's one config schema: file (YAML/JSON, --config or $LOKI_HOME/config.yaml)
 // plus LOKI_* env vars, validated at startup (every problem listed), then frozen.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -40,6 +40,18 @@ const bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 const modeString = z.string().regex(/^0?[0-7]{3}$/, 'expected an octal file mode such as 0600 or 0660');
 const groupName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'expected a group name');
+/** The gid of a group in /etc/group (what lokid chowns its sockets to), or undefined. */
+export function findGroupId(name: string, groupFile = '/etc/group'): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(groupFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => l.split(':')[0] === name);
+  return line ? Number(line.split(':')[2]) : undefined;
+}
+
 const userSpec = z.string().regex(/^(auto|\d{1,10}:\d{1,10})$/, 'expected "auto" or "uid:gid"');
 
 export const sandboxConfigSchema = z
@@ -97,6 +109,21 @@ export const daemonConfigSchema = z
         gateway_group: groupName.optional(),
       })
       .strict()
+      .superRefine((s, ctx) => {
+        // Reported here so `lokid --check-config` finds them, not only a failed start.
+        for (const door of ['admin', 'gateway'] as const) {
+          const mode = s[`${door}_mode`];
+          // Anyone who can connect to admin.sock is the local admin (Docker, every session); to
+          // gateway.sock, a gateway. "Other" bits would hand that to every account on the host.
+          if (parseInt(mode, 8) & 0o007) {
+            ctx.addIssue({ code: 'custom', path: [`${door}_mode`], message: `${mode} lets every local user open ${door}.sock; use 0600, or 0660 with sockets.${door}_group` });
+          }
+          const group = s[`${door}_group`];
+          if (group !== undefined && findGroupId(group) === undefined) {
+            ctx.addIssue({ code: 'custom', path: [`${door}_group`], message: `group "${group}" does not exist (create it: groupadd --system ${group})` });
+          }
+        }
+      })
       .default({ admin_mode: '0600', gateway_mode: '0600' }),
     tcp: z
       .object({

@@ -36,6 +36,8 @@ export function configOptionsFromArgs(argv: readonly string[], env: NodeJS.Proce
   });
   const overlay: NodeJS.ProcessEnv = { ...env };
   if (values.host !== undefined) overlay.LOKI_API_HOST = values.host;
+  // Checked here so the error names the flag the user typed, not the variable it is passed on as.
+  if (values.port !== undefined && !/^\d{1,5}$/.test(values.port)) throw new LokiError('invalid_argument', `--port: expected a port number, got ${JSON.stringify(values.port)}`);
   if (values.port !== undefined) overlay.LOKI_API_PORT = values.port;
   if (values['tls-cert'] !== undefined) overlay.LOKI_TLS_CERT = values['tls-cert'];
   if (values['tls-key'] !== undefined) overlay.LOKI_TLS_KEY = values['tls-key'];

@@ -39,6 +39,8 @@ const CASES: Case[] = [
   [['sandbox', 'start', '--memory', 'lots', '--', 'true'], USAGE, /size/],
   [['sandbox', 'start', '--cpus', 'many', '--', 'true'], USAGE, /cpus|number/],
   [['enterprise', 'token', 'generate'], USAGE, /missing required argument/],
+  [['--url', 'http://127.0.0.1:1', '--token', 'loki_x', '--token-file', '/etc/hostname', 'status'], USAGE, /--token or --token-file, not both/],
+  [['login', 'http://127.0.0.1:1', '--token-file', '/etc/hostname', '--with-token'], USAGE, /give the token one way/],
   [['enterprise', 'token', 'generate', 'bad', '--expires', '-5'], USAGE, /expires|days/],
   [['enterprise', 'token', 'generate', 'bad', '--scopes', 'root'], USAGE, /scope/],
   [['enterprise', 'token', 'generate', 'bad', '--role', 'god'], USAGE, /role/],

@@ -28,6 +28,7 @@ describe('loki login / logout against a real gateway', function () {
     dir = mkdtempSync(join(tmpdir(), 'loki-login-'));
     writeFileSync(join(dir, 'good'), (await generateToken(d.adminSocket, { name: 'me', role: 'viewer' })).secret);
     writeFileSync(join(dir, 'bad'), 'loki_' + 'x'.repeat(49));
+    writeFileSync(join(dir, 'admin'), (await generateToken(d.adminSocket, { name: 'admin', role: 'admin' })).secret);
     gw = await buildTestGateway({ socket: d.gatewaySocket });
     await gw.app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
@@ -45,6 +46,54 @@ describe('loki login / logout against a real gateway', function () {
         resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
       ),
     );
+
+  it('refuses a gateway URL that carries a credential (query, fragment, user:password@) before sending anything, and stores nothing', async () => {
+    const secret = (await generateToken(d.adminSocket, { name: 'in-url', role: 'viewer' })).secret;
+    const port = new URL(url).port;
+    const cases: string[][] = [
+      ['--url', `${url}/?token=${secret}`, 'status'],
+      ['--url', `http://me:${secret}@127.0.0.1:${port}`, 'status'],
+      ['login', `${url}/#${secret}`, '--token-file', join(dir, 'good')],
+      ['login', `${url}?access_token=${secret}`, '--token-file', join(dir, 'good')],
+    ];
+    for (const args of cases) {
+      const r = await loki(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /gateway URL must not (have a query|contain a user name or password)/);
+      assert.ok(!r.stderr.includes(secret), 'the secret is not echoed');
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(existsSync(join(dir, 'cfg', 'login.json')), false);
+    }
+    const list = await loki(['--url', url, '--token-file', join(dir, 'admin'), 'enterprise', 'token', 'list', '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    const used = (JSON.parse(list.stdout) as { tokens: { name: string; last_used_at: string | null }[] }).tokens.find((t) => t.name === 'in-url');
+    assert.equal(used?.last_used_at, null, 'the gateway never saw the token in the URL');
+  });
+
+  it('names a missing or empty --token-file at login (exit 2), not an unexpected error', async () => {
+    const missing = await loki(['login', url, '--token-file', join(dir, 'no-such-file')]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /cannot read the token file .*no-such-file \(ENOENT\)/);
+    writeFileSync(join(dir, 'empty'), '\n');
+    const empty = await loki(['login', url, '--token-file', join(dir, 'empty')]);
+    assert.equal(empty.code, 2, empty.stderr);
+    assert.match(empty.stderr, /the token file .*empty is empty/);
+  });
+
+  it('names a --ca-file that holds no PEM certificate (exit 2) instead of blaming the gateway certificate, and never prints its content', async () => {
+    const secret = (await generateToken(d.adminSocket, { name: 'not-a-ca', role: 'viewer' })).secret;
+    writeFileSync(join(dir, 'not-a-ca.pem'), secret + '\n');
+    for (const args of [
+      ['--url', url, '--token-file', join(dir, 'good'), '--ca-file', join(dir, 'not-a-ca.pem'), 'status'],
+      ['login', url, '--token-file', join(dir, 'good'), '--ca-file', join(dir, 'not-a-ca.pem')],
+    ]) {
+      const r = await loki(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /the CA file .*not-a-ca\.pem holds no PEM certificate/);
+      assert.ok(!r.stderr.includes(secret));
+    }
+    assert.equal(existsSync(join(dir, 'cfg', 'login.json')), false);
+  });
 
   it('refuses a token the gateway does not accept, and stores nothing', async () => {
     const r = await loki(['login', url, '--token-file', join(dir, 'bad')]);

@@ -40,11 +40,14 @@ describe('gateway → daemon over mutual TLS', function () {
   }
 
   /** The real app, configured the way an operator would: daemon.address + daemon.tls. */
-  async function gateway(client: string, tlsExtra: Record<string, unknown> = {}) {
+  async function gateway(client: string, tlsExtra: Record<string, unknown> = {}, logLines?: string[]) {
     const config = loadGatewayConfig({ raw: { daemon: { address: `127.0.0.1:${d.tcpPort}`, tls: tlsRaw(client, tlsExtra), timeout_ms: 3000 } } });
     const metrics = new GatewayMetrics({ processMetrics: false });
     const daemon: DaemonClient = createDaemonClient({ ...daemonTarget(config), timeoutMs: 3000, observe: metrics.observeGrpc });
-    const app = await buildApp({ config, daemon, logger: createLogger({ name: 'gw-tls-test', level: 'silent' }), metrics });
+    const logger = logLines
+      ? createLogger({ name: 'gw-tls-test', level: 'info', destination: { write: (line: string) => void logLines.push(line) } })
+      : createLogger({ name: 'gw-tls-test', level: 'silent' });
+    const app = await buildApp({ config, daemon, logger, metrics });
     await app.ready();
     return {
       app,
@@ -80,6 +83,22 @@ describe('gateway → daemon over mutual TLS', function () {
       assert.equal(r.json<{ error: { code: string } }>().error.code, 'daemon_unavailable');
     } finally {
       await good.close();
+      await wrong.close();
+    }
+  });
+
+  it('logs why the daemon is unreachable (its certificate does not name daemon.tls.server_name), not only that it is', async () => {
+    const lines: string[] = [];
+    const wrong = await gateway('loki-gateway', { server_name: 'not-lokid.internal' }, lines);
+    try {
+      const r = await wrong.app.inject({ method: 'GET', url: '/api/status', headers: bearer(secret) });
+      assert.equal(r.statusCode, 503, r.body);
+      assert.doesNotMatch(r.body, /not-lokid|altname|certificate/i, 'the HTTP client is not told the operator detail');
+      const rejected = lines.map((l) => JSON.parse(l) as { level: string; msg: string; daemon_error?: string }).find((l) => l.msg === 'request rejected');
+      assert.equal(rejected?.level, 'warn');
+      assert.match(rejected?.daemon_error ?? '', /not-lokid\.internal|altnames|does not match/i);
+      assert.ok(!lines.join('').includes(secret), 'the token is never logged');
+    } finally {
       await wrong.close();
     }
   });

@@ -84,6 +84,50 @@ describe('loki-gateway process', () => {
     assert.match(p.stderr(), /refusing to bind non-loopback address 0\.0\.0\.0 without TLS/);
   });
 
+  it('names the --port flag (not LOKI_API_PORT) when its value is not a number', async () => {
+    const p = run(['--port', 'abc'], { LOKI_DAEMON_SOCKET: daemon.gatewaySocket });
+    assert.equal(await p.exited, 2);
+    assert.match(p.stderr(), /--port: expected a port number, got "abc"/);
+    assert.doesNotMatch(p.stderr(), /LOKI_API_PORT: expected/);
+  });
+
+  it('names the valid values of a wrong OIDC default role (not "Invalid input")', async () => {
+    const p = run(['--port', '0'], { LOKI_DAEMON_SOCKET: daemon.gatewaySocket, LOKI_OIDC_ISSUER: 'https://idp.example.com', LOKI_OIDC_CLIENT_ID: 'loki', LOKI_OIDC_DEFAULT_ROLE: 'superuser' });
+    assert.equal(await p.exited, 2);
+    assert.match(p.stderr(), /enterprise\.auth\.oidc\.default_role: .*"admin".*"operator".*"viewer".*"auditor".*"none"/);
+  });
+
+  it('tells a bearer JWT apart when OIDC is not configured and when its provider is unreachable (the documented 401 messages)', async () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
+    const ask = async (port: number) => {
+      const r = await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { authorization: `Bearer ${jwt}` } });
+      return { status: r.status, body: (await r.json()) as { error: { code: string; message: string } } };
+    };
+    const off = await freePort();
+    const p1 = run(['--port', String(off)], { LOKI_DAEMON_SOCKET: daemon.gatewaySocket });
+    try {
+      await p1.waitFor(/gateway listening/);
+      const r = await ask(off);
+      assert.equal(r.status, 401);
+      assert.match(r.body.error.message, /OIDC\/SSO is not configured on this gateway/);
+    } finally {
+      p1.child.kill('SIGTERM');
+      await p1.exited;
+    }
+    const down = await freePort();
+    const port = await freePort();
+    const p2 = run(['--port', String(port)], { LOKI_DAEMON_SOCKET: daemon.gatewaySocket, LOKI_OIDC_ISSUER: `http://127.0.0.1:${down}`, LOKI_OIDC_CLIENT_ID: 'loki' });
+    try {
+      await p2.waitFor(/gateway listening/);
+      const r = await ask(port);
+      assert.equal(r.status, 401);
+      assert.equal(r.body.error.message, 'OIDC is temporarily unavailable (the identity provider cannot be reached); API tokens still work');
+    } finally {
+      p2.child.kill('SIGTERM');
+      await p2.exited;
+    }
+  });
+
   it('reloads on SIGHUP, keeps the old config when the new one is invalid, and exits cleanly on SIGTERM', async () => {
     const port = await freePort();
     const file = join(dir.dir, 'gateway.yaml');

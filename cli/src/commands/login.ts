@@ -2,11 +2,10 @@
 // `gh auth login`), so later commands talk to it without --url/--token.
 // The token is checked against the gateway before anything is stored.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { LokiError } from '../../../common/src/index.js';
-import { openClient, type CliContext } from '../context.js';
+import { openClient, readTokenFile, type CliContext } from '../context.js';
 import { loginFile, removeLogin, writeLogin } from '../login-store.js';
 import { printJson, printLine } from '../output.js';
 import { jsonMode } from './options.js';
@@ -44,7 +43,10 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
       const g = ctx.globals();
       let token = g.token ?? process.env.LOKI_TOKEN?.trim();
       const file = o.tokenFile ?? g.tokenFile;
-      if (file) token = readFileSync(file, 'utf8').trim();
+      if ((g.token !== undefined ? 1 : 0) + (file !== undefined ? 1 : 0) + (o.withToken ? 1 : 0) > 1) {
+        throw new LokiError('invalid_argument', 'give the token one way: --token-file, --with-token or --token, not several');
+      }
+      if (file) token = readTokenFile(file);
       else if (o.withToken) token = await readStdin();
       else if (!token && process.stdin.isTTY) token = await prompt('API token (loki_…): ');
       if (!token) throw new LokiError('invalid_argument', 'give the token with --token-file FILE, --with-token (stdin) or $LOKI_TOKEN');

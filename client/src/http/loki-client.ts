@@ -82,6 +82,13 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
     throw new LokiError('invalid_argument', `not a URL: ${JSON.stringify(o.url)} (expected e.g. https://host:57374)`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new LokiError('invalid_argument', `the gateway URL must be http:// or https://, got ${url.protocol}`);
+  // A credential in the URL (user:password@, ?token=) would travel in the request line or as Basic auth,
+  // end up in proxy logs and in `loki login`'s file; the path of every call is appended to this URL, so a
+  // query or fragment would also swallow it. Refuse them by name, and never echo the URL back.
+  if (url.username || url.password) throw new LokiError('invalid_argument', 'the gateway URL must not contain a user name or password; give the token with --token-file, --with-token or $LOKI_TOKEN');
+  if (url.search || url.hash || o.url.includes('?') || o.url.includes('#')) {
+    throw new LokiError('invalid_argument', `the gateway URL must not have a query (?…) or fragment (#…): give its base, e.g. ${url.origin}${url.pathname}; never put a token in a URL: use --token-file, --with-token or $LOKI_TOKEN`);
+  }
   const t: HttpTarget = { url, ...(o.token ? { token: o.token } : {}), ...(o.ca ? { ca: o.ca } : {}), timeoutMs: o.timeoutMs ?? 30_000 };
   const get = <T>(path: string, query?: HttpCall['query'], timeoutMs?: number) => json<T>(t, { method: 'GET', path, ...(query ? { query } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
   const listPage = (o: SessionListOptions = {}) => get<SessionPage>('/api/sessions', { all: o.all ? true : undefined, limit: o.limit, page_token: o.page_token || undefined });

@@ -8,6 +8,8 @@ import type { DeepReadonly, EnvBinding } from '../../../common/src/index.js';
 /** Asymmetric signature algorithms only: `none` and HS* (anyone holding the public key could mint tokens) cannot be configured. */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 const ROLE = z.enum(['admin', 'operator', 'viewer', 'auditor']);
+// An enum, not a union of ROLE and 'none': a wrong value is then reported with the valid ones, not as "Invalid input".
+const ROLE_OR_NONE = z.enum([...ROLE.options, 'none']);
 
 function acceptableIssuer(value: string): boolean {
   let u: URL;
@@ -31,7 +33,7 @@ export const oidcVerifierConfigSchema = z
     audience: z.string().min(1).max(512).optional(),
     algorithms: z.array(z.enum(ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
     clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
-    default_role: z.union([ROLE, z.literal('none')]).default('viewer'),
+    default_role: ROLE_OR_NONE.default('viewer'),
     role_claims: z.array(z.string().min(1).max(200)).default(['roles', 'groups']),
     role_map: z.record(z.string(), ROLE).default({}),
     jwks_cooldown_seconds: z.number().min(0).max(3600).default(30),
@@ -55,7 +57,7 @@ export const authConfigSchema = z
      * LOKI_ENTERPRISE_AUTH=false on loopback: anything that can reach the gateway
      * socket then acts with this role.
      */
-    gateway_anonymous_role: z.union([ROLE, z.literal('none')]).default('none'),
+    gateway_anonymous_role: ROLE_OR_NONE.default('none'),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import type { GatewayTrust, ListenerIdentity } from './caller.js';
 import type { ServiceModule } from './module.js';
 import type { HandlerContext } from './wrap.js';
 import { withSafeDecoding } from './decode.js';
+import { findGroupId } from '../config.js';
 
 export const GRPC_SERVER_OPTIONS = {
   'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -20,9 +21,9 @@ export const GRPC_SERVER_OPTIONS = {
 };
 
 function groupId(name: string): number {
-  const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === name);
-  if (!line) throw new LokiError('invalid_config', `socket group "${name}" does not exist`);
-  return Number(line.split(':')[2]);
+  const gid = findGroupId(name);
+  if (gid === undefined) throw new LokiError('invalid_config', `socket group "${name}" does not exist`);
+  return gid;
 }
 
 /** Refuses to steal a live socket; removes a stale one left by a crash. */

@@ -186,8 +186,14 @@ export class Authenticator {
     const at = this.bearerNow(credential, mayAskDaemon);
     if (at) return at;
     if (this.oidc.looksLikeJwt(credential)) {
-      if (this.oidc.status() !== 'ready') {
-        return { kind: 'failed', reason: 'oidc_unavailable', message: 'OIDC sign-in is not available right now; use an API token' };
+      const status = this.oidc.status();
+      if (status !== 'ready') {
+        // Say which: "not configured" is the operator's setting, "unavailable" a provider that will come back.
+        const message =
+          status === 'disabled'
+            ? 'OIDC/SSO is not configured on this gateway, so a JWT is not accepted; use an API token (loki_…)'
+            : 'OIDC is temporarily unavailable (the identity provider cannot be reached); API tokens still work';
+        return { kind: 'failed', reason: 'oidc_unavailable', message };
       }
       try {
         return { kind: 'ok', identity: { ...(await this.oidc.verifyBearer(credential)), credential } };

@@ -38,6 +38,13 @@ export function classify(err: unknown): LokiError {
   return new LokiError('internal', 'internal error', { cause: err });
 }
 
+/** The gRPC transport's own words for a failed call (details, else message), secrets scrubbed, bounded. */
+function transportDetail(cause: unknown): string | undefined {
+  const c = cause as { details?: unknown; message?: unknown } | undefined;
+  const text = typeof c?.details === 'string' && c.details ? c.details : typeof c?.message === 'string' ? c.message : undefined;
+  return text === undefined ? undefined : scrubSecrets(text).slice(0, 500);
+}
+
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: LokiError): FastifyReply {
   const body: ErrorBody = { error: { code: err.code, message: err.message, request_id: req.id } };
   if (err.kind === 'unauthenticated') reply.header('www-authenticate', 'Bearer realm="loki"');
@@ -51,6 +58,9 @@ export const errorsPlugin = fp(
     app.setErrorHandler((err, req, reply) => {
       const le = classify(err);
       if (le.kind === 'internal') req.log.error({ err: le.cause ?? le }, 'request failed');
+      // The client is told only that the daemon is unreachable; the operator needs why (refused, no socket,
+      // a certificate that does not name daemon.tls.server_name, …), which only the transport's error says.
+      else if (le.code === 'daemon_unavailable') req.log.warn({ code: le.code, msg_detail: le.message, daemon_error: transportDetail(le.cause) }, 'request rejected');
       else req.log.info({ code: le.code, msg_detail: le.message }, 'request rejected');
       return sendError(req, reply, le);
     });

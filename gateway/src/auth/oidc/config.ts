@@ -51,7 +51,8 @@ export const oidcConfigSchema = z
     /** Where the provider sends the browser after RP-initiated logout; defaults to <public base URL>/. */
     post_logout_redirect_uri: endpoint.optional(),
     /** Role for users whose claims map to no role. `none` rejects them. Least privilege: viewer. */
-    default_role: z.union([roleName, z.literal('none')]).default('viewer'),
+    // One enum (not a union) so a wrong value is reported with the list of valid ones.
+    default_role: z.enum([...roleName.options, 'none']).default('viewer'),
     /** Claims whose values are looked up in role_map; dotted paths reach nested claims (realm_access.roles). */
     role_claims: z.array(z.string().min(1).max(200)).default(['roles', 'groups']),
     /** Claim value → Loki role, e.g. { "loki-admins": "admin" }. */

@@ -1,0 +1,59 @@
+// `lokid --check-config` as an operator runs it (docs/DEPLOYMENT.md): a real lokid process,
+// a config file with mistakes, every problem printed as `path: message`, exit code 2.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DEPLOY } from '../deploy/helpers.js';
+import { entryArgv, shortTempDir } from '../helpers/entry.js';
+
+const run = promisify(execFile);
+
+async function checkConfig(dir: string, yaml: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  const file = join(dir, 'lokid.yaml');
+  writeFileSync(file, yaml);
+  try {
+    const r = await run(process.execPath, [...entryArgv('daemon'), '--check-config', '--config', file, '--home', join(dir, 'home')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, out: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
+}
+
+describe('lokid --check-config', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(() => {
+    dir = shortTempDir('h9cc');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names the valid values of a wrong OIDC default role and anonymous gateway role (not "Invalid input")', async () => {
+    const r = await checkConfig(dir, 'auth:\n  gateway_anonymous_role: root\n  oidc:\n    issuer: https://idp.example.com\n    client_id: loki\n    default_role: superuser\n');
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /auth\.oidc\.default_role: .*"admin".*"operator".*"viewer".*"auditor".*"none"/);
+    assert.match(r.out, /auth\.gateway_anonymous_role: .*"viewer".*"none"/);
+    assert.doesNotMatch(r.out, /Invalid input/);
+  });
+  it('reports a socket group that does not exist and a socket mode open to every local user, before anything is bound', async () => {
+    const r = await checkConfig(dir, 'sockets:\n  admin_mode: "0666"\n  admin_group: no-such-group-h9\n  gateway_mode: "0777"\n');
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /sockets\.admin_group: group "no-such-group-h9" does not exist/);
+    assert.match(r.out, /sockets\.admin_mode: 0666 lets every local user open admin\.sock/);
+    assert.match(r.out, /sockets\.gateway_mode: 0777 lets every local user open gateway\.sock/);
+    assert.doesNotMatch(r.out, /config OK/);
+  });
+
+  it('accepts the shipped systemd config (0660 with the loki-admin / loki-gateway groups) when the groups exist', async function () {
+    const groups = readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')[0]);
+    if (!groups.includes('loki-admin') || !groups.includes('loki-gateway')) this.skip();
+    const r = await checkConfig(dir, readFileSync(join(DEPLOY, 'systemd', 'lokid.yaml'), 'utf8'));
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /config OK/);
+  });
+});
