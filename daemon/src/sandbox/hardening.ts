@@ -81,6 +81,14 @@ export function checkRelaxations(config: SandboxConfig, relax: HardeningRequest[
       `the daemon config does not allow relaxing ${refused.join(', ')} (set sandbox.allow.${refused[0]}: true in the daemon config to permit it)`,
     );
   }
+  // gVisor is registered with --network=none (checkRuntime insists): a "bridge" sandbox under runsc would
+  // silently have no network. Say so instead of starting a sandbox that is not what was asked for.
+  if (relax.network && config.runtime === 'runsc') {
+    throw new LokiError(
+      'relaxation_not_allowed',
+      'a sandbox network is not available under gVisor: sandbox.runtime is runsc, which Loki requires registered with --network=none; run sandboxes that need a network with sandbox.runtime: runc',
+    );
+  }
 }
 
 export async function resolveHardening(inputs: HardeningInputs, req: HardeningRequest): Promise<ResolvedHardening> {
