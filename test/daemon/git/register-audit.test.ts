@@ -57,6 +57,23 @@ describe('project.register is audited whatever the path holds', function () {
     assert.equal(ok[0]!.resource, `project:${join(base, 'bell\\x07repo')}`, 'the control character is written visibly, not refused');
   });
 
+  // `projects list` escaped such a path, but `projects register` / `projects show` printed it raw: an
+  // operator's directory name could drive the terminal of the admin who looks at the project.
+  it('shows such a path escaped in register and show, as the list does', async () => {
+    const repo = join(base, 'esc\u001b]0;pwned\u0007repo');
+    mkdirSync(repo);
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e.invalid', 'commit', '-q', '--allow-empty', '-m', 'i'], { cwd: repo });
+    const r = await cli('projects', 'register', repo, '--name', 'esc');
+    assert.equal(r.code, 0, r.err);
+    const show = await cli('projects', 'show', 'esc');
+    assert.equal(show.code, 0, show.err);
+    for (const out of [r.out, show.out]) {
+      assert.doesNotMatch(out, /[\u0000-\u0008\u000b-\u001f\u007f]/, JSON.stringify(out));
+      assert.ok(out.includes('esc\\x1b]0;pwned\\x07repo'), JSON.stringify(out));
+    }
+  });
+
   it('answers a refused registration with its own error and audits it, however long the path', async () => {
     const long = join(base, 'x'.repeat(1100));
     const r = await cli('projects', 'register', long);
