@@ -20,6 +20,10 @@ export interface ScriptStepMeta {
   agent?: string;
 }
 
+/** A learning's tag and how many a learning may have (the daemon's learning store checks the same). */
+export const LEARNING_TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+export const MAX_LEARNING_TAGS = 16;
+
 export const SCRIPT_STEP_KEYS = ['run', 'write', 'read', 'delete', 'commit', 'phase', 'sleep', 'learn'] as const;
 export const MAX_SLEEP_MS = 10 * 60_000;
 
@@ -72,6 +76,10 @@ export function parseScriptPlan(text: string): (ScriptStep & ScriptStepMeta)[] {
     if (tags !== undefined && (k !== 'learn' || !Array.isArray(tags) || !tags.every((t) => typeof t === 'string'))) {
       throw new PlanError(`step ${i + 1}: "tags" belongs to a learn step and is a list of strings`);
     }
+    // The daemon's rules for a learning's tags: a bad one would only drop the learning later, quietly.
+    const badTag = (tags as string[] | undefined)?.find((t) => !LEARNING_TAG_RE.test(t));
+    if (badTag !== undefined) throw new PlanError(`step ${i + 1}: tag ${JSON.stringify(badTag.slice(0, 64))} is not a tag: use 1-64 of [A-Za-z0-9_.:-], starting with a letter or digit`);
+    if (tags !== undefined && new Set(tags as string[]).size > MAX_LEARNING_TAGS) throw new PlanError(`step ${i + 1}: at most ${MAX_LEARNING_TAGS} tags`);
     for (const meta of ['task', 'agent'] as const) {
       const m = (s as ScriptStepMeta)[meta];
       if (m !== undefined && (typeof m !== 'string' || !m)) throw new PlanError(`step ${i + 1}: "${meta}" is a non-empty string`);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { trimHeapWhenSettled } from '../../common/src/heap-trim.js';
 import { ConfigError, LokiError, createLogger, isMainModule, VERSION } from '../../common/src/index.js';
 import { loadDaemonConfig } from './config.js';
+import { buildPolicyEngine } from './policy/config.js';
 import { startDaemon, type DaemonHandle } from './daemon.js';
 import { createNotifier } from './systemd.js';
 
@@ -47,7 +48,16 @@ async function main(): Promise<number> {
   const env = { ...process.env, ...(args.home ? { LOKI_HOME: args.home } : {}), ...(args['log-level'] ? { LOKI_LOG_LEVEL: args['log-level'] } : {}) };
   const configFile = args.config;
   if (args['check-config']) {
-    loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
+    const config = loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
+    // The policy is checked where lokid's start checks it (profiles, rules and their match/not_match
+    // examples): a config that start refuses is never "OK".
+    try {
+      buildPolicyEngine(config.policy);
+    } catch (err) {
+      if (!(err instanceof LokiError)) throw err;
+      process.stderr.write(`lokid: ${err.message}\n`);
+      return err.exitCode;
+    }
     process.stdout.write('config OK\n');
     return 0;
   }

@@ -2,6 +2,7 @@
 // live in projects-registry.ts): git repositories the daemon may use.
 import type { Command } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
+import { escapeForDisplay } from '../../../common/src/display.js';
 import { LokiError } from '../../../common/src/index.js';
 import type { Project } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
@@ -15,9 +16,10 @@ function collect(value: string, prev: string[]): string[] {
 
 function printProject(p: Project): void {
   printLine(`project ${p.name} (${p.id})${p.alias ? ` alias ${p.alias}` : ''}${p.shared ? ' [shared]' : ''}`);
-  printLine(`  path:   ${p.path}`);
+  // A path is whatever bytes the directory names hold (an operator may create them): escaped like the tables.
+  printLine(`  path:   ${escapeForDisplay(p.path)}`);
   printLine(`  base:   ${p.base_branch}`);
-  printLine(`  remote: ${p.remote ?? '(none)'}`);
+  printLine(`  remote: ${p.remote === null ? '(none)' : escapeForDisplay(p.remote)}`);
   if (p.protected_branches.length) printLine(`  protected (besides main, master, ${p.base_branch}): ${p.protected_branches.join(', ')}`);
   printLine(`  registered by ${p.registered_by} at ${formatTime(p.registered_at)}`);
 }

@@ -154,14 +154,19 @@ function detailsBytes(d: Record<string, unknown>): number {
  * command padded past 1,024 characters, or with a control character in it). The reason's
  * control characters become `\xNN` and it is cut to its limit; the longest string values
  * of the details are halved until they fit. Every cut says how much it left out; the
- * action hash in the details still names the exact action.
+ * action hash in the details still names the exact action. The resource is fitted like the reason.
  */
 export function fitEvent(ev: AuditEventInput): AuditEventInput {
   let out = ev;
+  const visible = (text: string) => text.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
   if (typeof ev.reason === 'string') {
-    const visible = ev.reason.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
-    const reason = cut(visible, LIMITS.reason);
+    const reason = cut(visible(ev.reason), LIMITS.reason);
     if (reason !== ev.reason) out = { ...out, reason };
+  }
+  // A resource can name caller-chosen text too (a project's path or name): the same treatment.
+  if (typeof ev.resource === 'string') {
+    const resource = cut(visible(ev.resource), LIMITS.resource);
+    if (resource !== ev.resource) out = { ...out, resource };
   }
   const details = ev.details;
   if (details && typeof details === 'object' && !Array.isArray(details) && detailsBytes(details) > LIMITS.detailsBytes) {

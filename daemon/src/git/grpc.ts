@@ -8,6 +8,7 @@ import type { Server } from '@grpc/grpc-js';
 import { LokiError } from '../../../common/src/index.js';
 import * as pb from '../../../proto/gen/loki/v1/workspace.js';
 import type { AuditLog } from '../audit/types.js';
+import { fitEvent } from '../audit/format.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
@@ -94,11 +95,13 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
     const base = { action, user: caller.subject, resource, ip: caller.clientIp, request_id: caller.requestId };
     try {
       const r = await fn();
-      await audit.record({ ...base, result: 'success', details: details(r) });
+      // Paths and names here are the caller's text: fitted to the log's limits, never refused by them
+      // (a refused record would leave the action unaudited and answer the caller with the audit's error).
+      await audit.record(fitEvent({ ...base, result: 'success', details: details(r) }));
       return r;
     } catch (err) {
       const le = err instanceof LokiError ? err : undefined;
-      await audit.record({ ...base, result: le?.kind === 'permission_denied' ? 'denied' : 'error', reason: le?.message ?? 'internal error' });
+      await audit.record(fitEvent({ ...base, result: le?.kind === 'permission_denied' ? 'denied' : 'error', reason: le?.message ?? 'internal error' }));
       throw err;
     }
   }

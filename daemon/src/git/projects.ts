@@ -1,8 +1,8 @@
 // Projects: git repositories an operator has allowed the daemon to use. The
 // daemon only ever clones from, fetches into and pushes from these paths.
 import { randomBytes } from 'node:crypto';
-import { realpathSync, statSync } from 'node:fs';
-import { basename, isAbsolute } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import { canAccessOwned, type Caller } from '../authz/caller.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
@@ -68,6 +68,7 @@ export class ProjectRegistry {
           : 'only an admin may register a project: the daemon has no git.registry_roots configured',
       );
     }
+    if (opts.allowedRoots) await checkStoreInsideRoots(top, opts.allowedRoots);
     const name = validateProjectName(opts.name ?? defaultName(top));
     const alias = opts.alias === undefined || opts.alias === '' ? null : validateProjectName(opts.alias);
     if (alias === name) throw new LokiError('invalid_argument', `alias "${alias}" is the project's name`);
@@ -169,6 +170,32 @@ async function resolveRepoTopLevel(path: string): Promise<string> {
     throw new LokiError('not_a_git_repo', `${path} is inside the git repository ${top || '?'}; register the repository's top level`);
   }
   return real;
+}
+
+/**
+ * The repository's objects and refs must lie inside the roots too, not only its working tree: a `.git`
+ * gitfile (`gitdir: /elsewhere/.git`), a `.git` symlink, a `commondir` file or an `alternates` list in a
+ * working tree inside a root would otherwise hand a non-admin the daemon's access to a repository outside
+ * them (its code cloned into their sessions, their session branches written into it).
+ */
+async function checkStoreInsideRoots(top: string, roots: readonly string[]): Promise<void> {
+  const out = (await runGit(['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], inRepo(top))).stdout.split('\n');
+  const outside = (p: string) => !roots.some((r) => isInside(p, r));
+  for (const dir of out.slice(0, 2)) {
+    let real: string;
+    try {
+      real = realpathSync(dir);
+    } catch {
+      throw new LokiError('not_a_git_repo', `${top}: cannot resolve its git directory ${dir}`);
+    }
+    if (outside(real)) {
+      throw new LokiError('permission_denied', `${top} keeps its git data in ${real}, outside the registry roots (${roots.join(', ')}); only an admin may register it`);
+    }
+  }
+  const alternates = join(realpathSync(out[1]!), 'objects', 'info', 'alternates');
+  if (existsSync(alternates)) {
+    throw new LokiError('permission_denied', `${top} borrows objects from other repositories (${alternates}); only an admin may register it`);
+  }
 }
 
 async function currentBranch(top: string): Promise<string> {

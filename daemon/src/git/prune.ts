@@ -23,7 +23,11 @@ export async function findPrunable(sessions: SessionDirectory | undefined, p: Pr
   const refs = (await runGit(['for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads/loki/'], inRepo(p.path))).stdout.split('\n').filter(Boolean);
   const base = (await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${p.baseBranch}^{commit}`], inRepo(p.path, { okExitCodes: [1] }))).stdout.trim();
   const head = (await runGit(['symbolic-ref', '--quiet', 'HEAD'], inRepo(p.path, { okExitCodes: [1, 128] }))).stdout.trim();
-  const byBranch = new Map(workspaces.filter((w) => w.projectId === p.id).map((w) => [w.branch, w]));
+  // Every session's workspace, not only this project's: two projects can share one ref store (a linked
+  // worktree and its main repository) or carry each other's session branches (a clone that fetched them),
+  // and a branch of a session the daemon knows is not an orphan, whichever project it was started on.
+  // This project's own record wins when an older name (no random part) was used on two projects.
+  const byBranch = new Map([...workspaces.filter((w) => w.projectId !== p.id), ...workspaces.filter((w) => w.projectId === p.id)].map((w) => [w.branch, w]));
   const out: PruneCandidate[] = [];
   for (const line of refs) {
     const [branch = '', commit = ''] = line.split(' ');

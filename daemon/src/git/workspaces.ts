@@ -348,6 +348,18 @@ export class WorkspaceManager {
   /** End of session: summarize, log new commits in the trail, bring the branch back, optionally open a PR and export the trail. */
   async finish(sessionId: string, opts: { openPr?: boolean } = {}): Promise<FinishResult> {
     const ws = await this.get(sessionId);
+    try {
+      return await this.bringBackAndSummarize(ws, opts);
+    } finally {
+      // The session has ended whether or not its branch could be brought back (an agent can make that
+      // impossible, e.g. with an alternates file): its workspace is no longer active, or it would block
+      // `loki projects remove` for good and keep prune away from its branch.
+      await this.o.repo.finish(sessionId, this.o.clock());
+    }
+  }
+
+  private async bringBackAndSummarize(ws: Workspace, opts: { openPr?: boolean }): Promise<FinishResult> {
+    const sessionId = ws.sessionId;
     const { project, staging, head } = await this.fetchSession(ws);
     let summary: DiffSummary;
     let bringBack: BringBackResult;
@@ -387,7 +399,6 @@ export class WorkspaceManager {
     await this.o.repo.savePullRequest(sessionId, pullRequest);
     this.o.trail.append(sessionId, { action: 'session_finish', agent: 'loki', details: { commits: summary.commits.length, pull_request: pullRequest.url || null } });
     const exportedTrail = this.o.config.export_agent_audit ? this.o.trail.exportTo(sessionId, project.path) : '';
-    await this.o.repo.finish(sessionId, this.o.clock());
     return { summary, bringBack, pullRequest, exportedTrail };
   }
 

@@ -69,18 +69,31 @@ export interface HardeningInputs {
   engineRuntimes: Readonly<Record<string, readonly string[]>>;
 }
 
-export async function resolveHardening(inputs: HardeningInputs, req: HardeningRequest): Promise<ResolvedHardening> {
-  const { config } = inputs;
+/** Two keys: a relaxation the request asks for must be allowed by the daemon's config (`relaxation_not_allowed` otherwise). */
+export function checkRelaxations(config: SandboxConfig, relax: HardeningRequest['relax']): void {
   const refused: string[] = [];
-  if (req.relax.network && !config.allow.network) refused.push('network');
-  if (req.relax.writableRootfs && !config.allow.writable_rootfs) refused.push('writable_rootfs');
-  if (req.relax.rootUser && !config.allow.root_user) refused.push('root_user');
+  if (relax.network && !config.allow.network) refused.push('network');
+  if (relax.writableRootfs && !config.allow.writable_rootfs) refused.push('writable_rootfs');
+  if (relax.rootUser && !config.allow.root_user) refused.push('root_user');
   if (refused.length) {
     throw new LokiError(
       'relaxation_not_allowed',
       `the daemon config does not allow relaxing ${refused.join(', ')} (set sandbox.allow.${refused[0]}: true in the daemon config to permit it)`,
     );
   }
+  // gVisor is registered with --network=none (checkRuntime insists): a "bridge" sandbox under runsc would
+  // silently have no network. Say so instead of starting a sandbox that is not what was asked for.
+  if (relax.network && config.runtime === 'runsc') {
+    throw new LokiError(
+      'relaxation_not_allowed',
+      'a sandbox network is not available under gVisor: sandbox.runtime is runsc, which Loki requires registered with --network=none; run sandboxes that need a network with sandbox.runtime: runc',
+    );
+  }
+}
+
+export async function resolveHardening(inputs: HardeningInputs, req: HardeningRequest): Promise<ResolvedHardening> {
+  const { config } = inputs;
+  checkRelaxations(config, req.relax);
   if (!inputs.engineSupportsSeccomp) {
     throw new LokiError('hardening_unavailable', 'the Docker engine reports no seccomp support; refusing to start a sandbox');
   }

@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
 import type { SlotReservation } from './pool-types.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
-import { resolveHardening } from './hardening.js';
+import { checkRelaxations, resolveHardening } from './hardening.js';
 import { checkArgv, checkEnv, SANDBOX_ID_RE, SANDBOX_NAME_RE, validateRef } from './validate.js';
 import { SANDBOX_UID, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type RunnerBundle, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxRelaxations } from './types.js';
 
@@ -104,6 +104,19 @@ export class SandboxManager {
     const running = all.filter((s) => s.state === 'running' || s.state === 'paused');
     if (all.length) this.o.log.info({ running: running.length, total: all.length }, 're-attached to existing sandboxes');
     return all;
+  }
+
+  /**
+   * A session asks this before it makes anything: a relaxation the config does not allow is refused
+   * (and audited, as `sandbox.start` denied) before a workspace is cloned, not after.
+   */
+  async checkRelaxations(caller: Caller, req: Pick<StartRequest, 'relax' | 'name' | 'project'>): Promise<void> {
+    try {
+      checkRelaxations(this.o.config, req.relax);
+    } catch (err) {
+      await this.audit(caller, 'sandbox.start', `sandbox:${req.name || 'new'}`, 'denied', { image: this.o.config.image, project: req.project }, (err as Error).message);
+      throw err;
+    }
   }
 
   async start(caller: Caller, req: StartRequest): Promise<SandboxInfo> {

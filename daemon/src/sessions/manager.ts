@@ -140,6 +140,8 @@ export class SessionManager {
     if (provider === 'openai' && !model) throw new LokiError('invalid_argument', 'the openai provider needs a model (--model, or sessions.openai.model)');
     const project = await resolveProject(this.o.projects, caller, input, this.o.workspaces.gitConfig.shared_projects);
     const prompt = input.prd ? readPrd(caller, input.prd, project.path, cfg.max_prompt_bytes) : { text: input.prompt, source: 'inline' };
+    // Two keys for a sandbox network: refused here, before a session, workspace or sandbox exists.
+    await this.o.sandboxes.checkRelaxations(caller, { relax: { network: input.network, writableRootfs: false, rootUser: false }, name: '', project: project.name });
     this.volumes.checkFreeSpace();
     // A warm pool slot is picked before the session exists: the session takes the slot's id, whose agent
     // directory and workspace volume are already at that session's paths (a start mounts nothing).

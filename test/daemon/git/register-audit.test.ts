@@ -1,0 +1,87 @@
+// Registering a project is audited whatever text its path holds. A path is the
+// caller's text: a directory name with a control character, or a path longer
+// than the audit log's reason limit, used to make the audit writer refuse the
+// record, so a successful registration went unaudited (and the CLI said it
+// failed with 'audit event: "resource" contains control characters'), and a
+// refused one answered with the audit's error instead of its own. Real lokid,
+// real git repository, real CLI process.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { entryArgv, shortTempDir } from '../../helpers/entry.js';
+import { startTestDaemon } from '../../helpers/daemon.js';
+import { removeDir } from '../sessions/helpers.js';
+
+describe('project.register is audited whatever the path holds', function () {
+  this.timeout(60_000);
+  let d: Awaited<ReturnType<typeof startTestDaemon>>;
+  let base: string;
+
+  before(async () => {
+    base = shortTempDir('lkra');
+    d = await startTestDaemon();
+  });
+  after(async () => {
+    await d?.cleanup();
+    if (base) removeDir(base);
+  });
+
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: d.home, LOKI_SOCKET: d.paths.adminSocket }, encoding: 'utf8' });
+      return { code: 0, out: r.stdout, err: r.stderr };
+    } catch (e) {
+      const x = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+    }
+  };
+  const entries = async () =>
+    (await cli('enterprise', 'audit', 'tail', '--event', 'project.register', '--json')).out
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { result: string; resource: string; reason?: string });
+
+  it('registers and audits a repository whose directory name holds a control character', async () => {
+    const repo = join(base, 'bell\u0007repo');
+    mkdirSync(repo);
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e.invalid', 'commit', '-q', '--allow-empty', '-m', 'i'], { cwd: repo });
+    const r = await cli('projects', 'register', repo);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /registered project bell-repo/);
+    const ok = (await entries()).filter((e) => e.result === 'success');
+    assert.equal(ok.length, 1, JSON.stringify(ok));
+    assert.equal(ok[0]!.resource, `project:${join(base, 'bell\\x07repo')}`, 'the control character is written visibly, not refused');
+  });
+
+  // `projects list` escaped such a path, but `projects register` / `projects show` printed it raw: an
+  // operator's directory name could drive the terminal of the admin who looks at the project.
+  it('shows such a path escaped in register and show, as the list does', async () => {
+    const repo = join(base, 'esc\u001b]0;pwned\u0007repo');
+    mkdirSync(repo);
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e.invalid', 'commit', '-q', '--allow-empty', '-m', 'i'], { cwd: repo });
+    const r = await cli('projects', 'register', repo, '--name', 'esc');
+    assert.equal(r.code, 0, r.err);
+    const show = await cli('projects', 'show', 'esc');
+    assert.equal(show.code, 0, show.err);
+    for (const out of [r.out, show.out]) {
+      assert.doesNotMatch(out, /[\u0000-\u0008\u000b-\u001f\u007f]/, JSON.stringify(out));
+      assert.ok(out.includes('esc\\x1b]0;pwned\\x07repo'), JSON.stringify(out));
+    }
+  });
+
+  it('answers a refused registration with its own error and audits it, however long the path', async () => {
+    const long = join(base, 'x'.repeat(1100));
+    const r = await cli('projects', 'register', long);
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.match(r.err, /does not exist/);
+    assert.doesNotMatch(r.err, /audit event/);
+    const err = (await entries()).filter((e) => e.result === 'error');
+    assert.equal(err.length, 1, JSON.stringify(err));
+    assert.match(err[0]!.reason ?? '', /does not exist|\[\+\d+ chars\]/);
+  });
+});

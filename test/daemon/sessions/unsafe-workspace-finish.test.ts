@@ -1,0 +1,65 @@
+// An agent that makes its workspace unsafe to read (here an alternates file
+// pointing at a host path) gets its branch refused at the end of the session,
+// as it should. But the session has ended: its workspace must no longer count
+// as active. Before the fix the record stayed `active` for good, and
+// `loki projects remove` answered "has 1 active session workspace(s) …; stop
+// them first" for a completed session, even after `loki sessions rm`. Real
+// runner in a real sandbox, real CLI process.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
+import { entryArgv } from '../../helpers/entry.js';
+import { requireImage } from '../../helpers/sandbox.js';
+import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
+
+describe('a session whose branch cannot be brought back still ends its workspace', function () {
+  this.timeout(180_000);
+  let sd: SessionDaemon;
+  let repo: string;
+
+  before(async function () {
+    if (!runnerBundleRoot()) this.skip();
+    await requireImage();
+    repo = makeRepo();
+    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(runnerBundleRoot()!) });
+  });
+  after(async () => {
+    await sd?.cleanup();
+    if (repo) removeDir(repo);
+  });
+
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' });
+      return { code: 0, out: r.stdout, err: r.stderr };
+    } catch (e) {
+      const x = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+    }
+  };
+
+  it('refuses the branch, says why, and lets the operator remove the project afterwards', async () => {
+    const reg = await cli('projects', 'register', repo, '--name', 'app');
+    assert.equal(reg.code, 0, reg.err);
+    const plan = JSON.stringify([
+      { write: 'work.txt', content: 'work\n' },
+      { run: 'echo /etc > .git/objects/info/alternates' },
+      { commit: 'borrow objects from the host' },
+    ]);
+    const m = sd.feature.manager;
+    const s = await m.start(ADMIN, { prd: '', prompt: 'hostile', provider: 'script', plan, profile: '', autonomy: '', project: 'app', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false });
+    const done = await until('the session to end', async () => {
+      const x = await m.get(ADMIN, s.id);
+      return ['completed', 'failed', 'stopped'].includes(x.state) ? x : undefined;
+    }, 120_000);
+    assert.equal(done.state, 'completed', done.reason ?? '');
+    const events: { type: string; message: string }[] = [];
+    for await (const e of m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) events.push(e);
+    assert.ok(events.some((e) => e.type === 'error' && /could not bring the session branch back: .*alternates exists/.test(e.message)), events.map((e) => `${e.type}: ${e.message}`).join('\n'));
+
+    const rm = await cli('projects', 'remove', 'app');
+    assert.equal(rm.code, 0, `${rm.out}\n${rm.err}`);
+    assert.match(rm.out, /app removed/);
+  });
+});
