@@ -290,7 +290,7 @@ export class SessionManager {
     }
     if ((await this.store.get(id))!.state === 'waiting_approval') {
       const staged = (await this.o.policy.listApprovals({ sessionId: id, status: 'pending' })).filter((a) => a.askedBy.startsWith('mode:'));
-      for (const a of staged) await this.o.policy.decideApproval(a.id, true, caller.subject, 'approved by resume', caller.requestId);
+      for (const a of staged) await this.o.policy.decideApproval(a.id, true, caller.subject, 'approved by resume', caller.requestId, caller.clientIp);
       if (s.state !== 'paused') await this.rt.auditAs(caller, 'session.resume', id, 'success', { approved: staged.map((a) => a.id) });
     }
     return (await this.store.get(id))!;
