@@ -28,6 +28,8 @@ export interface SessionSupervisorOptions {
   log: Logger;
   clock: () => number;
   finalize: (id: string, to: 'completed' | 'failed' | 'stopped', reason: string) => Promise<void>;
+  /** True while this process is still starting the session (SessionManager.start). */
+  launching: (id: string) => boolean;
   /** Asks the runner to finish, then stops the container after the grace period (the daemon asking). */
   requestStop: (id: string, reason: string) => Promise<void>;
 }
@@ -83,6 +85,12 @@ export class SessionSupervisor {
     try {
       const now = this.o.clock();
       const cfg = this.o.config;
+      // A start that failed and could not even record its end (the audit log unwritable) left its session
+      // pending or starting with nothing starting it: end it, again each tick until the end is recorded.
+      for (const s of await this.o.store.listByStates(['pending', 'starting'])) {
+        if (this.o.launching(s.id) || this.o.rt.timers.finishing(s.id)) continue;
+        await this.o.finalize(s.id, 'failed', 'its start failed and could not be ended then').catch((err: unknown) => this.o.log.warn({ err, session_id: s.id }, 'ending a failed start failed; retrying'));
+      }
       for (const listed of await this.o.store.listByStates(LIVE)) {
         if (this.o.rt.timers.finishing(listed.id)) continue;
         const info = listed.sandboxId ? await this.o.sandboxes.lookup(listed.sandboxId).catch(() => undefined) : undefined;
