@@ -37,6 +37,8 @@ export interface SessionSupervisorOptions {
 export class SessionSupervisor {
   private ticker: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** The last lookup failed: warned once per outage, not on every tick. */
+  private engineUnreachable = false;
 
   constructor(private readonly o: SessionSupervisorOptions) {}
 
@@ -93,7 +95,17 @@ export class SessionSupervisor {
       }
       for (const listed of await this.o.store.listByStates(LIVE)) {
         if (this.o.rt.timers.finishing(listed.id)) continue;
-        const info = listed.sandboxId ? await this.o.sandboxes.lookup(listed.sandboxId).catch(() => undefined) : undefined;
+        let info: Awaited<ReturnType<SandboxManager['lookup']>>;
+        try {
+          info = listed.sandboxId ? await this.o.sandboxes.lookup(listed.sandboxId) : undefined;
+        } catch (err) {
+          // Docker could not be asked (dockerd restarting, socket gone): that says nothing about the
+          // container, so the session is left as it is and checked again on the next tick.
+          if (!this.engineUnreachable) this.o.log.warn({ err, session_id: listed.id }, 'cannot ask Docker about session sandboxes; checking again');
+          this.engineUnreachable = true;
+          continue;
+        }
+        this.engineUnreachable = false;
         // Acted on as it is now, not as listed: it may have been paused, stopped or ended while Docker answered.
         const s = await this.o.store.get(listed.id);
         if (!s || !LIVE.includes(s.state) || this.o.rt.timers.finishing(s.id)) continue;
