@@ -9,6 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
+import { startTestDaemon } from '../../helpers/daemon.js';
 import { entryArgv, shortTempDir } from '../../helpers/entry.js';
 import { ADMIN, makeRepo, removeDir, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 
@@ -100,5 +101,48 @@ describe('audit log on a full disk', function () {
     } finally {
       removeDir(repo);
     }
+  });
+});
+
+describe('state database on a full disk', function () {
+  this.timeout(60_000);
+  let home: string;
+  let stateDir: string;
+  let d: Awaited<ReturnType<typeof startTestDaemon>> | undefined;
+
+  beforeEach(async function () {
+    if (process.getuid?.() !== 0) this.skip(); // mounting a tmpfs needs root
+    home = shortTempDir('lkfulls');
+    stateDir = join(home, 'state');
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', stateDir]);
+    d = await startTestDaemon({ home });
+  });
+
+  afterEach(async function () {
+    if (!d) return;
+    execFileSync('umount', ['-l', stateDir]);
+    await d.cleanup();
+    d = undefined;
+  });
+
+  it('refuses a write with a clear unavailable error (exit 8) naming the full disk, not "internal error"', async function () {
+    const run = async (...args: string[]) => {
+      try {
+        const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: home, LOKI_SOCKET: d!.paths.adminSocket }, encoding: 'utf8' });
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    };
+    const filler = fill(stateDir);
+    const r = await run('enterprise', 'token', 'generate', 'on-full-state', '--role', 'viewer');
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stderr, /state database could not be written: the disk under \$LOKI_HOME\/state is full/);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+    rmSync(filler);
+    const again = await run('enterprise', 'token', 'generate', 'on-full-state', '--role', 'viewer');
+    assert.equal(again.code, 0, again.stderr);
   });
 });
