@@ -102,4 +102,26 @@ describe('sessions while Docker is away', function () {
     }, 20_000);
     assert.match(failed.reason, /exited/);
   });
+
+  it('re-attaches a session once the engine is back when lokid restarted while it was away', async function () {
+    const s = await sd.feature.manager.start(ADMIN, input({ projectPath: repo }));
+    const home = sd.d.home;
+    await sd.d.close(); // like a crash: the container runs on
+    await relay.down();
+    sd = await startSessionDaemon({ home, overrides: { docker: { socket: relay.path } } });
+    const m = sd.feature.manager;
+    await new Promise((r) => setTimeout(r, 1500));
+    const during = await m.get(ADMIN, s.id);
+    assert.equal(during.state, 'running', `not failed for want of an answer from Docker: ${during.reason}`);
+
+    await relay.up();
+    const events = async () => {
+      const out: string[] = [];
+      for await (const e of m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) out.push(e.type);
+      return out;
+    };
+    await until('re-attached', async () => (await events()).includes('reattached'), 15_000);
+    assert.equal((await m.get(ADMIN, s.id)).state, 'running');
+    assert.equal((await sd.driver.get(s.sandboxId))?.state, 'running');
+  });
 });
