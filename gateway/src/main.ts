@@ -115,7 +115,7 @@ export async function startGateway(options: LoadGatewayConfigOptions, log?: Logg
       cfg = applied;
       metrics.reloads.inc({ result: 'applied' });
       if (ignored.length) mainLog.warn({ keys: ignored }, 'these settings change only on restart; kept their running values');
-      mainLog.info({ level: cfg.log.level }, 'configuration reloaded');
+      mainLog.info({ log_level: cfg.log.level }, 'configuration reloaded');
       // Never rejects; a reload does not wait for buffer space.
       void app.loki.audit.forward({
         action: 'config.change',

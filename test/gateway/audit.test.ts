@@ -57,6 +57,28 @@ describe('gateway audit events', () => {
     assert.ok(summary.json().total >= 3);
     assert.ok(summary.json().by_action['auth.fail'] >= 1);
   });
+
+  it('records a web dashboard sign-in and sign-out (auth.web_login / auth.web_logout), dropping nothing', async () => {
+    const origin = 'http://localhost:80';
+    const login = await gw.app.inject({ method: 'POST', url: '/auth/session', headers: { host: 'localhost:80', origin, 'content-type': 'application/json' }, payload: JSON.stringify({ token: tok.admin }), remoteAddress: '192.0.2.88' });
+    assert.equal(login.statusCode, 201, login.body);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    const csrf = login.json<{ csrf_token: string }>().csrf_token;
+    const out = await gw.app.inject({ method: 'POST', url: '/auth/session/logout', headers: { host: 'localhost:80', origin, cookie, 'x-csrf-token': csrf }, remoteAddress: '192.0.2.88' });
+    assert.equal(out.statusCode, 200, out.body);
+    await Promise.race([gw.app.loki.audit.idle(), new Promise((_, reject) => setTimeout(() => reject(new Error('audit events not delivered within 5 s')), 5000))]);
+
+    const r = await gw.app.inject({ url: '/api/enterprise/audit?limit=50', headers: bearer(tok.auditor!) });
+    const entries = r.json().entries as { action: string; ip: string; result: string }[];
+    for (const action of ['auth.web_login', 'auth.web_logout']) {
+      const e = entries.find((x) => x.action === action);
+      assert.ok(e, `${action} is in the audit log: ${JSON.stringify(entries.map((x) => x.action))}`);
+      assert.equal(e.ip, '192.0.2.88');
+      assert.equal(e.result, 'success');
+    }
+    const metrics = (await gw.app.inject({ url: '/metrics', headers: bearer(tok.admin!) })).body;
+    assert.match(metrics, /^loki_audit_events_dropped_total 0$/m);
+  });
 });
 
 describe('AuditForwarder', () => {

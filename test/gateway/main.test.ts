@@ -145,6 +145,10 @@ describe('loki-gateway process', () => {
       p.child.kill('SIGHUP');
       await p.waitFor(/configuration reloaded/);
       assert.equal(await limit(), '30');
+      // One JSON key per name: a second "level" would make log tools read the line's severity from the config value.
+      const reloaded = p.stderr().split('\n').find((l) => l.includes('configuration reloaded'))!;
+      assert.equal(count(reloaded, /"level":/), 1, reloaded);
+      assert.equal((JSON.parse(reloaded) as { log_level?: string }).log_level, 'info');
 
       write(0, 'colour: blue\n');
       p.child.kill('SIGHUP');

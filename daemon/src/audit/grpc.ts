@@ -28,6 +28,8 @@ export const GATEWAY_ACTIONS: ReadonlySet<string> = new Set([
   'auth.fail',
   'auth.login',
   'auth.logout',
+  'auth.web_login',
+  'auth.web_logout',
   'access.denied',
   'rate_limit.reject',
   'token.use',

@@ -15,17 +15,29 @@ import { undecodable, type UnaryMethods } from './decode.js';
 import type { Caller } from '../authz/caller.js';
 import { resolveCaller, type GatewayTrust, type ListenerIdentity } from './caller.js';
 
+/**
+ * SQLite's SQLITE_FULL (the disk under state/ is full) is a condition the operator can fix,
+ * not an unexplained internal error: it is `unavailable` and says so (RUNBOOK "A full disk").
+ */
+function daemonError(err: unknown): LokiError {
+  if (!(err instanceof LokiError) && (err as { code?: unknown } | undefined)?.code === 'SQLITE_FULL') {
+    return new LokiError('unavailable', 'the state database could not be written: the disk under $LOKI_HOME/state is full (free space, see docs/RUNBOOK.md "A full disk")', { cause: err });
+  }
+  return toLokiError(err);
+}
+
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: number; details: string } {
-  const le = toLokiError(err);
+  const le = daemonError(err);
   const metadata = new Metadata();
   metadata.set('x-loki-error-code', le.code);
   return { code: le.grpcStatus, details: le.message, metadata, message: le.message, name: 'LokiError' };
 }
 
 function logError(log: Logger, method: string, caller: Caller | undefined, err: unknown): void {
-  const le = toLokiError(err);
+  const le = daemonError(err);
   const fields = { method, code: le.code, subject: caller?.subject, request_id: caller?.requestId };
-  if (le.kind === 'internal') log.error({ ...fields, err: le.cause ?? le }, 'call failed');
+  // Anything that was not a LokiError (internal, or a full disk) is logged whole, at error.
+  if (le.kind === 'internal' || !(err instanceof LokiError)) log.error({ ...fields, err: le.cause ?? le }, 'call failed');
   else log.info({ ...fields, msg_detail: le.message }, 'call rejected');
 }
 

@@ -171,7 +171,7 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
           if (req.comment.length > 2000) throw new LokiError('invalid_argument', 'comment is limited to 2000 characters');
           const a = await service.approvals.get(req.id);
           if (!(await visible(caller, a))) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(req.id)}`);
-          const done = await service.decideApproval(req.id, req.approve, caller.subject, req.comment, caller.requestId);
+          const done = await service.decideApproval(req.id, req.approve, caller.subject, req.comment, caller.requestId, caller.clientIp);
           return { approval: toWireApproval(done) };
         }),
         watchApprovals: serverStream<WatchApprovalsRequest, WireApprovalEvent>(ctx, 'PolicyService.WatchApprovals', async (req, caller, call, signal) => {

@@ -141,14 +141,15 @@ export class PolicyService {
     return this.opts.approvals.list({ status: status as Approval['status'] | undefined, sessionId: filter.sessionId || undefined });
   }
 
-  async decideApproval(id: string, approve: boolean, subject: string, comment: string, requestId?: string): Promise<Approval> {
+  /** `ip`: the caller's address as the audit log names it (`local` on the admin socket, the client's through the gateway). */
+  async decideApproval(id: string, approve: boolean, subject: string, comment: string, requestId?: string, ip?: string): Promise<Approval> {
     if (!id) throw new LokiError('invalid_argument', 'approval id is required');
     let a: Approval;
     try {
       a = await this.opts.approvals.decide(id, { approve, subject, comment });
     } catch (err) {
       if (err instanceof LokiError && err.kind === 'permission_denied') {
-        await this.opts.audit.record(fitEvent({ action: 'approval.decide', user: subject, resource: `approval:${id}`, result: 'denied', reason: err.message, ...(requestId ? { request_id: requestId } : {}) }));
+        await this.opts.audit.record(fitEvent({ action: 'approval.decide', user: subject, resource: `approval:${id}`, result: 'denied', reason: err.message, ...(requestId ? { request_id: requestId } : {}), ...(ip ? { ip } : {}) }));
       }
       throw err;
     }
@@ -159,6 +160,7 @@ export class PolicyService {
       details: { approval_id: a.id, decision: a.status, action_hash: a.actionHash, normalized: a.normalized, ...commandDetail(a.command), comment: a.comment },
       result: 'success',
       ...(requestId ? { request_id: requestId } : {}),
+      ...(ip ? { ip } : {}),
     }));
     return a;
   }

@@ -142,7 +142,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       const known = await this.o.policy.approvals.list({ sessionId });
       if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) return undefined;
       return overridden
-        ? this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, command: action.kind === 'shell' ? action.command : '', actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason })
+        ? this.requestModeApproval(action, d, sessionId, subject)
         : (await this.o.policy.approvals.list({ sessionId })).find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt))) ??
             this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
     });
@@ -191,6 +191,16 @@ export class SessionAgentHooks implements AgentChannelHooks {
     }
     if (mode === 'supervised' && d.decision === 'allow') return { ...d, decision: 'ask', mode, rule: 'session-mode:supervised', reason: 'supervised mode asks for approval of every action' };
     return { ...d, mode };
+  }
+
+  /**
+   * A session-mode ask (checkpoint, supervised) makes its approval here rather than in
+   * PolicyService.decide, so it is audited here, the same way: `approval.request`.
+   */
+  private async requestModeApproval(action: Action, d: Decision, sessionId: string, subject: string) {
+    const a = await this.o.policy.approvals.request({ sessionId, actionKind: action.kind, normalized: d.normalized, command: action.kind === 'shell' ? action.command : '', actionHash: d.actionHash, askedBy: d.rule.replace('session-mode:', 'mode:'), reason: d.reason });
+    await this.o.audit.record(fitEvent({ action: 'approval.request', user: subject, resource: `session:${sessionId}`, details: { normalized: d.normalized.slice(0, 1000), rule: d.rule, action_hash: d.actionHash, profile: d.profile, mode: d.mode, approval_id: a.id }, result: 'success' }));
+    return a;
   }
 
   private async overrideAllow(d: Decision, sessionId: string, subject: string): Promise<Decision> {

@@ -75,6 +75,8 @@ export class SessionManager {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly supervisor: SessionSupervisor;
+  /** Sessions whose start() is under way in this process. */
+  private readonly launching = new Set<string>();
 
   constructor(opts: SessionManagerOptions) {
     for (const k of ['repo', 'learnings', 'sandboxes', 'createChannels', 'proxies', 'waits', 'projects', 'workspaces', 'trail', 'policy', 'audit', 'config', 'log', 'workspacesDir'] as const) {
@@ -103,6 +105,7 @@ export class SessionManager {
       log: opts.log,
       clock: this.clock,
       finalize: (id, to, reason) => this.finalize(id, to, reason),
+      launching: (id) => this.launching.has(id),
       requestStop: (id, reason) => this.requestStop(undefined, id, reason),
     });
   }
@@ -149,6 +152,8 @@ export class SessionManager {
     const id = slot?.sessionId ?? `ses-${randomBytes(6).toString('hex')}`;
     // The limit is checked inside the insert's transaction: two concurrent starts cannot both pass it.
     const limit = concurrencyLimit(cfg.max_concurrent);
+    // Marked before the insert, so the supervisor never takes this start for an abandoned one.
+    this.launching.add(id);
     const s = await this.store.insert({
       id,
       owner: caller.subject,
@@ -165,6 +170,7 @@ export class SessionManager {
       maxIterations: input.maxIterations || cfg.default_max_iterations,
       network: input.network,
     }, limit).catch(async (err: unknown) => {
+      this.launching.delete(id);
       await slot?.cancel();
       throw err;
     });
@@ -182,6 +188,9 @@ export class SessionManager {
       await this.finalize(id, 'failed', `could not start: ${why}`);
       if (err instanceof LokiError) throw new LokiError(err.code, `session ${id} failed to start: ${err.message}`, { cause: err });
       throw err;
+    } finally {
+      // If even the failed start could not be ended (the audit log unwritable), the supervisor ends it later.
+      this.launching.delete(id);
     }
     return (await this.store.get(id))!;
   }
@@ -292,7 +301,7 @@ export class SessionManager {
     }
     if ((await this.store.get(id))!.state === 'waiting_approval') {
       const staged = (await this.o.policy.listApprovals({ sessionId: id, status: 'pending' })).filter((a) => a.askedBy.startsWith('mode:'));
-      for (const a of staged) await this.o.policy.decideApproval(a.id, true, caller.subject, 'approved by resume', caller.requestId);
+      for (const a of staged) await this.o.policy.decideApproval(a.id, true, caller.subject, 'approved by resume', caller.requestId, caller.clientIp);
       if (s.state !== 'paused') await this.rt.auditAs(caller, 'session.resume', id, 'success', { approved: staged.map((a) => a.id) });
     }
     return (await this.store.get(id))!;

@@ -2,7 +2,7 @@
 // periodic checks (an exited container, idle and stalled runners, workspaces over
 // their limit, retention of ended sessions' leftovers). Ending a session is the
 // lifecycle's job (SessionManager.finalize/requestStop); this only decides when.
-import type { Logger } from '../../../common/src/index.js';
+import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannels } from '../agent/types.js';
 import type { SandboxManager } from '../sandbox/manager.js';
@@ -28,6 +28,8 @@ export interface SessionSupervisorOptions {
   log: Logger;
   clock: () => number;
   finalize: (id: string, to: 'completed' | 'failed' | 'stopped', reason: string) => Promise<void>;
+  /** True while this process is still starting the session (SessionManager.start). */
+  launching: (id: string) => boolean;
   /** Asks the runner to finish, then stops the container after the grace period (the daemon asking). */
   requestStop: (id: string, reason: string) => Promise<void>;
 }
@@ -35,18 +37,33 @@ export interface SessionSupervisorOptions {
 export class SessionSupervisor {
   private ticker: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** The last lookup failed: warned once per outage, not on every tick. */
+  private engineUnreachable = false;
 
   constructor(private readonly o: SessionSupervisorOptions) {}
 
+  /** Sessions found active after a restart while Docker could not be asked: re-attached on a later tick. */
+  private readonly awaitingEngine = new Set<string>();
+
   /** After a daemon restart: re-attach to running sandboxes and re-open their agent channels (the runner reconnects to the same path). */
   async reconcile(): Promise<void> {
-    for (const s of await this.o.store.listByStates(ACTIVE_STATES)) {
-      try {
-        await this.reattach(s);
-      } catch (err) {
-        this.o.log.error({ err, session_id: s.id }, 'could not re-attach a session');
-        await this.o.finalize(s.id, 'failed', `could not re-attach after a daemon restart: ${(err as Error).message}`);
+    for (const s of await this.o.store.listByStates(ACTIVE_STATES)) await this.tryReattach(s);
+  }
+
+  /** Re-attaches one session; if Docker cannot be asked, it keeps the session as it is and tries again next tick. */
+  private async tryReattach(s: Session): Promise<void> {
+    try {
+      await this.reattach(s);
+      this.awaitingEngine.delete(s.id);
+    } catch (err) {
+      if (err instanceof LokiError && err.code === 'docker_unavailable') {
+        if (!this.awaitingEngine.has(s.id)) this.o.log.warn({ err, session_id: s.id }, 'cannot ask Docker about the session sandbox; re-attaching when it answers');
+        this.awaitingEngine.add(s.id);
+        return;
       }
+      this.awaitingEngine.delete(s.id);
+      this.o.log.error({ err, session_id: s.id }, 'could not re-attach a session');
+      await this.o.finalize(s.id, 'failed', `could not re-attach after a daemon restart: ${(err as Error).message}`);
     }
   }
 
@@ -83,9 +100,30 @@ export class SessionSupervisor {
     try {
       const now = this.o.clock();
       const cfg = this.o.config;
+      // A start that failed and could not even record its end (the audit log unwritable) left its session
+      // pending or starting with nothing starting it: end it, again each tick until the end is recorded.
+      for (const s of await this.o.store.listByStates(['pending', 'starting'])) {
+        if (this.o.launching(s.id) || this.o.rt.timers.finishing(s.id)) continue;
+        await this.o.finalize(s.id, 'failed', 'its start failed and could not be ended then').catch((err: unknown) => this.o.log.warn({ err, session_id: s.id }, 'ending a failed start failed; retrying'));
+      }
+      for (const id of [...this.awaitingEngine]) {
+        const s = await this.o.store.get(id);
+        if (s && ACTIVE_STATES.includes(s.state)) await this.tryReattach(s);
+        else this.awaitingEngine.delete(id);
+      }
       for (const listed of await this.o.store.listByStates(LIVE)) {
-        if (this.o.rt.timers.finishing(listed.id)) continue;
-        const info = listed.sandboxId ? await this.o.sandboxes.lookup(listed.sandboxId).catch(() => undefined) : undefined;
+        if (this.o.rt.timers.finishing(listed.id) || this.awaitingEngine.has(listed.id)) continue;
+        let info: Awaited<ReturnType<SandboxManager['lookup']>>;
+        try {
+          info = listed.sandboxId ? await this.o.sandboxes.lookup(listed.sandboxId) : undefined;
+        } catch (err) {
+          // Docker could not be asked (dockerd restarting, socket gone): that says nothing about the
+          // container, so the session is left as it is and checked again on the next tick.
+          if (!this.engineUnreachable) this.o.log.warn({ err, session_id: listed.id }, 'cannot ask Docker about session sandboxes; checking again');
+          this.engineUnreachable = true;
+          continue;
+        }
+        this.engineUnreachable = false;
         // Acted on as it is now, not as listed: it may have been paused, stopped or ended while Docker answered.
         const s = await this.o.store.get(listed.id);
         if (!s || !LIVE.includes(s.state) || this.o.rt.timers.finishing(s.id)) continue;

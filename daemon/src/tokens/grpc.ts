@@ -63,6 +63,7 @@ async function audited<T>(
   resource: (res: T | undefined) => string,
   details: Record<string, unknown>,
   fn: () => Promise<T>,
+  undo?: (res: T) => Promise<unknown>,
 ): Promise<T> {
   const base = { action, user: caller.subject, ip: caller.clientIp, request_id: caller.requestId, details };
   let res: T;
@@ -78,7 +79,13 @@ async function audited<T>(
       .catch(() => undefined);
     throw err;
   }
-  await audit.record({ ...base, resource: resource(res), result: 'success' });
+  try {
+    await audit.record({ ...base, resource: resource(res), result: 'success' });
+  } catch (err) {
+    // Unaudited, the action is refused (unavailable): what it made must not stay behind, working.
+    if (undo) await undo(res).catch(() => undefined);
+    throw err;
+  }
   return res;
 }
 
@@ -120,6 +127,8 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
                 owner: caller.subject,
               });
             },
+            // A token whose creation could not be audited is revoked: its secret was never handed out.
+            (r) => store.revoke(r.token.id),
           );
           return { token: toWireToken(token), secret };
         }),

@@ -1,0 +1,148 @@
+// RUNBOOK "A full disk", with the audit log on its own small file system (a
+// tmpfs) that is filled up: an action whose audit entry cannot be written is
+// refused (unavailable, CLI exit 8) and leaves nothing behind that still works
+// or still counts as active, and everything recovers once there is room again.
+// Real daemon, real files, the real CLI spawned on the admin socket.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
+import { startTestDaemon } from '../../helpers/daemon.js';
+import { entryArgv, shortTempDir } from '../../helpers/entry.js';
+import { ADMIN, makeRepo, removeDir, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
+
+function input(over: Partial<StartSessionInput>): StartSessionInput {
+  return { prd: '', prompt: 'x', provider: 'script', plan: '[{"run": "true"}]', profile: '', autonomy: '', project: '', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false, ...over };
+}
+
+/** Fills the file system under `dir` with one file, until ENOSPC. */
+function fill(dir: string): string {
+  const f = join(dir, 'filler');
+  const chunk = Buffer.alloc(4096, 0x61);
+  try {
+    for (let i = 0; i < 100_000; i++) writeFileSync(f, chunk, { flag: 'a' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  }
+  return f;
+}
+
+describe('audit log on a full disk', function () {
+  this.timeout(120_000);
+  let home: string;
+  let auditDir: string;
+  let sd: SessionDaemon | undefined;
+
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], {
+        env: { PATH: process.env.PATH ?? '', LOKI_HOME: home, LOKI_SOCKET: sd!.d.paths.adminSocket },
+        encoding: 'utf8',
+      });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  }
+
+  beforeEach(async function () {
+    if (process.getuid?.() !== 0) this.skip(); // mounting a tmpfs needs root
+    home = shortTempDir('lkfull');
+    auditDir = join(home, 'dashboard', 'audit');
+    mkdirSync(auditDir, { recursive: true, mode: 0o700 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', auditDir]);
+    sd = await startSessionDaemon({ home });
+  });
+
+  afterEach(async function () {
+    if (!sd) return;
+    execFileSync('umount', ['-l', auditDir]);
+    await sd.cleanup();
+    sd = undefined;
+  });
+
+  it('revokes a token whose creation could not be audited, and makes the name usable again', async function () {
+    const filler = fill(auditDir);
+    const r = await cli('enterprise', 'token', 'generate', 'on-full-disk', '--role', 'viewer');
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stderr, /the audit log could not be written/);
+    assert.doesNotMatch(r.stdout, /loki_/, 'no secret is printed for a refused token');
+    const listed = JSON.parse((await cli('enterprise', 'token', 'list', '--all', '--json')).stdout) as { tokens: Array<{ name: string; revoked_at: string | null }> };
+    const made = listed.tokens.filter((t) => t.name === 'on-full-disk');
+    assert.ok(made.every((t) => t.revoked_at), `no working token is left behind: ${JSON.stringify(made)}`);
+
+    rmSync(filler);
+    const again = await cli('enterprise', 'token', 'generate', 'on-full-disk', '--role', 'viewer');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /loki_/);
+  });
+
+  it('ends a session whose start could not be audited as failed once there is room, instead of leaving it starting', async function () {
+    const repo = makeRepo();
+    try {
+      const m = sd!.feature.manager;
+      const filler = fill(auditDir);
+      await assert.rejects(m.start(ADMIN, input({ projectPath: repo })), (err: Error & { code?: string }) => err.code === 'unavailable');
+      const [s] = await m.list(ADMIN, true);
+      assert.ok(s, 'the refused start left a session record');
+      rmSync(filler);
+      const ended = await until('the session ends', async () => {
+        const x = await m.get(ADMIN, s.id);
+        return x.state === 'failed' ? x : undefined;
+      }, 10_000);
+      assert.match(ended.reason, /start/);
+      const audit = await cli('enterprise', 'audit', 'tail', '--event', 'session.stop', '--json');
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.match(audit.stdout, new RegExp(`"resource":"session:${s.id}".*"result":"error"`), 'its end is in the audit log');
+      assert.equal((await m.metrics(ADMIN)).active, 0, 'it no longer counts as active');
+    } finally {
+      removeDir(repo);
+    }
+  });
+});
+
+describe('state database on a full disk', function () {
+  this.timeout(60_000);
+  let home: string;
+  let stateDir: string;
+  let d: Awaited<ReturnType<typeof startTestDaemon>> | undefined;
+
+  beforeEach(async function () {
+    if (process.getuid?.() !== 0) this.skip(); // mounting a tmpfs needs root
+    home = shortTempDir('lkfulls');
+    stateDir = join(home, 'state');
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', stateDir]);
+    d = await startTestDaemon({ home });
+  });
+
+  afterEach(async function () {
+    if (!d) return;
+    execFileSync('umount', ['-l', stateDir]);
+    await d.cleanup();
+    d = undefined;
+  });
+
+  it('refuses a write with a clear unavailable error (exit 8) naming the full disk, not "internal error"', async function () {
+    const run = async (...args: string[]) => {
+      try {
+        const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: home, LOKI_SOCKET: d!.paths.adminSocket }, encoding: 'utf8' });
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    };
+    const filler = fill(stateDir);
+    const r = await run('enterprise', 'token', 'generate', 'on-full-state', '--role', 'viewer');
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stderr, /state database could not be written: the disk under \$LOKI_HOME\/state is full/);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+    rmSync(filler);
+    const again = await run('enterprise', 'token', 'generate', 'on-full-state', '--role', 'viewer');
+    assert.equal(again.code, 0, again.stderr);
+  });
+});
