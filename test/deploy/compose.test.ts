@@ -50,6 +50,9 @@ describe('deploy/compose/docker-compose.yml', () => {
       assert.ok(svc.security_opt?.includes('no-new-privileges:true'));
     }
     assert.equal(s.gateway!.environment!.LOKI_BEHIND_TLS_PROXY, 'true');
+    // Behind nginx: the client's address from X-Forwarded-For, and OIDC redirects to the URL users reach.
+    assert.equal(s.gateway!.environment!.LOKI_TRUSTED_PROXIES, '172.16.0.0/12');
+    assert.equal(s.gateway!.environment!.LOKI_PUBLIC_URL, '${LOKI_PUBLIC_URL:-https://localhost}');
   });
 
   it('keeps lokid state and sockets in named volumes bound at the same host paths', () => {

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { DEPLOY } from './helpers.js';
+import { loadGatewayConfig } from '../../gateway/src/config.js';
 
 const DIR = join(DEPLOY, 'k8s');
 
@@ -93,6 +94,19 @@ describe('deploy/k8s manifests', () => {
     find('PodDisruptionBudget', 'loki-gateway');
     find('Service', 'loki-gateway');
     find('Ingress', 'loki');
+  });
+
+  it("configures the gateway for the ingress in front of it: public URL = the Ingress host, X-Forwarded-For believed from pod networks only, and the gateway's own loader accepts the ConfigMap", () => {
+    const env = find('ConfigMap', 'loki-gateway').data as Record<string, string>;
+    const host = find('Ingress', 'loki').spec.rules[0].host as string;
+    assert.equal(env.LOKI_PUBLIC_URL, `https://${host}`);
+    assert.equal(env.LOKI_BEHIND_TLS_PROXY, 'true');
+    const proxies = (env.LOKI_TRUSTED_PROXIES ?? '').split(',');
+    assert.ok(proxies.length > 0 && proxies.every((p) => /^(10\.|172\.16\.|192\.168\.)/.test(p)), `private pod networks only: ${proxies.join(',')}`);
+    // The mTLS files are mounted Secrets (not on this machine); everything else loads as the pod would.
+    const cfg = loadGatewayConfig({ env: Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('LOKI_DAEMON_'))) });
+    assert.equal(cfg.public_url, `https://${host}`);
+    assert.deepEqual([...cfg.trusted_proxies], proxies);
   });
 
   it('lets the gateway reach only lokid (and DNS), and lokid accept only the gateway', () => {
