@@ -12,6 +12,7 @@ import { quietLogger } from '../helpers/daemon.js';
 import { shortTempDir } from '../helpers/entry.js';
 import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
 import { gitWorkspace, runnerFileOrExplain, sandboxRun, type SandboxRun } from './sandbox.js';
+import { LEFTOVER_COMMIT_MESSAGE } from '../../agent-runner/src/run.js';
 
 const ANTHROPIC_KEY = 'sk-ant-host-only-91c2';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -168,6 +169,8 @@ describe('agent-runner claude provider in a real sandbox', function () {
       ['Bash', { kind: 'shell', command: 'echo from-claude > c.txt' }, 'allow'],
       ['Bash', { kind: 'shell', command: 'rm -rf /' }, 'deny'],
       ['Bash', { kind: 'shell', command: 'env > env.txt' }, 'allow'],
+      // Claude Code left its files uncommitted: the runner commits them through the same gate.
+      ['leftover_commit', { kind: 'commit', message: LEFTOVER_COMMIT_MESSAGE }, 'allow'],
     ]);
     assert.equal(readFileSync(join(ws, 'c.txt'), 'utf8'), 'from-claude\n');
     // The proxy added the real key; Claude Code's own environment (what its Bash tool sees) holds none.
@@ -176,7 +179,7 @@ describe('agent-runner claude provider in a real sandbox', function () {
     assert.match(env, /^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:\d+$/m);
     assert.ok(!env.includes(ANTHROPIC_KEY), env);
     const types = events.map((e) => e.type);
-    assert.deepEqual(types.filter((t) => t !== 'denied'), ['tool_call', 'tool_call', 'tool_call', 'message', 'usage', 'finished']);
+    assert.deepEqual(types.filter((t) => t !== 'denied'), ['tool_call', 'tool_call', 'tool_call', 'message', 'usage', 'message', 'tool_call', 'tool_result', 'finished']);
     assert.ok(types.includes('denied'));
     const usage = events.find((e) => e.type === 'usage')!;
     assert.deepEqual([usage.inputTokens, usage.outputTokens, usage.costUsd], [1200, 340, 0.0123]);
