@@ -1,12 +1,13 @@
 // The route census: every route in the table is walked without credentials;
-// only health probes and the OIDC login endpoints may answer anything but 401.
+// only health probes, the OIDC login endpoints, the dashboard shell and its token
+// login, and the sign-in methods the login page asks for may answer anything but 401.
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../common/src/index.js';
 import { createOidcAuthenticator } from '../../gateway/src/auth/oidc/index.js';
 import { buildTestGateway, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
 
-const PUBLIC = new Set(['/health', '/healthz/live', '/healthz/ready', '/auth/oidc/login', '/auth/oidc/callback', '/auth/logout', '/', '/assets/:name']);
+const PUBLIC = new Set(['/health', '/healthz/live', '/healthz/ready', '/auth/oidc/login', '/auth/oidc/callback', '/auth/logout', '/', '/assets/:name', '/auth/methods']);
 // Public by method: the dashboard's token login (its GET answers who is signed in, so it needs credentials).
 const PUBLIC_METHOD = new Set(['POST /auth/session']);
 
