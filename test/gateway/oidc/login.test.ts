@@ -130,9 +130,9 @@ describe('OIDC browser login in headless Chromium', function () {
     await context.addCookies([{ ...stateCookie, value: forged }]);
     await signInAtProvider(page, 'alice');
     await page.waitForURL((u) => u.pathname === '/auth/oidc/callback');
-    const body = (await bodyJson(page)) as { error: { code: string; message: string } };
-    assert.equal(body.error.code, 'unauthenticated');
-    assert.match(body.error.message, /nonce does not match/);
+    // The browser gets a page saying what happened and how to start again, not JSON.
+    assert.equal(await page.textContent('h1'), 'Sign-in did not complete');
+    assert.match((await page.textContent('main')) ?? '', /nonce does not match[\s\S]*Start again[\s\S]*unauthenticated/);
     assert.ok(!(await context.cookies(gw)).some((c) => c.name === 'loki_session'), 'no session was created');
   });
 });

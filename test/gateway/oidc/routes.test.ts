@@ -133,6 +133,27 @@ describe('OIDC login routes', function () {
     assert.match(res.json().error.message, /refused the login \(access_denied: End-User aborted\)/);
   });
 
+  it('shows a browser a page it can act on, with the reason escaped and the way back, and keeps JSON for API clients', async function () {
+    const { url, pair } = await startLogin();
+    const html = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+    // The user declined at the provider; the provider's description is attacker-reachable text.
+    const desc = encodeURIComponent('<script>alert(1)</script> \u202egnp.exe');
+    const res = await b.app.inject({ method: 'GET', url: `/auth/oidc/callback?error=access_denied&error_description=${desc}&state=${url.searchParams.get('state')}`, headers: { cookie: pair, accept: html } });
+    assert.equal(res.statusCode, 401);
+    assert.match(String(res.headers['content-type']), /^text\/html/);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.match(res.body, /<h1>Sign-in did not complete<\/h1>/);
+    // HTML-escaped; the bidi override was already dropped from the provider's text (printable ASCII only).
+    assert.match(res.body, /refused the login \(access_denied: &lt;script&gt;alert\(1\)&lt;\/script&gt; gnp\.exe\)/);
+    assert.doesNotMatch(res.body, /<script/);
+    assert.match(res.body, /<a href="\/auth\/oidc\/login">Start again<\/a>/);
+    assert.match(res.body, new RegExp(`request id <code>${res.headers['x-request-id'] ?? '[^<]+'}</code>`));
+    // An API client (no text/html in Accept) still gets the error envelope.
+    const api = await b.app.inject({ method: 'GET', url: '/auth/oidc/callback?code=abc&state=xyz', headers: { accept: 'application/json' } });
+    assert.equal(api.statusCode, 400);
+    assert.match(api.json().error.message, /login state is missing or expired/);
+  });
+
   it('answers 401, not 500, when the provider refuses a forged code', async function () {
     const { url, pair } = await startLogin();
     const res = await b.app.inject({ method: 'GET', url: `/auth/oidc/callback?code=forged&state=${url.searchParams.get('state')}`, headers: { cookie: pair } });

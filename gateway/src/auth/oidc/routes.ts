@@ -4,6 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LokiError, toLokiError } from '../../../../common/src/errors.js';
+import { escapeForDisplay } from '../../../../common/src/display.js';
 import type { Logger } from '../../../../common/src/logger.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { identityFromClaims } from './roles.js';
@@ -53,14 +54,39 @@ export function safeReturnTo(value: unknown): string {
   return u.origin === base ? `${u.pathname}${u.search}${u.hash}` : '/';
 }
 
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const html = (text: string): string => escapeForDisplay(text).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+
+/** A browser that navigated here (the user clicked "sign in", or the provider sent them back) reads a page, not JSON. */
+function wantsHtml(req: FastifyRequest): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.includes('text/html');
+}
+
+/** The error as a page a person can act on: what happened, and the way back (no script, no style: the page CSP holds). */
+function errorPage(e: LokiError, requestId: string): string {
+  return [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<title>Loki: sign-in did not complete</title></head>',
+    '<body><main>',
+    '<h1>Sign-in did not complete</h1>',
+    `<p>${html(e.message)}</p>`,
+    // Without OIDC configured there is nothing to start again.
+    e.kind === 'not_found' ? '<p><a href="/">Back to Loki</a> (sign in with an API token)</p>' : '<p><a href="/auth/oidc/login">Start again</a> · <a href="/">Back to Loki</a></p>',
+    `<p><small>${html(e.code)} · request id <code>${html(requestId)}</code></small></p>`,
+    '</main></body></html>',
+    '',
+  ].join('\n');
+}
+
 function sendError(reply: FastifyReply, req: FastifyRequest, log: Logger, err: unknown): FastifyReply {
   const e = toLokiError(err);
   if (e.kind === 'internal') log.error({ err, request_id: req.id }, 'OIDC route failed');
   else log.info({ code: e.code, reason: e.message, request_id: req.id }, 'OIDC login refused');
-  return reply
-    .code(e.httpStatus)
-    .header('cache-control', 'no-store')
-    .send({ error: { code: e.code, message: e.message, request_id: req.id } });
+  reply.code(e.httpStatus).header('cache-control', 'no-store');
+  if (wantsHtml(req)) return reply.type('text/html; charset=utf-8').send(errorPage(e, req.id));
+  return reply.send({ error: { code: e.code, message: e.message, request_id: req.id } });
 }
 
 function clearCookie(name: string, path: string, secure: boolean): string {
