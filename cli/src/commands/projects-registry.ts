@@ -49,13 +49,14 @@ export function registerProjectRegistryCommands(projects: Command, ctx: CliConte
         for (const n of names) out.push(await c.projects.health(n));
         return out;
       });
+      // Exit 1 when a project fails, with --json too (scripts read the code).
+      if (reports.some((h) => h.status === 'fail')) process.exitCode = 1;
       if (jsonMode(ctx, o)) return printJson(id ? reports[0] : { projects: reports });
       if (!reports.length) return printLine('no projects; register one with `loki projects register PATH`');
       for (const h of reports) {
         printLine(`${escapeForDisplay(h.project.name)}: ${h.status}`);
         for (const ch of h.checks) printLine(`  ${ch.status.padEnd(4)} ${ch.name.padEnd(14)} ${escapeForDisplay(ch.detail)}`);
       }
-      if (reports.some((h) => h.status === 'fail')) process.exitCode = 1;
     });
 
   projects
@@ -65,11 +66,13 @@ export function registerProjectRegistryCommands(projects: Command, ctx: CliConte
     .option('--json', 'print JSON')
     .action(async (id: string | undefined, o: { json?: boolean }) => {
       const rows = await withClient(ctx, (c) => c.projects.sync(id));
+      // A project that could not be read is a failure, as in `health`: exit 1 (with --json too).
+      if (rows.some((p) => p.error)) process.exitCode = 1;
       if (jsonMode(ctx, o)) return printJson({ projects: rows });
       if (!rows.length) return printLine('no projects; register one with `loki projects register PATH`');
       printTable(
         ['PROJECT', 'BRANCHES', 'LAST COMMIT', 'WHEN', 'SESSION BRANCHES'],
-        rows.map((p) => [p.project_name, String(p.branches), p.error ? `error: ${p.error}` : `${(p.last_commit ?? '').slice(0, 10)} ${p.last_commit_subject ?? ''}`, formatTime(p.last_commit_at), String(p.session_branches.length)]),
+        rows.map((p) => [p.project_name, String(p.branches), p.error ? `error: ${escapeForDisplay(p.error)}` : `${(p.last_commit ?? '').slice(0, 10)} ${p.last_commit_subject ?? ''}`, formatTime(p.last_commit_at), String(p.session_branches.length)]),
       );
     });
 }

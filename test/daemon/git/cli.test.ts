@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { Command } from 'commander';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOOP_AUDIT } from '../../../daemon/src/audit/types.js';
 import { createWorkspaceModule } from '../../../daemon/src/git/grpc.js';
@@ -75,6 +76,27 @@ describe('loki projects / session diff|branch / audit log|count against a real d
     assert.equal(first.details.branch, ws.branch);
     const count = await capture(() => runCli(['--socket', sock, 'audit', 'count']));
     assert.match(count.out, /^1 agent actions/);
+  });
+
+  it('exits 1 from projects sync and health (with --json too) when a project cannot be read', async () => {
+    const repo = makeProject(fx.root);
+    assert.equal((await capture(() => runCli(['--socket', sock, 'projects', 'register', repo, '--name', 'gone']))).code, 0);
+    rmSync(repo, { recursive: true, force: true });
+    // In process, runCli reads process.exitCode: start each run from 0 so no run inherits the last one's.
+    const run = (...args: string[]) => capture(() => ((process.exitCode = 0), runCli(['--socket', sock, ...args])));
+    try {
+      const sync = await run('projects', 'sync');
+      assert.equal(sync.code, 1, sync.out + sync.err);
+      assert.match(sync.out, /gone .*error: /);
+      const syncJson = await run('projects', 'sync', '--json');
+      assert.equal(syncJson.code, 1);
+      assert.ok((JSON.parse(syncJson.out) as { projects: { error: string | null }[] }).projects[0]!.error);
+      const health = await run('projects', 'health', 'gone', '--json');
+      assert.equal(health.code, 1, 'a failing project exits 1 in JSON mode as in text mode');
+      assert.equal((JSON.parse(health.out) as { status: string }).status, 'fail');
+    } finally {
+      process.exitCode = 0;
+    }
   });
 
   it('exits with the not-found and invalid-argument codes and a clear message on bad input', async () => {
