@@ -196,7 +196,11 @@ export class TokenStore {
     }
     const now = this.now();
     const t = TOKEN_ID.test(key) ? await this.repo.byId(key) : await this.repo.byName(key);
-    if (!t) throw new LokiError('token_not_found', `no token named or with id "${key}"`);
+    if (!t) {
+      // By name only unrevoked tokens are found; say so when the name did belong to a revoked one.
+      const gone = TOKEN_ID.test(key) ? undefined : (await this.repo.all()).filter((x) => x.name === key && x.revokedAt !== null).at(-1);
+      throw new LokiError('token_not_found', gone ? `no unrevoked token named "${key}": ${gone.id} with that name is already revoked` : `no token named or with id "${key}"`);
+    }
     try {
       if (t.revokedAt === null) await this.repo.revoke(t.id, now);
     } finally {

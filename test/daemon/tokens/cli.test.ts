@@ -85,7 +85,9 @@ describe('loki enterprise token', () => {
   it('revoke by name or id confirms, and an unknown name fails with token_not_found', async () => {
     await runLoki(socket, ['generate', 'x']);
     assert.match(await runLoki(socket, ['revoke', 'x']), /^Token revoked: x \(tok-[0-9a-f]{12}\)\n$/);
-    await assert.rejects(runLoki(socket, ['revoke', 'x']), (err: unknown) => err instanceof LokiError && err.code === 'token_not_found' && err.exitCode === 5);
+    // A second revoke by name finds nothing unrevoked, and says the name's token is already revoked.
+    await assert.rejects(runLoki(socket, ['revoke', 'x']), (err: unknown) => err instanceof LokiError && err.code === 'token_not_found' && err.exitCode === 5 && /no unrevoked token named "x": tok-[0-9a-f]{12} with that name is already revoked/.test(err.message));
+    await assert.rejects(runLoki(socket, ['revoke', 'never-was']), (err: unknown) => err instanceof LokiError && err.code === 'token_not_found' && /no token named or with id "never-was"/.test(err.message));
   });
 
   it('rejects a bad --expires or an unknown scope with invalid_argument (exit code 2)', async () => {
