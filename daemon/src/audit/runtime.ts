@@ -1,6 +1,7 @@
 // Builds the daemon's audit log from config: the file sink (+ SIEM forwarder)
 // or, when LOKI_AUDIT_DISABLED=true, a sink that records nothing — and says so
 // loudly at startup, since an operator should never be surprised by it.
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { runtimePaths, type DeepReadonly, type Logger } from '../../../common/src/index.js';
 import type { AuditConfig } from './config.js';
@@ -66,6 +67,15 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
     log.info({ host: s.host, port: s.port, protocol: s.protocol }, 'forwarding audit entries to syslog');
   }
   log.info({ dir: paths.auditDir, retention_days: opts.config.retention_days }, 'audit log enabled');
+  // Every audited action fails closed while the log cannot be written: say so now, not at the first refusal.
+  try {
+    accessSync(paths.auditDir, constants.W_OK);
+  } catch (err) {
+    log.error(
+      { dir: paths.auditDir, code: (err as NodeJS.ErrnoException).code },
+      'the audit directory is not writable: every audited action (sessions, approvals, tokens, sandboxes) will be refused until it is',
+    );
+  }
   // Entries written while serving a gateway call say which fields are the gateway's report.
   const audit: AuditLog = {
     record: (event) => {

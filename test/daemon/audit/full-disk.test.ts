@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
-import { startTestDaemon } from '../../helpers/daemon.js';
+import { spawnDaemon, startTestDaemon, type DaemonProcess } from '../../helpers/daemon.js';
 import { entryArgv, shortTempDir } from '../../helpers/entry.js';
 import { ADMIN, makeRepo, removeDir, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 
@@ -144,5 +144,38 @@ describe('state database on a full disk', function () {
     rmSync(filler);
     const again = await run('enterprise', 'token', 'generate', 'on-full-state', '--role', 'viewer');
     assert.equal(again.code, 0, again.stderr);
+  });
+});
+
+describe('audit directory not writable at startup', function () {
+  this.timeout(60_000);
+  let home = '';
+  let auditDir = '';
+  let d: DaemonProcess | undefined;
+
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip(); // mounting a tmpfs needs root
+    home = shortTempDir('lkro');
+    auditDir = join(home, 'dashboard', 'audit');
+    mkdirSync(auditDir, { recursive: true, mode: 0o700 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k,mode=0700', 'tmpfs', auditDir]);
+  });
+  after(async function () {
+    await d?.stop();
+    if (auditDir) execFileSync('umount', ['-l', auditDir]);
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it('says at startup, as an error, that every audited action will be refused (not only "audit log enabled")', async function () {
+    d = await spawnDaemon(home);
+    const said = () => d!.output().split('\n').filter((l) => l.includes('the audit directory is not writable'));
+    for (let i = 0; i < 50 && said().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const [line] = said();
+    assert.ok(line, d.output());
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(entry.level, 'error');
+    assert.equal(entry.dir, auditDir);
+    assert.equal(entry.code, 'EROFS');
+    assert.match(String(entry.msg), /will be refused until it is/);
   });
 });
