@@ -70,7 +70,11 @@ describe('deploy/compose nginx TLS proxy (real nginx, gateway and lokid on loopb
     https = await freePort();
     http = await freePort();
     const at = (s: string) => s.replaceAll('/etc/nginx/', `${etc}/`).replaceAll('/tmp/nginx', `${dir}/nginx`);
-    writeFileSync(join(etc, 'nginx.conf'), at(readFileSync(join(NGINX, 'nginx.conf'), 'utf8')));
+    // Without the compose nginx.conf's own `server_tokens off`, as with Debian's nginx.conf on the systemd
+    // host: loki.conf must hide the version by itself.
+    const main = at(readFileSync(join(NGINX, 'nginx.conf'), 'utf8'));
+    assert.match(main, /server_tokens off;/);
+    writeFileSync(join(etc, 'nginx.conf'), main.replace(/\n\s*server_tokens off;/, ''));
     writeFileSync(join(etc, 'conf.d', 'loki-upstream.conf'), readFileSync(join(NGINX, 'loki-upstream.conf'), 'utf8').replace('server gateway:57374;', `server 127.0.0.1:${gwPort};`));
     const server = at(readFileSync(join(NGINX, 'loki.conf'), 'utf8'))
       .replace(/listen 80;/, `listen 127.0.0.1:${http};`)
@@ -105,6 +109,10 @@ describe('deploy/compose nginx TLS proxy (real nginx, gateway and lokid on loopb
     const r = await fetch(`http://127.0.0.1:${http}/api/status`, { redirect: 'manual' });
     assert.equal(r.status, 308);
     assert.match(r.headers.get('location') ?? '', /^https:\/\//);
+    assert.equal(r.headers.get('server'), 'nginx', 'no version in the Server header');
+    assert.doesNotMatch(await r.text(), /nginx\/\d/, 'nor on the page');
+    const s = await get(https, '/no-such-path', ca);
+    assert.equal(s.headers.server, 'nginx');
   });
 
   it('streams server-sent events through nginx while the stream is still open (no proxy buffering)', async () => {
