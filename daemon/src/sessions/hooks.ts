@@ -193,6 +193,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
         : { ...d, decision: 'ask', mode, rule: `session-mode:${mode}`, reason: `${mode} mode asks for approval at the phase boundary "${action.name}"` };
     }
     if (mode === 'supervised' && d.decision === 'allow') return { ...d, decision: 'ask', mode, rule: 'session-mode:supervised', reason: 'supervised mode asks for approval of every action' };
+    // The profile's supervised mode turned an allow into this ask; the session's own mode overrides it
+    // (docs/policy.md "Staged autonomy"), as it overrides a profile's checkpoint at phases above.
+    if (d.rule === 'mode:supervised') return { ...d, decision: 'allow', mode, rule: `session-mode:${mode}`, reason: `the session's ${mode} mode overrides the profile's supervised mode` };
     return { ...d, mode };
   }
 
