@@ -72,6 +72,8 @@ export function adminSocketServing(socket: string, timeoutMs: number): Promise<b
 async function waitDaemon(socket: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // lokid exits 2 when it refuses its config (or arguments): that is the caller's to fix, exit 2 here too.
+    if (exited(child) && child.exitCode === 2) throw new LokiError('invalid_config', 'lokid refused its configuration (every problem is listed above)');
     if (exited(child)) throw new LokiError('daemon_unavailable', `lokid exited with code ${child.exitCode ?? child.signalCode} during startup (see its output above)`);
     if (Date.now() > deadline) throw new LokiError('daemon_unavailable', `lokid did not become healthy within ${timeoutMs / 1000}s`);
     if (await adminSocketServing(socket, 1000)) return;
