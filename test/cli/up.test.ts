@@ -123,6 +123,20 @@ describe('loki up', function () {
     }
   });
 
+  it('passes SIGHUP on to lokid and the gateway (they reload) and keeps supervising them', async () => {
+    const u = up(home(), ['--port', String(await freePort())]);
+    try {
+      await waitFor(u, 'Loki is up');
+      u.child.kill('SIGHUP');
+      await waitFor(u, '"config reloaded"', 15_000);
+      await waitFor(u, 'configuration reloaded', 15_000);
+      assert.equal(u.child.exitCode, null, 'loki up is still running');
+    } finally {
+      u.child.kill('SIGINT');
+    }
+    assert.equal(await u.exit, 130, u.out());
+  });
+
   it('refuses a config lokid refuses with exit 2 (invalid_config) and every problem, not exit 8', async () => {
     const h = home();
     writeFileSync(join(h, 'config.yaml'), 'policy:\n  rules:\n    - { effect: deny, pattern: "git push -f", not_match: ["git push -f origin"] }\n  profiles:\n    weird: { extends: nope }\n');

@@ -189,6 +189,11 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
   process.off('SIGINT', onInterrupt);
   process.on('SIGINT', () => void shutdown(130));
   process.on('SIGTERM', () => void shutdown(143));
+  // `kill -HUP` on loki up reloads both, as on each of them; node's default (exit) stopped this
+  // supervisor and left lokid and the gateway running without it.
+  process.on('SIGHUP', () => {
+    for (const c of [daemon, gateway]) if (c && !exited(c)) c.kill('SIGHUP');
+  });
   daemon.on('exit', (code) => {
     if (!shuttingDown && ready) {
       process.stderr.write(`loki: lokid exited (${code ?? 'signal'}); stopping\n`);
