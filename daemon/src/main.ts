@@ -16,7 +16,8 @@ Usage: lokid [--config FILE] [--home DIR] [--log-level LEVEL]
   --home DIR        state directory (default: $LOKI_HOME, else ~/.loki)
   --log-level L     fatal|error|warn|info|debug|trace (default: info)
   --check-config    validate the config, print every problem, and exit
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the config (log level).
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads and checks the config and applies log_level
+(other changes, such as the policy, are named in the log and need a restart).
 `;
 
 async function main(): Promise<number> {
@@ -96,9 +97,18 @@ async function main(): Promise<number> {
       await notifier.reloading();
       try {
         const next = loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
+        // Checked as start checks it, so a policy that would not load is refused here too.
+        buildPolicyEngine(next.policy);
         bootLog.level = next.log_level;
-        daemon.log.info({ log_level: next.log_level }, 'config reloaded');
-        await daemon.audit.audit.record({ action: 'config.change', user: 'system', resource: 'config:daemon', result: 'success', details: { trigger: 'SIGHUP', log_level: next.log_level } });
+        // Only log_level is applied live; say which changed sections wait for a restart instead of
+        // letting "config reloaded" suggest that a tightened policy is already enforced.
+        const needsRestart = changedSections(daemon.config, next);
+        if (needsRestart.length) {
+          daemon.log.warn({ log_level: next.log_level, needs_restart: needsRestart }, `config reloaded: only log_level applies now; restart lokid to apply the changes to ${needsRestart.join(', ')}`);
+        } else {
+          daemon.log.info({ log_level: next.log_level }, 'config reloaded');
+        }
+        await daemon.audit.audit.record({ action: 'config.change', user: 'system', resource: 'config:daemon', result: 'success', details: { trigger: 'SIGHUP', log_level: next.log_level, needs_restart: needsRestart } });
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
         daemon.log.error({ problems }, 'config reload refused; keeping the running config');
@@ -108,6 +118,14 @@ async function main(): Promise<number> {
     })();
   });
   return -1;
+}
+
+/** The top-level config sections, other than log_level, whose value differs between two configs. */
+function changedSections(running: object, next: object): string[] {
+  const a = running as Record<string, unknown>;
+  const b = next as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => k !== 'log_level');
+  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }
 
 // Nothing runs on import; real paths so a symlinked lokid (npm link, /usr/local/bin) still starts.

@@ -4,7 +4,7 @@
 // with the reason and a non-zero exit.
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { entryArgv, shortTempDir } from '../helpers/entry.js';
@@ -121,6 +121,31 @@ describe('loki up', function () {
     } finally {
       await other.stop();
     }
+  });
+
+  it('passes SIGHUP on to lokid and the gateway (they reload) and keeps supervising them', async () => {
+    const u = up(home(), ['--port', String(await freePort())]);
+    try {
+      await waitFor(u, 'Loki is up');
+      u.child.kill('SIGHUP');
+      await waitFor(u, '"config reloaded"', 15_000);
+      await waitFor(u, 'configuration reloaded', 15_000);
+      assert.equal(u.child.exitCode, null, 'loki up is still running');
+    } finally {
+      u.child.kill('SIGINT');
+    }
+    assert.equal(await u.exit, 130, u.out());
+  });
+
+  it('refuses a config lokid refuses with exit 2 (invalid_config) and every problem, not exit 8', async () => {
+    const h = home();
+    writeFileSync(join(h, 'config.yaml'), 'policy:\n  rules:\n    - { effect: deny, pattern: "git push -f", not_match: ["git push -f origin"] }\n  profiles:\n    weird: { extends: nope }\n');
+    const u = up(h, ['--port', String(await freePort())]);
+    assert.equal(await u.exit, 2, u.out());
+    assert.match(u.out(), /example "git push -f origin" should not match "git push -f" but does/);
+    assert.match(u.out(), /policy\.profiles\.weird\.extends: unknown built-in profile "nope"/);
+    assert.match(u.out(), /lokid refused its configuration/);
+    assert.doesNotMatch(u.out(), /\bready\b|Loki is up/);
   });
 
   it('refuses TLS with only half of the key pair', async () => {

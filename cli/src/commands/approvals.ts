@@ -58,7 +58,14 @@ function decideCommand(parent: Command, ctx: CliContext, name: 'approve' | 'reje
       });
       if (jsonMode(ctx, o)) return printJson(a);
       // Echo exactly what was decided, whole, so the approver sees it once more.
-      printLine(`${a.id} ${a.status} by ${a.decided_by ?? '?'}`);
+      if (a.status === 'pending') {
+        // A rule that needs several approvers: this approval is recorded, the action does not run yet.
+        const who = a.approvers.map((x) => escapeForDisplay(x)).join(', ');
+        const left = a.approvals_required - a.approvers.length;
+        printLine(`${a.id} pending: ${a.approvers.length} of ${a.approvals_required} approvals (${who}); the action runs only after ${left} more`);
+      } else {
+        printLine(`${a.id} ${a.status} by ${a.decided_by ?? '?'}`);
+      }
       printLine(`  hash:   ${a.action_hash}`);
       printLine(`  action: ${escapeForDisplay(a.action)}`);
     });

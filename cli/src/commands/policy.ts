@@ -60,7 +60,7 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
       .description(verb === 'check' ? 'show how the daemon would decide a command (nothing is recorded)' : 'check, with the decision of every command inside it (wrappers looked through)')
       .argument('<command>', 'the shell command, quoted (or a path with --write/--read/--delete)')
       .option('--profile <name>', 'permission profile (default: the configured default)')
-      .option('--session <id>', 'decide as this session (its workspace and ownership)')
+      .option('--session <id>', 'decide as this session (its profile unless one is named, its autonomy mode, workspace and ownership)')
       .option('--cwd <path>', 'working directory inside the sandbox')
       .option('--write', 'check a file write of the given path')
       .option('--read', 'check a file read of the given path')

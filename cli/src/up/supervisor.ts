@@ -72,6 +72,8 @@ export function adminSocketServing(socket: string, timeoutMs: number): Promise<b
 async function waitDaemon(socket: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // lokid exits 2 when it refuses its config (or arguments): that is the caller's to fix, exit 2 here too.
+    if (exited(child) && child.exitCode === 2) throw new LokiError('invalid_config', 'lokid refused its configuration (every problem is listed above)');
     if (exited(child)) throw new LokiError('daemon_unavailable', `lokid exited with code ${child.exitCode ?? child.signalCode} during startup (see its output above)`);
     if (Date.now() > deadline) throw new LokiError('daemon_unavailable', `lokid did not become healthy within ${timeoutMs / 1000}s`);
     if (await adminSocketServing(socket, 1000)) return;
@@ -187,6 +189,11 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
   process.off('SIGINT', onInterrupt);
   process.on('SIGINT', () => void shutdown(130));
   process.on('SIGTERM', () => void shutdown(143));
+  // `kill -HUP` on loki up reloads both, as on each of them; node's default (exit) stopped this
+  // supervisor and left lokid and the gateway running without it.
+  process.on('SIGHUP', () => {
+    for (const c of [daemon, gateway]) if (c && !exited(c)) c.kill('SIGHUP');
+  });
   daemon.on('exit', (code) => {
     if (!shuttingDown && ready) {
       process.stderr.write(`loki: lokid exited (${code ?? 'signal'}); stopping\n`);

@@ -104,7 +104,7 @@ export type Decision = 'allow' | 'deny' | 'ask' | 'unknown';
 export interface PolicyCheckInput {
   action: PolicyAction;
   profile?: string;
-  /** Decide as this session (its workspace and ownership). */
+  /** Decide as this session (its profile unless one is named, its autonomy mode, workspace and ownership). */
   session_id?: string;
   cwd?: string;
 }

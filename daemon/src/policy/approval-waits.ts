@@ -1,8 +1,14 @@
 // Decides waiting for a human, per session. An agent's Decide whose verdict is
 // `ask` blocks on its approval (ApprovalStore.waitForDecision) under one of these
 // controllers: stopping the session aborts them (the runner gets a deny and the
-// approval stays for a re-ask), and whether any is left decides if a resumed
-// session is running or still waiting for approval.
+// approval stays for a re-ask), closing the daemon aborts them with DAEMON_CLOSING
+// (the runner gets UNAVAILABLE and asks the restarted daemon again), and whether
+// any is left decides if a resumed session is running or still waiting for approval.
+import { LokiError } from '../../../common/src/index.js';
+
+/** The abort reason of waits ended by the daemon closing: the Decide fails UNAVAILABLE instead of denying. */
+export const DAEMON_CLOSING = new LokiError('unavailable', 'the daemon is shutting down; ask again after it restarts (the approval stays)');
+
 export class ApprovalWaits {
   private readonly waits = new Map<string, Set<AbortController>>();
 
@@ -31,7 +37,8 @@ export class ApprovalWaits {
     for (const ac of this.waits.get(sessionId) ?? []) ac.abort();
   }
 
+  /** The daemon is closing: the waiting Decides fail with DAEMON_CLOSING, so the runners re-ask after a restart. */
   cancelAll(): void {
-    for (const set of this.waits.values()) for (const ac of set) ac.abort();
+    for (const set of this.waits.values()) for (const ac of set) ac.abort(DAEMON_CLOSING);
   }
 }

@@ -23,6 +23,7 @@ export interface PolicyFeatureOptions {
 export interface SessionLookups {
   ownerOf(sessionId: string): Promise<string | undefined>;
   hostWorkspaceOf(sessionId: string): Promise<string | undefined>;
+  settingsOf(sessionId: string): Promise<{ profile: string; autonomy: string } | undefined>;
 }
 
 export interface PolicyFeature {
@@ -39,7 +40,7 @@ export interface PolicyFeature {
 export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
   const { engine, config } = buildPolicyEngine(o.config);
   // Until the session feature binds itself, no session is known (nothing can ask yet: no listener is up).
-  let sessions: SessionLookups = { ownerOf: () => Promise.resolve(undefined), hostWorkspaceOf: () => Promise.resolve(undefined) };
+  let sessions: SessionLookups = { ownerOf: () => Promise.resolve(undefined), hostWorkspaceOf: () => Promise.resolve(undefined), settingsOf: () => Promise.resolve(undefined) };
   const byRule = approvalRequirements(config);
   const approvals = new ApprovalStore({
     repo: o.approvals,
@@ -53,7 +54,7 @@ export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
   });
   const service = new PolicyService({ engine, approvals, audit: o.audit, log: o.log.child({ component: 'policy' }) });
   const waits = new ApprovalWaits();
-  const module = createPolicyModule({ service, ownerOf: (id) => sessions.ownerOf(id), hostWorkspaceOf: (id) => sessions.hostWorkspaceOf(id), config });
+  const module = createPolicyModule({ service, ownerOf: (id) => sessions.ownerOf(id), hostWorkspaceOf: (id) => sessions.hostWorkspaceOf(id), settingsOf: (id) => sessions.settingsOf(id), config });
   return {
     service,
     config,

@@ -27,7 +27,7 @@ import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromRequest, enu
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import type { Approval, ApprovalEvent } from './approvals.js';
 import type { PolicyConfig } from './config.js';
-import type { Action, DecideContext, Decision } from './engine.js';
+import type { Action, AutonomyMode, DecideContext, Decision } from './engine.js';
 import type { PolicyService } from './service.js';
 
 export interface PolicyModuleDeps {
@@ -36,6 +36,8 @@ export interface PolicyModuleDeps {
   ownerOf: (sessionId: string) => Promise<string | undefined>;
   /** Host path of a session's workspace (for symlink checks), when known. */
   hostWorkspaceOf?: (sessionId: string) => Promise<string | undefined>;
+  /** A session's profile and the autonomy mode chosen at its start ("" = none), when the session is known. */
+  settingsOf?: (sessionId: string) => Promise<{ profile: string; autonomy: string } | undefined>;
   /** The loaded `policy` config section, for ShowPolicy. */
   config: DeepReadonly<Pick<PolicyConfig, 'allowed_paths' | 'protected_paths' | 'approvals'>>;
 }
@@ -155,7 +157,13 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
           requireScope(caller, 'read');
           if (req.sessionId) await requireSession(caller, req.sessionId);
           const action = toDomainAction(req.action);
-          return toWireDecision(service.explain(action, await context(req, req.sessionId || 'explain')));
+          const c = await context(req, req.sessionId || 'explain');
+          // As the session: its profile (unless the request names one) and the autonomy mode it was started
+          // with, as the agent channel decides for it (`loki policy check --session`).
+          const s = req.sessionId ? await deps.settingsOf?.(req.sessionId) : undefined;
+          if (s && !req.profile && s.profile) c.profile = s.profile;
+          if (s?.autonomy) c.mode = s.autonomy as AutonomyMode;
+          return toWireDecision(service.explain(action, c));
         }),
         listApprovals: unary<ListApprovalsRequest, ListApprovalsResponse>(ctx, 'PolicyService.ListApprovals', async (req, caller) => {
           requireScope(caller, 'read');

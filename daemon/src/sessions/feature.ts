@@ -74,6 +74,10 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
   o.policy.bindSessions({
     ownerOf: async (id) => (await manager.store.get(id))?.owner,
     hostWorkspaceOf: async (id) => (await manager.store.get(id))?.workspace || undefined,
+    settingsOf: async (id) => {
+      const s = await manager.store.get(id);
+      return s ? { profile: s.profile, autonomy: s.autonomy } : undefined;
+    },
   });
   return {
     manager,

@@ -10,7 +10,7 @@ import { fitEvent } from '../audit/format.js';
 import type { AuditLog } from '../audit/types.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { LearningStore } from '../registry/learnings.js';
-import type { ApprovalWaits } from '../policy/approval-waits.js';
+import { DAEMON_CLOSING, type ApprovalWaits } from '../policy/approval-waits.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from '../policy/engine.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
@@ -172,6 +172,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
       const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id });
       return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false);
     }
+    // The daemon is closing: no verdict. The runner's call fails UNAVAILABLE and it asks the restarted
+    // daemon again, which finds the same approval (a deny here would skip the action the human may approve).
+    if (outcome === 'pending' && wait.signal.reason === DAEMON_CLOSING) throw DAEMON_CLOSING;
     const why = outcome === 'pending' ? 'stopped waiting for the approval' : decided.status === 'expired' ? 'the approval timed out' : `rejected by ${decided.decidedBy}${decided.comment ? `: ${decided.comment}` : ''}`;
     return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false);
   }
@@ -190,6 +193,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
         : { ...d, decision: 'ask', mode, rule: `session-mode:${mode}`, reason: `${mode} mode asks for approval at the phase boundary "${action.name}"` };
     }
     if (mode === 'supervised' && d.decision === 'allow') return { ...d, decision: 'ask', mode, rule: 'session-mode:supervised', reason: 'supervised mode asks for approval of every action' };
+    // The profile's supervised mode turned an allow into this ask; the session's own mode overrides it
+    // (docs/policy.md "Staged autonomy"), as it overrides a profile's checkpoint at phases above.
+    if (d.rule === 'mode:supervised') return { ...d, decision: 'allow', mode, rule: `session-mode:${mode}`, reason: `the session's ${mode} mode overrides the profile's supervised mode` };
     return { ...d, mode };
   }
 

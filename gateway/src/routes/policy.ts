@@ -30,7 +30,7 @@ const checkBody = {
     command: { type: 'string', minLength: 1, maxLength: 100_000, description: 'a shell command (or send path + kind)' },
     path: { type: 'string', minLength: 1, maxLength: 4096, description: 'a file path, with kind' },
     kind: { type: 'string', enum: ['write', 'read', 'delete'], description: 'what is done to path' },
-    session_id: { type: 'string', pattern: SESSION_ID_PATTERN, description: "decide as this session (its workspace and ownership)" },
+    session_id: { type: 'string', pattern: SESSION_ID_PATTERN, description: "decide as this session (its profile unless one is named, its autonomy mode, workspace and ownership)" },
     profile: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9._-]*$' },
     cwd: { type: 'string', minLength: 1, maxLength: 4096, pattern: '^/', description: 'working directory inside the sandbox' },
   },

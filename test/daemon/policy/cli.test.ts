@@ -66,6 +66,27 @@ describe('loki policy and loki approvals', function () {
     assert.deepEqual([path.decision, path.rule], ['deny', 'paths:outside-allowed']);
   });
 
+  it('approvals approve says a two-person approval is still pending and how many approvals it lacks (not "pending by ?")', async function () {
+    const { engine, config } = buildPolicyEngine({ rules: [{ id: 'two-person-deploy', effect: 'ask', pattern: 'kubectl apply', approvers: 2 }] });
+    const twoStore = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async () => 'local:1000', requirementFor: (r) => (r === 'two-person-deploy' ? { approvers: 2, distinctFromStarter: false } : undefined) });
+    const two = new PolicyService({ engine, approvals: twoStore, audit: { record: async () => {} }, log: quietLogger() });
+    const twoServer = new Server();
+    createPolicyModule({ service: two, ownerOf: async () => 'local:1000', config }).register(twoServer, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });
+    const twoSocket = join(tmp.path, 'admin2.sock');
+    await new Promise<void>((resolve, reject) => twoServer.bindAsync(`unix:${twoSocket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+    try {
+      const a = await two.decide({ kind: 'shell', command: 'kubectl apply -f x.yaml' }, { sessionId: 's1' }, { subject: 'session:s1' });
+      assert.equal(a.decision, 'ask');
+      const out = await runLoki(twoSocket, ['approvals', 'approve', a.approvalId]);
+      assert.match(out, new RegExp(`^${a.approvalId} pending: 1 of 2 approvals \\(local:\\d+\\); the action runs only after 1 more\n {2}hash: +[0-9a-f]{64}\n {2}action: kubectl apply -f x.yaml\n`));
+      assert.doesNotMatch(out, /by \?/);
+    } finally {
+      twoServer.forceShutdown();
+      two.close();
+      twoStore.close();
+    }
+  });
+
   it('policy show lists profiles and rules', async function () {
     const out = await runLoki(socket, ['policy', 'show', '--profile', 'default']);
     assert.match(out, /default profile: default/);
