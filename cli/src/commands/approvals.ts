@@ -32,7 +32,7 @@ export function printApproval(a: Approval, now = Date.now()): void {
     const who = a.approvers.length ? ` (${a.approvers.map((x) => escapeForDisplay(x)).join(', ')})` : '';
     printLine(`  approvals: ${a.approvers.length} of ${a.approvals_required}${who}${a.distinct_from_starter ? "; the session's starter may not approve" : ''}`);
   }
-  if (a.decided_by) printLine(`  decided:   ${a.status} by ${a.decided_by} at ${formatTime(a.decided_at)}${a.comment ? `: ${escapeForDisplay(a.comment)}` : ''}`);
+  if (a.decided_by) printLine(`  decided:   ${a.status} by ${escapeForDisplay(a.decided_by)} at ${formatTime(a.decided_at)}${a.comment ? `: ${escapeForDisplay(a.comment)}` : ''}`);
   if (a.used_at) printLine(`  used:      ${formatTime(a.used_at)}`);
   printLine('  action:');
   printLine(`    ${escapeForDisplay(a.action)}`);
