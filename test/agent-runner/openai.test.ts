@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startModelProxy, type ModelProxy } from '../../daemon/src/agent/index.js';
 import { quietLogger } from '../helpers/daemon.js';
@@ -175,6 +176,45 @@ describe('agent-runner openai provider in a real sandbox', function () {
       assert.ok(!JSON.stringify(events).includes(KEY));
     } finally {
       await wrong.close();
+    }
+  });
+
+  it('fails with a timeout error when the model server trickles its answer forever (request_timeout_ms bounds the whole answer)', async () => {
+    // Headers at once, then a space every 200 ms: never idle, never done.
+    const trickle = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const t = setInterval(() => res.write(' '), 200);
+        res.on('close', () => clearInterval(t));
+      });
+    });
+    await new Promise<void>((r) => trickle.listen(0, '127.0.0.1', r));
+    try {
+      const ws = gitWorkspace(run.daemon.home, 'openai3');
+      hooks.briefs.set(
+        'sess-openai-trickle',
+        scriptBrief('sess-openai-trickle', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', options: { model_socket: '/run/loki-agent/model.sock', request_timeout_ms: '3000' } }),
+      );
+      const channel = await run.channels.open('sess-openai-trickle');
+      const upstream = new URL(`http://127.0.0.1:${(trickle.address() as AddressInfo).port}/v1`);
+      const p = await startModelProxy({ socketPath: join(channel.hostDir, 'model.sock'), upstream, apiKey: KEY, owner: run.daemon.manager.sandboxUser, log: quietLogger() });
+      const t0 = Date.now();
+      try {
+        const { info } = await run.start('sess-openai-trickle', ws);
+        const exit = await Promise.race([run.waitExit(info.id), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000).unref())]);
+        if (exit === 'hung') assert.fail('the runner was still waiting for the model after 30 s');
+        assert.equal(exit.exitCode, 1);
+      } finally {
+        await p.close();
+      }
+      assert.ok(Date.now() - t0 < 30_000);
+      const events = hooks.events.filter((e) => e.sessionId === 'sess-openai-trickle').map((e) => e.event);
+      assert.equal(events.at(-1)!.type, 'error');
+      assert.match(events.at(-1)!.message, /timed out after 3000 ms/);
+    } finally {
+      trickle.closeAllConnections();
+      trickle.close();
     }
   });
 });
