@@ -59,6 +59,29 @@ describe('model proxy', () => {
     }
   });
 
+  it('answers 502 instead of crashing the daemon when it cannot build the upstream request (a key with a newline)', async () => {
+    let crashed: Error | undefined;
+    const onCrash = (err: Error) => (crashed = err);
+    // Mocha's own handler would fail some test; this one records what would kill lokid.
+    const mochaHandlers = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onCrash);
+    const bad = await startModelProxy({ socketPath: join(dir, 'badkey.sock'), upstream: new URL(fake.url), apiKey: `${KEY}\n`, log: quietLogger() });
+    try {
+      const r = await Promise.race([
+        viaSocket(bad.socketPath, 'POST', '/v1/chat/completions', '{}').catch((err: Error) => ({ status: 0, text: err.message })),
+        new Promise<{ status: number; text: string }>((res) => setTimeout(() => res({ status: 0, text: 'no answer in 10 s' }), 10_000).unref()),
+      ]);
+      assert.equal(crashed, undefined, `the proxy threw out of its request handler: ${crashed?.message}`);
+      assert.equal(r.status, 502, r.text);
+      assert.ok(!r.text.includes(KEY));
+    } finally {
+      process.removeListener('uncaughtException', onCrash);
+      for (const h of mochaHandlers) process.on('uncaughtException', h);
+      await bad.close();
+    }
+  });
+
   it('forwards nothing else: other paths and methods get 403 and never reach the upstream', async () => {
     const before = fake.requests.length;
     for (const [m, p] of [['GET', '/v1/chat/completions'], ['POST', '/v1/embeddings'], ['POST', '/v1/chat/completions/../../admin'], ['GET', '/']]) {

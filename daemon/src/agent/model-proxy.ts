@@ -84,13 +84,21 @@ export async function startModelProxy(o: ModelProxyOptions): Promise<ModelProxy>
       if (typeof v === 'string') headers[h] = v;
     }
     Object.assign(headers, credential);
-    const up = send(
-      { protocol: o.upstream.protocol, hostname: o.upstream.hostname, port: o.upstream.port, path: target, method: 'POST', headers, timeout: timeoutMs },
-      (ur) => {
-        res.writeHead(ur.statusCode ?? 502, { 'content-type': ur.headers['content-type'] ?? 'application/json' });
-        ur.pipe(res);
-      },
-    );
+    let up: ReturnType<typeof send>;
+    try {
+      up = send(
+        { protocol: o.upstream.protocol, hostname: o.upstream.hostname, port: o.upstream.port, path: target, method: 'POST', headers, timeout: timeoutMs },
+        (ur) => {
+          res.writeHead(ur.statusCode ?? 502, { 'content-type': ur.headers['content-type'] ?? 'application/json' });
+          ur.pipe(res);
+        },
+      );
+    } catch (err) {
+      // Node refuses a header it cannot send (a forwarded one, or a key the config let
+      // through) by throwing here, in the daemon's request handler: answer, never crash.
+      log.warn({ err: (err as Error).message, upstream: o.upstream.host }, 'model request not sent');
+      return reject(res, 502, 'model proxy could not build the upstream request');
+    }
     up.on('timeout', () => up.destroy(new Error('upstream timed out')));
     up.on('error', (err) => {
       // Never log headers: they carry the model API key.
