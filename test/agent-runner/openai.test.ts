@@ -240,4 +240,38 @@ describe('agent-runner openai provider in a real sandbox', function () {
       trickle.close();
     }
   });
+
+  it('finishes when the model server reports usage that is not a count (a string, a negative number) instead of wedging every report', async () => {
+    // Answers once, with garbage usage and no tool call: the run's only turn.
+    const odd = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', model: 'm', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'all done' } }], usage: { prompt_tokens: 'lots', completion_tokens: -5 } }));
+      });
+    });
+    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
+    try {
+      const ws = gitWorkspace(run.daemon.home, 'openai4');
+      hooks.briefs.set('sess-openai-usage', scriptBrief('sess-openai-usage', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', options: { model_socket: '/run/loki-agent/model.sock', price_input_per_mtok: '1' } }));
+      const channel = await run.channels.open('sess-openai-usage');
+      const upstream = new URL(`http://127.0.0.1:${(odd.address() as AddressInfo).port}/v1`);
+      const p = await startModelProxy({ socketPath: join(channel.hostDir, 'model.sock'), upstream, apiKey: KEY, owner: run.daemon.manager.sandboxUser, log: quietLogger() });
+      try {
+        const { info } = await run.start('sess-openai-usage', ws);
+        const exit = await Promise.race([run.waitExit(info.id), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000).unref())]);
+        if (exit === 'hung') assert.fail('the runner was still running after 30 s');
+        assert.equal(exit.exitCode, 0);
+      } finally {
+        await p.close();
+      }
+      const events = hooks.events.filter((e) => e.sessionId === 'sess-openai-usage').map((e) => e.event);
+      const usage = events.find((e) => e.type === 'usage');
+      assert.ok(usage, JSON.stringify(events.map((e) => e.type)));
+      assert.deepEqual([usage.inputTokens, usage.outputTokens, usage.costUsd], [0, 0, 0]);
+      assert.equal(events.at(-1)!.type, 'finished');
+    } finally {
+      odd.close();
+    }
+  });
 });
