@@ -82,6 +82,33 @@ describe('model proxy', () => {
     }
   });
 
+  it('removes the key from an upstream answer that echoes it, even split across chunks', async () => {
+    // Writes the credential it got in three pieces, as a careless server's error would.
+    const echo = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const auth = String(req.headers.authorization);
+        res.writeHead(429, { 'content-type': 'application/json' });
+        res.write(`{"error":{"message":"rate limited for ${auth.slice(0, 12)}`);
+        setTimeout(() => {
+          res.write(auth.slice(12, 15));
+          setTimeout(() => res.end(`${auth.slice(15)} and ${auth}"}}`), 50);
+        }, 50);
+      });
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const p = await startModelProxy({ socketPath: join(dir, 'echo.sock'), upstream: new URL(`http://127.0.0.1:${(echo.address() as AddressInfo).port}/v1`), apiKey: KEY, log: quietLogger() });
+    try {
+      const r = await viaSocket(p.socketPath, 'POST', '/v1/chat/completions', '{}');
+      assert.equal(r.status, 429);
+      assert.ok(!r.text.includes(KEY), r.text);
+      assert.equal(JSON.parse(r.text).error.message, 'rate limited for Bearer [key removed by Loki] and Bearer [key removed by Loki]');
+    } finally {
+      await p.close();
+      echo.close();
+    }
+  });
+
   it('forwards nothing else: other paths and methods get 403 and never reach the upstream', async () => {
     const before = fake.requests.length;
     for (const [m, p] of [['GET', '/v1/chat/completions'], ['POST', '/v1/embeddings'], ['POST', '/v1/chat/completions/../../admin'], ['GET', '/']]) {
