@@ -35,16 +35,26 @@ function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+/**
+ * A count or cost as the wire can carry it. Token counts come from the model
+ * server's answer: a string or a negative number there used to make every
+ * Report fail to serialize, and the runner retried that batch forever.
+ */
+function wireNumber(v: unknown, integer: boolean): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return 0;
+  return integer ? Math.min(Math.floor(v), Number.MAX_SAFE_INTEGER) : v;
+}
+
 export function fullEvent(e: EventInput): AgentEvent {
   const data = e.dataJson ?? '';
   return {
     type: e.type,
     message: clip(e.message ?? '', MAX_MESSAGE_CHARS),
     dataJson: data.length > MAX_DATA_JSON_CHARS ? JSON.stringify({ truncated: true, chars: data.length }) : data,
-    iteration: e.iteration ?? 0,
-    inputTokens: e.inputTokens ?? 0,
-    outputTokens: e.outputTokens ?? 0,
-    costUsd: e.costUsd ?? 0,
+    iteration: wireNumber(e.iteration, true),
+    inputTokens: wireNumber(e.inputTokens, true),
+    outputTokens: wireNumber(e.outputTokens, true),
+    costUsd: wireNumber(e.costUsd, false),
     taskId: e.taskId ?? '',
     taskStatus: taskStatusCodec.toWire(e.taskStatus ?? ''),
     legacyTaskStatus: e.taskStatus ?? '',

@@ -36,7 +36,6 @@ export async function postJson(o: PostOptions): Promise<PostResult> {
         path: `${o.url.pathname}${o.url.search}`,
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), host: o.url.host, ...o.headers },
-        timeout: o.timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -50,7 +49,10 @@ export async function postJson(o: PostOptions): Promise<PostResult> {
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`model request timed out after ${o.timeoutMs} ms`)));
+    // A deadline for the whole exchange, not an idle timeout: a server that
+    // trickles a byte now and then would otherwise keep the run waiting forever.
+    const deadline = setTimeout(() => req.destroy(new Error(`model request timed out after ${o.timeoutMs} ms`)), o.timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
     req.on('error', reject);
     req.end(payload);
   });

@@ -5,6 +5,7 @@ import { trimHeapWhenSettled } from '../../common/src/heap-trim.js';
 import { ConfigError, LokiError, createLogger, isMainModule, VERSION } from '../../common/src/index.js';
 import { loadDaemonConfig } from './config.js';
 import { buildPolicyEngine } from './policy/config.js';
+import { ModelUpstreams } from './sessions/upstreams.js';
 import { startDaemon, type DaemonHandle } from './daemon.js';
 import { createNotifier } from './systemd.js';
 
@@ -54,6 +55,8 @@ async function main(): Promise<number> {
     // examples): a config that start refuses is never "OK".
     try {
       buildPolicyEngine(config.policy);
+      // Model keys are resolved where the start resolves them (api_key_env set? sendable?).
+      new ModelUpstreams(config.sessions, env);
     } catch (err) {
       if (!(err instanceof LokiError)) throw err;
       process.stderr.write(`lokid: ${err.message}\n`);

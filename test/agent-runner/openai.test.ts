@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startModelProxy, type ModelProxy } from '../../daemon/src/agent/index.js';
 import { quietLogger } from '../helpers/daemon.js';
@@ -55,6 +56,56 @@ describe('model proxy', () => {
       assert.equal(r.status, 401, 'a key the sandbox learned elsewhere is not passed on');
     } finally {
       await keyless.close();
+    }
+  });
+
+  it('answers 502 instead of crashing the daemon when it cannot build the upstream request (a key with a newline)', async () => {
+    let crashed: Error | undefined;
+    const onCrash = (err: Error) => (crashed = err);
+    // Mocha's own handler would fail some test; this one records what would kill lokid.
+    const mochaHandlers = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onCrash);
+    const bad = await startModelProxy({ socketPath: join(dir, 'badkey.sock'), upstream: new URL(fake.url), apiKey: `${KEY}\n`, log: quietLogger() });
+    try {
+      const r = await Promise.race([
+        viaSocket(bad.socketPath, 'POST', '/v1/chat/completions', '{}').catch((err: Error) => ({ status: 0, text: err.message })),
+        new Promise<{ status: number; text: string }>((res) => setTimeout(() => res({ status: 0, text: 'no answer in 10 s' }), 10_000).unref()),
+      ]);
+      assert.equal(crashed, undefined, `the proxy threw out of its request handler: ${crashed?.message}`);
+      assert.equal(r.status, 502, r.text);
+      assert.ok(!r.text.includes(KEY));
+    } finally {
+      process.removeListener('uncaughtException', onCrash);
+      for (const h of mochaHandlers) process.on('uncaughtException', h);
+      await bad.close();
+    }
+  });
+
+  it('removes the key from an upstream answer that echoes it, even split across chunks', async () => {
+    // Writes the credential it got in three pieces, as a careless server's error would.
+    const echo = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const auth = String(req.headers.authorization);
+        res.writeHead(429, { 'content-type': 'application/json' });
+        res.write(`{"error":{"message":"rate limited for ${auth.slice(0, 12)}`);
+        setTimeout(() => {
+          res.write(auth.slice(12, 15));
+          setTimeout(() => res.end(`${auth.slice(15)} and ${auth}"}}`), 50);
+        }, 50);
+      });
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const p = await startModelProxy({ socketPath: join(dir, 'echo.sock'), upstream: new URL(`http://127.0.0.1:${(echo.address() as AddressInfo).port}/v1`), apiKey: KEY, log: quietLogger() });
+    try {
+      const r = await viaSocket(p.socketPath, 'POST', '/v1/chat/completions', '{}');
+      assert.equal(r.status, 429);
+      assert.ok(!r.text.includes(KEY), r.text);
+      assert.equal(JSON.parse(r.text).error.message, 'rate limited for Bearer [key removed by Loki] and Bearer [key removed by Loki]');
+    } finally {
+      await p.close();
+      echo.close();
     }
   });
 
@@ -175,6 +226,79 @@ describe('agent-runner openai provider in a real sandbox', function () {
       assert.ok(!JSON.stringify(events).includes(KEY));
     } finally {
       await wrong.close();
+    }
+  });
+
+  it('fails with a timeout error when the model server trickles its answer forever (request_timeout_ms bounds the whole answer)', async () => {
+    // Headers at once, then a space every 200 ms: never idle, never done.
+    const trickle = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const t = setInterval(() => res.write(' '), 200);
+        res.on('close', () => clearInterval(t));
+      });
+    });
+    await new Promise<void>((r) => trickle.listen(0, '127.0.0.1', r));
+    try {
+      const ws = gitWorkspace(run.daemon.home, 'openai3');
+      hooks.briefs.set(
+        'sess-openai-trickle',
+        scriptBrief('sess-openai-trickle', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', options: { model_socket: '/run/loki-agent/model.sock', request_timeout_ms: '3000' } }),
+      );
+      const channel = await run.channels.open('sess-openai-trickle');
+      const upstream = new URL(`http://127.0.0.1:${(trickle.address() as AddressInfo).port}/v1`);
+      const p = await startModelProxy({ socketPath: join(channel.hostDir, 'model.sock'), upstream, apiKey: KEY, owner: run.daemon.manager.sandboxUser, log: quietLogger() });
+      const t0 = Date.now();
+      try {
+        const { info } = await run.start('sess-openai-trickle', ws);
+        const exit = await Promise.race([run.waitExit(info.id), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000).unref())]);
+        if (exit === 'hung') assert.fail('the runner was still waiting for the model after 30 s');
+        assert.equal(exit.exitCode, 1);
+      } finally {
+        await p.close();
+      }
+      assert.ok(Date.now() - t0 < 30_000);
+      const events = hooks.events.filter((e) => e.sessionId === 'sess-openai-trickle').map((e) => e.event);
+      assert.equal(events.at(-1)!.type, 'error');
+      assert.match(events.at(-1)!.message, /timed out after 3000 ms/);
+    } finally {
+      trickle.closeAllConnections();
+      trickle.close();
+    }
+  });
+
+  it('finishes when the model server reports usage that is not a count (a string, a negative number) instead of wedging every report', async () => {
+    // Answers once, with garbage usage and no tool call: the run's only turn.
+    const odd = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', model: 'm', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'all done' } }], usage: { prompt_tokens: 'lots', completion_tokens: -5 } }));
+      });
+    });
+    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
+    try {
+      const ws = gitWorkspace(run.daemon.home, 'openai4');
+      hooks.briefs.set('sess-openai-usage', scriptBrief('sess-openai-usage', [], { provider: 'openai', planJson: '', model: 'm', baseUrl: 'http://model/v1', options: { model_socket: '/run/loki-agent/model.sock', price_input_per_mtok: '1' } }));
+      const channel = await run.channels.open('sess-openai-usage');
+      const upstream = new URL(`http://127.0.0.1:${(odd.address() as AddressInfo).port}/v1`);
+      const p = await startModelProxy({ socketPath: join(channel.hostDir, 'model.sock'), upstream, apiKey: KEY, owner: run.daemon.manager.sandboxUser, log: quietLogger() });
+      try {
+        const { info } = await run.start('sess-openai-usage', ws);
+        const exit = await Promise.race([run.waitExit(info.id), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000).unref())]);
+        if (exit === 'hung') assert.fail('the runner was still running after 30 s');
+        assert.equal(exit.exitCode, 0);
+      } finally {
+        await p.close();
+      }
+      const events = hooks.events.filter((e) => e.sessionId === 'sess-openai-usage').map((e) => e.event);
+      const usage = events.find((e) => e.type === 'usage');
+      assert.ok(usage, JSON.stringify(events.map((e) => e.type)));
+      assert.deepEqual([usage.inputTokens, usage.outputTokens, usage.costUsd], [0, 0, 0]);
+      assert.equal(events.at(-1)!.type, 'finished');
+    } finally {
+      odd.close();
     }
   });
 });

@@ -134,4 +134,15 @@ describe('loki CLI bad-input sweep (the real CLI against a real lokid)', functio
     });
     assert.deepEqual(wrong, [], `\n${wrong.join('\n')}`);
   });
+
+  it('does not tell someone who named an unknown model upstream, or a script without a plan, to pick a provider', async () => {
+    const env = { LOKI_HOME: home, LOKI_SOCKET: daemon.paths.adminSocket };
+    const upstream = await loki(['start', '--provider', 'openai', '--upstream', 'nope', '--prompt', 'x', '--project', 'no-such-project'], env);
+    assert.equal(upstream.code, USAGE, upstream.stderr);
+    assert.match(upstream.stderr, /^loki: unknown model upstream "nope" for the openai provider/);
+    const script = await loki(['start', '--provider', 'script', '--prompt', 'x', '--project', 'no-such-project'], env);
+    assert.equal(script.code, USAGE, script.stderr);
+    assert.match(script.stderr, /the script provider needs a plan/);
+    for (const r of [upstream, script]) assert.doesNotMatch(r.stderr, /pick one with --provider/);
+  });
 });

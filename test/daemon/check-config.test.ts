@@ -95,6 +95,30 @@ describe('lokid --check-config checks the policy as the start does', function ()
     assert.match(env.err, /policy\.default_profile: unknown profile "nope"/);
   });
 
+  it('refuses a model key lokid could not use (api_key_env unset, or a key with a trailing newline) without quoting it', async () => {
+    const file = join(home, 'keys.yaml');
+    writeFileSync(file, ['sessions:', '  openai:', '    upstreams:', '      cloud:', '        base_url: https://api.example.com/v1', '        api_key_env: H12_CLOUD_KEY', ''].join('\n'));
+    const unset = await lokid(['--check-config', '--home', home, '--config', file]);
+    assert.equal(unset.code, 2, unset.out + unset.err);
+    assert.doesNotMatch(unset.out, /config OK/);
+    assert.match(unset.err, /sessions\.openai\.upstreams\.cloud\.api_key_env names H12_CLOUD_KEY, which is not set/);
+
+    // `export KEY=$(cat key.txt)` keeps no newline, but env files and YAML block scalars do:
+    // the model proxy could not send such a header, and lokid used to crash on the first model request.
+    const block = join(home, 'block.yaml');
+    writeFileSync(block, ['sessions:', '  claude:', '    api_key: |', '      sk-ant-h12-secret', ''].join('\n'));
+    for (const [config, env] of [[file, { H12_CLOUD_KEY: 'sk-h12-secret-77\n' }], [block, {}]] as const) {
+      const bad = await lokid(['--check-config', '--home', home, '--config', config], env);
+      assert.equal(bad.code, 2, bad.out + bad.err);
+      assert.doesNotMatch(bad.out, /config OK/);
+      assert.match(bad.err, /(sessions\.openai\.upstreams\.cloud\.api_key_env \(H12_CLOUD_KEY\)|sessions\.claude\.api_key) holds a character an HTTP header cannot carry/);
+      assert.doesNotMatch(bad.err, /secret/, 'the key is never quoted');
+      assert.doesNotMatch(bad.err, /\n\s+at /, 'no stack trace');
+    }
+    const good = await lokid(['--check-config', '--home', home, '--config', file], { H12_CLOUD_KEY: 'sk-ok' });
+    assert.equal(good.code, 0, good.err);
+  });
+
   it('still says config OK for a good config', async () => {
     const file = join(home, 'good.yaml');
     writeFileSync(file, ['policy:', '  default_profile: strict', '  rules:', '    - effect: deny', '      pattern: "git push -f"', '      match: ["git push -f origin"]', ''].join('\n'));

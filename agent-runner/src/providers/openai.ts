@@ -50,6 +50,10 @@ function clip(s: string): string {
 }
 
 /** USD per million tokens, from `price_input_per_mtok` / `price_output_per_mtok` (zero when unset). */
+function tokenCount(v: unknown): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0;
+}
+
 export function costUsd(options: Record<string, string>, input: number, output: number): number {
   const pin = Number(options.price_input_per_mtok ?? 0) || 0;
   const pout = Number(options.price_output_per_mtok ?? 0) || 0;
@@ -116,8 +120,9 @@ export const openaiProvider: Provider = async ({ brief, actor, reporter, link })
     } catch {
       throw new ProviderError('model endpoint returned invalid JSON');
     }
-    const inTok = body.usage?.prompt_tokens ?? 0;
-    const outTok = body.usage?.completion_tokens ?? 0;
+    // The server's numbers: anything but a non-negative count counts as 0.
+    const inTok = tokenCount(body.usage?.prompt_tokens);
+    const outTok = tokenCount(body.usage?.completion_tokens);
     tokensIn += inTok;
     tokensOut += outTok;
     reporter.emit({ type: 'usage', inputTokens: inTok, outputTokens: outTok, costUsd: costUsd(brief.options, inTok, outTok), message: brief.model });

@@ -45,7 +45,8 @@ async function startWithHint(c: LokiClient, input: Parameters<LokiClient['sessio
   try {
     return await c.sessions.start(input);
   } catch (err) {
-    if (err instanceof LokiError && err.code === 'invalid_argument' && /provider/i.test(err.message)) {
+    // Only for an unknown provider: other refusals name a provider too ("unknown model upstream … for the openai provider").
+    if (err instanceof LokiError && err.code === 'invalid_argument' && /^unknown provider\b/.test(err.message)) {
       throw new LokiError('invalid_argument', `${err.message}; pick one with --provider NAME or LOKI_PROVIDER (without either, the daemon's sessions.default_provider applies)`);
     }
     throw err;

@@ -8,6 +8,7 @@
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { chmodSync, existsSync, lchownSync, unlinkSync } from 'node:fs';
+import { Transform } from 'node:stream';
 import type { Logger } from '../../../common/src/index.js';
 
 export interface ModelProxyOptions {
@@ -59,6 +60,37 @@ function credentialHeader(kind: 'openai' | 'anthropic', key: string): Record<str
   return kind === 'anthropic' ? { 'x-api-key': key } : { authorization: `Bearer ${key}` };
 }
 
+const KEY_REMOVED = Buffer.from('[key removed by Loki]');
+
+/**
+ * Removes the key from the upstream's answer, even when it is split across
+ * chunks: a server that echoes the credential it got (in an error message, say)
+ * would otherwise hand it to the sandbox, and the runner quotes error bodies into
+ * events. Only a tail that could start the key is held back, so streams flow.
+ */
+function scrubKey(key: string): Transform {
+  const needle = Buffer.from(key);
+  let carry = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      let buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const out: Buffer[] = [];
+      for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle)) {
+        out.push(buf.subarray(0, i), KEY_REMOVED);
+        buf = buf.subarray(i + needle.length);
+      }
+      let keep = Math.min(buf.length, needle.length - 1);
+      while (keep > 0 && !needle.subarray(0, keep).equals(buf.subarray(buf.length - keep))) keep--;
+      out.push(buf.subarray(0, buf.length - keep));
+      carry = Buffer.from(buf.subarray(buf.length - keep));
+      done(null, Buffer.concat(out));
+    },
+    flush(done) {
+      done(null, carry);
+    },
+  });
+}
+
 function reject(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ error: { message, type: 'loki_model_proxy' } }));
@@ -84,13 +116,22 @@ export async function startModelProxy(o: ModelProxyOptions): Promise<ModelProxy>
       if (typeof v === 'string') headers[h] = v;
     }
     Object.assign(headers, credential);
-    const up = send(
-      { protocol: o.upstream.protocol, hostname: o.upstream.hostname, port: o.upstream.port, path: target, method: 'POST', headers, timeout: timeoutMs },
-      (ur) => {
-        res.writeHead(ur.statusCode ?? 502, { 'content-type': ur.headers['content-type'] ?? 'application/json' });
-        ur.pipe(res);
-      },
-    );
+    let up: ReturnType<typeof send>;
+    try {
+      up = send(
+        { protocol: o.upstream.protocol, hostname: o.upstream.hostname, port: o.upstream.port, path: target, method: 'POST', headers, timeout: timeoutMs },
+        (ur) => {
+          res.writeHead(ur.statusCode ?? 502, { 'content-type': ur.headers['content-type'] ?? 'application/json' });
+          if (o.apiKey) ur.pipe(scrubKey(o.apiKey)).pipe(res);
+          else ur.pipe(res);
+        },
+      );
+    } catch (err) {
+      // Node refuses a header it cannot send (a forwarded one, or a key the config let
+      // through) by throwing here, in the daemon's request handler: answer, never crash.
+      log.warn({ err: (err as Error).message, upstream: o.upstream.host }, 'model request not sent');
+      return reject(res, 502, 'model proxy could not build the upstream request');
+    }
     up.on('timeout', () => up.destroy(new Error('upstream timed out')));
     up.on('error', (err) => {
       // Never log headers: they carry the model API key.

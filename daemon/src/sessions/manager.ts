@@ -218,6 +218,12 @@ export class SessionManager {
       workspace: ws.path,
       agentChannel: channel.transport,
       ...(this.o.runner ? { runner: this.o.runner } : {}),
+    }).catch((err: unknown) => {
+      // The sandbox manager's hint builds the base image, which has no Claude Code.
+      if (s.provider === 'claude' && err instanceof LokiError && err.code === 'image_not_found') {
+        throw new LokiError('image_not_found', `image ${this.o.config.claude_image} not found; build it with \`loki sandbox build --with-claude\``, { cause: err });
+      }
+      throw err;
     });
     await this.store.setRuntime(s.id, { sandboxId: box.id });
     await this.rt.events.transition(s.id, ['starting'], 'running', 'sandbox started', { data: { sandbox: box.id, branch: ws.branch } });

@@ -24,12 +24,22 @@ export function normalizeBaseUrl(raw: string): string {
   return u.href.replace(/\/+$/, '');
 }
 
+// What an HTTP header value may hold (Node's own check). A key read from a file
+// often ends in a newline; the proxy could not send it, so it is refused here, at
+// startup, instead of failing the first model request. The message never quotes the key.
+const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function checkedKey(where: string, key: string): string {
+  if (!HEADER_SAFE.test(key)) throw new LokiError('invalid_config', `${where} holds a character an HTTP header cannot carry (a control character such as a trailing newline?)`);
+  return key;
+}
+
 function keyOf(where: string, u: { api_key?: string; api_key_env?: string | undefined }, env: NodeJS.ProcessEnv): string {
-  if (u.api_key) return u.api_key;
+  if (u.api_key) return checkedKey(`${where}.api_key`, u.api_key);
   if (!u.api_key_env) return '';
   const v = env[u.api_key_env];
   if (!v) throw new LokiError('invalid_config', `${where}.api_key_env names ${u.api_key_env}, which is not set in the daemon's environment`);
-  return v;
+  return checkedKey(`${where}.api_key_env (${u.api_key_env})`, v);
 }
 
 export class ModelUpstreams {

@@ -57,6 +57,7 @@ describe('ModelUpstreams', () => {
   it('fails at startup when api_key_env names an unset variable or default_upstream is unknown', () => {
     assert.throws(() => new ModelUpstreams(cfg, {}), refused('invalid_argument', /upstreams\.cloud\.api_key_env names TEST_CLOUD_KEY, which is not set/));
     assert.throws(() => new ModelUpstreams(defaultSessionsConfig({ openai: { default_upstream: 'x' } }), {}), refused('invalid_argument', /default_upstream "x" is not one of/));
+    assert.throws(() => new ModelUpstreams(cfg, { TEST_CLOUD_KEY: 'sk-cloud\n' }), refused('invalid_argument', /upstreams\.cloud\.api_key_env \(TEST_CLOUD_KEY\) holds a character an HTTP header cannot carry/));
   });
 
   it('keeps sessions.openai.base_url + api_key (LOKI_OPENAI_*) working as the upstream "default"', () => {
