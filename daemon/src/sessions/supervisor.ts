@@ -2,7 +2,7 @@
 // periodic checks (an exited container, idle and stalled runners, workspaces over
 // their limit, retention of ended sessions' leftovers). Ending a session is the
 // lifecycle's job (SessionManager.finalize/requestStop); this only decides when.
-import { LokiError, type Logger } from '../../../common/src/index.js';
+import { LokiError, needsEscape, type Logger } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannels } from '../agent/types.js';
 import type { SandboxManager } from '../sandbox/manager.js';
@@ -51,6 +51,20 @@ export class SessionSupervisor {
   }
 
   /** Re-attaches one session; if Docker cannot be asked, it keeps the session as it is and tries again next tick. */
+  /**
+   * Why the runner said it failed, when it did: its last `error` event among the session's last events
+   * (the runner reports it just before it exits). Agent text: one line, characters a terminal or the
+   * audit log would act on replaced, cut to 300 with a count.
+   */
+  private async runnerError(id: string, eventsTotal: number): Promise<string | undefined> {
+    const recent = await this.o.store.events(id, Math.max(0, eventsTotal - 50), 50);
+    const last = recent.filter((e) => e.type === 'error').at(-1);
+    if (!last?.message) return undefined;
+    const line = [...(last.message.split('\n', 1)[0] ?? '')].map((ch) => (needsEscape(ch.codePointAt(0)!) ? '\ufffd' : ch));
+    const text = line.length > 300 ? `${line.slice(0, 300).join('')}… [+${line.length - 300} chars]` : line.join('');
+    return `the runner failed: ${text}`;
+  }
+
   private async tryReattach(s: Session): Promise<void> {
     try {
       await this.reattach(s);
@@ -130,7 +144,7 @@ export class SessionSupervisor {
         if (!info || info.state === 'exited' || info.state === 'dead') {
           const code = info ? ` with code ${info.exitCode}` : '';
           if (s.stopRequested) await this.o.finalize(s.id, 'stopped', s.reason || 'stopped');
-          else await this.o.finalize(s.id, 'failed', `the sandbox exited${code} before the runner finished`);
+          else await this.o.finalize(s.id, 'failed', (await this.runnerError(s.id, s.eventsTotal)) ?? `the sandbox exited${code} before the runner finished`);
           continue;
         }
         if (s.state !== 'running') continue; // waiting for a human or frozen: never a stall

@@ -193,6 +193,26 @@ describe('SessionManager', function () {
     assert.match(failed.reason, /exited with code 3/);
   });
 
+  it("says why in the failed session's reason when the runner reported an error before its container exited", async function () {
+    await sd.cleanup();
+    // The container lives 4 s; meanwhile the runner (a stand-in on the agent socket) reports its failure.
+    sd = await startSessionDaemon({ sessions: { runner_command: ['/bin/sh', '-c', 'sleep 4; exit 1'] } });
+    const m = sd.feature.manager;
+    const s = await m.start(ADMIN, input({ prompt: 'x', projectPath: repo }));
+    const runner = new StandInRunner(agentSocket(sd.d, s.id));
+    try {
+      await runner.report([{ type: 'error', message: `model request failed: HTTP 401 invalid key\x1b[2J\nsecond line ${'y'.repeat(400)}` }]);
+    } finally {
+      runner.close();
+    }
+    const failed = await until('failed', async () => {
+      const x = await m.get(ADMIN, s.id);
+      return x.state === 'failed' ? x : undefined;
+    }, 20_000);
+    // One line, the escape replaced (the audit log would refuse a control character), nothing of the second line.
+    assert.equal(failed.reason, 'the runner failed: model request failed: HTTP 401 invalid key\ufffd[2J');
+  });
+
   it('emits a stall event when a running session is quiet, but not while it waits for approval', async function () {
     await sd.cleanup();
     sd = await startSessionDaemon({ sessions: { stall_seconds: 1 } });
