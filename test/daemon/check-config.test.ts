@@ -11,21 +11,22 @@ import { promisify } from 'node:util';
 import { DEPLOY } from '../deploy/helpers.js';
 import { entryArgv, shortTempDir } from '../helpers/entry.js';
 
-const run = promisify(execFile);
+const lokid = async (args: string[], env: Record<string, string> = {}) => {
+  try {
+    const r = await promisify(execFile)(process.execPath, [...entryArgv('daemon'), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+  }
+};
 
-async function checkConfig(dir: string, yaml: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+/** Writes `yaml` as the config and runs `lokid --check-config` on it; stdout and stderr together. */
+async function checkConfig(dir: string, yaml: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   const file = join(dir, 'lokid.yaml');
   writeFileSync(file, yaml);
-  try {
-    const r = await run(process.execPath, [...entryArgv('daemon'), '--check-config', '--config', file, '--home', join(dir, 'home')], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
+  const r = await lokid(['--check-config', '--config', file, '--home', join(dir, 'home')], env);
+  return { code: r.code, out: r.out + r.err };
 }
 
 describe('lokid --check-config', function () {
@@ -60,16 +61,6 @@ describe('lokid --check-config', function () {
     assert.match(r.out, /config OK/);
   });
 });
-
-const lokid = async (args: string[], env: Record<string, string> = {}) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [...entryArgv('daemon'), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-  }
-};
 
 describe('lokid --check-config checks the policy as the start does', function () {
   this.timeout(60_000);
