@@ -4,22 +4,12 @@
 // config schema and print "config OK" for a policy the start then refused ("invalid
 // policy": an unknown default_profile, a rule whose match/not_match example fails).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { DEPLOY } from '../deploy/helpers.js';
-import { entryArgv, shortTempDir } from '../helpers/entry.js';
+import { runEntry, shortTempDir } from '../helpers/entry.js';
 
-const lokid = async (args: string[], env: Record<string, string> = {}) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [...entryArgv('daemon'), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-  }
-};
+const lokid = (args: string[], env: Record<string, string> = {}) => runEntry('daemon', args, env);
 
 /** Writes `yaml` as the config and runs `lokid --check-config` on it; stdout and stderr together. */
 async function checkConfig(dir: string, yaml: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {

@@ -1,9 +1,11 @@
 // Locates a process entry point both when tests run compiled (dist/…/*.js) and
 // from source through tsx (*.ts), and builds the argv to spawn it.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 /** test/helpers → repository (or dist) root. */
@@ -22,4 +24,29 @@ export function entryArgv(entry: Entry): string[] {
 /** A short temp dir (unix socket paths must stay under 108 bytes). */
 export function shortTempDir(prefix = 'lk'): string {
   return mkdtempSync(join(existsSync('/tmp') ? '/tmp' : tmpdir(), `${prefix}-`));
+}
+
+export interface ProcessRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs a process entry point as its own process; never throws on a non-zero exit (the code is returned). */
+export async function runEntry(entry: Entry, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<ProcessRun> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [...entryArgv(entry), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', ...(cwd ? { cwd } : {}) });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+  }
+}
+
+/**
+ * The real `loki` CLI, as its own process, on a lokid's admin socket. Asynchronous on purpose:
+ * the lokid under test often runs in the test's own process and must keep serving meanwhile.
+ */
+export function lokiProcess(home: string, socket: string, args: string[], opts: { cwd?: string } = {}): Promise<ProcessRun> {
+  return runEntry('cli', args, { LOKI_HOME: home, LOKI_SOCKET: socket }, opts.cwd);
 }

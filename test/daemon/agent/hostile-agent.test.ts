@@ -4,17 +4,22 @@
 // runner has no right to change.
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
 import { AgentServiceClient, type AgentDecideResponse } from '../../../proto/gen/loki/v1/agent.js';
 import { PolicyServiceClient } from '../../../proto/gen/loki/v1/policy.js';
 import { SessionServiceClient } from '../../../proto/gen/loki/v1/sessions.js';
-import { entryArgv } from '../../helpers/entry.js';
+import { lokiProcess } from '../../helpers/entry.js';
 import { ADMIN, agentSocket, makeRepo, removeDir, StandInRunner, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 
 function input(over: Partial<StartSessionInput>): StartSessionInput {
   return { prd: '', prompt: 'hostile', provider: 'script', plan: '[{"run": "true"}]', profile: '', autonomy: '', project: '', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false, ...over };
+}
+
+/** What the operator reads: the real CLI, as its own process, on the admin socket; it must succeed. */
+async function cliOut(sd: SessionDaemon, args: string[]): Promise<string> {
+  const r = await lokiProcess(sd.d.home, sd.d.paths.adminSocket, args);
+  assert.equal(r.code, 0, `loki ${args.join(' ')}: ${r.err}`);
+  return r.out;
 }
 
 function grpcCode(err: unknown): number | undefined {
@@ -199,8 +204,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     assert.equal(pending.command, line);
     // What the operator reads: the real CLI on the admin socket (the dashboards read the same client field).
     // (Asynchronously: this lokid runs in the test's own process.)
-    const cli = async (...args: string[]) =>
-      (await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' })).stdout;
+    const cli = (...args: string[]) => cliOut(sd, args);
     const shown = JSON.parse(await cli('approvals', 'show', pending.id, '--json')) as { action: string; normalized: string };
     assert.equal(shown.action, line, 'the approval shows the whole line, pipe and all');
     assert.equal(shown.normalized, 'echo harmless', 'the analysis is still there, beside it');
@@ -218,8 +222,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     // Output shaped like the log's own lines, plus a terminal escape and a carriage return.
     const forged = '2026-12-05T05:06:34Z #99 decision       allow shell rm -rf /';
     await runner.report([{ type: 'tool_result', message: `exit 0\n${forged}\n\x1b[2Jcleared\rover\n` }]);
-    const cli = async (...args: string[]) =>
-      (await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' })).stdout;
+    const cli = (...args: string[]) => cliOut(sd, args);
     const lines = (await cli('sessions', 'logs', s.id)).trimEnd().split('\n');
     const at = lines.findIndex((l) => / tool_result +exit 0$/.test(l));
     assert.ok(at >= 0, `the event's first line stands alone:\n${lines.join('\n')}`);

@@ -4,13 +4,12 @@
 // or still counts as active, and everything recovers once there is room again.
 // Real daemon, real files, the real CLI spawned on the admin socket.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
 import { spawnDaemon, startTestDaemon, type DaemonProcess } from '../../helpers/daemon.js';
-import { entryArgv, shortTempDir } from '../../helpers/entry.js';
+import { lokiProcess, shortTempDir } from '../../helpers/entry.js';
 import { ADMIN, makeRepo, removeDir, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 
 function input(over: Partial<StartSessionInput>): StartSessionInput {
@@ -36,16 +35,8 @@ describe('audit log on a full disk', function () {
   let sd: SessionDaemon | undefined;
 
   async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], {
-        env: { PATH: process.env.PATH ?? '', LOKI_HOME: home, LOKI_SOCKET: sd!.d.paths.adminSocket },
-        encoding: 'utf8',
-      });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
+    const r = await lokiProcess(home, sd!.d.paths.adminSocket, args);
+    return { code: r.code, stdout: r.out, stderr: r.err };
   }
 
   beforeEach(async function () {
@@ -128,13 +119,8 @@ describe('state database on a full disk', function () {
 
   it('refuses a write with a clear unavailable error (exit 8) naming the full disk, not "internal error"', async function () {
     const run = async (...args: string[]) => {
-      try {
-        const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: home, LOKI_SOCKET: d!.paths.adminSocket }, encoding: 'utf8' });
-        return { code: 0, stdout: r.stdout, stderr: r.stderr };
-      } catch (err) {
-        const e = err as { code?: number; stdout?: string; stderr?: string };
-        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-      }
+      const r = await lokiProcess(home, d!.paths.adminSocket, args);
+      return { code: r.code, stdout: r.out, stderr: r.err };
     };
     const filler = fill(stateDir);
     const r = await run('enterprise', 'token', 'generate', 'on-full-state', '--role', 'viewer');

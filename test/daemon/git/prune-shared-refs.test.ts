@@ -5,11 +5,10 @@
 // only at the pruned project's own sessions and deleted the branch — the only
 // copy of the agent's work — as `removed_session`.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
-import { entryArgv, shortTempDir } from '../../helpers/entry.js';
+import { lokiProcess, shortTempDir } from '../../helpers/entry.js';
 import { requireImage } from '../../helpers/sandbox.js';
 import { ADMIN, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
 
@@ -33,15 +32,7 @@ describe('projects prune with two projects on one ref store (real session, real 
   });
 
   // The real CLI, as a separate process (this lokid runs in the test's own process).
-  const cli = async (...args: string[]) => {
-    try {
-      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' });
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (e) {
-      const x = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-    }
-  };
+  const cli = (...args: string[]) => lokiProcess(sd.d.home, sd.d.paths.adminSocket, args);
 
   it("keeps the branch a session of the other project brought back, and still prunes a real orphan", async () => {
     const wt = join(wtParent, 'wt');

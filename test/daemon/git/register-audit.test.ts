@@ -6,11 +6,10 @@
 // refused one answered with the audit's error instead of its own. Real lokid,
 // real git repository, real CLI process.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { entryArgv, shortTempDir } from '../../helpers/entry.js';
+import { lokiProcess, shortTempDir } from '../../helpers/entry.js';
 import { startTestDaemon } from '../../helpers/daemon.js';
 import { removeDir } from '../sessions/helpers.js';
 
@@ -28,15 +27,7 @@ describe('project.register is audited whatever the path holds', function () {
     if (base) removeDir(base);
   });
 
-  const cli = async (...args: string[]) => {
-    try {
-      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: d.home, LOKI_SOCKET: d.paths.adminSocket }, encoding: 'utf8' });
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (e) {
-      const x = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-    }
-  };
+  const cli = (...args: string[]) => lokiProcess(d.home, d.paths.adminSocket, args);
   const entries = async () =>
     (await cli('enterprise', 'audit', 'tail', '--event', 'project.register', '--json')).out
       .trim()

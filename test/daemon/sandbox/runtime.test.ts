@@ -4,8 +4,6 @@
 // runsc in CI with LOKI_TEST_RUNTIME=runsc).
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { SandboxServiceClient } from '../../../proto/gen/loki/v1/sandbox.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
 import { containerName } from '../../../daemon/src/sandbox/docker-driver.js';
@@ -13,7 +11,7 @@ import { resolveHardening } from '../../../daemon/src/sandbox/hardening.js';
 import { loadDaemonConfig, seccompProfilePath } from '../../../daemon/src/config.js';
 import { LokiError } from '../../../common/src/index.js';
 import { clientFor, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
-import { entryArgv } from '../../helpers/entry.js';
+import { lokiProcess } from '../../helpers/entry.js';
 import { execIn } from '../../helpers/sandbox.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -127,14 +125,7 @@ describe('Sandbox runtime (sandbox.runtime: runc | runsc)', function () {
     });
 
     it('refuses `loki sandbox start --allow-network` with exit 4 and why, and starts nothing', async () => {
-      let code = 0;
-      let stderr = '';
-      try {
-        await promisify(execFile)(process.execPath, [...entryArgv('cli'), 'sandbox', 'start', '--name', 'netty', '--allow-network'], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: d.home, LOKI_SOCKET: d.paths.adminSocket }, encoding: 'utf8' });
-      } catch (e) {
-        code = (e as { code: number }).code;
-        stderr = (e as { stderr: string }).stderr;
-      }
+      const { code, err: stderr } = await lokiProcess(d.home, d.paths.adminSocket, ['sandbox', 'start', '--name', 'netty', '--allow-network']);
       assert.equal(code, 4, stderr);
       assert.match(stderr, /a sandbox network is not available under gVisor: sandbox\.runtime is runsc/);
       const admin = { role: 'local-admin' as const, subject: 'local:0', scopes: ['*'], auth: 'local', requestId: '', clientIp: '' };

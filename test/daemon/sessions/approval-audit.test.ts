@@ -3,12 +3,10 @@
 // and the decision made with the real CLI on the admin socket carries `ip: local`
 // (docs/audit-logging.md). Real daemon, real sandbox, real audit files.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
-import { entryArgv } from '../../helpers/entry.js';
+import { lokiProcess } from '../../helpers/entry.js';
 import { ADMIN, agentSocket, makeRepo, removeDir, StandInRunner, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
 
 function input(over: Partial<StartSessionInput>): StartSessionInput {
@@ -56,11 +54,9 @@ describe('approvals in the audit log', function () {
       assert.equal(requested[0]!.details.normalized, 'ls -l');
       assert.equal(requested[0]!.details.mode, 'supervised');
 
-      const cli = await promisify(execFile)(process.execPath, [...entryArgv('cli'), 'approvals', 'approve', approval.id], {
-        env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket },
-        encoding: 'utf8',
-      });
-      assert.match(cli.stdout, /approved by local:/);
+      const cli = await lokiProcess(sd.d.home, sd.d.paths.adminSocket, ['approvals', 'approve', approval.id]);
+      assert.equal(cli.code, 0, cli.err);
+      assert.match(cli.out, /approved by local:/);
       assert.equal((await asked).decision, 'allow');
     } finally {
       runner.close();

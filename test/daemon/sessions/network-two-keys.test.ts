@@ -5,11 +5,9 @@
 // the project into a mounted 10g workspace image, and only then failed the
 // session when the sandbox start was refused. Real CLI process, real daemon.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { entryArgv } from '../../helpers/entry.js';
+import { lokiProcess } from '../../helpers/entry.js';
 import { requireImage } from '../../helpers/sandbox.js';
 import { makeRepo, removeDir, startSessionDaemon, type SessionDaemon } from './helpers.js';
 
@@ -28,15 +26,7 @@ describe('loki start --network without the daemon key', function () {
     if (repo) removeDir(repo);
   });
 
-  const cli = async (cwd: string, ...args: string[]) => {
-    try {
-      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { cwd, env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' });
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (e) {
-      const x = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-    }
-  };
+  const cli = (cwd: string, ...args: string[]) => lokiProcess(sd.d.home, sd.d.paths.adminSocket, args, { cwd });
 
   it('is refused with exit 4 and relaxation_not_allowed before a session or workspace exists, and audited', async () => {
     const plan = join(repo, 'plan.yaml');

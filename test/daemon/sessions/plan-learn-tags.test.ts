@@ -4,11 +4,9 @@
 // dropped quietly (the reason only inside the event's JSON data; `loki memory
 // list` showed nothing). Real CLI process against a real daemon.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { entryArgv } from '../../helpers/entry.js';
+import { lokiProcess } from '../../helpers/entry.js';
 import { makeRepo, removeDir, startSessionDaemon, type SessionDaemon } from './helpers.js';
 
 describe('loki start with a learn step whose tags the daemon would refuse', function () {
@@ -28,13 +26,7 @@ describe('loki start with a learn step whose tags the daemon would refuse', func
   const start = async (plan: string) => {
     const file = join(repo, 'plan.yaml');
     writeFileSync(file, plan);
-    try {
-      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), 'start', '--prompt', 'learn', '--provider', 'script', '--plan', file], { cwd: repo, env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' });
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (e) {
-      const x = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-    }
+    return lokiProcess(sd.d.home, sd.d.paths.adminSocket, ['start', '--prompt', 'learn', '--provider', 'script', '--plan', file], { cwd: repo });
   };
 
   it('is refused with exit 2, the step and the rule, and no session', async () => {

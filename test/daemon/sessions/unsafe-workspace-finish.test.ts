@@ -6,10 +6,8 @@
 // them first" for a completed session, even after `loki sessions rm`. Real
 // runner in a real sandbox, real CLI process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
-import { entryArgv } from '../../helpers/entry.js';
+import { lokiProcess } from '../../helpers/entry.js';
 import { requireImage } from '../../helpers/sandbox.js';
 import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
 
@@ -29,15 +27,7 @@ describe('a session whose branch cannot be brought back still ends its workspace
     if (repo) removeDir(repo);
   });
 
-  const cli = async (...args: string[]) => {
-    try {
-      const r = await promisify(execFile)(process.execPath, [...entryArgv('cli'), ...args], { env: { PATH: process.env.PATH ?? '', LOKI_HOME: sd.d.home, LOKI_SOCKET: sd.d.paths.adminSocket }, encoding: 'utf8' });
-      return { code: 0, out: r.stdout, err: r.stderr };
-    } catch (e) {
-      const x = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
-    }
-  };
+  const cli = (...args: string[]) => lokiProcess(sd.d.home, sd.d.paths.adminSocket, args);
 
   it('refuses the branch, says why, and lets the operator remove the project afterwards', async () => {
     const reg = await cli('projects', 'register', repo, '--name', 'app');
