@@ -39,6 +39,18 @@ const EXAMPLE: Record<(typeof SCRIPT_STEP_KEYS)[number], string> = {
   learn: 'the learning as text, e.g. {"learn": "tests need NODE_ENV=test"}',
 };
 
+/**
+ * YAML reads an unquoted `false`, `true`, `2024`, `1.0` or `null` as something other than
+ * text (`run: false` is not the shell command `false`); say so, and how to quote it.
+ */
+function notTextHint(key: string, v: unknown): string {
+  if (v === null || v === undefined) return ` (it is empty)`;
+  if (typeof v === 'boolean' || typeof v === 'number') {
+    return ` (YAML read ${key}: ${String(v)} as a ${typeof v}, not text: quote it, ${key}: "${String(v)}")`;
+  }
+  return '';
+}
+
 /** A plan that cannot run; the message names the step and what it needs. */
 export class PlanError extends Error {}
 
@@ -66,7 +78,7 @@ export function parseScriptPlan(text: string): (ScriptStep & ScriptStepMeta)[] {
     const k = keys[0]!;
     const v = (s as Record<string, unknown>)[k];
     if (k === 'sleep' ? typeof v !== 'number' || !(v >= 0 && v <= MAX_SLEEP_MS) : typeof v !== 'string' || !v) {
-      throw new PlanError(`step ${i + 1}: "${k}" needs ${EXAMPLE[k]}`);
+      throw new PlanError(`step ${i + 1}: "${k}" needs ${EXAMPLE[k]}${k === 'sleep' ? '' : notTextHint(k, v)}`);
     }
     const content = (s as { content?: unknown }).content;
     if (content !== undefined && (k !== 'write' || typeof content !== 'string')) {
@@ -82,7 +94,7 @@ export function parseScriptPlan(text: string): (ScriptStep & ScriptStepMeta)[] {
     if (tags !== undefined && new Set(tags as string[]).size > MAX_LEARNING_TAGS) throw new PlanError(`step ${i + 1}: at most ${MAX_LEARNING_TAGS} tags`);
     for (const meta of ['task', 'agent'] as const) {
       const m = (s as ScriptStepMeta)[meta];
-      if (m !== undefined && (typeof m !== 'string' || !m)) throw new PlanError(`step ${i + 1}: "${meta}" is a non-empty string`);
+      if (m !== undefined && (typeof m !== 'string' || !m)) throw new PlanError(`step ${i + 1}: "${meta}" is a non-empty string${notTextHint(meta, m)}`);
     }
     return s as ScriptStep & ScriptStepMeta;
   });
