@@ -297,7 +297,10 @@ export class SessionAgentHooks implements AgentChannelHooks {
       if (e.taskId) await this.task(sessionId, e.taskId, (e.taskStatus || 'pending') as TaskStatus);
       const data = { ...parseData(e.dataJson), ...(learnError ? { learning_error: learnError } : {}), ...(e.iteration ? { iteration: e.iteration } : {}), ...(e.taskId ? { task_id: e.taskId, task_status: e.taskStatus } : {}), ...(e.agent ? { agent: e.agent } : {}) };
       if (e.inputTokens || e.outputTokens || e.costUsd) Object.assign(data, { input_tokens: e.inputTokens, output_tokens: e.outputTokens, cost_usd: e.costUsd });
-      await this.o.rt.events.append(sessionId, e.type, e.message, data, { counters });
+      // A task event's words are in its fields; a runner that sends no text (the script runner
+      // does not) would show a blank line in every log view.
+      const message = e.type === 'task' && !e.message.trim() && e.taskId ? `${e.taskId} ${e.taskStatus || 'pending'}` : e.message;
+      await this.o.rt.events.append(sessionId, e.type, message, data, { counters });
       if (e.type === 'finished') finished = true;
     }
     if (finished) this.o.onFinished(sessionId);

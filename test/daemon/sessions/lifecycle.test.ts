@@ -69,6 +69,7 @@ describe('SessionManager', function () {
       assert.equal((await execIn(sd.driver, s.sandboxId, 'git add hello.txt && git commit -q -m "add hello"')).code, 0);
 
       await runner.report([
+        { type: 'task', taskId: 't1', taskStatus: 'in_progress', agent: 'development' },
         { type: 'task', message: 'write hello', taskId: 't1', taskStatus: 'completed', agent: 'development' },
         { type: 'usage', inputTokens: 1000, outputTokens: 200, costUsd: 0.25, iteration: 3 },
         { type: 'finished', message: 'done' },
@@ -86,9 +87,11 @@ describe('SessionManager', function () {
     assert.equal(git(repo, 'show', `${s.branch}:hello.txt`), 'hello\n');
 
     // Every event is numbered without gaps; the transitions are in order.
-    const events: { seq: number; type: string; data: Record<string, unknown> }[] = [];
+    const events: { seq: number; type: string; message: string; data: Record<string, unknown> }[] = [];
     for await (const e of m.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) events.push(e);
     assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+    // A task event without text says which task and what status (the script runner sends none).
+    assert.deepEqual(events.filter((e) => e.type === 'task').map((e) => e.message), ['t1 in_progress', 'write hello']);
     const states = events.filter((e) => e.type === 'state').map((e) => e.data.state);
     assert.deepEqual(states, ['pending', 'starting', 'running', 'waiting_approval', 'running', 'completed']);
     assert.ok(events.some((e) => e.type === 'diff_summary' && e.data.commits === 1));
