@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { hasHiddenCharacters, needsEscape } from '../../../common/src/index.js';
+import { counted, hasHiddenCharacters, needsEscape } from '../../../common/src/index.js';
 import type { CommitInfo, DiffSummary } from './summary.js';
 import type { TrailCounts } from './trail.js';
 
@@ -83,12 +83,12 @@ export function prBody(summary: DiffSummary, trail: TrailCounts): string {
   const lines = [
     `Session: ${summary.sessionId}`,
     `Branch: ${summary.branch} (base ${summary.baseBranch} @ ${summary.baseCommit.slice(0, 12)})`,
-    `Changes: ${summary.filesChanged} files, +${summary.insertions} -${summary.deletions}`,
+    `Changes: ${counted(summary.filesChanged, 'file')}, +${summary.insertions} -${summary.deletions}`,
     '',
     `Commits (${summary.commits.length}):`,
     ...summary.commits.map((c) => `- ${c.sha.slice(0, 12)} ${c.subject}`),
     '',
-    `Agent audit trail: ${trail.total} actions`,
+    `Agent audit trail: ${counted(trail.total, 'action')}`,
     ...Object.entries(trail.byAction)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([action, n]) => `- ${action}: ${n}`),

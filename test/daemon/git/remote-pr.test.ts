@@ -122,6 +122,7 @@ describe('session branches on a remote and pull requests', () => {
     assert.match(body, new RegExp(`- ${head.slice(0, 12)} Add pr.txt`));
     assert.match(body, /Agent audit trail: \d+ actions/);
     assert.match(body, /- git_commit: 1/);
+    assert.match(body, /\nChanges: 1 file, \+1 -0\n/, 'one file is "1 file"');
     assert.equal(pr.length, 8);
     assert.equal(hostGit(bare, 'rev-parse', `refs/heads/${branch}`), head, 'the branch is on the remote before gh runs');
   });
