@@ -1,10 +1,10 @@
 // Small shared helpers of the dashboard (no DOM access outside hooks).
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { displayLines, escapeForDisplay, shortenForDisplay } from '../../common/src/display.js';
+import { counted, displayLines, escapeForDisplay, shortenForDisplay } from '../../common/src/display.js';
 import { BrowserLokiClient } from '../../client/src/http-browser.js';
 
 export const api = new BrowserLokiClient();
-export { displayLines, escapeForDisplay, shortenForDisplay };
+export { counted, displayLines, escapeForDisplay, shortenForDisplay };
 
 export interface Loaded<T> {
   data: T | undefined;

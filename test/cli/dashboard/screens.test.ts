@@ -13,7 +13,7 @@ describe('loki dashboard screens', () => {
   });
 
   it('lists sessions newest first and moves with arrows and j/k, enter opens the detail', async () => {
-    const f = fixture({ sessions: [session('ses-old', { created_at: '2026-12-04T04:00:00.000Z' }), session('ses-new', { state: 'waiting_approval' })] });
+    const f = fixture({ sessions: [session('ses-old', { created_at: '2026-12-04T04:00:00.000Z', tasks: { pending: 0, in_progress: 1, completed: 2, failed: 1 } }), session('ses-new', { state: 'waiting_approval' })] });
     m = mount({ client: f.client, theme });
     let fr = await m.until((x) => x.includes('Sessions (2)'), 'sessions list');
     assert.ok(fr.indexOf('ses-new') < fr.indexOf('ses-old'));
@@ -24,7 +24,8 @@ describe('loki dashboard screens', () => {
     await m.until((x) => /› ses-new/.test(x), 'selection moved by up arrow');
     await m.press(KEY.down, KEY.enter);
     fr = await m.until((x) => x.includes('Session ses-old') && x.includes('diff 2 files'), 'session detail');
-    has(fr, 'diff 2 files +10 -3');
+    has(fr, 'diff 2 files +10 -3 · 0 commits');
+    has(fr, 'tasks 2 done 1 failed 1 active 0 pending'); // a failed task is not left out
     has(fr, 'shell {"command":"npm test"}');
     await m.press(KEY.esc);
     await m.until((x) => x.includes('Sessions (2)'), 'back to the list with esc');

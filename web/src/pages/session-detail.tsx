@@ -5,7 +5,7 @@ import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { SessionEvent } from '../../../client/src/types.js';
 import { isTerminalState } from '../../../common/src/vocab.js';
 import { PatchView, splitPatch } from '../highlight.js';
-import { age, api, canControl, displayLines, escapeForDisplay, time, useLoad, useNow, useProjectNames } from '../util.js';
+import { age, api, canControl, counted, displayLines, escapeForDisplay, time, useLoad, useNow, useProjectNames } from '../util.js';
 import { ApprovalCard, useApprovals } from './approvals.js';
 import { StateBadge } from './sessions.js';
 
@@ -55,7 +55,7 @@ function Changes({ id, tick }: { id: string; tick: number }) {
   return (
     <div>
       <p>
-        <span class="mono">{diff.data.branch}</span> against <span class="mono">{diff.data.base_branch}</span>: {diff.data.files_changed} files,{' '}
+        <span class="mono">{diff.data.branch}</span> against <span class="mono">{diff.data.base_branch}</span>: {counted(diff.data.files_changed, 'file')},{' '}
         <span class="plus">+{diff.data.insertions}</span> <span class="minus">−{diff.data.deletions}</span>
       </p>
       <ul class="files">

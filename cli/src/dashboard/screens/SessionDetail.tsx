@@ -1,7 +1,7 @@
 // One session: header, diff summary, recent trail, its pending approvals (the
 // action whole and escaped), then the event stream filling the rest.
 import { Box, Text } from 'ink';
-import { escapeForDisplay, shortenForDisplay } from '../../../../common/src/index.js';
+import { counted, escapeForDisplay, shortenForDisplay } from '../../../../common/src/index.js';
 import { useDashboardState } from '../context.js';
 import { clock, eventLine } from '../model.js';
 import { sessionApprovals, staleLabel } from '../select.js';
@@ -16,11 +16,11 @@ export function SessionDetailScreen({ height }: { height: number }) {
   const stale = staleLabel(d.link.state, null);
   let used = 1;
   const header = session
-    ? `${session.state}${session.reason ? ` (${escapeForDisplay(session.reason)})` : ''} · ${session.provider} · iter ${session.iteration}/${session.max_iterations} · tasks ${session.tasks.completed} done ${session.tasks.in_progress} active ${session.tasks.pending} pending · $${session.cost_usd.toFixed(2)} · ${shortenForDisplay(session.branch, 50)}`
+    ? `${session.state}${session.reason ? ` (${escapeForDisplay(session.reason)})` : ''} · ${session.provider} · iter ${session.iteration}/${session.max_iterations} · tasks ${session.tasks.completed} done ${session.tasks.failed} failed ${session.tasks.in_progress} active ${session.tasks.pending} pending · $${session.cost_usd.toFixed(2)} · ${shortenForDisplay(session.branch, 50)}`
     : 'not in the current list';
   used += 1;
   const diff = d.diff
-    ? `diff ${d.diff.files_changed} files +${d.diff.insertions} -${d.diff.deletions} · ${d.diff.commits.length} commits${d.diff.files.length ? ' · ' + d.diff.files.slice(0, 4).map((f) => `${shortenForDisplay(f.path, 30)} +${f.insertions}-${f.deletions}`).join(', ') : ''}`
+    ? `diff ${counted(d.diff.files_changed, 'file')} +${d.diff.insertions} -${d.diff.deletions} · ${counted(d.diff.commits.length, 'commit')}${d.diff.files.length ? ' · ' + d.diff.files.slice(0, 4).map((f) => `${shortenForDisplay(f.path, 30)} +${f.insertions}-${f.deletions}`).join(', ') : ''}`
     : `diff: ${d.diffError ? shortenForDisplay(d.diffError, 80) : '…'}`;
   used += 1;
   const trail = d.trail.slice(-3);
