@@ -19,6 +19,7 @@ export { decodeGrpcError, decodeHttpError, decodeFetchFailure, kindFromHttpStatu
 export type { GrpcErrorLike, GrpcDecodeContext } from './errors.js';
 export { SESSION_STATES, TERMINAL_SESSION_STATES, isTerminalState, PROVIDERS, AUTONOMY_MODES, APPROVAL_STATUSES, SESSION_ID_PATTERN } from './types.js';
 export { MAX_SESSION_PAGE } from './session-pages.js';
+export { auditWhat } from './audit-text.js';
 export type { SessionListOptions, SessionPage } from './session-pages.js';
 export type {
   Timestamp,

@@ -272,7 +272,10 @@ describe('web dashboard in a real browser', function () {
     await page.goto(`${base}/#/audit`);
     await page.click('button:text("Verify the chain")');
     const ok = await page.waitForSelector('[data-verify=ok]', { timeout: 60_000 });
-    assert.match((await ok.textContent()) ?? '', /^Intact: \d+ entries in \d+ files/);
+    assert.match((await ok.textContent()) ?? '', /^Intact: \d+ entries in \d+ files?/);
+    // Each policy entry says what it decided and by which rule, not only "session:ses-…".
+    const whats = await page.$$eval('td .audit-what', (l) => l.map((e) => e.textContent ?? ''));
+    assert.ok(whats.some((w) => /\[[a-z-]+:[a-z:-]+\]$/.test(w)), JSON.stringify(whats.slice(0, 5)));
     await api(`/api/sandboxes/${started.body.id}/stop`, 'admin', { method: 'POST', body: '{}' });
   });
 

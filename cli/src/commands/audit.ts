@@ -1,7 +1,8 @@
 // `loki enterprise audit summary|tail|verify`, through the LokiClient.
 import type { Command } from 'commander';
-import { LokiError, escapeForDisplay } from '../../../common/src/index.js';
+import { LokiError, counted, escapeForDisplay } from '../../../common/src/index.js';
 import type { AuditEntry } from '../../../client/src/index.js';
+import { auditWhat } from '../../../client/src/audit-text.js';
 import { withClient, type CliContext } from '../context.js';
 import { printJson, printJsonLine, printLine, printTable } from '../output.js';
 import { jsonMode } from './options.js';
@@ -25,7 +26,8 @@ export function toIsoTime(value: string, flag: string, now = Date.now()): string
 
 export function entryText(e: AuditEntry): string {
   const reason = e.reason ? ` (${escapeForDisplay(e.reason)})` : '';
-  return `${e.timestamp}  ${e.action.padEnd(18)} ${escapeForDisplay(e.user).padEnd(22)} ${e.result.padEnd(7)} ${escapeForDisplay(e.resource)}${reason}`;
+  const what = auditWhat(e);
+  return `${e.timestamp}  ${e.action.padEnd(18)} ${escapeForDisplay(e.user).padEnd(22)} ${e.result.padEnd(7)} ${escapeForDisplay(e.resource)}${reason}${what ? `  ${what}` : ''}`;
 }
 
 function sortedRows(counts: Record<string, number>): string[][] {
@@ -81,7 +83,7 @@ export function registerAuditCommands(enterprise: Command, ctx: CliContext): voi
     .action(async (opts: { json?: boolean }) => {
       const r = await withClient(ctx, (c) => c.audit.verify());
       if (jsonMode(ctx, opts)) printJson(r);
-      else if (r.ok) printLine(`OK: ${r.entries} entries in ${r.files} files verified (last seq ${r.last_seq})`);
+      else if (r.ok) printLine(`OK: ${counted(r.entries, 'entry', 'entries')} in ${counted(r.files, 'file')} verified (last seq ${r.last_seq})`);
       else {
         printLine(`FAILED: ${r.file} line ${r.line} (seq ${r.seq}): ${r.reason}`);
         printLine(`${r.entries} entries verified before it.`);

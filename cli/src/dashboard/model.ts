@@ -2,6 +2,7 @@
 // and the one-line renderings shared by the Ink screens and the plain snapshot.
 import { escapeForDisplay, firstLineForDisplay, shortenForDisplay } from '../../../common/src/index.js';
 import type { Approval, AuditEntry, Sandbox, Session, SessionEvent } from '../../../client/src/index.js';
+import { auditWhat } from '../../../client/src/audit-text.js';
 
 export type ScreenName = 'sessions' | 'session' | 'approvals' | 'sandboxes' | 'logs' | 'audit';
 
@@ -94,7 +95,8 @@ export function eventLine(e: SessionEvent): string {
 
 export function auditLine(e: AuditEntry): string {
   const reason = e.reason ? ` (${escapeForDisplay(e.reason)})` : '';
-  return `${clock(e.timestamp)} ${pad(escapeForDisplay(e.result), 7)} ${escapeForDisplay(e.action)} ${escapeForDisplay(e.user)} ${escapeForDisplay(e.resource)}${reason}`;
+  const what = auditWhat(e);
+  return `${clock(e.timestamp)} ${pad(escapeForDisplay(e.result), 7)} ${escapeForDisplay(e.action)} ${escapeForDisplay(e.user)} ${escapeForDisplay(e.resource)}${reason}${what ? ` ${what}` : ''}`;
 }
 
 /** For the approvals list only: the action shortened with an explicit "hidden" marker. The decision view shows it whole. */

@@ -177,6 +177,8 @@ describe('loki dashboard screens', () => {
     await m.press('4');
     f.audit.push({ timestamp: '2026-12-04T05:04:00.000Z', action: 'approval.decide', user: 'local', resource: 'apr-1', details: {}, ip: '', result: 'success', request_id: 'r', seq: 7 });
     await m.until((x) => x.includes('approval.decide local apr-1'), 'audit entry');
+    f.audit.push({ timestamp: '2026-12-04T05:04:01.000Z', action: 'policy.allow', user: 'session:ses-1', resource: 'session:ses-1', details: { normalized: 'write /workspace/a\u001b[2J', rule: 'paths:allowed' }, ip: '', result: 'success', request_id: 'r', seq: 8 });
+    await m.until((x) => x.includes('policy.allow session:ses-1 session:ses-1 write /workspace/a\\x1b[2J [paths:allowed]'), 'what the policy allowed, escaped');
     m.unmount();
     const g = fixture({ scopes: ['read', 'control'] });
     m = mount({ client: g.client, theme });

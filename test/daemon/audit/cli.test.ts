@@ -50,7 +50,7 @@ describe('loki enterprise audit', () => {
 
   it('verify prints OK with the counts on an untouched log', async () => {
     const { out, exitCode } = await runLoki(socket, ['verify']);
-    assert.equal(out, 'OK: 3 entries in 1 files verified (last seq 3)\n');
+    assert.equal(out, 'OK: 3 entries in 1 file verified (last seq 3)\n');
     assert.equal(exitCode, 0);
   });
 
@@ -78,6 +78,21 @@ describe('loki enterprise audit', () => {
     const { out } = await runLoki(socket, ['tail', '--event', 'auth.fail', '--json', '-n', '5']);
     const entries = out.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(entries.map((e) => [e.seq, e.reason]), [[2, 'unknown token'], [3, 'expired']]);
+  });
+
+  it('tail says what each entry was about: the action a policy decided and its rule, a task and its status, escaped', async () => {
+    await rt.audit.record(event('policy.deny', 4, { user: 'session:s-4', result: 'denied', reason: 'blocked command', details: { normalized: 'rm -rf /\u001b[2J', rule: 'commands:blocked', profile: 'default' } }));
+    await rt.audit.record(event('task.update', 5, { user: 'session:s-5', details: { task_id: 't\u202e1', status: 'failed' } }));
+    await rt.audit.record(event('approval.decide', 6, { details: { approval_id: 'apr-1', decision: 'approved', normalized: 'git push', rule: 'commands:ask' } }));
+    const { out } = await runLoki(socket, ['tail', '-n', '3']);
+    const lines = out.trimEnd().split('\n');
+    assert.equal(lines.length, 3, out);
+    assert.match(lines[0]!, /policy\.deny .* denied +session:s-4 \(blocked command\)  rm -rf \/\\x1b\[2J \[commands:blocked\]$/);
+    assert.match(lines[1]!, /task\.update .* session:s-5  task t\\u202e1 failed$/);
+    assert.match(lines[2]!, /approval\.decide .* session:s-6  approved git push \[commands:ask\]$/);
+    // Entries without such details keep their line as it was.
+    const first = (await runLoki(socket, ['tail', '-n', '6'])).out.split('\n')[0]!;
+    assert.match(first, /session\.start .* success session:s-1$/);
   });
 
   it('tail rejects a malformed --event before calling the daemon', async () => {

@@ -1,7 +1,8 @@
 // Audit (auditor/admin): filter, page back through the HMAC-chained log, and verify the chain.
 import { useState } from 'preact/hooks';
 import type { AuditQuery, AuditVerification } from '../../../client/src/types.js';
-import { api, escapeForDisplay, time, useLoad } from '../util.js';
+import { auditWhat } from '../../../client/src/audit-text.js';
+import { api, counted, escapeForDisplay, time, useLoad } from '../util.js';
 
 /** Runs the daemon's HMAC chain check on demand (it reads the whole log) and says what it found. */
 function VerifyChain() {
@@ -28,7 +29,7 @@ function VerifyChain() {
         </span>
       ) : r?.ok ? (
         <span class="ok" data-verify="ok">
-          Intact: {r.entries} entries in {r.files} files (last seq {r.last_seq})
+          Intact: {counted(r.entries, 'entry', 'entries')} in {counted(r.files, 'file')} (last seq {r.last_seq})
         </span>
       ) : r ? (
         <span class="bad" data-verify="broken" role="alert">
@@ -106,7 +107,10 @@ export function Audit() {
                 <td>{time(e.timestamp)}</td>
                 <td class="mono">{e.action}</td>
                 <td>{escapeForDisplay(e.user)}</td>
-                <td class="mono wrap">{escapeForDisplay(e.resource)}</td>
+                <td class="mono wrap">
+                  {escapeForDisplay(e.resource)}
+                  {auditWhat(e) ? <div class="muted audit-what">{auditWhat(e)}</div> : null}
+                </td>
                 <td>
                   <span class={`result result-${e.result}`}>{e.result}</span> {e.reason ? <span class="muted">{escapeForDisplay(e.reason)}</span> : null}
                 </td>
