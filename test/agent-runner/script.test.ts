@@ -67,6 +67,7 @@ describe('agent-runner script provider in a real sandbox', function () {
     const finished = events.at(-1)!;
     assert.equal(finished.type, 'finished');
     assert.deepEqual(JSON.parse(finished.dataJson), { steps: 6, denied: 1, failed: 0 });
+    assert.equal(finished.message, 'ran 6 steps (1 denied, 0 failed)');
     assert.ok(hooks.heartbeats.some((h) => h.sessionId === 'sess-script'), 'the runner heartbeats');
 
     // The workspace holds the files and the session branch holds the commit.

@@ -1,4 +1,5 @@
 // The `script` provider: a deterministic plan of steps, for CI, demos and replay.
+import { counted } from '../../../common/src/display.js';
 import { PlanError, parseScriptPlan, type ScriptStep, type ScriptStepMeta } from '../../../common/src/script-plan.js';
 import { ProviderError, type Provider } from './types.js';
 
@@ -28,7 +29,7 @@ export const scriptProvider: Provider = async ({ brief, actor, reporter, link })
   let done = 0;
   for (const [i, step] of plan.entries()) {
     if (link.stopRequested) return { summary: `stopped on request after ${done} of ${plan.length} steps`, data: { steps: done, denied, failed, stopped: true } };
-    if (i >= cap) return { summary: `iteration cap ${cap} reached after ${done} steps`, data: { steps: done, denied, failed, capped: true } };
+    if (i >= cap) return { summary: `iteration cap ${cap} reached after ${counted(done, 'step')}`, data: { steps: done, denied, failed, capped: true } };
     reporter.iteration = i + 1;
     const agent = step.agent ?? '';
     reporter.emit({ type: 'iteration', message: `step ${i + 1}/${plan.length}`, agent });
@@ -47,5 +48,5 @@ export const scriptProvider: Provider = async ({ brief, actor, reporter, link })
     if (step.task) reporter.emit({ type: 'task', taskId: step.task, taskStatus: outcome.ok ? 'completed' : 'failed', agent });
     done++;
   }
-  return { summary: `ran ${done} steps (${denied} denied, ${failed} failed)`, data: { steps: done, denied, failed } };
+  return { summary: `ran ${counted(done, 'step')} (${denied} denied, ${failed} failed)`, data: { steps: done, denied, failed } };
 };

@@ -49,7 +49,7 @@ export function registerAuditCommands(enterprise: Command, ctx: CliContext): voi
       const range = { since: toIsoTime(opts.since, '--since'), ...(opts.until ? { until: toIsoTime(opts.until, '--until') } : {}) };
       const s = await withClient(ctx, (c) => c.audit.summary(range));
       if (jsonMode(ctx, opts)) return printJson(s);
-      printLine(`Audit summary ${s.since} .. ${s.until}: ${s.total} entries`);
+      printLine(`Audit summary ${s.since} .. ${s.until}: ${counted(s.total, 'entry', 'entries')}`);
       for (const [title, counts] of [['ACTION', s.by_action], ['USER', s.by_user], ['RESULT', s.by_result]] as const) {
         printLine();
         printTable([title, 'COUNT'], sortedRows(counts));
@@ -86,7 +86,7 @@ export function registerAuditCommands(enterprise: Command, ctx: CliContext): voi
       else if (r.ok) printLine(`OK: ${counted(r.entries, 'entry', 'entries')} in ${counted(r.files, 'file')} verified (last seq ${r.last_seq})`);
       else {
         printLine(`FAILED: ${r.file} line ${r.line} (seq ${r.seq}): ${r.reason}`);
-        printLine(`${r.entries} entries verified before it.`);
+        printLine(`${counted(r.entries, 'entry', 'entries')} verified before it.`);
       }
       // Tampering is not a usage error; exit 1 like any failed check.
       if (!r.ok) process.exitCode = 1;

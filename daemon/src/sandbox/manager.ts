@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { chown, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LokiError, type Logger } from '../../../common/src/index.js';
+import { LokiError, counted, type Logger } from '../../../common/src/index.js';
 import type { AuditLog } from '../audit/types.js';
 import type { SandboxConfig } from '../config.js';
 import type { SlotReservation } from './pool-types.js';
@@ -156,7 +156,7 @@ export class SandboxManager {
     }
     const active = existing.filter((s) => s.state === 'running' || s.state === 'paused' || s.state === 'created').length + (this.o.pool?.readyCount ?? 0);
     if (active >= this.o.config.max_sandboxes) {
-      throw new LokiError('resource_exhausted', `the daemon already runs ${active} sandboxes (sandbox.max_sandboxes = ${this.o.config.max_sandboxes})`);
+      throw new LokiError('resource_exhausted', `the daemon already runs ${counted(active, 'sandbox', 'sandboxes')} (sandbox.max_sandboxes = ${this.o.config.max_sandboxes})`);
     }
     const image = req.image || this.o.config.image;
     if (!(await this.o.driver.imageExists(image))) {

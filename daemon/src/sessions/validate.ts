@@ -2,7 +2,7 @@
 // invalid_argument before anything is created.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, counted } from '../../../common/src/index.js';
 import { PlanError, parseScriptPlan } from '../../../common/src/script-plan.js';
 import { projectVisible, type Project, type ProjectRegistry } from '../git/projects.js';
 import type { Caller } from '../authz/caller.js';
@@ -20,7 +20,7 @@ function inside(root: string, p: string): boolean {
 /** The check `SessionRepo.insert` runs inside its transaction with the number of active sessions. */
 export function concurrencyLimit(max: number): (active: number) => void {
   return (active) => {
-    if (active >= max) throw new LokiError('session_limit_reached', `the daemon already runs ${active} sessions (sessions.max_concurrent = ${max})`);
+    if (active >= max) throw new LokiError('session_limit_reached', `the daemon already runs ${counted(active, 'session')} (sessions.max_concurrent = ${max})`);
   };
 }
 
