@@ -1,6 +1,7 @@
 // Response hardening on every reply (including errors and 404s): request id,
-// nosniff, frame denial, referrer policy, CSP, HSTS under TLS, no server
-// banner; CORS only for configured origins; CSRF origin check for cookie sessions.
+// nosniff, frame denial, referrer policy, CSP, no-store unless the route says
+// otherwise, HSTS under TLS, no server banner; CORS only for configured
+// origins; CSRF origin check for cookie sessions.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -74,6 +75,10 @@ export const securityPlugin = fp(
       reply.header('cross-origin-opener-policy', 'same-origin');
       const type = String(reply.getHeader('content-type') ?? '');
       reply.header('content-security-policy', type.startsWith('text/html') ? HTML_CSP : API_CSP);
+      // Answers carry sessions, audit entries, token secrets: no browser disk cache, no shared
+      // cache keeps them. Routes that are meant to be cached (the dashboard's hashed assets)
+      // or revalidated (its HTML, event streams) say so themselves.
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       if (s.hstsMaxAgeS !== undefined) reply.header('strict-transport-security', `max-age=${s.hstsMaxAgeS}; includeSubDomains`);
       reply.removeHeader('server');
       reply.removeHeader('x-powered-by');
