@@ -124,6 +124,9 @@ describe('loki sandbox (the real CLI against a real lokid)', function () {
     const r = await sb(['stop', id, '--timeout', '1']);
     assert.deepEqual([r.code, r.stdout], [0, `${id} stopped and removed\n`]);
     assert.equal((await sb(['status', id])).code, 5);
+    // An empty list says so instead of printing a header with nothing under it.
+    assert.deepEqual(await sb(['list']).then((x) => [x.code, x.stdout]), [0, 'no running sandboxes (--all shows stopped ones)\n']);
+    assert.deepEqual(await sb(['list', '--all']).then((x) => [x.code, x.stdout]), [0, 'no sandboxes\n']);
   });
 });
 

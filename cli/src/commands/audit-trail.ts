@@ -2,6 +2,7 @@
 // (the trail lives in the daemon's state dir, where the agent cannot write).
 import type { Command } from 'commander';
 import { withClient, type CliContext } from '../context.js';
+import { counted } from '../../../common/src/index.js';
 import { printJson, printJsonLine, printLine, printTable } from '../output.js';
 import { jsonMode, parsePositiveIntOption } from './options.js';
 
@@ -32,7 +33,7 @@ export function registerAuditTrailCommands(program: Command, ctx: CliContext): v
     .action(async (o: { session?: string; json?: boolean }) => {
       const r = await withClient(ctx, (c) => c.sessions.trailCount(o.session ? { session_id: o.session } : {}));
       if (jsonMode(ctx, o)) return printJson(r);
-      printLine(`${r.total} agent actions`);
+      printLine(counted(r.total, 'agent action'));
       const rows = Object.entries(r.by_action).sort(([a], [b]) => a.localeCompare(b));
       if (rows.length) {
         printLine();

@@ -105,6 +105,7 @@ export function registerSandboxCommands(program: Command, ctx: CliContext): void
     .action(async (o: { all?: boolean; json?: boolean }) => {
       const rows = await withClient(ctx, (c) => c.sandboxes.list({ all: !!o.all }));
       if (jsonMode(ctx, o)) return printJson({ sandboxes: rows });
+      if (!rows.length) return printLine(o.all ? 'no sandboxes' : 'no running sandboxes (--all shows stopped ones)');
       printTable(['ID', 'NAME', 'STATE', 'OWNER', 'PROJECT', 'CREATED'], rows.map((s) => [s.id, s.name, s.state, s.owner, s.project || '-', formatTime(s.created_at)]));
     });
 

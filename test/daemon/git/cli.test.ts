@@ -75,7 +75,7 @@ describe('loki projects / session diff|branch / audit log|count against a real d
     assert.equal(first.action, 'workspace_create');
     assert.equal(first.details.branch, ws.branch);
     const count = await capture(() => runCli(['--socket', sock, 'audit', 'count']));
-    assert.match(count.out, /^1 agent actions/);
+    assert.match(count.out, /^1 agent action\n/);
   });
 
   it('exits 1 from projects sync and health (with --json too) when a project cannot be read', async () => {
