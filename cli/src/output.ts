@@ -43,18 +43,7 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-/** 2147483648 → "2.0 GiB"; the input side is `parseBytes` (common/). */
-export function formatBytes(n: number): string {
-  if (!n) return '0';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v >= 10 ? 0 : 1)} ${units[i]}`;
-}
+export { formatBytes } from '../../common/src/display.js';
 
 /** A relative age from now: "3m ago", "in 4m 10s". */
 export function formatAge(iso: string | null, now = Date.now()): string {

@@ -135,6 +135,18 @@ export function shortenForDisplay(text: string, max: number): string {
 }
 
 /** `1 file`, `2 files`: a count with its noun in the right number. */
+/** 2147483648 → "2.0 GiB", 10737418240 → "10 GiB", 0 → "0 B"; the input side is `parseBytes` (config.ts). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(v >= 10 ? 0 : 1)} ${units[i]}`;
+}
+
 export function counted(n: number, singular: string, plural = `${singular}s`): string {
   return `${n} ${n === 1 ? singular : plural}`;
 }

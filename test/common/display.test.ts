@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { displayLines, escapeForDisplay, firstLineForDisplay, hasHiddenCharacters, shortenForDisplay } from '../../common/src/index.js';
+import { displayLines, escapeForDisplay, firstLineForDisplay, formatBytes, hasHiddenCharacters, shortenForDisplay } from '../../common/src/index.js';
 
 describe('escapeForDisplay', () => {
   it('makes ESC, C1, DEL and other controls visible', () => {
@@ -73,5 +73,9 @@ describe('displayLines and firstLineForDisplay', () => {
     assert.equal(firstLineForDisplay('exit 0\na'), 'exit 0 [+1 line]');
     assert.equal(firstLineForDisplay('exit 0\n'), 'exit 0');
     assert.equal(firstLineForDisplay('\x1b[2J\nx'), '\\x1b[2J [+1 line]');
+  });
+
+  it('formatBytes: one format for the CLI and the daemon\'s messages', () => {
+    assert.deepEqual([0, 512, 1024, 1536, 33554432, 2147483648, 10737418240].map(formatBytes), ['0 B', '512 B', '1.0 KiB', '1.5 KiB', '32 MiB', '2.0 GiB', '10 GiB']);
   });
 });

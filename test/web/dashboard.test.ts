@@ -145,6 +145,10 @@ describe('web dashboard in a real browser', function () {
 
     await page.waitForSelector('.events li .evtype:text-is("finished")', { timeout: 90_000 });
     await page.waitForSelector('.facts .state:text-is("completed")', { timeout: 30_000 });
+    // The plan's task: counted in the summary, and its events say which task and what status.
+    assert.equal((await page.textContent('dd[data-fact=tasks]'))?.trim(), '1 done · 0 failed · 0 active · 0 pending');
+    const taskEvents = page.locator('.events li', { has: page.locator('.evtype:text-is("task")') }).locator('.evmsg');
+    assert.deepEqual(await taskEvents.allTextContents(), ['t1 in_progress', 't1 completed']);
     const seqs = await page.$$eval('.events li', (l) => l.map((e) => Number(e.getAttribute('data-seq'))));
     assert.ok(seqs.length > before, 'events kept arriving after the drop');
     assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'no gap and no duplicate');

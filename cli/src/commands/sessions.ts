@@ -178,7 +178,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .action(async (id: string, o: { json?: boolean }) => {
       const r = await withClient(ctx, async (c) => c.sessions.remove(await sessionId(c, id)));
       if (jsonMode(ctx, o)) return printJson(r);
-      printLine(`removed the workspace of ${r.session.id} (${freed(r.freed_bytes)} freed)`);
+      printLine(`removed the workspace of ${r.session.id} (${formatBytes(r.freed_bytes)} freed)`);
     });
   sessions
     .command('prune')
@@ -191,7 +191,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
       if (jsonMode(ctx, o)) return printJson(r);
       if (!r.removed.length) return printLine('nothing to prune');
       for (const x of r.removed) printLine(`${r.dry_run ? 'would remove' : 'removed'} ${x}`);
-      if (!r.dry_run) printLine(`${r.removed.length} workspace${r.removed.length === 1 ? '' : 's'} removed, ${freed(r.freed_bytes)} freed`);
+      if (!r.dry_run) printLine(`${r.removed.length} workspace${r.removed.length === 1 ? '' : 's'} removed, ${formatBytes(r.freed_bytes)} freed`);
     });
 
   program
@@ -201,10 +201,6 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
       const m = await withClient(ctx, (c) => c.sessions.metrics());
       process.stdout.write(formatSessionMetrics(m));
     });
-}
-
-function freed(n: number): string {
-  return n ? formatBytes(n) : '0 B';
 }
 
 function esc(v: string): string {

@@ -8,7 +8,8 @@ import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionRuntime } from './runtime.js';
 import { isTerminal, type Session } from './types.js';
-import { formatBytes, measure, type WorkspaceVolumes } from './workspace-volume.js';
+import { formatBytes } from '../../../common/src/display.js';
+import { measure, type WorkspaceVolumes } from './workspace-volume.js';
 
 export interface SessionCleanupOptions {
   rt: SessionRuntime;

@@ -5,7 +5,7 @@
 // a session on its own is supervisor.ts's call; the read side is queries.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { LokiError, counted, type Logger } from '../../../common/src/index.js';
+import { LokiError, counted, formatBytes, type Logger } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannelHooks, AgentChannels } from '../agent/types.js';
 import type { AuditLog } from '../audit/types.js';
@@ -200,7 +200,7 @@ export class SessionManager {
     const ws = await this.createWorkspace(s, project, fill);
     await this.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
     const how = await this.volumes.limit(s.id, ws.path);
-    if (how !== 'none') await this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${this.o.config.workspace.max_size} bytes (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
+    if (how !== 'none') await this.rt.events.append(s.id, 'workspace_limit', `workspace limited to ${formatBytes(this.o.config.workspace.max_size)} (${how === 'mount' ? 'its own file system' : 'watched by the daemon'})`, { max_bytes: this.o.config.workspace.max_size, enforce: how });
     await this.rt.events.append(s.id, 'workspace', `workspace on branch ${ws.branch}`, { branch: ws.branch, base_branch: ws.baseBranch, base_commit: ws.baseCommit, project: project.name });
     const channel = await this.channels.open(s.id);
     await this.upstreams.openProxy(this.o.proxies, s, channel.hostDir);

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LokiError, type Logger } from '../../../common/src/index.js';
+import { LokiError, formatBytes, type Logger } from '../../../common/src/index.js';
 
 export interface WorkspaceVolumesOptions {
   workspacesDir: string;
@@ -32,16 +32,6 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
 
 /** Disk space used under `dir` (allocated blocks, no symlinks followed, one file system). */
 export function diskUsage(dir: string): number {

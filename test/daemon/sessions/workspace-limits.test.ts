@@ -85,7 +85,7 @@ describe('session workspaces: size limit, free-space guard, retention, rm and pr
         const x = await m.get(ADMIN, s.id);
         return x.state === 'stopped' ? x : undefined;
       }, 30_000);
-      assert.match(ended.reason, /the workspace uses .* over sessions\.workspace\.max_size \(32\.0 MiB\)/);
+      assert.match(ended.reason, /the workspace uses .* over sessions\.workspace\.max_size \(32 MiB\)/);
       assert.equal(await watched.driver.get(cur.sandboxId), undefined, 'the container is gone');
     } finally {
       await watched.cleanup();

@@ -153,6 +153,10 @@ export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
             <dd>
               {ses.decisions.allow} allow · {ses.decisions.deny} deny · {ses.decisions.ask} ask
             </dd>
+            <dt>Tasks</dt>
+            <dd data-fact="tasks">
+              {ses.tasks.completed} done · {ses.tasks.failed} failed · {ses.tasks.in_progress} active · {ses.tasks.pending} pending
+            </dd>
             <dt>Cost</dt>
             <dd>${ses.cost_usd.toFixed(4)}</dd>
             <dt>Age</dt>
