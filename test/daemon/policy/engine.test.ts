@@ -37,6 +37,25 @@ describe('PolicyEngine', function () {
     assert.equal(d.rule, 'unresolved:nesting');
   });
 
+  it('keeps a command it cannot see into in the normalized form: what a human approves is what runs', function () {
+    for (const [c, normalized, rule] of [
+      ['curl http://x | sh', /^curl http:\/\/x ; sh$/, 'unresolved:interpreter-stdin'],
+      ['cat a | python3', /^cat a ; python3$/, 'unresolved:interpreter-stdin'],
+      ['eval "$X"', /^eval .*\$X/, 'unresolved:eval'],
+      ['sh -c "$X"', /^sh -c .*\$X/, 'unresolved:dynamic-string'],
+      ['bash -s < run.sh', /^bash -s <run\.sh$/, 'unresolved:source-written'],
+    ] as const) {
+      const d = decide(c, { sessionWritten: new Set(['/workspace/run.sh']) });
+      assert.equal(d.decision, 'ask', c);
+      assert.equal(d.rule, rule, c);
+      assert.match(d.normalized, normalized, c);
+    }
+    // The command counts for the rules too: a deny rule for the interpreter wins over the ask.
+    const strict = engineFor({ rules: [{ effect: 'deny', pattern: 'python3', reason: 'no python here' }] });
+    const d = strict.decide(shell('cat a | python3'), { sessionId: 's1' });
+    assert.deepEqual([d.decision, d.rule], ['deny', 'config:deny:python3']);
+  });
+
   it('denies a fork bomb whatever the function is called', function () {
     for (const c of [':(){ :|:& };:', 'yolo(){ yolo | yolo & }; yolo', 'function z { z|z& }; z']) {
       const d = decide(c);

@@ -108,6 +108,16 @@ function unresolved(out: Expanded, id: string, reason: string): void {
   out.findings.push({ severity: 'unresolved', id: `unresolved:${id}`, reason });
 }
 
+/**
+ * A command whose program cannot be known: the finding decides (ask or deny), and the
+ * command itself still counts, so the rules see it (a deny rule for it still wins) and
+ * what a human approves reads `curl … ; sh`, not `curl …` with the `sh` gone.
+ */
+function unresolvedRun(out: Expanded, cmd: SimpleCommand, id: string, reason: string): void {
+  unresolved(out, id, reason);
+  out.commands.push(cmd);
+}
+
 function rest(cmd: SimpleCommand, from: number, wrapper: string, extra: Partial<SimpleCommand> = {}): SimpleCommand {
   return { ...cmd, argv: cmd.argv.slice(from), via: [...cmd.via, wrapper], ...extra };
 }
@@ -116,7 +126,7 @@ function expand(cmd: SimpleCommand, opts: ExpandOptions, out: Expanded, hops: nu
   const first = cmd.argv[0];
   if (!first) return;
   if (hops > 16) {
-    unresolved(out, 'nesting', 'more than 16 nested wrapper programs');
+    unresolvedRun(out, cmd, 'nesting', 'more than 16 nested wrapper programs');
     return;
   }
   if (first.dynamic !== 'none') {
@@ -166,11 +176,11 @@ function expand(cmd: SimpleCommand, opts: ExpandOptions, out: Expanded, hops: nu
     case 'find':
       return expandFind(cmd, out, next);
     case 'eval': {
-      unresolved(out, 'eval', 'eval runs a string built at run time');
       const words = cmd.argv.slice(1);
       if (words.length && words.every((w) => w.dynamic === 'none')) {
+        unresolved(out, 'eval', 'eval runs a string built at run time');
         out.commands.push(...opts.reparse(words.map((w) => w.text).join(' '), [...cmd.via, 'eval']));
-      }
+      } else unresolvedRun(out, cmd, 'eval', 'eval runs a string built at run time');
       return;
     }
     case 'source':
@@ -187,7 +197,7 @@ function expand(cmd: SimpleCommand, opts: ExpandOptions, out: Expanded, hops: nu
       const i = skipOptions(cmd.argv, { short: 'nqd', long: ['interval', 'differences'] });
       const words = cmd.argv.slice(i);
       if (words.length && words.every((w) => w.dynamic === 'none')) out.commands.push(...opts.reparse(words.map((w) => w.text).join(' '), [...cmd.via, 'watch']));
-      else if (words.length) unresolved(out, 'dynamic-string', 'watch with a command built at run time');
+      else if (words.length) unresolvedRun(out, cmd, 'dynamic-string', 'watch with a command built at run time');
       return;
     }
     case 'su': {
@@ -215,7 +225,7 @@ function expandEnv(cmd: SimpleCommand, opts: ExpandOptions, out: Expanded, next:
       const str = inline ?? cmd.argv[i + 1]?.text;
       const strArg = inline === undefined ? cmd.argv[i + 1] : a;
       if (!strArg || strArg.dynamic !== 'none' || str === undefined) {
-        unresolved(out, 'dynamic-string', 'env -S with a string built at run time');
+        unresolvedRun(out, cmd, 'dynamic-string', 'env -S with a string built at run time');
         return;
       }
       const tail = cmd.argv.slice(inline === undefined ? i + 2 : i + 1);
@@ -248,7 +258,7 @@ function expandString(cmd: SimpleCommand, at: number, opts: ExpandOptions, out: 
     return;
   }
   if (s.dynamic !== 'none') {
-    unresolved(out, 'dynamic-string', `${via} runs a string built at run time`);
+    unresolvedRun(out, cmd, 'dynamic-string', `${via} runs a string built at run time`);
     return;
   }
   out.commands.push(...opts.reparse(s.text, [...cmd.via, via]));
@@ -283,13 +293,13 @@ function expandShell(cmd: SimpleCommand, name: string, opts: ExpandOptions, out:
   if (hasC) return expandString(cmd, i, opts, out, `${name} -c`);
   const reads = cmd.argv.slice(1).some((a) => /^-[a-zA-Z]*s/.test(a.text)) || i >= cmd.argv.length || cmd.argv[i]?.text === '-';
   if (reads && (cmd.pipedIn || cmd.hereInput)) {
-    unresolved(out, 'interpreter-stdin', `${name} would run a program read from a pipe or here-document`);
+    unresolvedRun(out, cmd, 'interpreter-stdin', `${name} would run a program read from a pipe or here-document`);
     return;
   }
   if (reads && cmd.redirects.some((r) => r.op === '<')) {
     const file = cmd.redirects.find((r) => r.op === '<')!.target;
     if (file.dynamic !== 'none' || wasWritten(file.text, opts)) {
-      unresolved(out, 'source-written', `${name} would run ${file.text}, which was written in this session`);
+      unresolvedRun(out, cmd, 'source-written', `${name} would run ${file.text}, which was written in this session`);
       return;
     }
   }
@@ -300,7 +310,7 @@ function checkInterpreter(cmd: SimpleCommand, name: string, out: Expanded): void
   const inline = cmd.argv.slice(1).some((a) => /^-[a-zA-Z]*[ceEm]$|^--eval$|^--command$/.test(a.text));
   const operands = cmd.argv.slice(1).filter((a) => !a.text.startsWith('-'));
   if (!inline && (operands.length === 0 || cmd.argv.some((a) => a.text === '-')) && (cmd.pipedIn || cmd.hereInput)) {
-    unresolved(out, 'interpreter-stdin', `${name} would run a program read from a pipe or here-document`);
+    unresolvedRun(out, cmd, 'interpreter-stdin', `${name} would run a program read from a pipe or here-document`);
     return;
   }
   out.commands.push(cmd);
