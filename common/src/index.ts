@@ -14,6 +14,8 @@ export { SCOPES, ROLES, isScope, isRole, hasScope } from './scopes.js';
 export type { Scope, Role } from './scopes.js';
 export { OIDC_ROLE_ORDER, mapOidcRoles, oidcGrant } from './oidc-claims.js';
 export type { OidcGrant, RoleMappingSettings } from './oidc-claims.js';
+export { checkText, textProblem } from './text-input.js';
+export type { TextRule } from './text-input.js';
 export { counted, displayLines, escapeForDisplay, firstLineForDisplay, shortenForDisplay, hasHiddenCharacters, needsEscape } from './display.js';
 export {
   SESSION_STATES,

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
-import { LokiError, type Logger } from '../../../common/src/index.js';
+import { LokiError, checkText, type Logger } from '../../../common/src/index.js';
 import { canAccessOwned, type Caller } from '../authz/caller.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { validateBranchName, validatePattern, validateProjectName, validateRemoteName } from './refs.js';
@@ -143,6 +143,8 @@ function defaultName(top: string): string {
 
 /** Real path of a non-bare repository's top level; `path` itself must be that top level. */
 async function resolveRepoTopLevel(path: string): Promise<string> {
+  // Quoted in every answer and log line about the project: one line of visible text.
+  checkText('path', path, { max: 4096 });
   if (!isAbsolute(path)) throw new LokiError('invalid_argument', `project path must be absolute, got ${JSON.stringify(path)}`);
   let real: string;
   try {
