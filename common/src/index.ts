@@ -15,6 +15,8 @@ export type { Scope, Role } from './scopes.js';
 export { OIDC_ROLE_ORDER, mapOidcRoles, oidcGrant } from './oidc-claims.js';
 export type { OidcGrant, RoleMappingSettings } from './oidc-claims.js';
 export { checkText, textProblem } from './text-input.js';
+export { APPROVAL_ID_PATTERN, PROJECT_REF_PATTERN, SANDBOX_REF_PATTERN, checkRef, isRef, malformedRef, refKindOfPattern } from './refs.js';
+export type { RefKind } from './refs.js';
 export type { TextRule } from './text-input.js';
 export { counted, displayLines, escapeForDisplay, firstLineForDisplay, shortenForDisplay, hasHiddenCharacters, needsEscape } from './display.js';
 export {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
-import { LokiError, checkText, type Logger } from '../../../common/src/index.js';
+import { LokiError, checkRef, checkText, type Logger } from '../../../common/src/index.js';
 import { canAccessOwned, type Caller } from '../authz/caller.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { validateBranchName, validatePattern, validateProjectName, validateRemoteName } from './refs.js';
@@ -114,7 +114,7 @@ export class ProjectRegistry {
 
   /** By id (`prj-…`), name or alias. */
   async get(idOrName: string): Promise<Project> {
-    const p = await this.repo.find(idOrName);
+    const p = await this.repo.find(checkRef('project', idOrName));
     if (!p) throw new LokiError('project_not_found', `no project "${idOrName}"; register it with \`loki projects register PATH\``);
     return p;
   }
