@@ -14,6 +14,10 @@ export { SCOPES, ROLES, isScope, isRole, hasScope } from './scopes.js';
 export type { Scope, Role } from './scopes.js';
 export { OIDC_ROLE_ORDER, mapOidcRoles, oidcGrant } from './oidc-claims.js';
 export type { OidcGrant, RoleMappingSettings } from './oidc-claims.js';
+export { checkText, textProblem } from './text-input.js';
+export { APPROVAL_ID_PATTERN, PROJECT_REF_PATTERN, SANDBOX_REF_PATTERN, checkRef, isRef, malformedRef, refKindOfPattern } from './refs.js';
+export type { RefKind } from './refs.js';
+export type { TextRule } from './text-input.js';
 export { counted, formatBytes, displayLines, escapeForDisplay, firstLineForDisplay, shortenForDisplay, hasHiddenCharacters, needsEscape } from './display.js';
 export {
   SESSION_STATES,

@@ -3,6 +3,7 @@
 // malformed plan when the session is started (before any sandbox exists), and the
 // runner reads the same plan with the same rules.
 import { parse as parseYaml } from 'yaml';
+import { textProblem } from './text-input.js';
 
 export type ScriptStep =
   | { run: string }
@@ -23,6 +24,9 @@ export interface ScriptStepMeta {
 /** A learning's tag and how many a learning may have (the daemon's learning store checks the same). */
 export const LEARNING_TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 export const MAX_LEARNING_TAGS = 16;
+
+/** The daemon's limits on a reported task id and agent name (daemon/src/agent/convert.ts). */
+export const META_MAX = { task: 256, agent: 64 } as const;
 
 export const SCRIPT_STEP_KEYS = ['run', 'write', 'read', 'delete', 'commit', 'phase', 'sleep', 'learn'] as const;
 export const MAX_SLEEP_MS = 10 * 60_000;
@@ -95,6 +99,9 @@ export function parseScriptPlan(text: string): (ScriptStep & ScriptStepMeta)[] {
     for (const meta of ['task', 'agent'] as const) {
       const m = (s as ScriptStepMeta)[meta];
       if (m !== undefined && (typeof m !== 'string' || !m)) throw new PlanError(`step ${i + 1}: "${meta}" is a non-empty string${notTextHint(meta, m)}`);
+      // A task's name and an agent's are listed by `loki tasks` and the dashboards: one line of visible text.
+      const problem = m === undefined ? undefined : textProblem(meta, m, { max: META_MAX[meta] });
+      if (problem) throw new PlanError(`step ${i + 1}: ${problem}`);
     }
     return s as ScriptStep & ScriptStepMeta;
   });

@@ -139,7 +139,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     // Router-level rejections (a bad %-escape, an over-long path parameter) never reach
     // the error handler; without this they leave as Fastify's own body, without X-Request-Id.
-    frameworkErrors: (err, req, reply) => sendError(req, reply, classify(err)),
+    frameworkErrors: (err, req, reply) => sendError(req, reply, classify(err, req)),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert, minVersion: config.tls.min_version } } : {}),
   }) as unknown as FastifyInstance;

@@ -135,6 +135,8 @@ function buildSchema(oidcSchema: z.ZodType) {
         .object({
           /** host:port of a separate, unauthenticated metrics listener; unset = /metrics on the main listener with `read` scope. */
           listen: hostPort.optional(),
+          /** The operator's acknowledgement that `listen` may be a non-loopback address (anyone who reaches it reads /metrics). */
+          public: z.boolean().default(false),
         })
         .strict()
         .prefault({}),
@@ -189,6 +191,7 @@ export const gatewayEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_RATE_LIMIT_MAX_STREAMS', path: 'rate_limit.max_streams_per_subject', type: 'int' },
   { env: 'LOKI_CORS_ORIGINS', path: 'cors.origins', type: 'list' },
   { env: 'LOKI_METRICS_LISTEN', path: 'metrics.listen', type: 'string' },
+  { env: 'LOKI_METRICS_PUBLIC', path: 'metrics.public', type: 'bool' },
   { env: 'LOKI_LOG_LEVEL', path: 'log.level', type: 'string' },
   { env: 'LOKI_LOG_FORMAT', path: 'log.format', type: 'string' },
 ];
@@ -221,6 +224,23 @@ function refineDaemon(d: z.output<ReturnType<typeof buildSchema>>['daemon'], pro
   }
 }
 
+/**
+ * The metrics listener answers without authentication, and /metrics names every session id, owner
+ * count and cost: on a wildcard or any non-loopback address it is refused unless the operator says,
+ * with metrics.public, that a firewall or network policy decides who reaches it.
+ */
+function refineMetrics(m: z.output<ReturnType<typeof buildSchema>>['metrics'], problems: string[]): void {
+  if (!m.listen || m.public) return;
+  const host = m.listen.slice(0, m.listen.lastIndexOf(':'));
+  if (isLoopbackHost(host)) return;
+  const wildcard = ['0.0.0.0', '[::]', '[0:0:0:0:0:0:0:0]', '[::0]'].includes(host);
+  problems.push(
+    `metrics.listen: refusing to serve /metrics without authentication on ${wildcard ? `every interface (${m.listen})` : `the non-loopback address ${m.listen}`}: ` +
+      'it shows every session id and its cost to whoever reaches it. Bind it to loopback (metrics.listen: 127.0.0.1:9464, LOKI_METRICS_LISTEN) and scrape from this host, ' +
+      'or scrape /metrics on the main listener with a viewer token; if a firewall or network policy limits who can reach this address, set metrics.public: true (LOKI_METRICS_PUBLIC=1)',
+  );
+}
+
 /** Cross-field rules: the safe-by-default bind policy, the daemon road and CORS sanity. */
 function refine(cfg: z.output<ReturnType<typeof buildSchema>>, problems: string[]): void {
   refineDaemon(cfg.daemon, problems);
@@ -237,6 +257,7 @@ function refine(cfg: z.output<ReturnType<typeof buildSchema>>, problems: string[
   if (!loopback && !cfg.enterprise.auth.enabled) {
     problems.push(`enterprise.auth.enabled: authentication can be disabled (LOKI_ENTERPRISE_AUTH=false) only with a loopback bind, not ${cfg.host}`);
   }
+  refineMetrics(cfg.metrics, problems);
   if (cfg.cors.credentials && cfg.cors.origins.includes('*')) {
     problems.push('cors.origins: "*" cannot be combined with cors.credentials: true; list the allowed origins');
   }

@@ -19,9 +19,21 @@ describe('ID prefixes', () => {
     });
   });
 
-  it('leaves what matches nothing (or is not shaped like an id) to the daemon', async () => {
-    assert.equal(await resolveId('session', 'abc', sessions), 'abc');
-    assert.equal(await resolveId('session', '../../etc', sessions), '../../etc');
+  it('answers a prefix that matches nothing as not found, the same through either transport', async () => {
+    await assert.rejects(resolveId('session', 'abc', sessions), (e: LokiError) => e.code === 'session_not_found' && e.exitCode === 5 && /^no session matches "abc"/.test(e.message));
+    await assert.rejects(resolveId('approval', 'apr-0000', async () => []), (e: LokiError) => e.code === 'approval_not_found' && /^no approval matches "apr-0000"/.test(e.message));
+  });
+
+  it("answers what is no id at all as invalid, in lokid's and the gateway's words", async () => {
+    const noLookup = () => Promise.reject(new Error('no lookup'));
+    await assert.rejects(resolveId('session', 'zzzz', noLookup), (e: LokiError) => e.code === 'invalid_argument' && e.exitCode === 2 && e.message === '"zzzz" is not a session id (ses- and 12 hex digits)');
+    await assert.rejects(resolveId('session', '../../etc', noLookup), (e: LokiError) => e.code === 'invalid_argument' && e.message.startsWith('"../../etc" is not a session id'));
+    await assert.rejects(resolveId('approval', 'zzzz', noLookup), (e: LokiError) => e.code === 'invalid_argument' && e.message.startsWith('"zzzz" is not an approval id'));
+    await assert.rejects(resolveId('sandbox', 'Web', noLookup), (e: LokiError) => e.code === 'invalid_argument' && e.message.startsWith('"Web" is not a sandbox id'));
+  });
+
+  it('leaves a sandbox name that matches nothing listed to the daemon (it resolves names itself)', async () => {
+    assert.equal(await resolveId('sandbox', 'db', async () => []), 'db');
   });
 
   it('resolves sandboxes by name prefix too', async () => {

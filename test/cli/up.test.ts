@@ -148,6 +148,16 @@ describe('loki up', function () {
     assert.doesNotMatch(u.out(), /\bready\b|Loki is up/);
   });
 
+  it('refuses an unauthenticated metrics listener on every interface with exit 2, saying why and how to allow it', async () => {
+    const h = home();
+    const u = up(h, ['--port', '22160'], { LOKI_METRICS_LISTEN: '0.0.0.0:22161' });
+    assert.equal(await u.exit, 2, u.out());
+    assert.match(u.out(), /metrics\.listen: refusing to serve \/metrics without authentication on every interface \(0\.0\.0\.0:22161\)/);
+    assert.match(u.out(), /LOKI_METRICS_PUBLIC=1/);
+    assert.match(u.out(), /loki-gateway refused its configuration/);
+    assert.doesNotMatch(u.out(), /Loki is up/);
+  });
+
   it('refuses TLS with only half of the key pair', async () => {
     const h = home();
     const { cert } = selfSignedCert(h);

@@ -161,13 +161,34 @@ describe('gateway abuse resistance', () => {
       for (let i = 0; i < 7; i++) codes.push((await gw.app.inject({ url: '/api/status', headers: bearer(bad), ...from })).statusCode);
       assert.deepEqual(codes, [401, 401, 401, 401, 401, 429, 429]);
       const locked = await gw.app.inject({ url: '/api/status', headers: bearer(bad), ...from });
-      assert.match(locked.json().error.message, /too many failed authentication attempts/);
+      assert.match(locked.json().error.message, /^this address \(192\.0\.2\.10\) is locked out for \d+ s after repeated failed authentication attempts; .*even a valid token is refused$/);
       assert.ok(Number(locked.headers['retry-after']) > 60);
       assert.equal((await gw.app.inject({ url: '/api/status', headers: bearer(secret), ...from })).statusCode, 200);
       assert.equal((await gw.app.inject({ url: '/api/status', headers: bearer(bad), remoteAddress: '192.0.2.11' })).statusCode, 401);
       const m = (await gw.app.loki.metrics.render()).body;
       assert.match(m, /loki_auth_failures_total\{reason="malformed"\} 6/);
       assert.match(m, /loki_auth_failures_total\{reason="locked_out"\} 3/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("refuses a valid token's /metrics scrape from a locked-out address with a 429 that names the lockout and the way out", async () => {
+    const gw = await buildTestGateway({ socket: daemon.gatewaySocket });
+    try {
+      const from = { remoteAddress: '192.0.2.20' };
+      // A scraper's token the gateway has not verified lately (its cache holds a token for seconds only).
+      const scraper = (await generateToken(daemon.adminSocket, { name: 'prometheus-lockout', role: 'viewer' })).secret;
+      for (let i = 0; i < 5; i++) await gw.app.inject({ url: '/api/status', headers: bearer('loki_' + 'D'.repeat(43)), ...from });
+      const scrape = await gw.app.inject({ url: '/metrics', headers: bearer(scraper), ...from });
+      assert.equal(scrape.statusCode, 429, scrape.body);
+      assert.equal(scrape.json().error.code, 'resource_exhausted');
+      const message: string = scrape.json().error.message;
+      assert.match(message, /^this address \(192\.0\.2\.20\) is locked out for \d+ s after repeated failed authentication attempts/);
+      assert.match(message, /even a valid token is refused/);
+      assert.match(message, /scrape from another address, or serve \/metrics on the private metrics listener \(metrics\.listen\)/);
+      assert.ok(Number(scrape.headers['retry-after']) > 60);
+      assert.equal((await gw.app.inject({ url: '/metrics', headers: bearer(scraper), remoteAddress: '192.0.2.21' })).statusCode, 200, 'from another address the same token scrapes');
     } finally {
       await gw.close();
     }

@@ -99,6 +99,19 @@ describe('gateway config', () => {
     assert.match(all, /token_cache_ms: must be at most 5000/);
   });
 
+  it('refuses an unauthenticated metrics listener on a wildcard or non-loopback address unless metrics.public acknowledges it', () => {
+    for (const listen of ['0.0.0.0:9464', '[::]:9464', '10.1.2.3:9464', 'metrics.internal:9464']) {
+      const p = problems(() => loadGatewayConfig({ env: { LOKI_METRICS_LISTEN: listen } })).join('\n');
+      assert.match(p, /^metrics\.listen: refusing to serve \/metrics without authentication on /, listen);
+      assert.match(p, /every session id and its cost/, listen);
+      assert.match(p, /metrics\.public: true \(LOKI_METRICS_PUBLIC=1\)/, listen);
+    }
+    assert.match(problems(() => loadGatewayConfig({ raw: { metrics: { listen: '0.0.0.0:9464' } } })).join('\n'), /on every interface \(0\.0\.0\.0:9464\)/);
+    for (const listen of ['127.0.0.1:9464', '[::1]:9464', 'localhost:9464']) assert.equal(loadGatewayConfig({ env: { LOKI_METRICS_LISTEN: listen } }).metrics.listen, listen);
+    assert.equal(loadGatewayConfig({ env: { LOKI_METRICS_LISTEN: '0.0.0.0:9464', LOKI_METRICS_PUBLIC: '1' } }).metrics.public, true);
+    assert.equal(loadGatewayConfig({ raw: { metrics: { listen: '[::]:9464', public: true } } }).metrics.listen, '[::]:9464');
+  });
+
   it('validates the OIDC section with the OIDC module schema and LOKI_OIDC_* variables', () => {
     const cfg = loadGatewayConfig({ env: { LOKI_OIDC_ISSUER: 'http://127.0.0.1:9999', LOKI_OIDC_CLIENT_ID: 'loki' }, oidc: { schema: oidcConfigSchema, bindings: oidcEnvBindings } });
     const oidc = cfg.enterprise.auth.oidc as { issuer?: string; client_id?: string };

@@ -101,6 +101,8 @@ function probe(url: string): Promise<number> {
 async function waitGateway(base: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // Like lokid: exit 2 is a configuration the gateway refused (metrics.listen, TLS, OIDC …), the caller's to fix.
+    if (exited(child) && child.exitCode === 2) throw new LokiError('invalid_config', 'loki-gateway refused its configuration (every problem is listed above)');
     if (exited(child)) throw new LokiError('unavailable', `loki-gateway exited with code ${child.exitCode ?? child.signalCode} during startup (see its output above)`);
     // Ready, not just live: the gateway answers and reaches the daemon.
     if ((await probe(`${base}/healthz/ready`)) === 200) return;

@@ -1,7 +1,7 @@
 // LokiClient over gRPC: the admin socket for the CLI and dashboards on the
 // daemon's host, and (bound to one forwarded caller) the gateway's daemon client.
 import type { Client, Metadata } from '@grpc/grpc-js';
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, checkRef } from '../../../common/src/index.js';
 import { StartSessionRequest, type ListSessionsResponse } from '../../../proto/gen/loki/v1/sessions.js';
 import type { ApprovalEvent as PbApprovalEvent } from '../../../proto/gen/loki/v1/policy.js';
 import type { LokiClient, TransportInfo } from '../client.js';
@@ -172,9 +172,11 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
     approvals: () => ({
       list: (q = {}) => approvalsList(q),
       async get(id) {
-        // No single-approval RPC: the list is already scoped to what the caller may see.
+        // No single-approval RPC: the list is already scoped to what the caller may see. A malformed
+        // id is the same invalid_argument the gateway and DecideApproval give, not a not-found.
+        checkRef('approval', id);
         const found = (await approvalsList({ status: 'all' })).find((a) => a.id === id);
-        if (!found) throw new LokiError('approval_not_found', `no approval ${id}`);
+        if (!found) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(id)}`);
         return found;
       },
       async approve(id, o = {}) {

@@ -1,7 +1,8 @@
 // Wire ⇄ domain for the agent API, with every runner-supplied field bounded.
 // The runner is untrusted: strings are clipped, numbers clamped, and unknown
 // event types are refused so a runner cannot invent lifecycle events.
-import { AUTONOMY_MODES, LokiError, TASK_STATUSES, isOneOf } from '../../../common/src/index.js';
+import { AUTONOMY_MODES, LokiError, TASK_STATUSES, checkText, isOneOf } from '../../../common/src/index.js';
+import { META_MAX } from '../../../common/src/script-plan.js';
 import { autonomyCodec, providerCodec, taskStatusCodec } from '../../../common/src/wire-vocab.js';
 import type { AgentDecideRequest, AgentEvent, SessionBrief } from '../../../proto/gen/loki/v1/agent.js';
 import type { AgentActionRequest, AgentEventData, SessionBriefData } from './types.js';
@@ -94,9 +95,11 @@ export function toEventData(e: AgentEvent): AgentEventData {
     inputTokens: nonNegInt(e.inputTokens, 1e12),
     outputTokens: nonNegInt(e.outputTokens, 1e12),
     costUsd: cost,
-    taskId: clip(e.taskId, MAX_SHORT),
+    // Kept in the store and listed by `loki tasks` and the dashboards: clipped like every runner string,
+    // and refused with a control, bidi or invisible character in it (the plan parser's rule, re-checked).
+    taskId: checkText('task_id', clip(e.taskId, META_MAX.task), { max: META_MAX.task }),
     taskStatus,
-    agent: clip(e.agent, 64),
+    agent: checkText('agent', clip(e.agent, META_MAX.agent), { max: META_MAX.agent }),
   };
 }
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
-import { LokiError, type Logger } from '../../../common/src/index.js';
+import { LokiError, checkRef, checkText, type Logger } from '../../../common/src/index.js';
 import { canAccessOwned, type Caller } from '../authz/caller.js';
 import { GitCommandError, inRepo, runGit } from './runner.js';
 import { validateBranchName, validatePattern, validateProjectName, validateRemoteName } from './refs.js';
@@ -114,7 +114,7 @@ export class ProjectRegistry {
 
   /** By id (`prj-…`), name or alias. */
   async get(idOrName: string): Promise<Project> {
-    const p = await this.repo.find(idOrName);
+    const p = await this.repo.find(checkRef('project', idOrName));
     if (!p) throw new LokiError('project_not_found', `no project "${idOrName}"; register it with \`loki projects register PATH\``);
     return p;
   }
@@ -143,6 +143,8 @@ function defaultName(top: string): string {
 
 /** Real path of a non-bare repository's top level; `path` itself must be that top level. */
 async function resolveRepoTopLevel(path: string): Promise<string> {
+  // Quoted in every answer and log line about the project: one line of visible text.
+  checkText('path', path, { max: 4096 });
   if (!isAbsolute(path)) throw new LokiError('invalid_argument', `project path must be absolute, got ${JSON.stringify(path)}`);
   let real: string;
   try {

@@ -3,7 +3,7 @@
 // request body pick who decided. Mounted on the admin and gateway listeners;
 // the agent reaches Decide through the agent API, which calls PolicyService.
 import type { Server, ServerWritableStream } from '@grpc/grpc-js';
-import { LokiError, type DeepReadonly } from '../../../common/src/index.js';
+import { LokiError, checkRef, checkText, type DeepReadonly } from '../../../common/src/index.js';
 import {
   PolicyServiceService,
   type Approval as WireApproval,
@@ -176,7 +176,9 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
         decideApproval: unary<DecideApprovalRequest, DecideApprovalResponse>(ctx, 'PolicyService.DecideApproval', async (req, caller) => {
           requireScope(caller, 'control');
           if (!req.id) throw new LokiError('invalid_argument', 'id is required');
-          if (req.comment.length > 2000) throw new LokiError('invalid_argument', 'comment is limited to 2000 characters');
+          checkRef('approval', req.id);
+          // Kept with the decision, sent to the agent in its reason and shown to every approver: prose, never escapes.
+          checkText('comment', req.comment, { max: 2000, multiline: true });
           const a = await service.approvals.get(req.id);
           if (!(await visible(caller, a))) throw new LokiError('approval_not_found', `no approval with id ${JSON.stringify(req.id)}`);
           const done = await service.decideApproval(req.id, req.approve, caller.subject, req.comment, caller.requestId, caller.clientIp);

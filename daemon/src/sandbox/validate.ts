@@ -1,6 +1,6 @@
 // What SandboxManager checks in a request before it reaches the driver: sandbox
 // refs, argv and env (sizes, NUL bytes, variable names).
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, checkRef } from '../../../common/src/index.js';
 
 export const SANDBOX_ID_RE = /^sbx-[0-9a-f]{12}$/;
 export const SANDBOX_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -29,7 +29,5 @@ export function checkEnv(env: Record<string, string>): void {
 
 export function validateRef(id: string): void {
   if (!id) throw new LokiError('invalid_argument', 'id is required (a sandbox id sbx-… or a name)');
-  if (id.length > 128 || !(SANDBOX_ID_RE.test(id) || SANDBOX_NAME_RE.test(id))) {
-    throw new LokiError('invalid_argument', `"${id.slice(0, 64)}" is not a valid sandbox id or name`);
-  }
+  checkRef('sandbox', id);
 }

@@ -5,7 +5,7 @@
 // a session on its own is supervisor.ts's call; the read side is queries.ts.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { LokiError, counted, formatBytes, type Logger } from '../../../common/src/index.js';
+import { LokiError, checkRef, counted, formatBytes, type Logger } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannelHooks, AgentChannels } from '../agent/types.js';
 import type { AuditLog } from '../audit/types.js';
@@ -113,7 +113,7 @@ export class SessionManager {
   /** Sessions, by id, that the caller may see (unknown and not-yours look the same). */
   async get(caller: Caller, id: string, scope: 'read' | 'control' = 'read'): Promise<Session> {
     requireScope(caller, scope);
-    if (!SESSION_ID_RE.test(id)) throw new LokiError('invalid_argument', `"${id.slice(0, 64)}" is not a session id (ses-…)`);
+    checkRef('session', id);
     const s = await this.store.get(id);
     if (!s || !canAccessOwned(caller, s.owner)) throw new LokiError('session_not_found', `no session "${id}"`);
     return s;

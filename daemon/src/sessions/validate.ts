@@ -2,7 +2,7 @@
 // invalid_argument before anything is created.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { LokiError, counted } from '../../../common/src/index.js';
+import { LokiError, checkText, counted } from '../../../common/src/index.js';
 import { PlanError, parseScriptPlan } from '../../../common/src/script-plan.js';
 import { projectVisible, type Project, type ProjectRegistry } from '../git/projects.js';
 import type { Caller } from '../authz/caller.js';
@@ -48,7 +48,6 @@ export function checkProfile(engine: PolicyEngine, name: string): string {
  * administrator may name any file the daemon can read.
  */
 export function readPrd(caller: Caller, prd: string, projectPath: string, maxBytes: number): { text: string; source: string } {
-  if (prd.includes('\0')) throw new LokiError('invalid_argument', 'prd must not contain NUL bytes');
   const abs = isAbsolute(prd) ? prd : resolve(projectPath, prd);
   const remote = caller.role !== 'local-admin';
   // Remote callers get one answer for "missing" and "outside the project", checked
@@ -94,6 +93,7 @@ export function normalizePlan(provider: Provider, plan: string): string {
 }
 
 export function checkStartInput(i: StartSessionInput, maxPromptBytes: number): void {
+  checkStartText(i);
   if (!i.prd && !i.prompt) throw new LokiError('invalid_argument', 'a PRD path (prd) or an inline prompt is required');
   if (i.prd && i.prompt) throw new LokiError('invalid_argument', 'give either a PRD path or an inline prompt, not both');
   if (Buffer.byteLength(i.prompt) > maxPromptBytes) throw new LokiError('payload_too_large', `the prompt is larger than ${maxPromptBytes} bytes`);
@@ -112,7 +112,23 @@ export function checkStartInput(i: StartSessionInput, maxPromptBytes: number): v
     if (u.username || u.password) throw new LokiError('invalid_argument', 'base_url must not carry credentials; keys are configured on the daemon (sessions.openai.upstreams)');
   }
   if (i.upstream && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(i.upstream)) throw new LokiError('invalid_argument', `upstream "${i.upstream.slice(0, 64)}" is not an upstream name`);
-  if (i.model.length > 200) throw new LokiError('invalid_argument', 'model name is longer than 200 characters');
+}
+
+/**
+ * The one-line fields of a start request, as the daemon keeps and shows them: no control,
+ * bidi or invisible characters and a sane length (common/src/text-input.ts). Checked before
+ * anything else, so no later message quotes such a value back. The prompt and the plan are
+ * multi-line by nature and bounded by size (checkStartInput).
+ */
+export function checkStartText(i: StartSessionInput): void {
+  checkText('model', i.model, { max: 200 });
+  checkText('project', i.project, { max: 128 });
+  checkText('prd', i.prd, { max: 4096 });
+  checkText('project_path', i.projectPath, { max: 4096 });
+  // The URL parser drops tabs and line breaks silently; the value must not depend on that.
+  checkText('base_url', i.baseUrl, { max: 2048 });
+  checkText('profile', i.profile, { max: 63 });
+  checkText('upstream', i.upstream ?? '', { max: 63 });
 }
 
 /** The project a start request means: named, the local caller's working tree (registered on first use), or the only one. */

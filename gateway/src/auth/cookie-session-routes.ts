@@ -65,7 +65,7 @@ export async function cookieSessionRoutes(app: FastifyInstance, opts: CookieSess
       const limiter = app.loki.limiter;
       if (limiter.isLockedOut(req.ip, now)) {
         reply.header('retry-after', String(limiter.lockoutSeconds(req.ip, now)));
-        throw new LokiError('resource_exhausted', 'too many failed authentication attempts from this address; try again later');
+        throw limiter.lockedOutError(req.ip, now);
       }
       const token = req.body.token.trim();
       const outcome = await app.loki.authenticator.verifyToken(token, req.id, req.ip);

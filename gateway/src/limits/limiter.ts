@@ -129,6 +129,18 @@ export class RequestLimiter {
     return Math.max(1, Math.ceil(((this.lockedUntil.get(ip) ?? now) - now) / 1000));
   }
 
+  /**
+   * The 429 for a request from a locked-out address. It says what happened, for how long, and that a
+   * valid token is refused too (by design: a lockout must hold against a guessed valid token, and it is
+   * checked before any daemon call); `hint` adds what this caller can do instead.
+   */
+  lockedOutError(ip: string, now: number, hint = ''): LokiError {
+    return new LokiError(
+      'resource_exhausted',
+      `this address (${ip}) is locked out for ${this.lockoutSeconds(ip, now)} s after repeated failed authentication attempts; until then the gateway does not check credentials from it, so even a valid token is refused${hint}`,
+    );
+  }
+
   /** Counts a failed authentication; the Nth failure in the window locks the IP. */
   async recordAuthFailure(ip: string, now: number): Promise<boolean> {
     const s = this.settings;

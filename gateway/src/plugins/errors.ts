@@ -3,17 +3,38 @@
 // kind table (common/src/errors.ts). Client mistakes never become 500.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { LokiError, scrubSecrets } from '../../../common/src/index.js';
+import { LokiError, malformedRef, refKindOfPattern, scrubSecrets } from '../../../common/src/index.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; request_id: string };
 }
 
+/** Fields that hold a reference (an id); a pattern failure on one is answered like lokid answers it. */
+const REF_FIELDS = new Set(['id', 'session_id', 'project']);
+
+/**
+ * A malformed session, approval, sandbox or project reference in the path, query or body gets
+ * the daemon's own words for it (common/src/refs.ts), not the schema's pattern: the same
+ * mistake reads the same through the gateway as on lokid's sockets.
+ */
+function malformedRefError(fe: { validation?: unknown[]; validationContext?: unknown }, req: FastifyRequest | undefined): LokiError | undefined {
+  const first = fe.validation?.[0] as { keyword?: unknown; instancePath?: unknown; params?: { pattern?: unknown } } | undefined;
+  if (!req || first?.keyword !== 'pattern' || typeof first.instancePath !== 'string') return undefined;
+  const kind = refKindOfPattern(first.params?.pattern);
+  const field = first.instancePath.split('/').pop() ?? '';
+  if (!kind || !REF_FIELDS.has(field)) return undefined;
+  const source = { params: req.params, querystring: req.query, body: req.body }[String(fe.validationContext)] as Record<string, unknown> | undefined;
+  const value = source?.[field];
+  return typeof value === 'string' ? malformedRef(kind, value) : undefined;
+}
+
 /** Maps anything thrown by Fastify, a plugin or a handler to a LokiError. */
-export function classify(err: unknown): LokiError {
+export function classify(err: unknown, req?: FastifyRequest): LokiError {
   if (err instanceof LokiError) return err;
   const fe = err as Partial<FastifyError> & { validation?: unknown[] };
   if (fe.validation) {
+    const ref = malformedRefError(fe, req);
+    if (ref) return ref;
     // Fastify's message already names the field: "body/name must be string".
     return new LokiError('invalid_argument', `invalid request: ${fe.message ?? 'validation failed'}`);
   }
@@ -56,7 +77,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: LokiErr
 export const errorsPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((err, req, reply) => {
-      const le = classify(err);
+      const le = classify(err, req);
       if (le.kind === 'internal') req.log.error({ err: le.cause ?? le }, 'request failed');
       // The client is told only that the daemon is unreachable; the operator needs why (refused, no socket,
       // a certificate that does not name daemon.tls.server_name, …), which only the transport's error says.

@@ -107,6 +107,10 @@ export interface GuardOptions {
 // outright, so a token pasted into a URL fails loudly instead of leaking quietly.
 const URL_CREDENTIALS = ['access_token', 'token', 'api_key', 'apikey'];
 
+/** What a locked-out Prometheus can do: the lockout itself stays (docs/metrics.md "Lockout and scrapes"). */
+const METRICS_LOCKOUT_HINT =
+  '. A /metrics scrape from this address is refused too: scrape from another address, or serve /metrics on the private metrics listener (metrics.listen), which has no authentication and so no lockout';
+
 /** Takes `?ticket=` out of the query (so route schemas never see it); undefined when absent. */
 function takeTicket(req: FastifyRequest): string | string[] | undefined {
   const q = req.query as Record<string, unknown> | undefined;
@@ -270,7 +274,8 @@ export const guardPlugin = fp(
           identity: { requestId: req.id, clientIp: req.ip },
         });
         reply.header('retry-after', String(limiter.lockoutSeconds(req.ip, now)));
-        throw new LokiError('resource_exhausted', 'too many failed authentication attempts from this address; try again later');
+        // A Prometheus scrape meets this too: say what the operator can do about it (docs/metrics.md).
+        throw limiter.lockedOutError(req.ip, now, req.routeOptions.url === '/metrics' ? METRICS_LOCKOUT_HINT : '');
       }
       await ipLimit(req, reply, now);
       if (outcome.kind === 'none') {

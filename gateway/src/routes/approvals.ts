@@ -4,7 +4,7 @@
 // the body can name one), filters by ownership and answers 404 for another
 // owner's approval exactly as for a missing one.
 import type { FastifyInstance } from 'fastify';
-import { APPROVAL_STATUSES, SESSION_ID_PATTERN } from '../../../common/src/index.js';
+import { APPROVAL_ID_PATTERN, APPROVAL_STATUSES, SESSION_ID_PATTERN } from '../../../common/src/index.js';
 import type { Approval, ApprovalEvent, ApprovalStatus } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
@@ -19,7 +19,6 @@ const READ: RouteAccess = { scope: 'read', owner: true };
 const STREAM: RouteAccess = { ...READ, stream: true };
 const DECIDE: RouteAccess = { scope: 'control', owner: true };
 
-export const APPROVAL_ID_PATTERN = '^apr-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 const STATUSES = [...APPROVAL_STATUSES, 'all'] as const;
 
 const ts = { type: ['string', 'null'] } as const;

@@ -4,6 +4,7 @@
 // projects to their registrant (plus git.shared_projects; `*` sees all) and lets
 // a caller without `*` register only inside git.registry_roots.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PROJECT_REF_PATTERN } from '../../../common/src/index.js';
 import type { RegisterProjectInput } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
@@ -35,7 +36,7 @@ export const refParams = {
   type: 'object',
   required: ['id'],
   additionalProperties: false,
-  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$', description: 'project id (prj-…) or name' } },
+  properties: { id: { type: 'string', pattern: PROJECT_REF_PATTERN, description: 'project id (prj-…) or name' } },
 } as const;
 
 const registerBody = {

@@ -3,7 +3,7 @@
 // decides visibility and where discovery may look; these routes declare scope
 // and shape only.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { TASK_STATUSES } from '../../../common/src/index.js';
+import { PROJECT_REF_PATTERN, TASK_STATUSES } from '../../../common/src/index.js';
 import type { DiscoverInput, ListTasksQuery } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
@@ -64,7 +64,7 @@ const taskSchema = {
   properties: { session_id: str, task_id: str, status: TASK_STATUS, project_id: str, project_name: str, owner: str, session_state: str, session_created_at: nullableStr },
 } as const;
 
-const projectRef = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$', description: 'project id, name or alias' } as const;
+const projectRef = { type: 'string', pattern: PROJECT_REF_PATTERN, description: 'project id, name or alias' } as const;
 
 export async function registryRoutes(app: FastifyInstance, opts: { daemon: DaemonClient }): Promise<void> {
   const client = (req: FastifyRequest) => opts.daemon.forCaller(callIdentity(req));

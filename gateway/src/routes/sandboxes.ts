@@ -3,7 +3,7 @@
 // can only ask for a relaxation the daemon's config also allows), checks scope
 // again and hides other owners' sandboxes (404). exec/shell: sandbox-ws.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SANDBOX_STATES, listText } from '../../../common/src/index.js';
+import { SANDBOX_REF_PATTERN, SANDBOX_STATES, listText } from '../../../common/src/index.js';
 import type { OutputChunk, StartSandboxInput } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
@@ -17,8 +17,6 @@ export interface SandboxRouteOptions extends SseOptions {
 const READ: RouteAccess = { scope: 'read', owner: true };
 const CONTROL: RouteAccess = { scope: 'control', owner: true };
 
-/** A sandbox id (sbx-…) or its unique name. */
-export const SANDBOX_REF_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,62}$';
 export const sandboxParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: SANDBOX_REF_PATTERN } } } as const;
 
 const str = { type: 'string' } as const;

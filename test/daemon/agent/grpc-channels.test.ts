@@ -160,6 +160,16 @@ describe('AgentChannels', () => {
     assert.equal(hooks.events.length, 2, 'a refused report passes nothing on');
   });
 
+  it("refuses a task id or agent name with a control character from a runner that skipped the plan's check", async () => {
+    await channels.open('s1');
+    const c = connect('s1');
+    const task = (over: Partial<AgentEvent>): AgentEvent => ({ ...event('task'), taskId: 't1', taskStatus: TaskStatus.TASK_STATUS_PENDING, ...over });
+    for (const [bad, field] of [[task({ taskId: 'build\u001b[8m' }), 'task_id'], [task({ agent: 'dev\u202e' }), 'agent']] as const) {
+      await assert.rejects(unaryCall(c.report.bind(c), { events: [bad] }), (err: { code: number; details: string }) => err.code === status.INVALID_ARGUMENT && err.details.startsWith(`${field} contains`));
+    }
+    assert.equal(hooks.events.length, 0, 'a refused report passes nothing on');
+  });
+
   it('clips long strings and refuses a Decide without an action', async () => {
     await channels.open('s1');
     const c = connect('s1');
