@@ -153,9 +153,6 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   await pool?.start().catch((err: unknown) => log.warn({ err }, 'could not start the warm sandbox pool; sessions start cold'));
 
   const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log });
-  // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
-  // (`loki up` prints it once). Nothing happens when an admin token already exists.
-  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
 
   const projects = new ProjectRegistry({ repo: store.projects, log });
   const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
@@ -251,6 +248,11 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     store.close();
     throw err;
   }
+  // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
+  // (`loki up` prints it once). Nothing happens when an admin token already exists.
+  // Made once the doors are open (and before health says SERVING, which `loki up` waits
+  // for), so a start that fails to listen leaves no secret behind.
+  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
   await extra.start();
   health.setAll(true);
   log.info({ admin: paths.adminSocket, gateway: paths.gatewaySocket, tcp: tcpPort }, 'lokid listening');

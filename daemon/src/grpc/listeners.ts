@@ -128,8 +128,9 @@ export async function listenTcp(o: TcpListenerOptions): Promise<{ server: Server
     }
   };
   const server = buildServer(o.modules, { log: o.log, listener: { role: 'gateway' }, authorizePeer, ...(o.trust ? { trust: o.trust } : {}) });
+  // A port another process holds is the operator's to sort out: one line naming the setting, not grpc-js's stack.
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.listen, creds, (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(o.listen, creds, (err, p) => (err ? reject(new LokiError('unavailable', `cannot listen on ${o.listen} (tcp.listen): ${/errors: \[(.*)\]$/.exec(err.message)?.[1] ?? err.message}`)) : resolve(p))),
   );
   return { server, port };
 }
