@@ -30,14 +30,23 @@ import type { PolicyConfig } from './config.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from './engine.js';
 import type { PolicyService } from './service.js';
 
+/** What a session runs with, as its store records it. */
+export interface SessionSettings {
+  profile: string;
+  /** The autonomy mode chosen at start ("" = none). */
+  autonomy: string;
+  /** The terminal state of an ended session (completed, failed, stopped); "" while it lives. */
+  ended: string;
+}
+
 export interface PolicyModuleDeps {
   service: PolicyService;
   /** Owner subject of a session, undefined when the session is unknown. */
   ownerOf: (sessionId: string) => Promise<string | undefined>;
   /** Host path of a session's workspace (for symlink checks), when known. */
   hostWorkspaceOf?: (sessionId: string) => Promise<string | undefined>;
-  /** A session's profile and the autonomy mode chosen at its start ("" = none), when the session is known. */
-  settingsOf: (sessionId: string) => Promise<{ profile: string; autonomy: string } | undefined>;
+  /** A session's profile, autonomy mode and whether it ended, when the session is known. */
+  settingsOf: (sessionId: string) => Promise<SessionSettings | undefined>;
   /** The loaded `policy` config section, for ShowPolicy. */
   config: DeepReadonly<Pick<PolicyConfig, 'allowed_paths' | 'protected_paths' | 'approvals'>>;
 }
@@ -130,10 +139,10 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
   };
 
   /** The profile and autonomy mode a known session runs with; an unknown session is refused, never decided with defaults. */
-  const settings = async (sessionId: string): Promise<{ profile: string; mode?: AutonomyMode }> => {
+  const settings = async (sessionId: string): Promise<{ profile: string; mode?: AutonomyMode; ended: string }> => {
     const s = await deps.settingsOf(sessionId);
     if (!s) throw new LokiError('session_not_found', `no session ${JSON.stringify(sessionId)}`);
-    return { profile: s.profile || service.engine.defaultProfile, ...(s.autonomy ? { mode: s.autonomy as AutonomyMode } : {}) };
+    return { profile: s.profile || service.engine.defaultProfile, ...(s.autonomy ? { mode: s.autonomy as AutonomyMode } : {}), ended: s.ended };
   };
 
   const visible = async (caller: Caller, a: Approval): Promise<boolean> => {
@@ -157,6 +166,8 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
           // profile would put a decision on the session's record that its runs never get; that question
           // is Explain's, which records nothing.
           const s = await settings(req.sessionId);
+          // As the agent channel refuses an ended session: no decision (or approval) is recorded for a session nothing can act for.
+          if (s.ended) throw new LokiError('session_not_active', `session ${req.sessionId} is ${s.ended}; nothing can act for it any more (Explain still answers how its policy decides)`);
           if (req.profile && service.engine.profile(req.profile).name !== s.profile) {
             throw new LokiError(
               'invalid_argument',

@@ -65,13 +65,14 @@ describe('PolicyService over gRPC', function () {
   let events: AuditEventInput[];
   const servers: Server[] = [];
   const clients = new Map<Role, PolicyServiceClient>();
-  const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob', 'sess-strict': 'oidc:alice', 'sess-supervised': 'oidc:alice' };
+  const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob', 'sess-strict': 'oidc:alice', 'sess-supervised': 'oidc:alice', 'sess-done': 'oidc:alice' };
   // What the session store says each session runs with (a session records its profile by name at start).
-  const settings: Record<string, { profile: string; autonomy: string }> = {
-    'sess-alice': { profile: 'default', autonomy: '' },
-    'sess-bob': { profile: 'default', autonomy: '' },
-    'sess-strict': { profile: 'strict', autonomy: '' },
-    'sess-supervised': { profile: 'default', autonomy: 'supervised' },
+  const settings: Record<string, { profile: string; autonomy: string; ended: string }> = {
+    'sess-alice': { profile: 'default', autonomy: '', ended: '' },
+    'sess-bob': { profile: 'default', autonomy: '', ended: '' },
+    'sess-strict': { profile: 'strict', autonomy: '', ended: '' },
+    'sess-supervised': { profile: 'default', autonomy: 'supervised', ended: '' },
+    'sess-done': { profile: 'default', autonomy: '', ended: 'completed' },
   };
   const creds = issuingVerifier();
   const gw = (subject: string, scopes: string) => md({ 'x-loki-credential': creds.issue(subject, scopes.split(',').filter(Boolean)), 'x-loki-request-id': 'req-1' });
@@ -202,6 +203,13 @@ describe('PolicyService over gRPC', function () {
     await rejectsWith(rpc(admin(), 'explain', shellReq('sess-nobody', 'ls')), status.NOT_FOUND, 'session_not_found', /no session "sess-nobody"/);
     assert.equal(events.length, 0);
     assert.equal((await store.list()).length, 0);
+  });
+
+  it('records no decision or approval for a session that has ended, as its agent channel would not; Explain still answers', async function () {
+    await rejectsWith(rpc(gateway(), 'decide', shellReq('sess-done', 'git push -f'), gw('oidc:alice', 'read')), status.FAILED_PRECONDITION, 'session_not_active', /session sess-done is completed; nothing can act for it/);
+    assert.equal(events.length, 0);
+    assert.equal((await store.list()).length, 0);
+    assert.equal((await rpc<DecideResponse>(admin(), 'explain', shellReq('sess-done', 'git push -f'))).decision, PolicyDecision.POLICY_DECISION_ASK);
   });
 
   it('explains without recording anything', async function () {
