@@ -50,7 +50,7 @@ async function main(): Promise<number> {
   const configFile = args.config;
   if (args['check-config']) {
     const config = loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
-    // The start's own check (policy, model keys): a config that start refuses is never "OK".
+    // The start's own check (policy, model keys, TCP TLS files): a config that start refuses is never "OK".
     try {
       checkDaemonConfig(config, env);
     } catch (err) {
