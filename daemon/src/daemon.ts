@@ -11,7 +11,7 @@ import { createHealthModule, HealthState } from './grpc/health.js';
 import type { ServiceModule } from './grpc/module.js';
 import { createSandboxModule } from './sandbox/grpc.js';
 import { createSystemModule } from './system/grpc.js';
-import { listenTcp, listenUnix, shutdownServer } from './grpc/listeners.js';
+import { listenTcp, listenUnix, refuseRunningDaemon, shutdownServer } from './grpc/listeners.js';
 import { createBatchModule } from './grpc/batch.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
@@ -31,6 +31,7 @@ import { WorkspaceSeeds } from './git/workspace-fill.js';
 import { AGENT_RUNNER_IN_SANDBOX, agentRunnerBundle } from './agent/index.js';
 import { ModelProxies } from './agent/model-proxies.js';
 import { createSessionFeature } from './sessions/feature.js';
+import { checkDaemonConfig } from './preflight.js';
 
 export interface StartDaemonOptions {
   /** LOKI_HOME for this daemon (overrides env). */
@@ -95,6 +96,9 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const config = loadDaemonConfig({ env, ...(opts.configFile ? { configFile: opts.configFile } : {}), ...(opts.overrides ? { overrides: opts.overrides } : {}) });
   const log = opts.logger ?? createLogger({ name: 'lokid', level: opts.logLevel ?? config.log_level, pretty: Boolean(process.stderr.isTTY) });
   const paths = runtimePaths(config.home, config.sockets.dir);
+  // Everything that would refuse this start is checked before the first directory, key or token is made.
+  checkDaemonConfig(config, env);
+  await refuseRunningDaemon([paths.adminSocket, paths.gatewaySocket]);
   for (const d of [config.home, paths.stateDir, paths.workspacesDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
   const startedAtMs = Date.now();
@@ -149,9 +153,6 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   await pool?.start().catch((err: unknown) => log.warn({ err }, 'could not start the warm sandbox pool; sessions start cold'));
 
   const tokens = new TokenStore({ repo: store.tokens, config: config.tokens, log });
-  // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
-  // (`loki up` prints it once). Nothing happens when an admin token already exists.
-  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
 
   const projects = new ProjectRegistry({ repo: store.projects, log });
   const trail = new AgentTrail({ dir: join(paths.stateDir, 'trails') });
@@ -247,6 +248,11 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
     store.close();
     throw err;
   }
+  // First run: an admin token for the local CLI, written 0600 to $LOKI_HOME/cli-token
+  // (`loki up` prints it once). Nothing happens when an admin token already exists.
+  // Made once the doors are open (and before health says SERVING, which `loki up` waits
+  // for), so a start that fails to listen leaves no secret behind.
+  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
   await extra.start();
   health.setAll(true);
   log.info({ admin: paths.adminSocket, gateway: paths.gatewaySocket, tcp: tcpPort }, 'lokid listening');

@@ -4,8 +4,7 @@ import { parseArgs } from 'node:util';
 import { trimHeapWhenSettled } from '../../common/src/heap-trim.js';
 import { ConfigError, LokiError, createLogger, isMainModule, VERSION } from '../../common/src/index.js';
 import { loadDaemonConfig } from './config.js';
-import { buildPolicyEngine } from './policy/config.js';
-import { ModelUpstreams } from './sessions/upstreams.js';
+import { checkDaemonConfig } from './preflight.js';
 import { startDaemon, type DaemonHandle } from './daemon.js';
 import { createNotifier } from './systemd.js';
 
@@ -51,12 +50,9 @@ async function main(): Promise<number> {
   const configFile = args.config;
   if (args['check-config']) {
     const config = loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
-    // The policy is checked where lokid's start checks it (profiles, rules and their match/not_match
-    // examples): a config that start refuses is never "OK".
+    // The start's own check (policy, model keys, TCP TLS files): a config that start refuses is never "OK".
     try {
-      buildPolicyEngine(config.policy);
-      // Model keys are resolved where the start resolves them (api_key_env set? sendable?).
-      new ModelUpstreams(config.sessions, env);
+      checkDaemonConfig(config, env);
     } catch (err) {
       if (!(err instanceof LokiError)) throw err;
       process.stderr.write(`lokid: ${err.message}\n`);
@@ -100,8 +96,8 @@ async function main(): Promise<number> {
       await notifier.reloading();
       try {
         const next = loadDaemonConfig({ env, ...(configFile ? { configFile } : {}) });
-        // Checked as start checks it, so a policy that would not load is refused here too.
-        buildPolicyEngine(next.policy);
+        // Checked as start checks it, so a policy (or model key) that would not load is refused here too.
+        checkDaemonConfig(next, env);
         bootLog.level = next.log_level;
         // Only log_level is applied live; say which changed sections wait for a restart instead of
         // letting "config reloaded" suggest that a tightened policy is already enforced.

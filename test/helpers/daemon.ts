@@ -2,7 +2,8 @@
 // (for SIGKILL/restart and signal tests), each on its own temp LOKI_HOME.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { credentials, Metadata, type Client } from '@grpc/grpc-js';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLogger, runtimePaths, type RuntimePaths } from '../../common/src/index.js';
 import { startDaemon, type DaemonHandle, type StartDaemonOptions } from '../../daemon/src/daemon.js';
 import { HealthClient, HealthCheckResponse_ServingStatus } from '../../proto/gen/grpc/health/v1/health.js';
@@ -29,6 +30,15 @@ export function removeHome(dir: string): void {
     if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every entry of the daemon's audit log under `home`, oldest first, as written. */
+export function auditEntries(home: string): Array<Record<string, unknown> & { details: Record<string, unknown> }> {
+  const dir = join(home, 'dashboard', 'audit');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
 }
 
 export async function startTestDaemon(opts: StartDaemonOptions = {}): Promise<DaemonHandle & { home: string; cleanup(): Promise<void> }> {

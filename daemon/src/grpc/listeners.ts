@@ -26,10 +26,10 @@ function groupId(name: string): number {
   return gid;
 }
 
-/** Refuses to steal a live socket; removes a stale one left by a crash. */
-async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const alive = await new Promise<boolean>((resolve) => {
+/** Whether something accepts connections on the unix socket at `path`. */
+async function socketAlive(path: string): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  return new Promise<boolean>((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
       s.destroy();
@@ -37,7 +37,23 @@ async function clearStaleSocket(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (alive) throw new LokiError('conflict', `another lokid is already serving ${path}`);
+}
+
+/**
+ * Refuses to start beside a live lokid on the same sockets, before the start makes anything: a second
+ * lokid used to remove the live one's warm pool slots before it found the socket taken. A stale socket
+ * left by a crash is fine (the listener replaces it).
+ */
+export async function refuseRunningDaemon(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    if (await socketAlive(path)) throw new LokiError('conflict', `another lokid is already serving ${path}`);
+  }
+}
+
+/** Refuses to steal a live socket; removes a stale one left by a crash. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  if (await socketAlive(path)) throw new LokiError('conflict', `another lokid is already serving ${path}`);
   unlinkSync(path);
 }
 
@@ -112,8 +128,9 @@ export async function listenTcp(o: TcpListenerOptions): Promise<{ server: Server
     }
   };
   const server = buildServer(o.modules, { log: o.log, listener: { role: 'gateway' }, authorizePeer, ...(o.trust ? { trust: o.trust } : {}) });
+  // A port another process holds is the operator's to sort out: one line naming the setting, not grpc-js's stack.
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.listen, creds, (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(o.listen, creds, (err, p) => (err ? reject(new LokiError('unavailable', `cannot listen on ${o.listen} (tcp.listen): ${/errors: \[(.*)\]$/.exec(err.message)?.[1] ?? err.message}`)) : resolve(p))),
   );
   return { server, port };
 }

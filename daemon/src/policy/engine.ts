@@ -153,7 +153,7 @@ export class PolicyEngine {
       case 'read':
       case 'write':
       case 'delete': {
-        const v = this.opts.paths.check(action.kind as PathOp, action.path, pctx);
+        const v = this.opts.paths.checkFileAction(action.kind as PathOp, action.path, pctx);
         verdict = v;
         if (v.decision === 'allow' && action.kind !== 'read' && profile.writes === 'ask') {
           verdict = { decision: 'ask', rule: `profile:${profile.name}:writes`, reason: `profile ${profile.name} asks before every ${action.kind}` };

@@ -8,7 +8,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import { ApprovalWaits } from './approval-waits.js';
 import { ApprovalStore, type ApprovalRepo } from './approvals.js';
 import { approvalRequirements, buildPolicyEngine, type PolicyConfig, type PolicyConfigInput } from './config.js';
-import { createPolicyModule } from './grpc.js';
+import { createPolicyModule, type SessionSettings } from './grpc.js';
 import { PolicyService } from './service.js';
 
 export interface PolicyFeatureOptions {
@@ -23,7 +23,7 @@ export interface PolicyFeatureOptions {
 export interface SessionLookups {
   ownerOf(sessionId: string): Promise<string | undefined>;
   hostWorkspaceOf(sessionId: string): Promise<string | undefined>;
-  settingsOf(sessionId: string): Promise<{ profile: string; autonomy: string } | undefined>;
+  settingsOf(sessionId: string): Promise<SessionSettings | undefined>;
 }
 
 export interface PolicyFeature {

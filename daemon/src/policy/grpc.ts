@@ -30,14 +30,23 @@ import type { PolicyConfig } from './config.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from './engine.js';
 import type { PolicyService } from './service.js';
 
+/** What a session runs with, as its store records it. */
+export interface SessionSettings {
+  profile: string;
+  /** The autonomy mode chosen at start ("" = none). */
+  autonomy: string;
+  /** The terminal state of an ended session (completed, failed, stopped); "" while it lives. */
+  ended: string;
+}
+
 export interface PolicyModuleDeps {
   service: PolicyService;
   /** Owner subject of a session, undefined when the session is unknown. */
   ownerOf: (sessionId: string) => Promise<string | undefined>;
   /** Host path of a session's workspace (for symlink checks), when known. */
   hostWorkspaceOf?: (sessionId: string) => Promise<string | undefined>;
-  /** A session's profile and the autonomy mode chosen at its start ("" = none), when the session is known. */
-  settingsOf?: (sessionId: string) => Promise<{ profile: string; autonomy: string } | undefined>;
+  /** A session's profile, autonomy mode and whether it ended, when the session is known. */
+  settingsOf: (sessionId: string) => Promise<SessionSettings | undefined>;
   /** The loaded `policy` config section, for ShowPolicy. */
   config: DeepReadonly<Pick<PolicyConfig, 'allowed_paths' | 'protected_paths' | 'approvals'>>;
 }
@@ -103,7 +112,7 @@ export function toWireApproval(a: Approval): WireApproval {
 }
 
 export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
-  if (!deps?.service || !deps.ownerOf || !deps.config) throw new Error('createPolicyModule needs service, ownerOf and config');
+  if (!deps?.service || !deps.ownerOf || !deps.settingsOf || !deps.config) throw new Error('createPolicyModule needs service, ownerOf, settingsOf and config');
   const { service, ownerOf } = deps;
 
   /** Gateway callers act only on sessions they own (unless `*`); the local admin on any. */
@@ -129,6 +138,13 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
     };
   };
 
+  /** The profile and autonomy mode a known session runs with; an unknown session is refused, never decided with defaults. */
+  const settings = async (sessionId: string): Promise<{ profile: string; mode?: AutonomyMode; ended: string }> => {
+    const s = await deps.settingsOf(sessionId);
+    if (!s) throw new LokiError('session_not_found', `no session ${JSON.stringify(sessionId)}`);
+    return { profile: s.profile || service.engine.defaultProfile, ...(s.autonomy ? { mode: s.autonomy as AutonomyMode } : {}), ended: s.ended };
+  };
+
   const visible = async (caller: Caller, a: Approval): Promise<boolean> => {
     if (caller.role === 'local-admin') return true;
     const owner = await ownerOf(a.sessionId);
@@ -145,7 +161,23 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
           if (!req.sessionId) throw new LokiError('invalid_argument', 'session_id is required');
           await requireSession(caller, req.sessionId);
           const action = toDomainAction(req.action);
-          const r = await service.decide(action, await context(req, req.sessionId), {
+          // Decide is recorded against the session (audit entry, approvals bound to it), so it decides as
+          // the session's agent channel does: with the session's own profile and autonomy mode. Another
+          // profile would put a decision on the session's record that its runs never get; that question
+          // is Explain's, which records nothing.
+          const s = await settings(req.sessionId);
+          // As the agent channel refuses an ended session: no decision (or approval) is recorded for a session nothing can act for.
+          if (s.ended) throw new LokiError('session_not_active', `session ${req.sessionId} is ${s.ended}; nothing can act for it any more (Explain still answers how its policy decides)`);
+          if (req.profile && service.engine.profile(req.profile).name !== s.profile) {
+            throw new LokiError(
+              'invalid_argument',
+              `session ${req.sessionId} runs with policy profile "${s.profile}"; Decide records its decision for the session, so profile must be empty or "${s.profile}" (got "${req.profile}"). ` +
+                `To see how profile "${req.profile}" would decide, use Explain (loki policy check --session ${req.sessionId} --profile ${req.profile}), which records nothing`,
+            );
+          }
+          const c = await context({ ...req, profile: s.profile }, req.sessionId);
+          if (s.mode) c.mode = s.mode;
+          const r = await service.decide(action, c, {
             subject: caller.subject,
             requestId: caller.requestId,
             ...(req.approvalId ? { approvalId: req.approvalId } : {}),
@@ -160,9 +192,9 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
           const c = await context(req, req.sessionId || 'explain');
           // As the session: its profile (unless the request names one) and the autonomy mode it was started
           // with, as the agent channel decides for it (`loki policy check --session`).
-          const s = req.sessionId ? await deps.settingsOf?.(req.sessionId) : undefined;
-          if (s && !req.profile && s.profile) c.profile = s.profile;
-          if (s?.autonomy) c.mode = s.autonomy as AutonomyMode;
+          const s = req.sessionId ? await settings(req.sessionId) : undefined;
+          if (s && !req.profile) c.profile = s.profile;
+          if (s?.mode) c.mode = s.mode;
           return toWireDecision(service.explain(action, c));
         }),
         listApprovals: unary<ListApprovalsRequest, ListApprovalsResponse>(ctx, 'PolicyService.ListApprovals', async (req, caller) => {

@@ -144,6 +144,28 @@ export class PathPolicy {
   }
 
   /**
+   * A file action (`write`, `delete`, `read`: not a shell command) is carried out by the agent's file
+   * tools, which work inside the workspace only: the agent-runner resolves the path, symlinks included,
+   * and refuses anything outside it (agent-runner/src/workspace.ts). So such an action outside the
+   * workspace is denied here, with that reason, rather than allowed (and audited as allowed) and then
+   * refused in the sandbox: `write /tmp/x` is within the scratch paths a shell command may write, but no
+   * file tool will write it. Writing or deleting the workspace directory itself is refused the same way.
+   */
+  checkFileAction(op: PathOp, raw: string, ctx: PathContext): PathVerdict {
+    const v = this.check(op, raw, ctx);
+    if (v.decision === 'deny') return v;
+    const ws = clean(ctx.workspace);
+    if (!under(v.resolved, ws)) {
+      const shown = v.resolved === clean(raw) ? v.resolved : `${raw} (resolves to ${v.resolved})`;
+      return { decision: 'deny', rule: 'paths:outside-workspace', reason: `${shown} is outside the workspace (${ws}): file actions (write, delete, read) work only inside it`, resolved: v.resolved };
+    }
+    if (op !== 'read' && v.resolved === ws) {
+      return { decision: 'deny', rule: 'paths:workspace-root', reason: `the workspace itself (${ws}) cannot be ${op === 'write' ? 'written as a file' : 'deleted'}`, resolved: v.resolved };
+    }
+    return v;
+  }
+
+  /**
    * Writes of names only known at run time inside `raw` (an archive extracted
    * there, `cp -r dir/. raw`): the directory must be writable, and must not be
    * the parent of a protected path (`.git` holds `.git/hooks` and `.git/config`).

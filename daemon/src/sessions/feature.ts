@@ -18,6 +18,7 @@ import type { SessionsConfig } from './config.js';
 import { createSessionsModule } from './grpc.js';
 import { SessionManager } from './manager.js';
 import type { SessionRepo } from './repo.js';
+import { isTerminal } from './types.js';
 
 export interface SessionFeatureOptions {
   /** The feature's repositories (store/sqlite/, built by the daemon). */
@@ -76,7 +77,7 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
     hostWorkspaceOf: async (id) => (await manager.store.get(id))?.workspace || undefined,
     settingsOf: async (id) => {
       const s = await manager.store.get(id);
-      return s ? { profile: s.profile, autonomy: s.autonomy } : undefined;
+      return s ? { profile: s.profile, autonomy: s.autonomy, ended: isTerminal(s.state) ? s.state : '' } : undefined;
     },
   });
   return {

@@ -40,7 +40,7 @@ describe('loki policy and loki approvals', function () {
     store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async () => 'local:1000' });
     service = new PolicyService({ engine, approvals: store, audit: { record: async () => {} }, log: quietLogger() });
     server = new Server();
-    createPolicyModule({ service, ownerOf: async () => 'local:1000', config }).register(server, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });
+    createPolicyModule({ service, ownerOf: async () => 'local:1000', settingsOf: async () => undefined, config }).register(server, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });
     socket = join(tmp.path, 'admin.sock');
     await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   });
@@ -71,7 +71,7 @@ describe('loki policy and loki approvals', function () {
     const twoStore = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async () => 'local:1000', requirementFor: (r) => (r === 'two-person-deploy' ? { approvers: 2, distinctFromStarter: false } : undefined) });
     const two = new PolicyService({ engine, approvals: twoStore, audit: { record: async () => {} }, log: quietLogger() });
     const twoServer = new Server();
-    createPolicyModule({ service: two, ownerOf: async () => 'local:1000', config }).register(twoServer, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });
+    createPolicyModule({ service: two, ownerOf: async () => 'local:1000', settingsOf: async () => undefined, config }).register(twoServer, { log: quietLogger(), listener: { role: 'local-admin', localUid: 1000 } });
     const twoSocket = join(tmp.path, 'admin2.sock');
     await new Promise<void>((resolve, reject) => twoServer.bindAsync(`unix:${twoSocket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
     try {

@@ -65,7 +65,15 @@ describe('PolicyService over gRPC', function () {
   let events: AuditEventInput[];
   const servers: Server[] = [];
   const clients = new Map<Role, PolicyServiceClient>();
-  const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob' };
+  const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob', 'sess-strict': 'oidc:alice', 'sess-supervised': 'oidc:alice', 'sess-done': 'oidc:alice' };
+  // What the session store says each session runs with (a session records its profile by name at start).
+  const settings: Record<string, { profile: string; autonomy: string; ended: string }> = {
+    'sess-alice': { profile: 'default', autonomy: '', ended: '' },
+    'sess-bob': { profile: 'default', autonomy: '', ended: '' },
+    'sess-strict': { profile: 'strict', autonomy: '', ended: '' },
+    'sess-supervised': { profile: 'default', autonomy: 'supervised', ended: '' },
+    'sess-done': { profile: 'default', autonomy: '', ended: 'completed' },
+  };
   const creds = issuingVerifier();
   const gw = (subject: string, scopes: string) => md({ 'x-loki-credential': creds.issue(subject, scopes.split(',').filter(Boolean)), 'x-loki-request-id': 'req-1' });
   const admin = () => clients.get('local-admin')!;
@@ -78,7 +86,7 @@ describe('PolicyService over gRPC', function () {
     const { engine, config } = buildPolicyEngine({});
     store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async (s) => owners[s] });
     service = new PolicyService({ engine, approvals: store, audit: { record: async (e) => void events.push(e) }, log: quietLogger() });
-    const mod = createPolicyModule({ service, ownerOf: async (s) => owners[s], config });
+    const mod = createPolicyModule({ service, ownerOf: async (s) => owners[s], settingsOf: async (s) => settings[s], config });
     for (const role of ['local-admin', 'gateway', 'agent'] as const) {
       const server = new Server();
       if (mod.roles.includes(role)) mod.register(server, { log: quietLogger(), listener: { role, sessionId: 'sess-alice', localUid: 1000 }, trust: { verifier: creds } });
@@ -156,6 +164,52 @@ describe('PolicyService over gRPC', function () {
     const shown = await rpc<{ defaultProfile: string; mode: number; legacyMode: string }>(admin(), 'showPolicy', { profile: '' });
     assert.equal(shown.mode > 0, true);
     assert.equal(shown.legacyMode, ['perpetual', 'checkpoint', 'supervised'][shown.mode - 1]);
+  });
+
+  it('decides a session\'s action under the session\'s own profile and autonomy mode, never the default one', async function () {
+    // `node build.js` matches no rule: `default` allows it, `strict` (what sess-strict runs with) asks.
+    const d = await rpc<DecideResponse>(gateway(), 'decide', shellReq('sess-strict', 'node build.js'), gw('oidc:alice', 'read'));
+    assert.deepEqual([d.decision, d.profile], [PolicyDecision.POLICY_DECISION_ASK, 'strict']);
+    assert.deepEqual(events.map((e) => [e.action, e.details?.profile]), [['approval.request', 'strict']], 'the audit names the profile the session runs with');
+    // Naming the session's own profile is the same request.
+    const same = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-strict', 'node build.js', { profile: 'strict' }));
+    assert.equal(same.decision, PolicyDecision.POLICY_DECISION_ASK);
+    // A supervised session asks before every action, as its agent channel does.
+    const sup = await rpc<DecideResponse>(admin(), 'decide', shellReq('sess-supervised', 'ls'));
+    assert.deepEqual([sup.decision, sup.rule], [PolicyDecision.POLICY_DECISION_ASK, 'mode:supervised']);
+  });
+
+  it('refuses a Decide that names another profile than the session runs with, and records nothing; Explain still answers the what-if', async function () {
+    const before = (await store.list()).length;
+    for (const [client, meta] of [[admin(), md()], [gateway(), gw('oidc:alice', 'read')]] as const) {
+      await rejectsWith(
+        rpc(client, 'decide', shellReq('sess-strict', 'node build.js', { profile: 'default' }), meta),
+        status.INVALID_ARGUMENT,
+        'invalid_argument',
+        /session sess-strict runs with policy profile "strict"; .*profile must be empty or "strict" \(got "default"\).*use Explain \(loki policy check --session sess-strict --profile default\)/,
+      );
+    }
+    assert.equal(events.length, 0, 'no audit entry claims a decision for the session under a profile it does not run with');
+    assert.equal((await store.list()).length, before, 'no approval either');
+    const whatIf = await rpc<DecideResponse>(admin(), 'explain', shellReq('sess-strict', 'node build.js', { profile: 'default' }));
+    assert.deepEqual([whatIf.decision, whatIf.profile], [PolicyDecision.POLICY_DECISION_ALLOW, 'default']);
+    const asIs = await rpc<DecideResponse>(admin(), 'explain', shellReq('sess-strict', 'node build.js'));
+    assert.deepEqual([asIs.decision, asIs.profile], [PolicyDecision.POLICY_DECISION_ASK, 'strict']);
+    assert.equal(events.length, 0);
+  });
+
+  it('refuses to decide or explain for a session that does not exist, even for the local admin', async function () {
+    await rejectsWith(rpc(admin(), 'decide', shellReq('sess-nobody', 'ls')), status.NOT_FOUND, 'session_not_found', /no session "sess-nobody"/);
+    await rejectsWith(rpc(admin(), 'explain', shellReq('sess-nobody', 'ls')), status.NOT_FOUND, 'session_not_found', /no session "sess-nobody"/);
+    assert.equal(events.length, 0);
+    assert.equal((await store.list()).length, 0);
+  });
+
+  it('records no decision or approval for a session that has ended, as its agent channel would not; Explain still answers', async function () {
+    await rejectsWith(rpc(gateway(), 'decide', shellReq('sess-done', 'git push -f'), gw('oidc:alice', 'read')), status.FAILED_PRECONDITION, 'session_not_active', /session sess-done is completed; nothing can act for it/);
+    assert.equal(events.length, 0);
+    assert.equal((await store.list()).length, 0);
+    assert.equal((await rpc<DecideResponse>(admin(), 'explain', shellReq('sess-done', 'git push -f'))).decision, PolicyDecision.POLICY_DECISION_ASK);
   });
 
   it('explains without recording anything', async function () {

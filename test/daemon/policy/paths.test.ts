@@ -98,6 +98,25 @@ describe('PathPolicy', function () {
     assert.equal(narrow.check('write', '/app/src-evil/x', c).decision, 'deny', 'a prefix of a name is not a parent directory');
   });
 
+  it('keeps file actions (the runner\'s file tools) inside the workspace, while shell commands may still write the scratch paths', function () {
+    symlinkSync('/tmp', join(tmp.path, 'ws', 'scratch'));
+    const engine = engineFor();
+    const c = { sessionId: 's', hostWorkspace: join(tmp.path, 'ws'), workspace: '/workspace' };
+    const file = (kind: 'write' | 'read' | 'delete', path: string) => engine.decide({ kind, path }, c);
+    for (const [kind, path] of [['write', '/tmp/x'], ['read', '/etc/hostname'], ['delete', '/tmp/x'], ['write', 'scratch/y'], ['write', '/dev/null']] as const) {
+      const d = file(kind, path);
+      assert.deepEqual([d.decision, d.rule], ['deny', 'paths:outside-workspace'], `${kind} ${path}`);
+      assert.match(d.reason, /is outside the workspace \(\/workspace\): file actions \(write, delete, read\) work only inside it/);
+    }
+    assert.match(file('write', 'scratch/y').reason, /^scratch\/y \(resolves to \/tmp\/y\) is outside the workspace/);
+    assert.deepEqual([file('delete', '/workspace').decision, file('delete', '/workspace').rule], ['deny', 'paths:workspace-root']);
+    assert.equal(file('write', '/workspace/').rule, 'paths:workspace-root');
+    assert.equal(file('read', '/workspace').decision, 'allow', 'listing the workspace is reading inside it');
+    assert.equal(file('write', '/workspace/src/new.ts').decision, 'allow');
+    assert.equal(engine.decide({ kind: 'shell', command: 'echo x > /tmp/x' }, c).decision, 'allow', 'a shell command writes the scratch paths');
+    assert.equal(engine.decide({ kind: 'shell', command: 'cat /etc/hostname' }, c).decision, 'allow', 'and reads anywhere');
+  });
+
   it('applies to engine write/delete actions and shell redirections through a symlink', function () {
     symlinkSync('/etc', join(tmp.path, 'ws', 'e'));
     const engine = engineFor();

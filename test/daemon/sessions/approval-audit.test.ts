@@ -3,22 +3,13 @@
 // and the decision made with the real CLI on the admin socket carries `ip: local`
 // (docs/audit-logging.md). Real daemon, real sandbox, real audit files.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
+import { auditEntries } from '../../helpers/daemon.js';
 import { lokiProcess } from '../../helpers/entry.js';
 import { ADMIN, agentSocket, makeRepo, removeDir, StandInRunner, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
 
 function input(over: Partial<StartSessionInput>): StartSessionInput {
   return { prd: '', prompt: 'x', provider: 'script', plan: '[{"run": "true"}]', profile: '', autonomy: '', project: '', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false, ...over };
-}
-
-function auditEntries(home: string): Array<Record<string, unknown> & { details: Record<string, unknown> }> {
-  const dir = join(home, 'dashboard', 'audit');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
 }
 
 describe('approvals in the audit log', function () {

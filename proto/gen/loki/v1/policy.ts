@@ -161,7 +161,10 @@ export interface DecideRequest {
   action:
     | PolicyAction
     | undefined;
-  /** "" = the session's / configured default */
+  /**
+   * "" = the session's own profile. Decide is recorded for the session, so it always decides with the
+   * session's profile and autonomy mode; naming another profile is INVALID_ARGUMENT (Explain answers "what if").
+   */
   profile: string;
   /** sandbox path; "" = the workspace */
   cwd: string;
@@ -192,9 +195,12 @@ export interface DecideResponse {
 }
 
 export interface ExplainRequest {
-  /** "" = "explain" */
+  /** "" = no session; else decide as that session (its profile and autonomy mode) */
   sessionId: string;
-  action: PolicyAction | undefined;
+  action:
+    | PolicyAction
+    | undefined;
+  /** "" = the session's / the configured default; another profile = "what if" (nothing is recorded) */
   profile: string;
   cwd: string;
   sessionWrittenPaths: string[];
