@@ -35,7 +35,7 @@ export const approvalSchema = {
     },
     normalized: {
       type: 'string',
-      description: "the policy engine's analysis of the action (each command of a shell line, normalized); it can leave out a part it could not resolve, such as `| sh`, so decide on `action`",
+      description: "the policy engine's analysis of the action (each command of a shell line, normalized, joined by ` ; `, so `a | b` and `a && b` both read `a ; b`); decide on `action`, which is what will run",
     },
     action_kind: { type: 'string' },
     action_hash: { type: 'string' },

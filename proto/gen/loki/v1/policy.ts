@@ -239,7 +239,8 @@ export interface Approval {
    * A shell action exactly as the agent sent it and as it will run when approved (the
    * action hash covers this text); empty for other kinds, where `normalized` (the resolved
    * path, the commit message, the phase) is what will happen. `normalized` is the policy's
-   * analysis of a command, which can leave out a part it could not resolve (`| sh`).
+   * analysis of a command: each simple command normalized, joined by ` ; ` (pipes and `&&`
+   * included), so decide on `command`.
    */
   command: string;
 }
