@@ -28,7 +28,7 @@ import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/
 import type { Approval, ApprovalEvent } from './approvals.js';
 import type { PolicyConfig } from './config.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from './engine.js';
-import type { PolicyService } from './service.js';
+import { checkWaitMs, type PolicyService } from './service.js';
 
 /** What a session runs with, as its store records it. */
 export interface SessionSettings {
@@ -157,8 +157,12 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
     register(server: Server, ctx: HandlerContext): void {
       const impl: PolicyServiceServer = {
         decide: unary<DecideRequest, DecideResponse>(ctx, 'PolicyService.Decide', async (req, caller) => {
-          requireScope(caller, 'read');
+          // Decide acts on the session: it records decisions, opens approvals a human must then
+          // look at, and uses up an approved one (the agent then has to ask again). A viewer may
+          // ask how the policy decides (Explain), not do this.
+          requireScope(caller, 'control');
           if (!req.sessionId) throw new LokiError('invalid_argument', 'session_id is required');
+          checkWaitMs(req.waitMs || undefined);
           await requireSession(caller, req.sessionId);
           const action = toDomainAction(req.action);
           // Decide is recorded against the session (audit entry, approvals bound to it), so it decides as

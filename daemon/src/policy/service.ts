@@ -33,6 +33,13 @@ export interface PolicyServiceOptions {
 
 export const MAX_WAIT_MS = 600_000;
 
+/** A bad wait_ms is the request's fault whatever the session: checked before anything is looked up. */
+export function checkWaitMs(waitMs: number | undefined): void {
+  if (waitMs !== undefined && (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_WAIT_MS)) {
+    throw new LokiError('invalid_argument', `wait_ms must be an integer between 0 and ${MAX_WAIT_MS}`);
+  }
+}
+
 function actionKind(a: Action): string {
   return a.kind;
 }
@@ -75,9 +82,7 @@ export class PolicyService {
   }
 
   async decide(action: Action, ctx: DecideContext, o: DecideOptions): Promise<DecideResult> {
-    if (o.waitMs !== undefined && (!Number.isInteger(o.waitMs) || o.waitMs < 0 || o.waitMs > MAX_WAIT_MS)) {
-      throw new LokiError('invalid_argument', `wait_ms must be an integer between 0 and ${MAX_WAIT_MS}`);
-    }
+    checkWaitMs(o.waitMs);
     const d = this.opts.engine.decide(action, ctx);
     let result: DecideResult = { ...d, approvalId: '' };
     if (d.decision === 'ask') {

@@ -168,7 +168,7 @@ describe('PolicyService over gRPC', function () {
 
   it('decides a session\'s action under the session\'s own profile and autonomy mode, never the default one', async function () {
     // `node build.js` matches no rule: `default` allows it, `strict` (what sess-strict runs with) asks.
-    const d = await rpc<DecideResponse>(gateway(), 'decide', shellReq('sess-strict', 'node build.js'), gw('oidc:alice', 'read'));
+    const d = await rpc<DecideResponse>(gateway(), 'decide', shellReq('sess-strict', 'node build.js'), gw('oidc:alice', 'control'));
     assert.deepEqual([d.decision, d.profile], [PolicyDecision.POLICY_DECISION_ASK, 'strict']);
     assert.deepEqual(events.map((e) => [e.action, e.details?.profile]), [['approval.request', 'strict']], 'the audit names the profile the session runs with');
     // Naming the session's own profile is the same request.
@@ -181,7 +181,7 @@ describe('PolicyService over gRPC', function () {
 
   it('refuses a Decide that names another profile than the session runs with, and records nothing; Explain still answers the what-if', async function () {
     const before = (await store.list()).length;
-    for (const [client, meta] of [[admin(), md()], [gateway(), gw('oidc:alice', 'read')]] as const) {
+    for (const [client, meta] of [[admin(), md()], [gateway(), gw('oidc:alice', 'control')]] as const) {
       await rejectsWith(
         rpc(client, 'decide', shellReq('sess-strict', 'node build.js', { profile: 'default' }), meta),
         status.INVALID_ARGUMENT,
@@ -206,7 +206,7 @@ describe('PolicyService over gRPC', function () {
   });
 
   it('records no decision or approval for a session that has ended, as its agent channel would not; Explain still answers', async function () {
-    await rejectsWith(rpc(gateway(), 'decide', shellReq('sess-done', 'git push -f'), gw('oidc:alice', 'read')), status.FAILED_PRECONDITION, 'session_not_active', /session sess-done is completed; nothing can act for it/);
+    await rejectsWith(rpc(gateway(), 'decide', shellReq('sess-done', 'git push -f'), gw('oidc:alice', 'control')), status.FAILED_PRECONDITION, 'session_not_active', /session sess-done is completed; nothing can act for it/);
     assert.equal(events.length, 0);
     assert.equal((await store.list()).length, 0);
     assert.equal((await rpc<DecideResponse>(admin(), 'explain', shellReq('sess-done', 'git push -f'))).decision, PolicyDecision.POLICY_DECISION_ASK);
@@ -221,7 +221,10 @@ describe('PolicyService over gRPC', function () {
   });
 
   it('runs the approval lifecycle with the approver taken from the authenticated caller', async function () {
-    const asked = await rpc<DecideResponse>(gateway(), 'decide', shellReq('sess-alice', 'git push -f'), gw('oidc:alice', 'read'));
+    // Decide acts on the session (it opens an approval, and can use up an approved one): read is not enough.
+    await rejectsWith(rpc(gateway(), 'decide', shellReq('sess-alice', 'git push -f'), gw('oidc:alice', 'read')), status.PERMISSION_DENIED, 'permission_denied', /control/);
+    assert.equal((await rpc<{ approvals: unknown[] }>(admin(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: 'sess-alice', status: ApprovalStatus.APPROVAL_STATUS_PENDING }))).approvals.length, 0, 'the refused Decide opened no approval');
+    const asked = await rpc<DecideResponse>(gateway(), 'decide', shellReq('sess-alice', 'git push -f'), gw('oidc:alice', 'control'));
     assert.equal(asked.decision, PolicyDecision.POLICY_DECISION_ASK);
     const list = await rpc<{ approvals: { id: string; status: ApprovalStatus }[] }>(gateway(), 'listApprovals', ListApprovalsRequest.fromPartial({ sessionId: '', status: ApprovalStatus.APPROVAL_STATUS_PENDING }), gw('oidc:alice', 'read'));
     assert.deepEqual(list.approvals.map((a) => a.id), [asked.approvalId]);
