@@ -8,6 +8,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { LokiError, ROLES, type Role, type Scope } from '../../../common/src/index.js';
 import type { Caller, CallerRole } from '../authz/caller.js';
 import type { CredentialVerifier, VerifiedCredential } from '../auth/verifier.js';
+import type { StreamSlots } from './stream-slots.js';
 
 const SAFE = /^[\x20-\x7e]{1,256}$/;
 /** Tokens are ~50 characters, JWTs a few KB; anything longer is refused before any work. */
@@ -33,6 +34,8 @@ export interface GatewayTrust {
   verifier?: CredentialVerifier;
   /** Role for credential-less gateway calls (`none`: the gateway acts as itself, with no user's rights). */
   anonymousRole?: Role | 'none';
+  /** Open streams per verified subject, shared by every gateway door; unbounded without one. */
+  streams?: StreamSlots;
 }
 
 /** The gateway's own calls that need no end user, and the scopes they run with. */
