@@ -18,23 +18,11 @@ import { gatewayReportMarks } from '../authz/call-context.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import { AUDIT_RESULTS, type AuditEntry } from './format.js';
+import { GATEWAY_ACTIONS, GATEWAY_CONFIG_RESOURCE } from './gateway-reports.js';
 import { parseTime, queryAuditLog, summarizeAuditLog, MAX_QUERY_LIMIT } from './query.js';
 import type { AuditRuntime } from './runtime.js';
 import type { AuditResult } from './types.js';
 import { verifyAuditLog } from './verify.js';
-
-/** What the gateway may record: events it alone observes. Everything else is audited by the daemon feature that did it. */
-export const GATEWAY_ACTIONS: ReadonlySet<string> = new Set([
-  'auth.fail',
-  'auth.login',
-  'auth.logout',
-  'auth.web_login',
-  'auth.web_logout',
-  'access.denied',
-  'rate_limit.reject',
-  'token.use',
-  'config.change',
-]);
 
 export interface AuditModuleDeps {
   runtime: AuditRuntime;
@@ -96,7 +84,7 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
             throw new LokiError('permission_denied', `the gateway may not record "${req.action}" (allowed: ${[...GATEWAY_ACTIONS].join(', ')})`);
           }
           // The gateway reports its own config reloads; it must not be able to forge the daemon's.
-          if (req.action === 'config.change' && req.resource !== 'config:gateway') {
+          if (req.action === 'config.change' && req.resource !== GATEWAY_CONFIG_RESOURCE) {
             throw new LokiError('permission_denied', 'the gateway may record config.change only for resource "config:gateway"');
           }
           const result = parseResult(req.result) ?? 'success';

@@ -59,6 +59,7 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
       protocol: s.protocol,
       facility: s.facility,
       appName: s.app_name,
+      maxQueue: s.max_queue,
       log,
       ...(s.ca_file ? { caFile: s.ca_file } : {}),
     });
