@@ -167,10 +167,20 @@ function holdSlot(ctx: HandlerContext, caller: Caller, call: { once(e: 'cancelle
   return release;
 }
 
-/** Writes one message to a gRPC stream, waiting for back-pressure to clear. */
-export function writeMessage<T>(call: { write(m: T): boolean; once(e: 'drain', f: () => void): unknown }, msg: T): Promise<void> {
-  return new Promise((resolve) => {
-    if (call.write(msg)) resolve();
-    else call.once('drain', resolve);
+/**
+ * Writes one message to a gRPC stream, waiting for back-pressure to clear. With
+ * `signal`, the wait ends (rejecting with the signal's reason) when it aborts: a
+ * reader that stopped reading cannot hold the handler forever.
+ */
+export function writeMessage<T>(call: { write(m: T): boolean; once(e: 'drain', f: () => void): unknown }, msg: T, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    if (call.write(msg)) return resolve();
+    const onAbort = () => reject(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    call.once('drain', () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
   });
 }

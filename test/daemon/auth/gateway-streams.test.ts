@@ -4,7 +4,11 @@
 // what one credential can hold open, keep serving everyone else, and give the
 // slots back when the streams go.
 import assert from 'node:assert/strict';
+import { connect as http2Connect } from 'node:http2';
+import { connect } from 'node:net';
 import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { AuditServiceClient, AuditServiceService, TailAuditRequest } from '../../../proto/gen/loki/v1/audit.js';
+import { MAX_TAIL_BACKLOG } from '../../../daemon/src/audit/grpc.js';
 import { SessionServiceClient, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
 import { clientFor, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
@@ -29,6 +33,41 @@ function outcome(s: ClientReadableStream<unknown>, ms: number): Promise<ServiceE
       resolve(e);
     });
   });
+}
+
+/**
+ * A server stream opened over raw HTTP/2 and never read: unlike a paused grpc-js
+ * call, nothing takes its data off the connection, so lokid's writes really block.
+ * `finish()` starts reading and resolves with the grpc-status it ends with.
+ */
+function unreadStream(socket: string, path: string, request: Uint8Array, headers: Record<string, string>): { finish(ms: number): Promise<string> } {
+  const session = http2Connect('http://localhost', { createConnection: () => connect(socket) });
+  const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+  const frame = Buffer.alloc(5 + request.length);
+  frame.writeUInt32BE(request.length, 1);
+  Buffer.from(request).copy(frame, 5);
+  req.end(frame);
+  req.pause();
+  let grpcStatus: string | undefined;
+  req.on('response', (h) => (grpcStatus ??= h['grpc-status'] as string | undefined));
+  req.on('trailers', (h) => (grpcStatus = h['grpc-status'] as string | undefined));
+  req.on('error', () => {});
+  return {
+    finish: (ms) =>
+      new Promise((resolve) => {
+        const t = setTimeout(() => {
+          req.close();
+          session.close();
+          resolve('still open');
+        }, ms);
+        req.on('close', () => {
+          clearTimeout(t);
+          session.close();
+          resolve(grpcStatus ?? 'no status');
+        });
+        req.resume();
+      }),
+  };
 }
 
 describe('gateway door: streams one credential can hold open (attacker\'s view)', function () {
@@ -105,5 +144,22 @@ describe('gateway door: streams one credential can hold open (attacker\'s view)'
       for (const s of mine) s.cancel();
       admin.close();
     }
+  });
+
+  it('ends an audit tail whose reader stopped reading once it falls behind, instead of holding every new entry for it', async () => {
+    const auditor = (await d.tokens.generate({ name: 'auditor', role: 'auditor', expiresDays: 0, owner: 'local:0' })).secret;
+    const tail = unreadStream(d.paths.gatewaySocket, AuditServiceService.tail.path, TailAuditRequest.encode({ last: 1, follow: true, action: '' }).finish(), { 'x-loki-credential': auditor });
+    await new Promise((r) => setTimeout(r, 300));
+    // Anyone on the gateway's door may record its reports: no credential needed to flood.
+    const audit = clientFor(AuditServiceClient, d.paths.gatewaySocket);
+    try {
+      const pad = JSON.stringify({ pad: 'x'.repeat(6000) });
+      for (let sent = 0; sent < MAX_TAIL_BACKLOG + 200; sent += 100) {
+        await Promise.all(Array.from({ length: 100 }, (_, i) => unaryCall(audit.record.bind(audit), { action: 'auth.fail', resource: `flood-${sent + i}`, result: 'denied', reason: 'flood', detailsJson: pad }, new Metadata())));
+      }
+    } finally {
+      audit.close();
+    }
+    assert.equal(await tail.finish(10_000), String(status.RESOURCE_EXHAUSTED), 'the unread tail was not ended');
   });
 });
