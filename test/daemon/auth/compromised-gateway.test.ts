@@ -10,14 +10,15 @@ import { join } from 'node:path';
 import { Client, Metadata, credentials, status, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { AuditServiceService } from '../../../proto/gen/loki/v1/audit.js';
 import { PolicyServiceService } from '../../../proto/gen/loki/v1/policy.js';
-import { SandboxServiceService } from '../../../proto/gen/loki/v1/sandbox.js';
+import { SandboxServiceClient, SandboxServiceService } from '../../../proto/gen/loki/v1/sandbox.js';
 import { SessionServiceService } from '../../../proto/gen/loki/v1/sessions.js';
 import { SystemServiceService } from '../../../proto/gen/loki/v1/system.js';
-import { TokenServiceService, VerifyTokenRequest } from '../../../proto/gen/loki/v1/tokens.js';
+import { TokenServiceClient, TokenServiceService, VerifyTokenRequest } from '../../../proto/gen/loki/v1/tokens.js';
+import { queryAuditLog } from '../../../daemon/src/audit/query.js';
 import { WorkspaceServiceService } from '../../../proto/gen/loki/v1/workspace.js';
 import { authConfigSchema } from '../../../daemon/src/auth/config.js';
 import { hashSecret } from '../../../daemon/src/tokens/secret.js';
-import { errorCode, startTestDaemon } from '../../helpers/daemon.js';
+import { clientFor, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
@@ -173,5 +174,38 @@ describe('gateway door: what a compromised gateway cannot get from lokid (attack
     assert.ok(reads >= 15, `only ${reads} reads answered`);
     // The OIDC client secret is the gateway's alone: lokid's config has no place for it.
     assert.equal(authConfigSchema.safeParse({ oidc: { issuer: 'https://idp.example.com', client_id: 'loki', client_secret: 's3cret' } }).success, false);
+  });
+
+  it('audits what a call does even when its request id or client ip is longer than the audit log holds (the field is dropped, not the entry)', async function () {
+    this.timeout(120_000);
+    const victim = await d.tokens.generate({ name: 'to-revoke', role: 'viewer', expiresDays: 1, owner: 'local:0' });
+    const tokens = clientFor(TokenServiceClient, d.paths.gatewaySocket);
+    const sandboxes = clientFor(SandboxServiceClient, d.paths.gatewaySocket);
+    const local = clientFor(SandboxServiceClient, d.paths.adminSocket);
+    const md = (k: string, v: string) => {
+      const m = withCredential(admin);
+      m.set(k, v);
+      return m;
+    };
+    const entries = async (action: string) => (await queryAuditLog(d.audit.dir, { limit: 100, action })).entries;
+    try {
+      await unaryCall(tokens.revoke.bind(tokens), { nameOrId: 'to-revoke' }, md('x-loki-request-id', 'r'.repeat(200))).catch(() => undefined);
+      if ((await d.tokens.list({ all: true })).find((t) => t.id === victim.token.id)?.revokedAt) {
+        assert.ok((await entries('token.revoke')).some((e) => e.resource === `token:${victim.token.id}` && e.result === 'success'), 'the token was revoked without an audit entry');
+      }
+      await unaryCall(sandboxes.start.bind(sandboxes), { name: 'h16-unaudited', project: '', image: '', command: [], env: {}, limits: undefined, relax: undefined }, md('x-loki-client-ip', '203.0.113.7'.padEnd(100, '7'))).catch(() => undefined);
+      const box = (await unaryCall(local.list.bind(local), { all: true })).sandboxes.find((b) => b.name === 'h16-unaudited');
+      if (box) {
+        await unaryCall(local.remove.bind(local), { id: box.id, force: true });
+        assert.ok((await entries('sandbox.start')).some((e) => e.resource === `sandbox:${box.id}` && e.result === 'success'), 'a sandbox was started without an audit entry');
+      }
+      // Nothing refused the calls themselves: they were served, and audited.
+      assert.ok((await d.tokens.list({ all: true })).find((t) => t.id === victim.token.id)?.revokedAt);
+      assert.ok(box, 'the sandbox was not started');
+    } finally {
+      tokens.close();
+      sandboxes.close();
+      local.close();
+    }
   });
 });
