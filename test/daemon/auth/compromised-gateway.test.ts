@@ -208,4 +208,34 @@ describe('gateway door: what a compromised gateway cannot get from lokid (attack
       local.close();
     }
   });
+
+  it('holds back an exec client that sends stdin faster than the process reads it, instead of buffering it all in lokid', async function () {
+    this.timeout(120_000);
+    const gw = clientFor(SandboxServiceClient, d.paths.gatewaySocket);
+    const local = clientFor(SandboxServiceClient, d.paths.adminSocket);
+    const md = () => withCredential(admin);
+    const box = (await unaryCall(gw.start.bind(gw), { name: 'h16-stdin', project: '', image: '', command: [], env: {}, limits: undefined, relax: undefined }, md())).sandbox!;
+    const call = gw.exec(md());
+    call.on('data', () => {});
+    call.on('error', () => {});
+    try {
+      call.write({ msg: { $case: 'start', start: { id: box.id, argv: ['sleep', '600'], tty: false, cols: 0, rows: 0, env: {}, workdir: '' } } });
+      // `sleep` never reads its stdin: whatever lokid takes beyond the pipe it must hold in memory.
+      const chunk = Buffer.alloc(1024 * 1024, 0x61);
+      const until = Date.now() + 15_000;
+      let sent = 0;
+      while (sent < 200 && Date.now() < until) {
+        const more = call.write({ msg: { $case: 'stdin', stdin: chunk } });
+        sent++;
+        if (!more) await Promise.race([new Promise((r) => call.once('drain', r)), new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())))]);
+      }
+      assert.ok(sent < 100, `lokid took ${sent} MiB of stdin that nothing reads`);
+    } finally {
+      call.cancel();
+      await unaryCall(local.remove.bind(local), { id: box.id, force: true }).catch(() => undefined);
+      gw.close();
+      local.close();
+    }
+    await stillServing();
+  });
 });
