@@ -8,7 +8,12 @@ import { ROLES, type Role } from './scopes.js';
 
 /** Most privileged first; the strongest mapped role names the identity's role. */
 export const OIDC_ROLE_ORDER: readonly Role[] = ['admin', 'operator', 'auditor', 'viewer'];
-const MAX_SUB_LENGTH = 255;
+/**
+ * `oidc:<sub>` is a user in the audit log, which holds 256 characters: a longer subject
+ * would make every audit record of that user's calls fail, after the actions audited
+ * once done (a revoke, a sandbox start). OIDC allows subs of 255; such a user is refused.
+ */
+const MAX_SUB_LENGTH = 256 - 'oidc:'.length;
 
 export interface RoleMappingSettings {
   role_claims: readonly string[];

@@ -11,6 +11,8 @@ export const auditSyslogSchema = z
     /** 13 = "log audit" (RFC 5424 table 1). */
     facility: z.number().int().min(0).max(23).default(13),
     app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'printable ASCII, at most 48 characters').default('lokid'),
+    /** Entries held while the collector is slow or away; beyond it, gateway reports are dropped first, then new entries. */
+    max_queue: z.number().int().min(1).max(1_000_000).default(10_000),
   })
   .strict();
 

@@ -18,23 +18,14 @@ import { gatewayReportMarks } from '../authz/call-context.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import { AUDIT_RESULTS, type AuditEntry } from './format.js';
+import { GATEWAY_ACTIONS, GATEWAY_CONFIG_RESOURCE } from './gateway-reports.js';
 import { parseTime, queryAuditLog, summarizeAuditLog, MAX_QUERY_LIMIT } from './query.js';
 import type { AuditRuntime } from './runtime.js';
 import type { AuditResult } from './types.js';
 import { verifyAuditLog } from './verify.js';
 
-/** What the gateway may record: events it alone observes. Everything else is audited by the daemon feature that did it. */
-export const GATEWAY_ACTIONS: ReadonlySet<string> = new Set([
-  'auth.fail',
-  'auth.login',
-  'auth.logout',
-  'auth.web_login',
-  'auth.web_logout',
-  'access.denied',
-  'rate_limit.reject',
-  'token.use',
-  'config.change',
-]);
+/** New entries a following tail may have waiting for its reader before it is ended. */
+export const MAX_TAIL_BACKLOG = 1000;
 
 export interface AuditModuleDeps {
   runtime: AuditRuntime;
@@ -96,7 +87,7 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
             throw new LokiError('permission_denied', `the gateway may not record "${req.action}" (allowed: ${[...GATEWAY_ACTIONS].join(', ')})`);
           }
           // The gateway reports its own config reloads; it must not be able to forge the daemon's.
-          if (req.action === 'config.change' && req.resource !== 'config:gateway') {
+          if (req.action === 'config.change' && req.resource !== GATEWAY_CONFIG_RESOURCE) {
             throw new LokiError('permission_denied', 'the gateway may record config.change only for resource "config:gateway"');
           }
           const result = parseResult(req.result) ?? 'success';
@@ -171,9 +162,20 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
           // entries already sent from history are skipped by seq.
           const live: AuditEntry[] = [];
           let wake: (() => void) | undefined;
+          // Ends this tail when its reader falls too far behind: otherwise a reader that
+          // stops reading (a compromised gateway holding an auditor's credential) makes
+          // lokid keep every new entry in memory for it while anyone floods the log.
+          const behind = new AbortController();
           const unsubscribe = req.follow
             ? sink.subscribe((entries) => {
+                if (behind.signal.aborted) return;
                 for (const e of entries) if (wanted(e)) live.push(e);
+                if (live.length > MAX_TAIL_BACKLOG) {
+                  live.length = 0;
+                  behind.abort(
+                    new LokiError('resource_exhausted', `this tail fell more than ${MAX_TAIL_BACKLOG} entries behind the audit log (its reader is not keeping up) and was ended; tail again, or query what it missed`),
+                  );
+                }
                 wake?.();
               })
             : () => {};
@@ -181,16 +183,17 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
             const page = await queryAuditLog(rt.dir, { limit: last, ...(req.action ? { action: req.action } : {}) });
             let sentSeq = 0;
             for (const e of page.entries.reverse()) {
-              await writeMessage(call, toWireEntry(e));
+              await writeMessage(call, toWireEntry(e), behind.signal);
               sentSeq = e.seq;
             }
             if (!req.follow) return;
             signal.addEventListener('abort', () => wake?.(), { once: true });
             while (!signal.aborted) {
+              if (behind.signal.aborted) throw behind.signal.reason;
               while (live.length) {
                 const e = live.shift()!;
                 if (e.seq <= sentSeq) continue;
-                await writeMessage(call, toWireEntry(e));
+                await writeMessage(call, toWireEntry(e), behind.signal);
                 sentSeq = e.seq;
               }
               await new Promise<void>((resolve) => {

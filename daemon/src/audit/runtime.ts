@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { runtimePaths, type DeepReadonly, type Logger } from '../../../common/src/index.js';
 import type { AuditConfig } from './config.js';
 import { loadOrCreateKey } from './files.js';
+import { fitEvent } from './format.js';
 import { FileAuditLog } from './sink.js';
 import { SyslogForwarder } from './syslog.js';
 import { NOOP_AUDIT, type AuditLog } from './types.js';
@@ -59,6 +60,7 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
       protocol: s.protocol,
       facility: s.facility,
       appName: s.app_name,
+      maxQueue: s.max_queue,
       log,
       ...(s.ca_file ? { caFile: s.ca_file } : {}),
     });
@@ -80,7 +82,11 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
   const audit: AuditLog = {
     record: (event) => {
       const marks = gatewayReportMarks(event.ip, event.request_id);
-      return sink.record(marks ? { ...event, details: { ...(event.details ?? {}), ...marks } } : event);
+      if (!marks) return sink.record(event);
+      // Fitted again with the marks in: they must never be what pushes an entry past the
+      // details limit, which would refuse it after the action (details the caller or an
+      // agent filled to just under 8 KiB, then an approval or a revoke left unaudited).
+      return sink.record(fitEvent({ ...event, details: { ...(event.details ?? {}), ...marks } }));
     },
   };
   return {

@@ -2,6 +2,13 @@
 // octet counting) or TCP+TLS (RFC 5425). It never blocks or fails a local
 // write: entries go into a bounded queue, a slow or absent collector only
 // makes the queue fill, and overflow is counted in `dropped`.
+//
+// The gateway's reports (AuditService.Record: auth failures, rate-limit
+// rejections, …) are entries whose volume the gateway chooses, and a
+// compromised gateway can send them as fast as lokid writes. So on a full queue
+// they are what is dropped: a daemon entry (a token minted, a session started,
+// an approval decided) takes the place of the oldest queued gateway report, and
+// a flood of reports cannot push the daemon's own entries out of the SIEM feed.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -9,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from '../../../common/src/index.js';
 import { canonicalJson, type AuditEntry } from './format.js';
+import { isGatewayReport } from './gateway-reports.js';
 
 export type SyslogProtocol = 'udp' | 'tcp' | 'tls';
 
@@ -83,7 +91,7 @@ export function formatRfc5424(e: AuditEntry, opts: { facility: number; appName: 
 
 export class SyslogForwarder {
   private readonly opts: SyslogForwarderOptions;
-  private readonly queue: Buffer[] = [];
+  private readonly queue: { msg: Buffer; report: boolean }[] = [];
   private readonly counters = { sent: 0, dropped: 0 };
   private udp: UdpSocket | undefined;
   private sock: Socket | undefined;
@@ -104,7 +112,8 @@ export class SyslogForwarder {
     if (this.closed) return;
     const max = this.opts.maxQueue ?? 10_000;
     for (const e of entries) {
-      if (this.queue.length >= max) {
+      const report = isGatewayReport(e);
+      if (this.queue.length >= max && (report || !this.dropOldestReport())) {
         this.counters.dropped++;
         continue;
       }
@@ -113,9 +122,18 @@ export class SyslogForwarder {
         appName: this.opts.appName ?? 'lokid',
         hostname: this.opts.hostname ?? hostname(),
       });
-      this.queue.push(Buffer.from(msg, 'utf8'));
+      this.queue.push({ msg: Buffer.from(msg, 'utf8'), report });
     }
     this.pump();
+  }
+
+  /** Makes room for a daemon entry by dropping the oldest queued gateway report; false when none is queued. */
+  private dropOldestReport(): boolean {
+    const i = this.queue.findIndex((q) => q.report);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    this.counters.dropped++;
+    return true;
   }
 
   stats(): SyslogStats {
@@ -143,7 +161,7 @@ export class SyslogForwarder {
       this.udp.unref();
     }
     while (this.queue.length) {
-      let msg = this.queue.shift()!;
+      let msg = this.queue.shift()!.msg;
       if (msg.length > MAX_UDP) msg = msg.subarray(0, MAX_UDP);
       // UDP is fire-and-forget by design; a lost datagram is the SIEM's choice of transport.
       this.udp.send(msg, this.opts.port, this.opts.host, (err) => {
@@ -162,7 +180,7 @@ export class SyslogForwarder {
     this.writing = true;
     const sock = this.sock;
     while (this.queue.length && this.sock === sock) {
-      const msg = this.queue.shift()!;
+      const msg = this.queue.shift()!.msg;
       // RFC 6587 octet counting: "<len> <msg>", len in bytes.
       const ok = sock.write(Buffer.concat([Buffer.from(`${msg.length} `), msg]));
       this.counters.sent++;

@@ -58,6 +58,12 @@ export const authConfigSchema = z
      * socket then acts with this role.
      */
     gateway_anonymous_role: ROLE_OR_NONE.default('none'),
+    /**
+     * Streams (events, approvals, audit tail, logs, exec) one end user may hold open
+     * through the gateway at once; more are refused with resource_exhausted. Keep it
+     * above the gateway's rate_limit.max_streams_per_subject (default 16).
+     */
+    gateway_max_streams_per_subject: z.number().int().min(1).max(100_000).default(64),
   })
   .strict();
 
@@ -70,4 +76,5 @@ export const authEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_OIDC_AUDIENCE', path: 'auth.oidc.audience', type: 'string' },
   { env: 'LOKI_OIDC_DEFAULT_ROLE', path: 'auth.oidc.default_role', type: 'string' },
   { env: 'LOKI_GATEWAY_ANONYMOUS_ROLE', path: 'auth.gateway_anonymous_role', type: 'string' },
+  { env: 'LOKI_GATEWAY_MAX_STREAMS_PER_SUBJECT', path: 'auth.gateway_max_streams_per_subject', type: 'int' },
 ];

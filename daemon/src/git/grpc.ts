@@ -5,7 +5,7 @@
 // finishing and opening PRs need `control`; reads need `read`. Workspaces are owned by the subject that created them; others
 // (without `*`) get workspace_not_found, never a hint that it exists.
 import type { Server } from '@grpc/grpc-js';
-import { LokiError } from '../../../common/src/index.js';
+import { LokiError, SESSION_ID_RE } from '../../../common/src/index.js';
 import * as pb from '../../../proto/gen/loki/v1/workspace.js';
 import type { AuditLog } from '../audit/types.js';
 import { fitEvent } from '../audit/format.js';
@@ -119,6 +119,12 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
         createWorkspace: unary(ctx, 'WorkspaceService/CreateWorkspace', async (req: pb.CreateWorkspaceRequest, caller) => {
           requireScope(caller, 'control');
           const sessionId = required(req.sessionId, 'session_id');
+          // lokid makes its sessions' workspaces itself, as the session's owner. Through the
+          // gateway, naming one of its session ids would squat it: the real start then fails,
+          // and the squatter owns the workspace record that decides who reads that session's trail.
+          if (caller.role !== 'local-admin' && SESSION_ID_RE.test(sessionId)) {
+            throw new LokiError('permission_denied', `${sessionId} is a lokid session id: lokid creates its sessions' workspaces itself (choose another session_id)`);
+          }
           // Linux pids never exceed PID_MAX_LIMIT (2^22); 0 means the daemon's own.
           if (!Number.isInteger(req.pid) || req.pid < 0 || req.pid > 4_194_304) throw new LokiError('invalid_argument', 'pid must be an integer between 0 and 4194304');
           const ws = await audited(

@@ -8,15 +8,23 @@ import type { Metadata } from '@grpc/grpc-js';
 import { LokiError, ROLES, type Role, type Scope } from '../../../common/src/index.js';
 import type { Caller, CallerRole } from '../authz/caller.js';
 import type { CredentialVerifier, VerifiedCredential } from '../auth/verifier.js';
+import type { StreamSlots } from './stream-slots.js';
+import { LIMITS as AUDIT_LIMITS } from '../audit/format.js';
 
 const SAFE = /^[\x20-\x7e]{1,256}$/;
 /** Tokens are ~50 characters, JWTs a few KB; anything longer is refused before any work. */
 const CREDENTIAL = /^[\x21-\x7e]{1,16384}$/;
 export const CREDENTIAL_METADATA = 'x-loki-credential';
 
-function md(metadata: Metadata, key: string): string | undefined {
+/**
+ * A printable metadata value, or undefined. `max`: values that go into audit entries
+ * are held to the audit log's own field limits. One the log would refuse (a 200-character
+ * request id, a 100-character client ip) made every audit record of the call fail, and
+ * actions audited once done stayed done, unaudited (a sandbox started, a token revoked).
+ */
+function md(metadata: Metadata, key: string, max = 256): string | undefined {
   const v = metadata.get(key)[0];
-  if (typeof v !== 'string' || !SAFE.test(v)) return undefined;
+  if (typeof v !== 'string' || !SAFE.test(v) || v.length > max) return undefined;
   return v;
 }
 
@@ -33,6 +41,8 @@ export interface GatewayTrust {
   verifier?: CredentialVerifier;
   /** Role for credential-less gateway calls (`none`: the gateway acts as itself, with no user's rights). */
   anonymousRole?: Role | 'none';
+  /** Open streams per verified subject, shared by every gateway door; unbounded without one. */
+  streams?: StreamSlots;
 }
 
 /** The gateway's own calls that need no end user, and the scopes they run with. */
@@ -58,7 +68,7 @@ function noCredential(method: string): LokiError {
 
 function gatewayCaller(method: string, metadata: Metadata, trust: GatewayTrust, requestId: string): Caller | Promise<Caller> {
   // Request id and client IP are the gateway's report; audit entries say so.
-  const clientIp = md(metadata, 'x-loki-client-ip') ?? '';
+  const clientIp = md(metadata, 'x-loki-client-ip', AUDIT_LIMITS.ip) ?? '';
   const reported = md(metadata, 'x-loki-subject');
   const raw = metadata.get(CREDENTIAL_METADATA)[0];
   if (raw !== undefined) {
@@ -106,7 +116,7 @@ function gatewayUser(requestId: string, clientIp: string, reported: string | und
  * rejected.
  */
 export function resolveCaller(listener: ListenerIdentity, metadata: Metadata, method: string, trust: GatewayTrust = {}): Caller | Promise<Caller> {
-  const requestId = md(metadata, 'x-loki-request-id') ?? '';
+  const requestId = md(metadata, 'x-loki-request-id', AUDIT_LIMITS.requestId) ?? '';
   switch (listener.role) {
     case 'local-admin': {
       // Only principals the socket's file mode admits reach here; the uid the CLI

@@ -129,17 +129,21 @@ function runStream<Req, Res>(
   const ac = new AbortController();
   for (const e of abortOn) call.on(e, () => ac.abort());
   let caller: Caller | undefined;
+  let release = () => {};
   // Streams are long-lived: one promise hop at their start costs nothing worth a second path.
   new Promise<Caller>((resolve) => resolve(identify(ctx, method, call)))
     .then((c) => {
       caller = c;
+      release = holdSlot(ctx, c, call);
       return runWithCaller(c, () => run(c, ac.signal));
     })
     .then(
       () => {
+        release();
         if (!call.writableEnded) call.end();
       },
       (err: unknown) => {
+        release();
         // A client that went away is not an error worth a log line; a refusal still is.
         if (ac.signal.aborted && !(err instanceof LokiError)) return;
         logError(ctx.log, method, caller, err);
@@ -148,10 +152,35 @@ function runStream<Req, Res>(
     );
 }
 
-/** Writes one message to a gRPC stream, waiting for back-pressure to clear. */
-export function writeMessage<T>(call: { write(m: T): boolean; once(e: 'drain', f: () => void): unknown }, msg: T): Promise<void> {
-  return new Promise((resolve) => {
-    if (call.write(msg)) resolve();
-    else call.once('drain', resolve);
+/**
+ * A gateway caller's stream takes one of its subject's slots (grpc/stream-slots.ts),
+ * or is refused with resource_exhausted. The slot is given back when the call goes
+ * (cancelled, closed), not only when the handler returns: a handler waiting for a
+ * reader that vanished must not keep its user locked out.
+ */
+function holdSlot(ctx: HandlerContext, caller: Caller, call: { once(e: 'cancelled' | 'close', f: () => void): unknown }): () => void {
+  const slots = ctx.trust?.streams;
+  if (caller.role !== 'gateway' || !slots) return () => {};
+  const release = slots.take(caller.subject);
+  call.once('cancelled', release);
+  call.once('close', release);
+  return release;
+}
+
+/**
+ * Writes one message to a gRPC stream, waiting for back-pressure to clear. With
+ * `signal`, the wait ends (rejecting with the signal's reason) when it aborts: a
+ * reader that stopped reading cannot hold the handler forever.
+ */
+export function writeMessage<T>(call: { write(m: T): boolean; once(e: 'drain', f: () => void): unknown }, msg: T, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    if (call.write(msg)) return resolve();
+    const onAbort = () => reject(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    call.once('drain', () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
   });
 }

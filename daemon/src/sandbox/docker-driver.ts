@@ -294,9 +294,17 @@ export class DockerSandboxDriver implements SandboxDriver {
     });
     return {
       output,
-      write: (data) => {
-        if (!stream.writableEnded) stream.write(data);
-      },
+      write: (data) =>
+        new Promise<void>((resolve) => {
+          if (stream.writableEnded || stream.destroyed || stream.write(data)) return resolve();
+          const done = () => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            resolve();
+          };
+          stream.once('drain', done);
+          stream.once('close', done);
+        }),
       closeStdin: () => {
         // Half-close: Docker closes the process's stdin when the hijacked socket's write side ends.
         if (!stream.writableEnded) stream.end();

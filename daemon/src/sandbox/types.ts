@@ -110,7 +110,8 @@ export interface ExecOptions {
 export interface ExecSession {
   /** Output chunks until the process exits. */
   output: AsyncIterable<LogChunk>;
-  write(data: Buffer): void;
+  /** Resolves once the data is taken (at once, or when the process's stdin drains): callers wait before writing more. */
+  write(data: Buffer): Promise<void>;
   closeStdin(): void;
   resize(cols: number, rows: number): Promise<void>;
   /** Resolves with the exit code once the process has exited and output is drained. */

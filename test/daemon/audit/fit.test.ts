@@ -1,6 +1,15 @@
 // fitEvent: records the daemon writes about agent-controlled text fit the audit log's
 // limits (validateEvent) instead of being refused, and every cut says what it left out.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
+import { queryAuditLog } from '../../../daemon/src/audit/query.js';
+import { createAuditRuntime } from '../../../daemon/src/audit/runtime.js';
+import { runWithCaller } from '../../../daemon/src/authz/call-context.js';
+import type { Caller } from '../../../daemon/src/authz/caller.js';
 import { fitEvent, LIMITS, validateEvent } from '../../../daemon/src/audit/format.js';
 import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
 
@@ -33,5 +42,24 @@ describe('audit: fitEvent', () => {
       assert.doesNotMatch(d[k]!, /[\ud800-\udbff](?![\udc00-\udfff])/, `${k}: no lone high surrogate`);
     }
     validateEvent(ev);
+  });
+
+  it('writes an entry made during a gateway call whose details fit until the gateway-report marks are added', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'h16-fit-'));
+    const rt = await createAuditRuntime({ config: auditConfigSchema.parse({}), home, log: pino({ level: 'silent' }) });
+    try {
+      const caller: Caller = { role: 'gateway', subject: 'token:approver', scopes: ['*'], auth: 'token:approver', requestId: 'req-1', clientIp: '203.0.113.7' };
+      // Details the caller (and an agent) chose, fitted by the feature to just under the limit.
+      const details = { comment: 'c'.repeat(LIMITS.detailsBytes - 40) };
+      assert.ok(Buffer.byteLength(JSON.stringify(details)) <= LIMITS.detailsBytes);
+      await runWithCaller(caller, () => rt.audit.record({ action: 'approval.decide', user: caller.subject, resource: 'session:s1', result: 'success', ip: caller.clientIp, request_id: caller.requestId, details }));
+      const [e] = (await queryAuditLog(rt.dir, { limit: 1, action: 'approval.decide' })).entries;
+      assert.ok(e, 'the entry was refused');
+      assert.deepEqual(e.details.reported_by_gateway, ['ip', 'request_id']);
+      assert.match(String(e.details.comment), /… \[\+\d+ chars\]$/);
+    } finally {
+      await rt.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

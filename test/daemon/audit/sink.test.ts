@@ -203,7 +203,7 @@ describe('createAuditRuntime', () => {
       bindings: auditEnvBindings,
     });
     assert.equal(cfg.audit.retention_days, 90);
-    assert.deepEqual({ ...cfg.audit.syslog }, { host: 'siem.example', port: 6514, protocol: 'tls', facility: 13, app_name: 'lokid' });
+    assert.deepEqual({ ...cfg.audit.syslog }, { host: 'siem.example', port: 6514, protocol: 'tls', facility: 13, app_name: 'lokid', max_queue: 10_000 });
     assert.throws(
       () => loadConfig({ schema, env: { LOKI_AUDIT_RETENTION_DAYS: '0', LOKI_AUDIT_SYSLOG_HOST: 'h', LOKI_AUDIT_SYSLOG_PROTOCOL: 'smtp' }, bindings: auditEnvBindings }),
       (err: unknown) => err instanceof ConfigError && err.problems.length === 2,

@@ -10,6 +10,11 @@ import { auditConfigSchema } from '../../../daemon/src/audit/config.js';
 import { createAuditRuntime } from '../../../daemon/src/audit/runtime.js';
 import { SyslogForwarder } from '../../../daemon/src/audit/syslog.js';
 import type { AuditEntry } from '../../../daemon/src/audit/format.js';
+import { Metadata } from '@grpc/grpc-js';
+import { AuditServiceClient } from '../../../proto/gen/loki/v1/audit.js';
+import { TokenServiceClient } from '../../../proto/gen/loki/v1/tokens.js';
+import { clientFor, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
+import { shortTempDir } from '../../helpers/entry.js';
 import { event, tempDir } from './helpers.js';
 
 // RFC 5424: <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] BOM MSG
@@ -141,5 +146,37 @@ describe('SIEM forwarding (RFC 5424 syslog)', () => {
     assert.ok(Date.now() - started < 200, 'send returned at once');
     assert.deepEqual(fwd.stats(), { sent: 0, dropped: 7, queued: 5 });
     fwd.close();
+  });
+
+  it('keeps the daemon\'s own entries when a compromised gateway floods the queue with its reports while the collector is away', async function () {
+    this.timeout(60_000);
+    // A port that was just free: the collector is away during the flood, as a slow SIEM would be.
+    const probe = createTcpServer();
+    const port = await listen(probe);
+    await new Promise((r) => probe.close(r));
+    const d = await startTestDaemon({ home: shortTempDir('h16-syslog-flood'), overrides: { audit: { syslog: { host: '127.0.0.1', port, protocol: 'tcp', max_queue: 20 } } } });
+    const got = collector();
+    const server = createTcpServer((sock) => octetCounted(sock, (m) => got.push(m)));
+    const gw = clientFor(AuditServiceClient, d.paths.gatewaySocket);
+    const admin = clientFor(TokenServiceClient, d.paths.adminSocket);
+    try {
+      // The attacker needs no credential: these are recorded as the gateway's own reports.
+      for (let i = 0; i < 60; i++) {
+        await unaryCall(gw.record.bind(gw), { action: 'auth.fail', resource: `flood-${i}`, result: 'denied', reason: 'flood', detailsJson: '' }, new Metadata());
+      }
+      await unaryCall(admin.generate.bind(admin), { name: 'minted-during-flood', role: 'admin', scopes: [], expiresDays: 1 });
+      // The collector comes back: what the queue kept is delivered.
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+      const deadline = Date.now() + 40_000;
+      while (!got.messages.some((m) => m.includes('minted-during-flood')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const actions = got.messages.map((m) => /\[loki@32473 [^\]]*action="([^"]+)"/.exec(m)?.[1]);
+      assert.ok(got.messages.some((m) => m.includes('token.generate') && m.includes('minted-during-flood')), `token.generate never reached the collector; got ${actions.join(', ')}`);
+      assert.ok(actions.filter((a) => a === 'auth.fail').length < 20, 'the reports were bounded by the queue');
+    } finally {
+      gw.close();
+      admin.close();
+      server.close();
+      await d.cleanup();
+    }
   });
 });

@@ -128,6 +128,27 @@ describe('WorkspaceService over a unix socket', () => {
     assert.deepEqual((await call(admin, admin.auditCount, { sessionId: '' })).bySession, { g2: 1, g3: 1, orphan: 1 });
   });
 
+  it('refuses a gateway caller a workspace under one of lokid\'s session ids (squatting it would hand over that session\'s trail)', async () => {
+    // Another user's session, whose agent trail has no workspace record (only an admin sees such a trail).
+    const victim = 'ses-0123456789ab';
+    fx.trail.append(victim, { action: 'agent_shell', agent: 'claude', details: { command: 'cat .env' } });
+    await fx.projects.register(project, { name: 'mine', registeredBy: 'token:mallory' });
+    const md = new Metadata();
+    md.set('x-loki-credential', creds.issue('token:mallory', ['read', 'control']));
+    const err = await call(gateway, gateway.createWorkspace, { project: 'mine', sessionId: victim, pid: 0, agent: '' }, md).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const leaked = await call(gateway, gateway.auditLog, { sessionId: victim, limit: 0 }, md).then((r) => r.entries.length, () => 0);
+    assert.equal(leaked, 0, 'the squatter read the session\'s agent trail');
+    assert.ok(err, 'the squat was accepted');
+    assert.deepEqual([codeOf(err).grpc, codeOf(err).loki], [status.PERMISSION_DENIED, 'permission_denied']);
+    assert.match(codeOf(err).message, /ses-0123456789ab is a lokid session id/);
+    // Its own ids still work, and the local admin keeps every id.
+    await call(gateway, gateway.createWorkspace, { project: 'mine', sessionId: 'mallory-1', pid: 0, agent: '' }, md);
+    await call(admin, admin.createWorkspace, { project: 'mine', sessionId: 'ses-00000000abcd', pid: 0, agent: '' });
+  });
+
   it('refuses a gateway caller with control scope a workspace of a project it may not see (someone else\'s, unshared), like a missing project', async () => {
     await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [], alias: '' });
     const md = new Metadata();

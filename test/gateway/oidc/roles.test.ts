@@ -21,10 +21,12 @@ describe('OIDC role mapping', function () {
   });
 
   it('refuses subjects that are empty, too long, or contain separators or control characters', function () {
-    for (const sub of ['', 'a,b', 'line\nbreak', 'x'.repeat(256), undefined]) {
+    // 252: `oidc:` + sub would not fit the audit log's 256-character user field.
+    for (const sub of ['', 'a,b', 'line\nbreak', 'x'.repeat(256), 'x'.repeat(252), undefined]) {
       assert.throws(() => identityFromClaims({ sub, hd: 'example.com' }, cfg), /usable subject/, JSON.stringify(sub));
     }
     assert.equal(identityFromClaims({ sub: '00u1abc', hd: 'example.com' }, cfg).subject, 'oidc:00u1abc');
+    assert.equal(identityFromClaims({ sub: 'x'.repeat(251), hd: 'example.com' }, cfg).subject.length, 256);
   });
 });
 
