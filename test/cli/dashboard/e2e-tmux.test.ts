@@ -91,7 +91,7 @@ describe('loki dashboard in tmux against a real daemon', function () {
     screen = await t.until((x) => x.includes(`Session ${id}`) && /completed · script/.test(x), 'the session to carry on and complete', 90_000);
     t.save(`${tag}-3-completed`, screen);
     assert.match(screen, /#\d+ /, 'events are listed');
-    assert.match(screen, /diff 1 files \+1 -0/);
+    assert.match(screen, /diff 1 file \+1 -0 · 1 commit/);
   }
 
   it('navigates, approves through the confirmation, survives a resize and quits to a clean screen (admin socket, gRPC)', async function () {
