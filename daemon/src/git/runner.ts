@@ -195,3 +195,20 @@ export function inRepo(path: string, extra: Omit<GitRunOptions, 'cwd' | 'runAs'>
   if (st.uid === 0) return { ...extra, cwd: path };
   return { ...extra, cwd: path, runAs: { uid: st.uid, gid: st.gid, home: homeOf(st.uid) } };
 }
+
+/**
+ * The `--upload-pack` command for a clone the daemon (root) makes of a repository another
+ * user owns: the side that reads the repository runs as its owner, so the kernel lets it
+ * read only what the owner may. Without this, root follows whatever the owner puts in the
+ * repository — `.git` as a link to a repository only root may read, linked refs or object
+ * directories, alternates — and the clone hands that to the agent. Undefined when the daemon
+ * is not root or the repository is root's (git runs as the daemon, as before).
+ */
+export function uploadPackAsOwner(path: string): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const st = statSync(path);
+  if (st.uid === 0) return undefined;
+  const home = homeOf(st.uid).replace(/'/g, `'\\''`);
+  // git runs this through the shell with the repository path appended; uid/gid are numbers.
+  return `setpriv --reuid=${st.uid} --regid=${st.gid} --clear-groups env HOME='${home}' git-upload-pack`;
+}
