@@ -17,6 +17,7 @@ import type { RequestLimiter, RateDecision, Slot } from '../limits/limiter.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { mayBePublic, type RouteAccess } from '../routes/access.js';
 import { isSafeMethod, sameOrigin, type SecuritySettings } from './security.js';
+import { watchStreamCredential } from './stream-credentials.js';
 import type { StreamTicketStore } from './stream-tickets.js';
 
 declare module 'fastify' {
@@ -256,6 +257,8 @@ export const guardPlugin = fp(
           throw err;
         }
         releases.add(place);
+        // Admitted once, open for hours: a credential revoked or expired meanwhile ends it.
+        watchStreamCredential(req, identity, authenticator);
         return undefined;
       }
       if (releases.takeSlot(limiter, identity.subject, exempt)) return undefined;
