@@ -1,6 +1,7 @@
 // `loki login` state: the gateway URL and token, stored like `gh auth login`
 // does, in the user's config directory with mode 0600 (directory 0700).
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LokiError } from '../../common/src/index.js';
@@ -41,9 +42,22 @@ export function readLogin(env: NodeJS.ProcessEnv = process.env): StoredLogin | u
 export function writeLogin(login: StoredLogin, env: NodeJS.ProcessEnv = process.env): string {
   const file = loginFile(env);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  // Create with 0600 directly (no window with a wider mode), then fix an older file's mode.
-  writeFileSync(file, JSON.stringify(login, null, 2) + '\n', { mode: 0o600 });
-  chmodSync(file, 0o600);
+  // A new file, created 0600 (no window with a wider mode), renamed over the old one: an older,
+  // wider login.json may be held open by another user, who must not read the new token through it.
+  const tmp = join(dirname(file), `.login-${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeFileSync(fd, JSON.stringify(login, null, 2) + '\n');
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   return file;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { KIND_MAP, LokiError } from '../../common/src/errors.js';
 import { isMainModule } from '../../common/src/main-module.js';
+import { hideSecretArgs } from './argv-secrets.js';
 import { installProcessHandlers } from './output.js';
 import { parseUpInvocation } from './up/fast-path.js';
 
@@ -20,6 +21,7 @@ async function runUpOnly(up: NonNullable<ReturnType<typeof parseUpInvocation>>):
 
 // Nothing runs on import; real paths so a symlinked `loki` (npm link, /usr/local/bin) still runs.
 if (isMainModule(import.meta.url)) {
+  hideSecretArgs();
   const argv = process.argv.slice(2);
   const up = parseUpInvocation(argv);
   // Everything else loads the whole command tree (commander, the client, Ink) on demand.

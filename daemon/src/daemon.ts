@@ -8,6 +8,7 @@ import { createLogger, runtimePaths, toLokiError, type Logger, type RuntimePaths
 import { createAuditModule, createAuditRuntime, type AuditRuntime } from './audit/index.js';
 import { loadDaemonConfig, seccompProfilePath, type DaemonConfig } from './config.js';
 import { createHealthModule, HealthState } from './grpc/health.js';
+import { ensureHome, ensurePrivateDir } from './home-dirs.js';
 import type { ServiceModule } from './grpc/module.js';
 import { createSandboxModule } from './sandbox/grpc.js';
 import { createSystemModule } from './system/grpc.js';
@@ -100,7 +101,10 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   // Everything that would refuse this start is checked before the first directory, key or token is made.
   checkDaemonConfig(config, env);
   await refuseRunningDaemon([paths.adminSocket, paths.gatewaySocket]);
-  for (const d of [config.home, paths.stateDir, paths.workspacesDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  ensureHome(config.home);
+  for (const d of [paths.stateDir, paths.workspacesDir]) ensurePrivateDir(d, log);
+  // Made by the audit log when it is on; an existing one is checked and tightened either way.
+  ensurePrivateDir(paths.auditDir, log, { create: false });
   mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
   const startedAtMs = Date.now();
 

@@ -1,8 +1,8 @@
 // `loki login URL` checks the token against a real gateway before storing it
 // (0600), later commands go remote without flags, and `loki logout` goes local again.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,5 +116,42 @@ describe('loki login / logout against a real gateway', function () {
     const local = await loki(['status']);
     assert.equal(local.code, 8, 'no local daemon under this HOME');
     assert.match(local.stderr, /lokid is not running/);
+  });
+
+  // Another host user who could open an older, wider login.json (a hand copy, an old version) keeps
+  // that open file: a new login must land in a new file, never be written through that one.
+  it('writes a new login to a new 0600 file: another user holding the old, wider file open never reads the new token', async function () {
+    if (process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv')) this.skip();
+    const cfg = join(dir, 'cfg');
+    mkdirSync(cfg, { recursive: true });
+    for (const d of [dir, cfg]) chmodSync(d, 0o755);
+    const file = join(cfg, 'login.json');
+    writeFileSync(file, JSON.stringify({ url: 'http://old.invalid', token: 'loki_old', saved_at: '' }));
+    chmodSync(file, 0o644);
+    // uid 65534 opens the file now, and reads through that descriptor when told to.
+    const spy = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `
+      const fs = require('fs'); const fd = fs.openSync(process.argv[1], 'r'); console.log('open');
+      process.stdin.once('data', () => { const b = Buffer.alloc(65536); const n = fs.readSync(fd, b, 0, b.length, 0); console.log(b.subarray(0, n).toString()); process.exit(0); });
+    `, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let seen = '';
+    spy.stdout.on('data', (c: Buffer) => (seen += c.toString()));
+    const exited = new Promise<number | null>((resolve) => spy.on('exit', resolve));
+    while (!seen.includes('open')) {
+      if (spy.exitCode !== null) assert.fail(`the probe could not open the file: ${seen}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    try {
+      const r = await loki(['login', url, '--token-file', join(dir, 'good')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.ok(readFileSync(file, 'utf8').includes(readFileSync(join(dir, 'good'), 'utf8').trim()));
+      spy.stdin.write('read\n');
+      assert.equal(await exited, 0);
+      assert.ok(!seen.includes(readFileSync(join(dir, 'good'), 'utf8').trim()), `the other user read the new token: ${seen}`);
+    } finally {
+      spy.kill();
+      await loki(['logout']);
+      chmodSync(dir, 0o700);
+    }
   });
 });

@@ -211,6 +211,22 @@ describe('gateway abuse resistance', () => {
     }
   });
 
+  it('without trusted proxies, a client rotating X-Forwarded-For, X-Real-IP and Forwarded is still locked out by its socket address', async () => {
+    const gw = await buildTestGateway({ socket: daemon.gatewaySocket });
+    try {
+      const bad = 'loki_' + 'D'.repeat(43);
+      const codes = [];
+      for (let i = 0; i < 7; i++) {
+        const spoof = `198.51.100.${i}`;
+        const r = await gw.app.inject({ url: '/api/status', headers: { ...bearer(bad), 'x-forwarded-for': spoof, 'x-real-ip': spoof, forwarded: `for=${spoof}` }, remoteAddress: '192.0.2.77' });
+        codes.push(r.statusCode);
+      }
+      assert.deepEqual(codes, [401, 401, 401, 401, 401, 429, 429]);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('rate-limits unauthenticated requests per client address', async () => {
     const gw = await buildTestGateway({ socket: daemon.gatewaySocket, raw: { rate_limit: { unauthenticated_per_minute: 2, burst: 100 } } });
     try {

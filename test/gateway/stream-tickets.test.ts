@@ -51,6 +51,31 @@ describe('stream tickets', () => {
     assert.match(r.json().error.message, /only on SSE and WebSocket routes/);
   });
 
+  // A ticket seen in a URL (a proxy log, a shoulder) is only worth anything until it is tried:
+  // every refused use spends it, wherever it was tried, so it cannot be tried again at the right place.
+  it('spends a ticket on every refused use: another route, a public or unknown path, with a header, twice, next to a token', async () => {
+    const misuses: Array<(t: string) => { url: string; headers?: Record<string, string> }> = [
+      (t) => ({ url: `/api/sessions?ticket=${t}` }),
+      (t) => ({ url: `/health?ticket=${t}` }),
+      (t) => ({ url: `/api/no-such-route?ticket=${t}` }),
+      (t) => ({ url: `/api/events/?follow=false&ticket=${t}` }),
+      (t) => ({ url: `/api/events?follow=false&ticket=${t}`, headers: bearer(viewer) }),
+      (t) => ({ url: `/api/events?follow=false&ticket=${t}&ticket=${t}` }),
+      (t) => ({ url: `/api/events?follow=false&ticket=${t}&token=loki_x` }),
+    ];
+    for (const [i, misuse] of misuses.entries()) {
+      const t = String((await ticketFor('/api/events')).body.ticket);
+      const m = misuse(t);
+      // Each from its own address: the refusals count towards the auth-failure lockout.
+      const remoteAddress = `192.0.2.${10 + i}`;
+      const refused = await gw.app.inject({ url: m.url, remoteAddress, ...(m.headers ? { headers: m.headers } : {}) });
+      assert.notEqual(refused.statusCode, 200, m.url);
+      const later = await gw.app.inject({ url: `/api/events?follow=false&ticket=${t}`, remoteAddress });
+      assert.equal(later.statusCode, 401, `still usable after ${m.url}${m.headers ? ' with a header' : ''}`);
+      assert.match(later.json().error.message, /unknown or already used/);
+    }
+  });
+
   it('never accepts a long-lived token in the URL, not even a valid one on a stream route', async () => {
     for (const name of ['access_token', 'token']) {
       const r = await gw.app.inject({ url: `/api/events?follow=false&${name}=${viewer}` });

@@ -10,9 +10,10 @@
 // pass caller text as an option: every argv is built here or in this folder,
 // ref names are validated first, and `--end-of-options`/`--` separate operands.
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LokiError } from '../../../common/src/index.js';
 
 /** Config every daemon git call runs with; command-line config wins over repository config. */
 export const GIT_HARDENING: readonly string[] = [
@@ -159,6 +160,27 @@ function homeOf(uid: number): string {
 }
 
 /**
+ * A project is registered by its real path (no symbolic link in it). Whoever owns the
+ * directory, or one above it, can later put a link in its place — to a repository only
+ * root may read, or one outside the registry roots — and the daemon would clone, read and
+ * write there as if it were the project. So the path must still be its own real path.
+ */
+export function assertStillRegisteredPath(path: string): void {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return; // gone: the git command itself says so
+  }
+  if (real !== path) {
+    throw new LokiError(
+      'unsafe_workspace',
+      `the project directory ${path} now leads to ${real} (a symbolic link was put in its path); nothing is run there: check it, then unregister and register the project again`,
+    );
+  }
+}
+
+/**
  * Options for git commands in a registered project repository. When the daemon
  * runs as root and the repository belongs to someone else, git runs as the
  * repository's owner: git would refuse the repo otherwise (safe.directory), and
@@ -166,9 +188,27 @@ function homeOf(uid: number): string {
  * instead of leaving root-owned files in their .git.
  */
 export function inRepo(path: string, extra: Omit<GitRunOptions, 'cwd' | 'runAs'> = {}): GitRunOptions {
+  assertStillRegisteredPath(path);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot) return { ...extra, cwd: path };
   const st = statSync(path);
   if (st.uid === 0) return { ...extra, cwd: path };
   return { ...extra, cwd: path, runAs: { uid: st.uid, gid: st.gid, home: homeOf(st.uid) } };
+}
+
+/**
+ * The `--upload-pack` command for a clone the daemon (root) makes of a repository another
+ * user owns: the side that reads the repository runs as its owner, so the kernel lets it
+ * read only what the owner may. Without this, root follows whatever the owner puts in the
+ * repository — `.git` as a link to a repository only root may read, linked refs or object
+ * directories, alternates — and the clone hands that to the agent. Undefined when the daemon
+ * is not root or the repository is root's (git runs as the daemon, as before).
+ */
+export function uploadPackAsOwner(path: string): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const st = statSync(path);
+  if (st.uid === 0) return undefined;
+  const home = homeOf(st.uid).replace(/'/g, `'\\''`);
+  // git runs this through the shell with the repository path appended; uid/gid are numbers.
+  return `setpriv --reuid=${st.uid} --regid=${st.gid} --clear-groups env HOME='${home}' git-upload-pack`;
 }

@@ -10,7 +10,7 @@ import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { copyFile, lstat, readdir, readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
-import { runGit } from './runner.js';
+import { assertStillRegisteredPath, runGit, uploadPackAsOwner } from './runner.js';
 
 /** What a workspace is made of: the project's base branch at a pinned commit, on a new session branch. */
 export interface WorkspaceFillTarget {
@@ -42,10 +42,15 @@ export interface WorkspaceFill {
 export async function cloneWorkspace(t: Omit<WorkspaceFillTarget, 'branch' | 'projectId'>, checkout: string[]): Promise<void> {
   // --no-local: objects are copied through the git transport, so nothing in the
   // workspace is a hardlink into (or an alternate of) the project's object store.
-  // Trusting the registered project path (it may belong to another user) is the registration's point.
-  await runGit(['clone', '--quiet', '--no-local', '--no-hardlinks', '--no-checkout', '--single-branch', '--no-tags', '--branch', t.baseBranch, '--', t.projectPath, t.dest], {
-    safeDirectories: [t.projectPath, join(t.projectPath, '.git')],
-  });
+  // Trusting the registered project path (it may belong to another user) is the registration's point;
+  // a link put in its place since is not that path.
+  assertStillRegisteredPath(t.projectPath);
+  // Another user's repository is read by its owner (upload-pack), never by root: see uploadPackAsOwner.
+  const uploadPack = uploadPackAsOwner(t.projectPath);
+  await runGit(
+    ['clone', '--quiet', '--no-local', '--no-hardlinks', '--no-checkout', '--single-branch', '--no-tags', '--branch', t.baseBranch, ...(uploadPack ? ['--upload-pack', uploadPack] : []), '--', t.projectPath, t.dest],
+    uploadPack ? {} : { safeDirectories: [t.projectPath, join(t.projectPath, '.git')] },
+  );
   await runGit(['checkout', '--quiet', ...checkout, t.baseCommit], { cwd: t.dest }).catch((err: unknown) => {
     throw new LokiError('conflict', `base branch "${t.baseBranch}" moved while the workspace was cloned; retry`, { cause: err });
   });

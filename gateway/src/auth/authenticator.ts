@@ -154,6 +154,21 @@ export class Authenticator {
     return this.bearerNow(m[1]!, opts.daemon !== false);
   }
 
+  /**
+   * Whether an identity admitted earlier (an open stream's) still passes: its API token (also
+   * behind a browser session or a stream ticket) checked again through the same short cache as
+   * requests. Other identities pass (auth off; OIDC, whose browser sessions the provider renews),
+   * and so does every identity while the daemon cannot be asked: a blip must not cut every stream.
+   */
+  async stillValid(identity: Identity, requestId: string, clientIp: string): Promise<boolean> {
+    if (!this.settings.enabled || identity.method !== 'token' || !identity.credential) return true;
+    try {
+      return (await this.bearer(identity.credential, requestId, clientIp)).kind === 'ok';
+    } catch {
+      return true;
+    }
+  }
+
   /** A pasted Loki token, verified by the daemon exactly as a bearer token is (the dashboard's login exchange). */
   async verifyToken(credential: string, requestId: string, clientIp: string): Promise<AuthOutcome & { expiresAtMs?: number }> {
     if (!TOKEN_SHAPE.test(credential)) return { kind: 'failed', reason: 'malformed', message: 'that is not a Loki token: a token is loki_ followed by 20 to 200 letters, digits, _ or - (was it cut short when copied?)' };

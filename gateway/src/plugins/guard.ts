@@ -17,6 +17,7 @@ import type { RequestLimiter, RateDecision, Slot } from '../limits/limiter.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { mayBePublic, type RouteAccess } from '../routes/access.js';
 import { isSafeMethod, sameOrigin, type SecuritySettings } from './security.js';
+import { watchStreamCredential } from './stream-credentials.js';
 import type { StreamTicketStore } from './stream-tickets.js';
 
 declare module 'fastify' {
@@ -111,12 +112,23 @@ const URL_CREDENTIALS = ['access_token', 'token', 'api_key', 'apikey'];
 const METRICS_LOCKOUT_HINT =
   '. A /metrics scrape from this address is refused too: scrape from another address, or serve /metrics on the private metrics listener (metrics.listen), which has no authentication and so no lockout';
 
-/** Takes `?ticket=` out of the query (so route schemas never see it); undefined when absent. */
-function takeTicket(req: FastifyRequest): string | string[] | undefined {
+/** Every `?ticket=` value of the URL (one or repeated), or none. */
+function ticketsIn(req: FastifyRequest): unknown[] {
+  const q = req.query as Record<string, unknown> | undefined;
+  if (!q || typeof q !== 'object' || !Object.hasOwn(q, 'ticket')) return [];
+  return Array.isArray(q.ticket) ? q.ticket : [q.ticket];
+}
+
+/**
+ * Takes `?ticket=` out of the query (so route schemas never see it); undefined when absent.
+ * A URL that also carries a long-lived credential is refused, and its tickets are spent.
+ */
+function takeTicket(req: FastifyRequest, tickets: StreamTicketStore): string | string[] | undefined {
   const q = req.query as Record<string, unknown> | undefined;
   if (!q || typeof q !== 'object') return undefined;
   for (const k of URL_CREDENTIALS) {
     if (Object.hasOwn(q, k)) {
+      for (const t of ticketsIn(req)) tickets.discard(t);
       throw new LokiError('unauthenticated', 'credentials are never accepted in a URL: send "Authorization: Bearer <token>" (a browser stream: POST /api/auth/stream-ticket, then ?ticket=)');
     }
   }
@@ -187,6 +199,9 @@ export const guardPlugin = fp(
       releases.enter(limiter, exempt);
       const now = Date.now();
 
+      // A ticket is spent by any use that is refused, here on a path that never takes one:
+      // whoever saw it in a URL cannot try it again where it would work.
+      if (!access || !guarded(access)) for (const t of ticketsIn(req)) opts.tickets.discard(t);
       // An unknown path with a credential: a valid one is counted to its subject and
       // gets its 404 (not the anonymous per-IP budget); anything else falls through.
       if (!access && req.headers.authorization !== undefined) return unmatchedWithCredential(req, reply, now);
@@ -197,7 +212,7 @@ export const guardPlugin = fp(
       // gateway can vouch for alone (a cached token, OIDC) still passes, so a valid user
       // behind the same address keeps working while an attacker's guesses cost nothing.
       const lockedOut = limiter.isLockedOut(req.ip, now);
-      const ticket = takeTicket(req);
+      const ticket = takeTicket(req, opts.tickets);
       const outcome = ticket === undefined ? authenticator.authenticateNow(req, { daemon: !lockedOut }) : redeem(req, access, ticket);
       if (outcome) return admit(req, reply, access, exempt, lockedOut, outcome, now);
       return authenticator.authenticate(req, req.id, { daemon: !lockedOut }).then((o) => admit(req, reply, access, exempt, lockedOut, o, now));
@@ -246,6 +261,8 @@ export const guardPlugin = fp(
           throw err;
         }
         releases.add(place);
+        // Admitted once, open for hours: a credential revoked or expired meanwhile ends it.
+        watchStreamCredential(req, identity, authenticator);
         return undefined;
       }
       if (releases.takeSlot(limiter, identity.subject, exempt)) return undefined;
@@ -333,9 +350,22 @@ export const guardPlugin = fp(
     }
 
     function redeem(req: FastifyRequest, access: RouteAccess, ticket: string | string[]): AuthOutcome {
-      if (!access.stream) return { kind: 'failed', reason: 'malformed', message: 'a stream ticket is accepted only on SSE and WebSocket routes' };
-      if (req.headers.authorization !== undefined) throw new LokiError('invalid_argument', 'send either an Authorization header or ?ticket=, not both');
-      if (typeof ticket !== 'string') return { kind: 'failed', reason: 'malformed', message: 'send exactly one ticket' };
+      // Refused uses spend the ticket too (every copy, when repeated).
+      const spend = () => {
+        for (const t of typeof ticket === 'string' ? [ticket] : ticket) opts.tickets.discard(t);
+      };
+      if (!access.stream) {
+        spend();
+        return { kind: 'failed', reason: 'malformed', message: 'a stream ticket is accepted only on SSE and WebSocket routes' };
+      }
+      if (req.headers.authorization !== undefined) {
+        spend();
+        throw new LokiError('invalid_argument', 'send either an Authorization header or ?ticket=, not both');
+      }
+      if (typeof ticket !== 'string') {
+        spend();
+        return { kind: 'failed', reason: 'malformed', message: 'send exactly one ticket' };
+      }
       const r = opts.tickets.redeem(ticket, req.url.split('?')[0] ?? '');
       return r.ok ? { kind: 'ok', identity: r.identity } : { kind: 'failed', reason: 'unknown', message: r.message };
     }

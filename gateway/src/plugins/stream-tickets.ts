@@ -81,6 +81,11 @@ export class StreamTicketStore {
     return { ok: true, identity: e.identity };
   }
 
+  /** Spends a ticket without using it (it was shown somewhere it is refused). Anything not shaped like a ticket is ignored. */
+  discard(ticket: unknown): void {
+    if (typeof ticket === 'string' && TICKET_SHAPE.test(ticket)) this.tickets.delete(digest(ticket));
+  }
+
   private prune(now: number): void {
     for (const [k, e] of this.tickets) if (e.expiresAt <= now) this.tickets.delete(k);
   }

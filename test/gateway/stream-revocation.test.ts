@@ -1,0 +1,75 @@
+// A viewer opens an event stream, then its token is revoked (or expires): the
+// stream must not go on delivering events for as long as the connection lasts.
+// Over real HTTP, with the Authorization header and with a stream ticket.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { STREAM_RECHECK_MS } from '../../gateway/src/plugins/stream-credentials.js';
+import { bearer, buildTestGateway, generateToken, revokeToken, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
+
+/** Reads the stream until the server ends it; resolves with how long that took, or 'open' after `limitMs`. */
+async function endsWithin(res: Response, limitMs: number): Promise<number | 'open'> {
+  const started = Date.now();
+  const reader = res.body!.getReader();
+  const timer = setTimeout(() => void reader.cancel('still open'), limitMs);
+  try {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+  } catch {
+    // cut by the server (socket destroyed)
+  } finally {
+    clearTimeout(timer);
+  }
+  const took = Date.now() - started;
+  return took >= limitMs ? 'open' : took;
+}
+
+describe('an open stream whose token is revoked', function () {
+  this.timeout(90_000);
+  let daemon: TestDaemon;
+  let gw: TestGateway;
+  let base: string;
+
+  before(async () => {
+    daemon = await startTestDaemon();
+    gw = await buildTestGateway({ socket: daemon.gatewaySocket, raw: { rate_limit: { per_minute: 10_000, burst: 10_000 } } });
+    await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    gw?.app.server.closeAllConnections();
+    await gw?.close();
+    await daemon?.close();
+  });
+
+  // Revocation reaches the gateway within its token cache (5 s), then the next check cuts the stream.
+  const LIMIT = 5_000 + 2 * STREAM_RECHECK_MS + 3_000;
+
+  it('is cut once the gateway sees the revocation (Authorization header)', async () => {
+    const tok = await generateToken(daemon.adminSocket, { name: 'watcher-h', role: 'viewer' });
+    const res = await fetch(`${base}/api/events`, { headers: bearer(tok.secret) });
+    assert.equal(res.status, 200);
+    await revokeToken(daemon.adminSocket, tok.id);
+    assert.notEqual(await endsWithin(res, LIMIT), 'open', 'the stream outlived its revoked token');
+    const again = await fetch(`${base}/api/events`, { headers: bearer(tok.secret) });
+    assert.equal(again.status, 401);
+    await again.body?.cancel();
+  });
+
+  it('is cut once the gateway sees the revocation (stream ticket)', async () => {
+    const tok = await generateToken(daemon.adminSocket, { name: 'watcher-t', role: 'viewer' });
+    const t = await fetch(`${base}/api/auth/stream-ticket`, { method: 'POST', headers: { ...bearer(tok.secret), 'content-type': 'application/json' }, body: JSON.stringify({ path: '/api/events' }) });
+    const { ticket } = (await t.json()) as { ticket: string };
+    const res = await fetch(`${base}/api/events?ticket=${ticket}`);
+    assert.equal(res.status, 200);
+    await revokeToken(daemon.adminSocket, tok.id);
+    assert.notEqual(await endsWithin(res, LIMIT), 'open', 'the stream outlived its revoked token');
+  });
+
+  it('stays open while the token is valid', async () => {
+    const tok = await generateToken(daemon.adminSocket, { name: 'watcher-ok', role: 'viewer' });
+    const res = await fetch(`${base}/api/events`, { headers: bearer(tok.secret) });
+    assert.equal(await endsWithin(res, 2 * STREAM_RECHECK_MS + 1_000), 'open');
+  });
+});
