@@ -126,7 +126,7 @@ describe('deploy/systemd units', () => {
       PrivateTmp: 'yes',
       RestrictSUIDSGID: 'yes',
       SystemCallArchitectures: 'native',
-      CapabilityBoundingSet: 'CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER',
+      CapabilityBoundingSet: 'CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETUID CAP_SETGID',
     };
     for (const [k, v] of Object.entries(want)) assert.deepEqual(get(u, k), [v], `${k}=${v}`);
     assert.ok(get(u, 'Environment').includes('LOKI_HOME=/var/lib/loki'));

@@ -100,8 +100,10 @@ export interface DaemonProcess {
 }
 
 /** Spawns a real lokid process and waits until its health service says SERVING. */
-export async function spawnDaemon(home: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [...entryArgv('daemon'), '--home', home], {
+export async function spawnDaemon(home: string, env: NodeJS.ProcessEnv = {}, opts: { prefix?: readonly string[] } = {}): Promise<DaemonProcess> {
+  // `prefix` runs lokid under another program first (e.g. setpriv with the systemd unit's capabilities).
+  const [cmd, ...args] = [...(opts.prefix ?? []), process.execPath, ...entryArgv('daemon'), '--home', home];
+  const child = spawn(cmd!, args, {
     env: { PATH: process.env.PATH ?? '', LOKI_SANDBOX_IMAGE: SANDBOX_IMAGE, LOKI_SANDBOX_RUNTIME: SANDBOX_RUNTIME, LOKI_SANDBOX_STOP_TIMEOUT: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -124,26 +124,43 @@ export async function runGit(args: readonly string[], opts: GitRunOptions = {}):
   ];
   try {
     return await new Promise<GitResult>((resolve, reject) => {
-      execFile(
-        'git',
-        argv,
-        {
-          env: gitEnv(opts.runAs ? { ...(opts.baseEnv ?? process.env), HOME: opts.runAs.home } : (opts.baseEnv ?? process.env), globalConfig),
-          ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
-          encoding: 'utf8',
-          maxBuffer: 64 * 1024 * 1024,
-          timeout: opts.timeoutMs ?? 120_000,
-          windowsHide: true,
-        },
-        (err, stdout, stderr) => {
-          const exitCode = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-          if (exitCode === 0 || opts.okExitCodes?.includes(exitCode)) resolve({ stdout, stderr, exitCode });
-          else reject(new GitCommandError(args, exitCode, stderr || String(err?.message ?? '')));
-        },
-      );
+      try {
+        spawnGit(resolve, reject);
+      } catch (err) {
+        // Spawning as another uid needs CAP_SETUID/CAP_SETGID; Node throws EPERM synchronously.
+        if (opts.runAs && (err as NodeJS.ErrnoException).code === 'EPERM') {
+          reject(
+            new LokiError(
+              'failed_precondition',
+              `lokid cannot run git as the repository's owner (uid ${opts.runAs.uid}): it lacks CAP_SETUID/CAP_SETGID. ` +
+                'Under systemd add them to CapabilityBoundingSet (the shipped deploy/systemd/lokid.service has them); in a container add SETUID and SETGID',
+            ),
+          );
+        } else reject(err as Error);
+      }
     });
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+
+  function spawnGit(resolve: (r: GitResult) => void, reject: (e: Error) => void): void {
+    execFile(
+      'git',
+      argv,
+      {
+        env: gitEnv(opts.runAs ? { ...(opts.baseEnv ?? process.env), HOME: opts.runAs.home } : (opts.baseEnv ?? process.env), globalConfig),
+        ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: opts.timeoutMs ?? 120_000,
+        windowsHide: true,
+      },
+      (err, stdout, stderr) => {
+        const exitCode = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        if (exitCode === 0 || opts.okExitCodes?.includes(exitCode)) resolve({ stdout, stderr, exitCode });
+        else reject(new GitCommandError(args, exitCode, stderr || String(err?.message ?? '')));
+      },
+    );
   }
 }
 
