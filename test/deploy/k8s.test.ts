@@ -123,7 +123,7 @@ describe('deploy/k8s manifests', () => {
     const pod = ds.spec.template.spec;
     const c = pod.containers[0];
     assert.equal(c.securityContext.privileged, false);
-    assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER'] });
+    assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'] });
     const hostPaths = pod.volumes.filter((v: { hostPath?: { path: string } }) => v.hostPath).map((v: { hostPath: { path: string } }) => v.hostPath.path);
     assert.deepEqual(hostPaths.sort(), ['/run/loki', '/var/lib/loki', '/var/run/docker.sock']);
     // Same path inside as on the node: the engine resolves sandbox mounts on the host.
