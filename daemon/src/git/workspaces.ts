@@ -5,7 +5,8 @@
 // does in its workspace (other branches, tags, rewritten refs, config, hooks)
 // can reach the project.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
 import type { GitConfig } from './config.js';
@@ -179,11 +180,14 @@ export class WorkspaceManager {
     const gitDir = checkWorkspaceGitDir(ws.path);
     // Unique per call, so two concurrent reads of one session never share a staging ref.
     const staging = `refs/loki/incoming/${ws.sessionId}-${randomBytes(6).toString('hex')}`;
+    const into = inRepo(project.path, { safeDirectories: [gitDir], config: ['fetch.fsckObjects=true'] });
+    // A project another user owns is fetched into as that user, who cannot reach the
+    // workspace (the daemon's home is 0700). The daemon packs the session branch into a
+    // bundle itself (reading the checked workspace as it would for its own project) and
+    // hands the owner only that file.
+    const handoff = into.runAs ? await bundleFor(gitDir, ws.branch, into.runAs) : undefined;
     try {
-      await runGit(
-        ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', gitDir, `+refs/heads/${ws.branch}:${staging}`],
-        inRepo(project.path, { safeDirectories: [gitDir], config: ['fetch.fsckObjects=true'] }),
-      );
+      await runGit(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', handoff?.file ?? gitDir, `+refs/heads/${ws.branch}:${staging}`], into);
     } catch (err) {
       if (err instanceof GitCommandError && /couldn't find remote ref/i.test(err.stderr)) {
         throw new LokiError('failed_precondition', `the session branch ${ws.branch} no longer exists in the workspace`);
@@ -192,6 +196,8 @@ export class WorkspaceManager {
         throw new LokiError('unsafe_workspace', `could not read the session branch from the workspace: ${err.stderr.trim().split('\n').pop() ?? ''}`, { cause: err });
       }
       throw err;
+    } finally {
+      handoff?.remove();
     }
     const head = (await runGit(['rev-parse', '--verify', `${staging}^{commit}`], inRepo(project.path))).stdout.trim();
     return { project, staging, head };
@@ -406,5 +412,33 @@ export class WorkspaceManager {
   async removeWorkspaceDir(sessionId: string): Promise<void> {
     const ws = await this.get(sessionId);
     rmSync(ws.path, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The session branch as a bundle file only `owner` can read: a private directory of theirs
+ * under the daemon's temp dir. The workspace is read by the daemon under the hardened
+ * config, after checkWorkspaceGitDir, exactly as a fetch into a root-owned project reads it.
+ */
+async function bundleFor(gitDir: string, branch: string, owner: { uid: number; gid: number }): Promise<{ file: string; remove: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'loki-bundle-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const file = join(dir, 'session.bundle');
+    try {
+      await runGit(['--git-dir', gitDir, 'bundle', 'create', '--quiet', file, `refs/heads/${branch}`], { safeDirectories: [gitDir] });
+    } catch (err) {
+      if (err instanceof GitCommandError && /couldn't find remote ref|bad revision|unknown revision|empty bundle/i.test(err.stderr)) {
+        throw new LokiError('failed_precondition', `the session branch ${branch} no longer exists in the workspace`);
+      }
+      throw err;
+    }
+    chmodSync(file, 0o600);
+    chownSync(file, owner.uid, owner.gid);
+    chownSync(dir, owner.uid, owner.gid);
+    return { file, remove };
+  } catch (err) {
+    remove();
+    throw err;
   }
 }

@@ -47,7 +47,7 @@ describe('lokid with the systemd unit\'s capabilities', function () {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it("registers a project a user owns and runs a session on its clone: git runs as the repository's owner", async () => {
+  it("registers a project a user owns, runs a session on its clone and brings the branch back: git runs as the repository's owner", async () => {
     const repo = join(root, 'proj');
     mkdirSync(repo);
     execFileSync('git', ['init', '-q', '-b', 'main', repo]);
@@ -67,9 +67,11 @@ describe('lokid with the systemd unit\'s capabilities', function () {
     const health = await lokiProcess(home, daemon.paths.adminSocket, ['projects', 'health', '--json']);
     assert.equal(health.code, 0, health.err + health.out);
 
-    // A session's workspace is cloned from it (the reading side runs as the owner) and the session runs.
+    // A session's workspace is cloned from it (the reading side runs as the owner), the session
+    // runs, and its branch comes back into the owner's repository (fetched as the owner, from a
+    // bundle lokid hands over: the owner cannot reach lokid's workspaces).
     const plan = join(root, 'plan.yaml');
-    writeFileSync(plan, '- run: "cat README.md"\n');
+    writeFileSync(plan, '- run: "cat README.md"\n- write: notes.txt\n  content: "hi\\n"\n- commit: "add notes"\n');
     const start = await lokiProcess(home, daemon.paths.adminSocket, ['start', '--project', 'proj', '--prompt', 'x', '--provider', 'script', '--plan', plan, '--json']);
     assert.equal(start.code, 0, start.err);
     const id = (JSON.parse(start.out) as { id: string }).id;
@@ -81,5 +83,12 @@ describe('lokid with the systemd unit\'s capabilities', function () {
     assert.equal(state, 'completed');
     const logs = await lokiProcess(home, daemon.paths.adminSocket, ['sessions', 'logs', id]);
     assert.match(logs.out, /exit 0\n {4}│ hello\n/, 'the agent read the project through its clone');
+    assert.doesNotMatch(logs.out, /could not bring the session branch back/);
+    const branch = (JSON.parse(start.out) as { branch: string }).branch;
+    const asOwner = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { uid: NOBODY, gid: NOBODY, env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent', GIT_CONFIG_GLOBAL: '/dev/null' }, encoding: 'utf8' }).trim();
+    assert.equal(asOwner('log', '-1', '--format=%s', branch), 'add notes');
+    assert.equal(asOwner('show', `${branch}:notes.txt`), 'hi');
+    const notOwned = execFileSync('find', [join(repo, '.git'), '!', '-uid', String(NOBODY)], { encoding: 'utf8' }).trim();
+    assert.equal(notOwned, '', 'every file in the project .git still belongs to its owner');
   });
 });
