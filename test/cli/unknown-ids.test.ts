@@ -77,7 +77,8 @@ describe('unknown and malformed ids: one answer through either transport', funct
       ['/api/sessions/zzzz', '"zzzz" is not a session id (ses- and 12 hex digits)'],
       ['/api/sessions/zzzz/events?follow=false', '"zzzz" is not a session id (ses- and 12 hex digits)'],
       ['/api/approvals/zzzz', '"zzzz" is not an approval id (apr- and a UUID)'],
-      ['/api/approvals?session_id=zzzz', '"zzzz" is not a session id (ses- and 12 hex digits)'],
+      // A query or body field is named; a path segment is the id itself.
+      ['/api/approvals?session_id=zzzz', 'session_id: "zzzz" is not a session id (ses- and 12 hex digits)'],
       ['/api/sandboxes/Web', '"Web" is not a sandbox id (sbx-…) or name (1-63 of a-z, 0-9, "_", "." and "-", starting with a letter or digit)'],
       ['/api/projects/-x', '"-x" is not a project id (prj-…), name or alias'],
     ] as const) {

@@ -25,7 +25,10 @@ function malformedRefError(fe: { validation?: unknown[]; validationContext?: unk
   if (!kind || !REF_FIELDS.has(field)) return undefined;
   const source = { params: req.params, querystring: req.query, body: req.body }[String(fe.validationContext)] as Record<string, unknown> | undefined;
   const value = source?.[field];
-  return typeof value === 'string' ? malformedRef(kind, value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const e = malformedRef(kind, value);
+  // A path segment is the id the user typed (the CLI's words exactly); a body or query field is named.
+  return fe.validationContext === 'params' ? e : new LokiError('invalid_argument', `${field}: ${e.message}`);
 }
 
 /** Maps anything thrown by Fastify, a plugin or a handler to a LokiError. */

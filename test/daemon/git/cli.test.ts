@@ -54,7 +54,7 @@ describe('loki projects / session diff|branch / audit log|count against a real d
     const list = await capture(() => runCli(['--socket', sock, 'projects', 'list', '--json']));
     assert.deepEqual((JSON.parse(list.out) as { projects: { name: string; base_branch: string }[] }).projects.map((p) => [p.name, p.base_branch]), [['demo', 'main']]);
 
-    const ws = await fx.workspaces.createWorkspace({ project: 'demo', sessionId: 'cli1', pid: 5, owner: 'local:0' });
+    const ws = await fx.workspaces.createWorkspace({ project: 'demo', sessionId: 'ses-0000000c1101', pid: 5, owner: 'local:0' });
     agentWrite(join(ws.path, 'n.txt'), 'n\n');
     agentGit(ws.path, 'add', '-A');
     agentGit(ws.path, 'commit', '--quiet', '-m', 'Add n');
@@ -63,13 +63,13 @@ describe('loki projects / session diff|branch / audit log|count against a real d
     const program = new Command().exitOverride().option('--socket <p>');
     const session = program.command('session');
     registerSessionGitCommands(session, { globals: () => ({ socket: sock }) });
-    const diff = await capture(async () => (await program.parseAsync(['session', 'diff', 'cli1'], { from: 'user' }), 0));
+    const diff = await capture(async () => (await program.parseAsync(['session', 'diff', 'ses-0000000c1101'], { from: 'user' }), 0));
     assert.match(diff.out, /1 file changed, 1 insertion\(\+\), 0 deletions\(-\), 1 commit\n/);
     assert.match(diff.out, /Add n/);
-    const branch = await capture(async () => (await program.parseAsync(['session', 'branch', 'cli1', '--json'], { from: 'user' }), 0));
+    const branch = await capture(async () => (await program.parseAsync(['session', 'branch', 'ses-0000000c1101', '--json'], { from: 'user' }), 0));
     assert.equal((JSON.parse(branch.out) as { branch: string }).branch, ws.branch);
 
-    const log = await capture(() => runCli(['--socket', sock, 'audit', 'log', '--session', 'cli1', '--json']));
+    const log = await capture(() => runCli(['--socket', sock, 'audit', 'log', '--session', 'ses-0000000c1101', '--json']));
     assert.equal(log.code, 0, log.err);
     const first = JSON.parse(log.out.trim().split('\n')[0]!) as { action: string; details: { branch: string } };
     assert.equal(first.action, 'workspace_create');
