@@ -6,11 +6,11 @@
 // already there, which lokid tightens; a subdirectory another user owns (who
 // could read or swap it while the root daemon writes there) stops lokid.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { startDaemon } from '../../daemon/src/daemon.js';
 import { shortTempDir } from '../helpers/entry.js';
+import { openParents, probeAsUser } from '../helpers/as-user.js';
 import { ADMIN, makeRepo, removeDir, startSessionDaemon, type SessionDaemon } from './sessions/helpers.js';
 
 /** Runs as `uid`: reads each file or lists each directory given; prints { path: 'ok' | errno }. */
@@ -24,14 +24,7 @@ console.log(JSON.stringify(out));
 `;
 
 function probeAs(uid: number, paths: string[]): Record<string, string> {
-  const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', PROBE, ...paths], { encoding: 'utf8', timeout: 20_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as Record<string, string>;
-}
-
-/** Every directory from `dir` up to / traversable by others, so only lokid's own modes stand in the way. */
-function openParents(dir: string): void {
-  for (let d = dir; d !== dirname(d); d = dirname(d)) chmodSync(d, (statSync(d).mode & 0o7777) | 0o055);
+  return probeAsUser(uid, PROBE, paths);
 }
 
 describe('LOKI_HOME: another local user reads nothing lokid keeps there', function () {

@@ -5,11 +5,11 @@
 // every parent directory world-traversable. The sandbox uid itself can connect:
 // the check is the file system, not a broken socket.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { DEFAULT_SANDBOX_UID } from '../../../daemon/src/sandbox/manager.js';
 import { shortTempDir } from '../../helpers/entry.js';
+import { openParents, probeAsUser } from '../../helpers/as-user.js';
 import { ADMIN, makeRepo, removeDir, startSessionDaemon, type SessionDaemon } from './helpers.js';
 
 /** Runs as `uid`: lists the agents dir and the session dir, connects to each socket; prints the errno codes. */
@@ -31,14 +31,7 @@ for (const s of ['agent.sock', 'model.sock']) {
 `;
 
 function probeAs(uid: number, agentsDir: string, sessionId: string): Record<string, string> {
-  const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', PROBE, agentsDir, sessionId], { encoding: 'utf8', timeout: 20_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as Record<string, string>;
-}
-
-/** Every directory from `dir` up to / traversable by others (adding r-x only), so only the agent dirs' own modes stand in the way. */
-function openParents(dir: string): void {
-  for (let d = dir; d !== dirname(d); d = dirname(d)) chmodSync(d, (statSync(d).mode & 0o7777) | 0o055);
+  return probeAsUser(uid, PROBE, [agentsDir, sessionId]);
 }
 
 describe('agent sockets: only the session’s sandbox can reach them', function () {
