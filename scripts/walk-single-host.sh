@@ -77,21 +77,23 @@ wait_for "the gateway" curl -fsS "$base/healthz/ready"
 step "5. a token and a project"
 token=$("$R/usr/local/bin/loki" enterprise token generate walk --role admin | sed -n 's/^Token: *//p')
 [ -n "$token" ] || fail "no token"
+# The token goes in on stdin, never in curl's argv (every local user can read /proc/<pid>/cmdline).
+api() { printf 'Authorization: Bearer %s\n' "$token" | curl -fsS -H @- "$@"; }
 proj=$R/srv/demo
 git init -q -b main "$proj"
 git -C "$proj" -c user.name=walk -c user.email=walk@loki.invalid commit -q --allow-empty -m init
 "$R/usr/local/bin/loki" projects register "$proj" --name demo >/dev/null
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/status")" = 401 ] || fail "/api/status without a token is not 401"
-curl -fsS -H "Authorization: Bearer $token" "$base/api/status" >/dev/null || fail "/api/status with a token"
+api "$base/api/status" >/dev/null || fail "/api/status with a token"
 
 step "6. a script session through the gateway"
-sid=$(curl -fsS -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+sid=$(api -H 'content-type: application/json' \
   -d '{"prompt":"walk","provider":"script","project":"demo","plan":[{"write":"hello.txt","content":"hello from the walk\n"},{"run":"cat hello.txt"}]}' \
   "$base/api/control/start" | jq -r '.session.id // .id')
 [ -n "$sid" ] && [ "$sid" != null ] || fail "no session id"
 state=
 for _ in $(seq 1 300); do
-  state=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/sessions/$sid" | jq -r '.session.state // .state')
+  state=$(api "$base/api/sessions/$sid" | jq -r '.session.state // .state')
   case "$state" in completed) break ;; failed|stopped) fail "session $sid ended $state" ;; esac
   sleep 0.5
 done
@@ -104,7 +106,7 @@ kill -HUP "$lokid_pid"
 wait_for "lokid to log the reload" grep -q '"log_level":"debug".*config reloaded\|config reloaded.*"log_level":"debug"' "$R/lokid.log"
 kill -HUP "$gw_pid"
 wait_for "the gateway to log the reload" grep -q 'configuration reloaded' "$R/gateway.log"
-curl -fsS -H "Authorization: Bearer $token" "$base/api/status" >/dev/null || fail "gateway after reload"
+api "$base/api/status" >/dev/null || fail "gateway after reload"
 
 step "8. back up online (sqlite3 .backup, the audit log and its key)"
 b=$R/backup; mkdir -p "$b"
