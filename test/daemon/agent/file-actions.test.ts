@@ -6,26 +6,12 @@
 // refused. Now the daemon denies them with the reason, and every file action the
 // audit calls allowed is one that happened. Real runner, real sandbox, real audit.
 import assert from 'node:assert/strict';
-import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { auditEntries } from '../../helpers/daemon.js';
-import { requireImage } from '../../helpers/sandbox.js';
-import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
+import { ADMIN, realRunnerSuite, until } from '../sessions/helpers.js';
 
 describe('file actions outside the workspace', function () {
   this.timeout(180_000);
-  let sd: SessionDaemon;
-  let repo: string;
-
-  before(async function () {
-    if (!runnerBundleRoot()) this.skip();
-    await requireImage();
-    repo = makeRepo();
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(runnerBundleRoot()!) });
-  });
-  after(async () => {
-    await sd?.cleanup();
-    if (repo) removeDir(repo);
-  });
+  const suite = realRunnerSuite();
 
   it('are denied by the daemon with the reason, so the audit never says allow for what the runner refuses', async () => {
     const plan = JSON.stringify([
@@ -39,11 +25,11 @@ describe('file actions outside the workspace', function () {
       { read: 'inside.txt' },
       { run: 'rm tmp-link' },
     ]);
-    const m = sd.feature.manager;
-    const s = await m.start(ADMIN, { prd: '', prompt: 'files', provider: 'script', plan, profile: '', autonomy: '', project: '', projectPath: repo, model: '', baseUrl: '', maxIterations: 0, network: false });
+    const m = suite.sd.feature.manager;
+    const s = await m.start(ADMIN, { prd: '', prompt: 'files', provider: 'script', plan, profile: '', autonomy: '', project: '', projectPath: suite.repo, model: '', baseUrl: '', maxIterations: 0, network: false });
     await until('the session to end', async () => ['completed', 'failed', 'stopped'].includes((await m.get(ADMIN, s.id)).state), 120_000);
 
-    const decided = auditEntries(sd.d.home)
+    const decided = auditEntries(suite.sd.d.home)
       .filter((e) => e.resource === `session:${s.id}` && (e.action === 'policy.allow' || e.action === 'policy.deny'))
       .filter((e) => /^(write|read|delete) /.test(String(e.details.normalized)));
     const verdict = (normalized: string) => {

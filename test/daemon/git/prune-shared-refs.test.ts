@@ -7,42 +7,33 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { lokiProcess, shortTempDir } from '../../helpers/entry.js';
-import { requireImage } from '../../helpers/sandbox.js';
-import { ADMIN, git, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from '../sessions/helpers.js';
+import { ADMIN, git, realRunnerSuite, removeDir, until } from '../sessions/helpers.js';
 
 describe('projects prune with two projects on one ref store (real session, real CLI)', function () {
   this.timeout(180_000);
-  let sd: SessionDaemon;
-  let repo: string;
+  const suite = realRunnerSuite();
   let wtParent: string;
 
-  before(async function () {
-    if (!runnerBundleRoot()) this.skip();
-    await requireImage();
-    repo = makeRepo();
+  before(function () {
     wtParent = shortTempDir('lkw');
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(runnerBundleRoot()!) });
   });
-  after(async () => {
-    await sd?.cleanup();
-    if (repo) removeDir(repo);
+  after(() => {
     if (wtParent) removeDir(wtParent);
   });
 
   // The real CLI, as a separate process (this lokid runs in the test's own process).
-  const cli = (...args: string[]) => lokiProcess(sd.d.home, sd.d.paths.adminSocket, args);
+  const cli = (...args: string[]) => lokiProcess(suite.sd.d.home, suite.sd.d.paths.adminSocket, args);
 
   it("keeps the branch a session of the other project brought back, and still prunes a real orphan", async () => {
     const wt = join(wtParent, 'wt');
-    execFileSync('git', ['-C', repo, 'worktree', 'add', '--quiet', '-b', 'side', wt], { stdio: 'pipe' });
-    const reg1 = await cli('projects', 'register', repo, '--name', 'app');
+    execFileSync('git', ['-C', suite.repo, 'worktree', 'add', '--quiet', '-b', 'side', wt], { stdio: 'pipe' });
+    const reg1 = await cli('projects', 'register', suite.repo, '--name', 'app');
     assert.equal(reg1.code, 0, reg1.err);
     const reg2 = await cli('projects', 'register', wt, '--name', 'app-wt');
     assert.equal(reg2.code, 0, reg2.err);
 
-    const m = sd.feature.manager;
+    const m = suite.sd.feature.manager;
     const plan = '[{"write": "work.txt", "content": "the agent\'s work\\n"}, {"commit": "the agent\'s work"}]';
     const s = await m.start(ADMIN, { prd: '', prompt: 'work', provider: 'script', plan, profile: '', autonomy: '', project: 'app', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false });
     const done = await until('the session to end', async () => {
@@ -51,11 +42,11 @@ describe('projects prune with two projects on one ref store (real session, real 
     }, 120_000);
     assert.equal(done.state, 'completed', done.reason ?? '');
     const branch = done.branch!;
-    const tip = git(repo, 'rev-parse', '--verify', `refs/heads/${branch}`).trim();
-    assert.match(git(repo, 'show', `${tip}:work.txt`), /the agent's work/);
+    const tip = git(suite.repo, 'rev-parse', '--verify', `refs/heads/${branch}`).trim();
+    assert.match(git(suite.repo, 'show', `${tip}:work.txt`), /the agent's work/);
     // A session branch nobody knows, made by hand: that one prune must still find.
     const orphan = 'loki/session-1700000000-99';
-    git(repo, 'branch', orphan, 'main');
+    git(suite.repo, 'branch', orphan, 'main');
 
     const dry = await cli('projects', 'prune', 'app-wt', '--json');
     assert.equal(dry.code, 0, dry.err);
@@ -64,7 +55,7 @@ describe('projects prune with two projects on one ref store (real session, real 
 
     const run = await cli('projects', 'prune', 'app-wt', '--yes');
     assert.equal(run.code, 0, run.err);
-    assert.equal(git(repo, 'rev-parse', '--verify', `refs/heads/${branch}`).trim(), tip, "the session's branch is still in the repository");
-    assert.throws(() => git(repo, 'rev-parse', '--verify', '--quiet', `refs/heads/${orphan}`), 'the orphan went');
+    assert.equal(git(suite.repo, 'rev-parse', '--verify', `refs/heads/${branch}`).trim(), tip, "the session's branch is still in the repository");
+    assert.throws(() => git(suite.repo, 'rev-parse', '--verify', '--quiet', `refs/heads/${orphan}`), 'the orphan went');
   });
 });

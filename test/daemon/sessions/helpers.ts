@@ -19,6 +19,8 @@ import {
 } from '../../../proto/gen/loki/v1/agent.js';
 import { ROOT, shortTempDir } from '../../helpers/entry.js';
 import { removeHome, startTestDaemon } from '../../helpers/daemon.js';
+import { requireImage } from '../../helpers/sandbox.js';
+import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { TASK_STATUSES, isOneOf } from '../../../common/src/index.js';
 import { autonomyCodec, decisionCodec, providerCodec, taskStatusCodec } from '../../../common/src/wire-vocab.js';
 
@@ -173,4 +175,32 @@ export async function until<T>(what: string, fn: () => T | undefined | false | P
 export function runnerBundleRoot(): string | undefined {
   for (const root of [ROOT, join(ROOT, '..')]) if (existsSync(join(root, 'dist', 'agent-runner', 'loki-agent-runner.cjs'))) return root;
   return undefined;
+}
+
+/**
+ * Mocha hooks for a suite that runs the real agent-runner bundle in real sandboxes: a project
+ * repository and a session daemon, made before the suite (skipped without the bundle; the
+ * sandbox image is required) and removed after it. Read them once the suite runs.
+ */
+export function realRunnerSuite(): { readonly sd: SessionDaemon; readonly repo: string } {
+  let sd: SessionDaemon | undefined;
+  let repo: string | undefined;
+  before(async function () {
+    if (!runnerBundleRoot()) this.skip();
+    await requireImage();
+    repo = makeRepo();
+    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(runnerBundleRoot()!) });
+  });
+  after(async () => {
+    await sd?.cleanup();
+    if (repo) removeDir(repo);
+  });
+  return {
+    get sd() {
+      return sd!;
+    },
+    get repo() {
+      return repo!;
+    },
+  };
 }

@@ -6,38 +6,24 @@
 // them first" for a completed session, even after `loki sessions rm`. Real
 // runner in a real sandbox, real CLI process.
 import assert from 'node:assert/strict';
-import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { lokiProcess } from '../../helpers/entry.js';
-import { requireImage } from '../../helpers/sandbox.js';
-import { ADMIN, makeRepo, removeDir, runnerBundleRoot, startSessionDaemon, until, type SessionDaemon } from './helpers.js';
+import { ADMIN, realRunnerSuite, until } from './helpers.js';
 
 describe('a session whose branch cannot be brought back still ends its workspace', function () {
   this.timeout(180_000);
-  let sd: SessionDaemon;
-  let repo: string;
+  const suite = realRunnerSuite();
 
-  before(async function () {
-    if (!runnerBundleRoot()) this.skip();
-    await requireImage();
-    repo = makeRepo();
-    sd = await startSessionDaemon({ sessions: { runner_command: ['node', '/opt/loki/agent-runner.cjs'] }, runner: agentRunnerBundle(runnerBundleRoot()!) });
-  });
-  after(async () => {
-    await sd?.cleanup();
-    if (repo) removeDir(repo);
-  });
-
-  const cli = (...args: string[]) => lokiProcess(sd.d.home, sd.d.paths.adminSocket, args);
+  const cli = (...args: string[]) => lokiProcess(suite.sd.d.home, suite.sd.d.paths.adminSocket, args);
 
   it('refuses the branch, says why, and lets the operator remove the project afterwards', async () => {
-    const reg = await cli('projects', 'register', repo, '--name', 'app');
+    const reg = await cli('projects', 'register', suite.repo, '--name', 'app');
     assert.equal(reg.code, 0, reg.err);
     const plan = JSON.stringify([
       { write: 'work.txt', content: 'work\n' },
       { run: 'echo /etc > .git/objects/info/alternates' },
       { commit: 'borrow objects from the host' },
     ]);
-    const m = sd.feature.manager;
+    const m = suite.sd.feature.manager;
     const s = await m.start(ADMIN, { prd: '', prompt: 'hostile', provider: 'script', plan, profile: '', autonomy: '', project: 'app', projectPath: '', model: '', baseUrl: '', maxIterations: 0, network: false });
     const done = await until('the session to end', async () => {
       const x = await m.get(ADMIN, s.id);
