@@ -59,6 +59,7 @@ export function fullEvent(e: EventInput): AgentEvent {
     taskStatus: taskStatusCodec.toWire(e.taskStatus ?? ''),
     legacyTaskStatus: e.taskStatus ?? '',
     agent: e.agent ?? '',
+    runnerSeq: e.runnerSeq ?? 0,
   };
 }
 
@@ -135,6 +136,8 @@ export class Reporter {
   private sending: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private beat: NodeJS.Timeout | undefined;
+  /** The number of the last event emitted (AgentEvent.runner_seq): lokid records each number once. */
+  private seq = 0;
   iteration = 0;
 
   constructor(
@@ -145,7 +148,9 @@ export class Reporter {
   ) {}
 
   emit(e: EventInput): void {
-    this.queue.push(fullEvent({ iteration: this.iteration, ...e }));
+    // Numbered once, here: a batch sent again (its call was cut off by a daemon restart) keeps
+    // its numbers, so lokid records each event once, whether or not the first send got in.
+    this.queue.push(fullEvent({ iteration: this.iteration, ...e, runnerSeq: ++this.seq }));
     if (this.queue.length >= this.batch) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
   }

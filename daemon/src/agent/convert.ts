@@ -100,6 +100,7 @@ export function toEventData(e: AgentEvent): AgentEventData {
     taskId: checkText('task_id', clip(e.taskId, META_MAX.task), { max: META_MAX.task }),
     taskStatus,
     agent: checkText('agent', clip(e.agent, META_MAX.agent), { max: META_MAX.agent }),
+    runnerSeq: nonNegInt(e.runnerSeq, Number.MAX_SAFE_INTEGER),
   };
 }
 

@@ -49,6 +49,8 @@ export interface AgentEventData {
   taskId: string;
   taskStatus: string;
   agent: string;
+  /** The runner's number for the event (0: none); lokid records each number once. */
+  runnerSeq: number;
 }
 
 /** Implemented by the session manager. `sessionId` always comes from the socket, never from the runner. */

@@ -16,6 +16,7 @@ import type { PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
 import { isTerminal, TASK_STATUSES, type Session, type TaskStatus } from './types.js';
+import type { CounterUpdate } from './repo.js';
 
 const WORKSPACE_IN_SANDBOX = '/workspace';
 /** What the openai runner calls on the model socket: a path prefix, never the upstream's real URL. */
@@ -96,7 +97,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
   async hello(sessionId: string, runner: { version: string; pid: number }, channel?: { modelSocketInSandbox: string }): Promise<SessionBriefData> {
     const s = await this.live(sessionId);
     const { prompt, planJson } = await this.o.rt.store.brief(sessionId);
-    await this.o.rt.events.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid });
+    // A runner numbers its events from 1 (AgentEvent.runner_seq): a new runner starts the count again.
+    await this.o.rt.events.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid }, { counters: { runnerStart: true } });
     const engine = this.o.policy.engine;
     const options: Record<string, string> = { profile: s.profile };
     if (this.o.proxies.has(sessionId) && channel) options.model_socket = channel.modelSocketInSandbox;
@@ -267,7 +269,12 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const q = this.o.config.quotas;
     let total = s.eventsTotal;
     let breach: LokiError | undefined;
+    // A numbered event already recorded came again: the call that carried it was cut off
+    // before its answer (a daemon restart while a Decide waited for a human, or a Report in
+    // flight), so the runner re-sent it. Recorded once: its tokens and cost are counted once.
+    let lastSeq = await this.o.rt.store.lastRunnerSeq(sessionId);
     for (const e of events) {
+      if (e.runnerSeq && e.runnerSeq <= lastSeq) continue;
       // Over a quota the item is dropped (the session keeps running and can still finish); the first breach of each kind is one `quota` event.
       const over = !ALWAYS_ACCEPTED.has(e.type) && total >= q.events ? ('events' as const)
         : e.taskId && !(await this.o.rt.store.hasTask(sessionId, e.taskId)) && (await this.o.rt.store.taskCount(sessionId)) >= q.tasks ? ('tasks' as const)
@@ -282,7 +289,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       }
       const learnError = learned === 'over' ? undefined : learned;
       total++;
-      const counters = {
+      const counters: CounterUpdate = {
         ...(e.iteration ? { iteration: e.iteration } : {}),
         ...(e.costUsd > 0 && Number.isFinite(e.costUsd) ? { addCostUsd: Math.min(e.costUsd, MAX_EVENT_COST_USD) } : {}),
         ...(e.inputTokens > 0 ? { addInputTokens: e.inputTokens } : {}),
@@ -300,6 +307,10 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // A task event's words are in its fields; a runner that sends no text (the script runner
       // does not) would show a blank line in every log view.
       const message = e.type === 'task' && !e.message.trim() && e.taskId ? `${e.taskId} ${e.taskStatus || 'pending'}` : e.message;
+      if (e.runnerSeq) {
+        counters.runnerSeq = e.runnerSeq;
+        lastSeq = e.runnerSeq;
+      }
       await this.o.rt.events.append(sessionId, e.type, message, data, { counters });
       if (e.type === 'finished') finished = true;
     }

@@ -30,6 +30,10 @@ export interface CounterUpdate {
   addInputTokens?: number;
   addOutputTokens?: number;
   decision?: 'allow' | 'deny' | 'ask';
+  /** The runner's number of the event recorded with this update: kept as the highest recorded (see lastRunnerSeq). */
+  runnerSeq?: number;
+  /** A runner said hello: its events are numbered from 1 again. */
+  runnerStart?: boolean;
 }
 
 export interface SessionTotals {
@@ -98,6 +102,8 @@ export interface SessionRepo {
   append(id: string, type: string, message: string, data?: Record<string, unknown>, counters?: CounterUpdate): Promise<SessionEvent>;
   /** Counters without an event (heartbeats do not count as activity for stall detection). */
   updateCounters(id: string, counters: CounterUpdate): Promise<void>;
+  /** The highest runner number recorded for the session's events since its runner said hello (0: none). */
+  lastRunnerSeq(id: string): Promise<number>;
   hasTask(id: string, taskId: string): Promise<boolean>;
   /** Distinct tasks of a session (the per-session quota counts these). */
   taskCount(id: string): Promise<number>;

@@ -14,7 +14,7 @@ import { PolicyDecision } from '../../../proto/gen/loki/v1/policy.js';
 import { Provider, TaskStatus } from '../../../proto/gen/loki/v1/vocab.js';
 
 function event(type: string, message = ''): AgentEvent {
-  return { type, message, dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', taskStatus: 0, legacyTaskStatus: '', agent: '' };
+  return { type, message, dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', taskStatus: 0, legacyTaskStatus: '', agent: '', runnerSeq: 0 };
 }
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {

@@ -135,7 +135,7 @@ export class StandInRunner {
   report(events: Array<Omit<Partial<AgentEvent>, 'taskStatus' | 'legacyTaskStatus'> & { taskStatus?: string }>): Promise<{ stopRequested: boolean }> {
     const full = events.map(({ taskStatus = '', ...e }) => {
       const known = isOneOf(TASK_STATUSES, taskStatus);
-      return { type: 'message', message: '', dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', agent: '', ...e, taskStatus: known ? taskStatusCodec.toWire(taskStatus) : 0, legacyTaskStatus: known ? '' : taskStatus };
+      return { type: 'message', message: '', dataJson: '', iteration: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, taskId: '', agent: '', runnerSeq: 0, ...e, taskStatus: known ? taskStatusCodec.toWire(taskStatus) : 0, legacyTaskStatus: known ? '' : taskStatus };
     });
     return this.call(this.client.report, { events: full });
   }

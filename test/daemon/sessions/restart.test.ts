@@ -97,4 +97,49 @@ describe('SessionManager across a daemon SIGKILL', function () {
       client.close();
     }
   });
+
+  it('records an event the runner sends again after a restart once, and counts its cost once', async function () {
+    child = await spawnFixture(home);
+    const admin = runtimePaths(home).adminSocket;
+    let client = clientFor(SessionServiceClient, admin);
+    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo }));
+    const runner = new StandInRunner(join(runtimePaths(home).runDir, 'agents', s.id, 'agent.sock'));
+    const get = () => unaryCall<{ id: string }, Session>(client.get.bind(client), { id: s.id });
+    try {
+      await runner.hello();
+      const batch = [
+        { type: 'usage', message: 'model call', inputTokens: 1000, outputTokens: 100, costUsd: 0.5, runnerSeq: 1 },
+        { type: 'message', message: 'numbered', runnerSeq: 2 },
+        { type: 'message', message: 'unnumbered' },
+      ];
+      // The daemon records the batch, then dies before its answer reaches the runner …
+      await runner.report(batch);
+      child.kill('SIGKILL');
+      await new Promise((r) => child!.once('exit', r));
+      client.close();
+      child = await spawnFixture(home);
+      client = clientFor(SessionServiceClient, admin);
+      // … so the runner sends the same batch again, then goes on numbering.
+      await runner.report(batch);
+      await runner.report([{ type: 'message', message: 'next', runnerSeq: 3 }]);
+
+      const said = (await events(client, s.id)).map((e) => `${e.type}:${e.message}`);
+      assert.equal(said.filter((t) => t === 'usage:model call').length, 1, said.join('\n'));
+      assert.equal(said.filter((t) => t === 'message:numbered').length, 1);
+      assert.equal(said.filter((t) => t === 'message:next').length, 1);
+      // An event without a number (an older runner's) is recorded each time it is sent, as before.
+      assert.equal(said.filter((t) => t === 'message:unnumbered').length, 2);
+      const after = await get();
+      assert.equal(after.costUsd, 0.5, 'the cost is counted once');
+      assert.equal(after.inputTokens, 1000);
+
+      // A new runner (hello) numbers from 1 again: its first event is recorded.
+      await runner.hello();
+      await runner.report([{ type: 'message', message: 'a new runner', runnerSeq: 1 }]);
+      assert.ok((await events(client, s.id)).some((e) => e.message === 'a new runner'));
+    } finally {
+      runner.close();
+      client.close();
+    }
+  });
 });

@@ -203,6 +203,13 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `CREATE INDEX sessions_ended ON sessions (ended_at, id);`,
   },
   {
+    module: 'sessions',
+    version: 6,
+    // The highest runner number (AgentEvent.runner_seq) recorded: an event the runner
+    // sends again after a daemon restart is recorded once, in the transaction of its append.
+    sql: `ALTER TABLE sessions ADD COLUMN runner_seq INTEGER NOT NULL DEFAULT 0;`,
+  },
+  {
     module: 'tokens',
     version: 1,
     sql: `

@@ -35,6 +35,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
     return this.rows.append(id, type, message, data, counters);
   }
   async updateCounters(id: string, counters: CounterUpdate): Promise<void> { this.rows.updateCounters(id, counters); }
+  async lastRunnerSeq(id: string): Promise<number> { return this.rows.lastRunnerSeq(id); }
   async hasTask(id: string, taskId: string): Promise<boolean> { return this.rows.hasTask(id, taskId); }
   async taskCount(id: string): Promise<number> { return this.rows.taskCount(id); }
   async setTask(id: string, taskId: string, status: TaskStatus): Promise<boolean> { return this.rows.setTask(id, taskId, status); }

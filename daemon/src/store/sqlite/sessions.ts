@@ -91,7 +91,7 @@ export type SyncSessionRepo = { [K in keyof SessionRepo]: (...a: Parameters<Sess
 export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
-    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'iteration' | 'cost' | 'bump' | 'insertEvent'
+    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'iteration' | 'runnerSeq' | 'runnerStart' | 'lastRunnerSeq' | 'cost' | 'bump' | 'insertEvent'
     | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'lastOfProject'
     | 'totals' | 'totalsOwner' | 'active',
     Statement
@@ -131,6 +131,9 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
       addAgent: p('INSERT OR IGNORE INTO session_agents (session_id, agent) VALUES (?, ?)'),
       agentSeen: p('UPDATE sessions SET agents_total = agents_total + 1, agents_active = 1 WHERE id = ?'),
       iteration: p('UPDATE sessions SET iteration = MAX(iteration, ?) WHERE id = ?'),
+      runnerSeq: p('UPDATE sessions SET runner_seq = MAX(runner_seq, ?) WHERE id = ?'),
+      runnerStart: p('UPDATE sessions SET runner_seq = 0 WHERE id = ?'),
+      lastRunnerSeq: p('SELECT runner_seq FROM sessions WHERE id = ?'),
       cost: p('UPDATE sessions SET cost_usd = cost_usd + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ? WHERE id = ?'),
       bump: p('UPDATE sessions SET events_total = events_total + 1, last_event_at = ? WHERE id = ? RETURNING events_total'),
       insertEvent: p('INSERT INTO session_events (session_id, seq, time_ms, type, message, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -262,6 +265,10 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
     this.applyCounters(id, counters);
   }
 
+  lastRunnerSeq(id: string): number {
+    return (this.q.lastRunnerSeq.get(id) as { runner_seq: number } | undefined)?.runner_seq ?? 0;
+  }
+
   hasTask(id: string, taskId: string): boolean {
     return this.q.hasTask.get(id, taskId.slice(0, 128)) !== undefined;
   }
@@ -328,6 +335,8 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
     if (c.iteration !== undefined) this.q.iteration.run(Math.max(0, Math.floor(c.iteration)), id);
     if (c.addCostUsd || c.addInputTokens || c.addOutputTokens) this.q.cost.run(c.addCostUsd ?? 0, c.addInputTokens ?? 0, c.addOutputTokens ?? 0, id);
     if (c.decision) this.decision[c.decision].run(id);
+    if (c.runnerStart) this.q.runnerStart.run(id);
+    if (c.runnerSeq) this.q.runnerSeq.run(c.runnerSeq, id);
   }
 
   private appendInTx(id: string, type: string, message: string, data: Record<string, unknown>): SessionEvent {

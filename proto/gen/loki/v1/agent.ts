@@ -150,6 +150,12 @@ export interface AgentEvent {
   agent: string;
   /** with type task */
   taskStatus: TaskStatus;
+  /**
+   * The runner's number for this event: 1 for its first, one more for each after. lokid records
+   * a numbered event once: one it is sent again (a daemon restart cut off the answer to the call
+   * that carried it, so the runner re-sends it) is skipped. 0: not numbered (recorded as sent).
+   */
+  runnerSeq: number;
 }
 
 export interface AgentReportRequest {
@@ -1145,6 +1151,7 @@ function createBaseAgentEvent(): AgentEvent {
     legacyTaskStatus: "",
     agent: "",
     taskStatus: 0,
+    runnerSeq: 0,
   };
 }
 
@@ -1182,6 +1189,9 @@ export const AgentEvent: MessageFns<AgentEvent> = {
     }
     if (message.taskStatus !== 0) {
       writer.uint32(88).int32(message.taskStatus);
+    }
+    if (message.runnerSeq !== 0) {
+      writer.uint32(96).int64(message.runnerSeq);
     }
     return writer;
   },
@@ -1287,6 +1297,14 @@ export const AgentEvent: MessageFns<AgentEvent> = {
             message.taskStatus = reader.int32() as any;
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.runnerSeq = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1340,6 +1358,11 @@ export const AgentEvent: MessageFns<AgentEvent> = {
         : isSet(object.task_status)
         ? taskStatusFromJSON(object.task_status)
         : 0,
+      runnerSeq: isSet(object.runnerSeq)
+        ? globalThis.Number(object.runnerSeq)
+        : isSet(object.runner_seq)
+        ? globalThis.Number(object.runner_seq)
+        : 0,
     };
   },
 
@@ -1378,6 +1401,9 @@ export const AgentEvent: MessageFns<AgentEvent> = {
     if (message.taskStatus !== 0) {
       obj.taskStatus = taskStatusToJSON(message.taskStatus);
     }
+    if (message.runnerSeq !== 0) {
+      obj.runnerSeq = Math.round(message.runnerSeq);
+    }
     return obj;
   },
 
@@ -1397,6 +1423,7 @@ export const AgentEvent: MessageFns<AgentEvent> = {
     message.legacyTaskStatus = object.legacyTaskStatus ?? "";
     message.agent = object.agent ?? "";
     message.taskStatus = object.taskStatus ?? 0;
+    message.runnerSeq = object.runnerSeq ?? 0;
     return message;
   },
 };
