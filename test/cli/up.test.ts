@@ -137,6 +137,24 @@ describe('loki up', function () {
     assert.equal(await u.exit, 130, u.out());
   });
 
+  it('says how lokid ended when it is killed, stops the gateway and exits non-zero', async () => {
+    const u = up(home(), ['--port', String(await freePort())]);
+    try {
+      await waitFor(u, 'Loki is up');
+      const children = await new Promise<string>((resolve) => execFile('pgrep', ['-a', '-P', String(u.child.pid)], (_e, out) => resolve(out)));
+      const lokid = /^(\d+) .*daemon\/src\/main\.[jt]s/m.exec(children)?.[1];
+      assert.ok(lokid, children);
+      process.kill(Number(lokid), 'SIGKILL');
+      assert.equal(await u.exit, 1, u.out());
+      assert.match(u.out(), /loki: lokid was killed by SIGKILL; stopping the gateway \(run `loki up` again: running sessions re-attach\)/);
+      const gateway = /^(\d+) .*gateway\/src\/main\.[jt]s/m.exec(children)?.[1];
+      assert.ok(gateway, children);
+      assert.throws(() => process.kill(Number(gateway), 0), /ESRCH/, 'the gateway was stopped with it');
+    } finally {
+      u.child.kill('SIGINT');
+    }
+  });
+
   it('refuses a config lokid refuses with exit 2 (invalid_config) and every problem, not exit 8', async () => {
     const h = home();
     writeFileSync(join(h, 'config.yaml'), 'policy:\n  rules:\n    - { effect: deny, pattern: "git push -f", not_match: ["git push -f origin"] }\n  profiles:\n    weird: { extends: nope }\n');

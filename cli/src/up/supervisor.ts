@@ -111,6 +111,11 @@ async function waitGateway(base: string, child: ChildProcess, timeoutMs: number)
   }
 }
 
+/** How a child ended, for a person: `exited with code 3`, `was killed by SIGKILL`. */
+export function howEnded(code: number | null, signal: NodeJS.Signals | null): string {
+  return code !== null ? `exited with code ${code}` : `was killed by ${signal ?? 'a signal'}`;
+}
+
 /** Fails fast when host:port is taken, instead of probing whoever holds it. */
 function checkPortFree(host: string, port: number): Promise<void> {
   if (port === 0) return Promise.resolve();
@@ -196,9 +201,10 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
   process.on('SIGHUP', () => {
     for (const c of [daemon, gateway]) if (c && !exited(c)) c.kill('SIGHUP');
   });
-  daemon.on('exit', (code) => {
+  daemon.on('exit', (code, signal) => {
     if (!shuttingDown && ready) {
-      process.stderr.write(`loki: lokid exited (${code ?? 'signal'}); stopping\n`);
+      // Sessions whose sandboxes still run re-attach when lokid is started again (docs/sessions.md, Restart).
+      process.stderr.write(`loki: lokid ${howEnded(code, signal)}; stopping the gateway (run \`loki up\` again: running sessions re-attach)\n`);
       void shutdown(code || 1);
     }
   });
@@ -216,9 +222,9 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
       const genv: NodeJS.ProcessEnv = { ...env, LOKI_DAEMON_SOCKET: paths.gatewaySocket, LOKI_API_HOST: net.host, LOKI_API_PORT: String(net.port) };
       if (net.cert && net.key) Object.assign(genv, { LOKI_TLS_CERT: net.cert, LOKI_TLS_KEY: net.key });
       gateway = spawn(process.execPath, [...CHILD_NODE_FLAGS.gateway, ...entry('../../../gateway/src/main.js')], { env: genv, stdio: ['ignore', 'inherit', 'inherit'] });
-      gateway.on('exit', (code) => {
+      gateway.on('exit', (code, signal) => {
         if (!shuttingDown && ready) {
-          process.stderr.write(`loki: loki-gateway exited (${code ?? 'signal'}); stopping\n`);
+          process.stderr.write(`loki: loki-gateway ${howEnded(code, signal)}; stopping lokid\n`);
           void shutdown(code || 1);
         }
       });
