@@ -64,6 +64,8 @@ const CASES: Case[] = [
   [['sandbox', 'logs', 'sbx-000000000000', '--tail', '0'], USAGE, /positive integer/],
   [['sandbox', 'start', '--pids', '0', '--', 'true'], USAGE, /positive integer/],
   [['start', '--prompt', '', '--project', 'nope'], USAGE, /prompt|PRD/],
+  // The plan is read here, also for a remote session (whose PRD is a path in the project): say where and why.
+  [['start', '--prompt', 'x', '--provider', 'script', '--plan', 'no-such-plan.yaml'], USAGE, /cannot read the plan file \/\S*no-such-plan\.yaml \(ENOENT\); --plan is read on this machine/],
   [['sessions', 'show', 'not-a-session-id'], USAGE, /session/],
   [['session', 'diff', '../../etc'], USAGE, /session/],
   [['stop', 'ses-%00'], USAGE, /session/],

@@ -56,8 +56,10 @@ async function startWithHint(c: LokiClient, input: Parameters<LokiClient['sessio
 function readPlan(file: string): string {
   try {
     return readFileSync(file, 'utf8');
-  } catch {
-    throw new LokiError('invalid_argument', `cannot read the plan file ${file}`);
+  } catch (err) {
+    // Unlike a remote session's PRD (a path inside the project), the plan is read on this machine.
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new LokiError('invalid_argument', `cannot read the plan file ${resolve(file)} (${code}); --plan is read on this machine, relative to the current directory`);
   }
 }
 
