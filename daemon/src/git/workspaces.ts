@@ -404,7 +404,7 @@ export class WorkspaceManager {
     }
     await this.o.repo.savePullRequest(sessionId, pullRequest);
     this.o.trail.append(sessionId, { action: 'session_finish', agent: 'loki', details: { commits: summary.commits.length, pull_request: pullRequest.url || null } });
-    const exportedTrail = this.o.config.export_agent_audit ? this.o.trail.exportTo(sessionId, project.path) : '';
+    const exportedTrail = this.o.config.export_agent_audit ? await this.o.trail.exportTo(sessionId, project.path) : '';
     return { summary, bringBack, pullRequest, exportedTrail };
   }
 

@@ -247,7 +247,7 @@ describe('WorkspaceManager', () => {
     assert.ok(lines.some((l) => l.action === 'git_commit'));
     // a second export replaces the read-only file instead of failing
     fx.trail.append('s10', { action: 'note', agent: 'loki' });
-    fx.trail.exportTo('s10', project);
+    await fx.trail.exportTo('s10', project);
     assert.equal(readFileSync(dest, 'utf8').trim().split('\n').length, lines.length + 1);
   });
 });
