@@ -56,6 +56,8 @@ try {
 }
 `;
 
+const MAX_WRITER_STDERR = 4096;
+
 interface WriterResult {
   code: number | null;
   stderr: string;
@@ -72,7 +74,10 @@ function runWriter(dirFd: number, text: string, as: { uid: number; gid: number }
       return reject(err as Error);
     }
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    // The writer runs as the project's owner, who could make it say anything: keep only what a refusal needs.
+    child.stderr!.on('data', (d: Buffer) => {
+      if (stderr.length < MAX_WRITER_STDERR) stderr += d.toString().slice(0, MAX_WRITER_STDERR - stderr.length);
+    });
     child.stdin!.on('error', () => undefined); // a writer that refused exits before reading; its code says why
     child.once('error', (err) => reject(new LokiError('failed_precondition', `cannot start the agent audit trail export${as ? ` as uid ${as.uid}` : ''}: ${err.message}`)));
     child.once('close', (code) => resolve({ code, stderr }));
@@ -110,6 +115,9 @@ export async function exportTrailFile(projectPath: string, text: string): Promis
     } catch {
       said = { problem: r.stderr.trim() || `exit ${r.code ?? 'by signal'}` };
     }
+    // Text from a process running as the project's owner: one printable line, bounded, before it reaches events and logs.
+    const clean = (t: unknown) => String(t ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 300);
+    said = { label: clean(said.label), problem: clean(said.problem) };
     const where = said.label ? join(projectPath, said.label) : projectPath;
     if (r.code === 10) throw new LokiError('unsafe_workspace', `${where} ${said.problem}; refusing to export the agent audit trail through it`);
     if (r.code === 11) throw new LokiError('unsafe_workspace', `${where} ${said.problem}; the agent audit trail was not exported`);
