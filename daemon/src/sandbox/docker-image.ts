@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type Docker from 'dockerode';
 import { LokiError, type Logger } from '../../../common/src/index.js';
-import { SANDBOX_UID, SANDBOX_WORKSPACE, type ImageBuildEvent, type ImageBuildRequest } from './types.js';
+import { SANDBOX_UID, type ImageBuildEvent, type ImageBuildRequest } from './types.js';
 
 export interface ImageBuildOptions extends ImageBuildRequest {
   mirror?: string;
@@ -129,11 +129,11 @@ async function addUser(root: string): Promise<void> {
   await appendFile(join(root, 'etc/passwd'), `loki:x:${uid}:${uid}:Loki sandbox:/home/loki:/bin/bash\n`);
   await appendFile(join(root, 'etc/group'), `loki:x:${uid}:\n`);
   await appendFile(join(root, 'etc/shadow'), `loki:!:19000:0:99999:7:::\n`);
-  for (const d of ['home/loki', SANDBOX_WORKSPACE.slice(1)]) {
+  for (const d of ['home/loki', 'workspace']) {
     await mkdir(join(root, d), { recursive: true, mode: 0o755 });
     await chown(join(root, d), uid, uid);
   }
-  await writeFile(join(root, 'etc/gitconfig'), `[safe]\n\tdirectory = ${SANDBOX_WORKSPACE}\n[init]\n\tdefaultBranch = main\n`);
+  await writeFile(join(root, 'etc/gitconfig'), '[safe]\n\tdirectory = /workspace\n[init]\n\tdefaultBranch = main\n');
 }
 
 async function slim(root: string): Promise<void> {
@@ -155,7 +155,7 @@ async function importRootfs(docker: Docker, dir: string, tag: string, signal: Ab
     'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin',
     'ENV HOME=/home/loki',
     `USER ${SANDBOX_UID}:${SANDBOX_UID}`,
-    `WORKDIR ${SANDBOX_WORKSPACE}`,
+    'WORKDIR /workspace',
     'CMD ["/bin/bash"]',
     `LABEL ${IMAGE_LABEL}=base`,
   ];
