@@ -4,7 +4,7 @@
 // with the reason and a non-zero exit.
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { entryArgv, shortTempDir } from '../helpers/entry.js';
@@ -76,10 +76,10 @@ describe('loki up', function () {
     try {
       await waitFor(u, 'Loki is up');
       assert.match(u.out(), new RegExp(`loki-gateway ready at https://127\\.0\\.0\\.1:${port} \\(TLS\\)`));
-      const token = /Token: {3}(loki_\S+)/.exec(u.out())?.[1];
-      assert.ok(token, u.out());
       const tokenFile = join(h, 'cli-token');
-      const st = await cli(['--url', `https://127.0.0.1:${port}`, '--token-file', tokenFile, '--ca-file', cert, 'status', '--json']);
+      // The command loki up printed for using the token (its output here is a pipe, so no secret: see below).
+      assert.ok(u.out().includes(`  loki --url https://127.0.0.1:${port} --ca-file ${cert} --token-file ${tokenFile} status\n`), u.out());
+      const st = await cli(['--url', `https://127.0.0.1:${port}`, '--ca-file', cert, '--token-file', tokenFile, 'status', '--json']);
       assert.equal(st.code, 0, st.stderr);
       const s = JSON.parse(st.stdout) as { gateway: { tls: boolean; ready: boolean } };
       assert.deepEqual([s.gateway.tls, s.gateway.ready], [true, true]);
@@ -90,6 +90,32 @@ describe('loki up', function () {
     } finally {
       u.child.kill('SIGINT');
       assert.equal(await u.exit, 130, 'Ctrl-C exits 130 after stopping both');
+    }
+  });
+
+  it('keeps the first-run admin token out of output that is not a terminal (CI logs, nohup.out, journald) and names its 0600 file instead', async () => {
+    const h = home();
+    const port = await freePort();
+    const u = up(h, ['--port', String(port)]);
+    try {
+      await waitFor(u, 'Loki is up');
+      const tokenFile = join(h, 'cli-token');
+      const secret = readFileSync(tokenFile, 'utf8').trim();
+      assert.match(secret, /^loki_[0-9A-Za-z]{49}$/);
+      assert.equal(u.out().includes(secret), false, `the secret reached a pipe:\n${u.out()}`);
+      assert.doesNotMatch(u.out(), /loki_[0-9A-Za-z]{20,}/);
+      assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+      assert.ok(u.out().includes(`It is in ${tokenFile} (mode 0600, readable only by you); not printed here because this output is not a terminal.`), u.out());
+      // The curl line it prints works as printed (the header on stdin, never the token in argv).
+      const curl = /^ {2}(printf .*\| curl .*\/api\/status)$/m.exec(u.out())?.[1];
+      assert.ok(curl, u.out());
+      const res = await new Promise<{ code: number; out: string }>((resolve) =>
+        execFile('bash', ['-c', `${curl} -s -o /dev/null -w '%{http_code}'`], (err, stdout) => resolve({ code: err ? 1 : 0, out: stdout })),
+      );
+      assert.deepEqual(res, { code: 0, out: '200' });
+    } finally {
+      u.child.kill('SIGINT');
+      assert.equal(await u.exit, 130, u.out());
     }
   });
 

@@ -43,6 +43,17 @@ describe('lokid --check-config', function () {
     assert.doesNotMatch(r.out, /config OK/);
   });
 
+  it('refuses a policy.workspace other than the sandbox\'s workspace (the agent channel always decides against /workspace), naming what to use instead', async () => {
+    // It used to be accepted, and only Decide and Explain used it: `loki policy check --session` then
+    // said deny for writes the agent was allowed (/workspace/a.txt) and allow for ones it was denied.
+    const r = await checkConfig(dir, 'policy:\n  workspace: /srv/app\n');
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /policy\.workspace: every sandbox has its session's workspace at \/workspace .*can only be "\/workspace" \(got "\/srv\/app"\); .*policy\.allowed_paths.*policy\.path_aliases/);
+    assert.doesNotMatch(r.out, /config OK|\n\s+at /);
+    const same = await checkConfig(dir, 'policy:\n  workspace: /workspace/\n');
+    assert.equal(same.code, 0, same.out);
+  });
+
   it('accepts the shipped systemd config (0660 with the loki-admin / loki-gateway groups) when the groups exist', async function () {
     const groups = readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')[0]);
     if (!groups.includes('loki-admin') || !groups.includes('loki-gateway')) this.skip();

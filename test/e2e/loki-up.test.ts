@@ -18,11 +18,16 @@ function freePort(): Promise<number> {
 describe('loki up', function () {
   this.timeout(90_000);
 
-  it('starts lokid and the gateway with embedded defaults, prints the admin token once, and stops both on Ctrl-C', async () => {
+  it('starts lokid and the gateway with embedded defaults, prints the admin token once to the terminal, and stops both on Ctrl-C', async () => {
     const home = shortTempDir('lkup');
     const port = await freePort();
     const env = { PATH: process.env.PATH ?? '', LOKI_SANDBOX_IMAGE: SANDBOX_IMAGE };
-    const child = spawn(process.execPath, [...entryArgv('cli'), '--home', home, 'up', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // As in the README: `npm start` in a terminal. script(1) gives loki up a pty for stdout
+    // (the secret is shown only to a terminal; test/cli/up.test.ts covers a pipe).
+    const cmd = [process.execPath, ...entryArgv('cli'), '--home', home, 'up', '--port', String(port)].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qec', `exec ${cmd}`, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // loki up itself (script's child, after the shell's exec): Ctrl-C goes to it, as a terminal's would.
+    const lokiUp = () => Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -52,7 +57,7 @@ describe('loki up', function () {
 
       const code = await new Promise<number | null>((resolve) => {
         child.once('exit', (c) => resolve(c));
-        child.kill('SIGINT');
+        process.kill(lokiUp(), 'SIGINT');
       });
       assert.equal(code, 130, out); // 128 + SIGINT, after stopping both
       await assert.rejects(fetch(`${base}/healthz/live`), 'the gateway is gone');
@@ -64,7 +69,17 @@ describe('loki up', function () {
       }));
       assert.equal(alive, false, 'lokid is gone');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      // A failed run still stops lokid and the gateway: Ctrl-C to loki up (SIGKILL on it would leave them running).
+      if (child.exitCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        try {
+          process.kill(lokiUp(), 'SIGINT');
+        } catch {
+          child.kill('SIGKILL');
+        }
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 20_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
       rmSync(home, { recursive: true, force: true });
     }
   });

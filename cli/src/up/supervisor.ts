@@ -170,6 +170,36 @@ export function resolveUp(o: UpOptions, env: NodeJS.ProcessEnv = process.env): {
   return { host, port, ...(cert && key ? { cert, key } : {}) };
 }
 
+/**
+ * What `loki up` says about the bootstrap admin token it just made. The secret is
+ * shown only to a terminal: a pipe or a file (CI logs, `nohup.out`, journald,
+ * `| tee`) keeps what it is given for whoever reads that log later, so there only
+ * the 0600 file's path and how to use it are printed.
+ */
+export function firstRunTokenNotice(file: string, secret: string, terminal: boolean, gateway?: { url: string; cert?: string }): string[] {
+  if (terminal) {
+    return [
+      '\nFirst run: created an admin API token for the gateway.',
+      `Token:   ${secret}`,
+      `Saved to ${file} (mode 0600) for the local CLI.`,
+      "IMPORTANT: Save this token - it won't be shown again!\n",
+    ];
+  }
+  const lines = [
+    '\nFirst run: created an admin API token for the gateway (local-admin).',
+    `It is in ${file} (mode 0600, readable only by you); not printed here because this output is not a terminal.`,
+  ];
+  if (gateway) {
+    const ca = gateway.cert ? { loki: ` --ca-file ${gateway.cert}`, curl: ` --cacert ${gateway.cert}` } : { loki: '', curl: '' };
+    lines.push(
+      'Use it with:',
+      `  loki --url ${gateway.url}${ca.loki} --token-file ${file} status`,
+      `  printf 'Authorization: Bearer %s\\n' "$(cat ${file})" | curl${ca.curl} -H @- ${gateway.url}/api/status`,
+    );
+  }
+  return [...lines, ''];
+}
+
 /** Starts lokid (and the gateway), reports readiness, and supervises both until a signal; never returns. */
 export async function runUp(o: UpOptions, home: string): Promise<never> {
   const paths = runtimePaths(home);
@@ -180,6 +210,7 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
   if (o.gateway) await checkPortFree(net.host, net.port);
   const env = childEnv({ ...process.env, LOKI_HOME: home });
   const hadToken = existsSync(paths.cliTokenFile);
+  const url = `${net.cert ? 'https' : 'http'}://${net.host.includes(':') ? `[${net.host}]` : net.host}:${net.port}`;
   const daemon = spawn(process.execPath, [...CHILD_NODE_FLAGS.daemon, ...entry('../../../daemon/src/main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   let gateway: ChildProcess | undefined;
   let shuttingDown = false;
@@ -213,10 +244,7 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
     printLine(`lokid ready (admin socket ${paths.adminSocket})`);
     if (!hadToken && existsSync(paths.cliTokenFile)) {
       const secret = readFileSync(paths.cliTokenFile, 'utf8').trim();
-      printLine('\nFirst run: created an admin API token for the gateway.');
-      printLine(`Token:   ${secret}`);
-      printLine(`Saved to ${paths.cliTokenFile} (mode 0600) for the local CLI.`);
-      printLine("IMPORTANT: Save this token - it won't be shown again!\n");
+      for (const line of firstRunTokenNotice(paths.cliTokenFile, secret, process.stdout.isTTY === true, o.gateway ? { url, cert: net.cert } : undefined)) printLine(line);
     }
     if (o.gateway) {
       const genv: NodeJS.ProcessEnv = { ...env, LOKI_DAEMON_SOCKET: paths.gatewaySocket, LOKI_API_HOST: net.host, LOKI_API_PORT: String(net.port) };
@@ -228,8 +256,6 @@ export async function runUp(o: UpOptions, home: string): Promise<never> {
           void shutdown(code || 1);
         }
       });
-      const scheme = net.cert ? 'https' : 'http';
-      const url = `${scheme}://${net.host.includes(':') ? `[${net.host}]` : net.host}:${net.port}`;
       await waitGateway(url, gateway, 30_000);
       printLine(`loki-gateway ready at ${url}${net.cert ? ' (TLS)' : ''}`);
     }

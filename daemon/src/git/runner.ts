@@ -128,15 +128,8 @@ export async function runGit(args: readonly string[], opts: GitRunOptions = {}):
         spawnGit(resolve, reject);
       } catch (err) {
         // Spawning as another uid needs CAP_SETUID/CAP_SETGID; Node throws EPERM synchronously.
-        if (opts.runAs && (err as NodeJS.ErrnoException).code === 'EPERM') {
-          reject(
-            new LokiError(
-              'failed_precondition',
-              `lokid cannot run git as the repository's owner (uid ${opts.runAs.uid}): it lacks CAP_SETUID/CAP_SETGID. ` +
-                'Under systemd add them to CapabilityBoundingSet (the shipped deploy/systemd/lokid.service has them); in a container add SETUID and SETGID',
-            ),
-          );
-        } else reject(err as Error);
+        if (opts.runAs && (err as NodeJS.ErrnoException).code === 'EPERM') reject(cannotRunAsOwner('git', opts.runAs.uid));
+        else reject(err as Error);
       }
     });
   } finally {
@@ -162,6 +155,15 @@ export async function runGit(args: readonly string[], opts: GitRunOptions = {}):
       },
     );
   }
+}
+
+/** Spawning as another uid needs CAP_SETUID/CAP_SETGID; without them Node throws EPERM, and this says what to change. */
+export function cannotRunAsOwner(what: string, uid: number): LokiError {
+  return new LokiError(
+    'failed_precondition',
+    `lokid cannot run ${what} as the repository's owner (uid ${uid}): it lacks CAP_SETUID/CAP_SETGID. ` +
+      'Under systemd add them to CapabilityBoundingSet (the shipped deploy/systemd/lokid.service has them); in a container add SETUID and SETGID',
+  );
 }
 
 function homeOf(uid: number): string {

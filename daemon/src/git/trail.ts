@@ -1,22 +1,11 @@
 // The agent action audit trail: one JSONL file per session under the daemon's
 // state dir (never inside the workspace), appended only by the daemon, each
 // line sequence-numbered and fsync'd before append() returns.
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 import { validateSessionId } from './refs.js';
+import { exportTrailFile } from './trail-export.js';
 
 export interface TrailEntry {
   timestamp: string;
@@ -125,37 +114,10 @@ export class AgentTrail {
   }
 
   /**
-   * Writes a read-only (0444) copy of the trail to `<projectPath>/.loki/logs/agent-audit.jsonl`.
-   * Refuses symlinks on the way: a merged session branch could have planted
-   * `.loki/logs` as a link to somewhere else on the host.
+   * Writes a read-only (0444) copy of the trail to `<projectPath>/.loki/logs/agent-audit.jsonl`,
+   * as the project directory's owner, refusing links on the way (trail-export.ts says why).
    */
-  exportTo(sessionId: string, projectPath: string): string {
-    const text = this.read(sessionId).map((e) => JSON.stringify(e) + '\n').join('');
-    let dir = projectPath;
-    for (const part of ['.loki', 'logs']) {
-      dir = join(dir, part);
-      if (existsSync(dir) && lstatSync(dir).isSymbolicLink()) {
-        throw new LokiError('unsafe_workspace', `${dir} is a symlink; refusing to export the agent audit trail through it`);
-      }
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
-    }
-    const dest = join(dir, 'agent-audit.jsonl');
-    if (existsSync(dest) || isDanglingLink(dest)) unlinkSync(dest);
-    const fd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    return dest;
-  }
-}
-
-function isDanglingLink(p: string): boolean {
-  try {
-    return lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
+  exportTo(sessionId: string, projectPath: string): Promise<string> {
+    return exportTrailFile(projectPath, this.read(sessionId).map((e) => JSON.stringify(e) + '\n').join(''));
   }
 }

@@ -61,6 +61,8 @@ export interface FinishResult {
   pullRequest: PrResult;
   /** Path of the exported read-only trail copy, or empty. */
   exportedTrail: string;
+  /** Why the configured trail export was refused (the branch is back all the same). */
+  exportRefused?: string;
 }
 
 export interface WorkspaceManagerOptions {
@@ -404,8 +406,16 @@ export class WorkspaceManager {
     }
     await this.o.repo.savePullRequest(sessionId, pullRequest);
     this.o.trail.append(sessionId, { action: 'session_finish', agent: 'loki', details: { commits: summary.commits.length, pull_request: pullRequest.url || null } });
-    const exportedTrail = this.o.config.export_agent_audit ? this.o.trail.exportTo(sessionId, project.path) : '';
-    return { summary, bringBack, pullRequest, exportedTrail };
+    if (!this.o.config.export_agent_audit) return { summary, bringBack, pullRequest, exportedTrail: '' };
+    // The branch is back and the PR step done: a copy the project's files refuse (a link, a directory
+    // of another user's) is reported, not turned into a failed bring-back.
+    try {
+      return { summary, bringBack, pullRequest, exportedTrail: await this.o.trail.exportTo(sessionId, project.path) };
+    } catch (err) {
+      if (!(err instanceof LokiError)) throw err;
+      this.o.log.warn({ session_id: sessionId, err: err.message }, 'agent audit trail not exported');
+      return { summary, bringBack, pullRequest, exportedTrail: '', exportRefused: err.message };
+    }
   }
 
   /** Deletes the workspace directory (after the sandbox is gone); the record and trail stay. */

@@ -2,11 +2,13 @@
 // turns it into an engine. Loading checks every rule's match/not_match
 // examples; a policy whose examples fail does not load, and the error lists
 // every failure.
+import { posix } from 'node:path';
 import { z } from 'zod';
 import { AUTONOMY_MODES, LokiError, type DeepReadonly, type EnvBinding } from '../../../common/src/index.js';
 import { BUILTIN_DENY, BUILTIN_PROFILES, DEFAULT_PROTECTED_PATHS, type ProfileSpec } from './defaults.js';
 import { PolicyEngine, type AutonomyMode, type Profile } from './engine.js';
 import { PathPolicy } from './paths.js';
+import { SANDBOX_WORKSPACE } from '../sandbox/types.js';
 import { blockedCommandRule, compileRule, matchRule, type Rule, type RuleSpec } from './rules.js';
 import { analyseShell } from './shell/analyse.js';
 import { normalizeArgv } from './shell/normalize.js';
@@ -75,8 +77,25 @@ export const policyConfigSchema = z
     scratch_paths: z.array(z.string().startsWith('/', 'must be an absolute path')).default(['/tmp']),
     protected_paths: z.array(z.string().min(1)).default([...DEFAULT_PROTECTED_PATHS]),
     path_aliases: z.array(z.object({ from: z.string().startsWith('/'), to: z.string().startsWith('/') }).strict()).default([]),
-    /** The workspace path inside the sandbox, used when a request names none. */
-    workspace: z.string().startsWith('/', 'must be an absolute path').default('/workspace'),
+    /**
+     * The workspace's path in the sandbox. Every sandbox mounts its session's workspace at
+     * SANDBOX_WORKSPACE and every decision is made against that, so this may only repeat it:
+     * another value used to change the answers of Decide and Explain (`loki policy check`)
+     * while the agent channel kept deciding against /workspace.
+     */
+    workspace: z
+      .string()
+      .startsWith('/', 'must be an absolute path')
+      .default(SANDBOX_WORKSPACE)
+      .superRefine((v, ctx) => {
+        if (posix.normalize(v).replace(/(.)\/+$/, '$1') === SANDBOX_WORKSPACE) return;
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            `every sandbox has its session's workspace at ${SANDBOX_WORKSPACE} and every decision is made against it, so this can only be "${SANDBOX_WORKSPACE}" (got ${JSON.stringify(v)}); ` +
+            'to let writes reach other paths use policy.allowed_paths, to name the workspace by another path use policy.path_aliases',
+        });
+      }),
     /** Rules added to every profile (after the built-in deny set). */
     rules: z.array(ruleSchema).default([]),
     profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'profile names are lowercase [a-z0-9._-]'), profileSchema).default({}),
@@ -183,5 +202,5 @@ export function buildPolicyEngine(input: PolicyConfigInput): { engine: PolicyEng
   if (!profiles.has(cfg.default_profile)) problems.push(`policy.default_profile: unknown profile "${cfg.default_profile}" (known: ${[...profiles.keys()].join(', ')})`);
   if (problems.length) throw new LokiError('invalid_config', `invalid policy:\n  ${problems.join('\n  ')}`);
   const paths = new PathPolicy({ allowedPaths: cfg.allowed_paths, scratchPaths: cfg.scratch_paths, protectedPaths: cfg.protected_paths, aliases: cfg.path_aliases });
-  return { engine: new PolicyEngine({ profiles, defaultProfile: cfg.default_profile, mode: effectiveMode(cfg), paths, workspace: cfg.workspace }), config: cfg };
+  return { engine: new PolicyEngine({ profiles, defaultProfile: cfg.default_profile, mode: effectiveMode(cfg), paths, workspace: SANDBOX_WORKSPACE }), config: cfg };
 }

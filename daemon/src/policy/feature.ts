@@ -8,7 +8,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import { ApprovalWaits } from './approval-waits.js';
 import { ApprovalStore, type ApprovalRepo } from './approvals.js';
 import { approvalRequirements, buildPolicyEngine, type PolicyConfig, type PolicyConfigInput } from './config.js';
-import { createPolicyModule, type SessionSettings } from './grpc.js';
+import { createPolicyModule, type SessionSettings, type SessionWorkspace } from './grpc.js';
 import { PolicyService } from './service.js';
 
 export interface PolicyFeatureOptions {
@@ -22,7 +22,8 @@ export interface PolicyFeatureOptions {
 /** What the policy needs to know of sessions (answered by the session feature). */
 export interface SessionLookups {
   ownerOf(sessionId: string): Promise<string | undefined>;
-  hostWorkspaceOf(sessionId: string): Promise<string | undefined>;
+  /** The session's workspace (sandbox path, host directory): what its agent channel decides against. */
+  workspaceOf(sessionId: string): Promise<SessionWorkspace | undefined>;
   settingsOf(sessionId: string): Promise<SessionSettings | undefined>;
 }
 
@@ -40,7 +41,7 @@ export interface PolicyFeature {
 export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
   const { engine, config } = buildPolicyEngine(o.config);
   // Until the session feature binds itself, no session is known (nothing can ask yet: no listener is up).
-  let sessions: SessionLookups = { ownerOf: () => Promise.resolve(undefined), hostWorkspaceOf: () => Promise.resolve(undefined), settingsOf: () => Promise.resolve(undefined) };
+  let sessions: SessionLookups = { ownerOf: () => Promise.resolve(undefined), workspaceOf: () => Promise.resolve(undefined), settingsOf: () => Promise.resolve(undefined) };
   const byRule = approvalRequirements(config);
   const approvals = new ApprovalStore({
     repo: o.approvals,
@@ -54,7 +55,7 @@ export function createPolicyFeature(o: PolicyFeatureOptions): PolicyFeature {
   });
   const service = new PolicyService({ engine, approvals, audit: o.audit, log: o.log.child({ component: 'policy' }) });
   const waits = new ApprovalWaits();
-  const module = createPolicyModule({ service, ownerOf: (id) => sessions.ownerOf(id), hostWorkspaceOf: (id) => sessions.hostWorkspaceOf(id), settingsOf: (id) => sessions.settingsOf(id), config });
+  const module = createPolicyModule({ service, ownerOf: (id) => sessions.ownerOf(id), workspaceOf: (id) => sessions.workspaceOf(id), settingsOf: (id) => sessions.settingsOf(id), config });
   return {
     service,
     config,

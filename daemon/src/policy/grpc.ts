@@ -39,12 +39,21 @@ export interface SessionSettings {
   ended: string;
 }
 
+/** A session's workspace: its path in the sandbox and, once made, the host directory behind it (for symlink checks). */
+export interface SessionWorkspace {
+  sandbox: string;
+  host?: string;
+}
+
 export interface PolicyModuleDeps {
   service: PolicyService;
   /** Owner subject of a session, undefined when the session is unknown. */
   ownerOf: (sessionId: string) => Promise<string | undefined>;
-  /** Host path of a session's workspace (for symlink checks), when known. */
-  hostWorkspaceOf?: (sessionId: string) => Promise<string | undefined>;
+  /**
+   * A session's workspace, as its agent channel decides with it. Decide and Explain for a session
+   * use it, never the engine's default (policy.workspace), so they answer as the agent is answered.
+   */
+  workspaceOf?: (sessionId: string) => Promise<SessionWorkspace | undefined>;
   /** A session's profile, autonomy mode and whether it ended, when the session is known. */
   settingsOf: (sessionId: string) => Promise<SessionSettings | undefined>;
   /** The loaded `policy` config section, for ShowPolicy. */
@@ -128,12 +137,13 @@ export function createPolicyModule(deps: PolicyModuleDeps): ServiceModule {
   const context = async (req: { sessionId: string; profile: string; cwd: string; sessionWrittenPaths: string[] }, sessionId: string): Promise<DecideContext> => {
     if (req.sessionWrittenPaths.length > MAX_WRITTEN_PATHS) throw new LokiError('invalid_argument', `session_written_paths is limited to ${MAX_WRITTEN_PATHS} entries`);
     if (req.cwd && !req.cwd.startsWith('/')) throw new LokiError('invalid_argument', 'cwd must be an absolute sandbox path');
-    const host = await deps.hostWorkspaceOf?.(sessionId);
+    const ws = await deps.workspaceOf?.(sessionId);
     return {
       sessionId,
       ...(req.profile ? { profile: req.profile } : {}),
       ...(req.cwd ? { cwd: req.cwd } : {}),
-      ...(host ? { hostWorkspace: host } : {}),
+      ...(ws ? { workspace: ws.sandbox } : {}),
+      ...(ws?.host ? { hostWorkspace: ws.host } : {}),
       ...(req.sessionWrittenPaths.length ? { sessionWritten: new Set(req.sessionWrittenPaths) } : {}),
     };
   };

@@ -9,6 +9,7 @@ import { buildSandboxImage } from './docker-image.js';
 import { DockerClient } from './docker-load.js';
 import { checkSameMountNamespace, fromLabels, LABEL, verifyApplied } from './docker-inspect.js';
 import { runnerBundleFile } from './runner.js';
+import { SANDBOX_WORKSPACE } from './types.js';
 import type {
   AgentChannelTransport,
   DriverInfo,
@@ -131,7 +132,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     const s = h.summary;
     const prop = (p: 'rslave' | undefined) => (p ? `,${p}` : '');
     const binds = [
-      `${spec.workspace}:/workspace:rw${prop(spec.workspacePropagation)}`,
+      `${spec.workspace}:${SANDBOX_WORKSPACE}:rw${prop(spec.workspacePropagation)}`,
       ...spec.extraMounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}${prop(m.propagation)}`),
     ];
     const labels: Record<string, string> = {
@@ -152,7 +153,7 @@ export class DockerSandboxDriver implements SandboxDriver {
         Cmd: spec.command,
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         User: h.user,
-        WorkingDir: '/workspace',
+        WorkingDir: SANDBOX_WORKSPACE,
         Labels: labels,
         Tty: false,
         OpenStdin: false,

@@ -10,7 +10,7 @@ import type { SlotReservation } from './pool-types.js';
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import { checkRelaxations, resolveHardening } from './hardening.js';
 import { checkArgv, checkEnv, SANDBOX_ID_RE, SANDBOX_NAME_RE, validateRef } from './validate.js';
-import { SANDBOX_UID, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type RunnerBundle, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxRelaxations } from './types.js';
+import { SANDBOX_UID, SANDBOX_WORKSPACE, type AgentChannelTransport, type DriverInfo, type ExecOptions, type ExecSession, type ImageBuildEvent, type ImageBuildRequest, type LogChunk, type LogOptions, type RunnerBundle, type SandboxDriver, type SandboxInfo, type SandboxLimits, type SandboxRelaxations } from './types.js';
 
 export interface StartRequest {
   name: string;
@@ -237,7 +237,7 @@ export class SandboxManager {
     const info = await this.get(caller, ref);
     if (info.state !== 'running') throw new LokiError('sandbox_not_running', `sandbox ${info.id} is ${info.state}, not running`);
     const argv = opts.argv.length ? opts.argv : ['/bin/bash', '-l'];
-    const session = await this.o.driver.exec(info.id, { ...opts, argv, workdir: opts.workdir || '/workspace', user: info.hardening.user || `${this.user.uid}:${this.user.gid}` });
+    const session = await this.o.driver.exec(info.id, { ...opts, argv, workdir: opts.workdir || SANDBOX_WORKSPACE, user: info.hardening.user || `${this.user.uid}:${this.user.gid}` });
     await this.audit(caller, 'sandbox.shell', `sandbox:${info.id}`, 'success', { argv: argv.slice(0, 16).map((a) => a.slice(0, 200)), tty: opts.tty });
     return { info, session };
   }

@@ -10,6 +10,15 @@ export type { SandboxState };
  */
 export const SANDBOX_UID = 64000;
 
+/**
+ * Where every sandbox has its session's workspace: the one path the agent works in
+ * (its brief names it) and the one root every decision about a session's files is
+ * made against, on every door (agent channel, Decide, Explain). policy.workspace
+ * may only repeat it. The image recipes (docker-image.ts, deploy/sandbox/Dockerfile)
+ * spell it out; test/daemon/sandbox/image-equivalence.test.ts keeps them at /workspace.
+ */
+export const SANDBOX_WORKSPACE = '/workspace';
+
 /** The Claude Code version an image built with Claude gets unless another is asked for. */
 export const DEFAULT_CLAUDE_CODE_VERSION = '2.1.330';
 

@@ -18,7 +18,7 @@ import type { SessionsConfig } from './config.js';
 import { createSessionsModule } from './grpc.js';
 import { SessionManager } from './manager.js';
 import type { SessionRepo } from './repo.js';
-import { isTerminal } from './types.js';
+import { isTerminal, sessionWorkspace } from './types.js';
 
 export interface SessionFeatureOptions {
   /** The feature's repositories (store/sqlite/, built by the daemon). */
@@ -74,7 +74,10 @@ export function createSessionFeature(o: SessionFeatureOptions): SessionFeature {
   });
   o.policy.bindSessions({
     ownerOf: async (id) => (await manager.store.get(id))?.owner,
-    hostWorkspaceOf: async (id) => (await manager.store.get(id))?.workspace || undefined,
+    workspaceOf: async (id) => {
+      const s = await manager.store.get(id);
+      return s ? sessionWorkspace(s) : undefined;
+    },
     settingsOf: async (id) => {
       const s = await manager.store.get(id);
       return s ? { profile: s.profile, autonomy: s.autonomy, ended: isTerminal(s.state) ? s.state : '' } : undefined;

@@ -15,10 +15,9 @@ import type { Action, AutonomyMode, DecideContext, Decision } from '../policy/en
 import type { PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
-import { isTerminal, TASK_STATUSES, type Session, type TaskStatus } from './types.js';
+import { isTerminal, sessionWorkspace, TASK_STATUSES, type Session, type TaskStatus } from './types.js';
 import type { CounterUpdate } from './repo.js';
 
-const WORKSPACE_IN_SANDBOX = '/workspace';
 /** What the openai runner calls on the model socket: a path prefix, never the upstream's real URL. */
 export const MODEL_PROXY_BASE_URL = 'http://model-proxy.loki.invalid/v1';
 const AGENT_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -114,7 +113,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // proxy behind it adds the key on the host.
       baseUrl: s.provider === 'openai' && options.model_socket ? MODEL_PROXY_BASE_URL : '',
       maxIterations: s.maxIterations,
-      workspace: WORKSPACE_IN_SANDBOX,
+      workspace: sessionWorkspace(s).sandbox,
       autonomyMode: s.autonomy || engine.modeFor(engine.profile(s.profile)),
       options,
     };
@@ -127,8 +126,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
     // Over the event quota every action is denied without a decision event (recording it would add what the quota forbids).
     const maxEvents = this.o.config.quotas.events;
     if (s.eventsTotal >= maxEvents) return { decision: 'deny', reason: (await this.noteBreach(sessionId, 'events', maxEvents)).message, rule: 'quota:events', approvalId: '' };
-    const ctx: DecideContext = { sessionId, profile: s.profile, workspace: WORKSPACE_IN_SANDBOX, sessionWritten: this.writtenSet(sessionId) };
-    if (s.workspace) ctx.hostWorkspace = s.workspace;
+    const ws = sessionWorkspace(s);
+    const ctx: DecideContext = { sessionId, profile: s.profile, workspace: ws.sandbox, sessionWritten: this.writtenSet(sessionId) };
+    if (ws.host) ctx.hostWorkspace = ws.host;
     const subject = `session:${sessionId}`;
     const d = this.withSessionMode(s, action, this.o.policy.explain(action, ctx));
     if (d.decision !== 'ask') {
@@ -236,7 +236,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
   private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true): Promise<AgentDecision> {
     const a = req.action as Action;
     const what = target(a);
-    const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(WORKSPACE_IN_SANDBOX, a.path) : undefined;
+    const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(sessionWorkspace(s).sandbox, a.path) : undefined;
     if (a.kind === 'write' && r.decision === 'allow' && path) this.writtenSet(s.id).add(path);
     await this.o.rt.events.append(
       s.id,

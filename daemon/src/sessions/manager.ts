@@ -379,6 +379,7 @@ export class SessionManager {
           if (pr.opened || this.o.workspaces.gitConfig.auto_pr) {
             await this.rt.events.append(id, 'pull_request', pr.opened ? `pull request opened: ${pr.url}` : `pull request not opened: ${pr.reason}`, { opened: pr.opened, url: pr.url || null, reason: pr.reason || null, commands: pr.commands });
           }
+          if (r.exportRefused) await this.rt.events.append(id, 'error', `the agent audit trail was not exported to the project: ${r.exportRefused}`, {});
         } catch (err) {
           await this.rt.events.append(id, 'error', `could not bring the session branch back: ${(err as Error).message}`, {});
         }

@@ -1,6 +1,8 @@
 // Domain types of agent sessions (the gRPC adapter converts them at the wire).
 
 // The value lists are defined once in common/src/vocab.ts.
+import type { SessionWorkspace } from '../policy/grpc.js';
+import { SANDBOX_WORKSPACE } from '../sandbox/types.js';
 import { ACTIVE_SESSION_STATES, TERMINAL_SESSION_STATES, isTerminalState, type SessionState, type Provider, type TaskStatus } from '../../../common/src/vocab.js';
 
 export type { SessionState, Provider, TaskStatus } from '../../../common/src/vocab.js';
@@ -52,6 +54,14 @@ export interface Session {
   decisions: { allow: number; deny: number; ask: number };
   /** When the workspace and container were removed (retention, rm, prune); 0 = still there. */
   workspaceRemovedAtMs: number;
+}
+
+/**
+ * The one answer to "where is this session's workspace" for every decision made for it:
+ * its agent channel, PolicyService Decide and Explain (`loki policy check --session`).
+ */
+export function sessionWorkspace(s: Pick<Session, 'workspace'>): SessionWorkspace {
+  return { sandbox: SANDBOX_WORKSPACE, ...(s.workspace ? { host: s.workspace } : {}) };
 }
 
 export interface SessionEvent {

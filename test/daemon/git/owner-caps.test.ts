@@ -2,7 +2,8 @@
 // CapabilityBoundingSet, applied with setpriv as systemd would) must still do its
 // job on a project that a user owns: git on that repository runs as the owner,
 // which needs CAP_SETUID/CAP_SETGID. The unit used to drop them, and registering
-// such a project failed with "internal error" (spawn EPERM).
+// such a project failed with "internal error" (spawn EPERM). The agent trail's
+// export (git.export_agent_audit) is written as the owner the same way.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,6 +58,9 @@ describe('lokid with the systemd unit\'s capabilities', function () {
     chownTree(repo, NOBODY);
 
     const home = join(root, 'home');
+    // With the trail export on: its copy in the owner's project is written as the owner, too.
+    mkdirSync(home, { mode: 0o700 });
+    writeFileSync(join(home, 'config.yaml'), 'git:\n  export_agent_audit: true\n');
     const bounding = boundingSetOf(join(installRoot(), 'deploy', 'systemd', 'lokid.service'));
     daemon = await spawnDaemon(home, {}, { prefix: ['setpriv', '--bounding-set', bounding, '--'] });
     const capBnd = readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8').match(/^CapBnd:\s*(\w+)/m)?.[1];
@@ -88,7 +92,9 @@ describe('lokid with the systemd unit\'s capabilities', function () {
     const asOwner = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { uid: NOBODY, gid: NOBODY, env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent', GIT_CONFIG_GLOBAL: '/dev/null' }, encoding: 'utf8' }).trim();
     assert.equal(asOwner('log', '-1', '--format=%s', branch), 'add notes');
     assert.equal(asOwner('show', `${branch}:notes.txt`), 'hi');
-    const notOwned = execFileSync('find', [join(repo, '.git'), '!', '-uid', String(NOBODY)], { encoding: 'utf8' }).trim();
-    assert.equal(notOwned, '', 'every file in the project .git still belongs to its owner');
+    const exported = join(repo, '.loki', 'logs', 'agent-audit.jsonl');
+    assert.match(readFileSync(exported, 'utf8'), /"action":"session_finish"/);
+    const notOwned = execFileSync('find', [repo, '!', '-uid', String(NOBODY)], { encoding: 'utf8' }).trim();
+    assert.equal(notOwned, '', 'every file in the project (.git, the exported trail) still belongs to its owner');
   });
 });

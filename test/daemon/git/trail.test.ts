@@ -47,13 +47,13 @@ describe('AgentTrail', () => {
     assert.throws(() => t.append('s', { action: 'Bad Action', agent: 'x' }), /invalid trail action/);
   });
 
-  it('refuses to export through a symlinked .loki/logs planted by a merged branch', () => {
+  it('refuses to export through a symlinked .loki/logs planted by a merged branch', async () => {
     const t = new AgentTrail({ dir: join(dir, 'trails') });
     t.append('s1', { action: 'a', agent: 'x' });
     const project = join(dir, 'project');
     mkdirSync(join(project, '.loki'), { recursive: true });
     mkdirSync(join(dir, 'elsewhere'));
     symlinkSync(join(dir, 'elsewhere'), join(project, '.loki', 'logs'));
-    assert.throws(() => t.exportTo('s1', project), (e: unknown) => e instanceof LokiError && e.code === 'unsafe_workspace');
+    await assert.rejects(t.exportTo('s1', project), (e: unknown) => e instanceof LokiError && e.code === 'unsafe_workspace');
   });
 });

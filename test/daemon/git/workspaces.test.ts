@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 import { defaultGitConfig } from '../../../daemon/src/git/config.js';
@@ -247,7 +247,24 @@ describe('WorkspaceManager', () => {
     assert.ok(lines.some((l) => l.action === 'git_commit'));
     // a second export replaces the read-only file instead of failing
     fx.trail.append('s10', { action: 'note', agent: 'loki' });
-    fx.trail.exportTo('s10', project);
+    await fx.trail.exportTo('s10', project);
     assert.equal(readFileSync(dest, 'utf8').trim().split('\n').length, lines.length + 1);
+  });
+
+  it('still brings the branch back when the project refuses the trail export, and says why', async () => {
+    // The export used to throw out of finish: the branch was back, but the session said
+    // "could not bring the session branch back" and lost its diff summary.
+    await setup(defaultGitConfig({ export_agent_audit: true }));
+    mkdirSync(join(project, '.loki'));
+    mkdirSync(join(fx.root, 'elsewhere'));
+    symlinkSync(join(fx.root, 'elsewhere'), join(project, '.loki', 'logs'));
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's11', pid: 5, owner: 'local:0' });
+    agentWrite(join(ws.path, 'd.txt'), 'd\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'Add d');
+    const res = await fx.workspaces.finish('s11');
+    assert.equal(hostGit(project, 'log', '-1', '--format=%s', ws.branch), 'Add d');
+    assert.equal(res.exportedTrail, '');
+    assert.match(res.exportRefused ?? '', /\.loki\/logs is a symlink; refusing to export the agent audit trail through it/);
   });
 });

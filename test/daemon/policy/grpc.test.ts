@@ -65,7 +65,7 @@ describe('PolicyService over gRPC', function () {
   let events: AuditEventInput[];
   const servers: Server[] = [];
   const clients = new Map<Role, PolicyServiceClient>();
-  const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob', 'sess-strict': 'oidc:alice', 'sess-supervised': 'oidc:alice', 'sess-done': 'oidc:alice' };
+  const owners: Record<string, string> = { 'sess-alice': 'oidc:alice', 'sess-bob': 'oidc:bob', 'sess-strict': 'oidc:alice', 'sess-supervised': 'oidc:alice', 'sess-done': 'oidc:alice', 'sess-box': 'oidc:alice' };
   // What the session store says each session runs with (a session records its profile by name at start).
   const settings: Record<string, { profile: string; autonomy: string; ended: string }> = {
     'sess-alice': { profile: 'default', autonomy: '', ended: '' },
@@ -73,7 +73,10 @@ describe('PolicyService over gRPC', function () {
     'sess-strict': { profile: 'strict', autonomy: '', ended: '' },
     'sess-supervised': { profile: 'default', autonomy: 'supervised', ended: '' },
     'sess-done': { profile: 'default', autonomy: '', ended: 'completed' },
+    'sess-box': { profile: 'default', autonomy: '', ended: '' },
   };
+  // Where each session's sandbox has its workspace, as the session feature answers (sess-box: not the engine's default).
+  const workspaces: Record<string, { sandbox: string }> = { 'sess-box': { sandbox: '/box' } };
   const creds = issuingVerifier();
   const gw = (subject: string, scopes: string) => md({ 'x-loki-credential': creds.issue(subject, scopes.split(',').filter(Boolean)), 'x-loki-request-id': 'req-1' });
   const admin = () => clients.get('local-admin')!;
@@ -86,7 +89,7 @@ describe('PolicyService over gRPC', function () {
     const { engine, config } = buildPolicyEngine({});
     store = new ApprovalStore({ repo: db.approvals, log: quietLogger(), timeoutMs: 60_000, onTimeout: 'deny', fourEyes: false, ownerOf: async (s) => owners[s] });
     service = new PolicyService({ engine, approvals: store, audit: { record: async (e) => void events.push(e) }, log: quietLogger() });
-    const mod = createPolicyModule({ service, ownerOf: async (s) => owners[s], settingsOf: async (s) => settings[s], config });
+    const mod = createPolicyModule({ service, ownerOf: async (s) => owners[s], settingsOf: async (s) => settings[s], workspaceOf: async (s) => workspaces[s], config });
     for (const role of ['local-admin', 'gateway', 'agent'] as const) {
       const server = new Server();
       if (mod.roles.includes(role)) mod.register(server, { log: quietLogger(), listener: { role, sessionId: 'sess-alice', localUid: 1000 }, trust: { verifier: creds } });
@@ -210,6 +213,25 @@ describe('PolicyService over gRPC', function () {
     assert.equal(events.length, 0);
     assert.equal((await store.list()).length, 0);
     assert.equal((await rpc<DecideResponse>(admin(), 'explain', shellReq('sess-done', 'git push -f'))).decision, PolicyDecision.POLICY_DECISION_ASK);
+  });
+
+  it("decides and explains a session's file actions against that session's workspace, as its agent channel does, not the engine's default", async function () {
+    // Decide and Explain used the configured policy.workspace while the agent channel used the sandbox's
+    // workspace: `loki policy check --session` said deny for a write the agent was allowed, and the reverse.
+    const write = (sessionId: string, path: string) => ({ ...shellReq(sessionId, ''), action: { kind: { $case: 'write', write: { path } } } });
+    for (const method of ['explain', 'decide'] as const) {
+      const inside = await rpc<DecideResponse>(admin(), method, write('sess-box', '/box/notes.txt'));
+      assert.deepEqual([inside.decision, inside.rule], [PolicyDecision.POLICY_DECISION_ALLOW, 'paths:allowed'], `${method}: ${inside.reason}`);
+      const outside = await rpc<DecideResponse>(admin(), method, write('sess-box', '/workspace/notes.txt'));
+      assert.equal(outside.decision, PolicyDecision.POLICY_DECISION_DENY, `${method}: ${outside.reason}`);
+      assert.match(outside.reason, /outside .*\(\/box\)/);
+      // A relative path is the session's too.
+      const rel = await rpc<DecideResponse>(admin(), method, write('sess-box', 'src/a.ts'));
+      assert.match(rel.normalized, /^write \/box\/src\/a\.ts$/);
+    }
+    // A question that names no session is answered for the sandbox's workspace.
+    const none = await rpc<DecideResponse>(admin(), 'explain', write('', '/workspace/notes.txt'));
+    assert.equal(none.decision, PolicyDecision.POLICY_DECISION_ALLOW, none.reason);
   });
 
   it('explains without recording anything', async function () {

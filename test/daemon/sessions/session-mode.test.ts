@@ -54,6 +54,21 @@ describe('a session\'s autonomy mode against its profile\'s', function () {
     assert.equal(c.decision, 'allow');
   });
 
+  it('policy check --session answers a file action as the agent channel did, inside the workspace and out', async () => {
+    // Both doors decide against the session's workspace as its sandbox has it (/workspace); Decide and
+    // Explain used to take policy.workspace instead, so with another value they answered the reverse.
+    writeFileSync(join(home, 'writes.yaml'), '- write: /workspace/a.txt\n  content: "a\\n"\n- write: /srv/app/b.txt\n  content: "b\\n"\n');
+    const id = JSON.parse(await loki('start', '--prompt', 'two writes', '--provider', 'script', '--plan', join(home, 'writes.yaml'))) as { id: string };
+    live.push(id.id);
+    await until('the session to end', async () => ['completed', 'failed'].includes(await state(id.id)), 90_000);
+    const logs = (await run(process.execPath, [...entryArgv('cli'), '--home', home, 'sessions', 'logs', id.id], { cwd: repo })).stdout;
+    for (const [path, agent] of [['/workspace/a.txt', 'allow'], ['/srv/app/b.txt', 'deny']] as const) {
+      assert.match(logs, new RegExp(`decision +${agent} write ${path}`), `the agent channel said ${agent} for ${path}`);
+      const c = JSON.parse(await loki('policy', 'check', '--session', id.id, path, '--write')) as { decision: string };
+      assert.equal(c.decision, agent, `policy check --session ${path}`);
+    }
+  });
+
   it('policy check --session answers ask for a supervised session, as its agent channel does', async () => {
     const id = await start('--autonomy', 'supervised');
     await until('the approval', async () => (await approvals(id)).length > 0, 90_000);
