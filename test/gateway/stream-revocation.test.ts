@@ -5,25 +5,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { STREAM_RECHECK_MS } from '../../gateway/src/plugins/stream-credentials.js';
 import { bearer, buildTestGateway, generateToken, revokeToken, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
-
-/** Reads the stream until the server ends it; resolves with how long that took, or 'open' after `limitMs`. */
-async function endsWithin(res: Response, limitMs: number): Promise<number | 'open'> {
-  const started = Date.now();
-  const reader = res.body!.getReader();
-  const timer = setTimeout(() => void reader.cancel('still open'), limitMs);
-  try {
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) break;
-    }
-  } catch {
-    // cut by the server (socket destroyed)
-  } finally {
-    clearTimeout(timer);
-  }
-  const took = Date.now() - started;
-  return took >= limitMs ? 'open' : took;
-}
+import { freePort } from '../helpers/ports.js';
+import { endsWithin } from './sse-client.js';
 
 describe('an open stream whose token is revoked', function () {
   this.timeout(90_000);
@@ -34,7 +17,7 @@ describe('an open stream whose token is revoked', function () {
   before(async () => {
     daemon = await startTestDaemon();
     gw = await buildTestGateway({ socket: daemon.gatewaySocket, raw: { rate_limit: { per_minute: 10_000, burst: 10_000 } } });
-    await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    await gw.app.listen({ host: '127.0.0.1', port: await freePort() });
     base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
   });
   after(async () => {

@@ -155,13 +155,17 @@ export class Authenticator {
   }
 
   /**
-   * Whether an identity admitted earlier (an open stream's) still passes: its API token (also
-   * behind a browser session or a stream ticket) checked again through the same short cache as
-   * requests. Other identities pass (auth off; OIDC, whose browser sessions the provider renews),
-   * and so does every identity while the daemon cannot be asked: a blip must not cut every stream.
+   * Whether an identity admitted earlier (an open stream's) still passes, by the rules a new
+   * request would meet: its API token (also behind a browser session or a stream ticket) checked
+   * again through the same short cache as requests; an
+   * OIDC browser session not expired or logged out, an OIDC bearer JWT not expired (oidc/types.ts).
+   * Every identity passes with auth off, and while the daemon cannot be asked: a blip must not
+   * cut every stream.
    */
   async stillValid(identity: Identity, requestId: string, clientIp: string): Promise<boolean> {
-    if (!this.settings.enabled || identity.method !== 'token' || !identity.credential) return true;
+    if (!this.settings.enabled) return true;
+    if (identity.method === 'oidc') return this.oidc.stillValid(identity);
+    if (identity.method !== 'token' || !identity.credential) return true;
     try {
       return (await this.bearer(identity.credential, requestId, clientIp)).kind === 'ok';
     } catch {
