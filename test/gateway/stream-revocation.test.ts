@@ -50,6 +50,22 @@ describe('an open stream whose token is revoked', function () {
     assert.notEqual(await endsWithin(res, LIMIT), 'open', 'the stream outlived its revoked token');
   });
 
+  it('is cut once its dashboard session logs out, though the token lives on', async () => {
+    const tok = await generateToken(daemon.adminSocket, { name: 'watcher-web', role: 'viewer' });
+    const login = await fetch(`${base}/auth/session`, { method: 'POST', headers: { origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ token: tok.secret }) });
+    assert.equal(login.status, 201);
+    const { csrf_token: csrf } = (await login.json()) as { csrf_token: string };
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const res = await fetch(`${base}/api/events`, { headers: { cookie } });
+    assert.equal(res.status, 200);
+    const out = await fetch(`${base}/auth/session/logout`, { method: 'POST', headers: { cookie, origin: base, 'x-csrf-token': csrf } });
+    assert.equal(out.status, 200);
+    assert.notEqual(await endsWithin(res, STREAM_RECHECK_MS + 3_000), 'open', 'the stream outlived the logout');
+    const still = await fetch(`${base}/api/events`, { headers: bearer(tok.secret) });
+    assert.equal(still.status, 200, 'the token itself was not revoked');
+    await still.body?.cancel();
+  });
+
   it('stays open while the token is valid', async () => {
     const tok = await generateToken(daemon.adminSocket, { name: 'watcher-ok', role: 'viewer' });
     const res = await fetch(`${base}/api/events`, { headers: bearer(tok.secret) });
