@@ -26,6 +26,7 @@ describe('an open stream of an OIDC sign-in', function () {
   let gw: TestGateway;
   let base = '';
   let b: TestBrowser;
+  let settings: Record<string, unknown>;
 
   before(async function () {
     const port = await freePort();
@@ -34,8 +35,9 @@ describe('an open stream of an OIDC sign-in', function () {
     provider = await startProvider({ keys: [key], gatewayBase: base, port: await freePort(), idTokenTtlSeconds: SESSION_S });
     daemon = await startTestDaemon({ auth: { oidc: { issuer: provider.issuer, client_id: CLIENT_ID } } });
     // No clock tolerance: a JWT stops being accepted at its `exp`.
+    settings = { issuer: provider.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, cookie_secret: COOKIE_SECRET, clock_tolerance_seconds: 0 };
     oidc = createOidcAuthenticator(
-      { issuer: provider.issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, cookie_secret: COOKIE_SECRET, clock_tolerance_seconds: 0 },
+      settings,
       { log: silentLog, secureCookies: false, publicBaseUrl: base, routeConfig: { access: { scope: 'public' } } },
     );
     assert.equal(await oidc.settled(), 'ready');
@@ -104,5 +106,16 @@ describe('an open stream of an OIDC sign-in', function () {
     const res = await openEvents({ authorization: `Bearer ${jwt}` });
     const took = await endsWithin(res, 6_000 + STREAM_RECHECK_MS + 3_000);
     assert.notEqual(took, 'open', 'the stream outlived its token');
+  });
+
+  it('is cut once a reload changes the role mapping its session was made under', async () => {
+    const cookie = await signIn();
+    const res = await openEvents({ cookie });
+    oidc.reload({ ...settings, role_map: { engineering: 'admin' } });
+    try {
+      assert.notEqual(await endsWithin(res, STREAM_RECHECK_MS + 3_000), 'open', 'the stream kept the role of the old mapping');
+    } finally {
+      oidc.reload(settings);
+    }
   });
 });
