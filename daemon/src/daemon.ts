@@ -13,7 +13,7 @@ import type { ServiceModule } from './grpc/module.js';
 import { createSandboxModule } from './sandbox/grpc.js';
 import { createSystemModule } from './system/grpc.js';
 import { listenTcp, listenUnix, refuseRunningDaemon, shutdownServer } from './grpc/listeners.js';
-import { StreamSlots } from './grpc/stream-slots.js';
+import { CALL_SLOTS, STREAM_SLOTS, SubjectSlots } from './grpc/subject-slots.js';
 import { createBatchModule } from './grpc/batch.js';
 import { OidcVerifier, createCredentialVerifier } from './auth/index.js';
 import type { GatewayTrust } from './grpc/caller.js';
@@ -199,7 +199,8 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const trust: GatewayTrust = {
     verifier: createCredentialVerifier({ tokens, ...(oidc ? { oidc } : {}) }),
     anonymousRole: config.auth.gateway_anonymous_role,
-    streams: new StreamSlots(config.auth.gateway_max_streams_per_subject),
+    streams: new SubjectSlots(config.auth.gateway_max_streams_per_subject, STREAM_SLOTS),
+    calls: new SubjectSlots(config.auth.gateway_max_calls_per_subject, CALL_SLOTS),
   };
   const health = new HealthState(features.map((f) => f.name));
   const modules = [createHealthModule(health), ...features];

@@ -7,8 +7,10 @@ import Docker from 'dockerode';
 import { WebSocket } from 'ws';
 import { containerName } from '../../daemon/src/sandbox/docker-driver.js';
 import { SANDBOX_IMAGE, startTestDaemon } from '../helpers/daemon.js';
-import { bearer, buildTestGateway, generateToken, type TestGateway } from '../gateway/helpers.js';
+import { STREAM_RECHECK_MS } from '../../gateway/src/plugins/stream-credentials.js';
+import { bearer, buildTestGateway, generateToken, revokeToken, type TestGateway } from '../gateway/helpers.js';
 import { readSse } from '../gateway/sse-client.js';
+import { freePort } from '../helpers/ports.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -18,13 +20,14 @@ interface WsRun {
   exit?: number;
   error?: { code: string; message: string };
   closeCode: number;
+  closeReason: string;
 }
 
 /** Opens exec/shell, sends `start`, then runs `script(ws)`; resolves on close. */
 function wsRun(url: string, headers: Record<string, string>, start: Record<string, unknown>, tty: boolean, script: (ws: WebSocket, out: () => string) => void = () => undefined): Promise<WsRun> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
-    const r: WsRun = { out: '', err: '', closeCode: 0 };
+    const r: WsRun = { out: '', err: '', closeCode: 0, closeReason: '' };
     ws.on('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
     ws.on('error', reject);
     ws.on('open', () => {
@@ -42,8 +45,9 @@ function wsRun(url: string, headers: Record<string, string>, start: Record<strin
       else if (data[0] === 2) r.err += data.subarray(1).toString('utf8');
       else r.out += data.subarray(1).toString('utf8');
     });
-    ws.on('close', (code) => {
+    ws.on('close', (code, reason) => {
       r.closeCode = code;
+      r.closeReason = reason.toString('utf8');
       resolve(r);
     });
   });
@@ -79,7 +83,7 @@ describe('sandboxes HTTP API (real dockerd)', function () {
     d = await startTestDaemon();
     for (const [name, role] of [['alice', 'operator'], ['bob', 'operator'], ['viewer', 'viewer']] as const) tok[name] = (await generateToken(d.paths.adminSocket, { name, role })).secret;
     gw = await buildTestGateway({ socket: d.paths.gatewaySocket, raw: { rate_limit: { per_minute: 100_000, burst: 100_000, unauthenticated_per_minute: 100_000 } } });
-    await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    await gw.app.listen({ host: '127.0.0.1', port: await freePort() });
     const port = (gw.app.server.address() as AddressInfo).port;
     base = `127.0.0.1:${port}`;
     wsBase = `ws://${base}`;
@@ -200,6 +204,37 @@ describe('sandboxes HTTP API (real dockerd)', function () {
     assert.equal(r.error?.code, 'invalid_argument');
     assert.match(r.error?.message ?? '', /start\/cols/);
     assert.equal(r.closeCode, 1008);
+  });
+
+  it('closes an open exec WebSocket once its token is revoked, within the re-check period, with an error and close 1008 a client can show', async () => {
+    const carol = await generateToken(d.paths.adminSocket, { name: 'carol', role: 'operator' });
+    tok.carol = carol.secret;
+    const box = await req('POST', '/api/sandboxes', 'carol', { name: 'carol-box', command: ['/bin/sh', '-c', 'exec sleep 600'] });
+    assert.equal(box.statusCode, 201, box.body);
+    const path = `/api/sandboxes/${box.json<{ id: string }>().id}/exec`;
+    const t = (await req('POST', '/api/auth/stream-ticket', 'carol', { path })).json<{ ticket: string }>();
+    const sockets: WebSocket[] = [];
+    const keep = (ws: WebSocket) => void sockets.push(ws);
+    // Opened with the header and with a ticket; each runs a command that would outlive the test.
+    const runs = [wsRun(`${wsBase}${path}`, bearer(carol.secret), { argv: ['sleep', '600'] }, false, keep), wsRun(`${wsBase}${path}?ticket=${t.ticket}`, {}, { argv: ['sleep', '600'] }, false, keep)];
+    await new Promise((r) => setTimeout(r, 1_000));
+    await revokeToken(d.paths.adminSocket, carol.id);
+    const revokedAt = Date.now();
+    // The gateway's token cache (5 s), then the next re-check.
+    const LIMIT = 5_000 + 2 * STREAM_RECHECK_MS + 3_000;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([Promise.all(runs), new Promise<'open'>((r) => (timer = setTimeout(() => r('open'), LIMIT)))]);
+    clearTimeout(timer);
+    for (const ws of sockets) ws.terminate();
+    assert.notEqual(ended, 'open', `the WebSocket outlived its revoked token by ${LIMIT} ms`);
+    for (const r of ended as WsRun[]) {
+      assert.equal(r.closeCode, 1008);
+      assert.equal(r.closeReason, 'unauthenticated');
+      assert.equal(r.error?.code, 'unauthenticated');
+      assert.match(r.error?.message ?? '', /no longer valid \(revoked, expired or signed out\); sign in again/);
+      assert.equal(r.exit, undefined, 'ended by the gateway, not by the command');
+    }
+    assert.ok(Date.now() - revokedAt < LIMIT);
   });
 
   it('stops and removes the sandbox', async () => {

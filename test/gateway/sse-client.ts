@@ -56,3 +56,22 @@ export function readSse(port: number, path: string, headers: Record<string, stri
     req.end();
   });
 }
+
+/** Reads the stream until the server ends it; resolves with how long that took, or 'open' after `limitMs`. */
+export async function endsWithin(res: Response, limitMs: number): Promise<number | 'open'> {
+  const started = Date.now();
+  const reader = res.body!.getReader();
+  const timer = setTimeout(() => void reader.cancel('still open'), limitMs);
+  try {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+  } catch {
+    // cut by the server (socket destroyed)
+  } finally {
+    clearTimeout(timer);
+  }
+  const took = Date.now() - started;
+  return took >= limitMs ? 'open' : took;
+}

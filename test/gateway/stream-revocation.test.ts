@@ -5,25 +5,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { STREAM_RECHECK_MS } from '../../gateway/src/plugins/stream-credentials.js';
 import { bearer, buildTestGateway, generateToken, revokeToken, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
-
-/** Reads the stream until the server ends it; resolves with how long that took, or 'open' after `limitMs`. */
-async function endsWithin(res: Response, limitMs: number): Promise<number | 'open'> {
-  const started = Date.now();
-  const reader = res.body!.getReader();
-  const timer = setTimeout(() => void reader.cancel('still open'), limitMs);
-  try {
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) break;
-    }
-  } catch {
-    // cut by the server (socket destroyed)
-  } finally {
-    clearTimeout(timer);
-  }
-  const took = Date.now() - started;
-  return took >= limitMs ? 'open' : took;
-}
+import { freePort } from '../helpers/ports.js';
+import { endsWithin } from './sse-client.js';
 
 describe('an open stream whose token is revoked', function () {
   this.timeout(90_000);
@@ -34,7 +17,7 @@ describe('an open stream whose token is revoked', function () {
   before(async () => {
     daemon = await startTestDaemon();
     gw = await buildTestGateway({ socket: daemon.gatewaySocket, raw: { rate_limit: { per_minute: 10_000, burst: 10_000 } } });
-    await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    await gw.app.listen({ host: '127.0.0.1', port: await freePort() });
     base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
   });
   after(async () => {
@@ -65,6 +48,22 @@ describe('an open stream whose token is revoked', function () {
     assert.equal(res.status, 200);
     await revokeToken(daemon.adminSocket, tok.id);
     assert.notEqual(await endsWithin(res, LIMIT), 'open', 'the stream outlived its revoked token');
+  });
+
+  it('is cut once its dashboard session logs out, though the token lives on', async () => {
+    const tok = await generateToken(daemon.adminSocket, { name: 'watcher-web', role: 'viewer' });
+    const login = await fetch(`${base}/auth/session`, { method: 'POST', headers: { origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ token: tok.secret }) });
+    assert.equal(login.status, 201);
+    const { csrf_token: csrf } = (await login.json()) as { csrf_token: string };
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const res = await fetch(`${base}/api/events`, { headers: { cookie } });
+    assert.equal(res.status, 200);
+    const out = await fetch(`${base}/auth/session/logout`, { method: 'POST', headers: { cookie, origin: base, 'x-csrf-token': csrf } });
+    assert.equal(out.status, 200);
+    assert.notEqual(await endsWithin(res, STREAM_RECHECK_MS + 3_000), 'open', 'the stream outlived the logout');
+    const still = await fetch(`${base}/api/events`, { headers: bearer(tok.secret) });
+    assert.equal(still.status, 200, 'the token itself was not revoked');
+    await still.body?.cancel();
   });
 
   it('stays open while the token is valid', async () => {

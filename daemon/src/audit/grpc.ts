@@ -16,6 +16,7 @@ import {
 import { requireScope, type Caller } from '../authz/caller.js';
 import { gatewayReportMarks } from '../authz/call-context.js';
 import type { ServiceModule } from '../grpc/module.js';
+import { StreamBacklog } from '../grpc/backlog.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import { AUDIT_RESULTS, type AuditEntry } from './format.js';
 import { GATEWAY_ACTIONS, GATEWAY_CONFIG_RESOURCE } from './gateway-reports.js';
@@ -23,9 +24,6 @@ import { parseTime, queryAuditLog, summarizeAuditLog, MAX_QUERY_LIMIT } from './
 import type { AuditRuntime } from './runtime.js';
 import type { AuditResult } from './types.js';
 import { verifyAuditLog } from './verify.js';
-
-/** New entries a following tail may have waiting for its reader before it is ended. */
-export const MAX_TAIL_BACKLOG = 1000;
 
 export interface AuditModuleDeps {
   runtime: AuditRuntime;
@@ -159,48 +157,28 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
           if (!Number.isInteger(last) || last < 1 || last > MAX_QUERY_LIMIT) throw new LokiError('invalid_argument', `last must be between 1 and ${MAX_QUERY_LIMIT}`);
           const wanted = (e: AuditEntry) => !req.action || e.action === req.action;
           // Subscribe before reading history so nothing written in between is missed;
-          // entries already sent from history are skipped by seq.
-          const live: AuditEntry[] = [];
-          let wake: (() => void) | undefined;
-          // Ends this tail when its reader falls too far behind: otherwise a reader that
-          // stops reading (a compromised gateway holding an auditor's credential) makes
-          // lokid keep every new entry in memory for it while anyone floods the log.
-          const behind = new AbortController();
+          // entries already sent from history are skipped by seq. A reader that stops
+          // reading while anyone floods the log gets its tail ended (grpc/backlog.ts).
+          const live = new StreamBacklog<AuditEntry>(
+            (max) => `this tail fell more than ${max} entries behind the audit log (its reader is not keeping up) and was ended; tail again, or query what it missed`,
+          );
           const unsubscribe = req.follow
             ? sink.subscribe((entries) => {
-                if (behind.signal.aborted) return;
                 for (const e of entries) if (wanted(e)) live.push(e);
-                if (live.length > MAX_TAIL_BACKLOG) {
-                  live.length = 0;
-                  behind.abort(
-                    new LokiError('resource_exhausted', `this tail fell more than ${MAX_TAIL_BACKLOG} entries behind the audit log (its reader is not keeping up) and was ended; tail again, or query what it missed`),
-                  );
-                }
-                wake?.();
               })
             : () => {};
           try {
             const page = await queryAuditLog(rt.dir, { limit: last, ...(req.action ? { action: req.action } : {}) });
             let sentSeq = 0;
             for (const e of page.entries.reverse()) {
-              await writeMessage(call, toWireEntry(e), behind.signal);
+              await writeMessage(call, toWireEntry(e), live.signal);
               sentSeq = e.seq;
             }
             if (!req.follow) return;
-            signal.addEventListener('abort', () => wake?.(), { once: true });
-            while (!signal.aborted) {
-              if (behind.signal.aborted) throw behind.signal.reason;
-              while (live.length) {
-                const e = live.shift()!;
-                if (e.seq <= sentSeq) continue;
-                await writeMessage(call, toWireEntry(e), behind.signal);
-                sentSeq = e.seq;
-              }
-              await new Promise<void>((resolve) => {
-                if (signal.aborted || live.length) resolve();
-                else wake = resolve;
-              });
-              wake = undefined;
+            for (let e = await live.next(signal); e; e = await live.next(signal)) {
+              if (e.seq <= sentSeq) continue;
+              await writeMessage(call, toWireEntry(e), live.signal);
+              sentSeq = e.seq;
             }
           } finally {
             unsubscribe();

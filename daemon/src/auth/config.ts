@@ -64,6 +64,12 @@ export const authConfigSchema = z
      * above the gateway's rate_limit.max_streams_per_subject (default 16).
      */
     gateway_max_streams_per_subject: z.number().int().min(1).max(100_000).default(64),
+    /**
+     * Unary calls one end user may have in progress through the gateway at once;
+     * more are refused with resource_exhausted. Keep it above the gateway's
+     * rate_limit.concurrency (default 8): every call of a request counts.
+     */
+    gateway_max_calls_per_subject: z.number().int().min(1).max(100_000).default(64),
   })
   .strict();
 
@@ -77,4 +83,5 @@ export const authEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_OIDC_DEFAULT_ROLE', path: 'auth.oidc.default_role', type: 'string' },
   { env: 'LOKI_GATEWAY_ANONYMOUS_ROLE', path: 'auth.gateway_anonymous_role', type: 'string' },
   { env: 'LOKI_GATEWAY_MAX_STREAMS_PER_SUBJECT', path: 'auth.gateway_max_streams_per_subject', type: 'int' },
+  { env: 'LOKI_GATEWAY_MAX_CALLS_PER_SUBJECT', path: 'auth.gateway_max_calls_per_subject', type: 'int' },
 ];

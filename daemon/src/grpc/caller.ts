@@ -8,7 +8,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { LokiError, ROLES, type Role, type Scope } from '../../../common/src/index.js';
 import type { Caller, CallerRole } from '../authz/caller.js';
 import type { CredentialVerifier, VerifiedCredential } from '../auth/verifier.js';
-import type { StreamSlots } from './stream-slots.js';
+import type { SubjectSlots } from './subject-slots.js';
 import { LIMITS as AUDIT_LIMITS } from '../audit/format.js';
 
 const SAFE = /^[\x20-\x7e]{1,256}$/;
@@ -42,7 +42,9 @@ export interface GatewayTrust {
   /** Role for credential-less gateway calls (`none`: the gateway acts as itself, with no user's rights). */
   anonymousRole?: Role | 'none';
   /** Open streams per verified subject, shared by every gateway door; unbounded without one. */
-  streams?: StreamSlots;
+  streams?: SubjectSlots;
+  /** Unary calls in progress per verified subject (the gateway's own credential-less calls are not counted); unbounded without one. */
+  calls?: SubjectSlots;
 }
 
 /** The gateway's own calls that need no end user, and the scopes they run with. */

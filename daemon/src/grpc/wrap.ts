@@ -76,13 +76,19 @@ export type UnaryHandler<Req, Res> = (req: Req, caller: Caller, call: ServerUnar
 export function unary<Req, Res>(ctx: HandlerContext, method: string, fn: UnaryHandler<Req, Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     let caller: Caller | undefined;
+    let release: (() => void) | undefined;
     const fail = (err: unknown) => {
+      release?.();
       logError(ctx.log, method, caller, err);
       callback(toServiceError(err) as ServiceError);
     };
-    const done = (res: Res) => callback(null, res);
+    const done = (res: Res) => {
+      release?.();
+      callback(null, res);
+    };
     const run = (c: Caller): Promise<Res> => {
       caller = c;
+      release = callSlot(ctx, c);
       return runWithCaller(c, () => fn(call.request, c, call));
     };
     // Each promise hop is a microtask (and an async-hooks init) per call: the
@@ -153,7 +159,19 @@ function runStream<Req, Res>(
 }
 
 /**
- * A gateway caller's stream takes one of its subject's slots (grpc/stream-slots.ts),
+ * A gateway end user's unary call takes one of its subject's call slots (grpc/subject-slots.ts)
+ * until its handler answers, or is refused with resource_exhausted; the slot is held for the
+ * handler's work even when the caller went away meanwhile, as that work goes on. The gateway's
+ * own credential-less calls (token checks, audit reports) are not counted.
+ */
+function callSlot(ctx: HandlerContext, caller: Caller): (() => void) | undefined {
+  const slots = ctx.trust?.calls;
+  if (caller.role !== 'gateway' || !slots || caller.unverified) return undefined;
+  return slots.take(caller.subject);
+}
+
+/**
+ * A gateway caller's stream takes one of its subject's slots (grpc/subject-slots.ts),
  * or is refused with resource_exhausted. The slot is given back when the call goes
  * (cancelled, closed), not only when the handler returns: a handler waiting for a
  * reader that vanished must not keep its user locked out.

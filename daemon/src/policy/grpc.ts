@@ -24,6 +24,7 @@ import {
 import { canAccessOwned, requireScope, type Caller } from '../authz/caller.js';
 import type { ServiceModule } from '../grpc/module.js';
 import { approvalStatusCodec, autonomyCodec, decisionCodec, enumFromRequest, enumToWire } from '../grpc/vocab.js';
+import { StreamBacklog } from '../grpc/backlog.js';
 import { serverStream, unary, writeMessage, type HandlerContext } from '../grpc/wrap.js';
 import type { Approval, ApprovalEvent } from './approvals.js';
 import type { PolicyConfig } from './config.js';
@@ -279,37 +280,27 @@ async function watch(
   visible: (c: Caller, a: Approval) => Promise<boolean>,
   service: PolicyService,
 ): Promise<void> {
-  // Subscribe before listing so nothing that happens in between is lost.
-  const queue: ApprovalEvent[] = [];
-  let wake: (() => void) | undefined;
+  // Subscribe before listing so nothing that happens in between is lost. Every
+  // approval's events wait here for the reader (visibility is checked when one is
+  // sent: an async lookup here could reorder events), so a reader that stops
+  // reading while agents open approvals gets its watch ended (grpc/backlog.ts).
+  const queue = new StreamBacklog<ApprovalEvent>(
+    (max) => `this approvals watch fell more than ${max} events behind (its reader is not keeping up) and was ended; watch again with include_pending to see what is still pending`,
+  );
   const unsubscribe = service.approvals.subscribe((e) => {
-    // Visibility is checked when the event is sent (an async lookup here could reorder events).
     if (req.sessionId && e.approval.sessionId !== req.sessionId) return;
     queue.push(e);
-    wake?.();
   });
-  const onAbort = () => wake?.();
-  signal.addEventListener('abort', onAbort, { once: true });
   try {
     if (req.includePending) {
       for (const a of await service.listApprovals({ sessionId: req.sessionId, status: 'pending' })) {
-        if (await visible(caller, a)) await writeMessage(call, { type: 'pending', approval: toWireApproval(a) });
+        if (await visible(caller, a)) await writeMessage(call, { type: 'pending', approval: toWireApproval(a) }, queue.signal);
       }
     }
-    while (!signal.aborted) {
-      const e = queue.shift();
-      if (e) {
-        if (await visible(caller, e.approval)) await writeMessage(call, { type: e.type, approval: toWireApproval(e.approval) });
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        if (signal.aborted || queue.length) resolve();
-      });
-      wake = undefined;
+    for (let e = await queue.next(signal); e; e = await queue.next(signal)) {
+      if (await visible(caller, e.approval)) await writeMessage(call, { type: e.type, approval: toWireApproval(e.approval) }, queue.signal);
     }
   } finally {
-    signal.removeEventListener('abort', onAbort);
     unsubscribe();
   }
 }

@@ -155,13 +155,19 @@ export class Authenticator {
   }
 
   /**
-   * Whether an identity admitted earlier (an open stream's) still passes: its API token (also
-   * behind a browser session or a stream ticket) checked again through the same short cache as
-   * requests. Other identities pass (auth off; OIDC, whose browser sessions the provider renews),
-   * and so does every identity while the daemon cannot be asked: a blip must not cut every stream.
+   * Whether an identity admitted earlier (an open stream's) still passes, by the rules a new
+   * request would meet: its API token (also behind a browser session or a stream ticket) checked
+   * again through the same short cache as requests, and its browser session not logged out; an
+   * OIDC browser session not expired or logged out, an OIDC bearer JWT not expired (oidc/types.ts).
+   * Every identity passes with auth off, and while the daemon cannot be asked: a blip must not
+   * cut every stream.
    */
   async stillValid(identity: Identity, requestId: string, clientIp: string): Promise<boolean> {
-    if (!this.settings.enabled || identity.method !== 'token' || !identity.credential) return true;
+    if (!this.settings.enabled) return true;
+    if (identity.method === 'oidc') return this.oidc.stillValid(identity);
+    if (identity.method !== 'token' || !identity.credential) return true;
+    // Logged out of the dashboard: the token may live on, this browser session's streams end.
+    if (identity.webSessionId !== undefined && this.web && !this.web.get(identity.webSessionId)) return false;
     try {
       return (await this.bearer(identity.credential, requestId, clientIp)).kind === 'ok';
     } catch {

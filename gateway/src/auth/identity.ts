@@ -23,4 +23,15 @@ export interface Identity {
   csrfToken?: string;
   /** That browser session's cookie value (logout revokes it). */
   webSessionId?: string;
+  /** An OIDC browser session: what an open stream's re-check needs to see it ended (expiry, logout, changed settings). */
+  oidcSession?: OidcSessionRef;
+}
+
+export interface OidcSessionRef {
+  /** What a logout revokes (runtime.ts sessionKey); undefined for a cookie that has none. */
+  key: string | undefined;
+  /** When the sealed session cookie expires (never after its ID token). */
+  expiresAtMs: number;
+  /** The OIDC settings fingerprint the session was made under. */
+  fingerprint: string;
 }

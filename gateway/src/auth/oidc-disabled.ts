@@ -14,6 +14,8 @@ export function disabledOidc(): OidcAuthenticator {
       throw new LokiError('unauthenticated', 'OIDC is not configured on this gateway');
     },
     identityFromCookie: async () => undefined,
+    // With OIDC off no OIDC identity passes, as no request would.
+    stillValid: async () => false,
     registerRoutes: async () => {},
     reload: () => {},
     close: async () => {},

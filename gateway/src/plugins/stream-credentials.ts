@@ -1,15 +1,36 @@
 // An open stream (SSE, a sandbox shell's WebSocket) is admitted once, with the
 // credential of its first request; it may then stay open for hours. A token
-// revoked or expired since — or an OIDC bearer token past its `exp` — must not
-// keep it going: every STREAM_RECHECK_MS the credential is checked again (through
-// the gateway's short token cache, so the daemon sees at most one check per token
-// and period) and the connection is cut when it no longer passes. A client then
-// reconnects with a fresh credential or not at all.
+// revoked or expired since, a browser session logged out or expired, or an OIDC
+// bearer token past its `exp` must not keep it going: every STREAM_RECHECK_MS
+// the credential is checked again (through the gateway's short token cache, so
+// the daemon sees at most one check per token and period) and the stream is
+// ended when it no longer passes. A stream that can tell its client why (an SSE
+// error event, a WebSocket close frame) does so first; the connection is cut
+// either way. A client then reconnects with a fresh credential or not at all.
 import type { FastifyRequest } from 'fastify';
+import { LokiError } from '../../../common/src/index.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Identity } from '../auth/identity.js';
 
 export const STREAM_RECHECK_MS = 5_000;
+/** How long a stream that says goodbye has before its connection is cut anyway. */
+export const STREAM_GOODBYE_MS = 2_000;
+
+const GOODBYE = Symbol('loki.streamGoodbye');
+type WithGoodbye = FastifyRequest & { [GOODBYE]?: (err: LokiError) => void };
+
+/**
+ * How this request's stream tells its client that its credential no longer passes (an SSE
+ * `event: error`, a WebSocket error message and close frame). Without one the connection is cut.
+ */
+export function onCredentialLost(req: FastifyRequest, goodbye: (err: LokiError) => void): void {
+  (req as WithGoodbye)[GOODBYE] = goodbye;
+}
+
+/** What the client of a stream ended this way is told. */
+export function credentialLost(): LokiError {
+  return new LokiError('unauthenticated', 'the credential this stream was opened with is no longer valid (revoked, expired or signed out); sign in again and reopen it');
+}
 
 /** Starts checking the stream's credential again until its connection closes. */
 export function watchStreamCredential(req: FastifyRequest, identity: Identity, authenticator: Authenticator, everyMs = STREAM_RECHECK_MS): void {
@@ -23,7 +44,14 @@ export function watchStreamCredential(req: FastifyRequest, identity: Identity, a
       .then((ok) => {
         if (ok || socket.destroyed) return;
         req.log.info({ subject: identity.subject }, 'closing a stream whose credential is no longer valid');
-        socket.destroy();
+        clearInterval(timer);
+        const goodbye = (req as WithGoodbye)[GOODBYE];
+        if (!goodbye) return void socket.destroy();
+        try {
+          goodbye(credentialLost());
+        } finally {
+          setTimeout(() => socket.destroy(), STREAM_GOODBYE_MS).unref();
+        }
       })
       .finally(() => {
         checking = false;

@@ -5,7 +5,9 @@
 //                    binary = stdin, {"type":"resize",cols,rows}, {"type":"close_stdin"}
 //   server → client: binary = output (no TTY: first byte 1 = stdout, 2 = stderr),
 //                    {"type":"exit","exit_code":N} then close 1000,
-//                    {"type":"error","error":{code,message}} then close 1008/1011.
+//                    {"type":"error","error":{code,message}} then close 1008/1011
+//                    (also when the credential it was opened with stops passing:
+//                    code `unauthenticated`, close 1008 "unauthenticated").
 // The upgrade request passes the same guard as any route (control scope; a
 // ticket or the Authorization header; never a token in the URL).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -14,6 +16,7 @@ import { LokiError } from '../../../common/src/index.js';
 import type { ExecOptions, ExecSession } from '../../../client/src/index.js';
 import type { DaemonClient } from '../../../client/src/grpc/index.js';
 import { callIdentity } from '../plugins/guard.js';
+import { onCredentialLost } from '../plugins/stream-credentials.js';
 import type { RouteAccess } from './access.js';
 import { sandboxParams } from './sandboxes.js';
 
@@ -106,6 +109,8 @@ async function relay(socket: WebSocket, req: FastifyRequest<{ Params: { id: stri
       sendError(socket, err, req);
     }
   });
+  // A credential revoked or signed out while the shell is open ends it with a reason the client can show.
+  onCredentialLost(req, (err) => sendError(socket, err, req));
   socket.on('close', () => {
     closed = true;
     session?.cancel();
@@ -181,7 +186,7 @@ export async function sandboxWsRoutes(app: FastifyInstance, opts: SandboxWsOptio
         schema: {
           summary: shell ? 'Interactive TTY shell in a sandbox over a WebSocket (resize, exit code)' : 'Run a command in a sandbox over a WebSocket (stdin, stdout/stderr, exit code)',
           description:
-            'Text frames are JSON control messages, binary frames bytes. Client → server: {"type":"start","argv":[…],"tty":bool,"cols":80,"rows":24,"env":{},"workdir":"/workspace"} first, then binary stdin, {"type":"resize","cols","rows"}, {"type":"close_stdin"}. Server → client: binary output (without a TTY the first byte is 1 = stdout or 2 = stderr), {"type":"exit","exit_code":N} then close 1000; on failure {"type":"error","error":{"code","message"}} then close 1008 (refused) or 1011.',
+            'Text frames are JSON control messages, binary frames bytes. Client → server: {"type":"start","argv":[…],"tty":bool,"cols":80,"rows":24,"env":{},"workdir":"/workspace"} first, then binary stdin, {"type":"resize","cols","rows"}, {"type":"close_stdin"}. Server → client: binary output (without a TTY the first byte is 1 = stdout or 2 = stderr), {"type":"exit","exit_code":N} then close 1000; on failure {"type":"error","error":{"code","message"}} then close 1008 (refused) or 1011. The credential it was opened with is checked again every 5 s: once it is revoked, expired or signed out, {"type":"error","error":{"code":"unauthenticated",…}} then close 1008 "unauthenticated".',
           params: sandboxParams,
           querystring,
         },

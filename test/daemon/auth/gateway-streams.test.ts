@@ -4,15 +4,19 @@
 // what one credential can hold open, keep serving everyone else, and give the
 // slots back when the streams go.
 import assert from 'node:assert/strict';
-import { connect as http2Connect } from 'node:http2';
-import { connect } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { AuditServiceClient, AuditServiceService, TailAuditRequest } from '../../../proto/gen/loki/v1/audit.js';
-import { MAX_TAIL_BACKLOG } from '../../../daemon/src/audit/grpc.js';
+import { MAX_STREAM_BACKLOG } from '../../../daemon/src/grpc/backlog.js';
+import { PolicyServiceClient, PolicyServiceService, WatchApprovalsRequest } from '../../../proto/gen/loki/v1/policy.js';
 import { SessionServiceClient, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
+import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
 import { clientFor, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
+import { unreadStream } from '../../helpers/unread-stream.js';
+import { sessionRow } from '../store/helpers.js';
 
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
 
@@ -33,41 +37,6 @@ function outcome(s: ClientReadableStream<unknown>, ms: number): Promise<ServiceE
       resolve(e);
     });
   });
-}
-
-/**
- * A server stream opened over raw HTTP/2 and never read: unlike a paused grpc-js
- * call, nothing takes its data off the connection, so lokid's writes really block.
- * `finish()` starts reading and resolves with the grpc-status it ends with.
- */
-function unreadStream(socket: string, path: string, request: Uint8Array, headers: Record<string, string>): { finish(ms: number): Promise<string> } {
-  const session = http2Connect('http://localhost', { createConnection: () => connect(socket) });
-  const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
-  const frame = Buffer.alloc(5 + request.length);
-  frame.writeUInt32BE(request.length, 1);
-  Buffer.from(request).copy(frame, 5);
-  req.end(frame);
-  req.pause();
-  let grpcStatus: string | undefined;
-  req.on('response', (h) => (grpcStatus ??= h['grpc-status'] as string | undefined));
-  req.on('trailers', (h) => (grpcStatus = h['grpc-status'] as string | undefined));
-  req.on('error', () => {});
-  return {
-    finish: (ms) =>
-      new Promise((resolve) => {
-        const t = setTimeout(() => {
-          req.close();
-          session.close();
-          resolve('still open');
-        }, ms);
-        req.on('close', () => {
-          clearTimeout(t);
-          session.close();
-          resolve(grpcStatus ?? 'no status');
-        });
-        req.resume();
-      }),
-  };
 }
 
 describe('gateway door: streams one credential can hold open (attacker\'s view)', function () {
@@ -154,12 +123,63 @@ describe('gateway door: streams one credential can hold open (attacker\'s view)'
     const audit = clientFor(AuditServiceClient, d.paths.gatewaySocket);
     try {
       const pad = JSON.stringify({ pad: 'x'.repeat(6000) });
-      for (let sent = 0; sent < MAX_TAIL_BACKLOG + 200; sent += 100) {
+      for (let sent = 0; sent < MAX_STREAM_BACKLOG + 200; sent += 100) {
         await Promise.all(Array.from({ length: 100 }, (_, i) => unaryCall(audit.record.bind(audit), { action: 'auth.fail', resource: `flood-${sent + i}`, result: 'denied', reason: 'flood', detailsJson: pad }, new Metadata())));
       }
     } finally {
       audit.close();
     }
     assert.equal(await tail.finish(10_000), String(status.RESOURCE_EXHAUSTED), 'the unread tail was not ended');
+  });
+});
+
+describe('gateway door: an approvals watch whose reader stopped reading (attacker\'s view)', function () {
+  this.timeout(120_000);
+  // More approval events than a watch may have waiting, each carrying a long command.
+  const N = MAX_STREAM_BACKLOG + 200;
+  const COMMAND = `echo ${'x'.repeat(16_000)}`;
+  let d: TestDaemon;
+  let viewer: string;
+  const ids: string[] = [];
+
+  before(async () => {
+    const home = shortTempDir('h18-watch');
+    // Seeded before lokid opens the database: one ended session of the viewer's, with N pending approvals.
+    const store = openSqliteStore(join(home, 'state', 'loki.db'));
+    const session = sessionRow(1, 'token:viewer');
+    store.sessions.rows.insert(session);
+    store.sessions.rows.transition(session.id, ['pending'], 'completed', 'done');
+    const now = Date.now();
+    for (let i = 0; i < N; i++) {
+      const id = `apr-${randomUUID()}`;
+      ids.push(id);
+      await store.approvals.insertUnlessPending(
+        { id, sessionId: session.id, actionKind: 'shell', normalized: `echo ${i}`, command: COMMAND, actionHash: `hash-${i}`, askedBy: 'mode:supervised', reason: 'seeded', requestedAt: now, expiresAt: now + 3_600_000, status: 'pending', decidedBy: '', decidedAt: 0, comment: '', consumedAt: 0, approvalsRequired: 1, distinctFromStarter: false, approvers: [] },
+        N,
+      );
+    }
+    store.close();
+    d = await startTestDaemon({ home });
+    viewer = (await d.tokens.generate({ name: 'viewer', role: 'viewer', expiresDays: 0, owner: 'local:0' })).secret;
+  });
+
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  it('ends a watch that falls more than MAX_STREAM_BACKLOG events behind with RESOURCE_EXHAUSTED, instead of holding every approval event for it', async () => {
+    // The viewer owns the session, so every event is one its watch must deliver.
+    const watch = unreadStream(d.paths.gatewaySocket, PolicyServiceService.watchApprovals.path, WatchApprovalsRequest.encode({ sessionId: '', includePending: false }).finish(), { 'x-loki-credential': viewer });
+    await new Promise((r) => setTimeout(r, 300));
+    // Every decision is an event each watcher is sent (the same holds for approvals agents open).
+    const admin = clientFor(PolicyServiceClient, d.paths.adminSocket);
+    try {
+      for (let i = 0; i < N; i += 100) {
+        await Promise.all(ids.slice(i, i + 100).map((id) => unaryCall(admin.decideApproval.bind(admin), { id, approve: false, comment: '' }, new Metadata())));
+      }
+    } finally {
+      admin.close();
+    }
+    assert.equal(await watch.finish(10_000), String(status.RESOURCE_EXHAUSTED), 'the unread watch was not ended');
   });
 });

@@ -78,7 +78,7 @@ describe('OIDC browser login in headless Chromium', function () {
     await signInAtProvider(page, 'alice');
     await page.waitForURL(`${gw}/whoami`);
     const me = await bodyJson(page);
-    assert.deepEqual(me, { subject: 'oidc:alice', scopes: ['control', 'write', 'read'], method: 'oidc', role: 'operator', viaCookie: true, credentialId: me.credentialId, credential: me.credential });
+    assert.deepEqual(me, { subject: 'oidc:alice', scopes: ['control', 'write', 'read'], method: 'oidc', role: 'operator', viaCookie: true, credentialId: me.credentialId, credential: me.credential, oidcSession: me.oidcSession });
     // The session carries the verified ID token so the daemon can check the user itself.
     const idt = JSON.parse(Buffer.from(String(me.credential).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     assert.equal(idt.sub, 'alice');

@@ -42,7 +42,7 @@ export interface TestProvider {
   close(): Promise<void>;
 }
 
-function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string, sid = false, endSession = true): InstanceType<typeof Provider> {
+function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string, sid = false, endSession = true, idTokenTtl = 3600): InstanceType<typeof Provider> {
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -72,7 +72,7 @@ function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string, 
     // Put scope claims (groups) into the ID token itself, as most enterprise IdPs can be configured to.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
-    ttl: { AccessToken: 600, AuthorizationCode: 60, ClientCredentials: 600, Grant: 3600, IdToken: 3600, Interaction: 600, Session: 3600 },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, ClientCredentials: 600, Grant: 3600, IdToken: idTokenTtl, Interaction: 600, Session: 3600 },
     cookies: { keys: ['oidc-provider-test-cookie-key'] },
     features: {
       devInteractions: { enabled: true },
@@ -91,7 +91,8 @@ function buildProvider(issuer: string, keys: SigningKey[], gatewayBase: string, 
 }
 
 /** Starts the provider; `port` 0 picks a free one, a fixed port lets a test bring an "unreachable" issuer up. */
-export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: string; port?: number; sid?: boolean; endSession?: boolean }): Promise<TestProvider> {
+/** `idTokenTtlSeconds`: lifetime of the ID tokens it issues (default 3600); a browser session made from one ends with it. */
+export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: string; port?: number; sid?: boolean; endSession?: boolean; idTokenTtlSeconds?: number }): Promise<TestProvider> {
   let handler: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
   let jwks = 0;
   const server: Server = createServer((req, res) => {
@@ -105,7 +106,7 @@ export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: str
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
   const install = (keys: SigningKey[]): void => {
-    handler = buildProvider(issuer, keys, opts.gatewayBase, opts.sid ?? false, opts.endSession ?? true).callback();
+    handler = buildProvider(issuer, keys, opts.gatewayBase, opts.sid ?? false, opts.endSession ?? true, opts.idTokenTtlSeconds).callback();
   };
   install(opts.keys);
   return {
@@ -121,11 +122,5 @@ export async function startProvider(opts: { keys: SigningKey[]; gatewayBase: str
   };
 }
 
-/** A loopback port that is free right now (for an issuer that is not up yet, or a gateway URL needed in advance). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+/** A loopback port that is free right now (kept here too for the OIDC tests that import it from the provider). */
+export { freePort } from '../../helpers/ports.js';

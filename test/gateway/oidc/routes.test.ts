@@ -167,7 +167,10 @@ describe('OIDC login routes', function () {
     const good = await sealer.seal('session', { subj: 'oidc:alice', scp: ['read'], role: 'viewer', sid: 'ses-1', fp }, b.clock.now, 600);
     const ok = await b.app.inject({ method: 'GET', url: '/whoami', headers: { cookie: `other=1; __Host-loki_session=${good}` } });
     assert.equal(ok.statusCode, 200, 'control: a well-formed current session is accepted');
-    assert.deepEqual(ok.json(), { subject: 'oidc:alice', scopes: ['read'], method: 'oidc', viaCookie: true, role: 'viewer', credentialId: 'ses-1' });
+    // What an open stream's re-check needs: the logout key (no jti here: sid@iat), the expiry, the settings.
+    const iat = Math.floor(b.clock.now / 1000);
+    const oidcSession = { key: `ses-1@${iat}`, expiresAtMs: (iat + 600) * 1000, fingerprint: fp };
+    assert.deepEqual(ok.json(), { subject: 'oidc:alice', scopes: ['read'], method: 'oidc', viaCookie: true, role: 'viewer', credentialId: 'ses-1', oidcSession });
     const stale = await sealer.seal('session', { subj: 'oidc:alice', scp: ['read'], role: 'viewer', fp: 'stale' }, b.clock.now, 600);
     const res = await b.app.inject({ method: 'GET', url: '/whoami', headers: { cookie: `__Host-loki_session=${stale}` } });
     assert.equal(res.statusCode, 401, 'fingerprint of other settings');

@@ -131,6 +131,25 @@ export function createOidcAuthenticator(config: unknown, deps: OidcDeps): OidcAu
       return identityFromSession(claims, rt);
     },
 
+    async stillValid(identity: Identity): Promise<boolean> {
+      const rt = runtime;
+      if (!rt) return false;
+      const s = identity.oidcSession;
+      if (s) {
+        // The checks a request with the cookie gets (identityFromCookie), on what the stream was opened with.
+        const t = now();
+        return s.expiresAtMs > t && s.fingerprint === rt.fingerprint && !(s.key !== undefined && revocations.isRevoked(s.key, t));
+      }
+      if (!identity.credential) return false;
+      if (!rt.discovery.discovered) return true;
+      try {
+        await authenticator.verifyBearer(identity.credential);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
     async registerRoutes(app: FastifyInstance): Promise<void> {
       registerOidcRoutes(app, {
         runtime: () => runtime,

@@ -74,6 +74,7 @@ export function identityFromSession(claims: JWTPayload, rt: Runtime): Identity |
   if (typeof claims.role === 'string') identity.role = claims.role;
   if (typeof claims.sid === 'string') identity.credentialId = claims.sid;
   if (typeof claims.idt === 'string') identity.credential = claims.idt;
+  if (typeof claims.exp === 'number') identity.oidcSession = { key: sessionKey(claims), expiresAtMs: claims.exp * 1000, fingerprint: rt.fingerprint };
   return identity;
 }
 

@@ -14,6 +14,13 @@ export interface OidcAuthenticator {
   verifyBearer(jwt: string): Promise<Identity>;
   /** The identity of a browser session cookie, if the request carries a valid one. */
   identityFromCookie(req: FastifyRequest): Promise<Identity | undefined>;
+  /**
+   * Whether an OIDC identity admitted earlier (an open stream's) still passes: a browser session
+   * not expired, not logged out and made under the current settings; a bearer JWT that verifies
+   * again (not past its `exp`). True while the provider cannot be reached (a blip must not cut
+   * every stream); false when OIDC is off.
+   */
+  stillValid(identity: Identity): Promise<boolean>;
   /** Registers GET /auth/oidc/login, GET /auth/oidc/callback, GET /auth/logout (all public routes). */
   registerRoutes(app: FastifyInstance): Promise<void>;
   /** Applies a new validated config (SIGHUP) atomically. */
