@@ -49,9 +49,18 @@ export interface Channel {
   audience?: 'operator' | 'remote';
 }
 
+/** How long the client waits between tries to reach a lokid that is away (see channelFor). */
+export const RECONNECT_BACKOFF_MS = { initial: 250, unix: 1000, tcp: 5000 } as const;
+
 export function channelFor(target: DaemonTarget): Channel {
   // Channelz is never read here; tracking it costs every call timestamps and closures.
   const options: Record<string, string | number> = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.enable_channelz': 0 };
+  // While lokid is away (a restart, an upgrade) grpc-js waits longer and longer between tries,
+  // up to 120 s by default, and fails every call at once meanwhile: after a one-minute restart
+  // the gateway, the dashboard and `--follow` stayed cut off for up to a minute or two more.
+  // A try is a connect() (plus a TLS handshake over TCP): cheap enough to make every second.
+  options['grpc.initial_reconnect_backoff_ms'] = RECONNECT_BACKOFF_MS.initial;
+  options['grpc.max_reconnect_backoff_ms'] = 'socketPath' in target ? RECONNECT_BACKOFF_MS.unix : RECONNECT_BACKOFF_MS.tcp;
   if ('socketPath' in target) {
     return { address: `unix:${target.socketPath}`, credentials: credentials.createInsecure(), options, describe: target.socketPath, tcp: false, socketPath: target.socketPath };
   }
