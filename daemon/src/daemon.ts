@@ -259,7 +259,9 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   // (`loki up` prints it once). Nothing happens when an admin token already exists.
   // Made once the doors are open (and before health says SERVING, which `loki up` waits
   // for), so a start that fails to listen leaves no secret behind.
-  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile)) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
+  const bootstrapAudit = (t: { id: string; name: string; owner: string }) =>
+    audit.record({ action: 'token.generate', user: t.owner, resource: `token:${t.id}`, result: 'success', details: { name: t.name, role: 'admin', scopes: ['*'], expires_days: -1, bootstrap: true, file: paths.cliTokenFile } });
+  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile, { audit: bootstrapAudit })) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
   await extra.start();
   health.setAll(true);
   log.info({ admin: paths.adminSocket, gateway: paths.gatewaySocket, tcp: tcpPort }, 'lokid listening');

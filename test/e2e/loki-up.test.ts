@@ -54,6 +54,13 @@ describe('loki up', function () {
       assert.deepEqual([body.daemon.sandbox_driver.name, body.daemon.sandbox_driver.reachable], ['docker', true]);
       // The older spelling stays in the API for existing clients.
       assert.equal(body.daemon.docker.reachable, true);
+      // The first-run token is in the audit log like any other (before, only lokid's log said so).
+      const audit = await fetch(`${base}/api/enterprise/audit?action=token.generate`, { headers: { authorization: `Bearer ${secret}` } });
+      const entries = ((await audit.json()) as { entries: { user: string; resource: string; details: Record<string, unknown> }[] }).entries;
+      assert.equal(entries.length, 1, JSON.stringify(entries));
+      assert.match(entries[0]!.resource, /^token:tok-/);
+      assert.match(entries[0]!.user, /^local:\d+$/);
+      assert.deepEqual([entries[0]!.details.name, entries[0]!.details.bootstrap], ['local-admin', true]);
 
       const code = await new Promise<number | null>((resolve) => {
         child.once('exit', (c) => resolve(c));

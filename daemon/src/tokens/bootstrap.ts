@@ -9,6 +9,12 @@ export const BOOTSTRAP_TOKEN_NAME = 'local-admin';
 export interface BootstrapOptions {
   /** Owner recorded on the token (counts toward tokens.max_active_per_user). Default `local:<uid>`. */
   owner?: string;
+  /**
+   * Records the new token in the audit log before its secret is written. When it throws, the token
+   * is revoked and no file is left: as with `TokenService.Generate`, a token whose creation could
+   * not be audited is never handed out.
+   */
+  audit?: (token: { id: string; name: string; owner: string }) => Promise<void>;
 }
 
 /**
@@ -41,6 +47,7 @@ export async function ensureBootstrapAdminToken(store: TokenStore, path: string,
       owner: opts.owner ?? `local:${uid}`,
     });
     tokenId = token.id;
+    await opts.audit?.({ id: token.id, name: token.name, owner: token.owner });
     writeSync(fd, secret + '\n');
     fsyncSync(fd);
     return secret;

@@ -25,6 +25,22 @@ describe('ensureBootstrapAdminToken', () => {
     assert.equal(r.token.expiresAt, null);
   });
 
+  it('has the new token audited before its secret is written, and hands nothing out when the audit fails', async () => {
+    const seen: { id: string; name: string; owner: string; fileThen: boolean }[] = [];
+    const secret = await ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000', audit: async (t) => void seen.push({ ...t, fileThen: readFileSync(path, 'utf8') !== '' }) });
+    assert.ok(secret);
+    const r = await f.store.verify(secret);
+    assert.ok(r.ok);
+    assert.deepEqual(seen, [{ id: r.token.id, name: 'local-admin', owner: 'local:1000', fileThen: false }], 'audited once, before the secret reached the file');
+
+    await f.cleanup();
+    f = makeFixture();
+    path = join(f.home, 'cli-token');
+    await assert.rejects(ensureBootstrapAdminToken(f.store, path, { audit: () => Promise.reject(new Error('audit log is full')) }), /audit log is full/);
+    assert.equal(existsSync(path), false, 'no secret file');
+    assert.equal((await f.store.list()).length, 0, 'the unaudited token was revoked');
+  });
+
   it('does nothing on the second run', async () => {
     assert.ok(await ensureBootstrapAdminToken(f.store, path));
     assert.equal(await ensureBootstrapAdminToken(f.store, path), undefined);
