@@ -53,6 +53,14 @@ describe('Audit trail of tracked actions (real lokid, CLI and gateway)', functio
     return r.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry);
   }
 
+  it('says there is nothing to show rather than printing nothing', async () => {
+    const r = await cli(home, ['enterprise', 'audit', 'tail', '--event', 'no.such']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'no no.such entries in the audit log\n');
+    const j = await cli(home, ['enterprise', 'audit', 'tail', '--event', 'no.such', '--json']);
+    assert.equal(j.out, '', 'JSON lines: no line is the answer');
+  });
+
   it('records sandbox, token, project, auth, rate-limit and config actions with user and outcome', async () => {
     // sandbox.start / sandbox.shell / sandbox.stop (success) and a refused relaxation (denied)
     assert.equal((await cli(home, ['sandbox', 'start', '--name', 'aud'])).code, 0);

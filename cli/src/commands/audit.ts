@@ -69,10 +69,14 @@ export function registerAuditCommands(enterprise: Command, ctx: CliContext): voi
       }
       const last = parseLines(opts.lines);
       await withClient(ctx, async (c) => {
+        let shown = 0;
         for await (const e of c.audit.tail({ last, ...(opts.event ? { action: opts.event } : {}), follow: opts.follow === true })) {
+          shown++;
           if (jsonMode(ctx, opts)) printJsonLine(e);
           else printLine(entryText(e));
         }
+        // Say so rather than print nothing (JSON lines stay empty: nothing to parse is the answer there).
+        if (!shown && !jsonMode(ctx, opts)) printLine(opts.event ? `no ${opts.event} entries in the audit log` : 'the audit log has no entries yet');
       });
     });
 
