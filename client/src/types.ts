@@ -303,8 +303,9 @@ export interface Approval {
   action: string;
   /**
    * The policy engine's analysis of the action (each command of a shell line, normalized).
-   * Helpful to read beside `action`, never instead of it: it can leave out a part the
-   * analysis could not resolve (`curl … | sh` is analysed as `curl …` plus a finding).
+   * Helpful to read beside `action`, never instead of it: it flattens what it looked into
+   * (`sh -c '…'`, `$(…)`, `&&`) into one list of commands, and what it could not resolve is a
+   * finding beside it (`curl … | sh`: the commands `curl … | sh` and `unresolved:interpreter-stdin`).
    */
   normalized: string;
   action_kind: string;

@@ -194,7 +194,10 @@ export class PolicyEngine {
       verdicts.push(analysis.commands.length > 1 ? { ...v, reason: `${text}: ${v.reason}` } : v);
     }
     const verdict = verdicts.length ? verdicts.reduce(worst) : { decision: 'allow' as const, rule: 'shell:empty', reason: 'nothing to run' };
-    return { verdict, normalized: commands.map((c) => c.normalized).join(' ; '), commands };
+    // The commands in order: ` | ` before one that reads the previous one's output (what an approver
+    // must see: `curl … | sh` is not `curl … ; sh`), ` ; ` between the others.
+    const normalized = commands.map((c, i) => (i === 0 ? '' : analysis.commands[i]!.pipedIn ? ' | ' : ' ; ') + c.normalized).join('');
+    return { verdict, normalized, commands };
   }
 
   private rules(n: NormalizedCommand, profile: Profile): Verdict {

@@ -192,8 +192,8 @@ describe('security review: a hostile agent-runner on the agent socket', function
 
   it('cannot hide part of a command from the approver: the approval shows the shell line exactly as it will run', async function () {
     const { s, runner } = await session();
-    // The policy's analysis of this line is `echo harmless ; sh` plus a finding (sh reading a program
-    // from the pipe); it reads ` ; ` for the pipe, so an approver is shown the line itself first.
+    // The policy's analysis of this line is `echo harmless | sh` plus a finding (sh reading a program
+    // from the pipe); an approver is shown the line itself first, the analysis beside it.
     const line = 'echo harmless | sh';
     const err = await new Promise<ServiceError | null>((res) =>
       runner.client.decide({ action: { action: { $case: 'shell', shell: line }, tool: 't', detail: '' }, events: [] }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null) => res(e)),
@@ -207,8 +207,9 @@ describe('security review: a hostile agent-runner on the agent socket', function
     const cli = (...args: string[]) => cliOut(sd, args);
     const shown = JSON.parse(await cli('approvals', 'show', pending.id, '--json')) as { action: string; normalized: string };
     assert.equal(shown.action, line, 'the approval shows the whole line, pipe and all');
-    assert.equal(shown.normalized, 'echo harmless ; sh', 'the analysis is still there, beside it, and keeps the sh');
-    assert.match(await cli('approvals', 'show', pending.id), / {2}action:\n {4}echo harmless \| sh\n {2}analysed as:\n {4}echo harmless ; sh\n/);
+    assert.equal(shown.normalized, 'echo harmless | sh', 'the analysis is still there, beside it, and keeps the sh and the pipe');
+    // The same words twice would be noise: `analysed as:` appears only when the analysis reads differently.
+    assert.match(await cli('approvals', 'show', pending.id), / {2}action:\n {4}echo harmless \| sh\n$/);
     assert.ok((await cli('approvals', 'list')).includes(line), 'and so does the list');
     const waiting: string[] = [];
     for await (const e of sd.feature.manager.events(ADMIN, { sessionId: s.id, afterSeq: 0, afterGid: 0, follow: false }, new AbortController().signal)) {
