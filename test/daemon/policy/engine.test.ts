@@ -57,6 +57,17 @@ describe('PolicyEngine', function () {
     assert.deepEqual([d.decision, d.rule], ['deny', 'config:deny:python3']);
   });
 
+  it('shows a run-time word as it was written, not quoted a second time', function () {
+    for (const [c, normalized] of [
+      ['rm -rf "$DIR/build"', 'rm -r -f "$DIR/build"'],
+      ['sh -c "$X"', 'sh -c "$X"'],
+      ['cp a "$B c"', 'cp a "$B c"'],
+      ['echo "a b" $HOME', 'echo "a b" $HOME'],
+    ] as const) {
+      assert.equal(decide(c).normalized, normalized, c);
+    }
+  });
+
   it('denies a fork bomb whatever the function is called', function () {
     for (const c of [':(){ :|:& };:', 'yolo(){ yolo | yolo & }; yolo', 'function z { z|z& }; z']) {
       const d = decide(c);

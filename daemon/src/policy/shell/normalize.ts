@@ -188,5 +188,8 @@ export function normalizeArgv(argv: readonly Arg[]): NormalizedCommand {
 }
 
 function show(o: Operand): string {
+  // A run-time word is kept as it was written, quotes and all (`"$DIR/build"`): quoting that
+  // source text again showed approvers `"\"$DIR/build\""`.
+  if (o.dynamic === 'any') return o.text;
   return /[\s'"\\$`;&|<>]/.test(o.text) || o.text === '' ? JSON.stringify(o.text) : o.text;
 }
