@@ -97,6 +97,7 @@ export class SessionManager {
       store: this.store,
       rt: this.rt,
       sandboxes: opts.sandboxes,
+      workspaces: opts.workspaces,
       channels: this.channels,
       upstreams: this.upstreams,
       proxies: opts.proxies,

@@ -5,6 +5,7 @@
 import { LokiError, needsEscape, type Logger } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannels } from '../agent/types.js';
+import type { WorkspaceManager } from '../git/workspaces.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionCleanup } from './cleanup.js';
 import type { SessionsConfig } from './config.js';
@@ -20,6 +21,8 @@ export interface SessionSupervisorOptions {
   store: SessionRepo;
   rt: SessionRuntime;
   sandboxes: SandboxManager;
+  /** Where a start cut off by a crash may have left a workspace it had not yet noted in the session. */
+  workspaces: Pick<WorkspaceManager, 'get'>;
   channels: AgentChannels;
   upstreams: ModelUpstreams;
   proxies: ModelProxies;
@@ -81,8 +84,32 @@ export class SessionSupervisor {
     }
   }
 
+  /**
+   * A start that died between two steps made things it had not yet noted in the session: the workspace
+   * (record, branch, size-limited file system) is noted before the sandbox starts, the container's id
+   * only after it runs. Noted now, so ending the session stops the container, ends the workspace
+   * (its project can be unregistered) and `loki sessions rm` / retention remove them like any
+   * ended session's; before, they were left for good (a running container, a mounted image,
+   * a project that could never be removed).
+   */
+  private async adoptStartLeftovers(s: Session): Promise<void> {
+    if (!s.workspace) {
+      const ws = await this.o.workspaces.get(s.id).catch((err: unknown) => {
+        if (err instanceof LokiError && err.code === 'workspace_not_found') return undefined;
+        throw err;
+      });
+      if (ws) await this.o.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
+    }
+    if (!s.sandboxId) {
+      const [box, ...more] = await this.o.sandboxes.sessionSandboxes(s.id);
+      if (box) await this.o.store.setRuntime(s.id, { sandboxId: box.id });
+      for (const extra of more) await this.o.sandboxes.teardown(undefined, extra.id, { stopTimeoutSeconds: 2 });
+    }
+  }
+
   private async reattach(s: Session): Promise<void> {
     if (s.state === 'pending' || s.state === 'starting') {
+      await this.adoptStartLeftovers(s);
       await this.o.finalize(s.id, 'failed', 'the daemon restarted while the session was starting');
       return;
     }
@@ -118,7 +145,9 @@ export class SessionSupervisor {
       // pending or starting with nothing starting it: end it, again each tick until the end is recorded.
       for (const s of await this.o.store.listByStates(['pending', 'starting'])) {
         if (this.o.launching(s.id) || this.o.rt.timers.finishing(s.id)) continue;
-        await this.o.finalize(s.id, 'failed', 'its start failed and could not be ended then').catch((err: unknown) => this.o.log.warn({ err, session_id: s.id }, 'ending a failed start failed; retrying'));
+        await this.adoptStartLeftovers(s)
+          .then(() => this.o.finalize(s.id, 'failed', 'its start failed and could not be ended then'))
+          .catch((err: unknown) => this.o.log.warn({ err, session_id: s.id }, 'ending a failed start failed; retrying'));
       }
       for (const id of [...this.awaitingEngine]) {
         const s = await this.o.store.get(id);

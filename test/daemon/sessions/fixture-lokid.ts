@@ -1,5 +1,8 @@
 // A lokid process with the session feature mounted, for SIGKILL/restart tests.
 // Usage: node fixture-lokid.js HOME   (prints "ready" once serving)
+// LOKI_TEST_HANG_AFTER=workspace|sandbox: a session start stops for good right after
+// that step (its workspace was created / its sandbox started) and prints "hang:<step>",
+// so a test can SIGKILL the daemon exactly there instead of guessing with a sleep.
 import { createLogger } from '../../../common/src/index.js';
 import { startDaemon } from '../../../daemon/src/daemon.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
@@ -8,17 +11,33 @@ import { COUNTER_COMMAND } from './helpers.js';
 
 const home = process.argv[2];
 if (!home) throw new Error('usage: fixture-lokid HOME');
+const hangAfter = process.env.LOKI_TEST_HANG_AFTER ?? '';
+
+/** Runs `step`, then (when it is the step named) says so and never returns. */
+function hangAfterStep<A extends unknown[], R>(name: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  if (hangAfter !== name) return step;
+  return async (...args: A) => {
+    await step(...args);
+    process.stdout.write(`hang:${name}\n`);
+    return new Promise<R>(() => undefined);
+  };
+}
+
 const d = await startDaemon({
   home,
   env: { PATH: process.env.PATH ?? '' },
   logger: createLogger({ name: 'lokid', level: process.env.LOKI_TEST_LOG ?? 'warn' }),
   overrides: { sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', runtime: process.env.LOKI_TEST_RUNTIME ?? 'runc', stop_timeout_seconds: 2 } },
-  features: (b) =>
-    createSessionFeature({
+  features: (b) => {
+    const workspaces = b.git.workspaces;
+    workspaces.createWorkspace = hangAfterStep('workspace', workspaces.createWorkspace.bind(workspaces));
+    b.manager.start = hangAfterStep('sandbox', b.manager.start.bind(b.manager));
+    return createSessionFeature({
       ...b,
       sandboxes: b.manager,
       sessions: defaultSessionsConfig({ runner_command: COUNTER_COMMAND, check_interval_ms: 200, stop_grace_seconds: 1 }),
-    }),
+    });
+  },
 });
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => void d.close().then(() => process.exit(0)));

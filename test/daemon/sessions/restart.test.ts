@@ -2,37 +2,15 @@
 // same sandbox, the runner's calls reach the new process through the re-opened
 // socket, and the event replay has every acknowledged event, numbered without gaps.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Metadata } from '@grpc/grpc-js';
 import { runtimePaths } from '../../../common/src/index.js';
 import { SessionServiceClient, SessionState, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
 import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
-import { clientFor, collectStream, healthy, unaryCall } from '../../helpers/daemon.js';
+import { clientFor, collectStream, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
-import { git, makeRepo, removeDir, StandInRunner, until } from './helpers.js';
-
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-function fixtureArgv(): string[] {
-  const js = join(here, 'fixture-lokid.js');
-  return existsSync(js) ? [js] : ['--import', 'tsx', join(here, 'fixture-lokid.ts')];
-}
-
-async function spawnFixture(home: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...fixtureArgv(), home], { env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const admin = runtimePaths(home).adminSocket;
-  await until(`the fixture daemon to serve (${out})`, async () => {
-    if (child.exitCode !== null) throw new Error(`fixture daemon exited: ${out}`);
-    return out.includes('ready') && (await healthy(admin));
-  }, 30_000);
-  return child;
-}
+import { git, makeRepo, removeDir, spawnFixture, StandInRunner, until } from './helpers.js';
 
 function events(client: SessionServiceClient, id: string, afterSeq = 0): Promise<SessionEvent[]> {
   return collectStream<SessionEvent>(client.events({ sessionId: id, afterSeq, afterGid: 0, follow: false }, new Metadata()));
