@@ -3,6 +3,8 @@
 // LOKI_TEST_HANG_AFTER=workspace|sandbox: a session start stops for good right after
 // that step (its workspace was created / its sandbox started) and prints "hang:<step>",
 // so a test can SIGKILL the daemon exactly there instead of guessing with a sleep.
+// LOKI_TEST_HANG_AUDIT=ACTION: the audit entry of that action is never written (its
+// record() never returns) and "hang:audit:ACTION" is printed: a kill before it is durable.
 import { createLogger } from '../../../common/src/index.js';
 import { startDaemon } from '../../../daemon/src/daemon.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
@@ -12,6 +14,7 @@ import { COUNTER_COMMAND } from './helpers.js';
 const home = process.argv[2];
 if (!home) throw new Error('usage: fixture-lokid HOME');
 const hangAfter = process.env.LOKI_TEST_HANG_AFTER ?? '';
+const hangAudit = process.env.LOKI_TEST_HANG_AUDIT ?? '';
 
 /** Runs `step`, then (when it is the step named) says so and never returns. */
 function hangAfterStep<A extends unknown[], R>(name: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -29,6 +32,12 @@ const d = await startDaemon({
   logger: createLogger({ name: 'lokid', level: process.env.LOKI_TEST_LOG ?? 'warn' }),
   overrides: { sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', runtime: process.env.LOKI_TEST_RUNTIME ?? 'runc', stop_timeout_seconds: 2 } },
   features: (b) => {
+    const record = b.audit.record.bind(b.audit);
+    b.audit.record = (e) => {
+      if (e.action !== hangAudit) return record(e);
+      process.stdout.write(`hang:audit:${e.action}\n`);
+      return new Promise<void>(() => undefined);
+    };
     const workspaces = b.git.workspaces;
     workspaces.createWorkspace = hangAfterStep('workspace', workspaces.createWorkspace.bind(workspaces));
     b.manager.start = hangAfterStep('sandbox', b.manager.start.bind(b.manager));

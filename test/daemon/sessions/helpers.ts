@@ -155,6 +155,11 @@ export function agentSocket(d: DaemonHandle, sessionId: string): string {
   return join(d.paths.runDir, 'agents', sessionId, 'agent.sock');
 }
 
+/** The same path for a daemon running as its own process on `home`. */
+export function agentSocketPath(home: string, sessionId: string): string {
+  return join(runtimePaths(home).runDir, 'agents', sessionId, 'agent.sock');
+}
+
 export function git(dir: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
