@@ -98,6 +98,7 @@ export class SessionManager {
       rt: this.rt,
       sandboxes: opts.sandboxes,
       workspaces: opts.workspaces,
+      volumes: this.volumes,
       channels: this.channels,
       upstreams: this.upstreams,
       proxies: opts.proxies,

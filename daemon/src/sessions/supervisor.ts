@@ -12,6 +12,7 @@ import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
 import type { SessionRepo } from './repo.js';
 import type { ModelUpstreams } from './upstreams.js';
+import type { WorkspaceVolumes } from './workspace-volume.js';
 import { ACTIVE_STATES, type Session, type SessionState } from './types.js';
 
 /** States with a sandbox the supervisor watches. */
@@ -23,6 +24,7 @@ export interface SessionSupervisorOptions {
   sandboxes: SandboxManager;
   /** Where a start cut off by a crash may have left a workspace it had not yet noted in the session. */
   workspaces: Pick<WorkspaceManager, 'get'>;
+  volumes: Pick<WorkspaceVolumes, 'recoverInterruptedMount'>;
   channels: AgentChannels;
   upstreams: ModelUpstreams;
   proxies: ModelProxies;
@@ -90,16 +92,19 @@ export class SessionSupervisor {
    * only after it runs. Noted now, so ending the session stops the container, ends the workspace
    * (its project can be unregistered) and `loki sessions rm` / retention remove them like any
    * ended session's; before, they were left for good (a running container, a mounted image,
-   * a project that could never be removed).
+   * a project that could never be removed). A size-limit mount it was making is finished or rolled back.
    */
   private async adoptStartLeftovers(s: Session): Promise<void> {
-    if (!s.workspace) {
+    let workspace = s.workspace;
+    if (!workspace) {
       const ws = await this.o.workspaces.get(s.id).catch((err: unknown) => {
         if (err instanceof LokiError && err.code === 'workspace_not_found') return undefined;
         throw err;
       });
       if (ws) await this.o.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
+      workspace = ws?.path ?? '';
     }
+    if (workspace) this.o.volumes.recoverInterruptedMount(s.id, workspace);
     if (!s.sandboxId) {
       const [box, ...more] = await this.o.sandboxes.sessionSandboxes(s.id);
       if (box) await this.o.store.setRuntime(s.id, { sandboxId: box.id });
