@@ -23,7 +23,7 @@ export interface SessionSupervisorOptions {
   rt: SessionRuntime;
   sandboxes: SandboxManager;
   /** Where a start cut off by a crash may have left a workspace it had not yet noted in the session. */
-  workspaces: Pick<WorkspaceManager, 'get'>;
+  workspaces: Pick<WorkspaceManager, 'get' | 'discardUnrecorded'>;
   volumes: Pick<WorkspaceVolumes, 'recoverInterruptedMount'>;
   channels: AgentChannels;
   upstreams: ModelUpstreams;
@@ -92,7 +92,7 @@ export class SessionSupervisor {
    * only after it runs. Noted now, so ending the session stops the container, ends the workspace
    * (its project can be unregistered) and `loki sessions rm` / retention remove them like any
    * ended session's; before, they were left for good (a running container, a mounted image,
-   * a project that could never be removed). A size-limit mount it was making is finished or rolled back.
+   * a project that could never be removed). A size-limit mount it was making is finished or rolled back; a clone it never recorded is deleted.
    */
   private async adoptStartLeftovers(s: Session): Promise<void> {
     let workspace = s.workspace;
@@ -102,6 +102,7 @@ export class SessionSupervisor {
         throw err;
       });
       if (ws) await this.o.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
+      else await this.o.workspaces.discardUnrecorded(s.id);
       workspace = ws?.path ?? '';
     }
     if (workspace) this.o.volumes.recoverInterruptedMount(s.id, workspace);

@@ -1,10 +1,13 @@
 // A lokid process with the session feature mounted, for SIGKILL/restart tests.
 // Usage: node fixture-lokid.js HOME   (prints "ready" once serving)
-// LOKI_TEST_HANG_AFTER=workspace|sandbox: a session start stops for good right after
-// that step (its workspace was created / its sandbox started) and prints "hang:<step>",
+// LOKI_TEST_HANG_AFTER=clone|workspace|sandbox: a session start stops for good right after
+// that step (its workspace directory was claimed and half cloned / its workspace was
+// created / its sandbox started) and prints "hang:<step>",
 // so a test can SIGKILL the daemon exactly there instead of guessing with a sleep.
 // LOKI_TEST_HANG_AUDIT=ACTION: the audit entry of that action is never written (its
 // record() never returns) and "hang:audit:ACTION" is printed: a kill before it is durable.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLogger } from '../../../common/src/index.js';
 import { startDaemon } from '../../../daemon/src/daemon.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
@@ -40,6 +43,14 @@ const d = await startDaemon({
     };
     const workspaces = b.git.workspaces;
     workspaces.createWorkspace = hangAfterStep('workspace', workspaces.createWorkspace.bind(workspaces));
+    // What a crash in the middle of the clone leaves: the claimed directory, part of a checkout, no record.
+    if (hangAfter === 'clone') {
+      workspaces.createWorkspace = hangAfterStep('clone', async (input: { sessionId: string }) => {
+        mkdirSync(join(b.paths.workspacesDir, input.sessionId, '.git'), { recursive: true });
+        writeFileSync(join(b.paths.workspacesDir, input.sessionId, 'README.md'), '# half a checkout\n');
+        return undefined as never;
+      });
+    }
     b.manager.start = hangAfterStep('sandbox', b.manager.start.bind(b.manager));
     return createSessionFeature({
       ...b,

@@ -56,7 +56,7 @@ describe('SessionManager after a daemon SIGKILL during a session start', functio
     return { PATH: `${bin}:${process.env.PATH ?? ''}` };
   }
 
-  for (const step of ['workspace', 'mkfs', 'sandbox'] as const) {
+  for (const step of ['clone', 'workspace', 'mkfs', 'sandbox'] as const) {
     it(`fails the session and leaves nothing behind when killed right after its ${step} step`, async function () {
       const mark = join(home, 'mkfs.pid');
       child = await spawnFixture(home, step === 'mkfs' ? hangingMkfs(mark) : { LOKI_TEST_HANG_AFTER: step });
@@ -85,6 +85,12 @@ describe('SessionManager after a daemon SIGKILL during a session start', functio
         if (step === 'sandbox') assert.ok(s.sandboxId, 'the sandbox the dead start made is the session\'s');
         assert.deepEqual(containersOf(sessionId), [], 'no container of the session is left running');
         const workspace = join(runtimePaths(home).workspacesDir, sessionId);
+        if (step === 'clone') {
+          // Never recorded, so nothing to bring back or remove later: the half clone is gone already.
+          assert.equal(existsSync(workspace), false, 'the half-made clone was deleted');
+          await unaryCall<RemoveProjectRequest, RemoveProjectResponse>(projects.removeProject.bind(projects), { project: s.projectId });
+          return;
+        }
         assert.equal(existsSync(`${workspace}.clone`), false, 'no copy of the checkout is left beside the workspace');
         const said = await collectStream<SessionEvent>(client.events({ sessionId, afterSeq: 0, afterGid: 0, follow: false }, new Metadata()));
         assert.ok(said.some((e) => e.type === 'diff_summary'), 'the session branch was brought back');
