@@ -70,6 +70,16 @@ export class SessionSupervisor {
     return `the runner failed: ${text}`;
   }
 
+  /**
+   * The runner reported `finished` (an event acknowledged and recorded): the session completed, even when
+   * its end was cut off (the daemon died while stopping the container or bringing the branch back) and the
+   * container is gone or exited now. Before, such a session ended `failed`.
+   */
+  private async runnerFinished(id: string, eventsTotal: number): Promise<boolean> {
+    const recent = await this.o.store.events(id, Math.max(0, eventsTotal - 50), 50);
+    return recent.some((e) => e.type === 'finished');
+  }
+
   private async tryReattach(s: Session): Promise<void> {
     try {
       await this.reattach(s);
@@ -121,7 +131,8 @@ export class SessionSupervisor {
     }
     const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId) : undefined;
     if (!info || (info.state !== 'running' && info.state !== 'paused')) {
-      await this.o.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
+      if (!s.stopRequested && (await this.runnerFinished(s.id, s.eventsTotal))) await this.o.finalize(s.id, 'completed', '');
+      else await this.o.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
       return;
     }
     const channel = await this.o.channels.open(s.id);
@@ -179,6 +190,7 @@ export class SessionSupervisor {
         if (!info || info.state === 'exited' || info.state === 'dead') {
           const code = info ? ` with code ${info.exitCode}` : '';
           if (s.stopRequested) await this.o.finalize(s.id, 'stopped', s.reason || 'stopped');
+          else if (await this.runnerFinished(s.id, s.eventsTotal)) await this.o.finalize(s.id, 'completed', '');
           else await this.o.finalize(s.id, 'failed', (await this.runnerError(s.id, s.eventsTotal)) ?? `the sandbox exited${code} before the runner finished`);
           continue;
         }

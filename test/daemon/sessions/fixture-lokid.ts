@@ -1,8 +1,8 @@
 // A lokid process with the session feature mounted, for SIGKILL/restart tests.
 // Usage: node fixture-lokid.js HOME   (prints "ready" once serving)
-// LOKI_TEST_HANG_AFTER=clone|workspace|sandbox: a session start stops for good right after
-// that step (its workspace directory was claimed and half cloned / its workspace was
-// created / its sandbox started) and prints "hang:<step>",
+// LOKI_TEST_HANG_AFTER=clone|workspace|sandbox|teardown: a session start (or end) stops for
+// good right after that step (its workspace directory was claimed and half cloned / its
+// workspace was created / its sandbox started / its sandbox removed) and prints "hang:<step>",
 // so a test can SIGKILL the daemon exactly there instead of guessing with a sleep.
 // LOKI_TEST_HANG_AUDIT=ACTION: the audit entry of that action is never written (its
 // record() never returns) and "hang:audit:ACTION" is printed: a kill before it is durable.
@@ -52,6 +52,7 @@ const d = await startDaemon({
       });
     }
     b.manager.start = hangAfterStep('sandbox', b.manager.start.bind(b.manager));
+    b.manager.teardown = hangAfterStep('teardown', b.manager.teardown.bind(b.manager));
     return createSessionFeature({
       ...b,
       sandboxes: b.manager,
