@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runtimePaths } from '../../../common/src/index.js';
-import type { DaemonHandle } from '../../../daemon/src/daemon.js';
+import { instanceId, type DaemonHandle } from '../../../daemon/src/daemon.js';
 import type { Caller } from '../../../daemon/src/authz/caller.js';
 import type { RunnerBundle, SandboxDriver } from '../../../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
@@ -230,4 +230,11 @@ export async function spawnFixture(home: string, env: NodeJS.ProcessEnv = {}): P
     return out.includes('ready') && (await healthy(admin));
   }, 30_000);
   return Object.assign(child, { output: () => out });
+}
+
+/** Removes every container the daemon on `home` made (a SIGKILLed daemon leaves its sessions' containers running). Call before deleting `home`. */
+export function removeSandboxesOf(home: string): void {
+  if (!existsSync(home)) return;
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=loki.instance=${instanceId(home)}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }

@@ -8,7 +8,7 @@ import { SessionServiceClient, StartSessionRequest, type Session } from '../../.
 import { AutonomyMode, Provider } from '../../../proto/gen/loki/v1/vocab.js';
 import { auditEntries, clientFor, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
-import { agentSocketPath, makeRepo, removeDir, spawnFixture, StandInRunner, until } from './helpers.js';
+import { agentSocketPath, makeRepo, removeDir, removeSandboxesOf, spawnFixture, StandInRunner, until } from './helpers.js';
 
 describe('approvals across a daemon SIGKILL', function () {
   this.timeout(120_000);
@@ -23,6 +23,7 @@ describe('approvals across a daemon SIGKILL', function () {
 
   afterEach(async function () {
     child?.kill('SIGKILL');
+    removeSandboxesOf(home);
     removeDir(home);
     removeDir(repo);
   });

@@ -13,7 +13,7 @@ import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
 import { WorkspaceServiceClient, type RemoveProjectRequest, type RemoveProjectResponse } from '../../../proto/gen/loki/v1/workspace.js';
 import { clientFor, collectStream, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
-import { makeRepo, removeDir, spawnFixture, until } from './helpers.js';
+import { makeRepo, removeDir, removeSandboxesOf, spawnFixture, until } from './helpers.js';
 
 /** Containers (any state) Docker still has for the session. */
 function containersOf(sessionId: string): string[] {
@@ -39,7 +39,7 @@ describe('SessionManager after a daemon SIGKILL during a session start', functio
 
   afterEach(async function () {
     child?.kill('SIGKILL');
-    for (const c of sessionId ? containersOf(sessionId) : []) execFileSync('docker', ['rm', '-f', c], { stdio: 'ignore' });
+    removeSandboxesOf(home);
     removeDir(home);
     removeDir(repo);
   });

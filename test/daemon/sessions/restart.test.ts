@@ -9,7 +9,7 @@ import { SessionServiceClient, SessionState, StartSessionRequest, type Session, 
 import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
 import { clientFor, collectStream, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
-import { git, makeRepo, removeDir, spawnFixture, StandInRunner, until } from './helpers.js';
+import { git, makeRepo, removeDir, removeSandboxesOf, spawnFixture, StandInRunner, until } from './helpers.js';
 
 function events(client: SessionServiceClient, id: string, afterSeq = 0): Promise<SessionEvent[]> {
   return collectStream<SessionEvent>(client.events({ sessionId: id, afterSeq, afterGid: 0, follow: false }, new Metadata()));
@@ -28,6 +28,7 @@ describe('SessionManager across a daemon SIGKILL', function () {
 
   afterEach(async function () {
     child?.kill('SIGKILL');
+    removeSandboxesOf(home);
     removeDir(home);
     removeDir(repo);
   });
