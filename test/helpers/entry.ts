@@ -22,8 +22,10 @@ export function entryArgv(entry: Entry): string[] {
 }
 
 /** A short temp dir (unix socket paths must stay under 108 bytes). */
+/** Under /tmp (unix socket paths stay short), or under LOKI_TEST_TMPDIR when a shared machine gives each run its own. */
 export function shortTempDir(prefix = 'lk'): string {
-  return mkdtempSync(join(existsSync('/tmp') ? '/tmp' : tmpdir(), `${prefix}-`));
+  const root = process.env.LOKI_TEST_TMPDIR || (existsSync('/tmp') ? '/tmp' : tmpdir());
+  return mkdtempSync(join(root, `${prefix}-`));
 }
 
 export interface ProcessRun {

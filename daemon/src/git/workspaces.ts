@@ -5,7 +5,7 @@
 // does in its workspace (other branches, tags, rewritten refs, config, hooks)
 // can reach the project.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LokiError, type Logger } from '../../../common/src/index.js';
@@ -416,6 +416,21 @@ export class WorkspaceManager {
       this.o.log.warn({ session_id: sessionId, err: err.message }, 'agent audit trail not exported');
       return { summary, bringBack, pullRequest, exportedTrail: '', exportRefused: err.message };
     }
+  }
+
+  /**
+   * A start that died while cloning (after the directory was claimed, before the workspace was recorded)
+   * left a partial clone nothing refers to: deleted. A directory with a record, or one that is a mount
+   * point (a warm pool slot's volume, which the pool frees itself), is left alone.
+   */
+  async discardUnrecorded(sessionId: string): Promise<boolean> {
+    const id = validateSessionId(sessionId);
+    if (await this.o.repo.get(id)) return false;
+    const dir = join(this.o.workspacesDir, id);
+    if (!existsSync(dir) || statSync(dir).dev !== statSync(this.o.workspacesDir).dev) return false;
+    rmSync(dir, { recursive: true, force: true });
+    this.o.log.warn({ session_id: id }, 'removed a workspace directory a start cut off by a restart had left unrecorded');
+    return true;
   }
 
   /** Deletes the workspace directory (after the sandbox is gone); the record and trail stay. */

@@ -174,7 +174,10 @@ export class ApprovalStore {
 
   /** Records a human decision. The subject comes from the authenticated caller, never from the request body. */
   // Read, check, then a compare-and-set in the repository: a decision that raced another fails, as before.
-  async decide(id: string, d: { approve: boolean; subject: string; comment?: string }): Promise<Approval> {
+  // `record` (the audit entry) runs after every check and before the decision is stored: a decision
+  // that takes effect (wakes the waiting agent, or is found by its re-ask after a restart) is
+  // durable in the audit log first. A crash between the two leaves the entry and a still-pending approval.
+  async decide(id: string, d: { approve: boolean; subject: string; comment?: string }, record?: (planned: Approval) => Promise<void>): Promise<Approval> {
     await this.expireDue();
     const a = await this.get(id);
     if (a.status === 'expired') throw new LokiError('approval_expired', `approval ${id} expired at ${new Date(a.expiresAt).toISOString()} and was ${this.opts.onTimeout === 'deny' ? 'denied' : 'allowed'}`);
@@ -202,17 +205,19 @@ export class ApprovalStore {
       // Not enough people yet: record this approver and stay pending. Compare-and-set on the list so two
       // approvals arriving together cannot both count as the first.
       const approvers = [...a.approvers, d.subject];
-      if (!(await this.opts.repo.addApprover(id, approvers, comment, a.approvers))) throw new LokiError('approval_decided', `approval ${id} changed concurrently; look again and retry`);
       const out = { ...a, approvers, comment };
+      await record?.(out);
+      if (!(await this.opts.repo.addApprover(id, approvers, comment, a.approvers))) throw new LokiError('approval_decided', `approval ${id} changed concurrently; look again and retry`);
       this.opts.log.info({ approval_id: id, approver: d.subject, of: a.approvalsRequired }, 'approval recorded; more approvers needed');
       this.emit({ type: 'requested', approval: out });
       return out;
     }
     const status: ApprovalStatus = d.approve ? 'approved' : 'rejected';
     const approvers = d.approve ? [...a.approvers, d.subject] : a.approvers;
+    const out = { ...a, status, decidedBy: d.subject, decidedAt: now, comment, approvers };
+    await record?.(out);
     if (!(await this.opts.repo.decide(id, { status, by: d.subject, at: now, comment, approvers }, a.approvers))) throw new LokiError('approval_decided', `approval ${id} was decided concurrently`);
     this.disarm(id);
-    const out = { ...a, status, decidedBy: d.subject, decidedAt: now, comment, approvers };
     this.emit({ type: 'decided', approval: out });
     return out;
   }

@@ -146,28 +146,37 @@ export class PolicyService {
     return this.opts.approvals.list({ status: status as Approval['status'] | undefined, sessionId: filter.sessionId || undefined });
   }
 
-  /** `ip`: the caller's address as the audit log names it (`local` on the admin socket, the client's through the gateway). */
+  /**
+   * `ip`: the caller's address as the audit log names it (`local` on the admin socket, the client's through the gateway).
+   * The `approval.decide` entry is durable before the decision is stored: an approval that lets an agent act is never
+   * missing from the audit log, even when the daemon dies or the log cannot be written right after the decision
+   * (then the approval stays pending and the caller gets `unavailable`).
+   */
   async decideApproval(id: string, approve: boolean, subject: string, comment: string, requestId?: string, ip?: string): Promise<Approval> {
     if (!id) throw new LokiError('invalid_argument', 'approval id is required');
-    let a: Approval;
+    const who = { ...(requestId ? { request_id: requestId } : {}), ...(ip ? { ip } : {}) };
+    let audited: Approval | undefined;
     try {
-      a = await this.opts.approvals.decide(id, { approve, subject, comment });
+      return await this.opts.approvals.decide(id, { approve, subject, comment }, async (a) => {
+        await this.opts.audit.record(fitEvent({
+          action: 'approval.decide',
+          user: subject,
+          resource: `session:${a.sessionId}`,
+          details: { approval_id: a.id, decision: a.status, action_hash: a.actionHash, normalized: a.normalized, ...commandDetail(a.command), comment: a.comment },
+          result: 'success',
+          ...who,
+        }));
+        audited = a;
+      });
     } catch (err) {
       if (err instanceof LokiError && err.kind === 'permission_denied') {
-        await this.opts.audit.record(fitEvent({ action: 'approval.decide', user: subject, resource: `approval:${id}`, result: 'denied', reason: err.message, ...(requestId ? { request_id: requestId } : {}), ...(ip ? { ip } : {}) }));
+        await this.opts.audit.record(fitEvent({ action: 'approval.decide', user: subject, resource: `approval:${id}`, result: 'denied', reason: err.message, ...who }));
+      } else if (audited && err instanceof LokiError && err.code === 'approval_decided') {
+        // Audited, then another decision won the compare-and-set: say that this one did not take effect.
+        await this.opts.audit.record(fitEvent({ action: 'approval.decide', user: subject, resource: `session:${audited.sessionId}`, details: { approval_id: id, decision: audited.status }, result: 'error', reason: err.message, ...who })).catch(() => undefined);
       }
       throw err;
     }
-    await this.opts.audit.record(fitEvent({
-      action: 'approval.decide',
-      user: subject,
-      resource: `session:${a.sessionId}`,
-      details: { approval_id: a.id, decision: a.status, action_hash: a.actionHash, normalized: a.normalized, ...commandDetail(a.command), comment: a.comment },
-      result: 'success',
-      ...(requestId ? { request_id: requestId } : {}),
-      ...(ip ? { ip } : {}),
-    }));
-    return a;
   }
 
   close(): void {

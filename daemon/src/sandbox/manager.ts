@@ -107,6 +107,15 @@ export class SandboxManager {
   }
 
   /**
+   * The sandboxes Docker has for a session, whatever their state (the session label is the record). A start
+   * cut off by a crash made its container before it could note the id in the session: this finds it.
+   */
+  async sessionSandboxes(sessionId: string): Promise<SandboxInfo[]> {
+    if (!sessionId) return [];
+    return (await this.o.driver.list()).filter((s) => s.session === sessionId);
+  }
+
+  /**
    * A session asks this before it makes anything: a relaxation the config does not allow is refused
    * (and audited, as `sandbox.start` denied) before a workspace is cloned, not after.
    */

@@ -97,6 +97,8 @@ export class SessionManager {
       store: this.store,
       rt: this.rt,
       sandboxes: opts.sandboxes,
+      workspaces: opts.workspaces,
+      volumes: this.volumes,
       channels: this.channels,
       upstreams: this.upstreams,
       proxies: opts.proxies,

@@ -5,12 +5,14 @@
 import { LokiError, needsEscape, type Logger } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
 import type { AgentChannels } from '../agent/types.js';
+import type { WorkspaceManager } from '../git/workspaces.js';
 import type { SandboxManager } from '../sandbox/manager.js';
 import type { SessionCleanup } from './cleanup.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
 import type { SessionRepo } from './repo.js';
 import type { ModelUpstreams } from './upstreams.js';
+import type { WorkspaceVolumes } from './workspace-volume.js';
 import { ACTIVE_STATES, type Session, type SessionState } from './types.js';
 
 /** States with a sandbox the supervisor watches. */
@@ -20,6 +22,9 @@ export interface SessionSupervisorOptions {
   store: SessionRepo;
   rt: SessionRuntime;
   sandboxes: SandboxManager;
+  /** Where a start cut off by a crash may have left a workspace it had not yet noted in the session. */
+  workspaces: Pick<WorkspaceManager, 'get' | 'discardUnrecorded'>;
+  volumes: Pick<WorkspaceVolumes, 'recoverInterruptedMount'>;
   channels: AgentChannels;
   upstreams: ModelUpstreams;
   proxies: ModelProxies;
@@ -65,6 +70,16 @@ export class SessionSupervisor {
     return `the runner failed: ${text}`;
   }
 
+  /**
+   * The runner reported `finished` (an event acknowledged and recorded): the session completed, even when
+   * its end was cut off (the daemon died while stopping the container or bringing the branch back) and the
+   * container is gone or exited now. Before, such a session ended `failed`.
+   */
+  private async runnerFinished(id: string, eventsTotal: number): Promise<boolean> {
+    const recent = await this.o.store.events(id, Math.max(0, eventsTotal - 50), 50);
+    return recent.some((e) => e.type === 'finished');
+  }
+
   private async tryReattach(s: Session): Promise<void> {
     try {
       await this.reattach(s);
@@ -81,14 +96,43 @@ export class SessionSupervisor {
     }
   }
 
+  /**
+   * A start that died between two steps made things it had not yet noted in the session: the workspace
+   * (record, branch, size-limited file system) is noted before the sandbox starts, the container's id
+   * only after it runs. Noted now, so ending the session stops the container, ends the workspace
+   * (its project can be unregistered) and `loki sessions rm` / retention remove them like any
+   * ended session's; before, they were left for good (a running container, a mounted image,
+   * a project that could never be removed). A size-limit mount it was making is finished or rolled back; a clone it never recorded is deleted.
+   */
+  private async adoptStartLeftovers(s: Session): Promise<void> {
+    let workspace = s.workspace;
+    if (!workspace) {
+      const ws = await this.o.workspaces.get(s.id).catch((err: unknown) => {
+        if (err instanceof LokiError && err.code === 'workspace_not_found') return undefined;
+        throw err;
+      });
+      if (ws) await this.o.store.setRuntime(s.id, { workspace: ws.path, branch: ws.branch });
+      else await this.o.workspaces.discardUnrecorded(s.id);
+      workspace = ws?.path ?? '';
+    }
+    if (workspace) this.o.volumes.recoverInterruptedMount(s.id, workspace);
+    if (!s.sandboxId) {
+      const [box, ...more] = await this.o.sandboxes.sessionSandboxes(s.id);
+      if (box) await this.o.store.setRuntime(s.id, { sandboxId: box.id });
+      for (const extra of more) await this.o.sandboxes.teardown(undefined, extra.id, { stopTimeoutSeconds: 2 });
+    }
+  }
+
   private async reattach(s: Session): Promise<void> {
     if (s.state === 'pending' || s.state === 'starting') {
+      await this.adoptStartLeftovers(s);
       await this.o.finalize(s.id, 'failed', 'the daemon restarted while the session was starting');
       return;
     }
     const info = s.sandboxId ? await this.o.sandboxes.lookup(s.sandboxId) : undefined;
     if (!info || (info.state !== 'running' && info.state !== 'paused')) {
-      await this.o.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
+      if (!s.stopRequested && (await this.runnerFinished(s.id, s.eventsTotal))) await this.o.finalize(s.id, 'completed', '');
+      else await this.o.finalize(s.id, s.stopRequested ? 'stopped' : 'failed', `the sandbox ${info ? `is ${info.state}` : 'is gone'} after a daemon restart`);
       return;
     }
     const channel = await this.o.channels.open(s.id);
@@ -118,7 +162,9 @@ export class SessionSupervisor {
       // pending or starting with nothing starting it: end it, again each tick until the end is recorded.
       for (const s of await this.o.store.listByStates(['pending', 'starting'])) {
         if (this.o.launching(s.id) || this.o.rt.timers.finishing(s.id)) continue;
-        await this.o.finalize(s.id, 'failed', 'its start failed and could not be ended then').catch((err: unknown) => this.o.log.warn({ err, session_id: s.id }, 'ending a failed start failed; retrying'));
+        await this.adoptStartLeftovers(s)
+          .then(() => this.o.finalize(s.id, 'failed', 'its start failed and could not be ended then'))
+          .catch((err: unknown) => this.o.log.warn({ err, session_id: s.id }, 'ending a failed start failed; retrying'));
       }
       for (const id of [...this.awaitingEngine]) {
         const s = await this.o.store.get(id);
@@ -144,6 +190,7 @@ export class SessionSupervisor {
         if (!info || info.state === 'exited' || info.state === 'dead') {
           const code = info ? ` with code ${info.exitCode}` : '';
           if (s.stopRequested) await this.o.finalize(s.id, 'stopped', s.reason || 'stopped');
+          else if (await this.runnerFinished(s.id, s.eventsTotal)) await this.o.finalize(s.id, 'completed', '');
           else await this.o.finalize(s.id, 'failed', (await this.runnerError(s.id, s.eventsTotal)) ?? `the sandbox exited${code} before the runner finished`);
           continue;
         }

@@ -222,6 +222,26 @@ export class WorkspaceVolumes {
     }
   }
 
+  /**
+   * A mount cut off by a daemon crash left the checkout moved aside to `<dir>.clone`: finished when the
+   * file system was mounted (the copy in it is whole, mkfs wrote it), else rolled back as a failed mount
+   * is (the checkout back at `dir`, the partial image deleted). Before, the copy stayed next to the
+   * workspace for good and the session's branch could not be brought back from the empty directory.
+   */
+  recoverInterruptedMount(sessionId: string, dir: string): void {
+    const clone = `${dir}.clone`;
+    if (!existsSync(clone)) return;
+    if (isMountPoint(dir)) {
+      rmSync(join(dir, 'lost+found'), { recursive: true, force: true });
+      rmSync(clone, { recursive: true, force: true });
+    } else {
+      rmSync(this.imagePath(sessionId), { force: true });
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(clone, dir);
+    }
+    this.o.log.warn({ session_id: sessionId, mounted: isMountPoint(dir) }, 'recovered a workspace size-limit mount cut off by a restart');
+  }
+
   /** Unmounts the workspace and deletes its image; returns the disk space that frees (the caller removes the directory). */
   async release(sessionId: string, dir: string): Promise<number> {
     const image = this.imagePath(sessionId);

@@ -63,7 +63,6 @@ async function audited<T>(
   resource: (res: T | undefined) => string,
   details: Record<string, unknown>,
   fn: () => Promise<T>,
-  undo?: (res: T) => Promise<unknown>,
 ): Promise<T> {
   const base = { action, user: caller.subject, ip: caller.clientIp, request_id: caller.requestId, details };
   let res: T;
@@ -79,13 +78,9 @@ async function audited<T>(
       .catch(() => undefined);
     throw err;
   }
-  try {
-    await audit.record({ ...base, resource: resource(res), result: 'success' });
-  } catch (err) {
-    // Unaudited, the action is refused (unavailable): what it made must not stay behind, working.
-    if (undo) await undo(res).catch(() => undefined);
-    throw err;
-  }
+  // Unaudited, the action is refused (unavailable). A token is only planned by `fn` and stored after this,
+  // so an unaudited one never exists; a revoke stored before its entry stays revoked (the safe side).
+  await audit.record({ ...base, resource: resource(res), result: 'success' });
   return res;
 }
 
@@ -111,7 +106,9 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
       const impl: TokenServiceServer = {
         generate: unary<GenerateTokenRequest, GenerateTokenResponse>(ctx, 'TokenService.Generate', async (req, caller) => {
           const details = { name: req.name, role: req.role, scopes: req.scopes, expires_days: req.expiresDays };
-          const { token, secret } = await audited(
+          // Audited, then stored: a daemon that dies in between leaves an entry for a token that does not
+          // exist (its secret was never handed out), never a working token the audit log does not mention.
+          const planned = await audited(
             audit,
             caller,
             'token.generate',
@@ -119,7 +116,7 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
             details,
             async () => {
               requireScope(caller, '*');
-              return store.generate({
+              return store.plan({
                 name: req.name,
                 role: req.role,
                 scopes: req.scopes,
@@ -127,10 +124,18 @@ export function createTokenModule(deps: TokenModuleDeps): ServiceModule {
                 owner: caller.subject,
               });
             },
-            // A token whose creation could not be audited is revoked: its secret was never handed out.
-            (r) => store.revoke(r.token.id),
           );
-          return { token: toWireToken(token), secret };
+          try {
+            await store.commit(planned);
+          } catch (err) {
+            // Taken by a concurrent generate after the checks: the entry above did not take effect.
+            const r = auditResult(err);
+            await audit
+              .record({ action: 'token.generate', user: caller.subject, ip: caller.clientIp, request_id: caller.requestId, details, resource: `token:${planned.token.id}`, result: r.result, reason: printable(`not created: ${r.reason ?? ''}`, 1000) })
+              .catch(() => undefined);
+            throw err;
+          }
+          return { token: toWireToken(planned.token), secret: planned.secret };
         }),
         list: unary<ListTokensRequest, ListTokensResponse>(ctx, 'TokenService.List', async (req, caller) => {
           requireScope(caller, '*');

@@ -113,6 +113,17 @@ export class TokenStore {
 
   /** Creates a token and returns its one and only plaintext copy. */
   async generate(input: GenerateInput): Promise<{ token: TokenRecord; secret: string }> {
+    const planned = await this.plan(input);
+    await this.commit(planned);
+    return planned;
+  }
+
+  /**
+   * A token as `generate` would create it, checked (name, limit) but not stored: the caller can make its
+   * audit entry durable first and then `commit` it, so a crash in between never leaves a working token
+   * nobody has the secret of and the audit log never mentions. The checks are repeated atomically by commit.
+   */
+  async plan(input: GenerateInput): Promise<{ token: TokenRecord; secret: string }> {
     const name = input.name.trim();
     if (!TOKEN_NAME.test(name)) {
       throw new LokiError(
@@ -142,20 +153,29 @@ export class TokenStore {
       revokedAt: null,
       lastUsedAt: null,
     };
-    await this.repo.insertChecked(token, hashSecret(secret), now, (held, n) => {
-      if (held) {
-        const why = tokenStatus(held, now) === 'expired' ? ' (expired; revoke it to reuse the name)' : '';
-        throw new LokiError('token_name_in_use', `a token named "${name}" already exists${why}`);
-      }
-      if (n >= this.config.max_active_per_user) {
-        throw new LokiError(
-          'token_limit_reached',
-          `${input.owner} already has ${n} active tokens (tokens.max_active_per_user = ${this.config.max_active_per_user}); revoke one first`,
-        );
-      }
-    });
-    this.log.info({ token_id: token.id, token_name: name, owner: token.owner, scopes: token.scopes }, 'token generated');
+    this.checkInsert(name, input.owner, now, await this.repo.byName(name), (await this.repo.all()).filter((t) => t.owner === input.owner && tokenStatus(t, now) === 'active').length);
     return { token, secret };
+  }
+
+  /** Stores a planned token (its name and the owner's limit checked again, atomically). */
+  async commit(planned: { token: TokenRecord; secret: string }): Promise<void> {
+    const { token, secret } = planned;
+    const now = this.now();
+    await this.repo.insertChecked(token, hashSecret(secret), now, (held, n) => this.checkInsert(token.name, token.owner, now, held, n));
+    this.log.info({ token_id: token.id, token_name: token.name, owner: token.owner, scopes: token.scopes }, 'token generated');
+  }
+
+  private checkInsert(name: string, owner: string, now: number, held: TokenRecord | undefined, activeOfOwner: number): void {
+    if (held) {
+      const why = tokenStatus(held, now) === 'expired' ? ' (expired; revoke it to reuse the name)' : '';
+      throw new LokiError('token_name_in_use', `a token named "${name}" already exists${why}`);
+    }
+    if (activeOfOwner >= this.config.max_active_per_user) {
+      throw new LokiError(
+        'token_limit_reached',
+        `${owner} already has ${activeOfOwner} active tokens (tokens.max_active_per_user = ${this.config.max_active_per_user}); revoke one first`,
+      );
+    }
   }
 
   /** Resolves a presented secret. Read-only: never writes to the database. */

@@ -63,6 +63,22 @@ describe('approvals', function () {
     assert.deepEqual(events.map((e) => e.action), ['approval.request', 'approval.decide', 'policy.allow']);
   });
 
+  it('leaves an approval pending, and its waiting action unanswered, when its decision cannot be audited', async function () {
+    const asked = await service.decide(shell('git push --force origin main'), { sessionId: 's1' }, agent);
+    const ac = new AbortController();
+    let verdict = '';
+    const waiting = service.decide(shell('git push --force origin main'), { sessionId: 's1' }, { ...agent, untilDecided: true, signal: ac.signal }).then((r) => (verdict = r.decision));
+    service = new PolicyService({ engine: engineFor(), approvals: store, audit: { record: async (e) => { if (e.action === 'approval.decide') throw new Error('disk full'); events.push(e); } }, log: quietLogger() });
+    await assert.rejects(service.decideApproval(asked.approvalId, true, 'token:bob', ''), /disk full/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(verdict, '', 'the waiting action was not let through');
+    assert.equal((await store.get(asked.approvalId)).status, 'pending', 'the unaudited decision was not stored');
+    await assert.rejects(service.decide(shell('git push --force origin main'), { sessionId: 's1' }, { ...agent, approvalId: asked.approvalId }), (e: LokiError) => e.code === 'approval_not_granted');
+    ac.abort();
+    await waiting;
+    assert.equal(verdict, 'ask', 'still pending when the wait ended');
+  });
+
   it('refuses a different action presented with an approval id', async function () {
     const asked = await service.decide(shell('git push --force origin main'), { sessionId: 's1' }, agent);
     await service.decideApproval(asked.approvalId, true, 'token:bob', '');

@@ -1,5 +1,13 @@
 // A lokid process with the session feature mounted, for SIGKILL/restart tests.
 // Usage: node fixture-lokid.js HOME   (prints "ready" once serving)
+// LOKI_TEST_HANG_AFTER=clone|workspace|sandbox|teardown: a session start (or end) stops for
+// good right after that step (its workspace directory was claimed and half cloned / its
+// workspace was created / its sandbox started / its sandbox removed) and prints "hang:<step>",
+// so a test can SIGKILL the daemon exactly there instead of guessing with a sleep.
+// LOKI_TEST_HANG_AUDIT=ACTION: the audit entry of that action is never written (its
+// record() never returns) and "hang:audit:ACTION" is printed: a kill before it is durable.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLogger } from '../../../common/src/index.js';
 import { startDaemon } from '../../../daemon/src/daemon.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
@@ -8,17 +16,49 @@ import { COUNTER_COMMAND } from './helpers.js';
 
 const home = process.argv[2];
 if (!home) throw new Error('usage: fixture-lokid HOME');
+const hangAfter = process.env.LOKI_TEST_HANG_AFTER ?? '';
+const hangAudit = process.env.LOKI_TEST_HANG_AUDIT ?? '';
+
+/** Runs `step`, then (when it is the step named) says so and never returns. */
+function hangAfterStep<A extends unknown[], R>(name: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  if (hangAfter !== name) return step;
+  return async (...args: A) => {
+    await step(...args);
+    process.stdout.write(`hang:${name}\n`);
+    return new Promise<R>(() => undefined);
+  };
+}
+
 const d = await startDaemon({
   home,
   env: { PATH: process.env.PATH ?? '' },
   logger: createLogger({ name: 'lokid', level: process.env.LOKI_TEST_LOG ?? 'warn' }),
   overrides: { sandbox: { image: process.env.LOKI_TEST_IMAGE ?? 'loki-sandbox:latest', runtime: process.env.LOKI_TEST_RUNTIME ?? 'runc', stop_timeout_seconds: 2 } },
-  features: (b) =>
-    createSessionFeature({
+  features: (b) => {
+    const record = b.audit.record.bind(b.audit);
+    b.audit.record = (e) => {
+      if (e.action !== hangAudit) return record(e);
+      process.stdout.write(`hang:audit:${e.action}\n`);
+      return new Promise<void>(() => undefined);
+    };
+    const workspaces = b.git.workspaces;
+    workspaces.createWorkspace = hangAfterStep('workspace', workspaces.createWorkspace.bind(workspaces));
+    // What a crash in the middle of the clone leaves: the claimed directory, part of a checkout, no record.
+    if (hangAfter === 'clone') {
+      workspaces.createWorkspace = hangAfterStep('clone', async (input: { sessionId: string }) => {
+        mkdirSync(join(b.paths.workspacesDir, input.sessionId, '.git'), { recursive: true });
+        writeFileSync(join(b.paths.workspacesDir, input.sessionId, 'README.md'), '# half a checkout\n');
+        return undefined as never;
+      });
+    }
+    b.manager.start = hangAfterStep('sandbox', b.manager.start.bind(b.manager));
+    b.manager.teardown = hangAfterStep('teardown', b.manager.teardown.bind(b.manager));
+    return createSessionFeature({
       ...b,
       sandboxes: b.manager,
       sessions: defaultSessionsConfig({ runner_command: COUNTER_COMMAND, check_interval_ms: 200, stop_grace_seconds: 1 }),
-    }),
+    });
+  },
 });
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => void d.close().then(() => process.exit(0)));

@@ -2,10 +2,12 @@
 // with the session feature mounted, real sandboxes, and a stand-in agent-runner
 // that speaks the real AgentService protocol over the session's real socket.
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DaemonHandle } from '../../../daemon/src/daemon.js';
+import { fileURLToPath } from 'node:url';
+import { runtimePaths } from '../../../common/src/index.js';
+import { instanceId, type DaemonHandle } from '../../../daemon/src/daemon.js';
 import type { Caller } from '../../../daemon/src/authz/caller.js';
 import type { RunnerBundle, SandboxDriver } from '../../../daemon/src/sandbox/types.js';
 import { defaultSessionsConfig } from '../../../daemon/src/sessions/config.js';
@@ -18,7 +20,7 @@ import {
   type SessionBrief,
 } from '../../../proto/gen/loki/v1/agent.js';
 import { ROOT, shortTempDir } from '../../helpers/entry.js';
-import { removeHome, startTestDaemon } from '../../helpers/daemon.js';
+import { healthy, removeHome, startTestDaemon } from '../../helpers/daemon.js';
 import { requireImage } from '../../helpers/sandbox.js';
 import { agentRunnerBundle } from '../../../daemon/src/agent/runner-bundle.js';
 import { TASK_STATUSES, isOneOf } from '../../../common/src/index.js';
@@ -153,6 +155,11 @@ export function agentSocket(d: DaemonHandle, sessionId: string): string {
   return join(d.paths.runDir, 'agents', sessionId, 'agent.sock');
 }
 
+/** The same path for a daemon running as its own process on `home`. */
+export function agentSocketPath(home: string, sessionId: string): string {
+  return join(runtimePaths(home).runDir, 'agents', sessionId, 'agent.sock');
+}
+
 export function git(dir: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -203,4 +210,31 @@ export function realRunnerSuite(): { readonly sd: SessionDaemon; readonly repo: 
       return repo!;
     },
   };
+}
+
+/**
+ * fixture-lokid.ts as its own process on `home` (for SIGKILL/restart tests), once it serves.
+ * `env` reaches the fixture (LOKI_TEST_HANG_AFTER stops a session start at a step); `output()` is what it printed.
+ */
+export async function spawnFixture(home: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess & { output(): string }> {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const js = join(here, 'fixture-lokid.js');
+  const argv = existsSync(js) ? [js] : ['--import', 'tsx', join(here, 'fixture-lokid.ts')];
+  const child = spawn(process.execPath, [...argv, home], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const admin = runtimePaths(home).adminSocket;
+  await until(`the fixture daemon to serve (${out})`, async () => {
+    if (child.exitCode !== null) throw new Error(`fixture daemon exited: ${out}`);
+    return out.includes('ready') && (await healthy(admin));
+  }, 30_000);
+  return Object.assign(child, { output: () => out });
+}
+
+/** Removes every container the daemon on `home` made (a SIGKILLed daemon leaves its sessions' containers running). Call before deleting `home`. */
+export function removeSandboxesOf(home: string): void {
+  if (!existsSync(home)) return;
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=loki.instance=${instanceId(home)}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }

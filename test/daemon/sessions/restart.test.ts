@@ -2,37 +2,14 @@
 // same sandbox, the runner's calls reach the new process through the re-opened
 // socket, and the event replay has every acknowledged event, numbered without gaps.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Metadata } from '@grpc/grpc-js';
 import { runtimePaths } from '../../../common/src/index.js';
 import { SessionServiceClient, SessionState, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
 import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
-import { clientFor, collectStream, healthy, unaryCall } from '../../helpers/daemon.js';
+import { clientFor, collectStream, unaryCall } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
-import { git, makeRepo, removeDir, StandInRunner, until } from './helpers.js';
-
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-function fixtureArgv(): string[] {
-  const js = join(here, 'fixture-lokid.js');
-  return existsSync(js) ? [js] : ['--import', 'tsx', join(here, 'fixture-lokid.ts')];
-}
-
-async function spawnFixture(home: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...fixtureArgv(), home], { env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const admin = runtimePaths(home).adminSocket;
-  await until(`the fixture daemon to serve (${out})`, async () => {
-    if (child.exitCode !== null) throw new Error(`fixture daemon exited: ${out}`);
-    return out.includes('ready') && (await healthy(admin));
-  }, 30_000);
-  return child;
-}
+import { git, makeRepo, removeDir, removeSandboxesOf, spawnFixture, StandInRunner, until } from './helpers.js';
 
 function events(client: SessionServiceClient, id: string, afterSeq = 0): Promise<SessionEvent[]> {
   return collectStream<SessionEvent>(client.events({ sessionId: id, afterSeq, afterGid: 0, follow: false }, new Metadata()));
@@ -42,7 +19,7 @@ describe('SessionManager across a daemon SIGKILL', function () {
   this.timeout(120_000);
   let home: string;
   let repo: string;
-  let child: ChildProcess | undefined;
+  let child: Awaited<ReturnType<typeof spawnFixture>> | undefined;
 
   beforeEach(function () {
     home = shortTempDir('lkr');
@@ -51,6 +28,7 @@ describe('SessionManager across a daemon SIGKILL', function () {
 
   afterEach(async function () {
     child?.kill('SIGKILL');
+    removeSandboxesOf(home);
     removeDir(home);
     removeDir(repo);
   });
@@ -92,6 +70,35 @@ describe('SessionManager across a daemon SIGKILL', function () {
       // The session was finished by the new daemon: its bring-back ran. The stand-in agent made no commit, so (git hygiene) no branch is left behind.
       assert.ok(types.some((t) => t.startsWith('diff_summary:')), 'the new daemon brought the session back');
       assert.equal(git(repo, 'branch', '--list', 'loki/session-*'), '');
+    } finally {
+      runner.close();
+      client.close();
+    }
+  });
+
+  it('completes a session whose runner had finished when the daemon died ending it', async function () {
+    child = await spawnFixture(home, { LOKI_TEST_HANG_AFTER: 'teardown' });
+    const admin = runtimePaths(home).adminSocket;
+    let client = clientFor(SessionServiceClient, admin);
+    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo }));
+    const runner = new StandInRunner(join(runtimePaths(home).runDir, 'agents', s.id, 'agent.sock'));
+    try {
+      await runner.hello();
+      await runner.report([{ type: 'finished', message: 'done' }]);
+      // The daemon is ending the session: its container is gone, the end not yet recorded.
+      await until('the sandbox to be removed', () => child!.output().includes('hang:teardown'));
+      child.kill('SIGKILL');
+      await new Promise((r) => child!.once('exit', r));
+      client.close();
+      child = await spawnFixture(home);
+      client = clientFor(SessionServiceClient, admin);
+      const ended = await until('the session to end', async () => {
+        const got = await unaryCall<{ id: string }, Session>(client.get.bind(client), { id: s.id });
+        return got.state !== SessionState.SESSION_STATE_RUNNING && got;
+      }, 30_000);
+      assert.equal(ended.state, SessionState.SESSION_STATE_COMPLETED, `the runner had finished: ${ended.reason}`);
+      const types = (await events(client, s.id)).map((e) => e.type);
+      assert.ok(types.includes('diff_summary'), 'the session was brought back');
     } finally {
       runner.close();
       client.close();
