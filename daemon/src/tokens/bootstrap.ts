@@ -10,9 +10,9 @@ export interface BootstrapOptions {
   /** Owner recorded on the token (counts toward tokens.max_active_per_user). Default `local:<uid>`. */
   owner?: string;
   /**
-   * Records the new token in the audit log before its secret is written. When it throws, the token
-   * is revoked and no file is left: as with `TokenService.Generate`, a token whose creation could
-   * not be audited is never handed out.
+   * Records the new token in the audit log before it is stored. When it throws, the token is never
+   * stored and no file is left: as with `TokenService.Generate`, a token whose creation could not be
+   * audited is never handed out.
    */
   audit?: (token: { id: string; name: string; owner: string }) => Promise<void>;
 }
@@ -40,14 +40,18 @@ export async function ensureBootstrapAdminToken(store: TokenStore, path: string,
     const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
     // Never expires: it is the operator's own key on their own machine, kept
     // 0600; rotating it is `token revoke local-admin`, delete the file, `loki up`.
-    const { token, secret } = await store.generate({
+    // Planned, audited, then stored (as TokenService.Generate does): a crash in between never
+    // leaves a working token the audit log does not mention.
+    const planned = await store.plan({
       name: BOOTSTRAP_TOKEN_NAME,
       role: 'admin',
       expiresDays: -1,
       owner: opts.owner ?? `local:${uid}`,
     });
-    tokenId = token.id;
+    const { token, secret } = planned;
     await opts.audit?.({ id: token.id, name: token.name, owner: token.owner });
+    await store.commit(planned);
+    tokenId = token.id;
     writeSync(fd, secret + '\n');
     fsyncSync(fd);
     return secret;

@@ -25,20 +25,21 @@ describe('ensureBootstrapAdminToken', () => {
     assert.equal(r.token.expiresAt, null);
   });
 
-  it('has the new token audited before its secret is written, and hands nothing out when the audit fails', async () => {
-    const seen: { id: string; name: string; owner: string; fileThen: boolean }[] = [];
-    const secret = await ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000', audit: async (t) => void seen.push({ ...t, fileThen: readFileSync(path, 'utf8') !== '' }) });
+  it('has the new token audited before it is stored or its secret written, and hands nothing out when the audit fails', async () => {
+    const seen: { id: string; name: string; owner: string; fileThen: boolean; storedThen: number }[] = [];
+    const audit = async (t: { id: string; name: string; owner: string }) => void seen.push({ ...t, fileThen: readFileSync(path, 'utf8') !== '', storedThen: (await f.store.list()).length });
+    const secret = await ensureBootstrapAdminToken(f.store, path, { owner: 'local:1000', audit });
     assert.ok(secret);
     const r = await f.store.verify(secret);
     assert.ok(r.ok);
-    assert.deepEqual(seen, [{ id: r.token.id, name: 'local-admin', owner: 'local:1000', fileThen: false }], 'audited once, before the secret reached the file');
+    assert.deepEqual(seen, [{ id: r.token.id, name: 'local-admin', owner: 'local:1000', fileThen: false, storedThen: 0 }], 'audited once, before the token was stored and its secret reached the file');
 
     await f.cleanup();
     f = makeFixture();
     path = join(f.home, 'cli-token');
     await assert.rejects(ensureBootstrapAdminToken(f.store, path, { audit: () => Promise.reject(new Error('audit log is full')) }), /audit log is full/);
     assert.equal(existsSync(path), false, 'no secret file');
-    assert.equal((await f.store.list()).length, 0, 'the unaudited token was revoked');
+    assert.equal((await f.store.list()).length, 0, 'the unaudited token was never stored');
   });
 
   it('does nothing on the second run', async () => {
