@@ -8,7 +8,7 @@ import { removeHome, spawnDaemon, type DaemonProcess } from '../helpers/daemon.j
 import { runEntry, shortTempDir } from '../helpers/entry.js';
 import { makeRepo, removeDir, until } from '../daemon/sessions/helpers.js';
 import { buildTestGateway, generateToken, revokeToken, type TestGateway } from '../gateway/helpers.js';
-import { openBrowser, screenshot, type TestBrowser } from './browser.js';
+import { axeSerious, openBrowser, screenshot, type TestBrowser } from './browser.js';
 
 describe('web dashboard across a lokid outage', function () {
   this.timeout(240_000);
@@ -82,6 +82,7 @@ describe('web dashboard across a lokid outage', function () {
     assert.match((await down.textContent()) ?? '', /^Not live: Loki’s daemon \(lokid\) is not answering since .*may be out of date/);
     // The data stays on screen, under the banner, rather than a blank page.
     assert.ok(await page.$(`tr[data-session="${sessionId}"]`));
+    assert.deepEqual((await axeSerious(page)).map((v) => `${v.id}: ${v.help}`), []);
     await screenshot(page, 'outage-down-1280x800');
 
     // Reloaded during the outage: not the login form (the sign-in is fine; lokid is not answering).
