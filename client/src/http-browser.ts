@@ -74,15 +74,38 @@ async function* textChunks(res: Response): AsyncGenerator<string> {
 }
 
 /**
+ * What the dashboard learns about its link to Loki from each call and stream: it answered, or it
+ * failed with this error (kind `unavailable`: the gateway or lokid is not answering; `unauthenticated`:
+ * the sign-in has ended). The page decides what to show (web/src/connection.ts).
+ */
+export type LinkReport = { ok: true } | { ok: false; error: LokiError };
+
+interface StreamOptions<T> {
+  parse: (data: string) => T;
+  /** seq or gid: resumes with Last-Event-ID; without one (the approvals stream, not durable) it simply reconnects. */
+  cursor?: (v: T) => number;
+  /** A clean end is not the end (live lists): reopen it. */
+  endless: boolean;
+  signal?: AbortSignal;
+  /** Reconnect after a drop (default true). */
+  retry?: boolean;
+}
+
+/**
  * A server-sent-events stream over fetch (not EventSource, which drops every
  * event name it was not told to listen for — a newer daemon's event type would
  * be a silent gap). A dropped connection is reopened with Last-Event-ID from
- * `cursor` (seq or gid), so nothing is lost or repeated; without a cursor (the
- * approvals stream, which is not durable) it simply reconnects.
+ * `cursor` (seq or gid), so nothing is lost or repeated. Every open, drop and
+ * error frame is reported, so the page can say whether what it shows is live.
  */
-function sseIterable<T>(url: string, parse: (data: string) => T, cursor: ((v: T) => number) | undefined, endless: boolean, signal?: AbortSignal, retry = true): AsyncIterable<T> {
+function sseIterable<T>(url: string, o: StreamOptions<T>, report: (r: LinkReport) => void): AsyncIterable<T> {
   let n = 0;
+  const { cursor, signal, parse } = o;
   const cursorOf = cursor ?? (() => ++n);
+  const failed = (err: LokiError): LokiError => {
+    if (!signal?.aborted) report({ ok: false, error: err });
+    return err;
+  };
   const once = (after: number): AsyncIterable<T> => ({
     async *[Symbol.asyncIterator]() {
       const headers: Record<string, string> = { accept: 'text/event-stream' };
@@ -91,9 +114,10 @@ function sseIterable<T>(url: string, parse: (data: string) => T, cursor: ((v: T)
       try {
         res = await fetch(url, { headers, credentials: 'same-origin', ...(signal ? { signal } : {}) });
       } catch (err) {
-        throw new LokiError('unavailable', 'the event stream could not be opened', { cause: err });
+        throw failed(new LokiError('unavailable', 'the event stream could not be opened: the Loki gateway is not answering', { cause: err }));
       }
-      if (!res.ok) throw decodeHttpError(res.status, await res.json().catch(() => undefined), url);
+      if (!res.ok) throw failed(decodeHttpError(res.status, await res.json().catch(() => undefined), url));
+      report({ ok: true });
       try {
         for await (const f of sseFrames(textChunks(res))) {
           if (f.event === 'error') throw sseErrorFrame(f.data);
@@ -106,32 +130,49 @@ function sseIterable<T>(url: string, parse: (data: string) => T, cursor: ((v: T)
           yield v;
         }
       } catch (err) {
-        if (err instanceof LokiError) throw err;
-        throw new LokiError('unavailable', 'the event stream was cut', { cause: err });
+        if (err instanceof LokiError) throw failed(err);
+        throw failed(new LokiError('unavailable', 'the event stream was cut', { cause: err }));
       }
       // A cut connection fails the read above; a clean end is the server's word that the stream
       // is over (a session's events after it ended) — except for endless streams, which reopen.
-      if (endless) throw new LokiError('unavailable', 'the event stream ended');
+      if (o.endless) throw new LokiError('unavailable', 'the event stream ended');
     },
   });
-  // An open dashboard keeps trying (a gateway restart, a laptop waking up), at most every 5 s.
-  return resumable({ start: 0, cursorOf, open: once, attempts: retry ? Number.MAX_SAFE_INTEGER : 0, delayMs: 500, maxDelayMs: 5000, ...(signal ? { signal } : {}) });
+  // An open dashboard keeps trying (a gateway or lokid restart, a laptop waking up), at most every 5 s.
+  return resumable({ start: 0, cursorOf, open: once, attempts: o.retry === false ? 0 : Number.MAX_SAFE_INTEGER, delayMs: 500, maxDelayMs: 5000, ...(signal ? { signal } : {}) });
 }
 
 export class BrowserLokiClient {
   private csrf: string | null = null;
   readonly transport = { kind: 'http' as const, target: '', tls: false };
+  private observers = new Set<(r: LinkReport) => void>();
+  private readonly report = (r: LinkReport): void => {
+    for (const f of this.observers) f(r);
+  };
 
   constructor(private readonly base = '') {
     this.transport.target = base || (typeof location === 'undefined' ? '' : location.origin);
     this.transport.tls = this.transport.target.startsWith('https:');
   }
 
+  /** Tells `f` the outcome of every call and stream from now on; returns the function that stops it. */
+  observe(f: (r: LinkReport) => void): () => void {
+    this.observers.add(f);
+    return () => this.observers.delete(f);
+  }
+
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (method !== 'GET' && this.csrf) headers['x-csrf-token'] = this.csrf;
-    const res = await fetch(this.base + path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    } catch (err) {
+      const le = new LokiError('unavailable', 'the Loki gateway is not answering (the request did not reach it)', { cause: err });
+      this.report({ ok: false, error: le });
+      throw le;
+    }
     const text = await res.text();
     let json: unknown;
     try {
@@ -139,7 +180,12 @@ export class BrowserLokiClient {
     } catch {
       json = undefined;
     }
-    if (!res.ok) throw decodeHttpError(res.status, json, path);
+    if (!res.ok) {
+      const le = decodeHttpError(res.status, json, path);
+      this.report({ ok: false, error: le });
+      throw le;
+    }
+    this.report({ ok: true });
     return json as T;
   }
 
@@ -184,7 +230,7 @@ export class BrowserLokiClient {
     pause: (id: string) => this.call<Session>('POST', '/api/control/pause', { session_id: id }),
     resume: (id: string) => this.call<Session>('POST', '/api/control/resume', { session_id: id }),
     events: (id: string, opts: { follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<SessionEvent> =>
-      sseIterable(`${this.base}/api/sessions/${encodeURIComponent(id)}/events${qs({ follow: opts.follow ?? true })}`, (d) => JSON.parse(d) as SessionEvent, (e) => e.seq, false, opts.signal),
+      sseIterable(`${this.base}/api/sessions/${encodeURIComponent(id)}/events${qs({ follow: opts.follow ?? true })}`, { parse: (d) => JSON.parse(d) as SessionEvent, cursor: (e) => e.seq, endless: false, ...(opts.signal ? { signal: opts.signal } : {}) }, this.report),
     diff: (id: string) => this.call<DiffSummary>('GET', `/api/sessions/${encodeURIComponent(id)}/diff`),
     patch: (id: string) => this.call<SessionPatch>('GET', `/api/sessions/${encodeURIComponent(id)}/patch`),
     trail: async (id: string, limit = 500) => (await this.call<{ entries: TrailEntry[] }>('GET', `/api/sessions/${encodeURIComponent(id)}/trail${qs({ limit })}`)).entries,
@@ -192,7 +238,7 @@ export class BrowserLokiClient {
 
   /** Every event of every session the caller may see, from now on (live list updates). */
   allEvents(signal?: AbortSignal): AsyncIterable<SessionEvent> {
-    return sseIterable(`${this.base}/api/events${qs({ follow: true })}`, (d) => JSON.parse(d) as SessionEvent, (e) => e.gid, true, signal);
+    return sseIterable(`${this.base}/api/events${qs({ follow: true })}`, { parse: (d) => JSON.parse(d) as SessionEvent, cursor: (e) => e.gid, endless: true, ...(signal ? { signal } : {}) }, this.report);
   }
 
   readonly approvals = {
@@ -200,7 +246,7 @@ export class BrowserLokiClient {
     approve: (id: string, opts: { comment?: string } = {}) => this.call<Approval>('POST', `/api/approvals/${encodeURIComponent(id)}/approve`, opts),
     reject: (id: string, opts: { comment?: string } = {}) => this.call<Approval>('POST', `/api/approvals/${encodeURIComponent(id)}/reject`, opts),
     watch: (opts: { session_id?: string; signal?: AbortSignal } = {}): AsyncIterable<ApprovalEvent> =>
-      sseIterable(`${this.base}/api/approvals/events${qs({ session_id: opts.session_id })}`, (d) => JSON.parse(d) as ApprovalEvent, undefined, true, opts.signal),
+      sseIterable(`${this.base}/api/approvals/events${qs({ session_id: opts.session_id })}`, { parse: (d) => JSON.parse(d) as ApprovalEvent, endless: true, ...(opts.signal ? { signal: opts.signal } : {}) }, this.report),
   };
 
   readonly sandboxes = {
@@ -208,7 +254,7 @@ export class BrowserLokiClient {
     stop: (id: string) => this.call<{ sandbox: Sandbox; removed: boolean }>('POST', `/api/sandboxes/${encodeURIComponent(id)}/stop`, {}),
     /** The last `tail` lines of a sandbox's output, as UTF-8 text chunks (no follow: the stream ends; a cut is an error, never a replay). */
     logs: (id: string, opts: { tail?: number; signal?: AbortSignal } = {}): AsyncIterable<{ stream: 'stdout' | 'stderr'; data: string }> =>
-      sseIterable(`${this.base}/api/sandboxes/${encodeURIComponent(id)}/logs${qs({ follow: false, tail: opts.tail })}`, (d) => JSON.parse(d) as { stream: 'stdout' | 'stderr'; data: string }, undefined, false, opts.signal, false),
+      sseIterable(`${this.base}/api/sandboxes/${encodeURIComponent(id)}/logs${qs({ follow: false, tail: opts.tail })}`, { parse: (d) => JSON.parse(d) as { stream: 'stdout' | 'stderr'; data: string }, endless: false, retry: false, ...(opts.signal ? { signal: opts.signal } : {}) }, this.report),
   };
 
   readonly projects = {

@@ -18,7 +18,12 @@ tools, at \`GET /openapi.json\` (scope \`read\`).
   first \`POST /api/auth/stream-ticket\` with \`{"path": "<stream path>"}\` and open the stream with
   \`?ticket=<ticket>\`. A ticket is single-use, valid for 60 s, and only for that path and the subject
   that asked for it. SSE routes send \`X-Accel-Buffering: no\`, a \`: heartbeat\` comment every 15 s, and
-  event ids; reconnect with \`Last-Event-ID\` to resume without gaps.
+  event ids; reconnect with \`Last-Event-ID\` to resume without gaps. A stream that cannot go on ends
+  with an \`event: error\` frame whose data is the error (\`{"error": {"code", "message", …}}\`; a
+  session's event stream sends \`{"code", "message"}\`), then the end: \`daemon_unavailable\` when lokid
+  went away (reconnect with \`Last-Event-ID\`; until lokid is back the reconnect answers \`503\`
+  \`daemon_unavailable\`), \`unauthenticated\` when the credential it was opened with was revoked, expired
+  or signed out (checked every 5 s; sign in again rather than reconnect, which answers \`401\`).
 - **Authorization:** each route needs one scope (\`*\`, \`control\`, \`write\`, \`read\`, \`audit\`; see
   [authorization.md](authorization.md)). Owner-scoped resources (sessions, sandboxes, approvals) are
   visible only to their owner or a \`*\` holder; the daemon re-checks this on every call, and answers

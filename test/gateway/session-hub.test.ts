@@ -10,7 +10,7 @@ import { createDaemonClient, type CallIdentity, type DaemonClient } from '../../
 import { sessionRouteGroups } from '../../gateway/src/routes/control.js';
 import type { SessionHubs } from '../../gateway/src/routes/session-hub.js';
 import { agentSocket, makeRepo, removeDir, StandInRunner, startSessionDaemon, until, type SessionDaemon } from '../daemon/sessions/helpers.js';
-import { bearer, buildTestGateway, generateToken, type TestGateway } from './helpers.js';
+import { bearer, buildTestGateway, generateToken, revokeToken, type TestGateway } from './helpers.js';
 import { readSse, type SseMessage } from './sse-client.js';
 
 interface Opened {
@@ -228,5 +228,26 @@ describe('SSE hub: one daemon stream per followed session', function () {
     await second.done;
     await until('the hub to close', () => hubs.stats().sessions === 0);
     assert.ok(opened.filter((o) => o.follow).every((o) => o.cancelled), 'no upstream left open');
+  });
+
+  it('says goodbye to a follower whose token is revoked (an unauthenticated error event, then the end) and keeps the others', async () => {
+    const watcher = await generateToken(sd.d.paths.adminSocket, { name: 'hub-watcher', role: 'admin' });
+    // From the session's current end: no replay of the earlier tests' megabytes ahead of the goodbye.
+    const now = (await gw.app.inject({ url: `/api/sessions/${sessionId}`, headers: bearer(tok.admin!) })).json<{ events_total: number }>().events_total;
+    const from = { 'last-event-id': String(now) };
+    const stays = follow(port, path(), { ...bearer(tok.admin!), ...from });
+    await until('the hub', () => hubs.stats().subscribers === 1);
+    const goes = follow(port, path(), { ...bearer(watcher.secret), ...from });
+    await until('two followers', () => hubs.stats().subscribers === 2);
+    await revokeToken(sd.d.paths.adminSocket, watcher.id);
+    const read = await goes.done;
+    const last = read.events[read.events.length - 1];
+    assert.equal(last?.event, 'error', read.raw.slice(-300));
+    assert.equal((last.data as { error: { code: string } }).error.code, 'unauthenticated');
+    await until('the revoked follower to leave the hub', () => hubs.stats().subscribers === 1);
+    await say('carry-on', 2);
+    await until('the remaining follower to keep receiving', () => messages(stays.events, 'carry-on').length === 2);
+    stays.stop();
+    await stays.done;
   });
 });

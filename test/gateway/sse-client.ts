@@ -75,3 +75,33 @@ export async function endsWithin(res: Response, limitMs: number): Promise<number
   const took = Date.now() - started;
   return took >= limitMs ? 'open' : took;
 }
+
+/**
+ * Reads the stream until the server ends it, within `limitMs`: its last frame (event and data), and
+ * whether the server ended it ('end') or cut the connection ('cut'); 'open' when it outlived the limit.
+ */
+export async function lastFrameWithin(res: Response, limitMs: number): Promise<{ ended: 'end' | 'cut' | 'open'; event?: string; data?: unknown; text: string }> {
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let text = '';
+  let ended: 'end' | 'cut' | 'open' = 'end';
+  const timer = setTimeout(() => {
+    ended = 'open';
+    void reader.cancel('still open');
+  }, limitMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+    }
+  } catch {
+    if (ended === 'end') ended = 'cut';
+  } finally {
+    clearTimeout(timer);
+  }
+  const frames = text.split('\n\n').filter((f) => /^data: /m.test(f));
+  const last = frames[frames.length - 1];
+  if (!last) return { ended, text };
+  return { ended, text, event: /^event: (.*)$/m.exec(last)?.[1] ?? 'message', data: JSON.parse(/^data: (.*)$/m.exec(last)![1]!) as unknown };
+}

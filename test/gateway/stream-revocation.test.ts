@@ -2,11 +2,12 @@
 // stream must not go on delivering events for as long as the connection lasts.
 // Over real HTTP, with the Authorization header and with a stream ticket.
 import assert from 'node:assert/strict';
+import { Agent, get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { STREAM_RECHECK_MS } from '../../gateway/src/plugins/stream-credentials.js';
+import { STREAM_GOODBYE_MS, STREAM_RECHECK_MS } from '../../gateway/src/plugins/stream-credentials.js';
 import { bearer, buildTestGateway, generateToken, revokeToken, startTestDaemon, type TestDaemon, type TestGateway } from './helpers.js';
 import { freePort } from '../helpers/ports.js';
-import { endsWithin } from './sse-client.js';
+import { endsWithin, lastFrameWithin } from './sse-client.js';
 
 describe('an open stream whose token is revoked', function () {
   this.timeout(90_000);
@@ -64,6 +65,53 @@ describe('an open stream whose token is revoked', function () {
     const still = await fetch(`${base}/api/events`, { headers: bearer(tok.secret) });
     assert.equal(still.status, 200, 'the token itself was not revoked');
     await still.body?.cancel();
+  });
+
+  // The SSE twin of the WebSocket's close 1008 "unauthenticated": a client must learn why, or it
+  // would reconnect, be refused, and have nothing to tell its user but "the stream was cut".
+  for (const path of ['/api/events', '/api/approvals/events']) {
+    it(`says goodbye on ${path} with an unauthenticated error event, then ends the stream`, async () => {
+      const tok = await generateToken(daemon.adminSocket, { name: `watcher-bye-${path.split('/')[2]}`, role: 'viewer' });
+      const res = await fetch(`${base}${path}`, { headers: bearer(tok.secret) });
+      assert.equal(res.status, 200);
+      await revokeToken(daemon.adminSocket, tok.id);
+      const last = await lastFrameWithin(res, LIMIT);
+      assert.equal(last.ended, 'end', `the server ended the stream after its goodbye, not cut it: ${last.text.slice(-500)}`);
+      assert.equal(last.event, 'error');
+      const body = last.data as { error: { code: string; message: string; request_id: string } };
+      assert.equal(body.error.code, 'unauthenticated');
+      assert.match(body.error.message, /no longer valid .*sign in again/);
+      assert.ok(body.error.request_id);
+    });
+  }
+
+  it('leaves the kept-alive connection of a stream it said goodbye on to the next request', async () => {
+    const gone = await generateToken(daemon.adminSocket, { name: 'watcher-ka-1', role: 'viewer' });
+    const next = await generateToken(daemon.adminSocket, { name: 'watcher-ka-2', role: 'viewer' });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const open = (secret: string) => new Promise<IncomingMessage>((resolve, reject) => get(`${base}/api/events`, { agent, headers: bearer(secret) }, resolve).on('error', reject));
+    try {
+      const first = await open(gone.secret);
+      const sockets = new Set([first.socket]);
+      await revokeToken(daemon.adminSocket, gone.id);
+      const text = await new Promise<string>((resolve, reject) => {
+        let t = '';
+        first.setEncoding('utf8').on('data', (c: string) => (t += c)).on('end', () => resolve(t)).on('error', reject);
+      });
+      assert.match(text, /event: error\ndata: \{"error":\{"code":"unauthenticated"/);
+      // The same connection now carries another user's stream: the goodbye's deadline must not cut it.
+      const second = await open(next.secret);
+      sockets.add(second.socket);
+      assert.equal(sockets.size, 1, 'the second stream reused the connection');
+      const cut = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), STREAM_GOODBYE_MS + 2 * STREAM_RECHECK_MS);
+        second.socket.once('close', () => (clearTimeout(t), resolve(true)));
+        second.resume();
+      });
+      assert.equal(cut, false, 'the next stream on the connection was cut');
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('stays open while the token is valid', async () => {

@@ -12,7 +12,8 @@ import { Projects, Sandboxes } from './pages/resources.js';
 import { SessionDetail } from './pages/session-detail.js';
 import { Sessions } from './pages/sessions.js';
 import { Tokens } from './pages/tokens.js';
-import { api, canAudit, isAdmin } from './util.js';
+import { outageText } from './connection.js';
+import { api, canAudit, duration, isAdmin, link, useLink } from './util.js';
 import './styles.css';
 
 function useRoute(): string {
@@ -65,19 +66,68 @@ function Page({ route, me }: { route: string; me: BrowserSession }) {
   }
 }
 
-function App() {
-  const [me, setMe] = useState<BrowserSession | null | undefined>(undefined);
-  const route = useRoute();
+const clock = (ms: number) => new Date(ms).toLocaleTimeString();
+
+/** Says, above every page, when what it shows is not live, and briefly when it is live again. */
+function LinkBanner() {
+  const { link: l, restored } = useLink();
+  const [, setTick] = useState(0);
   useEffect(() => {
-    api.whoami().then(setMe, () => setMe(null));
-  }, []);
+    if (!restored) return undefined;
+    const t = setTimeout(() => setTick((n) => n + 1), Math.max(0, restored.at + 6000 - Date.now()));
+    return () => clearTimeout(t);
+  }, [restored]);
+  if (l.state === 'down') {
+    return (
+      <div class="banner outage" role="alert" data-link="down">
+        {outageText(l, clock)}
+      </div>
+    );
+  }
+  if (l.state === 'live' && restored && Date.now() - restored.at < 6000) {
+    return (
+      <div class="banner restored" role="status" data-link="restored">
+        Live again after {duration(restored.afterMs)}; this page has been reloaded.
+      </div>
+    );
+  }
+  return null;
+}
+
+function App() {
+  // undefined: asking; null: signed out; 'unreachable': cannot tell yet (Loki is not answering).
+  const [me, setMe] = useState<BrowserSession | null | 'unreachable' | undefined>(undefined);
+  const route = useRoute();
+  const { link: l, epoch } = useLink();
+  useEffect(() => {
+    // Only a 401 means "not signed in"; a page reloaded while lokid is down must not ask for a token.
+    api.whoami().then(setMe, (err: { kind?: string }) => setMe(err.kind === 'unauthenticated' ? null : 'unreachable'));
+  }, [epoch]);
+  useEffect(() => link.setSignedIn(typeof me === 'object' && me !== null && l.state !== 'signed_out'), [me, l.state]);
   useEffect(() => {
     // Move focus to the new page's heading so keyboard and screen-reader users land on it.
     document.querySelector<HTMLElement>('main h1')?.focus();
   }, [route, me]);
   if (me === undefined) return <p class="loading">Loading…</p>;
+  if (me === 'unreachable') {
+    return (
+      <main id="main" class="login">
+        <h1 tabIndex={-1}>Loki is not answering</h1>
+        <LinkBanner />
+        <p>This page will continue by itself as soon as it is back.</p>
+      </main>
+    );
+  }
+  if (l.state === 'signed_out') {
+    const again = (who: BrowserSession) => {
+      link.setSignedIn(true);
+      setMe(who);
+    };
+    return <Login onLogin={again} notice={`Your sign-in has ended: ${l.message}`} />;
+  }
   if (me === null) return <Login onLogin={setMe} />;
   const logout = async () => {
+    link.setSignedIn(false);
     await api.logout().catch(() => undefined);
     // An OIDC browser session ends at /auth/logout (its cookie, and the IdP session when it offers logout).
     if (me.method === 'oidc') location.assign('/auth/logout');
@@ -111,6 +161,7 @@ function App() {
           </button>
         </div>
       </header>
+      <LinkBanner />
       <main id="main" tabIndex={-1}>
         <Page route={route} me={me} />
       </main>

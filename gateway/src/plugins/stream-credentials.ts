@@ -17,7 +17,8 @@ export const STREAM_RECHECK_MS = 5_000;
 export const STREAM_GOODBYE_MS = 2_000;
 
 const GOODBYE = Symbol('loki.streamGoodbye');
-type WithGoodbye = FastifyRequest & { [GOODBYE]?: (err: LokiError) => void };
+const ENDED = Symbol('loki.streamEnded');
+type WithGoodbye = FastifyRequest & { [GOODBYE]?: (err: LokiError) => void; [ENDED]?: () => void };
 
 /**
  * How this request's stream tells its client that its credential no longer passes (an SSE
@@ -25,6 +26,15 @@ type WithGoodbye = FastifyRequest & { [GOODBYE]?: (err: LokiError) => void };
  */
 export function onCredentialLost(req: FastifyRequest, goodbye: (err: LokiError) => void): void {
   (req as WithGoodbye)[GOODBYE] = goodbye;
+}
+
+/**
+ * The stream of this request is over while its connection may live on (an SSE response that ended
+ * on a kept-alive connection): stop checking its credential, and never cut the connection, which
+ * may already carry the client's next request.
+ */
+export function streamEnded(req: FastifyRequest): void {
+  (req as WithGoodbye)[ENDED]?.();
 }
 
 /** What the client of a stream ended this way is told. */
@@ -36,13 +46,14 @@ export function credentialLost(): LokiError {
 export function watchStreamCredential(req: FastifyRequest, identity: Identity, authenticator: Authenticator, everyMs = STREAM_RECHECK_MS): void {
   const socket = req.raw.socket;
   let checking = false;
+  let ended = false;
   const timer = setInterval(() => {
-    if (checking) return;
+    if (checking || ended) return;
     checking = true;
     void authenticator
       .stillValid(identity, req.id, req.ip)
       .then((ok) => {
-        if (ok || socket.destroyed) return;
+        if (ok || ended || socket.destroyed) return;
         req.log.info({ subject: identity.subject }, 'closing a stream whose credential is no longer valid');
         clearInterval(timer);
         const goodbye = (req as WithGoodbye)[GOODBYE];
@@ -50,7 +61,8 @@ export function watchStreamCredential(req: FastifyRequest, identity: Identity, a
         try {
           goodbye(credentialLost());
         } finally {
-          setTimeout(() => socket.destroy(), STREAM_GOODBYE_MS).unref();
+          // A stream that ended itself after its goodbye leaves the connection alone.
+          setTimeout(() => ended || socket.destroy(), STREAM_GOODBYE_MS).unref();
         }
       })
       .finally(() => {
@@ -58,5 +70,10 @@ export function watchStreamCredential(req: FastifyRequest, identity: Identity, a
       });
   }, everyMs);
   timer.unref();
-  socket.once('close', () => clearInterval(timer));
+  const stop = () => {
+    ended = true;
+    clearInterval(timer);
+  };
+  (req as WithGoodbye)[ENDED] = stop;
+  socket.once('close', stop);
 }

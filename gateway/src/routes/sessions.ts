@@ -11,6 +11,7 @@ import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import { SessionHubs, sessionEventFrame, type SessionHubOptions } from './session-hub.js';
 import { MAX_SAFE, cursorField, intField, intHeader, intParam } from './schemas.js';
+import { endOnCredentialLost } from './sse.js';
 
 export interface SessionRouteOptions {
   daemon: DaemonClient;
@@ -114,6 +115,7 @@ function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q
     out.end();
   }
   req.raw.on('close', finish);
+  endOnCredentialLost(req, out, finish);
   return sendStream(reply, out);
 }
 
@@ -130,6 +132,8 @@ function hubSse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions
   out.on('finish', finish);
   out.on('close', finish);
   req.raw.on('close', finish);
+  // Leaving the hub ends only this subscriber; the hub reopens its upstream with another's credential if needed.
+  endOnCredentialLost(req, out, finish);
   return sendStream(reply, out);
 }
 

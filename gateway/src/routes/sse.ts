@@ -6,6 +6,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LokiError } from '../../../common/src/index.js';
+import { onCredentialLost, streamEnded } from '../plugins/stream-credentials.js';
 
 export interface SseFrame {
   id?: number | string;
@@ -36,6 +37,25 @@ export function formatFrame(f: SseFrame): string {
   return `${f.id === undefined ? '' : `id: ${f.id}\n`}event: ${eventName(f.event)}\ndata: ${JSON.stringify(f.data)}\n\n`;
 }
 
+/** The `event: error` frame that ends a stream, in the Loki error shape. */
+export function errorFrame(err: LokiError, requestId: string): string {
+  return formatFrame({ event: 'error', data: { error: { code: err.code, message: err.message, request_id: requestId } } });
+}
+
+/**
+ * Says goodbye on `out` when the stream's credential stops passing (revoked, expired, signed out):
+ * an `event: error` frame with code `unauthenticated`, then the end, so a client knows to sign in
+ * again instead of reconnecting with a credential that will only be refused. Once `out` is over, the
+ * credential watch stops: the kept-alive connection may carry the client's next request.
+ */
+export function endOnCredentialLost(req: FastifyRequest, out: PassThrough, finish: () => void): void {
+  out.once('close', () => streamEnded(req));
+  onCredentialLost(req, (err) => {
+    if (!out.writableEnded && !out.destroyed) out.write(errorFrame(err, req.id));
+    finish();
+  });
+}
+
 /**
  * Streams `source(signal)` to the client. Errors after the 200 went out become
  * an `event: error` frame in the Loki error shape; the stream then ends.
@@ -55,6 +75,7 @@ export function sendSse<T>(req: FastifyRequest, reply: FastifyReply, source: (si
     out.end();
   };
   req.raw.on('close', finish);
+  endOnCredentialLost(req, out, finish);
 
   const drained = () =>
     new Promise<boolean>((resolve) => {
@@ -83,7 +104,7 @@ export function sendSse<T>(req: FastifyRequest, reply: FastifyReply, source: (si
       if (!closed) {
         const le = err instanceof LokiError ? err : new LokiError('internal', 'the stream failed', { cause: err });
         if (le.kind === 'internal') req.log.error({ err }, 'SSE stream failed');
-        out.write(formatFrame({ event: 'error', data: { error: { code: le.code, message: le.message, request_id: req.id } } }));
+        out.write(errorFrame(le, req.id));
       }
     } finally {
       finish();

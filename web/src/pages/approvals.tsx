@@ -3,14 +3,17 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { Approval } from '../../../client/src/types.js';
-import { age, api, canControl, duration, escapeForDisplay, useNow } from '../util.js';
+import { age, api, canControl, duration, escapeForDisplay, useLink, useNow } from '../util.js';
 
 export function useApprovals(sessionId?: string): { items: Approval[]; error?: string; remove: (id: string) => void } {
   const [items, setItems] = useState<Approval[]>([]);
   const [error, setError] = useState<string>();
+  // Back after an outage: the queue is read again (what was decided or expired meanwhile leaves it).
+  const { epoch } = useLink();
   useEffect(() => {
     const ctl = new AbortController();
     setItems([]);
+    setError(undefined);
     api.approvals.list({ status: 'pending', ...(sessionId ? { session_id: sessionId } : {}) }).then(
       (list) => setItems((cur) => merge(cur, list)),
       (err: Error) => setError(err.message),
@@ -23,7 +26,7 @@ export function useApprovals(sessionId?: string): { items: Approval[]; error?: s
       }
     })().catch((err: Error) => setError(err.message));
     return () => ctl.abort();
-  }, [sessionId]);
+  }, [sessionId, epoch]);
   return { items, error, remove: (id) => setItems((cur) => cur.filter((x) => x.id !== id)) };
 }
 
@@ -35,6 +38,7 @@ function merge(cur: Approval[], add: Approval[]): Approval[] {
 
 export function ApprovalCard({ a, me, onDone }: { a: Approval; me: BrowserSession; onDone: (id: string) => void }) {
   const now = useNow();
+  const live = useLink().link.state === 'live';
   const [comment, setComment] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -49,7 +53,9 @@ export function ApprovalCard({ a, me, onDone }: { a: Approval; me: BrowserSessio
       if (r.status === 'pending') setError(`Recorded your approval (${r.approvers.length} of ${r.approvals_required}); another person must approve too.`);
       else onDone(a.id);
     } catch (err) {
-      setError((err as Error).message);
+      // Refused because Loki is not answering: say plainly that nothing was decided.
+      const e = err as Error & { kind?: string };
+      setError(e.kind === 'unavailable' ? `Not decided: ${e.message}. Nothing was recorded; decide again once the page is live.` : e.message);
     } finally {
       setBusy(false);
     }
@@ -98,10 +104,10 @@ export function ApprovalCard({ a, me, onDone }: { a: Approval; me: BrowserSessio
           <label for={`c-${a.id}`}>Comment</label>
           <textarea id={`c-${a.id}`} rows={2} maxLength={2000} value={comment} onInput={(e) => setComment((e.target as HTMLTextAreaElement).value)} />
           <div class="row">
-            <button type="button" class="approve" disabled={busy} onClick={() => decide('approve')}>
+            <button type="button" class="approve" disabled={busy || !live} onClick={() => decide('approve')}>
               Approve
             </button>
-            <button type="button" class="reject" disabled={busy} onClick={() => decide('reject')}>
+            <button type="button" class="reject" disabled={busy || !live} onClick={() => decide('reject')}>
               Reject
             </button>
           </div>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { BrowserSession } from '../../../client/src/http-browser.js';
 import { api, useLoad } from '../util.js';
 
-export function Login({ onLogin }: { onLogin: (me: BrowserSession) => void }) {
+export function Login({ onLogin, notice }: { onLogin: (me: BrowserSession) => void; notice?: string }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -27,6 +27,11 @@ export function Login({ onLogin }: { onLogin: (me: BrowserSession) => void }) {
   return (
     <main id="main" class="login">
       <h1 tabIndex={-1}>Sign in to Loki</h1>
+      {notice ? (
+        <p class="banner signed-out" role="alert" data-link="signed-out">
+          {notice}
+        </p>
+      ) : null}
       <form onSubmit={submit}>
         <label for="token">API token</label>
         <input id="token" name="token" type="password" autoComplete="off" spellcheck={false} placeholder="loki_…" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} required />

@@ -5,7 +5,7 @@ import type { BrowserSession } from '../../../client/src/http-browser.js';
 import type { SessionEvent } from '../../../client/src/types.js';
 import { isTerminalState } from '../../../common/src/vocab.js';
 import { PatchView, splitPatch } from '../highlight.js';
-import { age, api, canControl, counted, displayLines, escapeForDisplay, time, useLoad, useNow, useProjectNames } from '../util.js';
+import { age, api, canControl, counted, displayLines, escapeForDisplay, time, useLink, useLoad, useNow, useProjectNames, useThrottled } from '../util.js';
 import { ApprovalCard, useApprovals } from './approvals.js';
 import { StateBadge } from './sessions.js';
 
@@ -108,12 +108,15 @@ function Trail({ id, tick }: { id: string; tick: number }) {
 
 export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
   const events = useEvents(id);
-  const s = useLoad(() => api.sessions.get(id), [id, events.length]);
+  // Re-read the facts as events arrive, but at most once a second: opening a session replays all its events at once.
+  const seen = useThrottled(events.length, 1000);
+  const s = useLoad(() => api.sessions.get(id), [id, seen]);
   const approvals = useApprovals(id);
   const names = useProjectNames();
   const now = useNow();
   const [tab, setTab] = useState<'events' | 'trail' | 'changes'>('events');
   const [error, setError] = useState<string>();
+  const live = useLink().link.state === 'live';
   const act = (verb: 'stop' | 'pause' | 'resume') => async () => {
     setError(undefined);
     try {
@@ -165,15 +168,15 @@ export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
           {canControl(me.scopes) && !isTerminalState(ses.state) ? (
             <div class="row controls">
               {ses.state === 'paused' ? (
-                <button type="button" onClick={act('resume')}>
+                <button type="button" disabled={!live} onClick={act('resume')}>
                   Resume
                 </button>
               ) : (
-                <button type="button" class="secondary" onClick={act('pause')}>
+                <button type="button" class="secondary" disabled={!live} onClick={act('pause')}>
                   Pause
                 </button>
               )}
-              <button type="button" class="reject" onClick={act('stop')}>
+              <button type="button" class="reject" disabled={!live} onClick={act('stop')}>
                 Stop
               </button>
             </div>
@@ -197,7 +200,7 @@ export function SessionDetail({ id, me }: { id: string; me: BrowserSession }) {
         ))}
       </div>
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        {tab === 'events' ? <Events events={events} /> : tab === 'trail' ? <Trail id={id} tick={events.length} /> : <Changes id={id} tick={ses && isTerminalState(ses.state) ? 1 : 0} />}
+        {tab === 'events' ? <Events events={events} /> : tab === 'trail' ? <Trail id={id} tick={seen} /> : <Changes id={id} tick={ses && isTerminalState(ses.state) ? 1 : 0} />}
       </div>
     </section>
   );
