@@ -233,6 +233,30 @@ export async function spawnFixture(home: string, env: NodeJS.ProcessEnv = {}): P
 }
 
 /** Removes every container the daemon on `home` made (a SIGKILLed daemon leaves its sessions' containers running). Call before deleting `home`. */
+/** A fixture lokid started by spawnFixture. */
+export type FixtureProcess = Awaited<ReturnType<typeof spawnFixture>>;
+
+/**
+ * Mocha hooks for a suite that SIGKILLs the fixture lokid: each test gets a fresh home and
+ * repository; afterwards the fixture it left in `child` is killed, the sandboxes its killed
+ * daemons left running are removed (by instance label), and both directories go.
+ */
+export function sigkillSuite(prefix: string): { home: string; repo: string; child: FixtureProcess | undefined } {
+  const t: { home: string; repo: string; child: FixtureProcess | undefined } = { home: '', repo: '', child: undefined };
+  beforeEach(function () {
+    t.home = shortTempDir(prefix);
+    t.repo = makeRepo();
+    t.child = undefined;
+  });
+  afterEach(function () {
+    t.child?.kill('SIGKILL');
+    removeSandboxesOf(t.home);
+    removeDir(t.home);
+    removeDir(t.repo);
+  });
+  return t;
+}
+
 export function removeSandboxesOf(home: string): void {
   if (!existsSync(home)) return;
   const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=loki.instance=${instanceId(home)}`], { encoding: 'utf8' }).split('\n').filter(Boolean);

@@ -12,8 +12,7 @@ import { ListSessionsRequest, SessionServiceClient, SessionState, StartSessionRe
 import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
 import { WorkspaceServiceClient, type RemoveProjectRequest, type RemoveProjectResponse } from '../../../proto/gen/loki/v1/workspace.js';
 import { clientFor, collectStream, unaryCall } from '../../helpers/daemon.js';
-import { shortTempDir } from '../../helpers/entry.js';
-import { makeRepo, removeDir, removeSandboxesOf, spawnFixture, until } from './helpers.js';
+import { sigkillSuite, spawnFixture, until } from './helpers.js';
 
 /** Containers (any state) Docker still has for the session. */
 function containersOf(sessionId: string): string[] {
@@ -26,22 +25,10 @@ function mountsUnder(dir: string): string[] {
 
 describe('SessionManager after a daemon SIGKILL during a session start', function () {
   this.timeout(120_000);
-  let home: string;
-  let repo: string;
-  let child: Awaited<ReturnType<typeof spawnFixture>> | undefined;
+  const t = sigkillSuite('lks');
   let sessionId = '';
-
-  beforeEach(function () {
-    home = shortTempDir('lks');
-    repo = makeRepo();
+  beforeEach(() => {
     sessionId = '';
-  });
-
-  afterEach(async function () {
-    child?.kill('SIGKILL');
-    removeSandboxesOf(home);
-    removeDir(home);
-    removeDir(repo);
   });
 
   /**
@@ -49,7 +36,7 @@ describe('SessionManager after a daemon SIGKILL during a session start', functio
    * killed in the middle of putting the workspace on its size-limited file system.
    */
   function hangingMkfs(mark: string): NodeJS.ProcessEnv {
-    const bin = join(home, 'bin');
+    const bin = join(t.home, 'bin');
     mkdirSync(bin);
     writeFileSync(join(bin, 'mkfs.ext4'), `#!/bin/sh\necho $$ > ${mark}\nexec sleep 600\n`);
     chmodSync(join(bin, 'mkfs.ext4'), 0o755);
@@ -58,19 +45,19 @@ describe('SessionManager after a daemon SIGKILL during a session start', functio
 
   for (const step of ['clone', 'workspace', 'mkfs', 'sandbox'] as const) {
     it(`fails the session and leaves nothing behind when killed right after its ${step} step`, async function () {
-      const mark = join(home, 'mkfs.pid');
-      child = await spawnFixture(home, step === 'mkfs' ? hangingMkfs(mark) : { LOKI_TEST_HANG_AFTER: step });
-      const admin = runtimePaths(home).adminSocket;
+      const mark = join(t.home, 'mkfs.pid');
+      t.child = await spawnFixture(t.home, step === 'mkfs' ? hangingMkfs(mark) : { LOKI_TEST_HANG_AFTER: step });
+      const admin = runtimePaths(t.home).adminSocket;
       let client = clientFor(SessionServiceClient, admin);
-      const starting = unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo }));
+      const starting = unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: t.repo }));
       starting.catch(() => undefined); // cut off by the kill
-      await until(`the start to reach the ${step} step`, () => (step === 'mkfs' ? existsSync(mark) && readFileSync(mark, 'utf8').trim() : child!.output().includes(`hang:${step}`)), 60_000);
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
+      await until(`the start to reach the ${step} step`, () => (step === 'mkfs' ? existsSync(mark) && readFileSync(mark, 'utf8').trim() : t.child!.output().includes(`hang:${step}`)), 60_000);
+      t.child.kill('SIGKILL');
+      await new Promise((r) => t.child!.once('exit', r));
       if (step === 'mkfs') process.kill(Number(readFileSync(mark, 'utf8')), 'SIGKILL');
       client.close();
 
-      child = await spawnFixture(home);
+      t.child = await spawnFixture(t.home);
       client = clientFor(SessionServiceClient, admin);
       const projects = clientFor(WorkspaceServiceClient, admin);
       try {
@@ -84,7 +71,7 @@ describe('SessionManager after a daemon SIGKILL during a session start', functio
         assert.match(s.reason, /the daemon restarted while the session was starting/);
         if (step === 'sandbox') assert.ok(s.sandboxId, 'the sandbox the dead start made is the session\'s');
         assert.deepEqual(containersOf(sessionId), [], 'no container of the session is left running');
-        const workspace = join(runtimePaths(home).workspacesDir, sessionId);
+        const workspace = join(runtimePaths(t.home).workspacesDir, sessionId);
         if (step === 'clone') {
           // Never recorded, so nothing to bring back or remove later: the half clone is gone already.
           assert.equal(existsSync(workspace), false, 'the half-made clone was deleted');
@@ -101,9 +88,9 @@ describe('SessionManager after a daemon SIGKILL during a session start', functio
         const rm = await unaryCall<{ id: string }, RemoveSessionResponse>(client.remove.bind(client), { id: sessionId });
         assert.ok(rm.session?.workspaceRemoved);
         assert.equal(existsSync(workspace), false, 'loki sessions rm removed the workspace');
-        assert.deepEqual(mountsUnder(home), [], 'no workspace file system is left mounted');
-        assert.deepEqual(readdirSync(runtimePaths(home).workspacesDir).filter((f) => f !== '.images'), [], 'nothing is left under workspaces/');
-        const images = join(runtimePaths(home).workspacesDir, '.images');
+        assert.deepEqual(mountsUnder(t.home), [], 'no workspace file system is left mounted');
+        assert.deepEqual(readdirSync(runtimePaths(t.home).workspacesDir).filter((f) => f !== '.images'), [], 'nothing is left under workspaces/');
+        const images = join(runtimePaths(t.home).workspacesDir, '.images');
         assert.deepEqual(existsSync(images) ? readdirSync(images) : [], [], 'no workspace image is left');
 
         // The workspace is no longer active: the project can be unregistered.

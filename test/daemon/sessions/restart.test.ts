@@ -8,8 +8,7 @@ import { runtimePaths } from '../../../common/src/index.js';
 import { SessionServiceClient, SessionState, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
 import { Provider } from '../../../proto/gen/loki/v1/vocab.js';
 import { clientFor, collectStream, unaryCall } from '../../helpers/daemon.js';
-import { shortTempDir } from '../../helpers/entry.js';
-import { git, makeRepo, removeDir, removeSandboxesOf, spawnFixture, StandInRunner, until } from './helpers.js';
+import { git, sigkillSuite, spawnFixture, StandInRunner, until } from './helpers.js';
 
 function events(client: SessionServiceClient, id: string, afterSeq = 0): Promise<SessionEvent[]> {
   return collectStream<SessionEvent>(client.events({ sessionId: id, afterSeq, afterGid: 0, follow: false }, new Metadata()));
@@ -17,39 +16,25 @@ function events(client: SessionServiceClient, id: string, afterSeq = 0): Promise
 
 describe('SessionManager across a daemon SIGKILL', function () {
   this.timeout(120_000);
-  let home: string;
-  let repo: string;
-  let child: Awaited<ReturnType<typeof spawnFixture>> | undefined;
-
-  beforeEach(function () {
-    home = shortTempDir('lkr');
-    repo = makeRepo();
-  });
-
-  afterEach(async function () {
-    child?.kill('SIGKILL');
-    removeSandboxesOf(home);
-    removeDir(home);
-    removeDir(repo);
-  });
+  const t = sigkillSuite('lkr');
 
   it('continues the session after a restart and loses no acknowledged event', async function () {
-    child = await spawnFixture(home);
-    const admin = runtimePaths(home).adminSocket;
+    t.child = await spawnFixture(t.home);
+    const admin = runtimePaths(t.home).adminSocket;
     let client = clientFor(SessionServiceClient, admin);
-    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo }));
+    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: t.repo }));
     assert.equal(s.state, SessionState.SESSION_STATE_RUNNING);
-    const runner = new StandInRunner(join(runtimePaths(home).runDir, 'agents', s.id, 'agent.sock'));
+    const runner = new StandInRunner(join(runtimePaths(t.home).runDir, 'agents', s.id, 'agent.sock'));
     try {
       await runner.hello();
       assert.equal((await runner.decide({ $case: 'shell', shell: 'ls' })).decision, 'allow');
       await runner.report([{ type: 'message', message: 'before the crash' }]);
       const before = await events(client, s.id);
 
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
+      t.child.kill('SIGKILL');
+      await new Promise((r) => t.child!.once('exit', r));
       client.close();
-      child = await spawnFixture(home);
+      t.child = await spawnFixture(t.home);
       client = clientFor(SessionServiceClient, admin);
 
       // The same runner client, the same socket path: its calls reach the new daemon.
@@ -69,7 +54,7 @@ describe('SessionManager across a daemon SIGKILL', function () {
       assert.deepEqual(tail, all.slice(before.length));
       // The session was finished by the new daemon: its bring-back ran. The stand-in agent made no commit, so (git hygiene) no branch is left behind.
       assert.ok(types.some((t) => t.startsWith('diff_summary:')), 'the new daemon brought the session back');
-      assert.equal(git(repo, 'branch', '--list', 'loki/session-*'), '');
+      assert.equal(git(t.repo, 'branch', '--list', 'loki/session-*'), '');
     } finally {
       runner.close();
       client.close();
@@ -77,20 +62,20 @@ describe('SessionManager across a daemon SIGKILL', function () {
   });
 
   it('completes a session whose runner had finished when the daemon died ending it', async function () {
-    child = await spawnFixture(home, { LOKI_TEST_HANG_AFTER: 'teardown' });
-    const admin = runtimePaths(home).adminSocket;
+    t.child = await spawnFixture(t.home, { LOKI_TEST_HANG_AFTER: 'teardown' });
+    const admin = runtimePaths(t.home).adminSocket;
     let client = clientFor(SessionServiceClient, admin);
-    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo }));
-    const runner = new StandInRunner(join(runtimePaths(home).runDir, 'agents', s.id, 'agent.sock'));
+    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: t.repo }));
+    const runner = new StandInRunner(join(runtimePaths(t.home).runDir, 'agents', s.id, 'agent.sock'));
     try {
       await runner.hello();
       await runner.report([{ type: 'finished', message: 'done' }]);
       // The daemon is ending the session: its container is gone, the end not yet recorded.
-      await until('the sandbox to be removed', () => child!.output().includes('hang:teardown'));
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
+      await until('the sandbox to be removed', () => t.child!.output().includes('hang:teardown'));
+      t.child.kill('SIGKILL');
+      await new Promise((r) => t.child!.once('exit', r));
       client.close();
-      child = await spawnFixture(home);
+      t.child = await spawnFixture(t.home);
       client = clientFor(SessionServiceClient, admin);
       const ended = await until('the session to end', async () => {
         const got = await unaryCall<{ id: string }, Session>(client.get.bind(client), { id: s.id });
@@ -106,11 +91,11 @@ describe('SessionManager across a daemon SIGKILL', function () {
   });
 
   it('records an event the runner sends again after a restart once, and counts its cost once', async function () {
-    child = await spawnFixture(home);
-    const admin = runtimePaths(home).adminSocket;
+    t.child = await spawnFixture(t.home);
+    const admin = runtimePaths(t.home).adminSocket;
     let client = clientFor(SessionServiceClient, admin);
-    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo }));
-    const runner = new StandInRunner(join(runtimePaths(home).runDir, 'agents', s.id, 'agent.sock'));
+    const s = await unaryCall<StartSessionRequest, Session>(client.start.bind(client), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: t.repo }));
+    const runner = new StandInRunner(join(runtimePaths(t.home).runDir, 'agents', s.id, 'agent.sock'));
     const get = () => unaryCall<{ id: string }, Session>(client.get.bind(client), { id: s.id });
     try {
       await runner.hello();
@@ -121,10 +106,10 @@ describe('SessionManager across a daemon SIGKILL', function () {
       ];
       // The daemon records the batch, then dies before its answer reaches the runner …
       await runner.report(batch);
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
+      t.child.kill('SIGKILL');
+      await new Promise((r) => t.child!.once('exit', r));
       client.close();
-      child = await spawnFixture(home);
+      t.child = await spawnFixture(t.home);
       client = clientFor(SessionServiceClient, admin);
       // … so the runner sends the same batch again, then goes on numbering.
       await runner.report(batch);
