@@ -259,9 +259,22 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   // (`loki up` prints it once). Nothing happens when an admin token already exists.
   // Made once the doors are open (and before health says SERVING, which `loki up` waits
   // for), so a start that fails to listen leaves no secret behind.
+  // Audited like any token; when the audit log cannot be written (a full or read-only disk, which
+  // lokid reports at start and survives), no token is made now: it is made at the next start.
+  let bootstrapAuditError: unknown;
   const bootstrapAudit = (t: { id: string; name: string; owner: string }) =>
-    audit.record({ action: 'token.generate', user: t.owner, resource: `token:${t.id}`, result: 'success', details: { name: t.name, role: 'admin', scopes: ['*'], expires_days: -1, bootstrap: true, file: paths.cliTokenFile } });
-  if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile, { audit: bootstrapAudit })) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
+    audit
+      .record({ action: 'token.generate', user: t.owner, resource: `token:${t.id}`, result: 'success', details: { name: t.name, role: 'admin', scopes: ['*'], expires_days: -1, bootstrap: true, file: paths.cliTokenFile } })
+      .catch((err: unknown) => {
+        bootstrapAuditError = err;
+        throw err;
+      });
+  try {
+    if (await ensureBootstrapAdminToken(tokens, paths.cliTokenFile, { audit: bootstrapAudit })) log.info({ file: paths.cliTokenFile }, 'created the bootstrap admin token');
+  } catch (err) {
+    if (err !== bootstrapAuditError) throw err;
+    log.error({ err, file: paths.cliTokenFile }, 'the first-run admin token was not created: its audit entry could not be written; it is made at the next start once the audit log is writable');
+  }
   await extra.start();
   health.setAll(true);
   log.info({ admin: paths.adminSocket, gateway: paths.gatewaySocket, tcp: tcpPort }, 'lokid listening');

@@ -201,13 +201,13 @@ describe('web dashboard in a real browser', function () {
   it('holds a two-person approval after the first approver, and the session goes on only after a second person', async () => {
     const page = admin.page;
     // Started by "second": the UI's user (admin) is the first approver, the starter may not approve, "third" completes it.
-    const started = await api<{ id: string }>('/api/control/start', 'second', { method: 'POST', body: JSON.stringify({ prompt: 'deploy', provider: 'script', project: 'demo', plan: '- run: "echo go | deploy-prod"\n' }) });
+    const started = await api<{ id: string }>('/api/control/start', 'second', { method: 'POST', body: JSON.stringify({ prompt: 'deploy', provider: 'script', project: 'demo', plan: `- run: 'sh -c "echo go && deploy-prod"'\n` }) });
     assert.equal(started.status, 201);
     await page.goto(`${base}/#/sessions/${started.body.id}`);
     const card = await page.waitForSelector('article.approval', { timeout: 90_000 });
     assert.match((await card.textContent()) ?? '', /two-person-deploy/);
     // The card shows the line exactly as it will run, and the policy's reading of it beside it.
-    assert.equal(await card.$eval('pre.action', (e) => e.textContent), 'echo go | deploy-prod');
+    assert.equal(await card.$eval('pre.action', (e) => e.textContent), 'sh -c "echo go && deploy-prod"');
     assert.match(await card.$eval('dl.facts', (e) => e.textContent ?? ''), /Analysed asecho go ; deploy-prod/);
     await screenshot(page, 'approval-two-person-analysed-1280x800');
     // The rule is shown before anyone decides: how many people, and that the starter is barred.

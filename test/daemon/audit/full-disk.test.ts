@@ -5,7 +5,7 @@
 // Real daemon, real files, the real CLI spawned on the admin socket.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StartSessionInput } from '../../../daemon/src/sessions/types.js';
 import { spawnDaemon, startTestDaemon, type DaemonProcess } from '../../helpers/daemon.js';
@@ -26,6 +26,21 @@ function fill(dir: string): string {
     if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
   }
   return f;
+}
+
+/**
+ * Uses up what is left in the audit file's last page: tmpfs charges whole pages, and lokid's first
+ * start already wrote an entry (its local-admin token), so a full disk still takes a few more lines.
+ */
+async function padAudit(sd: SessionDaemon): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await sd.d.audit.audit.record({ action: 'test.pad', user: 'system', resource: 'test:pad', result: 'success', details: { pad: 'x'.repeat(200) } });
+    } catch {
+      return;
+    }
+  }
+  throw new Error('the audit log never filled up');
 }
 
 describe('audit log on a full disk', function () {
@@ -57,6 +72,7 @@ describe('audit log on a full disk', function () {
 
   it('stores no token whose creation could not be audited, and leaves the name usable', async function () {
     const filler = fill(auditDir);
+    await padAudit(sd!);
     const r = await cli('enterprise', 'token', 'generate', 'on-full-disk', '--role', 'viewer');
     assert.equal(r.code, 8, r.stderr);
     assert.match(r.stderr, /the audit log could not be written/);
@@ -76,6 +92,7 @@ describe('audit log on a full disk', function () {
     try {
       const m = sd!.feature.manager;
       const filler = fill(auditDir);
+      await padAudit(sd!);
       await assert.rejects(m.start(ADMIN, input({ projectPath: repo })), (err: Error & { code?: string }) => err.code === 'unavailable');
       const [s] = await m.list(ADMIN, true);
       assert.ok(s, 'the refused start left a session record');
@@ -163,5 +180,8 @@ describe('audit directory not writable at startup', function () {
     assert.equal(entry.dir, auditDir);
     assert.equal(entry.code, 'EROFS');
     assert.match(String(entry.msg), /will be refused until it is/);
+    // It still starts; its first-run token, which could not be audited, is not made (nor its file).
+    assert.match(d.output(), /the first-run admin token was not created: its audit entry could not be written/);
+    assert.equal(existsSync(join(home, 'cli-token')), false);
   });
 });
