@@ -33,6 +33,13 @@ export function removeHome(dir: string): void {
 }
 
 /** Every entry of the daemon's audit log under `home`, oldest first, as written. */
+/** Metadata carrying an end user's credential, as the gateway forwards it on lokid's gateway door. */
+export function withCredential(secret: string): Metadata {
+  const md = new Metadata();
+  md.set('x-loki-credential', secret);
+  return md;
+}
+
 export function auditEntries(home: string): Array<Record<string, unknown> & { details: Record<string, unknown> }> {
   const dir = join(home, 'dashboard', 'audit');
   return readdirSync(dir)

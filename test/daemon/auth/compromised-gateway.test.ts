@@ -18,7 +18,7 @@ import { queryAuditLog } from '../../../daemon/src/audit/query.js';
 import { WorkspaceServiceService } from '../../../proto/gen/loki/v1/workspace.js';
 import { authConfigSchema } from '../../../daemon/src/auth/config.js';
 import { hashSecret } from '../../../daemon/src/tokens/secret.js';
-import { clientFor, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
+import { clientFor, errorCode, startTestDaemon, unaryCall, withCredential } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
@@ -39,12 +39,6 @@ function unaryRaw(client: Client, path: string, body: Buffer, md: Metadata, ms =
   return new Promise((resolve) => {
     client.makeUnaryRequest(path, raw, raw, body, md, { deadline: Date.now() + ms }, (err, res) => resolve(err ? { err } : { res: res! }));
   });
-}
-
-function withCredential(secret: string): Metadata {
-  const md = new Metadata();
-  md.set('x-loki-credential', secret);
-  return md;
 }
 
 describe('gateway door: what a compromised gateway cannot get from lokid (attacker\'s view)', function () {

@@ -9,7 +9,7 @@ import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js'
 import { AuditServiceClient, AuditServiceService, AuditSummaryRequest } from '../../../proto/gen/loki/v1/audit.js';
 import { BatchServiceClient, type BatchedResult } from '../../../proto/gen/loki/v1/batch.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
-import { clientFor, collectStream, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
+import { clientFor, collectStream, errorCode, startTestDaemon, unaryCall, withCredential } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
@@ -17,12 +17,6 @@ type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
 const MAX = 4;
 const AT_ONCE = 40;
 const REFUSAL = /token:auditor already has 4 calls in progress on the gateway's door \(auth\.gateway_max_calls_per_subject = 4\); retry when one has answered/;
-
-function withCredential(secret: string): Metadata {
-  const md = new Metadata();
-  md.set('x-loki-credential', secret);
-  return md;
-}
 
 describe('gateway door: unary calls one credential can have in progress (attacker\'s view)', function () {
   this.timeout(120_000);

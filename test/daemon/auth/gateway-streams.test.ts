@@ -13,7 +13,7 @@ import { PolicyServiceClient, PolicyServiceService, WatchApprovalsRequest } from
 import { SessionServiceClient, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
 import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
-import { clientFor, errorCode, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
+import { clientFor, errorCode, startTestDaemon, unaryCall, withCredential } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 import { unreadStream } from '../../helpers/unread-stream.js';
 import { sessionRow } from '../store/helpers.js';
@@ -21,12 +21,6 @@ import { sessionRow } from '../store/helpers.js';
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
 
 const MAX = 4;
-
-function withCredential(secret: string): Metadata {
-  const md = new Metadata();
-  md.set('x-loki-credential', secret);
-  return md;
-}
 
 /** Resolves with the stream's error, or 'open' if it is still open after `ms`. */
 function outcome(s: ClientReadableStream<unknown>, ms: number): Promise<ServiceError | 'open'> {
