@@ -29,6 +29,15 @@ export interface RegistryHandlerDeps {
   learnings: LearningRepo;
   imagePresent?: (() => Promise<boolean>) | undefined;
   audited: <T>(caller: Caller, action: string, resource: string, fn: () => Promise<T>, details: (r: T) => Record<string, unknown>) => Promise<T>;
+  /** Checked by `plan`, audited, then done by `effect`: an action the audit log cannot record is refused with nothing changed. */
+  auditedPlan: <P, R>(
+    caller: Caller,
+    action: string,
+    resource: string,
+    plan: () => Promise<P>,
+    details: (p: P) => Record<string, unknown>,
+    effect: (p: P) => Promise<R>,
+  ) => Promise<R>;
 }
 
 export function isAdmin(caller: Caller): boolean {
@@ -92,7 +101,7 @@ export class ProjectAccess {
 }
 
 export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext) {
-  const { projects, workspaces, config, sessions, audited } = deps;
+  const { projects, workspaces, config, sessions, audited, auditedPlan } = deps;
   const access = new ProjectAccess(projects, config);
   const learnings = new LearningStore(deps.learnings);
   const toPb = (p: Project) => projectToPb(p, access.isShared(p));
@@ -100,12 +109,13 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
   async function register(caller: Caller, req: pb.RegisterProjectRequest): Promise<pb.Project> {
     requireScope(caller, 'control');
     if (!req.path) throw new LokiError('invalid_argument', 'path is required');
-    const p = await audited(
+    // Audited before it is stored: a registration the audit log cannot record grants nothing.
+    const p = await auditedPlan(
       caller,
       'project.register',
       `project:${req.name || req.path}`,
       async () => {
-        const r = await projects.register(req.path, {
+        const planned = await projects.plan(req.path, {
           registeredBy: caller.subject,
           ...(req.name ? { name: req.name } : {}),
           ...(req.alias ? { alias: req.alias } : {}),
@@ -115,10 +125,11 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
           ...(isAdmin(caller) ? {} : { allowedRoots: access.roots() }),
         });
         // Idempotent for whoever may see it; someone else's repository stays theirs.
-        if (!access.canSee(caller, r)) throw new LokiError('project_exists', `${r.path} is already registered by another subject`);
-        return r;
+        if (!access.canSee(caller, planned.project)) throw new LokiError('project_exists', `${planned.project.path} is already registered by another subject`);
+        return planned;
       },
-      (r) => ({ id: r.id, path: r.path, base_branch: r.baseBranch, remote: r.remote, alias: r.alias }),
+      ({ project: r }) => ({ id: r.id, path: r.path, base_branch: r.baseBranch, remote: r.remote, alias: r.alias }),
+      (planned) => planned.commit(),
     );
     return toPb(p);
   }
@@ -136,7 +147,8 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
     removeProject: unary(ctx, 'WorkspaceService/RemoveProject', async (req: pb.RemoveProjectRequest, caller) => {
       requireScope(caller, 'control');
       if (!req.project) throw new LokiError('invalid_argument', 'project is required');
-      const p = await audited(
+      // Audited before it is removed: a removal the audit log cannot record changes nothing.
+      const p = await auditedPlan(
         caller,
         'project.remove',
         `project:${req.project}`,
@@ -146,10 +158,13 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
           if (active.length) {
             throw new LokiError('failed_precondition', `project ${project.name} has ${active.length} active session workspace(s) (${active.map((w) => w.sessionId).slice(0, 5).join(', ')}); stop them first`);
           }
-          await projects.remove(project.id);
           return project;
         },
         (r) => ({ id: r.id, path: r.path }),
+        async (project) => {
+          await projects.remove(project.id);
+          return project;
+        },
       );
       return { project: toPb(p) };
     }),

@@ -62,6 +62,12 @@ function required(value: string, field: string): string {
   return value;
 }
 
+/** The result and reason an audit entry gives a refused or failed action. */
+function refusal(err: unknown): { result: 'denied' | 'error'; reason: string } {
+  const le = err instanceof LokiError ? err : undefined;
+  return { result: le?.kind === 'permission_denied' ? 'denied' : 'error', reason: le?.message ?? 'internal error' };
+}
+
 export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule {
   for (const k of ['projects', 'workspaces', 'trail', 'audit'] as const) {
     if (!deps[k]) throw new Error(`createWorkspaceModule needs ${k}`);
@@ -100,8 +106,33 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
       await audit.record(fitEvent({ ...base, result: 'success', details: details(r) }));
       return r;
     } catch (err) {
-      const le = err instanceof LokiError ? err : undefined;
-      await audit.record(fitEvent({ ...base, result: le?.kind === 'permission_denied' ? 'denied' : 'error', reason: le?.message ?? 'internal error' }));
+      await audit.record(fitEvent({ ...base, ...refusal(err) }));
+      throw err;
+    }
+  }
+
+  /**
+   * Checked and audited before it takes effect: `plan` makes every check and says what will be done,
+   * its entry is written, and only then does `effect` change anything. An entry that cannot be written
+   * refuses the action with nothing changed (RUNBOOK "A full disk"); an effect that fails after its
+   * entry gets a second entry saying it was not done.
+   */
+  async function auditedPlan<P, R>(
+    caller: Caller,
+    action: string,
+    resource: string,
+    plan: () => Promise<P>,
+    details: (p: P) => Record<string, unknown>,
+    effect: (p: P) => Promise<R>,
+  ): Promise<R> {
+    const planned = await audited(caller, action, resource, plan, details);
+    try {
+      return await effect(planned);
+    } catch (err) {
+      const r = refusal(err);
+      await audit
+        .record(fitEvent({ action, user: caller.subject, resource, ip: caller.clientIp, request_id: caller.requestId, result: r.result, reason: `not done: ${r.reason}` }))
+        .catch(() => undefined);
       throw err;
     }
   }
@@ -111,7 +142,7 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
     roles: ['local-admin', 'gateway'],
     register(server: Server, ctx: HandlerContext) {
       const registry = registryHandlers(
-        { projects, workspaces, config: workspaces.gitConfig, ...deps.stores, imagePresent: deps.imagePresent, audited },
+        { projects, workspaces, config: workspaces.gitConfig, ...deps.stores, imagePresent: deps.imagePresent, audited, auditedPlan },
         ctx,
       );
       const impl: pb.WorkspaceServiceServer = {

@@ -36,6 +36,15 @@ export interface RegisterProjectOptions {
   registeredBy: string;
 }
 
+/** A registration checked but not stored yet (ProjectRegistry.plan). */
+export interface PlannedProject {
+  project: Project;
+  /** The repository is already registered as `project`: nothing to store. */
+  stored: boolean;
+  /** Stores it; a concurrent registration of the same repository answers with that one. */
+  commit(): Promise<Project>;
+}
+
 export interface ProjectRegistryOptions {
   repo: ProjectRepo;
   log: Logger;
@@ -59,6 +68,14 @@ export class ProjectRegistry {
    * repository again (same or no name/alias) returns the existing project.
    */
   async register(path: string, opts: RegisterProjectOptions): Promise<Project> {
+    return (await this.plan(path, opts)).commit();
+  }
+
+  /**
+   * Every check of a registration, and the project it would store, without storing it (so that
+   * the registration can be audited first). `stored`: the repository is already this project.
+   */
+  async plan(path: string, opts: RegisterProjectOptions): Promise<PlannedProject> {
     const top = await resolveRepoTopLevel(path);
     if (opts.allowedRoots && !opts.allowedRoots.some((r) => isInside(top, r))) {
       throw new LokiError(
@@ -87,7 +104,7 @@ export class ProjectRegistry {
 
     const same = (e: Project) => (opts.name === undefined || opts.name === e.name) && (opts.alias === undefined || opts.alias === '' || opts.alias === e.alias);
     const existing = await this.repo.byPath(top);
-    if (existing && same(existing)) return existing;
+    if (existing && same(existing)) return { project: existing, stored: true, commit: async () => existing };
     const project: Project = {
       id: `prj-${randomBytes(6).toString('hex')}`,
       name,
@@ -99,17 +116,20 @@ export class ProjectRegistry {
       registeredAtMs: this.clock(),
       alias,
     };
-    const clash = await this.repo.insertUnlessClash(project);
-    if (clash) {
-      // A concurrent registration of this repository won the insert: the same answer as registering it again.
-      if (clash.path === top && same(clash)) return clash;
-      throw new LokiError(
-        'project_exists',
-        clash.path === top ? `${top} is already registered as project "${clash.name}"` : `a project named "${alias && clash.name !== name ? alias : name}" already exists (${clash.path})`,
-      );
-    }
-    this.log.info({ project: project.id, name, path: top, base: baseBranch }, 'project registered');
-    return project;
+    const commit = async (): Promise<Project> => {
+      const clash = await this.repo.insertUnlessClash(project);
+      if (clash) {
+        // A concurrent registration of this repository won the insert: the same answer as registering it again.
+        if (clash.path === top && same(clash)) return clash;
+        throw new LokiError(
+          'project_exists',
+          clash.path === top ? `${top} is already registered as project "${clash.name}"` : `a project named "${alias && clash.name !== name ? alias : name}" already exists (${clash.path})`,
+        );
+      }
+      this.log.info({ project: project.id, name, path: top, base: baseBranch }, 'project registered');
+      return project;
+    };
+    return { project, stored: false, commit };
   }
 
   /** By id (`prj-…`), name or alias. */

@@ -87,6 +87,37 @@ describe('audit log on a full disk', function () {
     assert.match(again.stdout, /loki_/);
   });
 
+  // The registry's grant and its removal: refused with nothing changed, never done and answered as failed.
+  it('registers no project whose registration could not be audited, and removes none whose removal could not', async function () {
+    const kept = makeRepo();
+    const refused = makeRepo();
+    try {
+      assert.equal((await cli('projects', 'register', kept, '--name', 'kept')).code, 0);
+      const filler = fill(auditDir);
+      await padAudit(sd!);
+      const names = async () => (JSON.parse((await cli('projects', 'list', '--json')).stdout) as { projects: Array<{ name: string }> }).projects.map((p) => p.name);
+
+      const r = await cli('projects', 'register', refused, '--name', 'refused');
+      assert.equal(r.code, 8, r.stderr);
+      assert.match(r.stderr, /the audit log could not be written/);
+      const rm = await cli('projects', 'remove', 'kept');
+      assert.equal(rm.code, 8, rm.stderr);
+      assert.match(rm.stderr, /the audit log could not be written/);
+      assert.deepEqual(await names(), ['kept'], 'the refused registration stored nothing and the refused removal removed nothing');
+
+      rmSync(filler);
+      assert.equal((await cli('projects', 'register', refused, '--name', 'refused')).code, 0);
+      assert.equal((await cli('projects', 'remove', 'kept')).code, 0);
+      assert.deepEqual(await names(), ['refused']);
+      const audit = (await cli('enterprise', 'audit', 'tail', '--json')).stdout;
+      assert.match(audit, /"action":"project.register".*"resource":"project:refused".*"result":"success"/);
+      assert.match(audit, /"action":"project.remove".*"resource":"project:kept".*"result":"success"/);
+    } finally {
+      removeDir(kept);
+      removeDir(refused);
+    }
+  });
+
   it('ends a session whose start could not be audited as failed once there is room, instead of leaving it starting', async function () {
     const repo = makeRepo();
     try {
