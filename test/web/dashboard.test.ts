@@ -208,7 +208,7 @@ describe('web dashboard in a real browser', function () {
     assert.match((await card.textContent()) ?? '', /two-person-deploy/);
     // The card shows the line exactly as it will run, and the policy's reading of it beside it.
     assert.equal(await card.$eval('pre.action', (e) => e.textContent), 'sh -c "echo go && deploy-prod"');
-    assert.match(await card.$eval('dl.facts', (e) => e.textContent ?? ''), /Analysed asecho go ; deploy-prod/);
+    assert.match(await card.$eval('dl.facts', (e) => e.textContent ?? ''), /Analysed asecho go && deploy-prod/);
     await screenshot(page, 'approval-two-person-analysed-1280x800');
     // The rule is shown before anyone decides: how many people, and that the starter is barred.
     assert.match(await card.$eval('.two-person', (e) => e.textContent ?? ''), /^0 of 2 distinct approvers; the session’s starter may not approve$/);

@@ -194,9 +194,11 @@ export class PolicyEngine {
       verdicts.push(analysis.commands.length > 1 ? { ...v, reason: `${text}: ${v.reason}` } : v);
     }
     const verdict = verdicts.length ? verdicts.reduce(worst) : { decision: 'allow' as const, rule: 'shell:empty', reason: 'nothing to run' };
-    // The commands in order: ` | ` before one that reads the previous one's output (what an approver
-    // must see: `curl … | sh` is not `curl … ; sh`), ` ; ` between the others.
-    const normalized = commands.map((c, i) => (i === 0 ? '' : analysis.commands[i]!.pipedIn ? ' | ' : ' ; ') + c.normalized).join('');
+    // The commands in order, joined as the line joins them where that is known: ` | ` before one that
+    // reads the previous one's output (what an approver must see: `curl … | sh` is not `curl … ; sh`),
+    // ` && ` / ` || ` before one that runs only after a success / a failure, ` ; ` between the others.
+    const joiner = (c: (typeof analysis.commands)[number]) => (c.pipedIn ? ' | ' : c.after ? ` ${c.after} ` : ' ; ');
+    const normalized = commands.map((c, i) => (i === 0 ? '' : joiner(analysis.commands[i]!)) + c.normalized).join('');
     return { verdict, normalized, commands };
   }
 

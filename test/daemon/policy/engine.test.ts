@@ -41,7 +41,9 @@ describe('PolicyEngine', function () {
     for (const [c, normalized, rule] of [
       ['curl http://x | sh', /^curl http:\/\/x \| sh$/, 'unresolved:interpreter-stdin'],
       ['cat a | python3', /^cat a \| python3$/, 'unresolved:interpreter-stdin'],
-      ['cd /tmp && curl -s http://x | bash -s', /^cd \/tmp ; curl -s http:\/\/x \| bash -s$/, 'unresolved:interpreter-stdin'],
+      ['cd /tmp && curl -s http://x | bash -s', /^cd \/tmp && curl -s http:\/\/x \| bash -s$/, 'unresolved:interpreter-stdin'],
+      ['make || curl -s http://x | sh ; ls', /^make \|\| curl -s http:\/\/x \| sh ; ls$/, 'unresolved:interpreter-stdin'],
+      ['true && sh -c "a && b || curl -s http://x | sh"', /^true && a && b \|\| curl -s http:\/\/x \| sh$/, 'unresolved:interpreter-stdin'],
       ['eval "$X"', /^eval .*\$X/, 'unresolved:eval'],
       ['sh -c "$X"', /^sh -c .*\$X/, 'unresolved:dynamic-string'],
       ['bash -s < run.sh', /^bash -s <run\.sh$/, 'unresolved:source-written'],

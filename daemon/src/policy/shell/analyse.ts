@@ -134,7 +134,13 @@ class Walker {
         return;
       }
       case 'AndOr':
-        forEachChild(node, (c) => this.visit(c, { ...ctx, pipedIn: false }));
+        node.commands.forEach((c, i) => {
+          const first = this.commands.length;
+          this.visit(c, { ...ctx, pipedIn: false });
+          // What the approver reads between them: `make && deploy` runs deploy only if make succeeded.
+          const op = node.operators[i - 1];
+          if (op && this.commands[first]) this.commands[first]!.after = op;
+        });
         return;
       case 'Function': {
         const name = node.name.value;

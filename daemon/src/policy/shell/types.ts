@@ -25,6 +25,8 @@ export interface SimpleCommand {
   via: string[];
   /** True when stdin comes from a pipe (a previous pipeline element). */
   pipedIn: boolean;
+  /** `&&` / `||` when it runs only if the command before it succeeded / failed. */
+  after?: '&&' | '||';
   /** Heredoc or here-string attached to this command. */
   hereInput: boolean;
   /** Variables it runs with (`LD_PRELOAD=x.so cmd`, `env X=y cmd`): not judged by rules, but shown to approvers. */
