@@ -16,7 +16,7 @@ import type { GitConfig } from './config.js';
 import { isInside, projectVisible, type Project, type ProjectRegistry } from './projects.js';
 import { DEFAULT_DISCOVER_DEPTH, discoverRepos, projectHealth, realRoot, syncProject } from './registry.js';
 import { listTasks, lastSessionOf } from './registry-tasks.js';
-import { deleteBranches, findPrunable } from './prune.js';
+import { deleteBranches, findPrunable, type PruneCandidate } from './prune.js';
 import { LearningStore, type LearningRepo } from '../registry/learnings.js';
 import type { WorkspaceManager } from './workspaces.js';
 
@@ -28,7 +28,6 @@ export interface RegistryHandlerDeps {
   sessions?: SessionDirectory | undefined;
   learnings: LearningRepo;
   imagePresent?: (() => Promise<boolean>) | undefined;
-  audited: <T>(caller: Caller, action: string, resource: string, fn: () => Promise<T>, details: (r: T) => Record<string, unknown>) => Promise<T>;
   /** Checked by `plan`, audited, then done by `effect`: an action the audit log cannot record is refused with nothing changed. */
   auditedPlan: <P, R>(
     caller: Caller,
@@ -37,6 +36,7 @@ export interface RegistryHandlerDeps {
     plan: () => Promise<P>,
     details: (p: P) => Record<string, unknown>,
     effect: (p: P) => Promise<R>,
+    undone?: (r: R) => string | undefined,
   ) => Promise<R>;
 }
 
@@ -101,7 +101,7 @@ export class ProjectAccess {
 }
 
 export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext) {
-  const { projects, workspaces, config, sessions, audited, auditedPlan } = deps;
+  const { projects, workspaces, config, sessions, auditedPlan } = deps;
   const access = new ProjectAccess(projects, config);
   const learnings = new LearningStore(deps.learnings);
   const toPb = (p: Project) => projectToPb(p, access.isShared(p));
@@ -229,24 +229,38 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
       // Only what the caller may change: its own projects (admins: all). Shared projects are read-only to others.
       const list = req.project ? [await access.own(caller, req.project)] : (await access.visible(caller)).filter((p) => canAccessOwned(caller, p.registeredBy));
       const all = await workspaces.list();
-      const run = async (): Promise<pb.ProjectPrune[]> => {
-        const out: pb.ProjectPrune[] = [];
-        for (const p of list) {
-          try {
-            const found = await findPrunable(sessions, p, all);
-            out.push({ projectId: p.id, projectName: p.name, branches: req.yes ? await deleteBranches(p, found) : found, error: '' });
-          } catch (err) {
-            out.push({ projectId: p.id, projectName: p.name, branches: [], error: err instanceof Error ? err.message.split('\n')[0]!.slice(0, 300) : 'prune failed' });
-          }
+      const found: Array<{ projectId: string; projectName: string; branches: PruneCandidate[]; error: string }> = [];
+      for (const p of list) {
+        try {
+          found.push({ projectId: p.id, projectName: p.name, branches: await findPrunable(sessions, p, all), error: '' });
+        } catch (err) {
+          found.push({ projectId: p.id, projectName: p.name, branches: [], error: err instanceof Error ? err.message.split('\n')[0]!.slice(0, 300) : 'prune failed' });
         }
-        return out;
-      };
-      const projectsOut = req.yes
-        ? await audited(caller, 'project.prune', `project:${req.project || '*'}`, run, (r) => ({
-            deleted: r.flatMap((p) => p.branches.filter((b) => b.deleted).map((b) => `${p.projectName}:${b.branch}@${b.commit.slice(0, 12)}`)).slice(0, 200),
-          }))
-        : await run();
-      return { projects: projectsOut, dryRun: !req.yes };
+      }
+      if (!req.yes) return { projects: found, dryRun: true };
+      const named = (r: typeof found, which: (b: PruneCandidate) => boolean) =>
+        r.flatMap((p) => p.branches.filter(which).map((b) => `${p.projectName}:${b.branch}@${b.commit.slice(0, 12)}`));
+      // Audited before anything is deleted: the entry names each branch and its commit (what
+      // `git branch NAME COMMIT` needs to bring one back), and a deletion it cannot record is not made.
+      const projectsOut = await auditedPlan(
+        caller,
+        'project.prune',
+        `project:${req.project || '*'}`,
+        async () => found,
+        (r) => ({ deleted: named(r, () => true).slice(0, 200) }),
+        async (r) => {
+          for (const p of r) {
+            const project = list.find((x) => x.id === p.projectId)!;
+            if (p.branches.length) p.branches = await deleteBranches(project, p.branches);
+          }
+          return r;
+        },
+        (r) => {
+          const kept = named(r, (b) => !b.deleted);
+          return kept.length ? `${kept.length} branch(es) kept (moved since, or could not be deleted): ${kept.slice(0, 50).join(', ')}` : undefined;
+        },
+      );
+      return { projects: projectsOut, dryRun: false };
     }),
     listLearnings: unary(ctx, 'WorkspaceService/ListLearnings', async (req: pb.ListLearningsRequest, caller) => {
       requireScope(caller, 'read');

@@ -115,7 +115,7 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
    * Checked and audited before it takes effect: `plan` makes every check and says what will be done,
    * its entry is written, and only then does `effect` change anything. An entry that cannot be written
    * refuses the action with nothing changed (RUNBOOK "A full disk"); an effect that fails after its
-   * entry gets a second entry saying it was not done.
+   * entry, or that `undone` says was done only in part, gets a second entry saying what was not done.
    */
   async function auditedPlan<P, R>(
     caller: Caller,
@@ -124,17 +124,22 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
     plan: () => Promise<P>,
     details: (p: P) => Record<string, unknown>,
     effect: (p: P) => Promise<R>,
+    undone?: (r: R) => string | undefined,
   ): Promise<R> {
     const planned = await audited(caller, action, resource, plan, details);
+    const notDone = (result: 'denied' | 'error', reason: string) =>
+      audit.record(fitEvent({ action, user: caller.subject, resource, ip: caller.clientIp, request_id: caller.requestId, result, reason: `not done: ${reason}` })).catch(() => undefined);
+    let r: R;
     try {
-      return await effect(planned);
+      r = await effect(planned);
     } catch (err) {
-      const r = refusal(err);
-      await audit
-        .record(fitEvent({ action, user: caller.subject, resource, ip: caller.clientIp, request_id: caller.requestId, result: r.result, reason: `not done: ${r.reason}` }))
-        .catch(() => undefined);
+      const why = refusal(err);
+      await notDone(why.result, why.reason);
       throw err;
     }
+    const part = undone?.(r);
+    if (part) await notDone('error', part);
+    return r;
   }
 
   return {
@@ -142,7 +147,7 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
     roles: ['local-admin', 'gateway'],
     register(server: Server, ctx: HandlerContext) {
       const registry = registryHandlers(
-        { projects, workspaces, config: workspaces.gitConfig, ...deps.stores, imagePresent: deps.imagePresent, audited, auditedPlan },
+        { projects, workspaces, config: workspaces.gitConfig, ...deps.stores, imagePresent: deps.imagePresent, auditedPlan },
         ctx,
       );
       const impl: pb.WorkspaceServiceServer = {

@@ -118,6 +118,31 @@ describe('audit log on a full disk', function () {
     }
   });
 
+  // A prune's entry is the record of the deleted branches' commits: no entry, no deletion.
+  it('deletes no session branch whose pruning could not be audited', async function () {
+    const repo = makeRepo();
+    try {
+      assert.equal((await cli('projects', 'register', repo, '--name', 'pruned')).code, 0);
+      const orphan = 'loki/session-1700000000-77';
+      execFileSync('git', ['branch', orphan], { cwd: repo });
+      const commit = execFileSync('git', ['rev-parse', orphan], { cwd: repo, encoding: 'utf8' }).trim();
+      const filler = fill(auditDir);
+      await padAudit(sd!);
+      const r = await cli('projects', 'prune', 'pruned', '--yes');
+      assert.equal(r.code, 8, r.stderr);
+      assert.match(r.stderr, /the audit log could not be written/);
+      assert.equal(execFileSync('git', ['branch', '--list', orphan], { cwd: repo, encoding: 'utf8' }).trim(), orphan, 'the branch is still there');
+
+      rmSync(filler);
+      assert.equal((await cli('projects', 'prune', 'pruned', '--yes')).code, 0);
+      assert.equal(execFileSync('git', ['branch', '--list', orphan], { cwd: repo, encoding: 'utf8' }).trim(), '');
+      const audit = (await cli('enterprise', 'audit', 'tail', '--event', 'project.prune', '--json')).stdout;
+      assert.ok(audit.includes(`"pruned:${orphan}@${commit.slice(0, 12)}"`), audit);
+    } finally {
+      removeDir(repo);
+    }
+  });
+
   it('ends a session whose start could not be audited as failed once there is room, instead of leaving it starting', async function () {
     const repo = makeRepo();
     try {
