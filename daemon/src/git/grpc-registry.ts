@@ -29,16 +29,19 @@ export interface RegistryHandlerDeps {
   learnings: LearningRepo;
   imagePresent?: (() => Promise<boolean>) | undefined;
   /** Checked by `plan`, audited, then done by `effect`: an action the audit log cannot record is refused with nothing changed. */
-  auditedPlan: <P, R>(
-    caller: Caller,
-    action: string,
-    resource: string,
-    plan: () => Promise<P>,
-    details: (p: P) => Record<string, unknown>,
-    effect: (p: P) => Promise<R>,
-    undone?: (r: R) => string | undefined,
-  ) => Promise<R>;
+  auditedPlan: AuditedPlan;
 }
+
+/** An action audited between its checks (`plan`) and its effect; `undone` names what the effect left undone. */
+export type AuditedPlan = <P, R>(
+  caller: Caller,
+  action: string,
+  resource: string,
+  plan: () => Promise<P>,
+  details: (p: P) => Record<string, unknown>,
+  effect: (p: P) => Promise<R>,
+  undone?: (r: R) => string | undefined,
+) => Promise<R>;
 
 export function isAdmin(caller: Caller): boolean {
   // Nobody's subject is empty, so only the local admin and `*` holders pass.

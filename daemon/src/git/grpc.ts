@@ -14,7 +14,7 @@ import type { ServiceModule } from '../grpc/module.js';
 import { unary, type HandlerContext } from '../grpc/wrap.js';
 import type { PrResult } from './pr.js';
 import type { ProjectRegistry } from './projects.js';
-import { ProjectAccess, registryHandlers, type RegistryHandlerDeps } from './grpc-registry.js';
+import { ProjectAccess, registryHandlers, type AuditedPlan, type RegistryHandlerDeps } from './grpc-registry.js';
 import type { DiffSummary } from './summary.js';
 import type { AgentTrail } from './trail.js';
 import type { Workspace, WorkspaceManager } from './workspaces.js';
@@ -117,30 +117,19 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
    * refuses the action with nothing changed (RUNBOOK "A full disk"); an effect that fails after its
    * entry, or that `undone` says was done only in part, gets a second entry saying what was not done.
    */
-  async function auditedPlan<P, R>(
-    caller: Caller,
-    action: string,
-    resource: string,
-    plan: () => Promise<P>,
-    details: (p: P) => Record<string, unknown>,
-    effect: (p: P) => Promise<R>,
-    undone?: (r: R) => string | undefined,
-  ): Promise<R> {
+  const auditedPlan: AuditedPlan = async (caller, action, resource, plan, details, effect, undone) => {
     const planned = await audited(caller, action, resource, plan, details);
     const notDone = (result: 'denied' | 'error', reason: string) =>
       audit.record(fitEvent({ action, user: caller.subject, resource, ip: caller.clientIp, request_id: caller.requestId, result, reason: `not done: ${reason}` })).catch(() => undefined);
-    let r: R;
-    try {
-      r = await effect(planned);
-    } catch (err) {
+    const r = await effect(planned).catch(async (err: unknown) => {
       const why = refusal(err);
       await notDone(why.result, why.reason);
       throw err;
-    }
+    });
     const part = undone?.(r);
     if (part) await notDone('error', part);
     return r;
-  }
+  };
 
   return {
     name: 'loki.v1.WorkspaceService',
