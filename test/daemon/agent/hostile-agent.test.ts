@@ -183,7 +183,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     const { s, runner } = await session();
     const client = runner.client;
     const err = await new Promise<ServiceError | null>((res) =>
-      client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' }, events: [] }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
+      client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' }, events: [], decideSeq: 0 }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
     );
     assert.equal(err?.code, status.DEADLINE_EXCEEDED);
     await until('back to running', async () => (await sd.feature.manager.get(ADMIN, s.id)).state === 'running');
@@ -196,7 +196,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     // from the pipe); an approver is shown the line itself first, the analysis beside it.
     const line = 'echo harmless | sh';
     const err = await new Promise<ServiceError | null>((res) =>
-      runner.client.decide({ action: { action: { $case: 'shell', shell: line }, tool: 't', detail: '' }, events: [] }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null) => res(e)),
+      runner.client.decide({ action: { action: { $case: 'shell', shell: line }, tool: 't', detail: '' }, events: [], decideSeq: 0 }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null) => res(e)),
     );
     assert.equal(err?.code, status.DEADLINE_EXCEEDED, 'the Decide waited for a human');
     const [pending] = await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });
