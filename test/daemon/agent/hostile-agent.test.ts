@@ -94,6 +94,10 @@ describe('security review: a hostile agent-runner on the agent socket', function
     await assert.rejects(runner.decide({ $case: 'writePath', writePath: 'a\0b' }), (e) => grpcCode(e) === status.INVALID_ARGUMENT);
     // An int64 beyond what JavaScript holds exactly is the agent's mistake: INVALID_ARGUMENT naming the field, not INTERNAL.
     await assert.rejects(runner.report([{ type: 'usage', inputTokens: 2 ** 62 }]), (e) => grpcCode(e) === status.INVALID_ARGUMENT && /events\[\]\.input_tokens is out of range/.test(String((e as Error).message)));
+    await assert.rejects(runner.report([{ type: 'log', runnerSeq: 2 ** 62 }]), (e) => grpcCode(e) === status.INVALID_ARGUMENT && /events\[\]\.runner_seq is out of range/.test(String((e as Error).message)));
+    await assert.rejects(runner.decide({ $case: 'shell', shell: 'ls' }, 'test', 2 ** 62), (e) => grpcCode(e) === status.INVALID_ARGUMENT && /decide_seq is out of range/.test(String((e as Error).message)));
+    // A negative Decide number is no number: decided as sent.
+    assert.equal((await runner.decide({ $case: 'shell', shell: 'ls' }, 'test', -5)).decision, 'allow');
     await runner.report([{ type: 'log', message: 'y'.repeat(100_000) }]);
     const [last] = await sd.feature.manager.store.events(s.id, (await sd.feature.manager.get(ADMIN, s.id)).eventsTotal - 1, 1);
     assert.ok(last!.message.length <= 8 * 1024 + 1, `message clipped (${last!.message.length})`);
