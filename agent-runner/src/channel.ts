@@ -66,6 +66,8 @@ export function fullEvent(e: EventInput): AgentEvent {
 export class AgentLink {
   readonly client: AgentServiceClient;
   private stop = false;
+  /** The number of the last Decide asked (AgentDecideRequest.decide_seq), from 1 after this runner's Hello. */
+  private decideSeq = 0;
 
   constructor(socketPath: string) {
     this.client = new AgentServiceClient(`unix:${socketPath}`, credentials.createInsecure(), {
@@ -92,6 +94,8 @@ export class AgentLink {
   }
 
   async hello(): Promise<SessionBrief> {
+    // lokid counts this runner's Decides from 1 again after its Hello.
+    this.decideSeq = 0;
     return this.call(this.client.hello, { runnerVersion: RUNNER_VERSION, pid: process.pid }, 60_000);
   }
 
@@ -100,12 +104,16 @@ export class AgentLink {
    * daemon restart (UNAVAILABLE) is asked again: nothing ran yet, so re-asking
    * is safe. `once` (the Claude hook) fails fast instead, and fails closed.
    * `events` (not reported yet) are recorded by the daemon before it decides:
-   * reporting and asking in one round trip.
+   * reporting and asking in one round trip. Numbered once, here: asked again, the same number
+   * tells lokid it is the same Decide, so one whose answer a restart cut off after a human
+   * decided gets that answer instead of a second approval. `once` (a hook process of its own,
+   * with no Hello) sends no number.
    */
   async decide(action: AgentAction, opts: { once?: boolean; signal?: AbortSignal; events?: AgentEvent[] } = {}): Promise<AgentDecideResponse> {
+    const decideSeq = opts.once ? 0 : ++this.decideSeq;
     for (;;) {
       try {
-        const res = await this.call(this.client.decide, { action, events: opts.events ?? [] }, undefined, opts.signal, !opts.once);
+        const res = await this.call(this.client.decide, { action, events: opts.events ?? [], decideSeq }, undefined, opts.signal, !opts.once);
         if (res.stopRequested) this.stop = true;
         return res;
       } catch (err) {

@@ -40,7 +40,7 @@ export async function warmUp(): Promise<boolean> {
     const ok = (err: unknown) => err === null;
     try {
       const hello = await new Promise((r) => client.hello({ runnerVersion: '', pid: 0 }, new Metadata(), { deadline }, (err) => r(ok(err))));
-      const decide = await new Promise((r) => client.decide({ action: { action: { $case: 'shell', shell: 'true' }, tool: '', detail: '' }, events: [event] }, new Metadata(), { deadline }, (err) => r(ok(err))));
+      const decide = await new Promise((r) => client.decide({ action: { action: { $case: 'shell', shell: 'true' }, tool: '', detail: '' }, events: [event], decideSeq: 0 }, new Metadata(), { deadline }, (err) => r(ok(err))));
       return hello === true && decide === true;
     } finally {
       client.close();

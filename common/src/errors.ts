@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   session_not_found: 'not_found',
   session_not_active: 'failed_precondition',
   session_limit_reached: 'resource_exhausted',
+  decide_seq_reused: 'invalid_argument',
   internal: 'internal',
 } as const satisfies Record<string, ErrorKind>;
 

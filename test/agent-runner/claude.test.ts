@@ -67,7 +67,8 @@ describe('agent-runner claude PreToolUse hook', () => {
     const r = await runHook(socket, hookInput('Bash', { command: 'npm test', description: 'run tests' }));
     assert.equal(r.code, 0);
     assert.deepEqual(JSON.parse(r.stdout), { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: 'ok' } });
-    assert.deepEqual(hooks.decisions.at(-1)!.req, { action: { kind: 'shell', command: 'npm test' }, tool: 'Bash', detail: 'run tests' });
+    // A hook is a process of its own per tool call, with no Hello: its Decide is unnumbered (0).
+    assert.deepEqual(hooks.decisions.at(-1)!.req, { action: { kind: 'shell', command: 'npm test' }, tool: 'Bash', detail: 'run tests', decideSeq: 0 });
   });
 
   it('answers deny with the policy reason and reports the denial', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LokiError } from '../../common/src/index.js';
 import { createAgentChannels } from '../../daemon/src/agent/index.js';
 import { quietLogger } from '../helpers/daemon.js';
 import { recordingHooks, scriptBrief, type RecordingHooks } from '../daemon/agent/hooks.js';
@@ -179,5 +180,29 @@ describe('agent-runner script provider in a real sandbox', function () {
     assert.deepEqual(decided, ['shell', 'shell', 'commit']);
     assert.equal(hooks.events.filter((e) => e.sessionId === 'sess-restart').at(-1)!.event.type, 'finished');
     assert.equal(readFileSync(join(ws, 'two.txt'), 'utf8'), '2\n');
+  });
+
+  it('numbers its Decides from 1 and sends one that failed UNAVAILABLE (lokid restarting) again with the same number', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script7');
+    const ask = 'ask deploy; echo ok > ok.txt';
+    hooks.briefs.set('sess-seq', scriptBrief('sess-seq', [{ run: 'echo 1 > one.txt' }, { run: ask }, { run: 'echo 3 > three.txt' }]));
+    const { info } = await run.start('sess-seq', ws);
+    const held = async (n: number) => {
+      const end = Date.now() + 30_000;
+      for (;;) {
+        const found = hooks.held.filter((h) => h.req.action.kind === 'shell' && h.req.action.command === ask);
+        if (found.length >= n) return found;
+        if (Date.now() > end) throw new Error(`the runner asked ${found.length} times, not ${n}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    // The call fails as when lokid stops while the Decide waits for a human (UNAVAILABLE): the runner asks again.
+    (await held(1))[0]!.fail(new LokiError('unavailable', 'lokid is restarting'));
+    const [first, again] = await held(2);
+    again!.release({ decision: 'allow', reason: 'approved by alice', rule: 'approval:apr-1', approvalId: 'apr-1' });
+    assert.equal((await run.waitExit(info.id)).exitCode, 0);
+    assert.deepEqual([first!.req.decideSeq, again!.req.decideSeq], [2, 2], 'the same Decide, the same number');
+    assert.deepEqual(hooks.decisions.filter((d) => d.sessionId === 'sess-seq').map((d) => d.req.decideSeq), [1, 2, 3, 4], 'three steps and the commit of what they left');
+    assert.equal(readFileSync(join(ws, 'three.txt'), 'utf8'), '3\n');
   });
 });

@@ -57,20 +57,21 @@ export function toActionRequest(req: AgentDecideRequest): AgentActionRequest {
   const a = req.action?.action;
   const tool = clip(req.action?.tool, MAX_SHORT);
   const detail = clip(req.action?.detail, 1024);
+  const decideSeq = nonNegInt(req.decideSeq, Number.MAX_SAFE_INTEGER);
   if (!a) throw new LokiError('invalid_argument', 'action must set one of shell, write_path, read_path, delete_path, commit_message, phase');
   switch (a.$case) {
     case 'shell':
-      return { action: { kind: 'shell', command: bounded('shell', a.shell, MAX_COMMAND_CHARS) }, tool, detail };
+      return { action: { kind: 'shell', command: bounded('shell', a.shell, MAX_COMMAND_CHARS) }, tool, detail, decideSeq };
     case 'writePath':
-      return { action: { kind: 'write', path: bounded('write_path', a.writePath, MAX_PATH_CHARS) }, tool, detail };
+      return { action: { kind: 'write', path: bounded('write_path', a.writePath, MAX_PATH_CHARS) }, tool, detail, decideSeq };
     case 'readPath':
-      return { action: { kind: 'read', path: bounded('read_path', a.readPath, MAX_PATH_CHARS) }, tool, detail };
+      return { action: { kind: 'read', path: bounded('read_path', a.readPath, MAX_PATH_CHARS) }, tool, detail, decideSeq };
     case 'deletePath':
-      return { action: { kind: 'delete', path: bounded('delete_path', a.deletePath, MAX_PATH_CHARS) }, tool, detail };
+      return { action: { kind: 'delete', path: bounded('delete_path', a.deletePath, MAX_PATH_CHARS) }, tool, detail, decideSeq };
     case 'commitMessage':
-      return { action: { kind: 'commit', message: bounded('commit_message', a.commitMessage, MAX_MESSAGE_CHARS) }, tool, detail };
+      return { action: { kind: 'commit', message: bounded('commit_message', a.commitMessage, MAX_MESSAGE_CHARS) }, tool, detail, decideSeq };
     case 'phase':
-      return { action: { kind: 'phase', name: bounded('phase', a.phase, MAX_SHORT) }, tool, detail };
+      return { action: { kind: 'phase', name: bounded('phase', a.phase, MAX_SHORT) }, tool, detail, decideSeq };
   }
 }
 

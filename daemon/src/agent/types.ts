@@ -29,6 +29,8 @@ export interface AgentActionRequest {
   action: AgentActionData;
   tool: string;
   detail: string;
+  /** The runner's number for this Decide (0: not numbered); the same number again is answered as before. */
+  decideSeq: number;
 }
 
 export interface AgentDecision {

@@ -13,7 +13,8 @@ const INT64_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> =
   '/loki.v1.AuditService/Query': { '7': 'cursor' },
   '/loki.v1.SessionService/Events': { '2': 'after_seq', '3': 'after_gid' },
   '/loki.v1.SandboxService/Start': { '5.1': 'limits.memory_bytes', '5.3': 'limits.pids' },
-  '/loki.v1.AgentService/Report': { '1.5': 'events[].input_tokens', '1.6': 'events[].output_tokens' },
+  '/loki.v1.AgentService/Report': { '1.5': 'events[].input_tokens', '1.6': 'events[].output_tokens', '1.12': 'events[].runner_seq' },
+  '/loki.v1.AgentService/Decide': { '3': 'decide_seq', '2.5': 'events[].input_tokens', '2.6': 'events[].output_tokens', '2.12': 'events[].runner_seq' },
 };
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -44,6 +44,12 @@ function actionKind(a: Action): string {
   return a.kind;
 }
 
+/** Why a decided approval allows (`allowed`: its outcome) or denies its action: the words the agent is answered with. */
+export function approvalReason(a: Approval, allowed: boolean): string {
+  if (a.status === 'expired') return allowed ? 'approval timed out and policy.approvals.on_timeout is allow' : 'the approval timed out';
+  return `${a.status === 'approved' ? 'approved' : 'rejected'} by ${a.decidedBy}${a.comment ? `: ${a.comment}` : ''}`;
+}
+
 /** The exact shell command of an approval, for its audit entry (fitEvent cuts a long one and says so). */
 function commandDetail(command: string): { command?: string } {
   return command ? { command } : {};
@@ -114,7 +120,7 @@ export class PolicyService {
   }
 
   private approved(d: Decision, a: Approval): DecideResult {
-    return { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: a.status === 'approved' ? `approved by ${a.decidedBy}${a.comment ? `: ${a.comment}` : ''}` : 'approval timed out and policy.approvals.on_timeout is allow', approvalId: a.id };
+    return { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: approvalReason(a, true), approvalId: a.id };
   }
 
   private async waitFor(d: Decision, a: Approval, o: DecideOptions): Promise<DecideResult> {
@@ -127,8 +133,7 @@ export class PolicyService {
       const done = await this.opts.approvals.waitForDecision(a.id, ac.signal);
       const outcome = this.opts.approvals.outcome(done);
       if (outcome === 'allow') return this.approved(d, await this.opts.approvals.consume(a.id, done.sessionId, d.actionHash));
-      const why = done.status === 'expired' ? 'the approval timed out' : `rejected by ${done.decidedBy}${done.comment ? `: ${done.comment}` : ''}`;
-      return { ...d, decision: 'deny', rule: `approval:${a.id}`, reason: why, approvalId: a.id };
+      return { ...d, decision: 'deny', rule: `approval:${a.id}`, reason: approvalReason(done, false), approvalId: a.id };
     } catch (err) {
       if (!ac.signal.aborted) throw err;
       return { ...d, approvalId: a.id }; // still pending: the caller keeps the approval id and asks again

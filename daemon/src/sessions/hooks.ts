@@ -2,6 +2,7 @@
 // always comes from the socket the call arrived on; profile, owner and mode come
 // from the stored session, never from the runner. Every action is decided by
 // the policy engine and appended to the session's agent trail by the daemon.
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { LokiError } from '../../../common/src/index.js';
 import type { ModelProxies } from '../agent/model-proxies.js';
@@ -12,11 +13,11 @@ import type { AgentTrail } from '../git/trail.js';
 import type { LearningStore } from '../registry/learnings.js';
 import { DAEMON_CLOSING, type ApprovalWaits } from '../policy/approval-waits.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from '../policy/engine.js';
-import type { PolicyService } from '../policy/service.js';
+import { approvalReason, type PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
 import type { SessionRuntime } from './runtime.js';
 import { isTerminal, sessionWorkspace, TASK_STATUSES, type Session, type TaskStatus } from './types.js';
-import type { CounterUpdate } from './repo.js';
+import type { CounterUpdate, DecideRecord } from './repo.js';
 
 /** What the openai runner calls on the model socket: a path prefix, never the upstream's real URL. */
 export const MODEL_PROXY_BASE_URL = 'http://model-proxy.loki.invalid/v1';
@@ -62,6 +63,12 @@ function target(a: Action): string {
     default:
       return a.path;
   }
+}
+
+/** A numbered Decide: its number and its action's content (kind and target) hashed, what a record of it is bound to. */
+function numbered(req: AgentActionRequest): Pick<DecideRecord, 'seq' | 'hash'> | undefined {
+  if (!req.decideSeq) return undefined;
+  return { seq: req.decideSeq, hash: createHash('sha256').update(JSON.stringify(req.action)).digest('hex') };
 }
 
 function parseData(json: string): Record<string, unknown> {
@@ -123,6 +130,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const s = await this.live(sessionId);
     const action = req.action as Action;
     if (s.stopRequested) return this.record(s, req, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');
+    const again = await this.answeredBefore(s, req);
+    if (again) return again;
     // Over the event quota every action is denied without a decision event (recording it would add what the quota forbids).
     const maxEvents = this.o.config.quotas.events;
     if (s.eventsTotal >= maxEvents) return { decision: 'deny', reason: (await this.noteBreach(sessionId, 'events', maxEvents)).message, rule: 'quota:events', approvalId: '' };
@@ -149,7 +158,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
             this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
     });
     if (!approval) return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
-    await this.o.rt.store.updateCounters(sessionId, { decision: 'ask' });
+    // Noted before the approval can be used: the same Decide sent again after a crash finds what answers it.
+    const n = numbered(req);
+    await this.o.rt.store.updateCounters(sessionId, { decision: 'ask', ...(n ? { decide: { ...n, approvalId: approval.id } } : {}) });
     const wait = this.o.waits.begin(sessionId);
     const onAbort = () => wait.abort();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -177,8 +188,37 @@ export class SessionAgentHooks implements AgentChannelHooks {
     // The daemon is closing: no verdict. The runner's call fails UNAVAILABLE and it asks the restarted
     // daemon again, which finds the same approval (a deny here would skip the action the human may approve).
     if (outcome === 'pending' && wait.signal.reason === DAEMON_CLOSING) throw DAEMON_CLOSING;
-    const why = outcome === 'pending' ? 'stopped waiting for the approval' : decided.status === 'expired' ? 'the approval timed out' : `rejected by ${decided.decidedBy}${decided.comment ? `: ${decided.comment}` : ''}`;
+    const why = outcome === 'pending' ? 'stopped waiting for the approval' : approvalReason(decided, false);
     return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false);
+  }
+
+  /**
+   * The runner sends a numbered Decide again when lokid died before its answer left (its call
+   * failed UNAVAILABLE). The recorded answer, or the approval it waited on, answers it: a human
+   * is not asked twice for one action, and a denied action is not put to another human. The
+   * runner is untrusted: the record is bound to the action's content, so its number sent with
+   * another action (or a number below the last) is refused rather than given another's answer.
+   * Undefined: decide it as usual (a new number, or an approval still pending or not yet used).
+   */
+  private async answeredBefore(s: Session, req: AgentActionRequest): Promise<AgentDecision | undefined> {
+    const n = numbered(req);
+    const last = n && (await this.o.rt.store.lastDecide(s.id));
+    if (!n || !last || n.seq > last.seq) return undefined;
+    if (n.seq < last.seq || n.hash !== last.hash) {
+      const why = n.seq < last.seq ? `is below the last one answered (${last.seq})` : 'was already used for another action';
+      throw new LokiError('decide_seq_reused', `decide_seq ${n.seq} ${why}; number each Decide once, one more than the last`);
+    }
+    if (last.answer) return last.answer;
+    const a = last.approvalId ? await this.o.policy.approvals.get(last.approvalId).catch(() => undefined) : undefined;
+    const outcome = a && this.o.policy.approvals.outcome(a);
+    if (!a || !outcome || outcome === 'pending' || (outcome === 'allow' && !a.consumedAt)) return undefined;
+    // Decided, and (an allow) used by this very Decide: lokid died before recording the answer.
+    const r: AgentDecision = { decision: outcome, reason: approvalReason(a, outcome === 'allow'), rule: `approval:${a.id}`, approvalId: a.id };
+    if (outcome === 'allow') {
+      // Its policy.allow entry may have died with the old process: the allow that now leaves is on record.
+      await this.o.audit.record(fitEvent({ action: 'policy.allow', user: `session:${s.id}`, resource: `session:${s.id}`, details: { normalized: a.normalized.slice(0, 1000), rule: r.rule, action_hash: a.actionHash, approval_id: a.id, decide_seq: n.seq, resent: true }, result: 'success' }));
+    }
+    return this.record(s, req, r, a.normalized, false);
   }
 
   /**
@@ -218,7 +258,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
 
   private async consumeOverride(d: Decision, approvalId: string, sessionId: string, subject: string): Promise<Decision> {
     const a = await this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash);
-    const out: Decision = { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: `approved by ${a.decidedBy}` };
+    const out: Decision = { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: approvalReason(a, true) };
     return this.overrideAllow(out, sessionId, subject);
   }
 
@@ -232,7 +272,13 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return set;
   }
 
-  /** Appends the decision to the event log and the agent trail, in the order the daemon saw it. */
+  /** A numbered Decide's final answer, kept in the transaction of its decision event (see answeredBefore). */
+  private answerOf(req: AgentActionRequest, r: AgentDecision): CounterUpdate {
+    const n = numbered(req);
+    return n ? { decide: { ...n, approvalId: r.approvalId, answer: { decision: r.decision, reason: r.reason, rule: r.rule, approvalId: r.approvalId } } } : {};
+  }
+
+  /** Appends the decision to the event log and the agent trail (a numbered Decide's answer with it), in the order the daemon saw it. */
   private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true): Promise<AgentDecision> {
     const a = req.action as Action;
     const what = target(a);
@@ -243,7 +289,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       'decision',
       `${r.decision} ${a.kind} ${what.slice(0, 200)}${r.decision === 'deny' ? `: ${r.reason}` : ''}`,
       { kind: a.kind, target: what.slice(0, 1000), tool: req.tool, decision: r.decision, rule: r.rule, reason: r.reason, normalized: normalized.slice(0, 1000), approval_id: r.approvalId },
-      count ? { counters: { decision: r.decision } } : {},
+      { counters: { ...(count ? { decision: r.decision } : {}), ...this.answerOf(req, r) } },
     );
     this.o.trail.append(s.id, {
       action: `agent_${a.kind}`,

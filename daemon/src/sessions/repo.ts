@@ -4,6 +4,7 @@
 // compare-and-set of the state plus its event), and callers act on its result,
 // never on an earlier read (see docs/architecture.md).
 // Other features read sessions only through `SessionDirectory` (async, read-only).
+import type { AgentDecision } from '../agent/types.js';
 import type { Provider, Session, SessionEvent, SessionState, TaskStatus } from './types.js';
 
 export interface NewSession {
@@ -32,8 +33,24 @@ export interface CounterUpdate {
   decision?: 'allow' | 'deny' | 'ask';
   /** The runner's number of the event recorded with this update: kept as the highest recorded (see lastRunnerSeq). */
   runnerSeq?: number;
-  /** A runner said hello: its events are numbered from 1 again. */
+  /** A runner said hello: its events and Decides are numbered from 1 again (clears the DecideRecord). */
   runnerStart?: boolean;
+  /** The runner's latest numbered Decide: replaces the record unless a higher number is already kept. */
+  decide?: DecideRecord;
+}
+
+/**
+ * The runner's last numbered Decide (AgentDecideRequest.decide_seq) and what answers it: only
+ * the last one is kept per session, since the runner sends again only the Decide it is waiting on.
+ */
+export interface DecideRecord {
+  seq: number;
+  /** The action's content (kind and target) hashed: the number sent again for another action is refused. */
+  hash: string;
+  /** The approval this Decide waits on or was answered by; '' when none was asked for. */
+  approvalId: string;
+  /** The final answer, once recorded (in the transaction of its `decision` event); undefined while a human decides. */
+  answer?: AgentDecision;
 }
 
 export interface SessionTotals {
@@ -104,6 +121,8 @@ export interface SessionRepo {
   updateCounters(id: string, counters: CounterUpdate): Promise<void>;
   /** The highest runner number recorded for the session's events since its runner said hello (0: none). */
   lastRunnerSeq(id: string): Promise<number>;
+  /** The runner's last numbered Decide since it said hello; undefined when none. */
+  lastDecide(id: string): Promise<DecideRecord | undefined>;
   hasTask(id: string, taskId: string): Promise<boolean>;
   /** Distinct tasks of a session (the per-session quota counts these). */
   taskCount(id: string): Promise<number>;

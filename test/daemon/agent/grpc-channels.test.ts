@@ -80,7 +80,7 @@ describe('AgentChannels', () => {
     md.set('x-loki-session', 's2');
     await unaryCall(c.report.bind(c), { events: [event('log', 'hi')] }, md);
     await unaryCall(c.heartbeat.bind(c), { iteration: 3 }, md);
-    await unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: [] }, md);
+    await unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: [], decideSeq: 0 }, md);
     assert.deepEqual(hooks.events.map((e) => e.sessionId), ['s1']);
     assert.deepEqual(hooks.heartbeats, [{ sessionId: 's1', iteration: 3 }]);
     assert.deepEqual(hooks.decisions.map((d) => [d.sessionId, d.req.action]), [['s1', { kind: 'shell', command: 'ls' }]]);
@@ -89,7 +89,7 @@ describe('AgentChannels', () => {
   it('blocks Decide until the hook decides, and aborts the hook when the runner cancels', async () => {
     await channels.open('s1');
     const c = connect('s1');
-    const first = unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ask deploy' }, tool: 'shell', detail: '' }, events: [] });
+    const first = unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ask deploy' }, tool: 'shell', detail: '' }, events: [], decideSeq: 0 });
     await until(() => hooks.held.length === 1);
     let settled = false;
     void first.finally(() => (settled = true));
@@ -101,7 +101,7 @@ describe('AgentChannels', () => {
     assert.equal(res.legacyDecision, 'allow', 'a runner started before the enums reads the same decision');
     assert.equal(res.reason, 'approved by alice');
 
-    const call = c.decide({ action: { action: { $case: 'shell', shell: 'ask again' }, tool: 'shell', detail: '' }, events: [] }, () => undefined);
+    const call = c.decide({ action: { action: { $case: 'shell', shell: 'ask again' }, tool: 'shell', detail: '' }, events: [], decideSeq: 0 }, () => undefined);
     await until(() => hooks.held.length === 2);
     assert.equal(hooks.held[1]!.signal.aborted, false);
     call.cancel();
@@ -111,25 +111,25 @@ describe('AgentChannels', () => {
   it('records the events a Decide carries before deciding it (report and ask in one round trip), and passes a stop request back', async () => {
     await channels.open('s1');
     const c = connect('s1');
-    const held = unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ask deploy' }, tool: 'shell', detail: '' }, events: [event('iteration', 'step 1'), event('tool_call', '$ deploy')] });
+    const held = unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ask deploy' }, tool: 'shell', detail: '' }, events: [event('iteration', 'step 1'), event('tool_call', '$ deploy')], decideSeq: 0 });
     await until(() => hooks.held.length === 1);
     // While the decision waits, its events are already recorded, in order.
     assert.deepEqual(hooks.events.map((e) => [e.sessionId, e.event.type, e.event.message]), [['s1', 'iteration', 'step 1'], ['s1', 'tool_call', '$ deploy']]);
     hooks.held[0]!.release(allow());
     assert.equal((await held).stopRequested, false);
     hooks.stop.add('s1');
-    const res = await unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: [event('tool_call', '$ ls')] });
+    const res = await unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: [event('tool_call', '$ ls')], decideSeq: 0 });
     assert.equal(res.decision, PolicyDecision.POLICY_DECISION_ALLOW);
     assert.equal(res.stopRequested, true);
     // Events over a quota are dropped (as a Report's are), and the action is still decided.
     hooks.report = () => Promise.reject(new LokiError('resource_exhausted', 'session s1 reached its quota of 1 events'));
-    const over = await unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: [event('log', 'one too many')] });
+    const over = await unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: [event('log', 'one too many')], decideSeq: 0 });
     assert.equal(over.decision, PolicyDecision.POLICY_DECISION_ALLOW);
     // More events than one Report may carry are refused like that Report, before any is recorded or the action decided.
     const decided = hooks.decisions.length;
     hooks.report = () => Promise.reject(new Error('must not be called'));
     const many = Array.from({ length: 201 }, (_, i) => event('log', String(i)));
-    await assert.rejects(unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: many }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
+    await assert.rejects(unaryCall(c.decide.bind(c), { action: { action: { $case: 'shell', shell: 'ls' }, tool: 'shell', detail: '' }, events: many, decideSeq: 0 }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
     assert.equal(hooks.decisions.length, decided);
   });
 
@@ -178,7 +178,7 @@ describe('AgentChannels', () => {
     assert.ok(e.message.length <= 8 * 1024);
     assert.ok(e.agent.length <= 64);
     assert.equal(e.inputTokens, 0);
-    await assert.rejects(unaryCall(c.decide.bind(c), { action: undefined, events: [] }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
+    await assert.rejects(unaryCall(c.decide.bind(c), { action: undefined, events: [], decideSeq: 0 }), (err: { code: number }) => err.code === status.INVALID_ARGUMENT);
   });
 
   it('re-opens a session after close and after the daemon side went away (stale socket)', async () => {

@@ -10,7 +10,7 @@ export interface RecordingHooks extends AgentChannelHooks {
   events: { sessionId: string; event: AgentEventData }[];
   heartbeats: { sessionId: string; iteration: number }[];
   /** Actions whose decision is being held (the `ask` path), with their release. */
-  held: { req: AgentActionRequest; signal: AbortSignal; release(d: AgentDecision): void }[];
+  held: { req: AgentActionRequest; signal: AbortSignal; release(d: AgentDecision): void; fail(err: Error): void }[];
   stop: Set<string>;
   /** Sessions whose commits are denied (as a policy rule would). */
   denyCommits: Set<string>;
@@ -41,7 +41,7 @@ export function recordingHooks(brief: (sessionId: string) => SessionBriefData): 
         d = { decision: 'deny', reason: 'destructive command: rm -rf /', rule: 'blocked-commands', approvalId: '' };
       } else if (a.kind === 'shell' && a.command.startsWith('ask ')) {
         d = await new Promise<AgentDecision>((resolve, reject) => {
-          h.held.push({ req, signal, release: resolve });
+          h.held.push({ req, signal, release: resolve, fail: reject });
           signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
         });
       } else if (a.kind === 'commit' && h.denyCommits.has(sessionId)) {

@@ -94,6 +94,10 @@ describe('security review: a hostile agent-runner on the agent socket', function
     await assert.rejects(runner.decide({ $case: 'writePath', writePath: 'a\0b' }), (e) => grpcCode(e) === status.INVALID_ARGUMENT);
     // An int64 beyond what JavaScript holds exactly is the agent's mistake: INVALID_ARGUMENT naming the field, not INTERNAL.
     await assert.rejects(runner.report([{ type: 'usage', inputTokens: 2 ** 62 }]), (e) => grpcCode(e) === status.INVALID_ARGUMENT && /events\[\]\.input_tokens is out of range/.test(String((e as Error).message)));
+    await assert.rejects(runner.report([{ type: 'log', runnerSeq: 2 ** 62 }]), (e) => grpcCode(e) === status.INVALID_ARGUMENT && /events\[\]\.runner_seq is out of range/.test(String((e as Error).message)));
+    await assert.rejects(runner.decide({ $case: 'shell', shell: 'ls' }, 'test', 2 ** 62), (e) => grpcCode(e) === status.INVALID_ARGUMENT && /decide_seq is out of range/.test(String((e as Error).message)));
+    // A negative Decide number is no number: decided as sent.
+    assert.equal((await runner.decide({ $case: 'shell', shell: 'ls' }, 'test', -5)).decision, 'allow');
     await runner.report([{ type: 'log', message: 'y'.repeat(100_000) }]);
     const [last] = await sd.feature.manager.store.events(s.id, (await sd.feature.manager.get(ADMIN, s.id)).eventsTotal - 1, 1);
     assert.ok(last!.message.length <= 8 * 1024 + 1, `message clipped (${last!.message.length})`);
@@ -183,7 +187,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     const { s, runner } = await session();
     const client = runner.client;
     const err = await new Promise<ServiceError | null>((res) =>
-      client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' }, events: [] }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
+      client.decide({ action: { action: { $case: 'shell', shell: 'git push -f origin feature' }, tool: 't', detail: '' }, events: [], decideSeq: 0 }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null, _r?: AgentDecideResponse) => res(e)),
     );
     assert.equal(err?.code, status.DEADLINE_EXCEEDED);
     await until('back to running', async () => (await sd.feature.manager.get(ADMIN, s.id)).state === 'running');
@@ -196,7 +200,7 @@ describe('security review: a hostile agent-runner on the agent socket', function
     // from the pipe); an approver is shown the line itself first, the analysis beside it.
     const line = 'echo harmless | sh';
     const err = await new Promise<ServiceError | null>((res) =>
-      runner.client.decide({ action: { action: { $case: 'shell', shell: line }, tool: 't', detail: '' }, events: [] }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null) => res(e)),
+      runner.client.decide({ action: { action: { $case: 'shell', shell: line }, tool: 't', detail: '' }, events: [], decideSeq: 0 }, new Metadata(), { deadline: Date.now() + 1500 }, (e: ServiceError | null) => res(e)),
     );
     assert.equal(err?.code, status.DEADLINE_EXCEEDED, 'the Decide waited for a human');
     const [pending] = await sd.feature.policy.listApprovals({ sessionId: s.id, status: 'pending' });

@@ -6,6 +6,8 @@
 // so a test can SIGKILL the daemon exactly there instead of guessing with a sleep.
 // LOKI_TEST_HANG_AUDIT=ACTION: the audit entry of that action is never written (its
 // record() never returns) and "hang:audit:ACTION" is printed: a kill before it is durable.
+// LOKI_TEST_HANG_EVENT=TYPE: the first session event of that type is written (committed) and its
+// append never returns; "hang:event:TYPE" is printed: a kill after it is durable, before what follows it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../../common/src/index.js';
@@ -18,6 +20,7 @@ const home = process.argv[2];
 if (!home) throw new Error('usage: fixture-lokid HOME');
 const hangAfter = process.env.LOKI_TEST_HANG_AFTER ?? '';
 const hangAudit = process.env.LOKI_TEST_HANG_AUDIT ?? '';
+const hangEvent = process.env.LOKI_TEST_HANG_EVENT ?? '';
 
 /** Runs `step`, then (when it is the step named) says so and never returns. */
 function hangAfterStep<A extends unknown[], R>(name: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -41,6 +44,14 @@ const d = await startDaemon({
       if (e.action !== hangAudit || e.details?.bootstrap === true) return record(e);
       process.stdout.write(`hang:audit:${e.action}\n`);
       return new Promise<void>(() => undefined);
+    };
+    const sessions = b.repos.sessions;
+    const append = sessions.append.bind(sessions);
+    sessions.append = async (...args: Parameters<typeof append>) => {
+      const e = await append(...args);
+      if (e.type !== hangEvent) return e;
+      process.stdout.write(`hang:event:${e.type}\n`);
+      return new Promise<never>(() => undefined);
     };
     const workspaces = b.git.workspaces;
     workspaces.createWorkspace = hangAfterStep('workspace', workspaces.createWorkspace.bind(workspaces));

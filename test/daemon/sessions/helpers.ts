@@ -125,9 +125,9 @@ export class StandInRunner {
     return { ...b, provider, autonomyMode };
   }
 
-  /** The verdict as a word (allow | deny); the legacy string field must say the same. */
-  async decide(action: AgentAction['action'], tool = 'test'): Promise<Omit<AgentDecideResponse, 'decision'> & { decision: string }> {
-    const r: AgentDecideResponse = await this.call(this.client.decide, { action: { action, tool, detail: '' }, events: [] }, { waitForReady: true });
+  /** The verdict as a word (allow | deny); the legacy string field must say the same. `decideSeq`: the Decide's number (0: none, as older runners). */
+  async decide(action: AgentAction['action'], tool = 'test', decideSeq = 0): Promise<Omit<AgentDecideResponse, 'decision'> & { decision: string }> {
+    const r: AgentDecideResponse = await this.call(this.client.decide, { action: { action, tool, detail: '' }, events: [], decideSeq }, { waitForReady: true });
     const decision = decisionCodec.fromWire(r.decision) ?? '';
     if (decision !== r.legacyDecision) throw new Error(`decision enum and legacy field disagree: ${decision}/${r.legacyDecision}`);
     return { ...r, decision };

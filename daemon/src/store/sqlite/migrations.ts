@@ -210,6 +210,19 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE sessions ADD COLUMN runner_seq INTEGER NOT NULL DEFAULT 0;`,
   },
   {
+    module: 'sessions',
+    version: 7,
+    // The runner's last numbered Decide (AgentDecideRequest.decide_seq): its action hash, the
+    // approval it waits on and, once final, its answer (JSON), so the Decide sent again after a
+    // daemon restart gets that answer instead of a second approval. One per session, never more.
+    sql: `
+      ALTER TABLE sessions ADD COLUMN decide_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN decide_hash TEXT NOT NULL DEFAULT '';
+      ALTER TABLE sessions ADD COLUMN decide_approval TEXT NOT NULL DEFAULT '';
+      ALTER TABLE sessions ADD COLUMN decide_answer TEXT NOT NULL DEFAULT '';
+    `,
+  },
+  {
     module: 'tokens',
     version: 1,
     sql: `

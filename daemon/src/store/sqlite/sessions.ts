@@ -6,7 +6,7 @@
 // core as `rows` for seeding inside a caller's own transaction (benches, tests).
 import type { Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
-import type { CounterUpdate, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
+import type { CounterUpdate, DecideRecord, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
 import { ACTIVE_STATES, TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
 import { LimitedStatements, sqlLimit } from './limited.js';
@@ -91,7 +91,7 @@ export type SyncSessionRepo = { [K in keyof SessionRepo]: (...a: Parameters<Sess
 export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
-    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'iteration' | 'runnerSeq' | 'runnerStart' | 'lastRunnerSeq' | 'cost' | 'bump' | 'insertEvent'
+    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'iteration' | 'runnerSeq' | 'runnerStart' | 'lastRunnerSeq' | 'decide' | 'lastDecide' | 'cost' | 'bump' | 'insertEvent'
     | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'lastOfProject'
     | 'totals' | 'totalsOwner' | 'active',
     Statement
@@ -132,8 +132,11 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
       agentSeen: p('UPDATE sessions SET agents_total = agents_total + 1, agents_active = 1 WHERE id = ?'),
       iteration: p('UPDATE sessions SET iteration = MAX(iteration, ?) WHERE id = ?'),
       runnerSeq: p('UPDATE sessions SET runner_seq = MAX(runner_seq, ?) WHERE id = ?'),
-      runnerStart: p('UPDATE sessions SET runner_seq = 0 WHERE id = ?'),
+      runnerStart: p(`UPDATE sessions SET runner_seq = 0, decide_seq = 0, decide_hash = '', decide_approval = '', decide_answer = '' WHERE id = ?`),
       lastRunnerSeq: p('SELECT runner_seq FROM sessions WHERE id = ?'),
+      // Never back to a lower number: a late write for an earlier Decide does not replace a later one's.
+      decide: p('UPDATE sessions SET decide_seq = ?, decide_hash = ?, decide_approval = ?, decide_answer = ? WHERE id = ? AND decide_seq <= ?'),
+      lastDecide: p('SELECT decide_seq, decide_hash, decide_approval, decide_answer FROM sessions WHERE id = ?'),
       cost: p('UPDATE sessions SET cost_usd = cost_usd + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ? WHERE id = ?'),
       bump: p('UPDATE sessions SET events_total = events_total + 1, last_event_at = ? WHERE id = ? RETURNING events_total'),
       insertEvent: p('INSERT INTO session_events (session_id, seq, time_ms, type, message, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -262,11 +265,17 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   }
 
   updateCounters(id: string, counters: CounterUpdate): void {
-    this.applyCounters(id, counters);
+    this.db.transaction(() => this.applyCounters(id, counters))();
   }
 
   lastRunnerSeq(id: string): number {
     return (this.q.lastRunnerSeq.get(id) as { runner_seq: number } | undefined)?.runner_seq ?? 0;
+  }
+
+  lastDecide(id: string): DecideRecord | undefined {
+    const r = this.q.lastDecide.get(id) as { decide_seq: number; decide_hash: string; decide_approval: string; decide_answer: string } | undefined;
+    if (!r?.decide_seq) return undefined;
+    return { seq: r.decide_seq, hash: r.decide_hash, approvalId: r.decide_approval, ...(r.decide_answer ? { answer: JSON.parse(r.decide_answer) as DecideRecord['answer'] } : {}) };
   }
 
   hasTask(id: string, taskId: string): boolean {
@@ -337,6 +346,11 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
     if (c.decision) this.decision[c.decision].run(id);
     if (c.runnerStart) this.q.runnerStart.run(id);
     if (c.runnerSeq) this.q.runnerSeq.run(c.runnerSeq, id);
+    if (c.decide) {
+      const d = c.decide;
+      const answer = d.answer ? JSON.stringify({ decision: d.answer.decision, reason: d.answer.reason, rule: d.answer.rule, approvalId: d.answer.approvalId }) : '';
+      this.q.decide.run(d.seq, d.hash, d.approvalId, answer, id, d.seq);
+    }
   }
 
   private appendInTx(id: string, type: string, message: string, data: Record<string, unknown>): SessionEvent {

@@ -110,6 +110,15 @@ export interface AgentDecideRequest {
    * first, in order, exactly as a Report would, so that reporting and asking are one round trip.
    */
   events: AgentEvent[];
+  /**
+   * The runner's number for this Decide: 1 for its first after Hello, one more for each after, and
+   * the same number when it sends the same Decide again (a daemon restart cut off the answer).
+   * lokid keeps the last numbered Decide's final answer, bound to the action: that number sent again
+   * for the same action gets the same answer (allow or deny, same reason, rule and approval_id)
+   * without asking a human again; for another action, or a number below the last, it is refused
+   * (INVALID_ARGUMENT, decide_seq_reused). 0: not numbered (decided as sent).
+   */
+  decideSeq: number;
 }
 
 export interface AgentDecideResponse {
@@ -891,7 +900,7 @@ export const AgentAction: MessageFns<AgentAction> = {
 };
 
 function createBaseAgentDecideRequest(): AgentDecideRequest {
-  return { action: undefined, events: [] };
+  return { action: undefined, events: [], decideSeq: 0 };
 }
 
 export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
@@ -901,6 +910,9 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
     }
     for (const v of message.events) {
       AgentEvent.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.decideSeq !== 0) {
+      writer.uint32(24).int64(message.decideSeq);
     }
     return writer;
   },
@@ -934,6 +946,14 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
             message.events.push(AgentEvent.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.decideSeq = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -950,6 +970,11 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
     return {
       action: isSet(object.action) ? AgentAction.fromJSON(object.action) : undefined,
       events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => AgentEvent.fromJSON(e)) : [],
+      decideSeq: isSet(object.decideSeq)
+        ? globalThis.Number(object.decideSeq)
+        : isSet(object.decide_seq)
+        ? globalThis.Number(object.decide_seq)
+        : 0,
     };
   },
 
@@ -960,6 +985,9 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
     }
     if (message.events?.length) {
       obj.events = message.events.map((e) => AgentEvent.toJSON(e));
+    }
+    if (message.decideSeq !== 0) {
+      obj.decideSeq = Math.round(message.decideSeq);
     }
     return obj;
   },
@@ -973,6 +1001,7 @@ export const AgentDecideRequest: MessageFns<AgentDecideRequest> = {
       ? AgentAction.fromPartial(object.action)
       : undefined;
     message.events = object.events?.map((e) => AgentEvent.fromPartial(e)) || [];
+    message.decideSeq = object.decideSeq ?? 0;
     return message;
   },
 };
