@@ -9,7 +9,7 @@ import { sessionId } from './sessions.js';
 import { jsonMode } from './options.js';
 
 function printPullRequest(pr: PullRequestResult): void {
-  if (pr.opened) return printLine(`pull request: ${pr.url ?? '(opened)'}`);
+  if (pr.opened) return printLine(`pull request: ${pr.url ?? '(opened)'}${pr.reason ? ` (${escapeForDisplay(pr.reason)})` : ''}`);
   printLine(`pull request: not opened: ${escapeForDisplay(pr.reason ?? 'unknown reason')}`);
   if (pr.commands.length) {
     printLine('  to open it by hand:');

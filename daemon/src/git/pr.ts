@@ -155,6 +155,17 @@ export async function ghReady(opts: GhOptions, cwd: string): Promise<{ path?: st
   return { path };
 }
 
+/**
+ * The URL of the open pull request gh names when it refuses to open a second one for this branch
+ * into this base (its message: `a pull request for branch "HEAD" into branch "BASE" already exists:`,
+ * then the URL; HEAD may carry an `owner:` prefix). Undefined for any other failure.
+ */
+function alreadyOpen(stderr: string, req: Pick<PrRequest, 'baseBranch' | 'branch'>): string | undefined {
+  const m = /a pull request for branch "([^"\n]+)" into branch "([^"\n]+)" already exists:\s*\n\s*(https:\/\/[^\s]+)/.exec(stderr);
+  if (!m || m[2] !== req.baseBranch || (m[1] !== req.branch && !m[1]!.endsWith(`:${req.branch}`))) return undefined;
+  return m[3];
+}
+
 /** `gh pr create --base <base> --head <branch> --title … --body …`, run in the project repository. */
 export async function ghCreatePr(ghPath: string, req: PrRequest, env: NodeJS.ProcessEnv): Promise<PrResult> {
   const commands = manualPrCommands(req);
@@ -162,6 +173,8 @@ export async function ghCreatePr(ghPath: string, req: PrRequest, env: NodeJS.Pro
   const args = ['pr', 'create', '--base', req.baseBranch, '--head', req.branch, `--title=${req.title}`, `--body=${req.body}`];
   const r = await run(ghPath, args, req.projectPath, env, req.ghRepo ? { GH_REPO: req.ghRepo } : {});
   if (r.code !== 0) {
+    const open = alreadyOpen(r.stderr, req);
+    if (open) return { opened: true, url: open, reason: 'it was already open', commands };
     const why = r.stderr.trim().split('\n').pop() ?? '';
     return { opened: false, url: '', reason: `gh pr create failed (exit ${r.code}): ${why}`, commands };
   }

@@ -214,6 +214,41 @@ describe('WorkspaceManager', () => {
     assert.equal((await fx.workspaces.get('s12')).state, 'finished');
   });
 
+  // gh refuses a second `pr create` for a branch with an open pull request (exit 1, its own message and
+  // the open one's URL on stderr): a repeated `loki session pr`, or a finish repeated after a lokid restart,
+  // used to overwrite the session's opened pull request with "not opened: gh pr create failed: https://…".
+  it('answers a pull request gh says is already open as opened, with its URL', async () => {
+    const bin = tempDir('loki-gh-');
+    after(() => rmSync(bin, { recursive: true, force: true }));
+    const gh = join(bin, 'gh');
+    const url = 'https://github.com/acme/app/pull/7';
+    // gh's refusal, as its format string writes it: a pull request for branch %q into branch %q already exists:\n%s
+    writeFileSync(
+      gh,
+      `#!/bin/sh
+[ "$1" = auth ] && exit 0
+if [ -e "${bin}/opened" ]; then printf 'a pull request for branch "%s" into branch "%s" already exists:\\n%s\\n' "$6" "$4" "${url}" >&2; exit 1; fi
+touch "${bin}/opened"; echo "${url}"
+`,
+      { mode: 0o755 },
+    );
+    await setup(defaultGitConfig({ auto_pr: true, gh_path: gh }));
+    const remote = join(fx.root, 'remote.git');
+    execFileSync('git', ['init', '--quiet', '--bare', remote]);
+    hostGit(project, 'remote', 'add', 'origin', remote);
+    await fx.projects.remove('proj');
+    await fx.projects.register(project, { registeredBy: 'local:0' });
+    const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's14', pid: 6, owner: 'local:0' });
+    agentWrite(join(ws.path, 'f.txt'), 'f\n');
+    agentGit(ws.path, 'add', '-A');
+    agentGit(ws.path, 'commit', '--quiet', '-m', 'Add f');
+    const first = await fx.workspaces.finish('s14');
+    assert.deepEqual([first.pullRequest.opened, first.pullRequest.url], [true, url]);
+    const again = await fx.workspaces.openPullRequest('s14');
+    assert.deepEqual([again.opened, again.url, again.reason], [true, url, 'it was already open'], JSON.stringify(again));
+    assert.deepEqual(await fx.workspaces.pullRequestOf('s14').then((p) => [p?.opened, p?.url]), [true, url]);
+  });
+
   it('works on a project owned by another user when the daemon is root, leaving no root-owned files in its .git', async function () {
     if (!isRoot) this.skip();
     fx = gitFixture();
