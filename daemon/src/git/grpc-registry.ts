@@ -113,6 +113,7 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
     requireScope(caller, 'control');
     if (!req.path) throw new LokiError('invalid_argument', 'path is required');
     // Audited before it is stored: a registration the audit log cannot record grants nothing.
+    let plannedId = '';
     const p = await auditedPlan(
       caller,
       'project.register',
@@ -129,10 +130,13 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
         });
         // Idempotent for whoever may see it; someone else's repository stays theirs.
         if (!access.canSee(caller, planned.project)) throw new LokiError('project_exists', `${planned.project.path} is already registered by another subject`);
+        plannedId = planned.project.id;
         return planned;
       },
       ({ project: r }) => ({ id: r.id, path: r.path, base_branch: r.baseBranch, remote: r.remote, alias: r.alias }),
       (planned) => planned.commit(),
+      // Two registrations of one repository at once: both entries were written, one insert won.
+      (r) => (r.id !== plannedId ? `registered at the same moment by another request, as ${r.id}` : undefined),
     );
     return toPb(p);
   }

@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { lokiProcess, shortTempDir } from '../../helpers/entry.js';
-import { startTestDaemon } from '../../helpers/daemon.js';
+import { WorkspaceServiceClient, type Project, type RegisterProjectRequest } from '../../../proto/gen/loki/v1/workspace.js';
+import { auditEntries, clientFor, startTestDaemon, unaryCall } from '../../helpers/daemon.js';
 import { removeDir } from '../sessions/helpers.js';
 
 describe('project.register is audited whatever the path holds', function () {
@@ -58,6 +59,34 @@ describe('project.register is audited whatever the path holds', function () {
     assert.equal(r.code, 2, r.out + r.err);
     assert.doesNotMatch(r.out + r.err, /[\u0000-\u0008\u000b-\u001f\u007f]/, JSON.stringify(r.err));
     assert.equal((await cli('projects', 'show', 'esc')).code, 5, 'nothing was registered');
+  });
+
+  // Each registration is audited before it is stored; when several of one repository race, one insert
+  // wins and every caller gets that project, so the others' entries named ids that were never stored.
+  it('says which of several simultaneous registrations of one repository stored nothing', async () => {
+    const repo = join(base, 'raced');
+    mkdirSync(repo);
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e.invalid', 'commit', '-q', '--allow-empty', '-m', 'i'], { cwd: repo });
+    const ws = clientFor(WorkspaceServiceClient, d.paths.adminSocket);
+    try {
+      const req: RegisterProjectRequest = { path: repo, name: 'raced', alias: '', baseBranch: '', remote: '', protectedBranches: [] };
+      const got = await Promise.all(Array.from({ length: 6 }, () => unaryCall<RegisterProjectRequest, Project>(ws.registerProject.bind(ws), req)));
+      const ids = new Set(got.map((p) => p.id));
+      assert.equal(ids.size, 1, 'every caller gets the one project');
+      const [id] = [...ids];
+      const mine = auditEntries(d.home).filter((e) => e.action === 'project.register' && e.resource === 'project:raced');
+      const stored = mine.filter((e) => e.result === 'success' && e.details.id === id);
+      const planned = mine.filter((e) => e.result === 'success' && e.details.id !== id);
+      const notDone = mine.filter((e) => e.result === 'error');
+      assert.equal(notDone.length, planned.length, JSON.stringify(mine, null, 1));
+      for (const e of notDone) assert.equal(e.reason, `not done: registered at the same moment by another request, as ${id}`);
+      assert.ok(stored.length >= 1, 'the stored one is in the log');
+      // Six at once: their checks (several git commands each) overlap, so more than one reaches the insert.
+      assert.ok(planned.length >= 1, `the registrations raced (${mine.length} entries)`);
+    } finally {
+      ws.close();
+    }
   });
 
   it('answers a refused registration with its own error and audits it, however long the path', async () => {
