@@ -28,6 +28,18 @@ describe('WorkspaceManager', () => {
     await fx.projects.register(project, { registeredBy: 'local:0' });
   }
 
+  /** setup() with auto_pr on, `gh` being `script(its directory)`, and the project's `origin` at `remote(fx.root)`. */
+  async function setupWithGh(script: (bin: string) => string, remote: (root: string) => string): Promise<void> {
+    const bin = tempDir('loki-gh-');
+    after(() => rmSync(bin, { recursive: true, force: true }));
+    const gh = join(bin, 'gh');
+    writeFileSync(gh, script(bin), { mode: 0o755 });
+    await setup(defaultGitConfig({ auto_pr: true, gh_path: gh }));
+    hostGit(project, 'remote', 'add', 'origin', remote(fx.root));
+    await fx.projects.remove('proj');
+    await fx.projects.register(project, { registeredBy: 'local:0' });
+  }
+
   it('clones the project at the pinned base commit onto loki/session-<unix-timestamp>-<pid>-<random> with no remote back to the host', async () => {
     await setup();
     const before = Math.floor(Date.now() / 1000);
@@ -194,14 +206,7 @@ describe('WorkspaceManager', () => {
   });
 
   it('finishes with the branch brought back and manual PR commands when the push for the PR fails', async () => {
-    const bin = tempDir('loki-gh-');
-    after(() => rmSync(bin, { recursive: true, force: true }));
-    const gh = join(bin, 'gh');
-    writeFileSync(gh, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-    await setup(defaultGitConfig({ auto_pr: true, gh_path: gh }));
-    hostGit(project, 'remote', 'add', 'origin', join(fx.root, 'no-such-remote.git'));
-    await fx.projects.remove('proj');
-    await fx.projects.register(project, { registeredBy: 'local:0' });
+    await setupWithGh(() => '#!/bin/sh\nexit 0\n', (root) => join(root, 'no-such-remote.git'));
     const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's12', pid: 6, owner: 'local:0' });
     agentWrite(join(ws.path, 'd.txt'), 'd\n');
     agentGit(ws.path, 'add', '-A');
@@ -218,26 +223,19 @@ describe('WorkspaceManager', () => {
   // the open one's URL on stderr): a repeated `loki session pr`, or a finish repeated after a lokid restart,
   // used to overwrite the session's opened pull request with "not opened: gh pr create failed: https://…".
   it('answers a pull request gh says is already open as opened, with its URL', async () => {
-    const bin = tempDir('loki-gh-');
-    after(() => rmSync(bin, { recursive: true, force: true }));
-    const gh = join(bin, 'gh');
     const url = 'https://github.com/acme/app/pull/7';
     // gh's refusal, as its format string writes it: a pull request for branch %q into branch %q already exists:\n%s
-    writeFileSync(
-      gh,
-      `#!/bin/sh
+    await setupWithGh(
+      (bin) => `#!/bin/sh
 [ "$1" = auth ] && exit 0
 if [ -e "${bin}/opened" ]; then printf 'a pull request for branch "%s" into branch "%s" already exists:\\n%s\\n' "$6" "$4" "${url}" >&2; exit 1; fi
 touch "${bin}/opened"; echo "${url}"
 `,
-      { mode: 0o755 },
+      (root) => {
+        execFileSync('git', ['init', '--quiet', '--bare', join(root, 'remote.git')]);
+        return join(root, 'remote.git');
+      },
     );
-    await setup(defaultGitConfig({ auto_pr: true, gh_path: gh }));
-    const remote = join(fx.root, 'remote.git');
-    execFileSync('git', ['init', '--quiet', '--bare', remote]);
-    hostGit(project, 'remote', 'add', 'origin', remote);
-    await fx.projects.remove('proj');
-    await fx.projects.register(project, { registeredBy: 'local:0' });
     const ws = await fx.workspaces.createWorkspace({ project: 'proj', sessionId: 's14', pid: 6, owner: 'local:0' });
     agentWrite(join(ws.path, 'f.txt'), 'f\n');
     agentGit(ws.path, 'add', '-A');
