@@ -22,7 +22,9 @@ tools, at \`GET /openapi.json\` (scope \`read\`).
   with an \`event: error\` frame whose data is the Loki error, on every stream
   \`{"error": {"code", "message", "request_id"}}\` (a session's event stream, \`/api/events\` and
   \`/api/sessions/:id/events\`, also repeats \`"code"\` and \`"message"\` at the top level, the shape it
-  had before; read \`error\`), then the end: \`daemon_unavailable\` when lokid went away (reconnect with \`Last-Event-ID\`; until lokid is back the reconnect answers \`503\`
+  had before; read \`error\`), then the end: \`daemon_unavailable\` when lokid went away or stopped
+  answering (within 20 s of a hung lokid: the gateway pings it every 10 s while a stream is open;
+  reconnect with \`Last-Event-ID\`; until lokid is back the reconnect answers \`503\`
   \`daemon_unavailable\`), \`unauthenticated\` when the credential it was opened with was revoked, expired
   or signed out (checked every 5 s; sign in again rather than reconnect, which answers \`401\`).
 - **Authorization:** each route needs one scope (\`*\`, \`control\`, \`write\`, \`read\`, \`audit\`; see
