@@ -6,12 +6,18 @@
 // this bounds the streams' wait: a stream whose channel is not connected `ms` after it started fails
 // with UNAVAILABLE, which the client reads as `daemon_unavailable`. Once connected, the keepalive
 // pings (daemon-client-wire.ts) watch the stream. A dead lokid still fails a stream at once, as before.
-import { connectivityState, InterceptingCall, status, type ChannelInterface, type Interceptor, type StatusObject } from '@grpc/grpc-js';
+import { connectivityState, InterceptingCall, status, type ChannelInterface, type Interceptor, type InterceptorProvider, type StatusObject } from '@grpc/grpc-js';
 
-export function boundStreamConnect(channel: () => ChannelInterface, ms: number): Interceptor {
+/** For streaming methods only: unary calls carry their own deadline, and their hot path gains no wrapper. */
+export function boundStreamConnect(channel: () => ChannelInterface, ms: number): InterceptorProvider {
+  const bound = boundConnect(channel, ms);
+  // grpc-js leaves out a provider's falsy answer (getInterceptingCall filters them), though its type says otherwise.
+  const none = undefined as unknown as Interceptor;
+  return (method) => (method.responseStream ? bound : none);
+}
+
+function boundConnect(channel: () => ChannelInterface, ms: number): Interceptor {
   return (options, nextCall) => {
-    // Unary calls carry their own deadline.
-    if (!options.method_definition.responseStream) return new InterceptingCall(nextCall(options));
     const call: InterceptingCall = new InterceptingCall(nextCall(options), {
       start(metadata, _listener, next) {
         let ended = false;

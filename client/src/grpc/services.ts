@@ -26,9 +26,9 @@ export interface Services {
 
 export function createServices(ch: Channel): Services {
   // A stream waits for an unconnected channel no longer than lokid has to answer a ping (connect-bound.ts).
-  // A fresh options object each: grpc-js takes `interceptors` out of the one it is given.
+  // A fresh options object each: grpc-js takes `interceptor_providers` out of the one it is given.
   const make = <C extends Client>(Ctor: new (address: string, creds: Channel['credentials'], options: Partial<ClientOptions>) => C): C => {
-    const c: C = new Ctor(ch.address, ch.credentials, { ...ch.options, interceptors: [boundStreamConnect(() => c.getChannel(), KEEPALIVE_MS.timeout)] });
+    const c: C = new Ctor(ch.address, ch.credentials, { ...ch.options, interceptor_providers: [boundStreamConnect(() => c.getChannel(), KEEPALIVE_MS.timeout)] });
     return c;
   };
   const s = {
