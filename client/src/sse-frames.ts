@@ -43,11 +43,15 @@ export async function* sseFrames(chunks: AsyncIterable<string>): AsyncGenerator<
   }
 }
 
-/** An `event: error` frame's Loki error body as a LokiError. */
+/**
+ * An `event: error` frame's body, the Loki error shape `{"error":{"code","message","request_id"}}`, as a
+ * LokiError. Gateways before that shape was every stream's sent a session stream's error as
+ * `{"code","message"}`; that is read too.
+ */
 export function sseErrorFrame(data: string): LokiError {
   try {
-    const v = JSON.parse(data) as { code?: unknown; message?: unknown; error?: { code?: unknown; message?: unknown } };
-    const e = v.error ?? v;
+    const v = JSON.parse(data) as { code?: unknown; message?: unknown; error?: unknown };
+    const e = (v.error !== null && typeof v.error === 'object' ? v.error : v) as { code?: unknown; message?: unknown };
     const msg = typeof e.message === 'string' ? e.message : 'stream error';
     return new LokiError(isErrorCode(e.code) ? e.code : 'internal', msg);
   } catch {

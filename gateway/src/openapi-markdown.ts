@@ -19,9 +19,12 @@ tools, at \`GET /openapi.json\` (scope \`read\`).
   \`?ticket=<ticket>\`. A ticket is single-use, valid for 60 s, and only for that path and the subject
   that asked for it. SSE routes send \`X-Accel-Buffering: no\`, a \`: heartbeat\` comment every 15 s, and
   event ids; reconnect with \`Last-Event-ID\` to resume without gaps. A stream that cannot go on ends
-  with an \`event: error\` frame whose data is the error (\`{"error": {"code", "message", …}}\`; a
-  session's event stream sends \`{"code", "message"}\`), then the end: \`daemon_unavailable\` when lokid
-  went away (reconnect with \`Last-Event-ID\`; until lokid is back the reconnect answers \`503\`
+  with an \`event: error\` frame whose data is the Loki error, on every stream
+  \`{"error": {"code", "message", "request_id"}}\` (a session's event stream, \`/api/events\` and
+  \`/api/sessions/:id/events\`, also repeats \`"code"\` and \`"message"\` at the top level, the shape it
+  had before; read \`error\`), then the end: \`daemon_unavailable\` when lokid went away or stopped
+  answering (within 20 s of a hung lokid: the gateway pings it every 10 s while a stream is open;
+  reconnect with \`Last-Event-ID\`; until lokid is back the reconnect answers \`503\`
   \`daemon_unavailable\`), \`unauthenticated\` when the credential it was opened with was revoked, expired
   or signed out (checked every 5 s; sign in again rather than reconnect, which answers \`401\`).
 - **Authorization:** each route needs one scope (\`*\`, \`control\`, \`write\`, \`read\`, \`audit\`; see

@@ -78,10 +78,13 @@ describe('an open stream whose token is revoked', function () {
       const last = await lastFrameWithin(res, LIMIT);
       assert.equal(last.ended, 'end', `the server ended the stream after its goodbye, not cut it: ${last.text.slice(-500)}`);
       assert.equal(last.event, 'error');
-      const body = last.data as { error: { code: string; message: string; request_id: string } };
+      const body = last.data as { error: { code: string; message: string; request_id: string }; code?: string; message?: string };
       assert.equal(body.error.code, 'unauthenticated');
       assert.match(body.error.message, /no longer valid .*sign in again/);
       assert.ok(body.error.request_id);
+      // A session event stream also keeps the top-level code and message it always had (api.md).
+      if (path === '/api/events') assert.deepEqual([body.code, body.message], [body.error.code, body.error.message]);
+      else assert.deepEqual(Object.keys(body), ['error']);
     });
   }
 

@@ -1,9 +1,10 @@
 // The dashboard while lokid goes away and comes back (it is a separate process
 // from the gateway: an upgrade, a crash, `systemctl restart lokid`), and when
 // the signed-in token is revoked, in real Chromium against a real lokid process
-// (killed with SIGKILL) and a real gateway with its default rate limits.
+// (killed with SIGKILL, or stopped with SIGSTOP: hung) and a real gateway with its default rate limits.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { KEEPALIVE_MS } from '../../client/src/grpc/daemon-client-wire.js';
 import { removeHome, spawnDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { runEntry, shortTempDir } from '../helpers/entry.js';
 import { makeRepo, removeDir, until } from '../daemon/sessions/helpers.js';
@@ -70,6 +71,26 @@ describe('web dashboard across a lokid outage', function () {
     await b.page.waitForTimeout(1500);
     assert.deepEqual(await b.page.$$eval('main [role=alert]', (l) => l.map((e) => e.textContent)), []);
     assert.deepEqual(b.problems.filter((p) => / 429 /.test(p)), []);
+  });
+
+  // lokid there but not answering (stopped; an event loop stuck): nothing fails at once, and the page has no call
+  // of its own to time out. Before the daemon client pinged lokid, its open stream stayed silent and the page live.
+  it('says it is not live while lokid hangs, within the ping bound, and is live again once lokid answers', async () => {
+    const page = b.page;
+    await page.goto(`${base}/#/sessions`);
+    await page.waitForSelector(`tr[data-session="${sessionId}"]`);
+    // Let the list's reload on the stream's replayed events finish: a call in flight would fail at its deadline anyway.
+    await page.waitForTimeout(2000);
+    const stopped = Date.now();
+    process.kill(lokid!.child.pid!, 'SIGSTOP');
+    try {
+      await page.waitForSelector('[data-link=down]', { timeout: KEEPALIVE_MS.time + KEEPALIVE_MS.timeout + 10_000 });
+      process.stdout.write(`      (not live ${((Date.now() - stopped) / 1000).toFixed(1)} s after lokid stopped)\n`);
+    } finally {
+      process.kill(lokid!.child.pid!, 'SIGCONT');
+    }
+    await page.waitForSelector('[data-link=down]', { state: 'detached', timeout: 30_000 });
+    await page.waitForSelector(`tr[data-session="${sessionId}"]`);
   });
 
   it('says it is not live while lokid is down, keeps a reloaded page off the login form, and is live again by itself', async () => {

@@ -52,6 +52,19 @@ export interface Channel {
 /** How long the client waits between tries to reach a lokid that is away (see channelFor). */
 export const RECONNECT_BACKOFF_MS = { initial: 250, unix: 1000, tcp: 5000 } as const;
 
+/**
+ * How a stream notices a lokid that is there but does not answer (stopped, its event loop stuck): while
+ * a call is open, an HTTP/2 PING every `time` ms, and the connection is given up when one is not
+ * answered within `timeout` ms, so every open stream ends with UNAVAILABLE (`daemon_unavailable`) at
+ * most `time + timeout` ms after lokid stopped answering. Without them a hung lokid's streams stayed
+ * open and silent indefinitely (only unary calls failed, at their deadline). lokid acks a PING from its
+ * event loop, so `timeout` is what it may stall before its streams are given up; it is the gateway's
+ * default call deadline (`daemon.timeout_ms`), past which every unary call already fails. 10 s is
+ * also the least keepalive time gRPC allows a client (gRFC A8). lokid's grpc-js server enforces no
+ * minimum ping interval (no `too_many_pings`); were one in between, the client doubles `time` itself.
+ */
+export const KEEPALIVE_MS = { time: 10_000, timeout: 10_000 } as const;
+
 export function channelFor(target: DaemonTarget): Channel {
   // Channelz is never read here; tracking it costs every call timestamps and closures.
   const options: Record<string, string | number> = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.enable_channelz': 0 };
@@ -61,6 +74,9 @@ export function channelFor(target: DaemonTarget): Channel {
   // A try is a connect() (plus a TLS handshake over TCP): cheap enough to make every second.
   options['grpc.initial_reconnect_backoff_ms'] = RECONNECT_BACKOFF_MS.initial;
   options['grpc.max_reconnect_backoff_ms'] = 'socketPath' in target ? RECONNECT_BACKOFF_MS.unix : RECONNECT_BACKOFF_MS.tcp;
+  // Only while a call is open (no `keepalive_permit_without_calls`): an idle channel stays quiet.
+  options['grpc.keepalive_time_ms'] = KEEPALIVE_MS.time;
+  options['grpc.keepalive_timeout_ms'] = KEEPALIVE_MS.timeout;
   if ('socketPath' in target) {
     return { address: `unix:${target.socketPath}`, credentials: credentials.createInsecure(), options, describe: target.socketPath, tcp: false, socketPath: target.socketPath };
   }

@@ -21,6 +21,7 @@
 import type { PassThrough } from 'node:stream';
 import type { SessionEvent } from '../../../client/src/index.js';
 import type { CallIdentity, DaemonClient, SessionEventStream } from '../../../client/src/grpc/index.js';
+import { errorFrame } from './sse.js';
 
 export interface SessionHubOptions {
   /** Frames each hub keeps for subscribers that resume close behind (default 1024). */
@@ -71,7 +72,6 @@ export function sessionEventFrame(e: SessionEvent, id: number): string {
   return `id: ${id}\nevent: ${e.type.replace(/[^A-Za-z0-9_.-]/g, '_')}\ndata: ${body}\n\n`;
 }
 
-const errorFrame = (err: { code: string; message: string }) => `event: error\ndata: ${JSON.stringify({ code: err.code, message: err.message })}\n\n`;
 
 export class SessionHubs {
   private readonly hubs = new Map<string, Hub>();
@@ -141,10 +141,9 @@ export class SessionHubs {
       onError: (err) => {
         if (gen !== hub.generation) return;
         // The holder's credential no longer reaches the session (revoked, session
-        // removed): end everyone; each client reconnects and is checked again.
-        const buf = Buffer.from(errorFrame(err));
+        // removed), or lokid went away: end everyone; each client reconnects and is checked again.
         for (const s of [...hub.subs]) {
-          if (!s.closed) s.out.write(buf);
+          if (!s.closed) s.out.write(errorFrame(err, s.identity.requestId, 'session'));
           this.close(hub, s);
         }
       },
@@ -204,7 +203,7 @@ export class SessionHubs {
         if (done) return;
         done = true;
         sub.catchUp = undefined;
-        if (!sub.closed) sub.out.write(errorFrame(err));
+        if (!sub.closed) sub.out.write(errorFrame(err, sub.identity.requestId, 'session'));
         this.close(hub, sub);
       },
     });

@@ -11,7 +11,7 @@ import { callIdentity } from '../plugins/guard.js';
 import type { RouteAccess } from './access.js';
 import { SessionHubs, sessionEventFrame, type SessionHubOptions } from './session-hub.js';
 import { MAX_SAFE, cursorField, intField, intHeader, intParam } from './schemas.js';
-import { endOnCredentialLost } from './sse.js';
+import { endOnCredentialLost, errorFrame } from './sse.js';
 
 export interface SessionRouteOptions {
   daemon: DaemonClient;
@@ -94,7 +94,7 @@ function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q
     },
     onEnd: () => finish(),
     onError(err) {
-      if (!closed) out.write(`event: error\ndata: ${JSON.stringify({ code: err.code, message: err.message })}\n\n`);
+      if (!closed) out.write(errorFrame(err, req.id, 'session'));
       finish();
     },
   });
@@ -115,7 +115,7 @@ function sse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions, q
     out.end();
   }
   req.raw.on('close', finish);
-  endOnCredentialLost(req, out, finish);
+  endOnCredentialLost(req, out, finish, 'session');
   return sendStream(reply, out);
 }
 
@@ -133,7 +133,7 @@ function hubSse(req: FastifyRequest, reply: FastifyReply, o: SessionRouteOptions
   out.on('close', finish);
   req.raw.on('close', finish);
   // Leaving the hub ends only this subscriber; the hub reopens its upstream with another's credential if needed.
-  endOnCredentialLost(req, out, finish);
+  endOnCredentialLost(req, out, finish, 'session');
   return sendStream(reply, out);
 }
 

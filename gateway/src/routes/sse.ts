@@ -37,9 +37,18 @@ export function formatFrame(f: SseFrame): string {
   return `${f.id === undefined ? '' : `id: ${f.id}\n`}event: ${eventName(f.event)}\ndata: ${JSON.stringify(f.data)}\n\n`;
 }
 
-/** The `event: error` frame that ends a stream, in the Loki error shape. */
-export function errorFrame(err: LokiError, requestId: string): string {
-  return formatFrame({ event: 'error', data: { error: { code: err.code, message: err.message, request_id: requestId } } });
+/** Which streams also repeat `code` and `message` at the top level of their error frames. */
+export type ErrorFrameShape = 'loki' | 'session';
+
+/**
+ * The `event: error` frame that ends a stream: the Loki error shape, `{"error":{"code","message","request_id"}}`.
+ * A session's event stream sent `{"code","message"}` before, and that shape is documented (docs/api.md), so
+ * its frames (`session`) carry both: the `error` object, and `code` and `message` beside it for clients
+ * written to the old shape.
+ */
+export function errorFrame(err: { code: string; message: string }, requestId: string, shape: ErrorFrameShape = 'loki'): string {
+  const error = { code: err.code, message: err.message, request_id: requestId };
+  return formatFrame({ event: 'error', data: shape === 'session' ? { error, code: err.code, message: err.message } : { error } });
 }
 
 /**
@@ -48,10 +57,10 @@ export function errorFrame(err: LokiError, requestId: string): string {
  * again instead of reconnecting with a credential that will only be refused. Once `out` is over, the
  * credential watch stops: the kept-alive connection may carry the client's next request.
  */
-export function endOnCredentialLost(req: FastifyRequest, out: PassThrough, finish: () => void): void {
+export function endOnCredentialLost(req: FastifyRequest, out: PassThrough, finish: () => void, shape: ErrorFrameShape = 'loki'): void {
   out.once('close', () => streamEnded(req));
   onCredentialLost(req, (err) => {
-    if (!out.writableEnded && !out.destroyed) out.write(errorFrame(err, req.id));
+    if (!out.writableEnded && !out.destroyed) out.write(errorFrame(err, req.id, shape));
     finish();
   });
 }
