@@ -45,8 +45,10 @@ function unavailableMessage(ctx: GrpcDecodeContext): string {
     return `the Loki daemon is ${why}`;
   }
   if (ctx.tcp) return `lokid is not reachable at ${ctx.target}`;
-  const why = ctx.socketExists ? `nothing answers on ${ctx.target}` : `no socket at ${ctx.target}`;
-  return `lokid is not running (${why}). Start it with \`loki up\` (or \`systemctl start lokid\`).`;
+  if (!ctx.socketExists) return `lokid is not running (no socket at ${ctx.target}). Start it with \`loki up\` (or \`systemctl start lokid\`).`;
+  // The socket is there: a lokid that died and left it, or one that is running but hung (it accepts
+  // connections and never answers). Starting another is the fix for the first only.
+  return `lokid is not answering (nothing answers on ${ctx.target}): if it is not running, start it with \`loki up\` (or \`systemctl start lokid\`); if it is, it is hung (docs/RUNBOOK.md, "lokid hangs").`;
 }
 
 /** Turns a gRPC error back into the LokiError it was. */

@@ -14,6 +14,10 @@ describe('the one Loki error decoder', () => {
     const op = decodeGrpcError({ code: 14 }, { audience: 'operator', target: '/run/loki/admin.sock', tcp: false, socketExists: false });
     assert.equal(op.code, 'daemon_unavailable');
     assert.match(op.message, /no socket at \/run\/loki\/admin\.sock.*loki up/);
+    // A socket that is there: a lokid that died and left it, or one that is hung; "not running" would send
+    // the operator to start a second one beside a hung one (which refuses to start).
+    const hung = decodeGrpcError({ code: 4 }, { audience: 'operator', target: '/run/loki/admin.sock', tcp: false, socketExists: true });
+    assert.equal(hung.message, 'lokid is not answering (nothing answers on /run/loki/admin.sock): if it is not running, start it with `loki up` (or `systemctl start lokid`); if it is, it is hung (docs/RUNBOOK.md, "lokid hangs").');
     const remote = decodeGrpcError({ code: 14 }, { audience: 'remote', target: '/run/loki/gateway.sock', tcp: false, socketExists: true });
     assert.equal(remote.message, 'the Loki daemon is not answering');
     assert.doesNotMatch(remote.message, /sock/);
