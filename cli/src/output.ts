@@ -16,6 +16,19 @@ export function printLine(line = ''): void {
   process.stdout.write(line + '\n');
 }
 
+/**
+ * For a followed stream: say on stderr that its connection was lost and is being re-established
+ * (it resumes where it was), instead of sitting silent through the tries. Nothing in JSON mode.
+ */
+export function reconnectNotice(json: boolean): ((r: { attempt: number; of: number; delay_ms: number; error: unknown }) => void) | undefined {
+  if (json) return undefined;
+  return (r) => {
+    const why = r.error instanceof Error ? escapeForDisplay(r.error.message) : 'connection lost';
+    const of = Number.isFinite(r.of) ? ` of ${r.of}` : '';
+    process.stderr.write(`loki: the stream was cut (${why}); reconnecting in ${(r.delay_ms / 1000).toFixed(1)} s (try ${r.attempt}${of})\n`);
+  };
+}
+
 /** Left-aligned table with a header row; columns sized to content. Cells are escaped, except columns the caller already escaped. */
 export function printTable(headers: string[], rows: string[][], o: { escaped?: number[] } = {}): void {
   const safe = rows.map((r) => r.map((c, i) => (o.escaped?.includes(i) ? c : escapeForDisplay(c))));

@@ -21,6 +21,7 @@ export { SESSION_STATES, TERMINAL_SESSION_STATES, isTerminalState, PROVIDERS, AU
 export { MAX_SESSION_PAGE } from './session-pages.js';
 export { auditWhat } from './audit-text.js';
 export type { SessionListOptions, SessionPage } from './session-pages.js';
+export type { ReconnectListener } from './resume.js';
 export type {
   Timestamp,
   SessionState,

@@ -18,7 +18,12 @@ export interface ResumeOptions<T> {
   /** Cap of the back-off delay (default: none). */
   maxDelayMs?: number;
   signal?: AbortSignal;
+  /** Told before each reconnect: a follower can say the stream is being re-established rather than sit silent. */
+  onReconnect?: ReconnectListener;
 }
+
+/** A stream lost its connection and tries again: try `attempt` of `of` (Infinity: until stopped), after `delay_ms`. */
+export type ReconnectListener = (r: { attempt: number; of: number; delay_ms: number; error: unknown }) => void;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -50,7 +55,9 @@ export async function* resumable<T>(o: ResumeOptions<T>): AsyncGenerator<T> {
     } catch (err) {
       if (o.signal?.aborted) return;
       if (!retryable(err) || ++failures > max) throw err;
-      await sleep(Math.min((o.delayMs ?? 250) * 2 ** (failures - 1), o.maxDelayMs ?? Infinity), o.signal);
+      const delay = Math.min((o.delayMs ?? 250) * 2 ** (failures - 1), o.maxDelayMs ?? Infinity);
+      o.onReconnect?.({ attempt: failures, of: max === Number.MAX_SAFE_INTEGER ? Infinity : max, delay_ms: delay, error: err });
+      await sleep(delay, o.signal);
       if (o.signal?.aborted) return;
     }
   }

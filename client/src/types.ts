@@ -7,6 +7,7 @@
 // base64 or WebSocket binary frames on the HTTP wire.
 // The sessions and approvals types live here; the others in client/src/types/*.ts, re-exported below by name.
 import type { Timestamp } from './types/common.js';
+import type { ReconnectListener } from './resume.js';
 
 export type { TaskStatus, Timestamp } from './types/common.js';
 export type {
@@ -179,6 +180,8 @@ export interface SessionEventsOptions {
   /** Keep streaming until the session ends (default false: replay and stop). */
   follow?: boolean;
   signal?: AbortSignal;
+  /** Told each time the stream lost its connection and tries again (it resumes where it was: no gap, no repeat). */
+  on_reconnect?: ReconnectListener;
 }
 
 export interface AllEventsOptions {
@@ -186,6 +189,7 @@ export interface AllEventsOptions {
   after_gid?: number;
   follow?: boolean;
   signal?: AbortSignal;
+  on_reconnect?: ReconnectListener;
 }
 
 export interface SessionMetrics {

@@ -167,6 +167,9 @@ describe('gateway streams while lokid hangs', function () {
     assert.ok(gone, `loki sessions logs --follow still running ${(Date.now() - stopped) / 1000} s after lokid stopped:\n${follow.output().slice(-1500)}`);
     assert.equal(gone.code, 8, follow.output().slice(-1500));
     assert.match(follow.output(), /lokid is not answering \(nothing answers on .*admin\.sock\): .* it is hung/);
+    // Not silent meanwhile: each try is announced.
+    assert.match(follow.output(), /loki: the stream was cut \(.+\); reconnecting in \d+\.\d s \(try 1 of 5\)/);
+    assert.match(follow.output(), /\(try 5 of 5\)/);
     process.stdout.write(`      (loki sessions logs --follow exited ${((gone.atMs - stopped) / 1000).toFixed(1)} s after lokid stopped)\n`);
   });
 });

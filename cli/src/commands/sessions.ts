@@ -7,7 +7,7 @@ import { AUTONOMY_MODES, LokiError, PROVIDERS, displayLines, escapeForDisplay, l
 import { type LokiClient, type Session, type SessionEvent, type SessionMetrics } from '../../../client/src/index.js';
 import { withClient, type CliContext } from '../context.js';
 import { resolveId } from '../ids.js';
-import { formatBytes, formatDuration, formatTime, printJson, printJsonLine, printLine, printTable } from '../output.js';
+import { formatBytes, formatDuration, formatTime, printJson, printJsonLine, printLine, printTable, reconnectNotice } from '../output.js';
 import { jsonMode, parseDuration, parsePositiveIntOption } from './options.js';
 
 /** A session id from a unique prefix (or the one active session when none is given). */
@@ -168,7 +168,8 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
     .action(async (id: string, o: { follow?: boolean; after?: number; json?: boolean }) => {
       await withClient(ctx, async (c) => {
         const sid = await sessionId(c, id);
-        for await (const e of c.sessions.events(sid, { follow: o.follow ?? false, after_seq: o.after ?? 0 })) printEvent(e, jsonMode(ctx, o));
+        const onReconnect = reconnectNotice(jsonMode(ctx, o));
+        for await (const e of c.sessions.events(sid, { follow: o.follow ?? false, after_seq: o.after ?? 0, ...(onReconnect ? { on_reconnect: onReconnect } : {}) })) printEvent(e, jsonMode(ctx, o));
       });
     });
 

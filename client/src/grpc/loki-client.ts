@@ -134,6 +134,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
           start: o.after_seq ?? 0,
           cursorOf: (e) => e.seq,
           signal: o.signal,
+          onReconnect: o.on_reconnect,
           open: (after) => iterateStream(() => s.sessions.events({ sessionId: id, afterSeq: after, afterGid: 0, follow: o.follow ?? false }, md()), toSessionEvent, decode, o.signal),
         });
       },
@@ -142,6 +143,7 @@ export function createGrpcLokiClient(d: GrpcLokiClientDeps): LokiClient {
           start: o.after_gid ?? 0,
           cursorOf: (e) => e.gid,
           signal: o.signal,
+          onReconnect: o.on_reconnect,
           open: (after) => iterateStream(() => s.sessions.events({ sessionId: '', afterSeq: 0, afterGid: after, follow: o.follow ?? false }, md()), toSessionEvent, decode, o.signal),
         });
       },

@@ -146,6 +146,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
           cursorOf: (e) => e.seq,
           start: q.after_seq ?? 0,
           resume: true,
+          onReconnect: q.on_reconnect,
           ...(q.signal ? { signal: q.signal } : {}),
         }),
       allEvents: (q = {}) =>
@@ -155,6 +156,7 @@ export function createHttpClient(o: HttpClientOptions): LokiClient {
           cursorOf: (e) => e.gid,
           start: q.after_gid ?? 0,
           resume: true,
+          onReconnect: q.on_reconnect,
           ...(q.signal ? { signal: q.signal } : {}),
         }),
       diff: (id) => get<DiffSummary>(`/api/sessions/${enc(id)}/diff`),

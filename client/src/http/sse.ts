@@ -3,7 +3,7 @@
 // lost or repeated. `event: error` frames carry a Loki error body.
 import type { IncomingMessage } from 'node:http';
 import { LokiError } from '../../../common/src/index.js';
-import { resumable } from '../resume.js';
+import { resumable, type ReconnectListener } from '../resume.js';
 import { sseErrorFrame, sseFrames, type SseFrame } from '../sse-frames.js';
 import { fail, open, type HttpCall, type HttpTarget } from './request.js';
 
@@ -22,6 +22,7 @@ export interface SseStreamOptions<T> {
   /** Reconnect on a dropped connection (off for finite streams such as logs without follow). */
   resume: boolean;
   signal?: AbortSignal;
+  onReconnect?: ReconnectListener | undefined;
 }
 
 function once<T>(t: HttpTarget, o: SseStreamOptions<T>, cursor: number): AsyncIterable<T> {
@@ -54,5 +55,5 @@ export function sse<T>(t: HttpTarget, o: SseStreamOptions<T>): AsyncIterable<T> 
   const call = { ...o.call, ...(signal ? { signal } : {}) };
   const opts = { ...o, call };
   if (!o.resume) return once(t, opts, o.start);
-  return resumable({ start: o.start, cursorOf: o.cursorOf, open: (c) => once(t, opts, c), signal });
+  return resumable({ start: o.start, cursorOf: o.cursorOf, open: (c) => once(t, opts, c), signal, onReconnect: o.onReconnect });
 }
