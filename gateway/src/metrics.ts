@@ -31,6 +31,7 @@ export class GatewayMetrics {
   readonly grpcBatchCalls: Histogram;
   readonly auditForwarded: Counter;
   readonly auditDropped: Counter;
+  readonly auditThrottled: Counter;
   readonly auditAggregated: Counter;
   readonly auditBuffered: Gauge;
   readonly reloads: Counter<'result'>;
@@ -90,6 +91,11 @@ export class GatewayMetrics {
     this.auditDropped = new Counter({
       name: 'loki_audit_events_dropped_total',
       help: 'Gateway audit events lost: still buffered at shutdown, or refused by the daemon (a full buffer applies back-pressure instead).',
+      registers,
+    });
+    this.auditThrottled = new Counter({
+      name: 'loki_audit_events_throttled_total',
+      help: 'Gateway audit sends the daemon refused as over its bound (audit.gateway_records_per_second); each is retried, not dropped.',
       registers,
     });
     this.auditAggregated = new Counter({
