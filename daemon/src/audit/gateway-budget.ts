@@ -1,12 +1,12 @@
 // How fast the gateway may write into the audit log (AuditService.Record). The
 // gateway is unprivileged and may be compromised; its reports carry no end-user
 // credential, so nothing else bounds them. Unbounded, a raw client on
-// gateway.sock wrote ~1,100–1,600 entries/s (0.4–0.6 MiB/s; 11.6 MiB/s with 8 KiB
+// gateway.sock wrote 1,100–3,640 entries/s (0.4–1.4 MiB/s; 15.8 MiB/s with 8 KiB
 // details): enough to fill the audit disk, after which every audited action —
 // the local admin's included — is refused. The honest gateway folds its floods
-// into counted entries and peaked at ~330 records/s under an auth-failure flood
-// from 50,000 addresses; it retries a refusal with back-off, so a record refused
-// here is delayed, not lost.
+// into counted entries and peaked at 484 records/s (one second; ~310/s over 30 s)
+// under an auth-failure flood from 50,000 addresses; it retries a refusal with a
+// short pause, so a record refused here is delayed, not lost.
 //
 // A token bucket: `audit.gateway_records_per_second` refill, `audit.gateway_records_burst`
 // depth. A record costs 1, plus 1 per whole KiB of its resource, reason and details, so

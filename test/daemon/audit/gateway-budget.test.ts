@@ -132,10 +132,10 @@ describe('audit.gateway_records_* config', () => {
     return [];
   };
 
-  it('defaults to 200 per second with a burst of 2000, and takes both from the environment', () => {
+  it('defaults to 500 per second with a burst of 5000, and takes both from the environment', () => {
     const def = loadDaemonConfig({ env: { LOKI_HOME: '/tmp/h24-config' } }).audit;
-    assert.equal(def.gateway_records_per_second, 200);
-    assert.equal(def.gateway_records_burst, 2000);
+    assert.equal(def.gateway_records_per_second, 500);
+    assert.equal(def.gateway_records_burst, 5000);
     const set = loadDaemonConfig({ env: { LOKI_HOME: '/tmp/h24-config', LOKI_AUDIT_GATEWAY_RECORDS_PER_SECOND: '50', LOKI_AUDIT_GATEWAY_RECORDS_BURST: '500' } }).audit;
     assert.equal(set.gateway_records_per_second, 50);
     assert.equal(set.gateway_records_burst, 500);
