@@ -90,7 +90,7 @@ export class GatewayMetrics {
     this.auditForwarded = new Counter({ name: 'loki_audit_events_forwarded_total', help: 'Gateway audit events delivered to the daemon.', registers });
     this.auditDropped = new Counter({
       name: 'loki_audit_events_dropped_total',
-      help: 'Gateway audit events lost: still buffered at shutdown, or refused by the daemon (a full buffer applies back-pressure instead).',
+      help: 'Gateway audit events lost: still buffered at shutdown, or refused by the daemon as invalid (a full buffer, and a refusal as over the daemon\'s bound, apply back-pressure instead).',
       registers,
     });
     this.auditThrottled = new Counter({
