@@ -3,7 +3,6 @@
 // generator. Benches print ratios measured in the same run; nothing here asserts.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { CHILD_NODE_FLAGS } from '../../cli/src/up/supervisor.js';
 import { TokenServiceClient, type GenerateTokenResponse } from '../../proto/gen/loki/v1/tokens.js';
 import { stopChild } from '../../cli/src/up/supervisor.js';
+import { freePort } from '../../test/helpers/ports.js';
 
 /** Repository root (this file runs as dist/bench/lib/stack.js or bench/lib/stack.ts under tsx). */
 export const ROOT = (() => {
@@ -33,16 +33,8 @@ export function requireWrk(): string {
   return 'wrk';
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolveP, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolveP(port));
-    });
-    s.on('error', reject);
-  });
-}
+// A free loopback port, within LOKI_TEST_PORTS=FROM-TO when set (a machine shared by several runs).
+export { freePort };
 
 export interface WrkResult {
   rps: number;

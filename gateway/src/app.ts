@@ -117,6 +117,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     log: deps.logger.child({ component: 'audit-forwarder' }),
     onForwarded: () => metrics.auditForwarded.inc(),
     onDropped: () => metrics.auditDropped.inc(),
+    onThrottled: () => metrics.auditThrottled.inc(),
     onAggregated: () => metrics.auditAggregated.inc(),
     onBuffered: (n) => metrics.auditBuffered.set(n),
   });

@@ -5,7 +5,9 @@
 // per window. When the buffer is still full, forward() applies back-pressure:
 // its promise resolves only once the event has a place, and the guard awaits it
 // before answering, so the flooding client is slowed instead of the trail losing
-// events. Memory stays bounded: each waiting event is a request in flight.
+// events. Memory stays bounded: each waiting event is a request in flight. The
+// daemon bounds how fast it accepts records (audit.gateway_records_per_second);
+// its refusal (resource_exhausted) is back-pressure too: the event is retried.
 import { LokiError, type Logger } from '../../common/src/index.js';
 import { AuditAggregator, DEFAULT_AGGREGATE, type AggregateOptions } from './audit-aggregator.js';
 import type { AuditRecordInput, CallIdentity } from '../../client/src/grpc/index.js';
@@ -24,7 +26,7 @@ export interface AuditForwarderOptions {
   capacity: number;
   log: Logger;
   onForwarded?: () => void;
-  /** Only on shutdown (close) or when the daemon refuses an event; never for load. */
+  /** Only on shutdown (close) or when the daemon refuses an event as invalid; never for load (a refusal as over its bound is retried). */
   onDropped?: () => void;
   onBuffered?: (n: number) => void;
   /** Events folded into a counted entry instead of being sent one by one. */
@@ -34,6 +36,14 @@ export interface AuditForwarderOptions {
   /** First retry delay after a failed send; doubles up to maxRetryMs. */
   retryMs?: number;
   maxRetryMs?: number;
+  /**
+   * Retry delay while the daemon refuses records as over its bound
+   * (resource_exhausted: audit.gateway_records_per_second); fixed, not doubled, since
+   * the daemon's budget refills steadily (default 250 ms).
+   */
+  busyRetryMs?: number;
+  /** Events the daemon refused as over its bound; each is retried, never dropped. */
+  onThrottled?: () => void;
   /** Records sent concurrently (default 64). */
   maxInFlight?: number;
 }
@@ -52,6 +62,8 @@ export class AuditForwarder {
   private spaceWaiters: { event: AuditEvent; resolve: () => void }[] = [];
   private readonly aggregator: AuditAggregator;
   private sweeper: NodeJS.Timeout | undefined;
+  /** True while the daemon refuses records as over its bound (the retry timer then is not an outage). */
+  private busy = false;
 
   constructor(opts: AuditForwarderOptions) {
     this.opts = opts;
@@ -86,9 +98,9 @@ export class AuditForwarder {
     return new Promise((resolve) => this.spaceWaiters.push({ event, resolve }));
   }
 
-  /** True while waiting to retry after the daemon could not be reached. */
+  /** True while waiting to retry after the daemon could not be reached (not while it only asks to slow down). */
   retrying(): boolean {
-    return this.timer !== undefined;
+    return this.timer !== undefined && !this.busy;
   }
 
   buffered(): number {
@@ -170,7 +182,8 @@ export class AuditForwarder {
         const results = await Promise.allSettled(batch.map((e) => this.opts.sender.recordAudit(e, e.identity)));
         this.inFlight = 0;
         const unsent: AuditEvent[] = [];
-        let unreachable: unknown;
+        let unreachable: { err: unknown } | undefined;
+        let busy: unknown;
         results.forEach((r, i) => {
           const event = batch[i]!;
           if (r.status === 'fulfilled') {
@@ -178,6 +191,14 @@ export class AuditForwarder {
             return;
           }
           const err = r.reason as unknown;
+          // A daemon over its bound for gateway records (or this user's calls) will take
+          // the event later: it waits, in order, like everything behind it.
+          if (err instanceof LokiError && err.kind === 'resource_exhausted') {
+            this.opts.onThrottled?.();
+            busy = err;
+            unsent.push(event);
+            return;
+          }
           // Only an unreachable daemon is worth waiting for; an event the daemon
           // refuses would block the queue forever, so it is dropped and counted.
           if (err instanceof LokiError && err.kind !== 'unavailable') {
@@ -185,22 +206,39 @@ export class AuditForwarder {
             this.opts.log.error({ action: event.action, code: err.code, msg_detail: err.message }, 'daemon refused audit event; dropped');
             return;
           }
-          unreachable = err;
+          unreachable = { err };
           unsent.push(event);
         });
         if (unsent.length) {
           this.queue.unshift(...unsent);
           this.opts.onBuffered?.(this.queue.length);
-          this.scheduleRetry(unreachable);
+          if (unreachable !== undefined) {
+            this.busy = false;
+            this.scheduleRetry(unreachable.err);
+          } else this.scheduleBusyRetry(busy);
           return;
         }
         this.delay = this.opts.retryMs ?? 500;
+        this.busy = false;
         this.opts.onBuffered?.(this.buffered());
       }
     } finally {
       this.draining = false;
     }
     this.wakeIdle();
+  }
+
+  // Said once per busy spell (the daemon logs and audits its side), not every 250 ms.
+  private scheduleBusyRetry(err: unknown): void {
+    if (!this.busy) {
+      this.busy = true;
+      this.opts.log.warn({ err: (err as Error).message, buffered: this.queue.length }, 'daemon is refusing audit records as over its bound; holding them and retrying');
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.drain();
+    }, this.opts.busyRetryMs ?? 250);
+    this.timer.unref();
   }
 
   private scheduleRetry(err: unknown): void {

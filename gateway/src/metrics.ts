@@ -31,6 +31,7 @@ export class GatewayMetrics {
   readonly grpcBatchCalls: Histogram;
   readonly auditForwarded: Counter;
   readonly auditDropped: Counter;
+  readonly auditThrottled: Counter;
   readonly auditAggregated: Counter;
   readonly auditBuffered: Gauge;
   readonly reloads: Counter<'result'>;
@@ -89,7 +90,12 @@ export class GatewayMetrics {
     this.auditForwarded = new Counter({ name: 'loki_audit_events_forwarded_total', help: 'Gateway audit events delivered to the daemon.', registers });
     this.auditDropped = new Counter({
       name: 'loki_audit_events_dropped_total',
-      help: 'Gateway audit events lost: still buffered at shutdown, or refused by the daemon (a full buffer applies back-pressure instead).',
+      help: 'Gateway audit events lost: still buffered at shutdown, or refused by the daemon as invalid (a full buffer, and a refusal as over the daemon\'s bound, apply back-pressure instead).',
+      registers,
+    });
+    this.auditThrottled = new Counter({
+      name: 'loki_audit_events_throttled_total',
+      help: 'Gateway audit sends the daemon refused as over its bound (audit.gateway_records_per_second); each is retried, not dropped.',
       registers,
     });
     this.auditAggregated = new Counter({

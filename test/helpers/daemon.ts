@@ -32,7 +32,12 @@ export function removeHome(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Every entry of the daemon's audit log under `home`, oldest first, as written. */
+/**
+ * lokid's `audit` settings that let a test flood the log through the gateway's door
+ * (to fill a stream's backlog or a large log): the highest audit.gateway_records_* allowed.
+ */
+export const UNBOUNDED_GATEWAY_RECORDS = { gateway_records_per_second: 100_000, gateway_records_burst: 10_000_000 } as const;
+
 /** Metadata carrying an end user's credential, as the gateway forwards it on lokid's gateway door. */
 export function withCredential(secret: string): Metadata {
   const md = new Metadata();
@@ -40,6 +45,7 @@ export function withCredential(secret: string): Metadata {
   return md;
 }
 
+/** Every entry of the daemon's audit log under `home`, oldest first, as written. */
 export function auditEntries(home: string): Array<Record<string, unknown> & { details: Record<string, unknown> }> {
   const dir = join(home, 'dashboard', 'audit');
   return readdirSync(dir)

@@ -1,6 +1,7 @@
 // The `audit` section of the daemon config and its LOKI_* environment bindings.
 import { z } from 'zod';
 import type { EnvBinding } from '../../../common/src/index.js';
+import { MAX_RECORD_COST } from './gateway-budget.js';
 
 export const auditSyslogSchema = z
   .object({
@@ -28,6 +29,21 @@ export const auditConfigSchema = z
      */
     max_batch_delay_ms: z.number().int().min(0).max(100).default(0),
     syslog: auditSyslogSchema.optional(),
+    /**
+     * How fast the gateway may write audit entries (AuditService.Record), refilled per
+     * second; a record costs 1 plus 1 per whole KiB of its resource, reason and details.
+     * Over it lokid refuses with resource_exhausted and writes nothing; the gateway
+     * retries. The honest gateway peaked at 484/s (in one second; ~310/s over 30 s) under
+     * an auth-failure flood from 50,000 addresses, which its per-address counting cannot fold.
+     */
+    gateway_records_per_second: z.number().int().min(1).max(100_000).default(500),
+    /** What the gateway may write at once above the rate (the bucket's depth); must hold the largest record. */
+    gateway_records_burst: z
+      .number()
+      .int()
+      .min(MAX_RECORD_COST, `must be at least ${MAX_RECORD_COST} (one record at the log's field limits costs that much)`)
+      .max(10_000_000)
+      .default(5000),
   })
   .strict()
   .prefault({});
@@ -40,4 +56,6 @@ export const auditEnvBindings: EnvBinding[] = [
   { env: 'LOKI_AUDIT_SYSLOG_HOST', path: 'audit.syslog.host', type: 'string' },
   { env: 'LOKI_AUDIT_SYSLOG_PORT', path: 'audit.syslog.port', type: 'int' },
   { env: 'LOKI_AUDIT_SYSLOG_PROTOCOL', path: 'audit.syslog.protocol', type: 'string' },
+  { env: 'LOKI_AUDIT_GATEWAY_RECORDS_PER_SECOND', path: 'audit.gateway_records_per_second', type: 'int' },
+  { env: 'LOKI_AUDIT_GATEWAY_RECORDS_BURST', path: 'audit.gateway_records_burst', type: 'int' },
 ];

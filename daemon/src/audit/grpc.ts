@@ -91,6 +91,9 @@ export function createAuditModule(deps: AuditModuleDeps): ServiceModule {
           const result = parseResult(req.result) ?? 'success';
           const details = parseDetails(req.detailsJson);
           if (!rt.sink) return { seq: 0 };
+          // Last check before the write: a compromised gateway must not fill the audit disk
+          // (audit/gateway-budget.ts); an honest one retries what is refused here.
+          rt.gatewayRecords?.take(req);
           // Without a verified credential the entry is the gateway's own, and the
           // user it names is recorded as its claim, never as the entry's user.
           const claimed = caller.unverified && caller.reportedSubject ? { reported_user: caller.reportedSubject } : {};

@@ -7,6 +7,7 @@ import { runtimePaths, type DeepReadonly, type Logger } from '../../../common/sr
 import type { AuditConfig } from './config.js';
 import { loadOrCreateKey } from './files.js';
 import { fitEvent } from './format.js';
+import { GatewayRecordBudget } from './gateway-budget.js';
 import { FileAuditLog } from './sink.js';
 import { SyslogForwarder } from './syslog.js';
 import { NOOP_AUDIT, type AuditLog } from './types.js';
@@ -26,6 +27,8 @@ export interface AuditRuntime {
   /** The file sink; undefined when audit is disabled. */
   sink: FileAuditLog | undefined;
   forwarder: SyslogForwarder | undefined;
+  /** The bound on what the gateway may record (audit.gateway_records_*); undefined when disabled. */
+  gatewayRecords: GatewayRecordBudget | undefined;
   dir: string;
   /** HMAC key; undefined when disabled. */
   key: Buffer | undefined;
@@ -40,7 +43,7 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
   const now = opts.now ?? Date.now;
   if (opts.config.disabled) {
     log.warn('audit logging is DISABLED (LOKI_AUDIT_DISABLED=true): no audit entries will be written');
-    return { audit: NOOP_AUDIT, sink: undefined, forwarder: undefined, dir: paths.auditDir, key: undefined, now, close: async () => {} };
+    return { audit: NOOP_AUDIT, sink: undefined, forwarder: undefined, gatewayRecords: undefined, dir: paths.auditDir, key: undefined, now, close: async () => {} };
   }
   const key = loadOrCreateKey(join(paths.stateDir, 'audit.key'), log);
   const sink = await FileAuditLog.open({
@@ -68,6 +71,14 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
     sink.subscribe((entries) => fwd.send(entries));
     log.info({ host: s.host, port: s.port, protocol: s.protocol }, 'forwarding audit entries to syslog');
   }
+  // lokid's own entry about refused gateway records goes straight to the sink: it is not the gateway's to spend.
+  const gatewayRecords = new GatewayRecordBudget({
+    perSecond: opts.config.gateway_records_per_second,
+    burst: opts.config.gateway_records_burst,
+    record: (e) => sink.record(e),
+    log,
+    now,
+  });
   log.info({ dir: paths.auditDir, retention_days: opts.config.retention_days }, 'audit log enabled');
   // Every audited action fails closed while the log cannot be written: say so now, not at the first refusal.
   try {
@@ -93,10 +104,12 @@ export async function createAuditRuntime(opts: AuditRuntimeOptions): Promise<Aud
     audit,
     sink,
     forwarder,
+    gatewayRecords,
     dir: paths.auditDir,
     key,
     now,
     close: async () => {
+      await gatewayRecords.flush();
       await sink.close();
       forwarder?.close();
     },

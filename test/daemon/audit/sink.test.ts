@@ -185,7 +185,7 @@ describe('createAuditRuntime', () => {
     const { dir, cleanup } = tempDir();
     try {
       const cfg = loadConfig({ schema, env: {}, bindings: auditEnvBindings });
-      assert.deepEqual({ ...cfg.audit }, { disabled: false, retention_days: 30, max_batch_delay_ms: 0 });
+      assert.deepEqual({ ...cfg.audit }, { disabled: false, retention_days: 30, max_batch_delay_ms: 0, gateway_records_per_second: 500, gateway_records_burst: 5000 });
       const rt = await createAuditRuntime({ config: cfg.audit, home: dir, log: pino({ level: 'silent' }) });
       await rt.audit.record(event('session.start', 1));
       await rt.close();

@@ -9,7 +9,7 @@ import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js'
 import { AuditServiceClient, AuditServiceService, AuditSummaryRequest } from '../../../proto/gen/loki/v1/audit.js';
 import { BatchServiceClient, type BatchedResult } from '../../../proto/gen/loki/v1/batch.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
-import { clientFor, collectStream, errorCode, startTestDaemon, unaryCall, withCredential } from '../../helpers/daemon.js';
+import { clientFor, collectStream, errorCode, startTestDaemon, unaryCall, UNBOUNDED_GATEWAY_RECORDS, withCredential } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;
@@ -26,7 +26,9 @@ describe('gateway door: unary calls one credential can have in progress (attacke
   let viewer: string;
 
   before(async () => {
-    d = await startTestDaemon({ home: shortTempDir('h18-gwcalls'), overrides: { auth: { gateway_max_calls_per_subject: MAX } } });
+    // The setup floods the log through the gateway's door on purpose: lift lokid's bound on
+    // gateway records for it (that bound is tested in test/daemon/audit/gateway-budget.test.ts).
+    d = await startTestDaemon({ home: shortTempDir('h18-gwcalls'), overrides: { auth: { gateway_max_calls_per_subject: MAX }, audit: UNBOUNDED_GATEWAY_RECORDS } });
     auditor = (await d.tokens.generate({ name: 'auditor', role: 'auditor', expiresDays: 0, owner: 'local:0' })).secret;
     viewer = (await d.tokens.generate({ name: 'viewer', role: 'viewer', expiresDays: 0, owner: 'local:0' })).secret;
     audit = clientFor(AuditServiceClient, d.paths.gatewaySocket);

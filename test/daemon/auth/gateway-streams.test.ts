@@ -13,7 +13,7 @@ import { PolicyServiceClient, PolicyServiceService, WatchApprovalsRequest } from
 import { SessionServiceClient, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
 import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { SystemServiceClient } from '../../../proto/gen/loki/v1/system.js';
-import { clientFor, errorCode, startTestDaemon, unaryCall, withCredential } from '../../helpers/daemon.js';
+import { clientFor, errorCode, startTestDaemon, unaryCall, UNBOUNDED_GATEWAY_RECORDS, withCredential } from '../../helpers/daemon.js';
 import { shortTempDir } from '../../helpers/entry.js';
 import { unreadStream } from '../../helpers/unread-stream.js';
 import { sessionRow } from '../store/helpers.js';
@@ -51,7 +51,8 @@ describe('gateway door: streams one credential can hold open (attacker\'s view)'
   }
 
   before(async () => {
-    d = await startTestDaemon({ home: shortTempDir('h16-gwstreams'), overrides: { auth: { gateway_max_streams_per_subject: MAX } } });
+    // One test floods the log through the gateway's door on purpose: lift lokid's bound on gateway records for it.
+    d = await startTestDaemon({ home: shortTempDir('h16-gwstreams'), overrides: { auth: { gateway_max_streams_per_subject: MAX }, audit: UNBOUNDED_GATEWAY_RECORDS } });
     viewer = (await d.tokens.generate({ name: 'viewer', role: 'viewer', expiresDays: 0, owner: 'local:0' })).secret;
     other = (await d.tokens.generate({ name: 'other', role: 'viewer', expiresDays: 0, owner: 'local:0' })).secret;
     sessions = clientFor(SessionServiceClient, d.paths.gatewaySocket);

@@ -107,3 +107,44 @@ describe('The audit trail under a flood', function () {
     assert.equal(await counter(gw, 'loki_audit_events_dropped_total', {}), 0);
   });
 });
+
+describe('The audit trail while lokid bounds how fast the gateway may write it', function () {
+  this.timeout(120_000);
+  const RATE = 20;
+  const N = 120;
+  let d: TestDaemon;
+  let gw: TestGateway;
+  let auditor: string;
+
+  before(async () => {
+    // A bound the flood exceeds six times over (audit.gateway_records_per_second = 20, burst 20).
+    d = await startTestDaemon({ audit: { gateway_records_per_second: RATE, gateway_records_burst: RATE } });
+    auditor = (await generateToken(d.adminSocket, { name: 'auditor', role: 'auditor' })).secret;
+    gw = await buildTestGateway({
+      socket: d.gatewaySocket,
+      raw: { audit: { buffer_size: 16 } },
+      deps: { routes: [{ plugin: async (a) => void a.get('/fast', { schema: {}, config: { access: { scope: 'read' } } }, async () => ({ ok: true })) }] },
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await d?.close();
+  });
+
+  it('loses nothing when lokid refuses its records as over the bound: each is retried until it is written', async () => {
+    // Each attempt from its own address, so the gateway's per-address counting folds
+    // none of them: every one is its own Record call (what a spread-out attack does).
+    const address = (i: number) => `198.51.100.${i + 1}`;
+    const codes = await Promise.all(
+      Array.from({ length: N }, (_, i) => gw.app.inject({ url: '/fast', headers: bearer(`loki_${'Q'.repeat(40)}${String(i).padStart(3, '0')}`), remoteAddress: address(i) }).then((r) => r.statusCode)),
+    );
+    assert.deepEqual([...new Set(codes)], [401]);
+    await gw.app.loki.audit.idle();
+    assert.equal(await counter(gw, 'loki_audit_events_dropped_total', {}), 0);
+    const mine = (await allEntries(gw, auditor, 'auth.fail')).filter((e) => e.resource === 'route:GET /fast' && e.ip.startsWith('198.51.100.'));
+    assert.equal(mine.reduce((n, e) => n + counted(e), 0), N, 'every refused attempt is in the log');
+    assert.equal(new Set(mine.map((e) => e.ip)).size, N, 'one entry per address');
+    assert.ok((await counter(gw, 'loki_audit_events_throttled_total', {})) > 0, 'lokid never refused a record: the flood did not exceed the bound');
+  });
+});
