@@ -81,12 +81,16 @@ describe('gateway audit events', () => {
   });
 });
 
+/** A temp dir, the gateway socket path in it (nothing listening yet) and a daemon client on it. */
+function forwarderRig() {
+  const t = tempDir();
+  const socket = join(t.dir, 'gateway.sock');
+  return { t, socket, log: createLogger({ name: 'fwd-test', level: 'silent' }), client: createDaemonClient({ socketPath: socket, timeoutMs: 1000 }) };
+}
+
 describe('AuditForwarder', () => {
   it('buffers while the daemon is down, holds events back beyond capacity instead of dropping them, and delivers all in order when it returns', async () => {
-    const t = tempDir();
-    const socket = join(t.dir, 'gateway.sock');
-    const log = createLogger({ name: 'fwd-test', level: 'silent' });
-    const client = createDaemonClient({ socketPath: socket, timeoutMs: 1000 });
+    const { t, socket, log, client } = forwarderRig();
     let forwarded = 0;
     let dropped = 0;
     const fwd = new AuditForwarder({ sender: client, capacity: 3, log, retryMs: 50, maxRetryMs: 100, onForwarded: () => forwarded++, onDropped: () => dropped++ });
@@ -127,10 +131,7 @@ describe('AuditForwarder', () => {
   });
 
   it('holds the events lokid refuses as over audit.gateway_records_per_second and delivers every one, dropping none', async () => {
-    const t = tempDir();
-    const socket = join(t.dir, 'gateway.sock');
-    const log = createLogger({ name: 'fwd-test', level: 'silent' });
-    const client = createDaemonClient({ socketPath: socket, timeoutMs: 1000 });
+    const { t, socket, log, client } = forwarderRig();
     let forwarded = 0;
     let dropped = 0;
     let throttled = 0;
