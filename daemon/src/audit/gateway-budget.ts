@@ -19,8 +19,11 @@ import type { AuditEventInput } from './types.js';
 
 export const GATEWAY_THROTTLE_ACTION = 'audit.gateway_throttle';
 
+/** UTF-8 bytes per UTF-16 code unit, at most (3; a 4-byte character is 2 units): resource and reason are limited in units. */
+const MAX_UTF8 = 3;
+
 /** The largest cost of one record (its fields at the log's limits): the burst must hold it. */
-export const MAX_RECORD_COST = 1 + Math.floor((LIMITS.resource + LIMITS.reason + LIMITS.detailsBytes) / 1024);
+export const MAX_RECORD_COST = 1 + Math.floor(((LIMITS.resource + LIMITS.reason) * MAX_UTF8 + LIMITS.detailsBytes) / 1024);
 
 export interface GatewayRecordBudgetOptions {
   perSecond: number;
@@ -50,8 +53,10 @@ interface Window {
   timer: NodeJS.Timeout;
 }
 
+/** 1, plus 1 per whole KiB the record's text takes on disk (UTF-8: up to 3 bytes per character the limits count). */
 export function recordCost(r: RecordSize): number {
-  const bytes = Math.min(r.resource.length, LIMITS.resource) + Math.min(r.reason.length, LIMITS.reason) + Math.min(r.detailsJson.length, LIMITS.detailsBytes);
+  const utf8 = (s: string, max: number) => Buffer.byteLength(s.length > max ? s.slice(0, max) : s);
+  const bytes = utf8(r.resource, LIMITS.resource) + utf8(r.reason, LIMITS.reason) + Math.min(Buffer.byteLength(r.detailsJson), LIMITS.detailsBytes);
   return 1 + Math.floor(bytes / 1024);
 }
 

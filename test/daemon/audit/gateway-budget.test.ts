@@ -20,7 +20,7 @@ const BURST = 20;
 const REFUSAL = /the gateway is recording audit events faster than audit\.gateway_records_per_second = 1 \(burst audit\.gateway_records_burst = 20\) allows; this record was not written: retry it later/;
 
 /** One record at the log's field limits costs this much (MAX_RECORD_COST in audit/gateway-budget.ts). */
-const MAX_RECORD_COST = 10;
+const MAX_RECORD_COST = 13;
 
 const flood = (i: number, detailsJson = '') => ({ action: 'auth.fail', resource: `flood-${i}`, result: 'denied', reason: 'flood', detailsJson });
 
