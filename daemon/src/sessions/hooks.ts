@@ -71,6 +71,14 @@ function numbered(req: AgentActionRequest): Pick<DecideRecord, 'seq' | 'hash'> |
   return { seq: req.decideSeq, hash: createHash('sha256').update(JSON.stringify(req.action)).digest('hex') };
 }
 
+/**
+ * What a numbered Decide leaves on the approval it uses (Approval.consumedBy): only the Decide
+ * that used an approval is answered by it when sent again, never another that waited on it too.
+ */
+function consumer(n: Pick<DecideRecord, 'seq' | 'hash'> | undefined): string {
+  return n ? `decide:${n.seq}:${n.hash}` : '';
+}
+
 function parseData(json: string): Record<string, unknown> {
   if (!json) return {};
   try {
@@ -182,7 +190,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
       if (this.o.waits.end(sessionId, wait) === 0) await this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
     }
     if (outcome === 'allow') {
-      const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id });
+      const by = consumer(n);
+      const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject, by) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id, consumer: by });
       return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false);
     }
     // The daemon is closing: no verdict. The runner's call fails UNAVAILABLE and it asks the restarted
@@ -211,7 +220,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
     if (last.answer) return last.answer;
     const a = last.approvalId ? await this.o.policy.approvals.get(last.approvalId).catch(() => undefined) : undefined;
     const outcome = a && this.o.policy.approvals.outcome(a);
-    if (!a || !outcome || outcome === 'pending' || (outcome === 'allow' && !a.consumedAt)) return undefined;
+    // An approval used by another Decide (an unnumbered one, or one that waited on it too) is not this
+    // Decide's allow: one approval lets one action through. Decided afresh, it asks a human again.
+    if (!a || !outcome || outcome === 'pending' || (outcome === 'allow' && (!a.consumedAt || a.consumedBy !== consumer(n)))) return undefined;
     // Decided, and (an allow) used by this very Decide: lokid died before recording the answer.
     const r: AgentDecision = { decision: outcome, reason: approvalReason(a, outcome === 'allow'), rule: `approval:${a.id}`, approvalId: a.id };
     if (outcome === 'allow') {
@@ -256,8 +267,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return d;
   }
 
-  private async consumeOverride(d: Decision, approvalId: string, sessionId: string, subject: string): Promise<Decision> {
-    const a = await this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash);
+  private async consumeOverride(d: Decision, approvalId: string, sessionId: string, subject: string, by: string): Promise<Decision> {
+    const a = await this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash, by);
     const out: Decision = { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: approvalReason(a, true) };
     return this.overrideAllow(out, sessionId, subject);
   }

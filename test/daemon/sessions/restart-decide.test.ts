@@ -20,8 +20,8 @@ function admin(home: string) {
   const sessions = clientFor(SessionServiceClient, socket);
   const policy = clientFor(PolicyServiceClient, socket);
   return {
-    // Supervised: every action asks a human.
-    start: (repo: string) => unaryCall<StartSessionRequest, Session>(sessions.start.bind(sessions), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo, autonomy: AutonomyMode.AUTONOMY_MODE_SUPERVISED })),
+    // Supervised unless told: every action asks a human.
+    start: (repo: string, autonomy = AutonomyMode.AUTONOMY_MODE_SUPERVISED) => unaryCall<StartSessionRequest, Session>(sessions.start.bind(sessions), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo, autonomy })),
     approvals: (sessionId: string) => unaryCall<ListApprovalsRequest, ListApprovalsResponse>(policy.listApprovals.bind(policy), { sessionId, legacyStatus: '', status: 0 }).then((r) => r.approvals),
     decide: (id: string, approve: boolean, comment = '') => unaryCall<DecideApprovalRequest, DecideApprovalResponse>(policy.decideApproval.bind(policy), { id, approve, comment }),
     events: (sessionId: string) => collectStream<SessionEvent>(sessions.events({ sessionId, afterSeq: 0, afterGid: 0, follow: false }, new Metadata())),
@@ -205,6 +205,38 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
       const [, , third] = await approvalsOnce(a, s.id, 3);
       await a.decide(third!.id, true);
       assert.equal((await fresh).approvalId, third!.id);
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
+  it('does not answer a numbered Decide with an approval another Decide used', async function () {
+    // The default profile asks before a force-push; the runner's Decide number 1 for it waits on a
+    // human when lokid is killed: its record names the approval, with no answer.
+    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
+    t.child = await spawnFixture(t.home);
+    let a = admin(t.home);
+    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(PUSH, 'test', 1);
+      first.catch(() => undefined);
+      const pending = await asked(a, s.id);
+      await kill(t.child);
+      a.close();
+      t.child = await spawnFixture(t.home);
+      a = admin(t.home);
+      await first.then(() => assert.fail('the first call was answered'), () => undefined);
+      await a.decide(pending.id, true);
+      // A hostile runner uses the one-time approval with an unnumbered Decide of the same action …
+      const used = await resent(runner.decide(PUSH, 'test', 0), a, s.id);
+      assert.deepEqual(used === 'asked again' ? used : [used.decision, used.approvalId], ['allow', pending.id]);
+      // … then sends number 1 again: the approval was used, but not by it, so a human is asked.
+      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
+      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
+      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
     } finally {
       runner.close();
       a.close();
