@@ -159,11 +159,12 @@ export class SessionAgentHooks implements AgentChannelHooks {
     // serialised per session instead, so two asks of one session cannot both pass the quota.
     const approval = await this.serialPerSession(this.asks, sessionId, async () => {
       const known = await this.o.policy.approvals.list({ sessionId });
-      if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) return undefined;
-      return overridden
-        ? this.requestModeApproval(action, d, sessionId, subject)
-        : (await this.o.policy.approvals.list({ sessionId })).find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt))) ??
-            this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
+      // An approval of this very action still to be used: one granted while lokid was down counts,
+      // whoever asked (a session-mode ask made a second one, and put the action to a human again).
+      const open = known.find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)));
+      if (open) return open;
+      if (known.length >= maxApprovals) return undefined;
+      return overridden ? this.requestModeApproval(action, d, sessionId, subject) : this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
     });
     if (!approval) return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
     // Noted before the approval can be used: the same Decide sent again after a crash finds what answers it.

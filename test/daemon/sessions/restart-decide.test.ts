@@ -243,6 +243,33 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
     }
   });
 
+  it('answers a supervised Decide sent again with the approval a human granted while lokid was down', async function () {
+    // Supervised: the session's own mode asks (not a profile rule). Killed while its Decide number 1 waited.
+    t.child = await spawnFixture(t.home);
+    let a = admin(t.home);
+    const s = await a.start(t.repo);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(LS, 'test', 1);
+      first.catch(() => undefined);
+      const pending = await asked(a, s.id);
+      await kill(t.child);
+      a.close();
+      t.child = await spawnFixture(t.home);
+      a = admin(t.home);
+      await first.then(() => assert.fail('the first call was answered'), () => undefined);
+      // Approved before the runner asks again: the approval still counts.
+      await a.decide(pending.id, true);
+      const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
+      assert.deepEqual(again === 'asked again' ? again : [again.decision, again.approvalId], ['allow', pending.id]);
+      assert.equal((await a.approvals(s.id)).length, 1, 'no second approval');
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
   it('decides an unnumbered Decide (an older runner) as sent, as before', async function () {
     const { a, s, runner } = await approvedOnce(t, 0);
     try {
