@@ -193,13 +193,13 @@ export class SessionAgentHooks implements AgentChannelHooks {
     if (outcome === 'allow') {
       const by = consumer(n);
       const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject, by) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id, consumer: by });
-      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false);
+      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false, true);
     }
     // The daemon is closing: no verdict. The runner's call fails UNAVAILABLE and it asks the restarted
     // daemon again, which finds the same approval (a deny here would skip the action the human may approve).
     if (outcome === 'pending' && wait.signal.reason === DAEMON_CLOSING) throw DAEMON_CLOSING;
     const why = outcome === 'pending' ? 'stopped waiting for the approval' : approvalReason(decided, false);
-    return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false);
+    return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false, true);
   }
 
   /**
@@ -230,7 +230,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // Its policy.allow entry may have died with the old process: the allow that now leaves is on record.
       await this.o.audit.record(fitEvent({ action: 'policy.allow', user: `session:${s.id}`, resource: `session:${s.id}`, details: { normalized: a.normalized.slice(0, 1000), rule: r.rule, action_hash: a.actionHash, approval_id: a.id, decide_seq: n.seq, resent: true }, result: 'success' }));
     }
-    return this.record(s, req, r, a.normalized, false);
+    return this.record(s, req, r, a.normalized, false, true);
   }
 
   /**
@@ -284,14 +284,14 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return set;
   }
 
-  /** A numbered Decide's final answer, kept in the transaction of its decision event (see answeredBefore). */
-  private answerOf(req: AgentActionRequest, r: AgentDecision): CounterUpdate {
+  /** A numbered Decide's final answer, kept in the transaction of its decision event (see answeredBefore); `noted`: only over its own record. */
+  private answerOf(req: AgentActionRequest, r: AgentDecision, noted: boolean): CounterUpdate {
     const n = numbered(req);
-    return n ? { decide: { ...n, approvalId: r.approvalId, answer: { decision: r.decision, reason: r.reason, rule: r.rule, approvalId: r.approvalId } } } : {};
+    return n ? { decide: { ...n, approvalId: r.approvalId, answer: { decision: r.decision, reason: r.reason, rule: r.rule, approvalId: r.approvalId }, ...(noted ? { noted } : {}) } } : {};
   }
 
   /** Appends the decision to the event log and the agent trail (a numbered Decide's answer with it), in the order the daemon saw it. */
-  private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true): Promise<AgentDecision> {
+  private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true, noted = false): Promise<AgentDecision> {
     const a = req.action as Action;
     const what = target(a);
     const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(sessionWorkspace(s).sandbox, a.path) : undefined;
@@ -301,7 +301,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       'decision',
       `${r.decision} ${a.kind} ${what.slice(0, 200)}${r.decision === 'deny' ? `: ${r.reason}` : ''}`,
       { kind: a.kind, target: what.slice(0, 1000), tool: req.tool, decision: r.decision, rule: r.rule, reason: r.reason, normalized: normalized.slice(0, 1000), approval_id: r.approvalId },
-      { counters: { ...(count ? { decision: r.decision } : {}), ...this.answerOf(req, r) } },
+      { counters: { ...(count ? { decision: r.decision } : {}), ...this.answerOf(req, r, noted) } },
     );
     this.o.trail.append(s.id, {
       action: `agent_${a.kind}`,

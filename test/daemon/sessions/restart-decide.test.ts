@@ -270,6 +270,58 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
     }
   });
 
+  it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
+    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
+    t.child = await spawnFixture(t.home);
+    const a = admin(t.home);
+    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(PUSH, 'test', 1);
+      const pending = await asked(a, s.id);
+      // Its record is noted before the session says it waits.
+      await until('the Decide to wait', async () => (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${pending.id}`)));
+      // A hostile runner says Hello again (numbers start from 1) while its Decide number 1 waits; a human approves.
+      await runner.hello();
+      await a.decide(pending.id, true);
+      assert.equal((await first).decision, 'allow');
+      // Number 1 of the new count, same action: a new Decide, not the old one's answer sent again.
+      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
+      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
+      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
+  it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
+    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
+    t.child = await spawnFixture(t.home);
+    const a = admin(t.home);
+    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(PUSH, 'test', 1);
+      const pending = await asked(a, s.id);
+      // Its record is noted before the session says it waits.
+      await until('the Decide to wait', async () => (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${pending.id}`)));
+      // A hostile runner says Hello again (numbers start from 1) while its Decide number 1 waits; a human approves.
+      await runner.hello();
+      await a.decide(pending.id, true);
+      assert.equal((await first).decision, 'allow');
+      // Number 1 of the new count, same action: a new Decide, not the old one's answer sent again.
+      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
+      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
+      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
   it('decides an unnumbered Decide (an older runner) as sent, as before', async function () {
     const { a, s, runner } = await approvedOnce(t, 0);
     try {
