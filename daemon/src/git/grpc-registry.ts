@@ -43,6 +43,9 @@ export type AuditedPlan = <P, R>(
   undone?: (r: R) => string | undefined,
 ) => Promise<R>;
 
+/** Bytes of branch names one `project.prune` entry holds (the log keeps 8 KiB of details). */
+const PRUNE_ENTRY_BYTES = 7 * 1024;
+
 export function isAdmin(caller: Caller): boolean {
   // Nobody's subject is empty, so only the local admin and `*` holders pass.
   return canAccessOwned(caller, '');
@@ -245,8 +248,20 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
         }
       }
       if (!req.yes) return { projects: found, dryRun: true };
-      const named = (r: typeof found, which: (b: PruneCandidate) => boolean) =>
-        r.flatMap((p) => p.branches.filter(which).map((b) => `${p.projectName}:${b.branch}@${b.commit.slice(0, 12)}`));
+      const name = (p: (typeof found)[number], b: PruneCandidate) => `${p.projectName}:${b.branch}@${b.commit.slice(0, 12)}`;
+      const named = (r: typeof found, which: (b: PruneCandidate) => boolean) => r.flatMap((p) => p.branches.filter(which).map((b) => name(p, b)));
+      // One entry names what one prune deletes, within the log's limit on details: a branch past it is
+      // kept for the next prune (it used to be deleted unnamed past 200, and past 8 KiB of names the
+      // entry was refused, so a project with that many branches could never be pruned).
+      let room = PRUNE_ENTRY_BYTES;
+      for (const p of found) {
+        for (const b of p.branches) {
+          const cost = Buffer.byteLength(JSON.stringify(name(p, b))) + 1;
+          if (cost <= room) room -= cost;
+          else b.error = 'not deleted: more branches than one audit entry names; run prune again';
+        }
+      }
+      const chosen = (b: PruneCandidate) => !b.error;
       // Audited before anything is deleted: the entry names each branch and its commit (what
       // `git branch NAME COMMIT` needs to bring one back), and a deletion it cannot record is not made.
       const projectsOut = await auditedPlan(
@@ -254,17 +269,18 @@ export function registryHandlers(deps: RegistryHandlerDeps, ctx: HandlerContext)
         'project.prune',
         `project:${req.project || '*'}`,
         async () => found,
-        (r) => ({ deleted: named(r, () => true).slice(0, 200) }),
+        (r) => ({ deleted: named(r, chosen) }),
         async (r) => {
           for (const p of r) {
             const project = list.find((x) => x.id === p.projectId)!;
-            if (p.branches.length) p.branches = await deleteBranches(project, p.branches);
+            const these = p.branches.filter(chosen);
+            if (these.length) await deleteBranches(project, these);
           }
           return r;
         },
         (r) => {
           const kept = named(r, (b) => !b.deleted);
-          return kept.length ? `${kept.length} branch(es) kept (moved since, or could not be deleted): ${kept.slice(0, 50).join(', ')}` : undefined;
+          return kept.length ? `${kept.length} branch(es) kept (moved since, could not be deleted, or more than one entry names): ${kept.slice(0, 50).join(', ')}` : undefined;
         },
       );
       return { projects: projectsOut, dryRun: false };

@@ -33,6 +33,8 @@ export interface Approval {
   comment: string;
   /** Set once an approved action has been let through (approvals are single-use). */
   consumedAt: number;
+  /** What used it: the mark of the numbered Decide that did (see ApprovalStore.consume); '' otherwise. */
+  consumedBy: string;
   /** Two-person rule: distinct approvals needed (1 = an ordinary approval). */
   approvalsRequired: number;
   /** The session's starter may not approve. */
@@ -69,7 +71,7 @@ export interface ApprovalRepo {
   /** Expires a pending request. */
   expire(id: string, by: string, at: number): Promise<boolean>;
   /** Marks an approved request used, once: false when it was already used. */
-  consume(id: string, at: number): Promise<boolean>;
+  consume(id: string, at: number, by: string): Promise<boolean>;
 }
 
 export interface ApprovalStoreOptions {
@@ -147,6 +149,7 @@ export class ApprovalStore {
       decidedAt: 0,
       comment: '',
       consumedAt: 0,
+      consumedBy: '',
       approvalsRequired: Math.max(1, need?.approvers ?? 1),
       distinctFromStarter: need?.distinctFromStarter ?? false,
       approvers: [],
@@ -224,9 +227,10 @@ export class ApprovalStore {
 
   /**
    * Lets an approved action through exactly once. The action must hash to the
-   * approved hash within the same session; anything else is refused.
+   * approved hash within the same session; anything else is refused. `by` is kept
+   * with it, in the same compare-and-set: who used it is known after a crash.
    */
-  async consume(id: string, sessionId: string, actionHash: string): Promise<Approval> {
+  async consume(id: string, sessionId: string, actionHash: string, by = ''): Promise<Approval> {
     await this.expireDue();
     const a = await this.get(id);
     if (a.sessionId !== sessionId || a.actionHash !== actionHash) {
@@ -239,8 +243,8 @@ export class ApprovalStore {
     if (a.consumedAt) throw new LokiError('approval_decided', `approval ${id} was already used at ${new Date(a.consumedAt).toISOString()}`);
     const now = this.now();
     // The repository's consume is a compare-and-set (still unused), so of two racing consumers one wins.
-    if (!(await this.opts.repo.consume(id, now))) throw new LokiError('approval_decided', `approval ${id} was already used`);
-    const out = { ...a, consumedAt: now };
+    if (!(await this.opts.repo.consume(id, now, by))) throw new LokiError('approval_decided', `approval ${id} was already used`);
+    const out = { ...a, consumedAt: now, consumedBy: by };
     this.emit({ type: 'consumed', approval: out });
     return out;
   }

@@ -13,6 +13,8 @@ export interface DecideOptions {
   requestId?: string;
   /** An approval granted for this exact action. */
   approvalId?: string;
+  /** Kept with the approval when this call uses it (Approval.consumedBy). */
+  consumer?: string;
   /** Wait up to this long for a human decision when the result is `ask`. */
   waitMs?: number;
   /** Wait until the approval is decided or expires (bounded by the approval timeout). */
@@ -94,7 +96,7 @@ export class PolicyService {
     if (d.decision === 'ask') {
       if (o.approvalId) {
         // Throws approval_mismatch for any other action or session, approval_not_granted otherwise.
-        const a = await this.opts.approvals.consume(o.approvalId, ctx.sessionId, d.actionHash);
+        const a = await this.opts.approvals.consume(o.approvalId, ctx.sessionId, d.actionHash, o.consumer);
         result = this.approved(d, a);
       } else {
         const a = await this.opts.approvals.request({ sessionId: ctx.sessionId, actionKind: actionKind(action), normalized: d.normalized, command: action.kind === 'shell' ? action.command : '', actionHash: d.actionHash, askedBy: d.rule, reason: d.reason });

@@ -71,6 +71,14 @@ function numbered(req: AgentActionRequest): Pick<DecideRecord, 'seq' | 'hash'> |
   return { seq: req.decideSeq, hash: createHash('sha256').update(JSON.stringify(req.action)).digest('hex') };
 }
 
+/**
+ * What a numbered Decide leaves on the approval it uses (Approval.consumedBy): only the Decide
+ * that used an approval is answered by it when sent again, never another that waited on it too.
+ */
+function consumer(n: Pick<DecideRecord, 'seq' | 'hash'> | undefined): string {
+  return n ? `decide:${n.seq}:${n.hash}` : '';
+}
+
 function parseData(json: string): Record<string, unknown> {
   if (!json) return {};
   try {
@@ -151,11 +159,12 @@ export class SessionAgentHooks implements AgentChannelHooks {
     // serialised per session instead, so two asks of one session cannot both pass the quota.
     const approval = await this.serialPerSession(this.asks, sessionId, async () => {
       const known = await this.o.policy.approvals.list({ sessionId });
-      if (known.length >= maxApprovals && !known.some((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)))) return undefined;
-      return overridden
-        ? this.requestModeApproval(action, d, sessionId, subject)
-        : (await this.o.policy.approvals.list({ sessionId })).find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt))) ??
-            this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
+      // An approval of this very action still to be used: one granted while lokid was down counts,
+      // whoever asked (a session-mode ask made a second one, and put the action to a human again).
+      const open = known.find((a) => a.actionHash === d.actionHash && (a.status === 'pending' || (a.status === 'approved' && !a.consumedAt)));
+      if (open) return open;
+      if (known.length >= maxApprovals) return undefined;
+      return overridden ? this.requestModeApproval(action, d, sessionId, subject) : this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
     });
     if (!approval) return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
     // Noted before the approval can be used: the same Decide sent again after a crash finds what answers it.
@@ -182,14 +191,15 @@ export class SessionAgentHooks implements AgentChannelHooks {
       if (this.o.waits.end(sessionId, wait) === 0) await this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
     }
     if (outcome === 'allow') {
-      const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id });
-      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false);
+      const by = consumer(n);
+      const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject, by) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id, consumer: by });
+      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false, true);
     }
     // The daemon is closing: no verdict. The runner's call fails UNAVAILABLE and it asks the restarted
     // daemon again, which finds the same approval (a deny here would skip the action the human may approve).
     if (outcome === 'pending' && wait.signal.reason === DAEMON_CLOSING) throw DAEMON_CLOSING;
     const why = outcome === 'pending' ? 'stopped waiting for the approval' : approvalReason(decided, false);
-    return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false);
+    return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false, true);
   }
 
   /**
@@ -211,14 +221,16 @@ export class SessionAgentHooks implements AgentChannelHooks {
     if (last.answer) return last.answer;
     const a = last.approvalId ? await this.o.policy.approvals.get(last.approvalId).catch(() => undefined) : undefined;
     const outcome = a && this.o.policy.approvals.outcome(a);
-    if (!a || !outcome || outcome === 'pending' || (outcome === 'allow' && !a.consumedAt)) return undefined;
+    // An approval used by another Decide (an unnumbered one, or one that waited on it too) is not this
+    // Decide's allow: one approval lets one action through. Decided afresh, it asks a human again.
+    if (!a || !outcome || outcome === 'pending' || (outcome === 'allow' && (!a.consumedAt || a.consumedBy !== consumer(n)))) return undefined;
     // Decided, and (an allow) used by this very Decide: lokid died before recording the answer.
     const r: AgentDecision = { decision: outcome, reason: approvalReason(a, outcome === 'allow'), rule: `approval:${a.id}`, approvalId: a.id };
     if (outcome === 'allow') {
       // Its policy.allow entry may have died with the old process: the allow that now leaves is on record.
       await this.o.audit.record(fitEvent({ action: 'policy.allow', user: `session:${s.id}`, resource: `session:${s.id}`, details: { normalized: a.normalized.slice(0, 1000), rule: r.rule, action_hash: a.actionHash, approval_id: a.id, decide_seq: n.seq, resent: true }, result: 'success' }));
     }
-    return this.record(s, req, r, a.normalized, false);
+    return this.record(s, req, r, a.normalized, false, true);
   }
 
   /**
@@ -256,8 +268,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return d;
   }
 
-  private async consumeOverride(d: Decision, approvalId: string, sessionId: string, subject: string): Promise<Decision> {
-    const a = await this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash);
+  private async consumeOverride(d: Decision, approvalId: string, sessionId: string, subject: string, by: string): Promise<Decision> {
+    const a = await this.o.policy.approvals.consume(approvalId, sessionId, d.actionHash, by);
     const out: Decision = { ...d, decision: 'allow', rule: `approval:${a.id}`, reason: approvalReason(a, true) };
     return this.overrideAllow(out, sessionId, subject);
   }
@@ -272,14 +284,14 @@ export class SessionAgentHooks implements AgentChannelHooks {
     return set;
   }
 
-  /** A numbered Decide's final answer, kept in the transaction of its decision event (see answeredBefore). */
-  private answerOf(req: AgentActionRequest, r: AgentDecision): CounterUpdate {
+  /** A numbered Decide's final answer, kept in the transaction of its decision event (see answeredBefore); `noted`: only over its own record. */
+  private answerOf(req: AgentActionRequest, r: AgentDecision, noted: boolean): CounterUpdate {
     const n = numbered(req);
-    return n ? { decide: { ...n, approvalId: r.approvalId, answer: { decision: r.decision, reason: r.reason, rule: r.rule, approvalId: r.approvalId } } } : {};
+    return n ? { decide: { ...n, approvalId: r.approvalId, answer: { decision: r.decision, reason: r.reason, rule: r.rule, approvalId: r.approvalId }, ...(noted ? { noted } : {}) } } : {};
   }
 
   /** Appends the decision to the event log and the agent trail (a numbered Decide's answer with it), in the order the daemon saw it. */
-  private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true): Promise<AgentDecision> {
+  private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true, noted = false): Promise<AgentDecision> {
     const a = req.action as Action;
     const what = target(a);
     const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(sessionWorkspace(s).sandbox, a.path) : undefined;
@@ -289,7 +301,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       'decision',
       `${r.decision} ${a.kind} ${what.slice(0, 200)}${r.decision === 'deny' ? `: ${r.reason}` : ''}`,
       { kind: a.kind, target: what.slice(0, 1000), tool: req.tool, decision: r.decision, rule: r.rule, reason: r.reason, normalized: normalized.slice(0, 1000), approval_id: r.approvalId },
-      { counters: { ...(count ? { decision: r.decision } : {}), ...this.answerOf(req, r) } },
+      { counters: { ...(count ? { decision: r.decision } : {}), ...this.answerOf(req, r, noted) } },
     );
     this.o.trail.append(s.id, {
       action: `agent_${a.kind}`,

@@ -51,6 +51,11 @@ export interface DecideRecord {
   approvalId: string;
   /** The final answer, once recorded (in the transaction of its `decision` event); undefined while a human decides. */
   answer?: AgentDecision;
+  /**
+   * An update only: the answer of a Decide that noted this record before it waited for a human. It is
+   * kept only while the record is still that one: after a Hello (a new runner) it belongs to nobody.
+   */
+  noted?: boolean;
 }
 
 export interface SessionTotals {

@@ -149,7 +149,7 @@ describe('gateway door: an approvals watch whose reader stopped reading (attacke
       const id = `apr-${randomUUID()}`;
       ids.push(id);
       await store.approvals.insertUnlessPending(
-        { id, sessionId: session.id, actionKind: 'shell', normalized: `echo ${i}`, command: COMMAND, actionHash: `hash-${i}`, askedBy: 'mode:supervised', reason: 'seeded', requestedAt: now, expiresAt: now + 3_600_000, status: 'pending', decidedBy: '', decidedAt: 0, comment: '', consumedAt: 0, approvalsRequired: 1, distinctFromStarter: false, approvers: [] },
+        { id, sessionId: session.id, actionKind: 'shell', normalized: `echo ${i}`, command: COMMAND, actionHash: `hash-${i}`, askedBy: 'mode:supervised', reason: 'seeded', requestedAt: now, expiresAt: now + 3_600_000, status: 'pending', decidedBy: '', decidedAt: 0, comment: '', consumedAt: 0, consumedBy: '', approvalsRequired: 1, distinctFromStarter: false, approvers: [] },
         N,
       );
     }

@@ -20,8 +20,8 @@ function admin(home: string) {
   const sessions = clientFor(SessionServiceClient, socket);
   const policy = clientFor(PolicyServiceClient, socket);
   return {
-    // Supervised: every action asks a human.
-    start: (repo: string) => unaryCall<StartSessionRequest, Session>(sessions.start.bind(sessions), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo, autonomy: AutonomyMode.AUTONOMY_MODE_SUPERVISED })),
+    // Supervised unless told: every action asks a human.
+    start: (repo: string, autonomy = AutonomyMode.AUTONOMY_MODE_SUPERVISED) => unaryCall<StartSessionRequest, Session>(sessions.start.bind(sessions), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo, autonomy })),
     approvals: (sessionId: string) => unaryCall<ListApprovalsRequest, ListApprovalsResponse>(policy.listApprovals.bind(policy), { sessionId, legacyStatus: '', status: 0 }).then((r) => r.approvals),
     decide: (id: string, approve: boolean, comment = '') => unaryCall<DecideApprovalRequest, DecideApprovalResponse>(policy.decideApproval.bind(policy), { id, approve, comment }),
     events: (sessionId: string) => collectStream<SessionEvent>(sessions.events({ sessionId, afterSeq: 0, afterGid: 0, follow: false }, new Metadata())),
@@ -205,6 +205,117 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
       const [, , third] = await approvalsOnce(a, s.id, 3);
       await a.decide(third!.id, true);
       assert.equal((await fresh).approvalId, third!.id);
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
+  it('does not answer a numbered Decide with an approval another Decide used', async function () {
+    // The default profile asks before a force-push; the runner's Decide number 1 for it waits on a
+    // human when lokid is killed: its record names the approval, with no answer.
+    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
+    t.child = await spawnFixture(t.home);
+    let a = admin(t.home);
+    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(PUSH, 'test', 1);
+      first.catch(() => undefined);
+      const pending = await asked(a, s.id);
+      await kill(t.child);
+      a.close();
+      t.child = await spawnFixture(t.home);
+      a = admin(t.home);
+      await first.then(() => assert.fail('the first call was answered'), () => undefined);
+      await a.decide(pending.id, true);
+      // A hostile runner uses the one-time approval with an unnumbered Decide of the same action …
+      const used = await resent(runner.decide(PUSH, 'test', 0), a, s.id);
+      assert.deepEqual(used === 'asked again' ? used : [used.decision, used.approvalId], ['allow', pending.id]);
+      // … then sends number 1 again: the approval was used, but not by it, so a human is asked.
+      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
+      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
+      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
+  it('answers a supervised Decide sent again with the approval a human granted while lokid was down', async function () {
+    // Supervised: the session's own mode asks (not a profile rule). Killed while its Decide number 1 waited.
+    t.child = await spawnFixture(t.home);
+    let a = admin(t.home);
+    const s = await a.start(t.repo);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(LS, 'test', 1);
+      first.catch(() => undefined);
+      const pending = await asked(a, s.id);
+      await kill(t.child);
+      a.close();
+      t.child = await spawnFixture(t.home);
+      a = admin(t.home);
+      await first.then(() => assert.fail('the first call was answered'), () => undefined);
+      // Approved before the runner asks again: the approval still counts.
+      await a.decide(pending.id, true);
+      const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
+      assert.deepEqual(again === 'asked again' ? again : [again.decision, again.approvalId], ['allow', pending.id]);
+      assert.equal((await a.approvals(s.id)).length, 1, 'no second approval');
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
+  it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
+    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
+    t.child = await spawnFixture(t.home);
+    const a = admin(t.home);
+    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(PUSH, 'test', 1);
+      const pending = await asked(a, s.id);
+      // Its record is noted before the session says it waits.
+      await until('the Decide to wait', async () => (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${pending.id}`)));
+      // A hostile runner says Hello again (numbers start from 1) while its Decide number 1 waits; a human approves.
+      await runner.hello();
+      await a.decide(pending.id, true);
+      assert.equal((await first).decision, 'allow');
+      // Number 1 of the new count, same action: a new Decide, not the old one's answer sent again.
+      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
+      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
+      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
+  it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
+    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
+    t.child = await spawnFixture(t.home);
+    const a = admin(t.home);
+    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
+    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    try {
+      await runner.hello();
+      const first = runner.decide(PUSH, 'test', 1);
+      const pending = await asked(a, s.id);
+      // Its record is noted before the session says it waits.
+      await until('the Decide to wait', async () => (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${pending.id}`)));
+      // A hostile runner says Hello again (numbers start from 1) while its Decide number 1 waits; a human approves.
+      await runner.hello();
+      await a.decide(pending.id, true);
+      assert.equal((await first).decision, 'allow');
+      // Number 1 of the new count, same action: a new Decide, not the old one's answer sent again.
+      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
+      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
+      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
     } finally {
       runner.close();
       a.close();

@@ -19,7 +19,7 @@ type Snapshot = Record<string, unknown[]>;
 
 /** Columns later migrations added, with the value an upgraded row must get. */
 const ADDED_SINCE_FIXTURE: Record<string, Record<string, unknown>> = {
-  approvals: { command: '' },
+  approvals: { command: '', consumed_by: '' },
   sessions: { runner_seq: 0, decide_seq: 0, decide_hash: '', decide_approval: '', decide_answer: '' },
 };
 

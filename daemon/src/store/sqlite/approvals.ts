@@ -21,6 +21,7 @@ interface Row {
   decided_at: number;
   comment: string;
   consumed_at: number;
+  consumed_by: string;
   approvals_required: number;
   distinct_from_starter: number;
   approvers: string;
@@ -52,6 +53,7 @@ function fromRow(r: Row): Approval {
     decidedAt: r.decided_at,
     comment: r.comment,
     consumedAt: r.consumed_at,
+    consumedBy: r.consumed_by ?? '',
     approvalsRequired: r.approvals_required ?? 1,
     distinctFromStarter: r.distinct_from_starter === 1,
     approvers: parseApprovers(r.approvers ?? '[]'),
@@ -75,7 +77,7 @@ export class SqliteApprovalRepo implements ApprovalRepo {
       addApprover: db.prepare("UPDATE approvals SET approvers = ?, comment = ? WHERE id = ? AND status = 'pending' AND approvers = ?"),
       decide: db.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ?, approvers = ? WHERE id = ? AND status = 'pending' AND approvers = ?"),
       expire: db.prepare("UPDATE approvals SET status = 'expired', decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending'"),
-      consume: db.prepare('UPDATE approvals SET consumed_at = ? WHERE id = ? AND consumed_at = 0'),
+      consume: db.prepare('UPDATE approvals SET consumed_at = ?, consumed_by = ? WHERE id = ? AND consumed_at = 0'),
       list: list(''),
       byStatus: list('WHERE status = ?'),
       bySession: list('WHERE session_id = ?'),
@@ -123,7 +125,7 @@ export class SqliteApprovalRepo implements ApprovalRepo {
     return this.q.expire.run(by, at, id).changes === 1;
   }
 
-  async consume(id: string, at: number): Promise<boolean> {
-    return this.q.consume.run(at, id).changes === 1;
+  async consume(id: string, at: number, by: string): Promise<boolean> {
+    return this.q.consume.run(at, by, id).changes === 1;
   }
 }

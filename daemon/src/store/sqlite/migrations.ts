@@ -42,6 +42,13 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE approvals ADD COLUMN command TEXT NOT NULL DEFAULT '';`,
   },
   {
+    module: 'approvals',
+    version: 4,
+    // Which Decide used an approval (a numbered Decide's mark; '' for any other use and older rows):
+    // a numbered Decide sent again is answered by the approval only if it was the one that used it.
+    sql: `ALTER TABLE approvals ADD COLUMN consumed_by TEXT NOT NULL DEFAULT '';`,
+  },
+  {
     module: 'git_workspaces',
     version: 1,
     sql: `CREATE TABLE git_workspaces (

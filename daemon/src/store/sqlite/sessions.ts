@@ -91,7 +91,7 @@ export type SyncSessionRepo = { [K in keyof SessionRepo]: (...a: Parameters<Sess
 export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
   private readonly q: Record<
     | 'insert' | 'get' | 'list' | 'brief' | 'count' | 'state' | 'transition' | 'setRuntime' | 'wsRemoved' | 'stop' | 'hasTask' | 'taskCount'
-    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'iteration' | 'runnerSeq' | 'runnerStart' | 'lastRunnerSeq' | 'decide' | 'lastDecide' | 'cost' | 'bump' | 'insertEvent'
+    | 'taskStatus' | 'upsertTask' | 'reached' | 'addAgent' | 'agentSeen' | 'iteration' | 'runnerSeq' | 'runnerStart' | 'lastRunnerSeq' | 'decide' | 'decideAnswer' | 'lastDecide' | 'cost' | 'bump' | 'insertEvent'
     | 'tasksByStatus' | 'reachedOf' | 'leftovers' | 'lastOfProject'
     | 'totals' | 'totalsOwner' | 'active',
     Statement
@@ -136,6 +136,7 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
       lastRunnerSeq: p('SELECT runner_seq FROM sessions WHERE id = ?'),
       // Never back to a lower number: a late write for an earlier Decide does not replace a later one's.
       decide: p('UPDATE sessions SET decide_seq = ?, decide_hash = ?, decide_approval = ?, decide_answer = ? WHERE id = ? AND decide_seq <= ?'),
+      decideAnswer: p('UPDATE sessions SET decide_answer = ? WHERE id = ? AND decide_seq = ? AND decide_hash = ? AND decide_approval = ?'),
       lastDecide: p('SELECT decide_seq, decide_hash, decide_approval, decide_answer FROM sessions WHERE id = ?'),
       cost: p('UPDATE sessions SET cost_usd = cost_usd + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ? WHERE id = ?'),
       bump: p('UPDATE sessions SET events_total = events_total + 1, last_event_at = ? WHERE id = ? RETURNING events_total'),
@@ -349,7 +350,8 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
     if (c.decide) {
       const d = c.decide;
       const answer = d.answer ? JSON.stringify({ decision: d.answer.decision, reason: d.answer.reason, rule: d.answer.rule, approvalId: d.answer.approvalId }) : '';
-      this.q.decide.run(d.seq, d.hash, d.approvalId, answer, id, d.seq);
+      if (d.noted) this.q.decideAnswer.run(answer, id, d.seq, d.hash, d.approvalId);
+      else this.q.decide.run(d.seq, d.hash, d.approvalId, answer, id, d.seq);
     }
   }
 
