@@ -13,6 +13,8 @@ import { auditEntries, clientFor, collectStream, unaryCall } from '../../helpers
 import { agentSocketPath, sigkillSuite, spawnFixture, StandInRunner, until, type FixtureProcess } from './helpers.js';
 
 const LS = { $case: 'shell' as const, shell: 'ls -l' };
+/** The default profile asks a human before a force-push. */
+const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
 
 /** The admin-side clients of the fixture lokid on `home` (made again after each restart). */
 function admin(home: string) {
@@ -69,35 +71,44 @@ function refusal(decide: Promise<{ decision: string }>): Promise<string> {
 }
 
 /**
- * A supervised session's runner asks its Decide number 1 (`ls -l`), a human answers it, and lokid
- * is SIGKILLed where the fixture hangs (`hook`, seen in its output as `marker`) before the answer
- * left; then lokid is started again and the runner's first call has failed. The runner then
- * sends that Decide again (`again`).
+ * A session's runner (after Hello) asks its Decide number 1 (`ls -l` unless `action`; supervised
+ * unless `autonomy`), a human answers it if `answer` says so, and lokid is SIGKILLed — where the
+ * fixture hangs (`hook`, seen in its output as `marker`) when given, else while the Decide waits —
+ * then started again; the runner's first call has failed by then.
  */
-async function answeredThenKilled(t: ReturnType<typeof sigkillSuite>, hook: Record<string, string>, marker: string, approve: boolean, comment: string) {
-  t.child = await spawnFixture(t.home, hook);
+async function killedWhileDeciding(
+  t: ReturnType<typeof sigkillSuite>,
+  o: { action?: { $case: 'shell'; shell: string }; autonomy?: AutonomyMode; hook?: Record<string, string>; marker?: string; answer?: { approve: boolean; comment: string } } = {},
+) {
+  t.child = await spawnFixture(t.home, o.hook ?? {});
   let a = admin(t.home);
-  const s = await a.start(t.repo);
+  const s = await a.start(t.repo, o.autonomy);
   const runner = new StandInRunner(agentSocketPath(t.home, s.id));
   try {
     await runner.hello();
-    const first = runner.decide(LS, 'test', 1);
+    const first = runner.decide(o.action ?? LS, 'test', 1);
     first.catch(() => undefined);
     const pending = await asked(a, s.id);
-    const decided = await a.decide(pending.id, approve, comment);
-    await until(`lokid to reach ${marker}`, () => t.child!.output().includes(marker));
+    const decided = o.answer ? await a.decide(pending.id, o.answer.approve, o.answer.comment) : undefined;
+    if (o.marker) await until(`lokid to reach ${o.marker}`, () => t.child!.output().includes(o.marker!));
     await kill(t.child);
     a.close();
     t.child = await spawnFixture(t.home);
     a = admin(t.home);
     await first.then(() => assert.fail('the first call was answered'), () => undefined);
-    const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
-    return { a, s, runner, pending, decidedBy: decided.approval!.decidedBy, again };
+    return { a, s, runner, pending, decidedBy: decided?.approval?.decidedBy ?? '' };
   } catch (err) {
     runner.close();
     a.close();
     throw err;
   }
+}
+
+/** The runner's Decide number 1 for PUSH sent again goes to a human (one approval allowed it once), and one policy.allow is on record. */
+async function askedAgain(t: ReturnType<typeof sigkillSuite>, runner: StandInRunner, a: ReturnType<typeof admin>, sessionId: string): Promise<void> {
+  const again = await resent(runner.decide(PUSH, 'test', 1), a, sessionId);
+  assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
+  assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${sessionId}`).length, 1);
 }
 
 /** The session's approvals once there are `n` of them. */
@@ -133,8 +144,9 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
 
   it('answers an approved and used action with its allow, without asking a human again', async function () {
     // Killed where the approval was just used (consumed): before its policy.allow entry, its decision event and its answer.
-    const { a, s, runner, pending, decidedBy, again } = await answeredThenKilled(t, { LOKI_TEST_HANG_AUDIT: 'policy.allow' }, 'hang:audit:policy.allow', true, 'looks fine');
+    const { a, s, runner, pending, decidedBy } = await killedWhileDeciding(t, { hook: { LOKI_TEST_HANG_AUDIT: 'policy.allow' }, marker: 'hang:audit:policy.allow', answer: { approve: true, comment: 'looks fine' } });
     try {
+      const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
       assert.equal((await a.approvals(s.id))[0]!.consumedAtMs > 0, true, 'the approval was used before the kill');
       assert.notEqual(again, 'asked again', 'the re-sent Decide raised a second approval');
       if (again === 'asked again') return;
@@ -167,8 +179,9 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
 
   it('answers a rejected action with its deny: the action is not put to a human again', async function () {
     // Killed once the deny was recorded (its decision event), before the answer left.
-    const { a, s, runner, pending, decidedBy, again } = await answeredThenKilled(t, { LOKI_TEST_HANG_EVENT: 'decision' }, 'hang:event:decision', false, 'not on my watch');
+    const { a, s, runner, pending, decidedBy } = await killedWhileDeciding(t, { hook: { LOKI_TEST_HANG_EVENT: 'decision' }, marker: 'hang:event:decision', answer: { approve: false, comment: 'not on my watch' } });
     try {
+      const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
       assert.notEqual(again, 'asked again', 'the rejected action was put to a human again');
       if (again === 'asked again') return;
       assert.equal(again.decision, 'deny');
@@ -214,29 +227,14 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
   it('does not answer a numbered Decide with an approval another Decide used', async function () {
     // The default profile asks before a force-push; the runner's Decide number 1 for it waits on a
     // human when lokid is killed: its record names the approval, with no answer.
-    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
-    t.child = await spawnFixture(t.home);
-    let a = admin(t.home);
-    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
-    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    const { a, s, runner, pending } = await killedWhileDeciding(t, { action: PUSH, autonomy: AutonomyMode.AUTONOMY_MODE_UNSPECIFIED });
     try {
-      await runner.hello();
-      const first = runner.decide(PUSH, 'test', 1);
-      first.catch(() => undefined);
-      const pending = await asked(a, s.id);
-      await kill(t.child);
-      a.close();
-      t.child = await spawnFixture(t.home);
-      a = admin(t.home);
-      await first.then(() => assert.fail('the first call was answered'), () => undefined);
       await a.decide(pending.id, true);
       // A hostile runner uses the one-time approval with an unnumbered Decide of the same action …
       const used = await resent(runner.decide(PUSH, 'test', 0), a, s.id);
       assert.deepEqual(used === 'asked again' ? used : [used.decision, used.approvalId], ['allow', pending.id]);
       // … then sends number 1 again: the approval was used, but not by it, so a human is asked.
-      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
-      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
-      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
+      await askedAgain(t, runner, a, s.id);
     } finally {
       runner.close();
       a.close();
@@ -245,20 +243,8 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
 
   it('answers a supervised Decide sent again with the approval a human granted while lokid was down', async function () {
     // Supervised: the session's own mode asks (not a profile rule). Killed while its Decide number 1 waited.
-    t.child = await spawnFixture(t.home);
-    let a = admin(t.home);
-    const s = await a.start(t.repo);
-    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
+    const { a, s, runner, pending } = await killedWhileDeciding(t);
     try {
-      await runner.hello();
-      const first = runner.decide(LS, 'test', 1);
-      first.catch(() => undefined);
-      const pending = await asked(a, s.id);
-      await kill(t.child);
-      a.close();
-      t.child = await spawnFixture(t.home);
-      a = admin(t.home);
-      await first.then(() => assert.fail('the first call was answered'), () => undefined);
       // Approved before the runner asks again: the approval still counts.
       await a.decide(pending.id, true);
       const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
@@ -271,7 +257,6 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
   });
 
   it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
-    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
     t.child = await spawnFixture(t.home);
     const a = admin(t.home);
     const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
@@ -287,35 +272,7 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
       await a.decide(pending.id, true);
       assert.equal((await first).decision, 'allow');
       // Number 1 of the new count, same action: a new Decide, not the old one's answer sent again.
-      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
-      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
-      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
-    } finally {
-      runner.close();
-      a.close();
-    }
-  });
-
-  it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
-    const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
-    t.child = await spawnFixture(t.home);
-    const a = admin(t.home);
-    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
-    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
-    try {
-      await runner.hello();
-      const first = runner.decide(PUSH, 'test', 1);
-      const pending = await asked(a, s.id);
-      // Its record is noted before the session says it waits.
-      await until('the Decide to wait', async () => (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${pending.id}`)));
-      // A hostile runner says Hello again (numbers start from 1) while its Decide number 1 waits; a human approves.
-      await runner.hello();
-      await a.decide(pending.id, true);
-      assert.equal((await first).decision, 'allow');
-      // Number 1 of the new count, same action: a new Decide, not the old one's answer sent again.
-      const again = await resent(runner.decide(PUSH, 'test', 1), a, s.id);
-      assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
-      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
+      await askedAgain(t, runner, a, s.id);
     } finally {
       runner.close();
       a.close();
