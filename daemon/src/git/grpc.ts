@@ -152,12 +152,13 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
           }
           // Linux pids never exceed PID_MAX_LIMIT (2^22); 0 means the daemon's own.
           if (!Number.isInteger(req.pid) || req.pid < 0 || req.pid > 4_194_304) throw new LokiError('invalid_argument', 'pid must be an integer between 0 and 4194304');
-          const ws = await audited(
+          // Audited before anything is made: a workspace the audit log cannot record is not cloned.
+          const ws = await auditedPlan(
             caller,
             'workspace.create',
             `session:${sessionId}`,
             async () =>
-              workspaces.createWorkspace({
+              workspaces.planWorkspace({
                 // Only a project the caller may see (its own or shared), as for sessions; others look missing.
                 project: (await access.get(caller, required(req.project, 'project'))).id,
                 sessionId,
@@ -165,7 +166,8 @@ export function createWorkspaceModule(deps: WorkspaceModuleDeps): ServiceModule 
                 ...(req.pid > 0 ? { pid: req.pid } : {}),
                 ...(req.agent ? { agent: req.agent } : {}),
               }),
-            (w) => ({ project: w.projectId, branch: w.branch, base_commit: w.baseCommit }),
+            (p) => ({ project: p.project.id, branch: p.branch, base_commit: p.baseCommit }),
+            (p) => workspaces.makeWorkspace(p),
           );
           return workspaceToPb(ws);
         }),

@@ -143,9 +143,11 @@ export class ProjectRegistry {
     return this.repo.list();
   }
 
+  /** Refused while a session workspace of the project is active (checked in the delete's transaction). */
   async remove(idOrName: string): Promise<void> {
     const p = await this.get(idOrName);
-    await this.repo.delete(p.id);
+    const active = await this.repo.deleteUnlessActive(p.id);
+    if (active) throw new LokiError('failed_precondition', `project ${p.name} has ${active} active session workspace(s); stop them first`);
     this.log.info({ project: p.id }, 'project removed');
   }
 }

@@ -36,7 +36,12 @@ export interface ProjectRepo {
   insertUnlessClash(p: Project): Promise<Project | undefined>;
   /** By name. */
   list(): Promise<Project[]>;
-  delete(id: string): Promise<void>;
+  /**
+   * Deletes unless a session workspace of the project is active; the check and the delete are
+   * one transaction (a workspace inserted meanwhile keeps its project). Returns how many
+   * active workspaces kept it (0: deleted).
+   */
+  deleteUnlessActive(id: string): Promise<number>;
 }
 
 export interface WorkspaceRepo {
@@ -45,11 +50,12 @@ export interface WorkspaceRepo {
   list(): Promise<Workspace[]>;
   branchTaken(branch: string): Promise<boolean>;
   /**
-   * Inserts (state active) unless the session already has a workspace or another holds
-   * the branch; the checks and the insert are one transaction. Returns what was taken,
-   * or undefined when the workspace was inserted.
+   * Inserts (state active) unless the session already has a workspace, another holds the
+   * branch, or the project is no longer registered (removed while the workspace was being
+   * made); the checks and the insert are one transaction. Returns what stopped it, or
+   * undefined when the workspace was inserted.
    */
-  insertUnlessTaken(ws: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): Promise<'session' | 'branch' | undefined>;
+  insertUnlessTaken(ws: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): Promise<'session' | 'branch' | 'project' | undefined>;
   setHead(sessionId: string, commit: string): Promise<void>;
   finish(sessionId: string, atMs: number): Promise<void>;
   /** The last pull-request attempt, or null before any. */

@@ -46,6 +46,16 @@ export interface CreateWorkspaceInput {
   fill?: WorkspaceFill;
 }
 
+/** A checked workspace not made yet (WorkspaceManager.planWorkspace). */
+export interface WorkspacePlan {
+  readonly input: CreateWorkspaceInput;
+  readonly sessionId: string;
+  readonly project: Project;
+  readonly agent: string;
+  readonly branch: string;
+  readonly baseCommit: string;
+}
+
 export interface BringBackResult {
   branch: string;
   commit: string;
@@ -80,8 +90,10 @@ export interface WorkspaceManagerOptions {
   branchRandom?: () => string;
 }
 
-function taken(what: 'session' | 'branch', sessionId: string, branch: string): LokiError {
-  return what === 'session' ? new LokiError('conflict', `session "${sessionId}" already has a workspace`) : new LokiError('ref_exists', `branch "${branch}" already exists; a random part collided or the branch was made by hand`);
+function taken(what: 'session' | 'branch' | 'project', sessionId: string, branch: string, project = ''): LokiError {
+  if (what === 'session') return new LokiError('conflict', `session "${sessionId}" already has a workspace`);
+  if (what === 'project') return new LokiError('project_not_found', `project "${project}" was removed while the workspace for session "${sessionId}" was being made`);
+  return new LokiError('ref_exists', `branch "${branch}" already exists; a random part collided or the branch was made by hand`);
 }
 
 function summaryIds(ws: Workspace): { sessionId: string; branch: string; baseBranch: string; baseCommit: string } {
@@ -130,6 +142,14 @@ export class WorkspaceManager {
   }
 
   async createWorkspace(input: CreateWorkspaceInput): Promise<Workspace> {
+    return this.makeWorkspace(await this.planWorkspace(input));
+  }
+
+  /**
+   * Every check of a new workspace and what it will be (project, branch, base commit), with
+   * nothing made yet: the external workspace API audits this plan before `makeWorkspace`.
+   */
+  async planWorkspace(input: CreateWorkspaceInput): Promise<WorkspacePlan> {
     const sessionId = validateSessionId(input.sessionId);
     const project = await this.o.projects.get(input.project);
     const agent = input.agent ?? 'development';
@@ -144,7 +164,12 @@ export class WorkspaceManager {
     if (!baseCommit) {
       throw new LokiError('base_branch_missing', `base branch "${project.baseBranch}" no longer exists in ${project.path}`);
     }
+    return { input, sessionId, project, agent, branch, baseCommit };
+  }
 
+  /** Clones (or fills) and records the workspace `plan` describes; the branch and insert are re-checked atomically. */
+  async makeWorkspace(plan: WorkspacePlan): Promise<Workspace> {
+    const { input, sessionId, project, agent, branch, baseCommit } = plan;
     mkdirSync(this.o.workspacesDir, { recursive: true, mode: 0o700 });
     const dest = join(this.o.workspacesDir, sessionId);
     // A directory made ahead for this session (a warm pool slot's volume) is filled where it is, if still empty.
@@ -157,7 +182,7 @@ export class WorkspaceManager {
       if (owner) chownTree(dest, owner.uid, owner.gid);
       // The checks above were early answers; this one is atomic (two sessions racing for one branch).
       const t = await this.o.repo.insertUnlessTaken({ sessionId, projectId: project.id, owner: input.owner, agent, path: dest, branch, baseBranch: project.baseBranch, baseCommit, createdAtMs: this.o.clock() });
-      if (t) throw taken(t, sessionId, branch);
+      if (t) throw taken(t, sessionId, branch, project.name);
     } catch (err) {
       await input.fill?.undo(dest);
       rmSync(dest, { recursive: true, force: true });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { credentials, Metadata, type CallOptions, Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEventInput } from '../../../daemon/src/audit/types.js';
 import { createWorkspaceModule } from '../../../daemon/src/git/grpc.js';
+import { LokiError } from '../../../common/src/errors.js';
 import { WorkspaceServiceClient } from '../../../proto/gen/loki/v1/workspace.js';
 import { issuingVerifier } from '../../helpers/credentials.js';
 import { agentGit, agentWrite, gitFixture, makeProject, silentLogger, tempDir, type GitFixture } from './helpers.js';
@@ -26,6 +27,9 @@ describe('WorkspaceService over a unix socket', () => {
   let admin: WorkspaceServiceClient;
   let gateway: WorkspaceServiceClient;
   let audits: AuditEventInput[];
+  /** The audit log refuses entries of this action (a full disk), or runs this before recording them. */
+  let refuse: string | undefined;
+  let onRecord: ((e: AuditEventInput) => Promise<void>) | undefined;
   let project: string;
   let sockDir: string;
 
@@ -33,7 +37,14 @@ describe('WorkspaceService over a unix socket', () => {
     fx = gitFixture();
     project = makeProject(fx.root);
     audits = [];
-    const mod = createWorkspaceModule({ projects: fx.projects, workspaces: fx.workspaces, trail: fx.trail, stores: { learnings: fx.store.learnings }, audit: { record: async (e) => void audits.push(e) } });
+    refuse = undefined;
+    onRecord = undefined;
+    const record = async (e: AuditEventInput): Promise<void> => {
+      if (e.action === refuse) throw new LokiError('unavailable', 'the audit log could not be written');
+      await onRecord?.(e);
+      audits.push(e);
+    };
+    const mod = createWorkspaceModule({ projects: fx.projects, workspaces: fx.workspaces, trail: fx.trail, stores: { learnings: fx.store.learnings }, audit: { record } });
     server = new Server();
     const gwServer = new Server();
     mod.register(server, { log: silentLogger(), listener: { role: 'local-admin', localUid: 0 } });
@@ -84,6 +95,64 @@ describe('WorkspaceService over a unix socket', () => {
     const count = await call(admin, admin.auditCount, { sessionId: '' });
     assert.equal(count.total, 1);
     assert.deepEqual(count.bySession, { g1: 1 });
+  });
+
+  // Audited before it is made, as the registry's grants: an entry the log cannot write leaves no
+  // workspace behind (before, the clone and its record stayed and the caller was told it failed).
+  it('makes no workspace whose creation could not be audited', async () => {
+    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [], alias: '' });
+    refuse = 'workspace.create';
+    await assert.rejects(call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'full', pid: 1, agent: '' }), (e: unknown) => codeOf(e).loki === 'unavailable');
+    assert.equal(await fx.store.workspaces.get('full'), undefined, 'no workspace record');
+    assert.equal(existsSync(join(fx.root, 'home', 'workspaces', 'full')), false, 'no clone');
+    refuse = undefined;
+    const ws = await call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'full', pid: 1, agent: '' });
+    const entry = audits.find((a) => a.action === 'workspace.create');
+    assert.deepEqual(entry?.details, { project: ws.projectId, branch: ws.branch, base_commit: ws.baseCommit }, 'the entry names what was then made');
+  });
+
+  // A removal and a workspace of the same project, at the same time: the removal's check saw no
+  // active workspace, the clone was under way, and the workspace was recorded on a removed project.
+  it('records no workspace on a project removed while it was being made, and says so in the trail', async () => {
+    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [], alias: '' });
+    const insert = fx.store.workspaces.insertUnlessTaken.bind(fx.store.workspaces);
+    let removed: Promise<unknown> | undefined;
+    fx.store.workspaces.insertUnlessTaken = async (w) => {
+      removed = call(admin, admin.removeProject, { project: 'demo' });
+      await removed;
+      return insert(w);
+    };
+    await assert.rejects(call(admin, admin.createWorkspace, { project: 'demo', sessionId: 'late', pid: 1, agent: '' }), (e: unknown) => {
+      const c = codeOf(e);
+      assert.equal(c.loki, 'project_not_found', c.message);
+      assert.match(c.message, /project "demo" was removed while the workspace for session "late" was being made/);
+      return true;
+    });
+    assert.ok(removed, 'the removal ran while the workspace was being made');
+    assert.equal(await fx.store.workspaces.get('late'), undefined);
+    assert.equal(existsSync(join(fx.root, 'home', 'workspaces', 'late')), false, 'the clone is gone');
+    const notDone = audits.filter((a) => a.action === 'workspace.create' && a.result !== 'success');
+    assert.equal(notDone.length, 1, JSON.stringify(audits));
+    assert.match(notDone[0]!.reason ?? '', /^not done: project "demo" was removed/);
+  });
+
+  it('removes no project a workspace became active on after its check, and says so in the trail', async () => {
+    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [], alias: '' });
+    // The workspace lands between the removal's check (and entry) and the removal itself.
+    onRecord = async (e) => {
+      if (e.action === 'project.remove' && e.result === 'success') await fx.workspaces.createWorkspace({ project: 'demo', sessionId: 'between', pid: 1, owner: 'local:0' });
+    };
+    await assert.rejects(call(admin, admin.removeProject, { project: 'demo' }), (e: unknown) => {
+      const c = codeOf(e);
+      assert.equal(c.grpc, status.FAILED_PRECONDITION, c.message);
+      assert.match(c.message, /project demo has 1 active session workspace\(s\); stop them first/);
+      return true;
+    });
+    assert.equal((await fx.projects.get('demo')).name, 'demo', 'still registered');
+    assert.equal((await fx.store.workspaces.get('between'))?.state, 'active');
+    const notDone = audits.filter((a) => a.action === 'project.remove' && a.result !== 'success');
+    assert.equal(notDone.length, 1, JSON.stringify(audits));
+    assert.match(notDone[0]!.reason ?? '', /^not done: project demo has 1 active/);
   });
 
   it('answers bad input with INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION and a message that says what is wrong', async () => {

@@ -32,7 +32,7 @@ function toProject(r: Row): Project {
 }
 
 export class SqliteProjectRepo implements ProjectRepo {
-  private readonly q: Record<'find' | 'byPath' | 'clash' | 'insert' | 'list' | 'delete', Statement>;
+  private readonly q: Record<'find' | 'byPath' | 'clash' | 'insert' | 'list' | 'active' | 'delete', Statement>;
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -41,6 +41,7 @@ export class SqliteProjectRepo implements ProjectRepo {
       clash: db.prepare('SELECT * FROM projects WHERE name IN (?, ?) OR alias IN (?, ?) OR path = ?'),
       insert: db.prepare('INSERT INTO projects (id, name, path, base_branch, remote, protected_branches, registered_by, registered_at, alias) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       list: db.prepare('SELECT * FROM projects ORDER BY name'),
+      active: db.prepare("SELECT COUNT(*) AS n FROM git_workspaces WHERE project_id = ? AND state = 'active'"),
       delete: db.prepare('DELETE FROM projects WHERE id = ?'),
     };
   }
@@ -69,7 +70,11 @@ export class SqliteProjectRepo implements ProjectRepo {
     return (this.q.list.all() as Row[]).map(toProject);
   }
 
-  async delete(id: string): Promise<void> {
-    this.q.delete.run(id);
+  async deleteUnlessActive(id: string): Promise<number> {
+    return this.db.transaction((): number => {
+      const { n } = this.q.active.get(id) as { n: number };
+      if (n === 0) this.q.delete.run(id);
+      return n;
+    })();
   }
 }

@@ -38,13 +38,14 @@ function toWorkspace(r: Row): Workspace {
 }
 
 export class SqliteWorkspaceRepo implements WorkspaceRepo {
-  private readonly q: Record<'get' | 'list' | 'branch' | 'insert' | 'head' | 'finish' | 'pr' | 'savePr', Statement>;
+  private readonly q: Record<'get' | 'list' | 'branch' | 'project' | 'insert' | 'head' | 'finish' | 'pr' | 'savePr', Statement>;
 
   constructor(private readonly db: Db) {
     this.q = {
       get: db.prepare('SELECT * FROM git_workspaces WHERE session_id = ?'),
       list: db.prepare('SELECT * FROM git_workspaces ORDER BY created_at'),
       branch: db.prepare('SELECT 1 FROM git_workspaces WHERE branch = ?'),
+      project: db.prepare('SELECT 1 FROM projects WHERE id = ?'),
       insert: db.prepare(
         `INSERT INTO git_workspaces (session_id, project_id, owner, agent, path, branch, base_branch, base_commit, state, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)`,
@@ -70,10 +71,11 @@ export class SqliteWorkspaceRepo implements WorkspaceRepo {
   }
 
   // One transaction: two workspaces racing for one session or one branch cannot both be inserted.
-  async insertUnlessTaken(w: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): Promise<'session' | 'branch' | undefined> {
-    return this.db.transaction((): 'session' | 'branch' | undefined => {
+  async insertUnlessTaken(w: Omit<Workspace, 'state' | 'finishedAtMs' | 'headCommit'>): Promise<'session' | 'branch' | 'project' | undefined> {
+    return this.db.transaction((): 'session' | 'branch' | 'project' | undefined => {
       if (this.q.get.get(w.sessionId) !== undefined) return 'session';
       if (this.q.branch.get(w.branch) !== undefined) return 'branch';
+      if (this.q.project.get(w.projectId) === undefined) return 'project';
       this.q.insert.run(w.sessionId, w.projectId, w.owner, w.agent, w.path, w.branch, w.baseBranch, w.baseCommit, w.createdAtMs);
       return undefined;
     })();
