@@ -11,7 +11,7 @@ import { fitEvent } from '../audit/format.js';
 import type { AuditLog } from '../audit/types.js';
 import type { AgentTrail } from '../git/trail.js';
 import type { LearningStore } from '../registry/learnings.js';
-import { DAEMON_CLOSING, type ApprovalWaits } from '../policy/approval-waits.js';
+import { DAEMON_CLOSING, RUNNER_REPLACED, type ApprovalWaits } from '../policy/approval-waits.js';
 import type { Action, AutonomyMode, DecideContext, Decision } from '../policy/engine.js';
 import { approvalReason, type PolicyService } from '../policy/service.js';
 import type { SessionsConfig } from './config.js';
@@ -65,18 +65,27 @@ function target(a: Action): string {
   }
 }
 
-/** A numbered Decide: its number and its action's content (kind and target) hashed, what a record of it is bound to. */
-function numbered(req: AgentActionRequest): Pick<DecideRecord, 'seq' | 'hash'> | undefined {
+/** A numbered Decide: its runner generation, its number and its action's content (kind and target) hashed, what a record of it is bound to. */
+type Numbered = Pick<DecideRecord, 'gen' | 'seq' | 'hash'>;
+
+function numbered(req: AgentActionRequest, gen: number): Numbered | undefined {
   if (!req.decideSeq) return undefined;
-  return { seq: req.decideSeq, hash: createHash('sha256').update(JSON.stringify(req.action)).digest('hex') };
+  return { gen, seq: req.decideSeq, hash: createHash('sha256').update(JSON.stringify(req.action)).digest('hex') };
+}
+
+/** A Decide as asked: the request and, when numbered, what its record is bound to. */
+interface Asked {
+  req: AgentActionRequest;
+  n: Numbered | undefined;
 }
 
 /**
  * What a numbered Decide leaves on the approval it uses (Approval.consumedBy): only the Decide
- * that used an approval is answered by it when sent again, never another that waited on it too.
+ * that used an approval is answered by it when sent again, never another that waited on it too,
+ * nor the same number of a later runner (generation).
  */
-function consumer(n: Pick<DecideRecord, 'seq' | 'hash'> | undefined): string {
-  return n ? `decide:${n.seq}:${n.hash}` : '';
+function consumer(n: Numbered | undefined): string {
+  return n ? `decide:${n.gen}:${n.seq}:${n.hash}` : '';
 }
 
 function parseData(json: string): Record<string, unknown> {
@@ -113,6 +122,9 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const { prompt, planJson } = await this.o.rt.store.brief(sessionId);
     // A runner numbers its events from 1 (AgentEvent.runner_seq): a new runner starts the count again.
     await this.o.rt.events.append(sessionId, 'runner_connected', `agent-runner ${runner.version} connected`, { version: runner.version, pid: runner.pid }, { counters: { runnerStart: true } });
+    // A new runner generation: the old runner is gone, so its numbered Decides still waiting end
+    // with an error rather than use an approval the new runner may be asking for too.
+    this.o.waits.replaced(sessionId, (await this.o.rt.store.lastDecide(sessionId)).gen);
     const engine = this.o.policy.engine;
     const options: Record<string, string> = { profile: s.profile };
     if (this.o.proxies.has(sessionId) && channel) options.model_socket = channel.modelSocketInSandbox;
@@ -137,8 +149,13 @@ export class SessionAgentHooks implements AgentChannelHooks {
   async decide(sessionId: string, req: AgentActionRequest, signal: AbortSignal): Promise<AgentDecision> {
     const s = await this.live(sessionId);
     const action = req.action as Action;
-    if (s.stopRequested) return this.record(s, req, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');
-    const again = await this.answeredBefore(s, req);
+    // A numbered Decide belongs to the runner generation it arrives in: its record, answer and use
+    // of an approval are only ever that generation's (a Hello starts the next one).
+    const state = req.decideSeq ? await this.o.rt.store.lastDecide(sessionId) : undefined;
+    const n = state && numbered(req, state.gen);
+    const c: Asked = { req, n };
+    if (s.stopRequested) return this.record(s, c, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');
+    const again = n && (await this.answeredBefore(s, c, n, state.last));
     if (again) return again;
     // Over the event quota every action is denied without a decision event (recording it would add what the quota forbids).
     const maxEvents = this.o.config.quotas.events;
@@ -150,7 +167,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
     const d = this.withSessionMode(s, action, this.o.policy.explain(action, ctx));
     if (d.decision !== 'ask') {
       const r = d.rule.startsWith('session-mode:') ? await this.overrideAllow(d, sessionId, subject) : await this.o.policy.decide(action, ctx, { subject });
-      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: '' }, d.normalized);
+      return this.record(s, c, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: '' }, d.normalized);
     }
     // ask: one approval per action (a re-asked action after a restart reuses the pending one).
     const overridden = d.rule.startsWith('session-mode:');
@@ -166,11 +183,16 @@ export class SessionAgentHooks implements AgentChannelHooks {
       if (known.length >= maxApprovals) return undefined;
       return overridden ? this.requestModeApproval(action, d, sessionId, subject) : this.o.policy.approvals.get((await this.o.policy.decide(action, ctx, { subject })).approvalId);
     });
-    if (!approval) return this.record(s, req, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
+    if (!approval) return this.record(s, c, { decision: 'deny', reason: quotaError(sessionId, 'approvals', maxApprovals).message, rule: 'quota:approvals', approvalId: '' }, d.normalized);
     // Noted before the approval can be used: the same Decide sent again after a crash finds what answers it.
-    const n = numbered(req);
     await this.o.rt.store.updateCounters(sessionId, { decision: 'ask', ...(n ? { decide: { ...n, approvalId: approval.id } } : {}) });
-    const wait = this.o.waits.begin(sessionId);
+    const wait = this.o.waits.begin(sessionId, n?.gen);
+    // The wait is registered before this check, so a Hello after it aborts the wait; one before it
+    // (also one between the approval's creation and the record above, which then wrote nothing) is seen here.
+    if (n && !(await this.current(sessionId, n.gen))) {
+      this.o.waits.end(sessionId, wait);
+      throw RUNNER_REPLACED;
+    }
     const onAbort = () => wait.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     // The event names the action as the approval shows it (a shell line exactly as it will run), and says when it is cut.
@@ -191,15 +213,17 @@ export class SessionAgentHooks implements AgentChannelHooks {
       if (this.o.waits.end(sessionId, wait) === 0) await this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${decided.status}`);
     }
     if (outcome === 'allow') {
+      // A Hello after the human decided and before this call used the approval: it stays for the new runner.
+      if (n && !(await this.current(sessionId, n.gen))) throw RUNNER_REPLACED;
       const by = consumer(n);
       const r = overridden ? await this.consumeOverride(d, approval.id, sessionId, subject, by) : await this.o.policy.decide(action, ctx, { subject, approvalId: approval.id, consumer: by });
-      return this.record(s, req, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false, true);
+      return this.record(s, c, { decision: r.decision === 'allow' ? 'allow' : 'deny', reason: r.reason, rule: r.rule, approvalId: approval.id }, d.normalized, false, true);
     }
     // The daemon is closing: no verdict. The runner's call fails UNAVAILABLE and it asks the restarted
     // daemon again, which finds the same approval (a deny here would skip the action the human may approve).
-    if (outcome === 'pending' && wait.signal.reason === DAEMON_CLOSING) throw DAEMON_CLOSING;
+    if (outcome === 'pending' && (wait.signal.reason === DAEMON_CLOSING || wait.signal.reason === RUNNER_REPLACED)) throw wait.signal.reason;
     const why = outcome === 'pending' ? 'stopped waiting for the approval' : approvalReason(decided, false);
-    return this.record(s, req, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false, true);
+    return this.record(s, c, { decision: 'deny', reason: why, rule: `approval:${approval.id}`, approvalId: approval.id }, d.normalized, false, true);
   }
 
   /**
@@ -210,10 +234,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
    * another action (or a number below the last) is refused rather than given another's answer.
    * Undefined: decide it as usual (a new number, or an approval still pending or not yet used).
    */
-  private async answeredBefore(s: Session, req: AgentActionRequest): Promise<AgentDecision | undefined> {
-    const n = numbered(req);
-    const last = n && (await this.o.rt.store.lastDecide(s.id));
-    if (!n || !last || n.seq > last.seq) return undefined;
+  private async answeredBefore(s: Session, c: Asked, n: Numbered, last: DecideRecord | undefined): Promise<AgentDecision | undefined> {
+    if (!last || last.gen !== n.gen || n.seq > last.seq) return undefined;
     if (n.seq < last.seq || n.hash !== last.hash) {
       const why = n.seq < last.seq ? `is below the last one answered (${last.seq})` : 'was already used for another action';
       throw new LokiError('decide_seq_reused', `decide_seq ${n.seq} ${why}; number each Decide once, one more than the last`);
@@ -230,7 +252,12 @@ export class SessionAgentHooks implements AgentChannelHooks {
       // Its policy.allow entry may have died with the old process: the allow that now leaves is on record.
       await this.o.audit.record(fitEvent({ action: 'policy.allow', user: `session:${s.id}`, resource: `session:${s.id}`, details: { normalized: a.normalized.slice(0, 1000), rule: r.rule, action_hash: a.actionHash, approval_id: a.id, decide_seq: n.seq, resent: true }, result: 'success' }));
     }
-    return this.record(s, req, r, a.normalized, false, true);
+    return this.record(s, c, r, a.normalized, false, true);
+  }
+
+  /** Whether `gen` is still the session's runner generation (no Hello since). */
+  private async current(sessionId: string, gen: number): Promise<boolean> {
+    return (await this.o.rt.store.lastDecide(sessionId)).gen === gen;
   }
 
   /**
@@ -285,13 +312,13 @@ export class SessionAgentHooks implements AgentChannelHooks {
   }
 
   /** A numbered Decide's final answer, kept in the transaction of its decision event (see answeredBefore); `noted`: only over its own record. */
-  private answerOf(req: AgentActionRequest, r: AgentDecision, noted: boolean): CounterUpdate {
-    const n = numbered(req);
+  private answerOf(n: Numbered | undefined, r: AgentDecision, noted: boolean): CounterUpdate {
     return n ? { decide: { ...n, approvalId: r.approvalId, answer: { decision: r.decision, reason: r.reason, rule: r.rule, approvalId: r.approvalId }, ...(noted ? { noted } : {}) } } : {};
   }
 
   /** Appends the decision to the event log and the agent trail (a numbered Decide's answer with it), in the order the daemon saw it. */
-  private async record(s: Session, req: AgentActionRequest, r: AgentDecision, normalized: string, count = true, noted = false): Promise<AgentDecision> {
+  private async record(s: Session, c: Asked, r: AgentDecision, normalized: string, count = true, noted = false): Promise<AgentDecision> {
+    const { req } = c;
     const a = req.action as Action;
     const what = target(a);
     const path = a.kind === 'write' || a.kind === 'delete' || a.kind === 'read' ? posix.resolve(sessionWorkspace(s).sandbox, a.path) : undefined;
@@ -301,7 +328,7 @@ export class SessionAgentHooks implements AgentChannelHooks {
       'decision',
       `${r.decision} ${a.kind} ${what.slice(0, 200)}${r.decision === 'deny' ? `: ${r.reason}` : ''}`,
       { kind: a.kind, target: what.slice(0, 1000), tool: req.tool, decision: r.decision, rule: r.rule, reason: r.reason, normalized: normalized.slice(0, 1000), approval_id: r.approvalId },
-      { counters: { ...(count ? { decision: r.decision } : {}), ...this.answerOf(req, r, noted) } },
+      { counters: { ...(count ? { decision: r.decision } : {}), ...this.answerOf(c.n, r, noted) } },
     );
     this.o.trail.append(s.id, {
       action: `agent_${a.kind}`,
