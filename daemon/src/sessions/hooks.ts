@@ -143,7 +143,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
     // The wait is registered before this check, so a Hello after it aborts the wait; one before it
     // (also one between the approval's creation and the record above, which then wrote nothing) is seen here.
     if (n && !(await isCurrent(this.o.rt.store, sessionId, n.gen))) {
-      this.o.waits.end(sessionId, wait);
+      // As when a wait ends below: the last one to end brings a session another Decide left waiting back to running.
+      if (this.o.waits.end(sessionId, wait) === 0) await this.o.rt.events.transition(sessionId, ['waiting_approval'], 'running', `approval ${approval.id} ${approval.status}`);
       throw RUNNER_REPLACED;
     }
     const onAbort = () => wait.abort();
