@@ -134,4 +134,27 @@ describe('a Hello while a numbered Decide is open', function () {
       a.close();
     }
   });
+
+  it('lets an unnumbered Decide wait on across a Hello, and the approval still allows the action once', async function () {
+    const { a, s, old, fresh } = await twoRunners();
+    try {
+      await old.hello();
+      // Unnumbered (an older runner, or the Claude hook): a Hello does not end it.
+      const first = ended(old.decide(PUSH, 'test', 0));
+      const p = await asked(a, s.id);
+      await until('the Decide to wait', async () => (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${p.id}`)));
+      await fresh.hello();
+      const second = ended(fresh.decide(PUSH, 'test', 1));
+      await until('the new runner\'s Decide to ask too', async () => (await a.get(s.id)).decisionsAsk === 2);
+      await a.decide(p.id, true);
+      // Both waited on the one approval: one of them uses it, the other is told it was used.
+      const answers = [await first, await second].sort();
+      assert.deepEqual(answers, [`allow ${p.id}`, 'error approval_decided']);
+      assert.deepEqual(trail(t.home, s.id, p.id), { decides: 1, allows: [`approval:${p.id}`] });
+    } finally {
+      old.close();
+      fresh.close();
+      a.close();
+    }
+  });
 });
