@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   session_not_active: 'failed_precondition',
   session_limit_reached: 'resource_exhausted',
   decide_seq_reused: 'invalid_argument',
+  runner_replaced: 'failed_precondition',
   internal: 'internal',
 } as const satisfies Record<string, ErrorKind>;
 

@@ -33,9 +33,12 @@ export interface CounterUpdate {
   decision?: 'allow' | 'deny' | 'ask';
   /** The runner's number of the event recorded with this update: kept as the highest recorded (see lastRunnerSeq). */
   runnerSeq?: number;
-  /** A runner said hello: its events and Decides are numbered from 1 again (clears the DecideRecord). */
+  /** A runner said hello: a new runner generation, whose events and Decides are numbered from 1 again (clears the DecideRecord). */
   runnerStart?: boolean;
-  /** The runner's latest numbered Decide: replaces the record unless a higher number is already kept. */
+  /**
+   * The runner's latest numbered Decide: replaces the record unless a higher number is already kept,
+   * and only while its generation is the session's (a Decide of a runner before the last Hello writes nothing).
+   */
   decide?: DecideRecord;
 }
 
@@ -44,6 +47,8 @@ export interface CounterUpdate {
  * the last one is kept per session, since the runner sends again only the Decide it is waiting on.
  */
 export interface DecideRecord {
+  /** The runner generation (one more at each Hello) the Decide was asked in. */
+  gen: number;
   seq: number;
   /** The action's content (kind and target) hashed: the number sent again for another action is refused. */
   hash: string;
@@ -56,6 +61,12 @@ export interface DecideRecord {
    * kept only while the record is still that one: after a Hello (a new runner) it belongs to nobody.
    */
   noted?: boolean;
+}
+
+/** A session's runner generation (one more at each Hello; 0: no Hello yet) and its last numbered Decide in that generation. */
+export interface DecideState {
+  gen: number;
+  last?: DecideRecord;
 }
 
 export interface SessionTotals {
@@ -126,8 +137,8 @@ export interface SessionRepo {
   updateCounters(id: string, counters: CounterUpdate): Promise<void>;
   /** The highest runner number recorded for the session's events since its runner said hello (0: none). */
   lastRunnerSeq(id: string): Promise<number>;
-  /** The runner's last numbered Decide since it said hello; undefined when none. */
-  lastDecide(id: string): Promise<DecideRecord | undefined>;
+  /** The runner generation and its last numbered Decide since it said hello (none: `last` undefined). */
+  lastDecide(id: string): Promise<DecideState>;
   hasTask(id: string, taskId: string): Promise<boolean>;
   /** Distinct tasks of a session (the per-session quota counts these). */
   taskCount(id: string): Promise<number>;

@@ -1,7 +1,7 @@
 // Decides waiting for a human, per session (policy/approval-waits.ts): counted
 // per session, cancelled per session on stop, and all at once at shutdown.
 import assert from 'node:assert/strict';
-import { ApprovalWaits } from '../../../daemon/src/policy/approval-waits.js';
+import { ApprovalWaits, RUNNER_REPLACED } from '../../../daemon/src/policy/approval-waits.js';
 
 describe('ApprovalWaits', () => {
   it('counts each session’s waits and says how many are left when one ends', () => {
@@ -24,5 +24,16 @@ describe('ApprovalWaits', () => {
     assert.deepEqual([a.signal.aborted, b.signal.aborted], [true, false]);
     w.cancelAll();
     assert.equal(b.signal.aborted, true);
+  });
+
+  it('ends only the numbered waits of earlier runners at a Hello, with RUNNER_REPLACED', () => {
+    const w = new ApprovalWaits();
+    const older = w.begin('ses-a', 1);
+    const unnumbered = w.begin('ses-a');
+    const current = w.begin('ses-a', 2);
+    const other = w.begin('ses-b', 1);
+    w.replaced('ses-a', 2);
+    assert.deepEqual([older.signal.aborted, unnumbered.signal.aborted, current.signal.aborted, other.signal.aborted], [true, false, false, false]);
+    assert.equal(older.signal.reason, RUNNER_REPLACED);
   });
 });

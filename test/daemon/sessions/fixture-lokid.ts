@@ -8,6 +8,9 @@
 // record() never returns) and "hang:audit:ACTION" is printed: a kill before it is durable.
 // LOKI_TEST_HANG_EVENT=TYPE: the first session event of that type is written (committed) and its
 // append never returns; "hang:event:TYPE" is printed: a kill after it is durable, before what follows it.
+// LOKI_TEST_PAUSE_DECIDE_RECORD=1: the first numbered Decide that asks a human stops before its record
+// (number, action, approval) is written, prints "pause:decide-record" and goes on at SIGUSR2: a test
+// can put a Hello between an approval's creation and its Decide's record.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../../common/src/index.js';
@@ -21,6 +24,7 @@ if (!home) throw new Error('usage: fixture-lokid HOME');
 const hangAfter = process.env.LOKI_TEST_HANG_AFTER ?? '';
 const hangAudit = process.env.LOKI_TEST_HANG_AUDIT ?? '';
 const hangEvent = process.env.LOKI_TEST_HANG_EVENT ?? '';
+let pauseDecideRecord = process.env.LOKI_TEST_PAUSE_DECIDE_RECORD === '1';
 
 /** Runs `step`, then (when it is the step named) says so and never returns. */
 function hangAfterStep<A extends unknown[], R>(name: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -52,6 +56,17 @@ const d = await startDaemon({
       if (e.type !== hangEvent) return e;
       process.stdout.write(`hang:event:${e.type}\n`);
       return new Promise<never>(() => undefined);
+    };
+    const updateCounters = sessions.updateCounters.bind(sessions);
+    sessions.updateCounters = async (...args: Parameters<typeof updateCounters>) => {
+      const decide = args[1].decide;
+      if (pauseDecideRecord && decide && !decide.noted && decide.approvalId) {
+        pauseDecideRecord = false;
+        const resume = new Promise((r) => process.once('SIGUSR2', r));
+        process.stdout.write('pause:decide-record\n');
+        await resume;
+      }
+      return updateCounters(...args);
     };
     const workspaces = b.git.workspaces;
     workspaces.createWorkspace = hangAfterStep('workspace', workspaces.createWorkspace.bind(workspaces));

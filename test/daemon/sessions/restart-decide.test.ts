@@ -4,59 +4,15 @@
 // And the runner is untrusted: a number sent again with another action gets nothing of the
 // first answer.
 import assert from 'node:assert/strict';
-import { Metadata, status } from '@grpc/grpc-js';
-import { runtimePaths } from '../../../common/src/index.js';
-import { PolicyServiceClient, type DecideApprovalRequest, type DecideApprovalResponse, type ListApprovalsRequest, type ListApprovalsResponse } from '../../../proto/gen/loki/v1/policy.js';
-import { SessionServiceClient, StartSessionRequest, type Session, type SessionEvent } from '../../../proto/gen/loki/v1/sessions.js';
-import { AutonomyMode, Provider } from '../../../proto/gen/loki/v1/vocab.js';
-import { auditEntries, clientFor, collectStream, unaryCall } from '../../helpers/daemon.js';
+import { status } from '@grpc/grpc-js';
+import { AutonomyMode } from '../../../proto/gen/loki/v1/vocab.js';
+import { auditEntries } from '../../helpers/daemon.js';
+import { admin, approvalsOnce, asked, LS, PUSH, resent } from './decide-admin.js';
 import { agentSocketPath, sigkillSuite, spawnFixture, StandInRunner, until, type FixtureProcess } from './helpers.js';
-
-const LS = { $case: 'shell' as const, shell: 'ls -l' };
-/** The default profile asks a human before a force-push. */
-const PUSH = { $case: 'shell' as const, shell: 'git push -f' };
-
-/** The admin-side clients of the fixture lokid on `home` (made again after each restart). */
-function admin(home: string) {
-  const socket = runtimePaths(home).adminSocket;
-  const sessions = clientFor(SessionServiceClient, socket);
-  const policy = clientFor(PolicyServiceClient, socket);
-  return {
-    // Supervised unless told: every action asks a human.
-    start: (repo: string, autonomy = AutonomyMode.AUTONOMY_MODE_SUPERVISED) => unaryCall<StartSessionRequest, Session>(sessions.start.bind(sessions), StartSessionRequest.fromPartial({ prompt: 'build', provider: Provider.PROVIDER_SCRIPT, plan: '[{"run":"true"}]', projectPath: repo, autonomy })),
-    approvals: (sessionId: string) => unaryCall<ListApprovalsRequest, ListApprovalsResponse>(policy.listApprovals.bind(policy), { sessionId, legacyStatus: '', status: 0 }).then((r) => r.approvals),
-    decide: (id: string, approve: boolean, comment = '') => unaryCall<DecideApprovalRequest, DecideApprovalResponse>(policy.decideApproval.bind(policy), { id, approve, comment }),
-    events: (sessionId: string) => collectStream<SessionEvent>(sessions.events({ sessionId, afterSeq: 0, afterGid: 0, follow: false }, new Metadata())),
-    close() {
-      sessions.close();
-      policy.close();
-    },
-  };
-}
-
-/** The first approval of the session, once the runner's Decide has asked for it. */
-async function asked(a: ReturnType<typeof admin>, sessionId: string) {
-  const [pending] = await until('the approval to be asked', async () => {
-    const list = await a.approvals(sessionId);
-    return list.length === 1 && list[0]!.legacyStatus === 'pending' && list;
-  });
-  return pending!;
-}
 
 async function kill(child: FixtureProcess): Promise<void> {
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
-}
-
-/**
- * The runner's Decide sent again: its answer, or 'asked again' when lokid raised a second
- * approval instead (what it did before Decides were numbered; the call would then wait for a human).
- */
-async function resent<T>(decide: Promise<T>, a: ReturnType<typeof admin>, sessionId: string, known = 1): Promise<T | 'asked again'> {
-  let answered = false;
-  const settled = decide.finally(() => (answered = true));
-  const second = until('an answer or another approval', async () => answered || (await a.approvals(sessionId)).length > known, 20_000);
-  return Promise.race([settled, second.then<T | 'asked again'>(() => (answered ? settled : 'asked again'))]);
 }
 
 /** A Decide refused as a bad request: its message; any answer, or another error, fails. */
@@ -109,14 +65,6 @@ async function askedAgain(t: ReturnType<typeof sigkillSuite>, runner: StandInRun
   const again = await resent(runner.decide(PUSH, 'test', 1), a, sessionId);
   assert.equal(again === 'asked again' ? again : again.decision, 'asked again', 'one approval allowed the action twice');
   assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${sessionId}`).length, 1);
-}
-
-/** The session's approvals once there are `n` of them. */
-function approvalsOnce(a: ReturnType<typeof admin>, sessionId: string, n: number) {
-  return until(`approval ${n} to be asked`, async () => {
-    const list = await a.approvals(sessionId);
-    return list.length === n && list;
-  });
 }
 
 /** A fresh lokid, a supervised session and its runner (after Hello), whose Decide for `ls -l` (number `seq`; 0: none) a human approved. */
@@ -250,29 +198,6 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
       const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
       assert.deepEqual(again === 'asked again' ? again : [again.decision, again.approvalId], ['allow', pending.id]);
       assert.equal((await a.approvals(s.id)).length, 1, 'no second approval');
-    } finally {
-      runner.close();
-      a.close();
-    }
-  });
-
-  it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
-    t.child = await spawnFixture(t.home);
-    const a = admin(t.home);
-    const s = await a.start(t.repo, AutonomyMode.AUTONOMY_MODE_UNSPECIFIED);
-    const runner = new StandInRunner(agentSocketPath(t.home, s.id));
-    try {
-      await runner.hello();
-      const first = runner.decide(PUSH, 'test', 1);
-      const pending = await asked(a, s.id);
-      // Its record is noted before the session says it waits.
-      await until('the Decide to wait', async () => (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${pending.id}`)));
-      // A hostile runner says Hello again (numbers start from 1) while its Decide number 1 waits; a human approves.
-      await runner.hello();
-      await a.decide(pending.id, true);
-      assert.equal((await first).decision, 'allow');
-      // Number 1 of the new count, same action: a new Decide, not the old one's answer sent again.
-      await askedAgain(t, runner, a, s.id);
     } finally {
       runner.close();
       a.close();

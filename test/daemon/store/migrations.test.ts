@@ -20,7 +20,7 @@ type Snapshot = Record<string, unknown[]>;
 /** Columns later migrations added, with the value an upgraded row must get. */
 const ADDED_SINCE_FIXTURE: Record<string, Record<string, unknown>> = {
   approvals: { command: '', consumed_by: '' },
-  sessions: { runner_seq: 0, decide_seq: 0, decide_hash: '', decide_approval: '', decide_answer: '' },
+  sessions: { runner_seq: 0, decide_seq: 0, decide_hash: '', decide_approval: '', decide_answer: '', runner_gen: 0 },
 };
 
 function snapshot(path: string): Snapshot {

@@ -230,6 +230,14 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    module: 'sessions',
+    version: 8,
+    // The runner generation: one more at each Hello. The Decide record is written (and its answer
+    // kept) only while the generation it was asked in is still the session's, so an older runner's
+    // late write is never read as the new runner's.
+    sql: `ALTER TABLE sessions ADD COLUMN runner_gen INTEGER NOT NULL DEFAULT 0;`,
+  },
+  {
     module: 'tokens',
     version: 1,
     sql: `

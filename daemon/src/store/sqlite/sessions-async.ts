@@ -1,6 +1,6 @@
 // SessionRepo on SQLite, the async interface the session feature uses: a thin
 // layer over the synchronous core (sessions.ts), one core call per method.
-import type { CounterUpdate, DecideRecord, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
+import type { CounterUpdate, DecideState, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
 import type { Session, SessionEvent, SessionState, TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
 import { SqliteSessionRows } from './sessions.js';
@@ -36,7 +36,7 @@ export class SqliteSessionRepo implements SessionRepo, SessionDirectory {
   }
   async updateCounters(id: string, counters: CounterUpdate): Promise<void> { this.rows.updateCounters(id, counters); }
   async lastRunnerSeq(id: string): Promise<number> { return this.rows.lastRunnerSeq(id); }
-  async lastDecide(id: string): Promise<DecideRecord | undefined> { return this.rows.lastDecide(id); }
+  async lastDecide(id: string): Promise<DecideState> { return this.rows.lastDecide(id); }
   async hasTask(id: string, taskId: string): Promise<boolean> { return this.rows.hasTask(id, taskId); }
   async taskCount(id: string): Promise<number> { return this.rows.taskCount(id); }
   async setTask(id: string, taskId: string, status: TaskStatus): Promise<boolean> { return this.rows.setTask(id, taskId, status); }

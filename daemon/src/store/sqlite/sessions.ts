@@ -6,7 +6,7 @@
 // core as `rows` for seeding inside a caller's own transaction (benches, tests).
 import type { Statement } from 'better-sqlite3';
 import { LokiError } from '../../../../common/src/index.js';
-import type { CounterUpdate, DecideRecord, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
+import type { CounterUpdate, DecideState, NewSession, SessionDirectory, SessionPage, SessionPageQuery, SessionRepo, SessionTaskRow, SessionTotals } from '../../sessions/repo.js';
 import { ACTIVE_STATES, TASK_STATUSES, type Session, type SessionEvent, type SessionState, type TaskStatus } from '../../sessions/types.js';
 import type { Db } from '../db.js';
 import { LimitedStatements, sqlLimit } from './limited.js';
@@ -132,12 +132,13 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
       agentSeen: p('UPDATE sessions SET agents_total = agents_total + 1, agents_active = 1 WHERE id = ?'),
       iteration: p('UPDATE sessions SET iteration = MAX(iteration, ?) WHERE id = ?'),
       runnerSeq: p('UPDATE sessions SET runner_seq = MAX(runner_seq, ?) WHERE id = ?'),
-      runnerStart: p(`UPDATE sessions SET runner_seq = 0, decide_seq = 0, decide_hash = '', decide_approval = '', decide_answer = '' WHERE id = ?`),
+      runnerStart: p(`UPDATE sessions SET runner_gen = runner_gen + 1, runner_seq = 0, decide_seq = 0, decide_hash = '', decide_approval = '', decide_answer = '' WHERE id = ?`),
       lastRunnerSeq: p('SELECT runner_seq FROM sessions WHERE id = ?'),
       // Never back to a lower number: a late write for an earlier Decide does not replace a later one's.
-      decide: p('UPDATE sessions SET decide_seq = ?, decide_hash = ?, decide_approval = ?, decide_answer = ? WHERE id = ? AND decide_seq <= ?'),
-      decideAnswer: p('UPDATE sessions SET decide_answer = ? WHERE id = ? AND decide_seq = ? AND decide_hash = ? AND decide_approval = ?'),
-      lastDecide: p('SELECT decide_seq, decide_hash, decide_approval, decide_answer FROM sessions WHERE id = ?'),
+      // Never for an older runner (generation): written after a Hello, it would look like the new runner's.
+      decide: p('UPDATE sessions SET decide_seq = ?, decide_hash = ?, decide_approval = ?, decide_answer = ? WHERE id = ? AND decide_seq <= ? AND runner_gen = ?'),
+      decideAnswer: p('UPDATE sessions SET decide_answer = ? WHERE id = ? AND decide_seq = ? AND decide_hash = ? AND decide_approval = ? AND runner_gen = ?'),
+      lastDecide: p('SELECT runner_gen, decide_seq, decide_hash, decide_approval, decide_answer FROM sessions WHERE id = ?'),
       cost: p('UPDATE sessions SET cost_usd = cost_usd + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ? WHERE id = ?'),
       bump: p('UPDATE sessions SET events_total = events_total + 1, last_event_at = ? WHERE id = ? RETURNING events_total'),
       insertEvent: p('INSERT INTO session_events (session_id, seq, time_ms, type, message, data_json) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -273,10 +274,12 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
     return (this.q.lastRunnerSeq.get(id) as { runner_seq: number } | undefined)?.runner_seq ?? 0;
   }
 
-  lastDecide(id: string): DecideRecord | undefined {
-    const r = this.q.lastDecide.get(id) as { decide_seq: number; decide_hash: string; decide_approval: string; decide_answer: string } | undefined;
-    if (!r?.decide_seq) return undefined;
-    return { seq: r.decide_seq, hash: r.decide_hash, approvalId: r.decide_approval, ...(r.decide_answer ? { answer: JSON.parse(r.decide_answer) as DecideRecord['answer'] } : {}) };
+  lastDecide(id: string): DecideState {
+    const r = this.q.lastDecide.get(id) as { runner_gen: number; decide_seq: number; decide_hash: string; decide_approval: string; decide_answer: string } | undefined;
+    if (!r?.decide_seq) return { gen: r?.runner_gen ?? 0 };
+    // A record is only ever written in the session's current generation (and a Hello clears it): it is that generation's.
+    const answer = r.decide_answer ? { answer: JSON.parse(r.decide_answer) as NonNullable<DecideState['last']>['answer'] } : {};
+    return { gen: r.runner_gen, last: { gen: r.runner_gen, seq: r.decide_seq, hash: r.decide_hash, approvalId: r.decide_approval, ...answer } };
   }
 
   hasTask(id: string, taskId: string): boolean {
@@ -350,8 +353,8 @@ export class SqliteSessionRows implements SyncSessionRepo, SessionDirectory {
     if (c.decide) {
       const d = c.decide;
       const answer = d.answer ? JSON.stringify({ decision: d.answer.decision, reason: d.answer.reason, rule: d.answer.rule, approvalId: d.answer.approvalId }) : '';
-      if (d.noted) this.q.decideAnswer.run(answer, id, d.seq, d.hash, d.approvalId);
-      else this.q.decide.run(d.seq, d.hash, d.approvalId, answer, id, d.seq);
+      if (d.noted) this.q.decideAnswer.run(answer, id, d.seq, d.hash, d.approvalId, d.gen);
+      else this.q.decide.run(d.seq, d.hash, d.approvalId, answer, id, d.seq, d.gen);
     }
   }
 
