@@ -11,6 +11,8 @@
 # - LOKI_HOME and the socket dir bind-mounted at the SAME path as on the host
 #   (/var/lib/loki, /run/loki): lokid asks the engine to bind-mount workspaces and
 #   agent sockets into sandboxes by path, and the engine resolves paths on the host.
+#   The agent-runner too: lokid.yaml's sandbox.runner_in_home copies it from /app
+#   (which the host does not have) into LOKI_HOME at start.
 # It needs no --privileged and no added capabilities. No VOLUME here: an anonymous volume
 # would sit at another host path (the engine could not bind from it) and outlive the container.
 ARG BUILD_BASE=loki-node-build:local

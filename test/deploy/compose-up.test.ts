@@ -206,9 +206,12 @@ describe('docker-compose deployment (docs/DEPLOYMENT.md, run for real)', functio
   });
 
   it('keeps a running session across `restart lokid`', async () => {
-    const s = await start([{ sleep: 8000 }, { run: 'echo after the restart > later.txt' }, { commit: 'later' }]);
+    const sleepMs = 12_000;
+    const s = await start([{ sleep: sleepMs }, { run: 'echo after the restart > later.txt' }, { commit: 'later' }]);
     await until('the session running', async () => (await session(s.id)).state === 'running');
+    const t0 = Date.now();
     await compose(DOCS.restart);
+    assert.ok(Date.now() - t0 < sleepMs, 'lokid was restarted while the session slept (else this proves nothing)');
     await until('lokid healthy again', async () => (await health('lokid')) === 'healthy', 120_000);
     const done = await ended(s.id);
     assert.equal(done.state, 'completed', done.reason ?? '');
