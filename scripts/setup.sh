@@ -3,7 +3,8 @@
 # dependencies, the build, and the offline sandbox base image. Idempotent.
 # Run as root (apt, dockerd and debootstrap need it).
 #   LOKI_SETUP_TEST_DEPS=1  also install what the test suite needs (prometheus/promtool,
-#                           chromium, nginx for the TLS proxy test, wrk for the benches)
+#                           chromium, nginx for the TLS proxy test, wrk for the benches,
+#                           docker-compose for the compose deployment test)
 #   LOKI_SETUP_GVISOR=1     also install gVisor (runsc) and register it with dockerd
 #                           (sandbox.runtime: runsc; see docs/DEPLOYMENT.md)
 # Leaves the git work tree exactly as it found it (installs from the lock with `npm ci`).
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 # sqlite3: online backups (docs/DEPLOYMENT.md); tini: PID 1 of the images scripts/build-images.sh builds.
 APT_PACKAGES=(docker.io protobuf-compiler debootstrap git ca-certificates openssl tmux sqlite3 tini)
-[ "${LOKI_SETUP_TEST_DEPS:-0}" = 1 ] && APT_PACKAGES+=(prometheus chromium nginx wrk systemd curl jq)
+[ "${LOKI_SETUP_TEST_DEPS:-0}" = 1 ] && APT_PACKAGES+=(prometheus chromium nginx wrk systemd curl jq docker-compose)
 [ "${LOKI_SETUP_GVISOR:-0}" = 1 ] && APT_PACKAGES+=(runsc)
 
 log() { printf '\n== %s\n' "$*"; }

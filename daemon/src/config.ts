@@ -71,6 +71,12 @@ export const sandboxConfigSchema = z
     /** How long GetStatus serves one Docker snapshot (0 = ask Docker on every call). */
     status_cache_ms: z.number().int().min(0).max(60_000).default(1000),
     debootstrap_mirror: z.string().url().optional(),
+    /**
+     * Copy the agent-runner bundle into $LOKI_HOME/agent-runner at start and bind it into sandboxes
+     * from there. For a lokid in a container (the lokid image sets it): the engine resolves bind
+     * sources on the host, which has LOKI_HOME at the same path but not the image's /app.
+     */
+    runner_in_home: z.boolean().default(false),
     allow: z
       .object({
         network: z.boolean().default(false),
@@ -182,6 +188,7 @@ export const daemonEnvBindings: readonly EnvBinding[] = [
   { env: 'LOKI_SANDBOX_POOL_SIZE', path: 'sandbox.pool.size', type: 'int' },
   { env: 'LOKI_STATUS_CACHE_MS', path: 'sandbox.status_cache_ms', type: 'int' },
   { env: 'LOKI_DEBOOTSTRAP_MIRROR', path: 'sandbox.debootstrap_mirror', type: 'string' },
+  { env: 'LOKI_SANDBOX_RUNNER_IN_HOME', path: 'sandbox.runner_in_home', type: 'bool' },
   ...tokensEnvBindings,
   ...authEnvBindings,
   ...auditEnvBindings,

@@ -30,7 +30,7 @@ import type { SessionDirectory, SessionRepo } from './sessions/repo.js';
 import { TokenStore, createTokenModule, ensureBootstrapAdminToken } from './tokens/index.js';
 import { AgentTrail, ProjectRegistry, WorkspaceManager, createWorkspaceModule } from './git/index.js';
 import { WorkspaceSeeds } from './git/workspace-fill.js';
-import { AGENT_RUNNER_IN_SANDBOX, agentRunnerBundle } from './agent/index.js';
+import { AGENT_RUNNER_IN_SANDBOX, agentRunnerBundle, stageRunnerBundle } from './agent/index.js';
 import { ModelProxies } from './agent/model-proxies.js';
 import { createSessionFeature } from './sessions/feature.js';
 import { checkDaemonConfig } from './preflight.js';
@@ -112,6 +112,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const repos: FeatureRepos = { sessions: store.sessions, learnings: store.learnings };
   const auditRuntime = await createAuditRuntime({ config: config.audit, home: config.home, log });
   const audit = auditRuntime.audit;
+  const runner = config.sandbox.runner_in_home ? stageRunnerBundle(agentRunnerBundle(), join(config.home, 'agent-runner')) : agentRunnerBundle();
   // Everything above the pool sees sandboxes through PoolAwareDriver: unclaimed slots are nobody's.
   const driver: PoolAwareDriver = new PoolAwareDriver(
     new DockerSandboxDriver({
@@ -128,7 +129,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
         agentDir: (sessionId) => agentDirFor(paths.runDir, sessionId),
         command: config.sessions.runner_command,
         preload: AGENT_RUNNER_IN_SANDBOX,
-        runner: agentRunnerBundle(),
+        runner,
         start: (req): Promise<SandboxInfo> => manager.start(POOL_CALLER, req),
         listAll: () => driver.listAll(),
         get: (id) => driver.getRaw(id),
@@ -174,7 +175,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
   const makeFeature =
     opts.features ??
     ((b: FeatureBase) =>
-      createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, runner: agentRunnerBundle() }));
+      createSessionFeature({ ...b, sandboxes: b.manager, sessions: config.sessions, runner }));
   const extra = makeFeature({ repos, paths, manager, driver, policy, modelProxies, audit, log, config, git });
   const features: ServiceModule[] = [
     ...extra.modules,

@@ -10,5 +10,6 @@ RUN dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs /etc/nginx/sites-enabled /etc/ng
  && mkdir -p /etc/nginx/tls
 STOPSIGNAL SIGQUIT
 EXPOSE 80 443
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/443"]
+# bash, not sh: /dev/tcp is bash's (Debian's sh, dash, has none and the check never passed).
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/443"]
 ENTRYPOINT ["nginx", "-g", "daemon off;"]

@@ -11,7 +11,10 @@
 # - LOKI_HOME and the socket dir bind-mounted at the SAME path as on the host
 #   (/var/lib/loki, /run/loki): lokid asks the engine to bind-mount workspaces and
 #   agent sockets into sandboxes by path, and the engine resolves paths on the host.
-# It needs no --privileged and no added capabilities.
+#   The agent-runner too: lokid.yaml's sandbox.runner_in_home copies it from /app
+#   (which the host does not have) into LOKI_HOME at start.
+# It needs no --privileged and no added capabilities. No VOLUME here: an anonymous volume
+# would sit at another host path (the engine could not bind from it) and outlive the container.
 ARG BUILD_BASE=loki-node-build:local
 ARG RUNTIME_BASE=loki-node-base:local
 
@@ -46,7 +49,6 @@ ENV NODE_ENV=production \
     LOKI_RUN_DIR=/run/loki \
     LOKI_SOCKET=/run/loki/admin.sock
 USER 0:0
-VOLUME ["/var/lib/loki", "/run/loki"]
 LABEL org.opencontainers.image.title="lokid" loki.image=daemon
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "/app/dist/cli/src/main.js", "status", "--json"]

@@ -1,7 +1,7 @@
-// deploy/compose/docker-compose.yml: no compose binary exists in CI, so check its
-// structure against what the other tests prove: the images build-images.sh makes,
-// the nginx files nginx.test.ts runs, healthchecks, named volumes bound at the
-// host paths lokid shares with the engine.
+// deploy/compose/docker-compose.yml, read: its structure against what the other
+// tests prove (the images build-images.sh makes, the nginx files nginx.test.ts
+// runs), healthchecks, named volumes bound at the host paths lokid shares with
+// the engine. compose-up.test.ts runs it with docker-compose.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,10 +33,14 @@ describe('deploy/compose/docker-compose.yml', () => {
     }
   });
 
+  it('has no top-level name (Debian 12\'s docker-compose 1.29 refuses the file with one)', () => {
+    assert.deepEqual(Object.keys(doc).sort(), ['networks', 'services', 'volumes']);
+  });
+
   it('mounts only nginx files that exist and that the nginx test runs', () => {
     for (const v of s.nginx!.volumes!) {
       const src = v.split(':')[0]!;
-      if (src === './tls') continue; // made by gen-cert.sh
+      if (v.startsWith('${LOKI_TLS_DIR:-./tls}:')) continue; // made by gen-cert.sh
       assert.ok(existsSync(join(DIR, src)), `${src} exists`);
     }
   });
@@ -56,10 +60,16 @@ describe('deploy/compose/docker-compose.yml', () => {
   });
 
   it('keeps lokid state and sockets in named volumes bound at the same host paths', () => {
-    assert.deepEqual(doc.volumes['loki-state']!.driver_opts, { type: 'none', o: 'bind', device: '/var/lib/loki' });
-    assert.deepEqual(doc.volumes['loki-run']!.driver_opts, { type: 'none', o: 'bind', device: '/run/loki' });
-    assert.ok(s.lokid!.volumes!.includes('loki-state:/var/lib/loki'));
-    assert.ok(s.lokid!.volumes!.includes('loki-run:/run/loki'));
-    assert.ok(s.gateway!.volumes!.includes('loki-run:/run/loki'));
+    const state = '${LOKI_STATE_DIR:-/var/lib/loki}';
+    const sockets = '${LOKI_SOCKET_DIR:-/run/loki}';
+    assert.deepEqual(doc.volumes['loki-state']!.driver_opts, { type: 'none', o: 'bind', device: state });
+    assert.deepEqual(doc.volumes['loki-run']!.driver_opts, { type: 'none', o: 'bind', device: sockets });
+    assert.ok(s.lokid!.volumes!.includes(`loki-state:${state}`));
+    assert.ok(s.lokid!.volumes!.includes(`loki-run:${sockets}`));
+    assert.ok(s.gateway!.volumes!.includes(`loki-run:${sockets}`));
+    // lokid is told the same paths it is given.
+    assert.equal(s.lokid!.environment!.LOKI_HOME, state);
+    assert.equal(s.lokid!.environment!.LOKI_RUN_DIR, sockets);
+    assert.equal(s.gateway!.environment!.LOKI_DAEMON_SOCKET, `${sockets}/gateway.sock`);
   });
 });

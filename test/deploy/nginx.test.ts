@@ -64,6 +64,8 @@ describe('deploy/compose nginx TLS proxy (real nginx, gateway and lokid on loopb
       LOKI_API_HOST: '127.0.0.1',
       LOKI_API_PORT: String(gwPort),
       LOKI_TRUSTED_PROXIES: '127.0.0.1',
+      // As deployed behind nginx (compose, systemd): the gateway then sends its own HSTS header too.
+      LOKI_BEHIND_TLS_PROXY: 'true',
     });
     await until('the gateway', async () => (await fetch(`http://127.0.0.1:${gwPort}/healthz/live`)).ok);
 
@@ -99,6 +101,7 @@ describe('deploy/compose nginx TLS proxy (real nginx, gateway and lokid on loopb
   it('answers an authenticated /api/status 200 over HTTPS, and 401 without a token', async () => {
     const ok = await get(https, '/api/status', ca, { authorization: `Bearer ${token}` });
     assert.equal(ok.status, 200, ok.body);
+    // Exactly one HSTS header (a browser heeds only the first), nginx's.
     assert.equal(ok.headers['strict-transport-security'], 'max-age=63072000');
     const no = await get(https, '/api/status', ca);
     assert.equal(no.status, 401, no.body);
