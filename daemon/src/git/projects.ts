@@ -147,6 +147,8 @@ export class ProjectRegistry {
   async remove(idOrName: string): Promise<void> {
     const p = await this.get(idOrName);
     const active = await this.repo.deleteUnlessActive(p.id);
+    // Found above, gone at the delete: another removal did it, not this one.
+    if (active === undefined) throw new LokiError('project_not_found', `project ${p.name} was removed meanwhile by another request`);
     if (active) throw new LokiError('failed_precondition', `project ${p.name} has ${active} active session workspace(s); stop them first`);
     this.log.info({ project: p.id }, 'project removed');
   }

@@ -39,9 +39,10 @@ export interface ProjectRepo {
   /**
    * Deletes unless a session workspace of the project is active; the check and the delete are
    * one transaction (a workspace inserted meanwhile keeps its project). Returns how many
-   * active workspaces kept it (0: deleted).
+   * active workspaces kept it (0: deleted), or undefined when there was no such project to
+   * delete (another removal deleted it meanwhile).
    */
-  deleteUnlessActive(id: string): Promise<number>;
+  deleteUnlessActive(id: string): Promise<number | undefined>;
 }
 
 export interface WorkspaceRepo {

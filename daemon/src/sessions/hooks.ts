@@ -55,6 +55,8 @@ export class SessionAgentHooks implements AgentChannelHooks {
   private readonly written = new Map<string, Set<string>>();
   /** Per session, the tail of the serialised approval asks (see serialPerSession). */
   private readonly asks = new Map<string, Promise<void>>();
+  /** Per session, number and action, the tail of the numbered Decides being answered (see decide). */
+  private readonly sameDecide = new Map<string, Promise<void>>();
   private readonly quota: QuotaNotes;
   private readonly reports: AgentReports;
 
@@ -99,12 +101,25 @@ export class SessionAgentHooks implements AgentChannelHooks {
     };
   }
 
-  async decide(sessionId: string, req: AgentActionRequest, signal: AbortSignal): Promise<AgentDecision> {
+  decide(sessionId: string, req: AgentActionRequest, signal: AbortSignal): Promise<AgentDecision> {
+    if (!req.decideSeq) return this.decideOnce(sessionId, req, signal);
+    // The same numbered Decide sent again while the first is still being answered (the call cut off on
+    // the runner's side, or a hostile runner) waits for it and then gets its recorded answer. Run at
+    // once, it found the approval the first had just used and took itself for a Decide sent again after
+    // a crash: a second allow and a second policy.allow entry for one approval.
+    // Its generation is the one it arrived in (read now, not once its turn comes): a Hello meanwhile ends it.
+    const arrived = this.o.rt.store.lastDecide(sessionId);
+    arrived.catch(() => undefined);
+    return serialPerSession(this.sameDecide, `${sessionId}:${req.decideSeq}:${numbered(req, 0)!.hash}`, async () => this.decideOnce(sessionId, req, signal, (await arrived).gen));
+  }
+
+  private async decideOnce(sessionId: string, req: AgentActionRequest, signal: AbortSignal, arrivedGen?: number): Promise<AgentDecision> {
     const s = await this.live(sessionId);
     const action = req.action as Action;
     // A numbered Decide belongs to the runner generation it arrives in: its record, answer and use
     // of an approval are only ever that generation's (a Hello starts the next one).
     const state = req.decideSeq ? await this.o.rt.store.lastDecide(sessionId) : undefined;
+    if (state && state.gen !== arrivedGen) throw RUNNER_REPLACED;
     const n = state && numbered(req, state.gen);
     const c: Asked = { req, n };
     if (s.stopRequested) return this.record(s, c, { decision: 'deny', reason: 'the session is stopping; finish now', rule: 'session:stop', approvalId: '' }, '');

@@ -155,6 +155,31 @@ describe('WorkspaceService over a unix socket', () => {
     assert.match(notDone[0]!.reason ?? '', /^not done: project demo has 1 active/);
   });
 
+  // Two removals of one project at once: both checked and logged it, one deleted it; the other's
+  // delete found nothing to delete and was answered (and left on the log) as a removal done.
+  it('answers the second of two racing removals with project_not_found and says in the trail it was not done', async () => {
+    await call(admin, admin.registerProject, { path: project, name: 'demo', baseBranch: '', remote: '', protectedBranches: [], alias: '' });
+    const del = fx.store.projects.deleteUnlessActive.bind(fx.store.projects);
+    let other: Promise<unknown> | undefined;
+    fx.store.projects.deleteUnlessActive = async (id) => {
+      if (!other) {
+        other = call(admin, admin.removeProject, { project: 'demo' });
+        await other;
+      }
+      return del(id);
+    };
+    await assert.rejects(call(admin, admin.removeProject, { project: 'demo' }), (e: unknown) => {
+      const c = codeOf(e);
+      assert.equal(c.loki, 'project_not_found', c.message);
+      return true;
+    });
+    assert.ok(other, 'the other removal ran between the check and the delete');
+    const entries = audits.filter((a) => a.action === 'project.remove').map((a) => `${a.result}${a.reason ? `: ${a.reason}` : ''}`);
+    assert.equal(entries.length, 3, JSON.stringify(entries));
+    assert.deepEqual(entries.filter((e) => e === 'success'), ['success', 'success']);
+    assert.match(entries.find((e) => e !== 'success') ?? '', /not done: .*demo/);
+  });
+
   it('answers bad input with INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION and a message that says what is wrong', async () => {
     const cases: [() => Promise<unknown>, number, string, RegExp][] = [
       [() => call(admin, admin.registerProject, { path: fx.root, name: '', baseBranch: '', remote: '', protectedBranches: [], alias: '' }), status.INVALID_ARGUMENT, 'not_a_git_repo', /not a git repository/],

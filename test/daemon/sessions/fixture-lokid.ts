@@ -11,6 +11,8 @@
 // LOKI_TEST_PAUSE_DECIDE_RECORD=1: the first numbered Decide that asks a human stops before its record
 // (number, action, approval) is written, prints "pause:decide-record" and goes on at SIGUSR2: a test
 // can put a Hello between an approval's creation and its Decide's record.
+// LOKI_TEST_PAUSE_AUDIT=ACTION: the first audit entry of that action stops before it is written,
+// prints "pause:audit:ACTION" and goes on at SIGUSR2 (a call held there, without a crash).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../../common/src/index.js';
@@ -25,6 +27,7 @@ const hangAfter = process.env.LOKI_TEST_HANG_AFTER ?? '';
 const hangAudit = process.env.LOKI_TEST_HANG_AUDIT ?? '';
 const hangEvent = process.env.LOKI_TEST_HANG_EVENT ?? '';
 let pauseDecideRecord = process.env.LOKI_TEST_PAUSE_DECIDE_RECORD === '1';
+let pauseAudit = process.env.LOKI_TEST_PAUSE_AUDIT ?? '';
 
 /** Runs `step`, then (when it is the step named) says so and never returns. */
 function hangAfterStep<A extends unknown[], R>(name: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -44,6 +47,12 @@ const d = await startDaemon({
   features: (b) => {
     const record = b.audit.record.bind(b.audit);
     b.audit.record = (e) => {
+      if (pauseAudit && e.action === pauseAudit) {
+        pauseAudit = '';
+        const resume = new Promise((r) => process.once('SIGUSR2', r));
+        process.stdout.write(`pause:audit:${e.action}\n`);
+        return resume.then(() => record(e));
+      }
       // The first start's own local-admin token (audited as token.generate too) is not the call under test.
       if (e.action !== hangAudit || e.details?.bootstrap === true) return record(e);
       process.stdout.write(`hang:audit:${e.action}\n`);

@@ -4,7 +4,9 @@
 // And the runner is untrusted: a number sent again with another action gets nothing of the
 // first answer.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import Database from 'better-sqlite3';
 import { AutonomyMode } from '../../../proto/gen/loki/v1/vocab.js';
 import { auditEntries } from '../../helpers/daemon.js';
 import { admin, approvalsOnce, asked, LS, PUSH, resent } from './decide-admin.js';
@@ -34,7 +36,7 @@ function refusal(decide: Promise<{ decision: string }>): Promise<string> {
  */
 async function killedWhileDeciding(
   t: ReturnType<typeof sigkillSuite>,
-  o: { action?: { $case: 'shell'; shell: string }; autonomy?: AutonomyMode; hook?: Record<string, string>; marker?: string; answer?: { approve: boolean; comment: string } } = {},
+  o: { action?: { $case: 'shell'; shell: string }; autonomy?: AutonomyMode; hook?: Record<string, string>; marker?: string; answer?: { approve: boolean; comment: string }; whileDown?: (home: string) => void } = {},
 ) {
   t.child = await spawnFixture(t.home, o.hook ?? {});
   let a = admin(t.home);
@@ -49,6 +51,7 @@ async function killedWhileDeciding(
     if (o.marker) await until(`lokid to reach ${o.marker}`, () => t.child!.output().includes(o.marker!));
     await kill(t.child);
     a.close();
+    o.whileDown?.(t.home);
     t.child = await spawnFixture(t.home);
     a = admin(t.home);
     await first.then(() => assert.fail('the first call was answered'), () => undefined);
@@ -57,6 +60,25 @@ async function killedWhileDeciding(
     runner.close();
     a.close();
     throw err;
+  }
+}
+
+/**
+ * The state database as the daemon before runner generations left it (sessions v7, approvals v4):
+ * no runner_gen column, and an approval used by a numbered Decide marked `decide:<seq>:<hash>`.
+ * The restarted lokid upgrades it.
+ */
+function asBeforeGenerations(home: string): void {
+  const db = new Database(join(home, 'state', 'loki.db'));
+  try {
+    const used = db.prepare("SELECT id, consumed_by FROM approvals WHERE consumed_by LIKE 'decide:%'").all() as { id: string; consumed_by: string }[];
+    assert.equal(used.length, 1, 'the numbered Decide used its approval before the kill');
+    const [, , seq, hash] = used[0]!.consumed_by.split(':');
+    db.prepare('UPDATE approvals SET consumed_by = ? WHERE id = ?').run(`decide:${seq}:${hash}`, used[0]!.id);
+    db.exec('ALTER TABLE sessions DROP COLUMN runner_gen');
+    db.exec("DELETE FROM schema_migrations WHERE (module = 'sessions' AND version > 7) OR (module = 'approvals' AND version > 4)");
+  } finally {
+    db.close();
   }
 }
 
@@ -118,6 +140,22 @@ describe('a numbered Decide sent again after a daemon SIGKILL', function () {
       const third = await runner.decide(LS, 'test', 1);
       assert.deepEqual([third.decision, third.rule, third.reason, third.approvalId], [again.decision, again.rule, again.reason, again.approvalId]);
       assert.equal((await a.events(s.id)).filter((e) => e.type === 'decision').length, 1);
+      assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
+    } finally {
+      runner.close();
+      a.close();
+    }
+  });
+
+  it('answers it the same way when lokid was upgraded in between (an approval used under the consumed_by mark without a generation)', async function () {
+    // Killed where the approval was just used, under the daemon before runner generations; the upgraded lokid answers the Decide sent again.
+    const { a, s, runner, pending } = await killedWhileDeciding(t, { hook: { LOKI_TEST_HANG_AUDIT: 'policy.allow' }, marker: 'hang:audit:policy.allow', answer: { approve: true, comment: 'looks fine' }, whileDown: asBeforeGenerations });
+    try {
+      const again = await resent(runner.decide(LS, 'test', 1), a, s.id);
+      assert.notEqual(again, 'asked again', 'the upgraded lokid put the used action to a human again');
+      if (again === 'asked again') return;
+      assert.deepEqual([again.decision, again.approvalId], ['allow', pending.id]);
+      assert.equal((await a.approvals(s.id)).length, 1);
       assert.equal(auditEntries(t.home).filter((e) => e.action === 'policy.allow' && e.user === `session:${s.id}`).length, 1);
     } finally {
       runner.close();

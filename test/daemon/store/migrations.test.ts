@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { migrate, openDatabase } from '../../../daemon/src/store/db.js';
 import { openSqliteStore } from '../../../daemon/src/store/sqlite/index.js';
 import { MIGRATIONS } from '../../../daemon/src/store/sqlite/migrations.js';
 import { ROOT } from '../../helpers/entry.js';
@@ -106,6 +107,25 @@ describe('store migrations', () => {
     const again = new Database(path, { readonly: true });
     assert.deepEqual(again.prepare('SELECT module, version, applied_at FROM schema_migrations ORDER BY module, version').all(), at);
     again.close();
+  });
+
+  it('gives an approval a numbered Decide used before runner generations the mark of generation 0, and leaves every other mark as it was', async () => {
+    const path = join(tmp.path, 'loki.db');
+    const db = openDatabase(path);
+    // A database at approvals v4 (as main wrote it both before and after sessions v8).
+    migrate(db, MIGRATIONS.filter((m) => !(m.module === 'approvals' && m.version > 4)));
+    const insert = db.prepare(`INSERT INTO approvals (id, session_id, action_kind, normalized, action_hash, asked_by, reason, requested_at, expires_at, status, consumed_at, consumed_by)
+      VALUES (?, 'ses-000000000001', 'shell', 'ls -l', 'h', 'session:ses-000000000001', 'ask', 1, 2, 'approved', 3, ?)`);
+    const marks = { old: 'decide:1:abc123', gen: 'decide:2:1:abc123', unnumbered: '', unused: '' };
+    for (const [id, mark] of Object.entries(marks)) insert.run(id, mark);
+    db.close();
+    const store = openSqliteStore(path);
+    try {
+      const by = Object.fromEntries((await store.approvals.list({ sessionId: 'ses-000000000001' })).map((a) => [a.id, a.consumedBy]));
+      assert.deepEqual(by, { old: 'decide:0:1:abc123', gen: 'decide:2:1:abc123', unnumbered: '', unused: '' });
+    } finally {
+      store.close();
+    }
   });
 
   it('keeps every (module, version) unique and each module numbered 1, 2, 3… in list order', () => {

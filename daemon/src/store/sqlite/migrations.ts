@@ -49,6 +49,16 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE approvals ADD COLUMN consumed_by TEXT NOT NULL DEFAULT '';`,
   },
   {
+    module: 'approvals',
+    version: 5,
+    // A numbered Decide's mark now names its runner generation (decide:<gen>:<seq>:<hash>). A mark
+    // written before (decide:<seq>:<hash>, two colons) was a runner of generation 0, which every
+    // session upgraded to sessions v8 is in: rewritten so the Decide sent again after the upgrade is
+    // still answered by the approval it used instead of asking a human again.
+    sql: `UPDATE approvals SET consumed_by = 'decide:0:' || substr(consumed_by, 8)
+      WHERE consumed_by LIKE 'decide:%:%' AND consumed_by NOT LIKE 'decide:%:%:%';`,
+  },
+  {
     module: 'git_workspaces',
     version: 1,
     sql: `CREATE TABLE git_workspaces (

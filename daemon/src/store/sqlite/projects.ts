@@ -70,10 +70,11 @@ export class SqliteProjectRepo implements ProjectRepo {
     return (this.q.list.all() as Row[]).map(toProject);
   }
 
-  async deleteUnlessActive(id: string): Promise<number> {
-    return this.db.transaction((): number => {
+  async deleteUnlessActive(id: string): Promise<number | undefined> {
+    return this.db.transaction((): number | undefined => {
       const { n } = this.q.active.get(id) as { n: number };
-      if (n === 0) this.q.delete.run(id);
+      // Nothing deleted: another removal got there first (this one did not happen).
+      if (n === 0 && this.q.delete.run(id).changes === 0) return undefined;
       return n;
     })();
   }
