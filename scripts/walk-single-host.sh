@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Walks docs/DEPLOYMENT.md's "Single host with systemd" path end to end (CI runs it):
 # install as the docs say, start the binaries exactly as the units would (their
-# ExecStart, Environment=, User=/groups; systemd itself does not run in CI), run a
+# ExecStart, Environment=, User=/groups, without systemd: test/deploy/systemd-real.test.ts
+# runs the units themselves under a real systemd, hardening included), run a
 # `script` session through the gateway, reload the config with SIGHUP, back up the
 # store online and restore it into a fresh LOKI_HOME, and find the session there.
 #

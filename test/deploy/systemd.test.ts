@@ -1,5 +1,6 @@
 // The shipped systemd units, checked by systemd's own tools and then run the way
-// systemd would run them (systemd itself does not run in CI): each unit's exact
+// systemd would run them, without systemd (systemd-real.test.ts boots a real one
+// and runs the units with their hardening; this is the quick check): each unit's exact
 // ExecStart and Environment=, its user/groups (setpriv), its Runtime/State
 // directories with their modes, and a NOTIFY_SOCKET. The only change is a temp
 // root prefixed to the unit's absolute paths (/run/loki, /var/lib/loki, /etc/loki,
