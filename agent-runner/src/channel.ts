@@ -93,10 +93,24 @@ export class AgentLink {
     return this.stop;
   }
 
+  /**
+   * Asked again while it fails UNAVAILABLE, for up to 60 s: waitForReady covers a daemon that is
+   * not listening yet, not one that dies with the Hello in flight (a crash or a restart as the
+   * sandbox starts), which the restarted daemon would otherwise find as an exited runner. A Hello
+   * sent twice only starts the numbering (and the runner generation) once more.
+   */
   async hello(): Promise<SessionBrief> {
     // lokid counts this runner's Decides from 1 again after its Hello.
     this.decideSeq = 0;
-    return this.call(this.client.hello, { runnerVersion: RUNNER_VERSION, pid: process.pid }, 60_000);
+    const until = Date.now() + 60_000;
+    for (;;) {
+      try {
+        return await this.call(this.client.hello, { runnerVersion: RUNNER_VERSION, pid: process.pid }, Math.max(1, until - Date.now()));
+      } catch (err) {
+        if ((err as ServiceError).code !== status.UNAVAILABLE || Date.now() + 250 >= until) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /**

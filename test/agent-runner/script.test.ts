@@ -182,6 +182,18 @@ describe('agent-runner script provider in a real sandbox', function () {
     assert.equal(readFileSync(join(ws, 'two.txt'), 'utf8'), '2\n');
   });
 
+  // lokid killed while the runner said Hello (a crash, or systemd restarting it): the runner used to exit 2
+  // at once, and the restarted lokid found its container gone and failed the session.
+  it('says Hello again when the first one fails UNAVAILABLE (lokid restarting), and runs the session', async () => {
+    const ws = gitWorkspace(run.daemon.home, 'script8');
+    hooks.briefs.set('sess-hello', scriptBrief('sess-hello', [{ run: 'echo hi > hi.txt' }]));
+    hooks.failHellos.set('sess-hello', 2);
+    const { info } = await run.start('sess-hello', ws);
+    assert.equal((await run.waitExit(info.id)).exitCode, 0);
+    assert.equal(hooks.hellos.filter((h) => h.sessionId === 'sess-hello').length, 3, 'two refused, the third answered');
+    assert.equal(readFileSync(join(ws, 'hi.txt'), 'utf8'), 'hi\n');
+  });
+
   it('numbers its Decides from 1 and sends one that failed UNAVAILABLE (lokid restarting) again with the same number', async () => {
     const ws = gitWorkspace(run.daemon.home, 'script7');
     const ask = 'ask deploy; echo ok > ok.txt';

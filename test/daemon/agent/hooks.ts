@@ -1,6 +1,7 @@
 // Test AgentChannelHooks: record everything the channel hands over, and decide
 // by a small rule list (deny `rm -rf /`, hold `ask …` until released, deny the
 // commits of sessions in `denyCommits`).
+import { LokiError } from '../../../common/src/errors.js';
 import type { AgentActionRequest, AgentChannelHooks, AgentDecision, AgentEventData, SessionBriefData } from '../../../daemon/src/agent/types.js';
 
 export interface RecordingHooks extends AgentChannelHooks {
@@ -14,6 +15,8 @@ export interface RecordingHooks extends AgentChannelHooks {
   stop: Set<string>;
   /** Sessions whose commits are denied (as a policy rule would). */
   denyCommits: Set<string>;
+  /** Per session, how many Hellos fail UNAVAILABLE first (lokid going away while the runner says Hello). */
+  failHellos: Map<string, number>;
 }
 
 export function allow(reason = 'ok'): AgentDecision {
@@ -30,8 +33,14 @@ export function recordingHooks(brief: (sessionId: string) => SessionBriefData): 
     held: [],
     stop: new Set(),
     denyCommits: new Set(),
+    failHellos: new Map(),
     async hello(sessionId, runner) {
       h.hellos.push({ sessionId, ...runner });
+      const fail = h.failHellos.get(sessionId) ?? 0;
+      if (fail > 0) {
+        h.failHellos.set(sessionId, fail - 1);
+        throw new LokiError('unavailable', 'lokid is restarting');
+      }
       return h.briefs.get(sessionId) ?? brief(sessionId);
     },
     async decide(sessionId, req, signal) {
