@@ -46,9 +46,30 @@ describe('a Hello while a numbered Decide is open', function () {
     return { a, s, old: new StandInRunner(socket), fresh: new StandInRunner(socket) };
   }
 
-  it('ends the old runner\'s waiting Decide with an error when the new runner waits on the same approval: one approval, one allow', async function () {
-    const { a, s, old, fresh } = await twoRunners();
+  type Runners = Awaited<ReturnType<typeof twoRunners>>;
+
+  /** `body` with two runners, closed afterwards whatever happens. */
+  async function withTwoRunners(env: Record<string, string>, body: (r: Runners) => Promise<void>): Promise<void> {
+    const r = await twoRunners(env);
     try {
+      await body(r);
+    } finally {
+      r.old.close();
+      r.fresh.close();
+      r.a.close();
+    }
+  }
+
+  /** The old call ends runner_replaced, the new runner's number 1 (sent again if cut off) uses the approval: one approval, one allow. */
+  async function onlyTheNewRunnerAllowed(first: Promise<string>, { a, s, fresh }: Runners, approvalId: string): Promise<void> {
+    const again = await resent(fresh.decide(PUSH, 'test', 1), a, s.id);
+    const answers = { old: await first, new: again === 'asked again' ? again : `${again.decision} ${again.approvalId}` };
+    assert.deepEqual(answers, { old: 'error runner_replaced', new: `allow ${approvalId}` }, 'one approval, one allow, for the runner that is there');
+    assert.deepEqual(trail(t.home, s.id, approvalId), { decides: 1, allows: [`approval:${approvalId}`] });
+  }
+
+  it('ends the old runner\'s waiting Decide with an error when the new runner waits on the same approval: one approval, one allow', async function () {
+    await withTwoRunners({}, async ({ a, s, old, fresh }) => {
       await old.hello();
       const first = ended(old.decide(PUSH, 'test', 1));
       const p = await asked(a, s.id);
@@ -62,17 +83,13 @@ describe('a Hello while a numbered Decide is open', function () {
       assert.deepEqual(answers, { old: 'error runner_replaced', new: `allow ${p.id}` }, 'one approval, one allow, for the runner that is there');
       assert.deepEqual(trail(t.home, s.id, p.id), { decides: 1, allows: [`approval:${p.id}`] });
       assert.equal((await a.approvals(s.id)).length, 1, 'the human was asked once');
-    } finally {
-      old.close();
-      fresh.close();
-      a.close();
-    }
+    });
   });
 
   it('does not give the new runner the answer of an old Decide whose record was written after the Hello', async function () {
     // The old runner's number 1 made its approval and stops before its record is written; the Hello comes then.
-    const { a, s, old, fresh } = await twoRunners({ LOKI_TEST_PAUSE_DECIDE_RECORD: '1' });
-    try {
+    await withTwoRunners({ LOKI_TEST_PAUSE_DECIDE_RECORD: '1' }, async (r) => {
+      const { a, s, old, fresh } = r;
       await old.hello();
       let oldEnded = false;
       const first = ended(old.decide(PUSH, 'test', 1)).finally(() => (oldEnded = true));
@@ -83,20 +100,13 @@ describe('a Hello while a numbered Decide is open', function () {
       await until('the old Decide to wait or end', async () => oldEnded || (await a.events(s.id)).some((e) => e.message.startsWith(`waiting for approval ${p.id}`)));
       // A human approves the action; then the new runner's number 1, the same action.
       await a.decide(p.id, true);
-      const again = await resent(fresh.decide(PUSH, 'test', 1), a, s.id);
-      const answers = { old: await first, new: again === 'asked again' ? again : `${again.decision} ${again.approvalId}` };
-      assert.deepEqual(answers, { old: 'error runner_replaced', new: `allow ${p.id}` }, 'one approval, one allow, for the runner that is there');
-      assert.deepEqual(trail(t.home, s.id, p.id), { decides: 1, allows: [`approval:${p.id}`] });
-    } finally {
-      old.close();
-      fresh.close();
-      a.close();
-    }
+      await onlyTheNewRunnerAllowed(first, r, p.id);
+    });
   });
 
   it('does not keep the answer of a Decide from before a Hello for the new runner\'s same number', async function () {
-    const { a, s, old, fresh } = await twoRunners();
-    try {
+    await withTwoRunners({}, async (r) => {
+      const { a, s, old, fresh } = r;
       await old.hello();
       const first = ended(old.decide(PUSH, 'test', 1));
       const p = await asked(a, s.id);
@@ -106,20 +116,12 @@ describe('a Hello while a numbered Decide is open', function () {
       await fresh.hello();
       await a.decide(p.id, true);
       // Number 1 of the new count, same action: a new Decide, which the approval (still unused) lets through once.
-      const again = await resent(fresh.decide(PUSH, 'test', 1), a, s.id);
-      const answers = { old: await first, new: again === 'asked again' ? again : `${again.decision} ${again.approvalId}` };
-      assert.deepEqual(answers, { old: 'error runner_replaced', new: `allow ${p.id}` });
-      assert.deepEqual(trail(t.home, s.id, p.id), { decides: 1, allows: [`approval:${p.id}`] });
-    } finally {
-      old.close();
-      fresh.close();
-      a.close();
-    }
+      await onlyTheNewRunnerAllowed(first, r, p.id);
+    });
   });
 
   it('does not refuse the new runner\'s number 1 for another action because of an old Decide\'s late record', async function () {
-    const { a, old, fresh } = await twoRunners({ LOKI_TEST_PAUSE_DECIDE_RECORD: '1' });
-    try {
+    await withTwoRunners({ LOKI_TEST_PAUSE_DECIDE_RECORD: '1' }, async ({ old, fresh }) => {
       await old.hello();
       const first = ended(old.decide(PUSH, 'test', 1));
       await until('the Decide to stop before its record', () => t.child!.output().includes('pause:decide-record'));
@@ -128,16 +130,11 @@ describe('a Hello while a numbered Decide is open', function () {
       // The new runner's number 1 is another action (allowed by the default profile): decided, not refused as a reused number.
       assert.equal(await ended(fresh.decide({ $case: 'shell', shell: 'ls -l' }, 'test', 1)), 'allow ');
       assert.equal(await first, 'error runner_replaced');
-    } finally {
-      old.close();
-      fresh.close();
-      a.close();
-    }
+    });
   });
 
   it('lets an unnumbered Decide wait on across a Hello, and the approval still allows the action once', async function () {
-    const { a, s, old, fresh } = await twoRunners();
-    try {
+    await withTwoRunners({}, async ({ a, s, old, fresh }) => {
       await old.hello();
       // Unnumbered (an older runner, or the Claude hook): a Hello does not end it.
       const first = ended(old.decide(PUSH, 'test', 0));
@@ -151,10 +148,6 @@ describe('a Hello while a numbered Decide is open', function () {
       const answers = [await first, await second].sort();
       assert.deepEqual(answers, [`allow ${p.id}`, 'error approval_decided']);
       assert.deepEqual(trail(t.home, s.id, p.id), { decides: 1, allows: [`approval:${p.id}`] });
-    } finally {
-      old.close();
-      fresh.close();
-      a.close();
-    }
+    });
   });
 });
