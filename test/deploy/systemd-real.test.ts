@@ -26,8 +26,13 @@
 //   which systemd creates and deletes as it would on a host); outside, the
 //   test points the symlinks /var/lib/loki and /run/loki at them, and refuses
 //   to run if those paths exist otherwise.
-// - The checkout (dist/, node_modules/) and the host's node binary are bound in
-//   read-only at the same paths, so /usr/local/bin/lokid → dist/… as the docs say.
+// - The checkout (dist/, node_modules/) is bind-mounted on the host at
+//   /opt/PREFIX-ID and bound into the container read-only at that same path (the
+//   host's dockerd finds the runner bundle there), so /usr/local/bin/lokid →
+//   /opt/…/dist/… as the docs say. Wherever the checkout itself is (CI clones under
+//   /tmp): the units' PrivateTmp= and ProtectHome= hide /tmp, /home and /root from
+//   the services, which docs/DEPLOYMENT.md tells users too. The host's node binary
+//   is bound in read-only.
 // Everything it makes is named or labelled with PREFIX and removed in after().
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -71,6 +76,9 @@ describe('deploy/systemd units under a real systemd (PID 1)', function () {
   const scratch = `/tmp/${PREFIX}-${id}`;
   const name = `${PREFIX}-${id}`;
   const image = `${PREFIX}:${id}`;
+  /** Where the checkout is seen, on the host (a bind mount) and in the container. */
+  const checkout = `/opt/${PREFIX}-${id}`;
+  let bound = false;
   let ca = '';
   let ip = '';
   let token = '';
@@ -80,7 +88,7 @@ describe('deploy/systemd units under a real systemd (PID 1)', function () {
   const linked: string[] = [];
 
   /** A bash script in the container (as root, cwd = the checkout), failing on the first error. */
-  const sh = (script: string) => docker(['exec', '-i', '-w', REPO, name, 'bash', '-euo', 'pipefail', '-s'], script);
+  const sh = (script: string) => docker(['exec', '-i', '-w', checkout, name, 'bash', '-euo', 'pipefail', '-s'], script);
   const show = (unit: string, ...props: string[]) =>
     Object.fromEntries(
       sh(`systemctl show ${unit} ${props.map((p) => `-p ${p}`).join(' ')}`)
@@ -154,6 +162,11 @@ describe('deploy/systemd units under a real systemd (PID 1)', function () {
       spawnSync('umount', ['-l', join('/tmp', old, 'run')]);
       rmSync(join('/tmp', old), { recursive: true, force: true });
     }
+    // An earlier run's checkout mount: unmounted, and the then empty directory removed (never recursively).
+    for (const old of (exists('/opt') ? readdirSync('/opt') : []).filter((f) => f.startsWith(`${PREFIX}-`))) {
+      spawnSync('umount', ['-l', join('/opt', old)]);
+      spawnSync('rmdir', [join('/opt', old)]);
+    }
 
     // The image: the sandbox base plus systemd, from the host's apt sources, lists and cache.
     const build = `${name}-build`;
@@ -175,6 +188,9 @@ describe('deploy/systemd units under a real systemd (PID 1)', function () {
     }
     process.stdout.write(`      image ${image} built in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
+    mkdirSync(checkout, { recursive: true });
+    execFileSync('mount', ['--bind', REPO, checkout]);
+    bound = true;
     mkdirSync(join(scratch, 'state'), { recursive: true, mode: 0o700 });
     mkdirSync(join(scratch, 'run'), { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0755,size=64m', `${PREFIX}-run`, join(scratch, 'run')]);
@@ -194,7 +210,7 @@ describe('deploy/systemd units under a real systemd (PID 1)', function () {
       '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--cgroupns', 'private',
       '-v', `${join(scratch, 'run')}:/run`, '--tmpfs', '/run/lock', '-v', `${join(scratch, 'init.sh')}:/init.sh:ro`,
       '-v', '/var/run/docker.sock:/run/docker.sock', '-v', `${join(scratch, 'state')}:/var/lib/loki`,
-      '-v', `${REPO}:${REPO}:ro`, '-v', `${process.execPath}:/usr/local/bin/node:ro`,
+      '-v', `${checkout}:${checkout}:ro`, '-v', `${process.execPath}:/usr/local/bin/node:ro`,
       image, '/init.sh',
     ]);
     ip = docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', name]).trim();
@@ -210,6 +226,8 @@ describe('deploy/systemd units under a real systemd (PID 1)', function () {
     if (built) spawnSync('docker', ['rmi', '-f', image]);
     for (const p of linked) if (exists(p)) unlinkSync(p);
     if (mounted) spawnSync('umount', ['-l', join(scratch, 'run')]);
+    if (bound) spawnSync('umount', ['-l', checkout]);
+    spawnSync('rmdir', [checkout]);
     rmSync(scratch, { recursive: true, force: true });
   });
 

@@ -4,6 +4,7 @@
 // entry is held back whole until the claim.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,22 @@ function catchesUsr2(pid: number): boolean {
   return !!m && (BigInt(`0x${m[1]}`) & (1n << 11n)) !== 0n;
 }
 
+/**
+ * A listener on `path` that resolves when something connects: where the runner went. (With no
+ * daemon there at all, the runner keeps saying Hello for a minute before it gives up.)
+ */
+function connectionOn(path: string, servers: Server[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((c) => {
+      c.destroy();
+      resolve();
+    });
+    servers.push(server);
+    server.on('error', reject);
+    server.listen(path);
+  });
+}
+
 /** What the daemon does at claim: the env as JSON, written whole then renamed. */
 function claim(dir: string, env: Record<string, string>): void {
   writeFileSync(join(dir, '.claim.tmp'), JSON.stringify(env));
@@ -46,6 +63,7 @@ describe('pool slot waiter (slotCommand)', function () {
   this.timeout(60_000);
   let dir: string;
   let procs: Proc[] = [];
+  let servers: Server[] = [];
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'loki-waiter-'));
@@ -54,6 +72,8 @@ describe('pool slot waiter (slotCommand)', function () {
   afterEach(() => {
     for (const p of procs) p.child.kill('SIGKILL');
     procs = [];
+    for (const s of servers) s.close();
+    servers = [];
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -76,12 +96,11 @@ describe('pool slot waiter (slotCommand)', function () {
     assert.doesNotMatch(p.out(), /cannot reach|fatal|usage/, 'the runner must not start its session before the claim');
     assert.equal(p.child.exitCode, null);
     const sock = join(dir, 'claimed.sock');
+    const reached = connectionOn(sock, servers);
     claim(dir, { LOKI_AGENT_SOCKET: sock, LOKI_SESSION_ID: 's-claimed' });
-    const code = await p.exit;
-    // No daemon listens: the runner says which socket it tried — the claim's, not the env it started with.
-    assert.match(p.out(), new RegExp(`cannot reach the Loki daemon at ${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    // The runner calls the claim's socket, not the one in the env it started with.
+    await reached;
     assert.doesNotMatch(p.out(), /env-before-claim/);
-    assert.equal(code, 2);
   });
 
   it('holds any other node entry back whole until the claim', async function () {
@@ -114,11 +133,11 @@ describe('pool slot waiter (slotCommand)', function () {
     assert.equal(p.child.exitCode, null, 'a signal without a claim neither ends nor releases the runner');
     assert.doesNotMatch(p.out(), /cannot reach|fatal/);
     const sock = join(dir, 'woken.sock');
+    const reached = connectionOn(sock, servers);
     claim(dir, { LOKI_AGENT_SOCKET: sock, LOKI_SESSION_ID: 's-woken' });
     p.child.kill('SIGUSR2');
-    // No daemon listens: the runner tried the claim's socket, so the signal released it.
-    assert.equal(await p.exit, 2);
-    assert.match(p.out(), /cannot reach the Loki daemon at .*woken\.sock/);
+    // The poll is ten minutes: the runner calling the claim's socket now means the signal released it.
+    await reached;
   });
 
   it('wakeSlot signals only a node process of the named container that catches SIGUSR2', async function () {
